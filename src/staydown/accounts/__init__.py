@@ -1,0 +1,1 @@
+"""Customers, identity verification, zones, domain-control validation and API keys."""

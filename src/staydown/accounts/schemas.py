@@ -1,0 +1,136 @@
+"""API shapes for customers, verification, zones and keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from staydown.accounts.models import Standing, ZoneStatus
+from staydown.types import Role, VerificationLevel
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerCreate(StrictModel):
+    name: str = Field(min_length=1, max_length=300)
+    email: EmailStr
+    address: str | None = Field(None, max_length=2000)
+    phone: str | None = Field(None, max_length=64)
+    organization: str | None = Field(None, max_length=300)
+    payment_reference: str | None = Field(None, max_length=200)
+    webhook_url: str | None = Field(None, max_length=2048)
+
+
+class CustomerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    email: str
+    address: str | None
+    phone: str | None
+    organization: str | None
+    verification_level: VerificationLevel
+    standing: Standing
+    risk_flags: list[str]
+    signup_at: datetime
+    zones: list[int] = []
+
+
+class EvidenceCreate(StrictModel):
+    kind: str = Field(
+        min_length=1, max_length=64, description="e.g. passport, company_registry, utility_bill"
+    )
+    reference: str | None = Field(None, max_length=500)
+    details: dict[str, Any] = {}
+
+
+class EvidenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    kind: str
+    reference: str | None
+    details: dict[str, Any]
+    submitted_at: datetime
+
+
+class VerificationDecisionCreate(StrictModel):
+    level: VerificationLevel
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class VerificationDecisionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    previous_level: VerificationLevel
+    level: VerificationLevel
+    reason: str
+    decided_at: datetime
+
+
+class ZoneCreate(StrictModel):
+    customer_id: int
+    hostname: str = Field(min_length=1, max_length=253)
+    origin: str = Field(min_length=1, max_length=2048)
+    aliases: list[str] = Field(default_factory=list, max_length=50)
+    host_contact: EmailStr | None = None
+
+
+class Challenge(BaseModel):
+    token: str
+    http_path: str
+    dns_name: str
+    dns_value: str
+
+
+class ValidationResult(BaseModel):
+    method: Literal["http", "dns"]
+    ok: bool
+    detail: str
+    checked_at: datetime
+
+
+class ZoneRead(BaseModel):
+    id: int
+    customer_id: int
+    hostname: str
+    hostnames: list[str]
+    origin: str
+    status: ZoneStatus
+    status_reason: str | None
+    challenge: Challenge
+    domain_control_verified: bool
+    activation_blockers: list[str]
+    validation: ValidationResult | None = None
+    created_at: datetime
+
+
+class ZoneValidate(StrictModel):
+    method: Literal["http", "dns"] = "http"
+
+
+class ZoneStatusChange(StrictModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class KeyCreate(StrictModel):
+    role: Role
+    name: str = Field("", max_length=200)
+    trusted: bool = False
+    customer_id: int | None = None
+
+
+class KeyCreated(BaseModel):
+    id: int
+    role: Role
+    trusted: bool
+    customer_id: int | None
+    key: str

@@ -1,0 +1,515 @@
+"""Customers, identity verification, zones, domain-control validation and API keys.
+
+Every change of a zone's status or hostnames is written to the enforcement log as a ``zone``
+record in the same transaction, so the edges start or stop serving it from that record alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from staydown.accounts import dcv
+from staydown.accounts.flows import (
+    ZONE_TRANSITIONS,
+    ZoneEvent,
+    activation_blockers,
+    risk_flags,
+    zone_transition,
+)
+from staydown.accounts.models import (
+    ApiKey,
+    Customer,
+    Standing,
+    VerificationDecision,
+    VerificationEvidence,
+    Zone,
+    ZoneHostname,
+    ZoneStatus,
+)
+from staydown.accounts.schemas import (
+    Challenge,
+    CustomerCreate,
+    EvidenceCreate,
+    ValidationResult,
+    ZoneCreate,
+    ZoneRead,
+)
+from staydown.audit import service as audit
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import FeedKind
+from staydown.types import Role, VerificationLevel
+from staydown.urls import URLError, canonical_host
+
+KEY_PREFIX = "sd_"
+
+
+class AccountError(Exception):
+    """A request about accounts that cannot be carried out; ``code`` names why."""
+
+    def __init__(self, code: str, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(
+    session: Session,
+    *,
+    role: Role,
+    now: datetime,
+    name: str = "",
+    trusted: bool = False,
+    customer_id: int | None = None,
+    actor: str = "system",
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is shown once and never stored."""
+    if role is Role.customer and customer_id is None:
+        raise AccountError("customer_required", "a customer key must name its customer", status=422)
+    if role is not Role.customer and customer_id is not None:
+        raise AccountError("customer_not_allowed", "only customer keys belong to a customer", status=422)
+    if trusted and role is not Role.submitter:
+        raise AccountError("trusted_not_allowed", "only submitter keys can be trusted flaggers", status=422)
+    if customer_id is not None and session.get(Customer, customer_id) is None:
+        raise AccountError("not_found", f"customer {customer_id} does not exist", status=404)
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name or role.value,
+        role=role,
+        trusted=trusted,
+        customer_id=customer_id,
+        key_hash=hash_key(secret),
+        prefix=secret[:10],
+        created_at=now,
+    )
+    session.add(key)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="key.created",
+        entity=("api_key", key.id),
+        data={"role": role.value, "trusted": trusted, "customer_id": customer_id, "prefix": key.prefix},
+    )
+    return key, secret
+
+
+def authenticate(session: Session, secret: str) -> ApiKey | None:
+    """Return the live key for ``secret``, or None."""
+    if not secret.startswith(KEY_PREFIX) or len(secret) > 128:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(secret)))
+    if key is None or key.revoked_at is not None:
+        return None
+    return key
+
+
+def revoke_key(session: Session, key: ApiKey, *, now: datetime, actor: str) -> None:
+    key.revoked_at = now
+    audit.record(session, at=now, actor=actor, action="key.revoked", entity=("api_key", key.id))
+
+
+# --- customers --------------------------------------------------------------------------------
+
+
+def create_customer(
+    session: Session,
+    data: CustomerCreate,
+    *,
+    now: datetime,
+    signup_ip: str | None,
+    actor: str,
+    disposable_domains: Iterable[str] = (),
+) -> Customer:
+    """Register a customer with the identity record a disclosure order would need."""
+    level = VerificationLevel.none
+    customer = Customer(
+        name=data.name,
+        email=str(data.email),
+        address=data.address,
+        phone=data.phone,
+        organization=data.organization,
+        payment_reference=data.payment_reference,
+        webhook_url=data.webhook_url,
+        signup_ip=signup_ip,
+        signup_at=now,
+        verification_level=level,
+        standing=Standing.good,
+        standing_changed_at=None,
+        risk_flags=risk_flags(
+            email=str(data.email),
+            phone=data.phone,
+            address=data.address,
+            level=level,
+            extra_disposable=frozenset(d.lower() for d in disposable_domains),
+        ),
+    )
+    session.add(customer)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="customer.created",
+        entity=("customer", customer.id),
+        data={"signup_ip": signup_ip, "risk_flags": customer.risk_flags},
+    )
+    return customer
+
+
+def get_customer(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def list_customers(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Customer]:
+    return session.scalars(select(Customer).order_by(Customer.id).limit(limit).offset(offset)).all()
+
+
+def submit_evidence(
+    session: Session,
+    customer: Customer,
+    data: EvidenceCreate,
+    *,
+    now: datetime,
+    key_id: int | None,
+    actor: str,
+) -> VerificationEvidence:
+    evidence = VerificationEvidence(
+        customer_id=customer.id,
+        kind=data.kind,
+        reference=data.reference,
+        details=data.details,
+        submitted_at=now,
+        submitted_by_key_id=key_id,
+    )
+    session.add(evidence)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="customer.evidence_submitted",
+        entity=("customer", customer.id),
+        data={"evidence_id": evidence.id, "kind": data.kind},
+    )
+    return evidence
+
+
+def list_evidence(session: Session, customer_id: int) -> Sequence[VerificationEvidence]:
+    return session.scalars(
+        select(VerificationEvidence)
+        .where(VerificationEvidence.customer_id == customer_id)
+        .order_by(VerificationEvidence.id)
+    ).all()
+
+
+def decide_verification(
+    session: Session,
+    customer: Customer,
+    *,
+    level: VerificationLevel,
+    reason: str,
+    now: datetime,
+    key_id: int | None,
+    actor: str,
+    min_level: VerificationLevel,
+    disposable_domains: Iterable[str] = (),
+) -> VerificationDecision:
+    """Record a reviewer's decision; zones whose only blocker was the level go live."""
+    decision = VerificationDecision(
+        customer_id=customer.id,
+        previous_level=customer.verification_level,
+        level=level,
+        reason=reason,
+        decided_at=now,
+        decided_by_key_id=key_id,
+    )
+    session.add(decision)
+    customer.verification_level = level
+    customer.risk_flags = risk_flags(
+        email=customer.email,
+        phone=customer.phone,
+        address=customer.address,
+        level=level,
+        extra_disposable=frozenset(d.lower() for d in disposable_domains),
+    )
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="customer.verification_decided",
+        entity=("customer", customer.id),
+        data={"previous_level": decision.previous_level.value, "level": level.value, "reason": reason},
+    )
+    for zone in customer.zones:
+        if zone.status is ZoneStatus.pending:
+            try_activate(session, zone, now=now, actor=actor, min_level=min_level)
+    return decision
+
+
+# --- zones ------------------------------------------------------------------------------------
+
+
+def normalise_origin(origin: str) -> str:
+    """Return the origin base URL in one spelling, or raise ``AccountError``."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise AccountError(
+            "invalid_origin", "the origin must be an http or https URL with a host", status=422
+        )
+    if parts.username or parts.password:
+        raise AccountError("invalid_origin", "the origin must not carry credentials", status=422)
+    if parts.query or parts.fragment:
+        raise AccountError("invalid_origin", "the origin must not have a query or fragment", status=422)
+    try:
+        port = parts.port
+    except ValueError:
+        raise AccountError("invalid_origin", "the origin's port is not valid", status=422) from None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _hostname(value: str) -> str:
+    try:
+        host = canonical_host(value)
+    except URLError as exc:
+        raise AccountError("invalid_hostname", f"{value!r}: {exc.message}", status=422) from None
+    if host.startswith("[") or host.replace(".", "").isdigit() or "." not in host:
+        raise AccountError("invalid_hostname", f"{value!r} is not a fully qualified domain name", status=422)
+    return host
+
+
+def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str) -> Zone:
+    """Create a pending zone with its domain-control challenge."""
+    customer = session.get(Customer, data.customer_id)
+    if customer is None:
+        raise AccountError("not_found", f"customer {data.customer_id} does not exist", status=404)
+    if customer.standing is Standing.terminated:
+        raise AccountError("customer_terminated", "a terminated customer cannot add zones", status=403)
+    hostnames = list(dict.fromkeys([_hostname(data.hostname), *(_hostname(a) for a in data.aliases)]))
+    taken = session.scalars(select(ZoneHostname.hostname).where(ZoneHostname.hostname.in_(hostnames))).all()
+    if taken:
+        raise AccountError("hostname_taken", f"already served by another zone: {', '.join(sorted(taken))}")
+    zone = Zone(
+        customer_id=customer.id,
+        hostname=hostnames[0],
+        origin=normalise_origin(data.origin),
+        host_contact=str(data.host_contact) if data.host_contact else None,
+        status=ZoneStatus.pending,
+        status_changed_at=now,
+        challenge_token=dcv.new_token(),
+        created_at=now,
+        hostnames=[ZoneHostname(hostname=h, position=i) for i, h in enumerate(hostnames)],
+    )
+    session.add(zone)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.created",
+        entity=("zone", zone.id),
+        data={"customer_id": customer.id, "hostnames": hostnames, "origin": zone.origin},
+    )
+    _publish_zone(session, zone, now=now)
+    return zone
+
+
+def get_zone(session: Session, zone_id: int) -> Zone | None:
+    return session.get(Zone, zone_id, options=[selectinload(Zone.hostnames), selectinload(Zone.customer)])
+
+
+def zones_by_hostname(session: Session, hostnames: Iterable[str]) -> dict[str, Zone]:
+    """Map each hostname to the zone serving it (active or suspended: content we carry or carried)."""
+    wanted = list(set(hostnames))
+    found: dict[str, Zone] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(ZoneHostname.hostname, Zone)
+            .join(Zone, Zone.id == ZoneHostname.zone_id)
+            .where(
+                ZoneHostname.hostname.in_(wanted[start : start + 500]),
+                Zone.status.in_([ZoneStatus.active, ZoneStatus.suspended]),
+            )
+        ).all()
+        found.update(dict(rows))
+    return found
+
+
+def zone_read(
+    zone: Zone, *, min_level: VerificationLevel, validation: ValidationResult | None = None
+) -> ZoneRead:
+    token = zone.challenge_token
+    return ZoneRead(
+        id=zone.id,
+        customer_id=zone.customer_id,
+        hostname=zone.hostname,
+        hostnames=zone.all_hostnames or [zone.hostname],
+        origin=zone.origin,
+        status=zone.status,
+        status_reason=zone.status_reason,
+        challenge=Challenge(
+            token=token,
+            http_path=dcv.http_challenge_path(token),
+            dns_name=dcv.dns_challenge_name(zone.hostname),
+            dns_value=dcv.dns_challenge_value(token),
+        ),
+        domain_control_verified=zone.dcv_verified_at is not None,
+        activation_blockers=(
+            _blockers(zone, min_level=min_level) if zone.status is ZoneStatus.pending else []
+        ),
+        validation=validation,
+        created_at=zone.created_at,
+    )
+
+
+def _blockers(zone: Zone, *, min_level: VerificationLevel) -> list[str]:
+    return activation_blockers(
+        dcv_verified=zone.dcv_verified_at is not None,
+        level=zone.customer.verification_level,
+        min_level=min_level,
+        standing=zone.customer.standing,
+    )
+
+
+def check_domain_control(
+    zone: Zone, *, method: str, timeout: float, nameservers: Sequence[str]
+) -> dcv.DcvResult:
+    """Run the challenge for ``zone`` (network I/O: call it outside a writing transaction)."""
+    if method == "dns":
+        return dcv.check_dns(
+            hostname=zone.hostname, token=zone.challenge_token, nameservers=nameservers, timeout=timeout
+        )
+    return dcv.check_http(
+        origin=zone.origin, hostname=zone.hostname, token=zone.challenge_token, timeout=timeout
+    )
+
+
+def record_validation(
+    session: Session,
+    zone: Zone,
+    result: dcv.DcvResult,
+    *,
+    now: datetime,
+    actor: str,
+    min_level: VerificationLevel,
+) -> ValidationResult:
+    """Store a challenge result; a zone with proven control and a verified customer goes live."""
+    zone.dcv_last_checked_at = now
+    zone.dcv_last_detail = result.detail
+    if result.ok and zone.dcv_verified_at is None:
+        zone.dcv_verified_at = now
+        zone.dcv_method = result.method.value
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.domain_control_checked",
+        entity=("zone", zone.id),
+        data={"method": result.method.value, "ok": result.ok, "detail": result.detail},
+    )
+    if zone.status is ZoneStatus.pending:
+        try_activate(session, zone, now=now, actor=actor, min_level=min_level)
+    return ValidationResult(method=result.method.value, ok=result.ok, detail=result.detail, checked_at=now)
+
+
+def try_activate(
+    session: Session, zone: Zone, *, now: datetime, actor: str, min_level: VerificationLevel
+) -> bool:
+    """Activate ``zone`` if nothing blocks it; return whether it is active."""
+    if _blockers(zone, min_level=min_level):
+        return False
+    change_zone_status(session, zone, ZoneEvent.activate, now=now, actor=actor, reason="service started")
+    return True
+
+
+def change_zone_status(
+    session: Session, zone: Zone, event: ZoneEvent, *, now: datetime, actor: str, reason: str
+) -> None:
+    """Apply ``event`` to the zone and tell the edges."""
+    previous = zone.status
+    zone.status = zone_transition(previous, event)
+    zone.status_reason = reason
+    zone.status_changed_at = now
+    if zone.status is ZoneStatus.terminated:
+        for entry in list(zone.hostnames):
+            session.delete(entry)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action=f"zone.{event.value}",
+        entity=("zone", zone.id),
+        data={"from": previous.value, "to": zone.status.value, "reason": reason},
+    )
+    _publish_zone(session, zone, now=now)
+
+
+def _publish_zone(session: Session, zone: Zone, *, now: datetime) -> None:
+    payload: dict[str, Any] = {
+        "zone_id": zone.id,
+        "customer_id": zone.customer_id,
+        "hostnames": [zone.hostname] if zone.status is ZoneStatus.terminated else zone.all_hostnames,
+        "origin": zone.origin,
+        "status": zone.status.value,
+        "reason": zone.status_reason,
+    }
+    enforcement.append(session, FeedKind.zone, at=now, payload=payload, zone_id=zone.id)
+
+
+def set_standing(
+    session: Session,
+    customer: Customer,
+    standing: Standing,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    """Change a customer's standing; suspension and termination reach every zone of it."""
+    previous = customer.standing
+    customer.standing = standing
+    customer.standing_changed_at = now
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="customer.standing_changed",
+        entity=("customer", customer.id),
+        data={"from": previous.value, "to": standing.value, "reason": reason},
+    )
+    event = {
+        Standing.suspended: ZoneEvent.suspend,
+        Standing.terminated: ZoneEvent.terminate,
+    }.get(standing)
+    for zone in customer.zones:
+        if event is not None and (zone.status, event) in ZONE_TRANSITIONS:
+            change_zone_status(session, zone, event, now=now, actor=actor, reason=reason)
+        elif standing in (Standing.good, Standing.warned) and zone.status is ZoneStatus.suspended:
+            change_zone_status(session, zone, ZoneEvent.reinstate, now=now, actor=actor, reason=reason)
+
+
+def list_zones(session: Session, *, customer_id: int | None = None) -> Sequence[Zone]:
+    stmt = select(Zone).options(selectinload(Zone.hostnames), selectinload(Zone.customer)).order_by(Zone.id)
+    if customer_id is not None:
+        stmt = stmt.where(Zone.customer_id == customer_id)
+    return session.scalars(stmt).all()

@@ -1,0 +1,1 @@
+"""Assembly of the HTTP API: the app, its dependencies and error shapes."""

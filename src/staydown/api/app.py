@@ -1,0 +1,121 @@
+"""Build the control plane's ASGI application."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from staydown import __version__
+from staydown.accounts.api import router as accounts_router
+from staydown.api import errors
+from staydown.api.errors import error_response
+from staydown.api.metrics import ApiMetrics
+from staydown.audit.api import router as audit_router
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.enforcement.api import router as enforcement_router
+from staydown.notices.api import router as notices_router
+from staydown.policy.api import router as policy_router
+from staydown.types import Clock, system_clock
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared < 0:
+                    response = error_response(400, "bad_request", "Content-Length is not a valid number")
+                    await response(scope, receive, send)
+                    return
+                if declared > self.limit:
+                    response = error_response(
+                        413,
+                        "payload_too_large",
+                        f"request body exceeds {self.limit} bytes",
+                        {"limit": self.limit},
+                    )
+                    await response(scope, receive, send)
+                    return
+        seen = 0
+        refused = False
+
+        async def limited() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # Answer 413 now and tell the app the client went away; it may not answer again.
+                    refused = True
+                    response = error_response(
+                        413,
+                        "payload_too_large",
+                        f"request body exceeds {self.limit} bytes",
+                        {"limit": self.limit},
+                    )
+                    await response(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, limited, guarded_send)
+
+
+def create_app(settings: Settings, database: Database, *, clock: Clock = system_clock) -> FastAPI:
+    """Assemble the API: routers of every domain, error shapes, limits and metrics."""
+    app = FastAPI(
+        title="staydown control plane",
+        version=__version__,
+        description="Notices, due process, repeat-infringer policy and the enforcement feed for edges.",
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.clock = clock
+    metrics = ApiMetrics(database, clock)
+    app.state.metrics = metrics
+    errors.install(app)
+    for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def _metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    def _health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

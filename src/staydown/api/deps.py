@@ -1,0 +1,92 @@
+"""Request dependencies: settings, database sessions, the clock and the caller's role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.api.errors import ApiError
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.types import Clock, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    key_id: int
+    role: Role
+    trusted: bool
+    customer_id: int | None
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_now(request: Request) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock()
+
+
+def writer(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+    """A writing session; routes commit it themselves before answering."""
+    with database.writer() as session:
+        yield session
+
+
+def reader(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+    with database.reader() as session:
+        yield session
+
+
+def principal(request: Request, database: Annotated[Database, Depends(get_database)]) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
+    with database.reader() as session:
+        key = accounts.authenticate(session, secret.strip())
+        if key is None:
+            raise ApiError(401, "unauthorized", "the API key is not valid or has been revoked")
+        return Principal(key.id, key.role, key.trusted, key.customer_id)
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting ``roles`` (and ``admin``, who may do everything)."""
+    allowed = {*roles, Role.admin}
+
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise ApiError(
+                403, "forbidden", f"this needs one of the roles: {names}; the key is {who.role.value}"
+            )
+        return who
+
+    return check
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+NowDep = Annotated[datetime, Depends(get_now)]
+Writer = Annotated[Session, Depends(writer)]
+Reader = Annotated[Session, Depends(reader)]
+AnyRole = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,68 @@
+"""Prometheus metrics of the control plane, read from the database at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from staydown.db.engine import Database
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import OutboxMessage, OutboxStatus
+from staydown.notices.models import Notice
+from staydown.types import Clock
+
+
+class StateCollector(Collector):
+    """Gauges computed from the database on each scrape."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database, self.clock = database, clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.database.reader() as session:
+            head = GaugeMetricFamily("staydown_feed_head_seq", "Last sequence number of the enforcement log")
+            head.add_metric([], enforcement.head(session))
+            yield head
+            notices = GaugeMetricFamily("staydown_notices", "Notices by status", labels=["status"])
+            for status, count in session.execute(select(Notice.status, func.count()).group_by(Notice.status)):
+                notices.add_metric([status.value], count)
+            yield notices
+            overdue = GaugeMetricFamily("staydown_notices_overdue", "Accepted notices past their deadline")
+            overdue.add_metric(
+                [],
+                session.scalar(
+                    select(func.count())
+                    .select_from(Notice)
+                    .where(Notice.status == "accepted", Notice.deadline_at < self.clock())
+                )
+                or 0,
+            )
+            yield overdue
+            outbox = GaugeMetricFamily(
+                "staydown_outbox_messages", "Outbox messages by status", labels=["status"]
+            )
+            for message_status, count in session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            ):
+                outbox.add_metric([OutboxStatus(message_status).value], count)
+            yield outbox
+
+
+class ApiMetrics:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "staydown_api_requests", "API requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "staydown_api_request_seconds",
+            "API request latency",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.registry.register(StateCollector(database, clock))

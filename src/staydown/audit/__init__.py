@@ -1,0 +1,1 @@
+"""Append-only, hash-chained record of everything staydown decided and did."""

@@ -1,0 +1,216 @@
+"""The ``staydown`` command line (Typer). Assembly only: every command calls domain services."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvloop
+from rich.console import Console
+
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.db.migrate import upgrade
+from staydown.types import Role, as_utc, system_clock
+
+app = typer.Typer(help="Notice-and-staydown for CDNs and hosting providers.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
+timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(timers_app, name="timers")
+
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", envvar="STAYDOWN_DATA_DIR", help="Where state is kept.")
+]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    """Read settings from the environment, with ``--data-dir`` taking precedence."""
+    try:
+        settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+        _ = settings.policy
+    except Exception as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return settings
+
+
+def _database(settings: Settings, *, migrate: bool = True) -> Database:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        upgrade(settings.resolved_database_url)
+    return Database.from_url(settings.resolved_database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Migrate the database to the latest schema."""
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    database.dispose()
+    console.print(f"database at {settings.resolved_database_url.split('@')[-1]} is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[
+        str, typer.Option(help="admin, agent, legal, submitter, trusted_flagger, customer or edge")
+    ],
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    trusted: Annotated[bool, typer.Option(help="Submitter keys only: a trusted flagger.")] = False,
+    customer_id: Annotated[int | None, typer.Option(help="Customer keys: the customer it acts for.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key and print it (it is shown only once)."""
+    from staydown.accounts import service as accounts
+    from staydown.accounts.service import AccountError
+
+    if role == "trusted_flagger":
+        role, trusted = Role.submitter.value, True
+    try:
+        parsed = Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role!r}[/red]; choose one of {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from None
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.transaction() as session:
+            key, secret = accounts.create_key(
+                session,
+                role=parsed,
+                now=system_clock(),
+                name=name,
+                trusted=trusted,
+                customer_id=customer_id,
+                actor="cli",
+            )
+    except AccountError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
+    typer.echo(secret)
+    console.print(f"created key {key.id} ({parsed.value}{', trusted' if trusted else ''})")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Recompute the audit hash chain; exit 1 and name the first bad entry if it does not hold."""
+    from staydown.audit import service as audit
+
+    settings = load_settings(data_dir)
+    database = _database(settings, migrate=False)
+    with database.reader() as session:
+        result = audit.verify(session)
+    database.dispose()
+    typer.echo(result.model_dump_json())
+    if not result.ok:
+        console.print(f"[red]audit chain broken at entry {result.first_bad}: {result.reason}[/red]")
+        raise typer.Exit(1)
+    console.print(f"audit chain holds: {result.entries} entries")
+
+
+@timers_app.command("run")
+def timers_run(
+    as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Run every timer due by ``--as-of`` and exit."""
+    from staydown.worker import run_timers
+
+    try:
+        instant = as_utc(datetime.fromisoformat(as_of)) if as_of else system_clock()
+    except ValueError:
+        console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
+        raise typer.Exit(2) from None
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        ran = run_timers(database, as_of=instant, settings=settings)
+    finally:
+        database.dispose()
+    typer.echo(json.dumps({"as_of": instant.isoformat(), "ran": ran}))
+
+
+@app.command("api")
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the control-plane API alone."""
+    from staydown.cli.serve import serve
+
+    settings = load_settings(data_dir)
+    run(serve(settings, host=host, api_port=port, worker=False, demo=False))
+
+
+@app.command("worker")
+def worker(data_dir: DataDir = None) -> None:
+    """Run the worker alone: send notifications and run due timers."""
+    from staydown.worker import run_forever
+
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    console.print("worker running; Ctrl-C to stop")
+    try:
+        run(run_forever(database, settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.dispose()
+
+
+@app.command("up")
+def up(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also start a demo origin, customers, zones and keys.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="API and desk port (0 picks a free one).")] = 8080,
+    edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
+    edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
+    from staydown.cli.serve import serve
+
+    settings = load_settings(data_dir)
+    with contextlib.suppress(KeyboardInterrupt):
+        run(
+            serve(
+                settings,
+                host=host,
+                api_port=api_port,
+                edge_port=edge_port,
+                edge_workers=edge_workers,
+                worker=True,
+                demo=demo,
+            )
+        )
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived coroutine on uvloop."""
+    uvloop.run(main)
+
+
+def main() -> None:
+    """Entry point of the ``staydown`` console script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

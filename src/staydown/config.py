@@ -1,0 +1,116 @@
+"""One typed settings object, read once at start-up from ``STAYDOWN_*`` environment variables.
+
+A bad value fails loudly at start-up with the variable's name, never later in a request.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from staydown.types import VerificationLevel
+
+
+class SuspensionRule(BaseModel):
+    """Suspend every zone of a customer at ``strikes`` active strikes within ``window_days``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strikes: int = Field(3, ge=1)
+    window_days: int = Field(90, ge=1)
+
+
+class TerminationRule(BaseModel):
+    """Terminate a customer at ``strikes`` within ``window_days``; ``automatic=False`` waits for an agent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    strikes: int = Field(5, ge=1)
+    window_days: int = Field(180, ge=1)
+    automatic: bool = True
+
+
+class RepeatInfringerPolicy(BaseModel):
+    """Thresholds of the repeat-infringer policy (17 U.S.C. 512(i)); the published text is made from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    warning_strikes: int = Field(1, ge=1)
+    suspension: SuspensionRule = SuspensionRule()
+    termination: TerminationRule = TerminationRule()
+    strike_lifetime_days: int = Field(365, ge=1)
+
+    @classmethod
+    def from_file(cls, path: Path) -> RepeatInfringerPolicy:
+        """Load the ``[repeat_infringer]`` table of a TOML policy file."""
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"cannot read policy file {path}: {exc}") from exc
+        table: dict[str, Any] = document.get("repeat_infringer", {})
+        return cls.model_validate(table)
+
+
+class Settings(BaseSettings):
+    """Every setting of a staydown process. Environment: ``STAYDOWN_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="STAYDOWN_", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("staydown-data")
+    database_url: str | None = None
+
+    provider_name: str = "staydown"
+    legal_url: str | None = None
+    min_verification_level: VerificationLevel = VerificationLevel.identity
+    action_deadline_hours: float = Field(24.0, gt=0)
+
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    max_notice_items: int = Field(100_000, ge=1)
+    max_url_length: int = Field(8192, ge=256)
+
+    feed_page_limit: int = Field(5000, ge=1)
+    feed_max_wait_seconds: float = Field(30.0, ge=0)
+    feed_poll_interval_seconds: float = Field(0.2, gt=0)
+
+    policy_file: Path | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "abuse@staydown.invalid"
+    abuse_desk_email: str = "abuse-desk@staydown.invalid"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_secret: str | None = None
+
+    dcv_timeout_seconds: float = 5.0
+    dns_nameservers: Annotated[list[str], NoDecode] = []
+    disposable_email_domains: Annotated[list[str], NoDecode] = []
+
+    @field_validator("dns_nameservers", "disposable_email_domains", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'staydown.db').resolve()}"
+
+    @property
+    def action_deadline(self) -> timedelta:
+        return timedelta(hours=self.action_deadline_hours)
+
+    @cached_property
+    def policy(self) -> RepeatInfringerPolicy:
+        if self.policy_file is None:
+            return RepeatInfringerPolicy()
+        return RepeatInfringerPolicy.from_file(self.policy_file)

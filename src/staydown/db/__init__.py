@@ -1,0 +1,1 @@
+"""Engine, sessions, base types and migrations shared by every domain."""

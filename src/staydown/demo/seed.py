@@ -1,0 +1,178 @@
+"""Seed the demo: origins with a manga site and a photo gallery, two verified customers with live
+zones (domain control proven over real HTTP against the demo origin), and a key for every role.
+
+Running it again on the same data directory reuses the customers and zones and issues new keys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from staydown.demo.origin import RunningOrigin, run_origin_in_thread
+from staydown.demo.site import generate_photo_site, generate_site
+
+from staydown.accounts import service as accounts
+from staydown.accounts.models import Zone, ZoneStatus
+from staydown.accounts.schemas import CustomerCreate, EvidenceCreate, ZoneCreate
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.types import Role, VerificationLevel, system_clock
+
+ACTOR = "demo"
+
+DEMO_ZONES: dict[str, dict[str, Any]] = {
+    "manga.demo.test": {
+        "customer": CustomerCreate(
+            name="Manga Demo KK",
+            email="owner@manga.demo.test",
+            address="1-2-3 Chiyoda, Tokyo 100-0001, Japan",
+            phone="+81 3 0000 0000",
+            organization="Manga Demo KK",
+            payment_reference="demo-card-4242",
+        ),
+        "host_contact": "abuse@origin-host.demo.test",
+    },
+    "photos.demo.test": {
+        "customer": CustomerCreate(
+            name="Photo Demo LLC",
+            email="owner@photos.demo.test",
+            address="100 Market St, San Francisco, CA 94105, USA",
+            phone="+1 415 555 0100",
+            organization="Photo Demo LLC",
+            payment_reference="demo-card-1881",
+        ),
+        "host_contact": None,
+    },
+}
+
+
+def _origin_sites(root: Path) -> dict[str, tuple[Path, list[str]]]:
+    manga_root, photos_root = root / "manga", root / "photos"
+    return {
+        "manga.demo.test": (manga_root, generate_site(manga_root, seed=7, title="Demo Manga")),
+        "photos.demo.test": (photos_root, generate_photo_site(photos_root, seed=11, count=8)),
+    }
+
+
+def _ensure_zone(
+    database: Database, settings: Settings, hostname: str, origin_url: str, root: Path, spec: dict[str, Any]
+) -> tuple[int, int]:
+    now = system_clock()
+    with database.transaction() as session:
+        zone = session.scalar(
+            select(Zone).where(Zone.hostname == hostname, Zone.status != ZoneStatus.terminated)
+        )
+        if zone is None:
+            customer = accounts.create_customer(
+                session, spec["customer"], now=now, signup_ip="127.0.0.1", actor=ACTOR
+            )
+            accounts.submit_evidence(
+                session,
+                customer,
+                EvidenceCreate(
+                    kind="company_registry", reference="demo registry entry", details={"demo": True}
+                ),
+                now=now,
+                key_id=None,
+                actor=ACTOR,
+            )
+            accounts.decide_verification(
+                session,
+                customer,
+                level=VerificationLevel.business,
+                reason="demo customer: registry entry checked",
+                now=now,
+                key_id=None,
+                actor=ACTOR,
+                min_level=settings.min_verification_level,
+            )
+            zone = accounts.create_zone(
+                session,
+                ZoneCreate(
+                    customer_id=customer.id,
+                    hostname=hostname,
+                    origin=origin_url,
+                    host_contact=spec["host_contact"],
+                ),
+                now=now,
+                actor=ACTOR,
+            )
+        elif zone.origin != origin_url:
+            zone.origin = origin_url
+        zone_id, token = zone.id, zone.challenge_token
+    challenge = root / ".well-known" / "staydown-challenge" / token
+    challenge.parent.mkdir(parents=True, exist_ok=True)
+    challenge.write_text(token, encoding="utf-8")
+    with database.reader() as session:
+        zone = accounts.get_zone(session, zone_id)
+        assert zone is not None
+        result = accounts.check_domain_control(
+            zone, method="http", timeout=settings.dcv_timeout_seconds, nameservers=()
+        )
+    with database.transaction() as session:
+        zone = accounts.get_zone(session, zone_id)
+        assert zone is not None
+        accounts.record_validation(
+            session, zone, result, now=system_clock(), actor=ACTOR, min_level=settings.min_verification_level
+        )
+        if zone.status is not ZoneStatus.active:
+            raise RuntimeError(f"demo zone {hostname} did not go live: {result.detail}")
+        return zone.customer_id, zone.id
+
+
+def seed_demo(
+    database: Database, settings: Settings, *, api_url: str, edge_url: str | None, desk_url: str | None
+) -> tuple[dict[str, Any], list[RunningOrigin]]:
+    """Start the demo origins and seed the demo; return the ``demo.json`` document and the origins."""
+    sites = _origin_sites(settings.data_dir / "demo-origin")
+    origins: list[RunningOrigin] = []
+    zones: dict[str, Any] = {}
+    try:
+        for hostname, (root, assets) in sites.items():
+            origin = run_origin_in_thread(root)
+            origins.append(origin)
+            customer_id, zone_id = _ensure_zone(
+                database, settings, hostname, origin.url, root, DEMO_ZONES[hostname]
+            )
+            zones[hostname] = {
+                "customer_id": customer_id,
+                "zone_id": zone_id,
+                "assets": assets,
+                "origin": origin.url,
+            }
+        keys = _demo_keys(database, customer_id=zones["manga.demo.test"]["customer_id"])
+    except BaseException:
+        for origin in origins:
+            origin.stop()
+        raise
+    document = {"api": api_url, "edge": edge_url, "desk": desk_url, "zones": zones, "keys": keys}
+    return document, origins
+
+
+def _demo_keys(database: Database, *, customer_id: int) -> dict[str, str]:
+    roles: dict[str, tuple[Role, bool, int | None]] = {
+        "admin": (Role.admin, False, None),
+        "agent": (Role.agent, False, None),
+        "legal": (Role.legal, False, None),
+        "submitter": (Role.submitter, False, None),
+        "trusted_flagger": (Role.submitter, True, None),
+        "customer": (Role.customer, False, customer_id),
+        "edge": (Role.edge, False, None),
+    }
+    keys = {}
+    now = system_clock()
+    with database.transaction() as session:
+        for label, (role, trusted, owner) in roles.items():
+            _key, secret = accounts.create_key(
+                session,
+                role=role,
+                now=now,
+                name=f"demo {label}",
+                trusted=trusted,
+                customer_id=owner,
+                actor=ACTOR,
+            )
+            keys[label] = secret
+    return keys

@@ -1,0 +1,112 @@
+"""Rows of the enforcement log, the notification outbox and durable timers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from staydown.db.base import Base, BigIntPK, str_enum
+
+
+class FeedKind(enum.StrEnum):
+    """What an enforcement record tells the edges to do."""
+
+    zone = "zone"
+    block = "block"
+    unblock = "unblock"
+    hash_add = "hash_add"
+    hash_remove = "hash_remove"
+    purge = "purge"
+
+
+class EnforcementRecord(Base):
+    """One decision as the edges apply it; ``seq`` is gap-free and in commit order."""
+
+    __tablename__ = "enforcement_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[FeedKind] = mapped_column(str_enum(FeedKind))
+    at: Mapped[datetime]
+    zone_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str | None] = mapped_column(Text)
+    notice_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]]
+
+
+class Channel(enum.StrEnum):
+    email = "email"
+    webhook = "webhook"
+
+
+class OutboxStatus(enum.StrEnum):
+    pending = "pending"  # waiting for its transport
+    stored = "stored"  # no transport configured: kept here for the desk
+    sent = "sent"
+    failed = "failed"  # permanent failure or retries exhausted
+
+
+class OutboxMessage(Base):
+    """A notification written in the same transaction as the step that caused it, sent after commit."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    recipient: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+
+
+class TimerStatus(enum.StrEnum):
+    pending = "pending"
+    done = "done"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+class Timer(Base):
+    """A step due at an instant (a deadline, a restoration); run by the worker or ``timers run``."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    due_at: Mapped[datetime]
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[TimerStatus] = mapped_column(str_enum(TimerStatus))
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ActiveBlock(Base):
+    """The current state the block/unblock records add up to: what is blocked in each zone now."""
+
+    __tablename__ = "active_blocks"
+
+    zone_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(Text, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    notice_id: Mapped[int | None] = mapped_column(Integer)
+    item_id: Mapped[int | None] = mapped_column(BigInteger)
+    since: Mapped[datetime]

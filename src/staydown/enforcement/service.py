@@ -1,0 +1,397 @@
+"""Append to the enforcement log, serve it to edges, queue notifications and schedule timers.
+
+Edges only ever learn decisions from this log, applied in ``seq`` order. Appends are numbered at
+commit (see ``db.journal``), so the feed is gap-free and a reader never sees ``n`` before ``n-1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from staydown.db import journal
+from staydown.db.journal import ChainHead
+from staydown.enforcement.models import (
+    ActiveBlock,
+    Channel,
+    EnforcementRecord,
+    FeedKind,
+    OutboxMessage,
+    OutboxStatus,
+    Timer,
+    TimerStatus,
+)
+from staydown.types import as_utc
+
+JOURNAL = "enforcement"
+
+
+@dataclass
+class StagedRecord:
+    """An enforcement record waiting for its sequence number (set when the transaction commits)."""
+
+    kind: FeedKind
+    at: datetime
+    payload: dict[str, Any]
+    zone_id: int | None = None
+    target: str | None = None
+    notice_id: int | None = None
+    item_id: int | None = None
+    seq: int | None = field(default=None)
+
+
+def append(
+    session: Session,
+    kind: FeedKind,
+    *,
+    at: datetime,
+    payload: dict[str, Any],
+    zone_id: int | None = None,
+    target: str | None = None,
+    notice_id: int | None = None,
+    item_id: int | None = None,
+) -> StagedRecord:
+    """Stage one enforcement record in the current unit of work."""
+    record = StagedRecord(kind, as_utc(at), payload, zone_id, target, notice_id, item_id)
+    journal.stage(session, JOURNAL, record)
+    return record
+
+
+def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> None:
+    seq = head.seq
+    rows = []
+    for record in staged:
+        seq += 1
+        record.seq = seq
+        rows.append(
+            {
+                "seq": seq,
+                "kind": record.kind,
+                "at": record.at,
+                "zone_id": record.zone_id,
+                "target": record.target,
+                "notice_id": record.notice_id,
+                "item_id": record.item_id,
+                "payload": record.payload,
+            }
+        )
+    session.execute(insert(EnforcementRecord), rows)
+    head.seq = seq
+
+
+journal.register(JOURNAL, order=10, flush=_flush)
+
+
+class FeedHeadTooOld(Exception):
+    """The reader is ahead of this log: it was made against another database and must resync."""
+
+
+def feed_record(row: EnforcementRecord) -> dict[str, Any]:
+    """Render one record the way the feed delivers it."""
+    return {"seq": row.seq, "kind": row.kind.value, "at": row.at.isoformat(), **row.payload}
+
+
+def read_feed(session: Session, *, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Return up to ``limit`` records after ``after`` and the current head sequence."""
+    head = session.scalar(select(ChainHead.seq).where(ChainHead.name == JOURNAL)) or 0
+    if after > head:
+        raise FeedHeadTooOld(f"after={after} is beyond the last sequence {head}")
+    if after == head:
+        return [], head
+    rows = session.scalars(
+        select(EnforcementRecord)
+        .where(EnforcementRecord.seq > after)
+        .order_by(EnforcementRecord.seq)
+        .limit(limit)
+    ).all()
+    return [feed_record(row) for row in rows], head
+
+
+def head(session: Session) -> int:
+    """Return the last sequence number of the log."""
+    return session.scalar(select(ChainHead.seq).where(ChainHead.name == JOURNAL)) or 0
+
+
+def count_by_kind(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(EnforcementRecord.kind, func.count()).group_by(EnforcementRecord.kind)
+    ).all()
+    return {kind.value: count for kind, count in rows}
+
+
+class FeedSignal:
+    """Wakes long-polling readers in this process as soon as a feed append commits.
+
+    Commits happen on worker threads; waiters live on an event loop. A reader takes the
+    ``generation`` before it reads, then waits past it, so an append that commits between its read
+    and its wait is never missed. Readers also re-poll on an interval for other processes' appends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        with self._lock:
+            self._generation += 1
+            waiters, self._waiters = self._waiters, set()
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # the waiter's loop has closed
+                loop.call_soon_threadsafe(_resolve, future)
+
+    async def wait_past(self, generation: int, timeout: float) -> None:
+        """Return once an append commits after ``generation`` was read, or after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        entry = (loop, future)
+        with self._lock:
+            if self._generation != generation:
+                return
+            self._waiters.add(entry)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(entry)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+feed_signal = FeedSignal()
+journal.on_commit(lambda names: feed_signal.notify() if JOURNAL in names else None)
+
+
+def enqueue_message(
+    session: Session,
+    *,
+    at: datetime,
+    kind: str,
+    channel: Channel,
+    recipient: str,
+    subject: str,
+    body: str,
+    payload: dict[str, Any] | None = None,
+    notice_id: int | None = None,
+    customer_id: int | None = None,
+    deliverable: bool = True,
+) -> OutboxMessage:
+    """Write a notification to the outbox; the dispatcher sends it once the transaction commits."""
+    message = OutboxMessage(
+        created_at=at,
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject[:300],
+        body=body,
+        payload=payload or {},
+        status=OutboxStatus.pending if deliverable else OutboxStatus.stored,
+        attempts=0,
+        next_attempt_at=at if deliverable else None,
+        notice_id=notice_id,
+        customer_id=customer_id,
+    )
+    session.add(message)
+    return message
+
+
+def due_messages(session: Session, *, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
+
+
+def list_messages(
+    session: Session,
+    *,
+    notice_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[OutboxMessage]:
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if notice_id is not None:
+        stmt = stmt.where(OutboxMessage.notice_id == notice_id)
+    if customer_id is not None:
+        stmt = stmt.where(OutboxMessage.customer_id == customer_id)
+    return session.scalars(stmt).all()
+
+
+def schedule_timer(
+    session: Session,
+    *,
+    kind: str,
+    due_at: datetime,
+    subject: tuple[str, int],
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> Timer:
+    """Persist a step to run at ``due_at``."""
+    timer = Timer(
+        kind=kind,
+        due_at=as_utc(due_at),
+        subject_type=subject[0],
+        subject_id=subject[1],
+        payload=payload or {},
+        status=TimerStatus.pending,
+        created_at=now,
+        attempts=0,
+    )
+    session.add(timer)
+    return timer
+
+
+def cancel_timers(session: Session, *, kind: str, subject: tuple[str, int], now: datetime) -> int:
+    """Cancel pending timers of ``kind`` for ``subject``; return how many."""
+    result = session.execute(
+        update(Timer)
+        .where(
+            Timer.kind == kind,
+            Timer.subject_type == subject[0],
+            Timer.subject_id == subject[1],
+            Timer.status == TimerStatus.pending,
+        )
+        .values(status=TimerStatus.cancelled, done_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def due_timers(session: Session, *, as_of: datetime, limit: int = 500) -> Sequence[Timer]:
+    return session.scalars(
+        select(Timer)
+        .where(Timer.status == TimerStatus.pending, Timer.due_at <= as_of)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(limit)
+    ).all()
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSpec:
+    """A resource to block or unblock: ``target`` (canonical path and query) in ``zone_id``."""
+
+    zone_id: int
+    target: str
+    url: str
+    notice_id: int | None
+    item_id: int | None
+
+
+def block(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> list[StagedRecord]:
+    """Block each resource: one ``block`` record each, and the current-state table updated."""
+    staged = []
+    rows = []
+    for spec in specs:
+        staged.append(
+            append(
+                session,
+                FeedKind.block,
+                at=at,
+                zone_id=spec.zone_id,
+                target=spec.target,
+                notice_id=spec.notice_id,
+                item_id=spec.item_id,
+                payload={
+                    "zone_id": spec.zone_id,
+                    "target": spec.target,
+                    "url": spec.url,
+                    "notice_id": spec.notice_id,
+                    "item_id": spec.item_id,
+                    "reason": reason,
+                },
+            )
+        )
+        rows.append(
+            {
+                "zone_id": spec.zone_id,
+                "target": spec.target,
+                "url": spec.url,
+                "notice_id": spec.notice_id,
+                "item_id": spec.item_id,
+                "since": at,
+            }
+        )
+    keys = [(spec.zone_id, spec.target) for spec in specs]
+    _delete_blocks(session, keys)
+    if rows:
+        session.execute(insert(ActiveBlock), rows)
+    return staged
+
+
+def unblock(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> list[StagedRecord]:
+    """Lift each block: one ``unblock`` record each."""
+    staged = [
+        append(
+            session,
+            FeedKind.unblock,
+            at=at,
+            zone_id=spec.zone_id,
+            target=spec.target,
+            notice_id=spec.notice_id,
+            item_id=spec.item_id,
+            payload={
+                "zone_id": spec.zone_id,
+                "target": spec.target,
+                "url": spec.url,
+                "notice_id": spec.notice_id,
+                "item_id": spec.item_id,
+                "reason": reason,
+            },
+        )
+        for spec in specs
+    ]
+    _delete_blocks(session, [(spec.zone_id, spec.target) for spec in specs])
+    return staged
+
+
+def _delete_blocks(session: Session, keys: Sequence[tuple[int, str]]) -> None:
+    by_zone: dict[int, list[str]] = {}
+    for zone_id, target in keys:
+        by_zone.setdefault(zone_id, []).append(target)
+    for zone_id, targets in by_zone.items():
+        for start in range(0, len(targets), 500):
+            session.execute(
+                delete(ActiveBlock).where(
+                    ActiveBlock.zone_id == zone_id, ActiveBlock.target.in_(targets[start : start + 500])
+                )
+            )
+
+
+def find_blocks(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], ActiveBlock]:
+    """Return the active blocks among ``keys``."""
+    by_zone: dict[int, list[str]] = {}
+    for zone_id, target in keys:
+        by_zone.setdefault(zone_id, []).append(target)
+    found: dict[tuple[int, str], ActiveBlock] = {}
+    for zone_id, targets in by_zone.items():
+        unique = list(set(targets))
+        for start in range(0, len(unique), 500):
+            for row in session.scalars(
+                select(ActiveBlock).where(
+                    ActiveBlock.zone_id == zone_id, ActiveBlock.target.in_(unique[start : start + 500])
+                )
+            ):
+                found[(row.zone_id, row.target)] = row
+    return found
+
+
+def get_message(session: Session, message_id: int) -> OutboxMessage | None:
+    return session.get(OutboxMessage, message_id)

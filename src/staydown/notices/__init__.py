@@ -1,0 +1,1 @@
+"""Infringement notices: intake, legal elements, URL resolution and the item workflow."""

@@ -1,0 +1,231 @@
+"""Routes for notices: intake, reading, agent decisions and completion of incomplete notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.errors import ApiError
+from staydown.notices import service
+from staydown.notices.flows import NoticeStatus
+from staydown.notices.models import Notice, NoticeItem
+from staydown.notices.schemas import (
+    DecisionIn,
+    ItemRead,
+    NoticeCreate,
+    NoticePage,
+    NoticeRead,
+    NoticeSummary,
+    NoticeSupplement,
+)
+from staydown.types import Role
+
+router = APIRouter(prefix="/v1/notices", tags=["notices"])
+
+Submitting = Annotated[Principal, Depends(require(Role.submitter, Role.agent))]
+Reading = Annotated[Principal, Depends(require(Role.agent, Role.legal, Role.submitter, Role.customer))]
+Deciding = Annotated[Principal, Depends(require(Role.agent))]
+
+
+def _is_overdue(notice: Notice, now_ts: float) -> bool:
+    if notice.decided_at is not None:
+        return notice.decided_at > notice.deadline_at
+    if notice.status not in (NoticeStatus.accepted, NoticeStatus.received):
+        return False
+    return now_ts > notice.deadline_at.timestamp()
+
+
+def render(
+    session: Session,
+    notice: Notice,
+    items: Sequence[NoticeItem],
+    *,
+    now_ts: float,
+    show_submitter: bool = True,
+) -> NoticeRead:
+    zone_ids = {item.zone_id for item in items if item.zone_id is not None}
+    hostnames = {
+        zone_id: zone.hostname for zone_id in zone_ids if (zone := accounts.get_zone(session, zone_id))
+    }
+    return NoticeRead(
+        id=notice.id,
+        status=notice.status,
+        regime=notice.regime,
+        trusted=notice.trusted,
+        missing_elements=notice.missing_elements,
+        missing_element_explanations=service.explanations(notice),
+        received_at=notice.received_at,
+        deadline_at=notice.deadline_at,
+        first_actioned_at=notice.first_actioned_at,
+        decided_at=notice.decided_at,
+        time_to_action_seconds=notice.time_to_action_seconds,
+        overdue=_is_overdue(notice, now_ts),
+        submitter=(
+            {
+                "name": notice.submitter_name,
+                "email": notice.submitter_email,
+                "address": notice.submitter_address,
+                "phone": notice.submitter_phone,
+                "organization": notice.submitter_organization,
+                "on_behalf_of": notice.on_behalf_of,
+            }
+            if show_submitter
+            else None
+        ),
+        works=notice.works,
+        explanation=notice.explanation,
+        statements={
+            "good_faith": notice.statement_good_faith,
+            "accurate": notice.statement_accurate,
+            "authorized": notice.statement_authorized,
+        },
+        signature=notice.signature,
+        item_count=notice.item_count,
+        items=[
+            ItemRead(
+                id=item.id,
+                url=item.url,
+                canonical_url=item.canonical_url,
+                zone=hostnames.get(item.zone_id) if item.zone_id is not None else None,
+                zone_id=item.zone_id,
+                status=item.status,
+                work=item.work_index,
+                duplicate_of=item.duplicate_of_id,
+                decided_at=item.decided_at,
+                decision_reason=item.decision_reason,
+            )
+            for item in items
+        ],
+    )
+
+
+def _visible(session: Session, notice_id: int, who: Principal) -> Notice:
+    notice = service.get(session, notice_id)
+    if notice is None:
+        raise ApiError(404, "not_found", f"notice {notice_id} does not exist")
+    if who.role is Role.submitter and notice.submitter_key_id != who.key_id:
+        raise ApiError(404, "not_found", f"notice {notice_id} does not exist")
+    if who.role is Role.customer and (
+        who.customer_id is None or not service.visible_to_customer(session, notice_id, who.customer_id)
+    ):
+        raise ApiError(404, "not_found", f"notice {notice_id} does not exist")
+    return notice
+
+
+@router.post("", status_code=201, response_model=NoticeRead)
+def submit_notice(
+    body: NoticeCreate, request: Request, who: Submitting, session: Writer, now: NowDep, settings: SettingsDep
+) -> NoticeRead:
+    """Submit an infringement notice (DMCA, DSA or Japanese removal request)."""
+    by = service.Submitter(
+        key_id=who.key_id,
+        trusted=who.trusted,
+        actor=who.actor,
+        source_ip=request.client.host if request.client else None,
+    )
+    notice = service.submit(session, body, by=by, now=now, settings=settings)
+    session.commit()
+    return render(session, notice, service.items_of(session, notice.id), now_ts=now.timestamp())
+
+
+@router.get("", response_model=NoticePage)
+def list_notices(
+    who: Reading,
+    session: Reader,
+    now: NowDep,
+    status: NoticeStatus | None = None,
+    zone: str | None = Query(None, description="zone id or hostname"),
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> NoticePage:
+    """List notices, earliest deadline first (the review queue with ``status=accepted``)."""
+    zone_id: int | None = None
+    if zone:
+        if zone.isdigit():
+            zone_id = int(zone)
+        else:
+            found = accounts.zones_by_hostname(session, [zone.lower()])
+            zone_id = found[zone.lower()].id if found else -1
+    rows, total = service.list_page(
+        session,
+        status=status,
+        zone_id=zone_id,
+        customer_id=who.customer_id if who.role is Role.customer else None,
+        submitter_key_id=who.key_id if who.role is Role.submitter else None,
+        page=page,
+        per_page=per_page,
+    )
+    if who.role is Role.customer and who.customer_id is None:
+        rows, total = [], 0
+    now_ts = now.timestamp()
+    return NoticePage(
+        notices=[
+            NoticeSummary(
+                id=n.id,
+                status=n.status,
+                regime=n.regime,
+                trusted=n.trusted,
+                received_at=n.received_at,
+                deadline_at=n.deadline_at,
+                overdue=_is_overdue(n, now_ts),
+                item_count=n.item_count,
+                time_to_action_seconds=n.time_to_action_seconds,
+            )
+            for n in rows
+        ],
+        page=page,
+        per_page=per_page,
+        total=total,
+    )
+
+
+@router.get("/{notice_id}", response_model=NoticeRead)
+def get_notice(notice_id: int, who: Reading, session: Reader, now: NowDep) -> NoticeRead:
+    """Read one notice with its items (a customer sees only the items on its own zones)."""
+    notice = _visible(session, notice_id, who)
+    customer_id = who.customer_id if who.role is Role.customer else None
+    items = service.items_of(session, notice_id, customer_id=customer_id)
+    return render(session, notice, items, now_ts=now.timestamp())
+
+
+@router.post("/{notice_id}/decision", response_model=NoticeRead)
+def decide_notice(
+    notice_id: int, body: DecisionIn, who: Deciding, session: Writer, now: NowDep, settings: SettingsDep
+) -> NoticeRead:
+    """Action or reject items of a notice, with a reason."""
+    notice = service.get(session, notice_id)
+    if notice is None:
+        raise ApiError(404, "not_found", f"notice {notice_id} does not exist")
+    service.decide(
+        session, notice, dict(body.items), reason=body.reason, actor=who.actor, now=now, settings=settings
+    )
+    session.commit()
+    return render(session, notice, service.items_of(session, notice_id), now_ts=now.timestamp())
+
+
+@router.post("/{notice_id}/supplement", response_model=NoticeRead)
+def supplement_notice(
+    notice_id: int,
+    body: NoticeSupplement,
+    request: Request,
+    who: Submitting,
+    session: Writer,
+    now: NowDep,
+    settings: SettingsDep,
+) -> NoticeRead:
+    """Supply the elements an incomplete notice lacked."""
+    notice = _visible(session, notice_id, who)
+    by = service.Submitter(
+        key_id=who.key_id,
+        trusted=notice.trusted,
+        actor=who.actor,
+        source_ip=request.client.host if request.client else None,
+    )
+    service.supplement(session, notice, body, by=by, now=now, settings=settings)
+    session.commit()
+    return render(session, notice, service.items_of(session, notice_id), now_ts=now.timestamp())

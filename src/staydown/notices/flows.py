@@ -1,0 +1,220 @@
+"""The notice and item workflow as explicit transition tables.
+
+``(state, event) → state`` pairs live in one table per entity; ``item_transition`` returns the
+new state and the commands the step implies (block, unblock). Commands that concern a whole
+notice (forwarding, acknowledging, strikes) come from ``decision_commands``. Nothing here does
+I/O: the service runs the commands. An event a state does not allow raises ``IllegalTransition``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from staydown.notices.elements import Outcome
+
+
+class NoticeStatus(enum.StrEnum):
+    received = "received"
+    incomplete = "incomplete"
+    accepted = "accepted"
+    actioned = "actioned"
+    rejected = "rejected"
+    closed = "closed"
+
+
+class ItemStatus(enum.StrEnum):
+    pending_review = "pending_review"
+    actioned = "actioned"
+    not_on_network = "not_on_network"
+    rejected = "rejected"
+    counter_noticed = "counter_noticed"
+    restored = "restored"
+
+
+class NoticeEvent(enum.StrEnum):
+    assessed_complete = "assessed_complete"
+    assessed_incomplete = "assessed_incomplete"
+    assessed_insufficient = "assessed_insufficient"
+    nothing_on_network = "nothing_on_network"
+    completed = "completed"  # an incomplete notice was supplemented and is now complete
+    decided_actioned = "decided_actioned"  # every item decided, at least one actioned
+    decided_rejected = "decided_rejected"  # every item decided, none actioned
+    withdrawn = "withdrawn"
+
+
+class ItemEvent(enum.StrEnum):
+    action = "action"
+    reject = "reject"
+    counter_notice = "counter_notice"
+    restore = "restore"
+    uphold = "uphold"  # the complainant reported a court action: the block stays
+
+
+class IllegalTransition(Exception):
+    """An event was applied to a state that does not allow it."""
+
+    def __init__(self, entity: str, state: enum.Enum, event: enum.Enum) -> None:
+        super().__init__(f"{entity} in state {state.value!r} does not allow {event.value!r}")
+        self.entity, self.state, self.event = entity, state, event
+
+
+N, E = NoticeStatus, NoticeEvent
+NOTICE_TRANSITIONS: dict[tuple[NoticeStatus, NoticeEvent], NoticeStatus] = {
+    (N.received, E.assessed_complete): N.accepted,
+    (N.received, E.assessed_incomplete): N.incomplete,
+    (N.received, E.assessed_insufficient): N.rejected,
+    (N.received, E.nothing_on_network): N.closed,
+    (N.incomplete, E.completed): N.accepted,
+    (N.incomplete, E.nothing_on_network): N.closed,
+    (N.incomplete, E.withdrawn): N.closed,
+    (N.accepted, E.decided_actioned): N.actioned,
+    (N.accepted, E.decided_rejected): N.rejected,
+    (N.accepted, E.withdrawn): N.closed,
+    (N.accepted, E.nothing_on_network): N.closed,
+    # A reversal (complaint, court order) can turn a rejected notice into an actioned one.
+    (N.rejected, E.decided_actioned): N.actioned,
+    (N.actioned, E.decided_rejected): N.rejected,
+}
+
+IS, IE = ItemStatus, ItemEvent
+ITEM_TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], ItemStatus] = {
+    (IS.pending_review, IE.action): IS.actioned,
+    (IS.pending_review, IE.reject): IS.rejected,
+    (IS.rejected, IE.action): IS.actioned,
+    (IS.actioned, IE.counter_notice): IS.counter_noticed,
+    (IS.actioned, IE.restore): IS.restored,
+    (IS.counter_noticed, IE.restore): IS.restored,
+    (IS.counter_noticed, IE.uphold): IS.actioned,
+    (IS.restored, IE.action): IS.actioned,
+}
+
+OUTCOME_EVENTS = {
+    Outcome.complete: E.assessed_complete,
+    Outcome.incomplete: E.assessed_incomplete,
+    Outcome.insufficient: E.assessed_insufficient,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """What the workflow needs to know of an item to decide its commands."""
+
+    item_id: int
+    notice_id: int
+    zone_id: int | None
+    customer_id: int | None
+    target: str
+    url: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    item: ItemRef
+
+
+@dataclass(frozen=True, slots=True)
+class Unblock:
+    item: ItemRef
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToCustomer:
+    """Send the notice, with the complainant's contact, to the customer of ``zone_id``."""
+
+    notice_id: int
+    zone_id: int
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToHost:
+    """Send the notice to the hosting provider behind the zone's origin."""
+
+    notice_id: int
+    zone_id: int
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStrike:
+    notice_id: int
+    customer_id: int
+    zone_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TellSubmitter:
+    """Tell the notifier what was decided and how to seek redress (DSA Art. 16(5))."""
+
+    notice_id: int
+
+
+Command = Block | Unblock | ForwardToCustomer | ForwardToHost | RecordStrike | TellSubmitter
+
+
+def notice_transition(state: NoticeStatus, event: NoticeEvent) -> NoticeStatus:
+    """Return the notice's next state or raise ``IllegalTransition``."""
+    try:
+        return NOTICE_TRANSITIONS[(state, event)]
+    except KeyError:
+        raise IllegalTransition("notice", state, event) from None
+
+
+def item_transition(
+    state: ItemStatus, event: ItemEvent, item: ItemRef, *, reason: str = ""
+) -> tuple[ItemStatus, list[Command]]:
+    """Return the item's next state and the commands the step implies."""
+    try:
+        new = ITEM_TRANSITIONS[(state, event)]
+    except KeyError:
+        raise IllegalTransition("item", state, event) from None
+    commands: list[Command] = []
+    if new is IS.actioned and state is not IS.counter_noticed and not item.duplicate:
+        commands.append(Block(item))
+    elif new is IS.restored and not item.duplicate:
+        commands.append(Unblock(item, reason))
+    return new, commands
+
+
+def decision_commands(notice_id: int, newly_actioned: Iterable[ItemRef]) -> list[Command]:
+    """Commands owed once a notice's items are decided: forward per zone, one strike per customer."""
+    by_zone: dict[int, list[ItemRef]] = defaultdict(list)
+    for item in newly_actioned:
+        if item.zone_id is not None:
+            by_zone[item.zone_id].append(item)
+    commands: list[Command] = []
+    struck: set[int] = set()
+    for zone_id, items in sorted(by_zone.items()):
+        ids = tuple(item.item_id for item in items)
+        commands.append(ForwardToCustomer(notice_id, zone_id, ids))
+        commands.append(ForwardToHost(notice_id, zone_id, ids))
+        originals = [item for item in items if not item.duplicate and item.customer_id is not None]
+        if originals and originals[0].customer_id not in struck:
+            customer_id = originals[0].customer_id
+            assert customer_id is not None
+            struck.add(customer_id)
+            commands.append(RecordStrike(notice_id, customer_id, zone_id))
+    commands.append(TellSubmitter(notice_id))
+    return commands
+
+
+def settle_notice(state: NoticeStatus, item_states: Iterable[ItemStatus]) -> NoticeStatus:
+    """Return the notice state once no item waits for review (or ``state`` while some do)."""
+    states = list(item_states)
+    if any(s is IS.pending_review for s in states):
+        return state
+    if any(s in (IS.actioned, IS.counter_noticed, IS.restored) for s in states):
+        event = E.decided_actioned
+    elif all(s is IS.not_on_network for s in states):
+        event = E.nothing_on_network
+    else:
+        event = E.decided_rejected
+    already = {E.decided_actioned: N.actioned, E.decided_rejected: N.rejected, E.nothing_on_network: N.closed}
+    if already[event] is state:
+        return state
+    return notice_transition(state, event)

@@ -1,0 +1,138 @@
+"""The words of every notification a notice causes: to the submitter, the customer and the host."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from staydown.notices.elements import Element
+from staydown.notices.models import Notice
+
+REDRESS = (
+    "You may contest this decision: a counter-notice under 17 U.S.C. 512(g) (for DMCA notices), an internal "
+    "complaint within six months (Regulation (EU) 2022/2065 Art. 20), an out-of-court dispute settlement "
+    "body "
+    "(Art. 21), or the courts."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    subject: str
+    body: str
+    payload: dict[str, Any]
+
+
+def _complainant(notice: Notice) -> list[str]:
+    fields = [
+        ("Name", notice.submitter_name),
+        ("Organisation", notice.submitter_organization),
+        ("On behalf of", notice.on_behalf_of),
+        ("E-mail", notice.submitter_email),
+        ("Telephone", notice.submitter_phone),
+        ("Address", notice.submitter_address),
+    ]
+    return [f"  {label}: {value}" for label, value in fields if value]
+
+
+def receipt(notice: Notice, *, provider: str) -> Letter:
+    """Confirm receipt without undue delay (DSA Art. 16(4))."""
+    body = [
+        f"{provider} received your {notice.regime.value.upper()} notice #{notice.id} at "
+        f"{notice.received_at.isoformat()} with {notice.item_count} URL(s).",
+        f"We act on valid notices by {notice.deadline_at.isoformat()}.",
+        f"Current status: {notice.status.value}.",
+    ]
+    return Letter(
+        f"[{provider}] Notice #{notice.id} received",
+        "\n".join(body),
+        {"event": "notice.received", "notice_id": notice.id, "status": notice.status.value},
+    )
+
+
+def incomplete(notice: Notice, missing: Sequence[Element], *, provider: str, rejected: bool) -> Letter:
+    """Tell the submitter which elements are missing (17 U.S.C. 512(c)(3)(B)(ii))."""
+    if rejected:
+        head = (
+            f"Notice #{notice.id} cannot be acted on: it lacks elements without which the material cannot be "
+            "identified or you cannot be reached."
+        )
+    else:
+        head = f"Notice #{notice.id} is incomplete. Please supply the following so that we can act on it:"
+    lines = [head, ""]
+    lines += [f"- {element.name}: {element.explanation}" for element in missing]
+    return Letter(
+        f"[{provider}] Notice #{notice.id} {'rejected' if rejected else 'is incomplete'}",
+        "\n".join(lines),
+        {
+            "event": "notice.rejected" if rejected else "notice.incomplete",
+            "notice_id": notice.id,
+            "missing_elements": [element.name for element in missing],
+        },
+    )
+
+
+def decision(notice: Notice, counts: dict[str, int], *, provider: str) -> Letter:
+    """Tell the notifier the decision and the redress open to them (DSA Art. 16(5), 16(6))."""
+    lines = [
+        f"Decision on notice #{notice.id}: {notice.status.value}.",
+        *(f"  {status}: {count}" for status, count in sorted(counts.items())),
+        "",
+        "Automated means were used: "
+        + ("yes (trusted flagger, no manual review)" if notice.trusted else "no"),
+        "",
+        REDRESS,
+    ]
+    return Letter(
+        f"[{provider}] Decision on notice #{notice.id}",
+        "\n".join(lines),
+        {"event": "notice.decided", "notice_id": notice.id, "status": notice.status.value, "items": counts},
+    )
+
+
+def forward(notice: Notice, urls: Sequence[str], *, provider: str, hostname: str, to_host: bool) -> Letter:
+    """Forward the notice, with the complainant's contact, to the customer or the origin's host."""
+    who = "the hosting provider of the origin of" if to_host else "the customer of"
+    lines = [
+        f"{provider} received notice #{notice.id} ({notice.regime.value.upper()}) about content served for "
+        f"{hostname}. You receive it as {who} this zone. "
+        "The following URL(s) are now blocked on our network:",
+        *(f"  {url}" for url in urls),
+        "",
+        "Works said to be infringed:",
+        *(f"  - {work.get('description') or '(not described)'}" for work in notice.works),
+        "",
+        "Complainant:",
+        *_complainant(notice),
+        "",
+        f"Explanation given: {notice.explanation or '(none)'}",
+        "",
+        REDRESS,
+    ]
+    return Letter(
+        f"[{provider}] Notice #{notice.id} for {hostname}",
+        "\n".join(lines),
+        {
+            "event": "notice.forwarded",
+            "notice_id": notice.id,
+            "hostname": hostname,
+            "urls": list(urls),
+            "complainant": {
+                "name": notice.submitter_name,
+                "organization": notice.submitter_organization,
+                "email": notice.submitter_email,
+                "phone": notice.submitter_phone,
+                "address": notice.submitter_address,
+            },
+        },
+    )
+
+
+def overdue(notice: Notice, pending: int, *, provider: str) -> Letter:
+    return Letter(
+        f"[{provider}] Notice #{notice.id} is past its deadline",
+        f"Notice #{notice.id} was due by {notice.deadline_at.isoformat()} and {pending} item(s) still wait "
+        "for review.",
+        {"event": "notice.overdue", "notice_id": notice.id, "pending": pending},
+    )

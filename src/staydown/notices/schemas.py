@@ -1,0 +1,121 @@
+"""API shapes for notices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from staydown.notices.flows import ItemStatus, NoticeStatus
+from staydown.types import Regime
+
+_TEXT = 20_000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class SubmitterIn(_In):
+    name: str | None = Field(None, max_length=300)
+    email: str | None = Field(None, max_length=320)
+    address: str | None = Field(None, max_length=2000)
+    phone: str | None = Field(None, max_length=64)
+    organization: str | None = Field(None, max_length=300)
+    on_behalf_of: str | None = Field(None, max_length=300)
+
+
+class WorkIn(_In):
+    description: str | None = Field(None, max_length=_TEXT)
+    reference_urls: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ItemIn(_In):
+    url: str = Field(max_length=16_384)
+    work: int | None = Field(None, ge=0)
+
+
+class StatementsIn(_In):
+    good_faith: bool = False
+    accurate: bool = False
+    authorized: bool = False
+
+
+class NoticeCreate(_In):
+    regime: Regime
+    submitter: SubmitterIn = Field(default_factory=SubmitterIn)
+    works: list[WorkIn] = Field(default_factory=list, max_length=10_000)
+    items: list[ItemIn] = Field(default_factory=list)
+    explanation: str | None = Field(None, max_length=_TEXT)
+    statements: StatementsIn = Field(default_factory=StatementsIn)
+    signature: str | None = Field(None, max_length=300)
+
+
+class NoticeSupplement(_In):
+    """Elements an incomplete notice's submitter sends to complete it (fields given replace the old)."""
+
+    submitter: SubmitterIn | None = None
+    works: list[WorkIn] | None = Field(None, max_length=10_000)
+    explanation: str | None = Field(None, max_length=_TEXT)
+    statements: StatementsIn | None = None
+    signature: str | None = Field(None, max_length=300)
+
+
+class ItemRead(BaseModel):
+    id: int
+    url: str
+    canonical_url: str
+    zone: str | None
+    zone_id: int | None
+    status: ItemStatus
+    work: int | None = None
+    duplicate_of: int | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+
+
+class NoticeRead(BaseModel):
+    id: int
+    status: NoticeStatus
+    regime: Regime
+    trusted: bool
+    missing_elements: list[str]
+    missing_element_explanations: dict[str, str] = {}
+    received_at: datetime
+    deadline_at: datetime
+    first_actioned_at: datetime | None
+    decided_at: datetime | None
+    time_to_action_seconds: float | None
+    overdue: bool
+    submitter: dict[str, Any] | None
+    works: list[Any]
+    explanation: str | None
+    statements: dict[str, bool]
+    signature: str | None
+    item_count: int
+    items: list[ItemRead]
+
+
+class NoticeSummary(BaseModel):
+    id: int
+    status: NoticeStatus
+    regime: Regime
+    trusted: bool
+    received_at: datetime
+    deadline_at: datetime
+    overdue: bool
+    item_count: int
+    time_to_action_seconds: float | None
+
+
+class NoticePage(BaseModel):
+    notices: list[NoticeSummary]
+    page: int
+    per_page: int
+    total: int
+
+
+class DecisionIn(_In):
+    items: dict[int, Literal["action", "reject"]] = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=_TEXT)

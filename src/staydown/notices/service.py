@@ -1,0 +1,736 @@
+"""Notice intake and decisions: validate, canonicalise, resolve, persist, act, notify.
+
+A whole notice is one unit of work: its items, the block records of whatever it actions, their
+audit entries, the strikes and the notifications are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.audit import service as audit
+from staydown.audit.service import canonical_json
+from staydown.config import Settings
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Channel
+from staydown.notices import messages
+from staydown.notices.elements import ELEMENTS, Assessment, NoticeFacts, Outcome, assess
+from staydown.notices.flows import (
+    ITEM_TRANSITIONS,
+    OUTCOME_EVENTS,
+    Block,
+    Command,
+    ForwardToCustomer,
+    ForwardToHost,
+    ItemEvent,
+    ItemRef,
+    ItemStatus,
+    NoticeEvent,
+    NoticeStatus,
+    RecordStrike,
+    TellSubmitter,
+    Unblock,
+    decision_commands,
+    item_transition,
+    notice_transition,
+    settle_notice,
+)
+from staydown.notices.models import Notice, NoticeItem
+from staydown.notices.schemas import NoticeCreate, NoticeSupplement
+from staydown.policy import service as policy
+from staydown.urls import CanonicalURL, URLError, canonicalize_url
+
+DEADLINE_TIMER = "notice_deadline"
+BLOCKING = (ItemStatus.actioned, ItemStatus.counter_noticed)
+
+
+class NoticeError(Exception):
+    """A notice request that cannot be carried out; nothing of it was written."""
+
+    def __init__(self, code: str, message: str, *, status: int = 422, details: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status, self.details = code, message, status, details
+
+
+@dataclass(frozen=True, slots=True)
+class Submitter:
+    """Who submitted a notice, as the API key says."""
+
+    key_id: int | None
+    trusted: bool
+    actor: str
+    source_ip: str | None = None
+
+
+def _facts(data: NoticeCreate | Notice) -> NoticeFacts:
+    if isinstance(data, Notice):
+        works = data.works
+        return NoticeFacts(
+            signature=bool(data.signature),
+            works_identified=any((w.get("description") or "").strip() for w in works),
+            urls=data.item_count > 0,
+            name=bool(data.submitter_name),
+            email=bool(data.submitter_email),
+            address=bool(data.submitter_address),
+            phone=bool(data.submitter_phone),
+            explanation=bool(data.explanation),
+            good_faith=data.statement_good_faith,
+            accurate=data.statement_accurate,
+            authorized=data.statement_authorized,
+        )
+    s = data.submitter
+    return NoticeFacts(
+        signature=bool(data.signature),
+        works_identified=any(w.description for w in data.works),
+        urls=bool(data.items),
+        name=bool(s.name),
+        email=bool(s.email),
+        address=bool(s.address),
+        phone=bool(s.phone),
+        explanation=bool(data.explanation),
+        good_faith=data.statements.good_faith,
+        accurate=data.statements.accurate,
+        authorized=data.statements.authorized,
+    )
+
+
+def _canonicalise(data: NoticeCreate, settings: Settings) -> list[CanonicalURL]:
+    if len(data.items) > settings.max_notice_items:
+        raise NoticeError(
+            "too_many_items",
+            f"a notice may name at most {settings.max_notice_items} URLs; this one names {len(data.items)}",
+            status=413,
+        )
+    canonical, errors = [], []
+    for index, item in enumerate(data.items):
+        try:
+            canonical.append(canonicalize_url(item.url, max_length=settings.max_url_length))
+        except URLError as exc:
+            errors.append({"index": index, "url": item.url[:300], "code": exc.code, "message": exc.message})
+            continue
+        if item.work is not None and item.work >= len(data.works):
+            errors.append(
+                {
+                    "index": index,
+                    "url": item.url[:300],
+                    "code": "unknown_work",
+                    "message": f"work {item.work} does not exist; the notice lists {len(data.works)} work(s)",
+                }
+            )
+    if errors:
+        raise NoticeError(
+            "invalid_items",
+            f"{len(errors)} of {len(data.items)} item(s) are not valid; the notice was not accepted",
+            details=errors[:100],
+        )
+    return canonical
+
+
+def submit(
+    session: Session, data: NoticeCreate, *, by: Submitter, now: datetime, settings: Settings
+) -> Notice:
+    """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it."""
+    canonical = _canonicalise(data, settings)
+    assessment = assess(data.regime, _facts(data))
+    s = data.submitter
+    works = [w.model_dump() for w in data.works]
+    notice = Notice(
+        regime=data.regime,
+        status=NoticeStatus.received,
+        submitter_key_id=by.key_id,
+        trusted=by.trusted,
+        source_ip=by.source_ip,
+        submitter_name=s.name,
+        submitter_email=s.email,
+        submitter_address=s.address,
+        submitter_phone=s.phone,
+        submitter_organization=s.organization,
+        on_behalf_of=s.on_behalf_of,
+        works=works,
+        explanation=data.explanation,
+        statement_good_faith=data.statements.good_faith,
+        statement_accurate=data.statements.accurate,
+        statement_authorized=data.statements.authorized,
+        signature=data.signature,
+        missing_elements=assessment.missing_names,
+        content_sha256=hashlib.sha256(canonical_json(data.model_dump(mode="json")).encode()).hexdigest(),
+        received_at=now,
+        deadline_at=now + settings.action_deadline,
+        item_count=len(data.items),
+    )
+    session.add(notice)
+    session.flush()
+    notice.status = notice_transition(NoticeStatus.received, OUTCOME_EVENTS[assessment.outcome])
+    refs = _insert_items(session, notice, data, canonical, assessment)
+    audit.record(
+        session,
+        at=now,
+        actor=by.actor,
+        action="notice.received",
+        entity=("notice", notice.id),
+        data={
+            "regime": data.regime.value,
+            "status": notice.status.value,
+            "items": len(refs),
+            "trusted": by.trusted,
+            "missing_elements": assessment.missing_names,
+            "content_sha256": notice.content_sha256,
+        },
+    )
+    _tell(
+        session,
+        notice,
+        messages.receipt(notice, provider=settings.provider_name),
+        kind="notice_receipt",
+        at=now,
+    )
+    if assessment.outcome is not Outcome.complete:
+        letter = messages.incomplete(
+            notice,
+            assessment.missing,
+            provider=settings.provider_name,
+            rejected=assessment.outcome is Outcome.insufficient,
+        )
+        _tell(session, notice, letter, kind=f"notice_{letter.payload['event'].split('.')[1]}", at=now)
+    if assessment.outcome is Outcome.complete:
+        _accept(session, notice, refs, by=by, now=now, settings=settings)
+    else:
+        _settle(session, notice, now=now)
+    return notice
+
+
+def _insert_items(
+    session: Session,
+    notice: Notice,
+    data: NoticeCreate,
+    canonical: list[CanonicalURL],
+    assessment: Assessment,
+) -> list[tuple[ItemRef, ItemStatus]]:
+    zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
+    keys = [(zones[c.host].id, c.target) for c in canonical if c.host in zones]
+    existing = enforcement.find_blocks(session, keys)
+    rows: list[dict[str, Any]] = []
+    first_in_notice: dict[tuple[int, str], int] = {}
+    for position, (item, url) in enumerate(zip(data.items, canonical, strict=True)):
+        zone = zones.get(url.host)
+        if zone is None:
+            status = ItemStatus.not_on_network
+        elif assessment.outcome is Outcome.insufficient:
+            status = ItemStatus.rejected
+        else:
+            status = ItemStatus.pending_review
+        rows.append(
+            {
+                "notice_id": notice.id,
+                "position": position,
+                "url": item.url,
+                "canonical_url": url.url,
+                "target": url.target,
+                "hostname": url.host,
+                "zone_id": zone.id if zone else None,
+                "customer_id": zone.customer_id if zone else None,
+                "work_index": item.work,
+                "status": status,
+            }
+        )
+        if zone is not None:
+            first_in_notice.setdefault((zone.id, url.target), position)
+    ids = list(
+        session.scalars(insert(NoticeItem).returning(NoticeItem.id, sort_by_parameter_order=True), rows)
+    )
+    links = []
+    refs = []
+    for position, (row, item_id) in enumerate(zip(rows, ids, strict=True)):
+        key = (row["zone_id"], row["target"])
+        original: int | None = None
+        if row["zone_id"] is not None:
+            if key in existing:
+                original = existing[key].item_id
+            elif first_in_notice[key] != position:
+                original = ids[first_in_notice[key]]
+        if original is not None:
+            links.append({"id": item_id, "duplicate_of_id": original})
+        ref = ItemRef(
+            item_id=item_id,
+            notice_id=notice.id,
+            zone_id=row["zone_id"],
+            customer_id=row["customer_id"],
+            target=row["target"],
+            url=row["canonical_url"],
+            duplicate=original is not None,
+        )
+        refs.append((ref, row["status"]))
+    if links:
+        session.execute(update(NoticeItem), links)
+    return refs
+
+
+def _accept(
+    session: Session,
+    notice: Notice,
+    refs: list[tuple[ItemRef, ItemStatus]],
+    *,
+    by: Submitter,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """A complete notice: link duplicates of live blocks, act at once for a trusted flagger."""
+    pending = [(ref, status) for ref, status in refs if status is ItemStatus.pending_review]
+    if by.trusted:
+        to_action = pending
+        reason = "complete notice from a trusted flagger"
+    else:
+        to_action = [(ref, status) for ref, status in pending if ref.duplicate]
+        reason = "already blocked under an earlier notice"
+    if to_action:
+        _apply(
+            session,
+            notice,
+            to_action,
+            ItemEvent.action,
+            now=now,
+            actor=by.actor,
+            reason=reason,
+            automated=True,
+            settings=settings,
+        )
+    else:
+        _settle(session, notice, now=now)
+    if notice.status is NoticeStatus.accepted and notice.decided_at is None:
+        enforcement.schedule_timer(
+            session, kind=DEADLINE_TIMER, due_at=notice.deadline_at, subject=("notice", notice.id), now=now
+        )
+
+
+def _apply(
+    session: Session,
+    notice: Notice,
+    items: Sequence[tuple[ItemRef, ItemStatus]],
+    event: ItemEvent,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    automated: bool,
+    settings: Settings,
+) -> None:
+    """Move ``items`` through ``event``, run the commands it implies, and settle the notice."""
+    commands: list[Command] = []
+    updates = []
+    newly_actioned: list[ItemRef] = []
+    for ref, state in items:
+        new, item_commands = item_transition(state, event, ref, reason=reason)
+        commands += item_commands
+        updates.append(
+            {
+                "id": ref.item_id,
+                "status": new,
+                "decided_at": now,
+                "decided_by": actor,
+                "decision_reason": reason,
+                "automated": automated,
+            }
+        )
+        if new is ItemStatus.actioned and state is not ItemStatus.counter_noticed:
+            newly_actioned.append(ref)
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action=f"item.{new.value}",
+            entity=("notice", notice.id),
+            data={"item_id": ref.item_id, "url": ref.url, "zone_id": ref.zone_id, "reason": reason},
+        )
+    if updates:
+        session.execute(update(NoticeItem), updates)
+    if newly_actioned and notice.first_actioned_at is None:
+        notice.first_actioned_at = now
+        notice.time_to_action_seconds = (now - notice.received_at).total_seconds()
+    _settle(session, notice, now=now)
+    if newly_actioned:
+        commands += decision_commands(notice.id, newly_actioned)
+    elif event is ItemEvent.reject and notice.decided_at == now:
+        commands.append(TellSubmitter(notice.id))
+    _run(session, notice, commands, now=now, actor=actor, settings=settings)
+
+
+def _settle(session: Session, notice: Notice, *, now: datetime) -> None:
+    statuses = session.scalars(
+        select(NoticeItem.status).where(NoticeItem.notice_id == notice.id).group_by(NoticeItem.status)
+    ).all()
+    if notice.status in (NoticeStatus.incomplete, NoticeStatus.rejected) and not statuses:
+        return
+    if notice.status is NoticeStatus.incomplete:
+        if statuses and all(s is ItemStatus.not_on_network for s in statuses):
+            notice.status = notice_transition(notice.status, NoticeEvent.nothing_on_network)
+            notice.decided_at = now
+        return
+    if notice.status is NoticeStatus.received:
+        return
+    settled = settle_notice(notice.status, statuses)
+    if settled is not notice.status or (settled is not NoticeStatus.accepted and notice.decided_at is None):
+        notice.status = settled
+        if notice.decided_at is None and settled is not NoticeStatus.accepted:
+            notice.decided_at = now
+            enforcement.cancel_timers(session, kind=DEADLINE_TIMER, subject=("notice", notice.id), now=now)
+
+
+def _run(
+    session: Session,
+    notice: Notice,
+    commands: Sequence[Command],
+    *,
+    now: datetime,
+    actor: str,
+    settings: Settings,
+) -> None:
+    """Execute workflow commands inside the current unit of work."""
+    blocks = [c.item for c in commands if isinstance(c, Block)]
+    if blocks:
+        enforcement.block(
+            session,
+            [
+                enforcement.BlockSpec(r.zone_id, r.target, r.url, r.notice_id, r.item_id)
+                for r in blocks
+                if r.zone_id
+            ],
+            at=now,
+            reason=f"notice {notice.id}",
+        )
+    unblocks = [c for c in commands if isinstance(c, Unblock)]
+    if unblocks:
+        enforcement.unblock(
+            session,
+            [
+                enforcement.BlockSpec(
+                    c.item.zone_id, c.item.target, c.item.url, c.item.notice_id, c.item.item_id
+                )
+                for c in unblocks
+                if c.item.zone_id
+            ],
+            at=now,
+            reason=unblocks[0].reason,
+        )
+    for command in commands:
+        if isinstance(command, ForwardToCustomer | ForwardToHost):
+            _forward(session, notice, command, now=now, settings=settings)
+        elif isinstance(command, RecordStrike):
+            policy.record_strike(
+                session,
+                customer_id=command.customer_id,
+                notice_id=command.notice_id,
+                zone_id=command.zone_id,
+                now=now,
+                actor=actor,
+                policy=settings.policy,
+                provider=settings.provider_name,
+            )
+        elif isinstance(command, TellSubmitter):
+            counts = Counter(
+                s.value
+                for s in session.scalars(select(NoticeItem.status).where(NoticeItem.notice_id == notice.id))
+            )
+            letter = messages.decision(notice, dict(counts), provider=settings.provider_name)
+            _tell(session, notice, letter, kind="notice_decision", at=now)
+
+
+def _forward(
+    session: Session,
+    notice: Notice,
+    command: ForwardToCustomer | ForwardToHost,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    zone = accounts.get_zone(session, command.zone_id)
+    if zone is None:
+        return
+    urls = list(
+        session.scalars(select(NoticeItem.canonical_url).where(NoticeItem.id.in_(command.item_ids[:1000])))
+    )
+    to_host = isinstance(command, ForwardToHost)
+    letter = messages.forward(
+        notice, urls, provider=settings.provider_name, hostname=zone.hostname, to_host=to_host
+    )
+    if to_host:
+        recipient = zone.host_contact
+        enforcement.enqueue_message(
+            session,
+            at=now,
+            kind="notice_forward_host",
+            channel=Channel.email,
+            recipient=recipient or "(no host contact on file)",
+            subject=letter.subject,
+            body=letter.body,
+            payload=letter.payload,
+            notice_id=notice.id,
+            customer_id=zone.customer_id,
+            deliverable=recipient is not None,
+        )
+        return
+    customer = zone.customer
+    enforcement.enqueue_message(
+        session,
+        at=now,
+        kind="notice_forward_customer",
+        channel=Channel.email,
+        recipient=customer.email,
+        subject=letter.subject,
+        body=letter.body,
+        payload=letter.payload,
+        notice_id=notice.id,
+        customer_id=customer.id,
+    )
+    if customer.webhook_url:
+        enforcement.enqueue_message(
+            session,
+            at=now,
+            kind="notice_forward_customer",
+            channel=Channel.webhook,
+            recipient=customer.webhook_url,
+            subject=letter.subject,
+            body=letter.body,
+            payload=letter.payload,
+            notice_id=notice.id,
+            customer_id=customer.id,
+        )
+
+
+def _tell(session: Session, notice: Notice, letter: messages.Letter, *, kind: str, at: datetime) -> None:
+    """Write a message to the notifier (kept in the outbox even when they gave no e-mail)."""
+    enforcement.enqueue_message(
+        session,
+        at=at,
+        kind=kind,
+        channel=Channel.email,
+        recipient=notice.submitter_email or "(no e-mail given)",
+        subject=letter.subject,
+        body=letter.body,
+        payload=letter.payload,
+        notice_id=notice.id,
+        deliverable=bool(notice.submitter_email),
+    )
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def get(session: Session, notice_id: int) -> Notice | None:
+    return session.get(Notice, notice_id)
+
+
+def items_of(session: Session, notice_id: int, *, customer_id: int | None = None) -> Sequence[NoticeItem]:
+    stmt = select(NoticeItem).where(NoticeItem.notice_id == notice_id).order_by(NoticeItem.position)
+    if customer_id is not None:
+        stmt = stmt.where(NoticeItem.customer_id == customer_id)
+    return session.scalars(stmt).all()
+
+
+def visible_to_customer(session: Session, notice_id: int, customer_id: int) -> bool:
+    """A customer sees a notice only when it names content on one of its zones."""
+    found = session.scalar(
+        select(NoticeItem.id)
+        .where(NoticeItem.notice_id == notice_id, NoticeItem.customer_id == customer_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+def list_page(
+    session: Session,
+    *,
+    status: NoticeStatus | None = None,
+    zone_id: int | None = None,
+    customer_id: int | None = None,
+    submitter_key_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[Sequence[Notice], int]:
+    """Return one page of notices (review queue order: earliest deadline first) and the total."""
+    stmt = select(Notice)
+    if status is not None:
+        stmt = stmt.where(Notice.status == status)
+    if submitter_key_id is not None:
+        stmt = stmt.where(Notice.submitter_key_id == submitter_key_id)
+    if zone_id is not None or customer_id is not None:
+        sub = select(NoticeItem.notice_id)
+        if zone_id is not None:
+            sub = sub.where(NoticeItem.zone_id == zone_id)
+        if customer_id is not None:
+            sub = sub.where(NoticeItem.customer_id == customer_id)
+        stmt = stmt.where(Notice.id.in_(sub))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(Notice.deadline_at, Notice.id).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return rows, total
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+def decide(
+    session: Session,
+    notice: Notice,
+    decisions: dict[int, str],
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Apply an agent's decision on some or all of a notice's items."""
+    if notice.status is NoticeStatus.incomplete:
+        raise NoticeError(
+            "notice_incomplete",
+            "the notice lacks required elements: " + "; ".join(notice.missing_elements),
+            status=409,
+        )
+    if notice.status in (NoticeStatus.closed, NoticeStatus.received):
+        raise NoticeError("notice_closed", f"notice {notice.id} is {notice.status.value}", status=409)
+    items = {
+        item.id: item
+        for item in session.scalars(
+            select(NoticeItem).where(NoticeItem.notice_id == notice.id, NoticeItem.id.in_(list(decisions)))
+        )
+    }
+    unknown = sorted(set(decisions) - set(items))
+    if unknown:
+        raise NoticeError(
+            "unknown_items", f"item(s) {unknown[:20]} are not part of notice {notice.id}", status=422
+        )
+    groups: dict[ItemEvent, list[tuple[ItemRef, ItemStatus]]] = {ItemEvent.action: [], ItemEvent.reject: []}
+    for item_id, verdict in decisions.items():
+        item = items[item_id]
+        event = ItemEvent.action if verdict == "action" else ItemEvent.reject
+        if (item.status, event) not in ITEM_TRANSITIONS:
+            raise NoticeError(
+                "illegal_transition",
+                f"item {item_id} is {item.status.value} and cannot be given {verdict!r}",
+                status=409,
+            )
+        groups[event].append((_ref(item), item.status))
+    for event, group in groups.items():
+        if group:
+            _apply(
+                session,
+                notice,
+                group,
+                event,
+                now=now,
+                actor=actor,
+                reason=reason,
+                automated=False,
+                settings=settings,
+            )
+
+
+def _ref(item: NoticeItem) -> ItemRef:
+    return ItemRef(
+        item_id=item.id,
+        notice_id=item.notice_id,
+        zone_id=item.zone_id,
+        customer_id=item.customer_id,
+        target=item.target,
+        url=item.canonical_url,
+        duplicate=item.duplicate_of_id is not None,
+    )
+
+
+def supplement(
+    session: Session,
+    notice: Notice,
+    data: NoticeSupplement,
+    *,
+    by: Submitter,
+    now: datetime,
+    settings: Settings,
+) -> Notice:
+    """Complete an incomplete notice with the elements it lacked."""
+    if notice.status is not NoticeStatus.incomplete:
+        raise NoticeError("not_incomplete", f"notice {notice.id} is {notice.status.value}", status=409)
+    if data.submitter is not None:
+        s = data.submitter
+        notice.submitter_name = s.name or notice.submitter_name
+        notice.submitter_email = s.email or notice.submitter_email
+        notice.submitter_address = s.address or notice.submitter_address
+        notice.submitter_phone = s.phone or notice.submitter_phone
+        notice.submitter_organization = s.organization or notice.submitter_organization
+        notice.on_behalf_of = s.on_behalf_of or notice.on_behalf_of
+    if data.works is not None:
+        notice.works = [w.model_dump() for w in data.works]
+    if data.explanation is not None:
+        notice.explanation = data.explanation
+    if data.statements is not None:
+        notice.statement_good_faith = data.statements.good_faith
+        notice.statement_accurate = data.statements.accurate
+        notice.statement_authorized = data.statements.authorized
+    if data.signature is not None:
+        notice.signature = data.signature
+    assessment = assess(notice.regime, _facts(notice))
+    notice.missing_elements = assessment.missing_names
+    audit.record(
+        session,
+        at=now,
+        actor=by.actor,
+        action="notice.supplemented",
+        entity=("notice", notice.id),
+        data={"missing_elements": assessment.missing_names},
+    )
+    if assessment.outcome is not Outcome.complete:
+        return notice
+    notice.status = notice_transition(notice.status, NoticeEvent.completed)
+    items = items_of(session, notice.id)
+    refs = [(_ref(item), item.status) for item in items]
+    _accept(session, notice, refs, by=by, now=now, settings=settings)
+    _settle(session, notice, now=now)
+    return notice
+
+
+def explanations(notice: Notice) -> dict[str, str]:
+    """Map each missing element's name to what the submitter should supply."""
+    by_name = {element.name: element.explanation for element in ELEMENTS[notice.regime].values()}
+    return {name: by_name.get(name, "") for name in notice.missing_elements}
+
+
+def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: Settings) -> None:
+    """Fire a notice's action deadline: record it as overdue if items still wait for review."""
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.status is not NoticeStatus.accepted:
+        return
+    pending = session.scalar(
+        select(func.count())
+        .select_from(NoticeItem)
+        .where(NoticeItem.notice_id == notice_id, NoticeItem.status == ItemStatus.pending_review)
+    )
+    if not pending:
+        return
+    audit.record(
+        session,
+        at=now,
+        actor="timer",
+        action="notice.overdue",
+        entity=("notice", notice.id),
+        data={"pending_items": pending, "deadline_at": notice.deadline_at.isoformat()},
+    )
+    letter = messages.overdue(notice, int(pending), provider=settings.provider_name)
+    enforcement.enqueue_message(
+        session,
+        at=now,
+        kind="notice_overdue",
+        channel=Channel.email,
+        recipient=settings.abuse_desk_email,
+        subject=letter.subject,
+        body=letter.body,
+        payload=letter.payload,
+        notice_id=notice.id,
+    )

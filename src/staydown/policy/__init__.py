@@ -1,0 +1,1 @@
+"""The repeat-infringer policy: strike ledger, thresholds, and the steps they trigger."""

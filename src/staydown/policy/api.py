@@ -1,0 +1,120 @@
+"""Routes for the repeat-infringer policy: the published text, strikes and agent steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from staydown.accounts import service as accounts
+from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.errors import ApiError
+from staydown.policy import service
+from staydown.policy.flows import policy_text
+from staydown.policy.models import StepKind, StrikeStatus
+from staydown.types import Role
+
+router = APIRouter(tags=["policy"])
+
+Staff = Annotated[Principal, Depends(require(Role.agent))]
+StaffOrCustomer = Annotated[Principal, Depends(require(Role.agent, Role.legal, Role.customer))]
+
+
+class StrikeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    notice_id: int
+    zone_id: int | None
+    created_at: datetime
+    status: StrikeStatus
+    voided_at: datetime | None
+    void_reason: str | None
+
+
+class StepRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: StepKind
+    at: datetime
+    strikes_counted: int
+    reason: str
+    automatic: bool
+
+
+class StrikeLedger(BaseModel):
+    customer_id: int
+    standing: str
+    active_strikes: int
+    strikes: list[StrikeRead]
+    steps: list[StepRead]
+
+
+class StepRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+@router.get("/v1/policy/repeat-infringer", response_class=PlainTextResponse)
+def published_policy(settings: SettingsDep) -> str:
+    """The repeat-infringer policy as published to customers (public)."""
+    return policy_text(settings.policy, provider=settings.provider_name)
+
+
+@router.get("/v1/customers/{customer_id}/strikes", response_model=StrikeLedger)
+def strikes(customer_id: int, who: StaffOrCustomer, session: Reader) -> StrikeLedger:
+    customer = accounts.get_customer(session, customer_id)
+    if customer is None or (who.role is Role.customer and who.customer_id != customer_id):
+        raise ApiError(404, "not_found", f"customer {customer_id} does not exist")
+    rows = service.list_strikes(session, customer_id)
+    return StrikeLedger(
+        customer_id=customer_id,
+        standing=customer.standing.value,
+        active_strikes=sum(1 for s in rows if s.status is StrikeStatus.active),
+        strikes=[StrikeRead.model_validate(s) for s in rows],
+        steps=[StepRead.model_validate(s) for s in service.list_steps(session, customer_id)],
+    )
+
+
+@router.post("/v1/customers/{customer_id}/terminate", response_model=StepRead)
+def terminate(
+    customer_id: int, body: StepRequest, who: Staff, session: Writer, now: NowDep, settings: SettingsDep
+) -> StepRead:
+    """Terminate a customer and every zone of it (agent confirmation)."""
+    customer = accounts.get_customer(session, customer_id)
+    if customer is None:
+        raise ApiError(404, "not_found", f"customer {customer_id} does not exist")
+    step = service.confirm_termination(
+        session,
+        customer,
+        now=now,
+        actor=who.actor,
+        reason=body.reason,
+        policy=settings.policy,
+        provider=settings.provider_name,
+    )
+    session.commit()
+    return StepRead.model_validate(step)
+
+
+@router.post("/v1/customers/{customer_id}/reinstate", response_model=StepRead)
+def reinstate(
+    customer_id: int, body: StepRequest, who: Staff, session: Writer, now: NowDep, settings: SettingsDep
+) -> StepRead:
+    """Lift a customer's suspension; its zones go live again."""
+    customer = accounts.get_customer(session, customer_id)
+    if customer is None:
+        raise ApiError(404, "not_found", f"customer {customer_id} does not exist")
+    step = service.reinstate(
+        session,
+        customer,
+        now=now,
+        actor=who.actor,
+        reason=body.reason,
+        policy=settings.policy,
+        provider=settings.provider_name,
+    )
+    session.commit()
+    return StepRead.model_validate(step)

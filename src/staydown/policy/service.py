@@ -1,0 +1,262 @@
+"""Keep the strike ledger and take the steps the repeat-infringer policy calls for.
+
+Each step is written with the strikes it rests on; suspension and termination reach the edges
+through the zone records that ``accounts`` writes for every zone of the customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.accounts.models import Customer, Standing
+from staydown.audit import service as audit
+from staydown.config import RepeatInfringerPolicy
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Channel
+from staydown.policy.flows import StepDecision, evaluate, policy_text
+from staydown.policy.models import PolicyStep, StepKind, Strike, StrikeStatus
+
+_STANDING_AFTER = {
+    StepKind.warning: Standing.warned,
+    StepKind.suspension: Standing.suspended,
+    StepKind.termination: Standing.terminated,
+}
+
+
+class PolicyError(Exception):
+    def __init__(self, code: str, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def record_strike(
+    session: Session,
+    *,
+    customer_id: int,
+    notice_id: int,
+    zone_id: int | None,
+    now: datetime,
+    actor: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> Strike | None:
+    """Add one strike for ``notice_id`` (at most one per notice and customer) and apply the policy."""
+    existing = session.scalar(
+        select(Strike).where(Strike.customer_id == customer_id, Strike.notice_id == notice_id)
+    )
+    if existing is not None:
+        return None
+    strike = Strike(
+        customer_id=customer_id,
+        notice_id=notice_id,
+        zone_id=zone_id,
+        created_at=now,
+        status=StrikeStatus.active,
+    )
+    session.add(strike)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="strike.recorded",
+        entity=("customer", customer_id),
+        data={"strike_id": strike.id, "notice_id": notice_id, "zone_id": zone_id},
+    )
+    apply_policy(session, customer_id=customer_id, now=now, actor=actor, policy=policy, provider=provider)
+    return strike
+
+
+def void_strike(
+    session: Session, *, customer_id: int, notice_id: int, now: datetime, actor: str, reason: str
+) -> Strike | None:
+    """Void the strike a notice caused (the material was restored)."""
+    strike = session.scalar(
+        select(Strike).where(
+            Strike.customer_id == customer_id,
+            Strike.notice_id == notice_id,
+            Strike.status == StrikeStatus.active,
+        )
+    )
+    if strike is None:
+        return None
+    strike.status = StrikeStatus.voided
+    strike.voided_at = now
+    strike.void_reason = reason
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="strike.voided",
+        entity=("customer", customer_id),
+        data={"strike_id": strike.id, "notice_id": notice_id, "reason": reason},
+    )
+    return strike
+
+
+def active_strike_times(session: Session, customer_id: int) -> list[datetime]:
+    return list(
+        session.scalars(
+            select(Strike.created_at).where(
+                Strike.customer_id == customer_id, Strike.status == StrikeStatus.active
+            )
+        )
+    )
+
+
+def list_strikes(session: Session, customer_id: int) -> Sequence[Strike]:
+    return session.scalars(select(Strike).where(Strike.customer_id == customer_id).order_by(Strike.id)).all()
+
+
+def list_steps(session: Session, customer_id: int) -> Sequence[PolicyStep]:
+    return session.scalars(
+        select(PolicyStep).where(PolicyStep.customer_id == customer_id).order_by(PolicyStep.id)
+    ).all()
+
+
+def _last_step(session: Session, customer_id: int, kinds: Sequence[StepKind]) -> PolicyStep | None:
+    return session.scalar(
+        select(PolicyStep)
+        .where(PolicyStep.customer_id == customer_id, PolicyStep.kind.in_(kinds))
+        .order_by(PolicyStep.id.desc())
+        .limit(1)
+    )
+
+
+def apply_policy(
+    session: Session,
+    *,
+    customer_id: int,
+    now: datetime,
+    actor: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep | None:
+    """Evaluate the customer's active strikes and take the step they warrant, if any."""
+    customer = accounts.get_customer(session, customer_id)
+    if customer is None:
+        return None
+    pending = _last_step(session, customer_id, [StepKind.termination_pending, StepKind.reinstatement])
+    reinstated = _last_step(session, customer_id, [StepKind.reinstatement])
+    decision = evaluate(
+        strike_times=active_strike_times(session, customer_id),
+        now=now,
+        policy=policy,
+        standing=customer.standing.value,
+        termination_pending=pending is not None and pending.kind is StepKind.termination_pending,
+        reinstated_at=reinstated.at if reinstated else None,
+    )
+    if decision is None:
+        return None
+    return _take_step(
+        session, customer, decision, now=now, actor=actor, automatic=True, policy=policy, provider=provider
+    )
+
+
+def _take_step(
+    session: Session,
+    customer: Customer,
+    decision: StepDecision,
+    *,
+    now: datetime,
+    actor: str,
+    automatic: bool,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep:
+    step = PolicyStep(
+        customer_id=customer.id,
+        kind=decision.kind,
+        at=now,
+        strikes_counted=decision.strikes_counted,
+        window_days=decision.window_days,
+        reason=decision.reason,
+        automatic=automatic,
+        actor=actor,
+    )
+    session.add(step)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action=f"policy.{decision.kind.value}",
+        entity=("customer", customer.id),
+        data={"step_id": step.id, "strikes": decision.strikes_counted, "reason": decision.reason},
+    )
+    standing = _STANDING_AFTER.get(decision.kind)
+    if standing is not None:
+        accounts.set_standing(
+            session,
+            customer,
+            standing,
+            now=now,
+            actor=actor,
+            reason=f"repeat-infringer policy: {decision.reason}",
+        )
+    enforcement.enqueue_message(
+        session,
+        at=now,
+        kind=f"policy_{decision.kind.value}",
+        channel=Channel.email,
+        recipient=customer.email,
+        subject=f"[{provider}] Repeat-infringer policy: {decision.kind.value.replace('_', ' ')}",
+        body=f"{decision.reason}.\n\nStep taken: {decision.kind.value.replace('_', ' ')}.\n\n"
+        f"The policy that applies to your account:\n\n{policy_text(policy, provider=provider)}",
+        payload={"event": f"policy.{decision.kind.value}", "customer_id": customer.id},
+        customer_id=customer.id,
+    )
+    return step
+
+
+def confirm_termination(
+    session: Session,
+    customer: Customer,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep:
+    """An agent terminates a customer (on a pending termination or on their own judgement)."""
+    if customer.standing is Standing.terminated:
+        raise PolicyError("already_terminated", f"customer {customer.id} is already terminated")
+    strikes = len(active_strike_times(session, customer.id))
+    decision = StepDecision(StepKind.termination, strikes, policy.termination.window_days, reason)
+    return _take_step(
+        session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
+    )
+
+
+def reinstate(
+    session: Session,
+    customer: Customer,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep:
+    """An agent lifts a suspension (or a pending termination); zones go live again."""
+    if customer.standing is Standing.terminated:
+        raise PolicyError("terminated", "a terminated customer cannot be reinstated")
+    strikes = len(active_strike_times(session, customer.id))
+    step = _take_step(
+        session,
+        customer,
+        StepDecision(StepKind.reinstatement, strikes, 0, reason),
+        now=now,
+        actor=actor,
+        automatic=False,
+        policy=policy,
+        provider=provider,
+    )
+    accounts.set_standing(session, customer, Standing.warned, now=now, actor=actor, reason=reason)
+    return step

@@ -1,0 +1,114 @@
+"""Helpers tests share: a challenge-serving origin and builders for customers, zones and notices."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.conftest import Api
+
+
+class ChallengeOrigin:
+    """An origin on 127.0.0.1 that serves whatever ``files`` holds and 404 otherwise."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        files, requests = self.files, self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append((self.path, self.headers.get("host")))
+                body = files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                payload = (body or "not found").encode()
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ChallengeOrigin:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def customer_body(name: str = "Shop Owner", **extra: Any) -> dict[str, Any]:
+    slug = name.lower().replace(" ", "-")
+    return {
+        "name": name,
+        "email": f"{slug}@example.com",
+        "address": "1 Main St, Springfield",
+        "phone": "+1 555 0100",
+        "organization": f"{name} Inc",
+        **extra,
+    }
+
+
+def active_zone(
+    api: Api, hostname: str, *, name: str | None = None, level: str = "identity"
+) -> dict[str, Any]:
+    """Create a verified customer with an active zone over the API; return ids and a customer key."""
+    agent = api.as_("agent")
+    customer = agent.post(
+        "/v1/customers", json=customer_body(name or hostname.split(".", maxsplit=1)[0])
+    ).json()
+    r = agent.post(
+        f"/v1/customers/{customer['id']}/verification/decision",
+        json={"level": level, "reason": "passport and utility bill checked"},
+    )
+    assert r.status_code == 200, r.text
+    with ChallengeOrigin() as origin:
+        zone = agent.post(
+            "/v1/zones",
+            json={
+                "customer_id": customer["id"],
+                "hostname": hostname,
+                "origin": origin.url,
+                "host_contact": "abuse@host.example",
+            },
+        ).json()
+        origin.files[zone["challenge"]["http_path"]] = zone["challenge"]["token"]
+        validated = agent.post(f"/v1/zones/{zone['id']}/validate", json={"method": "http"}).json()
+    assert validated["status"] == "active", validated
+    key = (
+        api.as_("admin")
+        .post("/v1/keys", json={"role": "customer", "customer_id": customer["id"]})
+        .json()["key"]
+    )
+    return {"customer_id": customer["id"], "zone_id": zone["id"], "key": key, "hostname": hostname}
+
+
+def notice_body(urls: list[str], *, regime: str = "dmca", **overrides: Any) -> dict[str, Any]:
+    """A complete notice for ``urls`` under ``regime``; ``overrides`` replace top-level fields."""
+    body: dict[str, Any] = {
+        "regime": regime,
+        "submitter": {
+            "name": "Rights Agent",
+            "email": "agent@rights.example",
+            "address": "2-1 Otemachi, Tokyo",
+            "phone": "+81 3 1111 2222",
+            "organization": "Rights Agency",
+            "on_behalf_of": "Manga Publisher",
+        },
+        "works": [
+            {"description": "Demo Manga, volume 1", "reference_urls": ["https://publisher.example/vol1"]}
+        ],
+        "items": [{"url": url, "work": 0} for url in urls],
+        "explanation": "Unauthorised copies of the publisher's manga pages.",
+        "statements": {"good_faith": True, "accurate": True, "authorized": True},
+        "signature": "Rights Agent",
+    }
+    body.update(overrides)
+    return body
