@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from staydown.demo.origin import RunningOrigin, run_origin_in_thread
-from staydown.demo.site import generate_photo_site, generate_site
 
 from staydown.accounts import service as accounts
 from staydown.accounts.models import Zone, ZoneStatus
 from staydown.accounts.schemas import CustomerCreate, EvidenceCreate, ZoneCreate
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.demo.origin import RunningOrigin, run_origin_in_thread
+from staydown.demo.site import generate_photo_site, generate_site
 from staydown.types import Role, VerificationLevel, system_clock
 
 ACTOR = "demo"
@@ -26,18 +26,18 @@ DEMO_ZONES: dict[str, dict[str, Any]] = {
     "manga.demo.test": {
         "customer": CustomerCreate(
             name="Manga Demo KK",
-            email="owner@manga.demo.test",
+            email="owner@manga-demo.example",
             address="1-2-3 Chiyoda, Tokyo 100-0001, Japan",
             phone="+81 3 0000 0000",
             organization="Manga Demo KK",
             payment_reference="demo-card-4242",
         ),
-        "host_contact": "abuse@origin-host.demo.test",
+        "host_contact": "abuse@origin-host.example",
     },
     "photos.demo.test": {
         "customer": CustomerCreate(
             name="Photo Demo LLC",
-            email="owner@photos.demo.test",
+            email="owner@photos-demo.example",
             address="100 Market St, San Francisco, CA 94105, USA",
             phone="+1 415 555 0100",
             organization="Photo Demo LLC",

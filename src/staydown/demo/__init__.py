@@ -1,0 +1,1 @@
+"""The demo: a manga-like site on its own origin, seeded customers, zones and keys."""
