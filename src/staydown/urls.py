@@ -14,7 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import idna
 
@@ -59,8 +59,13 @@ class CanonicalURL:
         return f"{self.scheme}://{self.authority}{self.target}"
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*\Z")
+
+
 def _normalise_escapes(part: str, safe: frozenset[int]) -> str:
     """Decode escaped unreserved bytes, uppercase the rest, encode what may not appear raw."""
+    if _PLAIN_PATH.match(part):
+        return part
     raw = part.encode("utf-8")
     out = bytearray()
     i, n = 0, len(raw)
@@ -156,6 +161,7 @@ def canonical_host(host: str) -> str:
     return name
 
 
+@lru_cache(maxsize=65536)
 def _host(raw: str) -> str:
     if not raw:
         raise URLError("missing_host", "the URL has no host")
@@ -187,6 +193,7 @@ def _host(raw: str) -> str:
     return ascii_host
 
 
+@lru_cache(maxsize=65536)
 def split_host_port(value: str) -> tuple[str, int | None]:
     """Split a Host header or authority into canonical host and port (None when absent)."""
     value = value.strip()
@@ -243,8 +250,9 @@ def canonicalize_url(raw: str, *, max_length: int = 8192) -> CanonicalURL:
     if "@" in authority:
         raise URLError("credentials_in_url", "URLs with a user name or password are not accepted")
     host, port = split_host_port(authority)
-    parts = urlsplit("http://x" + remainder)
-    return _build(scheme, host, port, canonical_path(parts.path or "/"), canonical_query(parts.query))
+    remainder = remainder.split("#", 1)[0]
+    path, _, query = remainder.partition("?")
+    return _build(scheme, host, port, canonical_path(path or "/"), canonical_query(query))
 
 
 def canonicalize_target(

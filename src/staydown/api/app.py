@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -83,6 +82,33 @@ class BodyLimit:
         await self.app(scope, limited, guarded_send)
 
 
+class RequestMetrics:
+    """Count requests and time them by route template (plain ASGI: bodies pass through untouched)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
 def create_app(settings: Settings, database: Database, *, clock: Clock = system_clock) -> FastAPI:
     """Assemble the API: routers of every domain, error shapes, limits and metrics."""
     app = FastAPI(
@@ -99,16 +125,6 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
-
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -118,4 +134,5 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
         return {"status": "ok", "version": __version__}
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     return app

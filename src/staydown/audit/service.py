@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from staydown.audit.models import AuditEntry
 from staydown.audit.schemas import AuditVerification
 from staydown.db import journal
+from staydown.db.base import table_of
 from staydown.db.journal import ChainHead
 from staydown.types import as_utc
 
@@ -119,7 +120,7 @@ def _flush(session: Session, staged: list[_Staged], head: ChainHead) -> None:
                 "digest": digest,
             }
         )
-    session.execute(insert(AuditEntry), rows)
+    session.execute(table_of(AuditEntry).insert(), rows)
     head.seq, head.digest = seq, digest
 
 

@@ -63,6 +63,13 @@ def stage(session: Session, name: str, entry: Any) -> None:
     session.info.setdefault(_PENDING, {}).setdefault(name, []).append(entry)
 
 
+def stage_many(session: Session, name: str, entries: list[Any]) -> None:
+    """Queue several entries for log ``name`` at once."""
+    if name not in _journals:
+        raise KeyError(f"no journal named {name!r}")
+    session.info.setdefault(_PENDING, {}).setdefault(name, []).extend(entries)
+
+
 @event.listens_for(Session, "before_commit")
 def _number_staged_entries(session: Session) -> None:
     pending: dict[str, list[Any]] = session.info.pop(_PENDING, {})

@@ -97,16 +97,3 @@ class Timer(Base):
     done_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class ActiveBlock(Base):
-    """The current state the block/unblock records add up to: what is blocked in each zone now."""
-
-    __tablename__ = "active_blocks"
-
-    zone_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    target: Mapped[str] = mapped_column(Text, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    notice_id: Mapped[int | None] = mapped_column(Integer)
-    item_id: Mapped[int | None] = mapped_column(BigInteger)
-    since: Mapped[datetime]

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from staydown.db import journal
+from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
 from staydown.enforcement.models import (
-    ActiveBlock,
     Channel,
     EnforcementRecord,
     FeedKind,
@@ -65,6 +65,9 @@ def append(
     return record
 
 
+_RECORD_COLUMNS = ("seq", "kind", "at", "zone_id", "target", "notice_id", "item_id", "payload")
+
+
 def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> None:
     seq = head.seq
     rows = []
@@ -72,18 +75,18 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
         seq += 1
         record.seq = seq
         rows.append(
-            {
-                "seq": seq,
-                "kind": record.kind,
-                "at": record.at,
-                "zone_id": record.zone_id,
-                "target": record.target,
-                "notice_id": record.notice_id,
-                "item_id": record.item_id,
-                "payload": record.payload,
-            }
+            (
+                seq,
+                record.kind,
+                record.at,
+                record.zone_id,
+                record.target,
+                record.notice_id,
+                record.item_id,
+                record.payload,
+            )
         )
-    session.execute(insert(EnforcementRecord), rows)
+    bulk_insert(session, EnforcementRecord, _RECORD_COLUMNS, rows)
     head.seq = seq
 
 
@@ -96,7 +99,18 @@ class FeedHeadTooOld(Exception):
 
 def feed_record(row: EnforcementRecord) -> dict[str, Any]:
     """Render one record the way the feed delivers it."""
-    return {"seq": row.seq, "kind": row.kind.value, "at": row.at.isoformat(), **row.payload}
+    record: dict[str, Any] = {"seq": row.seq, "kind": row.kind.value, "at": row.at.isoformat()}
+    if row.kind in _RESOURCE_KINDS:
+        record |= {
+            "zone_id": row.zone_id,
+            "target": row.target,
+            "notice_id": row.notice_id,
+            "item_id": row.item_id,
+        }
+    return record | row.payload
+
+
+_RESOURCE_KINDS = frozenset({FeedKind.block, FeedKind.unblock, FeedKind.purge})
 
 
 def read_feed(session: Session, *, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -295,102 +309,32 @@ class BlockSpec:
     item_id: int | None
 
 
-def block(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> list[StagedRecord]:
-    """Block each resource: one ``block`` record each, and the current-state table updated."""
-    staged = []
-    rows = []
-    for spec in specs:
-        staged.append(
-            append(
-                session,
-                FeedKind.block,
-                at=at,
-                zone_id=spec.zone_id,
-                target=spec.target,
-                notice_id=spec.notice_id,
-                item_id=spec.item_id,
-                payload={
-                    "zone_id": spec.zone_id,
-                    "target": spec.target,
-                    "url": spec.url,
-                    "notice_id": spec.notice_id,
-                    "item_id": spec.item_id,
-                    "reason": reason,
-                },
-            )
-        )
-        rows.append(
-            {
-                "zone_id": spec.zone_id,
-                "target": spec.target,
-                "url": spec.url,
-                "notice_id": spec.notice_id,
-                "item_id": spec.item_id,
-                "since": at,
-            }
-        )
-    keys = [(spec.zone_id, spec.target) for spec in specs]
-    _delete_blocks(session, keys)
-    if rows:
-        session.execute(insert(ActiveBlock), rows)
-    return staged
-
-
-def unblock(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> list[StagedRecord]:
-    """Lift each block: one ``unblock`` record each."""
-    staged = [
-        append(
-            session,
-            FeedKind.unblock,
-            at=at,
+def _blocking(
+    session: Session, kind: FeedKind, specs: Sequence[BlockSpec], *, at: datetime, reason: str
+) -> None:
+    records = [
+        StagedRecord(
+            kind,
+            at,
+            {"url": spec.url, "reason": reason},
             zone_id=spec.zone_id,
             target=spec.target,
             notice_id=spec.notice_id,
             item_id=spec.item_id,
-            payload={
-                "zone_id": spec.zone_id,
-                "target": spec.target,
-                "url": spec.url,
-                "notice_id": spec.notice_id,
-                "item_id": spec.item_id,
-                "reason": reason,
-            },
         )
         for spec in specs
     ]
-    _delete_blocks(session, [(spec.zone_id, spec.target) for spec in specs])
-    return staged
+    journal.stage_many(session, JOURNAL, records)
 
 
-def _delete_blocks(session: Session, keys: Sequence[tuple[int, str]]) -> None:
-    by_zone: dict[int, list[str]] = {}
-    for zone_id, target in keys:
-        by_zone.setdefault(zone_id, []).append(target)
-    for zone_id, targets in by_zone.items():
-        for start in range(0, len(targets), 500):
-            session.execute(
-                delete(ActiveBlock).where(
-                    ActiveBlock.zone_id == zone_id, ActiveBlock.target.in_(targets[start : start + 500])
-                )
-            )
+def block(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> None:
+    """Block each resource: one ``block`` record each, applied by every edge in order."""
+    _blocking(session, FeedKind.block, specs, at=as_utc(at), reason=reason)
 
 
-def find_blocks(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], ActiveBlock]:
-    """Return the active blocks among ``keys``."""
-    by_zone: dict[int, list[str]] = {}
-    for zone_id, target in keys:
-        by_zone.setdefault(zone_id, []).append(target)
-    found: dict[tuple[int, str], ActiveBlock] = {}
-    for zone_id, targets in by_zone.items():
-        unique = list(set(targets))
-        for start in range(0, len(unique), 500):
-            for row in session.scalars(
-                select(ActiveBlock).where(
-                    ActiveBlock.zone_id == zone_id, ActiveBlock.target.in_(unique[start : start + 500])
-                )
-            ):
-                found[(row.zone_id, row.target)] = row
-    return found
+def unblock(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> None:
+    """Lift each block: one ``unblock`` record each."""
+    _blocking(session, FeedKind.unblock, specs, at=as_utc(at), reason=reason)
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage | None:

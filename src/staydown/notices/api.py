@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -13,7 +15,7 @@ from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, re
 from staydown.api.errors import ApiError
 from staydown.notices import service
 from staydown.notices.flows import NoticeStatus
-from staydown.notices.models import Notice, NoticeItem
+from staydown.notices.models import Notice
 from staydown.notices.schemas import (
     DecisionIn,
     ItemRead,
@@ -43,7 +45,7 @@ def _is_overdue(notice: Notice, now_ts: float) -> bool:
 def render(
     session: Session,
     notice: Notice,
-    items: Sequence[NoticeItem],
+    items: Sequence[Row[Any]],
     *,
     now_ts: float,
     show_submitter: bool = True,
@@ -87,7 +89,7 @@ def render(
         signature=notice.signature,
         item_count=notice.item_count,
         items=[
-            ItemRead(
+            ItemRead.model_construct(
                 id=item.id,
                 url=item.url,
                 canonical_url=item.canonical_url,
@@ -117,10 +119,19 @@ def _visible(session: Session, notice_id: int, who: Principal) -> Notice:
     return notice
 
 
+def _json(model: BaseModel, status: int = 200, *, exclude: Any = None) -> Response:
+    """Serialise a validated model once (notices can carry 100,000 items)."""
+    return Response(model.model_dump_json(exclude=exclude), status_code=status, media_type="application/json")
+
+
+# The intake answer names each item's outcome; when and why it was decided is in GET /v1/notices/{id}.
+_INTAKE_EXCLUDE = {"items": {"__all__": {"decided_at", "decision_reason"}}}
+
+
 @router.post("", status_code=201, response_model=NoticeRead)
 def submit_notice(
     body: NoticeCreate, request: Request, who: Submitting, session: Writer, now: NowDep, settings: SettingsDep
-) -> NoticeRead:
+) -> Response:
     """Submit an infringement notice (DMCA, DSA or Japanese removal request)."""
     by = service.Submitter(
         key_id=who.key_id,
@@ -130,7 +141,8 @@ def submit_notice(
     )
     notice = service.submit(session, body, by=by, now=now, settings=settings)
     session.commit()
-    return render(session, notice, service.items_of(session, notice.id), now_ts=now.timestamp())
+    view = render(session, notice, service.item_views(session, notice.id), now_ts=now.timestamp())
+    return _json(view, 201, exclude=_INTAKE_EXCLUDE)
 
 
 @router.get("", response_model=NoticePage)
@@ -185,12 +197,12 @@ def list_notices(
 
 
 @router.get("/{notice_id}", response_model=NoticeRead)
-def get_notice(notice_id: int, who: Reading, session: Reader, now: NowDep) -> NoticeRead:
+def get_notice(notice_id: int, who: Reading, session: Reader, now: NowDep) -> Response:
     """Read one notice with its items (a customer sees only the items on its own zones)."""
     notice = _visible(session, notice_id, who)
     customer_id = who.customer_id if who.role is Role.customer else None
-    items = service.items_of(session, notice_id, customer_id=customer_id)
-    return render(session, notice, items, now_ts=now.timestamp())
+    items = service.item_views(session, notice_id, customer_id=customer_id)
+    return _json(render(session, notice, items, now_ts=now.timestamp()))
 
 
 @router.post("/{notice_id}/decision", response_model=NoticeRead)
@@ -205,7 +217,7 @@ def decide_notice(
         session, notice, dict(body.items), reason=body.reason, actor=who.actor, now=now, settings=settings
     )
     session.commit()
-    return render(session, notice, service.items_of(session, notice_id), now_ts=now.timestamp())
+    return render(session, notice, service.item_views(session, notice_id), now_ts=now.timestamp())
 
 
 @router.post("/{notice_id}/supplement", response_model=NoticeRead)
@@ -228,4 +240,4 @@ def supplement_notice(
     )
     service.supplement(session, notice, body, by=by, now=now, settings=settings)
     session.commit()
-    return render(session, notice, service.items_of(session, notice_id), now_ts=now.timestamp())
+    return render(session, notice, service.item_views(session, notice_id), now_ts=now.timestamp())

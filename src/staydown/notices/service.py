@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.audit.service import canonical_json
 from staydown.config import Settings
+from staydown.db.base import bulk_insert, table_of
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.notices import messages
@@ -50,6 +52,20 @@ from staydown.policy import service as policy
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
 
 DEADLINE_TIMER = "notice_deadline"
+AUDIT_BATCH = 1000  # items named per audit entry of one decision
+_ITEM_COLUMNS = (
+    "notice_id",
+    "position",
+    "url",
+    "canonical_url",
+    "target",
+    "hostname",
+    "zone_id",
+    "customer_id",
+    "work_index",
+    "status",
+    "automated",
+)
 BLOCKING = (ItemStatus.actioned, ItemStatus.counter_noticed)
 
 
@@ -217,8 +233,8 @@ def _insert_items(
 ) -> list[tuple[ItemRef, ItemStatus]]:
     zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
     keys = [(zones[c.host].id, c.target) for c in canonical if c.host in zones]
-    existing = enforcement.find_blocks(session, keys)
-    rows: list[dict[str, Any]] = []
+    existing = blocking_items(session, keys)
+    rows: list[tuple[Any, ...]] = []
     first_in_notice: dict[tuple[int, str], int] = {}
     for position, (item, url) in enumerate(zip(data.items, canonical, strict=True)):
         zone = zones.get(url.host)
@@ -228,33 +244,40 @@ def _insert_items(
             status = ItemStatus.rejected
         else:
             status = ItemStatus.pending_review
+        zone_id = zone.id if zone else None
         rows.append(
-            {
-                "notice_id": notice.id,
-                "position": position,
-                "url": item.url,
-                "canonical_url": url.url,
-                "target": url.target,
-                "hostname": url.host,
-                "zone_id": zone.id if zone else None,
-                "customer_id": zone.customer_id if zone else None,
-                "work_index": item.work,
-                "status": status,
-            }
+            (
+                notice.id,
+                position,
+                item.url,
+                url.url,
+                url.target,
+                url.host,
+                zone_id,
+                zone.customer_id if zone else None,
+                item.work,
+                status,
+                False,
+            )
         )
-        if zone is not None:
-            first_in_notice.setdefault((zone.id, url.target), position)
+        if zone_id is not None:
+            first_in_notice.setdefault((zone_id, url.target), position)
+    bulk_insert(session, NoticeItem, _ITEM_COLUMNS, rows)
+    # One executemany, then the ids in position order (RETURNING would cost a round trip per row on SQLite).
     ids = list(
-        session.scalars(insert(NoticeItem).returning(NoticeItem.id, sort_by_parameter_order=True), rows)
+        session.scalars(
+            select(NoticeItem.id).where(NoticeItem.notice_id == notice.id).order_by(NoticeItem.position)
+        )
     )
     links = []
     refs = []
     for position, (row, item_id) in enumerate(zip(rows, ids, strict=True)):
-        key = (row["zone_id"], row["target"])
+        zone_id, target = row[6], row[4]
         original: int | None = None
-        if row["zone_id"] is not None:
+        if zone_id is not None:
+            key = (zone_id, target)
             if key in existing:
-                original = existing[key].item_id
+                original = existing[key]
             elif first_in_notice[key] != position:
                 original = ids[first_in_notice[key]]
         if original is not None:
@@ -262,16 +285,45 @@ def _insert_items(
         ref = ItemRef(
             item_id=item_id,
             notice_id=notice.id,
-            zone_id=row["zone_id"],
-            customer_id=row["customer_id"],
-            target=row["target"],
-            url=row["canonical_url"],
+            zone_id=zone_id,
+            customer_id=row[7],
+            target=target,
+            url=row[3],
             duplicate=original is not None,
         )
-        refs.append((ref, row["status"]))
+        refs.append((ref, row[9]))
     if links:
-        session.execute(update(NoticeItem), links)
+        table = table_of(NoticeItem)
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("item_id"))
+            .values(duplicate_of_id=bindparam("original")),
+            [{"item_id": link["id"], "original": link["duplicate_of_id"]} for link in links],
+        )
     return refs
+
+
+def blocking_items(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Map each (zone, target) that an earlier notice's item blocks now to that item's id."""
+    by_zone: dict[int, set[str]] = {}
+    for zone_id, target in keys:
+        by_zone.setdefault(zone_id, set()).add(target)
+    found: dict[tuple[int, str], int] = {}
+    for zone_id, targets in by_zone.items():
+        ordered = sorted(targets)
+        for start in range(0, len(ordered), 500):
+            rows = session.execute(
+                select(NoticeItem.target, func.min(NoticeItem.id))
+                .where(
+                    NoticeItem.zone_id == zone_id,
+                    NoticeItem.target.in_(ordered[start : start + 500]),
+                    NoticeItem.status.in_(BLOCKING),
+                    NoticeItem.duplicate_of_id.is_(None),
+                )
+                .group_by(NoticeItem.target)
+            )
+            found.update({(zone_id, target): item_id for target, item_id in rows})
+    return found
 
 
 def _accept(
@@ -325,33 +377,33 @@ def _apply(
 ) -> None:
     """Move ``items`` through ``event``, run the commands it implies, and settle the notice."""
     commands: list[Command] = []
-    updates = []
+    moved: dict[ItemStatus, list[int]] = {}
     newly_actioned: list[ItemRef] = []
     for ref, state in items:
         new, item_commands = item_transition(state, event, ref, reason=reason)
         commands += item_commands
-        updates.append(
-            {
-                "id": ref.item_id,
-                "status": new,
-                "decided_at": now,
-                "decided_by": actor,
-                "decision_reason": reason,
-                "automated": automated,
-            }
-        )
+        moved.setdefault(new, []).append(ref.item_id)
         if new is ItemStatus.actioned and state is not ItemStatus.counter_noticed:
             newly_actioned.append(ref)
-        audit.record(
-            session,
-            at=now,
-            actor=actor,
-            action=f"item.{new.value}",
-            entity=("notice", notice.id),
-            data={"item_id": ref.item_id, "url": ref.url, "zone_id": ref.zone_id, "reason": reason},
-        )
-    if updates:
-        session.execute(update(NoticeItem), updates)
+    for new, item_ids in moved.items():
+        for start in range(0, len(item_ids), AUDIT_BATCH):
+            batch = item_ids[start : start + AUDIT_BATCH]
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action=f"items.{new.value}",
+                entity=("notice", notice.id),
+                data={"event": event.value, "item_ids": batch, "reason": reason, "automated": automated},
+            )
+        for start in range(0, len(item_ids), 500):
+            session.execute(
+                update(NoticeItem)
+                .where(NoticeItem.id.in_(item_ids[start : start + 500]))
+                .values(
+                    status=new, decided_at=now, decided_by=actor, decision_reason=reason, automated=automated
+                )
+            )
     if newly_actioned and notice.first_actioned_at is None:
         notice.first_actioned_at = now
         notice.time_to_action_seconds = (now - notice.received_at).total_seconds()
@@ -533,6 +585,27 @@ def items_of(session: Session, notice_id: int, *, customer_id: int | None = None
     if customer_id is not None:
         stmt = stmt.where(NoticeItem.customer_id == customer_id)
     return session.scalars(stmt).all()
+
+
+ITEM_VIEW = (
+    NoticeItem.id,
+    NoticeItem.url,
+    NoticeItem.canonical_url,
+    NoticeItem.zone_id,
+    NoticeItem.status,
+    NoticeItem.work_index,
+    NoticeItem.duplicate_of_id,
+    NoticeItem.decided_at,
+    NoticeItem.decision_reason,
+)
+
+
+def item_views(session: Session, notice_id: int, *, customer_id: int | None = None) -> Sequence[Row[Any]]:
+    """The columns a reader sees of each item, as plain rows (cheap for 100,000 items)."""
+    stmt = select(*ITEM_VIEW).where(NoticeItem.notice_id == notice_id).order_by(NoticeItem.position)
+    if customer_id is not None:
+        stmt = stmt.where(NoticeItem.customer_id == customer_id)
+    return list(session.execute(stmt))
 
 
 def visible_to_customer(session: Session, notice_id: int, customer_id: int) -> bool:

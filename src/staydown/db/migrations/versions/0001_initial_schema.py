@@ -23,16 +23,6 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "active_blocks",
-        sa.Column("zone_id", sa.Integer(), nullable=False),
-        sa.Column("target", sa.Text(), nullable=False),
-        sa.Column("url", sa.Text(), nullable=False),
-        sa.Column("notice_id", sa.Integer(), nullable=True),
-        sa.Column("item_id", sa.BigInteger(), nullable=True),
-        sa.Column("since", staydown.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("zone_id", "target", name=op.f("pk_active_blocks")),
-    )
-    op.create_table(
         "audit_entries",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("at", staydown.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -612,4 +602,3 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_entries_action"))
 
     op.drop_table("audit_entries")
-    op.drop_table("active_blocks")
