@@ -25,6 +25,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import metadata, upgrade
 from staydown.types import Role
+from tests.dnsserver import LocalDnsServer
 
 POSTGRES_URL = os.environ.get(
     "STAYDOWN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -115,8 +116,19 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, dcv_timeout_seconds=2.0)
+def dns() -> Iterator[LocalDnsServer]:
+    with LocalDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        dcv_timeout_seconds=2.0,
+        dns_nameservers=[dns.nameserver],
+    )
 
 
 @dataclass

@@ -21,10 +21,11 @@ class IllegalZoneTransition(Exception):
         self.state, self.event = state, event
 
 
+# A pending zone is not served, so suspension does not touch it: while its customer is suspended
+# it cannot go live (see ``activation_blockers``), and reinstatement never activates it.
 Z, ZE = ZoneStatus, ZoneEvent
 ZONE_TRANSITIONS: dict[tuple[ZoneStatus, ZoneEvent], ZoneStatus] = {
     (Z.pending, ZE.activate): Z.active,
-    (Z.pending, ZE.suspend): Z.suspended,
     (Z.active, ZE.suspend): Z.suspended,
     (Z.suspended, ZE.reinstate): Z.active,
     (Z.pending, ZE.terminate): Z.terminated,

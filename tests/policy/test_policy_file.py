@@ -1,0 +1,38 @@
+"""A policy file sets the thresholds the policy enforces and the text it publishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from staydown.config import Settings
+from tests.conftest import Api
+from tests.policy.test_api import strike, zone_statuses
+from tests.support import active_zone
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        "[repeat_infringer]\nwarning_strikes = 2\n"
+        "[repeat_infringer.suspension]\nstrikes = 2\nwindow_days = 30\n"
+        "[repeat_infringer.termination]\nstrikes = 4\nwindow_days = 60\nautomatic = false\n"
+    )
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, policy_file=policy)
+
+
+def test_policy_file_sets_thresholds_and_published_text(api: Api) -> None:
+    text = api.client().get("/v1/policy/repeat-infringer").text
+    assert "2 strikes within 30 days suspend" in text
+    assert "4 strikes within 60 days refer the account to an agent" in text
+    zone = active_zone(api, "file.example.test")
+    strike(api, zone, 1)
+    strike(api, zone, 2)
+    assert zone_statuses(api, zone["zone_id"])[-1] == "suspended"
+    strike(api, zone, 3)
+    strike(api, zone, 4)
+    ledger = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/strikes").json()
+    assert ledger["steps"][-1]["kind"] == "termination_pending"
+    assert zone_statuses(api, zone["zone_id"])[-1] == "suspended"
