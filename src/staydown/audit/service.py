@@ -131,27 +131,31 @@ def verify(session: Session, *, batch: int = 5000) -> AuditVerification:
     """Walk the chain from the start and name the first entry whose digest or link does not hold."""
     expected_prev, expected_seq, count = GENESIS, 1, 0
     stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    for entry in session.scalars(stmt):
-        count += 1
-        if entry.seq != expected_seq:
-            return AuditVerification(
-                ok=False, entries=count, first_bad=expected_seq, reason=f"entry {expected_seq} is missing"
+    entries = session.scalars(stmt)
+    try:
+        for entry in entries:
+            count += 1
+            if entry.seq != expected_seq:
+                return AuditVerification(
+                    ok=False, entries=count, first_bad=expected_seq, reason=f"entry {expected_seq} is missing"
+                )
+            recomputed = entry_digest(
+                expected_prev,
+                seq=entry.seq,
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                entity_type=entry.entity_type,
+                entity_id=entry.entity_id,
+                data=entry.data,
             )
-        recomputed = entry_digest(
-            expected_prev,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=entry.entity_id,
-            data=entry.data,
-        )
-        if entry.prev_digest != expected_prev or entry.digest != recomputed:
-            return AuditVerification(
-                ok=False, entries=count, first_bad=entry.seq, reason="content does not match its digest"
-            )
-        expected_prev, expected_seq = entry.digest, entry.seq + 1
+            if entry.prev_digest != expected_prev or entry.digest != recomputed:
+                return AuditVerification(
+                    ok=False, entries=count, first_bad=entry.seq, reason="content does not match its digest"
+                )
+            expected_prev, expected_seq = entry.digest, entry.seq + 1
+    finally:
+        entries.close()  # a server-side cursor left open on PostgreSQL would outlive the session
     head = session.get(ChainHead, JOURNAL)
     if head is not None and head.seq != expected_seq - 1:
         return AuditVerification(
