@@ -1,0 +1,175 @@
+"""The CLI as a user runs it: separate processes, real ports on 127.0.0.1, a crash in the middle."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import notice_body
+
+STAYDOWN = [sys.executable, "-m", "staydown.cli"]
+
+
+def run(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STAYDOWN_DATA_DIR": str(data_dir)}
+    env.pop("STAYDOWN_DATABASE_URL", None)
+    result = subprocess.run(
+        [*STAYDOWN, *args], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    def __init__(self, *args: str, data_dir: Path) -> None:
+        env = {**os.environ, "STAYDOWN_DATA_DIR": str(data_dir)}
+        env.pop("STAYDOWN_DATABASE_URL", None)
+        self.log = (data_dir / f"{args[0]}.log").open("w")
+        self.proc = subprocess.Popen([*STAYDOWN, *args], stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def wait_http(self, url: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, Path(self.log.name).read_text()
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"{url} did not come up: {Path(self.log.name).read_text()}")
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+def test_db_keys_audit_commands(data_dir: Path) -> None:
+    run("db", "upgrade", data_dir=data_dir)
+    key = run(
+        "keys", "create", "--role", "trusted_flagger", "--name", "flagger", data_dir=data_dir
+    ).stdout.strip()
+    assert key.startswith("sd_")
+    bad = run("keys", "create", "--role", "wizard", data_dir=data_dir, check=False)
+    assert bad.returncode == 2 and "unknown role" in bad.stderr
+    verified = json.loads(run("audit", "verify", data_dir=data_dir).stdout)
+    assert verified == {"ok": True, "entries": 1, "first_bad": None, "reason": None}
+    db = sqlite3.connect(data_dir / "staydown.db")
+    db.execute("UPDATE audit_entries SET action = 'key.deleted' WHERE seq = 1")
+    db.commit()
+    db.close()
+    broken = run("audit", "verify", data_dir=data_dir, check=False)
+    assert broken.returncode == 1
+    assert json.loads(broken.stdout)["first_bad"] == 1
+
+
+def test_bad_configuration_is_refused_with_its_name(data_dir: Path) -> None:
+    env = {**os.environ, "STAYDOWN_DATA_DIR": str(data_dir), "STAYDOWN_ACTION_DEADLINE_HOURS": "soon"}
+    result = subprocess.run(
+        [*STAYDOWN, "db", "upgrade"], check=False, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "action_deadline_hours" in result.stderr
+
+
+@pytest.fixture
+def api_process(data_dir: Path) -> Iterator[tuple[str, Process]]:
+    port = free_port()
+    process = Process("api", "--port", str(port), data_dir=data_dir)
+    url = f"http://127.0.0.1:{port}"
+    process.wait_http(url)
+    yield url, process
+    process.stop()
+
+
+def test_acknowledged_notice_survives_a_crash(data_dir: Path, api_process: tuple[str, Process]) -> None:
+    url, process = api_process
+    key = run("keys", "create", "--role", "submitter", data_dir=data_dir).stdout.strip()
+    r = httpx.post(
+        f"{url}/v1/notices", json=notice_body(["http://x.test/a"]), headers={"authorization": f"Bearer {key}"}
+    )
+    assert r.status_code == 201
+    process.stop(signal.SIGKILL)
+    again = Process("api", "--port", str(free_port()), data_dir=data_dir)
+    try:
+        new_url = f"http://127.0.0.1:{again.proc.args[-1]}"
+        again.wait_http(new_url)
+        stored = httpx.get(
+            f"{new_url}/v1/notices/{r.json()['id']}", headers={"authorization": f"Bearer {key}"}
+        )
+        assert stored.status_code == 200
+        assert stored.json()["items"][0]["canonical_url"] == "http://x.test/a"
+    finally:
+        again.stop()
+
+
+def test_up_demo_serves_the_contract(data_dir: Path) -> None:
+    process = Process("up", "--demo", "--api-port", "0", "--edge-port", "0", data_dir=data_dir)
+    try:
+        deadline = time.monotonic() + 90
+        demo_file = data_dir / "demo.json"
+        while not demo_file.exists():
+            assert process.proc.poll() is None, Path(process.log.name).read_text()
+            assert time.monotonic() < deadline, "demo.json never appeared"
+            time.sleep(0.2)
+        demo = json.loads(demo_file.read_text())
+        assert set(demo["keys"]) == {
+            "admin",
+            "agent",
+            "legal",
+            "submitter",
+            "trusted_flagger",
+            "customer",
+            "edge",
+        }
+        assert set(demo["zones"]) == {"manga.demo.test", "photos.demo.test"}
+        manga = demo["zones"]["manga.demo.test"]
+        assert any(path.endswith(".jpg") for path in manga["assets"])
+        asset = next(p for p in manga["assets"] if p.endswith((".jpg", ".png", ".webp")))
+        assert httpx.get(manga["origin"] + asset).headers["content-type"].startswith("image/")
+        headers = {"authorization": f"Bearer {demo['keys']['trusted_flagger']}"}
+        body = notice_body([f"http://MANGA.demo.test:80{asset}"])
+        notice = httpx.post(f"{demo['api']}/v1/notices", json=body, headers=headers).json()
+        assert notice["status"] == "actioned"
+        feed = httpx.get(
+            f"{demo['api']}/v1/edge/feed", headers={"authorization": f"Bearer {demo['keys']['edge']}"}
+        ).json()
+        assert feed["records"][-1]["kind"] == "block"
+        assert feed["records"][-1]["target"] == asset
+        zones = {r["zone_id"]: r["status"] for r in feed["records"] if r["kind"] == "zone"}
+        assert zones == {manga["zone_id"]: "active", demo["zones"]["photos.demo.test"]["zone_id"]: "active"}
+        customer = {"authorization": f"Bearer {demo['keys']['customer']}"}
+        assert httpx.get(f"{demo['api']}/v1/notices/{notice['id']}", headers=customer).status_code == 200
+    finally:
+        assert process.stop() in (0, -signal.SIGINT, 130)
