@@ -1,0 +1,141 @@
+"""The notice and item transition tables, and the legal-element assessments (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from staydown.notices.elements import NoticeFacts, Outcome, assess
+from staydown.notices.flows import (
+    ITEM_TRANSITIONS,
+    NOTICE_TRANSITIONS,
+    Block,
+    ForwardToCustomer,
+    ForwardToHost,
+    IllegalTransition,
+    ItemEvent,
+    ItemRef,
+    ItemStatus,
+    NoticeEvent,
+    NoticeStatus,
+    RecordStrike,
+    TellSubmitter,
+    Unblock,
+    decision_commands,
+    item_transition,
+    notice_transition,
+    settle_notice,
+)
+from staydown.types import Regime
+
+
+def ref(
+    item_id: int = 1, *, zone: int | None = 7, customer: int | None = 3, duplicate: bool = False
+) -> ItemRef:
+    return ItemRef(
+        item_id, 10, zone, customer, f"/p{item_id}.jpg", f"http://z.test/p{item_id}.jpg", duplicate
+    )
+
+
+@given(st.sampled_from(ItemStatus), st.sampled_from(ItemEvent))
+def test_item_table_is_total_and_strict(state: ItemStatus, event: ItemEvent) -> None:
+    if (state, event) in ITEM_TRANSITIONS:
+        new, commands = item_transition(state, event, ref())
+        assert new is ITEM_TRANSITIONS[(state, event)]
+        assert all(isinstance(c, Block | Unblock) for c in commands)
+    else:
+        with pytest.raises(IllegalTransition):
+            item_transition(state, event, ref())
+
+
+@given(st.sampled_from(NoticeStatus), st.sampled_from(NoticeEvent))
+def test_notice_table_is_strict(state: NoticeStatus, event: NoticeEvent) -> None:
+    if (state, event) in NOTICE_TRANSITIONS:
+        assert notice_transition(state, event) is NOTICE_TRANSITIONS[(state, event)]
+    else:
+        with pytest.raises(IllegalTransition):
+            notice_transition(state, event)
+
+
+def test_blocks_and_unblocks() -> None:
+    assert item_transition(ItemStatus.pending_review, ItemEvent.action, ref()) == (
+        ItemStatus.actioned,
+        [Block(ref())],
+    )
+    assert item_transition(ItemStatus.pending_review, ItemEvent.action, ref(duplicate=True))[1] == []
+    assert item_transition(ItemStatus.counter_noticed, ItemEvent.uphold, ref()) == (ItemStatus.actioned, [])
+    assert item_transition(
+        ItemStatus.counter_noticed, ItemEvent.restore, ref(), reason="10 business days"
+    ) == (
+        ItemStatus.restored,
+        [Unblock(ref(), "10 business days")],
+    )
+    assert item_transition(ItemStatus.pending_review, ItemEvent.reject, ref()) == (ItemStatus.rejected, [])
+
+
+def test_no_terminal_state_can_be_left() -> None:
+    assert not [pair for pair in ITEM_TRANSITIONS if pair[0] is ItemStatus.not_on_network]
+    assert not [pair for pair in NOTICE_TRANSITIONS if pair[0] is NoticeStatus.closed]
+
+
+def test_decision_commands_forward_per_zone_and_strike_once_per_customer() -> None:
+    items = [ref(1, zone=7), ref(2, zone=7), ref(3, zone=8), ref(4, zone=9, customer=5, duplicate=True)]
+    commands = decision_commands(10, items)
+    assert commands == [
+        ForwardToCustomer(10, 7, (1, 2)),
+        ForwardToHost(10, 7, (1, 2)),
+        RecordStrike(10, 3, 7),
+        ForwardToCustomer(10, 8, (3,)),
+        ForwardToHost(10, 8, (3,)),
+        ForwardToCustomer(10, 9, (4,)),
+        ForwardToHost(10, 9, (4,)),
+        TellSubmitter(10),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "settled"),
+    [
+        ([ItemStatus.pending_review, ItemStatus.actioned], NoticeStatus.accepted),
+        ([ItemStatus.actioned, ItemStatus.rejected], NoticeStatus.actioned),
+        ([ItemStatus.rejected, ItemStatus.not_on_network], NoticeStatus.rejected),
+        ([ItemStatus.not_on_network], NoticeStatus.closed),
+    ],
+)
+def test_settle(statuses: list[ItemStatus], settled: NoticeStatus) -> None:
+    assert settle_notice(NoticeStatus.accepted, statuses) is settled
+
+
+FACTS = st.builds(NoticeFacts, *(st.booleans() for _ in range(11)))
+
+
+@given(st.sampled_from(Regime), FACTS)
+def test_assessment_names_exactly_what_is_missing(regime: Regime, facts: NoticeFacts) -> None:
+    result = assess(regime, facts)
+    complete = NoticeFacts(*([True] * 11))
+    assert assess(regime, complete).outcome is Outcome.complete
+    assert (result.outcome is Outcome.complete) == (not result.missing)
+    if not facts.urls:
+        assert result.outcome is Outcome.insufficient
+    if result.outcome is Outcome.incomplete:
+        assert facts.urls and (facts.email or facts.address or facts.phone)
+
+
+def test_dmca_incomplete_only_with_ii_iii_iv() -> None:
+    facts = NoticeFacts(
+        signature=False, works_identified=True, urls=True, name=True, email=True, address=False, phone=False,
+        explanation=False, good_faith=False, accurate=False, authorized=False,
+    )  # fmt: skip
+    result = assess(Regime.dmca, facts)
+    assert result.outcome is Outcome.incomplete
+    assert result.missing_names == [
+        "512(c)(3)(A)(i) signature",
+        "512(c)(3)(A)(iv) contact information",
+        "512(c)(3)(A)(v) good-faith statement",
+        "512(c)(3)(A)(vi) accuracy and authority statement",
+    ]
+    no_work = assess(Regime.dmca, dataclasses.replace(facts, works_identified=False))
+    assert no_work.outcome is Outcome.insufficient

@@ -1,0 +1,146 @@
+"""URL canonicalization: every spelling of one resource maps to one canonical form."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from staydown.urls import URLError, canonical_host, canonicalize_target, canonicalize_url, split_host_port
+
+SAME = [
+    ("HTTP://Manga.Demo.Test/a.jpg", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test:80/a.jpg", "http://manga.demo.test/a.jpg"),
+    ("https://manga.demo.test:443/a.jpg", "https://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test:/a.jpg", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test./a.jpg", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test/%61%2E%6a%70%67", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test/%7e%2d%5F", "http://manga.demo.test/~-_"),
+    ("http://manga.demo.test/a%2fb%3f", "http://manga.demo.test/a%2Fb%3F"),
+    ("http://manga.demo.test/x/./y/../a.jpg", "http://manga.demo.test/x/a.jpg"),
+    ("http://manga.demo.test/x/%2e%2E/a.jpg", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test/x/.%2e/a.jpg", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test/../../a.jpg", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test//x///a.jpg", "http://manga.demo.test/x/a.jpg"),
+    ("http://manga.demo.test\\x\\a.jpg", "http://manga.demo.test/x/a.jpg"),
+    ("http://manga.demo.test/a.jpg#page=2", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test/a.jpg?", "http://manga.demo.test/a.jpg"),
+    ("http://manga.demo.test", "http://manga.demo.test/"),
+    ("http://manga.demo.test/a b", "http://manga.demo.test/a%20b"),
+    ("http://manga.demo.test/é", "http://manga.demo.test/%C3%A9"),
+    ("http://manga.demo.test/%c3%a9", "http://manga.demo.test/%C3%A9"),
+    ("http://manga.demo.test/a?x=%7e&y=a+b", "http://manga.demo.test/a?x=~&y=a+b"),
+    ("http://Bücher.example/", "http://xn--bcher-kva.example/"),
+    ("http://B%C3%BCcher.example/", "http://xn--bcher-kva.example/"),
+    ("http://0x7f.1/", "http://127.0.0.1/"),
+    ("http://2130706433/", "http://127.0.0.1/"),
+    ("http://[0:0::1]:8080/", "http://[::1]:8080/"),
+    ("  http://manga.demo.test/a  ", "http://manga.demo.test/a"),
+    ("http:///manga.demo.test/a", "http://manga.demo.test/a"),  # browsers skip extra slashes too
+]
+
+
+@pytest.mark.parametrize(("raw", "canonical"), SAME)
+def test_equivalent_spellings(raw: str, canonical: str) -> None:
+    assert canonicalize_url(raw.replace(" b", "%20b") if raw.endswith("a b") else raw).url == canonical
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("", "empty"),
+        ("ftp://x.test/a", "scheme_not_allowed"),
+        ("file:///etc/passwd", "scheme_not_allowed"),
+        ("javascript:alert(1)", "scheme_not_allowed"),
+        ("x.test/a", "scheme_not_allowed"),
+        ("http:/x.test/a", "missing_host"),
+        ("http://", "missing_host"),
+        ("http://?q", "missing_host"),
+        ("http://user@x.test/a", "credentials_in_url"),
+        ("http://u:p@x.test/a", "credentials_in_url"),
+        ("http://x.test:0/", "invalid_port"),
+        ("http://x.test:65536/", "invalid_port"),
+        ("http://x.test:8o/", "invalid_port"),
+        ("http://x.test/%zz", "invalid_percent_encoding"),
+        ("http://x.test/%4", "invalid_percent_encoding"),
+        ("http://x.test/a\nb", "invalid_characters"),
+        ("http://x.test/a\x00", "invalid_characters"),
+        ("http://a..b/", "invalid_host"),
+        ("http://[::g]/", "invalid_host"),
+        ("http://" + "a" * 64 + ".test/", "invalid_host"),
+        ("http://x.test/" + "a" * 9000, "too_long"),
+    ],
+)
+def test_rejections_have_codes(raw: str, code: str) -> None:
+    with pytest.raises(URLError) as info:
+        canonicalize_url(raw)
+    assert info.value.code == code
+    assert info.value.message
+
+
+def test_query_and_trailing_slash_are_kept_apart() -> None:
+    assert canonicalize_url("http://x.test/a/").target == "/a/"
+    assert canonicalize_url("http://x.test/a").target == "/a"
+    assert canonicalize_url("http://x.test/a?b=1&a=2").target == "/a?b=1&a=2"
+    assert canonicalize_url("http://x.test/A").target == "/A"
+
+
+def test_targets_for_the_edge() -> None:
+    url = canonicalize_target("/chapter-1/page-01.jpg", host="Manga.Demo.Test:8000")
+    assert (url.host, url.port, url.target) == ("manga.demo.test", 8000, "/chapter-1/page-01.jpg")
+    assert canonicalize_target("/a/%2e%2e/b?x#f", host="x.test").target == "/b?x"
+    assert canonicalize_target("http://other.test/a", host="x.test").host == "other.test"
+    with pytest.raises(URLError):
+        canonicalize_target("*", host="x.test")
+    assert split_host_port("[::1]:80") == ("[::1]", 80)
+    assert canonical_host("WWW.Example.COM:443") == "www.example.com"
+
+
+UNRESERVED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+segment = st.text(alphabet=UNRESERVED + "é!$&'()*+,;=:@ ", min_size=1, max_size=8).filter(
+    lambda s: s not in (".", "..")
+)
+paths = st.lists(segment, min_size=1, max_size=5)
+
+
+def respell(segments: list[str], data: st.DataObject) -> str:
+    out = []
+    for seg in segments:
+        chars = []
+        for ch in seg:
+            if ch in UNRESERVED and data.draw(st.booleans()):
+                chars.append(f"%{ord(ch):02x}" if data.draw(st.booleans()) else f"%{ord(ch):02X}")
+            elif ch == " ":
+                chars.append("%20")
+            else:
+                chars.append(ch)
+        if data.draw(st.booleans()):
+            out.append(".")
+        if data.draw(st.booleans()):
+            out.extend(["zz", ".."])
+        out.append("".join(chars))
+    slash = "//" if data.draw(st.booleans()) else "/"
+    return slash + slash.join(out)
+
+
+@given(paths, st.data())
+def test_every_spelling_maps_to_one_resource(segments: list[str], data: st.DataObject) -> None:
+    plain = "/" + "/".join(s.replace(" ", "%20") for s in segments)
+    expected = canonicalize_url("http://host.example.test" + plain)
+    host = "".join(c.upper() if data.draw(st.booleans()) else c for c in "host.example.test")
+    port = data.draw(st.sampled_from(["", ":80", ":"]))
+    scheme = data.draw(st.sampled_from(["http", "HTTP", "Http"]))
+    spelled = f"{scheme}://{host}{port}{respell(segments, data)}"
+    assert canonicalize_url(spelled) == expected
+    assert canonicalize_target(respell(segments, data), host=host + port) == expected
+
+
+@given(st.text(max_size=60))
+def test_canonical_forms_are_fixed_points(tail: str) -> None:
+    try:
+        first = canonicalize_url("https://x.test/" + tail)
+    except URLError:
+        return
+    assert canonicalize_url(first.url) == first
+    assert first.url.isascii()
+    assert "//" not in first.path and "/./" not in first.path and "/../" not in first.path
