@@ -22,12 +22,13 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from staydown.config import Settings  # noqa: E402
-from staydown.db.engine import Database  # noqa: E402
-from staydown.db.migrate import upgrade  # noqa: E402
-from staydown.types import system_clock  # noqa: E402
-from tests.conftest import ServerThread, make_keys  # noqa: E402
-from tests.support import active_zone, notice_body  # noqa: E402
+from tests.conftest import ServerThread, make_keys
+from tests.support import active_zone, notice_body
+
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.db.migrate import upgrade
+from staydown.types import system_clock
 
 
 class _Api:
@@ -35,7 +36,9 @@ class _Api:
         self.url, self.keys = url, keys
 
     def as_(self, role: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"authorization": f"Bearer {self.keys[role]}"}, timeout=600)
+        return httpx.Client(
+            base_url=self.url, headers={"authorization": f"Bearer {self.keys[role]}"}, timeout=600
+        )
 
 
 def run(url: str, data_dir: Path, count: int) -> None:
@@ -51,7 +54,10 @@ def run(url: str, data_dir: Path, count: int) -> None:
         active_zone(api, "bulk.example.test", name="Bulk Owner")  # type: ignore[arg-type]
         for label, role in (("review queue", "submitter"), ("trusted flagger", "trusted_flagger")):
             tag = uuid.uuid4().hex[:8]
-            urls = [f"http://bulk.example.test/{tag}/chapter-{i // 100}/page-{i % 100:03d}.jpg" for i in range(count)]
+            urls = [
+                f"http://bulk.example.test/{tag}/chapter-{i // 100}/page-{i % 100:03d}.jpg"
+                for i in range(count)
+            ]
             urls[::10] = [f"http://elsewhere.example/{tag}/{i}.jpg" for i in range(len(urls[::10]))]
             body = notice_body(urls)
             with api.as_(role) as client:
@@ -60,12 +66,17 @@ def run(url: str, data_dir: Path, count: int) -> None:
                 elapsed = time.perf_counter() - started
             assert r.status_code == 201, r.text[:500]
             statuses = {i["status"] for i in r.json()["items"]}
-            print(f"{label:16} {count} URLs in {elapsed:6.2f} s = {count / elapsed:8.0f} URLs/s  statuses={sorted(statuses)}")
+            print(
+                f"{label:16} {count} URLs in {elapsed:6.2f} s = {count / elapsed:8.0f} URLs/s",
+                f"statuses={sorted(statuses)}",
+            )
     database.dispose()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--urls", type=int, default=50_000)
     parser.add_argument("--postgres", help="PostgreSQL URL; a scratch database is created and dropped")
     args = parser.parse_args()
