@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from staydown.api.deps import DatabaseDep, Principal, Reader, SettingsDep, require
@@ -28,6 +28,7 @@ def _read(database: Database, after: int, limit: int) -> tuple[list[dict[str, An
 
 @router.get("/v1/edge/feed", response_model=FeedPage)
 async def feed(
+    request: Request,
     _who: Edge,
     database: DatabaseDep,
     settings: SettingsDep,
@@ -46,7 +47,7 @@ async def feed(
         except service.FeedHeadTooOld as exc:
             raise ApiError(409, "feed_reset", str(exc), {"head": service_head(database)}) from exc
         remaining = deadline - loop.time()
-        if records or remaining <= 0:
+        if records or remaining <= 0 or await request.is_disconnected():
             last = records[-1]["seq"] if records else after
             return FeedPage(records=records, last=last, head=head)
         await service.feed_signal.wait_past(generation, min(remaining, settings.feed_poll_interval_seconds))

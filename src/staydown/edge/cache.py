@@ -1,0 +1,119 @@
+"""The edge's memory cache: byte-budgeted LRU of complete responses, keyed by zone and canonical
+target, with ``Vary`` variants, and purges by exact target or by path (a block on a path covers
+every query of it)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from staydown.edge.freshness import CacheControl
+
+CacheKey = tuple[int, str]  # (zone id, canonical target)
+ENTRY_OVERHEAD = 512  # bytes charged per entry for its bookkeeping
+
+
+@dataclass(slots=True)
+class CachedResponse:
+    """A stored response; ``head`` is its status line and stored header lines, ready to send."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    request_time: float
+    response_time: float
+    lifetime: float
+    response_cc: CacheControl
+    vary: tuple[str, ...] = ()
+    vary_values: tuple[str, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    date: float | None = None
+    age_at_response: float = 0.0  # corrected initial age (RFC 9111 section 4.2.3)
+    head: bytes = field(default=b"", repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.head) + ENTRY_OVERHEAD
+
+    def age(self, now: float) -> float:
+        return self.age_at_response + max(0.0, now - self.response_time)
+
+    def matches(self, request_headers: dict[str, str]) -> bool:
+        return all(
+            request_headers.get(name, "") == value
+            for name, value in zip(self.vary, self.vary_values, strict=True)
+        )
+
+
+class MemoryCache:
+    """LRU over variants; inserting beyond ``budget`` bytes evicts the least recently used."""
+
+    def __init__(self, *, budget: int, max_object: int) -> None:
+        self.budget, self.max_object = budget, max_object
+        self.used = 0
+        self._entries: OrderedDict[CacheKey, list[CachedResponse]] = OrderedDict()
+        self._by_path: dict[tuple[int, str], set[str]] = {}
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: CacheKey, request_headers: dict[str, str]) -> CachedResponse | None:
+        variants = self._entries.get(key)
+        if variants is None:
+            return None
+        self._entries.move_to_end(key)
+        for variant in variants:
+            if not variant.vary or variant.matches(request_headers):
+                return variant
+        return None
+
+    def put(self, key: CacheKey, entry: CachedResponse) -> bool:
+        """Store ``entry``; False when it is larger than the per-object limit."""
+        if entry.size > self.max_object:
+            return False
+        variants = self._entries.setdefault(key, [])
+        for index, existing in enumerate(variants):
+            if existing.vary == entry.vary and existing.vary_values == entry.vary_values:
+                self.used -= existing.size
+                del variants[index]
+                break
+        variants.append(entry)
+        self.used += entry.size
+        self._entries.move_to_end(key)
+        zone_id, target = key
+        self._by_path.setdefault((zone_id, target.partition("?")[0]), set()).add(target)
+        while self.used > self.budget and self._entries:
+            oldest = next(iter(self._entries))
+            self._drop(oldest)
+            self.evictions += 1
+        return True
+
+    def _drop(self, key: CacheKey) -> int:
+        variants = self._entries.pop(key, None)
+        if variants is None:
+            return 0
+        self.used -= sum(v.size for v in variants)
+        zone_id, target = key
+        path_key = (zone_id, target.partition("?")[0])
+        targets = self._by_path.get(path_key)
+        if targets is not None:
+            targets.discard(target)
+            if not targets:
+                del self._by_path[path_key]
+        return len(variants)
+
+    def purge(self, zone_id: int, target: str) -> int:
+        """Drop the stored target; a target without a query drops every query of that path."""
+        if "?" in target:
+            return self._drop((zone_id, target))
+        targets = list(self._by_path.get((zone_id, target), ()))
+        return sum(self._drop((zone_id, t)) for t in targets)
+
+    def purge_zone(self, zone_id: int) -> int:
+        return sum(self._drop(key) for key in [k for k in self._entries if k[0] == zone_id])
+
+    def keys(self) -> Iterable[CacheKey]:
+        return list(self._entries)

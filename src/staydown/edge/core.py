@@ -1,0 +1,186 @@
+"""The edge's sans-io core: validate a request head, decide what enforcement allows, and render
+the responses enforcement gives. Pure functions over bytes and values; no sockets here.
+
+Order matters and is fixed: a malformed or ambiguous request is refused first (it must never reach
+an origin), then the zone (unknown → 421, not live → 403), then the block (451) — all before any
+cache lookup or stale path.
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from staydown.edge.state import SERVED, EnforcementState, ZoneState
+from staydown.urls import CanonicalURL, URLError, canonicalize_target
+
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 16 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+REASONS = {
+    200: "OK",
+    206: "Partial Content",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    416: "Range Not Satisfiable",
+    421: "Misdirected Request",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class Outcome(enum.Enum):
+    bad_request = "bad_request"
+    unknown_host = "unknown_host"
+    zone_unavailable = "zone_unavailable"
+    blocked = "blocked"
+    method_not_allowed = "method_not_allowed"
+    proxy = "proxy"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    zone: ZoneState | None = None
+    url: CanonicalURL | None = None
+    notice_id: int | None = None
+    detail: str = ""
+
+
+def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> str | None:
+    """Return why a request head is refused (ambiguous framing, bad Host, oversize), or None."""
+    if len(headers) > MAX_HEADERS:
+        return f"more than {MAX_HEADERS} header fields"
+    if sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES:
+        return f"header fields exceed {MAX_HEADER_BYTES} bytes"
+    lengths = [value for name, value in headers if name.lower() == b"content-length"]
+    encodings = [value for name, value in headers if name.lower() == b"transfer-encoding"]
+    hosts = [value for name, value in headers if name.lower() == b"host"]
+    if lengths and encodings:
+        return "both Content-Length and Transfer-Encoding"
+    if len(lengths) > 1:
+        return "repeated Content-Length"
+    if lengths and not (lengths[0].isdigit() and len(lengths[0]) <= 18):
+        return "invalid Content-Length"
+    if encodings and b",".join(encodings).strip().lower() != b"chunked":
+        return "unsupported Transfer-Encoding"
+    if len(hosts) > 1:
+        return "repeated Host"
+    if http_11 and not hosts:
+        return "missing Host"
+    for name, value in headers:
+        if b"\r" in value or b"\n" in value or b"\x00" in value:
+            return "control character in a header field"
+        if not name or any(c in name for c in b' \t:"(),/;<=>?@[\\]{}'):
+            return "invalid header field name"
+    return None
+
+
+def decide(state: EnforcementState, *, method: str, host: str | None, target: str) -> Decision:
+    """Decide what enforcement allows for one request."""
+    if not host:
+        return Decision(Outcome.bad_request, detail="missing Host")
+    try:
+        url = canonicalize_target(target, host=host)
+    except URLError as exc:
+        return Decision(Outcome.bad_request, detail=exc.message)
+    zone = state.hosts.get(url.host)
+    if zone is None or zone.status == "pending":
+        return Decision(Outcome.unknown_host, url=url, detail=f"{url.host} is not served here")
+    if zone.status != SERVED:
+        return Decision(Outcome.zone_unavailable, zone=zone, url=url, detail=f"zone-{zone.status}")
+    blocked, notice_id = state.blocked(zone.zone_id, url.target)
+    if blocked:
+        return Decision(Outcome.blocked, zone=zone, url=url, notice_id=notice_id)
+    if method not in SAFE_METHODS:
+        return Decision(Outcome.method_not_allowed, zone=zone, url=url)
+    return Decision(Outcome.proxy, zone=zone, url=url)
+
+
+def render(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: Sequence[tuple[str, str]] = (),
+    close: bool = False,
+    head: bool = False,
+) -> bytes:
+    """Serialise a complete response with Content-Length."""
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}", f"Content-Type: {content_type}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
+
+
+def blocked_response(
+    *, url: CanonicalURL, notice_id: int | None, legal_url: str, provider: str, want_json: bool, head: bool
+) -> bytes:
+    """The 451 of RFC 7725: who blocks it, under which notice, and how to contest."""
+    notice = f"#{notice_id}" if notice_id is not None else "(stay-down match)"
+    contest = (
+        f"If you believe this is a mistake, the customer who published it can file a counter-notice or an "
+        f"internal complaint about notice {notice}; see {legal_url}."
+    )
+    headers = [("Link", f'<{legal_url}>; rel="blocked-by"'), ("Cache-Control", "no-store")]
+    if want_json:
+        document = {
+            "error": "unavailable_for_legal_reasons",
+            "url": url.url,
+            "notice_id": notice_id,
+            "blocked_by": provider,
+            "contest": contest,
+            "legal_url": legal_url,
+        }
+        body = json.dumps(document).encode()
+        return render(451, body, content_type="application/json", headers=headers, head=head)
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>451 Unavailable For Legal '
+        "Reasons</title></head><body><h1>Unavailable for legal reasons</h1>"
+        f"<p>{html.escape(url.url)} has been blocked by {html.escape(provider)} "
+        f"in response to notice {html.escape(notice)}.</p>"
+        f"<p>{html.escape(contest)}</p></body></html>"
+    )
+    return render(451, page.encode(), content_type="text/html; charset=utf-8", headers=headers, head=head)
+
+
+def enforcement_response(
+    decision: Decision, *, legal_url: str, provider: str, accept: str, head: bool
+) -> bytes:
+    """The response for every outcome that does not reach the cache or the origin."""
+    if decision.outcome is Outcome.blocked:
+        assert decision.url is not None
+        return blocked_response(
+            url=decision.url,
+            notice_id=decision.notice_id,
+            legal_url=legal_url,
+            provider=provider,
+            want_json="application/json" in accept,
+            head=head,
+        )
+    if decision.outcome is Outcome.unknown_host:
+        return render(421, b"This host is not served here.\n", head=head)
+    if decision.outcome is Outcome.zone_unavailable:
+        return render(
+            403,
+            f"This site's service is {decision.detail.removeprefix('zone-')}.\n".encode(),
+            headers=[("Staydown-Reason", decision.detail), ("Cache-Control", "no-store")],
+            head=head,
+        )
+    if decision.outcome is Outcome.method_not_allowed:
+        return render(405, b"Only GET and HEAD are served.\n", headers=[("Allow", "GET, HEAD")], head=head)
+    return render(400, f"Bad request: {decision.detail}\n".encode(), close=True, head=head)

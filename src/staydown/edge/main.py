@@ -1,0 +1,141 @@
+"""Run edge workers: load the local state before listening, serve, follow the feed, expose metrics.
+
+Several workers share one port with SO_REUSEPORT; each keeps its own local store and follows the
+feed itself, so every worker enforces every record on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from multiprocessing.context import SpawnProcess
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from staydown.edge.feed import FeedConsumer
+from staydown.edge.server import Edge, EdgeConfig, close, serve
+from staydown.edge.state import LocalStore
+
+log = logging.getLogger("staydown.edge")
+
+
+@dataclass(frozen=True)
+class EdgeOptions:
+    host: str
+    port: int
+    control_plane: str
+    key: str
+    data_dir: Path
+    config: EdgeConfig
+    admin_port: int | None = None
+    feed_wait: float = 25.0
+
+
+def reuseport_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other workers can bind to the same port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+class EdgeCollector(Collector):
+    def __init__(self, edge: Edge, consumer: FeedConsumer, worker: int) -> None:
+        self.edge, self.consumer, self.worker = edge, consumer, str(worker)
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        seq = GaugeMetricFamily("staydown_edge_feed_seq", "Last feed sequence applied", labels=["worker"])
+        seq.add_metric([self.worker], self.edge.state.seq)
+        yield seq
+        lag = GaugeMetricFamily("staydown_edge_feed_lag", "Feed records not yet applied", labels=["worker"])
+        lag.add_metric([self.worker], self.consumer.lag)
+        yield lag
+        blocks = GaugeMetricFamily("staydown_edge_blocks", "Blocked resources enforced", labels=["worker"])
+        blocks.add_metric([self.worker], sum(len(t) for t in self.edge.state.blocks.values()))
+        yield blocks
+        cache = GaugeMetricFamily("staydown_edge_cache_bytes", "Bytes held in the cache", labels=["worker"])
+        cache.add_metric([self.worker], self.edge.cache.used)
+        yield cache
+        responses = CounterMetricFamily(
+            "staydown_edge_responses", "Responses by outcome", labels=["worker", "outcome"]
+        )
+        for name, value in sorted(self.edge.counters.items()):
+            responses.add_metric([self.worker, name], value)
+        yield responses
+
+
+async def run_worker(
+    options: EdgeOptions, index: int, *, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """One worker: local state first, then the socket, then the feed."""
+    store = LocalStore(options.data_dir / f"worker-{index}")
+    state = await asyncio.to_thread(store.load)
+    edge = Edge(state, options.config)
+    consumer = FeedConsumer(
+        edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
+    )
+    if options.admin_port is not None:
+        registry = CollectorRegistry()
+        registry.register(EdgeCollector(edge, consumer, index))
+        start_http_server(options.admin_port + index, addr=options.host, registry=registry)
+    sock = reuseport_socket(options.host, options.port)
+    server = await serve(edge, sock)
+    log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
+    feed = asyncio.create_task(consumer.run(stop))
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        feed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed
+        await close(server, edge)
+        await asyncio.to_thread(store.compact, edge.state)
+
+
+def _worker_process(options: EdgeOptions, index: int) -> None:
+    import uvloop
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(options, index, stop=stop)
+
+    uvloop.run(main())
+
+
+def start_processes(options: EdgeOptions, workers: int, *, first: int = 0) -> list[SpawnProcess]:
+    """Start worker processes ``first`` .. ``workers - 1`` (spawned, each with its own loop)."""
+    context = multiprocessing.get_context("spawn")
+    processes = []
+    for index in range(first, workers):
+        process = context.Process(target=_worker_process, args=(options, index), daemon=True)
+        process.start()
+        processes.append(process)
+    return processes
+
+
+def stop_processes(processes: list[SpawnProcess]) -> None:
+    for process in processes:
+        if process.pid and process.is_alive():
+            os.kill(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.join(10)
+        if process.is_alive():
+            process.kill()

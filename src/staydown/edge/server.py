@@ -1,0 +1,672 @@
+"""The edge's HTTP/1.1 server: an asyncio protocol driving httptools, with the sans-io core deciding.
+
+Per request: framing and Host checked, then enforcement (421/403/451), then the cache (fresh hit,
+conditional 304, single range 206), then the origin with one fetch per key while other requests
+for it wait. Responses that may not be shared, or are too large, stream through uncached.
+Pipelined requests are answered strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httptools
+
+from staydown.edge import core
+from staydown.edge.cache import CachedResponse, MemoryCache
+from staydown.edge.core import Decision, Outcome
+from staydown.edge.freshness import (
+    CacheControl,
+    current_age,
+    freshness_lifetime,
+    parse_cache_control,
+    parse_http_date,
+    reuse,
+    storability,
+)
+from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginPool, OriginResponse
+from staydown.edge.ratelimit import RateLimiter
+from staydown.edge.state import EnforcementState
+
+log = logging.getLogger("staydown.edge")
+access_log = logging.getLogger("staydown.edge.access")
+
+FORWARDED = (
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "user-agent",
+    "referer",
+    "cookie",
+    "authorization",
+)
+NOT_STORED = HOP_BY_HOP | {"age", "content-length", "set-cookie", "staydown-cache"}
+
+
+@dataclass
+class EdgeConfig:
+    legal_url: str = "https://staydown.invalid/legal"
+    provider: str = "staydown"
+    cache_budget: int = 512 * 1024 * 1024
+    max_object: int = 32 * 1024 * 1024
+    header_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    max_connections: int = 10_000
+    rate_per_second: float = 0.0  # per client IP; 0 disables
+    rate_burst: float = 0.0
+    max_pipeline: int = 64
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    target: str
+    headers: dict[str, str]
+    keep_alive: bool
+    client: str
+    started: float = field(default_factory=time.monotonic)
+
+
+class Edge:
+    """Everything one worker process shares between its connections."""
+
+    def __init__(
+        self, state: EnforcementState, config: EdgeConfig, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.state, self.config, self.clock = state, config, clock
+        self.cache = MemoryCache(budget=config.cache_budget, max_object=config.max_object)
+        self.pool = OriginPool()
+        self.limiter = RateLimiter(rate=config.rate_per_second, burst=config.rate_burst)
+        self.inflight: dict[tuple[int, str], asyncio.Future[CachedResponse | None]] = {}
+        self.connections = 0
+        self.counters: dict[str, int] = {}
+        self.fill_hooks: list[Callable[[tuple[int, str], CachedResponse], bool]] = []
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def apply(self, records: list[dict[str, Any]]) -> None:
+        """Apply feed records in order and purge what they take out of service."""
+        for record in records:
+            kind, zone_id, target = self.state.apply(record)
+            if kind in ("block", "purge") and zone_id is not None and target is not None:
+                self.cache.purge(zone_id, target)
+            elif kind == "zone" and zone_id is not None:
+                zone = self.state.zones.get(zone_id)
+                if zone is None or zone.status != "active":
+                    self.cache.purge_zone(zone_id)
+
+    # --- deciding -------------------------------------------------------------------------
+
+    def decide(self, request: Request) -> Decision:
+        return core.decide(
+            self.state, method=request.method, host=request.headers.get("host"), target=request.target
+        )
+
+    def immediate(self, request: Request, decision: Decision) -> bytes | None:
+        """Answer without the origin when enforcement or a fresh cached copy allows; else None."""
+        head = request.method == "HEAD"
+        if decision.outcome is not Outcome.proxy:
+            self.count(decision.outcome.value)
+            return core.enforcement_response(
+                decision,
+                legal_url=self.config.legal_url,
+                provider=self.config.provider,
+                accept=request.headers.get("accept", ""),
+                head=head,
+            )
+        assert decision.zone is not None and decision.url is not None
+        entry = self.lookup(request, (decision.zone.zone_id, decision.url.target))
+        if entry is None:
+            return None
+        now = self.clock()
+        verdict = reuse(
+            lifetime=entry.lifetime,
+            age=entry.age(now),
+            request_cc=parse_cache_control([request.headers.get("cache-control", "")]),
+            response_cc=entry.response_cc,
+        )
+        if not verdict.serve:
+            return None
+        self.count("hit")
+        return serve_entry(entry, request, now=now, state="hit")
+
+    def lookup(self, request: Request, key: tuple[int, str]) -> CachedResponse | None:
+        entry = self.cache.get(key, request.headers)
+        if entry is None:
+            return None
+        if _credentialed(request) and not (
+            entry.response_cc.public or entry.response_cc.s_maxage is not None
+        ):
+            return None
+        return entry
+
+    # --- the origin -----------------------------------------------------------------------
+
+    async def fill(self, request: Request, decision: Decision, write: Callable[[bytes], None]) -> bool:
+        """Fetch from the origin (or wait for the fetch in flight) and answer; False to close."""
+        assert decision.zone is not None and decision.url is not None
+        key = (decision.zone.zone_id, decision.url.target)
+        shared = not _credentialed(request)
+        if shared and key in self.inflight:
+            entry = await asyncio.shield(self.inflight[key])
+            blocked = self.decide(request)  # a block may have arrived while waiting
+            if blocked.outcome is not Outcome.proxy:
+                write(self.immediate(request, blocked) or b"")
+                return True
+            if entry is not None:
+                self.count("coalesced")
+                write(serve_entry(entry, request, now=self.clock(), state="hit"))
+                return True
+        future: asyncio.Future[CachedResponse | None] | None = None
+        if shared:
+            future = asyncio.get_running_loop().create_future()
+            self.inflight[key] = future
+        try:
+            return await self._fetch(request, decision, key, write, shared=shared, future=future)
+        finally:
+            if future is not None:
+                if not future.done():
+                    future.set_result(None)
+                if self.inflight.get(key) is future:
+                    del self.inflight[key]
+
+    async def _fetch(
+        self,
+        request: Request,
+        decision: Decision,
+        key: tuple[int, str],
+        write: Callable[[bytes], None],
+        *,
+        shared: bool,
+        future: asyncio.Future[CachedResponse | None] | None,
+    ) -> bool:
+        assert decision.zone is not None and decision.url is not None
+        stale = self.cache.get(key, request.headers) if shared else None
+        headers = [(n, request.headers[n]) for n in FORWARDED if n in request.headers]
+        headers.append(("X-Forwarded-For", request.client))
+        headers.append(("Via", "1.1 staydown"))
+        if stale is not None and stale.etag:
+            headers.append(("If-None-Match", stale.etag))
+        elif stale is not None and stale.last_modified:
+            headers.append(("If-Modified-Since", stale.last_modified))
+        request_time = self.clock()
+        try:
+            response = await self.pool.fetch(
+                decision.zone.origin, hostname=decision.url.host, target=decision.url.target, headers=headers
+            )
+        except OriginError as exc:
+            log.warning("origin fetch for %s failed: %s", decision.url.url, exc)
+            self.count("origin_error")
+            write(core.render(502, b"The origin could not be reached.\n", head=request.method == "HEAD"))
+            return True
+        response_time = self.clock()
+        if response.status == 304 and stale is not None:
+            async for _ in response.body():
+                pass
+            refreshed = _refresh(stale, response, request_time=request_time, response_time=response_time)
+            self.cache.put(key, refreshed)
+            if future is not None:
+                future.set_result(refreshed)
+            self.count("revalidated")
+            write(serve_entry(refreshed, request, now=response_time, state="revalidated"))
+            return True
+        request_cc = parse_cache_control([request.headers.get("cache-control", "")])
+        response_cc = parse_cache_control([v for n, v in response.headers if n.lower() == "cache-control"])
+        verdict = storability(
+            method="GET",
+            status=response.status,
+            request_cc=request_cc,
+            response_cc=response_cc,
+            response_headers=_lower(response.headers),
+            request_has_authorization="authorization" in request.headers,
+        )
+        storable = verdict.storable and (shared or response_cc.public or response_cc.s_maxage is not None)
+        too_big = response.content_length is not None and response.content_length > self.config.max_object
+        if not storable or too_big:
+            self.count("bypass")
+            return await _stream(response, request, write, state="bypass")
+        return await self._store(request, response, key, write, response_cc, request_time, future)
+
+    async def _store(
+        self,
+        request: Request,
+        response: OriginResponse,
+        key: tuple[int, str],
+        write: Callable[[bytes], None],
+        response_cc: CacheControl,
+        request_time: float,
+        future: asyncio.Future[CachedResponse | None] | None,
+    ) -> bool:
+        """Buffer a storable response, check it, store it, answer; stream it if it outgrows the limit."""
+        body = bytearray()
+        pieces = response.body()
+        async for piece in pieces:
+            body += piece
+            if len(body) > self.config.max_object:
+                self.count("bypass")
+                return await _stream(response, request, write, state="bypass", first=bytes(body), rest=pieces)
+        entry = _entry(response, bytes(body), request, response_cc, request_time, self.clock())
+        hooks_pass = entry.status != 200 or all(hook(key, entry) for hook in self.fill_hooks)
+        decision = self.decide(request)  # a block may have arrived while the body was read
+        if not hooks_pass or decision.outcome is not Outcome.proxy:
+            write(self.immediate(request, self.decide(request)) or b"")
+            return True
+        self.cache.put(key, entry)
+        if future is not None:
+            future.set_result(entry)
+        self.count("miss")
+        write(serve_entry(entry, request, now=self.clock(), state="miss"))
+        return True
+
+
+async def _stream(
+    response: OriginResponse,
+    request: Request,
+    write: Callable[[bytes], None],
+    *,
+    state: str,
+    first: bytes = b"",
+    rest: AsyncIterator[bytes] | None = None,
+) -> bool:
+    """Pass a response through without storing it, chunked when the origin gave no length."""
+    length = response.content_length
+    write(_stream_head(response, request, state=state, length=length))
+    send = request.method != "HEAD"
+    if send and first:
+        write(_chunk(first, length))
+    async for piece in rest if rest is not None else response.body():
+        if send:
+            write(_chunk(piece, length))
+    if send:
+        write(_last_chunk(length))
+    return request.keep_alive
+
+
+def _credentialed(request: Request) -> bool:
+    return "authorization" in request.headers or "cookie" in request.headers
+
+
+def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:
+    lowered: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        lowered[key] = f"{lowered[key]}, {value}" if key in lowered else value
+    return lowered
+
+
+def _entry(
+    response: OriginResponse,
+    body: bytes,
+    request: Request,
+    response_cc: CacheControl,
+    request_time: float,
+    response_time: float,
+) -> CachedResponse:
+    lowered = _lower(response.headers)
+    stored = [(n, v) for n, v in response.headers if n.lower() not in NOT_STORED]
+    vary = tuple(sorted({v.strip().lower() for v in lowered.get("vary", "").split(",") if v.strip()}))
+    head = f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, 'OK')}\r\n" + "".join(
+        f"{n}: {v}\r\n" for n, v in stored
+    )
+    return CachedResponse(
+        status=response.status,
+        headers=stored,
+        body=body,
+        request_time=request_time,
+        response_time=response_time,
+        lifetime=freshness_lifetime(
+            status=response.status, response_cc=response_cc, response_headers=lowered
+        ),
+        response_cc=response_cc,
+        vary=vary,
+        vary_values=tuple(request.headers.get(name, "") for name in vary),
+        etag=lowered.get("etag"),
+        last_modified=lowered.get("last-modified"),
+        date=parse_http_date(lowered.get("date")),
+        age_at_response=current_age(
+            response_headers=lowered,
+            request_time=request_time,
+            response_time=response_time,
+            now=response_time,
+        ),
+        head=head.encode("latin-1"),
+    )
+
+
+def _refresh(
+    stale: CachedResponse, response: OriginResponse, *, request_time: float, response_time: float
+) -> CachedResponse:
+    """Fold a 304's headers into the stored response (RFC 9111 section 4.3.4)."""
+    updates = {n.lower(): (n, v) for n, v in response.headers if n.lower() not in NOT_STORED}
+    headers = [updates.pop(n.lower(), (n, v)) for n, v in stale.headers] + list(updates.values())
+    lowered = _lower(headers)
+    response_cc = parse_cache_control([v for n, v in headers if n.lower() == "cache-control"])
+    head = f"HTTP/1.1 {stale.status} {core.REASONS.get(stale.status, 'OK')}\r\n" + "".join(
+        f"{n}: {v}\r\n" for n, v in headers
+    )
+    return CachedResponse(
+        status=stale.status,
+        headers=headers,
+        body=stale.body,
+        request_time=request_time,
+        response_time=response_time,
+        lifetime=freshness_lifetime(status=stale.status, response_cc=response_cc, response_headers=lowered),
+        response_cc=response_cc,
+        vary=stale.vary,
+        vary_values=stale.vary_values,
+        etag=lowered.get("etag"),
+        last_modified=lowered.get("last-modified"),
+        date=parse_http_date(lowered.get("date")),
+        age_at_response=current_age(
+            response_headers=_lower(response.headers),
+            request_time=request_time,
+            response_time=response_time,
+            now=response_time,
+        ),
+        head=head.encode("latin-1"),
+    )
+
+
+def _stream_head(response: OriginResponse, request: Request, *, state: str, length: int | None) -> bytes:
+    lines = [f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, 'OK')}"]
+    lines += [f"{n}: {v}" for n, v in response.headers if n.lower() not in HOP_BY_HOP | {"content-length"}]
+    lines.append(f"Staydown-Cache: {state}")
+    if request.method == "HEAD" or response.status in (204, 304):
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
+    elif length is not None:
+        lines.append(f"Content-Length: {length}")
+    else:
+        lines.append("Transfer-Encoding: chunked")
+    if not request.keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _chunk(piece: bytes, length: int | None) -> bytes:
+    if length is not None or not piece:
+        return piece
+    return b"%x\r\n%s\r\n" % (len(piece), piece)
+
+
+def _last_chunk(length: int | None) -> bytes:
+    return b"" if length is not None else b"0\r\n\r\n"
+
+
+def _etag_matches(condition: str, etag: str | None) -> bool:
+    if etag is None:
+        return False
+    if condition.strip() == "*":
+        return True
+    weak = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == weak for tag in condition.split(","))
+
+
+def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: str) -> bytes:
+    """Answer a request from a stored response: 200, 304 or 206/416 as the request asks."""
+    age = int(entry.age(now))
+    tail = f"Age: {age}\r\nStaydown-Cache: {state}\r\n"
+    if not request.keep_alive:
+        tail += "Connection: close\r\n"
+    inm = request.headers.get("if-none-match")
+    ims = request.headers.get("if-modified-since")
+    not_modified = _etag_matches(inm, entry.etag) if inm is not None else False
+    if inm is None and ims is not None and entry.last_modified is not None and entry.status == 200:
+        since, modified = parse_http_date(ims), parse_http_date(entry.last_modified)
+        not_modified = since is not None and modified is not None and modified <= since
+    if not_modified:
+        return b"HTTP/1.1 304 Not Modified\r\n" + entry.head.split(b"\r\n", 1)[1] + tail.encode() + b"\r\n"
+    body = entry.body
+    range_header = request.headers.get("range")
+    if range_header and entry.status == 200 and _if_range_holds(request, entry):
+        span = _parse_range(range_header, len(body))
+        if span == "unsatisfiable":
+            refusal = (
+                f"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len(body)}\r\n"
+                f"{tail}Content-Length: 0\r\n\r\n"
+            )
+            return refusal.encode("latin-1")
+        if isinstance(span, tuple):
+            start, end = span
+            part = body[start : end + 1]
+            fields = (
+                f"Content-Range: bytes {start}-{end}/{len(body)}\r\n{tail}Content-Length: {len(part)}\r\n\r\n"
+            )
+            partial = b"HTTP/1.1 206 Partial Content\r\n" + entry.head.split(b"\r\n", 1)[1] + fields.encode()
+            return partial if request.method == "HEAD" else partial + part
+    head = entry.head + f"{tail}Content-Length: {len(body)}\r\n\r\n".encode()
+    return head if request.method == "HEAD" else head + body
+
+
+def _if_range_holds(request: Request, entry: CachedResponse) -> bool:
+    condition = request.headers.get("if-range")
+    if condition is None:
+        return True
+    if condition.startswith(("W/", '"')):
+        return entry.etag is not None and not condition.startswith("W/") and condition == entry.etag
+    return condition == entry.last_modified
+
+
+def _parse_range(value: str, size: int) -> tuple[int, int] | str | None:
+    """One ``bytes=`` range → (start, end); several or malformed → None (serve it all)."""
+    unit, _, spec = value.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, sep, last = spec.strip().partition("-")
+    if not sep:
+        return None
+    try:
+        if first == "":
+            if not last.isdigit() or int(last) == 0:
+                return "unsatisfiable" if last.isdigit() else None
+            suffix = int(last)
+            return max(0, size - suffix), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    if end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+class EdgeProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client = "-"
+        self.url = b""
+        self.header_list: list[tuple[bytes, bytes]] = []
+        self.queue: deque[Request | bytes] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.closing = False
+
+    # --- connection ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.client = peer[0] if peer else "-"
+        self.edge.connections += 1
+        if self.edge.connections > self.edge.config.max_connections:
+            self.edge.count("connection_refused")
+            transport.write(core.render(503, b"Too many connections.\n", close=True))
+            transport.close()
+            return
+        self._arm(self.edge.config.idle_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.edge.connections -= 1
+        self.closing = True
+        if self.timer:
+            self.timer.cancel()
+        if self.worker and not self.worker.done():
+            self.worker.cancel()
+
+    def _arm(self, seconds: float) -> None:
+        if self.timer:
+            self.timer.cancel()
+        loop = asyncio.get_running_loop()
+        self.timer = loop.call_later(seconds, self._timed_out)
+
+    def _timed_out(self) -> None:
+        if self.transport and not self.transport.is_closing():
+            self.edge.count("timeout")
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._refuse("protocol upgrades are not supported")
+        except httptools.HttpParserError as exc:
+            if not self.closing:
+                self._refuse(f"malformed request: {exc}")
+
+    def _refuse(self, why: str) -> None:
+        self.edge.count("bad_request")
+        self.queue.append(core.render(400, f"Bad request: {why}\n".encode(), close=True))
+        self.closing = True
+        if self.transport:
+            self.transport.pause_reading()
+        self._drain()
+
+    # --- httptools callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.header_list = []
+        self._arm(self.edge.config.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_list.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if self.timer:
+            self.timer.cancel()
+            self.timer = None
+        # Framing is judged on the head alone, before any body is read.
+        problem = core.check_head(self.header_list, http_11=self.parser.get_http_version() == "1.1")
+        if problem is not None:
+            self._refuse(problem)
+            raise httptools.HttpParserCallbackError(problem)
+
+    def on_message_complete(self) -> None:
+        if self.closing:
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.header_list
+        }
+        request = Request(
+            method=self.parser.get_method().decode("ascii", "replace"),
+            target=self.url.decode("latin-1"),
+            headers=headers,
+            keep_alive=self.parser.should_keep_alive(),
+            client=self.client,
+        )
+        if not self.edge.limiter.allow(self.client, time.monotonic()):
+            self.edge.count("rate_limited")
+            retry = max(1, int(self.edge.limiter.retry_after(self.client, time.monotonic()) + 0.999))
+            self.queue.append(
+                core.render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))])
+            )
+        else:
+            self.queue.append(request)
+        if len(self.queue) > self.edge.config.max_pipeline and self.transport:
+            self.transport.pause_reading()
+        self._drain()
+
+    # --- answering in order -------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Answer queued requests in order; hand over to a task at the first origin fetch."""
+        if self.worker is not None and not self.worker.done():
+            return
+        transport = self.transport
+        if transport is None:
+            return
+        while self.queue:
+            item = self.queue.popleft()
+            if isinstance(item, bytes):
+                transport.write(item)
+                if self.closing:
+                    transport.close()
+                    return
+                continue
+            decision = self.edge.decide(item)
+            answer = self.edge.immediate(item, decision)
+            if answer is None:
+                self.worker = asyncio.get_running_loop().create_task(self._slow(item, decision))
+                return
+            transport.write(answer)
+            self._log(item, answer)
+            if not item.keep_alive or decision.outcome is Outcome.bad_request:
+                transport.close()
+                return
+        if not transport.is_closing():
+            transport.resume_reading()
+            self._arm(self.edge.config.idle_timeout)
+
+    async def _slow(self, request: Request, decision: Decision) -> None:
+        transport = self.transport
+        assert transport is not None
+        keep = False
+        try:
+            keep = await self.edge.fill(request, decision, transport.write)
+        except Exception:
+            log.exception("failed to answer %s %s", request.method, request.target)
+            if not transport.is_closing():
+                transport.write(core.render(500, b"Internal error.\n", close=True))
+        self._log(request, None)
+        if not keep or not request.keep_alive:
+            transport.close()
+            return
+        self.worker = None
+        self._drain()
+
+    def _log(self, request: Request, answer: bytes | None) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            status = answer[9:12].decode() if answer else "-"
+            access_log.info(
+                '%s - - [%s] "%s %s HTTP/1.1" %s %s',
+                request.client,
+                time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                request.method,
+                request.target,
+                status,
+                len(answer) if answer else "-",
+            )
+
+
+async def serve(edge: Edge, sock: socket.socket) -> asyncio.Server:
+    """Start serving ``edge`` on an already bound, listening socket."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: EdgeProtocol(edge), sock=sock)
+
+
+async def close(server: asyncio.Server, edge: Edge) -> None:
+    server.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server.wait_closed(), 2)
+    edge.pool.close()

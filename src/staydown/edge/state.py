@@ -1,0 +1,169 @@
+"""What an edge enforces: the zones it serves and the resources blocked in them, built only from
+the enforcement feed, and kept on local disk so a restart enforces before its first connection.
+
+``EnforcementState.apply`` is pure bookkeeping over feed records. ``LocalStore`` makes it durable:
+records are appended (and fsynced) to a log before the edge acknowledges them by asking for the
+next page, and the log is compacted into an atomically replaced snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SERVED = "active"
+
+
+@dataclass(slots=True)
+class ZoneState:
+    zone_id: int
+    customer_id: int | None
+    hostnames: tuple[str, ...]
+    origin: str
+    status: str
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class EnforcementState:
+    """Zones by hostname and blocked targets by zone, as of feed sequence ``seq``."""
+
+    seq: int = 0
+    zones: dict[int, ZoneState] = field(default_factory=dict)
+    hosts: dict[str, ZoneState] = field(default_factory=dict)
+    blocks: dict[int, dict[str, int | None]] = field(default_factory=dict)  # zone -> target -> notice id
+
+    def apply(self, record: dict[str, Any]) -> tuple[str, int | None, str | None]:
+        """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
+        seq = int(record["seq"])
+        if seq != self.seq + 1:
+            raise ValueError(f"feed record {seq} does not follow {self.seq}")
+        kind = record["kind"]
+        zone_id: int | None = record.get("zone_id")
+        target: str | None = record.get("target")
+        if kind == "zone":
+            self._apply_zone(record)
+        elif kind == "block" and zone_id is not None and target is not None:
+            self.blocks.setdefault(zone_id, {})[target] = record.get("notice_id")
+        elif kind == "unblock" and zone_id is not None and target is not None:
+            self.blocks.get(zone_id, {}).pop(target, None)
+        self.seq = seq
+        return kind, zone_id, target
+
+    def _apply_zone(self, record: dict[str, Any]) -> None:
+        zone_id = int(record["zone_id"])
+        previous = self.zones.get(zone_id)
+        if previous is not None:
+            for host in previous.hostnames:
+                if self.hosts.get(host) is previous:
+                    del self.hosts[host]
+        zone = ZoneState(
+            zone_id=zone_id,
+            customer_id=record.get("customer_id"),
+            hostnames=tuple(record.get("hostnames") or ()),
+            origin=str(record.get("origin") or ""),
+            status=str(record["status"]),
+            reason=record.get("reason"),
+        )
+        self.zones[zone_id] = zone
+        for host in zone.hostnames:
+            self.hosts[host] = zone
+
+    def blocked(self, zone_id: int, target: str) -> tuple[bool, int | None]:
+        """Is ``target`` blocked in the zone? A block on a path without a query covers every query."""
+        zone_blocks = self.blocks.get(zone_id)
+        if not zone_blocks:
+            return False, None
+        if target in zone_blocks:
+            return True, zone_blocks[target]
+        path, sep, _query = target.partition("?")
+        if sep and path in zone_blocks:
+            return True, zone_blocks[path]
+        return False, None
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "zones": [
+                {
+                    "zone_id": z.zone_id,
+                    "customer_id": z.customer_id,
+                    "hostnames": list(z.hostnames),
+                    "origin": z.origin,
+                    "status": z.status,
+                    "reason": z.reason,
+                }
+                for z in self.zones.values()
+            ],
+            "blocks": [
+                [zone_id, target, notice]
+                for zone_id, t in self.blocks.items()
+                for target, notice in t.items()
+            ],
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> EnforcementState:
+        state = cls()
+        for zone in document.get("zones", []):
+            state._apply_zone(zone)
+        for zone_id, target, notice in document.get("blocks", []):
+            state.blocks.setdefault(int(zone_id), {})[target] = notice
+        state.seq = int(document.get("seq", 0))
+        return state
+
+
+class LocalStore:
+    """An edge's durable copy of the feed: ``snapshot.json`` plus ``feed.log`` (JSON lines)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.snapshot_path = directory / "snapshot.json"
+        self.log_path = directory / "feed.log"
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def load(self) -> EnforcementState:
+        """Rebuild the state from the snapshot and the log written after it."""
+        state = EnforcementState()
+        if self.snapshot_path.exists():
+            state = EnforcementState.from_document(json.loads(self.snapshot_path.read_text("utf-8")))
+        if self.log_path.exists():
+            with self.log_path.open("r", encoding="utf-8") as log:
+                for line in log:
+                    if not line.endswith("\n"):
+                        break  # a torn last line: it was never acknowledged to the feed
+                    record = json.loads(line)
+                    if int(record["seq"]) > state.seq:
+                        state.apply(record)
+        return state
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Make records durable before they are acknowledged."""
+        lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        if not lines:
+            return
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(lines)
+            log.flush()
+            os.fsync(log.fileno())
+
+    def compact(self, state: EnforcementState) -> None:
+        """Write the whole state atomically, then start an empty log."""
+        tmp = self.snapshot_path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            json.dump(state.to_document(), out, separators=(",", ":"))
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(self.snapshot_path)
+        with self.log_path.open("w", encoding="utf-8") as log:
+            log.flush()
+            os.fsync(log.fileno())
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)

@@ -1,0 +1,152 @@
+"""A scripted origin and an edge worker running in a thread, for tests over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from staydown.edge.main import EdgeOptions, run_worker
+from staydown.edge.server import EdgeConfig
+
+
+@dataclass
+class Route:
+    body: bytes = b"hello"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=lambda: {"Cache-Control": "public, max-age=300"})
+    delay: float = 0.0
+
+
+class ScriptedOrigin:
+    """Serves ``routes`` by path (query included) and records every request it receives."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        origin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                origin.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                route = origin.routes.get(self.path) or origin.routes.get(self.path.partition("?")[0])
+                if route is None:
+                    route = Route(b"missing", 404, {"Cache-Control": "no-store"})
+                if route.delay:
+                    time.sleep(route.delay)
+                etag = route.headers.get("ETag")
+                if etag and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    for name, value in route.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    return
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def hits(self, path: str) -> int:
+        return sum(1 for seen, _ in self.seen if seen == path)
+
+    def __enter__(self) -> ScriptedOrigin:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EdgeThread:
+    """One edge worker on its own uvloop in a thread."""
+
+    def __init__(
+        self, *, control_plane: str, key: str, data_dir: Path, config: EdgeConfig | None = None
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.options = EdgeOptions(
+            host="127.0.0.1",
+            port=self.port,
+            control_plane=control_plane,
+            key=key,
+            data_dir=data_dir,
+            config=config or EdgeConfig(legal_url="https://cdn.example/legal"),
+            feed_wait=5.0,
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop_event = asyncio.Event()
+            ready = asyncio.Event()
+            worker = asyncio.create_task(run_worker(self.options, 0, stop=self.stop_event, ready=ready))
+            await ready.wait()
+            self.ready.set()
+            await worker
+
+        try:
+            uvloop.run(main())
+        except BaseException as exc:  # surfaced by the test that started it
+            self.error = exc
+            self.ready.set()
+
+    def __enter__(self) -> EdgeThread:
+        self.thread.start()
+        assert self.ready.wait(15), "edge did not start"
+        if self.error:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop and self.stop_event and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(15)
+
+
+def raw_request(port: int, payload: bytes, *, source: str = "127.0.0.1", timeout: float = 5.0) -> bytes:
+    """Send bytes on a fresh connection and read until the edge closes it or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0)) as sock:
+        sock.sendall(payload)
+        chunks = []
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+        except TimeoutError:
+            pass
+        return b"".join(chunks)

@@ -1,0 +1,302 @@
+"""The edge over real sockets: enforcement before everything, a cache that never leaks, and a
+feed that survives restarts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from staydown.edge.server import EdgeConfig
+from tests.conftest import Api
+from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, free_port, raw_request
+from tests.support import ChallengeOrigin, customer_body, notice_body
+
+HOST = "cdn-zone.example.test"
+
+
+@pytest.fixture
+def origin() -> Iterator[ScriptedOrigin]:
+    with ScriptedOrigin() as scripted:
+        yield scripted
+
+
+def live_zone(api: Api, origin: ScriptedOrigin, hostname: str = HOST) -> dict[str, Any]:
+    agent = api.as_("agent")
+    customer = agent.post("/v1/customers", json=customer_body(hostname.split(".", maxsplit=1)[0])).json()
+    agent.post(
+        f"/v1/customers/{customer['id']}/verification/decision", json={"level": "identity", "reason": "ok"}
+    )
+    with ChallengeOrigin() as challenge:
+        zone = agent.post(
+            "/v1/zones", json={"customer_id": customer["id"], "hostname": hostname, "origin": challenge.url}
+        ).json()
+        challenge.files[zone["challenge"]["http_path"]] = zone["challenge"]["token"]
+        agent.post(f"/v1/zones/{zone['id']}/validate", json={"method": "http"})
+    # Point the live zone at the scripted origin (what a customer does once validated).
+    from staydown.accounts import service as accounts
+
+    with api.database.transaction() as session:
+        stored = accounts.get_zone(session, zone["id"])
+        assert stored is not None
+        stored.origin = origin.url
+        accounts.change_zone_status(
+            session, stored, accounts.ZoneEvent.suspend, now=api.clock(), actor="test", reason="origin move"
+        )
+        accounts.change_zone_status(
+            session,
+            stored,
+            accounts.ZoneEvent.reinstate,
+            now=api.clock(),
+            actor="test",
+            reason="origin moved",
+        )
+    return {"zone_id": zone["id"], "customer_id": customer["id"]}
+
+
+@pytest.fixture
+def edge_factory(api: Api, tmp_path: Path) -> Iterator[Callable[..., EdgeThread]]:
+    started: list[EdgeThread] = []
+
+    def start(control_plane: str | None = None, config: EdgeConfig | None = None) -> EdgeThread:
+        edge = EdgeThread(
+            control_plane=control_plane or api.url,
+            key=api.keys["edge"],
+            data_dir=tmp_path / "edge",
+            config=config,
+        )
+        started.append(edge.__enter__())
+        return edge
+
+    yield start
+    for edge in started:
+        edge.__exit__()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def get(edge: EdgeThread, path: str, host: str = HOST, **headers: str) -> httpx.Response:
+    return httpx.get(edge.url + path, headers={"host": host, **headers}, timeout=10)
+
+
+def test_blocked_resource_is_451_under_every_spelling(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/chapter-1/page-01.jpg"] = Route(
+        b"JPEGDATA", headers={"Cache-Control": "public, max-age=600"}
+    )
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/chapter-1/page-01.jpg").status_code == 200)
+    assert get(edge, "/chapter-1/page-01.jpg").headers["staydown-cache"] == "hit"
+    notice = (
+        api.as_("trusted_flagger")
+        .post("/v1/notices", json=notice_body([f"http://{HOST}/chapter-1/page-01.jpg"]))
+        .json()
+    )
+    eventually(lambda: get(edge, "/chapter-1/page-01.jpg").status_code == 451)
+    response = get(edge, "/chapter-1/page-01.jpg")
+    assert response.headers["link"] == '<https://cdn.example/legal>; rel="blocked-by"'
+    assert response.headers["cache-control"] == "no-store"
+    assert f"#{notice['id']}" in response.text and "counter-notice" in response.text
+    as_json = get(edge, "/chapter-1/page-01.jpg", accept="application/json").json()
+    assert as_json["notice_id"] == notice["id"]
+    hits_before = origin.hits("/chapter-1/page-01.jpg")
+    spellings = [
+        "/chapter-1/./page-01.jpg",
+        "/chapter-1/x/../page-01.jpg",
+        "/%63hapter-1/page-01.jpg",
+        "/chapter-1/page%2d01.jpg",
+        "//chapter-1//page-01.jpg",
+        "/chapter-1/%2e/page-01.jpg",
+        "/chapter-1/page-01.jpg?size=large",
+        "/chapter-1/page-01.jpg#frag",
+    ]
+    for path in spellings:
+        assert get(edge, path).status_code == 451, path
+    for host in (HOST.upper(), f"{HOST}:80", f"{HOST}."):
+        assert get(edge, "/chapter-1/page-01.jpg", host=host).status_code == 451, host
+    absolute = raw_request(
+        edge.port,
+        f"GET http://{HOST}/chapter-1/page-01.jpg HTTP/1.1\r\nHost: {HOST}\r\n"
+        "Connection: close\r\n\r\n".encode(),
+    )
+    assert absolute.startswith(b"HTTP/1.1 451")
+    head = httpx.head(edge.url + "/chapter-1/page-01.jpg", headers={"host": HOST})
+    assert head.status_code == 451
+    assert origin.hits("/chapter-1/page-01.jpg") == hits_before  # the origin never heard of any of it
+
+
+def test_unknown_and_suspended_zones_never_reach_the_origin(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    zone = live_zone(api, origin)
+    origin.routes["/a"] = Route(b"a")
+    edge = edge_factory()
+    assert get(edge, "/a", host="nobody.example.test").status_code == 421
+    eventually(lambda: get(edge, "/a").status_code == 200)
+    api.as_("agent").post(f"/v1/zones/{zone['zone_id']}/suspend", json={"reason": "abuse"})
+    eventually(lambda: get(edge, "/a").status_code == 403)
+    response = get(edge, "/a")
+    assert response.headers["staydown-reason"] == "zone-suspended"
+    before = len(origin.seen)
+    assert get(edge, "/b").status_code == 403
+    assert len(origin.seen) == before
+    api.as_("agent").post(f"/v1/zones/{zone['zone_id']}/terminate", json={"reason": "repeat infringer"})
+    eventually(lambda: get(edge, "/a").headers.get("staydown-reason") == "zone-terminated")
+
+
+def test_restart_with_the_control_plane_down_still_enforces(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/keep.jpg"] = Route(b"keep")
+    origin.routes["/gone.jpg"] = Route(b"gone")
+    edge = edge_factory()
+    api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/gone.jpg"]))
+    eventually(lambda: get(edge, "/gone.jpg").status_code == 451)
+    edge.__exit__()
+    dead_control_plane = f"http://127.0.0.1:{free_port()}"
+    again = edge_factory(control_plane=dead_control_plane)
+    assert get(again, "/gone.jpg").status_code == 451  # from the local store, before any feed contact
+    assert get(again, "/keep.jpg").status_code == 200
+
+
+def test_private_responses_are_never_shared(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/account"] = Route(b"alice's page", headers={"Cache-Control": "private, max-age=600"})
+    origin.routes["/cookie"] = Route(
+        b"set", headers={"Cache-Control": "max-age=600", "Set-Cookie": "sid=alice"}
+    )
+    origin.routes["/plain"] = Route(b"plain", headers={"Cache-Control": "max-age=600"})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/plain").status_code == 200)
+    for path in ("/account", "/cookie"):
+        first = get(edge, path, cookie="sid=alice")
+        second = get(edge, path)
+        assert first.headers["staydown-cache"] == "bypass"
+        assert second.headers["staydown-cache"] == "bypass"
+        assert origin.hits(path) == 2
+    alice = get(edge, "/plain", authorization="Bearer alice")
+    assert alice.headers["staydown-cache"] in ("bypass", "miss")
+    assert get(edge, "/plain").headers["staydown-cache"] == "hit"  # stored from the anonymous request
+    with_cookie = get(edge, "/plain", cookie="sid=bob")
+    assert with_cookie.headers["staydown-cache"] != "hit"  # credentialed requests never read shared copies
+
+
+def test_conditional_range_and_revalidation(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/doc"] = Route(
+        b"0123456789", headers={"Cache-Control": "max-age=0, must-revalidate", "ETag": '"v1"'}
+    )
+    origin.routes["/img"] = Route(b"abcdefghij", headers={"Cache-Control": "max-age=600", "ETag": '"i1"'})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/img").status_code == 200)
+    assert get(edge, "/img", **{"if-none-match": '"i1"'}).status_code == 304
+    part = get(edge, "/img", range="bytes=2-4")
+    assert (part.status_code, part.content, part.headers["content-range"]) == (206, b"cde", "bytes 2-4/10")
+    assert get(edge, "/img", range="bytes=-3").content == b"hij"
+    assert get(edge, "/img", range="bytes=50-").status_code == 416
+    assert get(edge, "/doc").content == b"0123456789"
+    again = get(edge, "/doc")
+    assert again.headers["staydown-cache"] == "revalidated"
+    assert origin.seen[-1][1].get("if-none-match") == '"v1"'
+
+
+def test_one_origin_fetch_for_concurrent_misses(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/slow.jpg"] = Route(b"slow", delay=0.5)
+    origin.routes["/warm"] = Route(b"w")
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/warm").status_code == 200)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(lambda _: get(edge, "/slow.jpg").status_code, range(10)))
+    assert statuses == [200] * 10
+    assert origin.hits("/slow.jpg") == 1
+
+
+SMUGGLING = [
+    b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
+    b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n  folded\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost : h\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("payload", SMUGGLING, ids=range(len(SMUGGLING)))
+def test_smuggling_shapes_are_refused_and_others_still_served(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread], payload: bytes
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/ok"] = Route(b"ok")
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/ok").status_code == 200)
+    answer = raw_request(edge.port, payload.replace(b"Host: h", f"Host: {HOST}".encode()))
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert answer.count(b"HTTP/1.1") == 1  # nothing after it: the connection was closed
+    assert all(path == "/ok" for path, _ in origin.seen)
+    assert get(edge, "/ok").status_code == 200
+
+
+def test_flood_from_one_address_is_limited_while_another_is_served(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/r"] = Route(b"r")
+    edge = edge_factory(
+        config=EdgeConfig(legal_url="https://cdn.example/legal", rate_per_second=5, rate_burst=10)
+    )
+    eventually(lambda: get(edge, "/r").status_code in (200, 429))
+    request = f"GET /r HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode() * 40
+    flood = raw_request(edge.port, request, source="127.0.0.1", timeout=1.0)
+    assert flood.count(b"HTTP/1.1 429") >= 25
+    assert b"Retry-After: " in flood
+    other = raw_request(
+        edge.port,
+        f"GET /r HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode(),
+        source="127.0.0.2",
+    )
+    assert other.startswith(b"HTTP/1.1 200")
+
+
+def test_pipelined_requests_are_answered_in_order(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    for name in ("one", "two", "three"):
+        origin.routes[f"/{name}"] = Route(name.encode(), delay=0.2 if name == "one" else 0)
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/two").status_code == 200)
+    pipeline = b"".join(
+        f"GET /{n} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode() for n in ("one", "two", "three")
+    )
+    answer = raw_request(
+        edge.port, pipeline + f"GET /two HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+    )
+    bodies = [chunk.rsplit(b"\r\n\r\n", 1)[-1][:5] for chunk in answer.split(b"HTTP/1.1 200 OK")[1:]]
+    assert bodies == [b"one", b"two", b"three", b"two"]
