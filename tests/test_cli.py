@@ -135,7 +135,9 @@ def test_acknowledged_notice_survives_a_crash(data_dir: Path, api_process: tuple
 
 
 def test_up_demo_serves_the_contract(data_dir: Path) -> None:
-    process = Process("up", "--demo", "--api-port", "0", "--edge-port", "0", data_dir=data_dir)
+    process = Process(
+        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", data_dir=data_dir
+    )
     try:
         deadline = time.monotonic() + 90
         demo_file = data_dir / "demo.json"
@@ -158,6 +160,9 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
         assert any(path.endswith(".jpg") for path in manga["assets"])
         asset = next(p for p in manga["assets"] if p.endswith((".jpg", ".png", ".webp")))
         assert httpx.get(manga["origin"] + asset).headers["content-type"].startswith("image/")
+        through_edge = httpx.get(demo["edge"] + asset, headers={"host": "manga.demo.test"})
+        assert through_edge.status_code == 200
+        assert through_edge.content == httpx.get(manga["origin"] + asset).content
         headers = {"authorization": f"Bearer {demo['keys']['trusted_flagger']}"}
         body = notice_body([f"http://MANGA.demo.test:80{asset}"])
         notice = httpx.post(f"{demo['api']}/v1/notices", json=body, headers=headers).json()
@@ -169,6 +174,13 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
         assert feed["records"][-1]["target"] == asset
         zones = {r["zone_id"]: r["status"] for r in feed["records"] if r["kind"] == "zone"}
         assert zones == {manga["zone_id"]: "active", demo["zones"]["photos.demo.test"]["zone_id"]: "active"}
+        deadline = time.monotonic() + 10
+        while httpx.get(demo["edge"] + asset, headers={"host": "manga.demo.test"}).status_code != 451:
+            assert time.monotonic() < deadline, "the edge never blocked the noticed asset"
+            time.sleep(0.05)
+        blocked = httpx.get(demo["edge"] + asset, headers={"host": "manga.demo.test"})
+        assert blocked.headers["link"] == f'<{demo["api"]}/legal>; rel="blocked-by"'
+        assert "counter-notice" in httpx.get(f"{demo['api']}/legal").text
         customer = {"authorization": f"Bearer {demo['keys']['customer']}"}
         assert httpx.get(f"{demo['api']}/v1/notices/{notice['id']}", headers=customer).status_code == 200
     finally:

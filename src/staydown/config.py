@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_secret: str | None = None
 
+    edge_cache_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024)
+    edge_max_object_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    edge_rate_per_second: float = Field(0.0, ge=0)
+    edge_rate_burst: float = Field(0.0, ge=0)
+    edge_max_connections: int = Field(10_000, ge=1)
+
     dcv_timeout_seconds: float = 5.0
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []

@@ -157,6 +157,43 @@ def api(
     run(serve(settings, host=host, api_port=port, worker=False, demo=False))
 
 
+@app.command("edge")
+def edge(
+    control_plane: Annotated[str, typer.Option("--control-plane", help="Control-plane base URL.")],
+    key: Annotated[str, typer.Option("--key", envvar="STAYDOWN_EDGE_KEY", help="An edge-role API key.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve visitors on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the port.", min=1)] = 1,
+    admin_port: Annotated[int | None, typer.Option(help="Metrics on this port (+ worker index).")] = None,
+    legal_url: Annotated[
+        str | None, typer.Option(help="Named by 451 responses as the blocking entity.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
+    from staydown.edge.main import EdgeOptions, edge_config, start_processes, stop_processes
+
+    settings = load_settings(data_dir)
+    options = EdgeOptions(
+        host=host,
+        port=port,
+        control_plane=control_plane,
+        key=key,
+        data_dir=settings.data_dir / "edge",
+        config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
+        admin_port=admin_port,
+    )
+    processes = start_processes(options, workers)
+    console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_processes(processes)
+
+
 @app.command("worker")
 def worker(data_dir: DataDir = None) -> None:
     """Run the worker alone: send notifications and run due timers."""

@@ -9,13 +9,17 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from rich.console import Console
 
+from staydown.accounts import service as accounts
 from staydown.api.app import create_app
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
+from staydown.edge.main import EdgeOptions, edge_config, reuseport_socket, start_processes, stop_processes
+from staydown.types import Role, system_clock
 from staydown.worker import run_forever
 
 console = Console(stderr=True)
@@ -43,6 +47,61 @@ def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def embedded_edge_key(settings: Settings, database: Database) -> str:
+    """The key the embedded edge uses, kept (mode 0600) in the data directory across restarts."""
+    path = settings.data_dir / "edge" / "key"
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        with database.reader() as session:
+            key = accounts.authenticate(session, secret)
+            if key is not None and key.role is Role.edge:
+                return secret
+    with database.transaction() as session:
+        _key, secret = accounts.create_key(
+            session, role=Role.edge, now=system_clock(), name="embedded edge", actor="staydown up"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret, encoding="utf-8")
+    return secret
+
+
+async def start_edge(
+    settings: Settings, database: Database, *, host: str, port: int, workers: int, api_url: str
+) -> tuple[str, list[Any]]:
+    """Start the edge workers on ``port`` (0 picks one) and wait until they answer."""
+    key = await asyncio.to_thread(embedded_edge_key, settings, database)
+    reservation = reuseport_socket(host, port, listen=False)
+    port = reservation.getsockname()[1]
+    options = EdgeOptions(
+        host=host,
+        port=port,
+        control_plane=api_url,
+        key=key,
+        data_dir=settings.data_dir / "edge",
+        config=edge_config(settings, f"{api_url}/legal"),
+    )
+    processes = start_processes(options, workers)
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                try:
+                    await client.get(url + "/", headers={"host": "edge-check.invalid"}, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if asyncio.get_running_loop().time() > deadline or not all(
+                        p.is_alive() for p in processes
+                    ):
+                        await asyncio.to_thread(stop_processes, processes)
+                        raise RuntimeError("the edge did not start") from None
+                    await asyncio.sleep(0.1)
+    finally:
+        reservation.close()
+    return url, processes
+
+
 async def serve(
     settings: Settings,
     *,
@@ -59,15 +118,18 @@ async def serve(
     database = Database.from_url(settings.resolved_database_url)
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
-    if settings.legal_url is None:
-        settings = settings.model_copy(update={"legal_url": f"{api_url}/v1/policy/repeat-infringer"})
     app = create_app(settings, database)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+    )
     stop = asyncio.Event()
     tasks = [asyncio.create_task(server.serve(sockets=[api_sock]), name="api")]
     if worker:
         tasks.append(asyncio.create_task(run_forever(database, settings, stop=stop), name="worker"))
     origins: list[Any] = []
+    edge_processes: list[Any] = []
     try:
         while not server.started:
             if tasks[0].done():
@@ -77,15 +139,15 @@ async def serve(
         console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs)")
         console.print(f"metrics   {api_url}/metrics")
         console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
-        console.print(
-            "edge      not in this build yet: the enforcement feed at "
-            f"{api_url}/v1/edge/feed is what edges consume"
+        edge_url, edge_processes = await start_edge(
+            settings, database, host=host, port=edge_port, workers=edge_workers, api_url=api_url
         )
+        console.print(f"edge      {edge_url}  ({edge_workers} worker(s), following {api_url}/v1/edge/feed)")
         if demo:
             from staydown.demo.seed import seed_demo
 
             document, origins = await asyncio.to_thread(
-                seed_demo, database, settings, api_url=api_url, edge_url=None, desk_url=None
+                seed_demo, database, settings, api_url=api_url, edge_url=edge_url, desk_url=None
             )
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)
@@ -102,5 +164,6 @@ async def serve(
                 await task
         for origin in origins:
             origin.stop()
+        stop_processes(edge_processes)  # synchronously: this must happen even while being cancelled
         database.dispose()
         api_sock.close()

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
@@ -40,14 +41,28 @@ class EdgeOptions:
     feed_wait: float = 25.0
 
 
-def reuseport_socket(host: str, port: int) -> socket.socket:
-    """A listening socket that other workers can bind to the same port."""
+def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
+    """The edge's settings, from the one settings object."""
+    return EdgeConfig(
+        legal_url=settings.legal_url or legal_url,
+        provider=settings.provider_name,
+        cache_budget=settings.edge_cache_bytes,
+        max_object=settings.edge_max_object_bytes,
+        rate_per_second=settings.edge_rate_per_second,
+        rate_burst=settings.edge_rate_burst,
+        max_connections=settings.edge_max_connections,
+    )
+
+
+def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
+    """A socket on ``host:port`` that other workers can bind too (unlistened, it only reserves the port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(4096)
+    if listen:
+        sock.listen(4096)
     sock.setblocking(False)
     return sock
 
@@ -110,12 +125,29 @@ async def run_worker(
 def _worker_process(options: EdgeOptions, index: int) -> None:
     import uvloop
 
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s edge[{index}] %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("staydown.edge.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    parent = os.getppid()
+
+    async def orphaned(stop: asyncio.Event) -> None:
+        while not stop.is_set():  # a worker never outlives the process that started it
+            if os.getppid() != parent:
+                log.warning("edge worker %d: parent exited; stopping", index)
+                stop.set()
+            await asyncio.sleep(1)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        watcher = asyncio.create_task(orphaned(stop))
         await run_worker(options, index, stop=stop)
+        watcher.cancel()
 
     uvloop.run(main())
 

@@ -118,3 +118,29 @@ def reinstate(
     )
     session.commit()
     return StepRead.model_validate(step)
+
+
+@router.get("/legal", response_class=PlainTextResponse, include_in_schema=False)
+def legal(settings: SettingsDep) -> str:
+    """The page a 451 names as the blocking entity: why content is blocked and how to contest it."""
+    provider = settings.provider_name
+    return "\n".join(
+        [
+            f"# {provider}: blocked content",
+            "",
+            f"{provider} blocks content on its network when it receives a valid notice that the content "
+            "infringes a right (17 U.S.C. 512; Regulation (EU) 2022/2065 Art. 16; Japan's Information "
+            "Distribution Platform Act), and keeps copies of it from returning.",
+            "",
+            "If you published the content and believe the block is a mistake:",
+            "- file a counter-notice (DMCA notices): the material is restored 10 to 14 business days after "
+            "it unless the complainant starts a court action;",
+            "- file an internal complaint within six months of the decision;",
+            "- or go to an out-of-court dispute settlement body or to court.",
+            "",
+            "The 451 response names the notice. Customers file both through the abuse desk or the API "
+            "(POST /v1/counter-notices).",
+            "",
+            policy_text(settings.policy, provider=provider),
+        ]
+    )
