@@ -300,3 +300,20 @@ def test_pipelined_requests_are_answered_in_order(
     )
     bodies = [chunk.rsplit(b"\r\n\r\n", 1)[-1][:5] for chunk in answer.split(b"HTTP/1.1 200 OK")[1:]]
     assert bodies == [b"one", b"two", b"three", b"two"]
+
+
+def test_metrics_on_the_edge(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/m"] = Route(b"m")
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/m").status_code == 200)
+    get(edge, "/m")
+    metrics = httpx.get(edge.url + "/metrics").text  # Host is the edge's own address
+    assert 'staydown_edge_responses_total{outcome="hit",worker="0"} 1.0' in metrics
+    seq = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["head"]
+    assert f'staydown_edge_feed_seq{{worker="0"}} {float(seq)}' in metrics
+    assert 'staydown_edge_feed_lag{worker="0"} 0.0' in metrics
+    zone_metrics = get(edge, "/metrics")  # addressed to a zone: the origin's /metrics, not the edge's
+    assert zone_metrics.status_code == 404 and zone_metrics.text == "missing"

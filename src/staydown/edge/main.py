@@ -102,9 +102,10 @@ async def run_worker(
     consumer = FeedConsumer(
         edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
     )
+    registry = CollectorRegistry()
+    registry.register(EdgeCollector(edge, consumer, index))
+    edge.registry = registry
     if options.admin_port is not None:
-        registry = CollectorRegistry()
-        registry.register(EdgeCollector(edge, consumer, index))
         start_http_server(options.admin_port + index, addr=options.host, registry=registry)
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httptools
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from staydown.edge import core
 from staydown.edge.cache import CachedResponse, MemoryCache
@@ -89,6 +90,11 @@ class Edge:
         self.connections = 0
         self.counters: dict[str, int] = {}
         self.fill_hooks: list[Callable[[tuple[int, str], CachedResponse], bool]] = []
+        self.registry: CollectorRegistry | None = None
+
+    def metrics(self) -> bytes:
+        """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
+        return generate_latest(self.registry) if self.registry is not None else b""
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -289,6 +295,12 @@ async def _stream(
     if send:
         write(_last_chunk(length))
     return request.keep_alive
+
+
+def _is_ip(decision: Decision) -> bool:
+    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
+    host = decision.url.host if decision.url else ""
+    return host.startswith("[") or host.replace(".", "").isdigit()
 
 
 def _credentialed(request: Request) -> bool:
@@ -615,6 +627,9 @@ class EdgeProtocol(asyncio.Protocol):
                     return
                 continue
             decision = self.edge.decide(item)
+            if decision.outcome is Outcome.unknown_host and item.target == "/metrics" and _is_ip(decision):
+                transport.write(core.render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
+                continue
             answer = self.edge.immediate(item, decision)
             if answer is None:
                 self.worker = asyncio.get_running_loop().create_task(self._slow(item, decision))
