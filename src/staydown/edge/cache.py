@@ -32,10 +32,11 @@ class CachedResponse:
     date: float | None = None
     age_at_response: float = 0.0  # corrected initial age (RFC 9111 section 4.2.3)
     head: bytes = field(default=b"", repr=False)
+    served: tuple[int, bytes] | None = field(default=None, repr=False)  # (age, plain hit response)
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.head) + ENTRY_OVERHEAD
+        return 2 * len(self.body) + len(self.head) + ENTRY_OVERHEAD  # body, and the served copy
 
     def age(self, now: float) -> float:
         return self.age_at_response + max(0.0, now - self.response_time)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 # RFC 9110 section 15.1: statuses a cache may store with heuristic freshness.
 HEURISTICALLY_CACHEABLE = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
@@ -76,6 +77,15 @@ def _split_directives(value: str) -> Iterable[tuple[str, str | None]]:
                 yield name.strip().lower(), argument if sep else None
         else:
             part.append(char)
+
+
+NO_DIRECTIVES = CacheControl()
+
+
+@lru_cache(maxsize=1024)
+def request_cache_control(value: str) -> CacheControl:
+    """Parse a request's single ``Cache-Control`` value (requests repeat a few values, so cache them)."""
+    return parse_cache_control((value,)) if value else NO_DIRECTIVES
 
 
 def parse_cache_control(values: Iterable[str]) -> CacheControl:

@@ -15,7 +15,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httptools
@@ -30,6 +30,7 @@ from staydown.edge.freshness import (
     freshness_lifetime,
     parse_cache_control,
     parse_http_date,
+    request_cache_control,
     reuse,
     storability,
 )
@@ -40,6 +41,7 @@ from staydown.edge.state import EnforcementState
 log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
 
+DECISION_MEMO = 100_000  # decisions remembered between feed records
 FORWARDED = (
     "accept",
     "accept-encoding",
@@ -73,7 +75,6 @@ class Request:
     headers: dict[str, str]
     keep_alive: bool
     client: str
-    started: float = field(default_factory=time.monotonic)
 
 
 class Edge:
@@ -91,6 +92,7 @@ class Edge:
         self.counters: dict[str, int] = {}
         self.fill_hooks: list[Callable[[tuple[int, str], CachedResponse], bool]] = []
         self.registry: CollectorRegistry | None = None
+        self._decisions: dict[tuple[str | None, str, str], Decision] = {}
 
     def metrics(self) -> bytes:
         """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
@@ -101,6 +103,7 @@ class Edge:
 
     def apply(self, records: list[dict[str, Any]]) -> None:
         """Apply feed records in order and purge what they take out of service."""
+        self._decisions.clear()  # before and after: no decision outlives a record it predates
         for record in records:
             kind, zone_id, target = self.state.apply(record)
             if kind in ("block", "purge") and zone_id is not None and target is not None:
@@ -109,13 +112,26 @@ class Edge:
                 zone = self.state.zones.get(zone_id)
                 if zone is None or zone.status != "active":
                     self.cache.purge_zone(zone_id)
+        self._decisions.clear()
 
     # --- deciding -------------------------------------------------------------------------
 
     def decide(self, request: Request) -> Decision:
-        return core.decide(
-            self.state, method=request.method, host=request.headers.get("host"), target=request.target
-        )
+        """Enforcement's decision, memoised per (Host, target, method) until the next feed record."""
+        host = request.headers.get("host")
+        key = (host, request.target, request.method)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = core.decide(self.state, method=request.method, host=host, target=request.target)
+            if len(self._decisions) >= DECISION_MEMO:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def replace_state(self, state: EnforcementState) -> None:
+        self.state = state
+        self._decisions.clear()
+        self.cache = MemoryCache(budget=self.config.cache_budget, max_object=self.config.max_object)
 
     def immediate(self, request: Request, decision: Decision) -> bytes | None:
         """Answer without the origin when enforcement or a fresh cached copy allows; else None."""
@@ -137,7 +153,7 @@ class Edge:
         verdict = reuse(
             lifetime=entry.lifetime,
             age=entry.age(now),
-            request_cc=parse_cache_control([request.headers.get("cache-control", "")]),
+            request_cc=request_cache_control(request.headers.get("cache-control", "")),
             response_cc=entry.response_cc,
         )
         if not verdict.serve:
@@ -225,7 +241,7 @@ class Edge:
             self.count("revalidated")
             write(serve_entry(refreshed, request, now=response_time, state="revalidated"))
             return True
-        request_cc = parse_cache_control([request.headers.get("cache-control", "")])
+        request_cc = request_cache_control(request.headers.get("cache-control", ""))
         response_cc = parse_cache_control([v for n, v in response.headers if n.lower() == "cache-control"])
         verdict = storability(
             method="GET",
@@ -426,6 +442,17 @@ def _etag_matches(condition: str, etag: str | None) -> bool:
 def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: str) -> bytes:
     """Answer a request from a stored response: 200, 304 or 206/416 as the request asks."""
     age = int(entry.age(now))
+    headers = request.headers
+    plain = (
+        state == "hit"
+        and request.keep_alive
+        and request.method == "GET"
+        and "if-none-match" not in headers
+        and "if-modified-since" not in headers
+        and "range" not in headers
+    )
+    if plain and entry.served is not None and entry.served[0] == age:
+        return entry.served[1]  # the same bytes as the last hit this second
     tail = f"Age: {age}\r\nStaydown-Cache: {state}\r\n"
     if not request.keep_alive:
         tail += "Connection: close\r\n"
@@ -456,7 +483,12 @@ def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: s
             partial = b"HTTP/1.1 206 Partial Content\r\n" + entry.head.split(b"\r\n", 1)[1] + fields.encode()
             return partial if request.method == "HEAD" else partial + part
     head = entry.head + f"{tail}Content-Length: {len(body)}\r\n\r\n".encode()
-    return head if request.method == "HEAD" else head + body
+    if request.method == "HEAD":
+        return head
+    response = head + body
+    if plain:
+        entry.served = (age, response)
+    return response
 
 
 def _if_range_holds(request: Request, entry: CachedResponse) -> bool:
@@ -504,9 +536,11 @@ class EdgeProtocol(asyncio.Protocol):
         self.url = b""
         self.header_list: list[tuple[bytes, bytes]] = []
         self.queue: deque[Request | bytes] = deque()
-        self.worker: asyncio.Task[None] | None = None
+        self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.timer: asyncio.TimerHandle | None = None
+        self.deadline = float("inf")
         self.closing = False
+        self.loop = asyncio.get_running_loop()
 
     # --- connection ---------------------------------------------------------------------
 
@@ -532,15 +566,23 @@ class EdgeProtocol(asyncio.Protocol):
             self.worker.cancel()
 
     def _arm(self, seconds: float) -> None:
-        if self.timer:
-            self.timer.cancel()
-        loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(seconds, self._timed_out)
+        """Set the connection's deadline; one timer per connection re-arms itself lazily."""
+        self.deadline = self.loop.time() + seconds
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.deadline, self._check_deadline)
 
-    def _timed_out(self) -> None:
-        if self.transport and not self.transport.is_closing():
+    def _disarm(self) -> None:
+        self.deadline = float("inf")
+
+    def _check_deadline(self) -> None:
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.loop.time() >= self.deadline:
             self.edge.count("timeout")
             self.transport.close()
+        elif self.deadline != float("inf"):
+            self.timer = self.loop.call_at(self.deadline, self._check_deadline)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -575,9 +617,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.header_list.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self.timer:
-            self.timer.cancel()
-            self.timer = None
+        self._disarm()
         # Framing is judged on the head alone, before any body is read.
         problem = core.check_head(self.header_list, http_11=self.parser.get_http_version() == "1.1")
         if problem is not None:
@@ -597,17 +637,36 @@ class EdgeProtocol(asyncio.Protocol):
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
         )
-        if not self.edge.limiter.allow(self.client, time.monotonic()):
+        if self.edge.limiter.rate and not self.edge.limiter.allow(self.client, time.monotonic()):
             self.edge.count("rate_limited")
             retry = max(1, int(self.edge.limiter.retry_after(self.client, time.monotonic()) + 0.999))
             self.queue.append(
                 core.render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))])
             )
+        elif not self.queue and self.worker is None and self.transport is not None:
+            self._answer_now(request, self.transport)  # the common case: nothing waits before it
+            return
         else:
             self.queue.append(request)
         if len(self.queue) > self.edge.config.max_pipeline and self.transport:
             self.transport.pause_reading()
         self._drain()
+
+    def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
+        decision = self.edge.decide(request)
+        if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
+            transport.write(core.render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
+            return
+        answer = self.edge.immediate(request, decision)
+        if answer is None:
+            self.worker = self.loop.create_task(self._slow(request, decision))
+            return
+        transport.write(answer)
+        self._log(request, answer)
+        if not request.keep_alive or decision.outcome is Outcome.bad_request:
+            transport.close()
+            return
+        self._arm(self.edge.config.idle_timeout)
 
     # --- answering in order -------------------------------------------------------------
 
@@ -626,18 +685,8 @@ class EdgeProtocol(asyncio.Protocol):
                     transport.close()
                     return
                 continue
-            decision = self.edge.decide(item)
-            if decision.outcome is Outcome.unknown_host and item.target == "/metrics" and _is_ip(decision):
-                transport.write(core.render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
-                continue
-            answer = self.edge.immediate(item, decision)
-            if answer is None:
-                self.worker = asyncio.get_running_loop().create_task(self._slow(item, decision))
-                return
-            transport.write(answer)
-            self._log(item, answer)
-            if not item.keep_alive or decision.outcome is Outcome.bad_request:
-                transport.close()
+            self._answer_now(item, transport)
+            if self.worker is not None or transport.is_closing():
                 return
         if not transport.is_closing():
             transport.resume_reading()
