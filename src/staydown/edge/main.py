@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -98,6 +99,9 @@ async def run_worker(
     """One worker: local state first, then the socket, then the feed."""
     store = LocalStore(options.data_dir / f"worker-{index}")
     state = await asyncio.to_thread(store.load)
+    # The loaded state (up to millions of blocks) is long-lived: keep the cyclic GC from rescanning it.
+    gc.collect()
+    gc.freeze()
     edge = Edge(state, options.config)
     consumer = FeedConsumer(
         edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait

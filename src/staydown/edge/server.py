@@ -150,14 +150,19 @@ class Edge:
         if entry is None:
             return None
         now = self.clock()
-        verdict = reuse(
-            lifetime=entry.lifetime,
-            age=entry.age(now),
-            request_cc=request_cache_control(request.headers.get("cache-control", "")),
-            response_cc=entry.response_cc,
-        )
-        if not verdict.serve:
-            return None
+        cache_control = request.headers.get("cache-control")
+        if cache_control is None and not entry.response_cc.no_cache:
+            if entry.age(now) >= entry.lifetime:  # the common case needs only the arithmetic
+                return None
+        else:
+            verdict = reuse(
+                lifetime=entry.lifetime,
+                age=entry.age(now),
+                request_cc=request_cache_control(cache_control or ""),
+                response_cc=entry.response_cc,
+            )
+            if not verdict.serve:
+                return None
         self.count("hit")
         return serve_entry(entry, request, now=now, state="hit")
 
@@ -535,6 +540,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.client = "-"
         self.url = b""
         self.header_list: list[tuple[bytes, bytes]] = []
+        self.headers: dict[str, str] = {}
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.timer: asyncio.TimerHandle | None = None
@@ -608,6 +614,7 @@ class EdgeProtocol(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.url = b""
         self.header_list = []
+        self.headers = {}
         self._arm(self.edge.config.header_timeout)
 
     def on_url(self, url: bytes) -> None:
@@ -615,6 +622,7 @@ class EdgeProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_list.append((name, value))
+        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -627,13 +635,10 @@ class EdgeProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.closing:
             return
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self.header_list
-        }
         request = Request(
             method=self.parser.get_method().decode("ascii", "replace"),
             target=self.url.decode("latin-1"),
-            headers=headers,
+            headers=self.headers,
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
         )

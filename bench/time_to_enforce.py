@@ -1,0 +1,192 @@
+"""Time from a trusted notice's 201 to the first 451 at every edge worker, under load.
+
+    python bench/time_to_enforce.py [--notices 1000] [--workers 2]
+
+Starts the control plane (SQLite), an origin with one object per notice, and the edge with
+--workers processes sharing one port. Every object is fetched into the cache first; wrk keeps a
+cached object under load throughout. For each notice it holds one keep-alive connection per worker
+(a connection learns its worker from the edge's own /metrics) and polls each until it answers 451.
+Prints p50/p99/max of 201 → 451 over all (notice, worker) pairs. Target: p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.conftest import ServerThread, make_keys
+from tests.edge.harness import free_port
+from tests.support import active_zone, notice_body
+
+from staydown.api.app import create_app
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.db.migrate import upgrade
+from staydown.demo.origin import run_origin_in_thread
+from staydown.edge.main import EdgeOptions, start_processes, stop_processes
+from staydown.edge.server import EdgeConfig
+from staydown.types import system_clock
+
+HOST = "enforce.example.test"
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 connection that reads whole Content-Length responses."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buffer = b""
+
+    def get(self, path: str, host: str) -> tuple[int, bytes]:
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(65536)
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        self.buffer = rest[length:]
+        return int(head[9:12]), rest[:length]
+
+
+def connections_per_worker(port: int, workers: int) -> dict[str, Connection]:
+    found: dict[str, Connection] = {}
+    for _ in range(workers * 50):
+        connection = Connection(port)
+        _, body = connection.get("/metrics", "127.0.0.1")
+        worker = re.search(rb'worker="(\d+)"', body).group(1).decode()  # type: ignore[union-attr]
+        if worker in found:
+            connection.sock.close()
+        else:
+            found[worker] = connection
+        if len(found) == workers:
+            return found
+    raise RuntimeError(f"reached only workers {sorted(found)}")
+
+
+class Api:
+    def __init__(self, url: str, keys: dict[str, str]) -> None:
+        self.url, self.keys = url, keys
+
+    def as_(self, role: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"authorization": f"Bearer {self.keys[role]}"}, timeout=60
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--notices", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        (tmp / "origin").mkdir()
+        for i in range(args.notices + 1):
+            (tmp / "origin" / f"page-{i}.jpg").write_bytes(bytes(2048))
+        policy = tmp / "policy.toml"  # the benchmark's one zone must not be suspended by its own notices
+        policy.write_text(
+            "[repeat_infringer]\nwarning_strikes = 1000000\n[repeat_infringer.suspension]\n"
+            "strikes = 1000000\n[repeat_infringer.termination]\nstrikes = 1000000\n"
+        )
+        url = f"sqlite:///{tmp}/staydown.db"
+        upgrade(url)
+        database = Database.from_url(url)
+        app = create_app(Settings(data_dir=tmp, database_url=url, policy_file=policy), database)
+        keys = make_keys(database, system_clock)
+        with ServerThread(app) as server, run_origin_in_thread(tmp / "origin") as origin:
+            api = Api(server.url, keys)
+            zone = active_zone(api, HOST, name="Enforce Owner")  # type: ignore[arg-type]
+            from staydown.accounts import service as accounts
+
+            with database.transaction() as session:
+                stored = accounts.get_zone(session, zone["zone_id"])
+                assert stored is not None
+                stored.origin = origin.url
+                for event in (accounts.ZoneEvent.suspend, accounts.ZoneEvent.reinstate):
+                    accounts.change_zone_status(
+                        session, stored, event, now=system_clock(), actor="bench", reason="origin"
+                    )
+            port = free_port()
+            options = EdgeOptions(
+                host="127.0.0.1",
+                port=port,
+                control_plane=server.url,
+                key=keys["edge"],
+                data_dir=tmp / "edge",
+                config=EdgeConfig(legal_url=server.url + "/legal"),
+            )
+            processes = start_processes(options, args.workers)
+            load = None
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if (
+                            httpx.get(
+                                f"http://127.0.0.1:{port}/page-0.jpg", headers={"host": HOST}
+                            ).status_code
+                            == 200
+                        ):
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert time.monotonic() < deadline, "edge did not come up"
+                    time.sleep(0.2)
+                workers = connections_per_worker(port, args.workers)
+                for i in range(args.notices + 1):
+                    for connection in workers.values():
+                        assert connection.get(f"/page-{i}.jpg", HOST)[0] == 200
+                if shutil.which("wrk"):
+                    load = subprocess.Popen(
+                        ["wrk", "-t1", "-c16", "-d3600s", "-H", f"Host: {HOST}", f"http://127.0.0.1:{port}/page-0.jpg"],
+                        stdout=subprocess.DEVNULL,
+                    )  # fmt: skip
+                delays: list[float] = []
+                at_first_poll = 0
+                with api.as_("trusted_flagger") as flagger:
+                    for i in range(1, args.notices + 1):
+                        path = f"/page-{i}.jpg"
+                        response = flagger.post("/v1/notices", json=notice_body([f"http://{HOST}{path}"]))
+                        answered = time.perf_counter()
+                        assert response.status_code == 201 and response.json()["status"] == "actioned"
+                        pending = dict(workers)
+                        first = True
+                        while pending:
+                            for worker, connection in list(pending.items()):
+                                if connection.get(path, HOST)[0] == 451:
+                                    delays.append((time.perf_counter() - answered) * 1000)
+                                    at_first_poll += first
+                                    del pending[worker]
+                            first = False
+                delays.sort()
+                p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+                print(
+                    f"{args.notices} notices x {args.workers} workers: 201 -> 451 "
+                    f"p50 {statistics.median(delays):.2f} ms, p99 {p99:.2f} ms, max {delays[-1]:.2f} ms; "
+                    f"{at_first_poll} of {len(delays)} already 451 at the first poll after the 201"
+                )
+            finally:
+                if load is not None:
+                    load.terminate()
+                    load.wait(10)
+                stop_processes(processes)
+        database.dispose()
+
+
+if __name__ == "__main__":
+    main()
