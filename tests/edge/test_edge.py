@@ -317,3 +317,72 @@ def test_metrics_on_the_edge(
     assert 'staydown_edge_feed_lag{worker="0"} 0.0' in metrics
     zone_metrics = get(edge, "/metrics")  # addressed to a zone: the origin's /metrics, not the edge's
     assert zone_metrics.status_code == 404 and zone_metrics.text == "missing"
+
+
+def test_vary_keeps_variants_apart(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/v"] = Route(b"variant", headers={"Cache-Control": "max-age=600", "Vary": "X-Device"})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/v", **{"x-device": "mobile"}).status_code == 200)
+    assert get(edge, "/v", **{"x-device": "mobile"}).headers["staydown-cache"] == "hit"
+    assert get(edge, "/v", **{"x-device": "desktop"}).headers["staydown-cache"] == "miss"
+    assert get(edge, "/v").headers["staydown-cache"] == "miss"
+    assert get(edge, "/v", **{"x-device": "desktop"}).headers["staydown-cache"] == "hit"
+    assert [h.get("x-device") for p, h in origin.seen if p == "/v"] == ["mobile", "desktop", None]
+
+
+def test_large_and_uncacheable_bodies_stream_through(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    big = bytes(range(256)) * 8192  # 2 MiB
+    origin.routes["/big"] = Route(big, headers={"Cache-Control": "max-age=600"})
+    origin.routes["/nostore"] = Route(b"fresh each time", headers={"Cache-Control": "no-store"})
+    config = EdgeConfig(legal_url="https://cdn.example/legal", max_object=1024 * 1024)
+    edge = edge_factory(config=config)
+    eventually(lambda: get(edge, "/nostore").status_code == 200)
+    first = get(edge, "/big")
+    assert first.content == big and first.headers["staydown-cache"] == "bypass"
+    assert get(edge, "/big").headers["staydown-cache"] == "bypass"  # larger than the per-object limit
+    assert origin.hits("/big") == 2
+    get(edge, "/nostore")
+    assert origin.hits("/nostore") == 2
+    head = httpx.head(edge.url + "/big", headers={"host": HOST})
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_head_is_answered_from_the_cache(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/h"] = Route(b"0123456789")
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/h").status_code == 200)
+    head = httpx.head(edge.url + "/h", headers={"host": HOST})
+    assert (head.status_code, head.headers["content-length"], head.content) == (200, "10", b"")
+    assert head.headers["staydown-cache"] == "hit"
+    assert origin.hits("/h") == 1
+
+
+def test_slow_headers_are_cut_off(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/s"] = Route(b"s")
+    config = EdgeConfig(legal_url="https://cdn.example/legal", header_timeout=0.5, idle_timeout=1.0)
+    edge = edge_factory(config=config)
+    eventually(lambda: get(edge, "/s").status_code == 200)
+    import socket as sockets
+
+    with sockets.create_connection(("127.0.0.1", edge.port), timeout=5) as slow:
+        slow.sendall(b"GET /s HTTP/1.1\r\nHost: ")
+        started = time.monotonic()
+        assert slow.recv(100) == b""  # closed without an answer
+        assert time.monotonic() - started < 3
+    with sockets.create_connection(("127.0.0.1", edge.port), timeout=5) as idle:
+        started = time.monotonic()
+        assert idle.recv(100) == b""
+        assert 0.5 < time.monotonic() - started < 4
+    assert get(edge, "/s").status_code == 200

@@ -118,16 +118,23 @@ class OriginResponse:
 
 class _Connection:
     def __init__(
-        self, address: OriginAddress, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        address: OriginAddress,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        registry: set[_Connection],
     ) -> None:
         self.address, self.reader, self.writer = address, reader, writer
         self.parser: httptools.HttpResponseParser = httptools.HttpResponseParser(_Parser())
+        self.registry = registry
+        registry.add(self)
 
     async def read(self) -> bytes:
         return await self.reader.read(65536)
 
     def close(self) -> None:
         self.writer.close()
+        self.registry.discard(self)
 
 
 class OriginPool:
@@ -138,6 +145,7 @@ class OriginPool:
     ) -> None:
         self.connect_timeout, self.read_timeout, self.max_idle = connect_timeout, read_timeout, max_idle
         self._idle: dict[OriginAddress, list[_Connection]] = {}
+        self._open: set[_Connection] = set()  # idle or in use, so shutdown closes every one
         self._tls = ssl.create_default_context()
 
     def give_back(self, connection: _Connection) -> None:
@@ -166,7 +174,7 @@ class OriginPool:
             )
         except (OSError, TimeoutError) as exc:
             raise OriginError(f"cannot connect to origin {address.host}:{address.port}: {exc}") from exc
-        return _Connection(address, reader, writer), False
+        return _Connection(address, reader, writer, self._open), False
 
     async def fetch(
         self,
@@ -213,7 +221,6 @@ class OriginPool:
         raise OriginError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.close()
+        for connection in list(self._open):
+            connection.close()
         self._idle.clear()

@@ -42,15 +42,22 @@ log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
 
 DECISION_MEMO = 100_000  # decisions remembered between feed records
-FORWARDED = (
-    "accept",
-    "accept-encoding",
-    "accept-language",
-    "user-agent",
-    "referer",
-    "cookie",
-    "authorization",
-)
+# Request fields the edge does not pass on: hop-by-hop and framing fields, the conditionals and
+# ranges it answers itself (it always fills from a full response), and those it sets itself.
+NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "expect",
+    "range",
+    "if-range",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "x-forwarded-for",
+    "via",
+    "forwarded",
+}
 NOT_STORED = HOP_BY_HOP | {"age", "content-length", "set-cookie", "staydown-cache"}
 
 
@@ -218,7 +225,7 @@ class Edge:
     ) -> bool:
         assert decision.zone is not None and decision.url is not None
         stale = self.cache.get(key, request.headers) if shared else None
-        headers = [(n, request.headers[n]) for n in FORWARDED if n in request.headers]
+        headers = [(n, v) for n, v in request.headers.items() if n not in NOT_FORWARDED]
         headers.append(("X-Forwarded-For", request.client))
         headers.append(("Via", "1.1 staydown"))
         if stale is not None and stale.etag:
