@@ -59,45 +59,62 @@ class Decision:
     detail: str = ""
 
 
-def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> str | None:  # noqa: PLR0912
+@dataclass(slots=True)
+class Framing:
+    """What a request head says about its own framing, gathered as its fields arrive."""
+
+    fields: int = 0
+    size: int = 0
+    lengths: int = 0
+    length: bytes = b""
+    encodings: int = 0
+    encoding: bytes = b""
+    hosts: int = 0
+
+    def add(self, lowered_name: str, value: bytes) -> None:
+        self.fields += 1
+        self.size += len(lowered_name) + len(value) + 4
+        if lowered_name == "content-length":
+            self.lengths += 1
+            self.length = value
+        elif lowered_name == "transfer-encoding":
+            self.encodings += 1
+            self.encoding = value
+        elif lowered_name == "host":
+            self.hosts += 1
+
+
+def check_framing(framing: Framing, *, http_11: bool) -> str | None:
     """Return why a request head is refused (ambiguous framing, bad Host, oversize), or None.
 
     httptools (llhttp, strict) has already refused invalid field names, obs-fold and CR/LF/NUL in
     values; what is left is what a valid message can still get wrong.
     """
-    if len(headers) > MAX_HEADERS:
+    if framing.fields > MAX_HEADERS:
         return f"more than {MAX_HEADERS} header fields"
-    lengths = encodings = hosts = 0
-    length_value = encoding_value = b""
-    size = 0
-    for name, value in headers:
-        size += len(name) + len(value) + 4
-        first = name[:1]
-        if first in b"cCtThH":
-            lowered = name.lower()
-            if lowered == b"content-length":
-                lengths += 1
-                length_value = value
-            elif lowered == b"transfer-encoding":
-                encodings += 1
-                encoding_value = value
-            elif lowered == b"host":
-                hosts += 1
-    if size > MAX_HEADER_BYTES:
+    if framing.size > MAX_HEADER_BYTES:
         return f"header fields exceed {MAX_HEADER_BYTES} bytes"
-    if lengths and encodings:
+    if framing.lengths and framing.encodings:
         return "both Content-Length and Transfer-Encoding"
-    if lengths > 1:
+    if framing.lengths > 1:
         return "repeated Content-Length"
-    if lengths and not (length_value.isdigit() and len(length_value) <= 18):
+    if framing.lengths and not (framing.length.isdigit() and len(framing.length) <= 18):
         return "invalid Content-Length"
-    if encodings > 1 or (encodings and encoding_value.strip().lower() != b"chunked"):
+    if framing.encodings > 1 or (framing.encodings and framing.encoding.strip().lower() != b"chunked"):
         return "unsupported Transfer-Encoding"
-    if hosts > 1:
+    if framing.hosts > 1:
         return "repeated Host"
-    if http_11 and not hosts:
+    if http_11 and not framing.hosts:
         return "missing Host"
     return None
+
+
+def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> str | None:
+    """``check_framing`` over a whole list of (name, value) fields."""
+    framing = Framing()
+    for name, value in headers:
+        framing.add(name.decode("latin-1").lower(), value)
+    return check_framing(framing, http_11=http_11)
 
 
 def decide(state: EnforcementState, *, method: str, host: str | None, target: str) -> Decision:

@@ -546,7 +546,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client = "-"
         self.url = b""
-        self.header_list: list[tuple[bytes, bytes]] = []
+        self.framing = core.Framing()
         self.headers: dict[str, str] = {}
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
@@ -620,7 +620,7 @@ class EdgeProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.url = b""
-        self.header_list = []
+        self.framing = core.Framing()
         self.headers = {}
         self._arm(self.edge.config.header_timeout)
 
@@ -628,13 +628,14 @@ class EdgeProtocol(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.header_list.append((name, value))
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        lowered = name.decode("latin-1").lower()
+        self.framing.add(lowered, value)
+        self.headers[lowered] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self._disarm()
         # Framing is judged on the head alone, before any body is read.
-        problem = core.check_head(self.header_list, http_11=self.parser.get_http_version() == "1.1")
+        problem = core.check_framing(self.framing, http_11=self.parser.get_http_version() == "1.1")
         if problem is not None:
             self._refuse(problem)
             raise httptools.HttpParserCallbackError(problem)
