@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import uvloop
 
 from staydown.edge.main import EdgeOptions, run_worker
 from staydown.edge.server import EdgeConfig
+from tests.support import ThreadedServer
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Route:
     delay: float = 0.0
 
 
-class ScriptedOrigin:
+class ScriptedOrigin(ThreadedServer):
     """Serves ``routes`` by path (query included) and records every request it receives."""
 
     def __init__(self) -> None:
@@ -60,22 +61,10 @@ class ScriptedOrigin:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(Handler)
 
     def hits(self, path: str) -> int:
         return sum(1 for seen, _ in self.seen if seen == path)
-
-    def __enter__(self) -> ScriptedOrigin:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 def free_port() -> int:

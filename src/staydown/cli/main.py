@@ -171,16 +171,16 @@ def edge(
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
-    from staydown.edge.main import EdgeOptions, edge_config, start_processes, stop_processes
+    from staydown.edge.main import EdgeOptions, start_processes, stop_processes
 
     settings = load_settings(data_dir)
-    options = EdgeOptions(
+    options = EdgeOptions.from_settings(
+        settings,
         host=host,
         port=port,
         control_plane=control_plane,
         key=key,
-        data_dir=settings.data_dir / "edge",
-        config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
+        legal_url=legal_url,
         admin_port=admin_port,
     )
     processes = start_processes(options, workers)

@@ -18,7 +18,7 @@ from staydown.api.app import create_app
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
-from staydown.edge.main import EdgeOptions, edge_config, reuseport_socket, start_processes, stop_processes
+from staydown.edge.main import EdgeOptions, reuseport_socket, start_processes, stop_processes
 from staydown.types import Role, system_clock
 from staydown.worker import run_forever
 
@@ -73,14 +73,7 @@ async def start_edge(
     key = await asyncio.to_thread(embedded_edge_key, settings, database)
     reservation = reuseport_socket(host, port, listen=False)
     port = reservation.getsockname()[1]
-    options = EdgeOptions(
-        host=host,
-        port=port,
-        control_plane=api_url,
-        key=key,
-        data_dir=settings.data_dir / "edge",
-        config=edge_config(settings, f"{api_url}/legal"),
-    )
+    options = EdgeOptions.from_settings(settings, host=host, port=port, control_plane=api_url, key=key)
     processes = start_processes(options, workers)
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     try:

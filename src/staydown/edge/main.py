@@ -41,6 +41,29 @@ class EdgeOptions:
     admin_port: int | None = None
     feed_wait: float = 25.0
 
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        host: str,
+        port: int,
+        control_plane: str,
+        key: str,
+        legal_url: str | None = None,
+        admin_port: int | None = None,
+    ) -> EdgeOptions:
+        """Options for an edge following ``control_plane``, keeping its stores under the data directory."""
+        return cls(
+            host=host,
+            port=port,
+            control_plane=control_plane,
+            key=key,
+            data_dir=settings.data_dir / "edge",
+            config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
+            admin_port=admin_port,
+        )
+
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
     """The edge's settings, from the one settings object."""
