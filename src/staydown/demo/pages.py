@@ -7,8 +7,9 @@ hard case for perceptual hashing: two pages with the same layout have the same s
 Credit pages are near-blank, covers are colour illustrations, photos are smooth and noisy.
 
 Only Pillow and NumPy are used, with Pillow's built-in font, so nothing is downloaded. The same
-arguments give the same pixels on every run (``random.Random`` seeded from a string, never
-``hash()``); a 1000x1400 story page takes a few tens of milliseconds.
+arguments give the same pixels on every run with the same Pillow and NumPy (``random.Random`` is
+seeded from a string, never ``hash()``). A 1000x1400 story page takes about 20 ms on one core, a
+cover 10 ms, a credits page 4 ms: glyphs are cached, so lettering is pasted rather than rendered.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ Mask = npt.NDArray[np.bool_]
 
 INK = 0
 PAPER = 255
-MIN_SIZE = 64
+MIN_PAGE = 256  # below this, panels shrink to nothing
+MIN_PHOTO = 64
 
 
 class PageKind(enum.StrEnum):
@@ -610,8 +612,8 @@ def render_page(
     seed would have picked gives the same page.
     """
     kind = PageKind(kind)
-    if width < MIN_SIZE or height < MIN_SIZE:
-        raise ValueError(f"a page is at least {MIN_SIZE}x{MIN_SIZE} pixels, not {width}x{height}")
+    if width < MIN_PAGE or height < MIN_PAGE:
+        raise ValueError(f"a page is at least {MIN_PAGE}x{MIN_PAGE} pixels, not {width}x{height}")
     rng = random.Random(f"staydown-page:{seed}:{kind.value}:{width}x{height}")
     if kind is PageKind.cover:
         return _cover(rng, width, height)
@@ -651,7 +653,7 @@ def _credits(rng: random.Random, width: int, height: int) -> Image.Image:
     page = Image.new("L", (width, height), PAPER)
     draw = ImageDraw.Draw(page)
     font = _font(round(rng.uniform(14, 22) * scale))
-    lines = [f"{rng.choice(_ROLES)}: {_name(rng)}" for _ in range(rng.randint(1, 5))]
+    lines = [f"{role}: {_name(rng)}" for role in rng.sample(_ROLES, rng.randint(1, 5))]
     if rng.random() < 0.5:
         lines.insert(0, f"~ {_word(rng, (2, 4)).title()} ~")
     if rng.random() < 0.3:
@@ -692,8 +694,8 @@ def _cover(rng: random.Random, width: int, height: int) -> Image.Image:
     top, bottom = np.array(_colour(rng), np.float32), np.array(_colour(rng), np.float32)
     t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     column = top * (1 - t) + bottom * t
-    pixels = np.broadcast_to(column, (height, width, 3)).astype(np.uint8)
-    image = Image.fromarray(pixels, "RGB")
+    strip = Image.fromarray(np.ascontiguousarray(column.astype(np.uint8)), "RGB")  # one pixel wide
+    image = strip.resize((width, height), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(image)
     if rng.random() < 0.5:  # rays from a point
         cx, cy = width * rng.uniform(0.2, 0.8), height * rng.uniform(0.2, 0.6)
@@ -797,8 +799,8 @@ def _cover(rng: random.Random, width: int, height: int) -> Image.Image:
 def render_photo(seed: int, *, width: int = 1024, height: int = 768) -> Image.Image:
     """Render a photograph-like RGB image: a sky and ground, soft out-of-focus shapes, a vignette
     and sensor noise. The same arguments always give the same pixels."""
-    if width < MIN_SIZE or height < MIN_SIZE:
-        raise ValueError(f"a photo is at least {MIN_SIZE}x{MIN_SIZE} pixels, not {width}x{height}")
+    if width < MIN_PHOTO or height < MIN_PHOTO:
+        raise ValueError(f"a photo is at least {MIN_PHOTO}x{MIN_PHOTO} pixels, not {width}x{height}")
     rng = random.Random(f"staydown-photo:{seed}:{width}x{height}")
     noise_rng = np.random.default_rng(rng.randrange(2**32))
     # Draw at a quarter of the size, blur and scale up: smooth like a lens, and fast.
