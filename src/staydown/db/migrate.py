@@ -32,6 +32,10 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision``."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at ``url`` to ``revision`` (by default every branch's head).
+
+    Each domain's tables arrive on their own branch off the initial schema, so a domain can land
+    its migration without waiting for another's; a merge revision joins them when they meet.
+    """
     command.upgrade(alembic_config(url), revision)
