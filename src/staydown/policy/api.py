@@ -26,7 +26,8 @@ StaffOrCustomer = Annotated[Principal, Depends(require(Role.agent, Role.legal, R
 class StrikeRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    notice_id: int
+    notice_id: int | None
+    match_id: int | None
     zone_id: int | None
     created_at: datetime
     status: StrikeStatus

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from staydown.db.base import Base, str_enum
+from staydown.db.base import Base, BigIntPK, str_enum
 
 
 class StrikeStatus(enum.StrEnum):
@@ -17,14 +17,27 @@ class StrikeStatus(enum.StrEnum):
 
 
 class Strike(Base):
-    """One strike: a notice with at least one actioned item against one customer."""
+    """One strike: a notice with at least one actioned item against one customer, or one confirmed
+    stay-down match (a copy of noticed or registered content found again on the customer's zones)."""
 
     __tablename__ = "strikes"
-    __table_args__ = (UniqueConstraint("customer_id", "notice_id", name="uq_strikes_customer_notice"),)
+    __table_args__ = (
+        # One strike per notice and customer; a stay-down match strikes once per match.
+        Index(
+            "uq_strikes_customer_notice",
+            "customer_id",
+            "notice_id",
+            unique=True,
+            sqlite_where=text("match_id IS NULL"),
+            postgresql_where=text("match_id IS NULL"),
+        ),
+        Index("uq_strikes_match_id", "match_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
+    match_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("staydown_matches.id"))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
     created_at: Mapped[datetime]
     status: Mapped[StrikeStatus] = mapped_column(str_enum(StrikeStatus))

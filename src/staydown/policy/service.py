@@ -47,7 +47,9 @@ def record_strike(
 ) -> Strike | None:
     """Add one strike for ``notice_id`` (at most one per notice and customer) and apply the policy."""
     existing = session.scalar(
-        select(Strike).where(Strike.customer_id == customer_id, Strike.notice_id == notice_id)
+        select(Strike).where(
+            Strike.customer_id == customer_id, Strike.notice_id == notice_id, Strike.match_id.is_(None)
+        )
     )
     if existing is not None:
         return None
@@ -72,6 +74,64 @@ def record_strike(
     return strike
 
 
+def record_match_strike(
+    session: Session,
+    *,
+    customer_id: int,
+    match_id: int,
+    notice_id: int | None,
+    zone_id: int | None,
+    now: datetime,
+    actor: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> Strike | None:
+    """Add one strike for a confirmed stay-down match (at most one per match) and apply the policy."""
+    if session.scalar(select(Strike.id).where(Strike.match_id == match_id)) is not None:
+        return None
+    strike = Strike(
+        customer_id=customer_id,
+        notice_id=notice_id,
+        match_id=match_id,
+        zone_id=zone_id,
+        created_at=now,
+        status=StrikeStatus.active,
+    )
+    session.add(strike)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="strike.recorded",
+        entity=("customer", customer_id),
+        data={"strike_id": strike.id, "match_id": match_id, "notice_id": notice_id, "zone_id": zone_id},
+    )
+    apply_policy(session, customer_id=customer_id, now=now, actor=actor, policy=policy, provider=provider)
+    return strike
+
+
+def void_match_strike(session: Session, *, match_id: int, now: datetime, actor: str, reason: str) -> Strike | None:
+    """Void the strike a stay-down match caused (the match was dismissed on review)."""
+    strike = session.scalar(
+        select(Strike).where(Strike.match_id == match_id, Strike.status == StrikeStatus.active)
+    )
+    if strike is None:
+        return None
+    strike.status = StrikeStatus.voided
+    strike.voided_at = now
+    strike.void_reason = reason
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="strike.voided",
+        entity=("customer", strike.customer_id),
+        data={"strike_id": strike.id, "match_id": match_id, "reason": reason},
+    )
+    return strike
+
+
 def void_strike(
     session: Session, *, customer_id: int, notice_id: int, now: datetime, actor: str, reason: str
 ) -> Strike | None:
@@ -80,6 +140,7 @@ def void_strike(
         select(Strike).where(
             Strike.customer_id == customer_id,
             Strike.notice_id == notice_id,
+            Strike.match_id.is_(None),
             Strike.status == StrikeStatus.active,
         )
     )
