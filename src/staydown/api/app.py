@@ -17,6 +17,7 @@ from staydown.api.metrics import ApiMetrics
 from staydown.audit.api import router as audit_router
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.disclosure.api import router as disclosure_router
 from staydown.enforcement.api import router as enforcement_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
+    app.include_router(disclosure_router)
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:

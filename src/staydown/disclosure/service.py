@@ -1,0 +1,571 @@
+"""Record disclosure orders, decide them, produce disclosure packages, and keep or erase identity.
+
+Every access to an order is an audit entry: creating, reading, listing, deciding and each download
+of its package, in the same transaction as whatever it did. A legal hold keeps a customer's
+identity record and logs from being erased while an order needs them; ``erase_customer_identity``
+is the one way to erase them and it refuses under hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.audit import service as audit
+from staydown.audit.service import canonical_json
+from staydown.disclosure.flows import (
+    Command,
+    IdentityField,
+    IllegalOrderTransition,
+    NotifyCustomer,
+    OrderEvent,
+    OrderStatus,
+    ReleaseHolds,
+    order_transition,
+    package_allowed,
+    receipt_commands,
+    released_fields,
+)
+from staydown.disclosure.models import DisclosureOrder, LegalHold
+from staydown.disclosure.pdf import render_pdf
+from staydown.disclosure.schemas import (
+    DisclosurePackage,
+    ErasureResult,
+    HoldCreate,
+    OrderCreate,
+    OrderDecision,
+)
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Channel
+
+ORDER = "disclosure_order"
+ERASED = "(erased)"
+
+
+class DisclosureError(Exception):
+    """A disclosure request that cannot be carried out; ``code`` names why."""
+
+    def __init__(self, code: str, message: str, *, status: int = 409, details: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status, self.details = code, message, status, details
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+def create_order(
+    session: Session, data: OrderCreate, *, now: datetime, actor: str, provider: str
+) -> DisclosureOrder:
+    """Record an order, place its legal hold and tell the customer unless the order forbids it."""
+    customer = accounts.get_customer(session, data.customer_id)
+    if customer is None:
+        raise DisclosureError("not_found", f"customer {data.customer_id} does not exist", status=404)
+    order = DisclosureOrder(
+        customer_id=customer.id,
+        authority=data.authority,
+        authority_kind=data.authority_kind,
+        case_number=data.case_number,
+        jurisdiction=data.jurisdiction,
+        legal_basis=data.legal_basis,
+        legal_basis_detail=data.legal_basis_detail,
+        scope=[f.value for f in data.scope],
+        scope_note=data.scope_note,
+        issued_at=data.issued_at,
+        received_at=now,
+        deadline_at=data.deadline_at,
+        gagged=data.gagged,
+        gag_note=data.gag_note,
+        status=OrderStatus.received,
+        released=[],
+        created_by=actor,
+    )
+    session.add(order)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.order_created",
+        entity=(ORDER, order.id),
+        data={
+            "customer_id": customer.id,
+            "legal_basis": data.legal_basis.value,
+            "case_number": data.case_number,
+            "jurisdiction": data.jurisdiction,
+            "scope": order.scope,
+            "gagged": data.gagged,
+            "hold": data.hold,
+        },
+    )
+    if data.hold:
+        place_hold(
+            session,
+            HoldCreate(
+                customer_id=customer.id,
+                order_id=order.id,
+                reason=f"{data.legal_basis.value} {data.case_number} ({data.authority})",
+            ),
+            now=now,
+            actor=actor,
+        )
+    _run(session, order, receipt_commands(gagged=data.gagged), now=now, actor=actor, provider=provider)
+    return order
+
+
+def get_order(session: Session, order_id: int) -> DisclosureOrder | None:
+    return session.get(DisclosureOrder, order_id)
+
+
+def read_order(session: Session, order_id: int, *, now: datetime, actor: str) -> DisclosureOrder:
+    """Return an order and record that ``actor`` read it."""
+    order = _order(session, order_id)
+    audit.record(session, at=now, actor=actor, action="disclosure.order_read", entity=(ORDER, order.id))
+    return order
+
+
+def list_orders(
+    session: Session,
+    *,
+    now: datetime,
+    actor: str,
+    customer_id: int | None = None,
+    status: OrderStatus | None = None,
+) -> Sequence[DisclosureOrder]:
+    """Return orders, newest first, and record the listing."""
+    stmt = select(DisclosureOrder).order_by(DisclosureOrder.id.desc())
+    if customer_id is not None:
+        stmt = stmt.where(DisclosureOrder.customer_id == customer_id)
+    if status is not None:
+        stmt = stmt.where(DisclosureOrder.status == status)
+    orders = session.scalars(stmt).all()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.orders_listed",
+        data={"order_ids": [o.id for o in orders][:1000], "customer_id": customer_id},
+    )
+    return orders
+
+
+def decide(
+    session: Session, order_id: int, decision: OrderDecision, *, now: datetime, actor: str, provider: str
+) -> DisclosureOrder:
+    """Comply, partially comply, contest or close an order, with the reason."""
+    order = _order(session, order_id)
+    scope = [IdentityField(f) for f in order.scope]
+    try:
+        new, commands = order_transition(order.status, decision.decision, gagged=order.gagged)
+        released = released_fields(decision.decision, scope=scope, requested=decision.fields)
+    except IllegalOrderTransition as exc:
+        raise DisclosureError("illegal_transition", str(exc)) from exc
+    except ValueError as exc:
+        raise DisclosureError("invalid_fields", str(exc), status=422) from exc
+    previous = order.status
+    order.status = new
+    if decision.decision in (OrderEvent.comply, OrderEvent.partially_comply):
+        order.released = [f.value for f in released]
+    order.decision_reason = decision.reason
+    order.decided_at = now
+    order.decided_by = actor
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.order_decided",
+        entity=(ORDER, order.id),
+        data={
+            "from": previous.value,
+            "to": new.value,
+            "decision": decision.decision.value,
+            "released": order.released,
+            "reason": decision.reason,
+        },
+    )
+    _run(session, order, commands, now=now, actor=actor, provider=provider)
+    return order
+
+
+def _order(session: Session, order_id: int) -> DisclosureOrder:
+    order = session.get(DisclosureOrder, order_id)
+    if order is None:
+        raise DisclosureError("not_found", f"disclosure order {order_id} does not exist", status=404)
+    return order
+
+
+def _run(
+    session: Session,
+    order: DisclosureOrder,
+    commands: Sequence[Command],
+    *,
+    now: datetime,
+    actor: str,
+    provider: str,
+) -> None:
+    for command in commands:
+        if isinstance(command, NotifyCustomer):
+            _notify(session, order, command.event, now=now, provider=provider)
+        elif isinstance(command, ReleaseHolds):
+            for hold in session.scalars(
+                select(LegalHold).where(LegalHold.order_id == order.id, LegalHold.released_at.is_(None))
+            ):
+                _release(session, hold, now=now, actor=actor, reason=f"order {order.id} closed")
+
+
+_LETTERS = {
+    "order.received": (
+        "A disclosure order about your account",
+        "We have received an order asking us to disclose information about your account. Unless we are "
+        "told otherwise, you may send us your view on the disclosure (and whether you consent to it) "
+        "before we decide; reply to this message.",
+    ),
+    "order.complied": (
+        "We have complied with a disclosure order about your account",
+        "We decided to comply with the order and disclosed the information listed below.",
+    ),
+    "order.partially_complied": (
+        "We have partly complied with a disclosure order about your account",
+        "We decided to comply with part of the order and disclosed only the information listed below.",
+    ),
+    "order.contested": (
+        "We are contesting a disclosure order about your account",
+        "We decided to contest the order; nothing has been disclosed.",
+    ),
+    "order.closed": (
+        "A disclosure order about your account has ended",
+        "The order has ended; the legal hold it placed on your data is lifted.",
+    ),
+}
+
+
+def _notify(session: Session, order: DisclosureOrder, event: str, *, now: datetime, provider: str) -> None:
+    customer = accounts.get_customer(session, order.customer_id)
+    if customer is None:
+        return
+    subject, opening = _LETTERS[event]
+    lines = [
+        opening,
+        "",
+        f"Issued by: {order.authority} ({order.jurisdiction})",
+        f"Case number: {order.case_number}",
+        f"Legal basis: {order.legal_basis.value}",
+        f"Information requested: {', '.join(order.scope)}",
+    ]
+    if order.deadline_at:
+        lines.append(f"Deadline set by the order: {order.deadline_at.isoformat()}")
+    if order.released:
+        lines.append(f"Information disclosed: {', '.join(order.released)}")
+    enforcement.enqueue_message(
+        session,
+        at=now,
+        kind="disclosure_" + event.split(".", 1)[1],
+        channel=Channel.email,
+        recipient=customer.email,
+        subject=f"[{provider}] {subject}",
+        body="\n".join(lines) + "\n",
+        payload={"event": f"disclosure.{event}", "order_id": order.id, "customer_id": customer.id},
+        customer_id=customer.id,
+    )
+    order.customer_notified_at = now
+
+
+# --- packages ---------------------------------------------------------------------------------
+
+
+def _identity(session: Session, customer_id: int, fields: Sequence[IdentityField]) -> dict[str, Any]:
+    customer = accounts.get_customer(session, customer_id)
+    if customer is None:
+        raise DisclosureError("not_found", f"customer {customer_id} does not exist", status=404)
+    identity: dict[str, Any] = {}
+    plain = {
+        IdentityField.name: customer.name,
+        IdentityField.address: customer.address,
+        IdentityField.phone: customer.phone,
+        IdentityField.email: customer.email,
+        IdentityField.organization: customer.organization,
+        IdentityField.payment_reference: customer.payment_reference,
+    }
+    for field in fields:
+        if field in plain:
+            identity[field.value] = plain[field]
+        elif field is IdentityField.signup_ip:
+            identity["signup"] = {"ip": customer.signup_ip, "at": customer.signup_at.isoformat()}
+        elif field is IdentityField.verification:
+            identity["verification"] = {
+                "level": customer.verification_level.value,
+                "evidence": [
+                    {
+                        "kind": e.kind,
+                        "reference": e.reference,
+                        "submitted_at": e.submitted_at.isoformat(),
+                    }
+                    for e in accounts.list_evidence(session, customer.id)
+                ],
+            }
+        elif field is IdentityField.zones:
+            identity["zones"] = [
+                {
+                    "hostname": z.hostname,
+                    "status": z.status.value,
+                    "created_at": z.created_at.isoformat(),
+                    "domain_control_verified_at": z.dcv_verified_at.isoformat()
+                    if z.dcv_verified_at
+                    else None,
+                }
+                for z in accounts.list_zones(session, customer_id=customer.id)
+            ]
+    return identity
+
+
+def build_package(
+    session: Session, order: DisclosureOrder, *, now: datetime, provider: str
+) -> DisclosurePackage:
+    """Assemble the package of an order whose decision released data; 409 before that."""
+    if not package_allowed(order.status, order.released):
+        raise DisclosureError(
+            "no_decision" if order.status is OrderStatus.received else "nothing_released",
+            f"order {order.id} is {order.status.value}: a package exists only after a decision to comply "
+            "or partially comply",
+        )
+    released = [IdentityField(f) for f in order.released]
+    package = DisclosurePackage(
+        provider=provider,
+        generated_at=now,
+        order={
+            "id": order.id,
+            "authority": order.authority,
+            "authority_kind": order.authority_kind,
+            "case_number": order.case_number,
+            "jurisdiction": order.jurisdiction,
+            "legal_basis": order.legal_basis.value,
+            "legal_basis_detail": order.legal_basis_detail,
+            "scope": order.scope,
+            "issued_at": order.issued_at.isoformat() if order.issued_at else None,
+            "received_at": order.received_at.isoformat(),
+            "deadline_at": order.deadline_at.isoformat() if order.deadline_at else None,
+        },
+        decision={
+            "status": order.status.value,
+            "reason": order.decision_reason,
+            "decided_at": order.decided_at.isoformat() if order.decided_at else None,
+            "decided_by": order.decided_by,
+            "released": order.released,
+        },
+        customer_id=order.customer_id,
+        identity=_identity(session, order.customer_id, released),
+        withheld=[f for f in order.scope if f not in order.released],
+    )
+    digest = hashlib.sha256(canonical_json(package.model_dump(mode="json", exclude={"sha256"})).encode())
+    package.sha256 = digest.hexdigest()
+    return package
+
+
+def download_package(
+    session: Session, order_id: int, *, fmt: str, now: datetime, actor: str, provider: str
+) -> tuple[DisclosurePackage, bytes]:
+    """Produce the package as JSON or PDF bytes and record the download."""
+    order = _order(session, order_id)
+    try:
+        package = build_package(session, order, now=now, provider=provider)
+    except DisclosureError as exc:
+        # A refused attempt is an access too: the caller commits this entry before answering.
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action="disclosure.package_refused",
+            entity=(ORDER, order.id),
+            data={"format": fmt, "reason": exc.code},
+        )
+        raise
+    body = package.model_dump_json(indent=2).encode() if fmt == "json" else render_pdf(package)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.package_downloaded",
+        entity=(ORDER, order.id),
+        data={
+            "format": fmt,
+            "package_sha256": package.sha256,
+            "bytes_sha256": hashlib.sha256(body).hexdigest(),
+            "released": order.released,
+        },
+    )
+    return package, body
+
+
+# --- legal holds and erasure ------------------------------------------------------------------
+
+
+def place_hold(session: Session, data: HoldCreate, *, now: datetime, actor: str) -> LegalHold:
+    """Stop the customer's identity record and logs from being erased until the hold is released."""
+    if accounts.get_customer(session, data.customer_id) is None:
+        raise DisclosureError("not_found", f"customer {data.customer_id} does not exist", status=404)
+    if data.order_id is not None:
+        order = _order(session, data.order_id)
+        if order.customer_id != data.customer_id:
+            raise DisclosureError(
+                "customer_mismatch", f"order {order.id} is about another customer", status=422
+            )
+    hold = LegalHold(
+        customer_id=data.customer_id,
+        order_id=data.order_id,
+        reason=data.reason,
+        placed_at=now,
+        placed_by=actor,
+    )
+    session.add(hold)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.hold_placed",
+        entity=("customer", data.customer_id),
+        data={"hold_id": hold.id, "order_id": data.order_id, "reason": data.reason},
+    )
+    return hold
+
+
+def release_hold(session: Session, hold_id: int, *, now: datetime, actor: str, reason: str) -> LegalHold:
+    """Lift a hold (its order no longer needs the data)."""
+    hold = session.get(LegalHold, hold_id)
+    if hold is None:
+        raise DisclosureError("not_found", f"legal hold {hold_id} does not exist", status=404)
+    if hold.released_at is not None:
+        raise DisclosureError("already_released", f"legal hold {hold_id} was released already")
+    _release(session, hold, now=now, actor=actor, reason=reason)
+    return hold
+
+
+def _release(session: Session, hold: LegalHold, *, now: datetime, actor: str, reason: str) -> None:
+    hold.released_at, hold.released_by, hold.release_reason = now, actor, reason
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.hold_released",
+        entity=("customer", hold.customer_id),
+        data={"hold_id": hold.id, "order_id": hold.order_id, "reason": reason},
+    )
+
+
+def list_holds(
+    session: Session, *, customer_id: int | None = None, order_id: int | None = None, active: bool = False
+) -> Sequence[LegalHold]:
+    stmt = select(LegalHold).order_by(LegalHold.id)
+    if customer_id is not None:
+        stmt = stmt.where(LegalHold.customer_id == customer_id)
+    if order_id is not None:
+        stmt = stmt.where(LegalHold.order_id == order_id)
+    if active:
+        stmt = stmt.where(LegalHold.released_at.is_(None))
+    return session.scalars(stmt).all()
+
+
+def is_held(session: Session, customer_id: int) -> bool:
+    """Whether any legal hold keeps this customer's identity and logs."""
+    return bool(list_holds(session, customer_id=customer_id, active=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _Erasable:
+    attribute: str
+    replacement: Any
+
+
+def _erasable(customer_id: int) -> list[_Erasable]:
+    return [
+        _Erasable("name", ERASED),
+        _Erasable("email", f"erased-{customer_id}@erased.invalid"),
+        _Erasable("address", None),
+        _Erasable("phone", None),
+        _Erasable("organization", None),
+        _Erasable("payment_reference", None),
+        _Erasable("webhook_url", None),
+        _Erasable("signup_ip", None),
+    ]
+
+
+def erase_customer_identity(
+    session: Session, customer_id: int, *, now: datetime, actor: str, reason: str
+) -> ErasureResult:
+    """Erase a customer's identity record and sign-up log (GDPR Art. 17); refused under a legal hold.
+
+    A refusal stages an audit entry before raising; the caller commits it.
+
+    The customer row stays (notices, strikes and the audit chain refer to it); what identifies a
+    person is overwritten, and the references and details of identity evidence are cleared.
+    """
+    customer = accounts.get_customer(session, customer_id)
+    if customer is None:
+        raise DisclosureError("not_found", f"customer {customer_id} does not exist", status=404)
+    holds = list_holds(session, customer_id=customer_id, active=True)
+    if holds:
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action="customer.erasure_refused",
+            entity=("customer", customer_id),
+            data={"hold_ids": [h.id for h in holds], "reason": reason},
+        )
+        raise DisclosureError(
+            "legal_hold",
+            f"customer {customer_id} is under legal hold; identity and logs cannot be erased",
+            details=[{"hold_id": h.id, "order_id": h.order_id, "reason": h.reason} for h in holds],
+        )
+    erased = []
+    for field in _erasable(customer_id):
+        if getattr(customer, field.attribute) != field.replacement:
+            setattr(customer, field.attribute, field.replacement)
+            erased.append(field.attribute)
+    evidence = accounts.list_evidence(session, customer_id)
+    for item in evidence:
+        item.reference = None
+        item.details = {"erased": True}
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="customer.identity_erased",
+        entity=("customer", customer_id),
+        data={"fields": erased, "evidence": len(evidence), "reason": reason},
+    )
+    return ErasureResult(
+        customer_id=customer_id, erased_fields=erased, evidence_erased=len(evidence), erased_at=now
+    )
+
+
+# --- figures for reports ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFigure:
+    """One order received in a reporting period, as the transparency report counts it."""
+
+    legal_basis: str
+    jurisdiction: str
+    status: str
+    gagged: bool
+
+
+def orders_received(session: Session, *, start: datetime, end: datetime) -> list[OrderFigure]:
+    """Orders received in ``[start, end)`` with their current status (no personal data)."""
+    rows = session.execute(
+        select(
+            DisclosureOrder.legal_basis,
+            DisclosureOrder.jurisdiction,
+            DisclosureOrder.status,
+            DisclosureOrder.gagged,
+        ).where(DisclosureOrder.received_at >= start, DisclosureOrder.received_at < end)
+    ).all()
+    return [OrderFigure(b.value, j, s.value, g) for b, j, s, g in rows]
