@@ -1,0 +1,14 @@
+"""The desk's router, mounted by the control plane at ``/desk`` (its static files at ``/desk/static``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from staydown.desk import agent, customer, rightsholder, signin
+from staydown.desk.web import PREFIX, STATIC_DIR
+
+__all__ = ["STATIC_DIR", "router"]
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+for _part in (signin.router, agent.router, rightsholder.router, customer.router):
+    router.include_router(_part)

@@ -1,0 +1,229 @@
+"""The customer portal: identity evidence, zones with domain-control instructions and the live
+check, notices against the customer's zones, strikes and the published repeat-infringer policy.
+
+A customer only ever sees its own records: everything is looked up through the signed-in key's
+customer, and anything else is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from staydown.accounts import service as accounts
+from staydown.accounts.models import Customer, Zone
+from staydown.accounts.schemas import EvidenceCreate, ZoneCreate
+from staydown.desk import present, queries
+from staydown.desk.service import DeskError, DeskPrincipal
+from staydown.desk.web import (
+    PREFIX,
+    CustomerRole,
+    DeskRoute,
+    Pager,
+    csrf_protect,
+    database_of,
+    now_of,
+    redirect,
+    render,
+    settings_of,
+)
+from staydown.notices import service as notices
+from staydown.policy import service as policy
+from staydown.policy.flows import policy_text
+from staydown.policy.models import StrikeStatus
+
+router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
+
+EVIDENCE_KINDS = ("passport", "national_id", "driving_licence", "company_registry", "utility_bill", "other")
+
+
+def _customer_id(who: DeskPrincipal) -> int:
+    if who.customer_id is None:
+        raise DeskError(403, "this key does not belong to a customer")
+    return who.customer_id
+
+
+def _own_customer(session: Session, who: DeskPrincipal) -> Customer:
+    customer = accounts.get_customer(session, _customer_id(who))
+    if customer is None:
+        raise DeskError(404, "the customer of this account does not exist")
+    return customer
+
+
+@router.get("/account", include_in_schema=False)
+def account(request: Request, who: CustomerRole) -> Response:
+    settings = settings_of(request)
+    with database_of(request).reader() as session:
+        customer = _own_customer(session, who)
+        evidence = accounts.list_evidence(session, customer.id)
+    return render(
+        request,
+        "account.html",
+        {
+            "customer": customer,
+            "evidence": evidence,
+            "kinds": EVIDENCE_KINDS,
+            "required_level": settings.min_verification_level,
+            "title": "Account",
+        },
+    )
+
+
+@router.post("/account/evidence", include_in_schema=False)
+def submit_evidence(
+    request: Request,
+    who: CustomerRole,
+    kind: Annotated[str, Form()],
+    reference: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Submit identity evidence for an agent's review, as ``POST /v1/customers/{id}/verification``."""
+    if kind not in EVIDENCE_KINDS:
+        raise DeskError(422, f"choose the kind of evidence: {', '.join(EVIDENCE_KINDS)}")
+    data = EvidenceCreate(
+        kind=kind, reference=reference.strip() or None, details={"note": note.strip()} if note.strip() else {}
+    )
+    with database_of(request).writer() as session:
+        customer = _own_customer(session, who)
+        accounts.submit_evidence(
+            session, customer, data, now=now_of(request), key_id=who.key_id, actor=who.actor
+        )
+        session.commit()
+    return redirect(request, f"{PREFIX}/account", "Evidence submitted; an agent will review it.")
+
+
+@router.get("/account/zones", include_in_schema=False)
+def zones(request: Request, who: CustomerRole) -> Response:
+    settings = settings_of(request)
+    with database_of(request).reader() as session:
+        customer = _own_customer(session, who)
+        reads = [
+            accounts.zone_read(z, min_level=settings.min_verification_level)
+            for z in accounts.list_zones(session, customer_id=customer.id)
+        ]
+    return render(request, "zones.html", {"customer": customer, "zones": reads, "title": "Zones"})
+
+
+@router.post("/account/zones", include_in_schema=False)
+def add_zone(
+    request: Request,
+    who: CustomerRole,
+    hostname: Annotated[str, Form()],
+    origin: Annotated[str, Form()],
+) -> Response:
+    """Add a pending zone with its challenge, as ``POST /v1/zones``."""
+    try:
+        data = ZoneCreate(customer_id=_customer_id(who), hostname=hostname, origin=origin)
+    except ValidationError as exc:
+        raise DeskError(422, "; ".join(e["msg"] for e in exc.errors())) from None
+    with database_of(request).writer() as session:
+        zone = accounts.create_zone(session, data, now=now_of(request), actor=who.actor)
+        session.commit()
+        zone_id = zone.id
+    return redirect(
+        request, f"{PREFIX}/account/zones#zone-{zone_id}", f"Zone {hostname} added; prove control of it."
+    )
+
+
+def _own_zone(session: Session, zone_id: int, who: DeskPrincipal) -> Zone:
+    zone = accounts.get_zone(session, zone_id)
+    if zone is None or zone.customer_id != who.customer_id:
+        raise DeskError(404, f"zone {zone_id} does not exist")
+    return zone
+
+
+@router.post("/account/zones/{zone_id}/check", include_in_schema=False)
+async def check_zone(
+    request: Request,
+    zone_id: int,
+    who: CustomerRole,
+    method: Annotated[str, Form()] = "http",
+    fragment: Annotated[bool, Query()] = False,
+) -> Response:
+    """Run the domain-control check now (the same steps as ``POST /v1/zones/{id}/validate``)."""
+    if method not in ("http", "dns"):
+        raise DeskError(422, "check by 'http' or 'dns'")
+    settings = settings_of(request)
+    database = database_of(request)
+
+    def load() -> Zone:
+        with database.reader() as session:
+            return _own_zone(session, zone_id, who)
+
+    zone = await run_in_threadpool(load)
+    result = await run_in_threadpool(
+        accounts.check_domain_control,
+        zone,
+        method=method,
+        timeout=settings.dcv_timeout_seconds,
+        nameservers=settings.dns_nameservers,
+    )
+
+    def record() -> tuple[bool, str, str]:
+        with database.writer() as session:
+            zone = _own_zone(session, zone_id, who)
+            validation = accounts.record_validation(
+                session,
+                zone,
+                result,
+                now=now_of(request),
+                actor=who.actor,
+                min_level=settings.min_verification_level,
+            )
+            session.commit()
+            return validation.ok, validation.detail, zone.status.value
+
+    ok, detail, status = await run_in_threadpool(record)
+    if fragment:
+        return JSONResponse({"ok": ok, "detail": detail, "status": status})
+    message = f"{'Passed' if ok else 'Failed'} ({method}): {detail}. The zone is {status}."
+    return redirect(request, f"{PREFIX}/account/zones#zone-{zone_id}", message)
+
+
+@router.get("/account/notices", include_in_schema=False)
+def customer_notices(request: Request, who: CustomerRole, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    now = now_of(request)
+    customer_id = _customer_id(who)
+    with database_of(request).reader() as session:
+        rows, total = notices.list_page(session, customer_id=customer_id, page=page, per_page=50)
+        counts = queries.item_status_counts(session, [n.id for n in rows], customer_id=customer_id)
+    entries = [
+        {
+            "notice": n,
+            "sla": present.sla(status=n.status, deadline_at=n.deadline_at, decided_at=n.decided_at, now=now),
+            "counts": counts.get(n.id, {}),
+        }
+        for n in rows
+    ]
+    return render(
+        request,
+        "customer_notices.html",
+        {"entries": entries, "pager": Pager(page=page, per_page=50, total=total), "title": "Notices"},
+    )
+
+
+@router.get("/account/strikes", include_in_schema=False)
+def strikes(request: Request, who: CustomerRole) -> Response:
+    settings = settings_of(request)
+    with database_of(request).reader() as session:
+        customer = _own_customer(session, who)
+        rows = policy.list_strikes(session, customer.id)
+        steps = policy.list_steps(session, customer.id)
+    return render(
+        request,
+        "strikes.html",
+        {
+            "customer": customer,
+            "strikes": rows,
+            "active": sum(1 for s in rows if s.status is StrikeStatus.active),
+            "steps": steps,
+            "thresholds": present.thresholds(settings.policy),
+            "policy": policy_text(settings.policy, provider=settings.provider_name),
+            "title": "Strikes and policy",
+        },
+    )

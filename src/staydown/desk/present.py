@@ -1,0 +1,165 @@
+"""Pure presentation decisions of the desk: the SLA clock, what of a complainant a customer sees,
+where the policy thresholds sit on the strike board, and how a form becomes a notice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from staydown.config import RepeatInfringerPolicy
+from staydown.notices.elements import ELEMENTS, NoticeFacts, assess
+from staydown.notices.flows import NoticeStatus
+from staydown.types import Regime
+
+OPEN_STATUSES = (NoticeStatus.received, NoticeStatus.accepted)
+
+
+@dataclass(frozen=True, slots=True)
+class Sla:
+    """Where a notice stands against its action deadline."""
+
+    overdue: bool
+    open: bool
+    seconds_left: float  # negative once overdue
+
+
+def sla(*, status: NoticeStatus, deadline_at: datetime, decided_at: datetime | None, now: datetime) -> Sla:
+    """The SLA clock: open notices count down to the deadline; decided ones record whether they met it."""
+    if decided_at is not None:
+        return Sla(decided_at > deadline_at, False, (deadline_at - decided_at).total_seconds())
+    is_open = status in OPEN_STATUSES
+    left = (deadline_at - now).total_seconds()
+    return Sla(is_open and left < 0, is_open, left)
+
+
+# What a customer is shown of the person who complained about its content, by regime.
+# DMCA: the customer needs the complainant's contact to answer and, on a counter-notice, to accept
+# service from them (512(g)(3)(D)), so the whole contact block is shown, as forwarded notices do.
+# DSA: the notifier's identity is disclosed only where needed to assess the illegality, which is
+# the case for intellectual-property claims (Art. 17(3)(b)): name, organisation and principal, no
+# private address or telephone. Japan: the poster is told who requests removal and for whom.
+_CONTACT_FIELDS: dict[Regime, tuple[str, ...]] = {
+    Regime.dmca: ("name", "organization", "on_behalf_of", "email", "address", "phone"),
+    Regime.dsa: ("name", "organization", "on_behalf_of"),
+    Regime.jp: ("name", "organization", "on_behalf_of"),
+}
+
+
+def complainant_for_customer(regime: Regime, submitter: dict[str, str | None]) -> dict[str, str]:
+    """The complainant's details a customer may see under ``regime`` (empty values left out)."""
+    return {
+        field: value for field in _CONTACT_FIELDS[regime] if (value := (submitter.get(field) or "").strip())
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    label: str
+    strikes: int
+
+
+def thresholds(policy: RepeatInfringerPolicy) -> list[Threshold]:
+    """The policy's steps as strike counts, in the order they are reached."""
+    steps = [
+        Threshold("warning", policy.warning_strikes),
+        Threshold(f"suspension ({policy.suspension.window_days} d)", policy.suspension.strikes),
+        Threshold(f"termination ({policy.termination.window_days} d)", policy.termination.strikes),
+    ]
+    return sorted(steps, key=lambda t: t.strikes)
+
+
+# --- the notice form ---------------------------------------------------------------------------
+
+MAX_FORM_URLS = 10_000
+
+
+def form_urls(text: str) -> list[str]:
+    """One URL per line; blank lines and surrounding spaces ignored."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class CsvError(ValueError):
+    """A bulk-upload file that cannot be read; the message says where and why."""
+
+
+def csv_urls(data: bytes) -> list[str]:
+    """Read the URLs of a bulk-upload CSV: a ``url`` column (header optional) or the first column."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CsvError("the file is not UTF-8 text") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise CsvError("the file has no rows")
+    header = [cell.strip().lower() for cell in rows[0]]
+    column = 0
+    if "url" in header:
+        column = header.index("url")
+        rows = rows[1:]
+    elif not header[0].startswith(("http://", "https://")):
+        raise CsvError("the first row is neither a URL nor a header with a 'url' column")
+    urls = []
+    for number, row in enumerate(rows, start=2 if "url" in header else 1):
+        if column >= len(row) or not row[column].strip():
+            raise CsvError(f"row {number} has no URL")
+        urls.append(row[column].strip())
+    if not urls:
+        raise CsvError("the file lists no URLs")
+    if len(urls) > MAX_FORM_URLS * 10:
+        raise CsvError(f"the file lists {len(urls)} URLs; upload at most {MAX_FORM_URLS * 10} at a time")
+    return urls
+
+
+def notice_document(form: dict[str, str], urls: list[str]) -> dict[str, Any]:
+    """Build the API's notice body from the desk form, so both enter through the same schema."""
+    works_text = form.get("works", "").strip()
+    references = form_urls(form.get("reference_urls", ""))
+    return {
+        "regime": form.get("regime", "dmca"),
+        "submitter": {
+            field: form.get(field, "").strip() or None
+            for field in ("name", "email", "address", "phone", "organization", "on_behalf_of")
+        },
+        "works": [{"description": works_text, "reference_urls": references}] if works_text else [],
+        "items": [{"url": url, "work": 0 if works_text else None} for url in urls],
+        "explanation": form.get("explanation", "").strip() or None,
+        "statements": {
+            "good_faith": form.get("good_faith") == "on",
+            "accurate": form.get("accurate") == "on",
+            "authorized": form.get("authorized") == "on",
+        },
+        "signature": form.get("signature", "").strip() or None,
+    }
+
+
+def missing_before_submit(form: dict[str, str], urls: list[str]) -> list[dict[str, str]]:
+    """Name the legal elements the form still lacks, with what to supply, using the intake's own rules."""
+    try:
+        regime = Regime(form.get("regime", "dmca"))
+    except ValueError:
+        regime = Regime.dmca
+    facts = NoticeFacts(
+        signature=bool(form.get("signature", "").strip()),
+        works_identified=bool(form.get("works", "").strip()),
+        urls=bool(urls),
+        name=bool(form.get("name", "").strip()),
+        email=bool(form.get("email", "").strip()),
+        address=bool(form.get("address", "").strip()),
+        phone=bool(form.get("phone", "").strip()),
+        explanation=bool(form.get("explanation", "").strip()),
+        good_faith=form.get("good_faith") == "on",
+        accurate=form.get("accurate") == "on",
+        authorized=form.get("authorized") == "on",
+    )
+    assessment = assess(regime, facts)
+    return [{"name": e.name, "explanation": e.explanation} for e in assessment.missing]
+
+
+def elements_of(regime: Regime) -> list[dict[str, str]]:
+    """Every element ``regime`` requires, for the form's plain-words guide."""
+    return [{"name": e.name, "explanation": e.explanation} for e in ELEMENTS[regime].values()]

@@ -1,0 +1,160 @@
+"""Read-only views the desk's lists need and no domain service offers: one query per page.
+
+Each function here answers one page in one or two statements over indexed columns (a page of a
+100,000-notice queue, a page of a notice's items with their customers, the strike board), so no
+page does a query per row. Nothing here changes state: every decision goes through the domain's
+service, exactly as the API's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from staydown.accounts.models import Customer, Zone
+from staydown.notices.flows import ItemStatus
+from staydown.notices.models import NoticeItem
+from staydown.policy.models import Strike, StrikeStatus
+
+
+def item_status_counts(
+    session: Session, notice_ids: Sequence[int], *, customer_id: int | None = None
+) -> dict[int, dict[str, int]]:
+    """Map each notice to its item counts by status (one grouped query for a whole page)."""
+    if not notice_ids:
+        return {}
+    stmt = (
+        select(NoticeItem.notice_id, NoticeItem.status, func.count())
+        .where(NoticeItem.notice_id.in_(list(notice_ids)))
+        .group_by(NoticeItem.notice_id, NoticeItem.status)
+    )
+    if customer_id is not None:
+        stmt = stmt.where(NoticeItem.customer_id == customer_id)
+    counts: dict[int, dict[str, int]] = {notice_id: {} for notice_id in notice_ids}
+    for notice_id, status, count in session.execute(stmt):
+        counts[notice_id][status.value] = count
+    return counts
+
+
+def item_page(
+    session: Session,
+    notice_id: int,
+    *,
+    customer_id: int | None,
+    status: ItemStatus | None,
+    offset: int,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    """One page of a notice's items with the zone's hostname and the customer's name."""
+    stmt = (
+        select(
+            NoticeItem.id,
+            NoticeItem.position,
+            NoticeItem.url,
+            NoticeItem.canonical_url,
+            NoticeItem.target,
+            NoticeItem.hostname,
+            NoticeItem.zone_id,
+            NoticeItem.customer_id,
+            NoticeItem.status,
+            NoticeItem.work_index,
+            NoticeItem.duplicate_of_id,
+            NoticeItem.decided_at,
+            NoticeItem.decided_by,
+            NoticeItem.decision_reason,
+            NoticeItem.automated,
+            Customer.name.label("customer_name"),
+            Zone.status.label("zone_status"),
+        )
+        .outerjoin(Customer, Customer.id == NoticeItem.customer_id)
+        .outerjoin(Zone, Zone.id == NoticeItem.zone_id)
+        .where(NoticeItem.notice_id == notice_id)
+        .order_by(NoticeItem.position)
+        .limit(limit)
+        .offset(offset)
+    )
+    if customer_id is not None:
+        stmt = stmt.where(NoticeItem.customer_id == customer_id)
+    if status is not None:
+        stmt = stmt.where(NoticeItem.status == status)
+    return list(session.execute(stmt))
+
+
+def item_ids_in(session: Session, notice_id: int, status: ItemStatus) -> list[int]:
+    """Every item of a notice in ``status`` (for a decision on all of them at once)."""
+    return list(
+        session.scalars(
+            select(NoticeItem.id).where(NoticeItem.notice_id == notice_id, NoticeItem.status == status)
+        )
+    )
+
+
+def strike_board(session: Session, *, offset: int, limit: int) -> tuple[Sequence[Row[Any]], int]:
+    """Customers with active strikes, most first, and how many such customers there are."""
+    counted = (
+        select(Strike.customer_id, func.count().label("strikes"), func.max(Strike.created_at).label("last"))
+        .where(Strike.status == StrikeStatus.active)
+        .group_by(Strike.customer_id)
+        .subquery()
+    )
+    total = session.scalar(select(func.count()).select_from(counted)) or 0
+    rows = session.execute(
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.organization,
+            Customer.standing,
+            Customer.verification_level,
+            counted.c.strikes,
+            counted.c.last,
+        )
+        .join(counted, counted.c.customer_id == Customer.id)
+        .order_by(counted.c.strikes.desc(), counted.c.last.desc(), Customer.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, total
+
+
+def customer_page(
+    session: Session, *, search: str | None, offset: int, limit: int
+) -> tuple[Sequence[Customer], int]:
+    """One page of customers, optionally those whose name, organisation or e-mail contains ``search``."""
+    stmt = select(Customer)
+    if search:
+        pattern = f"%{search.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Customer.name).like(pattern),
+                func.lower(Customer.organization).like(pattern),
+                func.lower(Customer.email).like(pattern),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Customer.id).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def active_strike_counts(session: Session, customer_ids: Sequence[int]) -> dict[int, int]:
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Strike.customer_id, func.count())
+        .where(Strike.customer_id.in_(list(customer_ids)), Strike.status == StrikeStatus.active)
+        .group_by(Strike.customer_id)
+    )
+    return {int(customer_id): int(count) for customer_id, count in rows}
+
+
+def item_origin(session: Session, item_id: int) -> tuple[int, str, str] | None:
+    """The zone, hostname and target of one item (what the edge would fetch for it)."""
+    row = session.execute(
+        select(NoticeItem.zone_id, NoticeItem.hostname, NoticeItem.target).where(NoticeItem.id == item_id)
+    ).first()
+    if row is None or row.zone_id is None:
+        return None
+    return row.zone_id, row.hostname, row.target

@@ -1,0 +1,206 @@
+"""The rightsholder portal: a notice form that explains every legal element and names the missing
+ones before submitting, a CSV bulk upload, and the status of each notice and item.
+
+Submissions go through the API's own schema (``NoticeCreate``) and intake (``notices.submit``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from staydown.desk import present
+from staydown.desk.queries import item_status_counts
+from staydown.desk.service import DeskPrincipal
+from staydown.desk.web import (
+    PREFIX,
+    DeskRoute,
+    Pager,
+    Submitter,
+    csrf_protect,
+    database_of,
+    environment,
+    now_of,
+    redirect,
+    render,
+    settings_of,
+)
+from staydown.notices import service as notices
+from staydown.notices.schemas import NoticeCreate
+from staydown.notices.service import NoticeError
+from staydown.types import Regime
+
+router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
+
+FIELDS = (
+    "regime",
+    "name",
+    "email",
+    "address",
+    "phone",
+    "organization",
+    "on_behalf_of",
+    "works",
+    "reference_urls",
+    "urls",
+    "explanation",
+    "good_faith",
+    "accurate",
+    "authorized",
+    "signature",
+)
+MAX_CSV_BYTES = 16 * 1024 * 1024
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {name: value for name in FIELDS if isinstance(value := form.get(name), str)}
+
+
+Fields = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def _guide() -> dict[str, list[dict[str, str]]]:
+    return {regime.value: present.elements_of(regime) for regime in Regime}
+
+
+def _form_page(
+    request: Request,
+    form: dict[str, str],
+    *,
+    bulk: bool = False,
+    errors: list[str] | None = None,
+    checked: bool = False,
+    status: int = 200,
+) -> Response:
+    urls = present.form_urls(form.get("urls", "")) if not bulk else ["(from the file)"]
+    return render(
+        request,
+        "submit.html",
+        {
+            "form": form,
+            "bulk": bulk,
+            "errors": errors or [],
+            "missing": present.missing_before_submit(form, urls),
+            "checked": checked,
+            "guide": _guide(),
+            "regimes": list(Regime),
+            "title": "Bulk upload" if bulk else "Submit a notice",
+        },
+        status=status,
+    )
+
+
+@router.get("/submit", include_in_schema=False)
+def submit_page(request: Request, who: Submitter) -> Response:
+    return _form_page(request, {"regime": "dmca"})
+
+
+@router.get("/submit/bulk", include_in_schema=False)
+def bulk_page(request: Request, who: Submitter) -> Response:
+    return _form_page(request, {"regime": "dmca"}, bulk=True)
+
+
+@router.post("/submit/check", include_in_schema=False)
+def check(
+    request: Request, who: Submitter, form: Fields, fragment: Annotated[bool, Query()] = False
+) -> Response:
+    """Name the missing elements without submitting (the page's script asks for the fragment)."""
+    bulk = form.get("urls") is None and request.query_params.get("bulk") == "1"
+    urls = ["(from the file)"] if bulk else present.form_urls(form.get("urls", ""))
+    missing = present.missing_before_submit(form, urls)
+    if fragment:
+        html = environment.get_template("_missing.html").render(missing=missing, checked=True)
+        return HTMLResponse(html, headers={"cache-control": "no-store"})
+    return _form_page(request, form, checked=True, bulk=bulk)
+
+
+def _submit(request: Request, who: DeskPrincipal, form: dict[str, str], urls: list[str]) -> int | list[str]:
+    """Submit through the intake; return the notice id, or the errors to show on the form."""
+    try:
+        data = NoticeCreate.model_validate(present.notice_document(form, urls))
+    except ValidationError as exc:
+        return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20]]
+    by = notices.Submitter(
+        key_id=who.key_id,
+        trusted=who.trusted,
+        actor=who.actor,
+        source_ip=request.client.host if request.client else None,
+    )
+    with database_of(request).writer() as session:
+        try:
+            notice = notices.submit(session, data, by=by, now=now_of(request), settings=settings_of(request))
+        except NoticeError as exc:
+            session.rollback()
+            details = exc.details if isinstance(exc.details, list) else []
+            return [exc.message] + [
+                f"line {d['index'] + 1}: {d['url']}: {d['message']}" for d in details[:20] if "index" in d
+            ]
+        session.commit()
+        return notice.id
+
+
+def _outcome(request: Request, notice_id: int) -> Response:
+    return redirect(request, f"{PREFIX}/notices/{notice_id}", f"Notice {notice_id} received.")
+
+
+@router.post("/submit", include_in_schema=False)
+def submit(request: Request, who: Submitter, form: Fields) -> Response:
+    urls = present.form_urls(form.get("urls", ""))
+    if len(urls) > present.MAX_FORM_URLS:
+        return _form_page(
+            request,
+            form,
+            errors=[f"the form takes at most {present.MAX_FORM_URLS} URLs; use the bulk upload for more"],
+            status=422,
+        )
+    result = _submit(request, who, form, urls)
+    if isinstance(result, list):
+        return _form_page(request, form, errors=result, status=422)
+    return _outcome(request, result)
+
+
+@router.post("/submit/bulk", include_in_schema=False)
+async def submit_bulk(request: Request, who: Submitter, form: Fields) -> Response:
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _form_page(request, form, bulk=True, errors=["choose a CSV file of URLs"], status=422)
+    data = await upload.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        return _form_page(
+            request, form, bulk=True, errors=[f"the file is over {MAX_CSV_BYTES} bytes"], status=413
+        )
+    try:
+        urls = present.csv_urls(data)
+    except present.CsvError as exc:
+        return _form_page(request, form, bulk=True, errors=[f"{upload.filename}: {exc}"], status=422)
+    result = await run_in_threadpool(_submit, request, who, form, urls)
+    if isinstance(result, list):
+        return _form_page(request, form, bulk=True, errors=result, status=422)
+    return _outcome(request, result)
+
+
+@router.get("/my/notices", include_in_schema=False)
+def my_notices(request: Request, who: Submitter, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    now = now_of(request)
+    with database_of(request).reader() as session:
+        rows, total = notices.list_page(session, submitter_key_id=who.key_id, page=page, per_page=50)
+        counts = item_status_counts(session, [n.id for n in rows])
+    entries: list[dict[str, Any]] = [
+        {
+            "notice": n,
+            "sla": present.sla(status=n.status, deadline_at=n.deadline_at, decided_at=n.decided_at, now=now),
+            "counts": counts.get(n.id, {}),
+        }
+        for n in rows
+    ]
+    return render(
+        request,
+        "my_notices.html",
+        {"entries": entries, "pager": Pager(page=page, per_page=50, total=total), "title": "My notices"},
+    )
