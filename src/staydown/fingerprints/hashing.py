@@ -1,0 +1,405 @@
+"""Fingerprints of images: SHA-256 of the exact bytes and PDQ hashes of what the image looks like.
+
+A reference image from a rightsholder and an image an edge is about to cache go through the same
+pipeline, so their PDQ distances are comparable: decode the first frame (JPEGs in draft mode, so the
+decoder's DCT scaling does most of the shrinking), flatten transparency onto white, take the luma
+(PDQ hashes luma only, with the same ITU-R 601 weights Pillow uses), and scale it to fit a fixed box.
+
+Copies are often re-framed, so every image is hashed twice: as it is, and with its borders
+normalised (``trimmed``): uniform margins and pads are stripped, and a strip along the top or bottom
+that is cut off from the rest by a uniform band (a site banner above a page's margin) is dropped.
+References also get the 8 dihedral variants of both, so mirrored and rotated copies match; a query
+then needs only its own two hashes. A hash of low PDQ quality (a blank or near-blank image) says
+little about the picture, so weak images keep only their SHA-256: they are never blocked
+automatically on a perceptual match.
+
+Decoding is guarded: size limits are checked from the header before any pixel is allocated, only
+the five web formats are decoded, and every decoder failure becomes :class:`ImageRejected` with a
+code. Everything here is reentrant and safe to call from a thread pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pdqhash
+from PIL import Image, UnidentifiedImageError, features
+
+__all__ = [
+    "FORMATS",
+    "PDQ_BYTES",
+    "QUALITY_MIN",
+    "Fingerprint",
+    "ImageLimits",
+    "ImageRejected",
+    "fingerprint",
+    "hamming",
+    "is_image_type",
+    "reference_fingerprint",
+]
+
+PDQ_BYTES = 32
+QUALITY_MIN = 50  # PDQ's own recommendation: below this a hash is not trusted for matching
+
+Luma = npt.NDArray[np.uint8]
+
+# The formats decoded, and the media types that announce them. AVIF only when Pillow has it.
+FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "GIF", *(("AVIF",) if features.check("avif") else ()))
+_CONTENT_TYPES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/gif": "GIF",
+    "image/avif": "AVIF",
+}
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+REJECTION_CODES = frozenset({"unsupported_format", "corrupt", "too_large", "decompression_bomb", "empty"})
+
+# The box every image is scaled to fit before hashing. PDQ reduces to 64x64 with its Jarosz filters;
+# four times that keeps the trimming precise, and JPEGs are drafted to at least twice the box.
+NORMAL_SIZE = 256
+_DRAFT_FACTOR = 2
+
+# Border normalisation. A line (row or column) is "flat" when at most _STRAY of its pixels differ by
+# more than _FUZZ luma levels from its median: JPEG ringing and a page number in a margin do not
+# stop a trim. A band of flat rows at least _BAND of the height separates a strip of at most
+# _STRIP of the height (a banner) from the content.
+_FUZZ = 32
+_STRAY = 0.03
+_BAND = 0.025
+_STRIP = 0.22
+_BAND_STRAY = 0.005
+_LAYER = 0.015  # a second layer of border (a margin inside a pad) is at least this thick
+_BLEND = 2
+_PAPER = 200  # pages are printed on white: a layer this light is the page's own margin
+_MIDDLE = 0.15  # side margins are judged on the rows between 15% and 85% of the height
+_PASSES = 4
+_MIN_TRIMMED = 0.3  # a trimmed image smaller than this share of either side is not the picture
+
+
+class ImageRejected(ValueError):
+    """An image that cannot be fingerprinted, with a machine-readable ``code``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in REJECTION_CODES:
+            raise ValueError(f"unknown rejection code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    """What an input may cost: bytes read and pixels decoded."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The exact and perceptual hashes of one image, and what it was."""
+
+    sha256: bytes
+    pdq: tuple[bytes, ...]
+    quality: int
+    width: int
+    height: int
+    format: str
+
+    @property
+    def weak(self) -> bool:
+        """True when the image is too plain for its PDQ hash to be trusted (exact matching only)."""
+        return self.quality < QUALITY_MIN
+
+
+def is_image_type(content_type: str) -> bool:
+    """Say whether a Content-Type names a format that is fingerprinted (parameters ignored)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return _CONTENT_TYPES.get(media) in FORMATS
+
+
+def hamming(a: bytes, b: bytes) -> int:
+    """Return the number of differing bits between two hashes of the same length."""
+    if len(a) != len(b):
+        raise ValueError(f"hashes of different lengths: {len(a)} and {len(b)} bytes")
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:
+    """Fingerprint an image to look it up: PDQ of the image as it is and with borders trimmed."""
+    luma, size, fmt = _decode(data, limits)
+    raw, quality = _pdq(luma)
+    hashes: list[bytes] = []
+    if quality >= QUALITY_MIN:
+        hashes.append(raw)
+        trimmed = _trim(luma)
+        if trimmed is not None:
+            hash_, trimmed_quality = _pdq(trimmed)
+            if trimmed_quality >= QUALITY_MIN and hash_ not in hashes:
+                hashes.append(hash_)
+    return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
+
+
+def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:
+    """Fingerprint a reference image for the bank: the 8 dihedral variants of raw and trimmed."""
+    luma, size, fmt = _decode(data, limits)
+    raw, quality = _pdq_dihedral(luma)
+    hashes: dict[bytes, None] = {}
+    if quality >= QUALITY_MIN:
+        hashes.update(dict.fromkeys(raw))
+        trimmed = _trim(luma)
+        if trimmed is not None:
+            variants, trimmed_quality = _pdq_dihedral(trimmed)
+            if trimmed_quality >= QUALITY_MIN:
+                hashes.update(dict.fromkeys(variants))
+    return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
+
+
+# --- decoding ---------------------------------------------------------------------------------------
+
+
+def _sniff(data: bytes) -> str | None:
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[4:12] in (b"ftypavif", b"ftypavis"):
+        return "AVIF"
+    return None
+
+
+def _open(data: bytes, limits: ImageLimits) -> Image.Image:
+    """Open an image from its header, refusing what is not one of FORMATS or is too big."""
+    if not data:
+        raise ImageRejected("empty", "the image has no bytes")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected("too_large", f"{len(data)} bytes is more than the limit of {limits.max_bytes}")
+    sniffed = _sniff(data)
+    if sniffed is not None and sniffed not in FORMATS:
+        raise ImageRejected("unsupported_format", f"{sniffed} images are not supported here")
+    try:
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow's own check (the warning is raised where warnings are errors, as under test).
+        raise ImageRejected("decompression_bomb", str(error)) from None
+    except UnidentifiedImageError:
+        if sniffed is not None:
+            raise ImageRejected("corrupt", f"the {sniffed} header cannot be read") from None
+        raise ImageRejected("unsupported_format", "not a JPEG, PNG, WebP, GIF or AVIF image") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageRejected("corrupt", f"the image header cannot be read: {error}") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        image.close()
+        raise ImageRejected("corrupt", f"the image claims a size of {width}x{height}")
+    if width * height > limits.max_pixels:
+        image.close()
+        raise ImageRejected(
+            "decompression_bomb",
+            f"{width}x{height} is {width * height} pixels, more than the limit of {limits.max_pixels}",
+        )
+    return image
+
+
+def _decode(data: bytes, limits: ImageLimits) -> tuple[Luma, tuple[int, int], str]:
+    """Decode the first frame to luma scaled into the normal box; return it, the size and format."""
+    with _open(data, limits) as image:
+        width, height = image.size
+        fmt = image.format or "unknown"
+        box = _fit(width, height, NORMAL_SIZE)
+        if fmt == "JPEG":
+            image.draft("L", (box[0] * _DRAFT_FACTOR, box[1] * _DRAFT_FACTOR))
+        try:
+            image.load()  # the first frame of an animation: an image opens on frame 0
+            luma = _to_luma(image)
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as error:
+            raise ImageRejected("corrupt", f"the {fmt} data cannot be decoded: {error}") from None
+    if luma.size != box:
+        luma = luma.resize(box, Image.Resampling.BOX)
+    return np.asarray(luma, dtype=np.uint8), (width, height), fmt
+
+
+def _fit(width: int, height: int, limit: int) -> tuple[int, int]:
+    """The size of ``width``x``height`` scaled to fit a ``limit`` square (up or down)."""
+    scale = limit / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_luma(image: Image.Image) -> Image.Image:
+    """Flatten any mode to 8-bit luma; transparency goes onto white, as browsers show it on pages."""
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        wide = np.asarray(image, dtype=np.float32) / 257.0
+        return Image.fromarray(np.clip(wide, 0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image), 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")
+    if image.mode == "L":
+        return image
+    if image.mode not in ("RGB", "1"):
+        image = image.convert("RGB")
+    return image.convert("L")
+
+
+# --- PDQ --------------------------------------------------------------------------------------------
+
+
+def _as_rgb(luma: Luma) -> npt.NDArray[np.uint8]:
+    # pdqhash takes RGB and weighs the channels into luma; equal channels give back this luma.
+    return np.ascontiguousarray(np.repeat(luma[:, :, None], 3, axis=2))
+
+
+def _pack(bits: npt.NDArray[np.generic]) -> bytes:
+    # pdqhash lists bits from the most significant, so this is the byte order of PDQ's hex form.
+    return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes()
+
+
+def _pdq(luma: Luma) -> tuple[bytes, int]:
+    bits, quality = pdqhash.compute(_as_rgb(luma))
+    return _pack(bits), int(quality)
+
+
+def _pdq_dihedral(luma: Luma) -> tuple[list[bytes], int]:
+    # Each variant is hashed from turned pixels rather than PDQ's own DCT-domain variants: PDQ's
+    # downsampling is not symmetric, so on busy line art its derived variants land up to ~40 bits
+    # from the hash of the actually mirrored image that a query computes.
+    hashes = []
+    quality = 0
+    for flipped in (luma, luma[:, ::-1]):
+        for turns in range(4):
+            hash_, variant_quality = _pdq(np.rot90(flipped, turns))
+            hashes.append(hash_)
+            if not hashes[1:]:
+                quality = variant_quality
+    return hashes, quality
+
+
+# --- border normalisation ---------------------------------------------------------------------------
+
+
+def _off_line(block: Luma, colour: npt.NDArray[np.int16]) -> npt.NDArray[np.float64]:
+    """The share of each row's pixels that differ from that row's ``colour`` by more than _FUZZ."""
+    off = np.abs(block.astype(np.int16) - colour.reshape(-1, 1)) > _FUZZ
+    share: npt.NDArray[np.float64] = off.mean(axis=1)
+    return share
+
+
+def _leading(flags: npt.NDArray[np.bool_]) -> int:
+    """How many leading entries are true."""
+    false = np.flatnonzero(~flags)
+    return int(false[0]) if false.size else len(flags)
+
+
+def _transition(probe: Luma, previous: int) -> tuple[int, int]:
+    """Where the next layer of border starts and its colour: up to _BLEND lines that blend from
+    the ``previous`` layer's colour into it (JPEG and resampling soften every edge) are skipped."""
+    medians = np.median(probe[: _BLEND + 1], axis=1)
+    colour = int(medians[-1])
+    low, high = min(previous, colour) - _FUZZ, max(previous, colour) + _FUZZ
+    skip = 0
+    while skip < len(medians) - 1 and low <= medians[skip] <= high and abs(medians[skip] - colour) > _FUZZ:
+        skip += 1
+    return skip, colour
+
+
+def _strip_margins(luma: Luma, colours: list[int | None] | None = None) -> tuple[Luma, list[int | None]]:
+    """Strip uniform borders of the colour found at each edge, pads over margins included.
+
+    Columns are judged on the middle rows only, so a banner across the top or bottom does not hide
+    the page's side margins. Returns the rest and, for the top, right, bottom and left sides, the
+    colour of the innermost border stripped there (None where nothing was); ``colours`` carries
+    that on from an earlier strip."""
+    colours = list(colours) if colours is not None else [None] * 4
+    full = luma.shape
+    for _ in range(_PASSES):
+        before = luma.shape
+        for side in (1, 3, 0, 2):  # left and right first, then top and bottom
+            turned = np.rot90(luma, side)  # the side to strip comes first
+            if turned.shape[0] > 1:
+                probe = turned
+                if side in (1, 3):
+                    span = turned.shape[1]
+                    probe = turned[:, round(span * _MIDDLE) : span - round(span * _MIDDLE)]
+                previous = colours[side]
+                if previous is not None and previous >= _PAPER:
+                    continue  # inside a page's own white margin lies the picture
+                if previous is None:
+                    skip, colour = 0, int(np.median(probe[0]))
+                else:
+                    skip, colour = _transition(probe, previous)
+                share = _off_line(probe[skip:], np.full(probe.shape[0] - skip, colour, dtype=np.int16))
+                count = _leading(share <= _STRAY)
+                # Past a first layer of pad only a thick layer goes (a margin); a thin one is a
+                # panel border, and what lies inside it is the picture.
+                if count and (previous is None or count >= _LAYER * full[side % 2]):
+                    count = min(skip + count, turned.shape[0] - 1)
+                    colours[side] = colour
+                    luma = np.rot90(turned[count:], -side)
+        if luma.shape == before:
+            break
+    return luma, colours
+
+
+def _cut_strip(luma: Luma, paper: list[int]) -> Luma | None:
+    """Drop a strip at the top that a band of ``paper`` rows cuts off from the rest, or return None.
+
+    The band must be flat across the whole width: gutters and blank panels are crossed by panel
+    borders, so only a page margin between the page and something added to it qualifies."""
+    height = luma.shape[0]
+    limit = round(_STRIP * height)
+    window = luma[: min(height, limit + round(_BAND * height) + 1)]
+    medians = np.median(window, axis=1).astype(np.int16)
+    flat = _off_line(window, medians) <= _BAND_STRAY
+    near = np.zeros(len(window), dtype=bool)
+    for colour in paper:
+        near |= np.abs(medians - colour) <= _FUZZ
+    band = max(3, round(_BAND * height))
+    run = 0
+    for row, separator in enumerate(flat & near):
+        run = run + 1 if separator else 0
+        if run >= band and row + 1 - run > 0:  # paper rows below some content: a separator
+            end = row + 1
+            while end < len(window) and flat[end] and near[end]:
+                end += 1
+            return luma[end:] if end < height else None
+    return None
+
+
+def _trim(luma: Luma) -> Luma | None:
+    """Normalise borders; return the trimmed luma, or None when it is the whole image or too small."""
+    height, width = luma.shape
+    trimmed, colours = _strip_margins(luma)
+    paper = [colour for colour in (colours[1], colours[3]) if colour is not None]
+    if paper:  # a page with side margins: look for strips added above or below it
+        for _ in range(_PASSES):
+            changed = False
+            for end in (0, 2):  # the top, then (flipped) the bottom
+                cut = _cut_strip(trimmed, paper)
+                if cut is not None and cut.shape[0] >= _MIN_TRIMMED * height:
+                    colours[end] = paper[0]  # the band was a margin: only thick layers go after it
+                    trimmed, colours = _strip_margins(cut[::-1] if end else cut, colours)
+                    trimmed = trimmed[::-1] if end else trimmed
+                    changed = True
+                trimmed = trimmed[::-1]
+            if not changed:
+                break
+    if trimmed.shape == luma.shape:
+        return None
+    if trimmed.shape[0] < _MIN_TRIMMED * height or trimmed.shape[1] < _MIN_TRIMMED * width:
+        return None
+    return np.ascontiguousarray(trimmed)
