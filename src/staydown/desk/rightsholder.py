@@ -6,6 +6,7 @@ Submissions go through the API's own schema (``NoticeCreate``) and intake (``not
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -57,9 +58,13 @@ FIELDS = (
 MAX_CSV_BYTES = 16 * 1024 * 1024
 
 
-async def form_fields(request: Request) -> dict[str, str]:
+async def form_fields(request: Request) -> AsyncIterator[dict[str, str]]:
+    """The notice form's text fields; an uploaded file is closed once the request is answered."""
     form = await request.form()
-    return {name: value for name in FIELDS if isinstance(value := form.get(name), str)}
+    try:
+        yield {name: value for name in FIELDS if isinstance(value := form.get(name), str)}
+    finally:
+        await form.close()
 
 
 Fields = Annotated[dict[str, str], Depends(form_fields)]
