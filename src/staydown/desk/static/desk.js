@@ -9,7 +9,7 @@
     seconds = Math.abs(Math.floor(seconds));
     var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
     if (d) return d + "d " + h + "h";
-    if (h) return h + "h " + String(m).padStart(2, "0") + "m";
+    if (h) return h + "h " + String(m).padStart(2, "0") + "m " + String(s).padStart(2, "0") + "s";
     return m + "m " + String(s).padStart(2, "0") + "s";
   }
 

@@ -1,0 +1,230 @@
+"""The desk in a real browser (Chromium through Playwright) against the API over a real socket.
+
+An agent opens the overdue notice and actions its items, and the edge then answers 451 for them;
+a rightsholder is told which elements a notice lacks; a customer cannot open another customer's
+notice. Screenshots of the main pages go to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.conftest import Api
+from tests.edge.harness import EdgeThread, Route, ScriptedOrigin
+from tests.support import customer_body, notice_body
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+try:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - CI installs it with the test extra
+    sync_playwright = None  # type: ignore[assignment]
+
+pytestmark = [
+    pytest.mark.skipif(sync_playwright is None, reason="the playwright package is not installed"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser
+        browser.close()
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _zone(api: Api, origin: ScriptedOrigin, hostname: str, name: str) -> dict[str, Any]:
+    """A verified customer with an active zone served from ``origin``, and a customer key."""
+    agent = api.as_("agent")
+    customer = agent.post("/v1/customers", json=customer_body(name)).json()
+    agent.post(
+        f"/v1/customers/{customer['id']}/verification/decision",
+        json={"level": "identity", "reason": "passport checked"},
+    ).raise_for_status()
+    zone = agent.post(
+        "/v1/zones", json={"customer_id": customer["id"], "hostname": hostname, "origin": origin.url}
+    ).json()
+    challenge = zone["challenge"]
+    origin.routes[challenge["http_path"]] = Route(
+        challenge["token"].encode(), headers={"Cache-Control": "no-store"}
+    )
+    assert (
+        agent.post(f"/v1/zones/{zone['id']}/validate", json={"method": "http"}).json()["status"] == "active"
+    )
+    key = (
+        api.as_("admin")
+        .post("/v1/keys", json={"role": "customer", "customer_id": customer["id"]})
+        .json()["key"]
+    )
+    return {"customer_id": customer["id"], "zone_id": zone["id"], "key": key}
+
+
+def _sign_in(page: Page, api: Api, key: str) -> None:
+    page.goto(f"{api.url}/desk/")
+    expect(page).to_have_url(f"{api.url}/desk/signin?next=/desk/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in with the key").click()
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _status(edge: EdgeThread, path: str, host: str) -> int:
+    return httpx.get(edge.url + path, headers={"host": host}, timeout=5).status_code
+
+
+def test_agent_actions_the_overdue_notice_and_the_edge_blocks_it(
+    api: Api, browser: Browser, tmp_path: Path
+) -> None:
+    with ScriptedOrigin() as origin:
+        origin.routes["/p/1.png"] = Route(_png((200, 40, 40)), headers={"Content-Type": "image/png"})
+        origin.routes["/p/2.png"] = Route(_png((40, 40, 200)), headers={"Content-Type": "image/png"})
+        shop = _zone(api, origin, "shop.example", "Shop")
+        _zone(api, origin, "other.example", "Other")
+        urls = ["http://shop.example/p/1.png", "http://shop.example/p/2.png", "http://shop.example/p/3.png"]
+        notice = api.as_("submitter").post("/v1/notices", json=notice_body(urls)).json()
+        api.clock.advance(hours=25)  # the first notice is now an hour overdue
+        later = api.as_("submitter").post("/v1/notices", json=notice_body(["http://shop.example/p/9.png"]))
+        later_id = later.json()["id"]
+        with EdgeThread(control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge") as edge:
+            assert _status(edge, "/p/1.png", "shop.example") == 200
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            _sign_in(page, api, api.keys["agent"])
+            expect(page).to_have_url(f"{api.url}/desk/queue")
+            overdue = page.locator("tr.row-overdue")
+            expect(overdue).to_have_count(1)
+            expect(overdue.locator("time.sla")).to_have_text(
+                re.compile(r"^overdue by 1h 00m \d\ds$")
+            )  # ticking
+            expect(page.locator("tr", has_text=f"Notice {later_id}").locator("time.sla")).to_contain_text(
+                "left"
+            )
+            _shot(page, "queue")
+            overdue.get_by_role("link", name=f"Notice {notice['id']}").click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text(f"Notice {notice['id']}")
+            thumbs = page.locator("img.thumb")
+            expect(thumbs).to_have_count(3)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('img.thumb')]"
+                ".every(i => i.complete && i.naturalWidth > 0)"
+            )
+            _shot(page, "notice")
+            page.get_by_label("Select item", exact=False).nth(0).check()
+            page.get_by_label("Select item", exact=False).nth(1).check()
+            page.get_by_label("Action (block at every edge)").check()
+            page.get_by_label("Reason", exact=False).fill("copies of the publisher's pages")
+            page.get_by_role("button", name="Apply decision").click()
+            expect(page.get_by_role("status")).to_have_text("2 item(s) actioned.")
+            expect(page.locator("td .s-actioned")).to_have_count(2)
+            deadline = time.monotonic() + 10
+            while (
+                _status(edge, "/p/1.png", "shop.example") != 451
+                or _status(edge, "/p/2.png", "shop.example") != 451
+            ):
+                assert time.monotonic() < deadline, "the edge never blocked the actioned items"
+                time.sleep(0.05)
+            assert _status(edge, "/./p/%31.png", "SHOP.example") == 451
+            assert _status(edge, "/p/3.png", "shop.example") == 404  # still pending: the origin answers
+            page.get_by_role("link", name="Repeat infringers").click()
+            expect(page.get_by_role("row", name="Shop")).to_contain_text("1")
+            _shot(page, "board")
+            page.get_by_role("link", name="Shop", exact=True).click()
+            expect(page.get_by_role("heading", name="Strikes")).to_be_visible()
+            _shot(page, "customer")
+            page.close()
+        customer = api.as_("agent").get(f"/v1/customers/{shop['customer_id']}/strikes").json()
+        assert customer["active_strikes"] == 1
+
+
+def test_rightsholder_is_told_which_elements_are_missing(api: Api, browser: Browser) -> None:
+    with ScriptedOrigin() as origin:
+        _zone(api, origin, "shop.example", "Shop")
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _sign_in(page, api, api.keys["submitter"])
+        page.get_by_role("link", name="Submit a notice").click()
+        page.get_by_label("Your name").fill("Rights Agent")
+        page.get_by_label("E-mail address").fill("agent@rights.example")
+        page.get_by_label("Describe the work").fill("Demo Manga, volume 1")
+        page.get_by_label("URLs, one per line").fill("http://shop.example/p/1.png")
+        missing = page.locator("#missing")
+        expect(missing).to_contain_text("512(c)(3)(A)(i) signature")  # named live, before submitting
+        page.get_by_label("Signature (type your full name)").fill("Rights Agent")
+        expect(missing).not_to_contain_text("512(c)(3)(A)(i) signature")
+        expect(missing).to_contain_text("512(c)(3)(A)(v) good-faith statement")
+        _shot(page, "submit")
+        page.get_by_role("button", name="Submit the notice").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("incomplete")
+        section = page.locator("section.missing")
+        expect(section).to_contain_text("512(c)(3)(A)(iv) contact information")
+        expect(section).to_contain_text("512(c)(3)(A)(vi) accuracy and authority statement")
+        expect(section).not_to_contain_text("signature")
+        _shot(page, "notice-incomplete")
+        page.close()
+
+
+def test_without_javascript_the_form_still_names_missing_elements(api: Api, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _sign_in(page, api, api.keys["submitter"])
+    page.goto(f"{api.url}/desk/submit")
+    page.get_by_label("Which law you rely on").select_option("dsa")
+    page.get_by_label("E-mail address").fill("agent@rights.example")
+    page.get_by_role("button", name="Check what is missing").click()
+    expect(page.locator("#missing")).to_contain_text("DSA Art. 16(2)(a) substantiated explanation")
+    expect(page.get_by_label("E-mail address")).to_have_value("agent@rights.example")
+    context.close()
+
+
+def test_customer_cannot_open_another_customers_notice(api: Api, browser: Browser) -> None:
+    with ScriptedOrigin() as origin:
+        mine = _zone(api, origin, "mine.example", "Mine")
+        _zone(api, origin, "theirs.example", "Theirs")
+        ours = (
+            api.as_("trusted_flagger")
+            .post("/v1/notices", json=notice_body(["http://mine.example/a.png"]))
+            .json()
+        )
+        theirs = (
+            api.as_("trusted_flagger")
+            .post("/v1/notices", json=notice_body(["http://theirs.example/b.png"]))
+            .json()
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _sign_in(page, api, mine["key"])
+        expect(page).to_have_url(f"{api.url}/desk/account")
+        _shot(page, "account")
+        page.get_by_role("link", name="Notices").click()
+        expect(page.get_by_role("link", name=f"Notice {ours['id']}")).to_be_visible()
+        expect(page.get_by_role("link", name=f"Notice {theirs['id']}")).to_have_count(0)
+        response = page.goto(f"{api.url}/desk/notices/{theirs['id']}")
+        assert response is not None and response.status == 404
+        expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+        page.goto(f"{api.url}/desk/notices/{ours['id']}")
+        expect(page.locator("body")).to_contain_text("agent@rights.example")
+        _shot(page, "customer-notice")
+        page.get_by_role("link", name="Zones").click()
+        _shot(page, "zones")
+        page.get_by_role("link", name="Strikes and policy").click()
+        expect(page.locator("pre.policy-text")).to_contain_text("repeat-infringer policy")
+        _shot(page, "strikes")
+        page.close()
