@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Result, Row
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -151,10 +151,26 @@ def _canonicalise(data: NoticeCreate, settings: Settings) -> list[CanonicalURL]:
     return canonical
 
 
+IntakeGate = Callable[[Session, Submitter, datetime], Submitter]
+_intake_gates: list[IntakeGate] = []
+
+
+def add_intake_gate(gate: IntakeGate) -> None:
+    """Let a measure against a notifier refuse its notices or withdraw its trust before intake.
+
+    A gate returns the submitter as intake should treat it, or raises ``NoticeError``. Domains that
+    decide such measures (notifier misuse) depend on this one, so they register here.
+    """
+    if gate not in _intake_gates:
+        _intake_gates.append(gate)
+
+
 def submit(
     session: Session, data: NoticeCreate, *, by: Submitter, now: datetime, settings: Settings
 ) -> Notice:
     """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it."""
+    for gate in _intake_gates:
+        by = gate(session, by, now)
     canonical = _canonicalise(data, settings)
     assessment = assess(data.regime, _facts(data))
     s = data.submitter
@@ -806,4 +822,117 @@ def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: S
         body=letter.body,
         payload=letter.payload,
         notice_id=notice.id,
+    )
+
+
+# --- steps other domains take on items (due process) ----------------------------------------------
+
+
+def apply_item_event(
+    session: Session,
+    notice: Notice,
+    item_ids: Sequence[int],
+    event: ItemEvent,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+    automated: bool = False,
+) -> list[int]:
+    """Move items of ``notice`` through ``event`` (counter-notice, restore, uphold, action) with its commands.
+
+    Every item must belong to the notice and allow the event, or nothing happens. Return the ids moved.
+    """
+    wanted = sorted(set(item_ids))
+    items = {
+        item.id: item
+        for item in session.scalars(
+            select(NoticeItem).where(NoticeItem.notice_id == notice.id, NoticeItem.id.in_(wanted))
+        )
+    }
+    unknown = [item_id for item_id in wanted if item_id not in items]
+    if unknown:
+        raise NoticeError(
+            "unknown_items", f"item(s) {unknown[:20]} are not part of notice {notice.id}", status=422
+        )
+    refused = [item_id for item_id in wanted if (items[item_id].status, event) not in ITEM_TRANSITIONS]
+    if refused:
+        states = {item_id: items[item_id].status.value for item_id in refused[:20]}
+        raise NoticeError(
+            "illegal_transition",
+            f"item(s) {refused[:20]} do not allow {event.value!r} in their present state",
+            status=409,
+            details=states,
+        )
+    refs = [(_ref(items[item_id]), items[item_id].status) for item_id in wanted]
+    if event in (ItemEvent.counter_notice, ItemEvent.uphold):
+        # Steps of the parties, not decisions of the provider: the item keeps who decided it, when and
+        # why (a complaint is measured from that decision and may not be decided by the same agent).
+        moved: dict[ItemStatus, list[int]] = {}
+        for ref, state in refs:
+            new, _commands = item_transition(state, event, ref, reason=reason)
+            moved.setdefault(new, []).append(ref.item_id)
+        for new, ids in moved.items():
+            for start in range(0, len(ids), 500):
+                session.execute(
+                    update(NoticeItem).where(NoticeItem.id.in_(ids[start : start + 500])).values(status=new)
+                )
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action=f"items.{new.value}",
+                entity=("notice", notice.id),
+                data={"event": event.value, "item_ids": ids[:AUDIT_BATCH], "reason": reason},
+            )
+        _settle(session, notice, now=now)
+    elif refs:
+        _apply(
+            session,
+            notice,
+            refs,
+            event,
+            now=now,
+            actor=actor,
+            reason=reason,
+            automated=automated,
+            settings=settings,
+        )
+    return wanted
+
+
+def item_decisions(session: Session, item_ids: Sequence[int]) -> list[Row[Any]]:
+    """Who decided each item, when, how and why (for statements of reasons and complaints)."""
+    rows: list[Row[Any]] = []
+    ordered = sorted(set(item_ids))
+    for start in range(0, len(ordered), 500):
+        result: Result[Any] = session.execute(
+            select(
+                NoticeItem.id,
+                NoticeItem.notice_id,
+                NoticeItem.canonical_url,
+                NoticeItem.zone_id,
+                NoticeItem.customer_id,
+                NoticeItem.status,
+                NoticeItem.work_index,
+                NoticeItem.decided_at,
+                NoticeItem.decided_by,
+                NoticeItem.decision_reason,
+                NoticeItem.automated,
+            ).where(NoticeItem.id.in_(ordered[start : start + 500]))
+        )
+        rows.extend(result)
+    return rows
+
+
+def count_by_submitter(session: Session, submitter_key_id: int, *, since: datetime) -> int:
+    """How many notices a submitter's key sent since ``since`` (to weigh misuse in proportion)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notice)
+            .where(Notice.submitter_key_id == submitter_key_id, Notice.received_at > since)
+        )
+        or 0
     )

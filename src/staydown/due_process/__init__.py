@@ -1,0 +1,1 @@
+"""Due process: counter-notices and restoration, complaints, notifier misuse, statements of reasons."""

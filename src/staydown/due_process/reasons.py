@@ -1,0 +1,420 @@
+"""Write a statement of reasons for every restriction in the transaction that imposes it.
+
+Restrictions reach the edges only as enforcement records (``block``, and ``zone`` records that
+suspend or terminate), whichever domain decides them: notices, the repeat-infringer policy, an
+agent on a zone, a complaint. So the statements are derived from those records, just before the
+transaction commits and in it: a restriction and its statement are written together or not at
+all, and no path that restricts can forget to explain itself (DSA Art. 17(1): "at the latest
+from the date that the restriction is imposed"). ``unblock`` and zone reinstatement records end the
+statements they lift. The affected customer receives the statements in one letter per commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.audit import service as audit
+from staydown.db.base import bulk_insert
+from staydown.due_process.models import StatementOfReasons
+from staydown.due_process.schemas import DsaStatement, StatementRead
+from staydown.due_process.statements import (
+    ItemRestriction,
+    Restriction,
+    StatementFields,
+    StatementStatus,
+    ZoneRestriction,
+    item_statement,
+    render_letter,
+    zone_statement,
+)
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Channel, FeedKind
+from staydown.enforcement.service import StagedRecord
+from staydown.notices import service as notices
+from staydown.policy import service as policy
+
+# Where ``db.journal`` keeps the entries a unit of work has staged until it numbers them at commit.
+_STAGED = "staydown.journal.pending"
+_FIELDS = tuple(StatementFields.__dataclass_fields__)
+_COLUMNS = (
+    "puid",
+    "restriction",
+    "status",
+    "customer_id",
+    "zone_id",
+    "notice_id",
+    "item_id",
+    "url",
+    "created_at",
+    *_FIELDS,
+)
+REPEAT_INFRINGER_PREFIX = "repeat-infringer policy"
+
+
+def new_puid() -> str:
+    """A platform-unique identifier for a statement: never reused, ``[A-Za-z0-9_-]``, ≤ 500 chars."""
+    return f"sor-{uuid.uuid4().hex}"
+
+
+class _Pending:
+    """Statements to write in this commit, grouped by the customer who receives them."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+        self.letters: dict[int, list[tuple[str, str, StatementFields]]] = defaultdict(list)
+        self.notices: dict[int, set[int]] = defaultdict(set)
+
+    def add(
+        self,
+        fields: StatementFields,
+        *,
+        restriction: Restriction,
+        customer_id: int | None,
+        zone_id: int | None,
+        notice_id: int | None,
+        item_id: int | None,
+        url: str | None,
+        at: datetime,
+        what: str,
+    ) -> None:
+        puid = new_puid()
+        values = fields.as_dict()
+        self.rows.append(
+            (
+                puid,
+                restriction,
+                StatementStatus.in_force,
+                customer_id,
+                zone_id,
+                notice_id,
+                item_id,
+                url,
+                at,
+                *(values[name] for name in _FIELDS),
+            )
+        )
+        if customer_id is not None:
+            self.letters[customer_id].append((puid, what, fields))
+            if notice_id is not None:
+                self.notices[customer_id].add(notice_id)
+
+
+def _item_statements(session: Session, records: Sequence[StagedRecord], pending: _Pending) -> None:
+    by_item = {record.item_id: record for record in records if record.item_id is not None}
+    decisions = {row.id: row for row in notices.item_decisions(session, list(by_item))}
+    notice_cache: dict[int, Any] = {}
+    business: dict[int, bool] = {}
+    for record in records:
+        row = decisions.get(record.item_id) if record.item_id is not None else None
+        notice = None
+        if row is not None:
+            notice = notice_cache.get(row.notice_id)
+            if notice is None:
+                notice = notice_cache[row.notice_id] = notices.get(session, row.notice_id)
+        customer_id = row.customer_id if row is not None else _zone_customer(session, record.zone_id)
+        if customer_id is not None and customer_id not in business:
+            customer = accounts.get_customer(session, customer_id)
+            business[customer_id] = bool(customer and customer.organization)
+        url = str(record.payload.get("url") or record.target or "")
+        if row is not None and notice is not None:
+            works = notice.works
+            index = row.work_index
+            described = (
+                [works[index].get("description") or ""] if index is not None and index < len(works) else []
+            )
+            fields = item_statement(
+                ItemRestriction(
+                    notice_id=notice.id,
+                    regime=notice.regime.value,
+                    trusted=notice.trusted,
+                    automated=bool(row.automated),
+                    url=url,
+                    works=tuple(described or (w.get("description") or "" for w in works)),
+                    explanation=notice.explanation,
+                    decision_reason=row.decision_reason,
+                    notice_received_at=notice.received_at,
+                    applied_at=record.at,
+                    business=business.get(customer_id or -1, False),
+                )
+            )
+        else:
+            # A block that did not come from a notice item (a stay-down match, a court order):
+            # the record's own reason is the fact; nobody reviewed it before it took effect.
+            fields = item_statement(
+                ItemRestriction(
+                    notice_id=record.notice_id or 0,
+                    regime="dsa",
+                    trusted=False,
+                    automated=True,
+                    url=url,
+                    works=(),
+                    explanation=str(record.payload.get("reason") or ""),
+                    decision_reason=str(record.payload.get("reason") or ""),
+                    notice_received_at=record.at,
+                    applied_at=record.at,
+                    business=business.get(customer_id or -1, False),
+                )
+            )
+            fields = _voluntary(fields, record)
+        pending.add(
+            fields,
+            restriction=Restriction.content_disabled,
+            customer_id=customer_id,
+            zone_id=record.zone_id,
+            notice_id=row.notice_id if row is not None else record.notice_id,
+            item_id=record.item_id,
+            url=url,
+            at=record.at,
+            what=f"access to {url} disabled",
+        )
+
+
+def _voluntary(fields: StatementFields, record: StagedRecord) -> StatementFields:
+    values = fields.as_dict()
+    values |= {
+        "source_type": "SOURCE_VOLUNTARY",
+        "automated_detection": "Yes",
+        "decision_facts": f"Access to {record.payload.get('url') or record.target} was disabled: "
+        f"{record.payload.get('reason') or 'a copy of content already found infringing'}.",
+    }
+    return StatementFields(**values)
+
+
+def _zone_customer(session: Session, zone_id: int | None) -> int | None:
+    if zone_id is None:
+        return None
+    zone = accounts.get_zone(session, zone_id)
+    return zone.customer_id if zone is not None else None
+
+
+def _zone_statement(session: Session, record: StagedRecord, pending: _Pending) -> None:
+    payload = record.payload
+    status = str(payload.get("status"))
+    zone_id = record.zone_id
+    if zone_id is None:
+        return
+    if status in ("active", "terminated"):
+        # Reinstatement lifts a suspension; termination supersedes it with its own statement.
+        session.execute(
+            update(StatementOfReasons)
+            .where(
+                StatementOfReasons.zone_id == zone_id,
+                StatementOfReasons.restriction == Restriction.zone_suspended,
+                StatementOfReasons.status == StatementStatus.in_force,
+            )
+            .values(
+                status=StatementStatus.lifted if status == "active" else StatementStatus.superseded,
+                ended_at=record.at,
+                end_reason=str(payload.get("reason") or status),
+            )
+        )
+    if status not in ("suspended", "terminated"):
+        return
+    zone = accounts.get_zone(session, zone_id)
+    customer_id = payload.get("customer_id") or (zone.customer_id if zone else None)
+    customer = accounts.get_customer(session, int(customer_id)) if customer_id is not None else None
+    reason = str(payload.get("reason") or "no reason recorded")
+    automated = False
+    if customer is not None and reason.startswith(REPEAT_INFRINGER_PREFIX):
+        steps = policy.list_steps(session, customer.id)
+        automated = bool(steps) and steps[-1].automatic and steps[-1].at == record.at
+    hostnames = payload.get("hostnames") or [zone.hostname if zone else f"zone {zone_id}"]
+    fields = zone_statement(
+        ZoneRestriction(
+            zone_id=zone_id,
+            hostname=str(hostnames[0]),
+            status=status,
+            reason=reason,
+            automated=automated,
+            repeat_infringer=reason.startswith(REPEAT_INFRINGER_PREFIX),
+            whole_account=customer is not None and customer.standing.value in ("suspended", "terminated"),
+            zone_created_at=zone.created_at if zone else record.at,
+            applied_at=record.at,
+            business=bool(customer and customer.organization),
+        )
+    )
+    pending.add(
+        fields,
+        restriction=Restriction.zone_terminated if status == "terminated" else Restriction.zone_suspended,
+        customer_id=customer.id if customer else None,
+        zone_id=zone_id,
+        notice_id=None,
+        item_id=None,
+        url=None,
+        at=record.at,
+        what=f"service for {hostnames[0]} {status}",
+    )
+
+
+def _lift(session: Session, records: Sequence[StagedRecord]) -> None:
+    by_reason: dict[tuple[str, datetime], list[int]] = defaultdict(list)
+    for record in records:
+        if record.item_id is not None:
+            by_reason[(str(record.payload.get("reason") or "restored"), record.at)].append(record.item_id)
+    for (reason, at), item_ids in by_reason.items():
+        for start in range(0, len(item_ids), 500):
+            session.execute(
+                update(StatementOfReasons)
+                .where(
+                    StatementOfReasons.item_id.in_(item_ids[start : start + 500]),
+                    StatementOfReasons.status == StatementStatus.in_force,
+                )
+                .values(status=StatementStatus.lifted, ended_at=at, end_reason=reason)
+            )
+
+
+def _send(session: Session, pending: _Pending, at: datetime) -> None:
+    """Write the statements, then one letter per customer that carries them."""
+    message_of: dict[int, int] = {}
+    for customer_id, statements in pending.letters.items():
+        customer = accounts.get_customer(session, customer_id)
+        if customer is None:
+            continue
+        subject, body = render_letter(statements)
+        notice_ids = sorted(pending.notices.get(customer_id, ()))
+        message = enforcement.enqueue_message(
+            session,
+            at=at,
+            kind="statement_of_reasons",
+            channel=Channel.email,
+            recipient=customer.email,
+            subject=subject,
+            body=body,
+            payload={
+                "event": "statement_of_reasons",
+                "count": len(statements),
+                "puids": [puid for puid, _what, _fields in statements[:1000]],
+                "notice_ids": notice_ids[:100],
+            },
+            notice_id=notice_ids[0] if len(notice_ids) == 1 else None,
+            customer_id=customer_id,
+        )
+        session.flush()
+        message_of[customer_id] = message.id
+    columns = (*_COLUMNS, "message_id")
+    rows = [(*row, message_of.get(row[3])) for row in pending.rows]
+    bulk_insert(session, StatementOfReasons, columns, rows)
+    audit.record(
+        session,
+        at=at,
+        actor="system",
+        action="statements_of_reasons.issued",
+        entity=None,
+        data={
+            "count": len(rows),
+            "puids": [row[0] for row in rows[:100]],
+            "customers": sorted(message_of),
+        },
+    )
+
+
+@event.listens_for(Session, "before_commit", insert=True)
+def _record_statements(session: Session) -> None:
+    # Runs before db.journal numbers the staged entries, so the audit entry added here is chained too.
+    staged = session.info.get(_STAGED, {}).get(enforcement.JOURNAL)
+    if not staged:
+        return
+    records = [r for r in staged if isinstance(r, StagedRecord) and r.seq is None]
+    blocks = [r for r in records if r.kind is FeedKind.block]
+    unblocks = [r for r in records if r.kind is FeedKind.unblock]
+    zones = [r for r in records if r.kind is FeedKind.zone]
+    if not (blocks or unblocks or zones):
+        return
+    session.flush()
+    if unblocks:
+        _lift(session, unblocks)
+    pending = _Pending()
+    if blocks:
+        _item_statements(session, blocks, pending)
+    for record in zones:
+        _zone_statement(session, record, pending)
+    if pending.rows:
+        _send(session, pending, max(r.at for r in (*blocks, *zones)))
+    session.flush()
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _dsa(row: StatementOfReasons) -> dict[str, Any]:
+    return {"puid": row.puid} | {name: getattr(row, name) for name in _FIELDS}
+
+
+def list_statements(session: Session, *, start: datetime, end: datetime) -> list[DsaStatement]:
+    """Every statement issued in ``[start, end)``, with the DSA Transparency Database field names."""
+    rows = session.scalars(
+        select(StatementOfReasons)
+        .where(StatementOfReasons.created_at >= start, StatementOfReasons.created_at < end)
+        .order_by(StatementOfReasons.id)
+    )
+    return [DsaStatement.model_validate(_dsa(row)) for row in rows]
+
+
+def read(row: StatementOfReasons) -> StatementRead:
+    return StatementRead.model_validate(
+        _dsa(row)
+        | {
+            "id": row.id,
+            "restriction": row.restriction,
+            "status": row.status,
+            "customer_id": row.customer_id,
+            "zone_id": row.zone_id,
+            "notice_id": row.notice_id,
+            "item_id": row.item_id,
+            "url": row.url,
+            "created_at": row.created_at,
+            "ended_at": row.ended_at,
+            "end_reason": row.end_reason,
+            "message_id": row.message_id,
+        }
+    )
+
+
+def find_statements(
+    session: Session,
+    *,
+    customer_id: int | None = None,
+    notice_id: int | None = None,
+    item_id: int | None = None,
+    zone_id: int | None = None,
+    limit: int = 1000,
+) -> Sequence[StatementOfReasons]:
+    stmt = select(StatementOfReasons).order_by(StatementOfReasons.id).limit(limit)
+    if customer_id is not None:
+        stmt = stmt.where(StatementOfReasons.customer_id == customer_id)
+    if notice_id is not None:
+        stmt = stmt.where(StatementOfReasons.notice_id == notice_id)
+    if item_id is not None:
+        stmt = stmt.where(StatementOfReasons.item_id == item_id)
+    if zone_id is not None:
+        stmt = stmt.where(StatementOfReasons.zone_id == zone_id)
+    return session.scalars(stmt).all()
+
+
+def get_statement(session: Session, puid: str) -> StatementOfReasons | None:
+    return session.scalar(select(StatementOfReasons).where(StatementOfReasons.puid == puid))
+
+
+def reverse_statements(session: Session, item_ids: Sequence[int], *, at: datetime, reason: str) -> int:
+    """Mark the statements of ``item_ids`` as reversed (a complaint found the decision wrong)."""
+    count = 0
+    ordered = list(item_ids)
+    for start in range(0, len(ordered), 500):
+        result = session.execute(
+            update(StatementOfReasons)
+            .where(
+                StatementOfReasons.item_id.in_(ordered[start : start + 500]),
+                StatementOfReasons.status == StatementStatus.in_force,
+            )
+            .values(status=StatementStatus.reversed, ended_at=at, end_reason=reason[:5000])
+        )
+        count += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return count

@@ -1,0 +1,175 @@
+"""API shapes for counter-notices, court actions, complaints, notifier measures and statements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus, MeasureKind
+from staydown.due_process.statements import Restriction, StatementStatus
+
+_TEXT = 20_000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class CounterNoticeStatements(_In):
+    good_faith_mistake: bool = False
+    consent_to_jurisdiction: bool = False
+    accept_service: bool = False
+
+
+class CounterNoticeCreate(_In):
+    """A counter-notice under 17 U.S.C. 512(g)(3); missing elements are reported, not refused."""
+
+    notice_id: int
+    items: list[int] = Field(default_factory=list, max_length=100_000)
+    name: str | None = Field(None, max_length=300)
+    address: str | None = Field(None, max_length=2000)
+    phone: str | None = Field(None, max_length=64)
+    email: str | None = Field(None, max_length=320)
+    explanation: str | None = Field(None, max_length=_TEXT)
+    statements: CounterNoticeStatements = Field(default_factory=CounterNoticeStatements)
+    signature: str | None = Field(None, max_length=300)
+
+
+class CounterNoticeRead(BaseModel):
+    id: int
+    status: CounterNoticeStatus
+    notice_id: int
+    items: list[int]
+    missing_elements: list[str]
+    missing_element_explanations: dict[str, str] = {}
+    received_at: datetime
+    restore_business_days: int | None
+    restore_at: datetime | None
+    resolved_at: datetime | None
+    court_case: str | None
+
+
+class CourtActionCreate(_In):
+    """The complainant reports that it filed an action for a court order (17 U.S.C. 512(g)(2)(C))."""
+
+    court: str | None = Field(None, max_length=500)
+    case_number: str | None = Field(None, max_length=200)
+    filed_on: date | None = None
+    description: str | None = Field(None, max_length=_TEXT)
+    counter_notice_id: int | None = None
+
+
+class CourtActionRead(BaseModel):
+    notice_id: int
+    counter_notices: list[CounterNoticeRead]
+    items_kept_blocked: list[int]
+
+
+class ComplaintCreate(_In):
+    """An internal complaint (DSA Art. 20) against the decision on items of a notice."""
+
+    notice_id: int
+    items: list[int] = Field(min_length=1, max_length=100_000)
+    explanation: str = Field(min_length=1, max_length=_TEXT)
+
+
+class ComplaintRead(BaseModel):
+    id: int
+    status: ComplaintStatus
+    complainant: Complainant
+    notice_id: int
+    items: list[int]
+    explanation: str
+    received_at: datetime
+    decision_taken_at: datetime
+    open_until: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    answer: str | None
+
+
+class ComplaintDecision(_In):
+    outcome: Literal["upheld", "dismissed"]
+    reason: str = Field(min_length=1, max_length=_TEXT)
+
+
+class UnfoundedCreate(_In):
+    reason: str = Field(min_length=1, max_length=_TEXT)
+
+
+class TrustChange(_In):
+    reason: str = Field(min_length=1, max_length=_TEXT)
+
+
+class MeasureRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: MeasureKind
+    at: datetime
+    until: datetime | None
+    reason: str
+    unfounded_count: int
+    notices_count: int
+    automatic: bool
+
+
+class UnfoundedRead(BaseModel):
+    notice_id: int
+    submitter_key_id: int
+    found_at: datetime
+    reason: str
+    measure: MeasureRead | None
+
+
+class NotifierStanding(BaseModel):
+    submitter_key_id: int
+    suspended_until: datetime | None
+    trust_revoked: bool
+    unfounded_notices: int
+    measures: list[MeasureRead]
+
+
+class DsaStatement(BaseModel):
+    """A statement of reasons with the DSA Transparency Database field names and enum values."""
+
+    puid: str
+    decision_visibility: list[str] | None
+    decision_provision: str | None
+    decision_account: str | None
+    account_type: str | None
+    decision_ground: str
+    illegal_content_legal_ground: str | None
+    illegal_content_explanation: str | None
+    incompatible_content_ground: str | None
+    incompatible_content_explanation: str | None
+    incompatible_content_illegal: str | None
+    category: str
+    category_specification: list[str]
+    content_type: list[str]
+    content_type_other: str | None
+    content_date: date
+    application_date: date
+    decision_facts: str
+    source_type: str
+    automated_detection: str
+    automated_decision: str
+    territorial_scope: list[str]
+
+
+class StatementRead(DsaStatement):
+    """A statement as kept: the DSA fields plus what it restricts and whether it is still in force."""
+
+    id: int
+    restriction: Restriction
+    status: StatementStatus
+    customer_id: int | None
+    zone_id: int | None
+    notice_id: int | None
+    item_id: int | None
+    url: str | None
+    created_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    message_id: int | None
