@@ -140,7 +140,7 @@ async def serve(
             from staydown.demo.seed import seed_demo
 
             document, origins = await asyncio.to_thread(
-                seed_demo, database, settings, api_url=api_url, edge_url=edge_url, desk_url=None
+                seed_demo, database, settings, api_url=api_url, edge_url=edge_url, desk_url=f"{api_url}/desk/"
             )
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)
