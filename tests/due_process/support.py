@@ -8,7 +8,9 @@ from tests.conftest import Api
 from tests.support import active_zone, notice_body
 
 
-def actioned_notice(api: Api, hostname: str, paths: list[str], *, role: str = "trusted_flagger") -> dict[str, Any]:
+def actioned_notice(
+    api: Api, hostname: str, paths: list[str], *, role: str = "trusted_flagger"
+) -> dict[str, Any]:
     """A customer with an active zone and a notice whose items on it are blocked; ids and keys."""
     zone = active_zone(api, hostname)
     urls = [f"http://{hostname}{path}" for path in paths]

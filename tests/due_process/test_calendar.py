@@ -19,7 +19,9 @@ from staydown.due_process.calendar import (
 US = BusinessCalendar("US", timezone="America/New_York", federal_holidays=True)
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31))
 holiday_sets = st.frozensets(days, max_size=40)
-instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
+instants = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+)
 
 
 def test_federal_holidays_of_2026_are_the_observed_dates() -> None:

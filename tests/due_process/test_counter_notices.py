@@ -61,7 +61,9 @@ def test_counter_notice_restores_exactly_on_the_computed_business_day(api: Api) 
     assert all(r["zone_id"] == case["zone_id"] and "counter-notice" in r["reason"] for r in unblocks)
     [strike] = strikes(api, case["customer_id"])
     assert strike["status"] == "voided" and "counter-notice" in strike["void_reason"]
-    restored = [m for m in outbox(api, notice_id=notice_id) if m["kind"].startswith("counter_notice_restored")]
+    restored = [
+        m for m in outbox(api, notice_id=notice_id) if m["kind"].startswith("counter_notice_restored")
+    ]
     assert {m["recipient"] for m in restored} == {"owner@shop.example", "agent@rights.example"}
     assert customer.get(f"/v1/counter-notices/{counter['id']}").json()["status"] == "restored"
 
@@ -136,9 +138,9 @@ def test_incomplete_counter_notice_names_what_is_missing_and_sets_no_timer(api: 
     assert letter and "512(g)(3)(A) signature" in letter[0]["body"]
 
     # Once complete it is accepted for the same items.
-    assert customer.post("/v1/counter-notices", json=counter_notice_body(notice_id, items)).json()["status"] == (
-        "pending"
-    )
+    assert customer.post("/v1/counter-notices", json=counter_notice_body(notice_id, items)).json()[
+        "status"
+    ] == ("pending")
 
 
 def test_a_customer_counter_notices_only_its_own_blocked_items(api: Api) -> None:
@@ -157,9 +159,13 @@ def test_a_customer_counter_notices_only_its_own_blocked_items(api: Api) -> None
     # Roles without a customer cannot file one for themselves; a submitter is refused outright.
     assert api.as_("submitter").post("/v1/counter-notices", json=other).status_code == 403
 
-    ok = customer.post("/v1/counter-notices", json=counter_notice_body(mine["notice"]["id"], mine["item_ids"]))
+    ok = customer.post(
+        "/v1/counter-notices", json=counter_notice_body(mine["notice"]["id"], mine["item_ids"])
+    )
     assert ok.status_code == 201
-    twice = customer.post("/v1/counter-notices", json=counter_notice_body(mine["notice"]["id"], mine["item_ids"]))
+    twice = customer.post(
+        "/v1/counter-notices", json=counter_notice_body(mine["notice"]["id"], mine["item_ids"])
+    )
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "items_not_blocked"
 
 
@@ -167,12 +173,16 @@ def test_counter_notices_answer_dmca_notices_only(api: Api) -> None:
     from tests.support import active_zone, notice_body
 
     zone = active_zone(api, "eu.example.test")
-    notice = api.as_("trusted_flagger").post(
-        "/v1/notices", json=notice_body(["http://eu.example.test/g.jpg"], regime="dsa")
-    ).json()
+    notice = (
+        api.as_("trusted_flagger")
+        .post("/v1/notices", json=notice_body(["http://eu.example.test/g.jpg"], regime="dsa"))
+        .json()
+    )
     customer = api.client()
     customer.headers["authorization"] = f"Bearer {zone['key']}"
-    r = customer.post("/v1/counter-notices", json=counter_notice_body(notice["id"], [notice["items"][0]["id"]]))
+    r = customer.post(
+        "/v1/counter-notices", json=counter_notice_body(notice["id"], [notice["items"][0]["id"]])
+    )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "not_a_dmca_notice"
     assert "/v1/complaints" in r.json()["error"]["message"]

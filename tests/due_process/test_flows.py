@@ -41,7 +41,9 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @given(st.sampled_from(CounterNoticeStatus), st.sampled_from(CounterNoticeEvent))
-def test_counter_notice_table_is_total_or_raises(state: CounterNoticeStatus, event: CounterNoticeEvent) -> None:
+def test_counter_notice_table_is_total_or_raises(
+    state: CounterNoticeStatus, event: CounterNoticeEvent
+) -> None:
     if (state, event) in COUNTER_NOTICE_TRANSITIONS:
         assert counter_notice_transition(state, event) is COUNTER_NOTICE_TRANSITIONS[(state, event)]
     else:
@@ -56,7 +58,9 @@ def test_restoration_and_court_action_exclude_each_other() -> None:
     upheld = counter_notice_transition(CounterNoticeStatus.pending, CounterNoticeEvent.court_action_reported)
     with pytest.raises(IllegalTransition):
         counter_notice_transition(upheld, CounterNoticeEvent.timer_fired)
-    incomplete = counter_notice_transition(CounterNoticeStatus.received, CounterNoticeEvent.assessed_incomplete)
+    incomplete = counter_notice_transition(
+        CounterNoticeStatus.received, CounterNoticeEvent.assessed_incomplete
+    )
     with pytest.raises(IllegalTransition):
         counter_notice_transition(incomplete, CounterNoticeEvent.timer_fired)
 
@@ -135,7 +139,9 @@ def test_misuse_warns_first_then_suspends_after_another_unfounded_notice() -> No
     # while suspended nothing more is decided
     during = later + timedelta(days=2)
     assert (
-        misuse_step(_record([*found, later, during], 6, warned=NOW, until=suspension.until), now=during, rule=RULE)
+        misuse_step(
+            _record([*found, later, during], 6, warned=NOW, until=suspension.until), now=during, rule=RULE
+        )
         is None
     )
 

@@ -1,0 +1,155 @@
+"""Internal complaints (DSA Art. 20) over HTTP: another agent decides, a well-founded complaint
+reverses the decision through the same workflow, and the six-month window is enforced."""
+
+from __future__ import annotations
+
+from tests.conftest import Api
+from tests.due_process.support import actioned_notice, feed, item_statuses, outbox, strikes
+from tests.support import active_zone, notice_body
+
+
+def test_a_complaint_reverses_a_wrong_block_end_to_end(api: Api) -> None:
+    case = actioned_notice(api, "wrong.example.test", ["/own-photo.jpg"], role="submitter")
+    notice_id, items = case["notice"]["id"], case["item_ids"]
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {case['key']}"
+    [statement] = customer.get("/v1/statements", params={"notice_id": notice_id}).json()
+    assert statement["status"] == "in_force"
+
+    api.clock.advance(days=20)
+    r = customer.post(
+        "/v1/complaints",
+        json={"notice_id": notice_id, "items": items, "explanation": "I took this photograph myself."},
+    )
+    assert r.status_code == 201, r.text
+    complaint = r.json()
+    assert complaint["status"] == "open" and complaint["complainant"] == "customer"
+    assert complaint["open_until"].startswith("2027-05-02")  # six months after the decision
+    assert any(m["kind"] == "complaint_receipt" for m in customer.get("/v1/outbox").json())
+
+    # The agent who blocked the item cannot decide the complaint about it.
+    same = api.as_("agent").post(
+        f"/v1/complaints/{complaint['id']}/decision", json={"outcome": "upheld", "reason": "on reflection"}
+    )
+    assert same.status_code == 403
+    assert same.json()["error"]["code"] == "same_decision_maker"
+    assert "another agent" in same.json()["error"]["message"]
+    # A customer cannot decide it either.
+    assert (
+        customer.post(
+            f"/v1/complaints/{complaint['id']}/decision", json={"outcome": "upheld", "reason": "mine"}
+        ).status_code
+        == 403
+    )
+
+    api.clock.advance(days=2)
+    r = api.as_("agent2").post(
+        f"/v1/complaints/{complaint['id']}/decision",
+        json={
+            "outcome": "upheld",
+            "reason": "The customer's EXIF data and originals show it is their photo.",
+        },
+    )
+    assert r.status_code == 200, r.text
+    decided = r.json()
+    assert decided["status"] == "upheld"
+    assert decided["answer"].startswith("The customer's EXIF")
+
+    unblocks = [rec for rec in feed(api) if rec["kind"] == "unblock"]
+    assert [rec["item_id"] for rec in unblocks] == items
+    assert "internal complaint" in unblocks[0]["reason"]
+    assert set(item_statuses(api, notice_id).values()) == {"restored"}
+    [strike] = strikes(api, case["customer_id"])
+    assert strike["status"] == "voided"
+    [statement] = customer.get("/v1/statements", params={"notice_id": notice_id}).json()
+    assert statement["status"] == "reversed"
+    assert "internal complaint" in statement["end_reason"]
+    kinds = {m["kind"]: m for m in outbox(api, notice_id=notice_id)}
+    assert "EXIF" in kinds["complaint_decision"]["body"]
+    assert kinds["complaint_decision"]["recipient"] == "wrong@example.com"
+    assert kinds["complaint_reversal"]["recipient"] == "agent@rights.example"
+
+    again = api.as_("agent2").post(
+        f"/v1/complaints/{complaint['id']}/decision", json={"outcome": "dismissed", "reason": "changed mind"}
+    )
+    assert again.status_code == 409 and again.json()["error"]["code"] == "complaint_decided"
+    trail = api.as_("agent").get(f"/v1/audit/complaint/{complaint['id']}").json()
+    assert [e["action"] for e in trail] == ["complaint.received", "complaint.upheld"]
+
+
+def test_a_complaint_after_six_months_is_refused_with_the_reason(api: Api) -> None:
+    case = actioned_notice(api, "late.example.test", ["/x.jpg"])
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {case['key']}"
+    body = {"notice_id": case["notice"]["id"], "items": case["item_ids"], "explanation": "not infringing"}
+    api.clock.advance(days=182)  # 2 November → 3 May: past 2 May
+    r = customer.post("/v1/complaints", json=body)
+    assert r.status_code == 409
+    error = r.json()["error"]
+    assert error["code"] == "complaint_window_closed"
+    assert "within 6 months" in error["message"] and "Art. 20" in error["message"]
+    assert error["details"]["open_until"].startswith("2027-05-02")
+
+
+def test_a_notifier_complaint_against_a_rejection_blocks_through_the_same_workflow(api: Api) -> None:
+    zone = active_zone(api, "missed.example.test")
+    notice = (
+        api.as_("submitter")
+        .post("/v1/notices", json=notice_body(["http://missed.example.test/p.jpg"]))
+        .json()
+    )
+    item = notice["items"][0]["id"]
+    rejected = api.as_("agent").post(
+        f"/v1/notices/{notice['id']}/decision",
+        json={"items": {str(item): "reject"}, "reason": "looks licensed"},
+    )
+    assert rejected.json()["status"] == "rejected"
+    assert not [rec for rec in feed(api) if rec["kind"] == "block"]
+
+    # A customer cannot complain about a rejection; another notifier cannot see the notice.
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {zone['key']}"
+    body = {"notice_id": notice["id"], "items": [item], "explanation": "The licence expired in 2025."}
+    assert customer.post("/v1/complaints", json=body).json()["error"]["code"] == "decision_not_contestable"
+    assert api.as_("trusted_flagger").post("/v1/complaints", json=body).status_code == 404
+
+    complaint = api.as_("submitter").post("/v1/complaints", json=body).json()
+    assert complaint["complainant"] == "notifier"
+    mine = api.as_("submitter").get("/v1/complaints").json()
+    assert [c["id"] for c in mine] == [complaint["id"]]
+    r = api.as_("agent2").post(
+        f"/v1/complaints/{complaint['id']}/decision",
+        json={"outcome": "upheld", "reason": "The licence did expire; the copy is unauthorised."},
+    )
+    assert r.status_code == 200, r.text
+    assert item_statuses(api, notice["id"]) == {item: "actioned"}
+    assert [rec["item_id"] for rec in feed(api) if rec["kind"] == "block"] == [item]
+    assert strikes(api, zone["customer_id"])[0]["status"] == "active"
+    [statement] = customer.get("/v1/statements", params={"notice_id": notice["id"]}).json()
+    assert statement["status"] == "in_force"
+    assert statement["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
+
+
+def test_a_dismissed_complaint_leaves_the_decision_and_answers_with_reasons(api: Api) -> None:
+    case = actioned_notice(api, "stands.example.test", ["/y.jpg"])
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {case['key']}"
+    body = {"notice_id": case["notice"]["id"], "items": case["item_ids"], "explanation": "fair use"}
+    complaint = customer.post("/v1/complaints", json=body).json()
+    duplicate = customer.post("/v1/complaints", json=body)
+    assert duplicate.status_code == 409 and duplicate.json()["error"]["code"] == "complaint_open"
+    # The trusted flagger's notice was actioned automatically: any agent may decide.
+    api.clock.advance(hours=3)
+    r = api.as_("agent").post(
+        f"/v1/complaints/{complaint['id']}/decision",
+        json={"outcome": "dismissed", "reason": "A full page copied verbatim is not fair use."},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "dismissed"
+    assert set(item_statuses(api, case["notice"]["id"]).values()) == {"actioned"}
+    assert not [rec for rec in feed(api) if rec["kind"] == "unblock"]
+    letters = [m for m in customer.get("/v1/outbox").json() if m["kind"] == "complaint_decision"]
+    assert letters and "not fair use" in letters[0]["body"] and "out-of-court" in letters[0]["body"]
+    assert (
+        api.as_("agent").get("/v1/complaints", params={"status": "dismissed"}).json()[0]["id"]
+        == complaint["id"]
+    )
