@@ -21,6 +21,7 @@ from staydown.disclosure.api import router as disclosure_router
 from staydown.enforcement.api import router as enforcement_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
+from staydown.reports.api import router as reports_router
 from staydown.types import Clock, system_clock
 
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
     app.include_router(disclosure_router)
+    app.include_router(reports_router)
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:

@@ -23,10 +23,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
+report_app = typer.Typer(help="Transparency report, DSA statements and Lumen exports.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(timers_app, name="timers")
+app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
 
@@ -142,6 +144,101 @@ def timers_run(
     finally:
         database.dispose()
     typer.echo(json.dumps({"as_of": instant.isoformat(), "ran": ran}))
+
+
+PeriodFrom = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or an ISO 8601 instant.")]
+PeriodTo = Annotated[
+    str, typer.Option("--to", help="Last day included (YYYY-MM-DD), or an instant (excluded).")
+]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")]
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+
+
+def _report_period(start: str, end: str) -> Any:
+    from staydown.reports import service as reports
+
+    try:
+        return reports.parse_period(start, end)
+    except reports.ReportError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+
+
+@report_app.command("transparency")
+def report_transparency(
+    start: PeriodFrom,
+    end: PeriodTo,
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or html")] = "json",
+    output: Output = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The transparency report of a period: notices, URLs, time to action, due process, orders."""
+    from staydown.reports import service as reports
+    from staydown.reports.render import FORMATS, render
+
+    if fmt not in FORMATS:
+        console.print(f"[red]unknown format {fmt!r}[/red]; choose one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    period = _report_period(start, end)
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.reader() as session:
+            now, provider = system_clock(), settings.provider_name
+            report = reports.transparency(session, period, now=now, provider=provider)
+    finally:
+        database.dispose()
+    _emit(render(report, fmt), output)
+
+
+@report_app.command("lumen")
+def report_lumen(start: PeriodFrom, end: PeriodTo, output: Output = None, data_dir: DataDir = None) -> None:
+    """The period's notices in Lumen's format (private individuals' personal data redacted)."""
+    from staydown.reports import service as reports
+
+    period = _report_period(start, end)
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.reader() as session:
+            document = reports.lumen_export(session, period, provider=settings.provider_name)
+    finally:
+        database.dispose()
+    _emit(document, output)
+
+
+@report_app.command("statements")
+def report_statements(
+    start: PeriodFrom, end: PeriodTo, output: Output = None, data_dir: DataDir = None
+) -> None:
+    """The period's statements of reasons for the DSA Transparency Database; exit 1 if any is invalid."""
+    from staydown.reports import service as reports
+
+    period = _report_period(start, end)
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.reader() as session:
+            export = reports.statements_export(session, period)
+    except reports.ReportError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
+    _emit(export.document, output)
+    for puid, violations in export.invalid.items():
+        for violation in violations:
+            console.print(f"[red]{puid}: {violation.field}: {violation.message}[/red]")
+    if export.invalid:
+        raise typer.Exit(1)
+    console.print(f"{export.count} statement(s), all valid")
 
 
 @app.command("api")

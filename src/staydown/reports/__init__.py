@@ -1,0 +1,1 @@
+"""Transparency report, DSA statement-of-reasons export and Lumen-format export of notices."""

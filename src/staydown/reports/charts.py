@@ -1,0 +1,77 @@
+"""Charts for the HTML report, drawn on the server as SVG (matplotlib, no pyplot, no GUI backend).
+
+The SVG keeps its text as text and uses a fixed hash salt, so the same report draws the same bytes
+and the page needs no script or image request to show it.
+"""
+
+from __future__ import annotations
+
+import io
+from contextlib import AbstractContextManager
+from datetime import date
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from staydown.reports.schemas import DayVolume, HistogramBin
+
+
+def _style() -> AbstractContextManager[None]:
+    return mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "staydown", "font.size": 9.0})
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    with _style():
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buffer.getvalue()
+    # Inline in HTML: drop the XML prolog and DOCTYPE, keep the <svg> element.
+    return text[text.index("<svg") :]
+
+
+def time_to_action_chart(bins: list[HistogramBin], *, deadline_label: str | None = None) -> str:
+    """Bar chart of notices by time from receipt to first action."""
+    with _style():
+        figure = Figure(figsize=(7.0, 2.8))
+        axes = figure.subplots()
+        labels = [b.label for b in bins]
+        axes.bar(range(len(bins)), [b.notices for b in bins], color="#3b6ea5")
+        axes.set_xticks(range(len(bins)), labels)
+        axes.set_ylabel("notices")
+        axes.set_title("Time from receipt to first action")
+        if deadline_label:
+            axes.annotate(deadline_label, xy=(0.99, 0.95), xycoords="axes fraction", ha="right", va="top")
+        axes.spines[["top", "right"]].set_visible(False)
+        return _svg(figure)
+
+
+def volume_chart(volume: list[DayVolume]) -> str:
+    """Notices received per day (per week when the period is long)."""
+    with _style():
+        figure = Figure(figsize=(7.0, 2.8))
+        axes = figure.subplots()
+        days = [date.fromisoformat(v.date) for v in volume]
+        counts = [v.notices for v in volume]
+        if len(days) > 120:
+            weekly: dict[date, int] = {}
+            for day, count in zip(days, counts, strict=True):
+                monday = date.fromordinal(day.toordinal() - day.weekday())
+                weekly[monday] = weekly.get(monday, 0) + count
+            days, counts = list(weekly), list(weekly.values())
+            axes.set_title("Notices received per week")
+        else:
+            axes.set_title("Notices received per day")
+        if days:
+            axes.plot(
+                np.array(days, dtype="datetime64[D]"),
+                counts,
+                color="#3b6ea5",
+                linewidth=1.2,
+                marker="o" if len(days) < 40 else None,
+            )
+            axes.set_ylim(bottom=0)
+        figure.autofmt_xdate()
+        axes.set_ylabel("notices")
+        axes.spines[["top", "right"]].set_visible(False)
+        return _svg(figure)

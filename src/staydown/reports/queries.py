@@ -1,0 +1,237 @@
+"""The thin query layer under the reports: SQL aggregates in, plain rows out.
+
+Reports are cross-domain by nature, so this is the one module that reads other domains' tables
+directly (notices, their items and the policy steps). It only ever reads, it aggregates in SQL
+where row counts matter (100,000 notices a year), and it hands back plain values: everything the
+report says is computed from these rows by the pure functions in ``transparency.py``.
+Domains that expose their figures (disclosure orders, statements of reasons) are asked through
+their services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from staydown.disclosure import service as disclosure
+from staydown.disclosure.service import OrderFigure
+from staydown.due_process import service as due_process
+from staydown.due_process.models import Complaint, CounterNotice
+from staydown.due_process.schemas import DsaStatement
+from staydown.notices.models import Notice, NoticeItem
+from staydown.policy.models import PolicyStep
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """``[start, end)`` in UTC."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class DueProcessRows:
+    """Figures of the due-process domain, when it is installed."""
+
+    counter_notices: dict[str, int] = field(default_factory=dict)  # received in the period, by status
+    restorations: int = 0  # counter-notices whose material was restored in the period
+    complaints: dict[str, int] = field(default_factory=dict)  # received in the period, by outcome
+    statements: dict[str, int] = field(default_factory=dict)  # issued in the period, by DSA decision
+
+
+@dataclass
+class TransparencyRows:
+    """Everything the transparency report is computed from."""
+
+    notices: list[tuple[str, str, str, int]]  # (regime, submitter class, status, count)
+    items: list[tuple[str, bool, bool, int]]  # (status, decided, automated, count)
+    time_to_action: list[tuple[float, bool]]  # (seconds to first action, within the deadline)
+    unactioned_overdue: int  # accepted notices past their deadline with nothing actioned by the end
+    volume: list[tuple[str, int]]  # (UTC day YYYY-MM-DD, notices received)
+    policy_steps: list[tuple[str, bool, int]]  # (step kind, automatic, count)
+    orders: list[OrderFigure]
+    due_process: DueProcessRows | None
+
+
+def submitter_class() -> ColumnElement[str]:
+    """``trusted_flagger``, ``organisation`` (an organisation is named) or ``individual``."""
+    named = and_(Notice.submitter_organization.is_not(None), Notice.submitter_organization != "")
+    return case((Notice.trusted.is_(True), "trusted_flagger"), (named, "organisation"), else_="individual")
+
+
+def _day(session: Session, column: Any) -> ColumnElement[str]:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    # SQLite keeps UTC datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    return func.substr(cast(column, String), 1, 10)
+
+
+def _in(column: Any, period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
+
+
+def _decision_of(statement: DsaStatement) -> str:
+    """The restriction a statement records, by its DSA decision value."""
+    if statement.decision_account:
+        return statement.decision_account
+    if statement.decision_provision:
+        return statement.decision_provision
+    return ", ".join(statement.decision_visibility or []) or "unspecified"
+
+
+def due_process_rows(session: Session, period: Period) -> DueProcessRows:
+    """Counter-notices, restorations, complaints and statements of reasons of ``period``."""
+    counter_notices = {
+        status.value: n
+        for status, n in session.execute(
+            select(CounterNotice.status, func.count())
+            .where(_in(CounterNotice.received_at, period))
+            .group_by(CounterNotice.status)
+        )
+    }
+    restorations = session.scalar(
+        select(func.count()).where(CounterNotice.status == "restored", _in(CounterNotice.resolved_at, period))
+    )
+    complaints = {
+        status.value: n
+        for status, n in session.execute(
+            select(Complaint.status, func.count())
+            .where(_in(Complaint.received_at, period))
+            .group_by(Complaint.status)
+        )
+    }
+    statements: dict[str, int] = {}
+    for statement in due_process.list_statements(session, start=period.start, end=period.end):
+        decision = _decision_of(statement)
+        statements[decision] = statements.get(decision, 0) + 1
+    return DueProcessRows(
+        counter_notices=counter_notices,
+        restorations=int(restorations or 0),
+        complaints=complaints,
+        statements=statements,
+    )
+
+
+def transparency_rows(
+    session: Session, period: Period, *, due_process: DueProcessRows | None
+) -> TransparencyRows:
+    """Fetch the aggregates of notices received in ``period`` and of the steps taken in it."""
+    received = _in(Notice.received_at, period)
+    klass = submitter_class()
+    notices = [
+        (regime.value, k, status.value, n)
+        for regime, k, status, n in session.execute(
+            select(Notice.regime, klass, Notice.status, func.count())
+            .where(received)
+            .group_by(Notice.regime, klass, Notice.status)
+        )
+    ]
+    decided = NoticeItem.decided_at.is_not(None)
+    items = [
+        (status.value, bool(d), bool(a), n)
+        for status, d, a, n in session.execute(
+            select(NoticeItem.status, decided, NoticeItem.automated, func.count())
+            .join(Notice, Notice.id == NoticeItem.notice_id)
+            .where(received)
+            .group_by(NoticeItem.status, decided, NoticeItem.automated)
+        )
+    ]
+    on_time = Notice.first_actioned_at <= Notice.deadline_at
+    time_to_action = [
+        (float(seconds), bool(met))
+        for seconds, met in session.execute(
+            select(Notice.time_to_action_seconds, on_time).where(
+                received, Notice.first_actioned_at.is_not(None), Notice.time_to_action_seconds.is_not(None)
+            )
+        )
+        if seconds is not None
+    ]
+    overdue = session.scalar(
+        select(func.count()).where(
+            received,
+            Notice.first_actioned_at.is_(None),
+            Notice.deadline_at < period.end,
+            Notice.status == "accepted",
+        )
+    )
+    day = _day(session, Notice.received_at)
+    volume = [
+        (str(d), n) for d, n in session.execute(select(day, func.count()).where(received).group_by(day))
+    ]
+    steps = [
+        (kind.value, bool(automatic), n)
+        for kind, automatic, n in session.execute(
+            select(PolicyStep.kind, PolicyStep.automatic, func.count())
+            .where(_in(PolicyStep.at, period))
+            .group_by(PolicyStep.kind, PolicyStep.automatic)
+        )
+    ]
+    return TransparencyRows(
+        notices=notices,
+        items=items,
+        time_to_action=time_to_action,
+        unactioned_overdue=int(overdue or 0),
+        volume=sorted(volume),
+        policy_steps=steps,
+        orders=disclosure.orders_received(session, start=period.start, end=period.end),
+        due_process=due_process,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LumenRow:
+    """One notice with what the Lumen export needs."""
+
+    id: int
+    regime: str
+    status: str
+    received_at: datetime
+    submitter_name: str | None
+    submitter_email: str | None
+    submitter_phone: str | None
+    submitter_address: str | None
+    submitter_organization: str | None
+    on_behalf_of: str | None
+    works: list[Any]
+    explanation: str | None
+    items: list[tuple[int | None, str, str]]  # (work index, URL as submitted, item status)
+
+
+def lumen_rows(session: Session, period: Period, *, batch: int = 2000) -> Iterator[LumenRow]:
+    """Notices received in ``period`` with their items, oldest first, fetched in batches."""
+    ids: Sequence[int] = session.scalars(
+        select(Notice.id).where(_in(Notice.received_at, period)).order_by(Notice.received_at, Notice.id)
+    ).all()
+    for start in range(0, len(ids), batch):
+        chunk = list(ids[start : start + batch])
+        items: dict[int, list[tuple[int | None, str, str]]] = {}
+        for notice_id, work, url, status in session.execute(
+            select(NoticeItem.notice_id, NoticeItem.work_index, NoticeItem.url, NoticeItem.status)
+            .where(NoticeItem.notice_id.in_(chunk))
+            .order_by(NoticeItem.notice_id, NoticeItem.position)
+        ):
+            items.setdefault(notice_id, []).append((work, url, status.value))
+        notices = {n.id: n for n in session.scalars(select(Notice).where(Notice.id.in_(chunk)))}
+        for notice_id in chunk:
+            n = notices[notice_id]
+            yield LumenRow(
+                id=n.id,
+                regime=n.regime.value,
+                status=n.status.value,
+                received_at=n.received_at,
+                submitter_name=n.submitter_name,
+                submitter_email=n.submitter_email,
+                submitter_phone=n.submitter_phone,
+                submitter_address=n.submitter_address,
+                submitter_organization=n.submitter_organization,
+                on_behalf_of=n.on_behalf_of,
+                works=list(n.works),
+                explanation=n.explanation,
+                items=items.get(n.id, []),
+            )
