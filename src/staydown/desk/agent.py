@@ -106,7 +106,9 @@ def all_notices(
 ) -> Response:
     now = now_of(request)
     with database_of(request).reader() as session:
-        rows, total = notices.list_page(session, status=status, page=page, per_page=PER_PAGE)
+        rows, total, _more = queries.notice_page(
+            session, status=status, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+        )
         entries = _summaries(session, rows, now=now)
     return render(
         request,
@@ -394,7 +396,7 @@ def customer_detail(request: Request, customer_id: int, who: StaffOrLegal) -> Re
         strikes = policy.list_strikes(session, customer_id)
         steps = policy.list_steps(session, customer_id)
         trail = audit.list_for_entity(session, "customer", customer_id)[-100:]
-        rows, total = notices.list_page(session, customer_id=customer_id, per_page=20)
+        rows, total, more = queries.notice_page(session, customer_id=customer_id, offset=0, limit=20)
     return render(
         request,
         "customer.html",
@@ -408,6 +410,7 @@ def customer_detail(request: Request, customer_id: int, who: StaffOrLegal) -> Re
             "trail": trail,
             "recent_notices": rows,
             "notice_total": total,
+            "more_notices": more,
             "levels": list(VerificationLevel),
             "thresholds": present.thresholds(settings.policy),
             "can_decide": who.role in (Role.agent, Role.admin),

@@ -32,7 +32,6 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
-from staydown.notices import service as notices
 from staydown.policy import service as policy
 from staydown.policy.flows import policy_text
 from staydown.policy.models import StrikeStatus
@@ -190,7 +189,9 @@ def customer_notices(request: Request, who: CustomerRole, page: Annotated[int, Q
     now = now_of(request)
     customer_id = _customer_id(who)
     with database_of(request).reader() as session:
-        rows, total = notices.list_page(session, customer_id=customer_id, page=page, per_page=50)
+        rows, total, more = queries.notice_page(
+            session, customer_id=customer_id, offset=(page - 1) * 50, limit=50
+        )
         counts = queries.item_status_counts(session, [n.id for n in rows], customer_id=customer_id)
     entries = [
         {
@@ -203,7 +204,11 @@ def customer_notices(request: Request, who: CustomerRole, page: Annotated[int, Q
     return render(
         request,
         "customer_notices.html",
-        {"entries": entries, "pager": Pager(page=page, per_page=50, total=total), "title": "Notices"},
+        {
+            "entries": entries,
+            "pager": Pager(page=page, per_page=50, total=total, more=more),
+            "title": "Notices",
+        },
     )
 
 

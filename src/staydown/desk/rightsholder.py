@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from staydown.desk import present
-from staydown.desk.queries import item_status_counts
+from staydown.desk.queries import item_status_counts, notice_page
 from staydown.desk.service import DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
@@ -194,7 +194,9 @@ async def submit_bulk(request: Request, who: Submitter, form: Fields) -> Respons
 def my_notices(request: Request, who: Submitter, page: Annotated[int, Query(ge=1)] = 1) -> Response:
     now = now_of(request)
     with database_of(request).reader() as session:
-        rows, total = notices.list_page(session, submitter_key_id=who.key_id, page=page, per_page=50)
+        rows, total, _more = notice_page(
+            session, submitter_key_id=who.key_id, offset=(page - 1) * 50, limit=50
+        )
         counts = item_status_counts(session, [n.id for n in rows])
     entries: list[dict[str, Any]] = [
         {

@@ -283,9 +283,10 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 class Pager:
     """One page of a list: which rows, and links to the neighbours."""
 
-    def __init__(self, *, page: int, per_page: int, total: int) -> None:
+    def __init__(self, *, page: int, per_page: int, total: int | None, more: bool = False) -> None:
         self.page, self.per_page, self.total = page, per_page, total
-        self.pages = max(1, math.ceil(total / per_page))
+        # Without a total (too dear to count), the last known page is the next one if more follow.
+        self.pages = max(1, math.ceil(total / per_page)) if total is not None else page + int(more)
 
     @property
     def offset(self) -> int:
