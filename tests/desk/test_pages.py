@@ -240,3 +240,29 @@ def test_customer_verifies_identity_and_proves_domain_control(api: Api) -> None:
     assert api.as_("agent").get(f"/v1/zones/{zone_id}").json()["status"] == "active"
     other = active_zone(api, "other.example", name="Other")
     assert desk.post(f"/desk/account/zones/{other['zone_id']}/check", {"method": "http"}).status_code == 404
+
+
+def test_counter_notice_and_complaints_go_through_due_process(api: Api) -> None:
+    mine = active_zone(api, "mine.example", name="Mine")
+    notice = (
+        api.as_("trusted_flagger").post("/v1/notices", json=notice_body(["http://mine.example/a.jpg"])).json()
+    )
+    item_id = notice["items"][0]["id"]
+    desk = DeskClient(api)
+    desk.sign_in_with_key(mine["key"])
+    form = desk.get(f"/desk/notices/{notice['id']}/counter-notice")
+    assert form.status_code == 200 and "512(g)(3)" in form.text
+    lacking = desk.post(f"/desk/notices/{notice['id']}/counter-notice", {"item": [item_id], "name": "Mine"})
+    assert lacking.status_code == 303
+    assert "lacks" in desk.get(lacking.headers["location"]).text
+    complaint = desk.post(
+        f"/desk/notices/{notice['id']}/complaint", {"item": [item_id], "explanation": "my own drawing"}
+    )
+    assert complaint.status_code == 303, complaint.text
+    assert "lodged" in desk.get(complaint.headers["location"]).text
+    listed = api.as_("agent").get("/v1/complaints").json()
+    assert [c["notice_id"] for c in listed] == [notice["id"]]
+    rights = DeskClient(api)
+    rights.sign_in_with_key(api.keys["submitter"])
+    assert rights.get(f"/desk/notices/{notice['id']}/complaint").status_code == 404  # not theirs
+    assert desk.get(f"/desk/notices/{notice['id'] + 1}/counter-notice").status_code == 404

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from staydown.desk import agent, customer, rightsholder, signin
+from staydown.desk import agent, contest, customer, rightsholder, signin
 from staydown.desk.web import PREFIX, STATIC_DIR
 
 __all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for _part in (signin.router, agent.router, rightsholder.router, customer.router):
+for _part in (signin.router, agent.router, rightsholder.router, customer.router, contest.router):
     router.include_router(_part)

@@ -25,6 +25,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.desk import service
 from staydown.desk.service import DeskError, DeskPrincipal
+from staydown.due_process.service import DueProcessError
 from staydown.notices.service import NoticeError
 from staydown.policy.service import PolicyError
 from staydown.types import Clock, Role, as_utc
@@ -93,7 +94,7 @@ class DeskRoute(APIRoute):
                 return RedirectResponse(f"{PREFIX}/signin?next={quote(target)}", status_code=303)
             except DeskError as exc:
                 return error_page(request, exc.status, exc.message)
-            except (NoticeError, AccountError, PolicyError) as exc:
+            except (NoticeError, AccountError, PolicyError, DueProcessError) as exc:
                 return error_page(request, exc.status, exc.message)
             except RequestValidationError as exc:
                 fields = sorted(
