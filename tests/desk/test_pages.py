@@ -266,3 +266,16 @@ def test_counter_notice_and_complaints_go_through_due_process(api: Api) -> None:
     rights.sign_in_with_key(api.keys["submitter"])
     assert rights.get(f"/desk/notices/{notice['id']}/complaint").status_code == 404  # not theirs
     assert desk.get(f"/desk/notices/{notice['id'] + 1}/counter-notice").status_code == 404
+
+
+def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:
+    active_zone(api, "shop.example")
+    api.as_("trusted_flagger").post("/v1/notices", json=notice_body(["http://shop.example/a.jpg"]))
+    desk = _agent(api)
+    page = desk.get("/desk/transparency?from=2026-11-01&to=2026-11-30")
+    assert page.status_code == 200 and "<svg" in page.text
+    assert desk.get("/desk/transparency").status_code == 200
+    assert desk.get("/desk/transparency?from=nonsense").status_code == 422
+    customer = DeskClient(api)
+    customer.sign_in_with_key(api.keys["submitter"])
+    assert customer.get("/desk/transparency").status_code == 403

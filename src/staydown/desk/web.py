@@ -223,6 +223,8 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
         links += [(f"{PREFIX}/legal", "Legal")]
     if who.role is Role.legal:
         links += [(f"{PREFIX}/notices", "Notices"), (f"{PREFIX}/customers", "Customers")]
+    if who.role in (Role.agent, Role.legal, Role.admin):
+        links += [(f"{PREFIX}/transparency", "Transparency")]
     if who.role is Role.submitter:
         links += [
             (f"{PREFIX}/submit", "Submit a notice"),
