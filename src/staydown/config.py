@@ -6,12 +6,13 @@ A bad value fails loudly at start-up with the variable's name, never later in a 
 from __future__ import annotations
 
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from staydown.types import VerificationLevel
@@ -94,6 +95,24 @@ class Settings(BaseSettings):
     edge_rate_burst: float = Field(0.0, ge=0)
     edge_max_connections: int = Field(10_000, ge=1)
 
+    # Stay-down (fingerprints/): PDQ distances out of 256 bits, where the bank's entries reach, strikes.
+    staydown_auto_block_distance: int = Field(31, ge=0, le=256)
+    staydown_review_distance: int = Field(48, ge=0, le=256)
+    staydown_notice_scope: Literal["zone", "customer", "network"] = "customer"
+    staydown_match_strikes: Literal["never", "on_confirm", "automatic"] = "on_confirm"
+    staydown_max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    staydown_max_image_pixels: int = Field(40_000_000, ge=10_000)
+    staydown_fetch_timeout_seconds: float = Field(10.0, gt=0)
+    staydown_capture_attempts: int = Field(5, ge=1)
+
+    @field_validator("staydown_review_distance")
+    @classmethod
+    def _review_band(cls, value: int, info: ValidationInfo) -> int:
+        auto = int(info.data.get("staydown_auto_block_distance", 0))
+        if value < auto:
+            raise ValueError(f"the review distance {value} is below the automatic-block distance {auto}")
+        return value
+
     dcv_timeout_seconds: float = 5.0
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []
@@ -101,6 +120,43 @@ class Settings(BaseSettings):
     @field_validator("dns_nameservers", "disposable_email_domains", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    # Due process (see due_process/calendar.py): restoration after a counter-notice, complaints, misuse.
+    restore_business_days: int = 10
+    business_timezone_us: str = "America/New_York"
+    federal_holidays: bool = True
+    holidays_us: Annotated[list[date], NoDecode] = []
+    complaint_window_months: int = Field(6, ge=6)
+    misuse_threshold: int = Field(3, ge=1)
+    misuse_window_days: int = Field(180, ge=1)
+    misuse_min_share: float = Field(0.5, ge=0, le=1)
+    misuse_suspension_days: float = Field(30.0, gt=0)
+
+    @field_validator("restore_business_days")
+    @classmethod
+    def _restore_window(cls, value: int) -> int:
+        if not 10 <= value <= 14:
+            raise ValueError(
+                "17 U.S.C. 512(g)(2)(C) restores material 10 to 14 business days after a counter-notice; "
+                f"{value} is outside that window"
+            )
+        return value
+
+    @field_validator("business_timezone_us")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+    @field_validator("holidays_us", mode="before")
+    @classmethod
+    def _split_dates(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel, OutboxStatus, Timer, TimerStatus
 from staydown.enforcement.transport import DeliveryError, SmtpTransport, Transport, WebhookTransport
+from staydown.fingerprints import service as fingerprints
 from staydown.notices import service as notices
 from staydown.types import Clock, system_clock
 
@@ -32,7 +34,14 @@ def _notice_deadline(session: Session, timer: Timer, now: datetime, settings: Se
     notices.run_deadline(session, timer.subject_id, now=now, settings=settings)
 
 
-TIMER_HANDLERS: dict[str, TimerHandler] = {notices.DEADLINE_TIMER: _notice_deadline}
+def _counter_notice_restore(session: Session, timer: Timer, now: datetime, settings: Settings) -> None:
+    due_process.run_restoration(session, timer.subject_id, now=now, settings=settings)
+
+
+TIMER_HANDLERS: dict[str, TimerHandler] = {
+    notices.DEADLINE_TIMER: _notice_deadline,
+    due_process.RESTORE_TIMER: _counter_notice_restore,
+}
 
 
 def transports(settings: Settings) -> dict[Channel, Transport]:
@@ -136,6 +145,7 @@ async def run_forever(
     while not stop.is_set():
         try:
             await asyncio.to_thread(run_timers, database, as_of=clock(), settings=settings)
+            await asyncio.to_thread(fingerprints.run_captures, database, now=clock(), settings=settings)
             await asyncio.to_thread(send_outbox, database, now=clock(), available=available)
         except Exception:
             log.exception("worker cycle failed; retrying")

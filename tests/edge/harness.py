@@ -6,16 +6,21 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import uvloop
 
 from staydown.edge.main import EdgeOptions, run_worker
 from staydown.edge.server import EdgeConfig
-from tests.support import ThreadedServer
+from tests.support import ChallengeOrigin, ThreadedServer, customer_body
+
+if TYPE_CHECKING:
+    from tests.conftest import Api
 
 
 @dataclass
@@ -139,3 +144,60 @@ def raw_request(port: int, payload: bytes, *, source: str = "127.0.0.1", timeout
         except TimeoutError:
             pass
         return b"".join(chunks)
+
+
+HOST = "cdn-zone.example.test"
+
+
+def live_zone(
+    api: Api, origin: ScriptedOrigin, hostname: str = HOST, *, customer_id: int | None = None
+) -> dict[str, Any]:
+    """An active zone on ``origin``, of a new verified customer or of ``customer_id``."""
+    agent = api.as_("agent")
+    if customer_id is None:
+        name = hostname.split(".", maxsplit=1)[0]
+        customer = agent.post("/v1/customers", json=customer_body(name)).json()
+        agent.post(
+            f"/v1/customers/{customer['id']}/verification/decision",
+            json={"level": "identity", "reason": "ok"},
+        )
+    else:
+        customer = {"id": customer_id}
+    with ChallengeOrigin() as challenge:
+        zone = agent.post(
+            "/v1/zones", json={"customer_id": customer["id"], "hostname": hostname, "origin": challenge.url}
+        ).json()
+        challenge.files[zone["challenge"]["http_path"]] = zone["challenge"]["token"]
+        agent.post(f"/v1/zones/{zone['id']}/validate", json={"method": "http"})
+    # Point the live zone at the scripted origin (what a customer does once validated).
+    from staydown.accounts import service as accounts
+
+    with api.database.transaction() as session:
+        stored = accounts.get_zone(session, zone["id"])
+        assert stored is not None
+        stored.origin = origin.url
+        accounts.change_zone_status(
+            session, stored, accounts.ZoneEvent.suspend, now=api.clock(), actor="test", reason="origin move"
+        )
+        accounts.change_zone_status(
+            session,
+            stored,
+            accounts.ZoneEvent.reinstate,
+            now=api.clock(),
+            actor="test",
+            reason="origin moved",
+        )
+    return {"zone_id": zone["id"], "customer_id": customer["id"]}
+
+
+def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def get(edge: EdgeThread, path: str, host: str = HOST, **headers: str) -> httpx.Response:
+    return httpx.get(edge.url + path, headers={"host": host, **headers}, timeout=10)

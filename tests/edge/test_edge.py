@@ -4,90 +4,25 @@ feed that survives restarts."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from staydown.edge.server import EdgeConfig
 from tests.conftest import Api
-from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, free_port, raw_request
-from tests.support import ChallengeOrigin, customer_body, notice_body
-
-HOST = "cdn-zone.example.test"
-
-
-@pytest.fixture
-def origin() -> Iterator[ScriptedOrigin]:
-    with ScriptedOrigin() as scripted:
-        yield scripted
-
-
-def live_zone(api: Api, origin: ScriptedOrigin, hostname: str = HOST) -> dict[str, Any]:
-    agent = api.as_("agent")
-    customer = agent.post("/v1/customers", json=customer_body(hostname.split(".", maxsplit=1)[0])).json()
-    agent.post(
-        f"/v1/customers/{customer['id']}/verification/decision", json={"level": "identity", "reason": "ok"}
-    )
-    with ChallengeOrigin() as challenge:
-        zone = agent.post(
-            "/v1/zones", json={"customer_id": customer["id"], "hostname": hostname, "origin": challenge.url}
-        ).json()
-        challenge.files[zone["challenge"]["http_path"]] = zone["challenge"]["token"]
-        agent.post(f"/v1/zones/{zone['id']}/validate", json={"method": "http"})
-    # Point the live zone at the scripted origin (what a customer does once validated).
-    from staydown.accounts import service as accounts
-
-    with api.database.transaction() as session:
-        stored = accounts.get_zone(session, zone["id"])
-        assert stored is not None
-        stored.origin = origin.url
-        accounts.change_zone_status(
-            session, stored, accounts.ZoneEvent.suspend, now=api.clock(), actor="test", reason="origin move"
-        )
-        accounts.change_zone_status(
-            session,
-            stored,
-            accounts.ZoneEvent.reinstate,
-            now=api.clock(),
-            actor="test",
-            reason="origin moved",
-        )
-    return {"zone_id": zone["id"], "customer_id": customer["id"]}
-
-
-@pytest.fixture
-def edge_factory(api: Api, tmp_path: Path) -> Iterator[Callable[..., EdgeThread]]:
-    started: list[EdgeThread] = []
-
-    def start(control_plane: str | None = None, config: EdgeConfig | None = None) -> EdgeThread:
-        edge = EdgeThread(
-            control_plane=control_plane or api.url,
-            key=api.keys["edge"],
-            data_dir=tmp_path / "edge",
-            config=config,
-        )
-        started.append(edge.__enter__())
-        return edge
-
-    yield start
-    for edge in started:
-        edge.__exit__()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
-def get(edge: EdgeThread, path: str, host: str = HOST, **headers: str) -> httpx.Response:
-    return httpx.get(edge.url + path, headers={"host": host, **headers}, timeout=10)
+from tests.edge.harness import (
+    HOST,
+    EdgeThread,
+    Route,
+    ScriptedOrigin,
+    eventually,
+    free_port,
+    get,
+    live_zone,
+    raw_request,
+)
+from tests.support import notice_body
 
 
 def test_blocked_resource_is_451_under_every_spelling(

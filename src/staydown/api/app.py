@@ -6,6 +6,7 @@ import time
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,12 +18,17 @@ from staydown.api.metrics import ApiMetrics
 from staydown.audit.api import router as audit_router
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.desk.api import STATIC_DIR as DESK_STATIC
+from staydown.desk.api import router as desk_router
 from staydown.disclosure.api import router as disclosure_router
+from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import router as enforcement_router
+from staydown.fingerprints.api import router as staydown_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
 from staydown.reports.api import router as reports_router
 from staydown.types import Clock, system_clock
+from staydown.works.api import router as works_router
 
 
 class BodyLimit:
@@ -126,8 +132,13 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
+    app.include_router(desk_router)
+    app.mount("/desk/static", StaticFiles(directory=DESK_STATIC), name="desk-static")
     app.include_router(disclosure_router)
     app.include_router(reports_router)
+    app.include_router(due_process_router)
+    app.include_router(staydown_router)
+    app.include_router(works_router)
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:

@@ -23,11 +23,13 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
+users_app = typer.Typer(help="Abuse-desk users who sign in with a password.", no_args_is_help=True)
 report_app = typer.Typer(help="Transparency report, DSA statements and Lumen exports.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(timers_app, name="timers")
+app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
@@ -105,6 +107,55 @@ def keys_create(
         database.dispose()
     typer.echo(secret)
     console.print(f"created key {key.id} ({parsed.value}{', trusted' if trusted else ''})")
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[str, typer.Option(help="admin, agent, legal, submitter, trusted_flagger or customer")],
+    email: Annotated[str, typer.Option(help="The e-mail address the user signs in with.")],
+    password_file: Annotated[
+        Path | None, typer.Option("--password-file", help="Read the password from this file, not stdin.")
+    ] = None,
+    customer_id: Annotated[
+        int | None, typer.Option(help="Customer users: the customer they act for.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a desk user (argon2-hashed password from stdin or --password-file) with their own key."""
+    import sys
+
+    from staydown.accounts.service import AccountError
+    from staydown.desk import service as desk
+
+    trusted = role == "trusted_flagger"
+    try:
+        parsed = Role.submitter if trusted else Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role!r}[/red]; choose one of {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from None
+    source = password_file.read_text(encoding="utf-8") if password_file else sys.stdin.read()
+    password = source.rstrip("\r\n")
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.transaction() as session:
+            user = desk.create_user(
+                session,
+                email=email,
+                password=password,
+                role=parsed,
+                now=system_clock(),
+                actor="cli",
+                trusted=trusted,
+                customer_id=customer_id,
+            )
+            user_id = user.id
+    except (desk.DeskError, AccountError) as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
+    typer.echo(json.dumps({"id": user_id, "email": email.strip().lower(), "role": role}))
 
 
 @audit_app.command("verify")

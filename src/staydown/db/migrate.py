@@ -17,7 +17,9 @@ def metadata() -> MetaData:
     from staydown.audit import models as _audit  # noqa: F401
     from staydown.db.base import Base
     from staydown.db.journal import ChainHead  # noqa: F401
+    from staydown.desk import models as _desk  # noqa: F401
     from staydown.disclosure import models as _disclosure  # noqa: F401
+    from staydown.due_process import models as _due_process  # noqa: F401
     from staydown.enforcement import models as _enforcement  # noqa: F401
     from staydown.fingerprints import models as _fingerprints  # noqa: F401
     from staydown.notices import models as _notices  # noqa: F401

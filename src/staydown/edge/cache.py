@@ -5,7 +5,7 @@ every query of it)."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from staydown.edge.freshness import CacheControl
@@ -57,9 +57,13 @@ class MemoryCache:
         self._entries: OrderedDict[CacheKey, list[CachedResponse]] = OrderedDict()
         self._by_path: dict[tuple[int, str], set[str]] = {}
         self.evictions = 0
+        self.on_drop: Callable[[CacheKey], None] | None = None  # told of every key that leaves
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, key: CacheKey) -> bool:
+        return key in self._entries
 
     def get(self, key: CacheKey, request_headers: dict[str, str]) -> CachedResponse | None:
         variants = self._entries.get(key)
@@ -96,6 +100,8 @@ class MemoryCache:
         variants = self._entries.pop(key, None)
         if variants is None:
             return 0
+        if self.on_drop is not None:
+            self.on_drop(key)
         self.used -= sum(v.size for v in variants)
         zone_id, target = key
         path_key = (zone_id, target.partition("?")[0])

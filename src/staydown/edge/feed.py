@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
+from typing import Any
 
 import httpx
 
@@ -97,8 +99,53 @@ class FeedConsumer:
                 break
             for record in records:
                 fresh.apply(record)
-        self.edge.state = fresh
-        self.edge.cache = type(self.edge.cache)(
-            budget=self.edge.cache.budget, max_object=self.edge.cache.max_object
-        )
+        self.edge.replace_state(fresh)
         await asyncio.to_thread(self.store.compact, fresh)
+
+
+class MatchReporter:
+    """Send the stay-down matches this worker finds to the control plane, retrying until it answers.
+
+    A lost report costs nothing lasting: the worker already blocks the copy itself, and the copy is
+    matched and reported again the next time it is filled.
+    """
+
+    def __init__(self, *, control_plane: str, key: str, limit: int = 10_000) -> None:
+        self.control_plane, self.key = control_plane.rstrip("/"), key
+        self.pending: deque[dict[str, Any]] = deque(maxlen=limit)
+        self.wake = asyncio.Event()
+        self.sent = 0
+        self.refused = 0
+
+    def submit(self, match: dict[str, Any]) -> None:
+        self.pending.append(match)
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        headers = {"authorization": f"Bearer {self.key}"}
+        backoff = 0.2
+        async with httpx.AsyncClient(base_url=self.control_plane, headers=headers, timeout=15) as client:
+            while not stop.is_set():
+                if not self.pending:
+                    self.wake.clear()
+                    await self.wake.wait()
+                    continue
+                match = self.pending[0]
+                try:
+                    response = await client.post("/v1/edge/matches", json=match)
+                except httpx.HTTPError as exc:
+                    log.warning("match report failed (%s); retrying", exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(5.0, backoff * 2)
+                    continue
+                if response.status_code >= 500:
+                    await asyncio.sleep(backoff)
+                    backoff = min(5.0, backoff * 2)
+                    continue
+                backoff = 0.2
+                self.pending.popleft()
+                if response.status_code >= 400:
+                    self.refused += 1  # the entry was removed meanwhile, or the zone changed hands
+                    log.info("match report refused: %s %s", response.status_code, response.text[:200])
+                else:
+                    self.sent += 1

@@ -23,7 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from staydown.config import Settings
-from staydown.edge.feed import FeedConsumer
+from staydown.edge.feed import FeedConsumer, MatchReporter
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
 
@@ -75,6 +75,10 @@ def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
         rate_per_second=settings.edge_rate_per_second,
         rate_burst=settings.edge_rate_burst,
         max_connections=settings.edge_max_connections,
+        auto_block_distance=settings.staydown_auto_block_distance,
+        review_distance=settings.staydown_review_distance,
+        max_image_bytes=settings.staydown_max_image_bytes,
+        max_image_pixels=settings.staydown_max_image_pixels,
     )
 
 
@@ -105,6 +109,16 @@ class EdgeCollector(Collector):
         blocks = GaugeMetricFamily("staydown_edge_blocks", "Blocked resources enforced", labels=["worker"])
         blocks.add_metric([self.worker], sum(len(t) for t in self.edge.state.blocks.values()))
         yield blocks
+        bank = GaugeMetricFamily(
+            "staydown_edge_bank_entries", "Stay-down bank entries held", labels=["worker"]
+        )
+        bank.add_metric([self.worker], len(self.edge.guard))
+        yield bank
+        prints = GaugeMetricFamily(
+            "staydown_edge_cached_fingerprints", "Cached images with a fingerprint", labels=["worker"]
+        )
+        prints.add_metric([self.worker], len(self.edge.guard.cached))
+        yield prints
         cache = GaugeMetricFamily("staydown_edge_cache_bytes", "Bytes held in the cache", labels=["worker"])
         cache.add_metric([self.worker], self.edge.cache.used)
         yield cache
@@ -137,15 +151,19 @@ async def run_worker(
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
+    reporter = MatchReporter(control_plane=options.control_plane, key=options.key)
+    edge.report = reporter.submit
     feed = asyncio.create_task(consumer.run(stop))
+    reports = asyncio.create_task(reporter.run(stop))
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
-        feed.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feed
+        for task in (feed, reports):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await close(server, edge)
         await asyncio.to_thread(store.compact, edge.state)
 

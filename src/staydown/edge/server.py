@@ -15,6 +15,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,6 +38,9 @@ from staydown.edge.freshness import (
 from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginPool, OriginResponse
 from staydown.edge.ratelimit import RateLimiter
 from staydown.edge.state import EnforcementState
+from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
+from staydown.fingerprints.hashing import Fingerprint, ImageLimits, ImageRejected, fingerprint, is_image_type
+from staydown.fingerprints.index import Thresholds
 
 log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
@@ -73,6 +77,11 @@ class EdgeConfig:
     rate_per_second: float = 0.0  # per client IP; 0 disables
     rate_burst: float = 0.0
     max_pipeline: int = 64
+    auto_block_distance: int = 31
+    review_distance: int = 48
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    verdict_threads: int = 2
 
 
 @dataclass(slots=True)
@@ -97,9 +106,16 @@ class Edge:
         self.inflight: dict[tuple[int, str], asyncio.Future[CachedResponse | None]] = {}
         self.connections = 0
         self.counters: dict[str, int] = {}
-        self.fill_hooks: list[Callable[[tuple[int, str], CachedResponse], bool]] = []
         self.registry: CollectorRegistry | None = None
         self._decisions: dict[tuple[str | None, str, str], Decision] = {}
+        self.guard = StaydownGuard(Thresholds(config.auto_block_distance, config.review_distance))
+        self.guard.load(BankRecord.from_record(r) for r in state.bank.values())
+        self.cache.on_drop = self.guard.cached.forget
+        # Copies this worker found and blocked itself, until the control plane's block record arrives.
+        self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
+        self.report: Callable[[dict[str, Any]], None] = lambda match: None
+        self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
+        self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
 
     def metrics(self) -> bytes:
         """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
@@ -115,11 +131,55 @@ class Edge:
             kind, zone_id, target = self.state.apply(record)
             if kind in ("block", "purge") and zone_id is not None and target is not None:
                 self.cache.purge(zone_id, target)
+            elif kind == "unblock" and zone_id is not None and target is not None:
+                self.staydown_blocks.pop((zone_id, target), None)
             elif kind == "zone" and zone_id is not None:
                 zone = self.state.zones.get(zone_id)
                 if zone is None or zone.status != "active":
                     self.cache.purge_zone(zone_id)
+            elif kind == "hash_add":
+                self._banked(BankRecord.from_record(record))
+            elif kind == "hash_remove":
+                entry_id = int(record["entry_id"])
+                self.guard.remove(entry_id)
+                for key in [k for k, e in self.staydown_blocks.items() if e.entry_id == entry_id]:
+                    del self.staydown_blocks[key]
         self._decisions.clear()
+
+    def _banked(self, entry: BankRecord) -> None:
+        """A new bank entry: purge and block the cached copies it covers."""
+        self.guard.add(entry)
+        for key, distance, exact in self.guard.sweep(entry):
+            zone_id, target = key
+            zone = self.state.zones.get(zone_id)
+            if zone is None or not entry.covers(zone_id=zone_id, customer_id=zone.customer_id):
+                continue
+            if self.state.exempted(zone_id, target):
+                continue
+            self.cache.purge(zone_id, target)
+            self.count("staydown_purged")
+            self._block_copy(key, Verdict(entry, distance, exact, "block"), host=zone.hostnames[0])
+
+    def _block_copy(self, key: tuple[int, str], verdict: Verdict, *, host: str) -> None:
+        self.staydown_blocks[key] = verdict.entry
+        self._decisions.clear()
+        self._report(key, verdict, host=host)
+
+    def _report(
+        self, key: tuple[int, str], verdict: Verdict, *, host: str, sha256: bytes | None = None
+    ) -> None:
+        zone_id, target = key
+        self.report(
+            {
+                "entry_id": verdict.entry.entry_id,
+                "zone_id": zone_id,
+                "target": target,
+                "url": f"http://{host}{target}",
+                "distance": verdict.distance,
+                "exact": verdict.exact,
+                "copy_sha256": (sha256 or self.guard.cached.sha.get(key) or verdict.entry.sha256).hex(),
+            }
+        )
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -130,15 +190,31 @@ class Edge:
         decision = self._decisions.get(key)
         if decision is None:
             decision = core.decide(self.state, method=request.method, host=host, target=request.target)
+            if self.staydown_blocks and decision.outcome is Outcome.proxy:
+                decision = self._staydown_decision(decision)
             if len(self._decisions) >= DECISION_MEMO:
                 self._decisions.clear()
             self._decisions[key] = decision
         return decision
 
+    def _staydown_decision(self, decision: Decision) -> Decision:
+        assert decision.zone is not None and decision.url is not None
+        zone_id, target = decision.zone.zone_id, decision.url.target
+        entry = self.staydown_blocks.get((zone_id, target))
+        if entry is None and "?" in target:
+            entry = self.staydown_blocks.get((zone_id, target.partition("?")[0]))
+        if entry is None:
+            return decision
+        return Decision(Outcome.blocked, zone=decision.zone, url=decision.url, notice_id=entry.notice_id)
+
     def replace_state(self, state: EnforcementState) -> None:
         self.state = state
         self._decisions.clear()
         self.cache = MemoryCache(budget=self.config.cache_budget, max_object=self.config.max_object)
+        self.guard = StaydownGuard(self.guard.thresholds)
+        self.guard.load(BankRecord.from_record(r) for r in state.bank.values())
+        self.cache.on_drop = self.guard.cached.forget
+        self.staydown_blocks.clear()
 
     def immediate(self, request: Request, decision: Decision) -> bytes | None:
         """Answer without the origin when enforcement or a fresh cached copy allows; else None."""
@@ -289,17 +365,66 @@ class Edge:
                 self.count("bypass")
                 return await _stream(response, request, write, state="bypass", first=bytes(body), rest=pieces)
         entry = _entry(response, bytes(body), request, response_cc, request_time, self.clock())
-        hooks_pass = entry.status != 200 or all(hook(key, entry) for hook in self.fill_hooks)
+        fp = await self._fingerprint(entry) if entry.status == 200 else None
         decision = self.decide(request)  # a block may have arrived while the body was read
-        if not hooks_pass or decision.outcome is not Outcome.proxy:
-            write(self.immediate(request, self.decide(request)) or b"")
+        if fp is not None and decision.outcome is Outcome.proxy:
+            self._judge(decision, key, fp)
+            decision = self.decide(request)
+        if decision.outcome is not Outcome.proxy:
+            write(self.immediate(request, decision) or b"")
             return True
         self.cache.put(key, entry)
+        if fp is not None and key in self.cache:
+            self.guard.cached.remember(key, fp)
         if future is not None:
             future.set_result(entry)
         self.count("miss")
         write(serve_entry(entry, request, now=self.clock(), state="miss"))
         return True
+
+    async def _fingerprint(self, entry: CachedResponse) -> Fingerprint | None:
+        """Fingerprint a filled image off the event loop; None for anything that is not one."""
+        content_type = next((v for n, v in entry.headers if n.lower() == "content-type"), "")
+        if not (is_image_type(content_type) or _looks_like_image(entry.body)):
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.hasher, _fingerprint, entry.body, self.image_limits)
+        except ImageRejected as exc:
+            self.count("image_rejected")
+            log.info("cached image not fingerprinted: %s", exc)
+            return None
+
+    def _judge(self, decision: Decision, key: tuple[int, str], fp: Fingerprint) -> None:
+        """Apply the bank's verdict on a filled image before it is first served from the cache."""
+        assert decision.zone is not None and decision.url is not None
+        zone = decision.zone
+        verdict = self.guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+        if verdict is None or self.state.exempted(*key):
+            return
+        if verdict.outcome == "block":
+            self.count("staydown_blocked")
+            self.guard.cached.forget(key)
+            self._block_copy(key, verdict, host=decision.url.host)
+            return
+        self.count("staydown_review")
+        self._report(key, verdict, host=decision.url.host, sha256=fp.sha256)
+
+
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+def _looks_like_image(body: bytes) -> bool:
+    """A mislabelled image is still an image: JPEG, PNG, GIF, WebP or AVIF by its first bytes."""
+    if body.startswith(_MAGIC):
+        return True
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return True
+    return body[4:8] == b"ftyp" and body[8:12] in (b"avif", b"avis", b"mif1")
+
+
+def _fingerprint(body: bytes, limits: ImageLimits) -> Fingerprint:
+    return fingerprint(body, limits=limits)
 
 
 async def _stream(
@@ -747,3 +872,4 @@ async def close(server: asyncio.Server, edge: Edge) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
+    edge.hasher.shutdown(wait=False, cancel_futures=True)

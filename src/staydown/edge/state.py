@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import Any
 
 SERVED = "active"
+BANK_FIELDS = (
+    "entry_id",
+    "scope",
+    "scope_zone_id",
+    "scope_customer_id",
+    "notice_id",
+    "work_id",
+    "sha256",
+    "pdq",
+)
 
 
 @dataclass(slots=True)
@@ -36,6 +46,8 @@ class EnforcementState:
     zones: dict[int, ZoneState] = field(default_factory=dict)
     hosts: dict[str, ZoneState] = field(default_factory=dict)
     blocks: dict[int, dict[str, int | None]] = field(default_factory=dict)  # zone -> target -> notice id
+    bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
+    exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> targets cleared of stay-down
 
     def apply(self, record: dict[str, Any]) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
@@ -49,8 +61,15 @@ class EnforcementState:
             self._apply_zone(record)
         elif kind == "block" and zone_id is not None and target is not None:
             self.blocks.setdefault(zone_id, {})[target] = record.get("notice_id")
+            self.exempt.get(zone_id, set()).discard(target)
         elif kind == "unblock" and zone_id is not None and target is not None:
             self.blocks.get(zone_id, {}).pop(target, None)
+            if record.get("staydown_exempt"):  # an agent found this copy was not one
+                self.exempt.setdefault(zone_id, set()).add(target)
+        elif kind == "hash_add":
+            self.bank[int(record["entry_id"])] = {k: record[k] for k in BANK_FIELDS if k in record}
+        elif kind == "hash_remove":
+            self.bank.pop(int(record["entry_id"]), None)
         self.seq = seq
         return kind, zone_id, target
 
@@ -72,6 +91,13 @@ class EnforcementState:
         self.zones[zone_id] = zone
         for host in zone.hostnames:
             self.hosts[host] = zone
+
+    def exempted(self, zone_id: int, target: str) -> bool:
+        """Has an agent cleared this resource of stay-down (a dismissed match)?"""
+        targets = self.exempt.get(zone_id)
+        if not targets:
+            return False
+        return target in targets or target.partition("?")[0] in targets
 
     def blocked(self, zone_id: int, target: str) -> tuple[bool, int | None]:
         """Is ``target`` blocked in the zone? A block on a path without a query covers every query."""
@@ -104,6 +130,8 @@ class EnforcementState:
                 for zone_id, t in self.blocks.items()
                 for target, notice in t.items()
             ],
+            "bank": list(self.bank.values()),
+            "exempt": [[zone_id, target] for zone_id, targets in self.exempt.items() for target in targets],
         }
 
     @classmethod
@@ -113,6 +141,10 @@ class EnforcementState:
             state._apply_zone(zone)
         for zone_id, target, notice in document.get("blocks", []):
             state.blocks.setdefault(int(zone_id), {})[target] = notice
+        for entry in document.get("bank", []):
+            state.bank[int(entry["entry_id"])] = entry
+        for zone_id, target in document.get("exempt", []):
+            state.exempt.setdefault(int(zone_id), set()).add(target)
         state.seq = int(document.get("seq", 0))
         return state
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
+from staydown.fingerprints import service as fingerprints
 from staydown.notices import service
 from staydown.notices.flows import NoticeStatus
 from staydown.notices.models import Notice
@@ -202,7 +203,9 @@ def get_notice(notice_id: int, who: Reading, session: Reader, now: NowDep) -> Re
     notice = _visible(session, notice_id, who)
     customer_id = who.customer_id if who.role is Role.customer else None
     items = service.item_views(session, notice_id, customer_id=customer_id)
-    return _json(render(session, notice, items, now_ts=now.timestamp()))
+    view = render(session, notice, items, now_ts=now.timestamp())
+    view.staydown = fingerprints.notice_staydown(session, notice_id, customer_id=customer_id)
+    return _json(view)
 
 
 @router.post("/{notice_id}/decision", response_model=NoticeRead)

@@ -95,6 +95,7 @@ class NoticeRead(BaseModel):
     signature: str | None
     item_count: int
     items: list[ItemRead]
+    staydown: dict[str, Any] | None = None  # banked content, captures and the copies found since
 
 
 class NoticeSummary(BaseModel):

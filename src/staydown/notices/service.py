@@ -24,6 +24,7 @@ from staydown.config import Settings
 from staydown.db.base import bulk_insert, table_of
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
+from staydown.fingerprints import service as fingerprints
 from staydown.notices import messages
 from staydown.notices.elements import ELEMENTS, Assessment, NoticeFacts, Outcome, assess
 from staydown.notices.flows import (
@@ -474,6 +475,15 @@ def _run(
             at=now,
             reason=f"notice {notice.id}",
         )
+        fingerprints.capture_later(
+            session,
+            [
+                fingerprints.CaptureSpec(r.item_id, r.notice_id, r.zone_id, r.url, r.target)
+                for r in blocks
+                if r.zone_id and not r.duplicate  # the first notice on a resource banks its content
+            ],
+            now=now,
+        )
     unblocks = [c for c in commands if isinstance(c, Unblock)]
     if unblocks:
         enforcement.unblock(
@@ -487,6 +497,9 @@ def _run(
             ],
             at=now,
             reason=unblocks[0].reason,
+        )
+        fingerprints.release_items(
+            session, [c.item.item_id for c in unblocks], now=now, actor=actor, reason=unblocks[0].reason
         )
     for command in commands:
         if isinstance(command, ForwardToCustomer | ForwardToHost):

@@ -111,7 +111,9 @@ def record_match_strike(
     return strike
 
 
-def void_match_strike(session: Session, *, match_id: int, now: datetime, actor: str, reason: str) -> Strike | None:
+def void_match_strike(
+    session: Session, *, match_id: int, now: datetime, actor: str, reason: str
+) -> Strike | None:
     """Void the strike a stay-down match caused (the match was dismissed on review)."""
     strike = session.scalar(
         select(Strike).where(Strike.match_id == match_id, Strike.status == StrikeStatus.active)

@@ -1,0 +1,223 @@
+"""Stay-down at the edge: the bank's hashes, a verdict on every image before it is first served from
+the cache, and a sweep of what is already cached when a new hash arrives.
+
+``StaydownGuard`` holds no sockets and no loop: the server fingerprints a filled image off the event
+loop, asks ``verdict``, and keeps the fingerprint with ``remember`` so that ``sweep`` can find cached
+copies of content banked later (a vectorised popcount over every cached hash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from staydown.fingerprints.hashing import PDQ_BYTES, Fingerprint, hamming
+from staydown.fingerprints.index import FaissHashIndex, Thresholds, classify, matches_within
+
+CacheKey = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class BankRecord:
+    """One bank entry as the feed's ``hash_add`` record describes it."""
+
+    entry_id: int
+    scope: str  # "zone" | "customer" | "network"
+    scope_zone_id: int | None
+    scope_customer_id: int | None
+    notice_id: int | None
+    work_id: int | None
+    sha256: bytes
+    pdq: tuple[bytes, ...]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> BankRecord:
+        return cls(
+            entry_id=int(record["entry_id"]),
+            scope=str(record["scope"]),
+            scope_zone_id=record.get("scope_zone_id"),
+            scope_customer_id=record.get("scope_customer_id"),
+            notice_id=record.get("notice_id"),
+            work_id=record.get("work_id"),
+            sha256=bytes.fromhex(record["sha256"]),
+            pdq=tuple(bytes.fromhex(h) for h in record.get("pdq") or ()),
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "scope": self.scope,
+            "scope_zone_id": self.scope_zone_id,
+            "scope_customer_id": self.scope_customer_id,
+            "notice_id": self.notice_id,
+            "work_id": self.work_id,
+            "sha256": self.sha256.hex(),
+            "pdq": [h.hex() for h in self.pdq],
+        }
+
+    def covers(self, *, zone_id: int, customer_id: int | None) -> bool:
+        """Does this entry keep copies out of ``zone_id``?"""
+        if self.scope == "network":
+            return True
+        if self.scope == "customer":
+            return customer_id is not None and self.scope_customer_id == customer_id
+        return self.scope_zone_id == zone_id
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    entry: BankRecord
+    distance: int
+    exact: bool
+    outcome: Literal["block", "review"]
+
+
+class CachedPrints:
+    """The PDQ hashes and SHA-256 of every cached image, by cache key, in one growable array."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.codes: npt.NDArray[np.uint8] = np.zeros((capacity, PDQ_BYTES), dtype=np.uint8)
+        self.alive: npt.NDArray[np.bool_] = np.zeros(capacity, dtype=np.bool_)
+        self.owner: list[CacheKey | None] = [None] * capacity
+        self.rows: dict[CacheKey, list[int]] = {}
+        self.sha: dict[CacheKey, bytes] = {}
+        self.by_sha: dict[bytes, set[CacheKey]] = {}
+        self.free: list[int] = []
+        self.used = 0  # rows ever handed out (the high-water mark)
+
+    def __len__(self) -> int:
+        return len(self.sha)
+
+    def remember(self, key: CacheKey, fp: Fingerprint) -> None:
+        self.forget(key)
+        self.sha[key] = fp.sha256
+        self.by_sha.setdefault(fp.sha256, set()).add(key)
+        rows = []
+        for code in fp.pdq:
+            row = self.free.pop() if self.free else self._grow()
+            self.codes[row] = np.frombuffer(code, dtype=np.uint8)
+            self.alive[row] = True
+            self.owner[row] = key
+            rows.append(row)
+        self.rows[key] = rows
+
+    def _grow(self) -> int:
+        if self.used == len(self.alive):
+            capacity = 2 * len(self.alive)
+            codes = np.zeros((capacity, PDQ_BYTES), dtype=np.uint8)
+            codes[: self.used] = self.codes[: self.used]
+            alive = np.zeros(capacity, dtype=np.bool_)
+            alive[: self.used] = self.alive[: self.used]
+            self.codes, self.alive = codes, alive
+            self.owner.extend([None] * (capacity - len(self.owner)))
+        self.used += 1
+        return self.used - 1
+
+    def forget(self, key: CacheKey) -> None:
+        sha = self.sha.pop(key, None)
+        if sha is not None:
+            keys = self.by_sha.get(sha)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self.by_sha[sha]
+        for row in self.rows.pop(key, ()):
+            self.alive[row] = False
+            self.owner[row] = None
+            self.free.append(row)
+
+    def near(self, code: bytes, *, radius: int) -> list[tuple[CacheKey, int]]:
+        """Cached keys with a hash within ``radius`` of ``code``, with that distance."""
+        if not self.used:
+            return []
+        found = []
+        for row in matches_within(self.codes[: self.used], code, radius=radius):
+            key = self.owner[int(row)]
+            if key is not None and self.alive[row]:
+                found.append((key, hamming(self.codes[row].tobytes(), code)))
+        return found
+
+    def exact(self, sha256: bytes) -> Iterable[CacheKey]:
+        return tuple(self.by_sha.get(sha256, ()))
+
+
+class StaydownGuard:
+    """The bank as one edge worker holds it, and the verdicts it gives."""
+
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self.entries: dict[int, BankRecord] = {}
+        self.index = FaissHashIndex()
+        self.by_sha: dict[bytes, set[int]] = {}
+        self.cached = CachedPrints()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def load(self, entries: Iterable[BankRecord]) -> None:
+        """Add many entries at once (start-up from the local store)."""
+        ids: list[int] = []
+        codes: list[bytes] = []
+        for entry in entries:
+            self._keep(entry)
+            ids.extend([entry.entry_id] * len(entry.pdq))
+            codes.extend(entry.pdq)
+        self.index.add(ids, codes)
+
+    def add(self, entry: BankRecord) -> None:
+        if entry.entry_id in self.entries:
+            self.remove(entry.entry_id)
+        self._keep(entry)
+        self.index.add([entry.entry_id] * len(entry.pdq), list(entry.pdq))
+
+    def _keep(self, entry: BankRecord) -> None:
+        self.entries[entry.entry_id] = entry
+        self.by_sha.setdefault(entry.sha256, set()).add(entry.entry_id)
+
+    def remove(self, entry_id: int) -> BankRecord | None:
+        entry = self.entries.pop(entry_id, None)
+        if entry is None:
+            return None
+        ids = self.by_sha.get(entry.sha256)
+        if ids is not None:
+            ids.discard(entry_id)
+            if not ids:
+                del self.by_sha[entry.sha256]
+        if entry.pdq:
+            self.index.remove([entry_id])
+        return entry
+
+    def verdict(self, fp: Fingerprint, *, zone_id: int, customer_id: int | None) -> Verdict | None:
+        """The closest bank entry covering this zone within the review distance, if any.
+
+        An identical file matches on its SHA-256 whatever its PDQ quality; a weak image (no PDQ
+        hashes) is never matched perceptually, so it can never be blocked on a weak hash.
+        """
+        for entry_id in sorted(self.by_sha.get(fp.sha256, ())):
+            entry = self.entries[entry_id]
+            if entry.covers(zone_id=zone_id, customer_id=customer_id):
+                return Verdict(entry, 0, True, "block")
+        if not fp.pdq or not self.entries:
+            return None
+        for match in self.index.search(list(fp.pdq), radius=self.thresholds.review):
+            candidate = self.entries.get(match.id)
+            if candidate is None or not candidate.covers(zone_id=zone_id, customer_id=customer_id):
+                continue
+            outcome = classify(match.distance, self.thresholds)
+            if outcome == "none":
+                return None
+            return Verdict(candidate, match.distance, False, outcome)
+        return None
+
+    def sweep(self, entry: BankRecord) -> list[tuple[CacheKey, int, bool]]:
+        """Cached copies of a new entry within the automatic-block distance: (key, distance, exact)."""
+        best: dict[CacheKey, tuple[int, bool]] = dict.fromkeys(self.cached.exact(entry.sha256), (0, True))
+        for code in entry.pdq:
+            for key, distance in self.cached.near(code, radius=self.thresholds.auto_block):
+                if key not in best or distance < best[key][0]:
+                    best[key] = (distance, False)
+        return sorted((key, distance, exact) for key, (distance, exact) in best.items())

@@ -1,0 +1,91 @@
+"""Routes for stay-down: edges report the copies they find; agents review and decide them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.errors import ApiError
+from staydown.fingerprints import service
+from staydown.fingerprints.models import MatchStatus
+from staydown.fingerprints.schemas import MatchDecision, MatchPage, MatchRead, MatchReport
+from staydown.types import Role
+
+router = APIRouter(tags=["stay-down"])
+
+EdgeKey = Annotated[Principal, Depends(require(Role.edge))]
+Staff = Annotated[Principal, Depends(require(Role.agent, Role.admin))]
+Deciding = Annotated[Principal, Depends(require(Role.agent))]
+
+
+def _error(exc: service.StaydownError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+@router.post("/v1/edge/matches", response_model=MatchRead | None)
+def report_match(
+    report: MatchReport, who: EdgeKey, session: Writer, settings: SettingsDep, now: NowDep, response: Response
+) -> MatchRead | None:
+    """Record a cached copy an edge matched to a bank entry (201 new, 200 already known)."""
+    try:
+        match, created = service.report_match(session, report, now=now, actor=who.actor, settings=settings)
+    except service.StaydownError as exc:
+        raise _error(exc) from exc
+    session.commit()
+    response.status_code = 201 if created else 200
+    return MatchRead.model_validate(match) if match is not None else None
+
+
+@router.get("/v1/staydown/matches", response_model=MatchPage)
+def list_matches(
+    _who: Staff,
+    session: Reader,
+    status: MatchStatus | None = None,
+    notice_id: int | None = None,
+    work_id: int | None = None,
+    customer_id: int | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> MatchPage:
+    """Stay-down matches, newest first."""
+    rows, total = service.list_matches(
+        session,
+        status=status,
+        notice_id=notice_id,
+        work_id=work_id,
+        customer_id=customer_id,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return MatchPage(matches=[MatchRead.model_validate(m) for m in rows], total=total)
+
+
+@router.get("/v1/staydown/matches/{match_id}", response_model=MatchRead)
+def read_match(match_id: int, _who: Staff, session: Reader) -> MatchRead:
+    match = service.get_match(session, match_id)
+    if match is None:
+        raise ApiError(404, "not_found", f"match {match_id} does not exist")
+    return MatchRead.model_validate(match)
+
+
+@router.post("/v1/staydown/matches/{match_id}/decision", response_model=MatchRead)
+def decide_match(
+    match_id: int, body: MatchDecision, who: Deciding, session: Writer, settings: SettingsDep, now: NowDep
+) -> MatchRead:
+    """Confirm (block if it was only in review; strike as the policy says) or dismiss (lift, exempt)."""
+    try:
+        match = service.decide_match(
+            session,
+            match_id,
+            decision=body.decision,
+            reason=body.reason,
+            now=now,
+            actor=who.actor,
+            settings=settings,
+        )
+    except service.StaydownError as exc:
+        raise _error(exc) from exc
+    session.commit()
+    return MatchRead.model_validate(match)

@@ -1,0 +1,81 @@
+"""What the stay-down API reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from staydown.fingerprints.models import BankScope, BankSource, BankStatus, MatchOutcome, MatchStatus
+
+HEX64 = r"^[0-9a-f]{64}$"
+
+
+class MatchReport(BaseModel):
+    """An edge's report of a cached copy that matched a bank entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entry_id: int = Field(ge=1)
+    zone_id: int = Field(ge=1)
+    target: str = Field(min_length=1, max_length=8192, pattern=r"^/")
+    url: str = Field(min_length=1, max_length=8300)
+    distance: int = Field(ge=0, le=256)
+    exact: bool = False
+    copy_sha256: str = Field(pattern=HEX64)
+
+
+class MatchDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["confirm", "dismiss"]
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class MatchRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    entry_id: int
+    notice_id: int | None
+    work_id: int | None
+    zone_id: int
+    customer_id: int | None
+    url: str
+    target: str
+    distance: int
+    exact: bool
+    copy_sha256: str
+    outcome: MatchOutcome
+    status: MatchStatus
+    reported_by: str
+    found_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+
+
+class MatchPage(BaseModel):
+    matches: list[MatchRead]
+    total: int
+
+
+class BankEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    scope: BankScope
+    zone_id: int | None
+    customer_id: int | None
+    source: BankSource
+    notice_id: int | None
+    item_id: int | None
+    work_id: int | None
+    sha256: str
+    pdq: list[str]
+    quality: int
+    width: int
+    height: int
+    status: BankStatus
+    created_at: datetime

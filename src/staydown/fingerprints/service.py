@@ -1,0 +1,746 @@
+"""The hash bank on the control plane: what enters it, how it reaches the edges, and the matches
+they report back.
+
+Entries come from two places: a rightsholder's reference images of a registered work (scope
+``network``) and the content of actioned notice items, read from the zone's own origin — never from
+a URL taken from a notice — by a durable capture job the worker runs outside any transaction. Each
+entry travels to the edges as a ``hash_add`` feed record and leaves as ``hash_remove``. Edges report
+the copies they find (``POST /v1/edge/matches``); a copy within the automatic-block distance is
+blocked for every edge by a ``block`` record in the same transaction that records the match.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.audit import service as audit
+from staydown.config import Settings
+from staydown.db.base import bulk_insert
+from staydown.db.engine import Database
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Channel, FeedKind
+from staydown.fingerprints import flows
+from staydown.fingerprints.flows import MatchEvent, StrikeRule
+from staydown.fingerprints.hashing import (
+    Fingerprint,
+    ImageLimits,
+    ImageRejected,
+    is_image_type,
+    reference_fingerprint,
+)
+from staydown.fingerprints.index import Thresholds, classify
+from staydown.fingerprints.models import (
+    BankEntry,
+    BankScope,
+    BankSource,
+    BankStatus,
+    CaptureStatus,
+    ContentCapture,
+    MatchOutcome,
+    MatchStatus,
+    StaydownMatch,
+)
+from staydown.fingerprints.schemas import MatchRead, MatchReport
+from staydown.policy import service as policy
+
+log = logging.getLogger(__name__)
+
+CAPTURE_LEASE = timedelta(minutes=5)
+CAPTURE_RETRY = timedelta(seconds=30)
+CAPTURE_BATCH = 20
+
+
+class StaydownError(Exception):
+    def __init__(self, code: str, message: str, *, status: int = 409) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        auto_block=settings.staydown_auto_block_distance, review=settings.staydown_review_distance
+    )
+
+
+def image_limits(settings: Settings) -> ImageLimits:
+    return ImageLimits(
+        max_bytes=settings.staydown_max_image_bytes, max_pixels=settings.staydown_max_image_pixels
+    )
+
+
+# --- the bank ----------------------------------------------------------------------------------
+
+
+def entry_payload(entry: BankEntry) -> dict[str, Any]:
+    """What a ``hash_add`` record carries: everything an edge needs to match and to scope."""
+    return {
+        "entry_id": entry.id,
+        "scope": entry.scope.value,
+        "scope_zone_id": entry.zone_id,
+        "scope_customer_id": entry.customer_id,
+        "source": entry.source.value,
+        "notice_id": entry.notice_id,
+        "work_id": entry.work_id,
+        "sha256": entry.sha256,
+        "pdq": list(entry.pdq),
+    }
+
+
+def add_entry(
+    session: Session,
+    fp: Fingerprint,
+    *,
+    scope: BankScope,
+    source: BankSource,
+    now: datetime,
+    actor: str,
+    zone_id: int | None = None,
+    customer_id: int | None = None,
+    notice_id: int | None = None,
+    item_id: int | None = None,
+    work_id: int | None = None,
+) -> BankEntry:
+    """Put one fingerprint in the bank and send it to every edge."""
+    if scope is BankScope.zone and zone_id is None:
+        raise ValueError("a zone-scoped entry needs its zone")
+    if scope is BankScope.customer and customer_id is None:
+        raise ValueError("a customer-scoped entry needs its customer")
+    entry = BankEntry(
+        scope=scope,
+        zone_id=zone_id,
+        customer_id=customer_id,
+        source=source,
+        notice_id=notice_id,
+        item_id=item_id,
+        work_id=work_id,
+        sha256=fp.sha256.hex(),
+        pdq=[h.hex() for h in fp.pdq],
+        quality=fp.quality,
+        width=fp.width,
+        height=fp.height,
+        status=BankStatus.active,
+        created_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    enforcement.append(session, FeedKind.hash_add, at=now, payload=entry_payload(entry), notice_id=notice_id)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="bank.entry_added",
+        entity=("bank_entry", entry.id),
+        data={
+            "scope": scope.value,
+            "source": source.value,
+            "notice_id": notice_id,
+            "item_id": item_id,
+            "work_id": work_id,
+            "sha256": entry.sha256,
+            "hashes": len(entry.pdq),
+            "quality": fp.quality,
+        },
+    )
+    return entry
+
+
+def remove_entry(session: Session, entry: BankEntry, *, now: datetime, actor: str, reason: str) -> bool:
+    """Take an entry out of the bank on every edge; False if it was already out."""
+    if entry.status is BankStatus.removed:
+        return False
+    entry.status = BankStatus.removed
+    entry.removed_at = now
+    entry.removed_reason = reason
+    enforcement.append(
+        session,
+        FeedKind.hash_remove,
+        at=now,
+        payload={"entry_id": entry.id, "reason": reason},
+        notice_id=entry.notice_id,
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="bank.entry_removed",
+        entity=("bank_entry", entry.id),
+        data={"reason": reason},
+    )
+    return True
+
+
+def get_entry(session: Session, entry_id: int) -> BankEntry | None:
+    return session.get(BankEntry, entry_id)
+
+
+def entries_of_work(session: Session, work_id: int) -> Sequence[BankEntry]:
+    return session.scalars(select(BankEntry).where(BankEntry.work_id == work_id).order_by(BankEntry.id)).all()
+
+
+def entries_of_notice(session: Session, notice_id: int) -> Sequence[BankEntry]:
+    return session.scalars(
+        select(BankEntry).where(BankEntry.notice_id == notice_id).order_by(BankEntry.id)
+    ).all()
+
+
+def bank_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(BankEntry.status, func.count()).group_by(BankEntry.status)).all()
+    return {status.value: int(count) for status, count in rows}
+
+
+# --- capturing noticed content -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSpec:
+    """An actioned item whose content should be read from its zone's origin into the bank."""
+
+    item_id: int
+    notice_id: int
+    zone_id: int
+    url: str
+    target: str
+
+
+_CAPTURE_COLUMNS = (
+    "item_id",
+    "notice_id",
+    "zone_id",
+    "url",
+    "target",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+)
+
+
+def capture_later(session: Session, specs: Sequence[CaptureSpec], *, now: datetime) -> None:
+    """Queue content captures in the current unit of work (one row each, written in bulk)."""
+    if not specs:
+        return
+    item_ids = [s.item_id for s in specs]
+    queued: set[int] = set()
+    for chunk in range(0, len(item_ids), 5000):
+        queued.update(
+            session.scalars(
+                select(ContentCapture.item_id).where(
+                    ContentCapture.item_id.in_(item_ids[chunk : chunk + 5000]),
+                    ContentCapture.status.in_((CaptureStatus.pending, CaptureStatus.banked)),
+                )
+            )
+        )
+    rows = [
+        (s.item_id, s.notice_id, s.zone_id, s.url, s.target, CaptureStatus.pending, 0, now, now)
+        for s in specs
+        if s.item_id not in queued
+    ]
+    if rows:
+        bulk_insert(session, ContentCapture, _CAPTURE_COLUMNS, rows)
+
+
+def release_items(
+    session: Session, item_ids: Sequence[int], *, now: datetime, actor: str, reason: str
+) -> int:
+    """Items were restored: cancel their pending captures and take their content out of the bank."""
+    if not item_ids:
+        return 0
+    session.execute(
+        update(ContentCapture)
+        .where(ContentCapture.item_id.in_(item_ids), ContentCapture.status == CaptureStatus.pending)
+        .values(status=CaptureStatus.cancelled, done_at=now, detail=reason)
+    )
+    removed = 0
+    for entry in session.scalars(
+        select(BankEntry).where(BankEntry.item_id.in_(item_ids), BankEntry.status == BankStatus.active)
+    ):
+        removed += remove_entry(session, entry, now=now, actor=actor, reason=reason)
+    return removed
+
+
+@dataclass(frozen=True, slots=True)
+class OriginContent:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class OriginUnreadable(Exception):
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+def read_origin(origin: str, *, hostname: str, target: str, timeout: float, max_bytes: int) -> OriginContent:
+    """GET ``target`` from the zone's registered origin as ``hostname``; no redirects, bounded size."""
+    headers = {"host": hostname, "user-agent": "staydown-capture/1", "accept": "image/*,*/*;q=0.1"}
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream("GET", origin.rstrip("/") + target, headers=headers) as response,
+        ):
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+                raise OriginUnreadable(
+                    f"the origin's response is {declared} bytes, over {max_bytes}", retry=False
+                )
+            body = bytearray()
+            if response.status_code == 200:
+                for piece in response.iter_bytes():
+                    body += piece
+                    if len(body) > max_bytes:
+                        raise OriginUnreadable(
+                            f"the origin's response exceeds {max_bytes} bytes", retry=False
+                        )
+            return OriginContent(response.status_code, response.headers.get("content-type", ""), bytes(body))
+    except httpx.HTTPError as exc:
+        raise OriginUnreadable(f"the origin could not be read: {exc}", retry=True) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    id: int
+    item_id: int
+    notice_id: int
+    zone_id: int
+    url: str
+    target: str
+    attempts: int
+
+
+def _claim(database: Database, *, now: datetime, limit: int) -> list[_Job]:
+    with database.writer() as session:
+        rows = session.scalars(
+            select(ContentCapture)
+            .where(ContentCapture.status == CaptureStatus.pending, ContentCapture.next_attempt_at <= now)
+            .order_by(ContentCapture.next_attempt_at, ContentCapture.id)
+            .limit(limit)
+        ).all()
+        jobs = [_Job(r.id, r.item_id, r.notice_id, r.zone_id, r.url, r.target, r.attempts) for r in rows]
+        for row in rows:  # a lease: a crashed worker's jobs come back after it
+            row.next_attempt_at = now + CAPTURE_LEASE
+        session.commit()
+    return jobs
+
+
+def run_captures(database: Database, *, now: datetime, settings: Settings, limit: int = CAPTURE_BATCH) -> int:
+    """Read due captures from their zones' origins and bank what they hold; return how many ran."""
+    jobs = _claim(database, now=now, limit=limit)
+    for job in jobs:
+        with database.reader() as session:
+            zone = accounts.get_zone(session, job.zone_id)
+            origin = zone.origin if zone is not None else None
+            customer_id = zone.customer_id if zone is not None else None
+        outcome: tuple[CaptureStatus, int | None, str, str | None, Fingerprint | None]
+        hostname = urlsplit(job.url).hostname or ""
+        if origin is None:
+            outcome = (CaptureStatus.failed, None, "", "the zone no longer exists", None)
+        else:
+            outcome = _capture(origin, hostname, job.target, settings)
+        _settle(database, job, outcome, customer_id=customer_id, now=now, settings=settings)
+    return len(jobs)
+
+
+def _capture(
+    origin: str, hostname: str, target: str, settings: Settings
+) -> tuple[CaptureStatus, int | None, str, str | None, Fingerprint | None]:
+    try:
+        content = read_origin(
+            origin,
+            hostname=hostname,
+            target=target,
+            timeout=settings.staydown_fetch_timeout_seconds,
+            max_bytes=settings.staydown_max_image_bytes,
+        )
+    except OriginUnreadable as exc:
+        return (CaptureStatus.pending if exc.retry else CaptureStatus.rejected), None, "", str(exc), None
+    if content.status != 200:
+        retry = content.status >= 500 or content.status == 429
+        detail = f"the origin answered {content.status}"
+        return (
+            (CaptureStatus.pending if retry else CaptureStatus.failed),
+            content.status,
+            content.content_type,
+            detail,
+            None,
+        )
+    if not is_image_type(content.content_type) and not _looks_like_image(content.body):
+        return CaptureStatus.not_image, 200, content.content_type, "not an image the bank covers", None
+    try:
+        fp = reference_fingerprint(content.body, limits=image_limits(settings))
+    except ImageRejected as exc:
+        return CaptureStatus.rejected, 200, content.content_type, f"{exc.code}: {exc.message}", None
+    return CaptureStatus.banked, 200, content.content_type, None, fp
+
+
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+def _looks_like_image(body: bytes) -> bool:
+    """Origins mislabel images; the bytes decide (JPEG, PNG, GIF, WebP, AVIF/HEIF)."""
+    if body.startswith(_MAGIC):
+        return True
+    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
+        return True
+    return body[4:8] == b"ftyp" and body[8:12] in (b"avif", b"avis", b"mif1")
+
+
+def _settle(
+    database: Database,
+    job: _Job,
+    outcome: tuple[CaptureStatus, int | None, str, str | None, Fingerprint | None],
+    *,
+    customer_id: int | None,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    status, http_status, content_type, detail, fp = outcome
+    with database.writer() as session:
+        row = session.get(ContentCapture, job.id)
+        if row is None or row.status is not CaptureStatus.pending:
+            return  # cancelled while it was being read (the item was restored)
+        row.attempts = job.attempts + 1
+        row.http_status, row.content_type, row.detail = http_status, content_type[:200] or None, detail
+        if status is CaptureStatus.pending:
+            if row.attempts >= settings.staydown_capture_attempts:
+                row.status, row.done_at, row.next_attempt_at = CaptureStatus.failed, now, None
+            else:
+                row.next_attempt_at = now + CAPTURE_RETRY * 2 ** (row.attempts - 1)
+            session.commit()
+            return
+        row.status, row.done_at, row.next_attempt_at = status, now, None
+        if fp is not None:
+            scope = BankScope(settings.staydown_notice_scope)
+            entry = add_entry(
+                session,
+                fp,
+                scope=scope,
+                source=BankSource.notice,
+                now=now,
+                actor="worker",
+                zone_id=job.zone_id,
+                customer_id=customer_id,
+                notice_id=job.notice_id,
+                item_id=job.item_id,
+            )
+            row.entry_id = entry.id
+        session.commit()
+
+
+def captures_of_notice(session: Session, notice_id: int) -> Sequence[ContentCapture]:
+    return session.scalars(
+        select(ContentCapture).where(ContentCapture.notice_id == notice_id).order_by(ContentCapture.id)
+    ).all()
+
+
+# --- matches -----------------------------------------------------------------------------------
+
+
+def _in_scope(entry: BankEntry, *, zone_id: int, customer_id: int | None) -> bool:
+    if entry.scope is BankScope.network:
+        return True
+    if entry.scope is BankScope.customer:
+        return customer_id is not None and entry.customer_id == customer_id
+    return entry.zone_id == zone_id
+
+
+def report_match(
+    session: Session, report: MatchReport, *, now: datetime, actor: str, settings: Settings
+) -> tuple[StaydownMatch | None, bool]:
+    """Record a copy an edge found; return (match, created). None: the copy is the noticed item itself."""
+    entry = session.get(BankEntry, report.entry_id)
+    if entry is None:
+        raise StaydownError("not_found", f"bank entry {report.entry_id} does not exist", status=404)
+    if entry.status is not BankStatus.active:
+        raise StaydownError("entry_removed", f"bank entry {entry.id} was removed from the bank")
+    zone = accounts.get_zone(session, report.zone_id)
+    if zone is None:
+        raise StaydownError("not_found", f"zone {report.zone_id} does not exist", status=404)
+    if not _in_scope(entry, zone_id=zone.id, customer_id=zone.customer_id):
+        raise StaydownError(
+            "out_of_scope",
+            f"bank entry {entry.id} ({entry.scope.value}) does not cover zone {zone.id}",
+            status=422,
+        )
+    distance = 0 if report.exact else report.distance
+    if report.exact and report.copy_sha256 != entry.sha256:
+        raise StaydownError("not_a_match", "an exact match must have the entry's SHA-256", status=422)
+    verdict = classify(distance, thresholds(settings))
+    if verdict == "none":
+        raise StaydownError(
+            "not_a_match",
+            f"distance {distance} is beyond the review distance {settings.staydown_review_distance}",
+            status=422,
+        )
+    if entry.item_id is not None:
+        noticed = session.scalar(
+            select(ContentCapture.id).where(
+                ContentCapture.entry_id == entry.id,
+                ContentCapture.zone_id == zone.id,
+                ContentCapture.target == report.target,
+            )
+        )
+        if noticed is not None:
+            return None, False
+    existing = session.scalars(
+        select(StaydownMatch)
+        .where(
+            StaydownMatch.entry_id == entry.id,
+            StaydownMatch.zone_id == zone.id,
+            StaydownMatch.target == report.target,
+        )
+        .order_by(StaydownMatch.id.desc())
+    ).first()
+    if existing is not None and (
+        existing.status is not MatchStatus.dismissed or existing.copy_sha256 == report.copy_sha256
+    ):
+        return existing, False  # edges report again after restarts; a dismissal covers that copy
+    outcome = MatchOutcome.block if verdict == "block" else MatchOutcome.review
+    status, commands = flows.match_found(
+        outcome, strikes=StrikeRule(settings.staydown_match_strikes), customer_known=True
+    )
+    match = StaydownMatch(
+        entry_id=entry.id,
+        notice_id=entry.notice_id,
+        work_id=entry.work_id,
+        zone_id=zone.id,
+        customer_id=zone.customer_id,
+        url=report.url,
+        target=report.target,
+        distance=distance,
+        exact=report.exact,
+        copy_sha256=report.copy_sha256,
+        outcome=outcome,
+        status=status,
+        reported_by=actor,
+        found_at=now,
+    )
+    session.add(match)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="staydown.match_found",
+        entity=("staydown_match", match.id),
+        data={
+            "entry_id": entry.id,
+            "notice_id": entry.notice_id,
+            "work_id": entry.work_id,
+            "zone_id": zone.id,
+            "url": report.url,
+            "distance": distance,
+            "outcome": outcome.value,
+        },
+    )
+    _run(
+        session, match, commands, now=now, actor=actor, settings=settings, reason="automatic stay-down match"
+    )
+    return match, True
+
+
+def decide_match(
+    session: Session,
+    match_id: int,
+    *,
+    decision: str,
+    reason: str,
+    now: datetime,
+    actor: str,
+    settings: Settings,
+) -> StaydownMatch:
+    """An agent confirms or dismisses a match, through the same workflow as everything else."""
+    match = session.get(StaydownMatch, match_id)
+    if match is None:
+        raise StaydownError("not_found", f"match {match_id} does not exist", status=404)
+    try:
+        status, commands = flows.match_decided(
+            match.status,
+            MatchEvent(decision),
+            strikes=StrikeRule(settings.staydown_match_strikes),
+            customer_known=match.customer_id is not None,
+        )
+    except flows.IllegalTransition as exc:
+        raise StaydownError("illegal_transition", str(exc)) from exc
+    match.status = status
+    match.decided_at, match.decided_by, match.decision_reason = now, actor, reason
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action=f"staydown.match_{status.value}",
+        entity=("staydown_match", match.id),
+        data={"reason": reason, "notice_id": match.notice_id, "zone_id": match.zone_id},
+    )
+    _run(session, match, commands, now=now, actor=actor, settings=settings, reason=reason)
+    return match
+
+
+def _run(
+    session: Session,
+    match: StaydownMatch,
+    commands: Sequence[flows.Command],
+    *,
+    now: datetime,
+    actor: str,
+    settings: Settings,
+    reason: str,
+) -> None:
+    for command in commands:
+        if isinstance(command, flows.Block):
+            enforcement.append(
+                session,
+                FeedKind.block,
+                at=now,
+                payload={"url": match.url, "reason": f"stay-down match {match.id}", "match_id": match.id},
+                zone_id=match.zone_id,
+                target=match.target,
+                notice_id=match.notice_id,
+            )
+        elif isinstance(command, flows.Unblock):
+            enforcement.append(
+                session,
+                FeedKind.unblock,
+                at=now,
+                payload={
+                    "url": match.url,
+                    "reason": f"stay-down match {match.id} dismissed: {reason}",
+                    "match_id": match.id,
+                    "staydown_exempt": command.exempt,
+                },
+                zone_id=match.zone_id,
+                target=match.target,
+                notice_id=match.notice_id,
+            )
+        elif isinstance(command, flows.RecordStrike) and match.customer_id is not None:
+            policy.record_match_strike(
+                session,
+                customer_id=match.customer_id,
+                match_id=match.id,
+                notice_id=match.notice_id,
+                zone_id=match.zone_id,
+                now=now,
+                actor=actor,
+                policy=settings.policy,
+                provider=settings.provider_name,
+            )
+        elif isinstance(command, flows.VoidStrike):
+            policy.void_match_strike(session, match_id=match.id, now=now, actor=actor, reason=reason)
+        elif isinstance(command, flows.TellCustomer):
+            _tell_customer(session, match, command.what, now=now, settings=settings, reason=reason)
+
+
+_LETTERS = {
+    "blocked": (
+        "Stay-down: a copy of removed content was blocked on {url}",
+        "The file at {url} matches content that was removed after a notice{notice} (perceptual distance "
+        "{distance} of 256). It is no longer served and answers 451. If this is wrong, file a complaint "
+        "through the abuse desk or the API; an agent other than the system will review it.\n\n"
+        "Statement of reasons: automated detection of a copy of content removed for infringement "
+        "(stay-down), {provider} terms of service and the repeat-infringer policy.",
+    ),
+    "restored": (
+        "Stay-down: the block on {url} was lifted",
+        "On review, the file at {url} was found not to be a copy of the removed content and is served "
+        "again. Reason: {reason}",
+    ),
+}
+
+
+def _tell_customer(
+    session: Session, match: StaydownMatch, what: str, *, now: datetime, settings: Settings, reason: str
+) -> None:
+    if match.customer_id is None or what not in _LETTERS:
+        return
+    customer = accounts.get_customer(session, match.customer_id)
+    if customer is None:
+        return
+    subject, body = _LETTERS[what]
+    facts = {
+        "url": match.url,
+        "notice": f" (notice {match.notice_id})" if match.notice_id else " (a registered work)",
+        "distance": match.distance,
+        "provider": settings.provider_name,
+        "reason": reason,
+    }
+    enforcement.enqueue_message(
+        session,
+        at=now,
+        kind=f"staydown_{what}",
+        channel=Channel.email,
+        recipient=customer.email,
+        subject=subject.format(**facts),
+        body=body.format(**facts),
+        payload={"match_id": match.id},
+        notice_id=match.notice_id,
+        customer_id=customer.id,
+    )
+
+
+def get_match(session: Session, match_id: int) -> StaydownMatch | None:
+    return session.get(StaydownMatch, match_id)
+
+
+def list_matches(
+    session: Session,
+    *,
+    status: MatchStatus | None = None,
+    notice_id: int | None = None,
+    work_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[Sequence[StaydownMatch], int]:
+    conditions = []
+    if status is not None:
+        conditions.append(StaydownMatch.status == status)
+    if notice_id is not None:
+        conditions.append(StaydownMatch.notice_id == notice_id)
+    if work_id is not None:
+        conditions.append(StaydownMatch.work_id == work_id)
+    if customer_id is not None:
+        conditions.append(StaydownMatch.customer_id == customer_id)
+    total = session.scalar(select(func.count()).select_from(StaydownMatch).where(*conditions)) or 0
+    rows = session.scalars(
+        select(StaydownMatch).where(*conditions).order_by(StaydownMatch.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return rows, int(total)
+
+
+def notice_staydown(session: Session, notice_id: int, *, customer_id: int | None = None) -> dict[str, Any]:
+    """What stay-down holds for a notice: its banked content, capture progress and the copies found."""
+    captures: dict[str, int] = {}
+    for status, count in session.execute(
+        select(ContentCapture.status, func.count())
+        .where(ContentCapture.notice_id == notice_id)
+        .group_by(ContentCapture.status)
+    ):
+        captures[status.value] = int(count)
+    matches, _ = list_matches(session, notice_id=notice_id, customer_id=customer_id, limit=500)
+    return {
+        "entries": [
+            {
+                "id": e.id,
+                "item_id": e.item_id,
+                "sha256": e.sha256,
+                "hashes": len(e.pdq),
+                "quality": e.quality,
+                "scope": e.scope.value,
+                "status": e.status.value,
+            }
+            for e in entries_of_notice(session, notice_id)
+            if customer_id is None
+        ],
+        "captures": captures if customer_id is None else {},
+        "matches": [MatchRead.model_validate(m).model_dump(mode="json") for m in matches],
+    }

@@ -1,0 +1,37 @@
+"""What the works API reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from staydown.fingerprints.schemas import BankEntryRead, MatchRead
+
+
+class ReferenceImageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str | None
+    content_type: str | None
+    size: int
+    sha256: str
+    entry_id: int | None
+
+
+class WorkCreated(BaseModel):
+    id: int
+    description: str
+    fingerprints: int  # reference images fingerprinted into the bank
+    hashes: int  # PDQ hashes stored for them (raw and trimmed, each in 8 orientations)
+    weak: int  # images too plain for near matching: kept for exact matching only
+
+
+class WorkRead(BaseModel):
+    id: int
+    description: str
+    created_at: datetime
+    images: list[ReferenceImageRead]
+    entries: list[BankEntryRead]
+    matches: list[MatchRead]

@@ -1,0 +1,117 @@
+"""The edge's stay-down guard without sockets: scopes, exact and perceptual verdicts, the sweep of
+cached copies, and the bank's place in the local store."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from staydown.demo.pages import PageKind, render_page
+from staydown.edge.state import EnforcementState, LocalStore
+from staydown.edge.staydown import BankRecord, StaydownGuard
+from staydown.fingerprints.hashing import Fingerprint, fingerprint, reference_fingerprint
+
+
+def encoded(image: Image.Image, fmt: str = "JPEG", **options: int) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, fmt, **options)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def page() -> Image.Image:
+    return render_page(5)
+
+
+def record(fp: Fingerprint, entry_id: int = 1, scope: str = "customer", **extra: object) -> BankRecord:
+    return BankRecord.from_record(
+        {
+            "entry_id": entry_id,
+            "scope": scope,
+            "scope_zone_id": extra.get("zone"),
+            "scope_customer_id": extra.get("customer", 7 if scope == "customer" else None),
+            "notice_id": 99,
+            "work_id": None,
+            "sha256": fp.sha256.hex(),
+            "pdq": [h.hex() for h in fp.pdq],
+        }
+    )
+
+
+def test_scopes_decide_which_zones_an_entry_covers(page: Image.Image) -> None:
+    fp = reference_fingerprint(encoded(page))
+    assert record(fp, scope="network").covers(zone_id=1, customer_id=None)
+    assert record(fp, scope="customer", customer=7).covers(zone_id=1, customer_id=7)
+    assert not record(fp, scope="customer", customer=7).covers(zone_id=1, customer_id=8)
+    assert record(fp, scope="zone", zone=3).covers(zone_id=3, customer_id=8)
+    assert not record(fp, scope="zone", zone=3).covers(zone_id=4, customer_id=8)
+
+
+def test_verdicts_block_near_copies_only_in_scope(page: Image.Image) -> None:
+    guard = StaydownGuard()
+    guard.add(record(reference_fingerprint(encoded(page)), customer=7))
+    copy = fingerprint(encoded(ImageOps.mirror(page).resize((600, 840)), quality=40))
+    verdict = guard.verdict(copy, zone_id=1, customer_id=7)
+    assert verdict is not None and verdict.outcome == "block" and not verdict.exact
+    assert guard.verdict(copy, zone_id=1, customer_id=8) is None
+    assert guard.verdict(fingerprint(encoded(render_page(6))), zone_id=1, customer_id=7) is None
+    guard.remove(1)
+    assert guard.verdict(copy, zone_id=1, customer_id=7) is None
+
+
+def test_a_weak_image_is_matched_only_exactly() -> None:
+    blank = render_page(3, kind=PageKind.credits)
+    data = encoded(blank)
+    reference = reference_fingerprint(data)
+    assert reference.weak and reference.pdq == ()
+    guard = StaydownGuard()
+    guard.add(record(reference, scope="network"))
+    exact = guard.verdict(fingerprint(data), zone_id=1, customer_id=None)
+    assert exact is not None and exact.exact and exact.distance == 0
+    assert guard.verdict(fingerprint(encoded(blank, quality=70)), zone_id=1, customer_id=None) is None
+
+
+def test_the_sweep_finds_cached_copies_and_forgets_evicted_ones(page: Image.Image) -> None:
+    guard = StaydownGuard()
+    guard.cached.remember((1, "/copy.jpg"), fingerprint(encoded(page, quality=50)))
+    guard.cached.remember((1, "/same.jpg"), fingerprint(encoded(page)))
+    other = fingerprint(encoded(render_page(6)))
+    guard.cached.remember((1, "/other.jpg"), other)
+    for n in range(3000):  # grow past the first allocation; forgotten rows are reused
+        guard.cached.remember((2, f"/filler/{n}"), other)
+        if n % 2:
+            guard.cached.forget((2, f"/filler/{n}"))
+    guard.cached.forget((1, "/same.jpg"))
+    entry = record(reference_fingerprint(encoded(page)), scope="network")
+    guard.add(entry)
+    found = guard.sweep(entry)
+    assert [key for key, _, _ in found] == [(1, "/copy.jpg")]
+    assert found[0][1] <= 31
+
+
+def test_the_bank_and_exemptions_survive_a_restart(tmp_path: Path, page: Image.Image) -> None:
+    fp = reference_fingerprint(encoded(page))
+    store = LocalStore(tmp_path)
+    state = EnforcementState()
+    records = [
+        {"seq": 1, "kind": "hash_add", **record(fp, entry_id=4).to_record()},
+        {"seq": 2, "kind": "hash_add", **record(fp, entry_id=5).to_record()},
+        {"seq": 3, "kind": "hash_remove", "entry_id": 5},
+        {"seq": 4, "kind": "unblock", "zone_id": 1, "target": "/x.jpg", "staydown_exempt": True},
+        {"seq": 5, "kind": "unblock", "zone_id": 1, "target": "/y.jpg", "staydown_exempt": True},
+        {"seq": 6, "kind": "block", "zone_id": 1, "target": "/y.jpg", "notice_id": 3},
+    ]
+    store.append(records)
+    for r in records:
+        state.apply(r)
+    assert set(state.bank) == {4}
+    assert state.exempted(1, "/x.jpg") and state.exempted(1, "/x.jpg?p=2")
+    assert not state.exempted(1, "/y.jpg")
+    assert store.load().bank == state.bank
+    store.compact(state)
+    restored = store.load()
+    assert restored.bank == state.bank and restored.exempt == state.exempt
+    assert BankRecord.from_record(restored.bank[4]) == record(fp, entry_id=4)
