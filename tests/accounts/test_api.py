@@ -81,6 +81,9 @@ def test_verified_customer_without_domain_control_stays_pending(api: Api) -> Non
     closed = agent.post(f"/v1/zones/{zone['id']}/validate", json={"method": "http"}).json()
     assert closed["validation"]["ok"] is False
     assert "could not fetch" in closed["validation"]["detail"]
+    read = agent.get(f"/v1/customers/{customer['id']}")
+    assert read.status_code == 200, read.text
+    assert read.json()["zones"] == [zone["id"]]
 
 
 def test_dns_challenge_against_configured_resolver(api: Api, dns: LocalDnsServer) -> None:

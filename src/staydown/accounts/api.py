@@ -52,9 +52,9 @@ def _zone_for(session: Session, zone_id: int, who: Principal) -> Zone:
 
 
 def _read(customer: Customer) -> CustomerRead:
-    read = CustomerRead.model_validate(customer, from_attributes=True)
-    read.zones = [zone.id for zone in customer.zones]
-    return read
+    # The ORM's ``zones`` are Zone rows; the API names them by id.
+    fields = {name: getattr(customer, name) for name in CustomerRead.model_fields if name != "zones"}
+    return CustomerRead.model_validate({**fields, "zones": [zone.id for zone in customer.zones]})
 
 
 @router.post("/v1/customers", status_code=201, response_model=CustomerRead)
