@@ -26,13 +26,16 @@ from staydown.db.base import bulk_insert
 from staydown.due_process.models import StatementOfReasons
 from staydown.due_process.schemas import DsaStatement, StatementRead
 from staydown.due_process.statements import (
+    FIELD_NAMES,
     ItemRestriction,
     Restriction,
     StatementFields,
     StatementStatus,
     ZoneRestriction,
     item_statement,
+    item_template,
     render_letter,
+    with_url,
     zone_statement,
 )
 from staydown.enforcement import service as enforcement
@@ -43,7 +46,7 @@ from staydown.policy import service as policy
 
 # Where ``db.journal`` keeps the entries a unit of work has staged until it numbers them at commit.
 _STAGED = "staydown.journal.pending"
-_FIELDS = tuple(StatementFields.__dataclass_fields__)
+_FIELDS = FIELD_NAMES
 _COLUMNS = (
     "puid",
     "restriction",
@@ -59,15 +62,20 @@ _COLUMNS = (
 REPEAT_INFRINGER_PREFIX = "repeat-infringer policy"
 
 
-def new_puid() -> str:
-    """A platform-unique identifier for a statement: never reused, ``[A-Za-z0-9_-]``, ≤ 500 chars."""
-    return f"sor-{uuid.uuid4().hex}"
+def new_puid(batch: str, n: int) -> str:
+    """A platform-unique identifier: never reused, ``[A-Za-z0-9_-]``, ≤ 500 characters.
+
+    ``batch`` is a fresh UUID per commit and ``n`` counts within it (one UUID per statement costs
+    more than the statement at 100,000 items).
+    """
+    return f"sor-{batch}-{n}"
 
 
 class _Pending:
     """Statements to write in this commit, grouped by the customer who receives them."""
 
     def __init__(self) -> None:
+        self.batch = uuid.uuid4().hex
         self.rows: list[tuple[Any, ...]] = []
         self.letters: dict[int, list[tuple[str, str, StatementFields]]] = defaultdict(list)
         self.notices: dict[int, set[int]] = defaultdict(set)
@@ -85,7 +93,7 @@ class _Pending:
         at: datetime,
         what: str,
     ) -> None:
-        puid = new_puid()
+        puid = new_puid(self.batch, len(self.rows))
         values = fields.as_dict()
         self.rows.append(
             (
@@ -112,6 +120,8 @@ def _item_statements(session: Session, records: Sequence[StagedRecord], pending:
     decisions = {row.id: row for row in notices.item_decisions(session, list(by_item))}
     notice_cache: dict[int, Any] = {}
     business: dict[int, bool] = {}
+    # Items of one notice decided together share all but their URL: build that part once.
+    templates: dict[tuple[Any, ...], StatementFields] = {}
     for record in records:
         row = decisions.get(record.item_id) if record.item_id is not None else None
         notice = None
@@ -130,21 +140,25 @@ def _item_statements(session: Session, records: Sequence[StagedRecord], pending:
             described = (
                 [works[index].get("description") or ""] if index is not None and index < len(works) else []
             )
-            fields = item_statement(
-                ItemRestriction(
-                    notice_id=notice.id,
-                    regime=notice.regime.value,
-                    trusted=notice.trusted,
-                    automated=bool(row.automated),
-                    url=url,
-                    works=tuple(described or (w.get("description") or "" for w in works)),
-                    explanation=notice.explanation,
-                    decision_reason=row.decision_reason,
-                    notice_received_at=notice.received_at,
-                    applied_at=record.at,
-                    business=business.get(customer_id or -1, False),
+            key = (notice.id, index, bool(row.automated), row.decision_reason, customer_id, record.at)
+            template = templates.get(key)
+            if template is None:
+                template = templates[key] = item_template(
+                    ItemRestriction(
+                        notice_id=notice.id,
+                        regime=notice.regime.value,
+                        trusted=notice.trusted,
+                        automated=bool(row.automated),
+                        url=url,
+                        works=tuple(described or (w.get("description") or "" for w in works)),
+                        explanation=notice.explanation,
+                        decision_reason=row.decision_reason,
+                        notice_received_at=notice.received_at,
+                        applied_at=record.at,
+                        business=business.get(customer_id or -1, False),
+                    )
                 )
-            )
+            fields = with_url(template, url)
         else:
             # A block that did not come from a notice item (a stay-down match, a court order):
             # the record's own reason is the fact; nobody reviewed it before it took effect.

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
-from posixpath import splitext
 from typing import Any
-from urllib.parse import urlsplit
 
 # Every EEA state: a block at the edge applies wherever the network serves.
 EEA = [
@@ -78,13 +77,17 @@ LEGAL_GROUNDS = {
 }
 
 
+_TYPE_OF = {extension: kind for kind, extensions in _CONTENT_TYPES.items() for extension in extensions}
+_OTHER = "web resource served through the network (type not determined)"
+
+
 def content_types(url: str) -> tuple[list[str], str | None]:
     """Guess the DSA content type of a URL from its path (``CONTENT_TYPE_OTHER`` when unsure)."""
-    extension = splitext(urlsplit(url).path)[1].lower()
-    for kind, extensions in _CONTENT_TYPES.items():
-        if extension in extensions:
-            return [kind], None
-    return ["CONTENT_TYPE_OTHER"], "web resource served through the network (type not determined)"
+    path = url.partition("#")[0].partition("?")[0]
+    last = path.rpartition("/")[2]
+    extension = last[last.rfind(".") :].lower() if "." in last else ""
+    kind = _TYPE_OF.get(extension)
+    return ([kind], None) if kind else (["CONTENT_TYPE_OTHER"], _OTHER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,11 @@ class StatementFields:
     territorial_scope: list[str]
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: statements are written by the thousand and their lists are never mutated.
+        return {name: getattr(self, name) for name in FIELD_NAMES}
+
+
+FIELD_NAMES = tuple(f.name for f in dataclass_fields(StatementFields))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +165,27 @@ def _source(restriction: ItemRestriction) -> str:
     return "SOURCE_TYPE_OTHER_NOTIFICATION"
 
 
+URL_MARK = "\x00url\x00"
+
+
+def with_url(template: StatementFields, url: str) -> StatementFields:
+    """The statement of ``template`` (made by ``item_template``) for the item at ``url``."""
+    types, other = content_types(url)
+    return replace(
+        template,
+        content_type=types,
+        content_type_other=other,
+        decision_facts=template.decision_facts.replace(URL_MARK, url)[:5000],
+    )
+
+
 def item_statement(restriction: ItemRestriction) -> StatementFields:
     """The statement for an item disabled after a notice."""
+    return with_url(item_template(restriction), restriction.url)
+
+
+def item_template(restriction: ItemRestriction) -> StatementFields:
+    """What the statements of a notice's items share; ``with_url`` completes one per item."""
     types, other = content_types(restriction.url)
     works = "; ".join(w for w in restriction.works if w) or "a work of the rights holder"
     how = (
@@ -171,7 +197,7 @@ def item_statement(restriction: ItemRestriction) -> StatementFields:
     facts = " ".join(
         [
             f"Notice #{restriction.notice_id} ({restriction.regime.upper()}) received on "
-            f"{restriction.notice_received_at.date().isoformat()} identified {restriction.url} as an "
+            f"{restriction.notice_received_at.date().isoformat()} identified {URL_MARK} as an "
             f"infringing copy of: {works}.",
             how,
             f"Reason recorded: {restriction.decision_reason}." if restriction.decision_reason else "",
@@ -198,7 +224,7 @@ def item_statement(restriction: ItemRestriction) -> StatementFields:
         # earliest date the provider can vouch for.
         content_date=restriction.notice_received_at.date(),
         application_date=restriction.applied_at.date(),
-        decision_facts=facts[:5000],
+        decision_facts=facts,
         source_type=_source(restriction),
         automated_detection="No",
         automated_decision=(
