@@ -113,6 +113,10 @@ class Settings(BaseSettings):
             raise ValueError(f"the review distance {value} is below the automatic-block distance {auto}")
         return value
 
+    # Abuse desk (desk/): a desk left unattended signs itself out; a working day fits in one session.
+    desk_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    desk_session_max_hours: int = Field(12, ge=1, le=24 * 31)
+
     dcv_timeout_seconds: float = 5.0
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []

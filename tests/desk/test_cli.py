@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.desk import service
 from staydown.types import system_clock
@@ -70,10 +71,16 @@ def test_users_create_reads_the_password_from_stdin_or_a_file(data_dir: Path) ->
     try:
         with database.transaction() as session:
             _session, token = service.sign_in_with_password(
-                session, email="flag@desk.example", password="another long passphrase", now=system_clock()
+                session,
+                email="flag@desk.example",
+                password="another long passphrase",
+                now=system_clock(),
+                limits=service.SessionLimits.of(Settings()),
             )
         with database.reader() as session:
-            resolved = service.resolve(session, token, now=system_clock())
+            resolved = service.resolve(
+                session, token, now=system_clock(), limits=service.SessionLimits.of(Settings())
+            )
             assert resolved is not None and resolved[0].trusted and resolved[0].role.value == "submitter"
             stored = session.get(service.DeskUser, resolved[0].user_id)
         assert stored is not None and stored.password_hash.startswith("$argon2id$")

@@ -22,14 +22,12 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.accounts.models import ApiKey
 from staydown.audit import service as audit
+from staydown.config import Settings
 from staydown.desk.models import DeskSession, DeskUser
 from staydown.types import Role
 
-# Why these numbers: an agent's working day fits in the absolute lifetime; a desk left unattended
-# for half an hour signs itself out; five wrong passwords lock the account long enough to stop
-# guessing without locking a person out for the day.
-SESSION_IDLE = timedelta(minutes=30)
-SESSION_LIFETIME = timedelta(hours=12)
+# Why these numbers: five wrong passwords lock the account long enough to stop guessing without
+# locking a person out for the day. (How long a session lives is a setting: ``SessionLimits``.)
 TOUCH_EVERY = timedelta(seconds=60)
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -47,6 +45,21 @@ class DeskError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """How long a session lives: ``idle`` without a request, ``lifetime`` at most from sign-in."""
+
+    idle: timedelta
+    lifetime: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> SessionLimits:
+        return cls(
+            idle=timedelta(minutes=settings.desk_session_idle_minutes),
+            lifetime=timedelta(hours=settings.desk_session_max_hours),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +147,7 @@ def _live_key(session: Session, key_id: int) -> ApiKey | None:
 
 
 def sign_in_with_password(
-    session: Session, *, email: str, password: str, now: datetime
+    session: Session, *, email: str, password: str, now: datetime, limits: SessionLimits
 ) -> tuple[DeskSession, str]:
     """Check a password and open a session; return it with the cookie token (shown once)."""
     refusal = DeskError(401, "the e-mail or the password is not right")
@@ -170,18 +183,22 @@ def sign_in_with_password(
     user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return _open(session, key_id=key.id, user_id=user.id, now=now)
+    return _open(session, key_id=key.id, user_id=user.id, now=now, limits=limits)
 
 
-def sign_in_with_key(session: Session, *, secret: str, now: datetime) -> tuple[DeskSession, str]:
+def sign_in_with_key(
+    session: Session, *, secret: str, now: datetime, limits: SessionLimits
+) -> tuple[DeskSession, str]:
     """Open a session for an API key; edge keys cannot sign in."""
     key = accounts.authenticate(session, secret.strip())
     if key is None or key.role not in DESK_ROLES:
         raise DeskError(401, "the API key is not valid for the desk")
-    return _open(session, key_id=key.id, user_id=None, now=now)
+    return _open(session, key_id=key.id, user_id=None, now=now, limits=limits)
 
 
-def _open(session: Session, *, key_id: int, user_id: int | None, now: datetime) -> tuple[DeskSession, str]:
+def _open(
+    session: Session, *, key_id: int, user_id: int | None, now: datetime, limits: SessionLimits
+) -> tuple[DeskSession, str]:
     token = secrets.token_urlsafe(32)
     desk_session = DeskSession(
         id=_token_hash(token),
@@ -190,7 +207,7 @@ def _open(session: Session, *, key_id: int, user_id: int | None, now: datetime) 
         csrf_token=secrets.token_urlsafe(32),
         created_at=now,
         last_seen_at=now,
-        expires_at=now + SESSION_LIFETIME,
+        expires_at=now + limits.lifetime,
     )
     session.add(desk_session)
     session.flush()
@@ -206,7 +223,9 @@ def _open(session: Session, *, key_id: int, user_id: int | None, now: datetime) 
     return desk_session, token
 
 
-def resolve(session: Session, token: str, *, now: datetime) -> tuple[DeskPrincipal, bool] | None:
+def resolve(
+    session: Session, token: str, *, now: datetime, limits: SessionLimits
+) -> tuple[DeskPrincipal, bool] | None:
     """Return who a cookie token signs in, and whether its last-seen time is stale; None if expired."""
     if not token or len(token) > 128:
         return None
@@ -222,7 +241,7 @@ def resolve(session: Session, token: str, *, now: datetime) -> tuple[DeskPrincip
     if (
         desk_session.ended_at is not None
         or now >= desk_session.expires_at
-        or now - desk_session.last_seen_at >= SESSION_IDLE
+        or now - desk_session.last_seen_at >= limits.idle
         or key.revoked_at is not None
         or key.role not in DESK_ROLES
     ):

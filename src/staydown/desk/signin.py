@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from staydown.desk import service
-from staydown.desk.service import SESSION_LIFETIME, DeskError
+from staydown.desk.service import DeskError
 from staydown.desk.web import (
     PRE_CSRF_COOKIE,
     PREFIX,
@@ -23,6 +23,7 @@ from staydown.desk.web import (
     redirect,
     render,
     secure_request,
+    session_limits,
 )
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
@@ -57,7 +58,7 @@ def _signed_in(request: Request, token: str, target: str) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
+        max_age=int(session_limits(request).lifetime.total_seconds()),
         path=PREFIX,
         httponly=True,
         samesite="lax",
@@ -88,7 +89,11 @@ def signin_password(
         with database.writer() as session:
             try:
                 _desk_session, token = service.sign_in_with_password(
-                    session, email=email, password=password, now=now_of(request)
+                    session,
+                    email=email,
+                    password=password,
+                    now=now_of(request),
+                    limits=session_limits(request),
                 )
             finally:
                 # Failed attempts are counted even when the sign-in is refused.
@@ -102,7 +107,9 @@ def signin_password(
 def signin_key(request: Request, key: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
     try:
         with database_of(request).writer() as session:
-            _desk_session, token = service.sign_in_with_key(session, secret=key, now=now_of(request))
+            _desk_session, token = service.sign_in_with_key(
+                session, secret=key, now=now_of(request), limits=session_limits(request)
+            )
             session.commit()
     except DeskError as exc:
         return _refused(request, exc, next)

@@ -115,6 +115,10 @@ def database_of(request: Request) -> Database:
     return database
 
 
+def session_limits(request: Request) -> service.SessionLimits:
+    return service.SessionLimits.of(settings_of(request))
+
+
 def now_of(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock()
@@ -135,7 +139,7 @@ def current(request: Request) -> DeskPrincipal | None:
         now = now_of(request)
         database = database_of(request)
         with database.reader() as session:
-            resolved = service.resolve(session, token, now=now)
+            resolved = service.resolve(session, token, now=now, limits=session_limits(request))
         if resolved is not None:
             found, stale = resolved
             if stale:
