@@ -64,25 +64,27 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 REJECTION_CODES = frozenset({"unsupported_format", "corrupt", "too_large", "decompression_bomb", "empty"})
 
-# The box every image is scaled to fit before hashing. PDQ reduces to 64x64 with its Jarosz filters;
-# four times that keeps the trimming precise, and JPEGs are drafted to at least twice the box.
+# The box every image is scaled to fit before hashing: four times PDQ's own 64x64 working size,
+# which keeps trimming precise. JPEGs are drafted (decoded by DCT scaling) to at least the box.
 NORMAL_SIZE = 256
-_DRAFT_FACTOR = 2
 
-# Border normalisation. A line (row or column) is "flat" when at most _STRAY of its pixels differ by
-# more than _FUZZ luma levels from its median: JPEG ringing and a page number in a margin do not
-# stop a trim. A band of flat rows at least _BAND of the height separates a strip of at most
-# _STRIP of the height (a banner) from the content.
-_FUZZ = 32
-_STRAY = 0.03
-_BAND = 0.025
-_STRIP = 0.22
-_BAND_STRAY = 0.005
-_LAYER = 0.015  # a second layer of border (a margin inside a pad) is at least this thick
-_BLEND = 2
-_PAPER = 200  # pages are printed on white: a layer this light is the page's own margin
-_MIDDLE = 0.15  # side margins are judged on the rows between 15% and 85% of the height
+# Border normalisation, in luma levels and shares of the image's side.
+_FUZZ = 32  # a pixel within this of a border's colour belongs to it (JPEG ringing, noise)
+_STRAY = 0.03  # a border line may have this share of other pixels (a page number in a margin)
+_UNIFORM = 4  # a border's lines keep their colour within this; a gradient drifts past it
+_LAYER = 0.015  # a border inside another (a margin inside a pad) is at least this thick
+_BLEND = 2  # lines that blend one border into the next (JPEG and resampling soften edges)
+_PAPER = 200  # pages are printed on white: a border this light is a page's own margin
+_DEEPEST = 0.4  # no border is deeper than this
+_MIDDLE = 0.15  # side borders are judged on the rows between 15% and 85% of the height
 _PASSES = 4
+# A strip added above or below (a banner) is at most _STRIP of the height, cut off by a band of
+# paper rows at least _BAND deep, or of its own background colour at least _BANNER_BAND deep; a
+# band has at most _BAND_STRAY other pixels, so panel borders crossing a gutter stop it.
+_STRIP = 0.22
+_BAND = 0.025
+_BANNER_BAND = 0.01
+_BAND_STRAY = 0.005
 _MIN_TRIMMED = 0.3  # a trimmed image smaller than this share of either side is not the picture
 
 
@@ -219,7 +221,7 @@ def _decode(data: bytes, limits: ImageLimits) -> tuple[Luma, tuple[int, int], st
         fmt = image.format or "unknown"
         box = _fit(width, height, NORMAL_SIZE)
         if fmt == "JPEG":
-            image.draft("L", (box[0] * _DRAFT_FACTOR, box[1] * _DRAFT_FACTOR))
+            image.draft("L", box)
         try:
             image.load()  # the first frame of an animation: an image opens on frame 0
             luma = _to_luma(image)
@@ -305,99 +307,137 @@ def _leading(flags: npt.NDArray[np.bool_]) -> int:
     return int(false[0]) if false.size else len(flags)
 
 
-def _transition(probe: Luma, previous: int) -> tuple[int, int]:
-    """Where the next layer of border starts and its colour: up to _BLEND lines that blend from
-    the ``previous`` layer's colour into it (JPEG and resampling soften every edge) are skipped."""
+def _transition(probe: Luma, previous: int | None) -> tuple[int, int]:
+    """Where the next layer of border starts and its colour: up to _BLEND lines that blend into it
+    from the ``previous`` layer's colour, or at the image's edge any lines of another colour (a
+    sliver of pad), are skipped: JPEG and resampling soften every edge."""
     medians = np.median(probe[: _BLEND + 1], axis=1)
     colour = int(medians[-1])
-    low, high = min(previous, colour) - _FUZZ, max(previous, colour) + _FUZZ
+    low, high = (-1, 256) if previous is None else (min(previous, colour), max(previous, colour))
+    low, high = low - _FUZZ, high + _FUZZ
     skip = 0
-    while skip < len(medians) - 1 and low <= medians[skip] <= high and abs(medians[skip] - colour) > _FUZZ:
+    while skip < len(medians) - 1 and low <= medians[skip] <= high and abs(medians[skip] - colour) > _UNIFORM:
         skip += 1
     return skip, colour
 
 
-def _strip_margins(luma: Luma, colours: list[int | None] | None = None) -> tuple[Luma, list[int | None]]:
+def _layer(probe: Luma, colour: int) -> int:
+    """How many leading lines of ``probe`` are a uniform border of ``colour`` that ends at an edge.
+
+    A border is flat (few stray pixels) and keeps its colour; the line after it is content or a
+    clearly different colour. A gradient (a sky, a cover's background) drifts instead of ending,
+    so it is not a border and nothing of it is stripped."""
+    window = probe[: max(1, round(_DEEPEST * probe.shape[0]))].astype(np.int16)
+    medians = np.median(window, axis=1).astype(np.int16)
+    share = (np.abs(window - colour) > _FUZZ).mean(axis=1)
+    count = _leading((share <= _STRAY) & (np.abs(medians - colour) <= _UNIFORM))
+    if count == len(window):
+        return 0  # deeper than any border: this is the picture
+    if count == 0:
+        return 0
+    own = (np.abs(window[count] - medians[count]) > _FUZZ).mean()
+    if own <= _STRAY and abs(int(medians[count]) - int(medians[count - 1])) <= _UNIFORM:
+        return 0  # the colour drifts on, line by line: a gradient
+    return count
+
+
+def _strip_margins(
+    luma: Luma, colours: list[int | None] | None = None
+) -> tuple[Luma, list[int | None], list[int | None]]:
     """Strip uniform borders of the colour found at each edge, pads over margins included.
 
     Columns are judged on the middle rows only, so a banner across the top or bottom does not hide
     the page's side margins. Returns the rest and, for the top, right, bottom and left sides, the
-    colour of the innermost border stripped there (None where nothing was); ``colours`` carries
-    that on from an earlier strip."""
+    colour of the innermost border stripped there (None where nothing was, or only a sliver) and of
+    the outermost; ``colours`` carries the innermost on from an earlier strip."""
     colours = list(colours) if colours is not None else [None] * 4
+    outer: list[int | None] = [None] * 4
     full = luma.shape
     for _ in range(_PASSES):
         before = luma.shape
         for side in (1, 3, 0, 2):  # left and right first, then top and bottom
             turned = np.rot90(luma, side)  # the side to strip comes first
-            if turned.shape[0] > 1:
-                probe = turned
-                if side in (1, 3):
-                    span = turned.shape[1]
-                    probe = turned[:, round(span * _MIDDLE) : span - round(span * _MIDDLE)]
-                previous = colours[side]
-                if previous is not None and previous >= _PAPER:
-                    continue  # inside a page's own white margin lies the picture
-                if previous is None:
-                    skip, colour = 0, int(np.median(probe[0]))
-                else:
-                    skip, colour = _transition(probe, previous)
-                share = _off_line(probe[skip:], np.full(probe.shape[0] - skip, colour, dtype=np.int16))
-                count = _leading(share <= _STRAY)
-                # Past a first layer of pad only a thick layer goes (a margin); a thin one is a
-                # panel border, and what lies inside it is the picture.
-                if count and (previous is None or count >= _LAYER * full[side % 2]):
-                    count = min(skip + count, turned.shape[0] - 1)
-                    colours[side] = colour
-                    luma = np.rot90(turned[count:], -side)
+            if turned.shape[0] < 2:
+                continue
+            probe = turned
+            if side in (1, 3):
+                span = turned.shape[1]
+                probe = turned[:, round(span * _MIDDLE) : span - round(span * _MIDDLE)]
+            previous = colours[side]
+            skip, colour = _transition(probe, previous)
+            count = _layer(probe[skip:], colour)
+            thick = count >= _LAYER * full[side % 2]
+            # Past a first layer (a pad, or the page's margin) only a thick layer of a different
+            # colour goes: a thin one is a panel border, and inside it lies the picture. Past a
+            # light layer only another light one goes: the white margin inside a light pad.
+            if previous is not None and not (
+                thick and abs(colour - previous) > _FUZZ and (previous < _PAPER or colour >= _PAPER)
+            ):
+                continue
+            if count:
+                # A thin first layer is an edge artefact (a sliver of pad, resampling): the next
+                # layer counts as the first.
+                colours[side] = colour if thick or previous is not None else None
+                outer[side] = colour if outer[side] is None else outer[side]
+                luma = np.rot90(turned[min(skip + count, turned.shape[0] - 1) :], -side)
         if luma.shape == before:
             break
-    return luma, colours
+    return luma, colours, outer
 
 
-def _cut_strip(luma: Luma, paper: list[int]) -> Luma | None:
-    """Drop a strip at the top that a band of ``paper`` rows cuts off from the rest, or return None.
+def _cut_strip(luma: Luma, colours: list[int], band: float) -> tuple[Luma, int] | None:
+    """Drop a strip at the top that a band of rows of one of ``colours`` cuts off from the rest;
+    return the rest and the band's colour, or None.
 
     The band must be flat across the whole width: gutters and blank panels are crossed by panel
-    borders, so only a page margin between the page and something added to it qualifies."""
+    borders, so only a margin between the picture and something added to it qualifies."""
     height = luma.shape[0]
-    limit = round(_STRIP * height)
-    window = luma[: min(height, limit + round(_BAND * height) + 1)]
+    rows = max(2, round(band * height))
+    window = luma[: min(height, round(_STRIP * height) + rows + 1)]
     medians = np.median(window, axis=1).astype(np.int16)
     flat = _off_line(window, medians) <= _BAND_STRAY
-    near = np.zeros(len(window), dtype=bool)
-    for colour in paper:
-        near |= np.abs(medians - colour) <= _FUZZ
-    band = max(3, round(_BAND * height))
-    run = 0
-    for row, separator in enumerate(flat & near):
-        run = run + 1 if separator else 0
-        if run >= band and row + 1 - run > 0:  # paper rows below some content: a separator
-            end = row + 1
-            while end < len(window) and flat[end] and near[end]:
-                end += 1
-            return luma[end:] if end < height else None
+    for colour in colours:
+        separator = flat & (np.abs(medians - colour) <= _FUZZ)
+        run = 0
+        for row, flag in enumerate(separator):
+            run = run + 1 if flag else 0
+            if run >= rows and row + 1 - run > 0:  # a band below some content
+                end = row + 1
+                while end < len(window) and separator[end]:
+                    end += 1
+                return (luma[end:], colour) if end < height else None
     return None
 
 
 def _trim(luma: Luma) -> Luma | None:
     """Normalise borders; return the trimmed luma, or None when it is the whole image or too small."""
     height, width = luma.shape
-    trimmed, colours = _strip_margins(luma)
-    paper = [colour for colour in (colours[1], colours[3]) if colour is not None]
-    if paper:  # a page with side margins: look for strips added above or below it
-        for _ in range(_PASSES):
-            changed = False
-            for end in (0, 2):  # the top, then (flipped) the bottom
-                cut = _cut_strip(trimmed, paper)
-                if cut is not None and cut.shape[0] >= _MIN_TRIMMED * height:
-                    colours[end] = paper[0]  # the band was a margin: only thick layers go after it
-                    trimmed, colours = _strip_margins(cut[::-1] if end else cut, colours)
+    trimmed, colours, outer = _strip_margins(luma)
+    # A strip is cut off at a band of the page's paper (the colour of its white side margins), or,
+    # when a border was stripped at that end in another colour (a banner's background over a photo
+    # or a cover), at a thinner band of that colour below its lettering.
+    paper = [colour for colour in (colours[1], colours[3]) if colour is not None and colour >= _PAPER]
+    ends = {0: outer[0], 2: outer[2]}
+    for _ in range(_PASSES):
+        changed = False
+        for end in (0, 2):  # the top, then (flipped) the bottom
+            rules = [(paper, _BAND)] if paper else []
+            own = ends[end]
+            if own is not None and all(abs(own - colour) > _FUZZ for colour in paper):
+                rules.append(([own], _BANNER_BAND))
+            for rule_colours, band in rules:
+                found = _cut_strip(trimmed, rule_colours, band)
+                if found is not None and found[0].shape[0] >= _MIN_TRIMMED * height:
+                    cut, colour = found
+                    ends[end] = None  # one banner per end
+                    colours[end] = colour  # the band was a margin: only thick layers go after it
+                    trimmed, colours, _ = _strip_margins(cut[::-1] if end else cut, colours)
                     trimmed = trimmed[::-1] if end else trimmed
                     changed = True
-                trimmed = trimmed[::-1]
-            if not changed:
-                break
+                    break
+            trimmed = trimmed[::-1]
+        if not changed:
+            break
     if trimmed.shape == luma.shape:
         return None
     if trimmed.shape[0] < _MIN_TRIMMED * height or trimmed.shape[1] < _MIN_TRIMMED * width:

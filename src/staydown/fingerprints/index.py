@@ -93,10 +93,13 @@ def matches_within(stored: npt.NDArray[np.uint8], query: bytes, *, radius: int) 
         )
     if len(query) != PDQ_BYTES:
         raise ValueError(f"a PDQ hash is {PDQ_BYTES} bytes, not {len(query)}")
-    # Four 64-bit words per hash: an eighth of the element operations of a byte-wise XOR.
+    # Four 64-bit words per hash: an eighth of the element operations of a byte-wise XOR. The four
+    # counts are added column by column; a sum along the short last axis is several times slower.
     words = np.ascontiguousarray(stored).view(np.uint64)
-    probe = np.frombuffer(query, dtype=np.uint64)
-    distance = np.bitwise_count(words ^ probe).sum(axis=1, dtype=np.uint16)
+    counts = np.bitwise_count(words ^ np.frombuffer(query, dtype=np.uint64))
+    distance = counts[:, 0].astype(np.uint16)
+    for word in range(1, PDQ_BYTES // 8):
+        distance += counts[:, word]
     return np.flatnonzero(distance <= radius).astype(np.int64, copy=False)
 
 
