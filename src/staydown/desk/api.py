@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from staydown.desk import agent, contest, customer, rightsholder, signin
+from staydown.desk import agent, contest, customer, legal, rightsholder, signin
 from staydown.desk.web import PREFIX, STATIC_DIR
 
 __all__ = ["STATIC_DIR", "router"]
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for _part in (signin.router, agent.router, rightsholder.router, customer.router, contest.router):
+for _part in (
+    signin.router,
+    agent.router,
+    rightsholder.router,
+    customer.router,
+    contest.router,
+    legal.router,
+):
     router.include_router(_part)

@@ -163,3 +163,35 @@ def missing_before_submit(form: dict[str, str], urls: list[str]) -> list[dict[st
 def elements_of(regime: Regime) -> list[dict[str, str]]:
     """Every element ``regime`` requires, for the form's plain-words guide."""
     return [{"name": e.name, "explanation": e.explanation} for e in ELEMENTS[regime].values()]
+
+
+# --- disclosure orders -------------------------------------------------------------------------
+
+# The offsets offered beside a date-time field: whole hours from UTC-12 to UTC+14 and the
+# half- and quarter-hour zones courts sit in (India, Iran, Nepal, South Australia, ...).
+UTC_OFFSETS = tuple(
+    sorted(
+        {f"{'+' if h >= 0 else '-'}{abs(h):02d}:00" for h in range(-12, 15)}
+        | {"-09:30", "-03:30", "+03:30", "+04:30", "+05:30", "+05:45", "+06:30", "+09:30", "+10:30"},
+        key=lambda o: (1 if o[0] == "+" else -1) * (int(o[1:3]) * 60 + int(o[4:6])),
+    )
+)
+
+
+def aware_time(local: str, offset: str) -> datetime | None:
+    """A form's ``datetime-local`` value in the chosen UTC offset; None when the field is empty.
+
+    Raise ``ValueError`` naming what is wrong, so the form can say it.
+    """
+    local = local.strip()
+    if not local:
+        return None
+    if offset not in UTC_OFFSETS:
+        raise ValueError(f"{offset!r} is not a UTC offset (e.g. +09:00)")
+    try:
+        naive = datetime.fromisoformat(local)
+    except ValueError:
+        raise ValueError(f"{local!r} is not a date and time (e.g. 2026-12-01T17:00)") from None
+    if naive.tzinfo is not None:
+        raise ValueError(f"{local!r} carries its own offset; choose it in the offset field")
+    return datetime.fromisoformat(f"{naive.isoformat(timespec='seconds')}{offset}")

@@ -25,10 +25,13 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.desk import service
 from staydown.desk.service import DeskError, DeskPrincipal
+from staydown.disclosure.service import DisclosureError
 from staydown.due_process.service import DueProcessError
+from staydown.fingerprints.service import StaydownError
 from staydown.notices.service import NoticeError
 from staydown.policy.service import PolicyError
 from staydown.types import Clock, Role, as_utc
+from staydown.works.service import WorkError
 
 PREFIX = "/desk"
 TEMPLATES = Path(__file__).with_name("templates")
@@ -94,7 +97,15 @@ class DeskRoute(APIRoute):
                 return RedirectResponse(f"{PREFIX}/signin?next={quote(target)}", status_code=303)
             except DeskError as exc:
                 return error_page(request, exc.status, exc.message)
-            except (NoticeError, AccountError, PolicyError, DueProcessError) as exc:
+            except (
+                NoticeError,
+                AccountError,
+                PolicyError,
+                DueProcessError,
+                DisclosureError,
+                StaydownError,
+                WorkError,
+            ) as exc:
                 return error_page(request, exc.status, exc.message)
             except RequestValidationError as exc:
                 fields = sorted(
@@ -222,11 +233,16 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/notices", "All notices"),
             (f"{PREFIX}/board", "Repeat infringers"),
             (f"{PREFIX}/customers", "Customers"),
+            (f"{PREFIX}/matches", "Stay-down matches"),
         ]
-    if who.role in (Role.legal, Role.admin):
-        links += [(f"{PREFIX}/legal", "Legal")]
     if who.role is Role.legal:
-        links += [(f"{PREFIX}/notices", "Notices"), (f"{PREFIX}/customers", "Customers")]
+        # Disclosure is the legal role's alone (not admin's): see desk/legal.py.
+        links += [
+            (f"{PREFIX}/legal", "Disclosure orders"),
+            (f"{PREFIX}/legal/holds", "Legal holds"),
+            (f"{PREFIX}/notices", "Notices"),
+            (f"{PREFIX}/customers", "Customers"),
+        ]
     if who.role in (Role.agent, Role.legal, Role.admin):
         links += [(f"{PREFIX}/transparency", "Transparency")]
     if who.role is Role.submitter:
@@ -234,6 +250,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/submit", "Submit a notice"),
             (f"{PREFIX}/submit/bulk", "Bulk upload"),
             (f"{PREFIX}/my/notices", "My notices"),
+            (f"{PREFIX}/works", "Works"),
         ]
     if who.role is Role.customer:
         links += [
@@ -243,6 +260,12 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/account/strikes", "Strikes and policy"),
         ]
     return links
+
+
+def current_link(links: list[tuple[str, str]], path: str) -> str | None:
+    """The navigation link a page belongs to: the longest one that is the path or a parent of it."""
+    found = [href for href, _ in links if path == href or path.startswith(href + "/")]
+    return max(found, key=len, default=None)
 
 
 def render(
@@ -256,6 +279,7 @@ def render(
         "request": request,
         "who": who,
         "nav": nav_for(who),
+        "nav_current": current_link(nav_for(who), request.url.path),
         "path": request.url.path,
         "flash": flash_message,
         "csrf": csrf,
