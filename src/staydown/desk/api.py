@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from staydown.desk import agent, contest, customer, legal, rightsholder, signin
+from staydown.desk import agent, contest, customer, legal, rightsholder, signin, works
 from staydown.desk.web import PREFIX, STATIC_DIR
 
 __all__ = ["STATIC_DIR", "router"]
@@ -17,5 +17,6 @@ for _part in (
     customer.router,
     contest.router,
     legal.router,
+    works.router,
 ):
     router.include_router(_part)
