@@ -153,3 +153,88 @@ def test_a_dismissed_complaint_leaves_the_decision_and_answers_with_reasons(api:
         api.as_("agent").get("/v1/complaints", params={"status": "dismissed"}).json()[0]["id"]
         == complaint["id"]
     )
+
+
+def test_a_complaint_lifts_a_wrong_repeat_infringer_suspension(api: Api) -> None:
+    zone = active_zone(api, "struck.example.test")
+    for n in range(3):  # three strikes within 90 days suspend the customer (default policy)
+        api.clock.advance(hours=1)
+        r = api.as_("trusted_flagger").post(
+            "/v1/notices", json=notice_body([f"http://struck.example.test/{n}.jpg"])
+        )
+        assert r.status_code == 201
+    ledger = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/strikes").json()
+    assert ledger["standing"] == "suspended"
+    [suspension] = [step for step in ledger["steps"] if step["kind"] == "suspension"]
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {zone['key']}"
+    other = active_zone(api, "bystander.example.test")
+    stranger = api.client()
+    stranger.headers["authorization"] = f"Bearer {other['key']}"
+    body = {"policy_step_id": suspension["id"], "explanation": "Two of the three notices named my own work."}
+    assert stranger.post("/v1/complaints", json=body).status_code == 404
+    assert customer.post("/v1/complaints", json={**body, "notice_id": 1, "items": [1]}).status_code == 422
+
+    complaint = customer.post("/v1/complaints", json=body)
+    assert complaint.status_code == 201, complaint.text
+    assert complaint.json()["subject"] == "policy_step"
+    r = api.as_("agent").post(
+        f"/v1/complaints/{complaint.json()['id']}/decision",
+        json={"outcome": "upheld", "reason": "The strikes rest on notices we should not have actioned."},
+    )
+    assert r.status_code == 200, r.text
+    assert api.as_("agent").get(f"/v1/customers/{zone['customer_id']}").json()["standing"] == "warned"
+    assert api.as_("agent").get(f"/v1/zones/{zone['zone_id']}").json()["status"] == "active"
+    zone_records = [rec for rec in feed(api) if rec["kind"] == "zone" and rec["zone_id"] == zone["zone_id"]]
+    assert [rec["status"] for rec in zone_records][-2:] == ["suspended", "active"]
+    statements = customer.get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()
+    assert [s["status"] for s in statements if s["restriction"] == "zone_suspended"] == ["lifted"]
+    letters = [m for m in customer.get("/v1/outbox").json() if m["kind"] == "complaint_decision"]
+    assert letters and "suspension, lifted," in letters[0]["body"]
+
+
+def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Api) -> None:
+    active_zone(api, "noisy.example.test")
+    found = []
+    for n in range(4):
+        api.clock.advance(hours=1)
+        notice = (
+            api.as_("submitter")
+            .post("/v1/notices", json=notice_body([f"http://noisy.example.test/{n}.jpg"]))
+            .json()
+        )
+        found.append(
+            api.as_("agent")
+            .post(
+                f"/v1/notices/{notice['id']}/manifestly-unfounded", json={"reason": "not the notifier's work"}
+            )
+            .json()
+        )
+    suspension = found[-1]["measure"]
+    assert suspension["kind"] == "suspension"
+    url = "http://noisy.example.test/again.jpg"
+    assert api.as_("submitter").post("/v1/notices", json=notice_body([url])).status_code == 403
+
+    body = {
+        "measure_id": suspension["id"],
+        "explanation": "Those works are licensed to us; see the contracts.",
+    }
+    assert api.as_("trusted_flagger").post("/v1/complaints", json=body).status_code == 404
+    complaint = api.as_("submitter").post("/v1/complaints", json=body).json()
+    assert complaint["subject"] == "notifier_measure" and complaint["complainant"] == "notifier"
+    # The agent who found the notices unfounded (and so suspended the notifier) may not decide.
+    same = api.as_("agent").post(
+        f"/v1/complaints/{complaint['id']}/decision", json={"outcome": "upheld", "reason": "ok"}
+    )
+    assert same.status_code == 403 and same.json()["error"]["code"] == "same_decision_maker"
+    r = api.as_("agent2").post(
+        f"/v1/complaints/{complaint['id']}/decision",
+        json={"outcome": "upheld", "reason": "The licences cover the works; the findings were wrong."},
+    )
+    assert r.status_code == 200, r.text
+    assert api.as_("submitter").post("/v1/notices", json=notice_body([url])).status_code == 201
+    standing = api.as_("submitter").get(f"/v1/notifiers/{found[-1]['submitter_key_id']}").json()
+    assert standing["suspended_until"] is None
+    assert [m["kind"] for m in standing["measures"]] == ["warning", "suspension", "reversed"]
+    letters = [m for m in outbox(api) if m["kind"] == "complaint_decision"]
+    assert letters and letters[0]["recipient"] == "agent@rights.example"

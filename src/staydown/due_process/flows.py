@@ -142,6 +142,14 @@ class ComplaintEvent(enum.StrEnum):
     found_unfounded = "found_unfounded"
 
 
+class ComplaintSubject(enum.StrEnum):
+    """What decision a complaint contests."""
+
+    items = "items"  # the decision on items of a notice (blocked, or the notice rejected)
+    policy_step = "policy_step"  # a repeat-infringer step against the customer
+    notifier_measure = "notifier_measure"  # a misuse measure against the notifier
+
+
 class Complainant(enum.StrEnum):
     customer = "customer"  # contests a restriction of its content
     notifier = "notifier"  # contests the rejection of its notice
@@ -171,6 +179,13 @@ CONTESTABLE = {
 }
 
 
+# Steps a complaint can reverse through the workflow that took them. A termination removes the zones'
+# hostnames and is decided by an agent on review (``termination_pending``): it is contested in court
+# or before an out-of-court body, not undone here.
+CONTESTABLE_STEPS = frozenset({"warning", "suspension"})
+CONTESTABLE_MEASURES = frozenset({"warning", "suspension", "trust_revoked"})
+
+
 def add_months(instant: datetime, months: int) -> datetime:
     """The same wall-clock instant ``months`` calendar months later (clamped to the month's end)."""
     month0 = instant.month - 1 + months
@@ -197,6 +212,7 @@ class MeasureKind(enum.StrEnum):
     suspension = "suspension"
     trust_revoked = "trust_revoked"
     trust_restored = "trust_restored"
+    reversed = "reversed"  # a complaint found an earlier measure wrong: it no longer counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,26 +156,34 @@ def court_action(counter: CounterNotice, case: str, *, provider: str) -> Letter:
     )
 
 
+def contested(complaint: Complaint) -> str:
+    """The contested decision in words."""
+    if complaint.subject.value == "policy_step":
+        return f"the repeat-infringer policy step #{complaint.policy_step_id} on your account"
+    if complaint.subject.value == "notifier_measure":
+        return f"the measure #{complaint.measure_id} on your notices"
+    return f"the decision on {len(complaint.item_ids)} item(s) of notice #{complaint.notice_id}"
+
+
 def complaint_receipt(complaint: Complaint, *, provider: str) -> Letter:
     return Letter(
         "complaint_receipt",
         f"{_tag(provider)}Complaint #{complaint.id} received",
-        f"We received your complaint #{complaint.id} about the decision on {len(complaint.item_ids)} item(s) "
-        f"of notice #{complaint.notice_id}. A person who did not take that decision will review it and send "
-        "you a reasoned answer.",
+        f"We received your complaint #{complaint.id} about {contested(complaint)}. A person who did not "
+        "take that decision will review it and send you a reasoned answer.",
         {"event": "complaint.received", "complaint_id": complaint.id, "notice_id": complaint.notice_id},
     )
 
 
-def complaint_decision(complaint: Complaint, reversed_ids: Sequence[int], *, provider: str) -> Letter:
+def complaint_decision(complaint: Complaint, reversed_what: str | None, *, provider: str) -> Letter:
     upheld = complaint.status.value == "upheld"
     outcome = (
-        f"Your complaint is well founded; the decision on {len(reversed_ids)} item(s) was reversed."
+        f"Your complaint is well founded; {reversed_what or 'the decision'} was reversed."
         if upheld
         else "Your complaint was reviewed and the decision stands."
     )
     lines = [
-        f"Decision on complaint #{complaint.id}: {outcome}",
+        f"Decision on complaint #{complaint.id} about {contested(complaint)}: {outcome}",
         "",
         f"Reasons: {complaint.answer}",
         "",
@@ -189,7 +197,7 @@ def complaint_decision(complaint: Complaint, reversed_ids: Sequence[int], *, pro
             "event": f"complaint.{complaint.status.value}",
             "complaint_id": complaint.id,
             "notice_id": complaint.notice_id,
-            "items_reversed": list(reversed_ids[:1000]),
+            "reversed": reversed_what,
             "answer": complaint.answer,
         },
     )

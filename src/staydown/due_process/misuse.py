@@ -40,8 +40,44 @@ def list_measures(session: Session, submitter_key_id: int) -> Sequence[NotifierM
 
 
 def _last(measures: Sequence[NotifierMeasure], *kinds: MeasureKind) -> NotifierMeasure | None:
-    found = [m for m in measures if m.kind in kinds]
+    """The latest measure of ``kinds`` that no complaint has reversed."""
+    reversed_ids = {m.reverses_measure_id for m in measures if m.kind is MeasureKind.reversed}
+    found = [m for m in measures if m.kind in kinds and m.id not in reversed_ids]
     return found[-1] if found else None
+
+
+def get_measure(session: Session, measure_id: int) -> NotifierMeasure | None:
+    return session.get(NotifierMeasure, measure_id)
+
+
+def reverse_measure(
+    session: Session, measure: NotifierMeasure, *, reason: str, actor: str, now: datetime
+) -> NotifierMeasure:
+    """Undo a measure a complaint found wrong: it stops counting (a revoked trust is restored)."""
+    kind = MeasureKind.trust_restored if measure.kind is MeasureKind.trust_revoked else MeasureKind.reversed
+    reversal = NotifierMeasure(
+        submitter_key_id=measure.submitter_key_id,
+        kind=kind,
+        at=now,
+        until=None,
+        reason=reason,
+        unfounded_count=measure.unfounded_count,
+        notices_count=measure.notices_count,
+        automatic=False,
+        actor=actor,
+        reverses_measure_id=measure.id,
+    )
+    session.add(reversal)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action=f"notifier.{kind.value}",
+        entity=("api_key", measure.submitter_key_id),
+        data={"measure_id": reversal.id, "reverses": measure.id, "reason": reason},
+    )
+    return reversal
 
 
 def unfounded_count(session: Session, submitter_key_id: int) -> int:

@@ -13,7 +13,13 @@ from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, str_enum
-from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus, MeasureKind
+from staydown.due_process.flows import (
+    Complainant,
+    ComplaintStatus,
+    ComplaintSubject,
+    CounterNoticeStatus,
+    MeasureKind,
+)
 from staydown.due_process.statements import Restriction, StatementStatus
 
 
@@ -59,13 +65,17 @@ class CounterNoticeItem(Base):
 
 
 class Complaint(Base):
-    """An internal complaint (DSA Art. 20) against the decision on items of one notice."""
+    """An internal complaint (DSA Art. 20) against a decision: on items of a notice, a policy step
+    against the customer, or a misuse measure against the notifier."""
 
     __tablename__ = "complaints"
     __table_args__ = (Index("ix_complaints_status_received", "status", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    subject: Mapped[ComplaintSubject] = mapped_column(str_enum(ComplaintSubject))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
+    policy_step_id: Mapped[int | None] = mapped_column(ForeignKey("policy_steps.id"))
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("notifier_measures.id"))
     complainant: Mapped[Complainant] = mapped_column(str_enum(Complainant))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     filed_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
@@ -108,6 +118,7 @@ class NotifierMeasure(Base):
     notices_count: Mapped[int] = mapped_column(Integer, default=0)
     automatic: Mapped[bool] = mapped_column(Boolean, default=True)
     actor: Mapped[str] = mapped_column(String(64))
+    reverses_measure_id: Mapped[int | None] = mapped_column(ForeignKey("notifier_measures.id"))
 
 
 class StatementOfReasons(Base):

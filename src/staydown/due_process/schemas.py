@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus, MeasureKind
+from staydown.due_process.flows import (
+    Complainant,
+    ComplaintStatus,
+    ComplaintSubject,
+    CounterNoticeStatus,
+    MeasureKind,
+)
 from staydown.due_process.statements import Restriction, StatementStatus
 
 _TEXT = 20_000
@@ -68,18 +74,33 @@ class CourtActionRead(BaseModel):
 
 
 class ComplaintCreate(_In):
-    """An internal complaint (DSA Art. 20) against the decision on items of a notice."""
+    """An internal complaint (DSA Art. 20) against one decision: the decision on ``items`` of
+    ``notice_id``, a repeat-infringer step (``policy_step_id``) or a misuse measure (``measure_id``)."""
 
-    notice_id: int
-    items: list[int] = Field(min_length=1, max_length=100_000)
+    notice_id: int | None = None
+    items: list[int] = Field(default_factory=list, max_length=100_000)
+    policy_step_id: int | None = None
+    measure_id: int | None = None
     explanation: str = Field(min_length=1, max_length=_TEXT)
+
+    @model_validator(mode="after")
+    def _one_decision(self) -> ComplaintCreate:
+        named = [self.notice_id is not None, self.policy_step_id is not None, self.measure_id is not None]
+        if sum(named) != 1:
+            raise ValueError("name exactly one decision: notice_id with items, policy_step_id or measure_id")
+        if self.notice_id is not None and not self.items:
+            raise ValueError("name the items of the notice whose decision you contest")
+        return self
 
 
 class ComplaintRead(BaseModel):
     id: int
     status: ComplaintStatus
+    subject: ComplaintSubject
     complainant: Complainant
-    notice_id: int
+    notice_id: int | None
+    policy_step_id: int | None
+    measure_id: int | None
     items: list[int]
     explanation: str
     received_at: datetime
@@ -113,6 +134,7 @@ class MeasureRead(BaseModel):
     unfounded_count: int
     notices_count: int
     automatic: bool
+    reverses_measure_id: int | None = None
 
 
 class UnfoundedRead(BaseModel):

@@ -1,5 +1,6 @@
-"""Due process: counter-notices and timed restoration, court actions, internal complaints,
-notifier misuse, and (from ``reasons``) statements of reasons.
+"""Due process: counter-notices and timed restoration, court actions; and, from their own modules,
+internal complaints (``complaints``), notifier misuse (``misuse``) and statements of reasons
+(``reasons``), so that other domains find every public function here.
 
 Each step runs in the caller's unit of work together with the item transitions it causes (through
 ``notices.service``), the enforcement records, the audit entries and the letters to every party.
@@ -7,9 +8,8 @@ Each step runs in the caller's unit of work together with the item transitions i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,23 +19,23 @@ from staydown.audit import service as audit
 from staydown.config import Settings
 from staydown.due_process import messages
 from staydown.due_process.calendar import BusinessCalendar, restoration_instant
+from staydown.due_process.complaints import (
+    complaint_read,
+    decide_complaint,
+    file_complaint,
+    get_complaint,
+    list_complaints,
+)
 from staydown.due_process.flows import (
-    CONTESTABLE,
-    REVERSAL_EVENT,
-    Complainant,
-    ComplaintEvent,
-    ComplaintStatus,
     CounterNoticeEvent,
     CounterNoticeFacts,
     CounterNoticeStatus,
     DueProcessError,
-    complaint_open_until,
-    complaint_transition,
     counter_notice_missing,
     counter_notice_transition,
     element_explanations,
-    independent_decider,
 )
+from staydown.due_process.items import get_notice, named_items, send_letter, void_strike_if_clear
 from staydown.due_process.misuse import (
     change_trust,
     list_measures,
@@ -44,7 +44,6 @@ from staydown.due_process.misuse import (
     unfounded_count,
 )
 from staydown.due_process.models import (
-    Complaint,
     CounterNotice,
     CounterNoticeItem,
 )
@@ -56,27 +55,28 @@ from staydown.due_process.reasons import (
     reverse_statements,
 )
 from staydown.due_process.schemas import (
-    ComplaintCreate,
-    ComplaintRead,
     CounterNoticeCreate,
     CounterNoticeRead,
     CourtActionCreate,
 )
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.models import Channel
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent, ItemStatus
-from staydown.policy import service as policy
 from staydown.types import Regime
 
 if TYPE_CHECKING:
-    from staydown.notices.models import Notice
+    pass
 
 __all__ = [
     "DueProcessError",
     "change_trust",
+    "complaint_read",
+    "decide_complaint",
+    "file_complaint",
     "find_statements",
+    "get_complaint",
     "get_statement",
+    "list_complaints",
     "list_measures",
     "list_statements",
     "mark_unfounded",
@@ -88,7 +88,6 @@ __all__ = [
 
 RESTORE_TIMER = "counter_notice_restore"
 JURISDICTION = "US"  # 17 U.S.C. 512(g) is the only rule here that counts business days
-BLOCKING = (ItemStatus.actioned, ItemStatus.counter_noticed)
 
 
 def business_calendar(settings: Settings) -> BusinessCalendar:
@@ -99,30 +98,6 @@ def business_calendar(settings: Settings) -> BusinessCalendar:
         holidays=frozenset(settings.holidays_us),
         federal_holidays=settings.federal_holidays,
     )
-
-
-def _notice(session: Session, notice_id: int) -> Notice:
-    notice = notices.get(session, notice_id)
-    if notice is None:
-        raise DueProcessError("not_found", f"notice {notice_id} does not exist", status=404)
-    return notice
-
-
-def _items(session: Session, notice: Notice, item_ids: Sequence[int], customer_id: int | None) -> list[Any]:
-    """The named items of ``notice``; 404 for any that is not there (or not the customer's)."""
-    rows = {row.id: row for row in notices.item_decisions(session, item_ids)}
-    hidden = [
-        item_id
-        for item_id in sorted(set(item_ids))
-        if item_id not in rows
-        or rows[item_id].notice_id != notice.id
-        or (customer_id is not None and rows[item_id].customer_id != customer_id)
-    ]
-    if hidden:
-        raise DueProcessError(
-            "not_found", f"item(s) {hidden[:20]} do not exist in notice {notice.id}", status=404
-        )
-    return [rows[item_id] for item_id in sorted(set(item_ids))]
 
 
 # --- counter-notices --------------------------------------------------------------------------
@@ -144,10 +119,10 @@ def file_counter_notice(
     ``customer_id`` is the filing customer (``None`` when an agent files for one): only items on
     its zones can be named, and anything else is "not found" so ids do not leak.
     """
-    notice = _notice(session, data.notice_id)
+    notice = get_notice(session, data.notice_id)
     if customer_id is not None and not notices.visible_to_customer(session, notice.id, customer_id):
         raise DueProcessError("not_found", f"notice {notice.id} does not exist", status=404)
-    rows = _items(session, notice, data.items, customer_id)
+    rows = named_items(session, notice, data.items, customer_id)
     owners = {row.customer_id for row in rows}
     if customer_id is None:
         if len(owners) != 1 or None in owners:
@@ -222,7 +197,7 @@ def file_counter_notice(
             data={"notice_id": notice.id, "item_ids": item_ids[:1000], "missing_elements": missing},
         )
         letter = messages.counter_notice_incomplete(counter, provider=settings.provider_name)
-        _send(session, letter, to=to_customer, notice_id=notice.id, customer_id=customer_id, at=now)
+        send_letter(session, letter, to=to_customer, notice_id=notice.id, customer_id=customer_id, at=now)
         return counter
     counter.status = counter_notice_transition(counter.status, CounterNoticeEvent.assessed_complete)
     counter.restore_business_days = settings.restore_business_days
@@ -260,34 +235,10 @@ def file_counter_notice(
     )
     urls = [row.canonical_url for row in rows[:1000]]
     forward = messages.counter_notice_forward(counter, notice, urls, provider=settings.provider_name)
-    _send(session, forward, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)
+    send_letter(session, forward, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)
     receipt = messages.counter_notice_receipt(counter, provider=settings.provider_name)
-    _send(session, receipt, to=to_customer, notice_id=notice.id, customer_id=customer_id, at=now)
+    send_letter(session, receipt, to=to_customer, notice_id=notice.id, customer_id=customer_id, at=now)
     return counter
-
-
-def _send(
-    session: Session,
-    letter: messages.Letter,
-    *,
-    to: str | None,
-    notice_id: int | None,
-    customer_id: int | None,
-    at: datetime,
-) -> None:
-    enforcement.enqueue_message(
-        session,
-        at=at,
-        kind=letter.kind,
-        channel=Channel.email,
-        recipient=to or "(no e-mail given)",
-        subject=letter.subject,
-        body=letter.body,
-        payload=letter.payload,
-        notice_id=notice_id,
-        customer_id=customer_id,
-        deliverable=bool(to),
-    )
 
 
 def counter_notice_items(session: Session, counter_notice_id: int) -> list[int]:
@@ -320,21 +271,6 @@ def counter_notice_read(session: Session, counter: CounterNotice) -> CounterNoti
     )
 
 
-def _void_strike_if_clear(
-    session: Session, notice_id: int, customer_id: int, *, now: datetime, actor: str, reason: str
-) -> bool:
-    """Void the notice's strike against the customer once none of its items blocks the customer."""
-    items = notices.items_of(session, notice_id, customer_id=customer_id)
-    if any(item.status in BLOCKING and item.duplicate_of_id is None for item in items):
-        return False
-    return (
-        policy.void_strike(
-            session, customer_id=customer_id, notice_id=notice_id, now=now, actor=actor, reason=reason
-        )
-        is not None
-    )
-
-
 def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, settings: Settings) -> None:
     """Fire a counter-notice's timer: restore its items unless a court action was reported."""
     counter = session.get(CounterNotice, counter_notice_id)
@@ -342,7 +278,7 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
         return
     if counter.restore_at is None or now < counter.restore_at:
         return
-    notice = _notice(session, counter.notice_id)
+    notice = get_notice(session, counter.notice_id)
     counter.status = counter_notice_transition(counter.status, CounterNoticeEvent.timer_fired)
     counter.resolved_at = now
     rows = notices.item_decisions(session, counter_notice_items(session, counter.id))
@@ -363,7 +299,7 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
             settings=settings,
             automated=True,
         )
-    voided = _void_strike_if_clear(
+    voided = void_strike_if_clear(
         session, notice.id, counter.customer_id, now=now, actor="timer", reason=reason
     )
     audit.record(
@@ -377,7 +313,7 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
     urls = [row.canonical_url for row in rows if row.id in set(waiting)][:1000]
     customer = accounts.get_customer(session, counter.customer_id)
     letter = messages.restored(counter, urls, provider=settings.provider_name, strike_voided=voided)
-    _send(
+    send_letter(
         session,
         letter,
         to=counter.email or (customer.email if customer else None),
@@ -385,7 +321,7 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
         customer_id=counter.customer_id,
         at=now,
     )
-    _send(
+    send_letter(
         session,
         letter.to_complainant(),
         to=notice.submitter_email,
@@ -406,7 +342,7 @@ def report_court_action(
     settings: Settings,
 ) -> tuple[list[CounterNotice], list[int]]:
     """The complainant has filed a court action: stop restoration and keep the items blocked."""
-    notice = _notice(session, notice_id)
+    notice = get_notice(session, notice_id)
     if submitter_key_id is not None and notice.submitter_key_id != submitter_key_id:
         raise DueProcessError("not_found", f"notice {notice_id} does not exist", status=404)
     stmt = select(CounterNotice).where(
@@ -467,7 +403,7 @@ def report_court_action(
         )
         customer = accounts.get_customer(session, counter.customer_id)
         letter = messages.court_action(counter, case, provider=settings.provider_name)
-        _send(
+        send_letter(
             session,
             letter,
             to=counter.email or (customer.email if customer else None),
@@ -476,212 +412,3 @@ def report_court_action(
             at=now,
         )
     return pending, kept
-
-
-# --- internal complaints (DSA Art. 20) --------------------------------------------------------
-
-
-def file_complaint(
-    session: Session,
-    data: ComplaintCreate,
-    *,
-    complainant: Complainant,
-    customer_id: int | None,
-    key_id: int | None,
-    actor: str,
-    now: datetime,
-    settings: Settings,
-) -> Complaint:
-    """Lodge a complaint against the decision on items of a notice, within the complaint window."""
-    notice = _notice(session, data.notice_id)
-    if complainant is Complainant.customer:
-        if customer_id is None or not notices.visible_to_customer(session, notice.id, customer_id):
-            raise DueProcessError("not_found", f"notice {notice.id} does not exist", status=404)
-        rows = _items(session, notice, data.items, customer_id)
-    else:
-        if key_id is None or notice.submitter_key_id != key_id:
-            raise DueProcessError("not_found", f"notice {notice.id} does not exist", status=404)
-        rows = _items(session, notice, data.items, None)
-    contestable = CONTESTABLE[complainant]
-    refused = {row.id: row.status.value for row in rows if row.status.value not in contestable}
-    if refused:
-        what = "restricted" if complainant is Complainant.customer else "rejected"
-        raise DueProcessError(
-            "decision_not_contestable",
-            f"a {complainant.value} complains about items that were {what}; item(s) "
-            f"{sorted(refused)[:20]} are not",
-            status=409,
-            details=refused,
-        )
-    undecided = [row.id for row in rows if row.decided_at is None]
-    if undecided:
-        raise DueProcessError(
-            "no_decision", f"item(s) {undecided[:20]} have no decision to complain about", status=409
-        )
-    taken_at = min(row.decided_at for row in rows)
-    open_until = complaint_open_until(taken_at, months=settings.complaint_window_months)
-    if now > open_until:
-        raise DueProcessError(
-            "complaint_window_closed",
-            f"an internal complaint must be lodged within {settings.complaint_window_months} months of the "
-            f"decision (Regulation (EU) 2022/2065 Art. 20(1)); the decision was taken on "
-            f"{taken_at.isoformat()} and the window closed on {open_until.isoformat()}",
-            status=409,
-            details={"decision_taken_at": taken_at.isoformat(), "open_until": open_until.isoformat()},
-        )
-    item_ids = [row.id for row in rows]
-    for other in session.scalars(
-        select(Complaint).where(Complaint.notice_id == notice.id, Complaint.status == ComplaintStatus.open)
-    ):
-        overlap = sorted(set(other.item_ids) & set(item_ids))
-        if overlap:
-            raise DueProcessError(
-                "complaint_open",
-                f"complaint {other.id} about item(s) {overlap[:20]} is still open",
-                status=409,
-                details={"complaint_id": other.id},
-            )
-    complaint = Complaint(
-        notice_id=notice.id,
-        complainant=complainant,
-        customer_id=customer_id if complainant is Complainant.customer else None,
-        filed_by_key_id=key_id,
-        item_ids=item_ids,
-        explanation=data.explanation,
-        status=ComplaintStatus.open,
-        received_at=now,
-        decision_taken_at=taken_at,
-        decision_taken_by=sorted({row.decided_by for row in rows if row.decided_by}),
-    )
-    session.add(complaint)
-    session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="complaint.received",
-        entity=("complaint", complaint.id),
-        data={"notice_id": notice.id, "complainant": complainant.value, "item_ids": item_ids[:1000]},
-    )
-    to, customer_for = _complainant_address(session, complaint, notice)
-    letter = messages.complaint_receipt(complaint, provider=settings.provider_name)
-    _send(session, letter, to=to, notice_id=notice.id, customer_id=customer_for, at=now)
-    return complaint
-
-
-def _complainant_address(
-    session: Session, complaint: Complaint, notice: Notice
-) -> tuple[str | None, int | None]:
-    if complaint.complainant is Complainant.customer and complaint.customer_id is not None:
-        customer = accounts.get_customer(session, complaint.customer_id)
-        return (customer.email if customer else None), complaint.customer_id
-    return notice.submitter_email, None
-
-
-def get_complaint(session: Session, complaint_id: int) -> Complaint | None:
-    return session.get(Complaint, complaint_id)
-
-
-def list_complaints(
-    session: Session,
-    *,
-    status: ComplaintStatus | None = None,
-    customer_id: int | None = None,
-    key_id: int | None = None,
-    limit: int = 100,
-) -> Sequence[Complaint]:
-    stmt = select(Complaint).order_by(Complaint.received_at, Complaint.id).limit(limit)
-    if status is not None:
-        stmt = stmt.where(Complaint.status == status)
-    if customer_id is not None:
-        stmt = stmt.where(Complaint.customer_id == customer_id)
-    if key_id is not None:
-        stmt = stmt.where(Complaint.filed_by_key_id == key_id)
-    return session.scalars(stmt).all()
-
-
-def complaint_read(complaint: Complaint, settings: Settings) -> ComplaintRead:
-    return ComplaintRead(
-        id=complaint.id,
-        status=complaint.status,
-        complainant=complaint.complainant,
-        notice_id=complaint.notice_id,
-        items=[int(i) for i in complaint.item_ids],
-        explanation=complaint.explanation,
-        received_at=complaint.received_at,
-        decision_taken_at=complaint.decision_taken_at,
-        open_until=complaint_open_until(complaint.decision_taken_at, months=settings.complaint_window_months),
-        decided_at=complaint.decided_at,
-        decided_by=complaint.decided_by,
-        answer=complaint.answer,
-    )
-
-
-def decide_complaint(
-    session: Session,
-    complaint: Complaint,
-    *,
-    upheld: bool,
-    answer: str,
-    actor: str,
-    now: datetime,
-    settings: Settings,
-) -> list[int]:
-    """Decide a complaint with reasons; a well-founded one reverses the decision. Return items reversed."""
-    if complaint.status is not ComplaintStatus.open:
-        raise DueProcessError(
-            "complaint_decided", f"complaint {complaint.id} was already decided ({complaint.status.value})"
-        )
-    if not independent_decider(actor, set(complaint.decision_taken_by)):
-        raise DueProcessError(
-            "same_decision_maker",
-            f"complaint {complaint.id} contests a decision taken by {actor}; another agent must decide it "
-            "(Regulation (EU) 2022/2065 Art. 20(6): not solely by the same person, under supervision)",
-            status=403,
-            details={"decision_taken_by": complaint.decision_taken_by},
-        )
-    event = ComplaintEvent.found_well_founded if upheld else ComplaintEvent.found_unfounded
-    complaint.status = complaint_transition(complaint.status, event)
-    complaint.decided_at, complaint.decided_by, complaint.answer = now, actor, answer
-    notice = _notice(session, complaint.notice_id)
-    reversed_ids: list[int] = []
-    voided = False
-    if upheld:
-        rows = notices.item_decisions(session, [int(i) for i in complaint.item_ids])
-        contestable = CONTESTABLE[complaint.complainant]
-        reversed_ids = [row.id for row in rows if row.status.value in contestable]
-        reason = f"internal complaint {complaint.id} upheld: {answer}"
-        if reversed_ids:
-            if complaint.complainant is Complainant.customer:
-                reverse_statements(session, reversed_ids, at=now, reason=reason)
-            notices.apply_item_event(
-                session,
-                notice,
-                reversed_ids,
-                ItemEvent(REVERSAL_EVENT[complaint.complainant]),
-                reason=reason,
-                actor=actor,
-                now=now,
-                settings=settings,
-            )
-        if complaint.complainant is Complainant.customer and complaint.customer_id is not None:
-            voided = _void_strike_if_clear(
-                session, notice.id, complaint.customer_id, now=now, actor=actor, reason=reason
-            )
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action=f"complaint.{complaint.status.value}",
-        entity=("complaint", complaint.id),
-        data={"answer": answer, "items_reversed": reversed_ids[:1000], "strike_voided": voided},
-    )
-    to, customer_for = _complainant_address(session, complaint, notice)
-    letter = messages.complaint_decision(complaint, reversed_ids, provider=settings.provider_name)
-    _send(session, letter, to=to, notice_id=notice.id, customer_id=customer_for, at=now)
-    if upheld and reversed_ids and complaint.complainant is Complainant.customer:
-        told = messages.complaint_reversal_to_notifier(
-            complaint, reversed_ids, provider=settings.provider_name
-        )
-        _send(session, told, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)
-    return reversed_ids

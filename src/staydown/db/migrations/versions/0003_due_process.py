@@ -33,6 +33,7 @@ def upgrade() -> None:
                 "suspension",
                 "trust_revoked",
                 "trust_restored",
+                "reversed",
                 name="measurekind",
                 native_enum=False,
                 length=24,
@@ -46,6 +47,12 @@ def upgrade() -> None:
         sa.Column("notices_count", sa.Integer(), nullable=False),
         sa.Column("automatic", sa.Boolean(), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("reverses_measure_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["reverses_measure_id"],
+            ["notifier_measures.id"],
+            name=op.f("fk_notifier_measures_reverses_measure_id_notifier_measures"),
+        ),
         sa.ForeignKeyConstraint(
             ["submitter_key_id"], ["api_keys.id"], name=op.f("fk_notifier_measures_submitter_key_id_api_keys")
         ),
@@ -59,7 +66,21 @@ def upgrade() -> None:
     op.create_table(
         "complaints",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("notice_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "subject",
+            sa.Enum(
+                "items",
+                "policy_step",
+                "notifier_measure",
+                name="complaintsubject",
+                native_enum=False,
+                length=24,
+            ),
+            nullable=False,
+        ),
+        sa.Column("notice_id", sa.Integer(), nullable=True),
+        sa.Column("policy_step_id", sa.Integer(), nullable=True),
+        sa.Column("measure_id", sa.Integer(), nullable=True),
         sa.Column(
             "complainant",
             sa.Enum("customer", "notifier", name="complainant", native_enum=False, length=24),
@@ -94,7 +115,13 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["filed_by_key_id"], ["api_keys.id"], name=op.f("fk_complaints_filed_by_key_id_api_keys")
         ),
+        sa.ForeignKeyConstraint(
+            ["measure_id"], ["notifier_measures.id"], name=op.f("fk_complaints_measure_id_notifier_measures")
+        ),
         sa.ForeignKeyConstraint(["notice_id"], ["notices.id"], name=op.f("fk_complaints_notice_id_notices")),
+        sa.ForeignKeyConstraint(
+            ["policy_step_id"], ["policy_steps.id"], name=op.f("fk_complaints_policy_step_id_policy_steps")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_complaints")),
     )
     with op.batch_alter_table("complaints", schema=None) as batch_op:
