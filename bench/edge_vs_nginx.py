@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -75,13 +76,21 @@ def blocked_path(i: int) -> str:
     return f"/chapter-{i // 1000}/page-{i % 1000:04d}.jpg"
 
 
-def load_blocks(store_dir: Path, *, zone_id: int, origin: str, count: int) -> None:
-    """Write the local store an edge would have built from a feed with ``count`` blocks."""
+def load_blocks(store_dir: Path, *, zone_id: int, origin: str, count: int, bank: int) -> None:
+    """Write the local store an edge would have built from a feed with ``count`` blocks and ``bank``
+    stay-down hashes (one random PDQ hash per network-wide entry)."""
     state = EnforcementState()
     zone = {"zone_id": zone_id, "customer_id": 1, "hostnames": [HOST], "origin": origin, "status": "active"}
     state.apply({"seq": 1, "kind": "zone", **zone})
     blocks = {blocked_path(i): i for i in range(count)}
     state.blocks[zone_id] = blocks  # type: ignore[assignment]
+    codes = np.random.default_rng(7).integers(0, 256, size=(bank, 32), dtype=np.uint8)
+    for entry_id, code in enumerate(codes, start=1):
+        pdq = code.tobytes().hex()
+        state.bank[entry_id] = {
+            "entry_id": entry_id, "scope": "network", "scope_zone_id": None, "scope_customer_id": None,
+            "notice_id": None, "work_id": None, "sha256": pdq * 2, "pdq": [pdq],
+        }  # fmt: skip
     state.seq = 1
     for worker in range(WORKERS):
         LocalStore(store_dir / f"worker-{worker}").compact(state)
@@ -99,10 +108,10 @@ def wrk(url: str, duration: int) -> tuple[float, float]:
     return rps, float(p99.group(1)) * scale
 
 
-def start_edge(tmp: Path, name: str, origin: str, blocks: int) -> tuple[str, list]:  # type: ignore[type-arg]
+def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int) -> tuple[str, list]:  # type: ignore[type-arg]
     port = free_port()
     store = tmp / name
-    load_blocks(store, zone_id=1, origin=origin, count=blocks)
+    load_blocks(store, zone_id=1, origin=origin, count=blocks, bank=bank)
     options = EdgeOptions(
         host="127.0.0.1", port=port, control_plane=f"http://127.0.0.1:{free_port()}", key="sd_none",
         data_dir=store, config=EdgeConfig(legal_url="https://cdn.example/legal"),
@@ -134,6 +143,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--blocks", type=int, default=1_000_000)
+    parser.add_argument("--bank", type=int, default=1_000_000, help="stay-down hashes loaded into the edge")
     args = parser.parse_args()
     if not shutil.which("nginx") or not shutil.which("wrk"):
         sys.exit("needs nginx and wrk: apt-get install -y nginx-light wrk")
@@ -154,9 +164,12 @@ def main() -> None:
             )
             nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"])
             started = time.monotonic()
-            loaded_url, loaded = start_edge(tmp, "loaded", origin.url, args.blocks)
-            print(f"edge with {args.blocks} blocks ready in {time.monotonic() - started:.1f} s")
-            empty_url, empty = start_edge(tmp, "empty", origin.url, 0)
+            loaded_url, loaded = start_edge(tmp, "loaded", origin.url, args.blocks, args.bank)
+            print(
+                f"edge with {args.blocks} blocks and {args.bank} bank hashes ready in "
+                f"{time.monotonic() - started:.1f} s"
+            )
+            empty_url, empty = start_edge(tmp, "empty", origin.url, 0, 0)
             nginx_url = f"http://127.0.0.1:{nginx_port}"
             try:
                 for url in (loaded_url, empty_url, nginx_url):

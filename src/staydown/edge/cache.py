@@ -75,6 +75,14 @@ class MemoryCache:
                 return variant
         return None
 
+    def single(self, key: CacheKey) -> CachedResponse | None:
+        """The stored response when it is the key's only variant and has no Vary (marked recently used)."""
+        variants = self._entries.get(key)
+        if variants is None or len(variants) != 1 or variants[0].vary:
+            return None
+        self._entries.move_to_end(key)
+        return variants[0]
+
     def put(self, key: CacheKey, entry: CachedResponse) -> bool:
         """Store ``entry``; False when it is larger than the per-object limit."""
         if entry.size > self.max_object:

@@ -46,6 +46,13 @@ log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
 
 DECISION_MEMO = 100_000  # decisions remembered between feed records
+# Request fields that can change a cached answer: such requests never take the fast path.
+SLOW_FIELDS = frozenset(
+    {
+        "authorization", "cookie", "cache-control", "pragma", "range", "if-range",
+        "if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
+    }
+)  # fmt: skip
 # Request fields the edge does not pass on: hop-by-hop and framing fields, the conditionals and
 # ranges it answers itself (it always fills from a full response), and those it sets itself.
 NOT_FORWARDED = HOP_BY_HOP | {
@@ -248,6 +255,31 @@ class Edge:
                 return None
         self.count("hit")
         return serve_entry(entry, request, now=now, state="hit")
+
+    def fast_hit(self, host: str | None, target: str, headers: dict[str, str]) -> bytes | None:
+        """The bytes already served this second for a plain keep-alive GET of a fresh cached copy.
+
+        Only a request the full path would answer with exactly these bytes qualifies: enforcement
+        already decided for this Host and target since the last feed record, no field that changes
+        the answer (credentials, conditionals, ranges, cache directives), one stored variant without
+        Vary, fresh, and the same Age. Anything else returns None and takes the full path.
+        """
+        decision = self._decisions.get((host, target, "GET"))
+        if (
+            decision is None
+            or decision.outcome is not Outcome.proxy
+            or not headers.keys().isdisjoint(SLOW_FIELDS)
+        ):
+            return None
+        assert decision.zone is not None and decision.url is not None
+        entry = self.cache.single((decision.zone.zone_id, decision.url.target))
+        if entry is None or entry.served is None or entry.response_cc.no_cache:
+            return None
+        age = entry.age(self.clock())
+        if age >= entry.lifetime or entry.served[0] != int(age):
+            return None
+        self.counters["hit"] = self.counters.get("hit", 0) + 1
+        return entry.served[1]
 
     def lookup(self, request: Request, key: tuple[int, str]) -> CachedResponse | None:
         entry = self.cache.get(key, request.headers)
@@ -768,9 +800,24 @@ class EdgeProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.closing:
             return
+        target = self.url.decode("latin-1")
+        if (
+            not self.queue
+            and self.worker is None
+            and self.transport is not None
+            and not self.edge.limiter.rate
+            and self.parser.get_method() == b"GET"
+            and self.parser.should_keep_alive()
+        ):
+            answer = self.edge.fast_hit(self.headers.get("host"), target, self.headers)
+            if answer is not None:
+                self.transport.write(answer)
+                if access_log.isEnabledFor(logging.INFO):
+                    self._log(Request("GET", target, self.headers, True, self.client), answer)
+                return
         request = Request(
             method=self.parser.get_method().decode("ascii", "replace"),
-            target=self.url.decode("latin-1"),
+            target=target,
             headers=self.headers,
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
