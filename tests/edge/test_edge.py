@@ -3,6 +3,8 @@ feed that survives restarts."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -321,3 +323,22 @@ def test_slow_headers_are_cut_off(
         assert idle.recv(100) == b""
         assert 0.5 < time.monotonic() - started < 4
     assert get(edge, "/s").status_code == 200
+
+
+def test_access_log_names_each_status_and_size(
+    api: Api,
+    origin: ScriptedOrigin,
+    edge_factory: Callable[..., EdgeThread],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/logged"] = Route(b"x" * 1000)
+    edge = edge_factory()
+    caplog.set_level(logging.INFO, logger="staydown.edge.access")
+    eventually(lambda: get(edge, "/logged").status_code == 200)  # from the origin
+    get(edge, "/logged")  # a hit
+    get(edge, "/nothing-here")  # the origin's 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "staydown.edge.access"]
+    assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /logged HTTP/1\.1" 200 \d{4}$', lines[0]), lines
+    assert re.search(r'"GET /logged HTTP/1\.1" 200 \d{4}$', lines[1]), lines
+    assert re.search(r'"GET /nothing-here HTTP/1\.1" 404 \d+$', lines[-1]), lines

@@ -881,22 +881,25 @@ class EdgeProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         keep = False
+        sent = _Sent(transport)
         try:
-            keep = await self.edge.fill(request, decision, transport.write)
+            keep = await self.edge.fill(request, decision, sent.write)
         except Exception:
             log.exception("failed to answer %s %s", request.method, request.target)
             if not transport.is_closing():
-                transport.write(core.render(500, b"Internal error.\n", close=True))
-        self._log(request, None)
+                sent.write(core.render(500, b"Internal error.\n", close=True))
+        self._log(request, sent.start, size=sent.size)
         if not keep or not request.keep_alive:
             transport.close()
             return
         self.worker = None
         self._drain()
 
-    def _log(self, request: Request, answer: bytes | None) -> None:
+    def _log(self, request: Request, answer: bytes | None, *, size: int | None = None) -> None:
+        """One Common Log Format line per response (status and bytes as sent, body and head)."""
         if access_log.isEnabledFor(logging.INFO):
             status = answer[9:12].decode() if answer else "-"
+            size = len(answer) if size is None and answer else size
             access_log.info(
                 '%s - - [%s] "%s %s HTTP/1.1" %s %s',
                 request.client,
@@ -904,8 +907,23 @@ class EdgeProtocol(asyncio.Protocol):
                 request.method,
                 request.target,
                 status,
-                len(answer) if answer else "-",
+                size if size else "-",
             )
+
+
+class _Sent:
+    """A transport's write that remembers how the response began and how much of it went out."""
+
+    __slots__ = ("size", "start", "transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport, self.start, self.size = transport, b"", 0
+
+    def write(self, data: bytes) -> None:
+        if not self.start:
+            self.start = bytes(data[:12])
+        self.size += len(data)
+        self.transport.write(data)
 
 
 async def serve(edge: Edge, sock: socket.socket) -> asyncio.Server:
