@@ -238,3 +238,26 @@ def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Ap
     assert [m["kind"] for m in standing["measures"]] == ["warning", "suspension", "reversed"]
     letters = [m for m in outbox(api) if m["kind"] == "complaint_decision"]
     assert letters and letters[0]["recipient"] == "agent@rights.example"
+
+
+def test_a_complaint_upheld_during_a_counter_notice_leaves_the_timer_nothing_to_do(api: Api) -> None:
+    from staydown.worker import run_timers
+    from tests.due_process.support import counter_notice_body
+    from tests.due_process.test_counter_notices import RESTORE_AT
+
+    case = actioned_notice(api, "both.example.test", ["/z.jpg"])
+    notice_id, items = case["notice"]["id"], case["item_ids"]
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {case['key']}"
+    counter = customer.post("/v1/counter-notices", json=counter_notice_body(notice_id, items)).json()
+    complaint = customer.post(
+        "/v1/complaints", json={"notice_id": notice_id, "items": items, "explanation": "my own drawing"}
+    ).json()
+    api.as_("agent").post(
+        f"/v1/complaints/{complaint['id']}/decision", json={"outcome": "upheld", "reason": "it is theirs"}
+    )
+    assert [rec["item_id"] for rec in feed(api) if rec["kind"] == "unblock"] == items
+    assert run_timers(api.database, as_of=RESTORE_AT, settings=api.settings) == 1
+    assert [rec["item_id"] for rec in feed(api) if rec["kind"] == "unblock"] == items  # no second unblock
+    assert customer.get(f"/v1/counter-notices/{counter['id']}").json()["status"] == "restored"
+    assert not [m for m in customer.get("/v1/outbox").json() if m["kind"] == "counter_notice_restored"]

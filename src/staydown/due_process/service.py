@@ -277,7 +277,10 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
     if counter is None or counter.status is not CounterNoticeStatus.pending:
         return
     if counter.restore_at is None or now < counter.restore_at:
-        return
+        # The timer is due at restore_at; firing earlier would be a bug. Fail so the timer retries.
+        raise RuntimeError(
+            f"counter-notice {counter.id} is not due for restoration before {counter.restore_at}"
+        )
     notice = get_notice(session, counter.notice_id)
     counter.status = counter_notice_transition(counter.status, CounterNoticeEvent.timer_fired)
     counter.resolved_at = now
@@ -310,6 +313,8 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
         entity=("counter_notice", counter.id),
         data={"notice_id": notice.id, "item_ids": waiting[:1000], "strike_voided": voided},
     )
+    if not waiting:
+        return  # a complaint restored them already, and said so
     urls = [row.canonical_url for row in rows if row.id in set(waiting)][:1000]
     customer = accounts.get_customer(session, counter.customer_id)
     letter = messages.restored(counter, urls, provider=settings.provider_name, strike_voided=voided)
