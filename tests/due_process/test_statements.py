@@ -163,3 +163,30 @@ def test_repeat_infringer_suspension_of_the_account_is_explained_per_zone(api: A
         for m in outbox(api)
         if m["recipient"] == "repeat@example.com"
     )
+
+
+def test_a_block_that_is_not_a_notice_item_is_explained_and_lifted_too(api: Api) -> None:
+    from staydown.enforcement import service as enforcement
+
+    zone = active_zone(api, "match.example.test")
+    url = "http://match.example.test/copy.webp"
+    spec = enforcement.BlockSpec(zone["zone_id"], "/copy.webp", url, None, None)
+    with api.database.writer() as session:
+        enforcement.block(session, [spec], at=api.clock(), reason="stay-down match 7")
+        session.commit()
+    [statement] = api.as_("agent").get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()
+    assert statement["source_type"] == "SOURCE_VOLUNTARY"
+    assert statement["automated_detection"] == "Yes"
+    assert statement["content_type"] == ["CONTENT_TYPE_IMAGE"]
+    assert "stay-down match 7" in statement["decision_facts"]
+    assert statement["customer_id"] == zone["customer_id"]
+    with api.database.writer() as session:
+        enforcement.unblock(session, [spec], at=api.clock(), reason="match dismissed")
+        session.commit()
+    lifted = api.as_("agent").get(f"/v1/statements/{statement['puid']}").json()
+    assert lifted["status"] == "lifted" and lifted["end_reason"] == "match dismissed"
+    # A rolled-back block leaves no statement behind.
+    with api.database.writer() as session:
+        enforcement.block(session, [spec], at=api.clock(), reason="never committed")
+        session.rollback()
+    assert len(api.as_("agent").get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()) == 1

@@ -271,8 +271,22 @@ def _zone_statement(session: Session, record: StagedRecord, pending: _Pending) -
 def _lift(session: Session, records: Sequence[StagedRecord]) -> None:
     by_reason: dict[tuple[str, datetime], list[int]] = defaultdict(list)
     for record in records:
+        reason = str(record.payload.get("reason") or "restored")
         if record.item_id is not None:
-            by_reason[(str(record.payload.get("reason") or "restored"), record.at)].append(record.item_id)
+            by_reason[(reason, record.at)].append(record.item_id)
+        elif record.zone_id is not None and record.payload.get("url"):
+            # A block that was not a notice item's (a stay-down match) is known by its zone and URL.
+            session.execute(
+                update(StatementOfReasons)
+                .where(
+                    StatementOfReasons.item_id.is_(None),
+                    StatementOfReasons.zone_id == record.zone_id,
+                    StatementOfReasons.url == str(record.payload["url"]),
+                    StatementOfReasons.restriction == Restriction.content_disabled,
+                    StatementOfReasons.status == StatementStatus.in_force,
+                )
+                .values(status=StatementStatus.lifted, ended_at=record.at, end_reason=reason)
+            )
     for (reason, at), item_ids in by_reason.items():
         for start in range(0, len(item_ids), 500):
             session.execute(
