@@ -7,11 +7,9 @@ the API leave the same workflow steps, enforcement records and audit entries.
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
@@ -21,7 +19,7 @@ from staydown.accounts.flows import IllegalZoneTransition, ZoneEvent
 from staydown.accounts.models import Standing
 from staydown.accounts.schemas import CustomerCreate
 from staydown.audit import service as audit
-from staydown.desk import present, queries
+from staydown.desk import images, present, queries
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
@@ -38,6 +36,8 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.fingerprints import service as fingerprints
+from staydown.fingerprints.schemas import MatchRead
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.notices.models import Notice
@@ -50,8 +50,6 @@ router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
 PER_PAGE = 50
 ITEMS_PER_PAGE = 100
-THUMBNAIL_BYTES = 8 * 1024 * 1024
-THUMBNAIL_SIZE = (240, 240)
 
 
 @router.get("/", include_in_schema=False)
@@ -178,6 +176,13 @@ def notice_detail(
             limit=ITEMS_PER_PAGE,
         )
         trail = audit.list_for_entity(session, "notice", notice.id)[-200:] if staff else []
+        staydown = (
+            fingerprints.notice_staydown(session, notice.id, customer_id=customer_id)
+            if who.role in (Role.agent, Role.admin, Role.legal, Role.customer)
+            else None
+        )
+        # The service gives JSON-ready dicts (as the API returns them); the page wants typed values.
+        copies = [MatchRead.model_validate(m) for m in staydown["matches"]] if staydown else []
         submitter = _submitter(notice)
         if who.role is Role.customer:
             submitter = dict(present.complainant_for_customer(notice.regime, submitter))
@@ -196,6 +201,8 @@ def notice_detail(
             "item_status": status,
             "item_statuses": list(ItemStatus),
             "trail": trail,
+            "staydown": staydown,
+            "staydown_matches": copies,
             "submitter": submitter,
             "can_decide": who.role in (Role.agent, Role.admin),
             "now": now,
@@ -249,50 +256,29 @@ def decide(
 _PLACEHOLDER = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="90" viewBox="0 0 120 90">'
     '<rect width="120" height="90" fill="#eee"/><text x="60" y="50" font-family="sans-serif" '
-    'font-size="11" text-anchor="middle" fill="#555">no preview</text></svg>'
+    'font-size="11" text-anchor="middle" fill="#444">no preview</text></svg>'
 )
-
-
-def _thumbnail(origin: str, hostname: str, target: str) -> bytes | None:
-    """Fetch the resource from the zone's origin (as the edge would) and shrink it to a PNG."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with (
-            httpx.Client(timeout=3.0, follow_redirects=False) as client,
-            client.stream("GET", origin + target, headers={"host": hostname}) as response,
-        ):
-            if response.status_code != 200 or not response.headers.get("content-type", "").startswith(
-                "image/"
-            ):
-                return None
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > THUMBNAIL_BYTES:
-                    return None
-    except httpx.HTTPError:
-        return None
-    try:
-        with Image.open(io.BytesIO(bytes(body))) as image:
-            image.thumbnail(THUMBNAIL_SIZE)
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "PNG", optimize=True)
-            return out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None
 
 
 @router.get("/items/{item_id}/thumbnail", include_in_schema=False)
 def thumbnail(request: Request, item_id: int, who: StaffOrLegal) -> Response:
+    """The item's content as the zone's origin serves it (see ``desk.images`` for the limits)."""
     with database_of(request).reader() as session:
         found = _item_location(session, item_id)
-    image = _thumbnail(*found) if found else None
+    image = None
+    if found is not None:
+        origin, hostname, target = found
+        limits = images.limits_of(settings_of(request))
+        image = images.preview(origin, hostname=hostname, target=target, limits=limits)
     if image is None:
         return Response(
             _PLACEHOLDER, media_type="image/svg+xml", headers={"cache-control": "private, max-age=60"}
         )
-    return Response(image, media_type="image/png", headers={"cache-control": "private, max-age=300"})
+    return Response(
+        image,
+        media_type="image/png",
+        headers={"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"},
+    )
 
 
 def _item_location(session: Session, item_id: int) -> tuple[str, str, str] | None:

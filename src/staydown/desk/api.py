@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from staydown.desk import agent, contest, customer, legal, rightsholder, signin, works
+from staydown.desk import agent, contest, customer, legal, rightsholder, signin, staydown, works
 from staydown.desk.web import PREFIX, STATIC_DIR
 
 __all__ = ["STATIC_DIR", "router"]
@@ -18,5 +18,6 @@ for _part in (
     contest.router,
     legal.router,
     works.router,
+    staydown.router,
 ):
     router.include_router(_part)

@@ -164,6 +164,16 @@ def item_origin(session: Session, item_id: int) -> tuple[int, str, str] | None:
     return row.zone_id, row.hostname, row.target
 
 
+def items_by_id(session: Session, item_ids: Sequence[int]) -> dict[int, Row[int, int, str]]:
+    """Map item ids to (id, notice_id, url) in one query."""
+    if not item_ids:
+        return {}
+    rows = session.execute(
+        select(NoticeItem.id, NoticeItem.notice_id, NoticeItem.url).where(NoticeItem.id.in_(list(item_ids)))
+    ).all()
+    return {row.id: row for row in rows}
+
+
 def notice_page(
     session: Session,
     *,
