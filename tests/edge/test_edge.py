@@ -221,6 +221,26 @@ def test_flood_from_one_address_is_limited_while_another_is_served(
     assert other.startswith(b"HTTP/1.1 200")
 
 
+def test_a_zone_can_have_its_own_rate_limit(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    limited = live_zone(api, origin)
+    live_zone(api, origin, "calm.example.test")
+    origin.routes["/r"] = Route(b"r")
+    edge = edge_factory()
+    agent = api.as_("agent")
+    assert agent.post(f"/v1/zones/{limited['zone_id']}/rate-limit", json={"per_second": 0}).status_code == 422
+    zone = agent.post(f"/v1/zones/{limited['zone_id']}/rate-limit", json={"per_second": 5, "burst": 10})
+    assert zone.json()["rate_limit"] == {"per_second": 5.0, "burst": 10.0}
+    flood = f"GET /r HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode() * 40
+    eventually(lambda: raw_request(edge.port, flood, timeout=1.0).count(b"HTTP/1.1 429") >= 25)
+    calm = b"GET /r HTTP/1.1\r\nHost: calm.example.test\r\n\r\n" * 40
+    assert raw_request(edge.port, calm, timeout=1.0).count(b"HTTP/1.1 200") == 40
+    cleared = agent.post(f"/v1/zones/{limited['zone_id']}/rate-limit", json={"per_second": None})
+    assert cleared.json()["rate_limit"] is None
+    eventually(lambda: raw_request(edge.port, flood, timeout=1.0).count(b"HTTP/1.1 200") == 40)
+
+
 def test_pipelined_requests_are_answered_in_order(
     api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
 ) -> None:

@@ -22,6 +22,7 @@ from staydown.accounts.schemas import (
     VerificationDecisionCreate,
     VerificationDecisionRead,
     ZoneCreate,
+    ZoneRateLimit,
     ZoneRead,
     ZoneStatusChange,
     ZoneValidate,
@@ -199,6 +200,19 @@ for _event in (ZoneEvent.suspend, ZoneEvent.reinstate, ZoneEvent.terminate):
         response_model=ZoneRead,
         summary=f"{_event.value.capitalize()} a zone (agent), with a reason",
     )
+
+
+@router.post("/v1/zones/{zone_id}/rate-limit", response_model=ZoneRead)
+def set_rate_limit(
+    zone_id: int, body: ZoneRateLimit, who: Staff, session: Writer, now: NowDep, settings: SettingsDep
+) -> ZoneRead:
+    """Set the zone's per-client request rate at the edge (agent); null returns it to the default."""
+    zone = _zone_for(session, zone_id, who)
+    service.set_rate_limit(
+        session, zone, per_second=body.per_second, burst=body.burst, now=now, actor=who.actor
+    )
+    session.commit()
+    return service.zone_read(zone, min_level=settings.min_verification_level)
 
 
 @router.post("/v1/keys", status_code=201, response_model=KeyCreated)

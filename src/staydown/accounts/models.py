@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from staydown.db.base import Base, str_enum
@@ -115,6 +115,9 @@ class Zone(Base):
     dcv_last_checked_at: Mapped[datetime | None]
     dcv_last_detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # Per-client request rate at the edge for this zone; None keeps the edge's own default.
+    rate_per_second: Mapped[float | None] = mapped_column(Float)
+    rate_burst: Mapped[float | None] = mapped_column(Float)
 
     customer: Mapped[Customer] = relationship(back_populates="zones")
     hostnames: Mapped[list[ZoneHostname]] = relationship(

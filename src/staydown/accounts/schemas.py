@@ -98,6 +98,11 @@ class ValidationResult(BaseModel):
     checked_at: datetime
 
 
+class RateLimitRead(BaseModel):
+    per_second: float
+    burst: float
+
+
 class ZoneRead(BaseModel):
     id: int
     customer_id: int
@@ -111,6 +116,15 @@ class ZoneRead(BaseModel):
     activation_blockers: list[str]
     validation: ValidationResult | None = None
     created_at: datetime
+    rate_limit: RateLimitRead | None = None
+
+
+class ZoneRateLimit(StrictModel):
+    """Requests a second (and burst) each client address may make to this zone at each edge worker;
+    ``per_second: null`` returns the zone to the edge's default."""
+
+    per_second: float | None = Field(gt=0, le=1_000_000)
+    burst: float | None = Field(None, gt=0, le=10_000_000)
 
 
 class ZoneValidate(StrictModel):

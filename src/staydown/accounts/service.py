@@ -38,6 +38,7 @@ from staydown.accounts.schemas import (
     Challenge,
     CustomerCreate,
     EvidenceCreate,
+    RateLimitRead,
     ValidationResult,
     ZoneCreate,
     ZoneRead,
@@ -378,6 +379,11 @@ def zone_read(
         ),
         validation=validation,
         created_at=zone.created_at,
+        rate_limit=(
+            RateLimitRead(per_second=zone.rate_per_second, burst=zone.rate_burst or zone.rate_per_second)
+            if zone.rate_per_second
+            else None
+        ),
     )
 
 
@@ -473,7 +479,36 @@ def _publish_zone(session: Session, zone: Zone, *, now: datetime) -> None:
         "status": zone.status.value,
         "reason": zone.status_reason,
     }
+    if zone.rate_per_second:
+        payload["rate_per_second"] = zone.rate_per_second
+        payload["rate_burst"] = zone.rate_burst or zone.rate_per_second
     enforcement.append(session, FeedKind.zone, at=now, payload=payload, zone_id=zone.id)
+
+
+def set_rate_limit(
+    session: Session,
+    zone: Zone,
+    *,
+    per_second: float | None,
+    burst: float | None,
+    now: datetime,
+    actor: str,
+) -> Zone:
+    """Set (or clear) the zone's per-client rate limit and send it to every edge."""
+    if per_second is not None and burst is not None and burst < 1:
+        raise AccountError("invalid_rate_limit", "a burst below one request admits nothing", status=422)
+    zone.rate_per_second = per_second
+    zone.rate_burst = (burst or per_second) if per_second is not None else None
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.rate_limit_set",
+        entity=("zone", zone.id),
+        data={"per_second": zone.rate_per_second, "burst": zone.rate_burst},
+    )
+    _publish_zone(session, zone, now=now)
+    return zone
 
 
 def set_standing(

@@ -110,6 +110,7 @@ class Edge:
         self.cache = MemoryCache(budget=config.cache_budget, max_object=config.max_object)
         self.pool = OriginPool()
         self.limiter = RateLimiter(rate=config.rate_per_second, burst=config.rate_burst)
+        self.zone_limiters: dict[int, RateLimiter] = {}
         self.inflight: dict[tuple[int, str], asyncio.Future[CachedResponse | None]] = {}
         self.connections = 0
         self.counters: dict[str, int] = {}
@@ -123,6 +124,8 @@ class Edge:
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
+        for zone_id in state.zones:
+            self._zone_limiter(zone_id)
 
     def metrics(self) -> bytes:
         """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
@@ -144,6 +147,7 @@ class Edge:
                 zone = self.state.zones.get(zone_id)
                 if zone is None or zone.status != "active":
                     self.cache.purge_zone(zone_id)
+                self._zone_limiter(zone_id)
             elif kind == "hash_add":
                 self._banked(BankRecord.from_record(record))
             elif kind == "hash_remove":
@@ -152,6 +156,26 @@ class Edge:
                 for key in [k for k, e in self.staydown_blocks.items() if e.entry_id == entry_id]:
                     del self.staydown_blocks[key]
         self._decisions.clear()
+
+    def _zone_limiter(self, zone_id: int) -> None:
+        """Keep a zone's own limiter in step with its record (buckets survive an unchanged limit)."""
+        zone = self.state.zones.get(zone_id)
+        rate = zone.rate_per_second if zone is not None else None
+        if not rate:
+            self.zone_limiters.pop(zone_id, None)
+            return
+        burst = zone.rate_burst if zone is not None and zone.rate_burst else rate
+        current = self.zone_limiters.get(zone_id)
+        if current is None or current.rate != rate or current.burst != max(burst, rate):
+            self.zone_limiters[zone_id] = RateLimiter(rate=rate, burst=burst)
+
+    def limiter_for(self, request: Request) -> RateLimiter | None:
+        """The limiter that counts this request: its zone's own, else the edge's, else none."""
+        if self.zone_limiters:
+            zone = self.decide(request).zone
+            if zone is not None and zone.zone_id in self.zone_limiters:
+                return self.zone_limiters[zone.zone_id]
+        return self.limiter if self.limiter.rate else None
 
     def _banked(self, entry: BankRecord) -> None:
         """A new bank entry: purge and block the cached copies it covers."""
@@ -222,6 +246,9 @@ class Edge:
         self.guard.load(BankRecord.from_record(r) for r in state.bank.values())
         self.cache.on_drop = self.guard.cached.forget
         self.staydown_blocks.clear()
+        self.zone_limiters.clear()
+        for zone_id in state.zones:
+            self._zone_limiter(zone_id)
 
     def immediate(self, request: Request, decision: Decision) -> bytes | None:
         """Answer without the origin when enforcement or a fresh cached copy allows; else None."""
@@ -806,6 +833,7 @@ class EdgeProtocol(asyncio.Protocol):
             and self.worker is None
             and self.transport is not None
             and not self.edge.limiter.rate
+            and not self.edge.zone_limiters
             and self.parser.get_method() == b"GET"
             and self.parser.should_keep_alive()
         ):
@@ -822,9 +850,10 @@ class EdgeProtocol(asyncio.Protocol):
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
         )
-        if self.edge.limiter.rate and not self.edge.limiter.allow(self.client, time.monotonic()):
+        limiter = self.edge.limiter_for(request)
+        if limiter is not None and not limiter.allow(self.client, time.monotonic()):
             self.edge.count("rate_limited")
-            retry = max(1, int(self.edge.limiter.retry_after(self.client, time.monotonic()) + 0.999))
+            retry = max(1, int(limiter.retry_after(self.client, time.monotonic()) + 0.999))
             self.queue.append(
                 core.render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))])
             )

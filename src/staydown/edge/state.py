@@ -36,6 +36,8 @@ class ZoneState:
     origin: str
     status: str
     reason: str | None = None
+    rate_per_second: float | None = None  # per client address; None: the edge's default
+    rate_burst: float | None = None
 
 
 @dataclass(slots=True)
@@ -87,6 +89,8 @@ class EnforcementState:
             origin=str(record.get("origin") or ""),
             status=str(record["status"]),
             reason=record.get("reason"),
+            rate_per_second=record.get("rate_per_second"),
+            rate_burst=record.get("rate_burst"),
         )
         self.zones[zone_id] = zone
         for host in zone.hostnames:
@@ -122,6 +126,8 @@ class EnforcementState:
                     "origin": z.origin,
                     "status": z.status,
                     "reason": z.reason,
+                    "rate_per_second": z.rate_per_second,
+                    "rate_burst": z.rate_burst,
                 }
                 for z in self.zones.values()
             ],
