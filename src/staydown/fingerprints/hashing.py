@@ -78,9 +78,9 @@ _PAPER = 200  # pages are printed on white: a border this light is a page's own 
 _DEEPEST = 0.4  # no border is deeper than this
 _MIDDLE = 0.15  # side borders are judged on the rows between 15% and 85% of the height
 _PASSES = 4
-# A strip added above or below (a banner) is at most _STRIP of the height, cut off by a band of
-# paper rows at least _BAND deep, or of its own background colour at least _BANNER_BAND deep; a
-# band has at most _BAND_STRAY other pixels, so panel borders crossing a gutter stop it.
+# A strip added above or below (a banner) is at most _STRIP of the height; on a page it is cut off
+# by a band of paper rows at least _BAND deep with at most _BAND_STRAY other pixels, so panel
+# borders crossing a gutter stop it.
 _STRIP = 0.22
 _BAND = 0.025
 _BANNER_BAND = 0.01
@@ -367,11 +367,11 @@ def _strip_margins(
             skip, colour = _transition(probe, previous)
             count = _layer(probe[skip:], colour)
             thick = count >= _LAYER * full[side % 2]
-            # Past a first layer (a pad, or the page's margin) only a thick layer of a different
-            # colour goes: a thin one is a panel border, and inside it lies the picture. Past a
-            # light layer only another light one goes: the white margin inside a light pad.
+            # Past a first layer (a pad, or the page's margin) only a page's white margin goes,
+            # and only a thick one: a thin one is a panel border, and inside it lies the picture;
+            # a flat stretch of a photo inside a pad is the picture too.
             if previous is not None and not (
-                thick and abs(colour - previous) > _FUZZ and (previous < _PAPER or colour >= _PAPER)
+                thick and colour >= _PAPER and abs(colour - previous) > _UNIFORM
             ):
                 continue
             if count:
@@ -385,14 +385,37 @@ def _strip_margins(
     return luma, colours, outer
 
 
-def _cut_strip(luma: Luma, colours: list[int], band: float) -> tuple[Luma, int] | None:
+def _cut_banner(luma: Luma, colour: int) -> tuple[Luma, int] | None:
+    """Drop a banner at the top whose flat background of ``colour`` was stripped: it ends at a band
+    of rows of that colour below its lettering, or else where rows stop having that colour as
+    their median (lettering and a logo cover little of a row). Return the rest and the colour, or
+    None when no banner ends within _STRIP."""
+    height = luma.shape[0]
+    window = luma[: round(_STRIP * height) + 1]
+    medians = np.median(window, axis=1)
+    own = np.abs(medians - colour) <= _UNIFORM
+    flat = (np.abs(window.astype(np.int16) - colour) > _FUZZ).mean(axis=1) <= _BAND_STRAY
+    band = own & flat
+    rows = max(2, round(_BANNER_BAND * height))
+    run = 0
+    for row, flag in enumerate(band):
+        run = run + 1 if flag else 0
+        if run >= rows and row + 1 - run > 0 and (row + 1 == len(band) or not band[row + 1]):
+            return luma[row + 1 :], colour
+    end = _leading(own)
+    if end == len(window) or end < 1:
+        return None
+    return luma[end:], colour
+
+
+def _cut_strip(luma: Luma, colours: list[int]) -> tuple[Luma, int] | None:
     """Drop a strip at the top that a band of rows of one of ``colours`` cuts off from the rest;
     return the rest and the band's colour, or None.
 
     The band must be flat across the whole width: gutters and blank panels are crossed by panel
     borders, so only a margin between the picture and something added to it qualifies."""
     height = luma.shape[0]
-    rows = max(2, round(band * height))
+    rows = max(2, round(_BAND * height))
     window = luma[: min(height, round(_STRIP * height) + rows + 1)]
     medians = np.median(window, axis=1).astype(np.int16)
     flat = _off_line(window, medians) <= _BAND_STRAY
@@ -414,27 +437,29 @@ def _trim(luma: Luma) -> Luma | None:
     height, width = luma.shape
     trimmed, colours, outer = _strip_margins(luma)
     # A strip is cut off at a band of the page's paper (the colour of its white side margins), or,
-    # when a border was stripped at that end in another colour (a banner's background over a photo
-    # or a cover), at a thinner band of that colour below its lettering.
+    # when a border was stripped at that end in a colour the sides do not have (a banner's
+    # background over a photo or a cover, not a pad all round), where that colour ends.
     paper = [colour for colour in (colours[1], colours[3]) if colour is not None and colour >= _PAPER]
     ends = {0: outer[0], 2: outer[2]}
+    sides = [colour for colour in (outer[1], outer[3]) if colour is not None]  # a pad all round
     for _ in range(_PASSES):
         changed = False
         for end in (0, 2):  # the top, then (flipped) the bottom
-            rules = [(paper, _BAND)] if paper else []
             own = ends[end]
-            if own is not None and all(abs(own - colour) > _FUZZ for colour in paper):
-                rules.append(([own], _BANNER_BAND))
-            for rule_colours, band in rules:
-                found = _cut_strip(trimmed, rule_colours, band)
-                if found is not None and found[0].shape[0] >= _MIN_TRIMMED * height:
-                    cut, colour = found
-                    ends[end] = None  # one banner per end
-                    colours[end] = colour  # the band was a margin: only thick layers go after it
-                    trimmed, colours, _ = _strip_margins(cut[::-1] if end else cut, colours)
-                    trimmed = trimmed[::-1] if end else trimmed
-                    changed = True
-                    break
+            found = _cut_strip(trimmed, paper) if paper else None
+            if (
+                found is None
+                and own is not None
+                and all(abs(own - colour) > _FUZZ for colour in paper + sides)
+            ):
+                found = _cut_banner(trimmed, own)
+            if found is not None and found[0].shape[0] >= _MIN_TRIMMED * height:
+                cut, colour = found
+                ends[end] = None  # one banner per end
+                colours[end] = colour  # the band was a margin: only a white margin goes after it
+                trimmed, colours, _ = _strip_margins(cut[::-1] if end else cut, colours)
+                trimmed = trimmed[::-1] if end else trimmed
+                changed = True
             trimmed = trimmed[::-1]
         if not changed:
             break
