@@ -8,6 +8,7 @@ notice. Screenshots of the main pages go to ``tests/artifacts/``.
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from staydown.demo.pages import render_page
 from tests.conftest import Api
+from tests.desk.scenes import jpeg, staydown_scene
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin
 from tests.support import customer_body, notice_body
 
@@ -260,3 +263,120 @@ def test_customer_files_a_counter_notice(api: Api, browser: Browser) -> None:
         page.close()
     items = api.as_("agent").get(f"/v1/notices/{notice['id']}").json()["items"]
     assert [i["status"] for i in items] == ["counter_noticed", "actioned"]
+
+
+def _loaded(page: Page, selector: str) -> None:
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll({selector!r})].every(i => i.complete && i.naturalWidth > 0)"
+    )
+
+
+def test_legal_user_records_decides_and_downloads_an_order(api: Api, browser: Browser) -> None:
+    customer = api.as_("agent").post("/v1/customers", json=customer_body("Pirate Site")).json()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, api, api.keys["legal"])
+    expect(page).to_have_url(f"{api.url}/desk/legal")
+    page.get_by_role("link", name="Record a new order").click()
+    page.get_by_label("Customer number").fill(str(customer["id"]))
+    page.get_by_label("Court or authority").fill("Tokyo District Court")
+    page.get_by_label("Case number").fill("R8 (wa) 123")
+    page.get_by_label("Jurisdiction").fill("JP")
+    page.get_by_label("Legal basis", exact=True).select_option("jp_disclosure_order")
+    page.get_by_label("Name", exact=True).check()
+    page.get_by_label("E-mail", exact=True).check()
+    page.get_by_label("Sign-up IP address and time").check()
+    page.get_by_label("Deadline to answer").fill("2026-12-01T17:00")
+    page.get_by_label("Time zone of these times").select_option("+09:00")
+    _shot(page, "legal-order-new")
+    page.get_by_role("button", name="Record the order").click()
+    expect(page.get_by_role("status")).to_contain_text("recorded")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("received")
+    expect(page.locator("body")).to_contain_text("2026-12-01 08:00 UTC")
+    page.get_by_label("Partially comply", exact=False).check()
+    page.locator("fieldset.scope").get_by_label("Name", exact=True).check()
+    page.locator("fieldset.scope").get_by_label("E-mail", exact=True).check()
+    page.get_by_label("Reason (recorded in the audit log)").fill("the sign-up IP is not needed for the claim")
+    page.get_by_role("button", name="Record the decision").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("partially complied")
+    _shot(page, "legal-order")
+    with page.expect_download() as downloaded:
+        page.get_by_role("link", name="Download the package (JSON)").click()
+    package = json.loads(Path(downloaded.value.path()).read_text())
+    assert set(package["identity"]) == {"name", "email"} and package["withheld"] == ["signup_ip"]
+    order_id = package["order"]["id"]
+    page.get_by_role("link", name="Disclosure orders").click()
+    expect(page.get_by_role("link", name=f"Order {order_id}")).to_be_visible()
+    _shot(page, "legal-orders")
+    page.get_by_role("link", name="Legal holds").click()
+    expect(page.get_by_role("button", name=re.compile(r"Release hold \d+"))).to_have_count(1)
+    _shot(page, "legal-holds")
+    page.close()
+
+    agent = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(agent, api, api.keys["agent"])
+    expect(agent.get_by_role("link", name="Disclosure orders")).to_have_count(0)
+    response = agent.goto(f"{api.url}/desk/legal/orders/{order_id}")
+    assert response is not None and response.status == 404
+    expect(agent.get_by_role("heading", level=1)).to_have_text("Not found")
+    response = agent.goto(f"{api.url}/desk/legal/orders/{order_id}/package.json")
+    assert response is not None and response.status == 404
+    agent.close()
+    trail = api.as_("legal").get(f"/v1/audit/disclosure_order/{order_id}").json()
+    assert [e["action"] for e in trail].count("disclosure.package_downloaded") == 1
+
+
+def test_agent_confirms_a_pending_review_match(api: Api, browser: Browser) -> None:
+    with ScriptedOrigin() as origin:
+        scene = staydown_scene(api, origin)
+        match_id = scene["review"]["id"]
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _sign_in(page, api, api.keys["agent"])
+        page.get_by_role("link", name="Stay-down matches").click()
+        card = page.get_by_role("article", name=f"Match {match_id}")
+        expect(card).to_contain_text("pending review")
+        expect(card).to_contain_text("PDQ distance 40 of 256")
+        expect(card.get_by_role("img", name="Original: noticed item", exact=False)).to_be_visible()
+        expect(card.get_by_role("img", name="Copy found at", exact=False)).to_be_visible()
+        _loaded(page, "article.match img")
+        _shot(page, "matches")
+        card.get_by_label(f"Reason for match {match_id}").fill("the same page, slightly rotated")
+        card.get_by_role("button", name="Confirm (block)").click()
+        expect(page.get_by_role("status")).to_have_text(f"Match {match_id} confirmed.")
+        card = page.get_by_role("article", name=f"Match {match_id}")
+        expect(card.locator(".badge")).to_have_text("confirmed")
+        expect(card).to_contain_text("the same page, slightly rotated")
+        page.goto(f"{api.url}/desk/notices/{scene['notice']['id']}")
+        expect(page.get_by_role("heading", name="Stay-down")).to_be_visible()
+        _loaded(page, "img.thumb")
+        _shot(page, "notice-staydown")
+        page.close()
+    read = api.as_("agent").get(f"/v1/staydown/matches/{match_id}").json()
+    assert read["status"] == "confirmed"
+
+
+def test_rightsholder_registers_a_work(api: Api, browser: Browser, tmp_path: Path) -> None:
+    files = []
+    for number in (71, 72):
+        path = tmp_path / f"page-{number}.jpg"
+        path.write_bytes(jpeg(render_page(number)))
+        files.append(path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(files[0].read_bytes()[:500])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, api, api.keys["submitter"])
+    page.get_by_role("link", name="Works").click()
+    page.get_by_label("Describe the work").fill("Demo Manga, chapter 12, pages 1-2")
+    page.get_by_label("Reference images").set_input_files([*files, broken])
+    page.get_by_role("button", name="Register the work").click()
+    expect(page.get_by_role("alert")).to_contain_text("broken.jpg")
+    expect(page.get_by_label("Describe the work")).to_have_value("Demo Manga, chapter 12, pages 1-2")
+    _shot(page, "works-refused")
+    page.get_by_label("Reference images").set_input_files(files)
+    page.get_by_role("button", name="Register the work").click()
+    expect(page.get_by_role("status")).to_contain_text("2 reference image(s)")
+    expect(page.get_by_role("table").first).to_contain_text("page-71.jpg")
+    _shot(page, "work")
+    page.get_by_role("link", name="Works").click()
+    expect(page.get_by_role("link", name=re.compile(r"^Work \d+$"))).to_have_count(1)
+    _shot(page, "works")
+    page.close()

@@ -64,6 +64,17 @@ BASIS_LABELS = {
     LegalBasis.court_order: "Other court order",
     LegalBasis.authority_order: "Administrative authority order (e.g. DSA Art. 10)",
 }
+FIELD_LABELS = {
+    IdentityField.name: "Name",
+    IdentityField.address: "Postal address",
+    IdentityField.phone: "Telephone",
+    IdentityField.email: "E-mail",
+    IdentityField.organization: "Organisation",
+    IdentityField.payment_reference: "Payment reference",
+    IdentityField.signup_ip: "Sign-up IP address and time",
+    IdentityField.verification: "Verification record",
+    IdentityField.zones: "Zones (hostnames served)",
+}
 EVENT_LABELS = {
     OrderEvent.comply: "Comply: release every field in scope",
     OrderEvent.partially_comply: "Partially comply: release only the fields ticked below",
@@ -118,6 +129,7 @@ def _order_form(
             "errors": errors or [],
             "bases": BASIS_LABELS,
             "fields": list(IdentityField),
+            "field_labels": FIELD_LABELS,
             "offsets": present.UTC_OFFSETS,
             "title": "Record a disclosure order",
         },
@@ -209,6 +221,7 @@ def order_detail(request: Request, order_id: int, who: LegalOnly) -> Response:
             "choices": [(event, EVENT_LABELS[event]) for event in _choices(order.status)],
             "package": package_allowed(order.status, order.released),
             "bases": BASIS_LABELS,
+            "field_labels": FIELD_LABELS,
             "trail": trail,
             "title": f"Disclosure order {order.id}",
         },
