@@ -261,7 +261,8 @@ def decide_order(
         )
         session.commit()
         status = order.status
-    return redirect(request, f"{PREFIX}/legal/orders/{order_id}", f"Order {order_id} is now {status.value}.")
+    now_is = status.value.replace("_", " ")
+    return redirect(request, f"{PREFIX}/legal/orders/{order_id}", f"Order {order_id} is now {now_is}.")
 
 
 def _package(request: Request, order_id: int, fmt: str, who: DeskPrincipal) -> Response:

@@ -217,7 +217,7 @@ def decide(
         session.commit()
         status = match.status
     back = next if next.startswith(PREFIX + "/") and not next.startswith("//") else f"{PREFIX}/matches"
-    return redirect(request, back, f"Match {match_id} {status.value}.")
+    return redirect(request, back, f"Match {match_id} {status.value.replace('_', ' ')}.")
 
 
 def _image(body: bytes | None) -> Response:
