@@ -11,6 +11,7 @@ import tracemalloc
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps, features
 
@@ -247,6 +248,37 @@ def test_copies_of_a_photo_match_too() -> None:
     for name in ("jpeg q40", "webp", "resize 50%", "flip", "crop one edge"):
         copy = TRANSFORMS[name](photo) if name != "crop one edge" else encode(photo.crop((0, 0, 640, 470)))
         assert distance(reference, fingerprint(copy)) <= AUTO_BLOCK, name
+
+
+def test_a_photo_in_a_pad_or_under_a_banner_is_found_by_its_trimmed_hash() -> None:
+    """A photo has no margins: the pad is stripped down to the picture, and a banner ends where its
+    own background does. (bench/staydown_accuracy.py measures how often, over many photos.)"""
+    photo = render_photo(4, width=640, height=480)
+    reference = reference_fingerprint(encode(photo, quality=95))
+    for copy in (
+        pad(photo, (0, 0, 0), (20, 30, 20, 30)),
+        pad(photo, (255, 255, 255), (0, 40, 0, 40)),
+        banner(photo, top=True),
+        banner(photo, top=False),
+    ):
+        query = fingerprint(encode(copy))
+        assert len(query.pdq) == 2
+        assert hamming(reference.pdq[0], query.pdq[0]) > REVIEW  # as it is, the copy is far off
+        assert distance(reference, query) <= AUTO_BLOCK  # trimmed, it is found
+
+
+@pytest.mark.parametrize("vertical", [True, False], ids=["top to bottom", "left to right"])
+def test_a_gradient_is_not_a_border(vertical: bool) -> None:
+    """A sky or a cover's background fades; trimming it would make crops and pads disagree."""
+    ramp = np.linspace(30, 220, 480 if vertical else 640, dtype=np.float32)
+    pixels = np.tile(ramp[:, None], (1, 640)) if vertical else np.tile(ramp[None, :], (480, 1))
+    image = Image.fromarray(pixels.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for i in range(5):
+        draw.ellipse((60 + 110 * i, 160 + 20 * i, 140 + 110 * i, 260 + 20 * i), fill=255 - 40 * i)
+    result = fingerprint(encode(image, quality=90))
+    assert not result.weak
+    assert len(result.pdq) == 1  # nothing was trimmed
 
 
 def test_distinct_pages_are_far_apart_even_sharing_a_layout() -> None:
