@@ -67,6 +67,11 @@ def test_counter_notice_restores_exactly_on_the_computed_business_day(api: Api) 
     assert {m["recipient"] for m in restored} == {"owner@shop.example", "agent@rights.example"}
     assert customer.get(f"/v1/counter-notices/{counter['id']}").json()["status"] == "restored"
 
+    listed = api.as_("agent").get("/v1/counter-notices", params={"status": "restored"}).json()
+    assert [c["id"] for c in listed] == [counter["id"]]
+    assert [c["id"] for c in customer.get("/v1/counter-notices").json()] == [counter["id"]]
+    assert api.as_("submitter").get("/v1/counter-notices").json() == []
+
     # Later runs find nothing more to do.
     assert timers_run(api, _iso(RESTORE_AT + timedelta(days=30)))["ran"] == 0
     trail = api.as_("agent").get(f"/v1/audit/counter_notice/{counter['id']}").json()

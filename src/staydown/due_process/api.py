@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
 from staydown.due_process import service
-from staydown.due_process.flows import Complainant, ComplaintStatus
+from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus
 from staydown.due_process.models import Complaint
 from staydown.due_process.schemas import (
     ComplaintCreate,
@@ -69,6 +69,24 @@ def file_counter_notice(
         )
     session.commit()
     return service.counter_notice_read(session, counter)
+
+
+@router.get("/v1/counter-notices", response_model=list[CounterNoticeRead])
+def list_counter_notices(
+    who: Reading,
+    session: Reader,
+    status: CounterNoticeStatus | None = None,
+    notice_id: int | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[CounterNoticeRead]:
+    """Counter-notices, next restoration first (a customer sees its own)."""
+    if who.role is Role.submitter or (who.role is Role.customer and who.customer_id is None):
+        return []
+    customer_id = who.customer_id if who.role is Role.customer else None
+    rows = service.list_counter_notices(
+        session, status=status, notice_id=notice_id, customer_id=customer_id, limit=limit
+    )
+    return [service.counter_notice_read(session, row) for row in rows]
 
 
 @router.get("/v1/counter-notices/{counter_notice_id}", response_model=CounterNoticeRead)

@@ -8,6 +8,7 @@ Each step runs in the caller's unit of work together with the item transitions i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -253,6 +254,27 @@ def counter_notice_items(session: Session, counter_notice_id: int) -> list[int]:
 
 def get_counter_notice(session: Session, counter_notice_id: int) -> CounterNotice | None:
     return session.get(CounterNotice, counter_notice_id)
+
+
+def list_counter_notices(
+    session: Session,
+    *,
+    status: CounterNoticeStatus | None = None,
+    notice_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int = 100,
+) -> Sequence[CounterNotice]:
+    """Counter-notices, the next restoration first (those without one after, newest first)."""
+    stmt = select(CounterNotice).order_by(
+        CounterNotice.restore_at.is_(None), CounterNotice.restore_at, CounterNotice.id.desc()
+    )
+    if status is not None:
+        stmt = stmt.where(CounterNotice.status == status)
+    if notice_id is not None:
+        stmt = stmt.where(CounterNotice.notice_id == notice_id)
+    if customer_id is not None:
+        stmt = stmt.where(CounterNotice.customer_id == customer_id)
+    return session.scalars(stmt.limit(limit)).all()
 
 
 def counter_notice_read(session: Session, counter: CounterNotice) -> CounterNoticeRead:
