@@ -1,20 +1,30 @@
 """Main desk pages render in under 200 ms with 100,000 notices in the database.
 
 The rows are bulk-inserted (100,000 notices of one item each on one customer's zone, 2,000
-customers with strikes); each page is then fetched over HTTP as a signed-in browser would, and the
-median of several fetches is compared with the budget.
+customers with strikes, 20,000 stay-down matches); each page is then fetched over HTTP as a
+signed-in browser would, and the median of several fetches is compared with the budget.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
 from staydown.accounts.models import Customer, Standing
 from staydown.db.base import bulk_insert
+from staydown.fingerprints.models import (
+    BankEntry,
+    BankScope,
+    BankSource,
+    BankStatus,
+    MatchOutcome,
+    MatchStatus,
+    StaydownMatch,
+)
 from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.notices.models import Notice, NoticeItem
 from staydown.policy.models import Strike, StrikeStatus
@@ -24,6 +34,7 @@ from tests.desk.support import DeskClient
 from tests.support import active_zone
 
 NOTICES = 100_000
+MATCHES = 20_000
 CUSTOMERS = 2_000
 BUDGET_MS = 200.0
 
@@ -114,6 +125,44 @@ def _fill(api: Api, zone: dict[str, int], submitter_key_id: int) -> None:
                 for n in range(1 + k % 6)
             ),
         )
+        first_item = session.query(NoticeItem.id).order_by(NoticeItem.id).limit(1).scalar()
+        _fill_matches(session, zone, notice_id=first, item_id=first_item)
+
+
+def _fill_matches(session: Session, zone: dict[str, int], *, notice_id: int, item_id: int | None) -> None:
+    """A bank entry for the first notice's item and MATCHES copies edges reported of it."""
+    assert item_id is not None
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    bulk_insert(
+        session,
+        BankEntry,
+        ("scope", "source", "item_id", "sha256", "pdq", "quality", "width", "height", "status", "created_at"),
+        [
+            (
+                BankScope.customer, BankSource.notice, item_id, "a" * 64, ["0" * 64], 100, 800, 1200,
+                BankStatus.active, start,
+            )
+        ],
+    )  # fmt: skip
+    entry_id = session.query(BankEntry.id).order_by(BankEntry.id.desc()).limit(1).scalar()
+    statuses = [MatchStatus.pending_review, MatchStatus.blocked, MatchStatus.confirmed, MatchStatus.dismissed]
+    bulk_insert(
+        session,
+        StaydownMatch,
+        (
+            "entry_id", "notice_id", "zone_id", "customer_id", "url", "target", "distance", "exact",
+            "copy_sha256", "outcome", "status", "reported_by", "found_at",
+        ),
+        (
+            (
+                entry_id, notice_id, zone["zone_id"], zone["customer_id"], f"http://busy.example/copy/{i}.jpg",
+                f"/copy/{i}.jpg", 20 + i % 28, False, "b" * 64,
+                MatchOutcome.review if i % 4 == 0 else MatchOutcome.block, statuses[i % 4], "key:1",
+                start + timedelta(seconds=i),
+            )
+            for i in range(MATCHES)
+        ),
+    )  # fmt: skip
 
 
 def _median_ms(desk: DeskClient, path: str) -> float:
@@ -140,6 +189,8 @@ def test_main_pages_render_fast_with_100k_notices(api: Api) -> None:
     _fill(api, zone, submitter_key_id)
     agent = DeskClient(api)
     agent.sign_in_with_key(api.keys["agent"])
+    with api.database.reader() as session:
+        first_notice = session.query(Notice.id).order_by(Notice.id).limit(1).scalar()  # its item is banked
     busiest = api.as_("agent").get("/v1/notices?status=accepted&per_page=1").json()["notices"][0]["id"]
     customer = DeskClient(api)
     customer.sign_in_with_key(zone["key"])
@@ -156,6 +207,11 @@ def test_main_pages_render_fast_with_100k_notices(api: Api) -> None:
         "customer portal: notices": (customer, "/desk/account/notices"),
         "customer portal: strikes": (customer, "/desk/account/strikes"),
         "rightsholder: my notices": (rights, "/desk/my/notices"),
+        "rightsholder: works": (rights, "/desk/works"),
+        f"stay-down matches ({MATCHES})": (agent, "/desk/matches"),
+        "stay-down matches, last page": (agent, f"/desk/matches?page={MATCHES // 25}"),
+        "pending matches": (agent, "/desk/matches?status=pending_review"),
+        "notice with its stay-down matches": (agent, f"/desk/notices/{first_notice}"),
     }
     timings = {name: _median_ms(client, path) for name, (client, path) in pages.items()}
     report = ", ".join(f"{name} {ms:.0f} ms" for name, ms in timings.items())
