@@ -10,12 +10,15 @@ hashes under one id, and a search reports each id once, at its best distance. Id
 the codes in an int32 array while they fit (an int64 one when they do not), because at ten million
 hashes the ids are a fifth of the memory. Removal compacts the codes and ids in place (FAISS
 ``remove_ids``): bank removals are rare, and a compacted index never filters tombstones on search.
+Compaction is linear in the bank (bench/staydown_latency.py prints it: about 170 ms at ten
+million hashes on a small VM), and searches wait for it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -103,6 +106,45 @@ def matches_within(stored: npt.NDArray[np.uint8], query: bytes, *, radius: int) 
     return np.flatnonzero(distance <= radius).astype(np.int64, copy=False)
 
 
+class _SharedLock:
+    """Many searches at once, or one change alone. FAISS releases the GIL while it scans, so
+    searches from a thread pool run in parallel; a waiting change holds back new searches so that
+    a steady stream of them cannot starve it."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                if not self._readers:
+                    self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._condition:
+            self._waiting += 1
+            self._condition.wait_for(lambda: not self._writing and not self._readers)
+            self._waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
 class FaissHashIndex:
     """An exact binary index (FAISS ``IndexBinaryFlat``) with the caller's ids beside the codes."""
 
@@ -112,7 +154,7 @@ class FaissHashIndex:
         faiss.omp_set_num_threads(1)
         self._index = faiss.IndexBinaryFlat(_BITS)
         self._ids: npt.NDArray[np.int32] | npt.NDArray[np.int64] = np.empty(1024, dtype=np.int32)
-        self._lock = threading.Lock()
+        self._lock = _SharedLock()
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -125,7 +167,7 @@ class FaissHashIndex:
         new = np.asarray(ids, dtype=np.int64)
         if not len(new):
             return
-        with self._lock:
+        with self._lock.exclusive():
             count = len(self)
             if self._ids.dtype == np.int32 and (new.max() > _INT32_MAX or new.min() < _INT32_MIN):
                 self._ids = self._ids.astype(np.int64)
@@ -141,7 +183,7 @@ class FaissHashIndex:
         gone = np.fromiter(ids, dtype=np.int64)
         if not len(gone):
             return
-        with self._lock:
+        with self._lock.exclusive():
             count = len(self)
             doomed = np.flatnonzero(np.isin(self._ids[:count], gone))
             if not len(doomed):
@@ -159,7 +201,7 @@ class FaissHashIndex:
         codes = _codes(hashes)
         if not len(codes):
             return []
-        with self._lock:
+        with self._lock.shared():
             if not len(self):
                 return []
             # FAISS returns distances strictly below the radius it is given.
