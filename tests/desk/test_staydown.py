@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -192,3 +193,19 @@ def test_matches_are_for_agents_and_customers_see_their_own(api: Api, origin: Sc
     assert api.as_("agent").get(f"/v1/staydown/matches/{scene['review']['id']}").json()["status"] == (
         "pending_review"
     )
+
+
+def test_a_preview_is_given_up_when_slow_or_large(origin: ScriptedOrigin) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(png, "PNG")
+    image = {"Content-Type": "image/png"}
+    origin.routes["/ok.png"] = Route(png.getvalue(), headers=image)
+    origin.routes["/slow.png"] = Route(png.getvalue(), headers=image, delay=3.0)
+    origin.routes["/big.png"] = Route(png.getvalue() * 40, headers=image)
+    limits = images.PreviewLimits(timeout=0.3, max_bytes=len(png.getvalue()) * 4)
+    assert images.preview(origin.url, hostname=HOST, target="/ok.png", limits=limits) is not None
+    started = time.monotonic()
+    assert images.preview(origin.url, hostname=HOST, target="/slow.png", limits=limits) is None
+    assert time.monotonic() - started < 2.0  # not the origin's 3 s
+    assert images.preview(origin.url, hostname=HOST, target="/big.png", limits=limits) is None
+    assert {headers["host"] for _, headers in origin.seen} == {HOST}
