@@ -191,3 +191,45 @@ def test_counter_notices_answer_dmca_notices_only(api: Api) -> None:
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "not_a_dmca_notice"
     assert "/v1/complaints" in r.json()["error"]["message"]
+
+
+def test_a_court_action_racing_the_timer_has_one_outcome(api: Api) -> None:
+    import threading
+
+    from staydown.worker import run_timers
+
+    outcomes = []
+    for n in range(3):
+        case = actioned_notice(api, f"race{n}.example.test", ["/r.jpg"])
+        customer = api.client()
+        customer.headers["authorization"] = f"Bearer {case['key']}"
+        counter = customer.post(
+            "/v1/counter-notices", json=counter_notice_body(case["notice"]["id"], case["item_ids"])
+        ).json()
+        results: dict[str, object] = {}
+
+        def fire(results: dict[str, object] = results, due: str = counter["restore_at"]) -> None:
+            results["ran"] = run_timers(
+                api.database, as_of=datetime.fromisoformat(due), settings=api.settings
+            )
+
+        def report(results: dict[str, object] = results, notice_id: int = case["notice"]["id"]) -> None:
+            results["court"] = (
+                api.as_("trusted_flagger").post(f"/v1/notices/{notice_id}/court-action", json={}).status_code
+            )
+
+        threads = [threading.Thread(target=fire), threading.Thread(target=report)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        status = customer.get(f"/v1/counter-notices/{counter['id']}").json()["status"]
+        unblocks = [r for r in feed(api) if r["kind"] == "unblock" and r["item_id"] in case["item_ids"]]
+        items = set(item_statuses(api, case["notice"]["id"]).values())
+        if results["court"] == 200:
+            assert status == "court_action" and not unblocks and items == {"actioned"}
+        else:
+            assert results["court"] == 409
+            assert status == "restored" and len(unblocks) == 1 and items == {"restored"}
+        outcomes.append(status)
+    assert set(outcomes) <= {"court_action", "restored"}

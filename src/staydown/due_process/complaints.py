@@ -336,6 +336,9 @@ def decide_complaint(
     settings: Settings,
 ) -> str | None:
     """Decide a complaint with reasons; a well-founded one reverses the decision. Say what was reversed."""
+    session.refresh(
+        complaint, with_for_update=True
+    )  # two agents deciding at once: the second sees it decided
     if complaint.status is not ComplaintStatus.open:
         raise DueProcessError(
             "complaint_decided", f"complaint {complaint.id} was already decided ({complaint.status.value})"

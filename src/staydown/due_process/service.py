@@ -295,7 +295,8 @@ def counter_notice_read(session: Session, counter: CounterNotice) -> CounterNoti
 
 def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, settings: Settings) -> None:
     """Fire a counter-notice's timer: restore its items unless a court action was reported."""
-    counter = session.get(CounterNotice, counter_notice_id)
+    # Locked: a court action reported at the same moment either wins entirely or finds it restored.
+    counter = session.get(CounterNotice, counter_notice_id, with_for_update=True)
     if counter is None or counter.status is not CounterNoticeStatus.pending:
         return
     if counter.restore_at is None or now < counter.restore_at:
@@ -377,7 +378,7 @@ def report_court_action(
     )
     if data.counter_notice_id is not None:
         stmt = stmt.where(CounterNotice.id == data.counter_notice_id)
-    pending = list(session.scalars(stmt.order_by(CounterNotice.id)))
+    pending = list(session.scalars(stmt.order_by(CounterNotice.id).with_for_update()))
     if not pending:
         raise DueProcessError(
             "no_pending_counter_notice",
