@@ -190,3 +190,12 @@ def test_a_block_that_is_not_a_notice_item_is_explained_and_lifted_too(api: Api)
         enforcement.block(session, [spec], at=api.clock(), reason="never committed")
         session.rollback()
     assert len(api.as_("agent").get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()) == 1
+
+
+def test_statements_read_the_entries_db_journal_stages() -> None:
+    # reasons.py reads the staged feed entries under db.journal's key; if that key moves, every
+    # restriction would silently go unexplained. The HTTP tests above would catch it too, slower.
+    from staydown.db import journal
+    from staydown.due_process import reasons
+
+    assert reasons._STAGED == journal._PENDING
