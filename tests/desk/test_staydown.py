@@ -209,3 +209,17 @@ def test_a_preview_is_given_up_when_slow_or_large(origin: ScriptedOrigin) -> Non
     assert time.monotonic() - started < 2.0  # not the origin's 3 s
     assert images.preview(origin.url, hostname=HOST, target="/big.png", limits=limits) is None
     assert {headers["host"] for _, headers in origin.seen} == {HOST}
+
+
+def test_matches_are_listed_per_customer(api: Api, origin: ScriptedOrigin) -> None:
+    scene = staydown_scene(api, origin)
+    other = api.as_("agent").post("/v1/customers", json={"name": "Other", "email": "o@example.com"}).json()
+    desk = _agent(api)
+    customer_page = desk.get(f"/desk/customers/{scene['zone']['customer_id']}")
+    link = f"/desk/matches?customer_id={scene['zone']['customer_id']}"
+    assert link in customer_page.text
+    theirs = desk.get(link)
+    assert len(re.findall(r'<h2 id="match-(\d+)-h"', theirs.text)) == 3
+    assert "2 waiting for review" in theirs.text
+    none = desk.get(f"/desk/matches?customer_id={other['id']}&status=pending_review")
+    assert "No matches." in none.text and "on Other's zones" in none.text

@@ -115,14 +115,18 @@ def _zones(session: Session, rows: list[StaydownMatch]) -> dict[int, dict[str, A
     return zones
 
 
-def _ordered_page(session: Session, *, offset: int, limit: int) -> tuple[list[StaydownMatch], int]:
+def _ordered_page(
+    session: Session, *, offset: int, limit: int, customer_id: int | None
+) -> tuple[list[StaydownMatch], int]:
     """One page of every match, pending review first, then blocked, confirmed, dismissed."""
     rows: list[StaydownMatch] = []
     total = 0
     for status in STATUS_ORDER:
         want = limit - len(rows)
         skip = max(0, offset - total)
-        found, count = fingerprints.list_matches(session, status=status, limit=max(want, 0), offset=skip)
+        found, count = fingerprints.list_matches(
+            session, status=status, customer_id=customer_id, limit=max(want, 0), offset=skip
+        )
         rows.extend(found if want > 0 else [])
         total += count
     return rows, total
@@ -133,17 +137,23 @@ def matches(
     request: Request,
     who: Staff,
     status: MatchStatus | None = None,
+    customer_id: int | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     """Stay-down matches with the original beside each copy; pending review first."""
     offset = (page - 1) * PER_PAGE
     with database_of(request).reader() as session:
         if status is None:
-            rows, total = _ordered_page(session, offset=offset, limit=PER_PAGE)
+            rows, total = _ordered_page(session, offset=offset, limit=PER_PAGE, customer_id=customer_id)
         else:
-            found, total = fingerprints.list_matches(session, status=status, limit=PER_PAGE, offset=offset)
+            found, total = fingerprints.list_matches(
+                session, status=status, customer_id=customer_id, limit=PER_PAGE, offset=offset
+            )
             rows = list(found)
-        waiting = fingerprints.list_matches(session, status=MatchStatus.pending_review, limit=0)[1]
+        waiting = fingerprints.list_matches(
+            session, status=MatchStatus.pending_review, customer_id=customer_id, limit=0
+        )[1]
+        customer = accounts.get_customer(session, customer_id) if customer_id is not None else None
         originals = _originals(session, rows)
         zones = _zones(session, rows)
     return render(
@@ -155,6 +165,7 @@ def matches(
             "zones": zones,
             "decisions": {m.id: decisions_for(m.status) for m in rows},
             "status": status,
+            "customer": customer,
             "statuses": list(STATUS_ORDER),
             "waiting": waiting,
             "pager": Pager(page=page, per_page=PER_PAGE, total=total),
