@@ -310,6 +310,12 @@ def test_legal_user_records_decides_and_downloads_an_order(api: Api, browser: Br
     page.get_by_role("link", name="Legal holds").click()
     expect(page.get_by_role("button", name=re.compile(r"Release hold \d+"))).to_have_count(1)
     _shot(page, "legal-holds")
+    page.get_by_role("link", name="Transparency").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Transparency report")
+    report = page.frame_locator("iframe.report")
+    expect(report.get_by_role("heading", name="Disclosure orders")).to_be_visible()
+    expect(report.locator("svg").first).to_be_visible()
+    _shot(page, "transparency")
     page.close()
 
     agent = browser.new_page(viewport={"width": 1280, "height": 900})

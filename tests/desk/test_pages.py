@@ -273,9 +273,21 @@ def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:
     api.as_("trusted_flagger").post("/v1/notices", json=notice_body(["http://shop.example/a.jpg"]))
     desk = _agent(api)
     page = desk.get("/desk/transparency?from=2026-11-01&to=2026-11-30")
-    assert page.status_code == 200 and "<svg" in page.text
+    assert page.status_code == 200 and 'aria-current="page"' in page.text  # in the desk's layout
+    frame = "/desk/transparency/report.html?from=2026-11-01&amp;to=2026-11-30"
+    assert f'src="{frame}"' in page.text
+    report = desk.get(frame.replace("&amp;", "&"))
+    assert report.status_code == 200 and "<svg" in report.text
+    assert "frame-ancestors 'self'" in report.headers["content-security-policy"]
+    as_json = desk.get("/desk/transparency/report.json?from=2026-11-01&to=2026-11-30")
+    assert as_json.json()["notices"]["total"] == 1
+    assert "attachment" in as_json.headers["content-disposition"]
+    assert desk.get("/desk/transparency/report.csv").text.count("\n") > 5
+    assert desk.get("/desk/transparency/report.xml").status_code == 404
     assert desk.get("/desk/transparency").status_code == 200
     assert desk.get("/desk/transparency?from=nonsense").status_code == 422
+    assert desk.get("/desk/transparency/report.html?to=nonsense").status_code == 422
     customer = DeskClient(api)
     customer.sign_in_with_key(api.keys["submitter"])
     assert customer.get("/desk/transparency").status_code == 403
+    assert customer.get("/desk/transparency/report.json").status_code == 403

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -42,8 +42,6 @@ from staydown.notices import service as notices
 from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.notices.models import Notice
 from staydown.policy import service as policy
-from staydown.reports import service as reports
-from staydown.reports.render import to_html
 from staydown.types import Role, VerificationLevel
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
@@ -511,23 +509,3 @@ def zone_step(
         customer_id = zone.customer_id
         session.commit()
     return redirect(request, f"{PREFIX}/customers/{customer_id}", f"Zone {zone_id}: {event} done.")
-
-
-@router.get("/transparency", include_in_schema=False)
-def transparency(
-    request: Request,
-    who: StaffOrLegal,
-    start: Annotated[str, Query(alias="from")] = "",
-    end: Annotated[str, Query(alias="to")] = "",
-) -> Response:
-    """The transparency report with its charts, for this year so far unless a period is given."""
-    now = now_of(request)
-    settings = settings_of(request)
-    try:
-        period = reports.parse_period(start or f"{now.year}-01-01", end or now.date().isoformat())
-    except reports.ReportError as exc:
-        raise DeskError(422, exc.message) from None
-    with database_of(request).reader() as session:
-        report = reports.transparency(session, period, now=now, provider=settings.provider_name)
-    # The report is a self-contained page (its own styles and inline SVG charts), shown as drawn.
-    return HTMLResponse(to_html(report), headers={"cache-control": "no-store", "x-frame-options": "DENY"})

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from staydown.desk import agent, contest, customer, legal, rightsholder, signin, staydown, works
+from staydown.desk import (
+    agent,
+    contest,
+    customer,
+    legal,
+    rightsholder,
+    signin,
+    staydown,
+    transparency,
+    works,
+)
 from staydown.desk.web import PREFIX, STATIC_DIR
 
 __all__ = ["STATIC_DIR", "router"]
@@ -19,5 +29,6 @@ for _part in (
     legal.router,
     works.router,
     staydown.router,
+    transparency.router,
 ):
     router.include_router(_part)
