@@ -252,6 +252,7 @@ def main() -> None:
     false_reviews = 0
     nearest_other = 256
     hits: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    reviewed: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     weak_queries: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     misses: dict[str, list[str]] = collections.defaultdict(list)
@@ -274,6 +275,8 @@ def main() -> None:
             if not hashes:
                 weak_queries[name][group] += 1
             found = [m.distance for m in matches if m.id == own]
+            if found:  # within the review radius: at least a person looks at it
+                reviewed[name][group] += 1
             if found and found[0] <= thresholds.auto_block:
                 hits[name][group] += 1
             elif len(misses[name]) < args.show_misses:
@@ -297,6 +300,10 @@ def main() -> None:
         )
         if misses[name]:
             print(f"{'':18} misses: {', '.join(misses[name])}")
+    print(f"\nfound within the review radius (<= {thresholds.review}: blocked or queued for review):")
+    for name in TRANSFORMS:
+        cells = [f"{group} {reviewed[name][group] / max(1, totals[name][group]):.3f}" for group in groups]
+        print(f"{name:16} {'  '.join(cells)}")
     weak_items = [r for r in results if r.weak]
     weak_blocks = sum(1 for own, *_ in false_blocks if results[own].weak)
     print(

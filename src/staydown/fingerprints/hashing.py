@@ -446,6 +446,16 @@ def _cut_strip(luma: Luma, colours: list[int]) -> tuple[Luma, int] | None:
     return None
 
 
+def _padded(colour: int, outer: list[int | None]) -> bool:
+    """Whether both sides were stripped in ``colour`` too: a pad all round, not a banner."""
+    return all(side is not None and abs(side - colour) <= 2 * _UNIFORM for side in (outer[1], outer[3]))
+
+
+def _unlike(colour: int, paper: list[int]) -> bool:
+    """Whether ``colour`` is clearly not the paper of the page's margins."""
+    return all(abs(colour - margin) > _FUZZ for margin in paper)
+
+
 def _trim(luma: Luma) -> Luma | None:
     """Normalise borders; return the trimmed luma, or None when it is the whole image or too small."""
     height, width = luma.shape
@@ -455,17 +465,12 @@ def _trim(luma: Luma) -> Luma | None:
     # background over a photo or a cover, not a pad all round), where that colour ends.
     paper = [colour for colour in (colours[1], colours[3]) if colour is not None and colour >= _PAPER]
     ends = {0: outer[0], 2: outer[2]}
-    sides = [colour for colour in (outer[1], outer[3]) if colour is not None]  # a pad all round
     for _ in range(_PASSES):
         changed = False
         for end in (0, 2):  # the top, then (flipped) the bottom
             own = ends[end]
             found = _cut_strip(trimmed, paper) if paper else None
-            if (
-                found is None
-                and own is not None
-                and all(abs(own - colour) > _FUZZ for colour in paper + sides)
-            ):
+            if found is None and own is not None and not _padded(own, outer) and _unlike(own, paper):
                 found = _cut_banner(trimmed, own)
             if found is not None and found[0].shape[0] >= _MIN_TRIMMED * height:
                 cut, colour = found
