@@ -144,9 +144,8 @@ def new_order(request: Request, who: LegalOnly, customer_id: int | None = None) 
     )
 
 
-@router.post("/legal/orders", include_in_schema=False)
-async def create_order(request: Request, who: LegalOnly) -> Response:
-    """Record an order (placing its hold unless told not to), as ``POST /v1/disclosure-orders``."""
+async def order_form(request: Request) -> dict[str, Any]:
+    """The order form's fields as typed in (kept to show the form again), ``scope`` as a list."""
     raw = await request.form()
     form: dict[str, Any] = {
         name: value.strip() if isinstance(value, str) else ""
@@ -155,6 +154,14 @@ async def create_order(request: Request, who: LegalOnly) -> Response:
     }
     form["scope"] = [v for v in raw.getlist("scope") if isinstance(v, str)]
     form["gagged"], form["hold"] = form.get("gagged") == "on", form.get("hold") == "on"
+    return form
+
+
+@router.post("/legal/orders", include_in_schema=False)
+def create_order(
+    request: Request, who: LegalOnly, form: Annotated[dict[str, Any], Depends(order_form)]
+) -> Response:
+    """Record an order (placing its hold unless told not to), as ``POST /v1/disclosure-orders``."""
     errors: list[str] = []
     times: dict[str, Any] = {}
     for field in ("issued_at", "deadline_at"):

@@ -95,7 +95,8 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
     value = form.get("description")
     description = value.strip() if isinstance(value, str) else ""
     if not 3 <= len(description) <= MAX_DESCRIPTION:
-        return _page(
+        return await run_in_threadpool(
+            _page,
             request,
             who,
             description=description[:MAX_DESCRIPTION],
@@ -119,7 +120,8 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
             )
         uploads.append(works.Upload(upload.filename, upload.content_type, data))
     if too_large:
-        return _page(
+        return await run_in_threadpool(
+            _page,
             request,
             who,
             description=description,
@@ -133,7 +135,8 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
         )
     except works.WorkError as exc:
         details = exc.details if isinstance(exc.details, list) else []
-        return _page(
+        return await run_in_threadpool(
+            _page,
             request,
             who,
             description=description,
