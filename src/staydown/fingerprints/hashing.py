@@ -6,10 +6,13 @@ decoder's DCT scaling does most of the shrinking), flatten transparency onto whi
 (PDQ hashes luma only, with the same ITU-R 601 weights Pillow uses), and scale it to fit a fixed box.
 
 Copies are often re-framed, so every image is hashed twice: as it is, and with its borders
-normalised (``trimmed``): uniform margins and pads are stripped, and a strip along the top or bottom
-that is cut off from the rest by a uniform band (a site banner above a page's margin) is dropped.
-References also get the 8 dihedral variants of both, so mirrored and rotated copies match; a query
-then needs only its own two hashes. A hash of low PDQ quality (a blank or near-blank image) says
+normalised (``trimmed``). A border is a uniform layer that ends at an edge: a pad, and inside it a
+page's white margin, are stripped, while a gradient (a sky) is picture and stays. A strip added at
+the top or bottom (a site banner) is dropped where a band of the page's paper cuts it off, or,
+over a photo or a cover, where its own background ends. Trimming decides the same way for a
+reference and for a copy, so their trimmed hashes agree. References also get the 8 dihedral
+variants of both, hashed from turned pixels, so mirrored and rotated copies match; a query then
+needs only its own two hashes. A hash of low PDQ quality (a blank or near-blank image) says
 little about the picture, so weak images keep only their SHA-256: they are never blocked
 automatically on a perceptual match.
 
