@@ -33,7 +33,9 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("owner_key_id", sa.Integer(), nullable=True),
         sa.Column("created_at", staydown.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["owner_key_id"], ["api_keys.id"], name=op.f("fk_works_owner_key_id_api_keys")),
+        sa.ForeignKeyConstraint(
+            ["owner_key_id"], ["api_keys.id"], name=op.f("fk_works_owner_key_id_api_keys")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_works")),
     )
     op.create_index(op.f("ix_works_owner_key_id"), "works", ["owner_key_id"], unique=False)
@@ -76,7 +78,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_bank_entries_customer_id_customers")
         ),
-        sa.ForeignKeyConstraint(["notice_id"], ["notices.id"], name=op.f("fk_bank_entries_notice_id_notices")),
+        sa.ForeignKeyConstraint(
+            ["notice_id"], ["notices.id"], name=op.f("fk_bank_entries_notice_id_notices")
+        ),
         sa.ForeignKeyConstraint(
             ["item_id"], ["notice_items.id"], name=op.f("fk_bank_entries_item_id_notice_items")
         ),
@@ -164,7 +168,9 @@ def upgrade() -> None:
     op.create_index("ix_staydown_matches_copy", "staydown_matches", ["entry_id", "zone_id", "target"])
     op.create_index(op.f("ix_staydown_matches_notice_id"), "staydown_matches", ["notice_id"], unique=False)
     op.create_index(op.f("ix_staydown_matches_work_id"), "staydown_matches", ["work_id"], unique=False)
-    op.create_index(op.f("ix_staydown_matches_customer_id"), "staydown_matches", ["customer_id"], unique=False)
+    op.create_index(
+        op.f("ix_staydown_matches_customer_id"), "staydown_matches", ["customer_id"], unique=False
+    )
     op.create_index(op.f("ix_staydown_matches_status"), "staydown_matches", ["status"], unique=False)
 
     # A confirmed stay-down match is a strike of its own: strikes gain match_id, notice_id becomes
