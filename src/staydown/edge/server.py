@@ -37,7 +37,7 @@ from staydown.edge.freshness import (
 )
 from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginPool, OriginResponse
 from staydown.edge.ratelimit import RateLimiter
-from staydown.edge.state import EnforcementState
+from staydown.edge.state import EnforcementState, ZoneState
 from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import Fingerprint, ImageLimits, ImageRejected, fingerprint, is_image_type
 from staydown.fingerprints.index import Thresholds
@@ -424,10 +424,14 @@ class Edge:
                 self.count("bypass")
                 return await _stream(response, request, write, state="bypass", first=bytes(body), rest=pieces)
         entry = _entry(response, bytes(body), request, response_cc, request_time, self.clock())
-        fp = await self._fingerprint(entry) if entry.status == 200 else None
         decision = self.decide(request)  # a block may have arrived while the body was read
-        if fp is not None and decision.outcome is Outcome.proxy:
-            self._judge(decision, key, fp)
+        assessed = None
+        if entry.status == 200 and decision.outcome is Outcome.proxy:
+            assessed = await self._assess(entry, decision)
+            decision = self.decide(request)  # or while the image was judged
+        fp = assessed[0] if assessed is not None else None
+        if assessed is not None and decision.outcome is Outcome.proxy:
+            self._judge(decision, key, *assessed)
             decision = self.decide(request)
         if decision.outcome is not Outcome.proxy:
             write(self.immediate(request, decision) or b"")
@@ -441,24 +445,39 @@ class Edge:
         write(serve_entry(entry, request, now=self.clock(), state="miss"))
         return True
 
-    async def _fingerprint(self, entry: CachedResponse) -> Fingerprint | None:
-        """Fingerprint a filled image off the event loop; None for anything that is not one."""
+    async def _assess(
+        self, entry: CachedResponse, decision: Decision
+    ) -> tuple[Fingerprint, Verdict | None, int] | None:
+        """Fingerprint a filled image and ask the bank, both off the event loop; None for non-images."""
         content_type = next((v for n, v in entry.headers if n.lower() == "content-type"), "")
         if not (is_image_type(content_type) or _looks_like_image(entry.body)):
             return None
+        assert decision.zone is not None
+        generation = self.guard.generation
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.hasher, _fingerprint, entry.body, self.image_limits)
+            fp, verdict = await loop.run_in_executor(
+                self.hasher, _assess, self.guard, entry.body, self.image_limits, decision.zone
+            )
         except ImageRejected as exc:
             self.count("image_rejected")
             log.info("cached image not fingerprinted: %s", exc)
             return None
+        return fp, verdict, generation
 
-    def _judge(self, decision: Decision, key: tuple[int, str], fp: Fingerprint) -> None:
+    def _judge(
+        self,
+        decision: Decision,
+        key: tuple[int, str],
+        fp: Fingerprint,
+        verdict: Verdict | None,
+        generation: int,
+    ) -> None:
         """Apply the bank's verdict on a filled image before it is first served from the cache."""
         assert decision.zone is not None and decision.url is not None
         zone = decision.zone
-        verdict = self.guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+        if generation != self.guard.generation:  # the bank changed meanwhile: ask it again
+            verdict = self.guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
         if verdict is None or self.state.exempted(*key):
             return
         if verdict.outcome == "block":
@@ -482,8 +501,12 @@ def _looks_like_image(body: bytes) -> bool:
     return body[4:8] == b"ftyp" and body[8:12] in (b"avif", b"avis", b"mif1")
 
 
-def _fingerprint(body: bytes, limits: ImageLimits) -> Fingerprint:
-    return fingerprint(body, limits=limits)
+def _assess(
+    guard: StaydownGuard, body: bytes, limits: ImageLimits, zone: ZoneState
+) -> tuple[Fingerprint, Verdict | None]:
+    """Run in the verdict threads: the bank's index is safe to search while the loop changes it."""
+    fp = fingerprint(body, limits=limits)
+    return fp, guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
 
 
 async def _stream(

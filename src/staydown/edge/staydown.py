@@ -154,6 +154,7 @@ class StaydownGuard:
         self.index = FaissHashIndex()
         self.by_sha: dict[bytes, set[int]] = {}
         self.cached = CachedPrints()
+        self.generation = 0  # bumped on every change, so a verdict given meanwhile can be redone
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -167,12 +168,14 @@ class StaydownGuard:
             ids.extend([entry.entry_id] * len(entry.pdq))
             codes.extend(entry.pdq)
         self.index.add(ids, codes)
+        self.generation += 1
 
     def add(self, entry: BankRecord) -> None:
         if entry.entry_id in self.entries:
             self.remove(entry.entry_id)
         self._keep(entry)
         self.index.add([entry.entry_id] * len(entry.pdq), list(entry.pdq))
+        self.generation += 1
 
     def _keep(self, entry: BankRecord) -> None:
         self.entries[entry.entry_id] = entry
@@ -189,6 +192,7 @@ class StaydownGuard:
                 del self.by_sha[entry.sha256]
         if entry.pdq:
             self.index.remove([entry_id])
+        self.generation += 1
         return entry
 
     def verdict(self, fp: Fingerprint, *, zone_id: int, customer_id: int | None) -> Verdict | None:
@@ -197,9 +201,11 @@ class StaydownGuard:
         An identical file matches on its SHA-256 whatever its PDQ quality; a weak image (no PDQ
         hashes) is never matched perceptually, so it can never be blocked on a weak hash.
         """
+        # May run in a verdict thread while the loop changes the bank: sorted() copies the set in one
+        # step under the GIL, and an entry removed meanwhile is skipped.
         for entry_id in sorted(self.by_sha.get(fp.sha256, ())):
-            entry = self.entries[entry_id]
-            if entry.covers(zone_id=zone_id, customer_id=customer_id):
+            entry = self.entries.get(entry_id)
+            if entry is not None and entry.covers(zone_id=zone_id, customer_id=customer_id):
                 return Verdict(entry, 0, True, "block")
         if not fp.pdq or not self.entries:
             return None
