@@ -21,6 +21,7 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from staydown.config import Settings
+from staydown.fingerprints.hashing import sniff
 from staydown.urls import URLError, canonicalize_target
 
 
@@ -37,9 +38,6 @@ class PreviewLimits:
 def limits_of(settings: Settings) -> PreviewLimits:
     """Previews decode no more pixels than the bank itself accepts."""
     return PreviewLimits(max_pixels=settings.staydown_max_image_pixels)
-
-
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 
 
 def origin_url(origin: str, hostname: str, target: str) -> str | None:
@@ -65,14 +63,8 @@ def origin_url(origin: str, hostname: str, target: str) -> str | None:
 
 
 def looks_like_image(content_type: str, body: bytes) -> bool:
-    """An image by its declared type and by its first bytes (RIFF/WebP and ISO-BMFF/AVIF included)."""
-    if not content_type.lower().startswith("image/"):
-        return False
-    return (
-        body.startswith(_MAGIC)
-        or (body[:4] == b"RIFF" and body[8:12] == b"WEBP")
-        or (body[4:8] == b"ftyp" and body[8:12] in (b"avif", b"avis", b"heic", b"mif1"))
-    )
+    """An image by its declared type and by its first bytes (a format the bank fingerprints)."""
+    return content_type.lower().startswith("image/") and sniff(body) is not None
 
 
 def shrink(body: bytes, limits: PreviewLimits) -> bytes | None:

@@ -39,7 +39,14 @@ from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginPool, OriginResp
 from staydown.edge.ratelimit import RateLimiter
 from staydown.edge.state import EnforcementState, ZoneState
 from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
-from staydown.fingerprints.hashing import Fingerprint, ImageLimits, ImageRejected, fingerprint, is_image_type
+from staydown.fingerprints.hashing import (
+    Fingerprint,
+    ImageLimits,
+    ImageRejected,
+    fingerprint,
+    is_image_type,
+    sniff,
+)
 from staydown.fingerprints.index import Thresholds
 
 log = logging.getLogger("staydown.edge")
@@ -450,7 +457,7 @@ class Edge:
     ) -> tuple[Fingerprint, Verdict | None, int] | None:
         """Fingerprint a filled image and ask the bank, both off the event loop; None for non-images."""
         content_type = next((v for n, v in entry.headers if n.lower() == "content-type"), "")
-        if not (is_image_type(content_type) or _looks_like_image(entry.body)):
+        if not (is_image_type(content_type) or sniff(entry.body) is not None):
             return None
         assert decision.zone is not None
         generation = self.guard.generation
@@ -487,18 +494,6 @@ class Edge:
             return
         self.count("staydown_review")
         self._report(key, verdict, host=decision.url.host, sha256=fp.sha256)
-
-
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
-
-
-def _looks_like_image(body: bytes) -> bool:
-    """A mislabelled image is still an image: JPEG, PNG, GIF, WebP or AVIF by its first bytes."""
-    if body.startswith(_MAGIC):
-        return True
-    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
-        return True
-    return body[4:8] == b"ftyp" and body[8:12] in (b"avif", b"avis", b"mif1")
 
 
 def _assess(

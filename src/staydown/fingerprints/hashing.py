@@ -173,13 +173,14 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
 # --- decoding ---------------------------------------------------------------------------------------
 
 
-def _sniff(data: bytes) -> str | None:
+def sniff(data: bytes) -> str | None:
+    """Name the image format the first bytes announce (origins mislabel images), or None."""
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
-    if data[4:12] in (b"ftypavif", b"ftypavis"):
+    if data[4:12] in (b"ftypavif", b"ftypavis", b"ftypmif1"):
         return "AVIF"
     return None
 
@@ -190,7 +191,7 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
         raise ImageRejected("empty", "the image has no bytes")
     if len(data) > limits.max_bytes:
         raise ImageRejected("too_large", f"{len(data)} bytes is more than the limit of {limits.max_bytes}")
-    sniffed = _sniff(data)
+    sniffed = sniff(data)
     if sniffed is not None and sniffed not in FORMATS:
         raise ImageRejected("unsupported_format", f"{sniffed} images are not supported here")
     try:

@@ -37,6 +37,7 @@ from staydown.fingerprints.hashing import (
     ImageRejected,
     is_image_type,
     reference_fingerprint,
+    sniff,
 )
 from staydown.fingerprints.index import Thresholds, classify
 from staydown.fingerprints.models import (
@@ -374,25 +375,13 @@ def _capture(
             detail,
             None,
         )
-    if not is_image_type(content.content_type) and not _looks_like_image(content.body):
+    if not is_image_type(content.content_type) and sniff(content.body) is None:
         return CaptureStatus.not_image, 200, content.content_type, "not an image the bank covers", None
     try:
         fp = reference_fingerprint(content.body, limits=image_limits(settings))
     except ImageRejected as exc:
         return CaptureStatus.rejected, 200, content.content_type, f"{exc.code}: {exc.message}", None
     return CaptureStatus.banked, 200, content.content_type, None, fp
-
-
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
-
-
-def _looks_like_image(body: bytes) -> bool:
-    """Origins mislabel images; the bytes decide (JPEG, PNG, GIF, WebP, AVIF/HEIF)."""
-    if body.startswith(_MAGIC):
-        return True
-    if body[:4] == b"RIFF" and body[8:12] == b"WEBP":
-        return True
-    return body[4:8] == b"ftyp" and body[8:12] in (b"avif", b"avis", b"mif1")
 
 
 def _settle(
