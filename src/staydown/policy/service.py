@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,25 +54,10 @@ def record_strike(
     )
     if existing is not None:
         return None
-    strike = Strike(
-        customer_id=customer_id,
-        notice_id=notice_id,
-        zone_id=zone_id,
-        created_at=now,
-        status=StrikeStatus.active,
+    strike = Strike(customer_id=customer_id, notice_id=notice_id, zone_id=zone_id)
+    return _strike(
+        session, strike, {"notice_id": notice_id}, now=now, actor=actor, policy=policy, provider=provider
     )
-    session.add(strike)
-    session.flush()
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="strike.recorded",
-        entity=("customer", customer_id),
-        data={"strike_id": strike.id, "notice_id": notice_id, "zone_id": zone_id},
-    )
-    apply_policy(session, customer_id=customer_id, now=now, actor=actor, policy=policy, provider=provider)
-    return strike
 
 
 def record_match_strike(
@@ -89,14 +75,22 @@ def record_match_strike(
     """Add one strike for a confirmed stay-down match (at most one per match) and apply the policy."""
     if session.scalar(select(Strike.id).where(Strike.match_id == match_id)) is not None:
         return None
-    strike = Strike(
-        customer_id=customer_id,
-        notice_id=notice_id,
-        match_id=match_id,
-        zone_id=zone_id,
-        created_at=now,
-        status=StrikeStatus.active,
-    )
+    strike = Strike(customer_id=customer_id, notice_id=notice_id, match_id=match_id, zone_id=zone_id)
+    facts = {"match_id": match_id, "notice_id": notice_id}
+    return _strike(session, strike, facts, now=now, actor=actor, policy=policy, provider=provider)
+
+
+def _strike(
+    session: Session,
+    strike: Strike,
+    facts: dict[str, Any],
+    *,
+    now: datetime,
+    actor: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> Strike:
+    strike.created_at, strike.status = now, StrikeStatus.active
     session.add(strike)
     session.flush()
     audit.record(
@@ -104,10 +98,12 @@ def record_match_strike(
         at=now,
         actor=actor,
         action="strike.recorded",
-        entity=("customer", customer_id),
-        data={"strike_id": strike.id, "match_id": match_id, "notice_id": notice_id, "zone_id": zone_id},
+        entity=("customer", strike.customer_id),
+        data={"strike_id": strike.id, **facts, "zone_id": strike.zone_id},
     )
-    apply_policy(session, customer_id=customer_id, now=now, actor=actor, policy=policy, provider=provider)
+    apply_policy(
+        session, customer_id=strike.customer_id, now=now, actor=actor, policy=policy, provider=provider
+    )
     return strike
 
 
@@ -118,20 +114,7 @@ def void_match_strike(
     strike = session.scalar(
         select(Strike).where(Strike.match_id == match_id, Strike.status == StrikeStatus.active)
     )
-    if strike is None:
-        return None
-    strike.status = StrikeStatus.voided
-    strike.voided_at = now
-    strike.void_reason = reason
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="strike.voided",
-        entity=("customer", strike.customer_id),
-        data={"strike_id": strike.id, "match_id": match_id, "reason": reason},
-    )
-    return strike
+    return _void(session, strike, {"match_id": match_id}, now=now, actor=actor, reason=reason)
 
 
 def void_strike(
@@ -146,6 +129,12 @@ def void_strike(
             Strike.status == StrikeStatus.active,
         )
     )
+    return _void(session, strike, {"notice_id": notice_id}, now=now, actor=actor, reason=reason)
+
+
+def _void(
+    session: Session, strike: Strike | None, facts: dict[str, Any], *, now: datetime, actor: str, reason: str
+) -> Strike | None:
     if strike is None:
         return None
     strike.status = StrikeStatus.voided
@@ -156,8 +145,8 @@ def void_strike(
         at=now,
         actor=actor,
         action="strike.voided",
-        entity=("customer", customer_id),
-        data={"strike_id": strike.id, "notice_id": notice_id, "reason": reason},
+        entity=("customer", strike.customer_id),
+        data={"strike_id": strike.id, **facts, "reason": reason},
     )
     return strike
 
