@@ -114,7 +114,6 @@ class Edge:
         self, state: EnforcementState, config: EdgeConfig, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.state, self.config, self.clock = state, config, clock
-        self.cache = MemoryCache(budget=config.cache_budget, max_object=config.max_object)
         self.pool = OriginPool()
         self.limiter = RateLimiter(rate=config.rate_per_second, burst=config.rate_burst)
         self.zone_limiters: dict[int, RateLimiter] = {}
@@ -123,16 +122,15 @@ class Edge:
         self.counters: dict[str, int] = {}
         self.registry: CollectorRegistry | None = None
         self._decisions: dict[tuple[str | None, str, str], Decision] = {}
-        self.guard = StaydownGuard(Thresholds(config.auto_block_distance, config.review_distance))
-        self.guard.load(BankRecord.from_record(r) for r in state.bank.values())
-        self.cache.on_drop = self.guard.cached.forget
+        self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
-        for zone_id in state.zones:
-            self._zone_limiter(zone_id)
+        self.cache: MemoryCache
+        self.guard: StaydownGuard
+        self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
 
     def metrics(self) -> bytes:
         """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
@@ -246,10 +244,11 @@ class Edge:
         return Decision(Outcome.blocked, zone=decision.zone, url=decision.url, notice_id=entry.notice_id)
 
     def replace_state(self, state: EnforcementState) -> None:
+        """Enforce ``state`` from now on, with everything derived from it built afresh."""
         self.state = state
         self._decisions.clear()
         self.cache = MemoryCache(budget=self.config.cache_budget, max_object=self.config.max_object)
-        self.guard = StaydownGuard(self.guard.thresholds)
+        self.guard = StaydownGuard(self.thresholds)
         self.guard.load(BankRecord.from_record(r) for r in state.bank.values())
         self.cache.on_drop = self.guard.cached.forget
         self.staydown_blocks.clear()
