@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+from PIL import Image
 
 from tests.conftest import Api
 
@@ -120,3 +123,14 @@ def notice_body(urls: list[str], *, regime: str = "dmca", **overrides: Any) -> d
     }
     body.update(overrides)
     return body
+
+
+def image_bytes(image: Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
+    """Encode a test image; JPEG and WebP from RGB, other formats in the image's own mode."""
+    out = io.BytesIO()
+    (image.convert("RGB") if fmt in ("JPEG", "WEBP") else image).save(out, fmt, **options)
+    return out.getvalue()
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    return image_bytes(image, "JPEG", quality=quality)

@@ -3,25 +3,16 @@ edges found of it and of a registered work."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
-
-from PIL import Image
 
 from staydown.demo.pages import render_page
 from staydown.fingerprints import service as fingerprints
 from tests.conftest import Api
 from tests.edge.harness import Route, ScriptedOrigin, live_zone
-from tests.support import notice_body
+from tests.support import jpeg, notice_body
 
 HOST = "pages.example.test"
 IMAGE = {"Content-Type": "image/jpeg", "Cache-Control": "public, max-age=60"}
-
-
-def jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def staydown_scene(api: Api, origin: ScriptedOrigin) -> dict[str, Any]:

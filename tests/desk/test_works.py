@@ -3,23 +3,15 @@ named, nothing banked), the work's images and entries, and only one's own works.
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
-
-from PIL import Image
 
 from staydown.demo.pages import render_page
 from staydown.desk.service import create_user
 from staydown.types import Role
 from tests.conftest import Api
 from tests.desk.support import DeskClient
-
-
-def jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=90)
-    return out.getvalue()
+from tests.support import jpeg
 
 
 def _hash_adds(api: Api) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ served from the cache — while unrelated pages, and other customers' zones, are
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 
@@ -15,18 +14,12 @@ from staydown.demo.pages import render_page
 from staydown.fingerprints import service as fingerprints
 from tests.conftest import Api
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, get, live_zone
-from tests.support import notice_body
+from tests.support import image_bytes, jpeg, notice_body
 
 ZONE_A = "scans.example.test"
 ZONE_B = "mirror.example.test"
 ZONE_C = "elsewhere.example.test"
 JPEG = {"Content-Type": "image/jpeg", "Cache-Control": "public, max-age=300"}
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
 
 
 def bannered(page: Image.Image) -> Image.Image:
@@ -53,7 +46,7 @@ def test_copies_of_a_noticed_page_stay_down_on_the_customers_zones(
     origin.routes["/ch1/p1.jpg"] = Route(jpeg(page), headers=JPEG)
     origin.routes["/mirror/banner.jpg"] = Route(jpeg(bannered(page), quality=55), headers=JPEG)
     origin.routes["/mirror/flipped.webp"] = Route(
-        _webp(ImageOps.mirror(page)), headers={**JPEG, "Content-Type": "image/webp"}
+        image_bytes(ImageOps.mirror(page), "WEBP", quality=80), headers={**JPEG, "Content-Type": "image/webp"}
     )
     origin.routes["/mirror/other.jpg"] = Route(jpeg(render_page(12)), headers=JPEG)
     a = live_zone(api, origin, ZONE_A)
@@ -134,18 +127,12 @@ def test_copies_of_a_noticed_page_stay_down_on_the_customers_zones(
     assert again.status_code == 409
 
 
-def _webp(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "WEBP", quality=80)
-    return out.getvalue()
-
-
 def test_a_registered_works_copies_are_blocked_across_the_network(
     api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
 ) -> None:
     page = render_page(21)
     origin.routes["/c/cropped.png"] = Route(
-        _png(page.crop((30, 40, page.width - 30, page.height - 40))),
+        image_bytes(page.crop((30, 40, page.width - 30, page.height - 40)), "PNG"),
         headers={**JPEG, "Content-Type": "image/png"},
     )
     origin.routes["/c/unrelated.jpg"] = Route(jpeg(render_page(22)), headers=JPEG)
@@ -166,9 +153,3 @@ def test_a_registered_works_copies_are_blocked_across_the_network(
     (match,) = agent.get(f"/v1/works/{work.json()['id']}").json()["matches"]
     assert match["target"] == "/c/cropped.png"
     assert match["notice_id"] is None
-
-
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()

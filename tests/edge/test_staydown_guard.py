@@ -3,7 +3,6 @@ cached copies, and the bank's place in the local store."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,7 @@ from staydown.demo.pages import PageKind, render_page
 from staydown.edge.state import EnforcementState, LocalStore
 from staydown.edge.staydown import BankRecord, StaydownGuard
 from staydown.fingerprints.hashing import Fingerprint, fingerprint, reference_fingerprint
-
-
-def encoded(image: Image.Image, fmt: str = "JPEG", **options: int) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, fmt, **options)
-    return out.getvalue()
+from tests.support import image_bytes
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +36,7 @@ def record(fp: Fingerprint, entry_id: int = 1, scope: str = "customer", **extra:
 
 
 def test_scopes_decide_which_zones_an_entry_covers(page: Image.Image) -> None:
-    fp = reference_fingerprint(encoded(page))
+    fp = reference_fingerprint(image_bytes(page))
     assert record(fp, scope="network").covers(zone_id=1, customer_id=None)
     assert record(fp, scope="customer", customer=7).covers(zone_id=1, customer_id=7)
     assert not record(fp, scope="customer", customer=7).covers(zone_id=1, customer_id=8)
@@ -52,40 +46,40 @@ def test_scopes_decide_which_zones_an_entry_covers(page: Image.Image) -> None:
 
 def test_verdicts_block_near_copies_only_in_scope(page: Image.Image) -> None:
     guard = StaydownGuard()
-    guard.add(record(reference_fingerprint(encoded(page)), customer=7))
-    copy = fingerprint(encoded(ImageOps.mirror(page).resize((600, 840)), quality=40))
+    guard.add(record(reference_fingerprint(image_bytes(page)), customer=7))
+    copy = fingerprint(image_bytes(ImageOps.mirror(page).resize((600, 840)), quality=40))
     verdict = guard.verdict(copy, zone_id=1, customer_id=7)
     assert verdict is not None and verdict.outcome == "block" and not verdict.exact
     assert guard.verdict(copy, zone_id=1, customer_id=8) is None
-    assert guard.verdict(fingerprint(encoded(render_page(6))), zone_id=1, customer_id=7) is None
+    assert guard.verdict(fingerprint(image_bytes(render_page(6))), zone_id=1, customer_id=7) is None
     guard.remove(1)
     assert guard.verdict(copy, zone_id=1, customer_id=7) is None
 
 
 def test_a_weak_image_is_matched_only_exactly() -> None:
     blank = render_page(3, kind=PageKind.credits)
-    data = encoded(blank)
+    data = image_bytes(blank)
     reference = reference_fingerprint(data)
     assert reference.weak and reference.pdq == ()
     guard = StaydownGuard()
     guard.add(record(reference, scope="network"))
     exact = guard.verdict(fingerprint(data), zone_id=1, customer_id=None)
     assert exact is not None and exact.exact and exact.distance == 0
-    assert guard.verdict(fingerprint(encoded(blank, quality=70)), zone_id=1, customer_id=None) is None
+    assert guard.verdict(fingerprint(image_bytes(blank, quality=70)), zone_id=1, customer_id=None) is None
 
 
 def test_the_sweep_finds_cached_copies_and_forgets_evicted_ones(page: Image.Image) -> None:
     guard = StaydownGuard()
-    guard.cached.remember((1, "/copy.jpg"), fingerprint(encoded(page, quality=50)))
-    guard.cached.remember((1, "/same.jpg"), fingerprint(encoded(page)))
-    other = fingerprint(encoded(render_page(6)))
+    guard.cached.remember((1, "/copy.jpg"), fingerprint(image_bytes(page, quality=50)))
+    guard.cached.remember((1, "/same.jpg"), fingerprint(image_bytes(page)))
+    other = fingerprint(image_bytes(render_page(6)))
     guard.cached.remember((1, "/other.jpg"), other)
     for n in range(3000):  # grow past the first allocation; forgotten rows are reused
         guard.cached.remember((2, f"/filler/{n}"), other)
         if n % 2:
             guard.cached.forget((2, f"/filler/{n}"))
     guard.cached.forget((1, "/same.jpg"))
-    entry = record(reference_fingerprint(encoded(page)), scope="network")
+    entry = record(reference_fingerprint(image_bytes(page)), scope="network")
     guard.add(entry)
     found = guard.sweep(entry)
     assert [key for key, _, _ in found] == [(1, "/copy.jpg")]
@@ -93,7 +87,7 @@ def test_the_sweep_finds_cached_copies_and_forgets_evicted_ones(page: Image.Imag
 
 
 def test_the_bank_and_exemptions_survive_a_restart(tmp_path: Path, page: Image.Image) -> None:
-    fp = reference_fingerprint(encoded(page))
+    fp = reference_fingerprint(image_bytes(page))
     store = LocalStore(tmp_path)
     state = EnforcementState()
     records = [

@@ -3,27 +3,19 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from staydown.demo.pages import render_page
 from staydown.fingerprints import service as fingerprints
 from tests.conftest import Api
 from tests.edge.harness import Route, ScriptedOrigin, live_zone
-from tests.support import notice_body
+from tests.support import image_bytes, jpeg, notice_body
 
 HOST = "pages.example.test"
 IMAGE = {"Content-Type": "image/jpeg", "Cache-Control": "public, max-age=60"}
-
-
-def jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -45,7 +37,7 @@ def test_registering_a_work_banks_each_reference_network_wide(api: Api) -> None:
         data={"description": "Chapter 9, pages 1-2"},
         files=[
             ("images", ("p1.jpg", page, "image/jpeg")),
-            ("images", ("p2.png", _png(render_page(32)), "image/png")),
+            ("images", ("p2.png", image_bytes(render_page(32), "PNG"), "image/png")),
             ("images", ("p1-again.jpg", page, "image/jpeg")),
         ],
     )
@@ -169,9 +161,3 @@ def test_edges_reports_are_checked(api: Api, origin: ScriptedOrigin) -> None:
     assert {r["target"] for r in blocks} == {"/a.jpg", "/copy.jpg"}  # not the one in review
     audit = api.as_("admin").get("/v1/audit/verify").json()
     assert audit["ok"] is True
-
-
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
