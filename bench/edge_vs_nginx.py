@@ -84,16 +84,21 @@ def load_blocks(store_dir: Path, *, zone_id: int, origin: str, count: int, bank:
     state.apply({"seq": 1, "kind": "zone", **zone})
     blocks = {blocked_path(i): i for i in range(count)}
     state.blocks[zone_id] = blocks  # type: ignore[assignment]
-    codes = np.random.default_rng(7).integers(0, 256, size=(bank, 32), dtype=np.uint8)
+    random_bank(state, bank, seed=7)
+    state.seq = 1
+    for worker in range(WORKERS):
+        LocalStore(store_dir / f"worker-{worker}").compact(state)
+
+
+def random_bank(state: EnforcementState, count: int, *, seed: int) -> None:
+    """Put ``count`` network-wide bank entries of one random PDQ hash each into ``state``."""
+    codes = np.random.default_rng(seed).integers(0, 256, size=(count, 32), dtype=np.uint8)
     for entry_id, code in enumerate(codes, start=1):
         pdq = code.tobytes().hex()
         state.bank[entry_id] = {
             "entry_id": entry_id, "scope": "network", "scope_zone_id": None, "scope_customer_id": None,
             "notice_id": None, "work_id": None, "sha256": pdq * 2, "pdq": [pdq],
         }  # fmt: skip
-    state.seq = 1
-    for worker in range(WORKERS):
-        LocalStore(store_dir / f"worker-{worker}").compact(state)
 
 
 def wrk(url: str, duration: int) -> tuple[float, float]:

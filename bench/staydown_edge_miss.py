@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.edge_vs_nginx import random_bank
 from tests.edge.harness import Route, ScriptedOrigin, free_port
 
 from staydown.demo.pages import render_page
@@ -46,13 +47,7 @@ def store(directory: Path, origin: str, bank: int) -> None:
         {"seq": 1, "kind": "zone", "zone_id": 1, "customer_id": 1, "hostnames": [HOST], "origin": origin,
          "status": "active"}
     )  # fmt: skip
-    codes = np.random.default_rng(3).integers(0, 256, size=(bank, 32), dtype=np.uint8)
-    for entry_id, code in enumerate(codes, start=1):
-        pdq = code.tobytes().hex()
-        state.bank[entry_id] = {
-            "entry_id": entry_id, "scope": "network", "scope_zone_id": None, "scope_customer_id": None,
-            "notice_id": None, "work_id": None, "sha256": pdq * 2, "pdq": [pdq],
-        }  # fmt: skip
+    random_bank(state, bank, seed=3)
     LocalStore(directory / "worker-0").compact(state)
 
 
