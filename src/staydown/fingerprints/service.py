@@ -320,13 +320,17 @@ class _Job:
 
 
 def _claim(database: Database, *, now: datetime, limit: int) -> list[_Job]:
+    due = (
+        select(ContentCapture)
+        .where(ContentCapture.status == CaptureStatus.pending, ContentCapture.next_attempt_at <= now)
+        .order_by(ContentCapture.next_attempt_at, ContentCapture.id)
+        .limit(limit)
+    )
+    with database.reader() as session:  # the worker asks every second: take the write lock only for work
+        if session.scalar(due.with_only_columns(ContentCapture.id)) is None:
+            return []
     with database.writer() as session:
-        rows = session.scalars(
-            select(ContentCapture)
-            .where(ContentCapture.status == CaptureStatus.pending, ContentCapture.next_attempt_at <= now)
-            .order_by(ContentCapture.next_attempt_at, ContentCapture.id)
-            .limit(limit)
-        ).all()
+        rows = session.scalars(due).all()
         jobs = [_Job(r.id, r.item_id, r.notice_id, r.zone_id, r.url, r.target, r.attempts) for r in rows]
         for row in rows:  # a lease: a crashed worker's jobs come back after it
             row.next_attempt_at = now + CAPTURE_LEASE
