@@ -46,6 +46,11 @@ def test_search_reports_each_id_once_at_its_best_distance(rng: random.Random) ->
     assert index.search([probe], radius=4) == []
     # Across query hashes too: the raw and the trimmed hash of one image.
     assert index.search([other, probe], radius=10) == [Match(1, 0), Match(3, 5)]
+    # Differences all in the first or all in the second half of the hash, exactly at the radius.
+    halves: HashIndex = FaissHashIndex()
+    halves.add([7, 8], [flip_bits(probe, list(range(128, 138))), flip_bits(probe, list(range(10)))])
+    assert halves.search([probe], radius=10) == [Match(7, 10), Match(8, 10)]
+    assert halves.search([probe], radius=9) == []
 
 
 def test_remove_drops_every_hash_of_an_id_and_keeps_the_rest_searchable(rng: random.Random) -> None:
@@ -144,6 +149,43 @@ def test_matches_within_equals_a_brute_force_popcount(
     # A non-contiguous view (every other row) gives the same answer as its copy.
     view = stored[::2]
     assert matches_within(view, query, radius=radius).tolist() == brute_force(view, query, radius)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 150),
+    radius=st.integers(0, 256),
+    planted=st.lists(st.tuples(st.integers(0, 128), st.integers(0, 128)), max_size=12),
+    removed=st.lists(st.integers(0, 170), max_size=5),
+)
+def test_search_equals_a_brute_force_popcount(
+    seed: int, rows: int, radius: int, planted: list[tuple[int, int]], removed: list[int]
+) -> None:
+    """The two-stage scan (first half in FAISS, second half in NumPy) finds exactly what a full
+    popcount finds: rows whose differences sit all in one half, across the radius, after removals."""
+    generator = np.random.default_rng(seed)
+    rng = random.Random(seed)
+    queries = [generator.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(2)]
+    stored = [generator.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(rows)]
+    for head, tail in planted:  # chosen distances in each half of a query
+        query = rng.choice(queries)
+        bits = rng.sample(range(128, 256), head) + rng.sample(range(128), tail)  # bit 255 is byte 0
+        stored.append(flip_bits(query, bits))
+    ids = [rng.randrange(40) for _ in stored]
+    index = FaissHashIndex()
+    index.add(ids, stored)
+    index.remove(removed)
+    expected: dict[int, int] = {}
+    for id_, hash_ in zip(ids, stored, strict=True):
+        if id_ in removed:
+            continue
+        distance = min((int.from_bytes(hash_, "big") ^ int.from_bytes(q, "big")).bit_count() for q in queries)
+        if distance <= radius and distance < expected.get(id_, 257):
+            expected[id_] = distance
+    assert index.search(queries, radius=radius) == sorted(
+        (Match(id_, distance) for id_, distance in expected.items()), key=lambda m: (m.distance, m.id)
+    )
 
 
 def test_matches_within_checks_its_input() -> None:
