@@ -201,11 +201,8 @@ class FaissHashIndex:
             if not len(doomed):
                 return
             self._head.remove_ids(faiss.IDSelectorBatch(doomed.astype(np.int64)))
-            keep = np.ones(count, dtype=bool)
-            keep[doomed] = False
-            remaining = int(keep.sum())
-            self._ids[:remaining] = self._ids[:count][keep]
-            self._tail[:remaining] = self._tail[:count][keep]
+            _close_gaps(self._ids, doomed, count)
+            _close_gaps(self._tail, doomed, count)
 
     def search(self, hashes: Sequence[bytes], *, radius: int) -> list[Match]:
         """Return every id with a hash within ``radius`` bits of any query hash, at its best distance."""
@@ -246,3 +243,13 @@ def _grown(array: npt.NDArray[_Scalar], size: int, count: int) -> npt.NDArray[_S
     grown = np.empty((size, *array.shape[1:]), dtype=array.dtype)
     grown[:count] = array[:count]
     return grown
+
+
+def _close_gaps(array: npt.NDArray[Any], doomed: npt.NDArray[np.int64], count: int) -> None:
+    """Drop the ``doomed`` rows (ascending) of the first ``count``, moving the rest down in order, as
+    FAISS compacts its codes: row by row copies, with no mask or copy of the whole array."""
+    write = int(doomed[0])
+    for position, start in enumerate(doomed.tolist()):
+        end = int(doomed[position + 1]) if position + 1 < len(doomed) else count
+        array[write : write + end - start - 1] = array[start + 1 : end]
+        write += end - start - 1
