@@ -82,12 +82,21 @@ def bulk_insert(
     compiled = statement.compile(dialect=dialect)
     positional = compiled.positiontup is not None
     order = [columns.index(name) for name in compiled.positiontup] if compiled.positiontup else None
+    # Rows of one bulk write share most of their converted values (the same timestamp, enum member,
+    # statement text or list object): convert each object once. Keyed by identity, with the object
+    # kept, so equal values of different types or time zones are never confused.
+    seen: list[dict[int, tuple[Any, Any]]] = [{} for _ in columns]
     converted: list[Any] = []
     for row in rows:
-        values = [
-            value if proc is None or value is None else proc(value)
-            for value, proc in zip(row, processors, strict=True)
-        ]
+        values = []
+        for value, proc, cache in zip(row, processors, seen, strict=True):
+            if proc is None or value is None:
+                values.append(value)
+                continue
+            known = cache.get(id(value))
+            if known is None or known[0] is not value:
+                known = cache[id(value)] = (value, proc(value))
+            values.append(known[1])
         if positional:
             assert order is not None
             converted.append(tuple(values[i] for i in order))
