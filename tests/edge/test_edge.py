@@ -354,8 +354,9 @@ def test_access_log_names_each_status_and_size(
     live_zone(api, origin)
     origin.routes["/logged"] = Route(b"x" * 1000)
     edge = edge_factory()
+    eventually(lambda: get(edge, "/probe").status_code != 421)  # the zone has arrived
     caplog.set_level(logging.INFO, logger="staydown.edge.access")
-    eventually(lambda: get(edge, "/logged").status_code == 200)  # from the origin
+    assert get(edge, "/logged").status_code == 200  # from the origin
     get(edge, "/logged")  # a hit
     get(edge, "/nothing-here")  # the origin's 404
     lines = [r.getMessage() for r in caplog.records if r.name == "staydown.edge.access"]

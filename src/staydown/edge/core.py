@@ -83,12 +83,18 @@ class Framing:
         elif lowered_name == "host":
             self.hosts += 1
 
+    def clear(self) -> None:
+        """Start over for the next head on the same connection."""
+        self.fields = self.size = self.lengths = self.encodings = self.hosts = 0
+        self.length = self.encoding = b""
+
 
 def check_framing(framing: Framing, *, http_11: bool) -> str | None:
     """Return why a request head is refused (ambiguous framing, bad Host, oversize), or None.
 
     httptools (llhttp, strict) has already refused invalid field names, obs-fold and CR/LF/NUL in
-    values; what is left is what a valid message can still get wrong.
+    values; what is left is what a valid message can still get wrong. ``http_11`` is consulted only
+    when Host is missing (HTTP/1.1 requires it), so a caller may skip finding the version otherwise.
     """
     if framing.fields > MAX_HEADERS:
         return f"more than {MAX_HEADERS} header fields"

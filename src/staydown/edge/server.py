@@ -23,7 +23,7 @@ import httptools
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from staydown.edge import core
-from staydown.edge.cache import CachedResponse, MemoryCache
+from staydown.edge.cache import CachedResponse, CacheKey, MemoryCache
 from staydown.edge.core import Decision, Outcome
 from staydown.edge.freshness import (
     CacheControl,
@@ -121,7 +121,8 @@ class Edge:
         self.connections = 0
         self.counters: dict[str, int] = {}
         self.registry: CollectorRegistry | None = None
-        self._decisions: dict[tuple[str | None, str, str], Decision] = {}
+        # Decisions memoised per (Host, target, method), with the cache key of those that proxy.
+        self._decisions: dict[tuple[str | None, str, str], tuple[Decision, CacheKey | None]] = {}
         self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
@@ -223,14 +224,19 @@ class Edge:
         """Enforcement's decision, memoised per (Host, target, method) until the next feed record."""
         host = request.headers.get("host")
         key = (host, request.target, request.method)
-        decision = self._decisions.get(key)
-        if decision is None:
-            decision = core.decide(self.state, method=request.method, host=host, target=request.target)
-            if self.staydown_blocks and decision.outcome is Outcome.proxy:
-                decision = self._staydown_decision(decision)
-            if len(self._decisions) >= DECISION_MEMO:
-                self._decisions.clear()
-            self._decisions[key] = decision
+        memo = self._decisions.get(key)
+        if memo is not None:
+            return memo[0]
+        decision = core.decide(self.state, method=request.method, host=host, target=request.target)
+        if self.staydown_blocks and decision.outcome is Outcome.proxy:
+            decision = self._staydown_decision(decision)
+        cache_key = None
+        if decision.outcome is Outcome.proxy:
+            assert decision.zone is not None and decision.url is not None
+            cache_key = (decision.zone.zone_id, decision.url.target)
+        if len(self._decisions) >= DECISION_MEMO:
+            self._decisions.clear()
+        self._decisions[key] = (decision, cache_key)
         return decision
 
     def _staydown_decision(self, decision: Decision) -> Decision:
@@ -297,15 +303,10 @@ class Edge:
         the answer (credentials, conditionals, ranges, cache directives), one stored variant without
         Vary, fresh, and the same Age. Anything else returns None and takes the full path.
         """
-        decision = self._decisions.get((host, target, "GET"))
-        if (
-            decision is None
-            or decision.outcome is not Outcome.proxy
-            or not headers.keys().isdisjoint(SLOW_FIELDS)
-        ):
-            return None
-        assert decision.zone is not None and decision.url is not None
-        entry = self.cache.single((decision.zone.zone_id, decision.url.target))
+        memo = self._decisions.get((host, target, "GET"))
+        if memo is None or memo[1] is None or not headers.keys().isdisjoint(SLOW_FIELDS):
+            return None  # not decided since the last feed record, or not one the cache may answer
+        entry = self.cache.single(memo[1])
         if entry is None or entry.served is None or entry.response_cc.no_cache:
             return None
         age = entry.age(self.clock())
@@ -738,8 +739,24 @@ def _parse_range(value: str, size: int) -> tuple[int, int] | str | None:
     return start, min(end, size - 1)
 
 
+_FIELD_NAMES: dict[bytes, str] = {}  # field names as sent → lowered, for the names seen first
+_FIELD_NAMES_KEPT = 512
+
+
+def _field_name(name: bytes) -> str:
+    lowered = name.decode("latin-1").lower()
+    if len(_FIELD_NAMES) < _FIELD_NAMES_KEPT:
+        _FIELD_NAMES[name] = lowered
+    return lowered
+
+
 class EdgeProtocol(asyncio.Protocol):
     """One client connection."""
+
+    __slots__ = (
+        "client", "closing", "deadline", "edge", "framing", "headers", "loop", "parser", "pending",
+        "queue", "timer", "transport", "url", "worker",
+    )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
@@ -749,6 +766,8 @@ class EdgeProtocol(asyncio.Protocol):
         self.url = b""
         self.framing = core.Framing()
         self.headers: dict[str, str] = {}
+        # Cached answers to the requests of one read, sent together once the read is parsed.
+        self.pending: list[bytes] = []
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.timer: asyncio.TimerHandle | None = None
@@ -785,9 +804,6 @@ class EdgeProtocol(asyncio.Protocol):
         if self.timer is None:
             self.timer = self.loop.call_at(self.deadline, self._check_deadline)
 
-    def _disarm(self) -> None:
-        self.deadline = float("inf")
-
     def _check_deadline(self) -> None:
         self.timer = None
         if self.transport is None or self.transport.is_closing():
@@ -808,8 +824,21 @@ class EdgeProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not self.closing:
                 self._refuse(f"malformed request: {exc}")
+        if self.pending:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send the cached answers held back; one write for all the requests of a read."""
+        pending, self.pending = self.pending, []
+        if self.transport is not None:
+            if len(pending) == 1:
+                self.transport.write(pending[0])
+            else:
+                self.transport.writelines(pending)
 
     def _refuse(self, why: str) -> None:
+        if self.pending:
+            self._flush()
         self.edge.count("bad_request")
         self.queue.append(core.render(400, f"Bad request: {why}\n".encode(), close=True))
         self.closing = True
@@ -821,7 +850,7 @@ class EdgeProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.url = b""
-        self.framing = core.Framing()
+        self.framing.clear()
         self.headers = {}
         self._arm(self.edge.config.header_timeout)
 
@@ -829,14 +858,20 @@ class EdgeProtocol(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        lowered = name.decode("latin-1").lower()
+        lowered = _FIELD_NAMES.get(name)
+        if lowered is None:
+            lowered = _field_name(name)
         self.framing.add(lowered, value)
         self.headers[lowered] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self._disarm()
-        # Framing is judged on the head alone, before any body is read.
-        problem = core.check_framing(self.framing, http_11=self.parser.get_http_version() == "1.1")
+        self.deadline = float("inf")  # the head is in: no timeout while it is answered
+        # Framing is judged on the head alone, before any body is read. The version matters only
+        # to a head without Host, so the common head does not ask the parser for it.
+        framing = self.framing
+        problem = core.check_framing(
+            framing, http_11=not framing.hosts and self.parser.get_http_version() == "1.1"
+        )
         if problem is not None:
             self._refuse(problem)
             raise httptools.HttpParserCallbackError(problem)
@@ -845,21 +880,24 @@ class EdgeProtocol(asyncio.Protocol):
         if self.closing:
             return
         target = self.url.decode("latin-1")
+        edge = self.edge
         if (
             not self.queue
             and self.worker is None
-            and self.transport is not None
-            and not self.edge.limiter.rate
-            and not self.edge.zone_limiters
+            and not edge.limiter.rate
+            and not edge.zone_limiters
             and self.parser.get_method() == b"GET"
             and self.parser.should_keep_alive()
         ):
-            answer = self.edge.fast_hit(self.headers.get("host"), target, self.headers)
+            answer = edge.fast_hit(self.headers.get("host"), target, self.headers)
             if answer is not None:
-                self.transport.write(answer)
+                self.pending.append(answer)
+                self._arm(edge.config.idle_timeout)
                 if access_log.isEnabledFor(logging.INFO):
                     self._log(Request("GET", target, self.headers, True, self.client), answer)
                 return
+        if self.pending:
+            self._flush()  # what was answered before this request goes first
         request = Request(
             method=self.parser.get_method().decode("ascii", "replace"),
             target=target,
