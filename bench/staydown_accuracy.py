@@ -4,8 +4,9 @@
 
 Renders manga pages with the demo generator (story pages over the nine shared layouts, near-blank
 credits pages, colour covers) and procedural photographs, fingerprints each one as a reference
-(raw and trimmed, 8 dihedral variants each) and applies every transform class to it once, with
-random parameters: JPEG q30-q90, resize 40-90%, crop up to 5% per edge, pad, horizontal flip,
+(raw and trimmed, 8 dihedral variants each, and 80 crop windows of a full-bleed image) and applies
+every transform class to it once, with random parameters: JPEG q30-q90, resize 40-90%, crop up to
+5% per edge, pad, horizontal flip,
 grayscale, brightness/contrast, a site banner added at the top or bottom, a text watermark, and
 re-encoding to WebP or PNG. Each copy is fingerprinted as a query (raw and trimmed) and searched in
 a FAISS index of all references.

@@ -294,11 +294,42 @@ def test_a_reference_carries_raw_and_trimmed_in_eight_orientations(page: Image.I
     data = encode(page, quality=95)
     ref = reference_fingerprint(data)
     query = fingerprint(data)
-    assert 8 < len(ref.pdq) <= 16 and len(set(ref.pdq)) == len(ref.pdq)
+    assert 8 < len(ref.pdq) <= 16 and len(set(ref.pdq)) == len(ref.pdq)  # no crop windows: framed
     assert len(query.pdq) == 2  # the page has margins, so trimming changed it
     assert set(query.pdq) <= set(ref.pdq)  # the same pipeline on both sides: identical hashes
     photo = encode(render_photo(1, width=320, height=240), quality=95)
     assert len(fingerprint(photo).pdq) == 1  # nothing to trim
+
+
+@pytest.mark.parametrize(
+    "box",
+    [(0.05, 0.0, 0.0, 0.0), (0.0, 0.05, 0.05, 0.0), (0.01, 0.03, 0.05, 0.02), (0.05, 0.05, 0.05, 0.05)],
+    ids=["left 5%", "top and right 5%", "uneven", "5% all round"],
+)
+def test_a_cropped_copy_of_a_full_bleed_picture_lands_near_a_crop_window(
+    box: tuple[float, float, float, float],
+) -> None:
+    """A photo has no margin to absorb a crop: as it is, the copy is far off; the reference's crop
+    windows bring it within the automatic radius."""
+    photo = render_photo(7, width=800, height=600)
+    reference = reference_fingerprint(encode(photo, quality=95))
+    left, top, right, bottom = box
+    w, h = photo.size
+    copy = fingerprint(
+        encode(photo.crop((round(left * w), round(top * h), w - round(right * w), h - round(bottom * h))))
+    )
+    assert min(hamming(code, copy.pdq[0]) for code in reference.pdq[:8]) > AUTO_BLOCK
+    assert distance(reference, copy) <= AUTO_BLOCK
+
+
+def test_crop_windows_only_where_a_crop_takes_picture_away(page: Image.Image) -> None:
+    """A page with paper margins all round keeps its 16 hashes; a full-bleed picture adds 80 crop
+    windows (3 crops at each of 4 edges, less the uncropped one)."""
+    assert len(reference_fingerprint(encode(page, quality=95)).pdq) <= 16
+    photo = reference_fingerprint(encode(render_photo(7, width=800, height=600), quality=95))
+    assert 16 < len(photo.pdq) <= 8 + 80
+    cover = render_page(7, kind=PageKind.cover, width=500, height=700)
+    assert len(reference_fingerprint(encode(cover, quality=95)).pdq) > 16
 
 
 def test_fingerprinting_is_safe_from_many_threads(page: Image.Image) -> None:

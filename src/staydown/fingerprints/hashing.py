@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,10 @@ _BAND = 0.025
 _BANNER_BAND = 0.01
 _BAND_STRAY = 0.005
 _MIN_TRIMMED = 0.3  # a trimmed image smaller than this share of either side is not the picture
+# Crop windows of a full-bleed reference, as shares of the side cut off at each edge: 3^4 - 1 = 80
+# windows, the residual to a copy cropped by up to 5% per edge is at most 1% per edge.
+_CROPS = (0.0, 0.02, 0.04)
+_CROP_DEEPEST = 0.05  # paper margins this deep all round absorb a crop of up to 5% per edge
 
 
 class ImageRejected(ValueError):
@@ -156,17 +161,23 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
 
 
 def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:
-    """Fingerprint a reference image for the bank: the 8 dihedral variants of raw and trimmed."""
+    """Fingerprint a reference image for the bank: the 8 dihedral variants of raw and trimmed, and
+    crop windows of a full-bleed image."""
     luma, size, fmt = _decode(data, limits)
     raw, quality = _pdq_dihedral(luma)
     hashes: dict[bytes, None] = {}
     if quality >= QUALITY_MIN:
         hashes.update(dict.fromkeys(raw))
-        trimmed = _trim(luma)
+        trimmed, margins = _normalise(luma)
         if trimmed is not None:
-            variants, trimmed_quality = _pdq_dihedral(trimmed)
+            variants, trimmed_quality = _pdq_dihedral(np.ascontiguousarray(trimmed))
             if trimmed_quality >= QUALITY_MIN:
                 hashes.update(dict.fromkeys(variants))
+        if not _framed(luma.shape, margins):
+            for window in _crop_windows(luma):
+                hash_, window_quality = _pdq(window)
+                if window_quality >= QUALITY_MIN:
+                    hashes[hash_] = None
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
 
 
@@ -460,8 +471,43 @@ def _unlike(colour: int, paper: list[int]) -> bool:
     return all(abs(colour - margin) > _FUZZ for margin in paper)
 
 
+def _framed(shape: tuple[int, ...], margins: list[tuple[int, int | None]]) -> bool:
+    """Whether a page's paper margin at least _CROP_DEEPEST deep was stripped on every side: a
+    copy cropped by that much loses margin only, which trimming absorbs. Anything else (a cover, a
+    photo, a page printed to its edges) has picture at some edge, and a crop takes picture away."""
+    return all(
+        colour is not None and colour >= _PAPER and depth >= _CROP_DEEPEST * shape[side % 2]
+        for side, (depth, colour) in enumerate(margins)
+    )
+
+
+def _crop_windows(luma: Luma) -> list[Luma]:
+    """The image cropped by every combination of _CROPS at its four edges (the uncropped one
+    excepted): PDQ is not crop-invariant (a 1% crop of one edge moves it ~14 bits on a full-bleed
+    picture, shifts cost more than scaling), so a copy cropped by up to _CROPS[-1] plus half a step
+    per edge lies near one of these windows. Upright only: a mirrored and cropped copy is not
+    covered."""
+    height, width = luma.shape
+    windows = []
+    for left, top, right, bottom in itertools.product(_CROPS, repeat=4):
+        if left == top == right == bottom == 0:
+            continue
+        rows = slice(round(top * height), height - round(bottom * height))
+        columns = slice(round(left * width), width - round(right * width))
+        windows.append(np.ascontiguousarray(luma[rows, columns]))
+    return windows
+
+
 def _trim(luma: Luma) -> Luma | None:
     """Normalise borders; return the trimmed luma, or None when it is the whole image or too small."""
+    trimmed, _ = _normalise(luma)
+    return None if trimmed is None else np.ascontiguousarray(trimmed)
+
+
+def _normalise(luma: Luma) -> tuple[Luma | None, list[tuple[int, int | None]]]:
+    """Normalise borders: the trimmed luma (a view into ``luma``), or None when it is the whole
+    image or too small, and for the top, right, bottom and left sides how deep the borders stripped
+    there are and the colour of the innermost (None where nothing was stripped)."""
     height, width = luma.shape
     trimmed, colours, outer = _strip_margins(luma)
     # A strip is cut off at a band of the page's paper (the colour of its white side margins), or,
@@ -487,7 +533,12 @@ def _trim(luma: Luma) -> Luma | None:
         if not changed:
             break
     if trimmed.shape == luma.shape:
-        return None
+        return None, [(0, None)] * 4
     if trimmed.shape[0] < _MIN_TRIMMED * height or trimmed.shape[1] < _MIN_TRIMMED * width:
-        return None
-    return np.ascontiguousarray(trimmed)
+        return None, [(0, None)] * 4
+    # Every step above slices, turns or flips views back into place, so the trimmed view starts at
+    # its top-left pixel inside ``luma``, whose rows are contiguous.
+    offset = trimmed.__array_interface__["data"][0] - luma.__array_interface__["data"][0]
+    top, left = divmod(offset, luma.strides[0])
+    depths = (top, width - left - trimmed.shape[1], height - top - trimmed.shape[0], left)
+    return trimmed, [(depth, colours[side] if depth else None) for side, depth in enumerate(depths)]
