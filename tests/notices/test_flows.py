@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 from hypothesis import given
@@ -29,6 +30,7 @@ from staydown.notices.flows import (
     notice_transition,
     settle_notice,
 )
+from staydown.notices.service import id_runs
 from staydown.types import Regime
 
 
@@ -139,3 +141,12 @@ def test_dmca_incomplete_only_with_ii_iii_iv() -> None:
     ]
     no_work = assess(Regime.dmca, dataclasses.replace(facts, works_identified=False))
     assert no_work.outcome is Outcome.insufficient
+
+
+@given(st.lists(st.integers(1, 300), max_size=80))
+def test_id_runs_cover_exactly_the_distinct_ids_in_ascending_runs(ids: list[int]) -> None:
+    runs = id_runs(ids)
+    covered = [id_ for first, last in runs for id_ in range(first, last + 1)]
+    assert covered == sorted(set(ids))
+    # Runs are maximal: the next run never starts right after the previous one ends.
+    assert all(later[0] > earlier[1] + 1 for earlier, later in itertools.pairwise(runs))

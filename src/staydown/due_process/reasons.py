@@ -15,6 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import event, select, update
@@ -47,6 +48,7 @@ from staydown.policy import service as policy
 # Where ``db.journal`` keeps the entries a unit of work has staged until it numbers them at commit.
 _STAGED = "staydown.journal.pending"
 _FIELDS = FIELD_NAMES
+_field_values = attrgetter(*_FIELDS)  # a statement's fields as a tuple, in column order
 _COLUMNS = (
     "puid",
     "restriction",
@@ -94,7 +96,6 @@ class _Pending:
         what: str,
     ) -> None:
         puid = new_puid(self.batch, len(self.rows))
-        values = fields.as_dict()
         self.rows.append(
             (
                 puid,
@@ -106,7 +107,7 @@ class _Pending:
                 item_id,
                 url,
                 at,
-                *(values[name] for name in _FIELDS),
+                *_field_values(fields),
             )
         )
         if customer_id is not None:

@@ -7,7 +7,6 @@ audit entries, the strikes and the notifications are written together or not at 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -516,11 +515,14 @@ def _run(
                 provider=settings.provider_name,
             )
         elif isinstance(command, TellSubmitter):
-            counts = Counter(
-                s.value
-                for s in session.scalars(select(NoticeItem.status).where(NoticeItem.notice_id == notice.id))
+            counts = session.execute(
+                select(NoticeItem.status, func.count())
+                .where(NoticeItem.notice_id == notice.id)
+                .group_by(NoticeItem.status)
+            ).all()
+            letter = messages.decision(
+                notice, {status.value: count for status, count in counts}, provider=settings.provider_name
             )
-            letter = messages.decision(notice, dict(counts), provider=settings.provider_name)
             _tell(session, notice, letter, kind="notice_decision", at=now)
 
 
@@ -917,26 +919,42 @@ def apply_item_event(
 
 def item_decisions(session: Session, item_ids: Sequence[int]) -> list[Row[Any]]:
     """Who decided each item, when, how and why (for statements of reasons and complaints)."""
+    columns = select(
+        NoticeItem.id,
+        NoticeItem.notice_id,
+        NoticeItem.canonical_url,
+        NoticeItem.zone_id,
+        NoticeItem.customer_id,
+        NoticeItem.status,
+        NoticeItem.work_index,
+        NoticeItem.decided_at,
+        NoticeItem.decided_by,
+        NoticeItem.decision_reason,
+        NoticeItem.automated,
+    )
     rows: list[Row[Any]] = []
-    ordered = sorted(set(item_ids))
-    for start in range(0, len(ordered), 500):
-        result: Result[Any] = session.execute(
-            select(
-                NoticeItem.id,
-                NoticeItem.notice_id,
-                NoticeItem.canonical_url,
-                NoticeItem.zone_id,
-                NoticeItem.customer_id,
-                NoticeItem.status,
-                NoticeItem.work_index,
-                NoticeItem.decided_at,
-                NoticeItem.decided_by,
-                NoticeItem.decision_reason,
-                NoticeItem.automated,
-            ).where(NoticeItem.id.in_(ordered[start : start + 500]))
-        )
+    scattered: list[int] = []
+    for first, last in id_runs(item_ids):
+        if last - first < 50:
+            scattered.extend(range(first, last + 1))
+            continue
+        # The items of a notice are written together, so their ids mostly come in long runs.
+        result: Result[Any] = session.execute(columns.where(NoticeItem.id.between(first, last)))
         rows.extend(result)
+    for start in range(0, len(scattered), 500):
+        rows.extend(session.execute(columns.where(NoticeItem.id.in_(scattered[start : start + 500]))))
     return rows
+
+
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """The distinct ``ids`` as ascending runs of consecutive numbers, each ``(first, last)``."""
+    runs: list[tuple[int, int]] = []
+    for id_ in sorted(set(ids)):
+        if runs and runs[-1][1] == id_ - 1:
+            runs[-1] = (runs[-1][0], id_)
+        else:
+            runs.append((id_, id_))
+    return runs
 
 
 def count_by_submitter(session: Session, submitter_key_id: int, *, since: datetime) -> int:
