@@ -12,6 +12,9 @@ from staydown.edge.freshness import CacheControl
 
 CacheKey = tuple[int, str]  # (zone id, canonical target)
 ENTRY_OVERHEAD = 512  # bytes charged per entry for its bookkeeping
+# Kept bytes are not reused this close to either end of the clock span in which they are exact, so
+# floating-point rounding can never make them differ from what the full path would build.
+SERVED_MARGIN = 0.001
 
 
 @dataclass(slots=True)
@@ -32,7 +35,8 @@ class CachedResponse:
     date: float | None = None
     age_at_response: float = 0.0  # corrected initial age (RFC 9111 section 4.2.3)
     head: bytes = field(default=b"", repr=False)
-    served: tuple[int, bytes] | None = field(default=None, repr=False)  # (age, plain hit response)
+    # A plain hit's response and the clock span [from, until) over which its Age and freshness hold.
+    served: tuple[float, float, bytes] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -40,6 +44,13 @@ class CachedResponse:
 
     def age(self, now: float) -> float:
         return self.age_at_response + max(0.0, now - self.response_time)
+
+    def keep_served(self, age: int, response: bytes) -> None:
+        """Keep a plain hit's response, built with Age ``age``, for as long as it stays exact."""
+        born = self.response_time - self.age_at_response  # when the age was 0, for clocks past response_time
+        start = max(self.response_time, born + age) + SERVED_MARGIN
+        until = min(born + age + 1, born + self.lifetime) - SERVED_MARGIN
+        self.served = (start, until, response)
 
     def matches(self, request_headers: dict[str, str]) -> bool:
         return all(
@@ -75,13 +86,20 @@ class MemoryCache:
                 return variant
         return None
 
-    def single(self, key: CacheKey) -> CachedResponse | None:
-        """The stored response when it is the key's only variant and has no Vary (marked recently used)."""
+    def served(self, key: CacheKey, now: float) -> bytes | None:
+        """The kept plain hit response of the key's only variant when it is exact at ``now``.
+
+        Only a variant without Vary and without ``no-cache`` qualifies; it is marked recently used.
+        """
         variants = self._entries.get(key)
-        if variants is None or len(variants) != 1 or variants[0].vary:
+        if variants is None or len(variants) != 1:
+            return None
+        entry = variants[0]
+        served = entry.served
+        if served is None or not served[0] <= now < served[1] or entry.vary or entry.response_cc.no_cache:
             return None
         self._entries.move_to_end(key)
-        return variants[0]
+        return served[2]
 
     def put(self, key: CacheKey, entry: CachedResponse) -> bool:
         """Store ``entry``; False when it is larger than the per-object limit."""

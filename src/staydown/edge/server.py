@@ -119,6 +119,11 @@ class Edge:
         self.zone_limiters: dict[int, RateLimiter] = {}
         self.inflight: dict[tuple[int, str], asyncio.Future[CachedResponse | None]] = {}
         self.connections = 0
+        # Connection deadlines are checked by one sweep, on a clock that the sweep advances.
+        self.open: set[EdgeProtocol] = set()
+        self.tick = 0.0
+        self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
+        self._sweeper: asyncio.TimerHandle | None = None
         self.counters: dict[str, int] = {}
         self.registry: CollectorRegistry | None = None
         # Decisions memoised per (Host, target, method), with the cache key of those that proxy.
@@ -136,6 +141,27 @@ class Edge:
     def metrics(self) -> bytes:
         """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
         return generate_latest(self.registry) if self.registry is not None else b""
+
+    def watch(self, connection: EdgeProtocol) -> None:
+        """Put a new connection under the deadline sweep."""
+        loop = asyncio.get_running_loop()
+        self.tick = loop.time()
+        self.open.add(connection)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(self.sweep_every, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close the connections past their deadline; deadlines are kept within one sweep interval."""
+        loop = asyncio.get_running_loop()
+        self.tick = now = loop.time()
+        for connection in [c for c in self.open if c.deadline <= now]:
+            connection.expire()
+        self._sweeper = loop.call_later(self.sweep_every, self._sweep) if self.open else None
+
+    def stop_sweep(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -306,14 +332,10 @@ class Edge:
         memo = self._decisions.get((host, target, "GET"))
         if memo is None or memo[1] is None or not headers.keys().isdisjoint(SLOW_FIELDS):
             return None  # not decided since the last feed record, or not one the cache may answer
-        entry = self.cache.single(memo[1])
-        if entry is None or entry.served is None or entry.response_cc.no_cache:
-            return None
-        age = entry.age(self.clock())
-        if age >= entry.lifetime or entry.served[0] != int(age):
-            return None
-        self.counters["hit"] = self.counters.get("hit", 0) + 1
-        return entry.served[1]
+        answer = self.cache.served(memo[1], self.clock())
+        if answer is not None:
+            self.counters["hit"] = self.counters.get("hit", 0) + 1
+        return answer
 
     def lookup(self, request: Request, key: tuple[int, str]) -> CachedResponse | None:
         entry = self.cache.get(key, request.headers)
@@ -665,8 +687,9 @@ def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: s
         and "if-modified-since" not in headers
         and "range" not in headers
     )
-    if plain and entry.served is not None and entry.served[0] == age:
-        return entry.served[1]  # the same bytes as the last hit this second
+    served = entry.served
+    if plain and served is not None and served[0] <= now < served[1]:
+        return served[2]  # the same bytes as the last hit this second
     tail = f"Age: {age}\r\nStaydown-Cache: {state}\r\n"
     if not request.keep_alive:
         tail += "Connection: close\r\n"
@@ -701,7 +724,7 @@ def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: s
         return head
     response = head + body
     if plain:
-        entry.served = (age, response)
+        entry.keep_served(age, response)
     return response
 
 
@@ -755,7 +778,7 @@ class EdgeProtocol(asyncio.Protocol):
 
     __slots__ = (
         "client", "closing", "deadline", "edge", "framing", "headers", "loop", "parser", "pending",
-        "queue", "timer", "transport", "url", "worker",
+        "queue", "transport", "url", "worker",
     )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
@@ -770,8 +793,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.pending: list[bytes] = []
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
-        self.timer: asyncio.TimerHandle | None = None
-        self.deadline = float("inf")
+        self.deadline = float("inf")  # on the edge's sweep clock
         self.closing = False
         self.loop = asyncio.get_running_loop()
 
@@ -788,31 +810,25 @@ class EdgeProtocol(asyncio.Protocol):
             transport.write(core.render(503, b"Too many connections.\n", close=True))
             transport.close()
             return
+        self.edge.watch(self)
         self._arm(self.edge.config.idle_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.edge.connections -= 1
+        self.edge.open.discard(self)
         self.closing = True
-        if self.timer:
-            self.timer.cancel()
         if self.worker and not self.worker.done():
             self.worker.cancel()
 
     def _arm(self, seconds: float) -> None:
-        """Set the connection's deadline; one timer per connection re-arms itself lazily."""
-        self.deadline = self.loop.time() + seconds
-        if self.timer is None:
-            self.timer = self.loop.call_at(self.deadline, self._check_deadline)
+        """Give the connection ``seconds`` from now (as the sweep's clock tells it) to make progress."""
+        self.deadline = self.edge.tick + seconds
 
-    def _check_deadline(self) -> None:
-        self.timer = None
-        if self.transport is None or self.transport.is_closing():
-            return
-        if self.loop.time() >= self.deadline:
+    def expire(self) -> None:
+        """Close a connection the sweep found past its deadline."""
+        if self.transport is not None and not self.transport.is_closing():
             self.edge.count("timeout")
             self.transport.close()
-        elif self.deadline != float("inf"):
-            self.timer = self.loop.call_at(self.deadline, self._check_deadline)
 
     def data_received(self, data: bytes) -> None:
         if self.closing:
@@ -824,8 +840,14 @@ class EdgeProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not self.closing:
                 self._refuse(f"malformed request: {exc}")
-        if self.pending:
-            self._flush()
+        pending = self.pending
+        if pending:  # the cached answers to this read, in one write (as _flush, without the call)
+            self.pending = []
+            if self.transport is not None:
+                if len(pending) == 1:
+                    self.transport.write(pending[0])
+                else:
+                    self.transport.writelines(pending)
 
     def _flush(self) -> None:
         """Send the cached answers held back; one write for all the requests of a read."""
@@ -852,7 +874,8 @@ class EdgeProtocol(asyncio.Protocol):
         self.url = b""
         self.framing.clear()
         self.headers = {}
-        self._arm(self.edge.config.header_timeout)
+        edge = self.edge
+        self.deadline = edge.tick + edge.config.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -892,7 +915,7 @@ class EdgeProtocol(asyncio.Protocol):
             answer = edge.fast_hit(self.headers.get("host"), target, self.headers)
             if answer is not None:
                 self.pending.append(answer)
-                self._arm(edge.config.idle_timeout)
+                self.deadline = edge.tick + edge.config.idle_timeout
                 if access_log.isEnabledFor(logging.INFO):
                     self._log(Request("GET", target, self.headers, True, self.client), answer)
                 return
@@ -1018,6 +1041,7 @@ async def serve(edge: Edge, sock: socket.socket) -> asyncio.Server:
 
 async def close(server: asyncio.Server, edge: Edge) -> None:
     server.close()
+    edge.stop_sweep()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
