@@ -1,18 +1,31 @@
 """Cached-hit throughput of the staydown edge against nginx proxy_cache, measured in the same run.
 
-    python bench/edge_vs_nginx.py [--rounds 3] [--duration 10] [--blocks 1000000]
+    python bench/edge_vs_nginx.py [--rounds 5] [--duration 10] [--blocks 1000000] [--no-pin]
 
 Starts an origin, nginx (Debian nginx-light) with proxy_cache, and the staydown edge (2 workers
-each), loads --blocks blocked URLs into the edge's local store, warms both caches, then runs
-``wrk -t2 -c64 -d{duration}s --latency`` against a cached 2 KB and a 100 KB object alternately,
-for the edge with the full blocklist, the edge with none, and nginx. Prints req/s, p99 and the
-ratios. Everything listens on 127.0.0.1 and is stopped at the end.
+each), loads --blocks blocked URLs and --bank stay-down hashes into the edge's local store, warms
+both caches, then runs ``wrk -t2 -c64 -d{duration}s --latency`` against a cached 2 KB and a 100 KB
+object, for the edge with the full blocklist, the edge with none, and nginx. Everything listens on
+127.0.0.1 and is stopped at the end.
+
+Fairness: both servers run 2 worker processes sharing the port with SO_REUSEPORT; with pinning
+(the default) worker i of each is pinned to CPU i (nginx's ``worker_cpu_affinity``, the edge's
+workers by ``sched_setaffinity``) and wrk is left to the scheduler. Neither writes an access log
+(nginx ``access_log off``; edge workers log ``staydown.edge.access`` only at WARNING). The nginx
+side is a production proxy_cache: on-disk cache with a shared keys zone, upstream keep-alive and
+a cache lock. Each round measures the three servers back to back, in an order that rotates from
+round to round so that no server always goes first.
+
+Reported: every round's req/s, p99 and its ratios (staydown/nginx, loaded/empty, taken within
+the round), then per object the median over the rounds of each ratio and of each p99. A round
+is disturbed when other processes take CPU, so the load average is printed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import re
 import shutil
 import statistics
@@ -40,6 +53,7 @@ WORKERS = 2
 NGINX_CONF = """
 user {user};
 worker_processes {workers};
+{affinity}
 pid {tmp}/nginx.pid;
 error_log {tmp}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
@@ -113,7 +127,7 @@ def wrk(url: str, duration: int) -> tuple[float, float]:
     return rps, float(p99.group(1)) * scale
 
 
-def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int) -> tuple[str, list]:  # type: ignore[type-arg]
+def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin: bool) -> tuple[str, list]:  # type: ignore[type-arg]
     port = free_port()
     store = tmp / name
     load_blocks(store, zone_id=1, origin=origin, count=blocks, bank=bank)
@@ -122,6 +136,9 @@ def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int) -> tup
         data_dir=store, config=EdgeConfig(legal_url="https://cdn.example/legal"),
     )  # fmt: skip
     processes = start_processes(options, WORKERS)
+    if pin:
+        for index, process in enumerate(processes):
+            os.sched_setaffinity(process.pid or 0, {index % (os.cpu_count() or 1)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -141,14 +158,25 @@ def warm(url: str) -> None:
             assert response.status_code == 200, response.status_code
 
 
+LABELS = ("staydown", "staydown-empty", "nginx")
+OBJECTS = (("/small.bin", "2 KB"), ("/large.bin", "100 KB"))
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--blocks", type=int, default=1_000_000)
     parser.add_argument("--bank", type=int, default=1_000_000, help="stay-down hashes loaded into the edge")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="leave both servers' workers unpinned"
+    )
     args = parser.parse_args()
     if not shutil.which("nginx") or not shutil.which("wrk"):
         sys.exit("needs nginx and wrk: apt-get install -y nginx-light wrk")
@@ -162,6 +190,7 @@ def main() -> None:
                 NGINX_CONF.format(
                     user=getpass.getuser(),  # workers write the cache under this temporary directory
                     workers=WORKERS,
+                    affinity="worker_cpu_affinity auto;" if args.pin else "",
                     tmp=tmp,
                     origin_port=origin.url.rsplit(":", 1)[1],
                     port=nginx_port,
@@ -169,48 +198,58 @@ def main() -> None:
             )
             nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"])
             started = time.monotonic()
-            loaded_url, loaded = start_edge(tmp, "loaded", origin.url, args.blocks, args.bank)
+            loaded_url, loaded = start_edge(tmp, "loaded", origin.url, args.blocks, args.bank, pin=args.pin)
             print(
                 f"edge with {args.blocks} blocks and {args.bank} bank hashes ready in "
                 f"{time.monotonic() - started:.1f} s"
             )
-            empty_url, empty = start_edge(tmp, "empty", origin.url, 0, 0)
+            empty_url, empty = start_edge(tmp, "empty", origin.url, 0, 0, pin=args.pin)
             nginx_url = f"http://127.0.0.1:{nginx_port}"
+            urls = dict(zip(LABELS, (loaded_url, empty_url, nginx_url), strict=True))
             try:
-                for url in (loaded_url, empty_url, nginx_url):
+                for url in urls.values():
                     warm(url)
                 assert (
                     httpx.get(loaded_url + blocked_path(args.blocks - 1), headers={"host": HOST}).status_code
                     == 451
                 )
+                print(f"load average before: {load_average()}; workers pinned: {args.pin}")
+                # (label, path) -> one (req/s, p99 ms) per round
                 results: dict[tuple[str, str], list[tuple[float, float]]] = {}
                 for round_ in range(args.rounds):
-                    for path in ("/small.bin", "/large.bin"):
-                        for label, url in (
-                            ("staydown", loaded_url),
-                            ("staydown-empty", empty_url),
-                            ("nginx", nginx_url),
-                        ):
-                            rps, p99 = wrk(url + path, args.duration)
+                    order = LABELS[round_ % 3 :] + LABELS[: round_ % 3]
+                    for path, size in OBJECTS:
+                        for label in order:
+                            rps, p99 = wrk(urls[label] + path, args.duration)
                             results.setdefault((label, path), []).append((rps, p99))
                             print(
-                                f"round {round_ + 1} {path:11} {label:15} {rps:10.0f} req/s",
-                                f"p99 {p99:7.2f} ms",
+                                f"round {round_ + 1} {size:6} {label:15} {rps:10.0f} req/s p99 {p99:7.2f} ms"
                             )
+                        got = {label: results[(label, path)][-1] for label in LABELS}
+                        print(
+                            f"round {round_ + 1} {size:6} staydown/nginx "
+                            f"{got['staydown'][0] / got['nginx'][0]:.2f}x, "
+                            f"loaded/empty {got['staydown'][0] / got['staydown-empty'][0]:.3f}x"
+                        )
+                print(f"load average after: {load_average()}")
                 print()
-                for path, size in (("/small.bin", "2 KB"), ("/large.bin", "100 KB")):
-                    med = {
-                        label: statistics.median(r for r, _ in results[(label, path)])
-                        for label in ("staydown", "staydown-empty", "nginx")
-                    }
-                    p99 = {
-                        label: statistics.median(p for _, p in results[(label, path)])
-                        for label in ("staydown", "nginx")
-                    }
+                for path, size in OBJECTS:
+                    runs = {label: results[(label, path)] for label in LABELS}
+                    versus = [s / n for (s, _), (n, _) in zip(runs["staydown"], runs["nginx"], strict=True)]
+                    overhead = [
+                        s / e for (s, _), (e, _) in zip(runs["staydown"], runs["staydown-empty"], strict=True)
+                    ]
+                    p99 = {label: statistics.median(p for _, p in runs[label]) for label in LABELS}
+                    rps = {label: statistics.median(r for r, _ in runs[label]) for label in LABELS}
                     print(
-                        f"{size:6}: staydown/nginx {med['staydown'] / med['nginx']:.2f}x "
-                        f"(p99 {p99['staydown']:.2f} ms vs {p99['nginx']:.2f} ms); "
-                        f"loaded/empty {med['staydown'] / med['staydown-empty']:.3f}x"
+                        f"{size:6}: staydown/nginx per round {' '.join(f'{r:.2f}' for r in versus)}; "
+                        f"median {statistics.median(versus):.2f}x "
+                        f"({rps['staydown']:.0f} vs {rps['nginx']:.0f} req/s; "
+                        f"p99 {p99['staydown']:.2f} ms vs {p99['nginx']:.2f} ms)"
+                    )
+                    print(
+                        f"{'':6}  loaded/empty per round {' '.join(f'{r:.3f}' for r in overhead)}; "
+                        f"median {statistics.median(overhead):.3f}x"
                     )
             finally:
                 stop_processes(loaded)
