@@ -5,16 +5,23 @@ pipeline, so their PDQ distances are comparable: decode the first frame (JPEGs i
 decoder's DCT scaling does most of the shrinking), flatten transparency onto white, take the luma
 (PDQ hashes luma only, with the same ITU-R 601 weights Pillow uses), and scale it to fit a fixed box.
 
-Copies are often re-framed, so every image is hashed twice: as it is, and with its borders
-normalised (``trimmed``). A border is a uniform layer that ends at an edge: a pad, and inside it a
-page's white margin, are stripped, while a gradient (a sky) is picture and stays. A strip added at
-the top or bottom (a site banner) is dropped where a band of the page's paper cuts it off, or,
-over a photo or a cover, where its own background ends. Trimming decides the same way for a
-reference and for a copy, so their trimmed hashes agree. References also get the 8 dihedral
-variants of both, hashed from turned pixels, so mirrored and rotated copies match; a query then
-needs only its own two hashes. A hash of low PDQ quality (a blank or near-blank image) says
-little about the picture, so weak images keep only their SHA-256: they are never blocked
-automatically on a perceptual match.
+Copies are often re-framed, so every image is hashed as it is and with its borders normalised
+(``trimmed``). A border is a uniform layer that ends at an edge: a pad, and inside it a page's
+white margin, are stripped, while a gradient (a sky) is picture and stays. A strip added at the
+top or bottom (a site banner) is dropped where a band of the page's paper cuts it off, or, over a
+photo or a cover, where its own background ends. Trimming decides the same way for a reference and
+for a copy, so their trimmed hashes agree. References also get the 8 dihedral variants of both,
+hashed from turned pixels, so mirrored and rotated copies match.
+
+A full-bleed picture (a cover, a photo) has no margin to absorb a crop, and its own flat edges (a
+sky) make trimming unsure where a pad or banner ends. So a reference without paper margins all
+round also carries crop windows (0, 2 or 4% cut off each edge, 80 of them), which bring a copy
+cropped by up to 5% per edge within reach; and a query is also hashed with only what a copy adds
+stripped (a pad of one colour at two sides or more, a banner that ends sharply), which gives back
+the reference's own pixels, give or take a crop the windows absorb. A query has two or three
+hashes, a reference at most 8 + 8 + 1 + 80 = 97. A hash of low PDQ quality (a blank or near-blank
+image) says little about the picture, so weak images keep only their SHA-256: they are never
+blocked automatically on a perceptual match.
 
 Decoding is guarded: size limits are checked from the header before any pixel is allocated, only
 the five web formats are decoded, and every decoder failure becomes :class:`ImageRejected` with a
@@ -146,17 +153,24 @@ def hamming(a: bytes, b: bytes) -> int:
 
 
 def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:
-    """Fingerprint an image to look it up: PDQ of the image as it is and with borders trimmed."""
+    """Fingerprint an image to look it up: PDQ of the image as it is, with borders trimmed, and,
+    where that differs, with only a pad or a banner stripped."""
     luma, size, fmt = _decode(data, limits)
     raw, quality = _pdq(luma)
     hashes: list[bytes] = []
     if quality >= QUALITY_MIN:
         hashes.append(raw)
-        trimmed = _trim(luma)
-        if trimmed is not None:
-            hash_, trimmed_quality = _pdq(trimmed)
-            if trimmed_quality >= QUALITY_MIN and hash_ not in hashes:
-                hashes.append(hash_)
+        trimmed, margins = _normalise(luma)
+        # A page framed by paper margins is normalised by trimming; a pad or banner stripped on
+        # its own serves full-bleed pictures.
+        stripped = None if _framed(luma.shape, margins) else _strip_added(luma)
+        if stripped is not None and trimmed is not None and stripped.shape == trimmed.shape:
+            stripped = None  # both stripped the same lines (each only ever cuts lines off)
+        for part in (trimmed, stripped):
+            if part is not None:
+                hash_, part_quality = _pdq(np.ascontiguousarray(part))
+                if part_quality >= QUALITY_MIN and hash_ not in hashes:
+                    hashes.append(hash_)
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
 
 
@@ -174,6 +188,13 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
             if trimmed_quality >= QUALITY_MIN:
                 hashes.update(dict.fromkeys(variants))
         if not _framed(luma.shape, margins):
+            stripped = _strip_added(luma)
+            if stripped is not None:
+                # A banner-like strip of the picture's own (a title over a flat sky) is stripped
+                # from a copy too, with the banner the copy got: the query's third hash lands here.
+                hash_, stripped_quality = _pdq(stripped)
+                if stripped_quality >= QUALITY_MIN:
+                    hashes[hash_] = None
             for window in _crop_windows(luma):
                 hash_, window_quality = _pdq(window)
                 if window_quality >= QUALITY_MIN:
@@ -498,6 +519,79 @@ def _crop_windows(luma: Luma) -> list[Luma]:
     return windows
 
 
+def _strip_added(luma: Luma) -> Luma | None:
+    """Strip only what a copy adds around a picture: a pad (one flat layer of one colour at two sides
+    or more) and a banner (at the top or bottom, a flat background with lettering that a band of
+    its colour ends sharply). Nothing of the picture beneath goes: a flat stretch at one side (a
+    sky) stays, so a copy of a full-bleed picture comes back to its reference, give or take a line
+    or a few more where the picture's edge has the pad's colour (the reference's crop windows absorb
+    that). Return the rest, or None when nothing was stripped or too little is left."""
+    height, width = luma.shape
+    ends = [_flat_layer(luma), _flat_layer(luma[::-1])]
+    rows = luma[ends[0][0] : height - ends[1][0]]
+    sides = [_flat_layer(np.rot90(rows, 1)), _flat_layer(np.rot90(rows, 3))]  # right, left
+    layers = [ends[0], sides[0], ends[1], sides[1]]  # top, right, bottom, left
+    depths = [0] * 4
+    for end in (0, 2):
+        count, colour = layers[end]
+        if count:
+            banner = _banner_below(luma[count:] if end == 0 else luma[::-1][count:], colour)
+            depths[end] = count + banner if banner else 0
+    pads = [layer if not depths[side] else (0, 0) for side, layer in enumerate(layers)]
+    for side, (count, colour) in enumerate(pads):
+        if count and any(
+            other != side and pads[other][0] and abs(pads[other][1] - colour) <= 2 * _UNIFORM
+            for other in range(4)
+        ):
+            depths[side] = count
+    top, right, bottom, left = depths
+    if not any(depths) or height - top - bottom < _MIN_TRIMMED * height:
+        return None
+    if width - left - right < _MIN_TRIMMED * width:
+        return None
+    return np.ascontiguousarray(luma[top : height - bottom, left : width - right])
+
+
+def _banner_below(probe: Luma, colour: int) -> int:
+    """How many leading lines of ``probe`` (below a flat layer of ``colour``) are the rest of a
+    banner: lettering on that colour, then a band of rows of it (two lines at least) that the
+    picture ends sharply (the next rows' median is another colour); 0 when there is none within
+    _STRIP, as under a title over a flat sky, where the sky goes on past the band."""
+    height = probe.shape[0]
+    window = probe[: round(_STRIP * height) + _BLEND + 2]
+    medians = _medians(window)
+    own = np.abs(medians - colour) <= _UNIFORM
+    flat = _share(np.abs(window.astype(np.int16) - colour) > _FUZZ) <= _BAND_STRAY
+    band = own & flat
+    rows = max(2, round(_BANNER_BAND * height / 2))  # a line of the band blends into the picture
+    run = 0
+    for row, flag in enumerate(band[: round(_STRIP * height)]):
+        run = run + 1 if flag else 0
+        if run >= rows and row + 1 - run > 0 and not band[row + 1]:
+            # The picture, or a line of it, within the lines that blend the band into it; the first
+            # of them goes with the band.
+            after = medians[row + 1 : row + 2 + _BLEND]
+            return row + 2 if bool(np.any(np.abs(after - colour) > _UNIFORM)) else 0
+    return 0
+
+
+def _flat_layer(turned: Luma) -> tuple[int, int]:
+    """How many leading lines of ``turned`` are flat in the colour of its first line, with the line
+    that blends them into what follows, and that colour; 0 when none are, or when more than
+    _DEEPEST are (that is the picture). Flat is tighter here than for trimming: a pad is one
+    colour, while a photo's smooth sky is noisy and a drawn one drifts along a side."""
+    if turned.shape[0] < 2:
+        return 0, 0
+    lines = turned[: max(1, round(_DEEPEST * turned.shape[0]))]
+    colour = int(_medians(lines[:1])[0])
+    off = _share(np.abs(lines.astype(np.int16) - colour) > 2 * _UNIFORM)
+    flat = (off <= _STRAY) & (np.abs(_medians(lines) - colour) <= _UNIFORM)
+    count = _leading(flat)
+    if count == 0 or count == len(lines):
+        return 0, 0
+    return count + 1, colour
+
+
 def _trim(luma: Luma) -> Luma | None:
     """Normalise borders; return the trimmed luma, or None when it is the whole image or too small."""
     trimmed, _ = _normalise(luma)
@@ -536,9 +630,14 @@ def _normalise(luma: Luma) -> tuple[Luma | None, list[tuple[int, int | None]]]:
         return None, [(0, None)] * 4
     if trimmed.shape[0] < _MIN_TRIMMED * height or trimmed.shape[1] < _MIN_TRIMMED * width:
         return None, [(0, None)] * 4
-    # Every step above slices, turns or flips views back into place, so the trimmed view starts at
-    # its top-left pixel inside ``luma``, whose rows are contiguous.
-    offset = trimmed.__array_interface__["data"][0] - luma.__array_interface__["data"][0]
-    top, left = divmod(offset, luma.strides[0])
+    top, left = _position(trimmed, luma)
     depths = (top, width - left - trimmed.shape[1], height - top - trimmed.shape[0], left)
     return trimmed, [(depth, colours[side] if depth else None) for side, depth in enumerate(depths)]
+
+
+def _position(view: Luma, luma: Luma) -> tuple[int, int]:
+    """Row and column of ``view``'s first pixel inside ``luma``: every step of trimming slices,
+    turns or flips views of ``luma`` (whose rows are contiguous), never copies."""
+    offset = view.__array_interface__["data"][0] - luma.__array_interface__["data"][0]
+    row, column = divmod(offset, luma.strides[0])
+    return int(row), int(column)
