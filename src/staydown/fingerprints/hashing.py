@@ -534,15 +534,15 @@ def _strip_added(luma: Luma) -> Luma | None:
     depths = [0] * 4
     for end in (0, 2):
         count, colour = layers[end]
-        if count:
+        # A layer in the colour of two other sides is a pad all round, whatever lies inside it
+        # (a photo's sky may look like a banner's band); with one, it may be a banner's background
+        # in the colour of the picture's edge.
+        if count and _sharing(layers, end) < 2:
             banner = _banner_below(luma[count:] if end == 0 else luma[::-1][count:], colour)
             depths[end] = count + banner if banner else 0
     pads = [layer if not depths[side] else (0, 0) for side, layer in enumerate(layers)]
-    for side, (count, colour) in enumerate(pads):
-        if count and any(
-            other != side and pads[other][0] and abs(pads[other][1] - colour) <= 2 * _UNIFORM
-            for other in range(4)
-        ):
+    for side, (count, _) in enumerate(pads):
+        if count and _sharing(pads, side):
             depths[side] = count
     top, right, bottom, left = depths
     if not any(depths) or height - top - bottom < _MIN_TRIMMED * height:
@@ -550,6 +550,16 @@ def _strip_added(luma: Luma) -> Luma | None:
     if width - left - right < _MIN_TRIMMED * width:
         return None
     return np.ascontiguousarray(luma[top : height - bottom, left : width - right])
+
+
+def _sharing(layers: list[tuple[int, int]], side: int) -> int:
+    """How many other sides have a layer in the colour of ``side``'s."""
+    colour = layers[side][1]
+    return sum(
+        1
+        for other, (count, other_colour) in enumerate(layers)
+        if other != side and count and abs(other_colour - colour) <= 2 * _UNIFORM
+    )
 
 
 def _banner_below(probe: Luma, colour: int) -> int:
