@@ -164,8 +164,8 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
         # A page framed by paper margins is normalised by trimming; a pad or banner stripped on
         # its own serves full-bleed pictures.
         stripped = None if _framed(luma.shape, margins) else _strip_added(luma)
-        if stripped is not None and trimmed is not None and stripped.shape == trimmed.shape:
-            stripped = None  # both stripped the same lines (each only ever cuts lines off)
+        if stripped is not None and trimmed is not None and _same_part(stripped, trimmed, luma):
+            stripped = None
         for part in (trimmed, stripped):
             if part is not None:
                 hash_, part_quality = _pdq(np.ascontiguousarray(part))
@@ -192,7 +192,7 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
             if stripped is not None:
                 # A banner-like strip of the picture's own (a title over a flat sky) is stripped
                 # from a copy too, with the banner the copy got: the query's third hash lands here.
-                hash_, stripped_quality = _pdq(stripped)
+                hash_, stripped_quality = _pdq(np.ascontiguousarray(stripped))
                 if stripped_quality >= QUALITY_MIN:
                     hashes[hash_] = None
             for window in _crop_windows(luma):
@@ -525,7 +525,8 @@ def _strip_added(luma: Luma) -> Luma | None:
     its colour ends sharply). Nothing of the picture beneath goes: a flat stretch at one side (a
     sky) stays, so a copy of a full-bleed picture comes back to its reference, give or take a line
     or a few more where the picture's edge has the pad's colour (the reference's crop windows absorb
-    that). Return the rest, or None when nothing was stripped or too little is left."""
+    that). Return the rest (a view into ``luma``), or None when nothing was stripped or too little
+    is left."""
     height, width = luma.shape
     ends = [_flat_layer(luma), _flat_layer(luma[::-1])]
     rows = luma[ends[0][0] : height - ends[1][0]]
@@ -549,7 +550,7 @@ def _strip_added(luma: Luma) -> Luma | None:
         return None
     if width - left - right < _MIN_TRIMMED * width:
         return None
-    return np.ascontiguousarray(luma[top : height - bottom, left : width - right])
+    return luma[top : height - bottom, left : width - right]
 
 
 def _sharing(layers: list[tuple[int, int]], side: int) -> int:
@@ -643,6 +644,11 @@ def _normalise(luma: Luma) -> tuple[Luma | None, list[tuple[int, int | None]]]:
     top, left = _position(trimmed, luma)
     depths = (top, width - left - trimmed.shape[1], height - top - trimmed.shape[0], left)
     return trimmed, [(depth, colours[side] if depth else None) for side, depth in enumerate(depths)]
+
+
+def _same_part(a: Luma, b: Luma, luma: Luma) -> bool:
+    """Whether two views into ``luma`` cover the same pixels."""
+    return a.shape == b.shape and _position(a, luma) == _position(b, luma)
 
 
 def _position(view: Luma, luma: Luma) -> tuple[int, int]:
