@@ -4,9 +4,13 @@ feed that survives restarts."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -257,6 +261,54 @@ def test_pipelined_requests_are_answered_in_order(
     )
     bodies = [chunk.rsplit(b"\r\n\r\n", 1)[-1][:5] for chunk in answer.split(b"HTTP/1.1 200 OK")[1:]]
     assert bodies == [b"one", b"two", b"three", b"two"]
+
+
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_client_that_asks_without_reading_is_not_buffered_without_bound(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    """3,000 pipelined range requests over a cached 100 KB object are 300 MB of answers, each its
+    own bytes: the edge stops reading while the client does not take them, and still answers every
+    one, in order, once it reads."""
+    live_zone(api, origin)
+    body = bytes(range(256)) * 400  # 102,400 bytes
+    origin.routes["/p"] = Route(body, headers={"Cache-Control": "max-age=600"})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/p").headers.get("staydown-cache") == "hit")
+    count = 3000
+    request = f"GET /p HTTP/1.1\r\nHost: {HOST}\r\nRange: bytes=1-\r\n\r\n".encode()
+    before = _rss()
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sender = threading.Thread(target=sock.sendall, args=(request * count,), daemon=True)
+        sender.start()
+        time.sleep(1.5)  # the edge answers what its buffers hold, then waits for the client
+        grown = _rss() - before
+        assert grown < 64 * 1024 * 1024, f"the edge buffered {grown / 2**20:.0f} MiB for one client"
+        received = 0
+        buffer = b""
+        while received < count:
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                chunk = sock.recv(1 << 20)
+                assert chunk, f"connection closed after {received} answers"
+                buffer += chunk
+                continue
+            head = buffer[:head_end]
+            assert head.startswith(b"HTTP/1.1 206"), head[:100]
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(buffer) < head_end + 4 + length:
+                chunk = sock.recv(1 << 20)
+                assert chunk, f"connection closed inside answer {received + 1}"
+                buffer += chunk
+            assert buffer[head_end + 4 : head_end + 4 + length] == body[1:]
+            buffer = buffer[head_end + 4 + length :]
+            received += 1
+        sender.join(10)
+    assert received == count and not buffer
 
 
 def test_metrics_on_the_edge(

@@ -53,6 +53,7 @@ log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
 
 DECISION_MEMO = 100_000  # decisions remembered between feed records
+WRITE_BATCH = 256 * 1024  # cached answers of one read held back for one write, at most (bytes)
 # Request fields that can change a cached answer: such requests never take the fast path.
 SLOW_FIELDS = frozenset(
     {
@@ -777,8 +778,8 @@ class EdgeProtocol(asyncio.Protocol):
     """One client connection."""
 
     __slots__ = (
-        "client", "closing", "deadline", "edge", "framing", "headers", "loop", "parser", "pending",
-        "queue", "transport", "url", "worker",
+        "client", "closing", "deadline", "edge", "framing", "headers", "loop", "parser", "paused",
+        "pending", "pending_size", "queue", "transport", "url", "worker",
     )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
@@ -791,6 +792,10 @@ class EdgeProtocol(asyncio.Protocol):
         self.headers: dict[str, str] = {}
         # Cached answers to the requests of one read, sent together once the read is parsed.
         self.pending: list[bytes] = []
+        self.pending_size = 0
+        # The client reads slower than it asks (its socket and our write buffer are full): answer
+        # nothing more and read nothing more until the transport has sent what it holds.
+        self.paused = False
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.deadline = float("inf")  # on the edge's sweep clock
@@ -812,6 +817,20 @@ class EdgeProtocol(asyncio.Protocol):
             return
         self.edge.watch(self)
         self._arm(self.edge.config.idle_timeout)
+
+    def pause_writing(self) -> None:
+        # The client has idle_timeout to take some of what it asked for, or the sweep closes it.
+        self.paused = True
+        self._arm(self.edge.config.idle_timeout)
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.worker is not None and not self.worker.done():
+            self.deadline = float("inf")  # still answering (as while no write waited)
+            return
+        self._drain()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.edge.connections -= 1
@@ -843,6 +862,7 @@ class EdgeProtocol(asyncio.Protocol):
         pending = self.pending
         if pending:  # the cached answers to this read, in one write (as _flush, without the call)
             self.pending = []
+            self.pending_size = 0
             if self.transport is not None:
                 if len(pending) == 1:
                     self.transport.write(pending[0])
@@ -852,6 +872,7 @@ class EdgeProtocol(asyncio.Protocol):
     def _flush(self) -> None:
         """Send the cached answers held back; one write for all the requests of a read."""
         pending, self.pending = self.pending, []
+        self.pending_size = 0
         if self.transport is not None:
             if len(pending) == 1:
                 self.transport.write(pending[0])
@@ -907,6 +928,7 @@ class EdgeProtocol(asyncio.Protocol):
         if (
             not self.queue
             and self.worker is None
+            and not self.paused
             and not edge.limiter.rate
             and not edge.zone_limiters
             and self.parser.get_method() == b"GET"
@@ -915,6 +937,9 @@ class EdgeProtocol(asyncio.Protocol):
             answer = edge.fast_hit(self.headers.get("host"), target, self.headers)
             if answer is not None:
                 self.pending.append(answer)
+                self.pending_size += len(answer)
+                if self.pending_size > WRITE_BATCH:  # a long pipelined read: send what is ready
+                    self._flush()
                 self.deadline = edge.tick + edge.config.idle_timeout
                 if access_log.isEnabledFor(logging.INFO):
                     self._log(Request("GET", target, self.headers, True, self.client), answer)
@@ -935,7 +960,7 @@ class EdgeProtocol(asyncio.Protocol):
             self.queue.append(
                 core.render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))])
             )
-        elif not self.queue and self.worker is None and self.transport is not None:
+        elif not self.queue and self.worker is None and not self.paused and self.transport is not None:
             self._answer_now(request, self.transport)  # the common case: nothing waits before it
             return
         else:
@@ -970,6 +995,8 @@ class EdgeProtocol(asyncio.Protocol):
         if transport is None:
             return
         while self.queue:
+            if self.paused:  # resume_writing drains the rest
+                return
             item = self.queue.popleft()
             if isinstance(item, bytes):
                 transport.write(item)
@@ -980,7 +1007,7 @@ class EdgeProtocol(asyncio.Protocol):
             self._answer_now(item, transport)
             if self.worker is not None or transport.is_closing():
                 return
-        if not transport.is_closing():
+        if not transport.is_closing() and not self.paused:
             transport.resume_reading()
             self._arm(self.edge.config.idle_timeout)
 
