@@ -185,3 +185,50 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
         assert httpx.get(f"{demo['api']}/v1/notices/{notice['id']}", headers=customer).status_code == 200
     finally:
         assert process.stop() in (0, -signal.SIGINT, 130)
+
+
+def test_edge_admin_port_serves_every_workers_metrics(data_dir: Path) -> None:
+    """`staydown edge --workers 2 --admin-port A`: one scrape of A carries both workers' feed state
+    (merged into one family each), and says which workers answered; the edge enforces its local
+    state while the control plane is unreachable."""
+    admin = free_port()
+    while any(_taken(port) for port in (admin + 1, admin + 2)):
+        admin = free_port()
+    port = free_port()
+    dead = f"http://127.0.0.1:{free_port()}"
+    edge = Process(
+        "edge", "--control-plane", dead, "--key", "sd_unused", "--port", str(port),
+        "--workers", "2", "--admin-port", str(admin), data_dir=data_dir,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while time.monotonic() < deadline:
+            assert edge.proc.poll() is None, Path(edge.log.name).read_text()
+            try:
+                text = httpx.get(f"http://127.0.0.1:{admin}/metrics", timeout=3).text
+            except httpx.HTTPError:
+                text = ""
+            if 'staydown_edge_worker_up{worker="1"} 1.0' in text and 'worker_up{worker="0"} 1.0' in text:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"workers never all answered: {text}")
+        for worker in ("0", "1"):
+            assert f'staydown_edge_feed_seq{{worker="{worker}"}} 0.0' in text
+            assert f'staydown_edge_blocks{{worker="{worker}"}} 0.0' in text
+        assert text.count("# TYPE staydown_edge_feed_seq gauge") == 1
+        assert text.count("# TYPE staydown_edge_responses counter") <= 1
+        unknown = httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "nobody.example"}, timeout=3)
+        assert unknown.status_code == 421
+    finally:
+        assert edge.stop() == 0
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False

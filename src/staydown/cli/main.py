@@ -312,14 +312,17 @@ def edge(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve visitors on.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the port.", min=1)] = 1,
-    admin_port: Annotated[int | None, typer.Option(help="Metrics on this port (+ worker index).")] = None,
+    admin_port: Annotated[
+        int | None,
+        typer.Option(help="Metrics of all workers on this port; worker N's own on loopback at port + 1 + N."),
+    ] = None,
     legal_url: Annotated[
         str | None, typer.Option(help="Named by 451 responses as the blocking entity.")
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
-    from staydown.edge.main import EdgeOptions, start_processes, stop_processes
+    from staydown.edge.main import EdgeOptions, serve_admin, start_processes, stop_processes
 
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
@@ -332,6 +335,7 @@ def edge(
         admin_port=admin_port,
     )
     processes = start_processes(options, workers)
+    serve_admin(options, workers)
     console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
     try:
         for process in processes:

@@ -14,12 +14,15 @@ import multiprocessing
 import os
 import signal
 import socket
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from staydown.config import Settings
@@ -146,8 +149,8 @@ async def run_worker(
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge, consumer, index))
     edge.registry = registry
-    if options.admin_port is not None:
-        start_http_server(options.admin_port + index, addr=options.host, registry=registry)
+    if options.admin_port is not None:  # read by serve_admin in the process that started the workers
+        start_http_server(options.admin_port + 1 + index, addr="127.0.0.1", registry=registry)
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
@@ -196,6 +199,46 @@ def _worker_process(options: EdgeOptions, index: int) -> None:
         watcher.cancel()
 
     uvloop.run(main())
+
+
+class WorkersCollector(Collector):
+    """The metrics of every worker of this edge, read from each worker's own endpoint on loopback
+    at scrape time and merged family by family (every sample carries its ``worker`` label)."""
+
+    def __init__(self, ports: list[int], *, timeout: float = 2.0) -> None:
+        self.ports, self.timeout = ports, timeout
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        up = GaugeMetricFamily("staydown_edge_worker_up", "Worker answered this scrape", labels=["worker"])
+        for index, port in enumerate(self.ports):
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/metrics", timeout=self.timeout
+                ) as answer:
+                    text = answer.read().decode("utf-8")
+            except OSError as exc:
+                log.warning("edge worker %d metrics unreadable: %s", index, exc)
+                up.add_metric([str(index)], 0)
+                continue
+            up.add_metric([str(index)], 1)
+            for family in text_string_to_metric_families(text):
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = families[family.name] = Metric(family.name, family.documentation, family.type)
+                merged.samples.extend(family.samples)
+        yield from families.values()
+        yield up
+
+
+def serve_admin(options: EdgeOptions, workers: int) -> None:
+    """Serve ``/metrics`` for the whole edge on ``options.admin_port`` (each worker serves its own on
+    the next ports, on loopback), from a thread of the calling process."""
+    if options.admin_port is None:
+        return
+    registry = CollectorRegistry()
+    registry.register(WorkersCollector([options.admin_port + 1 + index for index in range(workers)]))
+    start_http_server(options.admin_port, addr=options.host, registry=registry)
 
 
 def start_processes(options: EdgeOptions, workers: int, *, first: int = 0) -> list[SpawnProcess]:
