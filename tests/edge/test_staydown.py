@@ -53,6 +53,8 @@ def test_copies_of_a_noticed_page_stay_down_on_the_customers_zones(
     b = live_zone(api, origin, ZONE_B, customer_id=a["customer_id"])
     live_zone(api, origin, ZONE_C)  # another customer: the notice's content is not banked for it
     edge = edge_factory()
+    head = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["head"]
+    eventually(lambda: metric(edge, "staydown_edge_feed_seq") >= head)  # the zones have arrived
 
     # A mirrored copy cached before the notice is purged when the hash arrives.
     assert get(edge, "/mirror/flipped.webp", ZONE_B).status_code == 200

@@ -56,6 +56,24 @@ def test_verdicts_block_near_copies_only_in_scope(page: Image.Image) -> None:
     assert guard.verdict(copy, zone_id=1, customer_id=7) is None
 
 
+def test_the_review_band_is_asked_apart_from_the_verdict(page: Image.Image) -> None:
+    """The verdict that decides serving looks only within the automatic-block distance; a copy in
+    the review band is served and found by ``review``."""
+    query = fingerprint(image_bytes(page))
+    flipped = int.from_bytes(query.pdq[0], "big") ^ ((1 << 40) - 1)  # 40 bits away: the review band
+    near = Fingerprint(b"\0" * 32, (flipped.to_bytes(32, "big"),), 100, 1, 1, "JPEG")
+    guard = StaydownGuard()
+    guard.add(record(near, customer=7))
+    assert guard.verdict(query, zone_id=1, customer_id=7) is None
+    review = guard.review(query, zone_id=1, customer_id=7)
+    assert review is not None and review.outcome == "review" and review.distance <= 40
+    assert guard.review(query, zone_id=1, customer_id=8) is None  # out of the entry's scope
+    guard.add(record(reference_fingerprint(image_bytes(page)), entry_id=2, customer=7))
+    blocked = guard.verdict(query, zone_id=1, customer_id=7)
+    assert blocked is not None and blocked.outcome == "block" and blocked.entry.entry_id == 2
+    assert guard.review(query, zone_id=1, customer_id=7) is None  # the closest entry blocks
+
+
 def test_a_weak_image_is_matched_only_exactly() -> None:
     blank = render_page(3, kind=PageKind.credits)
     data = image_bytes(blank)

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import httptools
@@ -508,15 +509,32 @@ class Edge:
         zone = decision.zone
         if generation != self.guard.generation:  # the bank changed meanwhile: ask it again
             verdict = self.guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
-        if verdict is None or self.state.exempted(*key):
+        if self.state.exempted(*key):
             return
-        if verdict.outcome == "block":
+        if verdict is not None:
             self.count("staydown_blocked")
             self.guard.cached.forget(key)
             self._block_copy(key, verdict, host=decision.url.host)
             return
+        # Served: whether a person should look at it (the review band) is asked after, off the loop.
+        host = decision.url.host
+        review = asyncio.get_running_loop().run_in_executor(
+            self.hasher, partial(self.guard.review, fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+        )
+        review.add_done_callback(partial(self._reviewed, key, host=host, sha256=fp.sha256))
+
+    def _reviewed(
+        self, key: CacheKey, done: asyncio.Future[Verdict | None], *, host: str, sha256: bytes
+    ) -> None:
+        try:
+            verdict = done.result()
+        except Exception:
+            log.exception("review search failed for %s", key)
+            return
+        if verdict is None or self.state.exempted(*key):
+            return
         self.count("staydown_review")
-        self._report(key, verdict, host=decision.url.host, sha256=fp.sha256)
+        self._report(key, verdict, host=host, sha256=sha256)
 
 
 def _assess(

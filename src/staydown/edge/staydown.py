@@ -196,7 +196,8 @@ class StaydownGuard:
         return entry
 
     def verdict(self, fp: Fingerprint, *, zone_id: int, customer_id: int | None) -> Verdict | None:
-        """The closest bank entry covering this zone within the review distance, if any.
+        """The closest bank entry covering this zone within the automatic-block distance, if any:
+        what decides whether a copy is served. The review band is asked apart (``review``), after.
 
         An identical file matches on its SHA-256 whatever its PDQ quality; a weak image (no PDQ
         hashes) is never matched perceptually, so it can never be blocked on a weak hash.
@@ -207,9 +208,20 @@ class StaydownGuard:
             entry = self.entries.get(entry_id)
             if entry is not None and entry.covers(zone_id=zone_id, customer_id=customer_id):
                 return Verdict(entry, 0, True, "block")
+        return self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.auto_block)
+
+    def review(self, fp: Fingerprint, *, zone_id: int, customer_id: int | None) -> Verdict | None:
+        """The closest covering entry when it lies in the review band (beyond the automatic-block
+        distance, within the review distance): a copy that is served and reported for a person."""
+        verdict = self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.review)
+        return verdict if verdict is not None and verdict.outcome == "review" else None
+
+    def _closest(
+        self, fp: Fingerprint, *, zone_id: int, customer_id: int | None, radius: int
+    ) -> Verdict | None:
         if not fp.pdq or not self.entries:
             return None
-        for match in self.index.search(list(fp.pdq), radius=self.thresholds.review):
+        for match in self.index.search(list(fp.pdq), radius=radius):
             candidate = self.entries.get(match.id)
             if candidate is None or not candidate.covers(zone_id=zone_id, customer_id=customer_id):
                 continue

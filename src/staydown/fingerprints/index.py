@@ -11,8 +11,9 @@ a billion at 31): the scan reads half the bytes at the same memory and stays exa
 is the narrow interface the works domain and the edge hold, so another store can replace this one
 without touching them.
 
-Each stored hash carries the caller's id (a bank entry); one reference image stores up to sixteen
-hashes under one id, and a search reports each id once, at its best distance. Ids are kept beside
+Each stored hash carries the caller's id (a bank entry); one reference image stores its hashes
+under one id (16 for a page framed by margins, up to 97 for a full-bleed picture with its crop
+windows), and a search reports each id once, at its best distance. Ids are kept beside
 the codes in an int32 array while they fit (an int64 one when they do not), because at ten million
 hashes the ids are a fifth of the memory. Removal compacts the codes and ids in place (FAISS
 ``remove_ids``): bank removals are rare, and a compacted index never filters tombstones on search.
@@ -38,7 +39,7 @@ __all__ = ["FaissHashIndex", "HashIndex", "Match", "Thresholds", "classify", "ma
 
 _BITS = PDQ_BYTES * 8
 _HALF = PDQ_BYTES // 2  # bytes in each of the two halves a hash is stored and scanned in
-QUERY_THREADS = max(1, min(2, os.cpu_count() or 1))  # a query image has at most two hashes
+QUERY_THREADS = max(1, min(2, os.cpu_count() or 1))  # a query image has two or three hashes
 _INT32_MAX = np.iinfo(np.int32).max
 _INT32_MIN = np.iinfo(np.int32).min
 
@@ -159,8 +160,8 @@ class FaissHashIndex:
 
     def __init__(self) -> None:
         # One thread per query: FAISS parallelises a range search over its queries, never within one,
-        # so a verdict's raw and trimmed hashes are scanned side by side while a single query still
-        # runs on one thread.
+        # so a verdict's hashes (raw, trimmed, pad or banner stripped) are scanned side by side while
+        # a single query still runs on one thread.
         faiss.omp_set_num_threads(QUERY_THREADS)
         self._head = faiss.IndexBinaryFlat(_HALF * 8)
         self._tail: npt.NDArray[np.uint64] = np.empty((1024, _HALF // 8), dtype=np.uint64)
