@@ -52,6 +52,11 @@ class CachedResponse:
         until = min(born + age + 1, born + self.lifetime) - SERVED_MARGIN
         self.served = (start, until, response)
 
+    def kept(self, now: float) -> bytes | None:
+        """The kept plain hit response, when its Age and freshness still hold at ``now``."""
+        served = self.served
+        return served[2] if served is not None and served[0] <= now < served[1] else None
+
     def matches(self, request_headers: dict[str, str]) -> bool:
         return all(
             request_headers.get(name, "") == value
@@ -95,11 +100,12 @@ class MemoryCache:
         if variants is None or len(variants) != 1:
             return None
         entry = variants[0]
-        served = entry.served
-        if served is None or not served[0] <= now < served[1] or entry.vary or entry.response_cc.no_cache:
+        if entry.vary or entry.response_cc.no_cache:
             return None
-        self._entries.move_to_end(key)
-        return served[2]
+        kept = entry.kept(now)
+        if kept is not None:
+            self._entries.move_to_end(key)
+        return kept
 
     def put(self, key: CacheKey, entry: CachedResponse) -> bool:
         """Store ``entry``; False when it is larger than the per-object limit."""

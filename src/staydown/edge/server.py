@@ -706,9 +706,9 @@ def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: s
         and "if-modified-since" not in headers
         and "range" not in headers
     )
-    served = entry.served
-    if plain and served is not None and served[0] <= now < served[1]:
-        return served[2]  # the same bytes as the last hit this second
+    kept = entry.kept(now) if plain else None
+    if kept is not None:
+        return kept  # the same bytes as the last hit this second
     tail = f"Age: {age}\r\nStaydown-Cache: {state}\r\n"
     if not request.keep_alive:
         tail += "Connection: close\r\n"
@@ -877,15 +877,8 @@ class EdgeProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not self.closing:
                 self._refuse(f"malformed request: {exc}")
-        pending = self.pending
-        if pending:  # the cached answers to this read, in one write (as _flush, without the call)
-            self.pending = []
-            self.pending_size = 0
-            if self.transport is not None:
-                if len(pending) == 1:
-                    self.transport.write(pending[0])
-                else:
-                    self.transport.writelines(pending)
+        if self.pending:  # the cached answers to this read, in one write
+            self._flush()
 
     def _flush(self) -> None:
         """Send the cached answers held back; one write for all the requests of a read."""
