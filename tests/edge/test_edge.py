@@ -311,6 +311,60 @@ def test_a_client_that_asks_without_reading_is_not_buffered_without_bound(
     assert received == count and not buffer
 
 
+def test_a_slow_client_slows_the_origin_read_of_a_streamed_response(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    """A 128 MB response that may not be stored streams through: while the client does not read,
+    the edge stops reading from the origin instead of holding the body, and the client still gets
+    every byte once it reads."""
+    live_zone(api, origin)
+    size = 128 * 1024 * 1024
+    body = bytes(range(256)) * (size // 256)
+    origin.routes["/big"] = Route(body, headers={"Cache-Control": "no-store"})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/missing").status_code == 404)
+    before = _rss()
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.sendall(f"GET /big HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+        time.sleep(1.5)  # the origin could send it all by now; the edge must not take it all in
+        grown = _rss() - before
+        assert grown < 48 * 1024 * 1024, f"the edge buffered {grown / 2**20:.0f} MiB for one client"
+        received = bytearray()
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+    head, _, rest = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"staydown-cache: bypass" in head.lower(), head[:300]
+    assert len(rest) == size and rest == body
+
+
+def _established(port: int) -> int:
+    """Open TCP connections (either side's count) whose local end is 127.0.0.1:``port``."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if local == f"0100007F:{port:04X}" and state == "01":
+            count += 1
+    return count
+
+
+def test_a_client_leaving_mid_stream_frees_the_origin_connection(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    """The rest of a streamed body is not read into a connection kept for reuse: the origin
+    connection is closed, so the origin stops sending."""
+    live_zone(api, origin)
+    origin.routes["/big"] = Route(bytes(64 * 1024 * 1024), headers={"Cache-Control": "no-store"})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/missing").status_code == 404)
+    port = int(origin.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as sock:
+        sock.sendall(f"GET /big HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        eventually(lambda: _established(port) == 1)  # the origin is still sending
+    eventually(lambda: _established(port) == 0)
+
+
 def test_metrics_on_the_edge(
     api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
 ) -> None:

@@ -84,25 +84,30 @@ class OriginResponse:
     _pending: list[bytes] = field(default_factory=list)
 
     async def body(self) -> AsyncIterator[bytes]:
-        """Yield the body as it arrives; the connection returns to the pool once it is complete."""
-        for piece in self._pending:
-            yield piece
-        self._pending.clear()
-        while not self._parser.complete and not self._head:
-            data = await self._connection.read()
-            if not data:
-                self._connection.close()
-                if self.content_length is None and not self._chunked:
-                    return  # body delimited by the connection closing
-                raise OriginError("origin closed the connection mid-body")
-            try:
-                self._connection.parser.feed_data(data)
-            except httptools.HttpParserError as exc:
-                self._connection.close()
-                raise OriginError(f"invalid response body from origin: {exc}") from exc
-            pieces, self._parser.pieces = self._parser.pieces, []
-            for piece in pieces:
+        """Yield the body as it arrives; the connection returns to the pool once it is complete,
+        and is closed when the reader stops before that (the client went away mid-stream)."""
+        try:
+            for piece in self._pending:
                 yield piece
+            self._pending.clear()
+            while not self._parser.complete and not self._head:
+                data = await self._connection.read()
+                if not data:
+                    self._connection.close()
+                    if self.content_length is None and not self._chunked:
+                        return  # body delimited by the connection closing
+                    raise OriginError("origin closed the connection mid-body")
+                try:
+                    self._connection.parser.feed_data(data)
+                except httptools.HttpParserError as exc:
+                    self._connection.close()
+                    raise OriginError(f"invalid response body from origin: {exc}") from exc
+                pieces, self._parser.pieces = self._parser.pieces, []
+                for piece in pieces:
+                    yield piece
+        except BaseException:  # cancelled, closed early, or failed: the rest of the body is unread
+            self._connection.close()
+            raise
         self.release()
 
     @property

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httptools
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -52,6 +52,16 @@ from staydown.fingerprints.index import Thresholds
 
 log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
+
+
+class Output(Protocol):
+    """Where an answer that needs the origin goes: a write, and a wait while the client has not
+    taken what was written (so a slow client slows the origin read instead of filling memory)."""
+
+    def __call__(self, data: bytes) -> None: ...
+
+    async def drained(self) -> None: ...
+
 
 DECISION_MEMO = 100_000  # decisions remembered between feed records
 WRITE_BATCH = 256 * 1024  # cached answers of one read held back for one write, at most (bytes)
@@ -351,7 +361,7 @@ class Edge:
 
     # --- the origin -----------------------------------------------------------------------
 
-    async def fill(self, request: Request, decision: Decision, write: Callable[[bytes], None]) -> bool:
+    async def fill(self, request: Request, decision: Decision, write: Output) -> bool:
         """Fetch from the origin (or wait for the fetch in flight) and answer; False to close."""
         assert decision.zone is not None and decision.url is not None
         key = (decision.zone.zone_id, decision.url.target)
@@ -384,7 +394,7 @@ class Edge:
         request: Request,
         decision: Decision,
         key: tuple[int, str],
-        write: Callable[[bytes], None],
+        write: Output,
         *,
         shared: bool,
         future: asyncio.Future[CachedResponse | None] | None,
@@ -441,7 +451,7 @@ class Edge:
         request: Request,
         response: OriginResponse,
         key: tuple[int, str],
-        write: Callable[[bytes], None],
+        write: Output,
         response_cc: CacheControl,
         request_time: float,
         future: asyncio.Future[CachedResponse | None] | None,
@@ -548,7 +558,7 @@ def _assess(
 async def _stream(
     response: OriginResponse,
     request: Request,
-    write: Callable[[bytes], None],
+    write: Output,
     *,
     state: str,
     first: bytes = b"",
@@ -563,6 +573,7 @@ async def _stream(
     async for piece in rest if rest is not None else response.body():
         if send:
             write(_chunk(piece, length))
+            await write.drained()  # read no more from the origin than the client takes
     if send:
         write(_last_chunk(length))
     return request.keep_alive
@@ -797,7 +808,7 @@ class EdgeProtocol(asyncio.Protocol):
 
     __slots__ = (
         "client", "closing", "deadline", "edge", "framing", "headers", "loop", "parser", "paused",
-        "pending", "pending_size", "queue", "transport", "url", "worker",
+        "pending", "pending_size", "queue", "resumed", "transport", "url", "worker",
     )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
@@ -814,6 +825,7 @@ class EdgeProtocol(asyncio.Protocol):
         # The client reads slower than it asks (its socket and our write buffer are full): answer
         # nothing more and read nothing more until the transport has sent what it holds.
         self.paused = False
+        self.resumed: asyncio.Future[None] | None = None  # what a stream from the origin waits on
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.deadline = float("inf")  # on the edge's sweep clock
@@ -845,10 +857,21 @@ class EdgeProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
+        if self.resumed is not None:
+            if not self.resumed.done():
+                self.resumed.set_result(None)
+            self.resumed = None
         if self.worker is not None and not self.worker.done():
             self.deadline = float("inf")  # still answering (as while no write waited)
             return
         self._drain()
+
+    async def writable(self) -> None:
+        """Return once the transport has sent enough of what it holds to take more."""
+        while self.paused:
+            if self.resumed is None:
+                self.resumed = self.loop.create_future()
+            await self.resumed
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.edge.connections -= 1
@@ -1026,13 +1049,13 @@ class EdgeProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         keep = False
-        sent = _Sent(transport)
+        sent = _Sent(transport, self)
         try:
-            keep = await self.edge.fill(request, decision, sent.write)
+            keep = await self.edge.fill(request, decision, sent)
         except Exception:
             log.exception("failed to answer %s %s", request.method, request.target)
             if not transport.is_closing():
-                sent.write(core.render(500, b"Internal error.\n", close=True))
+                sent(core.render(500, b"Internal error.\n", close=True))
         self._log(request, sent.start, size=sent.size)
         if not keep or not request.keep_alive:
             transport.close()
@@ -1057,18 +1080,23 @@ class EdgeProtocol(asyncio.Protocol):
 
 
 class _Sent:
-    """A transport's write that remembers how the response began and how much of it went out."""
+    """A connection's :class:`Output`: its transport's write, which remembers how the response
+    began and how much of it went out, and its wait for the client to take what it holds."""
 
-    __slots__ = ("size", "start", "transport")
+    __slots__ = ("connection", "size", "start", "transport")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport, self.start, self.size = transport, b"", 0
+    def __init__(self, transport: asyncio.Transport, connection: EdgeProtocol) -> None:
+        self.transport, self.connection, self.start, self.size = transport, connection, b"", 0
 
-    def write(self, data: bytes) -> None:
+    def __call__(self, data: bytes) -> None:
         if not self.start:
             self.start = bytes(data[:12])
         self.size += len(data)
         self.transport.write(data)
+
+    async def drained(self) -> None:
+        if self.connection.paused:
+            await self.connection.writable()
 
 
 async def serve(edge: Edge, sock: socket.socket) -> asyncio.Server:
