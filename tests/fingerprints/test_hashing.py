@@ -291,6 +291,24 @@ def test_a_cover_in_a_pad_or_under_a_banner_is_found(
     assert distance(reference, query) <= AUTO_BLOCK
 
 
+def test_a_cover_with_a_light_sky_in_a_white_pad_is_found() -> None:
+    """Inside a white pad, a cover's pale, nearly flat sky and edges look like a page's paper
+    margins, so trimming cuts into the picture; the hash with only the pad stripped still finds it."""
+    cover = render_page(147, kind=PageKind.cover, layout=3)
+    reference = reference_fingerprint(encode(cover, quality=95))
+    query = fingerprint(encode(pad(cover, (255, 255, 255), (69, 42, 52, 2))))
+    _, trimmed, stripped = query.pdq
+    assert min(hamming(reference_hash, trimmed) for reference_hash in reference.pdq) > AUTO_BLOCK
+    assert min(hamming(reference_hash, stripped) for reference_hash in reference.pdq) <= AUTO_BLOCK
+
+
+def test_a_plain_page_is_hashed_twice() -> None:
+    """A page framed by its own margins needs no third hash: the verdict on the usual copy stays at
+    two PDQ computations."""
+    query = fingerprint(encode(render_page(11, width=600, height=840), quality=80))
+    assert len(query.pdq) == 2
+
+
 @pytest.mark.parametrize("vertical", [True, False], ids=["top to bottom", "left to right"])
 def test_a_gradient_is_not_a_border(vertical: bool) -> None:
     """A sky or a cover's background fades; trimming it would make crops and pads disagree."""

@@ -18,10 +18,12 @@ sky) make trimming unsure where a pad or banner ends. So a reference without pap
 round also carries crop windows (0, 2 or 4% cut off each edge, 80 of them), which bring a copy
 cropped by up to 5% per edge within reach; and a query is also hashed with only what a copy adds
 stripped (a pad of one colour at two sides or more, a banner that ends sharply), which gives back
-the reference's own pixels, give or take a crop the windows absorb. A query has two or three
-hashes, a reference at most 8 + 8 + 1 + 80 = 97. A hash of low PDQ quality (a blank or near-blank
-image) says little about the picture, so weak images keep only their SHA-256: they are never
-blocked automatically on a perceptual match.
+the reference's own pixels, give or take a crop the windows absorb. A copy that looks framed gets
+that hash too when trimming took more than its pad: a picture's pale edges inside a white pad look
+like paper. A plain copy of a page has two hashes, a changed one or a picture's up to three; a
+reference at most 8 + 8 + 1 + 80 = 97. A hash of low PDQ quality (a blank or near-blank image)
+says little about the picture, so weak images keep only their SHA-256: they are never blocked
+automatically on a perceptual match.
 
 Decoding is guarded: size limits are checked from the header before any pixel is allocated, only
 the five web formats are decoded, and every decoder failure becomes :class:`ImageRejected` with a
@@ -161,11 +163,15 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
     if quality >= QUALITY_MIN:
         hashes.append(raw)
         trimmed, margins = _normalise(luma)
-        # A page framed by paper margins is normalised by trimming; a pad or banner stripped on
-        # its own serves full-bleed pictures.
-        stripped = None if _framed(luma.shape, margins) else _strip_added(luma)
-        if stripped is not None and trimmed is not None and _same_part(stripped, trimmed, luma):
-            stripped = None
+        # A page framed by paper margins is normalised by trimming; a pad or banner stripped on its
+        # own serves full-bleed pictures, and a framed-looking one whose light edges (a sky) inside
+        # a white pad trimming took for a page's margins.
+        stripped = _strip_added(luma)
+        if stripped is not None and trimmed is not None:
+            if _framed(luma.shape, margins):
+                stripped = stripped if _deeper(margins, stripped, luma) else None
+            elif _same_part(stripped, trimmed, luma):
+                stripped = None
         for part in (trimmed, stripped):
             if part is not None:
                 hash_, part_quality = _pdq(np.ascontiguousarray(part))
@@ -641,9 +647,23 @@ def _normalise(luma: Luma) -> tuple[Luma | None, list[tuple[int, int | None]]]:
         return None, [(0, None)] * 4
     if trimmed.shape[0] < _MIN_TRIMMED * height or trimmed.shape[1] < _MIN_TRIMMED * width:
         return None, [(0, None)] * 4
-    top, left = _position(trimmed, luma)
-    depths = (top, width - left - trimmed.shape[1], height - top - trimmed.shape[0], left)
+    depths = _depths(trimmed, luma)
     return trimmed, [(depth, colours[side] if depth else None) for side, depth in enumerate(depths)]
+
+
+def _deeper(margins: list[tuple[int, int | None]], stripped: Luma, luma: Luma) -> bool:
+    """Whether trimming took at least _LAYER more than ``stripped`` leaves off at some side: what
+    lies inside the pad there looked like paper to trimming, a page's margin or a picture's pale
+    edge (which of the two, the hashes tell)."""
+    kept = _depths(stripped, luma)
+    return any(depth - kept[side] >= _LAYER * luma.shape[side % 2] for side, (depth, _) in enumerate(margins))
+
+
+def _depths(view: Luma, luma: Luma) -> tuple[int, int, int, int]:
+    """How deep ``view`` (a view into ``luma``) lies from the top, right, bottom and left edges."""
+    top, left = _position(view, luma)
+    height, width = luma.shape
+    return top, width - left - view.shape[1], height - top - view.shape[0], left
 
 
 def _same_part(a: Luma, b: Luma, luma: Luma) -> bool:
