@@ -137,6 +137,14 @@ def test_a_confirmed_match_goes_through_the_stay_down_workflow(api: Api, origin:
     assert any(r["kind"] == "block" and r["target"] == "/copy.jpg" for r in feed)
     strikes = api.as_("agent").get(f"/v1/customers/{scene['zone']['customer_id']}/strikes").json()
     assert strikes["active_strikes"] == 2  # the notice's item and the confirmed copy
+    # The statements of reasons tell the two blocks apart: both copies were found by automated
+    # means, the automatic one was decided by them too, the confirmed one by the agent.
+    statements = {s["url"]: s for s in api.as_("agent").get("/v1/statements", params={"limit": 1000}).json()}
+    confirmed, automatic = statements[f"http://{HOST}/copy.jpg"], statements[f"http://{HOST}/same.jpg"]
+    assert confirmed["automated_detection"] == automatic["automated_detection"] == "Yes"
+    assert confirmed["automated_decision"] == "AUTOMATED_DECISION_NOT_AUTOMATED"
+    assert "confirmed by an agent: same page, slightly rotated" in confirmed["decision_facts"]
+    assert automatic["automated_decision"] == "AUTOMATED_DECISION_FULLY"
     again = desk.post(f"/desk/matches/{match_id}/decision", {"decision": "confirm", "reason": "twice"})
     assert again.status_code == 409
     dismissed = desk.post(

@@ -162,13 +162,14 @@ def _item_statements(session: Session, records: Sequence[StagedRecord], pending:
             fields = with_url(template, url)
         else:
             # A block that did not come from a notice item (a stay-down match, a court order):
-            # the record's own reason is the fact; nobody reviewed it before it took effect.
+            # the record's own reason is the fact. It was decided without a person unless the
+            # record says an agent decided it (a stay-down match confirmed from the review band).
             fields = item_statement(
                 ItemRestriction(
                     notice_id=record.notice_id or 0,
                     regime="dsa",
                     trusted=False,
-                    automated=True,
+                    automated=bool(record.payload.get("automated", True)),
                     url=url,
                     works=(),
                     explanation=str(record.payload.get("reason") or ""),

@@ -31,7 +31,7 @@ class StrikeRule(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    pass
+    automated: bool  # blocked on the distance alone, or on an agent's confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def match_found(
     """The state of a newly reported match and what it sets off."""
     if outcome is MatchOutcome.review:
         return MS.pending_review, []
-    commands: list[Command] = [Block(), TellCustomer("blocked")]
+    commands: list[Command] = [Block(automated=True), TellCustomer("blocked")]
     if strikes is StrikeRule.automatic and customer_known:
         commands.append(RecordStrike())
     return MS.blocked, commands
@@ -94,7 +94,7 @@ def match_decided(
     commands: list[Command] = []
     if new is MS.confirmed:
         if state is MS.pending_review:
-            commands += [Block(), TellCustomer("blocked")]
+            commands += [Block(automated=False), TellCustomer("blocked")]
         if strikes is not StrikeRule.never and customer_known:
             commands.append(RecordStrike())
     elif new is MS.dismissed and state in (MS.blocked, MS.confirmed):

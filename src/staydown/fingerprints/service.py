@@ -595,7 +595,13 @@ def _run(
                 session,
                 FeedKind.block,
                 at=now,
-                payload={"url": match.url, "reason": f"stay-down match {match.id}", "match_id": match.id},
+                payload={
+                    "url": match.url,
+                    "reason": f"stay-down match {match.id}"
+                    + ("" if command.automated else f", confirmed by an agent: {reason}"),
+                    "match_id": match.id,
+                    "automated": command.automated,
+                },
                 zone_id=match.zone_id,
                 target=match.target,
                 notice_id=match.notice_id,
