@@ -4,9 +4,12 @@ puid and the Transparency Database vocabulary, sent to the customer and kept."""
 from __future__ import annotations
 
 import re
+import typing
 from datetime import timedelta
 
 from staydown.due_process import service as due_process
+from staydown.due_process.schemas import DsaStatement
+from staydown.due_process.statements import FIELD_NAMES, StatementFields
 from tests.conftest import Api
 from tests.due_process.support import feed, outbox
 from tests.support import active_zone, notice_body
@@ -199,3 +202,12 @@ def test_statements_read_the_entries_db_journal_stages() -> None:
     from staydown.due_process import reasons
 
     assert reasons._STAGED == journal._PENDING
+
+
+def test_the_api_schema_and_the_statement_name_the_same_dsa_fields() -> None:
+    """The DSA fields are listed twice, as the API's schema and as the statement the workflow builds
+    by the thousand (a plain dataclass); they must agree field for field, in order and in type."""
+    schema = {name: field.annotation for name, field in DsaStatement.model_fields.items() if name != "puid"}
+    built = typing.get_type_hints(StatementFields)
+    assert list(schema) == list(FIELD_NAMES) == list(built)
+    assert schema == built
