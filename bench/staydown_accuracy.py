@@ -4,9 +4,10 @@
 
 Renders manga pages with the demo generator (story pages over the nine shared layouts, near-blank
 credits pages, colour covers) and procedural photographs, fingerprints each one as a reference
-(raw and trimmed, 8 dihedral variants each, and 80 crop windows of a full-bleed image) and applies
+(raw and trimmed, 8 dihedral variants each, and 80 crop windows of a full-bleed image, upright and
+mirrored) and applies
 every transform class to it once, with random parameters: JPEG q30-q90, resize 40-90%, crop up to
-5% per edge, pad, horizontal flip,
+5% per edge, pad, horizontal flip, a flip and a crop together,
 grayscale, brightness/contrast, a site banner added at the top or bottom, a text watermark, and
 re-encoding to WebP or PNG. Each copy is fingerprinted as a query (raw and trimmed) and searched in
 a FAISS index of all references.
@@ -98,6 +99,18 @@ def flip(image: Image.Image, rng: random.Random) -> bytes:
     return encode(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
 
 
+def flip_crop(image: Image.Image, rng: random.Random) -> bytes:
+    """Mirrored to slip past a matcher, and cropped to cut a watermark off: both at once."""
+    w, h = image.size
+    box = (
+        round(w * rng.uniform(0, 0.05)),
+        round(h * rng.uniform(0, 0.05)),
+        w - round(w * rng.uniform(0, 0.05)),
+        h - round(h * rng.uniform(0, 0.05)),
+    )
+    return encode(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop(box))
+
+
 def grayscale(image: Image.Image, rng: random.Random) -> bytes:
     return encode(image.convert("L"), quality=rng.randint(70, 90))
 
@@ -155,6 +168,7 @@ TRANSFORMS: dict[str, Transform] = {
     "crop <=5%/edge": crop,
     "pad": pad,
     "flip": flip,
+    "flip+crop": flip_crop,
     "grayscale": grayscale,
     "bright/contrast": brightness_contrast,
     "banner": banner,

@@ -364,12 +364,25 @@ def test_a_cropped_copy_of_a_full_bleed_picture_lands_near_a_crop_window(
     assert distance(reference, copy) <= AUTO_BLOCK
 
 
+@pytest.mark.parametrize("kind", ["photo", "cover"])
+def test_a_mirrored_and_cropped_copy_of_a_full_bleed_picture_is_found(kind: str) -> None:
+    image = (
+        render_photo(7, width=800, height=600)
+        if kind == "photo"
+        else render_page(27, kind=PageKind.cover, width=500, height=700)
+    )
+    reference = reference_fingerprint(encode(image, quality=95))
+    w, h = image.size
+    copy = fingerprint(encode(ImageOps.mirror(image).crop((round(0.04 * w), 0, w, h - round(0.03 * h)))))
+    assert distance(reference, copy) <= AUTO_BLOCK
+
+
 def test_crop_windows_only_where_a_crop_takes_picture_away(page: Image.Image) -> None:
     """A page with paper margins all round keeps its 16 hashes; a full-bleed picture adds 80 crop
-    windows (3 crops at each of 4 edges, less the uncropped one)."""
+    windows (3 crops at each of 4 edges, less the uncropped one), each upright and mirrored."""
     assert len(reference_fingerprint(encode(page, quality=95)).pdq) <= 16
     photo = reference_fingerprint(encode(render_photo(7, width=800, height=600), quality=95))
-    assert 16 < len(photo.pdq) <= 8 + 80
+    assert 8 + 80 < len(photo.pdq) <= 16 + 2 * 80
     cover = render_page(7, kind=PageKind.cover, width=500, height=700)
     assert len(reference_fingerprint(encode(cover, quality=95)).pdq) > 16
 

@@ -15,15 +15,15 @@ hashed from turned pixels, so mirrored and rotated copies match.
 
 A full-bleed picture (a cover, a photo) has no margin to absorb a crop, and its own flat edges (a
 sky) make trimming unsure where a pad or banner ends. So a reference without paper margins all
-round also carries crop windows (0, 2 or 4% cut off each edge, 80 of them), which bring a copy
-cropped by up to 5% per edge within reach; and a query is also hashed with only what a copy adds
-stripped (a pad of one colour at two sides or more, a banner that ends sharply), which gives back
-the reference's own pixels, give or take a crop the windows absorb. A copy that looks framed gets
-that hash too when trimming took more than its pad: a picture's pale edges inside a white pad look
-like paper. A plain copy of a page has two hashes, a changed one or a picture's up to three; a
-reference at most 8 + 8 + 1 + 80 = 97. A hash of low PDQ quality (a blank or near-blank image)
-says little about the picture, so weak images keep only their SHA-256: they are never blocked
-automatically on a perceptual match.
+round also carries crop windows (0, 2 or 4% cut off each edge, 80 of them, each also mirrored),
+which bring a copy cropped by up to 5% per edge, mirrored or not, within reach; and a query is
+also hashed with only what a copy adds stripped (a pad of one colour at two sides or more, a banner
+that ends sharply), which gives back the reference's own pixels, give or take a crop the windows
+absorb. A copy that looks framed gets that hash too when trimming took more than its pad: a
+picture's pale edges inside a white pad look like paper. A plain copy of a page has two hashes, a
+changed one or a picture's up to three; a reference at most 8 + 8 + 2 x (80 + 1) = 178. A hash of
+low PDQ quality (a blank or near-blank image) says little about the picture, so weak images keep
+only their SHA-256: they are never blocked automatically on a perceptual match.
 
 Decoding is guarded: size limits are checked from the header before any pixel is allocated, only
 the five web formats are decoded, and every decoder failure becomes :class:`ImageRejected` with a
@@ -182,7 +182,7 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
 
 def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:
     """Fingerprint a reference image for the bank: the 8 dihedral variants of raw and trimmed, and
-    crop windows of a full-bleed image."""
+    for a full-bleed image its crop windows and its pad- or banner-stripped part, each also mirrored."""
     luma, size, fmt = _decode(data, limits)
     raw, quality = _pdq_dihedral(luma)
     hashes: dict[bytes, None] = {}
@@ -195,16 +195,17 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
                 hashes.update(dict.fromkeys(variants))
         if not _framed(luma.shape, margins):
             stripped = _strip_added(luma)
+            parts = _crop_windows(luma)
             if stripped is not None:
                 # A banner-like strip of the picture's own (a title over a flat sky) is stripped
                 # from a copy too, with the banner the copy got: the query's third hash lands here.
-                hash_, stripped_quality = _pdq(np.ascontiguousarray(stripped))
-                if stripped_quality >= QUALITY_MIN:
-                    hashes[hash_] = None
-            for window in _crop_windows(luma):
-                hash_, window_quality = _pdq(window)
-                if window_quality >= QUALITY_MIN:
-                    hashes[hash_] = None
+                parts.append(stripped)
+            # Copies are mirrored as well as cropped or padded: each part also as a mirror image.
+            for part in parts:
+                for turned in (part, part[:, ::-1]):
+                    hash_, part_quality = _pdq(np.ascontiguousarray(turned))
+                    if part_quality >= QUALITY_MIN:
+                        hashes[hash_] = None
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
 
 
@@ -512,8 +513,7 @@ def _crop_windows(luma: Luma) -> list[Luma]:
     """The image cropped by every combination of _CROPS at its four edges (the uncropped one
     excepted): PDQ is not crop-invariant (a 1% crop of one edge moves it ~14 bits on a full-bleed
     picture, shifts cost more than scaling), so a copy cropped by up to _CROPS[-1] plus half a step
-    per edge lies near one of these windows. Upright only: a mirrored and cropped copy is not
-    covered."""
+    per edge lies near one of these windows. Upright; the reference hashes each one mirrored too."""
     height, width = luma.shape
     windows = []
     for left, top, right, bottom in itertools.product(_CROPS, repeat=4):

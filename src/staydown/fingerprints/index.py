@@ -12,7 +12,7 @@ is the narrow interface the works domain and the edge hold, so another store can
 without touching them.
 
 Each stored hash carries the caller's id (a bank entry); one reference image stores its hashes
-under one id (16 for a page framed by margins, up to 97 for a full-bleed picture with its crop
+under one id (16 for a page framed by margins, up to 178 for a full-bleed picture with its crop
 windows), and a search reports each id once, at its best distance. Ids are kept beside
 the codes in an int32 array while they fit (an int64 one when they do not), because at ten million
 hashes the ids are a fifth of the memory. Removal compacts the codes and ids in place (FAISS
