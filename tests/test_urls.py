@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from staydown.urls import URLError, canonical_host, canonicalize_target, canonicalize_url, split_host_port
+from staydown.urls import (
+    URLError,
+    block_key,
+    canonical_host,
+    canonicalize_target,
+    canonicalize_url,
+    split_host_port,
+)
 
 SAME = [
     ("HTTP://Manga.Demo.Test/a.jpg", "http://manga.demo.test/a.jpg"),
@@ -144,3 +151,72 @@ def test_canonical_forms_are_fixed_points(tail: str) -> None:
     assert canonicalize_url(first.url) == first
     assert first.url.isascii()
     assert "//" not in first.path and "/./" not in first.path and "/../" not in first.path
+
+
+def test_a_backslash_in_the_query_is_kept_as_the_edge_keeps_it() -> None:
+    noticed = canonicalize_url("http://x.test/a\\b?q=a\\b#f\\g")
+    assert noticed.target == "/a/b?q=a%5Cb"
+    assert canonicalize_target("/a\\b?q=a\\b", host="x.test") == noticed
+    assert canonicalize_target("/a/b?q=a%5Cb", host="x.test") == noticed
+
+
+def test_origin_form_targets_are_never_taken_for_absolute_ones() -> None:
+    assert canonicalize_target("/e/a://b", host="x.test").target == "/e/a:/b"
+    assert canonicalize_target("/x#?v=1", host="x.test").target == "/x"  # the fragment goes first
+    assert canonicalize_target("HTTP://Other.Test:80/a", host="").host == "other.test"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "blocked"),
+    [
+        ("/extra%2Fdoc.txt", "/extra/doc.txt"),
+        ("/extra/doc.txt%2F", "/extra/doc.txt"),
+        ("/%2Fextra/doc.txt", "/extra/doc.txt"),
+        ("/extra/x%2F..%2Fdoc.txt", "/extra/doc.txt"),
+        ("/extra/x%5C..%5Cdoc.txt", "/extra/doc.txt"),
+        ("/extra/doc.txt/", "/extra/doc.txt"),
+        ("/chapter-3", "/chapter-3/"),
+        ("/extra/x!y.txt", "/extra/x%21y.txt"),
+        ("/extra/a%2Bb.txt", "/extra/a+b.txt"),
+        ("/a%3Ab%40c%3Bd%3De%2Cf%27g%28h%29%2A%26%24", "/a:b@c;d=e,f'g(h)*&$"),
+        ("/a%2Fb?q=1", "/a/b?q=1"),
+        ("/a?next=%2Fb%3Fc%3A%40", "/a?next=/b?c:@"),
+    ],
+)
+def test_blocks_match_what_origins_decode(spelling: str, blocked: str) -> None:
+    """Origins decode escaped slashes and sub-delimiters in a path before they look a file up, and
+    ignore a trailing slash: a block on one spelling must catch the others."""
+
+    def key(target: str) -> str:
+        return block_key(canonicalize_target(target, host="x.test").target)
+
+    assert key(spelling) == key(blocked)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("/a/Doc.txt", "/a/doc.txt"),  # paths are case-sensitive
+        ("/a%252Fb", "/a/b"),  # a double escape is a literal "%2F"
+        ("/a?q=a+b", "/a?q=a%2Bb"),  # in a query "+" may mean a space
+        ("/a?x=1%26y=2", "/a?x=1&y=2"),
+        ("/a?x%3D1", "/a?x=1"),
+        ("/a;x", "/a"),
+    ],
+)
+def test_distinct_resources_keep_distinct_block_keys(one: str, other: str) -> None:
+    def key(target: str) -> str:
+        return block_key(canonicalize_target(target, host="x.test").target)
+
+    assert key(one) != key(other)
+
+
+@given(st.text(max_size=60))
+def test_block_keys_are_fixed_points(tail: str) -> None:
+    try:
+        target = canonicalize_url("https://x.test/" + tail).target
+    except URLError:
+        return
+    key = block_key(target)
+    assert block_key(key) == key
+    assert block_key(canonicalize_url("https://x.test" + key).target) == key

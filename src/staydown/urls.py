@@ -5,7 +5,13 @@ notice's URL and every request the edge serves go through the same function and 
 canonical form. The rules are RFC 3986 section 6 normalisation plus what browsers (WHATWG URL) and
 common servers treat as the same resource: scheme and host case, IDNA, default ports, decoded
 unreserved escapes, uppercase hex, dot segments (after decoding, so ``%2e%2e`` cannot escape),
-repeated slashes, backslashes, and the fragment, which never reaches a server.
+repeated slashes, backslashes in the path, and the fragment, which never reaches a server.
+
+The canonical target is what the edge caches under and forwards. Blocks are matched on a looser
+key (:func:`block_key`): origins commonly decode escaped slashes and sub-delimiters in a path before
+they look a file up, and ignore a trailing slash, so ``/a%2Fb``, ``/a/x%2F..%2Fb``, ``/a/b/`` and
+``/a/b`` reach the same file on most of them. A block on any one of those spellings blocks them all;
+that a rare origin keeps them apart only means the block covers more than one of its resources.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _FAST_TARGET = re.compile(r"/(?:[A-Za-z0-9_~!$&'()*+,;=:@-]+(?:\.[A-Za-z0-9_~!$&'()*+,;=:@-]+)*/?)*\Z")
 _NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)\Z")
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# Escapes that origins commonly decode in a path: sub-delimiters, ":", "@", "/" and "\" (the
+# canonical form already decodes unreserved ones and upper-cases every escape).
+_LOOSE_ESCAPE = re.compile(r"%(2[146-9A-F]|3[ABD]|40|5C)")
+# In a query, the same less what structures a form ("&", "=", "+"), plus "?".
+_LOOSE_QUERY_ESCAPE = re.compile(r"%(2[1479ACF]|28|3[ABF]|40)")
 
 
 class URLError(ValueError):
@@ -121,6 +133,34 @@ def canonical_path(path: str) -> str:
     if "/." in path:
         path = _remove_dot_segments(path)
     return path
+
+
+def block_key(target: str) -> str:
+    """The key a block is matched on, from a canonical target: escaped slashes, backslashes and
+    sub-delimiters in the path decoded (then slashes merged and dot segments removed again), and a
+    trailing slash dropped; in the query, escapes decoded where applications read both spellings
+    alike (not ``&``, ``=`` or ``+``, which structure a form)."""
+    path, sep, query = target.partition("?")
+    if "%" in query:
+        query = _LOOSE_QUERY_ESCAPE.sub(_unescape, query)
+    if "%" in path:
+        decoded = _LOOSE_ESCAPE.sub(_unescape, path)
+        if decoded != path:
+            path = re.sub(r"/{2,}", "/", decoded.replace("\\", "/"))
+            if "/." in path:
+                path = _remove_dot_segments(path)
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return path + sep + query
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
+
+
+def is_absolute_form(target: str) -> bool:
+    """Whether a request-target is in absolute form (``scheme://authority/...``)."""
+    return not target.startswith("/") and _ABSOLUTE_FORM.match(target) is not None
 
 
 def canonical_query(query: str) -> str | None:
@@ -237,7 +277,9 @@ def canonicalize_url(raw: str, *, max_length: int = 8192) -> CanonicalURL:
         raise URLError("scheme_not_allowed", "the URL must be absolute and start with http:// or https://")
     if scheme not in DEFAULT_PORTS:
         raise URLError("scheme_not_allowed", f"only http and https URLs can be noticed, not {scheme!r}")
-    rest = rest.replace("\\", "/")
+    # A backslash is a slash in the authority and path (as browsers read it), not in the query.
+    query_at = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    rest = rest[:query_at].replace("\\", "/") + rest[query_at:]
     if not rest.startswith("//"):
         raise URLError("missing_host", "the URL has no host (expected http://host/...)")
     rest = rest.lstrip("/")
@@ -261,7 +303,7 @@ def canonicalize_target(
     """Canonicalise an HTTP request-target (origin-form or absolute-form) served for ``host``."""
     if len(target) > max_length:
         raise URLError("too_long", f"the request target is longer than {max_length} characters")
-    if target.startswith(("http://", "https://", "HTTP://", "HTTPS://")) or "://" in target[:10]:
+    if is_absolute_form(target):
         return canonicalize_url(target, max_length=max_length)
     if not target.startswith("/"):
         raise URLError("invalid_target", "the request target must start with '/'")
@@ -270,7 +312,5 @@ def canonicalize_target(
         return _build(scheme, name, port, target, None)
     if _CONTROL.search(target):
         raise URLError("invalid_characters", "the request target contains whitespace or control characters")
-    path, _, query = target.partition("?")
-    path = path.split("#", 1)[0]
-    query = query.split("#", 1)[0]
+    path, _, query = target.split("#", 1)[0].partition("?")  # a fragment never names the resource
     return _build(scheme, name, port, canonical_path(path), canonical_query(query))

@@ -63,6 +63,13 @@ def test_blocked_resource_is_451_under_every_spelling(
         "/chapter-1/%2e/page-01.jpg",
         "/chapter-1/page-01.jpg?size=large",
         "/chapter-1/page-01.jpg#frag",
+        # What origins decode before they look a file up: escaped slashes, sub-delimiters, and a
+        # trailing slash.
+        "/chapter-1%2Fpage-01.jpg",
+        "/chapter-1/x%2F..%2Fpage-01.jpg",
+        "/chapter-1/x%5C..%5Cpage-01.jpg",
+        "/chapter-1/page-01.jpg/",
+        "/chapter-1/page-01.jpg%2F",
     ]
     for path in spellings:
         assert get(edge, path).status_code == 451, path

@@ -13,31 +13,22 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from staydown.edge.state import SERVED, EnforcementState, ZoneState
-from staydown.urls import CanonicalURL, URLError, canonicalize_target
+from staydown.urls import CanonicalURL, URLError, canonicalize_target, is_absolute_form
 
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-REASONS = {
-    200: "OK",
-    206: "Partial Content",
-    304: "Not Modified",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
+# Reason phrases for every status an origin may send (RFC 9110's names, as the standard library has
+# them); a status it does not know is sent with an empty phrase, which HTTP/1.1 allows.
+REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus} | {
+    413: "Content Too Large",  # RFC 9110's names where older ones linger
+    414: "URI Too Long",
     416: "Range Not Satisfiable",
-    421: "Misdirected Request",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    451: "Unavailable For Legal Reasons",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
+    422: "Unprocessable Content",
 }
 
 
@@ -125,10 +116,10 @@ def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> str 
 
 def decide(state: EnforcementState, *, method: str, host: str | None, target: str) -> Decision:
     """Decide what enforcement allows for one request."""
-    if not host:
+    if not host and not is_absolute_form(target):  # an absolute-form target names its own host
         return Decision(Outcome.bad_request, detail="missing Host")
     try:
-        url = canonicalize_target(target, host=host)
+        url = canonicalize_target(target, host=host or "")
     except URLError as exc:
         return Decision(Outcome.bad_request, detail=exc.message)
     zone = state.hosts.get(url.host)

@@ -608,7 +608,7 @@ def _entry(
     lowered = _lower(response.headers)
     stored = [(n, v) for n, v in response.headers if n.lower() not in NOT_STORED]
     vary = tuple(sorted({v.strip().lower() for v in lowered.get("vary", "").split(",") if v.strip()}))
-    head = f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, 'OK')}\r\n" + "".join(
+    head = f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, '')}\r\n" + "".join(
         f"{n}: {v}\r\n" for n, v in stored
     )
     return CachedResponse(
@@ -644,7 +644,7 @@ def _refresh(
     headers = [updates.pop(n.lower(), (n, v)) for n, v in stale.headers] + list(updates.values())
     lowered = _lower(headers)
     response_cc = parse_cache_control([v for n, v in headers if n.lower() == "cache-control"])
-    head = f"HTTP/1.1 {stale.status} {core.REASONS.get(stale.status, 'OK')}\r\n" + "".join(
+    head = f"HTTP/1.1 {stale.status} {core.REASONS.get(stale.status, '')}\r\n" + "".join(
         f"{n}: {v}\r\n" for n, v in headers
     )
     return CachedResponse(
@@ -671,7 +671,7 @@ def _refresh(
 
 
 def _stream_head(response: OriginResponse, request: Request, *, state: str, length: int | None) -> bytes:
-    lines = [f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, 'OK')}"]
+    lines = [f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, '')}"]
     lines += [f"{n}: {v}" for n, v in response.headers if n.lower() not in HOP_BY_HOP | {"content-length"}]
     lines.append(f"Staydown-Cache: {state}")
     if request.method == "HEAD" or response.status in (204, 304):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from staydown.urls import block_key
+
 SERVED = "active"
 BANK_FIELDS = (
     "entry_id",
@@ -42,14 +44,20 @@ class ZoneState:
 
 @dataclass(slots=True)
 class EnforcementState:
-    """Zones by hostname and blocked targets by zone, as of feed sequence ``seq``."""
+    """Zones by hostname and blocked targets by zone, as of feed sequence ``seq``.
+
+    Blocks are kept under their :func:`~staydown.urls.block_key`, so every spelling an origin
+    would map to a blocked resource finds it. Where a block's target is not its own key, or several
+    blocked targets share one key, ``spellings`` remembers each target, so that lifting one block
+    leaves the others standing."""
 
     seq: int = 0
     zones: dict[int, ZoneState] = field(default_factory=dict)
     hosts: dict[str, ZoneState] = field(default_factory=dict)
-    blocks: dict[int, dict[str, int | None]] = field(default_factory=dict)  # zone -> target -> notice id
+    blocks: dict[int, dict[str, int | None]] = field(default_factory=dict)  # zone -> key -> notice id
+    spellings: dict[int, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
-    exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> targets cleared of stay-down
+    exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> keys cleared of stay-down
 
     def apply(self, record: dict[str, Any]) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
@@ -62,18 +70,59 @@ class EnforcementState:
         if kind == "zone":
             self._apply_zone(record)
         elif kind == "block" and zone_id is not None and target is not None:
-            self.blocks.setdefault(zone_id, {})[target] = record.get("notice_id")
-            self.exempt.get(zone_id, set()).discard(target)
+            self._block(zone_id, target, record.get("notice_id"))
+            self.exempt.get(zone_id, set()).discard(block_key(target))
         elif kind == "unblock" and zone_id is not None and target is not None:
-            self.blocks.get(zone_id, {}).pop(target, None)
+            self._unblock(zone_id, target)
             if record.get("staydown_exempt"):  # an agent found this copy was not one
-                self.exempt.setdefault(zone_id, set()).add(target)
+                self.exempt.setdefault(zone_id, set()).add(block_key(target))
         elif kind == "hash_add":
             self.bank[int(record["entry_id"])] = {k: record[k] for k in BANK_FIELDS if k in record}
         elif kind == "hash_remove":
             self.bank.pop(int(record["entry_id"]), None)
         self.seq = seq
         return kind, zone_id, target
+
+    def _block(self, zone_id: int, target: str, notice_id: int | None) -> None:
+        key = block_key(target)
+        blocks = self.blocks.setdefault(zone_id, {})
+        spellings = self.spellings.setdefault(zone_id, {})
+        if target == key and key not in spellings:
+            blocks[key] = notice_id  # the common case: the target is its own key
+            return
+        targets = spellings.setdefault(key, {})
+        if key in blocks and not targets:
+            targets[key] = blocks[key]  # blocked before under the key itself
+        targets[target] = notice_id
+        blocks[key] = notice_id
+
+    def _unblock(self, zone_id: int, target: str) -> None:
+        key = block_key(target)
+        blocks = self.blocks.get(zone_id)
+        if not blocks:
+            return
+        targets = self.spellings.get(zone_id, {}).get(key)
+        if targets is None:
+            if target == key:
+                blocks.pop(key, None)
+            return  # a spelling that was never blocked lifts nothing
+        targets.pop(target, None)
+        if targets:
+            blocks[key] = next(reversed(targets.values()))
+        else:
+            blocks.pop(key, None)
+            del self.spellings[zone_id][key]
+
+    def blocked_targets(self) -> Iterable[tuple[int, str, int | None]]:
+        """Every blocked target as the feed named it: (zone id, target, notice id)."""
+        for zone_id, blocks in self.blocks.items():
+            spellings = self.spellings.get(zone_id, {})
+            for key, notice_id in blocks.items():
+                if key in spellings:
+                    for target, notice in spellings[key].items():
+                        yield zone_id, target, notice
+                else:
+                    yield zone_id, key, notice_id
 
     def _apply_zone(self, record: dict[str, Any]) -> None:
         zone_id = int(record["zone_id"])
@@ -98,19 +147,22 @@ class EnforcementState:
 
     def exempted(self, zone_id: int, target: str) -> bool:
         """Has an agent cleared this resource of stay-down (a dismissed match)?"""
-        targets = self.exempt.get(zone_id)
-        if not targets:
+        keys = self.exempt.get(zone_id)
+        if not keys:
             return False
-        return target in targets or target.partition("?")[0] in targets
+        key = block_key(target)
+        return key in keys or key.partition("?")[0] in keys
 
     def blocked(self, zone_id: int, target: str) -> tuple[bool, int | None]:
-        """Is ``target`` blocked in the zone? A block on a path without a query covers every query."""
+        """Is ``target`` (canonical) blocked in the zone, under any spelling that reaches the same
+        resource? A block on a path without a query covers every query."""
         zone_blocks = self.blocks.get(zone_id)
         if not zone_blocks:
             return False, None
-        if target in zone_blocks:
-            return True, zone_blocks[target]
-        path, sep, _query = target.partition("?")
+        key = block_key(target)
+        if key in zone_blocks:
+            return True, zone_blocks[key]
+        path, sep, _query = key.partition("?")
         if sep and path in zone_blocks:
             return True, zone_blocks[path]
         return False, None
@@ -131,11 +183,7 @@ class EnforcementState:
                 }
                 for z in self.zones.values()
             ],
-            "blocks": [
-                [zone_id, target, notice]
-                for zone_id, t in self.blocks.items()
-                for target, notice in t.items()
-            ],
+            "blocks": [list(block) for block in self.blocked_targets()],
             "bank": list(self.bank.values()),
             "exempt": [[zone_id, target] for zone_id, targets in self.exempt.items() for target in targets],
         }
@@ -146,11 +194,11 @@ class EnforcementState:
         for zone in document.get("zones", []):
             state._apply_zone(zone)
         for zone_id, target, notice in document.get("blocks", []):
-            state.blocks.setdefault(int(zone_id), {})[target] = notice
+            state._block(int(zone_id), target, notice)
         for entry in document.get("bank", []):
             state.bank[int(entry["entry_id"])] = entry
         for zone_id, target in document.get("exempt", []):
-            state.exempt.setdefault(int(zone_id), set()).add(target)
+            state.exempt.setdefault(int(zone_id), set()).add(block_key(target))
         state.seq = int(document.get("seq", 0))
         return state
 
