@@ -372,6 +372,23 @@ def test_a_client_leaving_mid_stream_frees_the_origin_connection(
     eventually(lambda: _established(port) == 0)
 
 
+def test_fields_the_connection_header_names_stay_on_this_hop(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    live_zone(api, origin)
+    origin.routes["/hop"] = Route(b"hop", headers={"Cache-Control": "no-store"})
+    edge = edge_factory()
+    eventually(lambda: get(edge, "/missing").status_code == 404)
+    answer = raw_request(
+        edge.port,
+        f"GET /hop HTTP/1.1\r\nHost: {HOST}\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\n"
+        "X-Kept: 2\r\n\r\n".encode(),
+    )
+    assert answer.startswith(b"HTTP/1.1 200")
+    [(_, seen)] = [(path, headers) for path, headers in origin.seen if path == "/hop"]
+    assert "x-secret" not in seen and seen["x-kept"] == "2"
+
+
 def test_metrics_on_the_edge(
     api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
 ) -> None:

@@ -146,3 +146,83 @@ def test_a_repeated_hit_carries_the_age_the_full_path_would_give(connection: Any
     protocol.data_received(get())
     assert edge.counters["hit"] == hits
     assert statuses(b"".join(transport.writes)).count("200") == 6
+
+
+# --- requests that must be refused, or answered once -------------------------------------------
+
+
+def test_an_upgrade_is_ignored_and_the_connection_goes_on_in_http_1_1(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    upgrade = get("/page", "Connection: Upgrade", "Upgrade: websocket")
+    protocol.data_received(upgrade + get())
+    assert statuses(b"".join(transport.writes)) == ["200", "200"]  # one answer each, no 400
+    assert not transport.closed
+
+
+def test_transfer_encoding_in_http_1_0_is_faulty_framing(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    smuggled = (
+        b"GET /page HTTP/1.0\r\nHost: cached.example.test\r\nConnection: keep-alive\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    protocol.data_received(smuggled + get("/other"))
+    assert statuses(b"".join(transport.writes)) == ["400"]
+    assert transport.closed
+
+
+def test_a_body_must_arrive_within_the_header_timeout(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    protocol.data_received(get("/page", "Content-Length: 10"))
+    assert protocol.deadline <= protocol.edge.tick + protocol.edge.config.header_timeout
+    assert not transport.writes
+    protocol.data_received(b"0123456789")
+    assert statuses(b"".join(transport.writes)) == ["200"]
+
+
+def test_an_expected_100_continue_is_sent_before_the_body(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    protocol.data_received(get("/page", "Content-Length: 5", "Expect: 100-continue"))
+    assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+    protocol.data_received(b"hello")
+    assert statuses(b"".join(transport.writes)) == ["100", "200"]
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        ("GET /" + "a" * 9000 + " HTTP/1.1\r\nHost: cached.example.test\r\n\r\n", "414"),
+        ("GET /page HTTP/1.1\r\nHost: cached.example.test\r\n" + "X-A: 1\r\n" * 101 + "\r\n", "431"),
+        ("GET /page HTTP/1.1\r\nHost: cached.example.test\r\nX-Big: " + "b" * 17000 + "\r\n\r\n", "431"),
+    ],
+    ids=["target", "fields", "field bytes"],
+)
+def test_oversized_heads_get_their_own_status(connection: Any, head: str, status: str) -> None:
+    _, protocol, transport, _ = connection
+    protocol.data_received(head.encode())
+    assert statuses(b"".join(transport.writes)) == [status]
+    assert transport.closed
+
+
+def test_a_head_that_never_ends_is_refused_as_it_arrives(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    protocol.data_received(b"GET /page HTTP/1.1\r\nHost: cached.example.test\r\nX-Big: ")
+    for _ in range(20):  # 20 reads of 8 KB of one field value that never ends
+        if transport.closed:
+            break
+        protocol.data_received(b"v" * 8192)
+    assert statuses(b"".join(transport.writes)) == ["431"]
+    assert transport.closed
+
+
+def test_pipelined_heads_split_across_reads_are_not_mistaken_for_one_long_head(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    stream = get() * 2000  # 80 KB of requests, read in pieces that cut heads in two
+    for start in range(0, len(stream), 7001):
+        protocol.data_received(stream[start : start + 7001])
+    assert statuses(b"".join(transport.writes)) == ["200"] * 2000
+
+
+def test_an_absolute_form_request_in_http_1_0_needs_no_host(connection: Any) -> None:
+    _, protocol, transport, _ = connection
+    protocol.data_received(b"GET http://cached.example.test/page HTTP/1.0\r\n\r\n")
+    assert statuses(b"".join(transport.writes)) == ["200"]

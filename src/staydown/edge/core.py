@@ -20,6 +20,8 @@ from staydown.urls import CanonicalURL, URLError, canonicalize_target, is_absolu
 
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024
+MAX_TARGET = 8192  # characters of a request-target (414 beyond)
+MAX_HEAD = MAX_TARGET + MAX_HEADER_BYTES + 1024  # bytes of a whole request head, read as it arrives
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 # Reason phrases for every status an origin may send (RFC 9110's names, as the standard library has
@@ -80,33 +82,38 @@ class Framing:
         self.length = self.encoding = b""
 
 
-def check_framing(framing: Framing, *, http_11: bool) -> str | None:
-    """Return why a request head is refused (ambiguous framing, bad Host, oversize), or None.
+def check_framing(framing: Framing, *, http_11: bool) -> tuple[int, str] | None:
+    """Return the status and reason a request head is refused with (ambiguous framing, bad Host,
+    oversize: 431), or None.
 
     httptools (llhttp, strict) has already refused invalid field names, obs-fold and CR/LF/NUL in
     values; what is left is what a valid message can still get wrong. ``http_11`` is consulted only
-    when Host is missing (HTTP/1.1 requires it), so a caller may skip finding the version otherwise.
+    when Host is missing (HTTP/1.1 requires it) or Transfer-Encoding is present (an HTTP/1.0
+    message's framing with it is faulty, RFC 9112 6.1), so a caller may skip finding the version
+    otherwise.
     """
     if framing.fields > MAX_HEADERS:
-        return f"more than {MAX_HEADERS} header fields"
+        return 431, f"more than {MAX_HEADERS} header fields"
     if framing.size > MAX_HEADER_BYTES:
-        return f"header fields exceed {MAX_HEADER_BYTES} bytes"
+        return 431, f"header fields exceed {MAX_HEADER_BYTES} bytes"
     if framing.lengths and framing.encodings:
-        return "both Content-Length and Transfer-Encoding"
+        return 400, "both Content-Length and Transfer-Encoding"
     if framing.lengths > 1:
-        return "repeated Content-Length"
+        return 400, "repeated Content-Length"
     if framing.lengths and not (framing.length.isdigit() and len(framing.length) <= 18):
-        return "invalid Content-Length"
+        return 400, "invalid Content-Length"
     if framing.encodings > 1 or (framing.encodings and framing.encoding.strip().lower() != b"chunked"):
-        return "unsupported Transfer-Encoding"
+        return 400, "unsupported Transfer-Encoding"
+    if framing.encodings and not http_11:
+        return 400, "Transfer-Encoding in an HTTP/1.0 request"
     if framing.hosts > 1:
-        return "repeated Host"
+        return 400, "repeated Host"
     if http_11 and not framing.hosts:
-        return "missing Host"
+        return 400, "missing Host"
     return None
 
 
-def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> str | None:
+def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> tuple[int, str] | None:
     """``check_framing`` over a whole list of (name, value) fields."""
     framing = Framing()
     for name, value in headers:

@@ -401,7 +401,10 @@ class Edge:
     ) -> bool:
         assert decision.zone is not None and decision.url is not None
         stale = self.cache.get(key, request.headers) if shared else None
-        headers = [(n, v) for n, v in request.headers.items() if n not in NOT_FORWARDED]
+        dropped = NOT_FORWARDED
+        if "connection" in request.headers:  # and the fields it names are this hop's (RFC 9110 7.6.1)
+            dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
+        headers = [(n, v) for n, v in request.headers.items() if n not in dropped]
         headers.append(("X-Forwarded-For", request.client))
         headers.append(("Via", "1.1 staydown"))
         if stale is not None and stale.etag:
@@ -807,7 +810,8 @@ class EdgeProtocol(asyncio.Protocol):
     """One client connection."""
 
     __slots__ = (
-        "client", "closing", "deadline", "edge", "framing", "headers", "loop", "parser", "paused",
+        "client", "closing", "deadline", "edge", "framing", "head_bytes", "headers", "in_head", "loop",
+        "parser", "paused",
         "pending", "pending_size", "queue", "resumed", "transport", "url", "worker",
     )  # fmt: skip
 
@@ -829,6 +833,8 @@ class EdgeProtocol(asyncio.Protocol):
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.deadline = float("inf")  # on the edge's sweep clock
+        self.in_head = False  # a request head has begun and is not complete
+        self.head_bytes = 0  # bytes read into it after the read it began in (-1: begun in this one)
         self.closing = False
         self.loop = asyncio.get_running_loop()
 
@@ -895,11 +901,23 @@ class EdgeProtocol(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._refuse("protocol upgrades are not supported")
+        except httptools.HttpParserUpgrade as upgrade:
+            # Upgrade is ignored (RFC 9110 7.8): the request was answered as HTTP/1.1, and what
+            # follows it on the connection is read as HTTP/1.1 too.
+            self.parser = httptools.HttpRequestParser(self)
+            rest = data[upgrade.args[0] :] if upgrade.args else b""
+            if rest and not self.closing:
+                self.data_received(rest)
+                return
         except httptools.HttpParserError as exc:
             if not self.closing:
                 self._refuse(f"malformed request: {exc}")
+        if self.in_head and not self.closing:
+            # A head is read as it arrives, never buffered without bound: the bytes of reads after
+            # the one it began in are counted (so the bound holds within one read).
+            self.head_bytes = self.head_bytes + len(data) if self.head_bytes >= 0 else 0
+            if self.head_bytes > core.MAX_HEAD:
+                self._refuse(f"the request head exceeds {core.MAX_HEAD} bytes", status=431)
         if self.pending:  # the cached answers to this read, in one write
             self._flush()
 
@@ -913,11 +931,12 @@ class EdgeProtocol(asyncio.Protocol):
             else:
                 self.transport.writelines(pending)
 
-    def _refuse(self, why: str) -> None:
+    def _refuse(self, why: str, *, status: int = 400) -> None:
         if self.pending:
             self._flush()
         self.edge.count("bad_request")
-        self.queue.append(core.render(400, f"Bad request: {why}\n".encode(), close=True))
+        reason = core.REASONS[status]
+        self.queue.append(core.render(status, f"{reason}: {why}\n".encode(), close=True))
         self.closing = True
         if self.transport:
             self.transport.pause_reading()
@@ -929,11 +948,16 @@ class EdgeProtocol(asyncio.Protocol):
         self.url = b""
         self.framing.clear()
         self.headers = {}
+        self.in_head = True
+        self.head_bytes = -1  # begun in the read being parsed
         edge = self.edge
         self.deadline = edge.tick + edge.config.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > core.MAX_TARGET:
+            self._refuse(f"the request target is longer than {core.MAX_TARGET} characters", status=414)
+            raise httptools.HttpParserCallbackError("request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         lowered = _FIELD_NAMES.get(name)
@@ -943,16 +967,36 @@ class EdgeProtocol(asyncio.Protocol):
         self.headers[lowered] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.deadline = float("inf")  # the head is in: no timeout while it is answered
+        self.in_head = False
         # Framing is judged on the head alone, before any body is read. The version matters only
-        # to a head without Host, so the common head does not ask the parser for it.
+        # to a head without Host or with Transfer-Encoding, so the common head does not ask for it.
         framing = self.framing
         problem = core.check_framing(
-            framing, http_11=not framing.hosts and self.parser.get_http_version() == "1.1"
+            framing,
+            http_11=(not framing.hosts or framing.encodings > 0) and self.parser.get_http_version() == "1.1",
         )
         if problem is not None:
-            self._refuse(problem)
-            raise httptools.HttpParserCallbackError(problem)
+            self._refuse(problem[1], status=problem[0])
+            raise httptools.HttpParserCallbackError(problem[1])
+        if framing.encodings or (framing.lengths and framing.length.strip(b"0")):
+            # A body follows (the edge reads and drops it): it must arrive within the header timeout.
+            self.deadline = self.edge.tick + self.edge.config.header_timeout
+            expect = self.headers.get("expect", "").lower() == "100-continue"
+            if expect and self._idle() and self.parser.get_http_version() == "1.1":
+                assert self.transport is not None
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        else:
+            self.deadline = float("inf")  # the head is in: no timeout while it is answered
+
+    def _idle(self) -> bool:
+        """Whether nothing is being answered or waiting to be, so an interim answer goes out in order."""
+        return (
+            self.transport is not None
+            and not self.queue
+            and self.worker is None
+            and not self.pending
+            and not self.paused
+        )
 
     def on_message_complete(self) -> None:
         if self.closing:
@@ -978,6 +1022,7 @@ class EdgeProtocol(asyncio.Protocol):
                 if access_log.isEnabledFor(logging.INFO):
                     self._log(Request("GET", target, self.headers, True, self.client), answer)
                 return
+        self.deadline = float("inf")  # the message is in (a body too): no timeout while answered
         if self.pending:
             self._flush()  # what was answered before this request goes first
         request = Request(
