@@ -113,6 +113,92 @@ def api_process(data_dir: Path) -> Iterator[tuple[str, Process]]:
     process.stop()
 
 
+def test_keys_create_names_a_customer_that_does_not_exist(data_dir: Path) -> None:
+    run("db", "upgrade", data_dir=data_dir)
+    for customer_id in ("99999999999999999999", "3000000000", "42"):
+        result = run(
+            "keys",
+            "create",
+            "--role",
+            "customer",
+            "--customer-id",
+            customer_id,
+            data_dir=data_dir,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert f"customer {customer_id} does not exist" in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    assert json.loads(run("keys", "list", data_dir=data_dir).stdout) == []
+
+
+def test_keys_list_and_revoke_refuse_a_revoked_key_at_once(
+    data_dir: Path, api_process: tuple[str, Process]
+) -> None:
+    url, _process = api_process
+    admin = run("keys", "create", "--role", "admin", "--name", "ops", data_dir=data_dir).stdout.strip()
+    edge = run("keys", "create", "--role", "edge", "--name", "edge-1", data_dir=data_dir).stdout.strip()
+    listed = {k["name"]: k for k in json.loads(run("keys", "list", data_dir=data_dir).stdout)}
+    assert {name: (k["role"], k["revoked_at"]) for name, k in listed.items() if name != "embedded edge"} == {
+        "ops": ("admin", None),
+        "edge-1": ("edge", None),
+    }
+    assert listed["edge-1"]["prefix"] == edge[:10]
+    assert edge not in json.dumps(listed) and admin not in json.dumps(listed)
+    edge_id = str(listed["edge-1"]["id"])
+    feed = f"{url}/v1/edge/feed"
+    assert httpx.get(feed, headers={"authorization": f"Bearer {edge}"}).status_code == 200
+
+    revoked = run("keys", "revoke", edge_id, data_dir=data_dir)
+    assert f"revoked key {edge_id}" in revoked.stderr
+    revoked_at = json.loads(revoked.stdout)["revoked_at"]
+    assert revoked_at is not None
+    assert httpx.get(feed, headers={"authorization": f"Bearer {edge}"}).status_code == 401
+    http_listed = httpx.get(f"{url}/v1/keys", headers={"authorization": f"Bearer {admin}"}).json()
+    assert {k["name"]: k["revoked_at"] is not None for k in http_listed} == {
+        "embedded edge": False,
+        "ops": False,
+        "edge-1": True,
+    }
+
+    again = run("keys", "revoke", edge_id, data_dir=data_dir)
+    assert "already revoked" in again.stderr
+    assert json.loads(again.stdout)["revoked_at"] == revoked_at
+    for unknown in ("77", "99999999999999999999"):
+        missing = run("keys", "revoke", unknown, data_dir=data_dir, check=False)
+        assert missing.returncode == 2 and f"key {unknown} does not exist" in missing.stderr
+        assert "Traceback" not in missing.stderr
+
+    assert json.loads(run("audit", "verify", data_dir=data_dir).stdout)["ok"] is True
+    db = sqlite3.connect(data_dir / "staydown.db")
+    revocations = db.execute(
+        "SELECT actor, entity_type, entity_id FROM audit_entries WHERE action = 'key.revoked'"
+    ).fetchall()
+    db.close()
+    assert revocations == [("cli", "api_key", edge_id)]
+
+
+def test_report_transparency_to_the_last_day_of_9999(data_dir: Path) -> None:
+    run("db", "upgrade", data_dir=data_dir)
+    report = run("report", "transparency", "--from", "9999-01-01", "--to", "9999-12-31", data_dir=data_dir)
+    assert json.loads(report.stdout)["period_to"] == "9999-12-31T23:59:59.999999Z"
+    html = run(
+        "report", "transparency", "--from", "9998-01-01", "--to", "9999-12-31", "--format", "html",
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert "9998-01-01 to 9999-12-31" in html.stdout
+    whole = run(
+        "report", "transparency", "--from", "0001-01-01", "--to", "9999-12-31", data_dir=data_dir, check=False
+    )
+    assert whole.returncode == 2
+    assert "a report covers at most three years" in whole.stderr and "Traceback" not in whole.stderr
+    shifted = run(
+        "report", "transparency", "--from", "9999-12-31T23:00:00-05:00", "--to", "9999-12-31",
+        data_dir=data_dir, check=False,
+    )  # fmt: skip
+    assert shifted.returncode == 2 and "outside the years 1 to 9999" in shifted.stderr
+
+
 def test_acknowledged_notice_survives_a_crash(data_dir: Path, api_process: tuple[str, Process]) -> None:
     url, process = api_process
     key = run("keys", "create", "--role", "submitter", data_dir=data_dir).stdout.strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,7 @@ from staydown.accounts.schemas import (
     EvidenceRead,
     KeyCreate,
     KeyCreated,
+    KeyRead,
     VerificationDecisionCreate,
     VerificationDecisionRead,
     ZoneCreate,
@@ -229,3 +230,20 @@ def create_key(body: KeyCreate, who: Admin, session: Writer, now: NowDep) -> Key
     )
     session.commit()
     return KeyCreated(id=key.id, role=key.role, trusted=key.trusted, customer_id=key.customer_id, key=secret)
+
+
+@router.get("/v1/keys", response_model=list[KeyRead])
+def list_keys(_who: Admin, session: Reader) -> list[KeyRead]:
+    """Every API key, revoked ones included (admin); secrets are never shown again."""
+    return [KeyRead.model_validate(key) for key in service.list_keys(session)]
+
+
+@router.delete("/v1/keys/{key_id}", status_code=204, response_class=Response)
+def revoke_key(key_id: int, who: Admin, session: Writer, now: NowDep) -> Response:
+    """Revoke an API key (admin): its next request is refused. A key cannot revoke itself."""
+    key = service.get_key(session, key_id)
+    if key is None:
+        raise ApiError(404, "not_found", f"key {key_id} does not exist")
+    service.revoke_key(session, key, now=now, actor=who.actor, by_key_id=who.key_id)
+    session.commit()
+    return Response(status_code=204)

@@ -148,3 +148,19 @@ class KeyCreated(BaseModel):
     trusted: bool
     customer_id: int | None
     key: str
+
+
+class KeyRead(BaseModel):
+    """A key as administrators see it: never its secret nor the secret's hash. ``prefix`` is the
+    start of the secret, to tell which key a leaked secret is."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    role: Role
+    trusted: bool
+    customer_id: int | None
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None

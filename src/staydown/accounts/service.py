@@ -50,6 +50,9 @@ from staydown.types import Role, VerificationLevel
 from staydown.urls import URLError, canonical_host
 
 KEY_PREFIX = "sd_"
+# Customer, zone and key ids are INTEGER columns (32-bit on PostgreSQL): a larger number names no
+# row, and the database refuses it as a query parameter instead of finding nothing.
+_MAX_ROW_ID = 2**31 - 1
 
 
 class AccountError(Exception):
@@ -58,6 +61,11 @@ class AccountError(Exception):
     def __init__(self, code: str, message: str, *, status: int = 409) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+
+
+def _row_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a row at all."""
+    return 1 <= value <= _MAX_ROW_ID
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -84,7 +92,7 @@ def create_key(
         raise AccountError("customer_not_allowed", "only customer keys belong to a customer", status=422)
     if trusted and role is not Role.submitter:
         raise AccountError("trusted_not_allowed", "only submitter keys can be trusted flaggers", status=422)
-    if customer_id is not None and session.get(Customer, customer_id) is None:
+    if customer_id is not None and get_customer(session, customer_id) is None:
         raise AccountError("not_found", f"customer {customer_id} does not exist", status=404)
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
@@ -119,9 +127,40 @@ def authenticate(session: Session, secret: str) -> ApiKey | None:
     return key
 
 
-def revoke_key(session: Session, key: ApiKey, *, now: datetime, actor: str) -> None:
+def get_key(session: Session, key_id: int) -> ApiKey | None:
+    return session.get(ApiKey, key_id) if _row_id(key_id) else None
+
+
+def list_keys(session: Session) -> Sequence[ApiKey]:
+    """Every key, revoked ones included, oldest first."""
+    return session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+
+
+def revoke_key(
+    session: Session, key: ApiKey, *, now: datetime, actor: str, by_key_id: int | None = None
+) -> bool:
+    """Revoke ``key`` from ``now`` on; return False if it was already revoked (nothing changes).
+
+    ``by_key_id`` is the key making the request: a key cannot revoke itself, so an administrator
+    cannot lock out the last administrative access from the API.
+    """
+    if by_key_id is not None and key.id == by_key_id:
+        raise AccountError(
+            "cannot_revoke_own_key",
+            f"key {key.id} is the key making this request; revoke it with another admin key",
+        )
+    if key.revoked_at is not None:
+        return False
     key.revoked_at = now
-    audit.record(session, at=now, actor=actor, action="key.revoked", entity=("api_key", key.id))
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="key.revoked",
+        entity=("api_key", key.id),
+        data={"key_id": key.id, "role": key.role.value, "prefix": key.prefix},
+    )
+    return True
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -173,7 +212,7 @@ def create_customer(
 
 
 def get_customer(session: Session, customer_id: int) -> Customer | None:
-    return session.get(Customer, customer_id)
+    return session.get(Customer, customer_id) if _row_id(customer_id) else None
 
 
 def list_customers(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Customer]:
@@ -300,7 +339,7 @@ def _hostname(value: str) -> str:
 
 def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str) -> Zone:
     """Create a pending zone with its domain-control challenge."""
-    customer = session.get(Customer, data.customer_id)
+    customer = get_customer(session, data.customer_id)
     if customer is None:
         raise AccountError("not_found", f"customer {data.customer_id} does not exist", status=404)
     if customer.standing is Standing.terminated:
@@ -335,6 +374,8 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
 
 
 def get_zone(session: Session, zone_id: int) -> Zone | None:
+    if not _row_id(zone_id):
+        return None
     return session.get(Zone, zone_id, options=[selectinload(Zone.hostnames), selectinload(Zone.customer)])
 
 

@@ -109,6 +109,48 @@ def keys_create(
     console.print(f"created key {key.id} ({parsed.value}{', trusted' if trusted else ''})")
 
 
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """Print every key as JSON (id, name, role, customer, prefix, created, revoked); never a secret."""
+    from staydown.accounts import service as accounts
+    from staydown.accounts.schemas import KeyRead
+
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.reader() as session:
+            keys = [
+                KeyRead.model_validate(key).model_dump(mode="json") for key in accounts.list_keys(session)
+            ]
+    finally:
+        database.dispose()
+    typer.echo(json.dumps(keys, indent=2))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(metavar="ID", help="The key's id (see `staydown keys list`).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API key at once: its next request is refused. Revoking a revoked key changes nothing."""
+    from staydown.accounts import service as accounts
+
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    try:
+        with database.transaction() as session:
+            key = accounts.get_key(session, key_id)
+            if key is None:
+                console.print(f"[red]key {key_id} does not exist[/red]")
+                raise typer.Exit(2)
+            revoked = accounts.revoke_key(session, key, now=system_clock(), actor="cli")
+            revoked_at = key.revoked_at
+    finally:
+        database.dispose()
+    typer.echo(json.dumps({"id": key_id, "revoked_at": revoked_at.isoformat() if revoked_at else None}))
+    console.print(f"revoked key {key_id}" if revoked else f"key {key_id} was already revoked")
+
+
 @users_app.command("create")
 def users_create(
     role: Annotated[str, typer.Option(help="admin, agent, legal, submitter, trusted_flagger or customer")],
