@@ -71,6 +71,14 @@ def volume_chart(volume: list[DayVolume]) -> str:
                 marker="o" if len(days) < 40 else None,
             )
             axes.set_ylim(bottom=0)
+            # Matplotlib draws the years 1 to 9999 only: its padding around the data stays inside.
+            # Its date numbers count days from the ``date.epoch`` setting.
+            epoch = np.datetime64(mpl.rcParams["date.epoch"], "D")
+            first, last = (
+                float((np.datetime64(d, "D") - epoch) / np.timedelta64(1, "D")) for d in (date.min, date.max)
+            )
+            left, right = axes.get_xlim()
+            axes.set_xlim(max(left, first), min(right, last))
         figure.autofmt_xdate()
         axes.set_ylabel("notices")
         axes.spines[["top", "right"]].set_visible(False)

@@ -30,18 +30,31 @@ class ReportError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
+# The exclusive end of a period that includes 9999-12-31: the day after cannot be represented, so
+# the period ends at the last representable instant (only that one microsecond is left out).
+_LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+
+
 def _bound(value: str, *, name: str, end: bool) -> datetime:
     text = value.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
             if end:
+                if day == date.max:
+                    return _LAST_INSTANT
                 day += timedelta(days=1)
             return datetime.combine(day, time(), tzinfo=UTC)
-        return as_utc(datetime.fromisoformat(text))
+        instant = datetime.fromisoformat(text)
     except ValueError:
         raise ReportError(
             "invalid_period", f"{name} {value!r} is not a date (YYYY-MM-DD) or an ISO 8601 instant"
+        ) from None
+    try:
+        return as_utc(instant)
+    except OverflowError:
+        raise ReportError(
+            "invalid_period", f"{name} {value!r} in UTC falls outside the years 1 to 9999"
         ) from None
 
 
