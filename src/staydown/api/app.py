@@ -90,6 +90,31 @@ class BodyLimit:
         await self.app(scope, limited, guarded_send)
 
 
+class HeadAsGet:
+    """Answer HEAD wherever GET is answered (RFC 9110 section 9.3.2): run it as GET, send no body.
+
+    The request goes on as GET in a copy of the scope, so the server still knows it answers a HEAD;
+    the status and headers (``Content-Length`` included) are those GET would have sent.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class RequestMetrics:
     """Count requests and time them by route template (plain ASGI: bodies pass through untouched)."""
 
@@ -150,4 +175,6 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    # Outermost, so that routing, limits and metrics all see the GET it becomes.
+    app.add_middleware(HeadAsGet)
     return app

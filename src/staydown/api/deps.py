@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
-from staydown.api.errors import ApiError
+from staydown.api.errors import BEARER_CHALLENGE, ApiError
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.types import Clock, Role
@@ -47,9 +47,13 @@ def get_now(request: Request) -> datetime:
 
 
 def writer(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
-    """A writing session; routes commit it themselves before answering."""
+    """A writing session; routes commit it themselves before answering, and a failure rolls it back."""
     with database.writer() as session:
-        yield session
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def reader(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
@@ -61,11 +65,21 @@ def principal(request: Request, database: Annotated[Database, Depends(get_databa
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send an API key as 'Authorization: Bearer KEY'",
+            headers={"WWW-Authenticate": BEARER_CHALLENGE},
+        )
     with database.reader() as session:
         key = accounts.authenticate(session, secret.strip())
         if key is None:
-            raise ApiError(401, "unauthorized", "the API key is not valid or has been revoked")
+            raise ApiError(
+                401,
+                "unauthorized",
+                "the API key is not valid or has been revoked",
+                headers={"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'},
+            )
         return Principal(key.id, key.role, key.trusted, key.customer_id)
 
 

@@ -1,15 +1,23 @@
-"""One error shape for every failure: ``{"error": {"code", "message", "details"}}``."""
+"""One error shape for every failure: ``{"error": {"code", "message", "details"}}``.
+
+An error answer never repeats the request back: a validation error says where (``loc``), what
+(``msg``, ``type``) and at most a short repr of a scalar input, so the answer stays small and is
+valid JSON whatever the body held (``NaN``, infinities, lone surrogates, megabytes of array).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from staydown.accounts.service import AccountError
 from staydown.notices.service import NoticeError
@@ -17,18 +25,52 @@ from staydown.policy.service import PolicyError
 
 log = logging.getLogger(__name__)
 
+BEARER_CHALLENGE = 'Bearer realm="staydown"'
+JSON_MEDIA_TYPE = "application/json"
+
+# The widest integer SQLite stores, and the width of the ``INTEGER`` id columns on PostgreSQL.
+_INT64_LIMIT = 2**63
+_INT32_LIMIT = 2**31
+# SQLSTATE numeric_value_out_of_range: PostgreSQL's "integer out of range" and kin.
+_SQLSTATE_OUT_OF_RANGE = "22003"
+
+_MAX_INPUT_CHARS = 40
+_MAX_LOC_CHARS = 64
+_MAX_MSG_CHARS = 300
+_PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
 
 class ApiError(Exception):
     """An error raised by a route, rendered in the common shape."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+        self.headers = dict(headers or {})
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """Render an error in the common shape; a 401 always carries a Bearer challenge."""
     body = {"error": {"code": code, "message": message, "details": jsonable_encoder(details)}}
-    return JSONResponse(body, status_code=status)
+    merged = dict(headers or {})
+    if status == 401 and not any(name.lower() == "www-authenticate" for name in merged):
+        merged["WWW-Authenticate"] = BEARER_CHALLENGE
+    return JSONResponse(body, status_code=status, headers=merged or None)
 
 
 _HTTP_CODES = {
@@ -44,20 +86,130 @@ _HTTP_CODES = {
 }
 
 
-def _validation(exc: RequestValidationError) -> JSONResponse:
+def safe_text(value: object, limit: int) -> str:
+    """``value`` as text of at most ``limit`` characters that always encodes as UTF-8 JSON."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        text = f"<integer of {value.bit_length()} bits>"
+    else:
+        text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    # A lone surrogate (from a "\ud800" escape) cannot be encoded; show it as its escape.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _short_repr(value: object) -> str | None:
+    """A short repr of a scalar input, or None for containers and raw bodies."""
+    if isinstance(value, str):
+        cut = value[:_MAX_INPUT_CHARS]
+        return repr(cut) + ("…" if len(value) > len(cut) else "")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return safe_text(value, _MAX_INPUT_CHARS)
+    if isinstance(value, bool | float) or value is None:
+        return repr(value)
+    return None
+
+
+def _detail(error: Mapping[str, Any]) -> dict[str, Any]:
+    loc = [
+        part if isinstance(part, int) and abs(part) < _INT64_LIMIT else safe_text(part, _MAX_LOC_CHARS)
+        for part in error.get("loc", ())
+    ]
+    kind = str(error.get("type", "value_error"))
+    msg = str(error.get("msg", ""))
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error")
+        msg = f"{msg}: {reason}" if reason else msg
+    detail: dict[str, Any] = {"loc": loc, "msg": safe_text(msg, _MAX_MSG_CHARS), "type": kind}
+    shown = None if kind == "json_invalid" else _short_repr(error.get("input"))
+    if shown is not None:
+        detail["input"] = shown
+    return detail
+
+
+def _unsupported_media_type(request: Request) -> JSONResponse:
+    received = request.headers.get("content-type")
+    return error_response(
+        415,
+        "unsupported_media_type",
+        f"send the body as JSON with 'Content-Type: {JSON_MEDIA_TYPE}'",
+        {"expected": JSON_MEDIA_TYPE, "received": safe_text(received, 100) if received else None},
+    )
+
+
+def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
+    # FastAPI hands a route the raw bytes only when the body was not declared as JSON.
+    if any(
+        tuple(error.get("loc", ()))[:1] == ("body",) and isinstance(error.get("input"), bytes | bytearray)
+        for error in errors
+    ):
+        return _unsupported_media_type(request)
     if any(error.get("type") == "json_invalid" for error in errors):
-        return error_response(400, "malformed_json", "the request body is not valid JSON", errors[:5])
+        return error_response(
+            400, "malformed_json", "the request body is not valid JSON", [_detail(e) for e in errors[:5]]
+        )
     if any(tuple(error.get("loc", ()))[-1:] == ("regime",) for error in errors):
         return error_response(
             422,
             "unknown_regime",
             "regime must be one of 'dmca', 'dsa' or 'jp'",
-            jsonable_encoder(errors[:20]),
+            [_detail(e) for e in errors[:20]],
         )
-    fields = sorted({".".join(str(part) for part in error.get("loc", ())[1:4]) for error in errors})
+    details = [_detail(e) for e in errors[:50]]
+    fields = sorted({".".join(str(part) for part in detail["loc"][1:4]) for detail in details})
     message = "the request is not valid: " + ", ".join(f or "body" for f in fields[:10])
-    return error_response(422, "validation_error", message, jsonable_encoder(errors[:50]))
+    return error_response(422, "validation_error", safe_text(message, 1000), details)
+
+
+def _integer_outside(value: object, limit: int) -> bool:
+    """Whether ``value`` is an integer literal outside ``[-limit, limit)``."""
+    if not isinstance(value, str):
+        return False
+    digits = value.removeprefix("-").removeprefix("+").lstrip("0")
+    if not digits:
+        return False
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    if len(digits) > 19:
+        return True
+    return not -limit <= int(value) < limit
+
+
+def _out_of_range(request: Request, limit: int) -> JSONResponse:
+    """A number the database cannot hold: an id in the path names nothing; anything else is refused."""
+    for name, value in request.path_params.items():
+        if _integer_outside(value, limit):
+            noun = name.removesuffix("_id").replace("_", " ")
+            return error_response(404, "not_found", f"{noun} {safe_text(value, 40)} does not exist")
+    return error_response(
+        422,
+        "out_of_range",
+        "a number in the request is larger (or smaller) than the service can store",
+    )
+
+
+def _allowed_methods(request: Request, declared: str) -> str:
+    """Every method the target resource takes: the route's own and those of routes on the same path."""
+    methods = {m.strip().upper() for m in declared.split(",") if m.strip()}
+    for method in _PROBED_METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        routes = request.app.router.routes
+        if any(not isinstance(r, Mount) and r.matches(probe)[0] == Match.FULL for r in routes):
+            methods.add(method)
+    if not methods:
+        # Only a mounted static directory refuses a method without naming the ones it takes.
+        methods.add("GET")
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def install(app: FastAPI) -> None:
@@ -65,7 +217,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers=exc.headers)
 
     @app.exception_handler(NoticeError)
     async def _notice(_request: Request, exc: NoticeError) -> JSONResponse:
@@ -80,15 +232,37 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation(exc)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation(request, exc)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver refuses integers beyond 64 bits before the statement runs.
+        log.info("number out of range on %s %s: %s", request.method, request.url.path, exc)
+        return _out_of_range(request, _INT64_LIMIT)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) == _SQLSTATE_OUT_OF_RANGE:
+            log.info("number out of range on %s %s: %s", request.method, request.url.path, exc.orig)
+            return _out_of_range(request, _INT32_LIMIT)
+        return _internal(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            declared = next((v for k, v in headers.items() if k.lower() == "allow"), "")
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = _allowed_methods(request, declared)
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "an internal error occurred; it has been logged")
+        return _internal(request, exc)
+
+
+def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "an internal error occurred; it has been logged")
