@@ -14,6 +14,7 @@ from staydown.notices.flows import (
     ITEM_TRANSITIONS,
     NOTICE_TRANSITIONS,
     Block,
+    ConflictingDecisions,
     ForwardToCustomer,
     ForwardToHost,
     IllegalTransition,
@@ -25,8 +26,11 @@ from staydown.notices.flows import (
     RecordStrike,
     TellSubmitter,
     Unblock,
+    acceptance_event,
+    decide_together,
     decision_commands,
     item_transition,
+    link_copies,
     notice_transition,
     settle_notice,
 )
@@ -38,7 +42,13 @@ def ref(
     item_id: int = 1, *, zone: int | None = 7, customer: int | None = 3, duplicate: bool = False
 ) -> ItemRef:
     return ItemRef(
-        item_id, 10, zone, customer, f"/p{item_id}.jpg", f"http://z.test/p{item_id}.jpg", duplicate
+        item_id,
+        10,
+        zone,
+        customer,
+        f"/p{item_id}.jpg",
+        f"http://z.test/p{item_id}.jpg",
+        duplicate_of=99 if duplicate else None,
     )
 
 
@@ -150,3 +160,55 @@ def test_id_runs_cover_exactly_the_distinct_ids_in_ascending_runs(ids: list[int]
     assert covered == sorted(set(ids))
     # Runs are maximal: the next run never starts right after the previous one ends.
     assert all(later[0] > earlier[1] + 1 for earlier, later in itertools.pairwise(runs))
+
+
+def test_link_copies_prefers_a_live_block_then_the_first_copy_in_the_notice() -> None:
+    pending = ItemStatus.pending_review
+    items = [
+        (dataclasses.replace(ref(1), target="/a"), pending),
+        (dataclasses.replace(ref(2), target="/a"), pending),
+        (dataclasses.replace(ref(3), target="/b"), pending),
+        (dataclasses.replace(ref(4), target="/b"), pending),
+        (dataclasses.replace(ref(5, zone=None), target="/b"), ItemStatus.not_on_network),
+    ]
+    assert link_copies(items, {}) == [None, 1, None, 3, None]
+    assert link_copies(items, {(7, "/b"): 40}) == [None, 1, 40, 40, None]
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+@pytest.mark.parametrize("original", [None, *ItemStatus])
+def test_an_item_is_actioned_on_acceptance_only_when_trusted_or_its_original_blocks(
+    trusted: bool, original: ItemStatus | None
+) -> None:
+    event = acceptance_event(ItemStatus.pending_review, trusted=trusted, original=original)
+    blocks = original in (ItemStatus.actioned, ItemStatus.counter_noticed)
+    assert event is (ItemEvent.action if trusted or blocks else None)
+    assert acceptance_event(ItemStatus.not_on_network, trusted=trusted, original=original) is None
+
+
+@given(
+    st.lists(st.integers(1, 6), min_size=1, unique=True),
+    st.sampled_from([ItemEvent.action, ItemEvent.reject]),
+)
+def test_copies_in_one_state_are_decided_with_their_original(chosen: list[int], event: ItemEvent) -> None:
+    pending = ItemStatus.pending_review
+    # 2 and 3 copy 1; 5 copies 4, which was decided already; 6 copies another notice's item.
+    items = {
+        1: (ref(1), pending),
+        2: (dataclasses.replace(ref(2), duplicate_of=1), pending),
+        3: (dataclasses.replace(ref(3), duplicate_of=1), pending),
+        4: (ref(4), ItemStatus.rejected),
+        5: (dataclasses.replace(ref(5), duplicate_of=4), pending),
+        6: (dataclasses.replace(ref(6), duplicate_of=99), pending),
+    }
+    decided = decide_together(dict.fromkeys(chosen, event), items)
+    expected = set(chosen) | ({1, 2, 3} if {1, 2, 3} & set(chosen) else set())
+    assert decided == dict.fromkeys(expected, event)
+
+
+def test_one_resource_cannot_be_given_two_decisions() -> None:
+    pending = ItemStatus.pending_review
+    items = {1: (ref(1), pending), 2: (dataclasses.replace(ref(2), duplicate_of=1), pending)}
+    with pytest.raises(ConflictingDecisions) as raised:
+        decide_together({1: ItemEvent.action, 2: ItemEvent.reject}, items)
+    assert raised.value.item_ids == [1, 2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from staydown.due_process.flows import (
     Complainant,
@@ -24,9 +24,11 @@ class _In(BaseModel):
 
 
 class CounterNoticeStatements(_In):
-    good_faith_mistake: bool = False
-    consent_to_jurisdiction: bool = False
-    accept_service: bool = False
+    """Statements made under penalty of perjury: JSON ``true`` or ``false``, nothing that looks like one."""
+
+    good_faith_mistake: StrictBool = False
+    consent_to_jurisdiction: StrictBool = False
+    accept_service: StrictBool = False
 
 
 class CounterNoticeCreate(_In):

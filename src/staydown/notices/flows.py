@@ -4,13 +4,18 @@
 new state and the commands the step implies (block, unblock). Commands that concern a whole
 notice (forwarding, acknowledging, strikes) come from ``decision_commands``. Nothing here does
 I/O: the service runs the commands. An event a state does not allow raises ``IllegalTransition``.
+
+Copies of one resource are linked to the item that carries its block (``link_copies``): an item
+of an earlier notice that blocks it now, or else the first copy in the same notice. A copy is
+actioned without review only while its original blocks the resource (``acceptance_event``); a
+copy of an item in the same notice is decided together with it (``decide_together``).
 """
 
 from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from staydown.notices.elements import Outcome
@@ -53,6 +58,14 @@ class ItemEvent(enum.StrEnum):
     uphold = "uphold"  # the complainant reported a court action: the block stays
 
 
+class ConflictingDecisions(Exception):
+    """Items decided together were given different events."""
+
+    def __init__(self, item_ids: Sequence[int]) -> None:
+        super().__init__(f"items {list(item_ids)} name one resource and must be decided together")
+        self.item_ids = list(item_ids)
+
+
 class IllegalTransition(Exception):
     """An event was applied to a state that does not allow it."""
 
@@ -91,6 +104,9 @@ ITEM_TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], ItemStatus] = {
     (IS.restored, IE.action): IS.actioned,
 }
 
+# An item in one of these states carries a block of its resource.
+BLOCKING = frozenset({IS.actioned, IS.counter_noticed})
+
 OUTCOME_EVENTS = {
     Outcome.complete: E.assessed_complete,
     Outcome.incomplete: E.assessed_incomplete,
@@ -108,7 +124,11 @@ class ItemRef:
     customer_id: int | None
     target: str
     url: str
-    duplicate: bool = False
+    duplicate_of: int | None = None  # the item that carries the block of the same resource
+
+    @property
+    def duplicate(self) -> bool:
+        return self.duplicate_of is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,3 +238,68 @@ def settle_notice(state: NoticeStatus, item_states: Iterable[ItemStatus]) -> Not
     if already[event] is state:
         return state
     return notice_transition(state, event)
+
+
+def link_copies(
+    items: Sequence[tuple[ItemRef, ItemStatus]], blocked_by: Mapping[tuple[int, str], int]
+) -> list[int | None]:
+    """Return, for each of a notice's items, the item it duplicates, or None.
+
+    An item waiting for review duplicates the item of an earlier notice that blocks its resource
+    now (``blocked_by``: (zone, target) → item), or else the notice's first copy of the resource.
+    Items in other states keep the link they have.
+    """
+    first: dict[tuple[int, str], int] = {}
+    links: list[int | None] = []
+    for ref, state in items:
+        if state is not IS.pending_review or ref.zone_id is None:
+            links.append(ref.duplicate_of)
+            continue
+        key = (ref.zone_id, ref.target)
+        original = blocked_by.get(key)
+        if original is None:
+            original = first.setdefault(key, ref.item_id)
+        links.append(None if original == ref.item_id else original)
+    return links
+
+
+def acceptance_event(state: ItemStatus, *, trusted: bool, original: ItemStatus | None) -> ItemEvent | None:
+    """Return the event an item of a notice just found complete takes at once, or None to review it.
+
+    A trusted flagger's items are actioned. Otherwise an item is actioned only when it duplicates
+    an item (``original`` is that item's state) that blocks the resource now; a copy of an item
+    still waiting for review waits with it and follows its decision.
+    """
+    if state is not IS.pending_review:
+        return None
+    if trusted or original in BLOCKING:
+        return IE.action
+    return None
+
+
+def decide_together(
+    chosen: Mapping[int, ItemEvent], items: Mapping[int, tuple[ItemRef, ItemStatus]]
+) -> dict[int, ItemEvent]:
+    """Extend events on some of a notice's items to the copies that share their decision.
+
+    ``items`` holds the chosen items, their originals in the same notice and those originals'
+    copies. A copy whose original is among them and in the same state is decided with it: an
+    event on either applies to the original and all such copies. Raise ``ConflictingDecisions``
+    when one such group is given different events.
+    """
+
+    def root(item_id: int) -> int:
+        ref, state = items[item_id]
+        original = ref.duplicate_of
+        if original is not None and original in items and items[original][1] is state:
+            return original
+        return item_id
+
+    events: dict[int, ItemEvent] = {}
+    named: dict[int, list[int]] = defaultdict(list)
+    for item_id, event in chosen.items():
+        group = root(item_id)
+        named[group].append(item_id)
+        if events.setdefault(group, event) is not event:
+            raise ConflictingDecisions(sorted(named[group]))
+    return {item_id: events[group] for item_id in items if (group := root(item_id)) in events}

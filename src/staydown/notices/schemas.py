@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.types import Regime
+from staydown.urls import URLError, canonicalize_url
 
 _TEXT = 20_000
+_URL = 16_384
+
+
+def _email(value: str | None) -> str | None:
+    """An empty address is no address; any other must be one (its domain is not looked up)."""
+    if not value:
+        return None
+    try:
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {exc}") from None
+    return value
+
+
+def _reference_url(value: str) -> str:
+    """A reference is kept only as an absolute http(s) URL; nothing ever fetches it."""
+    try:
+        canonicalize_url(value, max_length=_URL)
+    except URLError as exc:
+        raise ValueError(f"not an absolute http(s) URL ({exc.code}): {exc.message}") from None
+    return value
+
+
+Email = Annotated[str | None, Field(max_length=320), AfterValidator(_email)]
+ReferenceUrl = Annotated[str, Field(max_length=_URL), AfterValidator(_reference_url)]
 
 
 class _In(BaseModel):
@@ -19,7 +46,7 @@ class _In(BaseModel):
 
 class SubmitterIn(_In):
     name: str | None = Field(None, max_length=300)
-    email: str | None = Field(None, max_length=320)
+    email: Email = None
     address: str | None = Field(None, max_length=2000)
     phone: str | None = Field(None, max_length=64)
     organization: str | None = Field(None, max_length=300)
@@ -28,18 +55,20 @@ class SubmitterIn(_In):
 
 class WorkIn(_In):
     description: str | None = Field(None, max_length=_TEXT)
-    reference_urls: list[str] = Field(default_factory=list, max_length=1000)
+    reference_urls: list[ReferenceUrl] = Field(default_factory=list, max_length=1000)
 
 
 class ItemIn(_In):
-    url: str = Field(max_length=16_384)
+    url: str = Field(max_length=_URL)
     work: int | None = Field(None, ge=0)
 
 
 class StatementsIn(_In):
-    good_faith: bool = False
-    accurate: bool = False
-    authorized: bool = False
+    """Statements made under penalty of perjury: JSON ``true`` or ``false``, nothing that looks like one."""
+
+    good_faith: StrictBool = False
+    accurate: StrictBool = False
+    authorized: StrictBool = False
 
 
 class NoticeCreate(_In):

@@ -6,6 +6,7 @@ audit entries, the strikes and the notifications are written together or not at 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from staydown.fingerprints import service as fingerprints
 from staydown.notices import messages
 from staydown.notices.elements import ELEMENTS, Assessment, NoticeFacts, Outcome, assess
 from staydown.notices.flows import (
+    BLOCKING,
     ITEM_TRANSITIONS,
     OUTCOME_EVENTS,
     Block,
     Command,
+    ConflictingDecisions,
     ForwardToCustomer,
     ForwardToHost,
     ItemEvent,
@@ -41,8 +44,11 @@ from staydown.notices.flows import (
     RecordStrike,
     TellSubmitter,
     Unblock,
+    acceptance_event,
+    decide_together,
     decision_commands,
     item_transition,
+    link_copies,
     notice_transition,
     settle_notice,
 )
@@ -66,7 +72,6 @@ _ITEM_COLUMNS = (
     "status",
     "automated",
 )
-BLOCKING = (ItemStatus.actioned, ItemStatus.counter_noticed)
 
 
 class NoticeError(Exception):
@@ -87,22 +92,40 @@ class Submitter:
     source_ip: str | None = None
 
 
-def _facts(data: NoticeCreate | Notice) -> NoticeFacts:
-    if isinstance(data, Notice):
-        works = data.works
-        return NoticeFacts(
-            signature=bool(data.signature),
-            works_identified=any((w.get("description") or "").strip() for w in works),
-            urls=data.item_count > 0,
-            name=bool(data.submitter_name),
-            email=bool(data.submitter_email),
-            address=bool(data.submitter_address),
-            phone=bool(data.submitter_phone),
-            explanation=bool(data.explanation),
-            good_faith=data.statement_good_faith,
-            accurate=data.statement_accurate,
-            authorized=data.statement_authorized,
-        )
+# The columns that hold a notice's legal elements (a supplement may replace them).
+_ELEMENT_COLUMNS = (
+    "submitter_name",
+    "submitter_email",
+    "submitter_address",
+    "submitter_phone",
+    "submitter_organization",
+    "on_behalf_of",
+    "works",
+    "explanation",
+    "statement_good_faith",
+    "statement_accurate",
+    "statement_authorized",
+    "signature",
+)
+
+
+def _stored_facts(elements: dict[str, Any], *, item_count: int) -> NoticeFacts:
+    return NoticeFacts(
+        signature=bool(elements["signature"]),
+        works_identified=any((w.get("description") or "").strip() for w in elements["works"]),
+        urls=item_count > 0,
+        name=bool(elements["submitter_name"]),
+        email=bool(elements["submitter_email"]),
+        address=bool(elements["submitter_address"]),
+        phone=bool(elements["submitter_phone"]),
+        explanation=bool(elements["explanation"]),
+        good_faith=elements["statement_good_faith"],
+        accurate=elements["statement_accurate"],
+        authorized=elements["statement_authorized"],
+    )
+
+
+def _facts(data: NoticeCreate) -> NoticeFacts:
     s = data.submitter
     return NoticeFacts(
         signature=bool(data.signature),
@@ -134,14 +157,7 @@ def _canonicalise(data: NoticeCreate, settings: Settings) -> list[CanonicalURL]:
             errors.append({"index": index, "url": item.url[:300], "code": exc.code, "message": exc.message})
             continue
         if item.work is not None and item.work >= len(data.works):
-            errors.append(
-                {
-                    "index": index,
-                    "url": item.url[:300],
-                    "code": "unknown_work",
-                    "message": f"work {item.work} does not exist; the notice lists {len(data.works)} work(s)",
-                }
-            )
+            errors.append(_unknown_work(index, item.url, item.work, works=len(data.works)))
     if errors:
         raise NoticeError(
             "invalid_items",
@@ -149,6 +165,15 @@ def _canonicalise(data: NoticeCreate, settings: Settings) -> list[CanonicalURL]:
             details=errors[:100],
         )
     return canonical
+
+
+def _unknown_work(index: int, url: str, work: int | None, *, works: int) -> dict[str, Any]:
+    return {
+        "index": index,
+        "url": url[:300],
+        "code": "unknown_work",
+        "message": f"work {work} does not exist; the notice lists {works} work(s)",
+    }
 
 
 IntakeGate = Callable[[Session, Submitter, datetime], Submitter]
@@ -248,10 +273,7 @@ def _insert_items(
     assessment: Assessment,
 ) -> list[tuple[ItemRef, ItemStatus]]:
     zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
-    keys = [(zones[c.host].id, c.target) for c in canonical if c.host in zones]
-    existing = blocking_items(session, keys)
     rows: list[tuple[Any, ...]] = []
-    first_in_notice: dict[tuple[int, str], int] = {}
     for position, (item, url) in enumerate(zip(data.items, canonical, strict=True)):
         zone = zones.get(url.host)
         if zone is None:
@@ -260,7 +282,6 @@ def _insert_items(
             status = ItemStatus.rejected
         else:
             status = ItemStatus.pending_review
-        zone_id = zone.id if zone else None
         rows.append(
             (
                 notice.id,
@@ -269,76 +290,57 @@ def _insert_items(
                 url.url,
                 url.target,
                 url.host,
-                zone_id,
+                zone.id if zone else None,
                 zone.customer_id if zone else None,
                 item.work,
                 status,
                 False,
             )
         )
-        if zone_id is not None:
-            first_in_notice.setdefault((zone_id, url.target), position)
     bulk_insert(session, NoticeItem, _ITEM_COLUMNS, rows)
     # One executemany, then the ids in position order (RETURNING would cost a round trip per row on SQLite).
-    ids = list(
-        session.scalars(
-            select(NoticeItem.id).where(NoticeItem.notice_id == notice.id).order_by(NoticeItem.position)
-        )
+    ids = session.scalars(
+        select(NoticeItem.id).where(NoticeItem.notice_id == notice.id).order_by(NoticeItem.position)
     )
-    links = []
-    refs = []
-    for position, (row, item_id) in enumerate(zip(rows, ids, strict=True)):
-        zone_id, target = row[6], row[4]
-        original: int | None = None
-        if zone_id is not None:
-            key = (zone_id, target)
-            if key in existing:
-                original = existing[key]
-            elif first_in_notice[key] != position:
-                original = ids[first_in_notice[key]]
-        if original is not None:
-            links.append({"id": item_id, "duplicate_of_id": original})
-        ref = ItemRef(
-            item_id=item_id,
-            notice_id=notice.id,
-            zone_id=zone_id,
-            customer_id=row[7],
-            target=target,
-            url=row[3],
-            duplicate=original is not None,
+    return [
+        (
+            ItemRef(
+                item_id=item_id,
+                notice_id=notice.id,
+                zone_id=row[6],
+                customer_id=row[7],
+                target=row[4],
+                url=row[3],
+            ),
+            row[9],
         )
-        refs.append((ref, row[9]))
-    if links:
-        table = table_of(NoticeItem)
-        session.execute(
-            table.update()
-            .where(table.c.id == bindparam("item_id"))
-            .values(duplicate_of_id=bindparam("original")),
-            [{"item_id": link["id"], "original": link["duplicate_of_id"]} for link in links],
-        )
-    return refs
+        for row, item_id in zip(rows, ids, strict=True)
+    ]
 
 
-def blocking_items(session: Session, keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """Map each (zone, target) that an earlier notice's item blocks now to that item's id."""
+def blocking_items(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, ItemStatus]]:
+    """Map each (zone, target) that an item blocks now to that item's id and state (the earliest)."""
     by_zone: dict[int, set[str]] = {}
     for zone_id, target in keys:
         by_zone.setdefault(zone_id, set()).add(target)
-    found: dict[tuple[int, str], int] = {}
+    found: dict[tuple[int, str], tuple[int, ItemStatus]] = {}
     for zone_id, targets in by_zone.items():
         ordered = sorted(targets)
         for start in range(0, len(ordered), 500):
             rows = session.execute(
-                select(NoticeItem.target, func.min(NoticeItem.id))
+                select(NoticeItem.target, NoticeItem.id, NoticeItem.status)
                 .where(
                     NoticeItem.zone_id == zone_id,
                     NoticeItem.target.in_(ordered[start : start + 500]),
-                    NoticeItem.status.in_(BLOCKING),
+                    NoticeItem.status.in_(sorted(BLOCKING)),
                     NoticeItem.duplicate_of_id.is_(None),
                 )
-                .group_by(NoticeItem.target)
+                .order_by(NoticeItem.id)
             )
-            found.update({(zone_id, target): item_id for target, item_id in rows})
+            for target, item_id, status in rows:
+                found.setdefault((zone_id, target), (item_id, status))
     return found
 
 
@@ -351,13 +353,22 @@ def _accept(
     now: datetime,
     settings: Settings,
 ) -> None:
-    """A complete notice: link duplicates of live blocks, act at once for a trusted flagger."""
-    pending = [(ref, status) for ref, status in refs if status is ItemStatus.pending_review]
+    """A complete notice: link copies of one resource; act at once for a trusted flagger, and on
+    copies of what is blocked now; leave the rest to review."""
+    refs, states = _link_copies(session, refs)
+    to_action = [
+        (ref, status)
+        for ref, status in refs
+        if acceptance_event(
+            status,
+            trusted=by.trusted,
+            original=states.get(ref.duplicate_of) if ref.duplicate_of is not None else None,
+        )
+        is ItemEvent.action
+    ]
     if by.trusted:
-        to_action = pending
         reason = "complete notice from a trusted flagger"
     else:
-        to_action = [(ref, status) for ref, status in pending if ref.duplicate]
         reason = "already blocked under an earlier notice"
     if to_action:
         _apply(
@@ -377,6 +388,39 @@ def _accept(
         enforcement.schedule_timer(
             session, kind=DEADLINE_TIMER, due_at=notice.deadline_at, subject=("notice", notice.id), now=now
         )
+
+
+def _link_copies(
+    session: Session, refs: list[tuple[ItemRef, ItemStatus]]
+) -> tuple[list[tuple[ItemRef, ItemStatus]], dict[int, ItemStatus]]:
+    """Link each item waiting for review to the item that carries its resource's block (as it is
+    now); return the items and the state of every item they may be linked to."""
+    keys = [
+        (ref.zone_id, ref.target)
+        for ref, status in refs
+        if status is ItemStatus.pending_review and ref.zone_id is not None
+    ]
+    blockers = blocking_items(session, keys)
+    links = link_copies(refs, {key: item_id for key, (item_id, _state) in blockers.items()})
+    states = dict(blockers.values())
+    states.update((ref.item_id, status) for ref, status in refs)
+    linked: list[tuple[ItemRef, ItemStatus]] = []
+    changed: list[dict[str, int | None]] = []
+    for (ref, status), original in zip(refs, links, strict=True):
+        if original == ref.duplicate_of:
+            linked.append((ref, status))
+            continue
+        linked.append((dataclasses.replace(ref, duplicate_of=original), status))
+        changed.append({"item_id": ref.item_id, "original": original})
+    if changed:
+        table = table_of(NoticeItem)
+        session.execute(
+            table.update()
+            .where(table.c.id == bindparam("item_id"))
+            .values(duplicate_of_id=bindparam("original")),
+            changed,
+        )
+    return linked, states
 
 
 def _apply(
@@ -537,8 +581,15 @@ def _forward(
     zone = accounts.get_zone(session, command.zone_id)
     if zone is None:
         return
+    # Copies of one resource in the notice name it once.
     urls = list(
-        session.scalars(select(NoticeItem.canonical_url).where(NoticeItem.id.in_(command.item_ids[:1000])))
+        dict.fromkeys(
+            session.scalars(
+                select(NoticeItem.canonical_url)
+                .where(NoticeItem.id.in_(command.item_ids[:1000]))
+                .order_by(NoticeItem.position)
+            )
+        )
     )
     to_host = isinstance(command, ForwardToHost)
     letter = messages.forward(
@@ -712,14 +763,16 @@ def decide(
         raise NoticeError(
             "unknown_items", f"item(s) {unknown[:20]} are not part of notice {notice.id}", status=422
         )
+    chosen = {
+        item_id: ItemEvent.action if verdict == "action" else ItemEvent.reject
+        for item_id, verdict in decisions.items()
+    }
     groups: dict[ItemEvent, list[tuple[ItemRef, ItemStatus]]] = {ItemEvent.action: [], ItemEvent.reject: []}
-    for item_id, verdict in decisions.items():
-        item = items[item_id]
-        event = ItemEvent.action if verdict == "action" else ItemEvent.reject
+    for item, event in _together(session, notice, items, chosen):
         if (item.status, event) not in ITEM_TRANSITIONS:
             raise NoticeError(
                 "illegal_transition",
-                f"item {item_id} is {item.status.value} and cannot be given {verdict!r}",
+                f"item {item.id} is {item.status.value} and cannot be given {event.value!r}",
                 status=409,
             )
         groups[event].append((_ref(item), item.status))
@@ -738,6 +791,48 @@ def decide(
             )
 
 
+def _together(
+    session: Session, notice: Notice, items: dict[int, NoticeItem], chosen: dict[int, ItemEvent]
+) -> list[tuple[NoticeItem, ItemEvent]]:
+    """The chosen items and the copies in the notice decided with them, each with its event."""
+    copies: dict[int, int] = {
+        item_id: original
+        for item_id, original in session.execute(
+            select(NoticeItem.id, NoticeItem.duplicate_of_id).where(
+                NoticeItem.notice_id == notice.id, NoticeItem.duplicate_of_id.is_not(None)
+            )
+        )
+        if original is not None
+    }
+    related = dict(items)
+    if copies:
+        heads = {copies.get(item_id, item_id) for item_id in items}
+        wanted = sorted(
+            ({item_id for item_id, original in copies.items() if original in heads} | heads) - set(items)
+        )
+        for start in range(0, len(wanted), 500):
+            related.update(
+                (item.id, item)
+                for item in session.scalars(
+                    select(NoticeItem).where(
+                        NoticeItem.notice_id == notice.id, NoticeItem.id.in_(wanted[start : start + 500])
+                    )
+                )
+            )
+    try:
+        events = decide_together(
+            chosen, {item_id: (_ref(item), item.status) for item_id, item in related.items()}
+        )
+    except ConflictingDecisions as exc:
+        raise NoticeError(
+            "conflicting_decisions",
+            f"items {exc.item_ids[:20]} name one resource and take one decision, not different ones",
+            status=422,
+            details={"item_ids": exc.item_ids[:100]},
+        ) from None
+    return [(related[item_id], event) for item_id, event in sorted(events.items())]
+
+
 def _ref(item: NoticeItem) -> ItemRef:
     return ItemRef(
         item_id=item.id,
@@ -746,7 +841,7 @@ def _ref(item: NoticeItem) -> ItemRef:
         customer_id=item.customer_id,
         target=item.target,
         url=item.canonical_url,
-        duplicate=item.duplicate_of_id is not None,
+        duplicate_of=item.duplicate_of_id,
     )
 
 
@@ -762,25 +857,41 @@ def supplement(
     """Complete an incomplete notice with the elements it lacked."""
     if notice.status is not NoticeStatus.incomplete:
         raise NoticeError("not_incomplete", f"notice {notice.id} is {notice.status.value}", status=409)
+    # The notice as supplemented must pass what intake asks of a notice, or nothing of it changes.
+    elements = {column: getattr(notice, column) for column in _ELEMENT_COLUMNS}
     if data.submitter is not None:
         s = data.submitter
-        notice.submitter_name = s.name or notice.submitter_name
-        notice.submitter_email = s.email or notice.submitter_email
-        notice.submitter_address = s.address or notice.submitter_address
-        notice.submitter_phone = s.phone or notice.submitter_phone
-        notice.submitter_organization = s.organization or notice.submitter_organization
-        notice.on_behalf_of = s.on_behalf_of or notice.on_behalf_of
+        for column, value in (
+            ("submitter_name", s.name),
+            ("submitter_email", s.email),
+            ("submitter_address", s.address),
+            ("submitter_phone", s.phone),
+            ("submitter_organization", s.organization),
+            ("on_behalf_of", s.on_behalf_of),
+        ):
+            elements[column] = value or elements[column]
     if data.works is not None:
-        notice.works = [w.model_dump() for w in data.works]
+        elements["works"] = [w.model_dump() for w in data.works]
+        _check_work_indexes(session, notice, works=len(data.works))
     if data.explanation is not None:
-        notice.explanation = data.explanation
+        elements["explanation"] = data.explanation
     if data.statements is not None:
-        notice.statement_good_faith = data.statements.good_faith
-        notice.statement_accurate = data.statements.accurate
-        notice.statement_authorized = data.statements.authorized
+        elements["statement_good_faith"] = data.statements.good_faith
+        elements["statement_accurate"] = data.statements.accurate
+        elements["statement_authorized"] = data.statements.authorized
     if data.signature is not None:
-        notice.signature = data.signature
-    assessment = assess(notice.regime, _facts(notice))
+        elements["signature"] = data.signature
+    assessment = assess(notice.regime, _stored_facts(elements, item_count=notice.item_count))
+    if assessment.outcome is Outcome.insufficient:
+        raise NoticeError(
+            "notice_insufficient",
+            "with this supplement the notice could not be acted on; it lacks: "
+            + "; ".join(assessment.missing_names)
+            + ". The supplement was not accepted",
+            details={"missing_elements": assessment.missing_names},
+        )
+    for column, value in elements.items():
+        setattr(notice, column, value)
     notice.missing_elements = assessment.missing_names
     audit.record(
         session,
@@ -798,6 +909,27 @@ def supplement(
     _accept(session, notice, refs, by=by, now=now, settings=settings)
     _settle(session, notice, now=now)
     return notice
+
+
+def _check_work_indexes(session: Session, notice: Notice, *, works: int) -> None:
+    """Refuse works that leave an item naming a work the notice no longer lists (as intake does)."""
+    beyond = NoticeItem.work_index >= works
+    where = (NoticeItem.notice_id == notice.id, beyond)
+    count = session.scalar(select(func.count()).select_from(NoticeItem).where(*where)) or 0
+    if not count:
+        return
+    rows = session.execute(
+        select(NoticeItem.position, NoticeItem.url, NoticeItem.work_index)
+        .where(*where)
+        .order_by(NoticeItem.position)
+        .limit(100)
+    )
+    raise NoticeError(
+        "invalid_items",
+        f"{count} of {notice.item_count} item(s) would name a work the notice no longer lists; "
+        "the supplement was not accepted",
+        details=[_unknown_work(position, url, work, works=works) for position, url, work in rows],
+    )
 
 
 def explanations(notice: Notice) -> dict[str, str]:
@@ -857,7 +989,8 @@ def apply_item_event(
 ) -> list[int]:
     """Move items of ``notice`` through ``event`` (counter-notice, restore, uphold, action) with its commands.
 
-    Every item must belong to the notice and allow the event, or nothing happens. Return the ids moved.
+    Every item must belong to the notice and allow the event, or nothing happens. Copies of the same
+    resource in the notice move with them. Return the ids moved.
     """
     wanted = sorted(set(item_ids))
     items = {
@@ -880,7 +1013,10 @@ def apply_item_event(
             status=409,
             details=states,
         )
-    refs = [(_ref(items[item_id]), items[item_id].status) for item_id in wanted]
+    # Copies of one resource in the notice share every step: none may claim a block the other lifted.
+    moving = _together(session, notice, items, dict.fromkeys(wanted, event))
+    refs = [(_ref(item), item.status) for item, _event in moving]
+    wanted = [item.id for item, _event in moving]
     if event in (ItemEvent.counter_notice, ItemEvent.uphold):
         # Steps of the parties, not decisions of the provider: the item keeps who decided it, when and
         # why (a complaint is measured from that decision and may not be decided by the same agent).
