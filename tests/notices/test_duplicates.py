@@ -154,7 +154,14 @@ def test_a_copy_from_another_notice_is_actioned_only_while_that_one_blocks(
     r = customer.post("/v1/counter-notices", json=counter_notice_body(blocked["id"], [original]))
     assert r.status_code == 201, r.text
     assert timers_run(api, r.json()["restore_at"])["ran"] >= 1  # the restoration, and overdue reviews
-    assert [u["item_id"] for u in feed(api) if u["kind"] == "unblock"] == [original]
+    # The copy still holds the resource: it stays blocked, now under the copy's own block record.
+    copy = live["items"][0]["id"]
+    assert [u["item_id"] for u in feed(api) if u["kind"] == "unblock"] == []
+    assert [b["item_id"] for b in blocks(api)] == [original, copy]
+    r = customer.post("/v1/counter-notices", json=counter_notice_body(live["id"], [copy]))
+    assert r.status_code == 201, r.text
+    assert timers_run(api, r.json()["restore_at"])["ran"] >= 1
+    assert [u["item_id"] for u in feed(api) if u["kind"] == "unblock"] == [copy]
 
     r = api.as_("submitter").post(
         f"/v1/notices/{incomplete['id']}/supplement", json={"signature": "Rights Agent"}
@@ -165,8 +172,8 @@ def test_a_copy_from_another_notice_is_actioned_only_while_that_one_blocks(
     assert completed["items"][0]["status"] == "pending_review"
     assert completed["items"][0]["duplicate_of"] is None
     assert forwarded(api, incomplete["id"]) == []
-    assert [b["item_id"] for b in blocks(api)] == [original]
+    assert [b["item_id"] for b in blocks(api)] == [original, copy]
 
     r = decide(api, incomplete["id"], {completed["items"][0]["id"]: "action"})
     assert r.status_code == 200, r.text
-    assert [b["item_id"] for b in blocks(api)] == [original, completed["items"][0]["id"]]
+    assert [b["item_id"] for b in blocks(api)] == [original, copy, completed["items"][0]["id"]]

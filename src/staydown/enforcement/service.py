@@ -309,6 +309,24 @@ class BlockSpec:
     item_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Something that holds a block on a resource: a notice item (``kind`` "item") or a stay-down
+    match ("match"). ``copy_of`` is the item whose block a copy shares (it has no block record)."""
+
+    kind: str
+    id: int
+    notice_id: int | None
+    copy_of: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The holder as an audit entry names it."""
+        described: dict[str, Any] = {"kind": self.kind, "id": self.id, "notice_id": self.notice_id}
+        if self.copy_of is not None:
+            described["copy_of"] = self.copy_of
+        return described
+
+
 def _blocking(
     session: Session, kind: FeedKind, specs: Sequence[BlockSpec], *, at: datetime, reason: str
 ) -> None:
@@ -333,7 +351,8 @@ def block(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason:
 
 
 def unblock(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> None:
-    """Lift each block: one ``unblock`` record each."""
+    """Lift each block: one ``unblock`` record each. An edge lifts the resource whoever else holds it,
+    so callers send one only when no other ``Holder`` remains."""
     _blocking(session, FeedKind.unblock, specs, at=as_utc(at), reason=reason)
 
 

@@ -3,7 +3,9 @@
 An edge reports a copy of banked content; within the automatic-block distance it is blocked at once
 (``blocked``), in the review band it waits for an agent (``pending_review``). An agent confirms or
 dismisses. A dismissal of a blocked copy lifts the block and exempts that URL from further automatic
-blocks, so a false positive is not blocked again on its next fill.
+blocks, so a false positive is not blocked again on its next fill. An edge lifts a resource on any
+``unblock``, so a dismissal unblocks only when nothing else (a notice item, another match) holds the
+resource (``hold_if_held``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from staydown.enforcement.service import Holder
 from staydown.fingerprints.models import MatchOutcome, MatchStatus
 
 MS = MatchStatus
@@ -40,6 +43,13 @@ class Unblock:
 
 
 @dataclass(frozen=True, slots=True)
+class KeepBlocked:
+    """The match no longer blocks its copy, but ``holder`` still does: no ``unblock`` is sent."""
+
+    holder: Holder
+
+
+@dataclass(frozen=True, slots=True)
 class RecordStrike:
     pass
 
@@ -54,7 +64,7 @@ class TellCustomer:
     what: str  # "blocked" | "confirmed" | "restored"
 
 
-Command = Block | Unblock | RecordStrike | VoidStrike | TellCustomer
+Command = Block | Unblock | KeepBlocked | RecordStrike | VoidStrike | TellCustomer
 
 
 class IllegalTransition(Exception):
@@ -100,3 +110,18 @@ def match_decided(
     elif new is MS.dismissed and state in (MS.blocked, MS.confirmed):
         commands += [Unblock(exempt=True), VoidStrike(), TellCustomer("restored")]
     return new, commands
+
+
+def hold_if_held(commands: list[Command], holders: list[Holder]) -> list[Command]:
+    """Keep the copy blocked while another holder remains: the unblock, and the letter saying the
+    copy is served again, give way to ``KeepBlocked`` naming the holder (a notice item first)."""
+    if not holders or not any(isinstance(c, Unblock) for c in commands):
+        return commands
+    holder = next((h for h in holders if h.kind == "item"), holders[0])
+    kept: list[Command] = []
+    for command in commands:
+        if isinstance(command, Unblock):
+            kept.append(KeepBlocked(holder))
+        elif not (isinstance(command, TellCustomer) and command.what == "restored"):
+            kept.append(command)
+    return kept

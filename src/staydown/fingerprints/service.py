@@ -12,7 +12,7 @@ blocked for every edge by a ``block`` record in the same transaction that record
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -579,6 +579,58 @@ def decide_match(
     return match
 
 
+HolderLookup = Callable[
+    [Session, Sequence[tuple[int, str]]], Mapping[tuple[int, str], list[enforcement.Holder]]
+]
+_holder_lookups: list[HolderLookup] = []
+
+
+def add_holder_lookup(lookup: HolderLookup) -> None:
+    """Let a domain whose records also block resources (notice items) say which of them hold one.
+
+    Notices depend on this domain, so they register here; a dismissed match then keeps its copy
+    blocked while one of them holds it.
+    """
+    if lookup not in _holder_lookups:
+        _holder_lookups.append(lookup)
+
+
+def holding_matches(
+    session: Session, keys: Sequence[tuple[int, str]], *, excluding: int | None = None
+) -> dict[tuple[int, str], list[enforcement.Holder]]:
+    """Map each (zone, target) to the blocked or confirmed matches on it, earliest first."""
+    by_zone: dict[int, set[str]] = {}
+    for zone_id, target in keys:
+        by_zone.setdefault(zone_id, set()).add(target)
+    found: dict[tuple[int, str], list[enforcement.Holder]] = {}
+    for zone_id, targets in by_zone.items():
+        ordered = sorted(targets)
+        for start in range(0, len(ordered), 500):
+            stmt = (
+                select(StaydownMatch.target, StaydownMatch.id, StaydownMatch.notice_id)
+                .where(
+                    StaydownMatch.zone_id == zone_id,
+                    StaydownMatch.target.in_(ordered[start : start + 500]),
+                    StaydownMatch.status.in_((MatchStatus.blocked, MatchStatus.confirmed)),
+                )
+                .order_by(StaydownMatch.id)
+            )
+            if excluding is not None:
+                stmt = stmt.where(StaydownMatch.id != excluding)
+            for target, match_id, notice_id in session.execute(stmt):
+                holder = enforcement.Holder("match", match_id, notice_id)
+                found.setdefault((zone_id, target), []).append(holder)
+    return found
+
+
+def _holders(session: Session, match: StaydownMatch) -> list[enforcement.Holder]:
+    key = (match.zone_id, match.target)
+    holders: list[enforcement.Holder] = []
+    for lookup in _holder_lookups:
+        holders += lookup(session, [key]).get(key, [])
+    return holders + holding_matches(session, [key], excluding=match.id).get(key, [])
+
+
 def _run(
     session: Session,
     match: StaydownMatch,
@@ -589,8 +641,24 @@ def _run(
     settings: Settings,
     reason: str,
 ) -> None:
+    if any(isinstance(command, flows.Unblock) for command in commands):
+        commands = flows.hold_if_held(list(commands), _holders(session, match))
     for command in commands:
-        if isinstance(command, flows.Block):
+        if isinstance(command, flows.KeepBlocked):
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action="staydown.unblock_withheld",
+                entity=("staydown_match", match.id),
+                data={
+                    "zone_id": match.zone_id,
+                    "target": match.target,
+                    "holder": command.holder.describe(),
+                    "reason": reason,
+                },
+            )
+        elif isinstance(command, flows.Block):
             enforcement.append(
                 session,
                 FeedKind.block,

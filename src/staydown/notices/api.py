@@ -146,6 +146,39 @@ def submit_notice(
     return _json(view, 201, exclude=_INTAKE_EXCLUDE)
 
 
+_ZONE_ID_LIMIT = 2**31  # zone ids are INTEGER columns (32 bits on PostgreSQL)
+
+
+def _zone_filter(session: Session, zone: str) -> int:
+    """The zone id a ``zone`` query value names: digits are an id, anything else a hostname (-1: none)."""
+    if not zone.isdigit():
+        found = accounts.zones_by_hostname(session, [zone.lower()])
+        return found[zone.lower()].id if found else -1
+    if not zone.isascii():
+        # str.isdigit() also holds for superscripts and other scripts' digits, which are no id.
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request is not valid: zone",
+            [
+                {
+                    "loc": ["query", "zone"],
+                    "msg": "a zone id is written in ASCII digits 0-9",
+                    "type": "int_parsing",
+                }
+            ],
+        )
+    digits = zone.lstrip("0")
+    if len(digits) > 10 or int(digits or "0") >= _ZONE_ID_LIMIT:
+        raise ApiError(
+            422,
+            "out_of_range",
+            "a number in the request is larger (or smaller) than the service can store",
+            [{"loc": ["query", "zone"], "msg": "zone id is out of range", "type": "out_of_range"}],
+        )
+    return int(digits or "0")
+
+
 @router.get("", response_model=NoticePage)
 def list_notices(
     who: Reading,
@@ -157,13 +190,7 @@ def list_notices(
     per_page: int = Query(50, ge=1, le=500),
 ) -> NoticePage:
     """List notices, earliest deadline first (the review queue with ``status=accepted``)."""
-    zone_id: int | None = None
-    if zone:
-        if zone.isdigit():
-            zone_id = int(zone)
-        else:
-            found = accounts.zones_by_hostname(session, [zone.lower()])
-            zone_id = found[zone.lower()].id if found else -1
+    zone_id = _zone_filter(session, zone) if zone else None
     rows, total = service.list_page(
         session,
         status=status,

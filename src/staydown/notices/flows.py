@@ -9,6 +9,11 @@ Copies of one resource are linked to the item that carries its block (``link_cop
 of an earlier notice that blocks it now, or else the first copy in the same notice. A copy is
 actioned without review only while its original blocks the resource (``acceptance_event``); a
 copy of an item in the same notice is decided together with it (``decide_together``).
+
+Several holders may block one resource (items of different notices, stay-down matches), while an
+edge lifts a resource on any ``unblock``. Lifting one item's block therefore unblocks the resource
+only when nothing else holds it (``lift_block``); otherwise the resource stays blocked and copies
+that shared the lifted block pass to the holder that keeps it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from staydown.enforcement.service import Holder
 from staydown.notices.elements import Outcome
 
 
@@ -143,6 +149,29 @@ class Unblock:
 
 
 @dataclass(frozen=True, slots=True)
+class KeepBlocked:
+    """``item`` no longer blocks its resource, but ``holder`` still does: no ``unblock`` is sent."""
+
+    item: ItemRef
+    holder: Holder
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PassBlock:
+    """Copies of the lifted item ``lifted`` now share the block of ``carrier``.
+
+    ``copies`` are relinked to ``carrier``; with ``new_carrier`` the carrier was itself a copy and
+    carries the block from now on, with a block record of its own.
+    """
+
+    lifted: ItemRef
+    carrier: Holder
+    copies: tuple[int, ...]
+    new_carrier: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardToCustomer:
     """Send the notice, with the complainant's contact, to the customer of ``zone_id``."""
 
@@ -174,7 +203,16 @@ class TellSubmitter:
     notice_id: int
 
 
-Command = Block | Unblock | ForwardToCustomer | ForwardToHost | RecordStrike | TellSubmitter
+Command = (
+    Block
+    | Unblock
+    | KeepBlocked
+    | PassBlock
+    | ForwardToCustomer
+    | ForwardToHost
+    | RecordStrike
+    | TellSubmitter
+)
 
 
 def notice_transition(state: NoticeStatus, event: NoticeEvent) -> NoticeStatus:
@@ -199,6 +237,32 @@ def item_transition(
     elif new is IS.restored and not item.duplicate:
         commands.append(Unblock(item, reason))
     return new, commands
+
+
+def lift_block(unblock: Unblock, holders: Sequence[Holder]) -> list[Command]:
+    """Return what lifting ``unblock.item``'s block comes to, given what else holds its resource now.
+
+    With no holder left the resource is unblocked. Otherwise it stays blocked under the holder that
+    keeps it: an item with a block record of its own first, else a copy of the lifted item (which
+    then carries the block itself), else any other item, else a stay-down match. Copies of the lifted
+    item follow the item that keeps the block.
+    """
+    if not holders:
+        return [unblock]
+    lifted = unblock.item
+    items = [h for h in holders if h.kind == "item"]
+    copies = [h.id for h in items if h.copy_of == lifted.item_id]
+    carrier = next((h for h in items if h.copy_of is None), None)
+    commands: list[Command] = []
+    if carrier is None and items:
+        taker = next((h for h in items if h.copy_of == lifted.item_id), items[0])
+        carrier = Holder(taker.kind, taker.id, taker.notice_id)
+        rest = tuple(c for c in copies if c != taker.id)
+        commands.append(PassBlock(lifted, carrier, rest, new_carrier=True))
+    elif carrier is not None and copies:
+        commands.append(PassBlock(lifted, carrier, tuple(copies), new_carrier=False))
+    commands.insert(0, KeepBlocked(lifted, carrier or holders[0], unblock.reason))
+    return commands
 
 
 def decision_commands(notice_id: int, newly_actioned: Iterable[ItemRef]) -> list[Command]:

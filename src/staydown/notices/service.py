@@ -39,8 +39,10 @@ from staydown.notices.flows import (
     ItemEvent,
     ItemRef,
     ItemStatus,
+    KeepBlocked,
     NoticeEvent,
     NoticeStatus,
+    PassBlock,
     RecordStrike,
     TellSubmitter,
     Unblock,
@@ -48,6 +50,7 @@ from staydown.notices.flows import (
     decide_together,
     decision_commands,
     item_transition,
+    lift_block,
     link_copies,
     notice_transition,
     settle_notice,
@@ -529,18 +532,7 @@ def _run(
         )
     unblocks = [c for c in commands if isinstance(c, Unblock)]
     if unblocks:
-        enforcement.unblock(
-            session,
-            [
-                enforcement.BlockSpec(
-                    c.item.zone_id, c.item.target, c.item.url, c.item.notice_id, c.item.item_id
-                )
-                for c in unblocks
-                if c.item.zone_id
-            ],
-            at=now,
-            reason=unblocks[0].reason,
-        )
+        _lift(session, notice, unblocks, now=now, actor=actor)
         fingerprints.release_items(
             session, [c.item.item_id for c in unblocks], now=now, actor=actor, reason=unblocks[0].reason
         )
@@ -568,6 +560,133 @@ def _run(
                 notice, {status.value: count for status, count in counts}, provider=settings.provider_name
             )
             _tell(session, notice, letter, kind="notice_decision", at=now)
+
+
+def _lift(
+    session: Session, notice: Notice, unblocks: Sequence[Unblock], *, now: datetime, actor: str
+) -> None:
+    """Lift the items' blocks: unblock each resource nothing else holds; keep the others blocked."""
+    first: dict[tuple[int, str], Unblock] = {}
+    for command in unblocks:
+        if command.item.zone_id is not None:
+            # Copies of one resource lifted together lift it once.
+            first.setdefault((command.item.zone_id, command.item.target), command)
+    items = holding_items(session, list(first))
+    matches = fingerprints.holding_matches(session, list(first))
+    outcome: list[Command] = []
+    for key, command in first.items():
+        outcome += lift_block(command, items.get(key, []) + matches.get(key, []))
+    lifted = [c for c in outcome if isinstance(c, Unblock)]
+    if lifted:
+        enforcement.unblock(
+            session,
+            [
+                enforcement.BlockSpec(
+                    c.item.zone_id, c.item.target, c.item.url, c.item.notice_id, c.item.item_id
+                )
+                for c in lifted
+                if c.item.zone_id
+            ],
+            at=now,
+            reason=lifted[0].reason,
+        )
+    for step in outcome:
+        if isinstance(step, KeepBlocked):
+            audit.record(
+                session,
+                at=now,
+                actor=actor,
+                action="items.unblock_withheld",
+                entity=("notice", notice.id),
+                data={
+                    "item_id": step.item.item_id,
+                    "zone_id": step.item.zone_id,
+                    "target": step.item.target,
+                    "holder": step.holder.describe(),
+                    "reason": step.reason,
+                },
+            )
+        elif isinstance(step, PassBlock):
+            _pass_block(session, step, now=now, actor=actor)
+
+
+def _pass_block(session: Session, step: PassBlock, *, now: datetime, actor: str) -> None:
+    """Relink a lifted item's copies to the item that keeps the block; a new carrier gets a block
+    record (and its content banked) as the first notice on a resource does."""
+    carrier_id = step.carrier.id
+    copies = list(step.copies)
+    for start in range(0, len(copies), 500):
+        session.execute(
+            update(NoticeItem)
+            .where(NoticeItem.id.in_(copies[start : start + 500]))
+            .values(duplicate_of_id=carrier_id)
+        )
+    data: dict[str, Any] = {
+        "item_id": carrier_id,
+        "from_item_id": step.lifted.item_id,
+        "copies": copies[:AUDIT_BATCH],
+    }
+    if step.new_carrier:
+        carrier = session.get(NoticeItem, carrier_id)
+        assert carrier is not None and carrier.zone_id is not None
+        carrier.duplicate_of_id = None
+        enforcement.block(
+            session,
+            [
+                enforcement.BlockSpec(
+                    carrier.zone_id, carrier.target, carrier.canonical_url, carrier.notice_id, carrier.id
+                )
+            ],
+            at=now,
+            reason=f"notice {carrier.notice_id}",
+        )
+        fingerprints.capture_later(
+            session,
+            [
+                fingerprints.CaptureSpec(
+                    carrier.id, carrier.notice_id, carrier.zone_id, carrier.canonical_url, carrier.target
+                )
+            ],
+            now=now,
+        )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="items.block_carried" if step.new_carrier else "items.copies_relinked",
+        entity=("notice", step.carrier.notice_id or step.lifted.notice_id),
+        data=data,
+    )
+
+
+def holding_items(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], list[enforcement.Holder]]:
+    """Map each (zone, target) to the items (of any notice) that block it now, earliest first."""
+    by_zone: dict[int, set[str]] = {}
+    for zone_id, target in keys:
+        by_zone.setdefault(zone_id, set()).add(target)
+    found: dict[tuple[int, str], list[enforcement.Holder]] = {}
+    for zone_id, targets in by_zone.items():
+        ordered = sorted(targets)
+        for start in range(0, len(ordered), 500):
+            rows = session.execute(
+                select(NoticeItem.target, NoticeItem.id, NoticeItem.notice_id, NoticeItem.duplicate_of_id)
+                .where(
+                    NoticeItem.zone_id == zone_id,
+                    NoticeItem.target.in_(ordered[start : start + 500]),
+                    NoticeItem.status.in_(sorted(BLOCKING)),
+                )
+                .order_by(NoticeItem.id)
+            )
+            for target, item_id, notice_id, copy_of in rows:
+                holder = enforcement.Holder("item", item_id, notice_id, copy_of)
+                found.setdefault((zone_id, target), []).append(holder)
+    return found
+
+
+# A stay-down match lifts its block only when no item holds the resource.
+fingerprints.add_holder_lookup(holding_items)
 
 
 def _forward(
