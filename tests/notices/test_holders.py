@@ -60,6 +60,12 @@ def withheld(api: Api, entity: str, entity_id: int) -> list[dict[str, Any]]:
     return [e for e in trail(api, entity, entity_id) if e["action"].endswith("unblock_withheld")]
 
 
+def statement_status(api: Api, item_id: int) -> str:
+    statements = api.as_("agent").get("/v1/statements", params={"limit": 1000}).json()
+    [status] = [s["status"] for s in statements if s["item_id"] == item_id]
+    return str(status)
+
+
 def test_two_notices_on_one_url_keep_it_blocked_until_both_are_restored(api: Api) -> None:
     zone = active_zone(api, HOST)
     # A notice waiting for review blocks nothing, so a second rightsholder's notice blocks on its own.
@@ -81,6 +87,9 @@ def test_two_notices_on_one_url_keep_it_blocked_until_both_are_restored(api: Api
     [entry] = withheld(api, "notice", trusted["id"])
     assert entry["data"]["item_id"] == first
     assert entry["data"]["holder"] == {"kind": "item", "id": second, "notice_id": reviewed["id"]}
+    # The restored item's statement of reasons ends; the one of the item that keeps the block stands.
+    assert statement_status(api, first) == "lifted"
+    assert statement_status(api, second) == "in_force"
 
     restore(api, zone, reviewed["id"], second)
     assert resource_records(api)[-1] == ("unblock", second)

@@ -349,12 +349,13 @@ def _send(session: Session, pending: _Pending, at: datetime) -> None:
 @event.listens_for(Session, "before_commit", insert=True)
 def _record_statements(session: Session) -> None:
     # Runs before db.journal numbers the staged entries, so the audit entry added here is chained too.
-    staged = session.info.get(_STAGED, {}).get(enforcement.JOURNAL)
-    if not staged:
+    withheld = enforcement.take_withheld(session)  # lifts another holder kept blocked: they end too
+    staged = session.info.get(_STAGED, {}).get(enforcement.JOURNAL) or []
+    if not (staged or withheld):
         return
     records = [r for r in staged if isinstance(r, StagedRecord) and r.seq is None]
     blocks = [r for r in records if r.kind is FeedKind.block]
-    unblocks = [r for r in records if r.kind is FeedKind.unblock]
+    unblocks = [r for r in records if r.kind is FeedKind.unblock] + withheld
     zones = [r for r in records if r.kind is FeedKind.zone]
     if not (blocks or unblocks or zones):
         return

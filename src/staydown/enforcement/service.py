@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from staydown.db import journal
@@ -354,6 +354,38 @@ def unblock(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reaso
     """Lift each block: one ``unblock`` record each. An edge lifts the resource whoever else holds it,
     so callers send one only when no other ``Holder`` remains."""
     _blocking(session, FeedKind.unblock, specs, at=as_utc(at), reason=reason)
+
+
+_WITHHELD = "staydown.enforcement.withheld"
+
+
+def withhold_unblock(session: Session, specs: Sequence[BlockSpec], *, at: datetime, reason: str) -> None:
+    """Note lifts whose ``unblock`` is held back because another holder keeps the resource blocked.
+
+    Nothing reaches the feed; what explains each lifted block (its statement of reasons) still ends,
+    when the unit of work commits (see :func:`take_withheld`)."""
+    session.info.setdefault(_WITHHELD, []).extend(
+        StagedRecord(
+            FeedKind.unblock,
+            as_utc(at),
+            {"url": spec.url, "reason": reason, "withheld": True},
+            zone_id=spec.zone_id,
+            target=spec.target,
+            notice_id=spec.notice_id,
+            item_id=spec.item_id,
+        )
+        for spec in specs
+    )
+
+
+def take_withheld(session: Session) -> list[StagedRecord]:
+    """The withheld lifts noted in this unit of work, taken once."""
+    return list(session.info.pop(_WITHHELD, []))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_withheld(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_WITHHELD, None)
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage | None:

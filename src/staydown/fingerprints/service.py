@@ -645,6 +645,12 @@ def _run(
         commands = flows.hold_if_held(list(commands), _holders(session, match))
     for command in commands:
         if isinstance(command, flows.KeepBlocked):
+            enforcement.withhold_unblock(
+                session,
+                [enforcement.BlockSpec(match.zone_id, match.target, match.url, match.notice_id, None)],
+                at=now,
+                reason=f"stay-down match {match.id} dismissed: {reason}",
+            )
             audit.record(
                 session,
                 at=now,

@@ -592,6 +592,12 @@ def _lift(
         )
     for step in outcome:
         if isinstance(step, KeepBlocked):
+            item = step.item
+            if item.zone_id is not None:  # its statement of reasons ends, the block stays
+                spec = enforcement.BlockSpec(
+                    item.zone_id, item.target, item.url, item.notice_id, item.item_id
+                )
+                enforcement.withhold_unblock(session, [spec], at=now, reason=step.reason)
             audit.record(
                 session,
                 at=now,
