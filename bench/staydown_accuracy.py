@@ -72,15 +72,19 @@ def resize(image: Image.Image, rng: random.Random) -> bytes:
     return encode(image.resize(size, method))
 
 
-def crop(image: Image.Image, rng: random.Random) -> bytes:
-    w, h = image.size
-    box = (
+def crop_box(size: tuple[int, int], rng: random.Random) -> tuple[int, int, int, int]:
+    """Up to 5% off each edge."""
+    w, h = size
+    return (
         round(w * rng.uniform(0, 0.05)),
         round(h * rng.uniform(0, 0.05)),
         w - round(w * rng.uniform(0, 0.05)),
         h - round(h * rng.uniform(0, 0.05)),
     )
-    return encode(image.crop(box))
+
+
+def crop(image: Image.Image, rng: random.Random) -> bytes:
+    return encode(image.crop(crop_box(image.size, rng)))
 
 
 def pad(image: Image.Image, rng: random.Random) -> bytes:
@@ -101,14 +105,7 @@ def flip(image: Image.Image, rng: random.Random) -> bytes:
 
 def flip_crop(image: Image.Image, rng: random.Random) -> bytes:
     """Mirrored to slip past a matcher, and cropped to cut a watermark off: both at once."""
-    w, h = image.size
-    box = (
-        round(w * rng.uniform(0, 0.05)),
-        round(h * rng.uniform(0, 0.05)),
-        w - round(w * rng.uniform(0, 0.05)),
-        h - round(h * rng.uniform(0, 0.05)),
-    )
-    return encode(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop(box))
+    return encode(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop(crop_box(image.size, rng)))
 
 
 def grayscale(image: Image.Image, rng: random.Random) -> bytes:

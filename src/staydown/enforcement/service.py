@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -325,6 +325,18 @@ class Holder:
         if self.copy_of is not None:
             described["copy_of"] = self.copy_of
         return described
+
+
+def targets_by_zone(keys: Sequence[tuple[int, str]], *, chunk: int = 500) -> Iterator[tuple[int, list[str]]]:
+    """Group (zone, target) pairs by zone, in sorted chunks one ``IN`` query can take: how holders
+    of many resources are looked up."""
+    by_zone: dict[int, set[str]] = {}
+    for zone_id, target in keys:
+        by_zone.setdefault(zone_id, set()).add(target)
+    for zone_id, targets in by_zone.items():
+        ordered = sorted(targets)
+        for start in range(0, len(ordered), chunk):
+            yield zone_id, ordered[start : start + chunk]
 
 
 def _blocking(

@@ -599,27 +599,22 @@ def holding_matches(
     session: Session, keys: Sequence[tuple[int, str]], *, excluding: int | None = None
 ) -> dict[tuple[int, str], list[enforcement.Holder]]:
     """Map each (zone, target) to the blocked or confirmed matches on it, earliest first."""
-    by_zone: dict[int, set[str]] = {}
-    for zone_id, target in keys:
-        by_zone.setdefault(zone_id, set()).add(target)
     found: dict[tuple[int, str], list[enforcement.Holder]] = {}
-    for zone_id, targets in by_zone.items():
-        ordered = sorted(targets)
-        for start in range(0, len(ordered), 500):
-            stmt = (
-                select(StaydownMatch.target, StaydownMatch.id, StaydownMatch.notice_id)
-                .where(
-                    StaydownMatch.zone_id == zone_id,
-                    StaydownMatch.target.in_(ordered[start : start + 500]),
-                    StaydownMatch.status.in_((MatchStatus.blocked, MatchStatus.confirmed)),
-                )
-                .order_by(StaydownMatch.id)
+    for zone_id, targets in enforcement.targets_by_zone(keys):
+        stmt = (
+            select(StaydownMatch.target, StaydownMatch.id, StaydownMatch.notice_id)
+            .where(
+                StaydownMatch.zone_id == zone_id,
+                StaydownMatch.target.in_(targets),
+                StaydownMatch.status.in_((MatchStatus.blocked, MatchStatus.confirmed)),
             )
-            if excluding is not None:
-                stmt = stmt.where(StaydownMatch.id != excluding)
-            for target, match_id, notice_id in session.execute(stmt):
-                holder = enforcement.Holder("match", match_id, notice_id)
-                found.setdefault((zone_id, target), []).append(holder)
+            .order_by(StaydownMatch.id)
+        )
+        if excluding is not None:
+            stmt = stmt.where(StaydownMatch.id != excluding)
+        for target, match_id, notice_id in session.execute(stmt):
+            holder = enforcement.Holder("match", match_id, notice_id)
+            found.setdefault((zone_id, target), []).append(holder)
     return found
 
 

@@ -669,25 +669,20 @@ def holding_items(
     session: Session, keys: Sequence[tuple[int, str]]
 ) -> dict[tuple[int, str], list[enforcement.Holder]]:
     """Map each (zone, target) to the items (of any notice) that block it now, earliest first."""
-    by_zone: dict[int, set[str]] = {}
-    for zone_id, target in keys:
-        by_zone.setdefault(zone_id, set()).add(target)
     found: dict[tuple[int, str], list[enforcement.Holder]] = {}
-    for zone_id, targets in by_zone.items():
-        ordered = sorted(targets)
-        for start in range(0, len(ordered), 500):
-            rows = session.execute(
-                select(NoticeItem.target, NoticeItem.id, NoticeItem.notice_id, NoticeItem.duplicate_of_id)
-                .where(
-                    NoticeItem.zone_id == zone_id,
-                    NoticeItem.target.in_(ordered[start : start + 500]),
-                    NoticeItem.status.in_(sorted(BLOCKING)),
-                )
-                .order_by(NoticeItem.id)
+    for zone_id, targets in enforcement.targets_by_zone(keys):
+        rows = session.execute(
+            select(NoticeItem.target, NoticeItem.id, NoticeItem.notice_id, NoticeItem.duplicate_of_id)
+            .where(
+                NoticeItem.zone_id == zone_id,
+                NoticeItem.target.in_(targets),
+                NoticeItem.status.in_(sorted(BLOCKING)),
             )
-            for target, item_id, notice_id, copy_of in rows:
-                holder = enforcement.Holder("item", item_id, notice_id, copy_of)
-                found.setdefault((zone_id, target), []).append(holder)
+            .order_by(NoticeItem.id)
+        )
+        for target, item_id, notice_id, copy_of in rows:
+            holder = enforcement.Holder("item", item_id, notice_id, copy_of)
+            found.setdefault((zone_id, target), []).append(holder)
     return found
 
 
