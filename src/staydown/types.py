@@ -9,10 +9,28 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field
 
 JSON: TypeAlias = dict[str, Any]
 Clock: TypeAlias = Callable[[], datetime]
+
+
+def _email(value: str | None) -> str | None:
+    """An empty address is no address; any other must be one (its domain is not looked up)."""
+    if not value:
+        return None
+    try:
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {exc}") from None
+    return value
+
+
+# An e-mail address a notifier or a customer gives: checked for form, stored as given.
+Email = Annotated[str | None, Field(max_length=320), AfterValidator(_email)]
 
 
 def system_clock() -> datetime:

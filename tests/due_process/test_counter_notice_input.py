@@ -28,3 +28,17 @@ def test_counter_notice_statements_must_be_json_booleans(api: Api, value: Any) -
     ]
     assert customer.get("/v1/counter-notices").json() == []
     assert set(item_statuses(api, case["notice"]["id"]).values()) == {"actioned"}
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "owner@", "@shop.example", "a b@shop.example"])
+def test_a_counter_notice_e_mail_address_must_be_one(api: Api, email: str) -> None:
+    """The counter-notice's contact is forwarded to the complainant, who may sue on it: a malformed
+    address is refused, naming the field."""
+    case = actioned_notice(api, "mail.example.test", ["/a.jpg"])
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {case['key']}"
+    body = counter_notice_body(case["notice"]["id"], case["item_ids"], email=email)
+    r = customer.post("/v1/counter-notices", json=body)
+    assert r.status_code == 422, r.text
+    assert [d["loc"] for d in r.json()["error"]["details"]] == [["body", "email"]]
+    assert customer.get("/v1/counter-notices").json() == []

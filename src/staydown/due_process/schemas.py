@@ -15,6 +15,7 @@ from staydown.due_process.flows import (
     MeasureKind,
 )
 from staydown.due_process.statements import Restriction, StatementStatus
+from staydown.types import Email
 
 _TEXT = 20_000
 
@@ -39,7 +40,7 @@ class CounterNoticeCreate(_In):
     name: str | None = Field(None, max_length=300)
     address: str | None = Field(None, max_length=2000)
     phone: str | None = Field(None, max_length=64)
-    email: str | None = Field(None, max_length=320)
+    email: Email = None
     explanation: str | None = Field(None, max_length=_TEXT)
     statements: CounterNoticeStatements = Field(default_factory=CounterNoticeStatements)
     signature: str | None = Field(None, max_length=300)

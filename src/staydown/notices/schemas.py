@@ -5,26 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from staydown.notices.flows import ItemStatus, NoticeStatus
-from staydown.types import Regime
+from staydown.types import Email, Regime
 from staydown.urls import URLError, canonicalize_url
 
 _TEXT = 20_000
 _URL = 16_384
-
-
-def _email(value: str | None) -> str | None:
-    """An empty address is no address; any other must be one (its domain is not looked up)."""
-    if not value:
-        return None
-    try:
-        validate_email(value, check_deliverability=False, test_environment=True)
-    except EmailNotValidError as exc:
-        raise ValueError(f"not a valid e-mail address: {exc}") from None
-    return value
 
 
 def _reference_url(value: str) -> str:
@@ -36,7 +24,6 @@ def _reference_url(value: str) -> str:
     return value
 
 
-Email = Annotated[str | None, Field(max_length=320), AfterValidator(_email)]
 ReferenceUrl = Annotated[str, Field(max_length=_URL), AfterValidator(_reference_url)]
 
 
