@@ -131,3 +131,36 @@ def test_finding_a_notice_unfounded_is_for_agents_and_happens_once(api: Api) -> 
     twice = api.as_("agent").post(f"/v1/notices/{notice['id']}/manifestly-unfounded", json=body)
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_unfounded"
     assert api.as_("agent").post("/v1/notices/999999/manifestly-unfounded", json=body).status_code == 404
+
+
+def test_a_supplement_meets_the_notifier_as_it_stands_now(api: Api) -> None:
+    """An incomplete notice completed after its notifier lost trusted status goes to review, and a
+    suspended notifier cannot complete one either."""
+    active_zone(api, "misuse.example.test")
+    key_id = _key_id(api, "trusted_flagger")
+    unsigned = notice_body(["http://misuse.example.test/s1.jpg"], signature=None)
+    incomplete = api.as_("trusted_flagger").post("/v1/notices", json=unsigned).json()
+    assert incomplete["status"] == "incomplete", incomplete
+    revoked = api.as_("agent").post(f"/v1/notifiers/{key_id}/revoke-trust", json={"reason": "licensed work"})
+    assert revoked.status_code == 200, revoked.text
+    done = api.as_("trusted_flagger").post(
+        f"/v1/notices/{incomplete['id']}/supplement", json={"signature": "Rights Agent"}
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "accepted"
+    assert [item["status"] for item in done.json()["items"]] == ["pending_review"]
+
+    submitter = _key_id(api, "submitter")
+    unsigned_too = api.as_("submitter").post(
+        "/v1/notices", json=notice_body(["http://misuse.example.test/s2.jpg"], signature=None)
+    )
+    assert unsigned_too.json()["status"] == "incomplete"
+    for n in range(4):  # unfounded notices: a warning first, then a suspension
+        api.clock.advance(days=1)
+        _unfounded(api, _notice(api, "submitter", f"/u{n}.jpg")["id"])
+    standing = api.as_("agent").get(f"/v1/notifiers/{submitter}").json()
+    assert standing["suspended_until"] is not None
+    refused = api.as_("submitter").post(
+        f"/v1/notices/{unsigned_too.json()['id']}/supplement", json={"signature": "Rights Agent"}
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "notifier_suspended"

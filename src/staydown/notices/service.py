@@ -977,6 +977,8 @@ def supplement(
     """Complete an incomplete notice with the elements it lacked."""
     if notice.status is not NoticeStatus.incomplete:
         raise NoticeError("not_incomplete", f"notice {notice.id} is {notice.status.value}", status=409)
+    for gate in _intake_gates:  # a notifier suspended or untrusted since it filed is treated so now
+        by = gate(session, by, now)
     # The notice as supplemented must pass what intake asks of a notice, or nothing of it changes.
     elements = {column: getattr(notice, column) for column in _ELEMENT_COLUMNS}
     if data.submitter is not None:
