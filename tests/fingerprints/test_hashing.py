@@ -377,6 +377,23 @@ def test_a_mirrored_and_cropped_copy_of_a_full_bleed_picture_is_found(kind: str)
     assert distance(reference, copy) <= AUTO_BLOCK
 
 
+@pytest.mark.parametrize("turn", list(Image.Transpose), ids=lambda turn: turn.name.lower())
+def test_a_turned_or_mirrored_copy_is_found(
+    page: Image.Image, reference: Fingerprint, turn: Image.Transpose
+) -> None:
+    """Each of the 7 other orientations a copy can be stored in (a quarter turn included, as a phone or a
+    scanner saves it) lands on one of the reference's variants."""
+    assert distance(reference, fingerprint(encode(page.transpose(turn), "PNG"))) <= 8
+
+
+def test_a_copy_turned_by_its_exif_orientation_is_found(page: Image.Image, reference: Fingerprint) -> None:
+    """A JPEG stored a quarter turn off, with the EXIF tag that turns it back for display."""
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 degrees clockwise to display
+    turned = page.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    assert distance(reference, fingerprint(encode(turned, quality=85, exif=exif.tobytes()))) <= AUTO_BLOCK
+
+
 def test_crop_windows_only_where_a_crop_takes_picture_away(page: Image.Image) -> None:
     """A page with paper margins all round keeps its 16 hashes; a full-bleed picture adds 80 crop
     windows (3 crops at each of 4 edges, less the uncropped one), each upright and mirrored."""

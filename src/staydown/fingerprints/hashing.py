@@ -316,7 +316,9 @@ def _pack(bits: npt.NDArray[np.generic]) -> bytes:
 
 
 def _pdq(luma: Luma) -> tuple[bytes, int]:
-    bits, quality = pdqhash.compute(_as_rgb(luma))
+    # pdqhash reads a turned view (np.rot90, whose rows are not laid out one after another) as if
+    # it were not turned, so every view it gets has C-ordered rows; a contiguous array is not copied.
+    bits, quality = pdqhash.compute(_as_rgb(np.ascontiguousarray(luma)))
     return _pack(bits), int(quality)
 
 
