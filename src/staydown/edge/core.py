@@ -34,6 +34,11 @@ REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus}
 }
 
 
+def status_line(status: int) -> str:
+    """``HTTP/1.1 <status> <reason>``, without the line end."""
+    return f"HTTP/1.1 {status} {REASONS.get(status, '')}"
+
+
 class Outcome(enum.Enum):
     bad_request = "bad_request"
     unknown_host = "unknown_host"
@@ -152,7 +157,7 @@ def render(
     head: bool = False,
 ) -> bytes:
     """Serialise a complete response with Content-Length."""
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}", f"Content-Type: {content_type}"]
+    lines = [status_line(status), f"Content-Type: {content_type}"]
     lines += [f"{name}: {value}" for name, value in headers]
     lines.append(f"Content-Length: {len(body)}")
     if close:

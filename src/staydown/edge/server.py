@@ -611,9 +611,7 @@ def _entry(
     lowered = _lower(response.headers)
     stored = [(n, v) for n, v in response.headers if n.lower() not in NOT_STORED]
     vary = tuple(sorted({v.strip().lower() for v in lowered.get("vary", "").split(",") if v.strip()}))
-    head = f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, '')}\r\n" + "".join(
-        f"{n}: {v}\r\n" for n, v in stored
-    )
+    head = f"{core.status_line(response.status)}\r\n" + "".join(f"{n}: {v}\r\n" for n, v in stored)
     return CachedResponse(
         status=response.status,
         headers=stored,
@@ -647,9 +645,7 @@ def _refresh(
     headers = [updates.pop(n.lower(), (n, v)) for n, v in stale.headers] + list(updates.values())
     lowered = _lower(headers)
     response_cc = parse_cache_control([v for n, v in headers if n.lower() == "cache-control"])
-    head = f"HTTP/1.1 {stale.status} {core.REASONS.get(stale.status, '')}\r\n" + "".join(
-        f"{n}: {v}\r\n" for n, v in headers
-    )
+    head = f"{core.status_line(stale.status)}\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
     return CachedResponse(
         status=stale.status,
         headers=headers,
@@ -674,7 +670,7 @@ def _refresh(
 
 
 def _stream_head(response: OriginResponse, request: Request, *, state: str, length: int | None) -> bytes:
-    lines = [f"HTTP/1.1 {response.status} {core.REASONS.get(response.status, '')}"]
+    lines = [core.status_line(response.status)]
     lines += [f"{n}: {v}" for n, v in response.headers if n.lower() not in HOP_BY_HOP | {"content-length"}]
     lines.append(f"Staydown-Cache: {state}")
     if request.method == "HEAD" or response.status in (204, 304):
@@ -810,8 +806,8 @@ class EdgeProtocol(asyncio.Protocol):
     """One client connection."""
 
     __slots__ = (
-        "client", "closing", "deadline", "edge", "framing", "head_bytes", "headers", "in_head", "loop",
-        "parser", "paused",
+        "client", "closing", "deadline", "edge", "framing", "head_bytes", "headers", "loop", "parser",
+        "paused",
         "pending", "pending_size", "queue", "resumed", "transport", "url", "worker",
     )  # fmt: skip
 
@@ -833,8 +829,9 @@ class EdgeProtocol(asyncio.Protocol):
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.deadline = float("inf")  # on the edge's sweep clock
-        self.in_head = False  # a request head has begun and is not complete
-        self.head_bytes = 0  # bytes read into it after the read it began in (-1: begun in this one)
+        # While a request head is being read (None otherwise): its bytes in the reads after the one
+        # it began in, -1 while that read is parsed.
+        self.head_bytes: int | None = None
         self.closing = False
         self.loop = asyncio.get_running_loop()
 
@@ -912,7 +909,7 @@ class EdgeProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not self.closing:
                 self._refuse(f"malformed request: {exc}")
-        if self.in_head and not self.closing:
+        if self.head_bytes is not None and not self.closing:
             # A head is read as it arrives, never buffered without bound: the bytes of reads after
             # the one it began in are counted (so the bound holds within one read).
             self.head_bytes = self.head_bytes + len(data) if self.head_bytes >= 0 else 0
@@ -948,7 +945,6 @@ class EdgeProtocol(asyncio.Protocol):
         self.url = b""
         self.framing.clear()
         self.headers = {}
-        self.in_head = True
         self.head_bytes = -1  # begun in the read being parsed
         edge = self.edge
         self.deadline = edge.tick + edge.config.header_timeout
@@ -967,7 +963,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.headers[lowered] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.in_head = False
+        self.head_bytes = None
         # Framing is judged on the head alone, before any body is read. The version matters only
         # to a head without Host or with Transfer-Encoding, so the common head does not ask for it.
         framing = self.framing
