@@ -146,9 +146,7 @@ def block_key(target: str) -> str:
     if "%" in path:
         decoded = _LOOSE_ESCAPE.sub(_unescape, path)
         if decoded != path:
-            path = re.sub(r"/{2,}", "/", decoded.replace("\\", "/"))
-            if "/." in path:
-                path = _remove_dot_segments(path)
+            path = canonical_path(decoded)  # slashes and dot segments the decoding made
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
     return path + sep + query

@@ -174,7 +174,7 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
                 stripped = None
         for part in (trimmed, stripped):
             if part is not None:
-                hash_, part_quality = _pdq(np.ascontiguousarray(part))
+                hash_, part_quality = _pdq(part)
                 if part_quality >= QUALITY_MIN and hash_ not in hashes:
                     hashes.append(hash_)
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
@@ -190,7 +190,7 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
         hashes.update(dict.fromkeys(raw))
         trimmed, margins = _normalise(luma)
         if trimmed is not None:
-            variants, trimmed_quality = _pdq_dihedral(np.ascontiguousarray(trimmed))
+            variants, trimmed_quality = _pdq_dihedral(trimmed)
             if trimmed_quality >= QUALITY_MIN:
                 hashes.update(dict.fromkeys(variants))
         if not _framed(luma.shape, margins):
@@ -203,7 +203,7 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
             # Copies are mirrored as well as cropped or padded: each part also as a mirror image.
             for part in parts:
                 for turned in (part, part[:, ::-1]):
-                    hash_, part_quality = _pdq(np.ascontiguousarray(turned))
+                    hash_, part_quality = _pdq(turned)
                     if part_quality >= QUALITY_MIN:
                         hashes[hash_] = None
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
@@ -523,7 +523,7 @@ def _crop_windows(luma: Luma) -> list[Luma]:
             continue
         rows = slice(round(top * height), height - round(bottom * height))
         columns = slice(round(left * width), width - round(right * width))
-        windows.append(np.ascontiguousarray(luma[rows, columns]))
+        windows.append(luma[rows, columns])
     return windows
 
 
@@ -609,12 +609,6 @@ def _flat_layer(turned: Luma) -> tuple[int, int]:
     if count == 0 or count == len(lines):
         return 0, 0
     return count + 1, colour
-
-
-def _trim(luma: Luma) -> Luma | None:
-    """Normalise borders; return the trimmed luma, or None when it is the whole image or too small."""
-    trimmed, _ = _normalise(luma)
-    return None if trimmed is None else np.ascontiguousarray(trimmed)
 
 
 def _normalise(luma: Luma) -> tuple[Luma | None, list[tuple[int, int | None]]]:
