@@ -65,12 +65,7 @@ def principal(request: Request, database: Annotated[Database, Depends(get_databa
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise ApiError(
-            401,
-            "unauthorized",
-            "send an API key as 'Authorization: Bearer KEY'",
-            headers={"WWW-Authenticate": BEARER_CHALLENGE},
-        )
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
     with database.reader() as session:
         key = accounts.authenticate(session, secret.strip())
         if key is None:
