@@ -325,25 +325,20 @@ def blocking_items(
     session: Session, keys: Sequence[tuple[int, str]]
 ) -> dict[tuple[int, str], tuple[int, ItemStatus]]:
     """Map each (zone, target) that an item blocks now to that item's id and state (the earliest)."""
-    by_zone: dict[int, set[str]] = {}
-    for zone_id, target in keys:
-        by_zone.setdefault(zone_id, set()).add(target)
     found: dict[tuple[int, str], tuple[int, ItemStatus]] = {}
-    for zone_id, targets in by_zone.items():
-        ordered = sorted(targets)
-        for start in range(0, len(ordered), 500):
-            rows = session.execute(
-                select(NoticeItem.target, NoticeItem.id, NoticeItem.status)
-                .where(
-                    NoticeItem.zone_id == zone_id,
-                    NoticeItem.target.in_(ordered[start : start + 500]),
-                    NoticeItem.status.in_(sorted(BLOCKING)),
-                    NoticeItem.duplicate_of_id.is_(None),
-                )
-                .order_by(NoticeItem.id)
+    for zone_id, targets in enforcement.targets_by_zone(keys):
+        rows = session.execute(
+            select(NoticeItem.target, NoticeItem.id, NoticeItem.status)
+            .where(
+                NoticeItem.zone_id == zone_id,
+                NoticeItem.target.in_(targets),
+                NoticeItem.status.in_(sorted(BLOCKING)),
+                NoticeItem.duplicate_of_id.is_(None),
             )
-            for target, item_id, status in rows:
-                found.setdefault((zone_id, target), (item_id, status))
+            .order_by(NoticeItem.id)
+        )
+        for target, item_id, status in rows:
+            found.setdefault((zone_id, target), (item_id, status))
     return found
 
 
