@@ -44,15 +44,13 @@ from staydown.accounts.schemas import (
     ZoneRead,
 )
 from staydown.audit import service as audit
+from staydown.db.base import ROW_ID_LIMIT
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import FeedKind
 from staydown.types import Role, VerificationLevel
 from staydown.urls import URLError, canonical_host
 
 KEY_PREFIX = "sd_"
-# Customer, zone and key ids are INTEGER columns (32-bit on PostgreSQL): a larger number names no
-# row, and the database refuses it as a query parameter instead of finding nothing.
-_MAX_ROW_ID = 2**31 - 1
 
 
 class AccountError(Exception):
@@ -65,7 +63,7 @@ class AccountError(Exception):
 
 def _row_id(value: int) -> bool:
     """Whether ``value`` can be the id of a row at all."""
-    return 1 <= value <= _MAX_ROW_ID
+    return 1 <= value < ROW_ID_LIMIT
 
 
 # --- API keys ---------------------------------------------------------------------------------

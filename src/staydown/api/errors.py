@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from staydown.accounts.service import AccountError
+from staydown.db.base import ROW_ID_LIMIT
 from staydown.notices.service import NoticeError
 from staydown.policy.service import PolicyError
 
@@ -28,11 +29,12 @@ log = logging.getLogger(__name__)
 BEARER_CHALLENGE = 'Bearer realm="staydown"'
 JSON_MEDIA_TYPE = "application/json"
 
-# The widest integer SQLite stores, and the width of the ``INTEGER`` id columns on PostgreSQL.
+# The widest integer SQLite stores (the id columns' limit on PostgreSQL is db.base.ROW_ID_LIMIT).
 _INT64_LIMIT = 2**63
-_INT32_LIMIT = 2**31
 # SQLSTATE numeric_value_out_of_range: PostgreSQL's "integer out of range" and kin.
 _SQLSTATE_OUT_OF_RANGE = "22003"
+
+OUT_OF_RANGE = "a number in the request is larger (or smaller) than the service can store"
 
 _MAX_INPUT_CHARS = 40
 _MAX_LOC_CHARS = 64
@@ -182,11 +184,7 @@ def _out_of_range(request: Request, limit: int) -> JSONResponse:
         if _integer_outside(value, limit):
             noun = name.removesuffix("_id").replace("_", " ")
             return error_response(404, "not_found", f"{noun} {safe_text(value, 40)} does not exist")
-    return error_response(
-        422,
-        "out_of_range",
-        "a number in the request is larger (or smaller) than the service can store",
-    )
+    return error_response(422, "out_of_range", OUT_OF_RANGE)
 
 
 def _allowed_methods(request: Request, declared: str) -> str:
@@ -245,7 +243,7 @@ def install(app: FastAPI) -> None:
     async def _data(request: Request, exc: DataError) -> JSONResponse:
         if getattr(exc.orig, "sqlstate", None) == _SQLSTATE_OUT_OF_RANGE:
             log.info("number out of range on %s %s: %s", request.method, request.url.path, exc.orig)
-            return _out_of_range(request, _INT32_LIMIT)
+            return _out_of_range(request, ROW_ID_LIMIT)
         return _internal(request, exc)
 
     @app.exception_handler(StarletteHTTPException)

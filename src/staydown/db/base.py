@@ -15,6 +15,10 @@ from sqlalchemy.types import TypeDecorator
 
 from staydown.types import as_utc
 
+# Ids are INTEGER columns (32 bits on PostgreSQL): no row's id reaches this, and the database
+# refuses a larger number as a query parameter instead of finding nothing.
+ROW_ID_LIMIT = 2**31
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

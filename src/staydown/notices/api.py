@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
-from staydown.api.errors import ApiError
+from staydown.api.errors import OUT_OF_RANGE, ApiError
+from staydown.db.base import ROW_ID_LIMIT
 from staydown.fingerprints import service as fingerprints
 from staydown.notices import service
 from staydown.notices.flows import NoticeStatus
@@ -146,9 +147,6 @@ def submit_notice(
     return _json(view, 201, exclude=_INTAKE_EXCLUDE)
 
 
-_ZONE_ID_LIMIT = 2**31  # zone ids are INTEGER columns (32 bits on PostgreSQL)
-
-
 def _zone_filter(session: Session, zone: str) -> int:
     """The zone id a ``zone`` query value names: digits are an id, anything else a hostname (-1: none)."""
     if not zone.isdigit():
@@ -169,11 +167,11 @@ def _zone_filter(session: Session, zone: str) -> int:
             ],
         )
     digits = zone.lstrip("0")
-    if len(digits) > 10 or int(digits or "0") >= _ZONE_ID_LIMIT:
+    if len(digits) > 10 or int(digits or "0") >= ROW_ID_LIMIT:
         raise ApiError(
             422,
             "out_of_range",
-            "a number in the request is larger (or smaller) than the service can store",
+            OUT_OF_RANGE,
             [{"loc": ["query", "zone"], "msg": "zone id is out of range", "type": "out_of_range"}],
         )
     return int(digits or "0")
