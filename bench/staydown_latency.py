@@ -29,10 +29,11 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -41,6 +42,7 @@ from staydown.fingerprints.hashing import fingerprint
 from staydown.fingerprints.index import FaissHashIndex, Thresholds, matches_within
 
 CHUNK = 1_000_000
+BIG_BANK_SEED = 3  # the 10M bank and the plain scan it is compared with hold the same codes
 
 
 def rss_bytes() -> int:
@@ -72,17 +74,25 @@ def summary(samples: list[float]) -> str:
     return f"median {statistics.median(ordered):6.2f} ms  p99 {p99:6.2f} ms  (n={len(ordered)})"
 
 
-def fill(index: FaissHashIndex, count: int, seed: int) -> None:
-    """Add ``count`` random hashes, eight per id as references have, a million at a time."""
+def random_codes(count: int, seed: int) -> Iterator[npt.NDArray[np.uint8]]:
+    """``count`` random 256-bit codes from ``seed``, a million rows at a time."""
     generator = np.random.default_rng(seed)
     done = 0
     while done < count:
         size = min(CHUNK, count - done)
-        data = generator.integers(0, 256, (size, 32), dtype=np.uint8).tobytes()
-        hashes = [data[i * 32 : (i + 1) * 32] for i in range(size)]
-        index.add([(done + i) // 8 for i in range(size)], hashes)
+        yield generator.integers(0, 256, (size, 32), dtype=np.uint8)
         done += size
-        del data, hashes
+
+
+def fill(index: FaissHashIndex, count: int, seed: int) -> None:
+    """Add ``count`` random hashes, eight per id as references have, a million at a time."""
+    done = 0
+    for codes in random_codes(count, seed):
+        data = codes.tobytes()
+        hashes = [data[i * 32 : (i + 1) * 32] for i in range(len(codes))]
+        index.add([(done + i) // 8 for i in range(len(codes))], hashes)
+        done += len(codes)
+        del codes, data, hashes
 
 
 def verdict(args: argparse.Namespace) -> None:
@@ -154,12 +164,8 @@ def plain_flat(count: int, probes: list[bytes]) -> float:
     import faiss
 
     plain = faiss.IndexBinaryFlat(256)
-    generator = np.random.default_rng(3)
-    done = 0
-    while done < count:
-        size = min(CHUNK, count - done)
-        plain.add(generator.integers(0, 256, (size, 32), dtype=np.uint8))
-        done += size
+    for codes in random_codes(count, BIG_BANK_SEED):
+        plain.add(codes)
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
@@ -179,7 +185,7 @@ def big_bank(args: argparse.Namespace) -> None:
     before = rss_bytes()
     index = FaissHashIndex()
     start = time.perf_counter()
-    fill(index, args.big_bank, seed=3)
+    fill(index, args.big_bank, seed=BIG_BANK_SEED)
     built = time.perf_counter() - start
     held = rss_bytes() - before
     release_freed_heap()
