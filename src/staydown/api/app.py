@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI
-from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown import __version__
@@ -143,7 +141,8 @@ class RequestMetrics:
 
 
 def create_app(settings: Settings, database: Database, *, clock: Clock = system_clock) -> FastAPI:
-    """Assemble the API: routers of every domain, error shapes, limits and metrics."""
+    """Assemble the API: routers of every domain, error shapes, limits and metrics (whose registry,
+    ``app.state.metrics.registry``, is served by a ``MetricsListener`` apart from the API's port)."""
     app = FastAPI(
         title="staydown control plane",
         version=__version__,
@@ -164,10 +163,6 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     app.include_router(due_process_router)
     app.include_router(staydown_router)
     app.include_router(works_router)
-
-    @app.get("/metrics", include_in_schema=False)
-    def _metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:

@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any, Protocol, cast
 
 import httptools
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from staydown.edge import core
 from staydown.edge.cache import CachedResponse, CacheKey, MemoryCache
@@ -137,7 +136,6 @@ class Edge:
         self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
         self._sweeper: asyncio.TimerHandle | None = None
         self.counters: dict[str, int] = {}
-        self.registry: CollectorRegistry | None = None
         # Decisions memoised per (Host, target, method), with the cache key of those that proxy.
         self._decisions: dict[tuple[str | None, str, str], tuple[Decision, CacheKey | None]] = {}
         self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
@@ -149,10 +147,6 @@ class Edge:
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
-
-    def metrics(self) -> bytes:
-        """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
-        return generate_latest(self.registry) if self.registry is not None else b""
 
     def watch(self, connection: EdgeProtocol) -> None:
         """Put a new connection under the deadline sweep."""
@@ -580,12 +574,6 @@ async def _stream(
     if send:
         write(_last_chunk(length))
     return request.keep_alive
-
-
-def _is_ip(decision: Decision) -> bool:
-    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
-    host = decision.url.host if decision.url else ""
-    return host.startswith("[") or host.replace(".", "").isdigit()
 
 
 def _credentialed(request: Request) -> bool:
@@ -1046,9 +1034,6 @@ class EdgeProtocol(asyncio.Protocol):
 
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
         decision = self.edge.decide(request)
-        if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
-            transport.write(core.render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
-            return
         answer = self.edge.immediate(request, decision)
         if answer is None:
             self.worker = self.loop.create_task(self._slow(request, decision))
