@@ -242,6 +242,10 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
             "edge",
         }
         assert set(demo["zones"]) == {"manga.demo.test", "photos.demo.test"}
+        # Metrics on a loopback listener of their own, not on the API's port.
+        assert demo["metrics"].startswith("http://127.0.0.1:")
+        assert "staydown_feed_head_seq" in httpx.get(demo["metrics"]).text
+        assert httpx.get(demo["api"] + "/metrics").status_code == 404
         manga = demo["zones"]["manga.demo.test"]
         assert any(path.endswith(".jpg") for path in manga["assets"])
         asset = next(p for p in manga["assets"] if p.endswith((".jpg", ".png", ".webp")))

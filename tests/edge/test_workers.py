@@ -112,6 +112,9 @@ def test_a_stalled_or_exited_worker_is_replaced(
     os.kill(other, signal.SIGKILL)
     eventually(lambda: other not in edge.workers() and len(edge.workers()) == 2, "no worker replaced it")
     wait_serving(edge, admin)
+    text = httpx.get(admin, timeout=5).text
+    assert re.search(r'staydown_edge_worker_restarts_total\{reason="stalled",worker="[01]"\} 1\.0', text)
+    assert re.search(r'staydown_edge_worker_restarts_total\{reason="exited",worker="[01]"\} 1\.0', text)
     for _ in range(10):  # whichever worker takes the connection
         answer = httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "nobody.example"}, timeout=5)
         assert answer.status_code == 421

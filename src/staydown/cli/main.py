@@ -376,6 +376,7 @@ def edge(
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
+    import logging
     import signal
     import threading
 
@@ -391,6 +392,7 @@ def edge(
         legal_url=legal_url,
         admin_port=admin_port,
     )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s edge %(levelname)s %(name)s: %(message)s")
     stopped = threading.Event()
     # SIGTERM (a service manager's stop) stops the workers in order, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -101,7 +101,7 @@ async def start_edge(
                     await asyncio.sleep(0.1)
     finally:
         reservation.close()
-    registry.register(WorkersCollector(supervisor.metrics_ports))
+    registry.register(WorkersCollector(supervisor.metrics_ports, restarts=supervisor.restarts.copy))
     return url, supervisor
 
 

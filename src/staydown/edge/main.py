@@ -230,8 +230,14 @@ class WorkersCollector(Collector):
     """The metrics of every worker of this edge, read from each worker's own listener on loopback
     at scrape time and merged family by family (every sample carries its ``worker`` label)."""
 
-    def __init__(self, ports: Callable[[], list[int]], *, timeout: float = 2.0) -> None:
-        self.ports, self.timeout = ports, timeout
+    def __init__(
+        self,
+        ports: Callable[[], list[int]],
+        *,
+        restarts: Callable[[], dict[tuple[int, str], int]] = dict,
+        timeout: float = 2.0,
+    ) -> None:
+        self.ports, self.restarts, self.timeout = ports, restarts, timeout
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, Metric] = {}
@@ -256,6 +262,14 @@ class WorkersCollector(Collector):
                 merged.samples.extend(family.samples)
         yield from families.values()
         yield up
+        replaced = CounterMetricFamily(
+            "staydown_edge_worker_restarts",
+            "Workers replaced, because one exited or because its event loop stalled",
+            labels=["worker", "reason"],
+        )
+        for (index, reason), count in sorted(self.restarts().items()):
+            replaced.add_metric([str(index), reason], count)
+        yield replaced
 
 
 def start_workers(options: EdgeOptions, workers: int) -> Supervisor:
@@ -271,6 +285,6 @@ def serve_admin(options: EdgeOptions, supervisor: Supervisor) -> int | None:
     if options.admin_port is None:
         return None
     registry = CollectorRegistry()
-    registry.register(WorkersCollector(supervisor.metrics_ports))
+    registry.register(WorkersCollector(supervisor.metrics_ports, restarts=supervisor.restarts.copy))
     server, _thread = start_http_server(options.admin_port, addr=options.admin_host, registry=registry)
     return int(server.server_address[1])

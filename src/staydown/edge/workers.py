@@ -190,6 +190,8 @@ class Supervisor:
             WorkerSlot.from_buffer(self._shared, i * ctypes.sizeof(WorkerSlot)) for i in range(count)
         ]
         self.stopping = False
+        # Workers replaced, by slot and reason ("exited" or "stalled"), for the admin metrics.
+        self.restarts: dict[tuple[int, str], int] = {}
 
     # --- starting -----------------------------------------------------------------------
 
@@ -257,6 +259,8 @@ class Supervisor:
                 stall=self.stall,
             )
             if state is WorkerState.exited:
+                reason = "stalled" if worker.condemned_at is not None else "exited"
+                self.restarts[index, reason] = self.restarts.get((index, reason), 0) + 1
                 lived = now - worker.started
                 worker.failures = 0 if lived >= STABLE_AFTER else worker.failures + 1
                 worker.process = None
@@ -327,6 +331,13 @@ class Supervisor:
         within ``grace`` seconds: a worker stuck in a request cannot run its handler."""
         self.stopping = True
         self._signal(signal.SIGTERM)
+        now = self.clock()
+        for index, worker in enumerate(self.workers):  # a stalled one cannot stop itself: at once
+            process = worker.process
+            if process is not None and process.poll() is None:
+                beat = self.slots[index].beat
+                if beat and now - beat > self.stall:
+                    process.kill()
         deadline = time.monotonic() + grace
         for worker in self.workers:
             if worker.process is not None:
