@@ -102,7 +102,7 @@ def test_a_stalled_or_exited_worker_is_replaced(
 ) -> None:
     """A worker whose loop has not turned within the bound is killed and another takes its slot;
     so does one that exits; the edge serves on, and the admin listener reads the new workers."""
-    edge, port, admin = start_edge(stall=1.0)
+    edge, port, admin = start_edge(stall=3.0)
     stuck, other = sorted(edge.workers())
     os.kill(stuck, signal.SIGSTOP)
     eventually(lambda: not running(stuck) and len(edge.workers()) == 2, "the stalled worker stayed")
@@ -149,6 +149,21 @@ def test_edge_workers_end_when_up_is_killed(data_dir: Path) -> None:
         up.proc.kill()
         up.proc.wait(10)
         eventually(lambda: not any(running(pid) for pid in workers), "an edge worker outlived up", 10)
+    finally:
+        up.cleanup()
+
+
+def test_stopping_up_stops_a_stuck_edge_worker(data_dir: Path) -> None:
+    """SIGTERM to ``staydown up`` with an edge worker stuck: ``up`` exits and leaves no worker."""
+    up = Staydown("up", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", data_dir=data_dir)
+    try:
+        up.printed(r"ready; Ctrl-C to stop", timeout=90)
+        workers = up.workers()
+        assert len(workers) == 2
+        os.kill(min(workers), signal.SIGSTOP)
+        up.proc.terminate()
+        assert up.proc.wait(60) == 0, up.output()
+        assert not any(running(pid) for pid in workers)  # stopped and collected before it exited
     finally:
         up.cleanup()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -377,7 +378,6 @@ def edge(
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
     import logging
-    import signal
     import threading
 
     from staydown.edge.main import EdgeOptions, serve_admin, start_workers
@@ -457,7 +457,9 @@ def up(
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run a long-lived coroutine on uvloop."""
+    """Run a long-lived coroutine on uvloop; SIGTERM (a service manager's stop) ends it as Ctrl-C
+    does, so that what it started (edge workers above all) is stopped in order on the way out."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvloop.run(main)
 
 
