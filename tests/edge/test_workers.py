@@ -168,9 +168,12 @@ def test_stopping_up_stops_a_stuck_edge_worker(data_dir: Path) -> None:
         up.cleanup()
 
 
-def test_a_worker_spinning_in_c_code_is_killed_with_its_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_worker_spinning_in_c_code_is_killed_with_its_traceback(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     """A regex backtracking in C holds the GIL: nothing in the worker can run, yet the supervisor
-    sees its heartbeat stop, has it print where it is stuck, kills it and starts another."""
+    sees its heartbeat stop, names the request it was deciding, has it print where it is stuck,
+    kills it and starts another."""
     supervisor = Supervisor(spin_in_a_regex, None, 1, stall=1.0)
     supervisor.start()
     try:
@@ -186,6 +189,7 @@ def test_a_worker_spinning_in_c_code_is_killed_with_its_traceback(capfd: pytest.
         supervisor.stop(grace=1)
     err = capfd.readouterr().err
     assert "most recent call first" in err and "spin_in_a_regex" in err
+    assert "while deciding 'GET spin.example /slow'" in caplog.text
 
 
 def spin_in_a_regex(_payload: None, _index: int, slot: object) -> None:
@@ -199,6 +203,7 @@ def spin_in_a_regex(_payload: None, _index: int, slot: object) -> None:
     async def main() -> None:
         Heartbeat(slot, 0.1).start()
         await asyncio.sleep(0.5)
+        slot.answering("GET spin.example /slow")
         # Nested quantifiers over a non-matching input: exponential time in C, on purpose.
         re.match(r"(a+)+$", "a" * 64 + "!")
 

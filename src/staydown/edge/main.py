@@ -18,6 +18,7 @@ import socket
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -27,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer, MatchReporter
-from staydown.edge.server import Edge, EdgeConfig, close, serve
+from staydown.edge.server import Edge, EdgeConfig, Request, close, serve
 from staydown.edge.state import LocalStore
 from staydown.edge.workers import Heartbeat, Supervisor, WorkerSlot, heartbeat_interval
 
@@ -174,6 +175,7 @@ async def run_worker(
     heartbeat = None
     if slot is not None:
         slot.metrics_port = metrics.server_address[1]
+        edge.answering = partial(_tell_request, slot)
         heartbeat = Heartbeat(slot, heartbeat_interval(options.stall_seconds))
         heartbeat.start()
     if ready is not None:
@@ -191,6 +193,13 @@ async def run_worker(
         await asyncio.to_thread(store.compact, edge.state)
         if heartbeat is not None:
             heartbeat.stop()
+
+
+def _tell_request(slot: WorkerSlot, request: Request | None) -> None:
+    """Keep the request line being decided where the supervisor reads it if the worker stalls."""
+    slot.answering(
+        None if request is None else f"{request.method} {request.headers.get('host', '')} {request.target}"
+    )
 
 
 def _worker_process(options: EdgeOptions, index: int, slot: WorkerSlot) -> None:

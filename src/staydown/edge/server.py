@@ -142,6 +142,8 @@ class Edge:
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
+        # Told the request being decided, then None: a stall there is reported with its request line.
+        self.answering: Callable[[Request | None], None] | None = None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
         self.cache: MemoryCache
@@ -1033,8 +1035,15 @@ class EdgeProtocol(asyncio.Protocol):
         self._drain()
 
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
-        decision = self.edge.decide(request)
-        answer = self.edge.immediate(request, decision)
+        edge = self.edge
+        if edge.answering is not None:
+            edge.answering(request)
+        try:
+            decision = edge.decide(request)
+            answer = edge.immediate(request, decision)
+        finally:
+            if edge.answering is not None:
+                edge.answering(None)
         if answer is None:
             self.worker = self.loop.create_task(self._slow(request, decision))
             return

@@ -51,6 +51,7 @@ log = logging.getLogger("staydown.edge.workers")
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STARTUP_LIMIT = 600.0  # seconds a worker may take to load its state and start serving
 STABLE_AFTER = 30.0  # a worker that served this long before exiting is restarted at once
+REQUEST_LINE = 256  # bytes of a request line kept for a stall report
 DUMP_WAIT = 0.3  # seconds between asking a stalled worker for its traceback and killing it
 
 
@@ -60,7 +61,12 @@ class WorkerSlot(ctypes.Structure):
     _fields_ = [
         ("beat", ctypes.c_double),  # CLOCK_MONOTONIC of its loop's last turn; 0 until it serves
         ("metrics_port", ctypes.c_int32),  # its own metrics listener on loopback; 0 until it has one
+        ("request", ctypes.c_char * REQUEST_LINE),  # the request being decided, if one is; else empty
     ]
+
+    def answering(self, line: str | None) -> None:
+        """Say which request the worker is deciding (None once decided)."""
+        self.request = line.encode("utf-8", "replace")[: REQUEST_LINE - 1] if line else b""
 
 
 class WorkerState(enum.Enum):
@@ -202,7 +208,7 @@ class Supervisor:
 
     def _spawn(self, index: int) -> None:
         slot, worker = self.slots[index], self.workers[index]
-        slot.beat, slot.metrics_port = 0.0, 0
+        slot.beat, slot.metrics_port, slot.request = 0.0, 0, b""
         launch = Launch(self.target, self.payload, index, self._file.fileno(), self._size)
         command = [sys.executable, "-c", _ENTRY, str(os.getpid())]
         try:
@@ -281,13 +287,15 @@ class Supervisor:
         """Ask a stalled worker for its traceback, then kill it at the next check."""
         if worker.condemned_at is None:
             beat = self.slots[index].beat
+            request = self.slots[index].request.decode("utf-8", "replace")
             log.error(
-                "edge worker %d (pid %d) has not turned its event loop for %.1fs (bound %.1fs); "
+                "edge worker %d (pid %d) has not turned its event loop for %.1fs (bound %.1fs)%s; "
                 "killing it and dropping its connections; its threads' tracebacks follow",
                 index,
                 process.pid,
                 now - (beat or worker.started),
                 self.stall,
+                f" while deciding {request!r}" if request else "",
             )
             worker.condemned_at = now
             if beat:  # it registered the traceback handler before it began to serve
