@@ -91,6 +91,8 @@ def test_stopping_the_edge_stops_a_stuck_worker(start_edge: Callable[..., tuple[
     edge exits."""
     edge, _port, _admin = start_edge()
     stuck, free = sorted(edge.workers())
+    # One process group of their own: a stop signals them all, a terminal's Ctrl-C only the edge.
+    assert os.getpgid(stuck) == os.getpgid(free) != os.getpgid(edge.proc.pid)
     os.kill(stuck, signal.SIGSTOP)
     edge.proc.terminate()
     assert edge.proc.wait(30) == 0, edge.output()

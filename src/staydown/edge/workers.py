@@ -211,14 +211,15 @@ class Supervisor:
         slot.beat, slot.metrics_port, slot.request = 0.0, 0, b""
         launch = Launch(self.target, self.payload, index, self._file.fileno(), self._size)
         command = [sys.executable, "-c", _ENTRY, str(os.getpid())]
+        group = self._live_group()
         try:
-            process = self._popen(command, self._live_group())
+            process = self._popen(command, group)
         except (OSError, subprocess.SubprocessError):
-            if self.group is None:
+            if group is None:
                 raise
             process = self._popen(command, None)  # the group emptied meanwhile: begin another
-        if self._live_group() is None:
-            self.group = process.pid
+        with contextlib.suppress(OSError):  # set in the child before its exec, so known by now
+            self.group = os.getpgid(process.pid)
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError):
             process.stdin.write(pickle.dumps(launch))
@@ -255,7 +256,7 @@ class Supervisor:
             process = worker.process
             if process is None:
                 if now >= worker.restart_at:
-                    self._spawn(index)
+                    self._respawn(index, worker, now)
                 continue
             state = judge(
                 exited=process.poll() is not None,
@@ -272,16 +273,25 @@ class Supervisor:
                 worker.process = None
                 worker.restart_at = now + restart_delay(worker.failures)
                 log.warning(
-                    "edge worker %d (pid %d) exited with %s after %.1fs; starting another",
+                    "edge worker %d (pid %d) exited with %s after %.1fs; starting another in %.1fs",
                     index,
                     process.pid,
                     _exit_status(process.returncode),
                     lived,
+                    worker.restart_at - now,
                 )
                 if now >= worker.restart_at:
-                    self._spawn(index)
+                    self._respawn(index, worker, now)
             elif state is WorkerState.stalled:
                 self._condemn(index, worker, process, now)
+
+    def _respawn(self, index: int, worker: _Worker, now: float) -> None:
+        try:
+            self._spawn(index)
+        except (OSError, subprocess.SubprocessError) as exc:  # out of processes or memory: later
+            log.error("edge worker %d could not be started (%s); trying again", index, exc)
+            worker.failures += 1
+            worker.restart_at = now + max(1.0, restart_delay(worker.failures))
 
     def _condemn(self, index: int, worker: _Worker, process: subprocess.Popen[bytes], now: float) -> None:
         """Ask a stalled worker for its traceback, then kill it at the next check."""
