@@ -188,7 +188,7 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await close(server, edge)
-        metrics.shutdown()
+        await asyncio.to_thread(metrics.shutdown)  # waits for its serving thread's next poll
         metrics.server_close()
         await asyncio.to_thread(store.compact, edge.state)
         if heartbeat is not None:
