@@ -46,7 +46,7 @@ class EdgeOptions:
     admin_port: int | None = None
     admin_host: str = "127.0.0.1"
     feed_wait: float = 25.0
-    stall_seconds: float = 10.0
+    stall_seconds: float = 5.0
 
     @classmethod
     def from_settings(
