@@ -146,7 +146,9 @@ def worker_entry() -> None:
 
     # The supervisor asks for every thread's traceback before it kills a stalled worker.
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-    launch: Launch = pickle.load(sys.stdin.buffer)  # noqa: S301 -- written by the parent itself
+    # The parent's import path first, so that the target is found wherever the parent found it.
+    sys.path[:] = pickle.load(sys.stdin.buffer)  # noqa: S301 -- written by the parent itself
+    launch: Launch = pickle.load(sys.stdin.buffer)  # noqa: S301
     sys.stdin.close()
     shared = mmap.mmap(launch.slots_fd, launch.slots_size)
     slot = WorkerSlot.from_buffer(shared, launch.index * ctypes.sizeof(WorkerSlot))
@@ -222,7 +224,7 @@ class Supervisor:
             self.group = os.getpgid(process.pid)
         assert process.stdin is not None
         with contextlib.suppress(BrokenPipeError):
-            process.stdin.write(pickle.dumps(launch))
+            process.stdin.write(pickle.dumps(list(sys.path)) + pickle.dumps(launch))
             process.stdin.close()
         worker.process, worker.started, worker.condemned_at = process, self.clock(), None
         log.info("edge worker %d started (pid %d)", index, process.pid)
