@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -123,6 +124,25 @@ def test_a_stalled_or_exited_worker_is_replaced(
     edge.proc.send_signal(signal.SIGINT)
     assert edge.proc.wait(30) == 0, edge.output()
     assert not any(running(pid) for pid in edge.seen)
+
+
+def test_an_edge_whose_workers_cannot_start_gives_up(data_dir: Path) -> None:
+    """Its port held by another program: each worker fails at start, is retried a few times with
+    a growing pause, and then ``staydown edge`` exits 1 instead of retrying for ever."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        edge = Staydown(
+            "edge", "--control-plane", f"http://127.0.0.1:{free_port()}", "--key", "sd_unused",
+            "--port", str(port), "--workers", "2", data_dir=data_dir,
+        )  # fmt: skip
+        try:
+            assert edge.proc.wait(120) == 1, edge.output()
+            assert "failed 5 times without serving" in edge.output()
+            assert "Address already in use" in edge.output()
+        finally:
+            edge.cleanup()
 
 
 def test_the_public_port_tells_no_metrics(start_edge: Callable[..., tuple[Staydown, int, str]]) -> None:

@@ -381,6 +381,7 @@ def edge(
     import threading
 
     from staydown.edge.main import EdgeOptions, serve_admin, start_workers
+    from staydown.edge.workers import CannotStart
 
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
@@ -405,6 +406,9 @@ def edge(
         supervisor.run(stopped.wait)
     except KeyboardInterrupt:
         pass
+    except CannotStart as exc:
+        console.print(f"[red]{exc}[/red]; see the errors above")
+        raise typer.Exit(1) from None
     finally:
         supervisor.stop()
 

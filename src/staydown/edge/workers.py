@@ -52,6 +52,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STARTUP_LIMIT = 600.0  # seconds a worker may take to load its state and start serving
 STABLE_AFTER = 30.0  # a worker that served this long before exiting is restarted at once
 REQUEST_LINE = 256  # bytes of a request line kept for a stall report
+GIVE_UP_AFTER = 5  # failures in a row of every worker, none of which ever served: the edge cannot start
 DUMP_WAIT = 0.3  # seconds between asking a stalled worker for its traceback and killing it
 
 
@@ -158,6 +159,10 @@ def worker_entry() -> None:
 _ENTRY = "from staydown.edge.workers import worker_entry; worker_entry()"
 
 
+class CannotStart(RuntimeError):
+    """No worker of this edge could start."""
+
+
 @dataclass
 class _Worker:
     process: subprocess.Popen[bytes] | None = None
@@ -165,6 +170,7 @@ class _Worker:
     failures: int = 0
     restart_at: float = 0.0
     condemned_at: float | None = None
+    served: bool = False
 
 
 class Supervisor:
@@ -286,6 +292,8 @@ class Supervisor:
                     self._respawn(index, worker, now)
             elif state is WorkerState.stalled:
                 self._condemn(index, worker, process, now)
+            elif state is WorkerState.serving:
+                worker.served = True
 
     def _respawn(self, index: int, worker: _Worker, now: float) -> None:
         try:
@@ -319,9 +327,16 @@ class Supervisor:
                 process.kill()
 
     def run(self, stop: Callable[[float], bool]) -> None:
-        """Check every ``interval`` until ``stop(timeout)`` (e.g. ``threading.Event.wait``) is true."""
+        """Check every ``interval`` until ``stop(timeout)`` (e.g. ``threading.Event.wait``) is true;
+        raise ``CannotStart`` if no worker can start at all (a port taken, a store unreadable)."""
         while not stop(self.interval):
             self.check()
+            if self.hopeless():
+                raise CannotStart(f"every edge worker failed {GIVE_UP_AFTER} times without serving")
+
+    def hopeless(self) -> bool:
+        """Whether every worker has failed again and again to start, and none ever served."""
+        return all(not w.served and w.failures >= GIVE_UP_AFTER for w in self.workers)
 
     # --- reading ------------------------------------------------------------------------
 
