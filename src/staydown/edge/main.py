@@ -16,9 +16,10 @@ import signal
 import socket
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,6 +30,8 @@ from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer, MatchReporter
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
+from staydown.netguard import OriginAccess, OriginGuard
+from staydown.netpolicy import IPAddress, literal_address
 
 log = logging.getLogger("staydown.edge")
 
@@ -43,6 +46,9 @@ class EdgeOptions:
     config: EdgeConfig
     admin_port: int | None = None
     feed_wait: float = 25.0
+    # Where origins may be (public addresses unless the settings allow more); the worker adds the
+    # control plane's and its own addresses, which are never an origin.
+    origins: OriginAccess = field(default_factory=OriginAccess)
 
     @classmethod
     def from_settings(
@@ -65,7 +71,40 @@ class EdgeOptions:
             data_dir=settings.data_dir / "edge",
             config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
             admin_port=admin_port,
+            origins=OriginAccess.from_settings(settings),
         )
+
+
+def origin_guard(options: EdgeOptions, index: int) -> OriginGuard:
+    """The guard of worker ``index``: the allowed origins, less every address the staydown service
+    is known to listen on (the control plane, this edge, its metrics ports)."""
+    guard = OriginGuard(options.origins)
+    guard.serving(options.host, options.port)
+    if options.admin_port is not None:
+        guard.serving(options.host, options.admin_port)
+        guard.serving("127.0.0.1", options.admin_port + 1 + index)
+    control = urlsplit(options.control_plane)
+    if control.hostname:
+        port = control.port or (443 if control.scheme == "https" else 80)
+        literal = _literal(control.hostname)
+        addresses: tuple[IPAddress, ...] = ()
+        if literal is not None:
+            addresses = (literal,)
+        else:
+            try:
+                addresses = guard.resolver.resolve(control.hostname)
+            except OSError as exc:
+                log.warning("control plane %s not resolved: %s", control.hostname, exc)
+        for address in addresses:
+            guard.serving(str(address), port)
+    return guard
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return literal_address(host)
+    except ValueError:
+        return None
 
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
@@ -143,6 +182,7 @@ async def run_worker(
     gc.collect()
     gc.freeze()
     edge = Edge(state, options.config)
+    edge.pool.guard = await asyncio.to_thread(origin_guard, options, index)
     consumer = FeedConsumer(
         edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
     )
