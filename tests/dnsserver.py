@@ -1,6 +1,7 @@
 """An authoritative UDP DNS server on 127.0.0.1 for tests (dnspython does the wire format).
 
-Addresses are answered with a TTL of 0, so a test that changes one sees the change at once."""
+Addresses are answered with a TTL of ``address_ttl`` (0 unless a test sets it), so a test that
+changes one sees the change at once."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class LocalDnsServer:
     def __init__(self) -> None:
         self.records: dict[str, list[str]] = defaultdict(list)
         self.addresses: dict[str, list[str]] = defaultdict(list)
+        self.address_ttl = 0
+        self.queries: list[tuple[str, str]] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
@@ -46,6 +49,7 @@ class LocalDnsServer:
         response.flags |= dns.flags.AA
         question = query.question[0]
         name = question.name.to_text().rstrip(".").lower()
+        self.queries.append((name, dns.rdatatype.to_text(question.rdtype)))
         values = self.records.get(name)
         addresses = self.addresses.get(name)
         if not values and not addresses:
@@ -57,7 +61,9 @@ class LocalDnsServer:
             kind = "A" if question.rdtype == dns.rdatatype.A else "AAAA"
             wanted = [a for a in addresses if (":" in a) == (kind == "AAAA")]
             if wanted:
-                response.answer.append(dns.rrset.from_text(question.name, 0, "IN", kind, *wanted))
+                response.answer.append(
+                    dns.rrset.from_text(question.name, self.address_ttl, "IN", kind, *wanted)
+                )
         return response.to_wire()
 
     def _serve(self) -> None:

@@ -229,6 +229,19 @@ def test_a_preview_is_given_up_when_slow_or_large(origin: ScriptedOrigin) -> Non
     assert {headers["host"] for _, headers in origin.seen} == {HOST}
 
 
+def test_a_preview_never_reaches_an_origin_the_policy_refuses(origin: ScriptedOrigin) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(png, "PNG")
+    origin.routes["/ok.png"] = Route(png.getvalue(), headers={"Content-Type": "image/png"})
+    limits = images.PreviewLimits(timeout=2)
+    strict = OriginGuard()  # public addresses only: the origin is on loopback
+    assert images.preview(origin.url, hostname=HOST, target="/ok.png", limits=limits, guard=strict) is None
+    assert origin.seen == []
+    assert (
+        images.preview(origin.url, hostname=HOST, target="/ok.png", limits=limits, guard=LOOPBACK) is not None
+    )
+
+
 def test_matches_are_listed_per_customer(api: Api, origin: ScriptedOrigin) -> None:
     scene = staydown_scene(api, origin)
     other = api.as_("agent").post("/v1/customers", json={"name": "Other", "email": "o@example.com"}).json()

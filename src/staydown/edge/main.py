@@ -30,7 +30,7 @@ from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer, MatchReporter
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
-from staydown.netguard import OriginAccess, OriginGuard
+from staydown.netguard import OriginAccess, OriginGuard, Resolver
 from staydown.netpolicy import IPAddress, literal_address
 
 log = logging.getLogger("staydown.edge")
@@ -91,8 +91,8 @@ def origin_guard(options: EdgeOptions, index: int) -> OriginGuard:
         if literal is not None:
             addresses = (literal,)
         else:
-            try:
-                addresses = guard.resolver.resolve(control.hostname)
+            try:  # as the feed consumer reaches it: through the system's resolver
+                addresses = Resolver(cache_seconds=0).resolve(control.hostname)
             except OSError as exc:
                 log.warning("control plane %s not resolved: %s", control.hostname, exc)
         for address in addresses:
