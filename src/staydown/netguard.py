@@ -36,7 +36,6 @@ from staydown.urls import URLError, canonical_host
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _R = TypeVar("_R", bound=dns.resolver.BaseResolver)
-_SHOWN_ADDRESSES = 3  # addresses named in a refusal of a host name
 
 
 class OriginRefused(Exception):
@@ -248,17 +247,19 @@ class OriginGuard:
             raise OriginRefused(f"the origin host {host!r} is not a valid host") from None
 
     def _permitted(self, host: str, addresses: Sequence[IPAddress], port: int) -> list[IPAddress]:
-        allowed, refused = [], []
+        allowed, reasons = [], []
         for address in addresses:
             reason = self.refusal(address, port)
             if reason is None:
                 allowed.append(address)
-            else:
-                refused.append(f"{address} is {reason}")
+            elif reason not in reasons:
+                reasons.append(reason)
         if not allowed:
-            shown = "; ".join(refused[:_SHOWN_ADDRESSES]) + ("; …" if len(refused) > _SHOWN_ADDRESSES else "")
+            # The kinds of address only, not the addresses: what the service's resolver answers
+            # for names the customer does not own (split-horizon DNS) is not the customer's to read.
             raise OriginRefused(
-                f"the origin host {host} resolves only to addresses that are not allowed ({shown})"
+                f"the origin host {host} resolves only to addresses that are not allowed "
+                f"({'; '.join(reasons)})"
             )
         return allowed
 
