@@ -218,8 +218,14 @@ class OriginGuard:
         self._local: dict[IPAddress, bool] = {}
 
     def serving(self, host: str, port: int) -> None:
-        """Refuse ``host:port`` from now on: the staydown service listens there."""
-        self.policy = self.policy.serving(Endpoint.of(host, port))
+        """Refuse ``host:port`` from now on: the staydown service listens there. A host name is
+        resolved as the service's own clients reach it, with the system's resolver."""
+        try:
+            literal = literal_address(host)
+        except ValueError:
+            literal = None
+        addresses = (literal,) if literal is not None else Resolver(cache_seconds=0).resolve(host)
+        self.policy = self.policy.serving(*(Endpoint(address, port) for address in addresses))
 
     def _is_local(self, address: IPAddress) -> bool:
         """Whether ``address`` belongs to this host (it can be bound to)."""

@@ -13,6 +13,10 @@ import pytest
 
 from staydown.accounts import service as accounts
 from staydown.config import Settings
+from staydown.edge.main import EdgeOptions, origin_guard
+from staydown.edge.server import EdgeConfig
+from staydown.netguard import OriginAccess, OriginRefused
+from staydown.netpolicy import OriginPolicy, parse_networks
 from tests.conftest import Api
 from tests.dnsserver import LocalDnsServer
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, get
@@ -116,3 +120,21 @@ def test_ipv6_forms_of_an_allowed_address_are_refused_at_the_edge(
     edge = edge_factory()
     assert_says_nothing(served(edge, "/secret", "mapped.example.com"), "internal", port)
     assert origin.seen == []
+
+
+def test_an_edge_worker_refuses_its_own_and_its_control_plane_s_endpoints(tmp_path: Path) -> None:
+    options = EdgeOptions(
+        host="localhost",
+        port=8000,
+        control_plane="http://localhost:8080",
+        key="sd_unused",
+        data_dir=tmp_path,
+        config=EdgeConfig(),
+        admin_port=9000,
+        origins=OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"]))),
+    )
+    guard = origin_guard(options, 1)
+    for port in (8000, 8080, 9000, 9002):  # visitors, control plane, metrics, worker 1's metrics
+        with pytest.raises(OriginRefused, match="an address of the staydown service itself"):
+            guard.addresses("127.0.0.1", port)
+    assert [str(a) for a in guard.addresses("127.0.0.1", 8001)] == ["127.0.0.1"]

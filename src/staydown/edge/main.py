@@ -30,8 +30,7 @@ from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer, MatchReporter
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
-from staydown.netguard import OriginAccess, OriginGuard, Resolver
-from staydown.netpolicy import IPAddress, literal_address
+from staydown.netguard import OriginAccess, OriginGuard
 
 log = logging.getLogger("staydown.edge")
 
@@ -79,32 +78,18 @@ def origin_guard(options: EdgeOptions, index: int) -> OriginGuard:
     """The guard of worker ``index``: the allowed origins, less every address the staydown service
     is known to listen on (the control plane, this edge, its metrics ports)."""
     guard = OriginGuard(options.origins)
-    guard.serving(options.host, options.port)
-    if options.admin_port is not None:
-        guard.serving(options.host, options.admin_port)
-        guard.serving("127.0.0.1", options.admin_port + 1 + index)
     control = urlsplit(options.control_plane)
+    endpoints = [(options.host, options.port)]
+    if options.admin_port is not None:
+        endpoints += [(options.host, options.admin_port), ("127.0.0.1", options.admin_port + 1 + index)]
     if control.hostname:
-        port = control.port or (443 if control.scheme == "https" else 80)
-        literal = _literal(control.hostname)
-        addresses: tuple[IPAddress, ...] = ()
-        if literal is not None:
-            addresses = (literal,)
-        else:
-            try:  # as the feed consumer reaches it: through the system's resolver
-                addresses = Resolver(cache_seconds=0).resolve(control.hostname)
-            except OSError as exc:
-                log.warning("control plane %s not resolved: %s", control.hostname, exc)
-        for address in addresses:
-            guard.serving(str(address), port)
+        endpoints.append((control.hostname, control.port or (443 if control.scheme == "https" else 80)))
+    for host, port in endpoints:
+        try:
+            guard.serving(host, port)
+        except OSError as exc:  # a name that does not resolve here is not reached from here either
+            log.warning("%s not resolved: %s", host, exc)
     return guard
-
-
-def _literal(host: str) -> IPAddress | None:
-    try:
-        return literal_address(host)
-    except ValueError:
-        return None
 
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
