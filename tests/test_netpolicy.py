@@ -191,6 +191,26 @@ def test_the_service_s_own_endpoints_are_refused_even_when_allowed() -> None:
     wildcard = OriginPolicy(allow=parse_networks(["127.0.0.0/8"])).serving(Endpoint.of("0.0.0.0", 8080))
     assert wildcard.refusal(IPv4Address("127.0.0.2"), 8080, local=True) is not None
     assert wildcard.refusal(IPv4Address("127.0.0.2"), 8080, local=False) is None
+    mapped = OriginPolicy(allow=parse_networks(["::ffff:0:0/96", "127.0.0.0/8"])).serving(
+        Endpoint.of("127.0.0.1", 8080)
+    )
+    assert (
+        mapped.refusal(IPv6Address("::ffff:127.0.0.1"), 8080) == "an address of the staydown service itself"
+    )
+
+
+@given(addresses_in(REFUSED), st.integers(1, 65535), st.integers(1, 65535))
+def test_a_refused_address_gives_one_reason_whatever_the_port(
+    address: IPAddress, port: int, other: int
+) -> None:
+    """Where the service listens is named only for otherwise allowed addresses: the reason for a
+    refused one says nothing about which of its ports are the service's."""
+    policy = OriginPolicy().serving(Endpoint(address, port), Endpoint(IPv4Address("0.0.0.0"), port))
+    assert (
+        policy.refusal(address, port, local=True)
+        == policy.refusal(address, other)
+        == special_purpose(address)
+    )
 
 
 @pytest.mark.parametrize("host", ["2130706433", "0177.0.0.1", "0x7f.1", "127.1", "0x7F000001", "127.0.0.1."])

@@ -153,15 +153,26 @@ class OriginPolicy:
         """Why connecting to ``address`` (on ``port``) is refused, or None if it is allowed.
 
         ``local`` says whether ``address`` belongs to this host: it matters only for endpoints
-        the service listens on with the unspecified address.
+        the service listens on with the unspecified address. The service's own endpoints are
+        named only among addresses otherwise allowed, so the reason given for a refused address
+        never depends on its port (no scan of loopback finds where the service listens).
         """
-        if port is not None and (Endpoint(address, port) in self.own or (local and self.own_port(port))):
-            return OWN
+        reason = self._address_refusal(address)
+        if reason is None and port is not None:
+            if Endpoint(address, port) in self.own or (local and self.own_port(port)):
+                return OWN
+            inner = embedded_ipv4(address)  # an allowed IPv6 form of one of our IPv4 endpoints
+            if inner is not None and Endpoint(inner, port) in self.own:
+                return OWN
+        return reason
+
+    def _address_refusal(self, address: IPAddress) -> str | None:
         if any(address in network for network in self.allow if network.version == address.version):
             inner = embedded_ipv4(address)
-            if inner is None or self.refusal(inner, port, local=local) is None:
+            if inner is None:
                 return None
-            return f"an IPv6 form of {inner}, which is {self.refusal(inner, port, local=local)}"
+            inner_reason = self._address_refusal(inner)
+            return None if inner_reason is None else f"an IPv6 form of {inner}, which is {inner_reason}"
         return special_purpose(address)
 
 
