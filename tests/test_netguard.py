@@ -123,3 +123,15 @@ def test_a_name_that_does_not_resolve_is_accepted_but_never_connected(dns: Local
         strict.addresses(f"nowhere.{NAME}", 80)
     with pytest.raises(httpx.ConnectError), strict.client(timeout=2) as client:
         client.get(f"http://nowhere.{NAME}/")
+
+
+def test_concurrent_lookups_of_one_name_share_one_query(dns: LocalDnsServer) -> None:
+    dns.set_addresses(NAME, "127.0.0.1")
+    resolver = Resolver([dns.nameserver], timeout=2.0, cache_seconds=0)  # nothing cached: only shared
+
+    async def burst() -> set[tuple[str, ...]]:
+        answers = await asyncio.gather(*(resolver.aresolve(NAME) for _ in range(50)))
+        return {tuple(str(a) for a in answer) for answer in answers}
+
+    assert asyncio.run(burst()) == {("127.0.0.1",)}
+    assert sorted(q for q in dns.queries if q[0] == NAME) == [(NAME, "A"), (NAME, "AAAA")]

@@ -21,6 +21,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -121,6 +122,7 @@ class Resolver:
         self.nameservers, self.timeout, self.cache_seconds = tuple(nameservers), timeout, cache_seconds
         self.clock = clock
         self._cache: dict[str, tuple[float, tuple[IPAddress, ...]]] = {}
+        self._lookups: dict[str, asyncio.Task[tuple[IPAddress, ...]]] = {}
 
     def _cached(self, name: str) -> tuple[IPAddress, ...] | None:
         entry = self._cache.get(name)
@@ -161,10 +163,27 @@ class Resolver:
         return self._keep(name, *_from_answers(name, answers))
 
     async def aresolve(self, name: str) -> tuple[IPAddress, ...]:
-        """:meth:`resolve` without blocking the event loop."""
+        """:meth:`resolve` without blocking the event loop; concurrent callers for one name share
+        one lookup (a burst of new connections to a cold origin asks the resolver once)."""
         cached = self._cached(name)
         if cached is not None:
             return cached
+        loop = asyncio.get_running_loop()
+        lookup = self._lookups.get(name)
+        if lookup is None or lookup.get_loop() is not loop:
+            lookup = loop.create_task(self._alookup(name))
+            self._lookups[name] = lookup
+            lookup.add_done_callback(partial(self._settled, name))
+        # Shielded: a caller that gives up (its connect timeout) leaves the lookup to the others.
+        return await asyncio.shield(lookup)
+
+    def _settled(self, name: str, lookup: asyncio.Task[tuple[IPAddress, ...]]) -> None:
+        if self._lookups.get(name) is lookup:
+            del self._lookups[name]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved, even if every caller has gone
+
+    async def _alookup(self, name: str) -> tuple[IPAddress, ...]:
         if not self.nameservers:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(name, None, type=socket.SOCK_STREAM)
