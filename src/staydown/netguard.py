@@ -363,9 +363,13 @@ class OriginGuard:
 
 
 def _name(host: str) -> str:
+    """The name to resolve: its canonical form, or an ASCII name DNS may hold that URLs do not
+    allow (an underscore); whatever it resolves to is checked all the same."""
     try:
         return canonical_host(host)
     except URLError:
+        if host.isascii() and host.strip() and not any(c in host for c in "/?#@\\ %"):
+            return host.strip().lower()
         raise OriginRefused(f"the origin host {host!r} is not a valid host") from None
 
 

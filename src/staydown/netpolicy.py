@@ -178,7 +178,8 @@ class OriginPolicy:
 
 def literal_address(host: str) -> IPAddress | None:
     """The address a URL host names literally (any IPv4 spelling, a bracketed or bare IPv6), or
-    None for a host name. Raises ``ValueError`` for a host that is not valid at all."""
+    None for a host name. Raises ``ValueError`` for a host that is neither: an invalid IPv6
+    literal, or one ending in a number that is no IPv4 address (``0999.0.0.1``, ``1.2.3.4.5``)."""
     host = host.strip()
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -187,18 +188,26 @@ def literal_address(host: str) -> IPAddress | None:
     try:
         canonical = canonical_host(host)
     except URLError as exc:
-        raise ValueError(exc.message) from None
+        if host.startswith("[") or _ends_in_number(host):
+            raise ValueError(exc.message) from None
+        return None  # a name, if not one URLs allow (an underscore): DNS may still hold it
     if canonical.startswith("["):
         return IPv6Address(canonical[1:-1])
     try:
         return IPv4Address(canonical)
     except ValueError:
         pass
-    # WHATWG: a host whose last label is a number is an IPv4 address or invalid, never a name.
-    last = canonical.rpartition(".")[2]
-    if last.isdigit() or (last.startswith("0x") and all(c in _HEX for c in last[2:])):
+    if _ends_in_number(canonical):  # WHATWG: never a name, an IPv4 address or invalid
         raise ValueError(f"{host!r} is not a valid IPv4 address")
     return None
+
+
+def _ends_in_number(host: str) -> bool:
+    labels = host.lower().split(".")
+    if len(labels) > 1 and labels[-1] == "":
+        labels.pop()
+    last = labels[-1]
+    return last.isdigit() or (last.startswith("0x") and all(c in _HEX for c in last[2:]))
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:

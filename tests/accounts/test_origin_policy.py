@@ -79,6 +79,11 @@ REFUSED = [
     ("http://127.1", "the origin 127.0.0.1 is a loopback address"),
     ("http://0xA9.0376.0xa9fe", "the origin 169.254.169.254 is a link-local address"),
     ("https://167772165", "the origin 10.0.0.5 is a private address"),
+    (
+        "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11",
+        "the origin 127.0.0.1 is a loopback address",
+    ),  # fullwidth
+    ("http://%31%32%37.0.0.1", "the origin 127.0.0.1 is a loopback address"),
 ]
 
 

@@ -327,12 +327,19 @@ def normalise_origin(origin: str) -> str:
         raise AccountError("invalid_origin", "the origin's port is not valid", status=422) from None
     try:
         address = literal_address(parts.hostname)
-        if address is None:
-            host = canonical_host(parts.hostname)
-        else:
-            host = str(address) if address.version == 4 else f"[{address.compressed}]"
-    except (ValueError, URLError) as exc:
+    except ValueError as exc:
         raise AccountError("invalid_origin", f"the origin's host is not valid: {exc}", status=422) from None
+    if address is not None:
+        host = str(address) if address.version == 4 else f"[{address.compressed}]"
+    else:
+        try:
+            host = canonical_host(parts.hostname)
+        except URLError as exc:
+            if not parts.hostname.isascii():
+                raise AccountError(
+                    "invalid_origin", f"the origin's host is not valid: {exc}", status=422
+                ) from None
+            host = parts.hostname.lower()  # a DNS name URLs do not allow (an underscore), as before
     netloc = host if port is None else f"{host}:{port}"
     return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
 
