@@ -218,7 +218,9 @@ def test_odd_ipv4_spellings_are_read_as_browsers_read_them(host: str) -> None:
     assert literal_address(host) == IPv4Address("127.0.0.1")
 
 
-@pytest.mark.parametrize("host", ["example.com", "127.0.0.1.example", "xn--bcher-kva.example", "1.2.3.4.5a"])
+@pytest.mark.parametrize(
+    "host", ["example.com", "127.0.0.1.example", "xn--bcher-kva.example", "1.2.3.4.5a", "my_host.example"]
+)
 def test_names_are_not_addresses(host: str) -> None:
     assert literal_address(host) is None
 

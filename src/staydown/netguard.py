@@ -257,6 +257,8 @@ class OriginGuard:
                 known = True
             except OSError:
                 known = False
+            if len(self._local) > 10_000:
+                self._local.clear()
             self._local[address] = known
         return known
 
