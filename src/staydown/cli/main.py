@@ -7,6 +7,7 @@ import json
 import signal
 from collections.abc import Coroutine
 from datetime import datetime
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
+
+DEMO_ORIGINS = IPv4Network("127.0.0.0/8")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", envvar="STAYDOWN_DATA_DIR", help="Where state is kept.")
@@ -379,8 +382,9 @@ def edge(
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
     import logging
     import threading
+    from dataclasses import replace
 
-    from staydown.edge.main import EdgeOptions, serve_admin, start_workers
+    from staydown.edge.main import EdgeOptions, edge_supervisor, serve_admin
     from staydown.edge.workers import CannotStart
 
     settings = load_settings(data_dir)
@@ -397,9 +401,11 @@ def edge(
     stopped = threading.Event()
     # SIGTERM (a service manager's stop) stops the workers in order, as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    supervisor = start_workers(options, workers)
+    supervisor = edge_supervisor(options, workers)
     try:
         admin = serve_admin(options, supervisor)
+        supervisor.payload = replace(options, admin_port=admin)  # the port it got, if it was 0
+        supervisor.start()
         console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
         if admin is not None:
             console.print(f"metrics   http://{options.admin_host}:{admin}/metrics")
@@ -445,6 +451,8 @@ def up(
     from staydown.cli.serve import serve
 
     settings = load_settings(data_dir)
+    if demo:  # the demo's origins listen on loopback; nothing else is opened for it
+        settings = settings.model_copy(update={"origin_allow": [*settings.origin_allow, DEMO_ORIGINS]})
     with contextlib.suppress(KeyboardInterrupt):
         run(
             serve(

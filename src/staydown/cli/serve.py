@@ -22,6 +22,7 @@ from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, WorkersCollector, reuseport_socket, start_workers
 from staydown.edge.workers import Supervisor
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
 from staydown.worker import run_forever
 
@@ -105,6 +106,16 @@ async def start_edge(
     return url, supervisor
 
 
+def start_metrics(
+    registry: CollectorRegistry, settings: Settings, *, port: int, guard: OriginGuard
+) -> MetricsListener:
+    """Serve ``registry`` on the metrics host (loopback by default), never on the API's port."""
+    metrics = MetricsListener(registry, host=settings.metrics_host, port=port)
+    guard.serving(settings.metrics_host, metrics.port)  # an origin is never the service itself
+    console.print(f"metrics   {metrics.url}  (API and edge workers)")
+    return metrics
+
+
 async def supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:
     """Replace the edge workers that exit or stall, from the loop's thread (which started them)."""
     while not stop.is_set():
@@ -130,7 +141,10 @@ async def serve(
     database = Database.from_url(settings.resolved_database_url)
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
-    app = create_app(settings, database)
+    # Validation, previews and captures never reach the service itself, whatever the allowance.
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(*api_sock.getsockname()[:2])
+    app = create_app(settings, database, origin_guard=guard)
     server = uvicorn.Server(
         uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
@@ -139,7 +153,9 @@ async def serve(
     stop = asyncio.Event()
     tasks = [asyncio.create_task(server.serve(sockets=[api_sock]), name="api")]
     if worker:
-        tasks.append(asyncio.create_task(run_forever(database, settings, stop=stop), name="worker"))
+        tasks.append(
+            asyncio.create_task(run_forever(database, settings, stop=stop, origin_guard=guard), name="worker")
+        )
     origins: list[Any] = []
     supervisor: Supervisor | None = None
     metrics: MetricsListener | None = None
@@ -150,12 +166,12 @@ async def serve(
                 return
             await asyncio.sleep(0.02)
         console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs)")
-        metrics = MetricsListener(
+        metrics = start_metrics(
             app.state.metrics.registry,
-            host=settings.metrics_host,
+            settings,
             port=settings.metrics_port if metrics_port is None else metrics_port,
+            guard=guard,
         )
-        console.print(f"metrics   {metrics.url}  (API and edge workers)")
         console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
         edge_url, supervisor = await start_edge(
             settings,
@@ -167,12 +183,19 @@ async def serve(
             registry=app.state.metrics.registry,
         )
         tasks.append(asyncio.create_task(supervise(supervisor, stop), name="edge supervisor"))
+        guard.serving(host, int(edge_url.rsplit(":", 1)[1]))
         console.print(f"edge      {edge_url}  ({edge_workers} worker(s), following {api_url}/v1/edge/feed)")
         if demo:
             from staydown.demo.seed import seed_demo
 
             document, origins = await asyncio.to_thread(
-                seed_demo, database, settings, api_url=api_url, edge_url=edge_url, desk_url=f"{api_url}/desk/"
+                seed_demo,
+                database,
+                settings,
+                api_url=api_url,
+                edge_url=edge_url,
+                desk_url=f"{api_url}/desk/",
+                guard=guard,
             )
             document["metrics"] = metrics.url
             path = settings.data_dir / "demo.json"

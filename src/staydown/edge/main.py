@@ -17,9 +17,10 @@ import signal
 import socket
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -31,6 +32,7 @@ from staydown.edge.feed import FeedConsumer, MatchReporter
 from staydown.edge.server import Edge, EdgeConfig, Request, close, serve
 from staydown.edge.state import LocalStore
 from staydown.edge.workers import Heartbeat, Supervisor, WorkerSlot, heartbeat_interval
+from staydown.netguard import OriginAccess, OriginGuard
 
 log = logging.getLogger("staydown.edge")
 
@@ -47,6 +49,9 @@ class EdgeOptions:
     admin_host: str = "127.0.0.1"
     feed_wait: float = 25.0
     stall_seconds: float = 5.0
+    # Where origins may be (public addresses unless the settings allow more); the worker adds the
+    # control plane's and its own addresses, which are never an origin.
+    origins: OriginAccess = field(default_factory=OriginAccess)
 
     @classmethod
     def from_settings(
@@ -71,7 +76,28 @@ class EdgeOptions:
             admin_port=admin_port,
             admin_host=settings.metrics_host,
             stall_seconds=settings.edge_worker_stall_seconds,
+            origins=OriginAccess.from_settings(settings),
         )
+
+
+def origin_guard(options: EdgeOptions, index: int, *, metrics_port: int | None = None) -> OriginGuard:
+    """The guard of worker ``index``: the allowed origins, less every address the staydown service
+    is known to listen on (the control plane, this edge, its admin and this worker's metrics)."""
+    guard = OriginGuard(options.origins)
+    control = urlsplit(options.control_plane)
+    endpoints = [(options.host, options.port)]
+    if options.admin_port is not None:
+        endpoints.append((options.admin_host, options.admin_port))
+    if metrics_port is not None:
+        endpoints.append(("127.0.0.1", metrics_port))
+    if control.hostname:
+        endpoints.append((control.hostname, control.port or (443 if control.scheme == "https" else 80)))
+    for host, port in endpoints:
+        try:
+            guard.serving(host, port)
+        except OSError as exc:  # a name that does not resolve here is not reached from here either
+            log.warning("%s not resolved: %s", host, exc)
+    return guard
 
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
@@ -165,6 +191,8 @@ async def run_worker(
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge, consumer, index))
     metrics, _thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    metrics_port = int(metrics.server_address[1])
+    edge.pool.guard = await asyncio.to_thread(origin_guard, options, index, metrics_port=metrics_port)
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
@@ -174,7 +202,7 @@ async def run_worker(
     reports = asyncio.create_task(reporter.run(stop))
     heartbeat = None
     if slot is not None:
-        slot.metrics_port = metrics.server_address[1]
+        slot.metrics_port = metrics_port
         edge.answering = partial(_tell_request, slot)
         heartbeat = Heartbeat(slot, heartbeat_interval(options.stall_seconds))
         heartbeat.start()
@@ -281,16 +309,22 @@ class WorkersCollector(Collector):
         yield replaced
 
 
+def edge_supervisor(options: EdgeOptions, workers: int) -> Supervisor:
+    """A supervisor of ``workers`` worker processes (see ``edge.workers``), not started yet."""
+    return Supervisor(_worker_process, options, workers, stall=options.stall_seconds)
+
+
 def start_workers(options: EdgeOptions, workers: int) -> Supervisor:
-    """Start ``workers`` worker processes under a supervisor (see ``edge.workers``)."""
-    supervisor = Supervisor(_worker_process, options, workers, stall=options.stall_seconds)
+    """Start ``workers`` worker processes under a supervisor."""
+    supervisor = edge_supervisor(options, workers)
     supervisor.start()
     return supervisor
 
 
 def serve_admin(options: EdgeOptions, supervisor: Supervisor) -> int | None:
     """Serve ``/metrics`` for the whole edge on ``options.admin_host:options.admin_port`` (loopback
-    unless configured otherwise; 0 picks a port), from a thread; return the port."""
+    unless configured otherwise; 0 picks a port), from a thread; return the port, which the
+    workers must be told (their origin guard refuses it) before they start."""
     if options.admin_port is None:
         return None
     registry = CollectorRegistry()
