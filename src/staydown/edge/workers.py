@@ -14,17 +14,20 @@ stopped turning still accepts connections on the shared port and answers none of
   its parent between requests (see ``edge.main``).
 - **The supervisor ends a worker whose loop has stopped turning.** Each worker stamps a heartbeat
   (``CLOCK_MONOTONIC``, the same clock in every process) into a slot of memory it shares with
-  the supervisor, from a timer on its event loop. A worker whose stamp is older than the stall
-  bound is asked for a traceback of every thread (``faulthandler`` on ``SIGUSR1``, which runs even
-  while a C call holds the GIL) and then killed; the supervisor starts another in its place and
-  the stuck connection is dropped. The check lives in the supervisor because nothing inside the
-  stuck worker can be relied on: a regex backtracking in C holds the GIL, so a watchdog thread of
-  the worker would never run, and a stopped (``SIGSTOP``) worker runs nothing at all.
+  the supervisor, from a timer on its event loop, and the request line while it decides a request.
+  A worker whose stamp is older than the stall bound is logged with that request line, asked for a
+  traceback of every thread (``faulthandler`` on ``SIGUSR1``, which runs even while a C call holds
+  the GIL) and then killed; the supervisor starts another in its place and the stuck connection
+  is dropped. A worker that exits is restarted too, backing off if it keeps failing at start.
+  The check lives in the supervisor because nothing inside the stuck worker can be relied on: a
+  regex backtracking in C holds the GIL, so a watchdog thread of the worker would never run, and
+  a stopped (``SIGSTOP``) worker runs nothing at all.
   ``RLIMIT_CPU`` does not fit either: it bounds the CPU time of the process's whole life, which a
   long-lived worker exceeds in normal service, not the time one request takes.
 - **Workers run in a process group of their own**, so that a stop signals all of them, and
   anything they started, at once; and so that a terminal's Ctrl-C reaches the supervisor alone,
-  which then stops them in order.
+  which then stops them in order: ``SIGTERM`` to the group, ``SIGKILL`` to what is left after a
+  grace period (at once to a worker already stalled, which could not run its handler).
 """
 
 from __future__ import annotations
