@@ -36,12 +36,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from staydown.demo.pages import LAYOUTS, PageKind, render_page, render_photo
-from staydown.fingerprints.hashing import fingerprint, reference_fingerprint
+from staydown.fingerprints.features import (
+    MIN_INLIERS,
+    QUERY_FEATURES,
+    QUERY_SIZE,
+    FeatureIndex,
+    Features,
+    extract,
+    features_of,
+)
+from staydown.fingerprints.hashing import decode_luma, fingerprint, reference_fingerprint
 from staydown.fingerprints.index import FaissHashIndex, Thresholds
 
 Transform = Callable[[Image.Image, random.Random], bytes]
@@ -202,16 +212,29 @@ def layout(image: Image.Image, rng: random.Random) -> bytes:
     canvas = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(canvas)
     draw.rectangle((0, 0, width, header), fill=_random_colour(rng))
-    draw.text((20, header // 2), rng.choice(("MANGA-READ", "FreeScans", "photo-dump.example")), fill=(255, 255, 255),
-              font=_font(header // 3), anchor="lm")
+    draw.text(
+        (20, header // 2),
+        rng.choice(("MANGA-READ", "FreeScans", "photo-dump.example")),
+        fill=(255, 255, 255),
+        font=_font(header // 3),
+        anchor="lm",
+    )
     for n in range(5):
-        draw.text((width // 2 + n * 110, header // 2), f"Menu {n}", fill=(255, 255, 255), font=_font(16), anchor="lm")
+        draw.text(
+            (width // 2 + n * 110, header // 2),
+            f"Menu {n}",
+            fill=(255, 255, 255),
+            font=_font(16),
+            anchor="lm",
+        )
     left = rng.randint(10, max(11, width - picture_w - 10))
     side = (left + picture_w + 20, width - 10) if left < width - picture_w - left else (10, left - 20)
     for row in range(header + 30, height - footer, 28):
         if side[1] - side[0] > 40 and rng.random() < 0.8:
             draw.text((side[0], row), " ".join(_words(rng, 4)), fill=ink, font=_font(14))
-    canvas.paste(image.convert("RGB").resize((picture_w, picture_h), Image.Resampling.LANCZOS), (left, header + 30))
+    canvas.paste(
+        image.convert("RGB").resize((picture_w, picture_h), Image.Resampling.LANCZOS), (left, header + 30)
+    )
     draw.text((20, height - footer + 20), "Next chapter >> comments (12) share", fill=ink, font=_font(18))
     return encode(canvas, quality=rng.randint(70, 90))
 
@@ -230,7 +253,9 @@ def screenshot(image: Image.Image, rng: random.Random) -> bytes:
     draw = ImageDraw.Draw(canvas)
     draw.rectangle((0, 0, canvas.width, chrome), fill=(222, 225, 230))
     draw.rectangle((80, chrome // 2 - 12, canvas.width - 40, chrome // 2 + 12), fill=(255, 255, 255))
-    draw.text((90, chrome // 2), "https://read-free.example/chapter/12", fill=(0, 0, 0), font=_font(14), anchor="lm")
+    draw.text(
+        (90, chrome // 2), "https://read-free.example/chapter/12", fill=(0, 0, 0), font=_font(14), anchor="lm"
+    )
     canvas.paste(shown.crop((0, 0, shown.width, visible)), (margin, chrome))
     draw.rectangle((canvas.width - 16, chrome, canvas.width, canvas.height), fill=(200, 200, 200))
     draw.rectangle((canvas.width - 13, chrome + 10, canvas.width - 3, chrome + 80), fill=(120, 120, 120))
@@ -241,7 +266,9 @@ def combination(image: Image.Image, rng: random.Random) -> bytes:
     """Cropped, turned a little, mirrored or not, bannered, shrunk and re-encoded hard."""
     w, h = image.size
     cuts = [rng.uniform(0, 0.05) for _ in range(4)]
-    image = image.crop((round(w * cuts[0]), round(h * cuts[1]), w - round(w * cuts[2]), h - round(h * cuts[3])))
+    image = image.crop(
+        (round(w * cuts[0]), round(h * cuts[1]), w - round(w * cuts[2]), h - round(h * cuts[3]))
+    )
     if rng.random() < 0.5:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     image = _rotated(image, rng, 0.5, 2.0)
@@ -254,8 +281,10 @@ def combination(image: Image.Image, rng: random.Random) -> bytes:
 def spread(image: Image.Image, rng: random.Random, partner: Image.Image) -> bytes:
     """Two pictures side by side at one height, as a two-page spread: a gutter of paper or none."""
     height = min(image.height, partner.height, 1400)
-    pages = [p.convert("RGB").resize((round(p.width * height / p.height), height), Image.Resampling.LANCZOS)
-             for p in (image, partner)]
+    pages = [
+        p.convert("RGB").resize((round(p.width * height / p.height), height), Image.Resampling.LANCZOS)
+        for p in (image, partner)
+    ]
     if rng.random() < 0.5:
         pages.reverse()
     gutter = rng.choice((0, 0, round(height * 0.01), round(height * 0.03)))
@@ -263,7 +292,9 @@ def spread(image: Image.Image, rng: random.Random, partner: Image.Image) -> byte
     canvas.paste(pages[0], (0, 0))
     canvas.paste(pages[1], (pages[0].width + gutter, 0))
     scale = rng.uniform(0.6, 1.0)
-    canvas = canvas.resize((round(canvas.width * scale), round(canvas.height * scale)), Image.Resampling.LANCZOS)
+    canvas = canvas.resize(
+        (round(canvas.width * scale), round(canvas.height * scale)), Image.Resampling.LANCZOS
+    )
     return encode(canvas, quality=rng.randint(60, 90))
 
 
@@ -272,7 +303,9 @@ def _random_colour(rng: random.Random) -> tuple[int, int, int]:
 
 
 def _words(rng: random.Random, count: int) -> list[str]:
-    return ["".join(rng.choice("aeioubcdfgklmnprstvz") for _ in range(rng.randint(2, 8))) for _ in range(count)]
+    return [
+        "".join(rng.choice("aeioubcdfgklmnprstvz") for _ in range(rng.randint(2, 8))) for _ in range(count)
+    ]
 
 
 TRANSFORMS: dict[str, Transform] = {
@@ -334,15 +367,30 @@ class Item:
 
 
 @dataclass(frozen=True)
-class Result:
-    item: Item
-    reference: tuple[bytes, ...]
+class Reference:
+    number: int
+    pdq: tuple[bytes, ...]
     weak: bool
     quality: int
-    original: tuple[bytes, ...]  # the reference's own bytes fingerprinted as a query
-    copies: dict[str, tuple[bytes, ...]]
+    features: bytes
+    seconds: float  # PDQ and features, as the bank computes them
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One query's outcome: PDQ matches within the review radius, then the second stage's."""
+
+    pdq: tuple[tuple[int, int], ...]  # (reference, distance), nearest first
+    weak: bool  # the query kept no PDQ hash
+    evidence: tuple[tuple[int, int], ...] = ()  # (reference, inliers), most first
+    second: bool = False  # the second stage was asked
+
+
+@dataclass(frozen=True)
+class Result:
+    item: Item
+    lookups: dict[str, Lookup]
     seconds: float
-    reference_seconds: float
 
 
 def render(item: Item) -> Image.Image:
@@ -363,17 +411,59 @@ def render(item: Item) -> Image.Image:
 
 WORK: list[Item] = []  # every item, so a spread can render its partner (set before the pool forks)
 CHOSEN: tuple[str, ...] = tuple(TRANSFORMS)
+REFERENCES: list[Reference] = []  # set before the second pool forks
+SECOND_STAGE = True
+_INDEXES: list[tuple[FaissHashIndex, FeatureIndex]] = []
+
+
+def reference_of(item: Item) -> Reference:
+    image = render(item)
+    data = encode(image, quality=95)
+    started = time.perf_counter()
+    reference = reference_fingerprint(data)
+    features = features_of(data).to_bytes() if not reference.weak else b""
+    return Reference(
+        item.number, reference.pdq, reference.weak, reference.quality, features, time.perf_counter() - started
+    )
+
+
+def _indexes() -> tuple[FaissHashIndex, FeatureIndex]:
+    """The bank's two indexes, built once in each worker from the references."""
+    if not _INDEXES:
+        hashes, second = FaissHashIndex(), FeatureIndex()
+        for reference in REFERENCES:
+            if reference.pdq:
+                hashes.add([reference.number] * len(reference.pdq), list(reference.pdq))
+            if reference.features:
+                second.add(reference.number, Features.from_bytes(reference.features))
+        _INDEXES.append((hashes, second))
+        # One thread each: the workers already fill the cores, and OpenMP threads that wait for a
+        # busy core slow a binary search down twentyfold.
+        faiss.omp_set_num_threads(1)
+    return _INDEXES[0]
+
+
+def look_up(data: bytes) -> Lookup:
+    """As the edge does: PDQ first; the second stage for a copy PDQ does not block."""
+    hashes, second = _indexes()
+    thresholds = Thresholds()
+    query = fingerprint(data)
+    found = hashes.search(list(query.pdq), radius=thresholds.review) if query.pdq else []
+    pdq = tuple((m.id, m.distance) for m in found)
+    if not SECOND_STAGE or any(m.distance <= thresholds.auto_block for m in found):
+        return Lookup(pdq, not query.pdq)
+    luma = decode_luma(data, size=QUERY_SIZE)
+    upright = extract(luma, limit=QUERY_FEATURES)
+    evidence = second.search(
+        upright, mirror=extract(np.ascontiguousarray(luma[:, ::-1]), limit=QUERY_FEATURES)
+    )
+    return Lookup(pdq, not query.pdq, tuple((e.entry_id, e.inliers) for e in evidence), True)
 
 
 def process(item: Item) -> Result:
     start = time.perf_counter()
     image = render(item)
-    reference_bytes = encode(image, quality=95)
-    started = time.perf_counter()
-    reference = reference_fingerprint(reference_bytes)
-    reference_seconds = time.perf_counter() - started
-    original = fingerprint(reference_bytes)
-    copies = {}
+    lookups = {"original": look_up(encode(image, quality=95))}
     for name in CHOSEN:
         transform = TRANSFORMS[name]
         salt = f":{item.first_seed}" if item.first_seed else ""
@@ -382,17 +472,8 @@ def process(item: Item) -> Result:
             copy = spread(image, rng, render(WORK[item.partner]))
         else:
             copy = transform(image, rng)
-        copies[name] = fingerprint(copy).pdq
-    return Result(
-        item,
-        reference.pdq,
-        reference.weak,
-        reference.quality,
-        original.pdq,
-        copies,
-        time.perf_counter() - start,
-        reference_seconds,
-    )
+        lookups[name] = look_up(copy)
+    return Result(item, lookups, time.perf_counter() - start)
 
 
 def items(pages: int, photos: int, first_seed: int = 0, real: int = 0) -> list[Item]:
@@ -426,149 +507,168 @@ def _group(kind: str) -> str:
     return "real" if kind.startswith("real") else "photo" if kind == "photo" else "page"
 
 
-def distractor(seed: int) -> tuple[int, tuple[bytes, ...]]:
-    """A picture that is in no reference, fingerprinted as a query: any automatic block is false."""
+def distractor(seed: int) -> tuple[int, Lookup]:
+    """A picture that is in no reference, looked up as a copy: any automatic block is false."""
     kind = "photo" if seed % 5 == 0 else "cover" if seed % 7 == 0 else "story"
-    item = Item(0, kind, seed)
-    return seed, fingerprint(encode(render(item), quality=85)).pdq
+    return seed, look_up(encode(render(Item(0, kind, seed)), quality=85))
 
 
 GROUPS = ("story", "cover", "photo", "real-photo", "real-scan")
 
 
 def main() -> None:
-    global CHOSEN
+    global CHOSEN, SECOND_STAGE  # noqa: PLW0603  # read by the worker processes the pool forks
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--real", type=int, default=1000, help="at most this many real pictures")
-    parser.add_argument("--distractors", type=int, default=0, help="more pictures queried, never banked")
+    parser.add_argument("--distractors", type=int, default=0, help="more pictures looked up, never banked")
     parser.add_argument("--only", default="", help="comma-separated transform classes (default: all)")
+    parser.add_argument("--no-second-stage", action="store_true", help="PDQ alone")
     parser.add_argument("--first-seed", type=int, default=0, help="the first page's and photo's seed")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-misses", type=int, default=5, help="list this many misses per class")
     args = parser.parse_args()
     thresholds = Thresholds()
+    SECOND_STAGE = not args.no_second_stage
     if args.only:
         CHOSEN = tuple(name for name in TRANSFORMS if any(part in name for part in args.only.split(",")))
 
     started = time.perf_counter()
     WORK[:] = items(args.pages, args.photos, args.first_seed, args.real)
     with multiprocessing.Pool(args.processes) as pool:
-        results = pool.map(process, WORK, chunksize=4)
+        REFERENCES[:] = pool.map(reference_of, WORK, chunksize=4)
+    banked = time.perf_counter() - started
+    with multiprocessing.Pool(args.processes) as pool:  # forked anew: the workers see REFERENCES
+        results = pool.map(process, WORK, chunksize=2)
         distractors = pool.map(
-            distractor, range(10**6 + args.first_seed, 10**6 + args.first_seed + args.distractors), chunksize=16
+            distractor,
+            range(10**6 + args.first_seed, 10**6 + args.first_seed + args.distractors),
+            chunksize=16,
         )
     print(
         f"{len(results)} images ({args.pages} pages, {args.photos} photos, "
         f"{sum(1 for r in results if r.item.path)} real, seeds from {args.first_seed}), "
-        f"{len(CHOSEN)} transforms each, {len(distractors)} distractors: "
-        f"{time.perf_counter() - started:.0f} s on {args.processes} processes"
+        f"{len(CHOSEN)} transforms each, {len(distractors)} distractors, second stage "
+        f"{'on' if SECOND_STAGE else 'off'}: {banked:.0f} s banking, "
+        f"{time.perf_counter() - started - banked:.0f} s looking up, on {args.processes} processes"
     )
-    timings = sorted(r.reference_seconds for r in results)
-    print(f"reference fingerprint: median {1000 * timings[len(timings) // 2]:.0f} ms, "
-          f"max {1000 * timings[-1]:.0f} ms")
-
-    index = FaissHashIndex()
-    for result in results:
-        if result.reference:
-            index.add([result.item.number] * len(result.reference), list(result.reference))
-    by_kind = collections.Counter(r.item.kind for r in results)
-    weak_by_kind = collections.Counter(r.item.kind for r in results if r.weak)
-    stored = sum(1 for r in results if r.reference)
+    timings = sorted(r.seconds for r in REFERENCES)
     print(
-        f"bank: {len(index)} hashes from {stored} references "
-        f"({len(index) / max(1, stored):.0f} hashes, {len(index) * 36 / max(1, stored) / 1024:.1f} KiB an entry)"
+        f"reference fingerprint (PDQ and features): median {1000 * timings[len(timings) // 2]:.0f} ms, "
+        f"max {1000 * timings[-1]:.0f} ms"
     )
+    hashes = sum(len(r.pdq) for r in REFERENCES)
+    feature_bytes = sum(len(r.features) for r in REFERENCES)
+    stored = sum(1 for r in REFERENCES if r.pdq)
+    print(
+        f"bank: {hashes} hashes from {stored} references; per entry {hashes / max(1, stored):.0f} hashes "
+        f"({hashes * 36 / max(1, stored) / 1024:.1f} KiB with ids), features "
+        f"{feature_bytes / max(1, stored) / 1024:.1f} KiB"
+    )
+    by_kind = collections.Counter(r.item.kind for r in results)
+    weak_by_kind = collections.Counter(r.item.kind for r in results if REFERENCES[r.item.number].weak)
     print(
         "weak references (quality < 50, exact SHA-256 only): "
         + ", ".join(f"{kind} {weak_by_kind[kind]}/{count}" for kind, count in sorted(by_kind.items()))
     )
 
-    false_blocks: list[tuple[int, str, int, int]] = []
+    false_blocks: list[tuple[int, str, int, str]] = []
     false_reviews = 0
     nearest_other = 256
+    most_inliers_other = 0
     hits: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    reviewed: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    first: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    weak_queries: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     misses: dict[str, list[str]] = collections.defaultdict(list)
+    asked = 0
+
+    def wrong(own: int, name: str, lookup: Lookup, allowed: set[int]) -> None:
+        nonlocal nearest_other, false_reviews, most_inliers_other
+        for other, distance in lookup.pdq:
+            if other in allowed:
+                continue
+            nearest_other = min(nearest_other, distance)
+            if distance <= thresholds.auto_block:
+                false_blocks.append((own, name, other, f"{distance} bits"))
+            else:
+                false_reviews += 1
+        for other, inliers in lookup.evidence:
+            if other in allowed:
+                continue
+            most_inliers_other = max(most_inliers_other, inliers)
+            if inliers >= MIN_INLIERS:
+                false_blocks.append((own, name, other, f"{inliers} inliers"))
+
     for result in results:
         own = result.item.number
-        queries = {"original": result.original, **result.copies}
-        for name, hashes in queries.items():
-            matches = index.search(list(hashes), radius=thresholds.review) if hashes else []
-            for match in matches:
-                if match.id != own and not (name == "spread" and match.id == result.item.partner):
-                    nearest_other = min(nearest_other, match.distance)
-                    if match.distance <= thresholds.auto_block:
-                        false_blocks.append((own, name, match.id, match.distance))
-                    else:
-                        false_reviews += 1
-            if result.weak:
+        for name, lookup in result.lookups.items():
+            asked += lookup.second
+            wrong(own, name, lookup, {own, result.item.partner} if name == "spread" else {own})
+            if REFERENCES[own].weak:
                 continue  # weak references are matched by SHA-256 only; counted apart below
             group = result.item.kind
             totals[name][group] += 1
-            if not hashes:
-                weak_queries[name][group] += 1
-            found = [m.distance for m in matches if m.id == own]
-            if found:  # within the review radius: at least a person looks at it
-                reviewed[name][group] += 1
-            if found and found[0] <= thresholds.auto_block:
+            distance = min((d for i, d in lookup.pdq if i == own), default=None)
+            inliers = max((n for i, n in lookup.evidence if i == own), default=0)
+            if distance is not None and distance <= thresholds.auto_block:
+                first[name][group] += 1
+                hits[name][group] += 1
+            elif inliers >= MIN_INLIERS:
                 hits[name][group] += 1
             elif len(misses[name]) < args.show_misses:
-                misses[name].append(f"{_label(result.item)} ({found[0] if found else '>48'})")
-    for seed, hashes in distractors:
-        for match in index.search(list(hashes), radius=thresholds.review) if hashes else []:
-            nearest_other = min(nearest_other, match.distance)
-            if match.distance <= thresholds.auto_block:
-                false_blocks.append((-seed, "distractor", match.id, match.distance))
-            else:
-                false_reviews += 1
+                misses[name].append(f"{_label(result.item)} ({distance or '>48'} bits, {inliers} inliers)")
+    for seed, lookup in distractors:
+        asked += lookup.second
+        wrong(-seed, "distractor", lookup, set())
 
-    print(f"\nrecall at distance <= {thresholds.auto_block} (references with quality >= 50):")
     groups = [group for group in GROUPS if any(totals[name][group] for name in totals)]
-    print(f"{'transform':17}" + "".join(f"{group:>16}" for group in groups) + f"{'all':>8}  weak copies")
+    print(
+        f"\nrecall: blocked automatically (PDQ <= {thresholds.auto_block} bits, or >= {MIN_INLIERS} "
+        f"inliers in the second stage); in brackets by PDQ alone"
+    )
+    print(f"{'transform':17}" + "".join(f"{group:>20}" for group in groups) + f"{'all':>13}")
     worst = dict.fromkeys((*groups, "all"), 1.0)
     for name in ["original", *CHOSEN]:
         cells = []
         for group in groups:
-            total = totals[name][group]
-            cells.append(f"{hits[name][group]}/{total} {hits[name][group] / max(1, total):.2f}")
-            worst[group] = min(worst[group], hits[name][group] / max(1, total))
-        recall = sum(hits[name].values()) / max(1, sum(totals[name].values()))
+            total = max(1, totals[name][group])
+            cells.append(
+                f"{hits[name][group]}/{totals[name][group]} {hits[name][group] / total:.2f}"
+                f" ({first[name][group] / total:.2f})"
+            )
+            if totals[name][group]:
+                worst[group] = min(worst[group], hits[name][group] / total)
+        all_total = max(1, sum(totals[name].values()))
+        recall = sum(hits[name].values()) / all_total
         worst["all"] = min(worst["all"], recall)
-        print(f"{name:17}" + "".join(f"{cell:>16}" for cell in cells) + f"{recall:8.3f}  "
-              f"{sum(weak_queries[name].values())}")
+        print(
+            f"{name:17}"
+            + "".join(f"{cell:>20}" for cell in cells)
+            + f"{recall:7.3f} ({sum(first[name].values()) / all_total:.2f})"
+        )
         if misses[name]:
             print(f"{'':19} misses: {', '.join(misses[name])}")
-    print(f"\nfound within the review radius (<= {thresholds.review}: blocked or queued for review):")
-    for name in CHOSEN:
-        cells = [f"{group} {reviewed[name][group] / max(1, totals[name][group]):.2f}" for group in groups]
-        print(f"{name:17} {'  '.join(cells)}")
-    weak_items = [r for r in results if r.weak]
-    weak_blocks = sum(1 for own, *_ in false_blocks if own >= 0 and results[own].weak)
-    print(
-        f"\nweak images: {len(weak_items)} (their copies carry PDQ hashes in "
-        f"{sum(1 for r in weak_items for h in r.copies.values() if h)} of "
-        f"{len(weak_items) * len(CHOSEN)} cases; automatic blocks of them by PDQ: {weak_blocks})"
-    )
     distinct = len(results) + len(distractors)
+    print(f"\nsecond stage asked for {asked} look-ups (no PDQ block)")
     print(
         f"false automatic blocks among {distinct} distinct images "
-        f"(a different image within {thresholds.auto_block}): {len(false_blocks)}"
+        f"({len(results)} banked, {len(distractors)} distractors): {len(false_blocks)}"
     )
-    for own, name, other, distance in false_blocks[:10]:
+    for own, name, other, how in false_blocks[:10]:
         source = _label(results[own].item) if own >= 0 else f"distractor {-own}"
-        print(f"  {source} {name} -> {_label(results[other].item)} at {distance}")
+        print(f"  {source} {name} -> {_label(results[other].item)} at {how}")
     print(
         f"review-band hits on a different image ({thresholds.auto_block + 1}-{thresholds.review}): "
         f"{false_reviews}"
     )
     nearest = f"{nearest_other} bits" if nearest_other <= thresholds.review else f"> {thresholds.review} bits"
-    print(f"nearest different image: {nearest}")
+    print(
+        f"nearest different image: {nearest}; most second-stage inliers on a different image: "
+        f"{most_inliers_other} (blocks at {MIN_INLIERS})"
+    )
     print()
     for group, recall in worst.items():
         verdict = "met" if recall >= 0.95 else "MISSED"

@@ -49,6 +49,7 @@ __all__ = [
     "Fingerprint",
     "ImageLimits",
     "ImageRejected",
+    "decode_luma",
     "fingerprint",
     "hamming",
     "is_image_type",
@@ -257,12 +258,18 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
     return image
 
 
-def _decode(data: bytes, limits: ImageLimits) -> tuple[Luma, tuple[int, int], str]:
+def decode_luma(data: bytes, *, limits: ImageLimits = ImageLimits(), size: int = NORMAL_SIZE) -> Luma:
+    """Decode the first frame to luma scaled to fit a ``size`` square, with the same guards as
+    fingerprinting (the local features of the second stage want more pixels than PDQ)."""
+    return _decode(data, limits, size)[0]
+
+
+def _decode(data: bytes, limits: ImageLimits, size: int = NORMAL_SIZE) -> tuple[Luma, tuple[int, int], str]:
     """Decode the first frame to luma scaled into the normal box; return it, the size and format."""
     with _open(data, limits) as image:
         width, height = image.size
         fmt = image.format or "unknown"
-        box = _fit(width, height, NORMAL_SIZE)
+        box = _fit(width, height, size)
         if fmt == "JPEG":
             image.draft("L", box)
         try:

@@ -1,0 +1,329 @@
+"""The second stage of stay-down: local features with geometric verification, for what PDQ misses.
+
+A PDQ hash describes a whole picture, so it cannot follow a copy whose picture is only part of what
+is served (a two-page spread, a page inside a site's layout, a screenshot), turned by a few degrees,
+or cropped deeper than the reference's crop windows. Local features can: ORB keypoints (corners at
+several scales, each with a 256-bit binary descriptor that does not change when the picture is
+turned or scaled) are found in the reference and in the copy, descriptors are paired by Hamming
+distance, and a similarity transform (scale, rotation, shift) is fitted to the pairs with RANSAC.
+Pictures that merely look alike (two pages of one layout, two photos of a sky) share a few pairs
+by chance but never dozens that agree on one transform, so the count of inliers is the evidence,
+and a match is recorded with it: inliers, pairs, the transform, and where in the copy the
+reference lies (which names the part of a spread or layout that matched).
+
+Candidates come from :class:`FeatureIndex`, an exact FAISS binary index over every reference
+descriptor: each query descriptor votes for the references holding its nearest descriptors, and
+the few references with most votes are verified. Mirrored copies are searched with the query's
+mirror image. The index holds ``REFERENCE_FEATURES`` descriptors per entry (36 bytes each with the
+keypoint), so it is sized for banks of up to a few hundred thousand entries on one machine; it is
+meant to run after a copy is served (the PDQ stage decides before), then block and purge.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from staydown.fingerprints.hashing import ImageLimits, decode_luma
+
+__all__ = [
+    "FEATURE_BYTES",
+    "MIN_INLIERS",
+    "Evidence",
+    "FeatureIndex",
+    "Features",
+    "extract",
+    "features_of",
+    "verify",
+]
+
+FEATURE_BYTES = 32  # an ORB descriptor
+REFERENCE_SIZE = 640  # references are decoded to fit this square before their keypoints are found
+QUERY_SIZE = 960  # a copy may hold the picture in part of it (a spread, a layout): more pixels
+REFERENCE_FEATURES = 500
+QUERY_FEATURES = 1500
+MIN_INLIERS = 24  # pairs that agree on one transform before a copy is blocked on them alone
+# ...and how alike the copy, turned back onto the reference, must look (Pearson correlation of
+# their pixels over what they share). Pictures of one design (covers with one title placement,
+# pages of one layout) share dozens of consistent pairs along their lettering and frames; their
+# pictures do not correlate.
+MIN_CORRELATION = 0.8
+THUMBNAIL = 64  # the reference's pixels kept for that check, a square this many pixels wide
+_RATIO = 0.8  # Lowe's test: a pair is kept when its descriptor is clearly nearer than the next
+_NEAR = 64  # a descriptor further than this (of 256 bits) votes for nobody
+_CANDIDATES = 6  # references verified per query
+_REPROJECTION = 0.012  # RANSAC tolerance, as a share of the query's longer side
+_SCALES = (0.1, 6.0)  # a copy shows the reference between a tenth and six times its size
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """ORB keypoints of one image: positions as shares of its width and height, and descriptors."""
+
+    points: npt.NDArray[np.float32]  # (n, 2): x / width, y / height
+    descriptors: npt.NDArray[np.uint8]  # (n, 32)
+    width: int  # of the decoded image the positions were found in
+    height: int
+    thumbnail: npt.NDArray[np.uint8]  # THUMBNAIL x THUMBNAIL luma of the whole image, for the check
+
+    def __len__(self) -> int:
+        return len(self.descriptors)
+
+    def to_bytes(self) -> bytes:
+        """A compact form for the feed and the store: size, then each keypoint (two uint16
+        shares of 65535) and its descriptor."""
+        header = np.array([self.width, self.height, len(self)], dtype="<u4").tobytes()
+        points = np.round(np.clip(self.points, 0, 1) * 65535).astype("<u2")
+        return (
+            header
+            + np.ascontiguousarray(self.thumbnail).tobytes()
+            + points.tobytes()
+            + np.ascontiguousarray(self.descriptors).tobytes()
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Features:
+        """Read what :meth:`to_bytes` wrote; ValueError on anything else."""
+        head = 12 + THUMBNAIL * THUMBNAIL
+        if len(data) < head:
+            raise ValueError(f"features are at least {head} bytes")
+        width, height, count = (int(v) for v in np.frombuffer(data[:12], dtype="<u4"))
+        if len(data) != head + count * (4 + FEATURE_BYTES) or not (width and height):
+            raise ValueError(f"{count} features of a {width}x{height} image do not fit in {len(data)} bytes")
+        thumbnail = np.frombuffer(data[12:head], dtype=np.uint8).reshape(THUMBNAIL, THUMBNAIL)
+        points = np.frombuffer(data[head : head + 4 * count], dtype="<u2").reshape(count, 2)
+        descriptors = np.frombuffer(data[head + 4 * count :], dtype=np.uint8).reshape(count, FEATURE_BYTES)
+        shares = (points.astype(np.float32) / 65535).astype(np.float32)
+        return cls(shares, descriptors.copy(), width, height, thumbnail.copy())
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a copy is taken for a reference: pairs of keypoints that one transform explains."""
+
+    entry_id: int
+    inliers: int
+    pairs: int
+    mirrored: bool
+    scale: float  # the reference's size in the copy, relative to its own (in decoded pixels)
+    rotation: float  # degrees, counter-clockwise
+    part: tuple[float, float, float, float]  # where the reference lies in the copy: left, top, right, bottom
+    correlation: float  # of the copy turned back onto the reference, over what they share
+
+    @property
+    def conclusive(self) -> bool:
+        """Whether the evidence is strong enough to block on its own."""
+        return self.inliers >= MIN_INLIERS and self.correlation >= MIN_CORRELATION
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "entry_id": self.entry_id,
+            "inliers": self.inliers,
+            "pairs": self.pairs,
+            "mirrored": self.mirrored,
+            "scale": round(self.scale, 4),
+            "rotation": round(self.rotation, 2),
+            "part": [round(v, 4) for v in self.part],
+            "correlation": round(self.correlation, 3),
+        }
+
+
+def extract(luma: npt.NDArray[np.uint8], *, limit: int = REFERENCE_FEATURES) -> Features:
+    """Find up to ``limit`` ORB keypoints of a luma image (the strongest, spread over the scales)."""
+    height, width = luma.shape
+    thumbnail = np.asarray(cv2.resize(luma, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA), np.uint8)
+    orb = cv2.ORB.create(nfeatures=limit, fastThreshold=12, edgeThreshold=15, patchSize=31)
+    keypoints, descriptors = orb.detectAndCompute(np.ascontiguousarray(luma), None)
+    if descriptors is None or not keypoints:
+        empty = np.empty((0, FEATURE_BYTES), np.uint8)
+        return Features(np.empty((0, 2), np.float32), empty, width, height, thumbnail)
+    points = np.array([kp.pt for kp in keypoints], dtype=np.float32)
+    points /= np.array([width, height], dtype=np.float32)
+    return Features(points, np.asarray(descriptors, dtype=np.uint8), width, height, thumbnail)
+
+
+def features_of(data: bytes, *, limits: ImageLimits | None = None, query: bool = False) -> Features:
+    """Decode an image with the fingerprinting guards and find its keypoints, as a reference or,
+    with ``query``, as a copy to look up (more pixels and keypoints: the picture may be a part)."""
+    size, limit = (QUERY_SIZE, QUERY_FEATURES) if query else (REFERENCE_SIZE, REFERENCE_FEATURES)
+    return extract(decode_luma(data, limits=limits or ImageLimits(), size=size), limit=limit)
+
+
+def verify(
+    query: Features,
+    reference: Features,
+    luma: npt.NDArray[np.uint8],
+    *,
+    entry_id: int = 0,
+    mirror: bool = False,
+) -> Evidence | None:
+    """Pair the two images' descriptors, fit one similarity transform to the pairs and compare the
+    copy's pixels, turned back by it, with the reference's; the evidence, or None when no transform
+    explains even a handful of pairs. ``luma`` is the copy the query features were found in."""
+    if len(query) < 2 or len(reference) < 2:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    knn = matcher.knnMatch(reference.descriptors, query.descriptors, k=2)
+    pairs = [
+        m[0] for m in knn if len(m) == 2 and m[0].distance < _RATIO * m[1].distance and m[0].distance <= _NEAR
+    ]
+    if len(pairs) < 4:
+        return None
+    scale_ref = np.array([reference.width, reference.height], np.float32)
+    scale_query = np.array([query.width, query.height], np.float32)
+    source = reference.points[[p.queryIdx for p in pairs]] * scale_ref
+    target = query.points[[p.trainIdx for p in pairs]] * scale_query
+    tolerance = _REPROJECTION * max(query.width, query.height)
+    transform, mask = cv2.estimateAffinePartial2D(
+        source, target, method=cv2.RANSAC, ransacReprojThreshold=tolerance, maxIters=2000, confidence=0.995
+    )
+    if transform is None or mask is None:
+        return None
+    inliers = int(mask.sum())
+    scale = float(math.hypot(transform[0, 0], transform[1, 0]))
+    if not _SCALES[0] <= scale <= _SCALES[1]:
+        return None
+    rotation = math.degrees(math.atan2(transform[1, 0], transform[0, 0]))
+    corners = np.array(
+        [[0, 0], [reference.width, 0], [reference.width, reference.height], [0, reference.height]], np.float32
+    )
+    placed = corners @ transform[:, :2].T + transform[:, 2]
+    left, top = np.clip(placed.min(axis=0) / scale_query, 0, 1)
+    right, bottom = np.clip(placed.max(axis=0) / scale_query, 0, 1)
+    if mirror:
+        left, right = 1 - right, 1 - left
+    return Evidence(
+        entry_id,
+        inliers,
+        len(pairs),
+        mirror,
+        scale,
+        rotation,
+        (float(left), float(top), float(right), float(bottom)),
+        _correlation(luma, np.asarray(transform, np.float64), reference) if inliers >= MIN_INLIERS else 0.0,
+    )
+
+
+def _correlation(
+    luma: npt.NDArray[np.uint8], transform: npt.NDArray[np.float64], reference: Features
+) -> float:
+    """Pearson correlation between the reference's thumbnail and the copy sampled where the
+    transform puts each of its pixels, over the pixels that fall inside the copy (a crop leaves
+    some out); 0 when fewer than a third do."""
+    # Each thumbnail pixel covers this many copy pixels: shrink the copy first so that sampling
+    # it does not alias (two samples a thumbnail pixel).
+    scale = math.hypot(transform[0, 0], transform[1, 0])
+    shrink = max(1.0, scale * reference.width / THUMBNAIL / 2)
+    small = luma
+    if shrink > 1:
+        size = (max(1, round(luma.shape[1] / shrink)), max(1, round(luma.shape[0] / shrink)))
+        small = np.asarray(cv2.resize(luma, size, interpolation=cv2.INTER_AREA), np.uint8)
+    # Thumbnail pixel (u, v) -> reference pixel -> copy pixel -> shrunk copy pixel (pixel centres).
+    to_reference = np.array(
+        [
+            [reference.width / THUMBNAIL, 0, reference.width / THUMBNAIL / 2],
+            [0, reference.height / THUMBNAIL, reference.height / THUMBNAIL / 2],
+            [0, 0, 1],
+        ]
+    )
+    to_copy = np.vstack([transform, [0, 0, 1]]) @ to_reference
+    to_small = np.diag([1 / shrink, 1 / shrink, 1]) @ to_copy
+    mapping = to_small[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    sampled = cv2.warpAffine(small, mapping, (THUMBNAIL, THUMBNAIL), flags=flags, borderValue=0)
+    inside = cv2.warpAffine(
+        np.full(small.shape, 255, np.uint8), mapping, (THUMBNAIL, THUMBNAIL), flags=flags, borderValue=0
+    )
+    valid = inside == 255
+    if valid.sum() < THUMBNAIL * THUMBNAIL / 3:
+        return 0.0
+    a = sampled[valid].astype(np.float64)
+    b = reference.thumbnail[valid].astype(np.float64)
+    if a.std() < 1 or b.std() < 1:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+class FeatureIndex:
+    """Every reference's keypoints, searchable by descriptor: an exact FAISS binary index over all
+    descriptors, each row's entry id beside it, and each entry's features for verification."""
+
+    def __init__(self) -> None:
+        self._index = faiss.IndexBinaryFlat(FEATURE_BYTES * 8)
+        self._owners: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._entries: dict[int, Features] = {}
+        self._lock = threading.RLock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def descriptors(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, entry_id: int, features: Features) -> None:
+        """Store an entry's features (replacing any it had)."""
+        with self._lock:
+            if entry_id in self._entries:
+                self.remove([entry_id])
+            if not len(features):
+                return
+            self._entries[entry_id] = features
+            self._index.add(np.ascontiguousarray(features.descriptors))
+            self._owners = np.concatenate([self._owners, np.full(len(features), entry_id, dtype=np.int64)])
+
+    def remove(self, entry_ids: Iterable[int]) -> None:
+        """Drop the entries' features."""
+        gone = [i for i in entry_ids if i in self._entries]
+        if not gone:
+            return
+        with self._lock:
+            for entry_id in gone:
+                self._entries.pop(entry_id, None)
+            doomed = np.flatnonzero(np.isin(self._owners, np.asarray(gone, dtype=np.int64)))
+            self._index.remove_ids(faiss.IDSelectorBatch(doomed.astype(np.int64)))
+            self._owners = np.delete(self._owners, doomed)
+
+    def candidates(self, query: Features, *, limit: int = _CANDIDATES) -> list[int]:
+        """The entries most of the query's descriptors lie nearest to, most votes first."""
+        if not len(query):
+            return []
+        with self._lock:
+            if not self._index.ntotal:
+                return []
+            distances, rows = self._index.search(np.ascontiguousarray(query.descriptors), 1)
+            near = rows[:, 0][(distances[:, 0] <= _NEAR) & (rows[:, 0] >= 0)]
+            votes = Counter(self._owners[near].tolist())
+        return [entry_id for entry_id, count in votes.most_common(limit) if count >= 4]
+
+    def search(self, luma: npt.NDArray[np.uint8], *, limit: int = _CANDIDATES) -> list[Evidence]:
+        """Find and verify the likeliest entries for a copy (luma decoded to fit QUERY_SIZE); when
+        none is conclusive, its mirror image too. The evidence, conclusive and most inliers first."""
+        found: dict[int, Evidence] = {}
+        for flipped in (False, True):
+            if any(e.conclusive for e in found.values()):
+                break
+            view = np.ascontiguousarray(luma[:, ::-1]) if flipped else luma
+            query = extract(view, limit=QUERY_FEATURES)
+            for entry_id in self.candidates(query, limit=limit):
+                with self._lock:
+                    reference = self._entries.get(entry_id)
+                if reference is None:
+                    continue
+                evidence = verify(query, reference, view, entry_id=entry_id, mirror=flipped)
+                if evidence is not None and (entry_id not in found or _stronger(evidence, found[entry_id])):
+                    found[entry_id] = evidence
+        return sorted(found.values(), key=lambda e: (not e.conclusive, -e.inliers, e.entry_id))
+
+
+def _stronger(a: Evidence, b: Evidence) -> bool:
+    return (a.conclusive, a.inliers) > (b.conclusive, b.inliers)
