@@ -36,19 +36,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import cv2
+import faiss
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from staydown.demo.pages import LAYOUTS, PageKind, render_page, render_photo
 from staydown.fingerprints.features import (
+    MIN_CORRELATION,
     MIN_INLIERS,
-    QUERY_FEATURES,
+    MIN_PRECISION,
     QUERY_SIZE,
     FeatureIndex,
     Features,
-    extract,
+    conclusive,
     features_of,
 )
 from staydown.fingerprints.hashing import decode_luma, fingerprint, reference_fingerprint
@@ -382,7 +384,7 @@ class Lookup:
 
     pdq: tuple[tuple[int, int], ...]  # (reference, distance), nearest first
     weak: bool  # the query kept no PDQ hash
-    evidence: tuple[tuple[int, int], ...] = ()  # (reference, inliers), most first
+    evidence: tuple[tuple[int, int, float, float], ...] = ()  # (reference, inliers, correlation, precision)
     second: bool = False  # the second stage was asked
 
 
@@ -417,6 +419,7 @@ _INDEXES: list[tuple[FaissHashIndex, FeatureIndex]] = []
 
 
 def reference_of(item: Item) -> Reference:
+    cv2.setNumThreads(1)  # one core per worker process
     image = render(item)
     data = encode(image, quality=95)
     started = time.perf_counter()
@@ -452,15 +455,13 @@ def look_up(data: bytes) -> Lookup:
     pdq = tuple((m.id, m.distance) for m in found)
     if not SECOND_STAGE or any(m.distance <= thresholds.auto_block for m in found):
         return Lookup(pdq, not query.pdq)
-    luma = decode_luma(data, size=QUERY_SIZE)
-    upright = extract(luma, limit=QUERY_FEATURES)
-    evidence = second.search(
-        upright, mirror=extract(np.ascontiguousarray(luma[:, ::-1]), limit=QUERY_FEATURES)
-    )
-    return Lookup(pdq, not query.pdq, tuple((e.entry_id, e.inliers) for e in evidence), True)
+    evidence = second.search(decode_luma(data, size=QUERY_SIZE))
+    found_second = tuple((e.entry_id, e.inliers, e.correlation, e.precision) for e in evidence)
+    return Lookup(pdq, not query.pdq, found_second, True)
 
 
 def process(item: Item) -> Result:
+    cv2.setNumThreads(1)
     start = time.perf_counter()
     image = render(item)
     lookups = {"original": look_up(encode(image, quality=95))}
@@ -579,6 +580,8 @@ def main() -> None:
     false_reviews = 0
     nearest_other = 256
     most_inliers_other = 0
+    most_correlated_other = -1.0
+    most_precise_other = 0.0
     hits: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     first: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -586,7 +589,7 @@ def main() -> None:
     asked = 0
 
     def wrong(own: int, name: str, lookup: Lookup, allowed: set[int]) -> None:
-        nonlocal nearest_other, false_reviews, most_inliers_other
+        nonlocal nearest_other, false_reviews, most_inliers_other, most_correlated_other, most_precise_other
         for other, distance in lookup.pdq:
             if other in allowed:
                 continue
@@ -595,12 +598,23 @@ def main() -> None:
                 false_blocks.append((own, name, other, f"{distance} bits"))
             else:
                 false_reviews += 1
-        for other, inliers in lookup.evidence:
+        for other, inliers, correlation, precision in lookup.evidence:
             if other in allowed:
                 continue
             most_inliers_other = max(most_inliers_other, inliers)
             if inliers >= MIN_INLIERS:
-                false_blocks.append((own, name, other, f"{inliers} inliers"))
+                most_correlated_other = max(most_correlated_other, correlation)
+                if correlation >= MIN_CORRELATION:
+                    most_precise_other = max(most_precise_other, precision)
+            if conclusive(inliers=inliers, correlation=correlation, precision=precision):
+                false_blocks.append(
+                    (
+                        own,
+                        name,
+                        other,
+                        f"{inliers} inliers, correlation {correlation:.2f}, precision {precision:.2f}",
+                    )
+                )
 
     for result in results:
         own = result.item.number
@@ -612,14 +626,19 @@ def main() -> None:
             group = result.item.kind
             totals[name][group] += 1
             distance = min((d for i, d in lookup.pdq if i == own), default=None)
-            inliers = max((n for i, n in lookup.evidence if i == own), default=0)
+            inliers, correlation, precision = max(
+                ((n, c, p) for i, n, c, p in lookup.evidence if i == own), default=(0, 0.0, 0.0)
+            )
             if distance is not None and distance <= thresholds.auto_block:
                 first[name][group] += 1
                 hits[name][group] += 1
-            elif inliers >= MIN_INLIERS:
+            elif conclusive(inliers=inliers, correlation=correlation, precision=precision):
                 hits[name][group] += 1
             elif len(misses[name]) < args.show_misses:
-                misses[name].append(f"{_label(result.item)} ({distance or '>48'} bits, {inliers} inliers)")
+                misses[name].append(
+                    f"{_label(result.item)} ({distance or '>48'} bits, {inliers} inliers, "
+                    f"{correlation:.2f}, {precision:.2f})"
+                )
     for seed, lookup in distractors:
         asked += lookup.second
         wrong(-seed, "distractor", lookup, set())
@@ -667,7 +686,9 @@ def main() -> None:
     nearest = f"{nearest_other} bits" if nearest_other <= thresholds.review else f"> {thresholds.review} bits"
     print(
         f"nearest different image: {nearest}; most second-stage inliers on a different image: "
-        f"{most_inliers_other} (blocks at {MIN_INLIERS})"
+        f"{most_inliers_other} (blocks at {MIN_INLIERS}); highest correlation of a different image "
+        f"with that many: {most_correlated_other:.2f} (blocks at {MIN_CORRELATION}); highest precision "
+        f"of one with both: {most_precise_other:.2f} (blocks at {MIN_PRECISION})"
     )
     print()
     for group, recall in worst.items():

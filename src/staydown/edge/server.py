@@ -253,6 +253,7 @@ class Edge:
                 "distance": verdict.distance,
                 "exact": verdict.exact,
                 "copy_sha256": (sha256 or self.guard.cached.sha.get(key) or verdict.entry.sha256).hex(),
+                **({"evidence": verdict.evidence.to_record()} if verdict.evidence is not None else {}),
             }
         )
 
@@ -475,7 +476,7 @@ class Edge:
             decision = self.decide(request)  # or while the image was judged
         fp = assessed[0] if assessed is not None else None
         if assessed is not None and decision.outcome is Outcome.proxy:
-            self._judge(decision, key, *assessed)
+            self._judge(decision, key, *assessed, body=entry.body)
             decision = self.decide(request)
         if decision.outcome is not Outcome.proxy:
             write(self.immediate(request, decision) or b"")
@@ -516,6 +517,8 @@ class Edge:
         fp: Fingerprint,
         verdict: Verdict | None,
         generation: int,
+        *,
+        body: bytes,
     ) -> None:
         """Apply the bank's verdict on a filled image before it is first served from the cache."""
         assert decision.zone is not None and decision.url is not None
@@ -529,10 +532,19 @@ class Edge:
             self.guard.cached.forget(key)
             self._block_copy(key, verdict, host=decision.url.host)
             return
-        # Served: whether a person should look at it (the review band) is asked after, off the loop.
+        # Served: the second stage, and whether a person should look at it (the review band), are
+        # asked after, off the loop.
         host = decision.url.host
         review = asyncio.get_running_loop().run_in_executor(
-            self.hasher, partial(self.guard.review, fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+            self.hasher,
+            partial(
+                self.guard.after_serving,
+                fp,
+                body,
+                zone_id=zone.zone_id,
+                customer_id=zone.customer_id,
+                limits=self.image_limits,
+            ),
         )
         review.add_done_callback(partial(self._reviewed, key, host=host, sha256=fp.sha256))
 
@@ -545,6 +557,12 @@ class Edge:
             log.exception("review search failed for %s", key)
             return
         if verdict is None or self.state.exempted(*key):
+            return
+        if verdict.outcome == "block":  # the second stage: purge the copy just served, and block it
+            self.count("staydown_blocked_late")
+            self.cache.purge(*key)
+            self.guard.cached.forget(key)
+            self._block_copy(key, verdict, host=host)
             return
         self.count("staydown_review")
         self._report(key, verdict, host=host, sha256=sha256)

@@ -21,6 +21,7 @@ meant to run after a copy is served (the PDQ stage decides before), then block a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections import Counter
@@ -33,14 +34,17 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from staydown.fingerprints.hashing import ImageLimits, decode_luma
+from staydown.fingerprints.hashing import Fingerprint, ImageLimits, decode_luma, reference_fingerprint
 
 __all__ = [
     "FEATURE_BYTES",
     "MIN_INLIERS",
+    "MIN_PRECISION",
     "Evidence",
     "FeatureIndex",
     "Features",
+    "bank_fingerprint",
+    "conclusive",
     "extract",
     "features_of",
     "verify",
@@ -56,13 +60,19 @@ MIN_INLIERS = 24  # pairs that agree on one transform before a copy is blocked o
 # their pixels over what they share). Pictures of one design (covers with one title placement,
 # pages of one layout) share dozens of consistent pairs along their lettering and frames; their
 # pictures do not correlate.
-MIN_CORRELATION = 0.8
+MIN_CORRELATION = 0.85
+MIN_PRECISION = 0.7  # see Evidence.precision
+SURE_PRECISION = 0.88  # a precision that needs no more correlation than MIN_CORRELATION
+SURE_CORRELATION = 0.97  # a correlation that needs no more precision than MIN_PRECISION
 THUMBNAIL = 64  # the reference's pixels kept for that check, a square this many pixels wide
+_BLUR = 1.0  # the Gaussian both are blurred with before they are compared, in thumbnail pixels
 _RATIO = 0.8  # Lowe's test: a pair is kept when its descriptor is clearly nearer than the next
 _NEAR = 64  # a descriptor further than this (of 256 bits) votes for nobody
 _CANDIDATES = 6  # references verified per query
 _REPROJECTION = 0.012  # RANSAC tolerance, as a share of the query's longer side
 _SCALES = (0.1, 6.0)  # a copy shows the reference between a tenth and six times its size
+_ASPECT = 1.4  # how much more one direction may be scaled than the other
+_STRETCH = 1.03  # ...and at least, for an affine transform to be taken over a similarity
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,17 @@ class Features:
         return cls(shares, descriptors.copy(), width, height, thumbnail.copy())
 
 
+def conclusive(*, inliers: int, correlation: float, precision: float) -> bool:
+    """The rule a second-stage match must pass to block on its own (the edge and the control
+    plane both apply it)."""
+    if inliers < MIN_INLIERS or correlation < MIN_CORRELATION or precision < MIN_PRECISION:
+        return False
+    # Keypoints of smooth pictures are found less precisely, but such a copy correlates all but
+    # perfectly; a photograph of the same scene from a step apart does neither (its precision
+    # stays far below, 0.3-0.6 on a stereo pair, though it correlates at 0.95).
+    return precision >= SURE_PRECISION or correlation >= SURE_CORRELATION
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Why a copy is taken for a reference: pairs of keypoints that one transform explains."""
@@ -118,15 +139,16 @@ class Evidence:
     rotation: float  # degrees, counter-clockwise
     part: tuple[float, float, float, float]  # where the reference lies in the copy: left, top, right, bottom
     correlation: float  # of the copy turned back onto the reference, over what they share
+    precision: float  # the share of inliers the transform places within a third of the tolerance
 
     @property
     def conclusive(self) -> bool:
         """Whether the evidence is strong enough to block on its own."""
-        return self.inliers >= MIN_INLIERS and self.correlation >= MIN_CORRELATION
+        return conclusive(inliers=self.inliers, correlation=self.correlation, precision=self.precision)
 
     def to_record(self) -> dict[str, Any]:
+        """The evidence as a match report carries it (the entry is named beside it)."""
         return {
-            "entry_id": self.entry_id,
             "inliers": self.inliers,
             "pairs": self.pairs,
             "mirrored": self.mirrored,
@@ -134,6 +156,7 @@ class Evidence:
             "rotation": round(self.rotation, 2),
             "part": [round(v, 4) for v in self.part],
             "correlation": round(self.correlation, 3),
+            "precision": round(self.precision, 3),
         }
 
 
@@ -158,6 +181,15 @@ def features_of(data: bytes, *, limits: ImageLimits | None = None, query: bool =
     return extract(decode_luma(data, limits=limits or ImageLimits(), size=size), limit=limit)
 
 
+def bank_fingerprint(data: bytes, *, limits: ImageLimits | None = None) -> Fingerprint:
+    """Fingerprint a reference for the bank: its PDQ hashes and, unless it is too weak to be
+    matched perceptually at all, its local features for the second stage."""
+    fp = reference_fingerprint(data, limits=limits or ImageLimits())
+    if fp.weak:
+        return fp
+    return dataclasses.replace(fp, features=features_of(data, limits=limits).to_bytes())
+
+
 def verify(
     query: Features,
     reference: Features,
@@ -178,38 +210,98 @@ def verify(
     ]
     if len(pairs) < 4:
         return None
-    scale_ref = np.array([reference.width, reference.height], np.float32)
-    scale_query = np.array([query.width, query.height], np.float32)
-    source = reference.points[[p.queryIdx for p in pairs]] * scale_ref
-    target = query.points[[p.trainIdx for p in pairs]] * scale_query
+    source = reference.points[[p.queryIdx for p in pairs]] * np.array(
+        [reference.width, reference.height], np.float32
+    )
+    target = query.points[[p.trainIdx for p in pairs]] * np.array([query.width, query.height], np.float32)
     tolerance = _REPROJECTION * max(query.width, query.height)
-    transform, mask = cv2.estimateAffinePartial2D(
+    similar = _fit(source, target, tolerance, stretched=False)
+    found = _evidence(
+        similar, source, target, tolerance, query, reference, luma, entry_id, mirror, len(pairs)
+    )
+    if found is None or not found.conclusive:
+        # Sites stretch pictures to fit their columns: a copy scaled by different amounts across
+        # and down is explained by an affine transform, taken only when it is one.
+        stretched = _fit(source, target, tolerance, stretched=True)
+        if stretched is not None:
+            other = _evidence(
+                stretched, source, target, tolerance, query, reference, luma, entry_id, mirror, len(pairs)
+            )
+            if other is not None and (found is None or _stronger(other, found)):
+                found = other
+    return found
+
+
+_Fit = tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]
+
+
+def _fit(
+    source: npt.NDArray[np.float32], target: npt.NDArray[np.float32], tolerance: float, *, stretched: bool
+) -> _Fit | None:
+    """A similarity (or, ``stretched``, an affine transform that scales one direction between
+    _STRETCH and _ASPECT times more than the other) fitted with RANSAC, and its inliers; None when
+    none fits or it mirrors (a mirrored copy is searched as the query's mirror image)."""
+    estimate = cv2.estimateAffine2D if stretched else cv2.estimateAffinePartial2D
+    transform, mask = estimate(
         source, target, method=cv2.RANSAC, ransacReprojThreshold=tolerance, maxIters=2000, confidence=0.995
     )
     if transform is None or mask is None:
         return None
-    inliers = int(mask.sum())
-    scale = float(math.hypot(transform[0, 0], transform[1, 0]))
+    linear = np.asarray(transform[:, :2], np.float64)
+    if np.linalg.det(linear) <= 0:
+        return None
+    if stretched:
+        larger, smaller = np.linalg.svd(linear, compute_uv=False)
+        if not _STRETCH * smaller <= larger <= _ASPECT * smaller:
+            return None
+    return np.asarray(transform, np.float64), mask.ravel() == 1
+
+
+def _evidence(
+    fit: _Fit | None,
+    source: npt.NDArray[np.float32],
+    target: npt.NDArray[np.float32],
+    tolerance: float,
+    query: Features,
+    reference: Features,
+    luma: npt.NDArray[np.uint8],
+    entry_id: int,
+    mirror: bool,
+    pairs: int,
+) -> Evidence | None:
+    if fit is None:
+        return None
+    transform, inside = fit
+    linear = transform[:, :2]
+    inliers = int(inside.sum())
+    scale = float(math.sqrt(np.linalg.det(linear)))
     if not _SCALES[0] <= scale <= _SCALES[1]:
         return None
-    rotation = math.degrees(math.atan2(transform[1, 0], transform[0, 0]))
+    # How many inliers the transform places within a third of the tolerance: a copy's keypoints
+    # sit where the transform puts them; two photographs of one scene from a step apart (a stereo
+    # pair, a burst) agree on a transform only roughly, parallax spreading their errors out.
+    errors = np.linalg.norm(source @ linear.T + transform[:, 2] - target, axis=1)
+    precise = int(np.count_nonzero(errors[inside] <= tolerance / 3))
+    rotation = math.degrees(math.atan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1]))
     corners = np.array(
-        [[0, 0], [reference.width, 0], [reference.width, reference.height], [0, reference.height]], np.float32
+        [[0, 0], [reference.width, 0], [reference.width, reference.height], [0, reference.height]], np.float64
     )
-    placed = corners @ transform[:, :2].T + transform[:, 2]
-    left, top = np.clip(placed.min(axis=0) / scale_query, 0, 1)
-    right, bottom = np.clip(placed.max(axis=0) / scale_query, 0, 1)
+    placed = corners @ linear.T + transform[:, 2]
+    size = np.array([query.width, query.height], np.float64)
+    left, top = np.clip(placed.min(axis=0) / size, 0, 1)
+    right, bottom = np.clip(placed.max(axis=0) / size, 0, 1)
     if mirror:
         left, right = 1 - right, 1 - left
     return Evidence(
         entry_id,
         inliers,
-        len(pairs),
+        pairs,
         mirror,
         scale,
         rotation,
         (float(left), float(top), float(right), float(bottom)),
-        _correlation(luma, np.asarray(transform, np.float64), reference) if inliers >= MIN_INLIERS else 0.0,
+        _correlation(luma, transform, reference) if inliers >= MIN_INLIERS else 0.0,
+        precise / max(1, inliers),
     )
 
 
@@ -221,7 +313,7 @@ def _correlation(
     some out); 0 when fewer than a third do."""
     # Each thumbnail pixel covers this many copy pixels: shrink the copy first so that sampling
     # it does not alias (two samples a thumbnail pixel).
-    scale = math.hypot(transform[0, 0], transform[1, 0])
+    scale = math.sqrt(abs(np.linalg.det(transform[:, :2])))
     shrink = max(1.0, scale * reference.width / THUMBNAIL / 2)
     small = luma
     if shrink > 1:
@@ -236,18 +328,23 @@ def _correlation(
         ]
     )
     to_copy = np.vstack([transform, [0, 0, 1]]) @ to_reference
-    to_small = np.diag([1 / shrink, 1 / shrink, 1]) @ to_copy
+    # INTER_AREA puts a shrunk pixel's centre at (x + 0.5) / shrink - 0.5 of the copy.
+    offset = 0.5 / shrink - 0.5
+    to_small = np.array([[1 / shrink, 0, offset], [0, 1 / shrink, offset], [0, 0, 1]]) @ to_copy
     mapping = to_small[:2]
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     sampled = cv2.warpAffine(small, mapping, (THUMBNAIL, THUMBNAIL), flags=flags, borderValue=0)
     inside = cv2.warpAffine(
         np.full(small.shape, 255, np.uint8), mapping, (THUMBNAIL, THUMBNAIL), flags=flags, borderValue=0
     )
-    valid = inside == 255
+    # Compared a little blurred: a transform fitted to keypoints is off by a fraction of a
+    # thumbnail pixel, which fine texture (stars, gravel, screentone) would not forgive. The blur
+    # reaches over the copy's edge, so the pixels next to it are left out.
+    valid = cv2.erode(inside, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) == 255
     if valid.sum() < THUMBNAIL * THUMBNAIL / 3:
         return 0.0
-    a = sampled[valid].astype(np.float64)
-    b = reference.thumbnail[valid].astype(np.float64)
+    a = cv2.GaussianBlur(sampled, (5, 5), _BLUR)[valid].astype(np.float64)
+    b = cv2.GaussianBlur(reference.thumbnail, (5, 5), _BLUR)[valid].astype(np.float64)
     if a.std() < 1 or b.std() < 1:
         return 0.0
     return float(np.corrcoef(a, b)[0, 1])

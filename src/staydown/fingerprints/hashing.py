@@ -135,6 +135,9 @@ class Fingerprint:
     width: int
     height: int
     format: str
+    # A reference's local features for the second stage (``features.Features.to_bytes``); empty
+    # for a query, whose features are found only when PDQ does not decide.
+    features: bytes = b""
 
     @property
     def weak(self) -> bool:
