@@ -146,6 +146,9 @@ class Edge:
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
+        # The second stage takes tens of milliseconds a copy: a thread of its own, so that it never
+        # holds up the verdicts that decide serving.
+        self.after_serving = ThreadPoolExecutor(1, thread_name_prefix="staydown-second-stage")
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
@@ -536,7 +539,7 @@ class Edge:
         # asked after, off the loop.
         host = decision.url.host
         review = asyncio.get_running_loop().run_in_executor(
-            self.hasher,
+            self.after_serving,
             partial(
                 self.guard.after_serving,
                 fp,
@@ -1171,3 +1174,4 @@ async def close(server: asyncio.Server, edge: Edge) -> None:
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
     edge.hasher.shutdown(wait=False, cancel_futures=True)
+    edge.after_serving.shutdown(wait=False, cancel_futures=True)

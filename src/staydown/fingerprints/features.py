@@ -54,7 +54,10 @@ FEATURE_BYTES = 32  # an ORB descriptor
 REFERENCE_SIZE = 640  # references are decoded to fit this square before their keypoints are found
 QUERY_SIZE = 960  # a copy may hold the picture in part of it (a spread, a layout): more pixels
 REFERENCE_FEATURES = 500
-QUERY_FEATURES = 1500
+QUERY_FEATURES = 3000
+# FAST's corner threshold, low: smooth photographs have few strong corners, and in a copy the
+# site's lettering around the picture would take every keypoint the picture does not claim.
+_FAST = 5
 MIN_INLIERS = 24  # pairs that agree on one transform before a copy is blocked on them alone
 # ...and how alike the copy, turned back onto the reference, must look (Pearson correlation of
 # their pixels over what they share). Pictures of one design (covers with one title placement,
@@ -164,7 +167,7 @@ def extract(luma: npt.NDArray[np.uint8], *, limit: int = REFERENCE_FEATURES) -> 
     """Find up to ``limit`` ORB keypoints of a luma image (the strongest, spread over the scales)."""
     height, width = luma.shape
     thumbnail = np.asarray(cv2.resize(luma, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA), np.uint8)
-    orb = cv2.ORB.create(nfeatures=limit, fastThreshold=12, edgeThreshold=15, patchSize=31)
+    orb = cv2.ORB.create(nfeatures=limit, fastThreshold=_FAST, edgeThreshold=15, patchSize=31)
     keypoints, descriptors = orb.detectAndCompute(np.ascontiguousarray(luma), None)
     if descriptors is None or not keypoints:
         empty = np.empty((0, FEATURE_BYTES), np.uint8)
