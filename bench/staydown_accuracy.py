@@ -448,14 +448,14 @@ def _indexes() -> tuple[FaissHashIndex, FeatureIndex]:
     return _INDEXES[0]
 
 
-def look_up(data: bytes) -> Lookup:
+def look_up(data: bytes, *, second_stage: bool = True) -> Lookup:
     """As the edge does: PDQ first; the second stage for a copy PDQ does not block."""
     hashes, second = _indexes()
     thresholds = Thresholds()
     query = fingerprint(data)
     found = hashes.search(list(query.pdq), radius=thresholds.review) if query.pdq else []
     pdq = tuple((m.id, m.distance) for m in found)
-    if not SECOND_STAGE or any(m.distance <= thresholds.auto_block for m in found):
+    if not (SECOND_STAGE and second_stage) or any(m.distance <= thresholds.auto_block for m in found):
         return Lookup(pdq, not query.pdq)
     evidence = second.search(decode_luma(data, size=QUERY_SIZE))
     found_second = tuple((e.entry_id, e.inliers, e.correlation, e.precision) for e in evidence)
@@ -513,7 +513,12 @@ def _group(kind: str) -> str:
 def distractor(seed: int) -> tuple[int, Lookup]:
     """A picture that is in no reference, looked up as a copy: any automatic block is false."""
     kind = "photo" if seed % 5 == 0 else "cover" if seed % 7 == 0 else "story"
-    return seed, look_up(encode(render(Item(0, kind, seed)), quality=85))
+    second_stage = seed - DISTRACTORS_FROM < SECOND_DISTRACTORS[0]
+    return seed, look_up(encode(render(Item(0, kind, seed)), quality=85), second_stage=second_stage)
+
+
+DISTRACTORS_FROM = 10**6
+SECOND_DISTRACTORS = [10**9]  # how many distractors the second stage sees (set before the pool forks)
 
 
 GROUPS = ("story", "cover", "photo", "real-photo", "real-scan")
@@ -530,12 +535,19 @@ def main() -> None:
     parser.add_argument("--distractors", type=int, default=0, help="more pictures looked up, never banked")
     parser.add_argument("--only", default="", help="comma-separated transform classes (default: all)")
     parser.add_argument("--no-second-stage", action="store_true", help="PDQ alone")
+    parser.add_argument(
+        "--second-stage-distractors",
+        type=int,
+        default=10**9,
+        help="only this many distractors go on to the second stage (it takes ~0.2 s a look-up)",
+    )
     parser.add_argument("--first-seed", type=int, default=0, help="the first page's and photo's seed")
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-misses", type=int, default=5, help="list this many misses per class")
     args = parser.parse_args()
     thresholds = Thresholds()
     SECOND_STAGE = not args.no_second_stage
+    SECOND_DISTRACTORS[0] = args.second_stage_distractors
     if args.only:
         CHOSEN = tuple(name for name in TRANSFORMS if any(part in name for part in args.only.split(",")))
 
@@ -548,13 +560,14 @@ def main() -> None:
         results = pool.map(process, WORK, chunksize=2)
         distractors = pool.map(
             distractor,
-            range(10**6 + args.first_seed, 10**6 + args.first_seed + args.distractors),
+            range(DISTRACTORS_FROM + args.first_seed, DISTRACTORS_FROM + args.first_seed + args.distractors),
             chunksize=16,
         )
     print(
         f"{len(results)} images ({args.pages} pages, {args.photos} photos, "
         f"{sum(1 for r in results if r.item.path)} real, seeds from {args.first_seed}), "
-        f"{len(CHOSEN)} transforms each, {len(distractors)} distractors, second stage "
+        f"{len(CHOSEN)} transforms each, {len(distractors)} distractors "
+        f"({min(len(distractors), args.second_stage_distractors)} to the second stage), second stage "
         f"{'on' if SECOND_STAGE else 'off'}: {banked:.0f} s banking, "
         f"{time.perf_counter() - started - banked:.0f} s looking up, on {args.processes} processes"
     )

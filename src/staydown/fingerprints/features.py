@@ -394,15 +394,21 @@ class FeatureIndex:
             self._owners = np.delete(self._owners, doomed)
 
     def candidates(self, query: Features, *, limit: int = _CANDIDATES) -> list[int]:
-        """The entries most of the query's descriptors lie nearest to, most votes first."""
+        """The entries most of the query's descriptors lie nearest to, most votes first.
+
+        A descriptor votes only when its nearest stored descriptor is clearly nearer than the
+        nearest of any other entry (Lowe's ratio over the bank): lettering and a site's layout
+        look like every page with lettering, and their votes would crowd the picture's out."""
         if not len(query):
             return []
         with self._lock:
             if not self._index.ntotal:
                 return []
-            distances, rows = self._index.search(np.ascontiguousarray(query.descriptors), 1)
-            near = rows[:, 0][(distances[:, 0] <= _NEAR) & (rows[:, 0] >= 0)]
-            votes = Counter(self._owners[near].tolist())
+            distances, rows = self._index.search(np.ascontiguousarray(query.descriptors), 2)
+            owners = np.where(rows >= 0, self._owners[np.maximum(rows, 0)], -1)
+            distinct = (distances[:, 0] < _RATIO * distances[:, 1]) | (owners[:, 0] == owners[:, 1])
+            voting = (distances[:, 0] <= _NEAR) & (rows[:, 0] >= 0) & distinct
+            votes = Counter(owners[voting, 0].tolist())
         return [entry_id for entry_id, count in votes.most_common(limit) if count >= 4]
 
     def search(self, luma: npt.NDArray[np.uint8], *, limit: int = _CANDIDATES) -> list[Evidence]:
