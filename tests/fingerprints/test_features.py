@@ -161,3 +161,19 @@ def test_removed_entries_are_no_longer_found() -> None:
     assert len(index) == 1
     assert [e.entry_id for e in search(index, BANKED[1]) if e.conclusive] == []
     assert [e.entry_id for e in search(index, BANKED[2]) if e.conclusive] == [2]
+
+
+def test_a_bank_past_its_exact_size_searches_an_inverted_file_and_still_finds_copies() -> None:
+    index = FeatureIndex(ivf_from=3000)
+    pages = {n: render_page(200 + n, layout=n) for n in range(1, 10)}
+    for entry_id, image in pages.items():
+        index.add(entry_id, features_of(encode(image, 95)))
+    assert index.inverted and index.descriptors >= 3000
+    for entry_id in (2, 7):
+        turned = pages[entry_id].convert("RGB").rotate(3, expand=True, fillcolor="white")
+        assert [e.entry_id for e in search(index, turned) if e.conclusive] == [entry_id]
+    index.remove([7])
+    assert [e for e in search(index, pages[7]) if e.conclusive] == []
+    index.add(7, features_of(encode(pages[7], 95)))  # added after the index was trained
+    assert [e.entry_id for e in search(index, crop(pages[7], 0.08)) if e.conclusive] == [7]
+    assert [e for e in search(index, render_page(300, layout=2)) if e.conclusive] == []

@@ -72,6 +72,9 @@ _BLUR = 1.0  # the Gaussian both are blurred with before they are compared, in t
 _RATIO = 0.8  # Lowe's test: a pair is kept when its descriptor is clearly nearer than the next
 _NEAR = 64  # a descriptor further than this (of 256 bits) votes for nobody
 _CANDIDATES = 6  # references verified per query
+IVF_FROM = 250_000  # descriptors (500 entries) from which the index is an inverted file
+_NLIST = 1024  # its lists
+_NPROBE = 24  # the lists a query descriptor looks in
 _REPROJECTION = 0.012  # RANSAC tolerance, as a share of the query's longer side
 _SCALES = (0.1, 6.0)  # a copy shows the reference between a tenth and six times its size
 _ASPECT = 1.4  # how much more one direction may be scaled than the other
@@ -354,12 +357,24 @@ def _correlation(
 
 
 class FeatureIndex:
-    """Every reference's keypoints, searchable by descriptor: an exact FAISS binary index over all
-    descriptors, each row's entry id beside it, and each entry's features for verification."""
+    """Every reference's keypoints, searchable by descriptor, and each entry's features for
+    verification.
 
-    def __init__(self) -> None:
-        self._index = faiss.IndexBinaryFlat(FEATURE_BYTES * 8)
-        self._owners: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+    Descriptors are stored under row ids (each row's entry beside it, -1 once removed). A small
+    bank is searched exactly (``IndexBinaryFlat``); past ``IVF_FROM`` descriptors the index turns
+    into an inverted file (``IndexBinaryIVF``) trained once on the descriptors it holds then, which
+    searches ``_NPROBE`` of its ``_NLIST`` lists: a query's cost no longer grows with the bank
+    (3,000 query descriptors over a million stored cost seconds exactly). Candidates need only
+    some of a copy's descriptors to find their own, and every candidate is verified in full."""
+
+    def __init__(self, *, ivf_from: int | None = None) -> None:
+        self._ivf_from = IVF_FROM if ivf_from is None else ivf_from
+        self._flat: Any = faiss.IndexBinaryFlat(FEATURE_BYTES * 8)
+        self._index: Any = faiss.IndexBinaryIDMap(self._flat)
+        self._inverted = False
+        self._owners: npt.NDArray[np.int64] = np.full(1024, -1, dtype=np.int64)
+        self._rows: dict[int, npt.NDArray[np.int64]] = {}
+        self._next = 0
         self._entries: dict[int, Features] = {}
         self._lock = threading.RLock()
 
@@ -370,6 +385,11 @@ class FeatureIndex:
     def descriptors(self) -> int:
         return int(self._index.ntotal)
 
+    @property
+    def inverted(self) -> bool:
+        """Whether the index has turned into an inverted file."""
+        return self._inverted
+
     def add(self, entry_id: int, features: Features) -> None:
         """Store an entry's features (replacing any it had)."""
         with self._lock:
@@ -377,21 +397,46 @@ class FeatureIndex:
                 self.remove([entry_id])
             if not len(features):
                 return
+            rows = np.arange(self._next, self._next + len(features), dtype=np.int64)
+            self._next += len(features)
+            if self._next > len(self._owners):  # grow by doubling: entries arrive one at a time
+                grown = np.full(max(2 * len(self._owners), self._next), -1, dtype=np.int64)
+                grown[: len(self._owners)] = self._owners
+                self._owners = grown
+            self._owners[rows] = entry_id
+            self._rows[entry_id] = rows
             self._entries[entry_id] = features
-            self._index.add(np.ascontiguousarray(features.descriptors))
-            self._owners = np.concatenate([self._owners, np.full(len(features), entry_id, dtype=np.int64)])
+            self._index.add_with_ids(np.ascontiguousarray(features.descriptors), rows)
+            if not self._inverted and self._index.ntotal >= self._ivf_from:
+                self._invert()
+
+    def _invert(self) -> None:
+        """Move every descriptor into an inverted file trained on them."""
+        codes = faiss.vector_to_array(self._flat.xb).reshape(-1, FEATURE_BYTES)
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        nlist = min(_NLIST, max(1, len(codes) // 64))
+        quantizer = faiss.IndexBinaryFlat(FEATURE_BYTES * 8)
+        inverted = faiss.IndexBinaryIVF(quantizer, FEATURE_BYTES * 8, nlist)
+        self._quantizer = quantizer  # the inverted file does not own it: keep it alive
+        sample = codes[np.random.default_rng(0).permutation(len(codes))[: nlist * 100]]
+        inverted.train(np.ascontiguousarray(sample))
+        inverted.add_with_ids(np.ascontiguousarray(codes), ids)
+        inverted.nprobe = _NPROBE
+        self._index = inverted
+        self._flat = None
+        self._inverted = True
 
     def remove(self, entry_ids: Iterable[int]) -> None:
         """Drop the entries' features."""
-        gone = [i for i in entry_ids if i in self._entries]
-        if not gone:
-            return
         with self._lock:
+            gone = [i for i in entry_ids if i in self._entries]
+            if not gone:
+                return
+            rows = np.concatenate([self._rows.pop(entry_id) for entry_id in gone])
             for entry_id in gone:
-                self._entries.pop(entry_id, None)
-            doomed = np.flatnonzero(np.isin(self._owners, np.asarray(gone, dtype=np.int64)))
-            self._index.remove_ids(faiss.IDSelectorBatch(doomed.astype(np.int64)))
-            self._owners = np.delete(self._owners, doomed)
+                del self._entries[entry_id]
+            self._index.remove_ids(faiss.IDSelectorBatch(rows))
+            self._owners[rows] = -1
 
     def candidates(self, query: Features, *, limit: int = _CANDIDATES) -> list[int]:
         """The entries most of the query's descriptors lie nearest to, most votes first.
@@ -405,9 +450,9 @@ class FeatureIndex:
             if not self._index.ntotal:
                 return []
             distances, rows = self._index.search(np.ascontiguousarray(query.descriptors), 2)
-            owners = np.where(rows >= 0, self._owners[np.maximum(rows, 0)], -1)
+            owners = np.where(rows >= 0, self._owners[np.clip(rows, 0, len(self._owners) - 1)], -1)
             distinct = (distances[:, 0] < _RATIO * distances[:, 1]) | (owners[:, 0] == owners[:, 1])
-            voting = (distances[:, 0] <= _NEAR) & (rows[:, 0] >= 0) & distinct
+            voting = (distances[:, 0] <= _NEAR) & (owners[:, 0] >= 0) & distinct
             votes = Counter(owners[voting, 0].tolist())
         return [entry_id for entry_id, count in votes.most_common(limit) if count >= 4]
 
