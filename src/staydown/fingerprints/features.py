@@ -5,18 +5,23 @@ is served (a two-page spread, a page inside a site's layout, a screenshot), turn
 or cropped deeper than the reference's crop windows. Local features can: ORB keypoints (corners at
 several scales, each with a 256-bit binary descriptor that does not change when the picture is
 turned or scaled) are found in the reference and in the copy, descriptors are paired by Hamming
-distance, and a similarity transform (scale, rotation, shift) is fitted to the pairs with RANSAC.
-Pictures that merely look alike (two pages of one layout, two photos of a sky) share a few pairs
-by chance but never dozens that agree on one transform, so the count of inliers is the evidence,
-and a match is recorded with it: inliers, pairs, the transform, and where in the copy the
-reference lies (which names the part of a spread or layout that matched).
+distance, and a similarity transform (scale, rotation, shift; an affine one where a site stretched
+the picture) is fitted to the pairs with RANSAC. The fitted transform then turns the copy back onto
+the reference, and their pixels must correlate. Three numbers make the evidence, and a match is
+recorded with them (``Evidence``): inliers (pairs one transform explains; pictures that merely look
+alike share a few by chance), correlation (covers of one design and pages of one panel layout agree
+on dozens of pairs along their lettering and frames, but not in their pictures), and precision
+(two photographs of one scene from a step apart, a stereo pair or a burst, correlate, but parallax
+spreads their keypoints' errors). The transform and where the reference lies in the copy name the
+part that matched (which page of a spread, where in a layout).
 
-Candidates come from :class:`FeatureIndex`, an exact FAISS binary index over every reference
-descriptor: each query descriptor votes for the references holding its nearest descriptors, and
-the few references with most votes are verified. Mirrored copies are searched with the query's
-mirror image. The index holds ``REFERENCE_FEATURES`` descriptors per entry (36 bytes each with the
-keypoint), so it is sized for banks of up to a few hundred thousand entries on one machine; it is
-meant to run after a copy is served (the PDQ stage decides before), then block and purge.
+Candidates come from :class:`FeatureIndex`: each query descriptor whose nearest stored descriptor
+is clearly nearer than any other entry's votes for that entry, and the few entries with most votes
+are verified. Mirrored copies are searched with the query's mirror image. An entry keeps
+``REFERENCE_FEATURES`` descriptors (36 bytes each with its keypoint) and a 64x64 thumbnail, about
+21 KiB; the index is sized for banks of up to a few hundred thousand entries on one machine, not
+the ten million hashes the PDQ bank holds. It runs after a copy is served (PDQ decides before),
+then blocks and purges.
 """
 
 from __future__ import annotations
