@@ -104,6 +104,13 @@ _MIN_TRIMMED = 0.3  # a trimmed image smaller than this share of either side is 
 # windows, the residual to a copy cropped by up to 5% per edge is at most 1% per edge.
 _CROPS = (0.0, 0.02, 0.04)
 _CROP_DEEPEST = 0.05  # paper margins this deep all round absorb a crop of up to 5% per edge
+# Two-page spreads: at least this much wider than high, split at a gutter found between these
+# shares of the width (a seam is a step between neighbouring columns in this share of the rows);
+# from _PAGES (two portrait pages are ~1.4) in the middle when no gutter shows.
+_SPREAD = 1.2
+_PAGES = 1.38
+_GUTTER = (0.35, 0.65)
+_SEAM = 0.6
 
 
 class ImageRejected(ValueError):
@@ -176,7 +183,11 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
                 stripped = stripped if _deeper(margins, stripped, luma) else None
             elif _same_part(stripped, trimmed, luma):
                 stripped = None
-        for part in (trimmed, stripped):
+        parts = [trimmed, stripped]
+        # A two-page spread: each page on its own, split at the gutter.
+        for half in _pages(data, limits, luma):
+            parts.extend((half, _normalise(half)[0]))
+        for part in parts:
             if part is not None:
                 hash_, part_quality = _pdq(part)
                 if part_quality >= QUALITY_MIN and hash_ not in hashes:
@@ -197,6 +208,7 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
             variants, trimmed_quality = _pdq_dihedral(trimmed)
             if trimmed_quality >= QUALITY_MIN:
                 hashes.update(dict.fromkeys(variants))
+        parts: list[Luma] = []
         if not _framed(luma.shape, margins):
             stripped = _strip_added(luma)
             parts = _crop_windows(luma)
@@ -204,12 +216,15 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
                 # A banner-like strip of the picture's own (a title over a flat sky) is stripped
                 # from a copy too, with the banner the copy got: the query's third hash lands here.
                 parts.append(stripped)
-            # Copies are mirrored as well as cropped or padded: each part also as a mirror image.
-            for part in parts:
-                for turned in (part, part[:, ::-1]):
-                    hash_, part_quality = _pdq(turned)
-                    if part_quality >= QUALITY_MIN:
-                        hashes[hash_] = None
+        # A spread given as a reference: its pages, which copies may show one at a time.
+        for half in _pages(data, limits, luma):
+            parts.extend(part for part in (half, _normalise(half)[0]) if part is not None)
+        # Copies are mirrored as well as cropped or padded: each part also as a mirror image.
+        for part in parts:
+            for turned in (part, part[:, ::-1]):
+                hash_, part_quality = _pdq(turned)
+                if part_quality >= QUALITY_MIN:
+                    hashes[hash_] = None
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
 
 
@@ -535,6 +550,44 @@ def _crop_windows(luma: Luma) -> list[Luma]:
         columns = slice(round(left * width), width - round(right * width))
         windows.append(luma[rows, columns])
     return windows
+
+
+def _pages(data: bytes, limits: ImageLimits, luma: Luma) -> list[Luma]:
+    """The pages of a spread (see _halves), decoded anew at twice the normal size: each page is
+    hashed from as many pixels as a page on its own would be."""
+    height, width = luma.shape
+    if width < _SPREAD * height:
+        return []
+    return _halves(_decode(data, limits, 2 * NORMAL_SIZE)[0])
+
+
+def _halves(luma: Luma) -> list[Luma]:
+    """The two pages of what looks like a two-page spread, split at the gutter: a band of flat
+    columns of paper (between framed pages) nearest the middle, or else a seam down most of the height
+    (two full-bleed pictures side by side), in an image at least _SPREAD times as wide as it is
+    high; or the middle of one at least _PAGES times as wide (one drawing across both pages), which
+    a landscape photograph (4:3 is 1.33) is not. Views into ``luma``; [] for anything else."""
+    height, width = luma.shape
+    if width < _SPREAD * height:
+        return []
+    low, high = round(_GUTTER[0] * width), round(_GUTTER[1] * width)
+    columns = np.ascontiguousarray(np.rot90(luma[:, low:high]))[::-1]  # a row per column, left first
+    colours = _medians(columns)
+    # Flat in paper white (or black): a gradient's columns are flat too, in every shade between.
+    flat = (_off_line(columns, colours) <= _STRAY) & ((colours >= _PAPER) | (colours <= 255 - _PAPER))
+    start = end = width // 2 if width >= _PAGES * height else 0
+    if flat.any():
+        runs = np.flatnonzero(np.diff(np.concatenate(([0], flat.astype(np.int8), [0]))))
+        starts, ends = runs[::2], runs[1::2]
+        nearest = int(np.argmin(np.abs((starts + ends) / 2 + low - width / 2)))
+        start, end = int(starts[nearest]) + low, int(ends[nearest]) + low
+    else:
+        steps = np.abs(np.diff(luma[:, low - 1 : high].astype(np.int16), axis=1)) > _FUZZ // 2
+        seams = np.count_nonzero(steps, axis=0) / height
+        sharpest = int(np.argmax(seams))
+        if seams[sharpest] >= _SEAM:
+            start = end = low + sharpest
+    return [luma[:, :start], luma[:, end:]] if start else []
 
 
 def _strip_added(luma: Luma) -> Luma | None:
