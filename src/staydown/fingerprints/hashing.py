@@ -20,7 +20,9 @@ which bring a copy cropped by up to 5% per edge, mirrored or not, within reach; 
 also hashed with only what a copy adds stripped (a pad of one colour at two sides or more, a banner
 that ends sharply), which gives back the reference's own pixels, give or take a crop the windows
 absorb. A copy that looks framed gets that hash too when trimming took more than its pad: a
-picture's pale edges inside a white pad look like paper. A plain copy of a page has two hashes, a
+picture's pale edges inside a white pad look like paper. A wide image (a two-page spread) is also
+hashed page by page, split at its gutter and each page trimmed, so that a spread of two noticed
+pages, or a spread noticed and one of its pages copied, still match. A plain copy of a page has two hashes, a
 changed one or a picture's up to three; a reference at most 8 + 8 + 2 x (80 + 1) = 178. A hash of
 low PDQ quality (a blank or near-blank image) says little about the picture, so weak images keep
 only their SHA-256: they are never blocked automatically on a perceptual match.
