@@ -164,3 +164,16 @@ def test_the_second_stage_blocks_a_turned_copy_only_in_scope_and_only_with_featu
 
 def record_features(fp: Fingerprint) -> str:
     return base64.b64encode(fp.features).decode("ascii")
+
+
+def test_a_verdict_on_a_spread_names_the_page_that_matched() -> None:
+    left, right = render_page(41, width=600, height=840), render_page(42, width=600, height=840)
+    spread = Image.new("L", (1224, 840), 255)
+    spread.paste(left, (0, 0))
+    spread.paste(right, (624, 0))
+    guard = StaydownGuard()
+    guard.add(record(reference_fingerprint(image_bytes(right)), customer=7))
+    verdict = guard.verdict(fingerprint(image_bytes(spread)), zone_id=1, customer_id=7)
+    assert verdict is not None and verdict.outcome == "block" and verdict.part == "right page"
+    whole = guard.verdict(fingerprint(image_bytes(right)), zone_id=1, customer_id=7)
+    assert whole is not None and whole.part == "whole"

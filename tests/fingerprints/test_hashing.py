@@ -433,3 +433,5 @@ def test_each_page_of_a_two_page_spread_is_found_by_its_own_hash(gutter: int) ->
     for page in (left, right):
         assert distance(reference_fingerprint(encode(page, quality=95)), query) <= limit
     assert distance(reference_fingerprint(encode(render_page(43, width=600, height=840))), query) > REVIEW
+    assert len(query.parts) == len(query.pdq)
+    assert {"whole", "left page", "right page"} <= set(query.parts)

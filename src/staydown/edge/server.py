@@ -257,6 +257,7 @@ class Edge:
                 "exact": verdict.exact,
                 "copy_sha256": (sha256 or self.guard.cached.sha.get(key) or verdict.entry.sha256).hex(),
                 **({"evidence": verdict.evidence.to_record()} if verdict.evidence is not None else {}),
+                **({"part": verdict.part} if verdict.part != "whole" else {}),
             }
         )
 

@@ -103,6 +103,7 @@ class Verdict:
     exact: bool
     outcome: Literal["block", "review"]
     evidence: Evidence | None = None  # a match of the second stage, and why
+    part: str = "whole"  # the part of the copy that matched (a page of a spread)
 
 
 class CachedPrints:
@@ -305,7 +306,7 @@ class StaydownGuard:
             outcome = classify(match.distance, self.thresholds)
             if outcome == "none":
                 return None
-            return Verdict(candidate, match.distance, False, outcome)
+            return Verdict(candidate, match.distance, False, outcome, part=_matching_part(fp, candidate))
         return None
 
     def sweep(self, entry: BankRecord) -> list[tuple[CacheKey, int, bool]]:
@@ -316,3 +317,11 @@ class StaydownGuard:
                 if key not in best or distance < best[key][0]:
                     best[key] = (distance, False)
         return sorted((key, distance, exact) for key, (distance, exact) in best.items())
+
+
+def _matching_part(fp: Fingerprint, entry: BankRecord) -> str:
+    """The part of the copy (of ``fp.parts``) whose hash lies nearest to the entry's."""
+    nearest = min(
+        range(len(fp.pdq)), key=lambda index: min(hamming(fp.pdq[index], code) for code in entry.pdq)
+    )
+    return fp.part_of(nearest)

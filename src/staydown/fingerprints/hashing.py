@@ -147,6 +147,13 @@ class Fingerprint:
     # A reference's local features for the second stage (``features.Features.to_bytes``); empty
     # for a query, whose features are found only when PDQ does not decide.
     features: bytes = b""
+    # For a query, what part of the image each PDQ hash is of ("whole", "left page", "right
+    # page"), so that a match names the part that matched; empty for a reference.
+    parts: tuple[str, ...] = ()
+
+    def part_of(self, index: int) -> str:
+        """What part of the image the ``index``-th PDQ hash is of."""
+        return self.parts[index] if index < len(self.parts) else "whole"
 
     @property
     def weak(self) -> bool:
@@ -173,8 +180,10 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
     luma, size, fmt = _decode(data, limits)
     raw, quality = _pdq(luma)
     hashes: list[bytes] = []
+    labels: list[str] = []
     if quality >= QUALITY_MIN:
         hashes.append(raw)
+        labels.append("whole")
         trimmed, margins = _normalise(luma)
         # A page framed by paper margins is normalised by trimming; a pad or banner stripped on its
         # own serves full-bleed pictures, and a framed-looking one whose light edges (a sky) inside
@@ -185,16 +194,19 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
                 stripped = stripped if _deeper(margins, stripped, luma) else None
             elif _same_part(stripped, trimmed, luma):
                 stripped = None
-        parts = [trimmed, stripped]
+        parts = [("whole", trimmed), ("whole", stripped)]
         # A two-page spread: each page on its own, split at the gutter.
-        for half in _pages(data, limits, luma):
-            parts.extend((half, _normalise(half)[0]))
-        for part in parts:
+        for label, half in zip(("left page", "right page"), _pages(data, limits, luma), strict=False):
+            parts.extend(((label, half), (label, _normalise(half)[0])))
+        for label, part in parts:
             if part is not None:
                 hash_, part_quality = _pdq(part)
                 if part_quality >= QUALITY_MIN and hash_ not in hashes:
                     hashes.append(hash_)
-    return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
+                    labels.append(label)
+    return Fingerprint(
+        hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt, parts=tuple(labels)
+    )
 
 
 def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:

@@ -43,6 +43,7 @@ class MatchReport(BaseModel):
     # Set for a match of the second stage; ``distance`` is then the copy's PDQ distance, 256 when
     # PDQ found it nowhere near.
     evidence: MatchEvidence | None = None
+    part: Literal["whole", "left page", "right page"] = "whole"  # of the copy, that matched
 
 
 class MatchDecision(BaseModel):

@@ -554,6 +554,7 @@ def report_match(
             "distance": distance,
             "outcome": outcome.value,
             **({"evidence": report.evidence.model_dump()} if report.evidence is not None else {}),
+            **({"part": report.part} if report.part != "whole" else {}),
         },
     )
     _run(
