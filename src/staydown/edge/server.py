@@ -39,7 +39,7 @@ from staydown.edge.freshness import (
 from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginPool, OriginResponse
 from staydown.edge.ratelimit import RateLimiter
 from staydown.edge.state import EnforcementState, ZoneState
-from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
+from staydown.edge.staydown import SECOND_STAGE_BACKLOG, BankRecord, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import (
     Fingerprint,
     ImageLimits,
@@ -149,6 +149,7 @@ class Edge:
         # The second stage takes tens of milliseconds a copy: a thread of its own, so that it never
         # holds up the verdicts that decide serving.
         self.after_serving = ThreadPoolExecutor(1, thread_name_prefix="staydown-second-stage")
+        self.second_stage_pending = 0
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
@@ -537,24 +538,40 @@ class Edge:
             self._block_copy(key, verdict, host=decision.url.host)
             return
         # Served: the second stage, and whether a person should look at it (the review band), are
-        # asked after, off the loop.
+        # asked after, off the loop. The second stage's queue holds image bodies: past a bounded
+        # backlog a copy gets the review band only.
         host = decision.url.host
-        review = asyncio.get_running_loop().run_in_executor(
-            self.after_serving,
-            partial(
+        second = self.second_stage_pending < SECOND_STAGE_BACKLOG
+        zone_id, customer_id = zone.zone_id, zone.customer_id
+        if second:
+            self.second_stage_pending += 1
+            job = partial(
                 self.guard.after_serving,
                 fp,
                 body,
-                zone_id=zone.zone_id,
-                customer_id=zone.customer_id,
+                zone_id=zone_id,
+                customer_id=customer_id,
                 limits=self.image_limits,
-            ),
+            )
+        else:
+            self.count("staydown_second_stage_skipped")
+            job = partial(self.guard.review, fp, zone_id=zone_id, customer_id=customer_id)
+        review = asyncio.get_running_loop().run_in_executor(
+            self.after_serving if second else self.hasher, job
         )
-        review.add_done_callback(partial(self._reviewed, key, host=host, sha256=fp.sha256))
+        review.add_done_callback(partial(self._reviewed, key, host=host, sha256=fp.sha256, second=second))
 
     def _reviewed(
-        self, key: CacheKey, done: asyncio.Future[Verdict | None], *, host: str, sha256: bytes
+        self,
+        key: CacheKey,
+        done: asyncio.Future[Verdict | None],
+        *,
+        host: str,
+        sha256: bytes,
+        second: bool = False,
     ) -> None:
+        if second:
+            self.second_stage_pending -= 1
         try:
             verdict = done.result()
         except Exception:

@@ -37,6 +37,10 @@ from staydown.fingerprints.index import FaissHashIndex, Thresholds, classify, ma
 
 log = logging.getLogger("staydown.edge")
 
+# Copies waiting for the second stage (each holds its body); past this many a copy gets the review
+# band only. At ~0.1-0.3 s a copy that is half a minute of work.
+SECOND_STAGE_BACKLOG = 128
+
 CacheKey = tuple[int, str]
 
 
