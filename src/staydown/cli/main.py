@@ -15,7 +15,7 @@ from rich.console import Console
 
 from staydown.config import Settings
 from staydown.db.engine import Database
-from staydown.db.migrate import upgrade
+from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
 from staydown.types import Role, as_utc, system_clock
 
 app = typer.Typer(help="Notice-and-staydown for CDNs and hosting providers.", no_args_is_help=True)
@@ -50,19 +50,34 @@ def load_settings(data_dir: Path | None) -> Settings:
     return settings
 
 
-def _database(settings: Settings, *, migrate: bool = True) -> Database:
+def open_database(settings: Settings) -> Database:
+    """The database this process serves from, with the pool its settings size; exit with one line
+    naming ``staydown db upgrade`` if its schema is not this release's (serving never migrates)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if migrate:
-        upgrade(settings.resolved_database_url)
-    return Database.from_url(settings.resolved_database_url)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+    try:
+        check_current(database.engine)
+    except SchemaNotCurrent as exc:
+        database.dispose()
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    return database
 
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Migrate the database to the latest schema."""
+    """Migrate the database to this release's schema: the release step before any process starts.
+
+    Safe to run from many hosts at once: each waits for one lock, and all but the first find
+    nothing left to do.
+    """
     settings = load_settings(data_dir)
-    database = _database(settings)
-    database.dispose()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
     console.print(f"database at {settings.resolved_database_url.split('@')[-1]} is up to date")
 
 
@@ -88,7 +103,7 @@ def keys_create(
         console.print(f"[red]unknown role {role!r}[/red]; choose one of {', '.join(r.value for r in Role)}")
         raise typer.Exit(2) from None
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key, secret = accounts.create_key(
@@ -116,7 +131,7 @@ def keys_list(data_dir: DataDir = None) -> None:
     from staydown.accounts.schemas import KeyRead
 
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             keys = [
@@ -136,7 +151,7 @@ def keys_revoke(
     from staydown.accounts import service as accounts
 
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key = accounts.get_key(session, key_id)
@@ -178,7 +193,7 @@ def users_create(
     source = password_file.read_text(encoding="utf-8") if password_file else sys.stdin.read()
     password = source.rstrip("\r\n")
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             user = desk.create_user(
@@ -206,7 +221,7 @@ def audit_verify(data_dir: DataDir = None) -> None:
     from staydown.audit import service as audit
 
     settings = load_settings(data_dir)
-    database = _database(settings, migrate=False)
+    database = open_database(settings)
     with database.reader() as session:
         result = audit.verify(session)
     database.dispose()
@@ -231,7 +246,7 @@ def timers_run(
         console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
         raise typer.Exit(2) from None
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         ran = run_timers(database, as_of=instant, settings=settings)
     finally:
@@ -281,7 +296,7 @@ def report_transparency(
         raise typer.Exit(2)
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             now, provider = system_clock(), settings.provider_name
@@ -298,7 +313,7 @@ def report_lumen(start: PeriodFrom, end: PeriodTo, output: Output = None, data_d
 
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             document = reports.lumen_export(session, period, provider=settings.provider_name)
@@ -316,7 +331,7 @@ def report_statements(
 
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             export = reports.statements_export(session, period)
@@ -340,11 +355,16 @@ def api(
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the control-plane API alone."""
-    from staydown.cli.serve import serve
+    """Serve the HTTP API, the abuse desk (/desk/), the edge feed and /metrics, and nothing else.
+
+    No worker (run `staydown worker`), no edge (run `staydown edge`) and no migration (run
+    `staydown db upgrade` first): run as many as you like behind a load balancer.
+    """
+    from staydown.cli.serve import serve_api
 
     settings = load_settings(data_dir)
-    run(serve(settings, host=host, api_port=port, worker=False, demo=False))
+    database = open_database(settings)
+    run(serve_api(settings, database, host=host, port=port))
 
 
 @app.command("edge")
@@ -390,14 +410,19 @@ def edge(
 
 @app.command("worker")
 def worker(data_dir: DataDir = None) -> None:
-    """Run the worker alone: send notifications and run due timers."""
-    from staydown.worker import run_forever
+    """Send the outbox, run due timers and stay-down captures; run as many as you like.
+
+    Each worker claims its work with a lease, so none is done twice while the lease runs and a
+    crashed worker's work passes to the others. Run `staydown db upgrade` first.
+    """
+    from staydown import worker as assembly
 
     settings = load_settings(data_dir)
-    database = _database(settings)
-    console.print("worker running; Ctrl-C to stop")
+    database = open_database(settings)
+    loop = assembly.build(settings, database)
+    console.print(f"worker {loop.claim.claimant} running; Ctrl-C to stop")
     try:
-        run(run_forever(database, settings))
+        run(loop.run())
     except KeyboardInterrupt:
         pass
     finally:
@@ -427,7 +452,6 @@ def up(
                 api_port=api_port,
                 edge_port=edge_port,
                 edge_workers=edge_workers,
-                worker=True,
                 demo=demo,
             )
         )

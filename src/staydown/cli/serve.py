@@ -1,4 +1,5 @@
-"""Run the control plane's parts in one process: API, worker and, with ``--demo``, the demo."""
+"""Run the control plane's processes: ``staydown api`` (the API and desk alone) and the single-box
+``staydown up`` (migrate, then API, worker, an edge and, with ``--demo``, the demo)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, reuseport_socket, start_processes, stop_processes
 from staydown.types import Role, system_clock
-from staydown.worker import run_forever
+from staydown.worker import build as build_worker
 
 console = Console(stderr=True)
 
@@ -95,6 +96,43 @@ async def start_edge(
     return url, processes
 
 
+def _api_server(settings: Settings, database: Database) -> uvicorn.Server:
+    app = create_app(settings, database)
+    return uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+    )
+
+
+async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+    while not server.started:
+        if task.done():
+            await task
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def serve_api(settings: Settings, database: Database, *, host: str, port: int) -> None:
+    """Serve the API and the desk on ``host:port`` until interrupted; nothing else runs here."""
+    sock = bind(host, port)
+    url = url_of(sock)
+    server = _api_server(settings, database)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+    try:
+        if await _started(server, task):
+            console.print(f"api       {url}  (OpenAPI at {url}/docs, desk at {url}/desk/)")
+            console.print(f"metrics   {url}/metrics")
+            console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
+            console.print("ready; Ctrl-C to stop")
+            await task
+    finally:
+        server.should_exit = True
+        database.dispose()
+        sock.close()
+
+
 async def serve(
     settings: Settings,
     *,
@@ -102,33 +140,30 @@ async def serve(
     api_port: int,
     edge_port: int = 8000,
     edge_workers: int = 1,
-    worker: bool,
     demo: bool,
 ) -> None:
-    """Serve until interrupted."""
+    """Run the single box until interrupted: migrate (under the release lock), then the API, a
+    worker and an edge, and with ``demo`` the demo origin and its customers."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    database = Database.from_url(settings.resolved_database_url)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
-    app = create_app(settings, database)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-    )
+    server = _api_server(settings, database)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(server.serve(sockets=[api_sock]), name="api")]
-    if worker:
-        tasks.append(asyncio.create_task(run_forever(database, settings, stop=stop), name="worker"))
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[api_sock]), name="api"),
+        asyncio.create_task(build_worker(settings, database).run(stop=stop), name="worker"),
+    ]
     origins: list[Any] = []
     edge_processes: list[Any] = []
     try:
-        while not server.started:
-            if tasks[0].done():
-                await tasks[0]
-                return
-            await asyncio.sleep(0.02)
+        if not await _started(server, tasks[0]):
+            return
         console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs)")
         console.print(f"metrics   {api_url}/metrics")
         console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")

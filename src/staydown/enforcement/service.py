@@ -226,6 +226,16 @@ def enqueue_message(
     return message
 
 
+def has_message(session: Session, *, kind: str, notice_id: int) -> bool:
+    """Whether a message of ``kind`` about the notice was ever queued (for handlers that run once)."""
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.notice_id == notice_id, OutboxMessage.kind == kind)
+        .limit(1)
+    )
+    return found is not None
+
+
 def due_messages(session: Session, *, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
     return session.scalars(
         select(OutboxMessage)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.config import Settings
+from staydown.db import claims
 from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
@@ -317,30 +318,36 @@ class _Job:
     url: str
     target: str
     attempts: int
+    claimant: str
 
 
-def _claim(database: Database, *, now: datetime, limit: int) -> list[_Job]:
-    due = (
-        select(ContentCapture)
-        .where(ContentCapture.status == CaptureStatus.pending, ContentCapture.next_attempt_at <= now)
-        .order_by(ContentCapture.next_attempt_at, ContentCapture.id)
-        .limit(limit)
+def _claim(database: Database, *, now: datetime, limit: int, claimant: str) -> list[_Job]:
+    rows = claims.claim(
+        database,
+        ContentCapture,
+        due=(ContentCapture.status == CaptureStatus.pending) & (ContentCapture.next_attempt_at <= now),
+        order_by=[ContentCapture.next_attempt_at, ContentCapture.id],
+        now=now,
+        claimant=claimant,
+        lease=CAPTURE_LEASE,
+        limit=limit,
     )
-    with database.reader() as session:  # the worker asks every second: take the write lock only for work
-        if session.scalar(due.with_only_columns(ContentCapture.id)) is None:
-            return []
-    with database.writer() as session:
-        rows = session.scalars(due).all()
-        jobs = [_Job(r.id, r.item_id, r.notice_id, r.zone_id, r.url, r.target, r.attempts) for r in rows]
-        for row in rows:  # a lease: a crashed worker's jobs come back after it
-            row.next_attempt_at = now + CAPTURE_LEASE
-        session.commit()
-    return jobs
+    return [
+        _Job(r.id, r.item_id, r.notice_id, r.zone_id, r.url, r.target, r.attempts, claimant) for r in rows
+    ]
 
 
-def run_captures(database: Database, *, now: datetime, settings: Settings, limit: int = CAPTURE_BATCH) -> int:
-    """Read due captures from their zones' origins and bank what they hold; return how many ran."""
-    jobs = _claim(database, now=now, limit=limit)
+def run_captures(
+    database: Database,
+    *,
+    now: datetime,
+    settings: Settings,
+    limit: int = CAPTURE_BATCH,
+    claimant: str | None = None,
+) -> int:
+    """Claim due captures, read them from their zones' origins and bank what they hold; return how
+    many ran. A worker that dies holding some leaves them to the others once their lease passes."""
+    jobs = _claim(database, now=now, limit=limit, claimant=claimant or claims.claimant_name())
     for job in jobs:
         with database.reader() as session:
             zone = accounts.get_zone(session, job.zone_id)
@@ -399,10 +406,13 @@ def _settle(
 ) -> None:
     status, http_status, content_type, detail, fp = outcome
     with database.writer() as session:
-        row = session.get(ContentCapture, job.id)
+        row = session.get(ContentCapture, job.id, with_for_update=True, populate_existing=True)
         if row is None or row.status is not CaptureStatus.pending:
             return  # cancelled while it was being read (the item was restored)
+        if row.claimed_by != job.claimant:
+            return  # this worker's lease ran out and another worker took the capture over
         row.attempts = job.attempts + 1
+        row.lease_until = None
         row.http_status, row.content_type, row.detail = http_status, content_type[:200] or None, detail
         if status is CaptureStatus.pending:
             if row.attempts >= settings.staydown_capture_attempts:

@@ -61,6 +61,7 @@ from staydown.policy import service as policy
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
 
 DEADLINE_TIMER = "notice_deadline"
+OVERDUE_LETTER = "notice_overdue"
 AUDIT_BATCH = 1000  # items named per audit entry of one decision
 _ITEM_COLUMNS = (
     "notice_id",
@@ -531,6 +532,9 @@ def _run(
         fingerprints.release_items(
             session, [c.item.item_id for c in unblocks], now=now, actor=actor, reason=unblocks[0].reason
         )
+    # One notice may strike several customers: lock them all first, in id order, so two notices
+    # naming the same customers in another order queue instead of deadlocking.
+    policy.lock_customers(session, [c.customer_id for c in commands if isinstance(c, RecordStrike)])
     for command in commands:
         if isinstance(command, ForwardToCustomer | ForwardToHost):
             _forward(session, notice, command, now=now, settings=settings)
@@ -1056,9 +1060,15 @@ def explanations(notice: Notice) -> dict[str, str]:
 
 
 def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: Settings) -> None:
-    """Fire a notice's action deadline: record it as overdue if items still wait for review."""
-    notice = session.get(Notice, notice_id)
+    """Fire a notice's action deadline: record it as overdue if items still wait for review.
+
+    Idempotent: the notice is locked and an overdue already recorded for it is not recorded again,
+    so a deadline whose timer runs twice (a worker's lease ran out mid-run) writes one letter.
+    """
+    notice = session.get(Notice, notice_id, with_for_update=True, populate_existing=True)
     if notice is None or notice.status is not NoticeStatus.accepted:
+        return
+    if enforcement.has_message(session, kind=OVERDUE_LETTER, notice_id=notice_id):
         return
     pending = session.scalar(
         select(func.count())
@@ -1079,7 +1089,7 @@ def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: S
     enforcement.enqueue_message(
         session,
         at=now,
-        kind="notice_overdue",
+        kind=OVERDUE_LETTER,
         channel=Channel.email,
         recipient=settings.abuse_desk_email,
         subject=letter.subject,
