@@ -226,8 +226,11 @@ def apply_policy(
         return None
     pending = _last_step(session, customer_id, [StepKind.termination_pending, StepKind.reinstatement])
     reinstated = _last_step(session, customer_id, [StepKind.reinstatement])
+    # A strike stamped a moment after ``now`` was written by a notice whose transaction began later
+    # but took the lock first: it precedes this step in commit order, so it counts as of ``now``.
+    strike_times = [min(at, now) for at in active_strike_times(session, customer_id)]
     decision = evaluate(
-        strike_times=active_strike_times(session, customer_id),
+        strike_times=strike_times,
         now=now,
         policy=policy,
         standing=customer.standing.value,
