@@ -1,4 +1,5 @@
-"""The production topology as an operator runs it: real processes on one PostgreSQL.
+"""The production topology as an operator runs it: real processes on one PostgreSQL (and the same
+on one SQLite file, as several processes on a single box share it).
 
 Three `staydown db upgrade` race on an empty database; two `staydown api` and two `staydown
 worker` serve it with a real SMTP sink; two `staydown timers run` race on the same due timers; and
@@ -37,8 +38,6 @@ from staydown.enforcement.models import OutboxMessage, OutboxStatus, Timer, Time
 from staydown.enforcement.transport import delivery_key
 from tests.conftest import POSTGRES_URL, Clock, _postgres_available, make_keys
 from tests.support import ChallengeOrigin, customer_body, notice_body
-
-pytestmark = pytest.mark.postgres
 
 STAYDOWN = [sys.executable, "-m", "staydown.cli"]
 LEASE_SECONDS = 4
@@ -142,8 +141,13 @@ def wait_for(
         time.sleep(0.1)
 
 
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
+@pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a scratch database on the PostgreSQL server, or a new SQLite file (which
+    several processes on one machine share through its single writer)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared' / 'staydown.db'}"
+        return
     reason = _postgres_available()
     if reason:
         if os.environ.get("CI"):
@@ -170,11 +174,11 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 @pytest.fixture
-def topology(empty_postgres: str, sink: tuple[Sink, int], tmp_path: Path) -> Iterator[Topology]:
+def topology(empty_database: str, sink: tuple[Sink, int], tmp_path: Path) -> Iterator[Topology]:
     env = {
         **os.environ,
         "STAYDOWN_DATA_DIR": str(tmp_path / "data"),
-        "STAYDOWN_DATABASE_URL": empty_postgres,
+        "STAYDOWN_DATABASE_URL": empty_database,
         "STAYDOWN_SMTP_HOST": "127.0.0.1",
         "STAYDOWN_SMTP_PORT": str(sink[1]),
         "STAYDOWN_SMTP_TIMEOUT_SECONDS": str(DEADLINE),
@@ -186,7 +190,7 @@ def topology(empty_postgres: str, sink: tuple[Sink, int], tmp_path: Path) -> Ite
         # `timers run` writes are due at once.
         "STAYDOWN_ACTION_DEADLINE_HOURS": str(1 / 3600),
     }
-    topology = Topology(empty_postgres, env, tmp_path)
+    topology = Topology(empty_database, env, tmp_path)
     try:
         yield topology
     finally:
@@ -237,7 +241,7 @@ def pending(database: Database) -> list[tuple[Any, ...]]:
     ]
 
 
-def test_two_apis_two_workers_one_postgres(topology: Topology, sink: tuple[Sink, int]) -> None:
+def test_two_apis_two_workers_one_database(topology: Topology, sink: tuple[Sink, int]) -> None:
     smtp, _port = sink
 
     # A serving process never migrates: on the empty database it names the release step and exits.
@@ -350,6 +354,6 @@ def test_two_apis_two_workers_one_postgres(topology: Topology, sink: tuple[Sink,
 
 def _healthy(url: str) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+        return httpx.get(url + "/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False

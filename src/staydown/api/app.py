@@ -8,9 +8,11 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from staydown import __version__
+from staydown import __version__, assembly
 from staydown.accounts.api import router as accounts_router
 from staydown.api import errors
 from staydown.api.errors import error_response
@@ -144,6 +146,7 @@ class RequestMetrics:
 
 def create_app(settings: Settings, database: Database, *, clock: Clock = system_clock) -> FastAPI:
     """Assemble the API: routers of every domain, error shapes, limits and metrics."""
+    assembly.install()
     app = FastAPI(
         title="staydown control plane",
         version=__version__,
@@ -172,6 +175,16 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def _ready() -> Response:
+        # For a load balancer: this process is up *and* reaches its database.
+        try:
+            with database.reader() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return error_response(503, "database_unreachable", "the database does not answer")
+        return Response('{"status":"ready"}', media_type="application/json")
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -13,6 +13,7 @@ import typer
 import uvloop
 from rich.console import Console
 
+from staydown import assembly
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
@@ -53,6 +54,7 @@ def load_settings(data_dir: Path | None) -> Settings:
 def open_database(settings: Settings) -> Database:
     """The database this process serves from, with the pool its settings size; exit with one line
     naming ``staydown db upgrade`` if its schema is not this release's (serving never migrates)."""
+    assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database.from_url(
         settings.resolved_database_url,
@@ -60,11 +62,13 @@ def open_database(settings: Settings) -> Database:
         max_overflow=settings.database_max_overflow,
     )
     try:
-        check_current(database.engine)
+        warning = check_current(database.engine)
     except SchemaNotCurrent as exc:
         database.dispose()
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
+    if warning:
+        console.print(f"[yellow]{warning}[/yellow]", soft_wrap=True)
     return database
 
 

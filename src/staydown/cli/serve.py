@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 from rich.console import Console
 
+from staydown import assembly
 from staydown.accounts import service as accounts
 from staydown.api.app import create_app
 from staydown.config import Settings
@@ -144,6 +145,7 @@ async def serve(
 ) -> None:
     """Run the single box until interrupted: migrate (under the release lock), then the API, a
     worker and an edge, and with ``demo`` the demo origin and its customers."""
+    assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
     database = Database.from_url(

@@ -112,19 +112,25 @@ def current_heads(engine: Engine) -> frozenset[str]:
         return frozenset(MigrationContext.configure(connection).get_current_heads())
 
 
-def check_current(engine: Engine) -> None:
-    """Raise ``SchemaNotCurrent`` unless the database is at exactly this release's revisions."""
+def check_current(engine: Engine) -> str | None:
+    """Raise ``SchemaNotCurrent`` if the database lacks a migration this release needs.
+
+    A database a newer release has already migrated is served, with a warning returned: during a
+    rolling release the previous processes keep running on the new schema, whose migrations only
+    add (columns that may be empty, tables, indexes) so that they can.
+    """
     url = engine.url.render_as_string(hide_password=True)
     where = url.split("@")[-1] if engine.dialect.name != "sqlite" else (engine.url.database or url)
     current, expected = current_heads(engine), expected_heads()
     if current == expected:
-        return
+        return None
     if not current:
         raise SchemaNotCurrent(f"the database at {where} has no schema yet; run `staydown db upgrade`")
-    if current - _known_revisions():
-        raise SchemaNotCurrent(
-            f"the database at {where} was migrated by a newer release of staydown "
-            f"({', '.join(sorted(current))}); run that release"
+    unknown = current - _known_revisions()
+    if unknown:
+        return (
+            f"the database at {where} was migrated by a newer release ({', '.join(sorted(unknown))}); "
+            "upgrade this host's staydown"
         )
     raise SchemaNotCurrent(
         f"the database at {where} needs migrations this release brings; run `staydown db upgrade`"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from staydown.db import journal
@@ -90,7 +90,12 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
     head.seq = seq
 
 
-journal.register(JOURNAL, order=10, flush=_flush)
+def install() -> None:
+    """Declare the enforcement log, wake this process's long-polls when it grows, and drop lifts
+    withheld by a unit of work that rolls back (called by the assembly)."""
+    journal.register(JOURNAL, order=10, flush=_flush)
+    journal.on_commit(_wake_feed_readers)
+    journal.on_rollback(_drop_withheld)
 
 
 class FeedHeadTooOld(Exception):
@@ -190,7 +195,11 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 feed_signal = FeedSignal()
-journal.on_commit(lambda names: feed_signal.notify() if JOURNAL in names else None)
+
+
+def _wake_feed_readers(names: frozenset[str]) -> None:
+    if JOURNAL in names:
+        feed_signal.notify()
 
 
 def enqueue_message(
@@ -405,9 +414,13 @@ def take_withheld(session: Session) -> list[StagedRecord]:
     return list(session.info.pop(_WITHHELD, []))
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_withheld(session: Session, _previous_transaction: Any) -> None:
+def _drop_withheld(session: Session) -> None:
     session.info.pop(_WITHHELD, None)
+
+
+def staged_records(session: Session) -> list[StagedRecord]:
+    """The enforcement records this unit of work has staged and that are not numbered yet."""
+    return [r for r in journal.staged(session, JOURNAL) if isinstance(r, StagedRecord) and r.seq is None]
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage | None:

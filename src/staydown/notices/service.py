@@ -685,8 +685,10 @@ def holding_items(
     return found
 
 
-# A stay-down match lifts its block only when no item holds the resource.
-fingerprints.add_holder_lookup(holding_items)
+def install() -> None:
+    """Let a dismissed stay-down match keep a copy blocked while a notice item holds it (called by
+    the assembly)."""
+    fingerprints.add_holder_lookup(holding_items)
 
 
 def _forward(
