@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, Connection, text, update
 from sqlalchemy.orm import Session
 
 from staydown.db import claims
@@ -146,14 +146,19 @@ def send_outbox(
     # Stop well before the lease ends: another worker may send what this one still holds after it.
     stop_at = time.monotonic() + claim.lease.total_seconds() / 2
     attempted = 0
+    if not batch:
+        return 0
     try:
-        for index, message in enumerate(batch):
-            if time.monotonic() > stop_at:
-                rest = [m.id for m in batch[index:]]
-                claims.release(database, OutboxMessage, rest, claimant=claim.claimant)
-                break
-            _deliver(database, message, now=now, available=available, claimant=claim.claimant)
-            attempted += 1
+        # One connection records the whole batch, a short transaction per letter, so that a crash
+        # resends at most the letter that was in flight.
+        with database.engine.connect() as connection:
+            for index, message in enumerate(batch):
+                if time.monotonic() > stop_at:
+                    rest = [m.id for m in batch[index:]]
+                    claims.release(database, OutboxMessage, rest, claimant=claim.claimant)
+                    break
+                _deliver(connection, message, now=now, available=available, claimant=claim.claimant)
+                attempted += 1
     finally:
         for transport in available.values():
             transport.close()
@@ -161,7 +166,7 @@ def send_outbox(
 
 
 def _deliver(
-    database: Database,
+    connection: Connection,
     message: OutboxMessage,
     *,
     now: datetime,
@@ -190,18 +195,22 @@ def _deliver(
                 "next_attempt_at": None,
                 "last_error": None,
             }
-    with database.writer() as session:
-        result = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message.id,
-                OutboxMessage.claimed_by == claimant,
-                OutboxMessage.status == OutboxStatus.pending,
-            )
-            .values(values)
+    if connection.dialect.name == "postgresql":
+        # Not waiting for the WAL flush doubles the rate. The record may be lost only if the
+        # database server itself crashes in the next moment; the letter is then sent once more,
+        # which at-least-once delivery (and the stable Message-ID) already allows for.
+        connection.execute(text("SET LOCAL synchronous_commit = off"))
+    result = connection.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.claimed_by == claimant,
+            OutboxMessage.status == OutboxStatus.pending,
         )
-        session.commit()
-    if not result.rowcount:  # type: ignore[attr-defined]
+        .values(values)
+    )
+    connection.commit()
+    if not result.rowcount:
         log.warning("outbox message %s was taken over by another worker after its lease", message.id)
 
 
