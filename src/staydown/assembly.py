@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from staydown.audit import service as audit
 from staydown.db import journal
+from staydown.disclosure import service as disclosure
 from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
+from staydown.fingerprints import service as fingerprints
 from staydown.notices import service as notices
 
 
@@ -21,9 +23,16 @@ def install() -> None:
     - ``due_process``: statements of reasons issued at commit, before the logs are numbered, and
       the notifier-misuse gate at notice intake;
     - ``notices``: notice items as holders that keep a dismissed stay-down match's copy blocked;
+    - the one command runner (``enforcement.runner``): how each workflow's commands are carried out;
     - ``db.journal``: the session listeners that run all of the above at commit.
     """
     enforcement.install()
+    for handlers in (
+        notices.command_handlers(),
+        fingerprints.command_handlers(),
+        disclosure.command_handlers(),
+    ):
+        enforcement.register_commands(handlers)
     audit.install()
     due_process.install()
     notices.install()

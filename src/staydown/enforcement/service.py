@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from staydown.db import journal
 from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
+from staydown.enforcement import runner
 from staydown.enforcement.models import (
     Channel,
     EnforcementRecord,
@@ -32,6 +33,20 @@ from staydown.enforcement.models import (
 from staydown.types import as_utc
 
 JOURNAL = "enforcement"
+
+Step = runner.Step
+CommandHandler = runner.Handler
+
+
+def run_commands(session: Session, commands: Sequence[object], step: Step) -> None:
+    """Execute the commands a workflow step returned, in the current unit of work (one runner for
+    every domain; see ``enforcement.runner``)."""
+    runner.run(session, commands, step)
+
+
+def register_commands(handlers: Sequence[tuple[type, CommandHandler]]) -> None:
+    """Say how a domain's commands are carried out (the assembly calls this)."""
+    runner.register(handlers)
 
 
 @dataclass

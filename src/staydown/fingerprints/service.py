@@ -648,74 +648,118 @@ def _run(
 ) -> None:
     if any(isinstance(command, flows.Unblock) for command in commands):
         commands = flows.hold_if_held(list(commands), _holders(session, match))
+    enforcement.run_commands(session, commands, enforcement.Step(match, now, actor, settings, reason))
+
+
+def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
+    """How the stay-down workflow's commands are carried out, in the order their kinds run."""
+    return [
+        (flows.KeepBlocked, _keep_blocked),
+        (flows.Block, _block),
+        (flows.Unblock, _unblock),
+        (flows.RecordStrike, _record_strike),
+        (flows.VoidStrike, _void_strike),
+        (flows.TellCustomer, _tell),
+    ]
+
+
+def _keep_blocked(session: Session, step: enforcement.Step, commands: Sequence[flows.KeepBlocked]) -> None:
+    match: StaydownMatch = step.subject
     for command in commands:
-        if isinstance(command, flows.KeepBlocked):
-            enforcement.withhold_unblock(
-                session,
-                [enforcement.BlockSpec(match.zone_id, match.target, match.url, match.notice_id, None)],
-                at=now,
-                reason=f"stay-down match {match.id} dismissed: {reason}",
-            )
-            audit.record(
-                session,
-                at=now,
-                actor=actor,
-                action="staydown.unblock_withheld",
-                entity=("staydown_match", match.id),
-                data={
-                    "zone_id": match.zone_id,
-                    "target": match.target,
-                    "holder": command.holder.describe(),
-                    "reason": reason,
-                },
-            )
-        elif isinstance(command, flows.Block):
-            enforcement.append(
-                session,
-                FeedKind.block,
-                at=now,
-                payload={
-                    "url": match.url,
-                    "reason": f"stay-down match {match.id}"
-                    + ("" if command.automated else f", confirmed by an agent: {reason}"),
-                    "match_id": match.id,
-                    "automated": command.automated,
-                },
-                zone_id=match.zone_id,
-                target=match.target,
-                notice_id=match.notice_id,
-            )
-        elif isinstance(command, flows.Unblock):
-            enforcement.append(
-                session,
-                FeedKind.unblock,
-                at=now,
-                payload={
-                    "url": match.url,
-                    "reason": f"stay-down match {match.id} dismissed: {reason}",
-                    "match_id": match.id,
-                    "staydown_exempt": command.exempt,
-                },
-                zone_id=match.zone_id,
-                target=match.target,
-                notice_id=match.notice_id,
-            )
-        elif isinstance(command, flows.RecordStrike) and match.customer_id is not None:
-            policy.record_match_strike(
-                session,
-                customer_id=match.customer_id,
-                match_id=match.id,
-                notice_id=match.notice_id,
-                zone_id=match.zone_id,
-                now=now,
-                actor=actor,
-                policy=settings.policy,
-                provider=settings.provider_name,
-            )
-        elif isinstance(command, flows.VoidStrike):
-            policy.void_match_strike(session, match_id=match.id, now=now, actor=actor, reason=reason)
-        elif isinstance(command, flows.TellCustomer):
-            _tell_customer(session, match, command.what, now=now, settings=settings, reason=reason)
+        enforcement.withhold_unblock(
+            session,
+            [enforcement.BlockSpec(match.zone_id, match.target, match.url, match.notice_id, None)],
+            at=step.now,
+            reason=f"stay-down match {match.id} dismissed: {step.reason}",
+        )
+        audit.record(
+            session,
+            at=step.now,
+            actor=step.actor,
+            action="staydown.unblock_withheld",
+            entity=("staydown_match", match.id),
+            data={
+                "zone_id": match.zone_id,
+                "target": match.target,
+                "holder": command.holder.describe(),
+                "reason": step.reason,
+            },
+        )
+
+
+def _block(session: Session, step: enforcement.Step, commands: Sequence[flows.Block]) -> None:
+    match: StaydownMatch = step.subject
+    for command in commands:
+        enforcement.append(
+            session,
+            FeedKind.block,
+            at=step.now,
+            payload={
+                "url": match.url,
+                "reason": f"stay-down match {match.id}"
+                + ("" if command.automated else f", confirmed by an agent: {step.reason}"),
+                "match_id": match.id,
+                "automated": command.automated,
+            },
+            zone_id=match.zone_id,
+            target=match.target,
+            notice_id=match.notice_id,
+        )
+
+
+def _unblock(session: Session, step: enforcement.Step, commands: Sequence[flows.Unblock]) -> None:
+    match: StaydownMatch = step.subject
+    for command in commands:
+        enforcement.append(
+            session,
+            FeedKind.unblock,
+            at=step.now,
+            payload={
+                "url": match.url,
+                "reason": f"stay-down match {match.id} dismissed: {step.reason}",
+                "match_id": match.id,
+                "staydown_exempt": command.exempt,
+            },
+            zone_id=match.zone_id,
+            target=match.target,
+            notice_id=match.notice_id,
+        )
+
+
+def _record_strike(session: Session, step: enforcement.Step, commands: Sequence[flows.RecordStrike]) -> None:
+    match: StaydownMatch = step.subject
+    settings = step.settings
+    assert settings is not None
+    if match.customer_id is None:
+        return
+    for _command in commands:
+        policy.record_match_strike(
+            session,
+            customer_id=match.customer_id,
+            match_id=match.id,
+            notice_id=match.notice_id,
+            zone_id=match.zone_id,
+            now=step.now,
+            actor=step.actor,
+            policy=settings.policy,
+            provider=settings.provider_name,
+        )
+
+
+def _void_strike(session: Session, step: enforcement.Step, commands: Sequence[flows.VoidStrike]) -> None:
+    match: StaydownMatch = step.subject
+    for _command in commands:
+        policy.void_match_strike(
+            session, match_id=match.id, now=step.now, actor=step.actor, reason=step.reason
+        )
+
+
+def _tell(session: Session, step: enforcement.Step, commands: Sequence[flows.TellCustomer]) -> None:
+    assert step.settings is not None
+    for command in commands:
+        _tell_customer(
+            session, step.subject, command.what, now=step.now, settings=step.settings, reason=step.reason
+        )
 
 
 _LETTERS = {

@@ -505,60 +505,93 @@ def _run(
     settings: Settings,
 ) -> None:
     """Execute workflow commands inside the current unit of work."""
-    blocks = [c.item for c in commands if isinstance(c, Block)]
-    if blocks:
-        enforcement.block(
-            session,
-            [
-                enforcement.BlockSpec(r.zone_id, r.target, r.url, r.notice_id, r.item_id)
-                for r in blocks
-                if r.zone_id
-            ],
-            at=now,
-            reason=f"notice {notice.id}",
-        )
-        fingerprints.capture_later(
-            session,
-            [
-                fingerprints.CaptureSpec(r.item_id, r.notice_id, r.zone_id, r.url, r.target)
-                for r in blocks
-                if r.zone_id and not r.duplicate  # the first notice on a resource banks its content
-            ],
-            now=now,
-        )
-    unblocks = [c for c in commands if isinstance(c, Unblock)]
-    if unblocks:
-        _lift(session, notice, unblocks, now=now, actor=actor)
-        fingerprints.release_items(
-            session, [c.item.item_id for c in unblocks], now=now, actor=actor, reason=unblocks[0].reason
-        )
+    enforcement.run_commands(session, commands, enforcement.Step(notice, now, actor, settings))
+
+
+def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
+    """How the notice workflow's commands are carried out, in the order their kinds run."""
+    return [
+        (Block, _block),
+        (Unblock, _unblock),
+        (ForwardToCustomer, _forward_all),
+        (ForwardToHost, _forward_all),
+        (RecordStrike, _record_strikes),
+        (TellSubmitter, _tell_submitter),
+    ]
+
+
+def _block(session: Session, step: enforcement.Step, commands: Sequence[Block]) -> None:
+    notice: Notice = step.subject
+    blocks = [c.item for c in commands]
+    enforcement.block(
+        session,
+        [
+            enforcement.BlockSpec(r.zone_id, r.target, r.url, r.notice_id, r.item_id)
+            for r in blocks
+            if r.zone_id
+        ],
+        at=step.now,
+        reason=f"notice {notice.id}",
+    )
+    fingerprints.capture_later(
+        session,
+        [
+            fingerprints.CaptureSpec(r.item_id, r.notice_id, r.zone_id, r.url, r.target)
+            for r in blocks
+            if r.zone_id and not r.duplicate  # the first notice on a resource banks its content
+        ],
+        now=step.now,
+    )
+
+
+def _unblock(session: Session, step: enforcement.Step, commands: Sequence[Unblock]) -> None:
+    _lift(session, step.subject, commands, now=step.now, actor=step.actor)
+    fingerprints.release_items(
+        session, [c.item.item_id for c in commands], now=step.now, actor=step.actor, reason=commands[0].reason
+    )
+
+
+def _forward_all(
+    session: Session, step: enforcement.Step, commands: Sequence[ForwardToCustomer | ForwardToHost]
+) -> None:
+    assert step.settings is not None
+    for command in commands:
+        _forward(session, step.subject, command, now=step.now, settings=step.settings)
+
+
+def _record_strikes(session: Session, step: enforcement.Step, commands: Sequence[RecordStrike]) -> None:
+    settings = step.settings
+    assert settings is not None
     # One notice may strike several customers: lock them all first, in id order, so two notices
     # naming the same customers in another order queue instead of deadlocking.
-    policy.lock_customers(session, [c.customer_id for c in commands if isinstance(c, RecordStrike)])
+    policy.lock_customers(session, [c.customer_id for c in commands])
     for command in commands:
-        if isinstance(command, ForwardToCustomer | ForwardToHost):
-            _forward(session, notice, command, now=now, settings=settings)
-        elif isinstance(command, RecordStrike):
-            policy.record_strike(
-                session,
-                customer_id=command.customer_id,
-                notice_id=command.notice_id,
-                zone_id=command.zone_id,
-                now=now,
-                actor=actor,
-                policy=settings.policy,
-                provider=settings.provider_name,
-            )
-        elif isinstance(command, TellSubmitter):
-            counts = session.execute(
-                select(NoticeItem.status, func.count())
-                .where(NoticeItem.notice_id == notice.id)
-                .group_by(NoticeItem.status)
-            ).all()
-            letter = messages.decision(
-                notice, {status.value: count for status, count in counts}, provider=settings.provider_name
-            )
-            _tell(session, notice, letter, kind="notice_decision", at=now)
+        policy.record_strike(
+            session,
+            customer_id=command.customer_id,
+            notice_id=command.notice_id,
+            zone_id=command.zone_id,
+            now=step.now,
+            actor=step.actor,
+            policy=settings.policy,
+            provider=settings.provider_name,
+        )
+
+
+def _tell_submitter(session: Session, step: enforcement.Step, commands: Sequence[TellSubmitter]) -> None:
+    settings = step.settings
+    assert settings is not None
+    notice: Notice = step.subject
+    for _command in commands:
+        counts = session.execute(
+            select(NoticeItem.status, func.count())
+            .where(NoticeItem.notice_id == notice.id)
+            .group_by(NoticeItem.status)
+        ).all()
+        letter = messages.decision(
+            notice, {status.value: count for status, count in counts}, provider=settings.provider_name
+        )
+        _tell(session, notice, letter, kind="notice_decision", at=step.now)
 
 
 def _lift(
