@@ -11,6 +11,7 @@ from staydown.disclosure import service as disclosure
 from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.fingerprints import service as fingerprints
+from staydown.notices import commands as notice_commands
 from staydown.notices import service as notices
 
 
@@ -28,7 +29,7 @@ def install() -> None:
     """
     enforcement.install()
     for handlers in (
-        notices.command_handlers(),
+        notice_commands.command_handlers(),
         fingerprints.command_handlers(),
         disclosure.command_handlers(),
     ):
