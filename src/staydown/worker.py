@@ -20,6 +20,7 @@ from staydown.enforcement.models import Channel, Timer
 from staydown.enforcement.transport import SmtpTransport, Transport, WebhookTransport
 from staydown.enforcement.worker import Claims, TimerHandler, Worker
 from staydown.fingerprints import service as fingerprints
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices import service as notices
 from staydown.types import Clock, system_clock
 
@@ -60,11 +61,21 @@ def claims_of(settings: Settings) -> Claims:
     return Claims(lease=timedelta(seconds=settings.worker_lease_seconds), batch=settings.worker_batch)
 
 
-def build(settings: Settings, database: Database, *, clock: Clock = system_clock) -> Worker:
-    """The worker this configuration runs."""
+def build(
+    settings: Settings,
+    database: Database,
+    *,
+    clock: Clock = system_clock,
+    origin_guard: OriginGuard | None = None,
+) -> Worker:
+    """The worker this configuration runs; captures connect to origins through ``origin_guard``
+    (by default one of the settings' origin policy)."""
+    guard = origin_guard or OriginGuard(OriginAccess.from_settings(settings))
 
     def captures(database: Database, now: datetime) -> int:
-        return fingerprints.run_captures(database, now=now, settings=settings, claimant=claim.claimant)
+        return fingerprints.run_captures(
+            database, now=now, settings=settings, guard=guard, claimant=claim.claimant
+        )
 
     claim = claims_of(settings)
     return Worker(

@@ -21,6 +21,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, reuseport_socket, start_processes, stop_processes
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
 from staydown.worker import build as build_worker
 
@@ -97,8 +98,8 @@ async def start_edge(
     return url, processes
 
 
-def _api_server(settings: Settings, database: Database) -> uvicorn.Server:
-    app = create_app(settings, database)
+def _api_server(settings: Settings, database: Database, *, origin_guard: OriginGuard) -> uvicorn.Server:
+    app = create_app(settings, database, origin_guard=origin_guard)
     return uvicorn.Server(
         uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
@@ -119,7 +120,10 @@ async def serve_api(settings: Settings, database: Database, *, host: str, port: 
     """Serve the API and the desk on ``host:port`` until interrupted; nothing else runs here."""
     sock = bind(host, port)
     url = url_of(sock)
-    server = _api_server(settings, database)
+    # Validation and previews never reach the service itself, whatever the allowance.
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(*sock.getsockname()[:2])
+    server = _api_server(settings, database, origin_guard=guard)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     try:
         if await _started(server, task):
@@ -155,11 +159,16 @@ async def serve(
     )
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
-    server = _api_server(settings, database)
+    # Validation, previews and captures never reach the service itself, whatever the allowance.
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(*api_sock.getsockname()[:2])
+    server = _api_server(settings, database, origin_guard=guard)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(server.serve(sockets=[api_sock]), name="api"),
-        asyncio.create_task(build_worker(settings, database).run(stop=stop), name="worker"),
+        asyncio.create_task(
+            build_worker(settings, database, origin_guard=guard).run(stop=stop), name="worker"
+        ),
     ]
     origins: list[Any] = []
     edge_processes: list[Any] = []
@@ -172,12 +181,19 @@ async def serve(
         edge_url, edge_processes = await start_edge(
             settings, database, host=host, port=edge_port, workers=edge_workers, api_url=api_url
         )
+        guard.serving(host, int(edge_url.rsplit(":", 1)[1]))
         console.print(f"edge      {edge_url}  ({edge_workers} worker(s), following {api_url}/v1/edge/feed)")
         if demo:
             from staydown.demo.seed import seed_demo
 
             document, origins = await asyncio.to_thread(
-                seed_demo, database, settings, api_url=api_url, edge_url=edge_url, desk_url=f"{api_url}/desk/"
+                seed_demo,
+                database,
+                settings,
+                api_url=api_url,
+                edge_url=edge_url,
+                desk_url=f"{api_url}/desk/",
+                guard=guard,
             )
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)
