@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path("staydown-data")
     database_url: str | None = None
 
+    # Connections each process may open: ``pool_size`` kept open plus ``max_overflow`` for bursts.
+    # Size every process's sum against PostgreSQL's max_connections (docs/deployment.md).
+    database_pool_size: int = Field(10, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
+
+    # Workers claim outbox messages, timers and captures for this long; a crashed worker's claims
+    # come back to the others once it passes. Longer than a batch takes to send.
+    worker_lease_seconds: float = Field(60.0, ge=1)
+    worker_batch: int = Field(50, ge=1, le=10_000)
+
     provider_name: str = "staydown"
     legal_url: str | None = None
     min_verification_level: VerificationLevel = VerificationLevel.identity
