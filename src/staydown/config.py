@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     misuse_window_days: int = Field(180, ge=1)
     misuse_min_share: float = Field(0.5, ge=0, le=1)
     misuse_suspension_days: float = Field(30.0, gt=0)
+    # An incomplete notice not completed within this many days is closed, and its notifier told.
+    incomplete_notice_days: float = Field(14.0, gt=0)
+    # Japan: days the sender has to object to removal after an inquiry (Information Distribution
+    # Platform Act Art. 3(2)(ii): 7; election content: 2). The statute's figures are the minimum.
+    jp_inquiry_days: int = Field(7, ge=7)
+    jp_inquiry_election_days: int = Field(2, ge=2)
 
     @field_validator("restore_business_days")
     @classmethod

@@ -38,8 +38,18 @@ def _counter_notice_restore(session: Session, timer: Timer, now: datetime, setti
     due_process.run_restoration(session, timer.subject_id, now=now, settings=settings)
 
 
+def _notice_incomplete(session: Session, timer: Timer, now: datetime, settings: Settings) -> None:
+    notices.expire_incomplete(session, timer.subject_id, now=now, settings=settings)
+
+
+def _notice_inquiry(session: Session, timer: Timer, now: datetime, settings: Settings) -> None:
+    notices.run_inquiry(session, timer.subject_id, now=now, settings=settings)
+
+
 TIMER_HANDLERS: dict[str, TimerHandler] = {
     notices.DEADLINE_TIMER: _notice_deadline,
+    notices.INCOMPLETE_TIMER: _notice_incomplete,
+    notices.INQUIRY_TIMER: _notice_inquiry,
     due_process.RESTORE_TIMER: _counter_notice_restore,
 }
 

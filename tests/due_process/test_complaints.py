@@ -194,13 +194,13 @@ def test_a_complaint_lifts_a_wrong_repeat_infringer_suspension(api: Api) -> None
 
 
 def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Api) -> None:
-    active_zone(api, "noisy.example.test")
+    active_zone(api, "noisy.example.test", service_type="platform")
     found = []
     for n in range(4):
         api.clock.advance(hours=1)
         notice = (
             api.as_("submitter")
-            .post("/v1/notices", json=notice_body([f"http://noisy.example.test/{n}.jpg"]))
+            .post("/v1/notices", json=notice_body([f"http://noisy.example.test/{n}.jpg"], regime="dsa"))
             .json()
         )
         found.append(
@@ -213,7 +213,7 @@ def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Ap
     suspension = found[-1]["measure"]
     assert suspension["kind"] == "suspension"
     url = "http://noisy.example.test/again.jpg"
-    assert api.as_("submitter").post("/v1/notices", json=notice_body([url])).status_code == 403
+    assert api.as_("submitter").post("/v1/notices", json=notice_body([url], regime="dsa")).status_code == 403
 
     body = {
         "measure_id": suspension["id"],
@@ -232,7 +232,7 @@ def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Ap
         json={"outcome": "upheld", "reason": "The licences cover the works; the findings were wrong."},
     )
     assert r.status_code == 200, r.text
-    assert api.as_("submitter").post("/v1/notices", json=notice_body([url])).status_code == 201
+    assert api.as_("submitter").post("/v1/notices", json=notice_body([url], regime="dsa")).status_code == 201
     standing = api.as_("submitter").get(f"/v1/notifiers/{found[-1]['submitter_key_id']}").json()
     assert standing["suspended_until"] is None
     assert [m["kind"] for m in standing["measures"]] == ["warning", "suspension", "reversed"]

@@ -47,7 +47,7 @@ from staydown.audit import service as audit
 from staydown.db.base import ROW_ID_LIMIT
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import FeedKind
-from staydown.types import Role, VerificationLevel
+from staydown.types import Role, ServiceType, VerificationLevel
 from staydown.urls import URLError, canonical_host
 
 KEY_PREFIX = "sd_"
@@ -351,6 +351,7 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
         hostname=hostnames[0],
         origin=normalise_origin(data.origin),
         host_contact=str(data.host_contact) if data.host_contact else None,
+        service_type=data.service_type,
         status=ZoneStatus.pending,
         status_changed_at=now,
         challenge_token=dcv.new_token(),
@@ -365,7 +366,12 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
         actor=actor,
         action="zone.created",
         entity=("zone", zone.id),
-        data={"customer_id": customer.id, "hostnames": hostnames, "origin": zone.origin},
+        data={
+            "customer_id": customer.id,
+            "hostnames": hostnames,
+            "origin": zone.origin,
+            "service_type": zone.service_type.value,
+        },
     )
     _publish_zone(session, zone, now=now)
     return zone
@@ -394,6 +400,14 @@ def zones_by_hostname(session: Session, hostnames: Iterable[str]) -> dict[str, Z
     return found
 
 
+def zone_ids_of_type(session: Session, zone_ids: Iterable[int], service_type: ServiceType) -> set[int]:
+    """Which of ``zone_ids`` are zones of ``service_type``."""
+    wanted = sorted(set(zone_ids))
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Zone.id).where(Zone.id.in_(wanted), Zone.service_type == service_type)))
+
+
 def zone_read(
     zone: Zone, *, min_level: VerificationLevel, validation: ValidationResult | None = None
 ) -> ZoneRead:
@@ -418,6 +432,7 @@ def zone_read(
         ),
         validation=validation,
         created_at=zone.created_at,
+        service_type=zone.service_type,
         rate_limit=(
             RateLimitRead(per_second=zone.rate_per_second, burst=zone.rate_burst or zone.rate_per_second)
             if zone.rate_per_second

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from staydown.notices.elements import Element
@@ -135,4 +136,71 @@ def overdue(notice: Notice, pending: int, *, provider: str) -> Letter:
         f"Notice #{notice.id} was due by {notice.deadline_at.isoformat()} and {pending} item(s) still wait "
         "for review.",
         {"event": "notice.overdue", "notice_id": notice.id, "pending": pending},
+    )
+
+
+def inquiry(notice: Notice, urls: Sequence[str], *, due_at: datetime, hostname: str, provider: str) -> Letter:
+    """Ask the sender whether it agrees to removal (Information Distribution Platform Act Art. 3(2)(ii)).
+
+    Written in Japanese, as the sender is asked under Japanese law; it shows the information
+    concerned, the right said to be infringed and the reasons given, and when the time to object ends.
+    """
+    works = [work.get("description") or "(記載なし)" for work in notice.works]
+    lines = [
+        f"{hostname} の契約者様",
+        "",
+        f"{provider} は、貴殿が発信された下記の情報について、権利を侵害されたとする方から送信防止措置"
+        f"「削除」の申出「申出番号 #{notice.id}」を受けました。",
+        "情報流通プラットフォーム対処法第3条第2項第2号に基づき、送信防止措置を講じることに同意されるか"
+        "どうかを照会いたします。",
+        "",
+        "【侵害情報】",
+        *(f"  {url}" for url in urls),
+        "",
+        "【侵害されたとする権利】",
+        *(f"  {work}" for work in works),
+        "",
+        "【権利が侵害されたとする理由】",
+        f"  {notice.explanation or '(記載なし)'}",
+        "",
+        f"{due_at.isoformat()} までに、同意しない旨の申出「理由を付して」がない場合は、"
+        "送信防止措置を講じます。",
+        f"同意されない場合は、POST /v1/notices/{notice.id}/objection により、理由を付してお申し出ください。",
+    ]
+    return Letter(
+        f"[{provider}] 送信防止措置に関する照会「申出番号 #{notice.id}」",
+        "\n".join(lines),
+        {
+            "event": "notice.inquiry",
+            "notice_id": notice.id,
+            "hostname": hostname,
+            "urls": list(urls),
+            "due_at": due_at.isoformat(),
+            "language": "ja",
+        },
+    )
+
+
+def objection(notice: Notice, item_ids: Sequence[int], reasons: str, *, provider: str) -> Letter:
+    """Tell the abuse desk the sender objected to removal: the items wait for an agent again."""
+    return Letter(
+        f"[{provider}] Sender objected to removal under notice #{notice.id}",
+        f"The sender objected to the removal of {len(item_ids)} item(s) of notice #{notice.id} with these "
+        f"reasons:\n\n{reasons}\n\nThe items wait for review again.",
+        {"event": "notice.inquiry_objected", "notice_id": notice.id, "item_ids": list(item_ids)[:1000]},
+    )
+
+
+def expired(notice: Notice, days: float, *, provider: str) -> Letter:
+    """Tell the notifier its incomplete notice was closed because it was not completed in time."""
+    lines = [
+        f"Notice #{notice.id} was not completed within {days:g} days and is now closed. It lacked:",
+        *(f"- {name}" for name in notice.missing_elements),
+        "",
+        "You may send a new, complete notice at any time.",
+    ]
+    return Letter(
+        f"[{provider}] Notice #{notice.id} closed: not completed",
+        "\n".join(lines),
+        {"event": "notice.expired", "notice_id": notice.id, "missing_elements": notice.missing_elements},
     )
