@@ -32,7 +32,7 @@ def _statements(api: Api) -> list[dict[str, object]]:
 
 
 def test_every_restriction_has_a_statement_sent_to_the_customer(api: Api) -> None:
-    zone = active_zone(api, "sor.example.test")
+    zone = active_zone(api, "sor.example.test", service_type="platform")
     other = active_zone(api, "sor2.example.test", name="second")
     customer = api.client()
     customer.headers["authorization"] = f"Bearer {zone['key']}"

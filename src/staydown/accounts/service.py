@@ -400,6 +400,17 @@ def zones_by_hostname(session: Session, hostnames: Iterable[str]) -> dict[str, Z
     return found
 
 
+def service_types(session: Session, zone_ids: Iterable[int]) -> dict[int, ServiceType]:
+    """The service type of each of ``zone_ids``."""
+    wanted = sorted(set(zone_ids))
+    found: dict[int, ServiceType] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(select(Zone.id, Zone.service_type).where(Zone.id.in_(chunk)))
+        found.update((zone_id, service_type) for zone_id, service_type in rows)
+    return found
+
+
 def zone_ids_of_type(session: Session, zone_ids: Iterable[int], service_type: ServiceType) -> set[int]:
     """Which of ``zone_ids`` are zones of ``service_type``."""
     wanted = sorted(set(zone_ids))

@@ -281,7 +281,11 @@ def zone_statement(restriction: ZoneRestriction) -> StatementFields:
 
 
 def render_letter(
-    statements: list[tuple[str, str, StatementFields]], *, provider: str = "", limit: int = 50
+    statements: list[tuple[str, str, StatementFields]],
+    *,
+    provider: str = "",
+    limit: int = 50,
+    redress: str = REDRESS,
 ) -> tuple[str, str]:
     """Subject and body of the letter that sends ``(puid, subject-of-restriction, fields)`` to a customer."""
     count = len(statements)
@@ -309,5 +313,5 @@ def render_letter(
         ]
     if count > limit:
         lines += [f"... and {count - limit} more, listed at GET /v1/statements.", ""]
-    lines.append(REDRESS)
+    lines.append(redress)
     return subject, "\n".join(lines)

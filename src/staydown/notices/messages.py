@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from staydown.notices.elements import Element
 from staydown.notices.models import Notice
-
-REDRESS = (
-    "You may contest this decision: a counter-notice under 17 U.S.C. 512(g) (for DMCA notices), an internal "
-    "complaint within six months (Regulation (EU) 2022/2065 Art. 20), an out-of-court dispute settlement "
-    "body "
-    "(Art. 21), or the courts."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,16 +18,31 @@ class Letter:
     payload: dict[str, Any]
 
 
-def _complainant(notice: Notice) -> list[str]:
-    fields = [
-        ("Name", notice.submitter_name),
-        ("Organisation", notice.submitter_organization),
-        ("On behalf of", notice.on_behalf_of),
-        ("E-mail", notice.submitter_email),
-        ("Telephone", notice.submitter_phone),
-        ("Address", notice.submitter_address),
-    ]
-    return [f"  {label}: {value}" for label, value in fields if value]
+def complainant(notice: Notice, fields: Collection[str]) -> dict[str, str]:
+    """The complainant's details among ``fields`` (what the recipient may be given), empty ones left out."""
+    values = {
+        "name": notice.submitter_name,
+        "organization": notice.submitter_organization,
+        "on_behalf_of": notice.on_behalf_of,
+        "email": notice.submitter_email,
+        "phone": notice.submitter_phone,
+        "address": notice.submitter_address,
+    }
+    return {field: value for field, value in values.items() if field in fields and value}
+
+
+_LABELS = {
+    "name": "Name",
+    "organization": "Organisation",
+    "on_behalf_of": "On behalf of",
+    "email": "E-mail",
+    "phone": "Telephone",
+    "address": "Address",
+}
+
+
+def _complainant_lines(shown: dict[str, str]) -> list[str]:
+    return [f"  {_LABELS[field]}: {value}" for field, value in shown.items()]
 
 
 def receipt(notice: Notice, *, provider: str) -> Letter:
@@ -74,7 +82,7 @@ def incomplete(notice: Notice, missing: Sequence[Element], *, provider: str, rej
     )
 
 
-def decision(notice: Notice, counts: dict[str, int], *, provider: str) -> Letter:
+def decision(notice: Notice, counts: dict[str, int], *, provider: str, redress: str) -> Letter:
     """Tell the notifier the decision and the redress open to them (DSA Art. 16(5), 16(6))."""
     lines = [
         f"Decision on notice #{notice.id}: {notice.status.value}.",
@@ -83,7 +91,7 @@ def decision(notice: Notice, counts: dict[str, int], *, provider: str) -> Letter
         "Automated means were used: "
         + ("yes (trusted flagger, no manual review)" if notice.trusted else "no"),
         "",
-        REDRESS,
+        redress,
     ]
     return Letter(
         f"[{provider}] Decision on notice #{notice.id}",
@@ -92,9 +100,21 @@ def decision(notice: Notice, counts: dict[str, int], *, provider: str) -> Letter
     )
 
 
-def forward(notice: Notice, urls: Sequence[str], *, provider: str, hostname: str, to_host: bool) -> Letter:
-    """Forward the notice, with the complainant's contact, to the customer or the origin's host."""
+def forward(
+    notice: Notice,
+    urls: Sequence[str],
+    *,
+    provider: str,
+    hostname: str,
+    to_host: bool,
+    complainant_fields: Collection[str],
+    redress: str,
+) -> Letter:
+    """Forward the notice to the customer or the origin's host, with what of the complainant the
+    regime lets that recipient have (``complainant_fields``) and the remedies the zone's service
+    type offers."""
     who = "the hosting provider of the origin of" if to_host else "the customer of"
+    shown = complainant(notice, complainant_fields)
     lines = [
         f"{provider} received notice #{notice.id} ({notice.regime.value.upper()}) about content served for "
         f"{hostname}. You receive it as {who} this zone. "
@@ -105,11 +125,11 @@ def forward(notice: Notice, urls: Sequence[str], *, provider: str, hostname: str
         *(f"  - {work.get('description') or '(not described)'}" for work in notice.works),
         "",
         "Complainant:",
-        *_complainant(notice),
+        *_complainant_lines(shown),
         "",
         f"Explanation given: {notice.explanation or '(none)'}",
         "",
-        REDRESS,
+        redress,
     ]
     return Letter(
         f"[{provider}] Notice #{notice.id} for {hostname}",
@@ -119,13 +139,7 @@ def forward(notice: Notice, urls: Sequence[str], *, provider: str, hostname: str
             "notice_id": notice.id,
             "hostname": hostname,
             "urls": list(urls),
-            "complainant": {
-                "name": notice.submitter_name,
-                "organization": notice.submitter_organization,
-                "email": notice.submitter_email,
-                "phone": notice.submitter_phone,
-                "address": notice.submitter_address,
-            },
+            "complainant": shown,
         },
     )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,9 +58,11 @@ from staydown.notices.flows import (
 )
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.regimes import rules_of
+from staydown.notices.regimes.base import RegimeRules
+from staydown.notices.regimes.services import Duties, duties, widest
 from staydown.notices.schemas import NoticeCreate, NoticeSupplement
 from staydown.policy import service as policy
-from staydown.types import Regime, ServiceType
+from staydown.types import Recipient, Regime, ServiceType
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
 
 DEADLINE_TIMER = "notice_deadline"
@@ -639,9 +641,50 @@ def _run(
                 .group_by(NoticeItem.status)
             ).all()
             letter = messages.decision(
-                notice, {status.value: count for status, count in counts}, provider=settings.provider_name
+                notice,
+                {status.value: count for status, count in counts},
+                provider=settings.provider_name,
+                redress=rules_of(notice.regime).redress(_widest_service(session, notice.id)),
             )
             _tell(session, notice, letter, kind="notice_decision", at=now)
+
+
+def _widest_service(session: Session, notice_id: int) -> ServiceType:
+    """The service type with the most duties among the zones the notice's items are on."""
+    zone_ids = session.scalars(
+        select(NoticeItem.zone_id)
+        .where(NoticeItem.notice_id == notice_id, NoticeItem.zone_id.is_not(None))
+        .distinct()
+    ).all()
+    return widest(accounts.service_types(session, [z for z in zone_ids if z is not None]).values())
+
+
+def complainant_for(notice: Notice, recipient: Recipient) -> dict[str, str]:
+    """What of the notice's complainant ``recipient`` may be given under the notice's regime."""
+    fields = rules_of(notice.regime).shared(
+        recipient, party="complainant", organisation=bool(notice.submitter_organization)
+    )
+    return messages.complainant(notice, fields)
+
+
+def service_duties(service_type: ServiceType) -> Duties:
+    """What a zone of ``service_type`` owes (see ``notices.regimes.services``)."""
+    return duties(service_type)
+
+
+def widest_service(types: Iterable[ServiceType]) -> ServiceType:
+    """The service type with the most duties among ``types``."""
+    return widest(types)
+
+
+def regime_rules(regime: Regime | str) -> RegimeRules:
+    """Everything ``regime`` decides (see ``notices.regimes``)."""
+    return rules_of(regime)
+
+
+def shared_fields(regime: Regime, recipient: Recipient, *, party: str, organisation: bool) -> frozenset[str]:
+    """Which fields of ``party`` (complainant or customer) ``recipient`` may be given under ``regime``."""
+    return rules_of(regime).shared(recipient, party=party, organisation=organisation)
 
 
 def _lift(
@@ -794,8 +837,20 @@ def _forward(
         )
     )
     to_host = isinstance(command, ForwardToHost)
+    rules = rules_of(notice.regime)
+    fields = rules.shared(
+        Recipient.host if to_host else Recipient.customer,
+        party="complainant",
+        organisation=bool(notice.submitter_organization),
+    )
     letter = messages.forward(
-        notice, urls, provider=settings.provider_name, hostname=zone.hostname, to_host=to_host
+        notice,
+        urls,
+        provider=settings.provider_name,
+        hostname=zone.hostname,
+        to_host=to_host,
+        complainant_fields=fields,
+        redress=rules.redress(zone.service_type),
     )
     if to_host:
         recipient = zone.host_contact

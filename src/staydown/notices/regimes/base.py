@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from staydown.notices.regimes.services import duties
 from staydown.types import Recipient, Regime, ServiceType
 
 
@@ -113,8 +114,8 @@ class RegimeRules:
         return True
 
     def redress(self, service_type: ServiceType) -> str:
-        """The remedies a letter may promise the customer and the notifier."""
-        return "You may contest this decision before the courts."
+        """The remedies a letter may promise, as the zone's service type allows."""
+        return duties(service_type).redress
 
     def shared(self, recipient: Recipient, *, party: str, organisation: bool) -> frozenset[str]:
         """The fields of ``party`` (``complainant`` or ``customer``) that ``recipient`` may receive.

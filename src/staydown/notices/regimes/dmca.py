@@ -12,7 +12,7 @@ from staydown.notices.regimes.base import (
     RegimeRules,
     outcome_of,
 )
-from staydown.types import Recipient, Regime, ServiceType
+from staydown.types import Recipient, Regime
 
 
 def _e(code: str, name: str, explanation: str) -> Element:
@@ -91,11 +91,3 @@ class Dmca(RegimeRules):
         # 512(c)(3)(B)(ii): with (ii), (iii) and (iv) in substance, the provider must ask for the rest.
         considerable = facts.works_identified and facts.urls and reachable
         return Assessment(outcome_of(missing, considerable=considerable), tuple(missing))
-
-    def redress(self, service_type: ServiceType) -> str:
-        if service_type is ServiceType.caching:
-            return (
-                "The copy was disabled in our cache (17 U.S.C. 512(b)). You may send a counter-notice "
-                "under 17 U.S.C. 512(g), or go to the courts."
-            )
-        return "You may send a counter-notice under 17 U.S.C. 512(g), or go to the courts."

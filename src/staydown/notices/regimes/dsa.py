@@ -11,6 +11,7 @@ from staydown.notices.regimes.base import (
     RegimeRules,
     outcome_of,
 )
+from staydown.notices.regimes.services import duties
 from staydown.types import Recipient, Regime, ServiceType
 
 
@@ -71,16 +72,4 @@ class Dsa(RegimeRules):
 
     def misuse_suspension_applies(self, service_type: ServiceType) -> bool:
         # Art. 23(2) binds providers of online platforms only.
-        return service_type is ServiceType.platform
-
-    def redress(self, service_type: ServiceType) -> str:
-        if service_type is ServiceType.platform:
-            return (
-                "You may contest this decision: an internal complaint within six months (Regulation "
-                "(EU) 2022/2065 Art. 20), a certified out-of-court dispute settlement body (Art. 21), "
-                "or the courts."
-            )
-        return (
-            "You may ask us to review this decision (our own review procedure) or go to the courts "
-            "(Regulation (EU) 2022/2065 Art. 17(3)(f))."
-        )
+        return duties(service_type).notifier_suspension

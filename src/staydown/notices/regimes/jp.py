@@ -14,7 +14,7 @@ from staydown.notices.regimes.base import (
     RegimeRules,
     outcome_of,
 )
-from staydown.types import Recipient, Regime, ServiceType
+from staydown.types import Recipient, Regime
 
 
 class Jp(RegimeRules):
@@ -88,6 +88,3 @@ class Jp(RegimeRules):
             advisory.append(e["signature"])
         outcome = outcome_of(missing, considerable=facts.urls)
         return Assessment(outcome, tuple(missing), tuple(advisory))
-
-    def redress(self, service_type: ServiceType) -> str:
-        return "You may object to the removal with your reasons, or go to the courts."
