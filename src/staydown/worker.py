@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.disclosure import retention
 from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel, OutboxStatus, Timer, TimerStatus
@@ -52,6 +53,17 @@ TIMER_HANDLERS: dict[str, TimerHandler] = {
     notices.INQUIRY_TIMER: _notice_inquiry,
     due_process.RESTORE_TIMER: _counter_notice_restore,
 }
+
+
+RETENTION_INTERVAL = timedelta(hours=1)
+
+
+def run_retention(database: Database, *, now: datetime, settings: Settings) -> dict[str, int]:
+    """Erase personal data past its retention period (legal holds kept), in one transaction."""
+    with database.writer() as session:
+        erased = retention.run_retention(session, now=now, settings=settings)
+        session.commit()
+    return erased
 
 
 def transports(settings: Settings) -> dict[Channel, Transport]:
@@ -152,8 +164,12 @@ async def run_forever(
     """Send the outbox and run due timers until ``stop`` is set."""
     stop = stop or asyncio.Event()
     available = transports(settings)
+    retention_due = clock()
     while not stop.is_set():
         try:
+            if clock() >= retention_due:
+                await asyncio.to_thread(run_retention, database, now=clock(), settings=settings)
+                retention_due = clock() + RETENTION_INTERVAL
             await asyncio.to_thread(run_timers, database, as_of=clock(), settings=settings)
             await asyncio.to_thread(fingerprints.run_captures, database, now=clock(), settings=settings)
             await asyncio.to_thread(send_outbox, database, now=clock(), available=available)

@@ -21,9 +21,9 @@ def _key_id(api: Api, role: str) -> int:
         return key.id
 
 
-def _notice(api: Api, role: str, path: str) -> dict[str, object]:
+def _notice(api: Api, role: str, path: str, regime: str = "dsa") -> dict[str, object]:
     r = api.as_(role).post(
-        "/v1/notices", json=notice_body([f"http://misuse.example.test{path}"], regime="dsa")
+        "/v1/notices", json=notice_body([f"http://misuse.example.test{path}"], regime=regime)
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
@@ -98,14 +98,14 @@ def test_a_misusing_notifier_is_warned_then_suspended_then_may_notify_again(api:
 def test_revoking_trusted_flagger_status_sends_its_next_notices_to_review(api: Api) -> None:
     active_zone(api, "misuse.example.test", service_type="platform")
     key_id = _key_id(api, "trusted_flagger")
-    assert _notice(api, "trusted_flagger", "/t1.jpg")["status"] == "actioned"
+    assert _notice(api, "trusted_flagger", "/t1.jpg", regime="dmca")["status"] == "actioned"
 
     r = api.as_("agent").post(
         f"/v1/notifiers/{key_id}/revoke-trust", json={"reason": "two notices named licensed content"}
     )
     assert r.status_code == 200, r.text
     assert r.json()["kind"] == "trust_revoked"
-    notice = _notice(api, "trusted_flagger", "/t2.jpg")
+    notice = _notice(api, "trusted_flagger", "/t2.jpg", regime="dmca")
     assert notice["status"] == "accepted" and notice["trusted"] is False
     items = notice["items"]
     assert isinstance(items, list) and items[0]["status"] == "pending_review"
@@ -120,7 +120,7 @@ def test_revoking_trusted_flagger_status_sends_its_next_notices_to_review(api: A
 
     restored = api.as_("agent").post(f"/v1/notifiers/{key_id}/restore-trust", json={"reason": "reviewed"})
     assert restored.status_code == 200 and restored.json()["kind"] == "trust_restored"
-    assert _notice(api, "trusted_flagger", "/t3.jpg")["status"] == "actioned"
+    assert _notice(api, "trusted_flagger", "/t3.jpg", regime="dmca")["status"] == "actioned"
     trail = api.as_("agent").get(f"/v1/audit/api_key/{key_id}").json()
     assert [e["action"] for e in trail][-2:] == ["notifier.trust_revoked", "notifier.trust_restored"]
 

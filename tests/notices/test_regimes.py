@@ -121,3 +121,17 @@ def test_a_notifier_suspended_under_art_23_still_has_its_dmca_and_jp_notices_tak
         notice_body(["http://platform.example.test/z.jpg", "http://cdn.example.test/z.jpg"], regime="dsa"),
     )
     assert [item["status"] for item in mixed["items"]] == ["rejected", "pending_review"]
+
+
+def test_a_dsa_trusted_flagger_gets_priority_review_not_automatic_action(api: Api) -> None:
+    """Art. 22: trusted flaggers' notices are decided with priority; a DMCA or Japanese notice of a
+    trusted organisation keeps the direct path."""
+    active_zone(api, HOST)
+    received = api.clock()
+    dsa = _post(api, "trusted_flagger", notice_body([f"http://{HOST}/eu.jpg"], regime="dsa"))
+    assert dsa["status"] == "accepted" and dsa["items"][0]["status"] == "pending_review"
+    assert dsa["trusted"] is True
+    assert dsa["deadline_at"].startswith((received + timedelta(hours=6)).isoformat()[:16])
+    assert not [record for record in feed(api) if record["kind"] == "block"]
+    dmca = _post(api, "trusted_flagger", notice_body([f"http://{HOST}/us.jpg"]))
+    assert dmca["status"] == "actioned"

@@ -204,7 +204,9 @@ def create_customer(
         actor=actor,
         action="customer.created",
         entity=("customer", customer.id),
-        data={"signup_ip": signup_ip, "risk_flags": customer.risk_flags},
+        # The chain is never rewritten, so it names where the sign-up address is kept, not the
+        # address: erasing the customer record then leaves no copy here.
+        data={"signup_ip": "customers.signup_ip" if signup_ip else None, "risk_flags": customer.risk_flags},
     )
     return customer
 
@@ -215,6 +217,19 @@ def get_customer(session: Session, customer_id: int) -> Customer | None:
 
 def list_customers(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Customer]:
     return session.scalars(select(Customer).order_by(Customer.id).limit(limit).offset(offset)).all()
+
+
+def terminated_before(session: Session, cutoff: datetime, *, erased_name: str) -> list[int]:
+    """Customers terminated before ``cutoff`` whose identity is not yet erased."""
+    return list(
+        session.scalars(
+            select(Customer.id).where(
+                Customer.standing == Standing.terminated,
+                Customer.standing_changed_at < cutoff,
+                Customer.name != erased_name,
+            )
+        )
+    )
 
 
 def submit_evidence(

@@ -28,6 +28,7 @@ from staydown.due_process.models import StatementOfReasons
 from staydown.due_process.schemas import DsaStatement, StatementRead
 from staydown.due_process.statements import (
     FIELD_NAMES,
+    LEGAL_GROUNDS,
     ItemRestriction,
     Restriction,
     StatementFields,
@@ -197,6 +198,7 @@ def _voluntary(fields: StatementFields, record: StagedRecord) -> StatementFields
     values = fields.as_dict()
     values |= {
         "source_type": "SOURCE_VOLUNTARY",
+        "illegal_content_legal_ground": LEGAL_GROUNDS["voluntary"],
         "automated_detection": "Yes",
         "decision_facts": f"Access to {record.payload.get('url') or record.target} was disabled: "
         f"{record.payload.get('reason') or 'a copy of content already found infringing'}.",

@@ -55,6 +55,7 @@ from staydown.due_process.reasons import (
     read,
     reverse_statements,
 )
+from staydown.due_process.retention import erase_counter_notice_contacts, erase_customer
 from staydown.due_process.schemas import (
     CounterNoticeCreate,
     CounterNoticeRead,
@@ -73,6 +74,8 @@ __all__ = [
     "change_trust",
     "complaint_read",
     "decide_complaint",
+    "erase_counter_notice_contacts",
+    "erase_customer",
     "file_complaint",
     "find_statements",
     "get_complaint",

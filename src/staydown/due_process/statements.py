@@ -64,6 +64,8 @@ _CONTENT_TYPES = {
     "CONTENT_TYPE_APP": {".apk", ".ipa", ".exe", ".msi", ".dmg", ".appimage"},
 }
 
+EXPLANATION_LIMIT = 2000
+
 LEGAL_GROUNDS = {
     "dmca": "Copyright infringement: notice under 17 U.S.C. 512(c)(3); in the EU, the rights of "
     "reproduction and communication to the public (Directive 2001/29/EC Arts. 2 and 3) as implemented "
@@ -74,6 +76,10 @@ LEGAL_GROUNDS = {
     "jp": "Copyright infringement: Japanese Copyright Act (Act No. 48 of 1970) Arts. 21 and 23; in the "
     "EU, Directive 2001/29/EC Arts. 2 and 3 as implemented in national law; removal request under the "
     "Information Distribution Platform Act.",
+    # A copy found by the provider's own detection (stay-down) follows no notice.
+    "voluntary": "Copyright infringement: the rights of reproduction and communication to the public "
+    "(Directive 2001/29/EC Arts. 2 and 3) as implemented in national law; a copy of content already "
+    "found infringing, detected by the provider's own means.",
 }
 
 
@@ -210,9 +216,10 @@ def item_template(restriction: ItemRestriction) -> StatementFields:
         account_type="ACCOUNT_TYPE_BUSINESS" if restriction.business else "ACCOUNT_TYPE_PRIVATE",
         decision_ground="DECISION_GROUND_ILLEGAL_CONTENT",
         illegal_content_legal_ground=LEGAL_GROUNDS.get(restriction.regime, LEGAL_GROUNDS["dsa"]),
+        # The Transparency Database takes at most 2,000 characters here (decision_facts: 5,000).
         illegal_content_explanation=(
             restriction.explanation or "The notifier states the copy is unauthorised."
-        )[:5000],
+        )[:EXPLANATION_LIMIT],
         incompatible_content_ground=None,
         incompatible_content_explanation=None,
         incompatible_content_illegal=None,

@@ -82,14 +82,15 @@ def incomplete(notice: Notice, missing: Sequence[Element], *, provider: str, rej
     )
 
 
-def decision(notice: Notice, counts: dict[str, int], *, provider: str, redress: str) -> Letter:
+def decision(
+    notice: Notice, counts: dict[str, int], *, provider: str, redress: str, automated: bool
+) -> Letter:
     """Tell the notifier the decision and the redress open to them (DSA Art. 16(5), 16(6))."""
     lines = [
         f"Decision on notice #{notice.id}: {notice.status.value}.",
         *(f"  {status}: {count}" for status, count in sorted(counts.items())),
         "",
-        "Automated means were used: "
-        + ("yes (trusted flagger, no manual review)" if notice.trusted else "no"),
+        "Automated means were used: " + ("yes (trusted notifier, no manual review)" if automated else "no"),
         "",
         redress,
     ]

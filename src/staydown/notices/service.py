@@ -222,6 +222,10 @@ def submit(
     sanction, refused = _sanction(data.regime, by, [c.host for c in canonical], zones)
     if by.suspension is not None:
         by = dataclasses.replace(by, trusted=False)
+    rules = rules_of(data.regime)
+    deadline = settings.action_deadline
+    if by.trusted and not rules.trusted_direct_action():
+        deadline = min(deadline, timedelta(hours=settings.trusted_flagger_deadline_hours))
     s = data.submitter
     works = [w.model_dump() for w in data.works]
     notice = Notice(
@@ -245,7 +249,7 @@ def submit(
         missing_elements=assessment.missing_names,
         content_sha256=hashlib.sha256(canonical_json(data.model_dump(mode="json")).encode()).hexdigest(),
         received_at=now,
-        deadline_at=now + settings.action_deadline,
+        deadline_at=now + deadline,
         item_count=len(data.items),
         sanction=sanction,
     )
@@ -435,8 +439,10 @@ def _accept(
     now: datetime,
     settings: Settings,
 ) -> None:
-    """A complete notice: link copies of one resource; act at once for a trusted flagger, and on
-    copies of what is blocked now; leave the rest to review."""
+    """A complete notice: link copies of one resource; act at once for a trusted flagger (where the
+    regime lets trust act without review), and on copies of what is blocked now; leave the rest to review."""
+    if by.trusted and not rules_of(notice.regime).trusted_direct_action():
+        by = dataclasses.replace(by, trusted=False)
     refs, states = _link_copies(session, refs)
     to_action = [
         (ref, status)
@@ -645,6 +651,7 @@ def _run(
                 {status.value: count for status, count in counts},
                 provider=settings.provider_name,
                 redress=rules_of(notice.regime).redress(_widest_service(session, notice.id)),
+                automated=notice.trusted and rules_of(notice.regime).trusted_direct_action(),
             )
             _tell(session, notice, letter, kind="notice_decision", at=now)
 
@@ -1548,6 +1555,27 @@ def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
         else:
             runs.append((id_, id_))
     return runs
+
+
+def erase_complainant_contacts(session: Session, *, before: datetime, keep_customers: Sequence[int]) -> int:
+    """Erase the complainant's e-mail, telephone and address of notices decided before ``before``,
+    except notices about customers under legal hold; return how many notices."""
+    stmt = (
+        update(Notice)
+        .where(
+            Notice.decided_at.is_not(None),
+            Notice.decided_at < before,
+            (Notice.submitter_email.is_not(None))
+            | (Notice.submitter_phone.is_not(None))
+            | (Notice.submitter_address.is_not(None)),
+        )
+        .values(submitter_email=None, submitter_phone=None, submitter_address=None)
+        .execution_options(synchronize_session=False)
+    )
+    if keep_customers:
+        held = select(NoticeItem.notice_id).where(NoticeItem.customer_id.in_(list(keep_customers)))
+        stmt = stmt.where(Notice.id.not_in(held))
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def count_by_submitter(session: Session, submitter_key_id: int, *, since: datetime) -> int:

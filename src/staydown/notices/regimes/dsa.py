@@ -70,6 +70,11 @@ class Dsa(RegimeRules):
         considerable = facts.urls and facts.email
         return Assessment(outcome_of(missing, considerable=considerable), tuple(missing))
 
+    def trusted_direct_action(self) -> bool:
+        # Art. 22: a trusted flagger's notices are processed with priority and without undue delay,
+        # still decided on review, not actioned automatically.
+        return False
+
     def misuse_suspension_applies(self, service_type: ServiceType) -> bool:
         # Art. 23(2) binds providers of online platforms only.
         return duties(service_type).notifier_suspension

@@ -1,4 +1,4 @@
-"""law: zone service types, per-regime notifier sanctions, caching triggers, the Japanese sender inquiry
+"""law: zone service types, per-regime notifier sanctions, caching triggers, the Japanese sender inquiry, complaint windows from notification
 
 Revision ID: 0008
 Revises: 0001
@@ -17,7 +17,8 @@ import staydown.db.base
 revision: str = "0008"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+# complaints arrive with the due-process branch (0003): this revision alters them, so it comes after.
+depends_on: str | Sequence[str] | None = ("0003",)
 
 
 def upgrade() -> None:
@@ -33,9 +34,15 @@ def upgrade() -> None:
             sa.Column("inquiry_due_at", staydown.db.base.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("election", sa.Boolean(), nullable=True))
+    with op.batch_alter_table("complaints", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("informed_at", staydown.db.base.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("complaints", schema=None) as batch_op:
+        batch_op.drop_column("informed_at")
     with op.batch_alter_table("notice_items", schema=None) as batch_op:
         batch_op.drop_column("election")
         batch_op.drop_column("inquiry_due_at")
