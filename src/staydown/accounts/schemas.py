@@ -129,6 +129,13 @@ class ZoneRateLimit(StrictModel):
     burst: float | None = Field(None, gt=0, le=10_000_000)
 
 
+class ZoneServiceType(StrictModel):
+    """What the zone's service is in law (it selects the provider's duties), and why it is so."""
+
+    service_type: ServiceType
+    reason: str = Field(min_length=1, max_length=4000)
+
+
 class ZoneValidate(StrictModel):
     method: Literal["http", "dns"] = "http"
 

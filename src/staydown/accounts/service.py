@@ -591,6 +591,23 @@ def set_rate_limit(
     return zone
 
 
+def set_service_type(
+    session: Session, zone: Zone, service_type: ServiceType, *, reason: str, now: datetime, actor: str
+) -> Zone:
+    """Reclassify a zone (caching, hosting, platform); later decisions follow its new duties."""
+    previous = zone.service_type
+    zone.service_type = service_type
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.service_type_set",
+        entity=("zone", zone.id),
+        data={"from": previous.value, "to": service_type.value, "reason": reason},
+    )
+    return zone
+
+
 def set_standing(
     session: Session,
     customer: Customer,
