@@ -85,6 +85,12 @@ class ZoneCreate(StrictModel):
     service_type: ServiceType = ServiceType.caching
 
 
+class ZoneUpdate(StrictModel):
+    """A new origin for the zone (its hostnames and domain-control proof stay as they are)."""
+
+    origin: str = Field(min_length=1, max_length=2048)
+
+
 class Challenge(BaseModel):
     token: str
     http_path: str
