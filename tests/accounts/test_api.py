@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from staydown.accounts import service as accounts
 from tests.conftest import Api
 from tests.dnsserver import LocalDnsServer
 from tests.support import ChallengeOrigin, active_zone, customer_body
@@ -157,7 +158,11 @@ def test_identity_record_and_risk_flags(api: Api) -> None:
         "customer.evidence_submitted",
         "customer.verification_decided",
     ]
-    assert trail[0]["data"]["signup_ip"] == "127.0.0.1"
+    # The chain names where the sign-up address is kept; the address itself stays erasable.
+    assert trail[0]["data"]["signup_ip"] == "customers.signup_ip"
+    with api.database.reader() as session:
+        kept = accounts.get_customer(session, customer["id"])
+        assert kept is not None and kept.signup_ip == "127.0.0.1"
     assert api.as_("submitter").post("/v1/customers", json=customer_body("Nope")).status_code == 403
     assert agent.post("/v1/customers", json={"name": "x", "email": "not-an-email"}).status_code == 422
 

@@ -64,7 +64,6 @@ from staydown.due_process.schemas import (
 from staydown.enforcement import service as enforcement
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent, ItemStatus
-from staydown.types import Regime
 
 if TYPE_CHECKING:
     pass
@@ -137,7 +136,7 @@ def file_counter_notice(
             )
         customer_id = next(iter(owners))
     assert customer_id is not None
-    if notice.regime is not Regime.dmca:
+    if not notices.regime_rules(notice.regime).counter_notice:
         raise DueProcessError(
             "not_a_dmca_notice",
             f"counter-notices answer DMCA notices (17 U.S.C. 512(g)); notice {notice.id} is a "

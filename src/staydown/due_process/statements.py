@@ -15,6 +15,9 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
+from staydown.notices import service as notices
+from staydown.types import Regime
+
 # Every EEA state: a block at the edge applies wherever the network serves.
 EEA = [
     *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE"),
@@ -66,20 +69,14 @@ _CONTENT_TYPES = {
 
 EXPLANATION_LIMIT = 2000
 
-LEGAL_GROUNDS = {
-    "dmca": "Copyright infringement: notice under 17 U.S.C. 512(c)(3); in the EU, the rights of "
-    "reproduction and communication to the public (Directive 2001/29/EC Arts. 2 and 3) as implemented "
-    "in national law.",
-    "dsa": "Copyright infringement: the rights of reproduction and communication to the public "
-    "(Directive 2001/29/EC Arts. 2 and 3) as implemented in national law; notice under Regulation "
-    "(EU) 2022/2065 Art. 16.",
-    "jp": "Copyright infringement: Japanese Copyright Act (Act No. 48 of 1970) Arts. 21 and 23; in the "
-    "EU, Directive 2001/29/EC Arts. 2 and 3 as implemented in national law; removal request under the "
-    "Information Distribution Platform Act.",
-    # A copy found by the provider's own detection (stay-down) follows no notice.
-    "voluntary": "Copyright infringement: the rights of reproduction and communication to the public "
-    "(Directive 2001/29/EC Arts. 2 and 3) as implemented in national law; a copy of content already "
-    "found infringing, detected by the provider's own means.",
+# Each regime states its own ground (``notices.regimes``); a copy found by the provider's own
+# detection (stay-down) follows no notice.
+LEGAL_GROUNDS = {regime.value: notices.regime_rules(regime).legal_ground for regime in Regime} | {
+    "voluntary": (
+        "Copyright infringement: the rights of reproduction and communication to the public "
+        "(Directive 2001/29/EC Arts. 2 and 3) as implemented in national law; a copy of content "
+        "already found infringing, detected by the provider's own means."
+    )
 }
 
 

@@ -24,7 +24,11 @@ class Dmca(RegimeRules):
     label = "DMCA"
     lumen_type = "DMCA"
     jurisdictions = ("US",)
-    legal_ground = "17 U.S.C. 512 (copyright infringement)"
+    legal_ground = (
+        "Copyright infringement: notice under 17 U.S.C. 512(c)(3); in the EU, the rights of reproduction "
+        "and communication to the public (Directive 2001/29/EC Arts. 2 and 3) as implemented in national "
+        "law."
+    )
     counter_notice = True
     elements = {
         "i": _e(

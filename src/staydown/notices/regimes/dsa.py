@@ -25,8 +25,9 @@ class Dsa(RegimeRules):
     lumen_type = "Other"
     jurisdictions = ("EU",)
     legal_ground = (
-        "Directive 2001/29/EC Art. 2-3 and national copyright law (infringement of intellectual "
-        "property rights)"
+        "Copyright infringement: the rights of reproduction and communication to the public (Directive "
+        "2001/29/EC Arts. 2 and 3) as implemented in national law; notice under Regulation (EU) 2022/2065"
+        " Art. 16."
     )
     elements = {
         "a": _e(

@@ -22,7 +22,11 @@ class Jp(RegimeRules):
     label = "JP"
     lumen_type = "Other"
     jurisdictions = ("JP",)
-    legal_ground = "Copyright Act of Japan (Act No. 48 of 1970), Art. 21-23"
+    legal_ground = (
+        "Copyright infringement: Japanese Copyright Act (Act No. 48 of 1970) Arts. 21 and 23; in the EU, "
+        "Directive 2001/29/EC Arts. 2 and 3 as implemented in national law; removal request under the "
+        "Information Distribution Platform Act."
+    )
     inquiry = Inquiry(
         days=7,
         election_days=2,
