@@ -105,6 +105,8 @@ def test_a_notifier_suspended_under_art_23_still_has_its_dmca_and_jp_notices_tak
         assert notice["status"] == "accepted", notice
         assert "Art. 23(2)" in notice["sanction"] and "assessed on its merits" in notice["sanction"]
         assert notice["items"][0]["status"] == "pending_review"
+        [receipt] = [m for m in outbox(api, notice_id=notice["id"]) if m["kind"] == "notice_receipt"]
+        assert "Art. 23(2)" in receipt["body"]
 
     # Art. 23 binds online platforms: a DSA notice about a platform's content is not processed...
     refused = api.as_("submitter").post(
