@@ -465,9 +465,9 @@ class EdgeProtocol(asyncio.Protocol):
         sent = _Sent(transport, self)
         try:
             keep = await self.edge.fill(request, decision, sent)
-        except Exception:
+        except Exception:  # the exchange answers its own failures: this is a defect of the edge
             log.exception("failed to answer %s %s", request.method, request.target)
-            if not transport.is_closing():
+            if not transport.is_closing() and not sent.start:
                 sent(render(500, b"Internal error.\n", close=True))
         self._log(request, sent.start, size=sent.size)
         if not keep or not request.keep_alive:
@@ -505,6 +505,9 @@ class _Sent:
         if not self.start:
             self.start = bytes(data[:12])
         self.size += len(data)
+        self.transport.write(data)
+
+    def interim(self, data: bytes) -> None:
         self.transport.write(data)
 
     async def drained(self) -> None:
