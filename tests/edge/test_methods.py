@@ -248,3 +248,20 @@ def test_a_body_that_stalls_is_cut_off(edge: LocalEdge, origin: WireOrigin) -> N
         answer = read_responses(sock, 1)  # returns when the edge closes the connection
     assert answer == b""
     assert all(r.body != b"hello" for r in origin.requests(timeout=0.3))
+
+
+def test_a_request_refused_before_its_body_is_read_drops_the_body_and_the_connection_goes_on(
+    origin: WireOrigin,
+) -> None:
+    config = EdgeConfig(header_timeout=2.0, rate_per_second=0.001, rate_burst=1)
+    big = b"x" * 600_000  # more than the edge holds for an exchange before it stops reading
+    payload = (
+        request("GET", "/blocked")  # answered at once, and the one request the limit lets through
+        + request("POST", "/form", f"Content-Length: {len(big)}", body=big)
+        + request("GET", "/after")
+    )
+    with LocalEdge(origin.url, config) as edge:
+        edge.block("/blocked")
+        answer = edge.exchange(payload, responses=3)
+    assert statuses(answer) == [451, 429, 429]
+    assert not origin.requests(timeout=0.3)

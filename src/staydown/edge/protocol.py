@@ -328,6 +328,11 @@ class EdgeProtocol(asyncio.Protocol):
         self.body = self.body_request = self.body_wire = None
         body.finish()
         if request.body is body:  # dispatched when its head arrived
+            if body.buffered and not self.body_paused and self.transport is not None:
+                # Held for an exchange that has not taken it yet: read no further until it does, so
+                # pipelined requests never hold more than one body each connection.
+                self.body_paused = True
+                self.transport.pause_reading()
             if self.worker is None and not self.queue:
                 self._arm(self.edge.config.idle_timeout)
             else:
@@ -393,6 +398,8 @@ class EdgeProtocol(asyncio.Protocol):
         limiter = self.edge.limiter_for(request)
         if limiter is not None and not limiter.allow(self.client, time.monotonic()):
             self.edge.count("rate_limited")
+            if request.body is not None:
+                request.body.discard()
             retry = max(1, int(limiter.retry_after(self.client, time.monotonic()) + 0.999))
             self.queue.append(render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))]))
         elif not self.queue and self.worker is None and not self.paused and self.transport is not None:
@@ -407,6 +414,8 @@ class EdgeProtocol(asyncio.Protocol):
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
         decision = self.edge.decide(request)
         if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
+            if request.body is not None:
+                request.body.discard()
             transport.write(render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
             return
         answer = self.edge.immediate(request, decision)
