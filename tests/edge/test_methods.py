@@ -265,3 +265,15 @@ def test_a_request_refused_before_its_body_is_read_drops_the_body_and_the_connec
         answer = edge.exchange(payload, responses=3)
     assert statuses(answer) == [451, 429, 429]
     assert not origin.requests(timeout=0.3)
+
+
+def test_a_request_asking_for_an_upgrade_with_a_body_is_refused(edge: LocalEdge, origin: WireOrigin) -> None:
+    # The parser would read what follows the head as the new protocol, not as the declared body:
+    # the body would then be taken for the next request.
+    inner = b"GET /inner HTTP/1.1\r\nHost: wire.example.test\r\n\r\n"
+    fields = ["Connection: Upgrade", "Upgrade: h2c", f"Content-Length: {len(inner)}"]
+    answer = edge.exchange(
+        request("POST", "/form", *fields, body=inner) + request("GET", "/after"), responses=2
+    )
+    assert statuses(answer) == [400]
+    assert not origin.requests(timeout=0.3)

@@ -42,6 +42,11 @@ def _field_name(name: bytes) -> str:
     return lowered
 
 
+def _tokens(value: str) -> set[str]:
+    """The lowered tokens of a comma-separated field value."""
+    return {token.strip().lower() for token in value.split(",")}
+
+
 def _is_ip(decision: Decision) -> bool:
     """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
     host = decision.url.host if decision.url else ""
@@ -247,6 +252,11 @@ class EdgeProtocol(asyncio.Protocol):
         """A body follows the head: forward it as it arrives, or count and drop it (GET, HEAD and
         refused methods). It is answered 413 beyond ``max_body``, and cut off when it stalls."""
         edge, framing, parser = self.edge, self.framing, self.parser
+        if "upgrade" in self.headers and "upgrade" in _tokens(self.headers.get("connection", "")):
+            # The parser takes what follows such a head for the new protocol, not for the body its
+            # framing declares; the edge never upgrades, so the message cannot be read as sent.
+            self._refuse("a request asking for an upgrade carries a body", status=400)
+            raise httptools.HttpParserCallbackError("upgrade with a body")
         limit = edge.config.max_body
         length = int(framing.length) if framing.lengths else None
         if length is not None and length > limit:
