@@ -104,7 +104,8 @@ async def answer(edge: Edge, request: Request, decision: Decision, write: Output
         log.exception("answering %s %s from the origin failed", request.method, request.target)
         edge.count("origin_error")
         if not write.start:
-            write(render(502, b"The origin's response could not be read.\n", close=True))
+            failed = b"The origin's response could not be read.\n"
+            write(render(502, failed, close=True, head=request.method == "HEAD"))
         return False
 
 

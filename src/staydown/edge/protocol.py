@@ -300,7 +300,7 @@ class EdgeProtocol(asyncio.Protocol):
         if not body.feed(data):
             self._refuse(f"the request body exceeds {body.limit} bytes", status=413)
             raise httptools.HttpParserCallbackError("request body too large")
-        if body.waiting and not self.body_paused and self.transport is not None:
+        if body.waiting and self.transport is not None:
             # The origin takes it slower than the client sends: the origin's timeouts apply now.
             self.body_paused = True
             self.deadline = float("inf")
