@@ -277,3 +277,14 @@ def test_a_request_asking_for_an_upgrade_with_a_body_is_refused(edge: LocalEdge,
     )
     assert statuses(answer) == [400]
     assert not origin.requests(timeout=0.3)
+
+
+def test_options_for_the_server_itself_is_answered_by_the_edge(edge: LocalEdge, origin: WireOrigin) -> None:
+    answer = edge.exchange(
+        b"OPTIONS * HTTP/1.1\r\nHost: wire.example.test\r\n\r\n" + request("GET", "/next"), responses=2
+    )
+    assert statuses(answer) == [200, 200]
+    assert b"Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n" in answer
+    assert [r.target for r in origin.requests()] == ["/next"]
+    refused = edge.exchange(b"GET * HTTP/1.1\r\nHost: wire.example.test\r\n\r\n")
+    assert statuses(refused) == [400]

@@ -49,6 +49,7 @@ class Outcome(enum.Enum):
     zone_unavailable = "zone_unavailable"
     blocked = "blocked"
     method_not_allowed = "method_not_allowed"
+    server_options = "server_options"
     proxy = "proxy"
 
 
@@ -134,6 +135,10 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     """Decide what enforcement allows for one request: the block applies to every method."""
     if method == "CONNECT":  # its target names a host and port, not a resource a block could name
         return Decision(Outcome.method_not_allowed, detail=method)
+    if target == "*":  # asterisk-form names the server itself, and only OPTIONS may (RFC 9112 3.2.4)
+        if method != "OPTIONS":
+            return Decision(Outcome.bad_request, detail="only OPTIONS may have the target *")
+        return Decision(Outcome.server_options)
     if not host and not is_absolute_form(target):  # an absolute-form target names its own host
         return Decision(Outcome.bad_request, detail="missing Host")
     try:

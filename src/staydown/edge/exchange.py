@@ -342,7 +342,14 @@ async def stream(
     rest: AsyncIterator[bytes] | None = None,
 ) -> bool:
     """Pass a response through without storing it; False when the connection must close after it."""
-    head, chunked, close = stream_head(response, request, state=state)
+    head, chunked, close = stream_head(
+        response.status,
+        response.headers,
+        length=response.content_length,
+        codings=response.codings,
+        request=request,
+        state=state,
+    )
     write(head)
     send = request.method != "HEAD"
     if send and first:
