@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from staydown.edge.server import EdgeConfig
-from tests.edge.wire import HOST, LocalEdge, Received, WireOrigin, read_responses, request, statuses
+from tests.edge.wire import HOST, LocalEdge, Received, WireOrigin, ok, read_responses, request, statuses
 
 
 @pytest.fixture
@@ -288,3 +288,20 @@ def test_options_for_the_server_itself_is_answered_by_the_edge(edge: LocalEdge, 
     assert [r.target for r in origin.requests()] == ["/next"]
     refused = edge.exchange(b"GET * HTTP/1.1\r\nHost: wire.example.test\r\n\r\n")
     assert statuses(refused) == [400]
+
+
+def test_an_origin_answering_before_the_whole_body_ends_the_upload_not_the_connection() -> None:
+    def refuse(received: Received) -> bytes:
+        if received.method == "POST":
+            return b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nfull"
+        return ok(received)
+
+    big = b"x" * 8_000_000  # more than the sockets between edge and origin hold unread
+    config = EdgeConfig(header_timeout=5.0, max_body=len(big))
+    with WireOrigin(refuse, early=True) as origin, LocalEdge(origin.url, config) as edge:
+        payload = request("POST", "/upload", f"Content-Length: {len(big)}", body=big) + request(
+            "GET", "/next"
+        )
+        answer = edge.exchange(payload, responses=2, timeout=10)
+        assert statuses(answer) == [413, 200]
+        assert [r.target for r in origin.requests()] == ["/next"]

@@ -46,13 +46,19 @@ class WireOrigin:
     """An origin on 127.0.0.1 that records each request and answers with what ``answer`` returns
     for it (the bytes sent as they are, a list of them in separate writes a moment apart; None
     closes the connection without an answer), closing the connection after each answer when
-    ``close`` is set."""
+    ``close`` is set. With ``early`` it answers a request with a body as soon as its head is in,
+    and reads nothing more for a moment (as an origin refusing an upload does)."""
 
     def __init__(
-        self, answer: Callable[[Received], bytes | list[bytes] | None] = ok, *, close: bool = False
+        self,
+        answer: Callable[[Received], bytes | list[bytes] | None] = ok,
+        *,
+        close: bool = False,
+        early: bool = False,
     ) -> None:
         self.answer = answer
         self.close = close
+        self.early = early
         self.received: list[Received] = []
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -107,8 +113,18 @@ class WireOrigin:
             def on_body(self, body: bytes) -> None:
                 current.body += body
 
+            def on_headers_complete(self) -> None:
+                current.method = parser.get_method().decode()
+                if origin.early and current.field("content-length") not in (None, "0"):
+                    reply = origin.answer(current)
+                    if isinstance(reply, bytes):
+                        conn.sendall(reply)
+                        time.sleep(0.5)
+
             def on_message_complete(self) -> None:
                 current.method = parser.get_method().decode()
+                if origin.early and current.field("content-length") not in (None, "0"):
+                    return  # answered already
                 complete.append(current)
 
         parser = httptools.HttpRequestParser(Parser())

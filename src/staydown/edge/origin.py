@@ -161,12 +161,14 @@ class OriginResponse:
                 for piece in pieces:
                     yield piece
         except BaseException:  # cancelled, closed early, or failed: the rest of the body is unread
-            self._connection.close()
+            self._connection.abort()
             raise
         self.release()
 
     def release(self) -> None:
-        if self._parser.complete and self._connection.parser.should_keep_alive() and not self.body_unsent:
+        if self.body_unsent:
+            self._connection.abort()  # the rest of the request body is not to be sent
+        elif self._parser.complete and self._connection.parser.should_keep_alive():
             self._pool.give_back(self._connection)
         else:
             self._connection.close()
@@ -190,6 +192,11 @@ class _Connection:
 
     def close(self) -> None:
         self.writer.close()
+        self.registry.discard(self)
+
+    def abort(self) -> None:
+        """Close at once, dropping what is still to be sent: the exchange on it is abandoned."""
+        self.writer.transport.abort()
         self.registry.discard(self)
 
 
@@ -283,12 +290,12 @@ class OriginPool:
             try:
                 await self._head(connection, parser, sender, interim)
             except (OriginError, OSError, httptools.HttpParserError, TimeoutError) as exc:
-                connection.close()
+                connection.abort()
                 if attempt == 1 and reused and isinstance(exc, OriginError | OSError):
                     continue
                 raise OriginError(f"origin {address.host}:{address.port} failed: {exc!r}") from exc
             except BaseException:  # the client's body failed, or the exchange was cancelled
-                connection.close()
+                connection.abort()
                 raise
             finally:
                 unsent = sender is not None and not sender.done()
@@ -360,5 +367,5 @@ class OriginPool:
 
     def close(self) -> None:
         for connection in list(self._open):
-            connection.close()
+            connection.abort()
         self._idle.clear()
