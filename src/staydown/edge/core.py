@@ -30,6 +30,23 @@ REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})
 ALLOWED = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"  # the Allow of a 405
 
 
+FIELD_NAMES: dict[bytes, str] = {}  # field names as sent → lowered, for the names seen first
+FIELD_NAMES_KEPT = 512
+
+
+def field_name(name: bytes) -> str:
+    """A field name lowered, remembered for the first names seen (most heads repeat a few)."""
+    lowered = name.decode("latin-1").lower()
+    if len(FIELD_NAMES) < FIELD_NAMES_KEPT:
+        FIELD_NAMES[name] = lowered
+    return lowered
+
+
+def tokens(value: str) -> set[str]:
+    """The lowered tokens of a comma-separated field value (Connection, for one)."""
+    return {token.strip().lower() for token in value.split(",")}
+
+
 @dataclass(slots=True)
 class Request:
     """One request as the edge answers it: its head, lowered field names, and who sent it."""
@@ -156,3 +173,9 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     if method in REFUSED_METHODS:
         return Decision(Outcome.method_not_allowed, zone=zone, url=url, detail=method)
     return Decision(Outcome.proxy, zone=zone, url=url)
+
+
+def addressed_to_edge(decision: Decision) -> bool:
+    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
+    host = decision.url.host if decision.url else ""
+    return host.startswith("[") or host.replace(".", "").isdigit()

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from staydown.edge.body import BodyError
 from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
-from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, Request
+from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, Request, tokens
 from staydown.edge.freshness import CacheControl, parse_cache_control, request_cache_control, storability
 from staydown.edge.origin import HOP_BY_HOP, Interim, OriginError, OriginResponse
 from staydown.edge.responses import LAST_CHUNK, chunk, interim_head, render, serve_entry, stream_head
@@ -78,7 +78,7 @@ def forwarded_fields(request: Request, dropped: frozenset[str]) -> list[tuple[st
     """The request's fields for the origin: less ``dropped`` and the fields its Connection names
     (RFC 9110 section 7.6.1), plus who asked and through what."""
     if "connection" in request.headers:
-        dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
+        dropped = dropped | tokens(request.headers["connection"])
     headers = [(n, v) for n, v in request.headers.items() if n not in dropped]
     headers.append(("X-Forwarded-For", request.client))
     headers.append(("Via", "1.1 staydown"))

@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from staydown.edge import core
 from staydown.edge.body import BodyError, RequestBody
-from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.core import FIELD_NAMES, Decision, Outcome, Request, addressed_to_edge, field_name, tokens
 from staydown.edge.responses import CONTINUE, REASONS, render
 
 if TYPE_CHECKING:
@@ -30,27 +30,6 @@ log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
 
 WRITE_BATCH = 256 * 1024  # cached answers of one read held back for one write, at most (bytes)
-
-_FIELD_NAMES: dict[bytes, str] = {}  # field names as sent → lowered, for the names seen first
-_FIELD_NAMES_KEPT = 512
-
-
-def _field_name(name: bytes) -> str:
-    lowered = name.decode("latin-1").lower()
-    if len(_FIELD_NAMES) < _FIELD_NAMES_KEPT:
-        _FIELD_NAMES[name] = lowered
-    return lowered
-
-
-def _tokens(value: str) -> set[str]:
-    """The lowered tokens of a comma-separated field value."""
-    return {token.strip().lower() for token in value.split(",")}
-
-
-def _is_ip(decision: Decision) -> bool:
-    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
-    host = decision.url.host if decision.url else ""
-    return host.startswith("[") or host.replace(".", "").isdigit()
 
 
 class EdgeProtocol(asyncio.Protocol):
@@ -225,9 +204,9 @@ class EdgeProtocol(asyncio.Protocol):
             raise httptools.HttpParserCallbackError("request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        lowered = _FIELD_NAMES.get(name)
+        lowered = FIELD_NAMES.get(name)
         if lowered is None:
-            lowered = _field_name(name)
+            lowered = field_name(name)
         self.framing.add(lowered, value)
         self.headers[lowered] = value.decode("latin-1")
 
@@ -252,7 +231,7 @@ class EdgeProtocol(asyncio.Protocol):
         """A body follows the head: forward it as it arrives, or count and drop it (GET, HEAD and
         refused methods). It is answered 413 beyond ``max_body``, and cut off when it stalls."""
         edge, framing, parser = self.edge, self.framing, self.parser
-        if "upgrade" in self.headers and "upgrade" in _tokens(self.headers.get("connection", "")):
+        if "upgrade" in self.headers and "upgrade" in tokens(self.headers.get("connection", "")):
             # The parser takes what follows such a head for the new protocol, not for the body its
             # framing declares; the edge never upgrades, so the message cannot be read as sent.
             self._refuse("a request asking for an upgrade carries a body", status=400)
@@ -423,7 +402,11 @@ class EdgeProtocol(asyncio.Protocol):
 
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
         decision = self.edge.decide(request)
-        if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
+        if (
+            decision.outcome is Outcome.unknown_host
+            and request.target == "/metrics"
+            and addressed_to_edge(decision)
+        ):
             if request.body is not None:
                 request.body.discard()
             transport.write(render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
