@@ -5,6 +5,7 @@ responses invalidated by an unsafe method's success (RFC 9111 section 4.4)."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -305,3 +306,25 @@ def test_an_origin_answering_before_the_whole_body_ends_the_upload_not_the_conne
         answer = edge.exchange(payload, responses=2, timeout=10)
         assert statuses(answer) == [413, 200]
         assert [r.target for r in origin.requests()] == ["/next"]
+
+
+def test_a_pipelined_100_continue_is_sent_once_its_request_is_answered(origin: WireOrigin) -> None:
+    def slow(received: Received) -> bytes:
+        if received.target == "/slow":
+            time.sleep(0.3)  # the PUT's head is read while this is still being answered
+        return ok(received)
+
+    origin.answer = slow
+    with LocalEdge(origin.url) as edge, socket.create_connection(("127.0.0.1", edge.port), timeout=5) as sock:
+        sock.sendall(
+            request("GET", "/slow") + request("PUT", "/doc", "Content-Length: 5", "Expect: 100-continue")
+        )
+        first = read_responses(sock, 1)
+        assert statuses(first) == [200]
+        received = first.split(b"\r\n\r\nok", 1)[1]
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        assert received == b"HTTP/1.1 100 Continue\r\n\r\n"  # not before the GET's answer
+        sock.sendall(b"hello")
+        assert statuses(read_responses(sock, 1)) == [200]
+    assert [(r.target, r.body) for r in origin.requests(count=2)] == [("/slow", b""), ("/doc", b"hello")]
