@@ -379,8 +379,7 @@ async def pass_through(edge: Edge, request: Request, decision: Decision, write: 
             length=body.length if body is not None else None,
             interim=forward_interim(request, write),
         )
-    except BodyError as exc:
-        edge.count("bad_request")
+    except BodyError as exc:  # counted where the connection found it
         if not write.start:
             write(render(exc.status, exc.reason.encode(), close=True))
         return False
