@@ -268,13 +268,34 @@ def test_a_request_refused_before_its_body_is_read_drops_the_body_and_the_connec
     assert not origin.requests(timeout=0.3)
 
 
-def test_a_request_asking_for_an_upgrade_with_a_body_is_refused(edge: LocalEdge, origin: WireOrigin) -> None:
-    # The parser would read what follows the head as the new protocol, not as the declared body:
-    # the body would then be taken for the next request.
+def test_a_request_asking_for_an_upgrade_is_read_by_its_framing_with_its_body(
+    edge: LocalEdge, origin: WireOrigin
+) -> None:
+    # The parser takes what follows such a head for the new protocol; the edge never upgrades, so
+    # the declared body is the body, and what follows it is the next request (as curl's h2c sends).
     inner = b"GET /inner HTTP/1.1\r\nHost: wire.example.test\r\n\r\n"
-    fields = ["Connection: Upgrade", "Upgrade: h2c", f"Content-Length: {len(inner)}"]
+    fields = [
+        "Connection: Upgrade, HTTP2-Settings",
+        "Upgrade: h2c",
+        "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA",
+    ]
+    payload = request("POST", "/form", *fields, f"Content-Length: {len(inner)}", body=inner) + request(
+        "GET", "/after"
+    )
+    answer = edge.exchange(payload, responses=2)
+    assert statuses(answer) == [200, 200]
+    seen = origin.requests(count=2)
+    assert [(r.method, r.target, r.body) for r in seen] == [("POST", "/form", inner), ("GET", "/after", b"")]
+    assert not {"upgrade", "http2-settings", "connection"} & seen[0].names()
+
+
+def test_a_request_asking_for_an_upgrade_with_a_chunked_body_is_refused(
+    edge: LocalEdge, origin: WireOrigin
+) -> None:
+    chunked = b"5\r\nhello\r\n0\r\n\r\n"
+    fields = ["Connection: Upgrade", "Upgrade: h2c", "Transfer-Encoding: chunked"]
     answer = edge.exchange(
-        request("POST", "/form", *fields, body=inner) + request("GET", "/after"), responses=2
+        request("POST", "/form", *fields, body=chunked) + request("GET", "/after"), responses=2
     )
     assert statuses(answer) == [400]
     assert not origin.requests(timeout=0.3)
@@ -319,12 +340,21 @@ def test_a_pipelined_100_continue_is_sent_once_its_request_is_answered(origin: W
         sock.sendall(
             request("GET", "/slow") + request("PUT", "/doc", "Content-Length: 5", "Expect: 100-continue")
         )
-        first = read_responses(sock, 1)
-        assert statuses(first) == [200]
-        received = first.split(b"\r\n\r\nok", 1)[1]
-        while b"\r\n\r\n" not in received:
+        received = b""
+        while b"100 Continue\r\n\r\n" not in received:  # the body is not sent before it
             received += sock.recv(65536)
-        assert received == b"HTTP/1.1 100 Continue\r\n\r\n"  # not before the GET's answer
+        assert statuses(received) == [200, 100]  # not before the GET's answer
+        assert received.endswith(b"\r\n\r\nokHTTP/1.1 100 Continue\r\n\r\n")
         sock.sendall(b"hello")
         assert statuses(read_responses(sock, 1)) == [200]
     assert [(r.target, r.body) for r in origin.requests(count=2)] == [("/slow", b""), ("/doc", b"hello")]
+
+
+def test_a_large_body_of_an_upgrade_request_is_read_across_reads(origin: WireOrigin) -> None:
+    big = bytes(range(256)) * 4000  # ~1 MB: many reads, and more than the edge holds untaken
+    fields = ["Connection: Upgrade", "Upgrade: h2c", f"Content-Length: {len(big)}"]
+    with LocalEdge(origin.url, EdgeConfig(max_body=len(big))) as edge:
+        payload = request("PUT", "/blob", *fields, body=big) + request("GET", "/after")
+        assert statuses(edge.exchange(payload, responses=2, timeout=10)) == [200, 200]
+    seen = origin.requests(count=2)
+    assert [(r.target, r.body == big) for r in seen] == [("/blob", True), ("/after", False)]

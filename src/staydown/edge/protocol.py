@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from staydown.edge import core
 from staydown.edge.body import BodyError, RequestBody
-from staydown.edge.core import FIELD_NAMES, Decision, Outcome, Request, addressed_to_edge, field_name, tokens
+from staydown.edge.core import FIELD_NAMES, Decision, Outcome, Request, addressed_to_edge, field_name
 from staydown.edge.responses import CONTINUE, REASONS, render
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class EdgeProtocol(asyncio.Protocol):
     __slots__ = (
         "body", "body_paused", "body_request", "body_wire", "client", "closing", "deadline", "edge",
         "framing", "head_bytes", "headers", "loop", "parser", "paused", "pending", "pending_size",
-        "queue", "resumed", "transport", "url", "worker",
+        "queue", "raw_body", "resumed", "transport", "url", "worker",
     )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
@@ -71,6 +71,9 @@ class EdgeProtocol(asyncio.Protocol):
         self.body_request: Request | None = None
         self.body_wire: int | None = None
         self.body_paused = False
+        # Bytes of a body the parser does not frame (it takes what follows a head asking for an
+        # upgrade for the new protocol): read by their Content-Length here, then parsing goes on.
+        self.raw_body = 0
 
     # --- connection ---------------------------------------------------------------------
 
@@ -133,6 +136,10 @@ class EdgeProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closing:
             return
+        if self.raw_body:
+            data = self._read_raw_body(data)
+            if not data or self.closing:
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -161,6 +168,18 @@ class EdgeProtocol(asyncio.Protocol):
                 self._refuse(f"the request body and its framing exceed {limit} bytes", status=413)
         if self.pending:  # the cached answers to this read, in one write
             self._flush()
+
+    def _read_raw_body(self, data: bytes) -> bytes:
+        """Take the body bytes ``data`` begins with; return what follows the body."""
+        piece, rest = data[: self.raw_body], data[self.raw_body :]
+        self.raw_body -= len(piece)
+        try:
+            self.on_body(piece)
+        except httptools.HttpParserCallbackError:
+            return b""  # refused, and the connection is closing
+        if not self.raw_body and self.body is not None:
+            self._body_ends(self.body)
+        return rest
 
     def _flush(self) -> None:
         """Send the cached answers held back; one write for all the requests of a read."""
@@ -231,16 +250,19 @@ class EdgeProtocol(asyncio.Protocol):
         """A body follows the head: forward it as it arrives, or count and drop it (GET, HEAD and
         refused methods). It is answered 413 beyond ``max_body``, and cut off when it stalls."""
         edge, framing, parser = self.edge, self.framing, self.parser
-        if "upgrade" in self.headers and "upgrade" in tokens(self.headers.get("connection", "")):
-            # The parser takes what follows such a head for the new protocol, not for the body its
-            # framing declares; the edge never upgrades, so the message cannot be read as sent.
-            self._refuse("a request asking for an upgrade carries a body", status=400)
-            raise httptools.HttpParserCallbackError("upgrade with a body")
         limit = edge.config.max_body
         length = int(framing.length) if framing.lengths else None
         if length is not None and length > limit:
             self._refuse(f"the request body exceeds {limit} bytes", status=413)
             raise httptools.HttpParserCallbackError("request body too large")
+        if parser.should_upgrade():  # decided by the parser before this callback, as it will act
+            # The parser takes what follows such a head for the new protocol, not for the body its
+            # framing declares. The edge never upgrades: a body of known length is read here by
+            # its length (as curl's h2c attempts send it); a chunked one cannot be, and is refused.
+            if length is None:
+                self._refuse("a request asking for an upgrade carries a chunked body", status=400)
+                raise httptools.HttpParserCallbackError("upgrade with a chunked body")
+            self.raw_body = length
         self.deadline = edge.tick + edge.config.header_timeout
         http_11 = parser.get_http_version() == "1.1"
         method = parser.get_method().decode("ascii", "replace")
@@ -346,7 +368,8 @@ class EdgeProtocol(asyncio.Protocol):
         if self.closing:
             return
         if self.body is not None:
-            self._body_ends(self.body)
+            if not self.raw_body:  # else the body is still to be read, past the parser
+                self._body_ends(self.body)
             return
         target = self.url.decode("latin-1")
         edge = self.edge
