@@ -358,3 +358,17 @@ def test_a_large_body_of_an_upgrade_request_is_read_across_reads(origin: WireOri
         assert statuses(edge.exchange(payload, responses=2, timeout=10)) == [200, 200]
     seen = origin.requests(count=2)
     assert [(r.target, r.body == big) for r in seen] == [("/blob", True), ("/after", False)]
+
+
+def test_pipelined_upgrade_requests_with_bodies_are_each_read_by_their_framing(
+    edge: LocalEdge, origin: WireOrigin
+) -> None:
+    fields = ["Connection: Upgrade", "Upgrade: h2c", "Content-Length: 5"]
+    payload = (
+        request("POST", "/one", *fields, body=b"first")
+        + request("POST", "/two", *fields, body=b"again")
+        + request("GET", "/after")
+    )
+    assert statuses(edge.exchange(payload, responses=3)) == [200, 200, 200]
+    seen = origin.requests(count=3)
+    assert [(r.target, r.body) for r in seen] == [("/one", b"first"), ("/two", b"again"), ("/after", b"")]

@@ -30,18 +30,6 @@ REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})
 ALLOWED = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"  # the Allow of a 405
 
 
-FIELD_NAMES: dict[bytes, str] = {}  # field names as sent → lowered, for the names seen first
-FIELD_NAMES_KEPT = 512
-
-
-def field_name(name: bytes) -> str:
-    """A field name lowered, remembered for the first names seen (most heads repeat a few)."""
-    lowered = name.decode("latin-1").lower()
-    if len(FIELD_NAMES) < FIELD_NAMES_KEPT:
-        FIELD_NAMES[name] = lowered
-    return lowered
-
-
 def tokens(value: str) -> set[str]:
     """The lowered tokens of a comma-separated field value (Connection, for one)."""
     return {token.strip().lower() for token in value.split(",")}
