@@ -17,6 +17,8 @@ import uvloop
 
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import EnforcementState
+from staydown.netguard import OriginAccess, OriginGuard
+from staydown.netpolicy import OriginPolicy, parse_networks
 
 HOST = "wire.example.test"
 
@@ -186,6 +188,11 @@ class LocalEdge:
             self.loop = asyncio.get_running_loop()
             self.stop = asyncio.Event()
             self.edge = Edge(self.state, self.config)
+            # The tests' origins listen on loopback: allowed as an operator allows private origins;
+            # the edge's own address never is.
+            guard = OriginGuard(OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"]))))
+            guard.serving("127.0.0.1", self.port)
+            self.edge.pool.guard = guard
             server = await serve(self.edge, self.sock)
             self.ready.set()
             await self.stop.wait()
