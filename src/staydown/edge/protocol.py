@@ -552,3 +552,4 @@ async def close(server: asyncio.Server, edge: Edge) -> None:
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
     edge.hasher.shutdown(wait=False, cancel_futures=True)
+    edge.after_serving.shutdown(wait=False, cancel_futures=True)
