@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI
-from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown import __version__
@@ -150,7 +148,8 @@ def create_app(
     clock: Clock = system_clock,
     origin_guard: OriginGuard | None = None,
 ) -> FastAPI:
-    """Assemble the API: routers of every domain, error shapes, limits and metrics.
+    """Assemble the API: routers of every domain, error shapes, limits and metrics (whose registry,
+    ``app.state.metrics.registry``, is served by a ``MetricsListener`` apart from the API's port).
 
     ``origin_guard`` makes every connection to a zone origin (validation, desk previews); the
     assembly tells it where the service listens (``OriginGuard.serving``)."""
@@ -175,10 +174,6 @@ def create_app(
     app.include_router(due_process_router)
     app.include_router(staydown_router)
     app.include_router(works_router)
-
-    @app.get("/metrics", include_in_schema=False)
-    def _metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from collections.abc import Coroutine
 from datetime import datetime
 from ipaddress import IPv4Network
@@ -39,6 +40,17 @@ DEMO_ORIGINS = IPv4Network("127.0.0.0/8")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", envvar="STAYDOWN_DATA_DIR", help="Where state is kept.")
+]
+
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve /metrics here, on STAYDOWN_METRICS_HOST (loopback), never on the API's port; "
+        "0 picks a free one (default: STAYDOWN_METRICS_PORT, 0).",
+    ),
 ]
 
 
@@ -341,13 +353,14 @@ def report_statements(
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run the control-plane API alone."""
     from staydown.cli.serve import serve
 
     settings = load_settings(data_dir)
-    run(serve(settings, host=host, api_port=port, worker=False, demo=False))
+    run(serve(settings, host=host, api_port=port, metrics_port=metrics_port, worker=False, demo=False))
 
 
 @app.command("edge")
@@ -359,7 +372,7 @@ def edge(
     workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the port.", min=1)] = 1,
     admin_port: Annotated[
         int | None,
-        typer.Option(help="Metrics of all workers on this port; worker N's own on loopback at port + 1 + N."),
+        typer.Option(help="Serve the metrics of all workers here, on STAYDOWN_METRICS_HOST (loopback)."),
     ] = None,
     legal_url: Annotated[
         str | None, typer.Option(help="Named by 451 responses as the blocking entity.")
@@ -367,7 +380,12 @@ def edge(
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
-    from staydown.edge.main import EdgeOptions, serve_admin, start_processes, stop_processes
+    import logging
+    import threading
+    from dataclasses import replace
+
+    from staydown.edge.main import EdgeOptions, edge_supervisor, serve_admin
+    from staydown.edge.workers import CannotStart
 
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
@@ -379,16 +397,26 @@ def edge(
         legal_url=legal_url,
         admin_port=admin_port,
     )
-    processes = start_processes(options, workers)
-    serve_admin(options, workers)
-    console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s edge %(levelname)s %(name)s: %(message)s")
+    stopped = threading.Event()
+    # SIGTERM (a service manager's stop) stops the workers in order, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    supervisor = edge_supervisor(options, workers)
     try:
-        for process in processes:
-            process.join()
+        admin = serve_admin(options, supervisor)
+        supervisor.payload = replace(options, admin_port=admin)  # the port it got, if it was 0
+        supervisor.start()
+        console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
+        if admin is not None:
+            console.print(f"metrics   http://{options.admin_host}:{admin}/metrics")
+        supervisor.run(stopped.wait)
     except KeyboardInterrupt:
         pass
+    except CannotStart as exc:
+        console.print(f"[red]{exc}[/red]; see the errors above")
+        raise typer.Exit(1) from None
     finally:
-        stop_processes(processes)
+        supervisor.stop()
 
 
 @app.command("worker")
@@ -416,6 +444,7 @@ def up(
     api_port: Annotated[int, typer.Option(help="API and desk port (0 picks a free one).")] = 8080,
     edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
     edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
@@ -432,6 +461,7 @@ def up(
                 api_port=api_port,
                 edge_port=edge_port,
                 edge_workers=edge_workers,
+                metrics_port=metrics_port,
                 worker=True,
                 demo=demo,
             )
@@ -439,7 +469,9 @@ def up(
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run a long-lived coroutine on uvloop."""
+    """Run a long-lived coroutine on uvloop; SIGTERM (a service manager's stop) ends it as Ctrl-C
+    does, so that what it started (edge workers above all) is stopped in order on the way out."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvloop.run(main)
 
 
