@@ -131,8 +131,8 @@ def test_rightsholder_sees_missing_elements_named(api: Api) -> None:
     assert submitted.status_code == 303
     page = desk.get(submitted.headers["location"])
     assert "incomplete" in page.text
-    assert "512(c)(3)(A)(iv) contact information" in page.text
-    assert "How to reach you" in page.text
+    assert "512(c)(3)(A)(vi) accuracy and authority statement" in page.text
+    assert "A statement that the notice is accurate" in page.text
     notice_id = int(re.search(r"/notices/(\d+)", submitted.headers["location"]).group(1))  # type: ignore[union-attr]
     assert api.as_("submitter").get(f"/v1/notices/{notice_id}").json()["status"] == "incomplete"
     mine = desk.get("/desk/my/notices")
@@ -204,6 +204,15 @@ def test_customer_decisions_reach_the_zones(api: Api) -> None:
     assert (
         desk.post(f"/desk/customers/{zone['customer_id']}/terminate", {"reason": "again"}).status_code == 409
     )
+    # A suspension by hand is a policy step like the automatic ones, with its reason and its letter.
+    ledger = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/strikes").json()
+    assert [(s["kind"], s["automatic"], s["reason"]) for s in ledger["steps"]] == [
+        ("suspension", False, "fraud"),
+        ("reinstatement", False, "cleared"),
+        ("termination", False, "repeat"),
+    ]
+    letters = [m["kind"] for m in api.as_("agent").get("/v1/outbox").json()]
+    assert "policy_suspension" in letters
 
 
 def test_customer_verifies_identity_and_proves_domain_control(api: Api) -> None:

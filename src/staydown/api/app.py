@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 
 from fastapi import FastAPI
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from staydown import __version__
+from staydown import __version__, assembly
 from staydown.accounts.api import router as accounts_router
 from staydown.api import errors
 from staydown.api.errors import error_response
@@ -153,6 +156,7 @@ def create_app(
 
     ``origin_guard`` makes every connection to a zone origin (validation, desk previews); the
     assembly tells it where the service listens (``OriginGuard.serving``)."""
+    assembly.install()
     app = FastAPI(
         title="staydown control plane",
         version=__version__,
@@ -178,6 +182,16 @@ def create_app(
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def _ready() -> Response:
+        # For a load balancer: this process is up *and* reaches its database.
+        try:
+            with database.reader() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return error_response(503, "database_unreachable", "the database does not answer")
+        return Response('{"status":"ready"}', media_type="application/json")
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -15,9 +15,10 @@ import typer
 import uvloop
 from rich.console import Console
 
+from staydown import assembly
 from staydown.config import Settings
 from staydown.db.engine import Database
-from staydown.db.migrate import upgrade
+from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
 from staydown.types import Role, as_utc, system_clock
 
 app = typer.Typer(help="Notice-and-staydown for CDNs and hosting providers.", no_args_is_help=True)
@@ -25,12 +26,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
+retention_app = typer.Typer(help="The retention schedule for personal data.", no_args_is_help=True)
 users_app = typer.Typer(help="Abuse-desk users who sign in with a password.", no_args_is_help=True)
 report_app = typer.Typer(help="Transparency report, DSA statements and Lumen exports.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(timers_app, name="timers")
+app.add_typer(retention_app, name="retention")
 app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 
@@ -65,19 +68,37 @@ def load_settings(data_dir: Path | None) -> Settings:
     return settings
 
 
-def _database(settings: Settings, *, migrate: bool = True) -> Database:
+def open_database(settings: Settings) -> Database:
+    """The database this process serves from, with the pool its settings size; exit with one line
+    naming ``staydown db upgrade`` if its schema is not this release's (serving never migrates)."""
+    assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if migrate:
-        upgrade(settings.resolved_database_url)
-    return Database.from_url(settings.resolved_database_url)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+    try:
+        warning = check_current(database.engine)
+    except SchemaNotCurrent as exc:
+        database.dispose()
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if warning:
+        console.print(f"[yellow]{warning}[/yellow]", soft_wrap=True)
+    return database
 
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Migrate the database to the latest schema."""
+    """Migrate the database to this release's schema: the release step before any process starts.
+
+    Safe to run from many hosts at once: each waits for one lock, and all but the first find
+    nothing left to do.
+    """
     settings = load_settings(data_dir)
-    database = _database(settings)
-    database.dispose()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
     console.print(f"database at {settings.resolved_database_url.split('@')[-1]} is up to date")
 
 
@@ -103,7 +124,7 @@ def keys_create(
         console.print(f"[red]unknown role {role!r}[/red]; choose one of {', '.join(r.value for r in Role)}")
         raise typer.Exit(2) from None
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key, secret = accounts.create_key(
@@ -131,7 +152,7 @@ def keys_list(data_dir: DataDir = None) -> None:
     from staydown.accounts.schemas import KeyRead
 
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             keys = [
@@ -151,7 +172,7 @@ def keys_revoke(
     from staydown.accounts import service as accounts
 
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key = accounts.get_key(session, key_id)
@@ -193,7 +214,7 @@ def users_create(
     source = password_file.read_text(encoding="utf-8") if password_file else sys.stdin.read()
     password = source.rstrip("\r\n")
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             user = desk.create_user(
@@ -221,7 +242,7 @@ def audit_verify(data_dir: DataDir = None) -> None:
     from staydown.audit import service as audit
 
     settings = load_settings(data_dir)
-    database = _database(settings, migrate=False)
+    database = open_database(settings)
     with database.reader() as session:
         result = audit.verify(session)
     database.dispose()
@@ -246,12 +267,34 @@ def timers_run(
         console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
         raise typer.Exit(2) from None
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         ran = run_timers(database, as_of=instant, settings=settings)
     finally:
         database.dispose()
     typer.echo(json.dumps({"as_of": instant.isoformat(), "ran": ran}))
+
+
+@retention_app.command("run")
+def retention_run(
+    as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Erase personal data past its retention period (legal holds kept) as of ``--as-of`` and exit."""
+    from staydown.worker import run_retention
+
+    try:
+        instant = as_utc(datetime.fromisoformat(as_of)) if as_of else system_clock()
+    except ValueError:
+        console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
+        raise typer.Exit(2) from None
+    settings = load_settings(data_dir)
+    database = open_database(settings)
+    try:
+        erased = run_retention(database, now=instant, settings=settings)
+    finally:
+        database.dispose()
+    typer.echo(json.dumps({"as_of": instant.isoformat(), "erased": erased}))
 
 
 PeriodFrom = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or an ISO 8601 instant.")]
@@ -296,7 +339,7 @@ def report_transparency(
         raise typer.Exit(2)
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             now, provider = system_clock(), settings.provider_name
@@ -313,7 +356,7 @@ def report_lumen(start: PeriodFrom, end: PeriodTo, output: Output = None, data_d
 
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             document = reports.lumen_export(session, period, provider=settings.provider_name)
@@ -331,7 +374,7 @@ def report_statements(
 
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             export = reports.statements_export(session, period)
@@ -356,11 +399,17 @@ def api(
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the control-plane API alone."""
-    from staydown.cli.serve import serve
+    """Serve the HTTP API, the abuse desk (/desk/) and the edge feed, with /metrics on a loopback
+    listener of its own (--metrics-port), and nothing else.
+
+    No worker (run `staydown worker`), no edge (run `staydown edge`) and no migration (run
+    `staydown db upgrade` first): run as many as you like behind a load balancer.
+    """
+    from staydown.cli.serve import serve_api
 
     settings = load_settings(data_dir)
-    run(serve(settings, host=host, api_port=port, metrics_port=metrics_port, worker=False, demo=False))
+    database = open_database(settings)
+    run(serve_api(settings, database, host=host, port=port, metrics_port=metrics_port))
 
 
 @app.command("edge")
@@ -421,14 +470,19 @@ def edge(
 
 @app.command("worker")
 def worker(data_dir: DataDir = None) -> None:
-    """Run the worker alone: send notifications and run due timers."""
-    from staydown.worker import run_forever
+    """Send the outbox, run due timers and stay-down captures; run as many as you like.
+
+    Each worker claims its work with a lease, so none is done twice while the lease runs and a
+    crashed worker's work passes to the others. Run `staydown db upgrade` first.
+    """
+    from staydown import worker as assembly
 
     settings = load_settings(data_dir)
-    database = _database(settings)
-    console.print("worker running; Ctrl-C to stop")
+    database = open_database(settings)
+    loop = assembly.build(settings, database)
+    console.print(f"worker {loop.claim.claimant} running; Ctrl-C to stop")
     try:
-        run(run_forever(database, settings))
+        run(loop.run())
     except KeyboardInterrupt:
         pass
     finally:
@@ -462,7 +516,6 @@ def up(
                 edge_port=edge_port,
                 edge_workers=edge_workers,
                 metrics_port=metrics_port,
-                worker=True,
                 demo=demo,
             )
         )

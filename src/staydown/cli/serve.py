@@ -1,4 +1,5 @@
-"""Run the control plane's parts in one process: API, worker and, with ``--demo``, the demo."""
+"""Run the control plane's processes: ``staydown api`` (the API and desk alone) and the single-box
+``staydown up`` (migrate, then API, worker, an edge and, with ``--demo``, the demo)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 
+from staydown import assembly
 from staydown.accounts import service as accounts
 from staydown.api.app import create_app
 from staydown.api.metrics import MetricsListener
@@ -24,7 +27,7 @@ from staydown.edge.main import EdgeOptions, WorkersCollector, reuseport_socket, 
 from staydown.edge.workers import Supervisor
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
-from staydown.worker import run_forever
+from staydown.worker import build as build_worker
 
 console = Console(stderr=True)
 
@@ -124,6 +127,53 @@ async def supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), supervisor.interval)
 
 
+def _api_server(app: FastAPI) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+    )
+
+
+async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+    while not server.started:
+        if task.done():
+            await task
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def serve_api(
+    settings: Settings, database: Database, *, host: str, port: int, metrics_port: int | None = None
+) -> None:
+    """Serve the API and the desk on ``host:port`` until interrupted, and its metrics on a listener of
+    their own; nothing else runs here."""
+    sock = bind(host, port)
+    url = url_of(sock)
+    # Validation and previews never reach the service itself, whatever the allowance.
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(*sock.getsockname()[:2])
+    app = create_app(settings, database, origin_guard=guard)
+    server = _api_server(app)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+    metrics: MetricsListener | None = None
+    try:
+        if await _started(server, task):
+            console.print(f"api       {url}  (OpenAPI at {url}/docs, desk at {url}/desk/)")
+            port = settings.metrics_port if metrics_port is None else metrics_port
+            metrics = start_metrics(app.state.metrics.registry, settings, port=port, guard=guard)
+            console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
+            console.print("ready; Ctrl-C to stop")
+            await task
+    finally:
+        server.should_exit = True
+        if metrics is not None:
+            metrics.stop()
+        database.dispose()
+        sock.close()
+
+
 async def serve(
     settings: Settings,
     *,
@@ -132,39 +182,39 @@ async def serve(
     edge_port: int = 8000,
     edge_workers: int = 1,
     metrics_port: int | None = None,
-    worker: bool,
     demo: bool,
 ) -> None:
-    """Serve until interrupted; metrics (the API's and the edge workers') on a listener of their own."""
+    """Run the single box until interrupted: migrate (under the release lock), then the API, a
+    worker and an edge, and with ``demo`` the demo origin and its customers; metrics (the API's and
+    the edge workers') on a listener of their own."""
+    assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    database = Database.from_url(settings.resolved_database_url)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
     # Validation, previews and captures never reach the service itself, whatever the allowance.
     guard = OriginGuard(OriginAccess.from_settings(settings))
     guard.serving(*api_sock.getsockname()[:2])
     app = create_app(settings, database, origin_guard=guard)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-    )
+    server = _api_server(app)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(server.serve(sockets=[api_sock]), name="api")]
-    if worker:
-        tasks.append(
-            asyncio.create_task(run_forever(database, settings, stop=stop, origin_guard=guard), name="worker")
-        )
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[api_sock]), name="api"),
+        asyncio.create_task(
+            build_worker(settings, database, origin_guard=guard).run(stop=stop), name="worker"
+        ),
+    ]
     origins: list[Any] = []
     supervisor: Supervisor | None = None
     metrics: MetricsListener | None = None
     try:
-        while not server.started:
-            if tasks[0].done():
-                await tasks[0]
-                return
-            await asyncio.sleep(0.02)
+        if not await _started(server, tasks[0]):
+            return
         console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs)")
         metrics = start_metrics(
             app.state.metrics.registry,

@@ -42,6 +42,7 @@ from staydown.disclosure.schemas import (
     OrderCreate,
     OrderDecision,
 )
+from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 
@@ -209,14 +210,25 @@ def _run(
     actor: str,
     provider: str,
 ) -> None:
+    enforcement.run_commands(session, commands, enforcement.Step(order, now, actor, provider=provider))
+
+
+def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
+    """How the disclosure workflow's commands are carried out, in the order their kinds run."""
+    return [(NotifyCustomer, _notify_all), (ReleaseHolds, _release_holds)]
+
+
+def _notify_all(session: Session, step: enforcement.Step, commands: Sequence[NotifyCustomer]) -> None:
     for command in commands:
-        if isinstance(command, NotifyCustomer):
-            _notify(session, order, command.event, now=now, provider=provider)
-        elif isinstance(command, ReleaseHolds):
-            for hold in session.scalars(
-                select(LegalHold).where(LegalHold.order_id == order.id, LegalHold.released_at.is_(None))
-            ):
-                _release(session, hold, now=now, actor=actor, reason=f"order {order.id} closed")
+        _notify(session, step.subject, command.event, now=step.now, provider=step.provider)
+
+
+def _release_holds(session: Session, step: enforcement.Step, commands: Sequence[ReleaseHolds]) -> None:
+    order: DisclosureOrder = step.subject
+    for hold in session.scalars(
+        select(LegalHold).where(LegalHold.order_id == order.id, LegalHold.released_at.is_(None))
+    ):
+        _release(session, hold, now=step.now, actor=step.actor, reason=f"order {order.id} closed")
 
 
 _LETTERS = {
@@ -523,6 +535,8 @@ def erase_customer_identity(
             f"customer {customer_id} is under legal hold; identity and logs cannot be erased",
             details=[{"hold_id": h.id, "order_id": h.order_id, "reason": h.reason} for h in holds],
         )
+    # Copies of the identity elsewhere: letters sent to its addresses, its counter-notices and complaints.
+    addresses = [a for a in (customer.email, customer.webhook_url) if a]
     erased = []
     for field in _erasable(customer_id):
         if getattr(customer, field.attribute) != field.replacement:
@@ -532,13 +546,21 @@ def erase_customer_identity(
     for item in evidence:
         item.reference = None
         item.details = {"erased": True}
+    letters = enforcement.erase_messages(session, customer_id=customer_id, recipients=addresses)
+    records = due_process.erase_customer(session, customer_id)
     audit.record(
         session,
         at=now,
         actor=actor,
         action="customer.identity_erased",
         entity=("customer", customer_id),
-        data={"fields": erased, "evidence": len(evidence), "reason": reason},
+        data={
+            "fields": erased,
+            "evidence": len(evidence),
+            "letters": letters,
+            "due_process_records": records,
+            "reason": reason,
+        },
     )
     return ErasureResult(
         customer_id=customer_id, erased_fields=erased, evidence_erased=len(evidence), erased_at=now

@@ -18,7 +18,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -28,6 +28,7 @@ from staydown.due_process.models import StatementOfReasons
 from staydown.due_process.schemas import DsaStatement, StatementRead
 from staydown.due_process.statements import (
     FIELD_NAMES,
+    LEGAL_GROUNDS,
     ItemRestriction,
     Restriction,
     StatementFields,
@@ -46,7 +47,6 @@ from staydown.notices import service as notices
 from staydown.policy import service as policy
 
 # Where ``db.journal`` keeps the entries a unit of work has staged until it numbers them at commit.
-_STAGED = "staydown.journal.pending"
 _FIELDS = FIELD_NAMES
 _field_values = attrgetter(*_FIELDS)  # a statement's fields as a tuple, in column order
 _COLUMNS = (
@@ -197,6 +197,7 @@ def _voluntary(fields: StatementFields, record: StagedRecord) -> StatementFields
     values = fields.as_dict()
     values |= {
         "source_type": "SOURCE_VOLUNTARY",
+        "illegal_content_legal_ground": LEGAL_GROUNDS["voluntary"],
         "automated_detection": "Yes",
         "decision_facts": f"Access to {record.payload.get('url') or record.target} was disabled: "
         f"{record.payload.get('reason') or 'a copy of content already found infringing'}.",
@@ -308,7 +309,9 @@ def _send(session: Session, pending: _Pending, at: datetime) -> None:
         customer = accounts.get_customer(session, customer_id)
         if customer is None:
             continue
-        subject, body = render_letter(statements)
+        zone_ids = {row[4] for row in pending.rows if row[3] == customer_id and row[4] is not None}
+        service_type = notices.widest_service(accounts.service_types(session, zone_ids).values())
+        subject, body = render_letter(statements, redress=notices.service_duties(service_type).redress)
         notice_ids = sorted(pending.notices.get(customer_id, ()))
         message = enforcement.enqueue_message(
             session,
@@ -346,14 +349,16 @@ def _send(session: Session, pending: _Pending, at: datetime) -> None:
     )
 
 
-@event.listens_for(Session, "before_commit", insert=True)
-def _record_statements(session: Session) -> None:
-    # Runs before db.journal numbers the staged entries, so the audit entry added here is chained too.
+def record_statements(session: Session) -> None:
+    """Issue the statements of reasons for what this unit of work staged on the enforcement log.
+
+    Registered to run before ``db.journal`` numbers the staged entries, so the audit entry added
+    here is chained too.
+    """
     withheld = enforcement.take_withheld(session)  # lifts another holder kept blocked: they end too
-    staged = session.info.get(_STAGED, {}).get(enforcement.JOURNAL) or []
-    if not (staged or withheld):
+    records = enforcement.staged_records(session)
+    if not (records or withheld):
         return
-    records = [r for r in staged if isinstance(r, StagedRecord) and r.seq is None]
     blocks = [r for r in records if r.kind is FeedKind.block]
     unblocks = [r for r in records if r.kind is FeedKind.unblock] + withheld
     zones = [r for r in records if r.kind is FeedKind.zone]
@@ -379,13 +384,28 @@ def _dsa(row: StatementOfReasons) -> dict[str, Any]:
     return {"puid": row.puid} | {name: getattr(row, name) for name in _FIELDS}
 
 
-def list_statements(session: Session, *, start: datetime, end: datetime) -> list[DsaStatement]:
-    """Every statement issued in ``[start, end)``, with the DSA Transparency Database field names."""
-    rows = session.scalars(
-        select(StatementOfReasons)
-        .where(StatementOfReasons.created_at >= start, StatementOfReasons.created_at < end)
-        .order_by(StatementOfReasons.id)
+def list_statements(
+    session: Session, *, start: datetime, end: datetime, for_database: bool = False
+) -> list[DsaStatement]:
+    """Every statement issued in ``[start, end)``, with the DSA Transparency Database field names.
+
+    ``for_database``: only those the Transparency Database takes, the statements of online
+    platforms (Art. 24(5)); caching and hosting zones' statements stay with the provider.
+    """
+    rows = list(
+        session.scalars(
+            select(StatementOfReasons)
+            .where(StatementOfReasons.created_at >= start, StatementOfReasons.created_at < end)
+            .order_by(StatementOfReasons.id)
+        )
     )
+    if for_database:
+        types = accounts.service_types(session, {row.zone_id for row in rows if row.zone_id is not None})
+        rows = [
+            row
+            for row in rows
+            if row.zone_id is not None and notices.service_duties(types[row.zone_id]).dsa_database
+        ]
     return [DsaStatement.model_validate(_dsa(row)) for row in rows]
 
 

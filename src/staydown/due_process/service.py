@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.config import Settings
-from staydown.due_process import messages
+from staydown.db import journal
+from staydown.due_process import messages, misuse, reasons
 from staydown.due_process.calendar import BusinessCalendar, restoration_instant
 from staydown.due_process.complaints import (
     complaint_read,
@@ -55,6 +56,7 @@ from staydown.due_process.reasons import (
     read,
     reverse_statements,
 )
+from staydown.due_process.retention import erase_counter_notice_contacts, erase_customer
 from staydown.due_process.schemas import (
     CounterNoticeCreate,
     CounterNoticeRead,
@@ -63,7 +65,6 @@ from staydown.due_process.schemas import (
 from staydown.enforcement import service as enforcement
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent, ItemStatus
-from staydown.types import Regime
 
 if TYPE_CHECKING:
     pass
@@ -73,6 +74,8 @@ __all__ = [
     "change_trust",
     "complaint_read",
     "decide_complaint",
+    "erase_counter_notice_contacts",
+    "erase_customer",
     "file_complaint",
     "find_statements",
     "get_complaint",
@@ -88,6 +91,15 @@ __all__ = [
 ]
 
 RESTORE_TIMER = "counter_notice_restore"
+
+
+def install() -> None:
+    """Issue statements of reasons for what each unit of work blocks, lifts or suspends, as it
+    commits, and let notifier-misuse measures gate intake (called by the assembly)."""
+    journal.before_numbering(reasons.record_statements)
+    misuse.install()
+
+
 JURISDICTION = "US"  # 17 U.S.C. 512(g) is the only rule here that counts business days
 
 
@@ -134,7 +146,7 @@ def file_counter_notice(
             )
         customer_id = next(iter(owners))
     assert customer_id is not None
-    if notice.regime is not Regime.dmca:
+    if not notices.regime_rules(notice.regime).counter_notice:
         raise DueProcessError(
             "not_a_dmca_notice",
             f"counter-notices answer DMCA notices (17 U.S.C. 512(g)); notice {notice.id} is a "
