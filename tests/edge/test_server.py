@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from staydown.edge.freshness import parse_cache_control
-from staydown.edge.origin import OriginResponse
-from staydown.edge.server import Edge, EdgeConfig, EdgeProtocol, Request, _entry
+from staydown.edge.cache import CachedResponse
+from staydown.edge.server import Edge, EdgeConfig, EdgeProtocol
 from staydown.edge.state import EnforcementState
 
 HOST = "cached.example.test"
@@ -58,10 +56,15 @@ def cached_edge(clock: list[float]) -> Edge:
     )  # fmt: skip
     edge = Edge(state, EdgeConfig(idle_timeout=30.0), clock=lambda: clock[0])
     headers = [("Cache-Control", "public, max-age=600"), ("ETag", '"v1"'), ("Content-Length", "4")]
-    response = cast(OriginResponse, SimpleNamespace(status=200, headers=headers, content_length=4))
-    request = Request("GET", "/page", {"host": HOST}, True, "127.0.0.1")
-    cc = parse_cache_control(["public, max-age=600"])
-    edge.cache.put((1, "/page"), _entry(response, b"page", request, cc, now - 5.5, now - 5.5))
+    stored = CachedResponse.from_origin(
+        status=200,
+        headers=headers,
+        body=b"page",
+        request_headers={"host": HOST},
+        request_time=now - 5.5,
+        response_time=now - 5.5,
+    )
+    edge.cache.put((1, "/page"), stored)
     return edge
 
 

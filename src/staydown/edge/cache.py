@@ -8,13 +8,32 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from staydown.edge.freshness import CacheControl
+from staydown.edge.freshness import (
+    CacheControl,
+    current_age,
+    freshness_lifetime,
+    parse_cache_control,
+    parse_http_date,
+)
+from staydown.edge.origin import HOP_BY_HOP
+from staydown.edge.responses import stored_head
 
 CacheKey = tuple[int, str]  # (zone id, canonical target)
 ENTRY_OVERHEAD = 512  # bytes charged per entry for its bookkeeping
 # Kept bytes are not reused this close to either end of the clock span in which they are exact, so
 # floating-point rounding can never make them differ from what the full path would build.
 SERVED_MARGIN = 0.001
+# Fields never stored: this hop's, the framing the edge sets itself, and what is per-response.
+NOT_STORED = HOP_BY_HOP | {"age", "content-length", "set-cookie", "staydown-cache"}
+
+
+def fields_by_name(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Fields by lowered name, repeated fields joined with ", " (RFC 9110 section 5.3)."""
+    lowered: dict[str, str] = {}
+    for name, value in headers:
+        key = name.lower()
+        lowered[key] = f"{lowered[key]}, {value}" if key in lowered else value
+    return lowered
 
 
 @dataclass(slots=True)
@@ -37,6 +56,78 @@ class CachedResponse:
     head: bytes = field(default=b"", repr=False)
     # A plain hit's response and the clock span [from, until) over which its Age and freshness hold.
     served: tuple[float, float, bytes] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_origin(
+        cls,
+        *,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        request_headers: dict[str, str],
+        request_time: float,
+        response_time: float,
+        response_cc: CacheControl | None = None,
+    ) -> CachedResponse:
+        """Store a complete origin response to a request with ``request_headers``."""
+        lowered = fields_by_name(headers)
+        stored = [(n, v) for n, v in headers if n.lower() not in NOT_STORED]
+        vary = tuple(sorted({v.strip().lower() for v in lowered.get("vary", "").split(",") if v.strip()}))
+        if response_cc is None:
+            response_cc = parse_cache_control([v for n, v in headers if n.lower() == "cache-control"])
+        return cls(
+            status=status,
+            headers=stored,
+            body=body,
+            request_time=request_time,
+            response_time=response_time,
+            lifetime=freshness_lifetime(status=status, response_cc=response_cc, response_headers=lowered),
+            response_cc=response_cc,
+            vary=vary,
+            vary_values=tuple(request_headers.get(name, "") for name in vary),
+            etag=lowered.get("etag"),
+            last_modified=lowered.get("last-modified"),
+            date=parse_http_date(lowered.get("date")),
+            age_at_response=current_age(
+                response_headers=lowered,
+                request_time=request_time,
+                response_time=response_time,
+                now=response_time,
+            ),
+            head=stored_head(status, stored),
+        )
+
+    def refreshed(
+        self, headers: list[tuple[str, str]], *, request_time: float, response_time: float
+    ) -> CachedResponse:
+        """This response with a 304's ``headers`` folded in (RFC 9111 section 4.3.4)."""
+        updates = {n.lower(): (n, v) for n, v in headers if n.lower() not in NOT_STORED}
+        merged = [updates.pop(n.lower(), (n, v)) for n, v in self.headers] + list(updates.values())
+        lowered = fields_by_name(merged)
+        response_cc = parse_cache_control([v for n, v in merged if n.lower() == "cache-control"])
+        return CachedResponse(
+            status=self.status,
+            headers=merged,
+            body=self.body,
+            request_time=request_time,
+            response_time=response_time,
+            lifetime=freshness_lifetime(
+                status=self.status, response_cc=response_cc, response_headers=lowered
+            ),
+            response_cc=response_cc,
+            vary=self.vary,
+            vary_values=self.vary_values,
+            etag=lowered.get("etag"),
+            last_modified=lowered.get("last-modified"),
+            date=parse_http_date(lowered.get("date")),
+            age_at_response=current_age(
+                response_headers=fields_by_name(headers),
+                request_time=request_time,
+                response_time=response_time,
+                now=response_time,
+            ),
+            head=stored_head(self.status, merged),
+        )
 
     @property
     def size(self) -> int:

@@ -1,5 +1,5 @@
-"""The edge's sans-io core: validate a request head, decide what enforcement allows, and render
-the responses enforcement gives. Pure functions over bytes and values; no sockets here.
+"""The edge's sans-io core: validate a request head and decide what enforcement allows. Pure
+functions over bytes and values; no sockets here (the responses are built in ``responses``).
 
 Order matters and is fixed: a malformed or ambiguous request is refused first (it must never reach
 an origin), then the zone (unknown → 421, not live → 403), then the block (451) — all before any
@@ -9,11 +9,8 @@ cache lookup or stale path.
 from __future__ import annotations
 
 import enum
-import html
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
 
 from staydown.edge.state import SERVED, EnforcementState, ZoneState
 from staydown.urls import CanonicalURL, URLError, canonicalize_target, is_absolute_form
@@ -24,19 +21,16 @@ MAX_TARGET = 8192  # characters of a request-target (414 beyond)
 MAX_HEAD = MAX_TARGET + MAX_HEADER_BYTES + 1024  # bytes of a whole request head, read as it arrives
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-# Reason phrases for every status an origin may send (RFC 9110's names, as the standard library has
-# them); a status it does not know is sent with an empty phrase, which HTTP/1.1 allows.
-REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus} | {
-    413: "Content Too Large",  # RFC 9110's names where older ones linger
-    414: "URI Too Long",
-    416: "Range Not Satisfiable",
-    422: "Unprocessable Content",
-}
 
+@dataclass(slots=True)
+class Request:
+    """One request as the edge answers it: its head, lowered field names, and who sent it."""
 
-def status_line(status: int) -> str:
-    """``HTTP/1.1 <status> <reason>``, without the line end."""
-    return f"HTTP/1.1 {status} {REASONS.get(status, '')}"
+    method: str
+    target: str
+    headers: dict[str, str]
+    keep_alive: bool
+    client: str
 
 
 class Outcome(enum.Enum):
@@ -145,80 +139,3 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     if method not in SAFE_METHODS:
         return Decision(Outcome.method_not_allowed, zone=zone, url=url)
     return Decision(Outcome.proxy, zone=zone, url=url)
-
-
-def render(
-    status: int,
-    body: bytes,
-    *,
-    content_type: str = "text/plain; charset=utf-8",
-    headers: Sequence[tuple[str, str]] = (),
-    close: bool = False,
-    head: bool = False,
-) -> bytes:
-    """Serialise a complete response with Content-Length."""
-    lines = [status_line(status), f"Content-Type: {content_type}"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    lines.append(f"Content-Length: {len(body)}")
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
-
-
-def blocked_response(
-    *, url: CanonicalURL, notice_id: int | None, legal_url: str, provider: str, want_json: bool, head: bool
-) -> bytes:
-    """The 451 of RFC 7725: who blocks it, under which notice, and how to contest."""
-    notice = f"#{notice_id}" if notice_id is not None else "(stay-down match)"
-    contest = (
-        f"If you believe this is a mistake, the customer who published it can file a counter-notice or an "
-        f"internal complaint about notice {notice}; see {legal_url}."
-    )
-    headers = [("Link", f'<{legal_url}>; rel="blocked-by"'), ("Cache-Control", "no-store")]
-    if want_json:
-        document = {
-            "error": "unavailable_for_legal_reasons",
-            "url": url.url,
-            "notice_id": notice_id,
-            "blocked_by": provider,
-            "contest": contest,
-            "legal_url": legal_url,
-        }
-        body = json.dumps(document).encode()
-        return render(451, body, content_type="application/json", headers=headers, head=head)
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>451 Unavailable For Legal '
-        "Reasons</title></head><body><h1>Unavailable for legal reasons</h1>"
-        f"<p>{html.escape(url.url)} has been blocked by {html.escape(provider)} "
-        f"in response to notice {html.escape(notice)}.</p>"
-        f"<p>{html.escape(contest)}</p></body></html>"
-    )
-    return render(451, page.encode(), content_type="text/html; charset=utf-8", headers=headers, head=head)
-
-
-def enforcement_response(
-    decision: Decision, *, legal_url: str, provider: str, accept: str, head: bool
-) -> bytes:
-    """The response for every outcome that does not reach the cache or the origin."""
-    if decision.outcome is Outcome.blocked:
-        assert decision.url is not None
-        return blocked_response(
-            url=decision.url,
-            notice_id=decision.notice_id,
-            legal_url=legal_url,
-            provider=provider,
-            want_json="application/json" in accept,
-            head=head,
-        )
-    if decision.outcome is Outcome.unknown_host:
-        return render(421, b"This host is not served here.\n", head=head)
-    if decision.outcome is Outcome.zone_unavailable:
-        return render(
-            403,
-            f"This site's service is {decision.detail.removeprefix('zone-')}.\n".encode(),
-            headers=[("Staydown-Reason", decision.detail), ("Cache-Control", "no-store")],
-            head=head,
-        )
-    if decision.outcome is Outcome.method_not_allowed:
-        return render(405, b"Only GET and HEAD are served.\n", headers=[("Allow", "GET, HEAD")], head=head)
-    return render(400, f"Bad request: {decision.detail}\n".encode(), close=True, head=head)

@@ -1,0 +1,299 @@
+"""The edge's exchanges with origins: fill the cache from an origin (one fetch per key while other
+requests for it wait, the stay-down verdict before a filled image is first served), or pass a
+response through uncached when it may not be shared or is too large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
+
+from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
+from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.freshness import CacheControl, parse_cache_control, request_cache_control, storability
+from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginResponse
+from staydown.edge.responses import chunk, last_chunk, render, serve_entry, stream_head
+from staydown.edge.state import ZoneState
+from staydown.edge.staydown import StaydownGuard, Verdict
+from staydown.fingerprints.hashing import (
+    Fingerprint,
+    ImageLimits,
+    ImageRejected,
+    fingerprint,
+    is_image_type,
+    sniff,
+)
+
+if TYPE_CHECKING:
+    from staydown.edge.server import Edge
+
+log = logging.getLogger("staydown.edge")
+
+
+class Output(Protocol):
+    """Where an answer that needs the origin goes: a write, and a wait while the client has not
+    taken what was written (so a slow client slows the origin read instead of filling memory)."""
+
+    def __call__(self, data: bytes) -> None: ...
+
+    async def drained(self) -> None: ...
+
+
+# Request fields the edge does not pass on: hop-by-hop and framing fields, the conditionals and
+# ranges it answers itself (it always fills from a full response), and those it sets itself.
+NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "content-length",
+    "expect",
+    "range",
+    "if-range",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "x-forwarded-for",
+    "via",
+    "forwarded",
+}
+
+
+def credentialed(request: Request) -> bool:
+    """Whether a request carries credentials (the cache then answers it only from public responses)."""
+    return "authorization" in request.headers or "cookie" in request.headers
+
+
+async def fill(edge: Edge, request: Request, decision: Decision, write: Output) -> bool:
+    """Fetch from the origin (or wait for the fetch in flight) and answer; False to close."""
+    assert decision.zone is not None and decision.url is not None
+    key = (decision.zone.zone_id, decision.url.target)
+    shared = not credentialed(request)
+    if shared and key in edge.inflight:
+        entry = await asyncio.shield(edge.inflight[key])
+        blocked = edge.decide(request)  # a block may have arrived while waiting
+        if blocked.outcome is not Outcome.proxy:
+            write(edge.immediate(request, blocked) or b"")
+            return True
+        if entry is not None:
+            edge.count("coalesced")
+            write(serve_entry(entry, request, now=edge.clock(), state="hit"))
+            return True
+    future: asyncio.Future[CachedResponse | None] | None = None
+    if shared:
+        future = asyncio.get_running_loop().create_future()
+        edge.inflight[key] = future
+    try:
+        return await _fetch(edge, request, decision, key, write, shared=shared, future=future)
+    finally:
+        if future is not None:
+            if not future.done():
+                future.set_result(None)
+            if edge.inflight.get(key) is future:
+                del edge.inflight[key]
+
+
+async def _fetch(
+    edge: Edge,
+    request: Request,
+    decision: Decision,
+    key: tuple[int, str],
+    write: Output,
+    *,
+    shared: bool,
+    future: asyncio.Future[CachedResponse | None] | None,
+) -> bool:
+    assert decision.zone is not None and decision.url is not None
+    stale = edge.cache.get(key, request.headers) if shared else None
+    dropped = NOT_FORWARDED
+    if "connection" in request.headers:  # and the fields it names are this hop's (RFC 9110 7.6.1)
+        dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
+    headers = [(n, v) for n, v in request.headers.items() if n not in dropped]
+    headers.append(("X-Forwarded-For", request.client))
+    headers.append(("Via", "1.1 staydown"))
+    if stale is not None and stale.etag:
+        headers.append(("If-None-Match", stale.etag))
+    elif stale is not None and stale.last_modified:
+        headers.append(("If-Modified-Since", stale.last_modified))
+    request_time = edge.clock()
+    try:
+        response = await edge.pool.fetch(
+            decision.zone.origin, hostname=decision.url.host, target=decision.url.target, headers=headers
+        )
+    except OriginError as exc:
+        log.warning("origin fetch for %s failed: %s", decision.url.url, exc)
+        edge.count("origin_error")
+        write(render(502, b"The origin could not be reached.\n", head=request.method == "HEAD"))
+        return True
+    response_time = edge.clock()
+    if response.status == 304 and stale is not None:
+        async for _ in response.body():
+            pass
+        refreshed = stale.refreshed(response.headers, request_time=request_time, response_time=response_time)
+        edge.cache.put(key, refreshed)
+        if future is not None:
+            future.set_result(refreshed)
+        edge.count("revalidated")
+        write(serve_entry(refreshed, request, now=response_time, state="revalidated"))
+        return True
+    request_cc = request_cache_control(request.headers.get("cache-control", ""))
+    response_cc = parse_cache_control([v for n, v in response.headers if n.lower() == "cache-control"])
+    verdict = storability(
+        method="GET",
+        status=response.status,
+        request_cc=request_cc,
+        response_cc=response_cc,
+        response_headers=fields_by_name(response.headers),
+        request_has_authorization="authorization" in request.headers,
+    )
+    storable = verdict.storable and (shared or response_cc.public or response_cc.s_maxage is not None)
+    too_big = response.content_length is not None and response.content_length > edge.config.max_object
+    if not storable or too_big:
+        edge.count("bypass")
+        return await stream(response, request, write, state="bypass")
+    return await _store(edge, request, response, key, write, response_cc, request_time, future)
+
+
+async def _store(
+    edge: Edge,
+    request: Request,
+    response: OriginResponse,
+    key: tuple[int, str],
+    write: Output,
+    response_cc: CacheControl,
+    request_time: float,
+    future: asyncio.Future[CachedResponse | None] | None,
+) -> bool:
+    """Buffer a storable response, check it, store it, answer; stream it if it outgrows the limit."""
+    body = bytearray()
+    pieces = response.body()
+    async for piece in pieces:
+        body += piece
+        if len(body) > edge.config.max_object:
+            edge.count("bypass")
+            return await stream(response, request, write, state="bypass", first=bytes(body), rest=pieces)
+    entry = CachedResponse.from_origin(
+        status=response.status,
+        headers=response.headers,
+        body=bytes(body),
+        request_headers=request.headers,
+        request_time=request_time,
+        response_time=edge.clock(),
+        response_cc=response_cc,
+    )
+    decision = edge.decide(request)  # a block may have arrived while the body was read
+    assessed = None
+    if entry.status == 200 and decision.outcome is Outcome.proxy:
+        assessed = await _assess_image(edge, entry, decision)
+        decision = edge.decide(request)  # or while the image was judged
+    fp = assessed[0] if assessed is not None else None
+    if assessed is not None and decision.outcome is Outcome.proxy:
+        _judge(edge, decision, key, *assessed)
+        decision = edge.decide(request)
+    if decision.outcome is not Outcome.proxy:
+        write(edge.immediate(request, decision) or b"")
+        return True
+    edge.cache.put(key, entry)
+    if fp is not None and key in edge.cache:
+        edge.guard.cached.remember(key, fp)
+    if future is not None:
+        future.set_result(entry)
+    edge.count("miss")
+    write(serve_entry(entry, request, now=edge.clock(), state="miss"))
+    return True
+
+
+async def _assess_image(
+    edge: Edge, entry: CachedResponse, decision: Decision
+) -> tuple[Fingerprint, Verdict | None, int] | None:
+    """Fingerprint a filled image and ask the bank, both off the event loop; None for non-images."""
+    content_type = next((v for n, v in entry.headers if n.lower() == "content-type"), "")
+    if not (is_image_type(content_type) or sniff(entry.body) is not None):
+        return None
+    assert decision.zone is not None
+    generation = edge.guard.generation
+    loop = asyncio.get_running_loop()
+    try:
+        fp, verdict = await loop.run_in_executor(
+            edge.hasher, _assess, edge.guard, entry.body, edge.image_limits, decision.zone
+        )
+    except ImageRejected as exc:
+        edge.count("image_rejected")
+        log.info("cached image not fingerprinted: %s", exc)
+        return None
+    return fp, verdict, generation
+
+
+def _judge(
+    edge: Edge,
+    decision: Decision,
+    key: tuple[int, str],
+    fp: Fingerprint,
+    verdict: Verdict | None,
+    generation: int,
+) -> None:
+    """Apply the bank's verdict on a filled image before it is first served from the cache."""
+    assert decision.zone is not None and decision.url is not None
+    zone = decision.zone
+    if generation != edge.guard.generation:  # the bank changed meanwhile: ask it again
+        verdict = edge.guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+    if edge.state.exempted(*key):
+        return
+    if verdict is not None:
+        edge.count("staydown_blocked")
+        edge.guard.cached.forget(key)
+        edge.block_copy(key, verdict, host=decision.url.host)
+        return
+    # Served: whether a person should look at it (the review band) is asked after, off the loop.
+    host = decision.url.host
+    review = asyncio.get_running_loop().run_in_executor(
+        edge.hasher, partial(edge.guard.review, fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+    )
+    review.add_done_callback(partial(_reviewed, edge, key, host=host, sha256=fp.sha256))
+
+
+def _reviewed(
+    edge: Edge, key: CacheKey, done: asyncio.Future[Verdict | None], *, host: str, sha256: bytes
+) -> None:
+    try:
+        verdict = done.result()
+    except Exception:
+        log.exception("review search failed for %s", key)
+        return
+    if verdict is None or edge.state.exempted(*key):
+        return
+    edge.count("staydown_review")
+    edge.report_match(key, verdict, host=host, sha256=sha256)
+
+
+def _assess(
+    guard: StaydownGuard, body: bytes, limits: ImageLimits, zone: ZoneState
+) -> tuple[Fingerprint, Verdict | None]:
+    """Run in the verdict threads: the bank's index is safe to search while the loop changes it."""
+    fp = fingerprint(body, limits=limits)
+    return fp, guard.verdict(fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+
+
+async def stream(
+    response: OriginResponse,
+    request: Request,
+    write: Output,
+    *,
+    state: str,
+    first: bytes = b"",
+    rest: AsyncIterator[bytes] | None = None,
+) -> bool:
+    """Pass a response through without storing it, chunked when the origin gave no length."""
+    length = response.content_length
+    write(stream_head(response, request, state=state, length=length))
+    send = request.method != "HEAD"
+    if send and first:
+        write(chunk(first, length))
+    async for piece in rest if rest is not None else response.body():
+        if send:
+            write(chunk(piece, length))
+            await write.drained()  # read no more from the origin than the client takes
+    if send:
+        write(last_chunk(length))
+    return request.keep_alive

@@ -1,0 +1,398 @@
+"""The edge's HTTP/1.1 connections: an asyncio protocol driving httptools that only moves bytes.
+
+It reads request heads as they arrive (bounded), hands each request to the :class:`Edge` in order,
+and writes what the edge answers; cached answers to the requests of one read leave in one write.
+Pipelined requests are answered strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+import httptools
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from staydown.edge import core
+from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.responses import CONTINUE, REASONS, render
+
+if TYPE_CHECKING:
+    from staydown.edge.server import Edge
+
+log = logging.getLogger("staydown.edge")
+access_log = logging.getLogger("staydown.edge.access")
+
+WRITE_BATCH = 256 * 1024  # cached answers of one read held back for one write, at most (bytes)
+
+_FIELD_NAMES: dict[bytes, str] = {}  # field names as sent → lowered, for the names seen first
+_FIELD_NAMES_KEPT = 512
+
+
+def _field_name(name: bytes) -> str:
+    lowered = name.decode("latin-1").lower()
+    if len(_FIELD_NAMES) < _FIELD_NAMES_KEPT:
+        _FIELD_NAMES[name] = lowered
+    return lowered
+
+
+def _is_ip(decision: Decision) -> bool:
+    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
+    host = decision.url.host if decision.url else ""
+    return host.startswith("[") or host.replace(".", "").isdigit()
+
+
+class EdgeProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    __slots__ = (
+        "client", "closing", "deadline", "edge", "framing", "head_bytes", "headers", "loop", "parser",
+        "paused",
+        "pending", "pending_size", "queue", "resumed", "transport", "url", "worker",
+    )  # fmt: skip
+
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.client = "-"
+        self.url = b""
+        self.framing = core.Framing()
+        self.headers: dict[str, str] = {}
+        # Cached answers to the requests of one read, sent together once the read is parsed.
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        # The client reads slower than it asks (its socket and our write buffer are full): answer
+        # nothing more and read nothing more until the transport has sent what it holds.
+        self.paused = False
+        self.resumed: asyncio.Future[None] | None = None  # what a stream from the origin waits on
+        self.queue: deque[Request | bytes] = deque()
+        self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
+        self.deadline = float("inf")  # on the edge's sweep clock
+        # While a request head is being read (None otherwise): its bytes in the reads after the one
+        # it began in, -1 while that read is parsed.
+        self.head_bytes: int | None = None
+        self.closing = False
+        self.loop = asyncio.get_running_loop()
+
+    # --- connection ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.client = peer[0] if peer else "-"
+        self.edge.connections += 1
+        if self.edge.connections > self.edge.config.max_connections:
+            self.edge.count("connection_refused")
+            transport.write(render(503, b"Too many connections.\n", close=True))
+            transport.close()
+            return
+        self.edge.watch(self)
+        self._arm(self.edge.config.idle_timeout)
+
+    def pause_writing(self) -> None:
+        # The client has idle_timeout to take some of what it asked for, or the sweep closes it.
+        self.paused = True
+        self._arm(self.edge.config.idle_timeout)
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.resumed is not None:
+            if not self.resumed.done():
+                self.resumed.set_result(None)
+            self.resumed = None
+        if self.worker is not None and not self.worker.done():
+            self.deadline = float("inf")  # still answering (as while no write waited)
+            return
+        self._drain()
+
+    async def writable(self) -> None:
+        """Return once the transport has sent enough of what it holds to take more."""
+        while self.paused:
+            if self.resumed is None:
+                self.resumed = self.loop.create_future()
+            await self.resumed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.edge.connections -= 1
+        self.edge.open.discard(self)
+        self.closing = True
+        if self.worker and not self.worker.done():
+            self.worker.cancel()
+
+    def _arm(self, seconds: float) -> None:
+        """Give the connection ``seconds`` from now (as the sweep's clock tells it) to make progress."""
+        self.deadline = self.edge.tick + seconds
+
+    def expire(self) -> None:
+        """Close a connection the sweep found past its deadline."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.edge.count("timeout")
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            # Upgrade is ignored (RFC 9110 7.8): the request was answered as HTTP/1.1, and what
+            # follows it on the connection is read as HTTP/1.1 too.
+            self.parser = httptools.HttpRequestParser(self)
+            rest = data[upgrade.args[0] :] if upgrade.args else b""
+            if rest and not self.closing:
+                self.data_received(rest)
+                return
+        except httptools.HttpParserError as exc:
+            if not self.closing:
+                self._refuse(f"malformed request: {exc}")
+        if self.head_bytes is not None and not self.closing:
+            # A head is read as it arrives, never buffered without bound: the bytes of reads after
+            # the one it began in are counted (so the bound holds within one read).
+            self.head_bytes = self.head_bytes + len(data) if self.head_bytes >= 0 else 0
+            if self.head_bytes > core.MAX_HEAD:
+                self._refuse(f"the request head exceeds {core.MAX_HEAD} bytes", status=431)
+        if self.pending:  # the cached answers to this read, in one write
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send the cached answers held back; one write for all the requests of a read."""
+        pending, self.pending = self.pending, []
+        self.pending_size = 0
+        if self.transport is not None:
+            if len(pending) == 1:
+                self.transport.write(pending[0])
+            else:
+                self.transport.writelines(pending)
+
+    def _refuse(self, why: str, *, status: int = 400) -> None:
+        if self.pending:
+            self._flush()
+        self.edge.count("bad_request")
+        reason = REASONS[status]
+        self.queue.append(render(status, f"{reason}: {why}\n".encode(), close=True))
+        self.closing = True
+        if self.transport:
+            self.transport.pause_reading()
+        self._drain()
+
+    # --- httptools callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.framing.clear()
+        self.headers = {}
+        self.head_bytes = -1  # begun in the read being parsed
+        edge = self.edge
+        self.deadline = edge.tick + edge.config.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > core.MAX_TARGET:
+            self._refuse(f"the request target is longer than {core.MAX_TARGET} characters", status=414)
+            raise httptools.HttpParserCallbackError("request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        lowered = _FIELD_NAMES.get(name)
+        if lowered is None:
+            lowered = _field_name(name)
+        self.framing.add(lowered, value)
+        self.headers[lowered] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        self.head_bytes = None
+        # Framing is judged on the head alone, before any body is read. The version matters only
+        # to a head without Host or with Transfer-Encoding, so the common head does not ask for it.
+        framing = self.framing
+        problem = core.check_framing(
+            framing,
+            http_11=(not framing.hosts or framing.encodings > 0) and self.parser.get_http_version() == "1.1",
+        )
+        if problem is not None:
+            self._refuse(problem[1], status=problem[0])
+            raise httptools.HttpParserCallbackError(problem[1])
+        if framing.encodings or (framing.lengths and framing.length.strip(b"0")):
+            # A body follows (the edge reads and drops it): it must arrive within the header timeout.
+            self.deadline = self.edge.tick + self.edge.config.header_timeout
+            expect = self.headers.get("expect", "").lower() == "100-continue"
+            if expect and self._idle() and self.parser.get_http_version() == "1.1":
+                assert self.transport is not None
+                self.transport.write(CONTINUE)
+        else:
+            self.deadline = float("inf")  # the head is in: no timeout while it is answered
+
+    def _idle(self) -> bool:
+        """Whether nothing is being answered or waiting to be, so an interim answer goes out in order."""
+        return (
+            self.transport is not None
+            and not self.queue
+            and self.worker is None
+            and not self.pending
+            and not self.paused
+        )
+
+    def on_message_complete(self) -> None:
+        if self.closing:
+            return
+        target = self.url.decode("latin-1")
+        edge = self.edge
+        if (
+            not self.queue
+            and self.worker is None
+            and not self.paused
+            and not edge.limiter.rate
+            and not edge.zone_limiters
+            and self.parser.get_method() == b"GET"
+            and self.parser.should_keep_alive()
+        ):
+            answer = edge.fast_hit(self.headers.get("host"), target, self.headers)
+            if answer is not None:
+                self.pending.append(answer)
+                self.pending_size += len(answer)
+                if self.pending_size > WRITE_BATCH:  # a long pipelined read: send what is ready
+                    self._flush()
+                self.deadline = edge.tick + edge.config.idle_timeout
+                if access_log.isEnabledFor(logging.INFO):
+                    self._log(Request("GET", target, self.headers, True, self.client), answer)
+                return
+        self.deadline = float("inf")  # the message is in (a body too): no timeout while answered
+        if self.pending:
+            self._flush()  # what was answered before this request goes first
+        request = Request(
+            method=self.parser.get_method().decode("ascii", "replace"),
+            target=target,
+            headers=self.headers,
+            keep_alive=self.parser.should_keep_alive(),
+            client=self.client,
+        )
+        limiter = self.edge.limiter_for(request)
+        if limiter is not None and not limiter.allow(self.client, time.monotonic()):
+            self.edge.count("rate_limited")
+            retry = max(1, int(limiter.retry_after(self.client, time.monotonic()) + 0.999))
+            self.queue.append(render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))]))
+        elif not self.queue and self.worker is None and not self.paused and self.transport is not None:
+            self._answer_now(request, self.transport)  # the common case: nothing waits before it
+            return
+        else:
+            self.queue.append(request)
+        if len(self.queue) > self.edge.config.max_pipeline and self.transport:
+            self.transport.pause_reading()
+        self._drain()
+
+    def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
+        decision = self.edge.decide(request)
+        if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
+            transport.write(render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
+            return
+        answer = self.edge.immediate(request, decision)
+        if answer is None:
+            self.worker = self.loop.create_task(self._slow(request, decision))
+            return
+        transport.write(answer)
+        self._log(request, answer)
+        if not request.keep_alive or decision.outcome is Outcome.bad_request:
+            transport.close()
+            return
+        self._arm(self.edge.config.idle_timeout)
+
+    # --- answering in order -------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Answer queued requests in order; hand over to a task at the first origin fetch."""
+        if self.worker is not None and not self.worker.done():
+            return
+        transport = self.transport
+        if transport is None:
+            return
+        while self.queue:
+            if self.paused:  # resume_writing drains the rest
+                return
+            item = self.queue.popleft()
+            if isinstance(item, bytes):
+                transport.write(item)
+                if self.closing:
+                    transport.close()
+                    return
+                continue
+            self._answer_now(item, transport)
+            if self.worker is not None or transport.is_closing():
+                return
+        if not transport.is_closing() and not self.paused:
+            transport.resume_reading()
+            self._arm(self.edge.config.idle_timeout)
+
+    async def _slow(self, request: Request, decision: Decision) -> None:
+        transport = self.transport
+        assert transport is not None
+        keep = False
+        sent = _Sent(transport, self)
+        try:
+            keep = await self.edge.fill(request, decision, sent)
+        except Exception:
+            log.exception("failed to answer %s %s", request.method, request.target)
+            if not transport.is_closing():
+                sent(render(500, b"Internal error.\n", close=True))
+        self._log(request, sent.start, size=sent.size)
+        if not keep or not request.keep_alive:
+            transport.close()
+            return
+        self.worker = None
+        self._drain()
+
+    def _log(self, request: Request, answer: bytes | None, *, size: int | None = None) -> None:
+        """One Common Log Format line per response (status and bytes as sent, body and head)."""
+        if access_log.isEnabledFor(logging.INFO):
+            status = answer[9:12].decode() if answer else "-"
+            size = len(answer) if size is None and answer else size
+            access_log.info(
+                '%s - - [%s] "%s %s HTTP/1.1" %s %s',
+                request.client,
+                time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+                request.method,
+                request.target,
+                status,
+                size if size else "-",
+            )
+
+
+class _Sent:
+    """A connection's :class:`Output`: its transport's write, which remembers how the response
+    began and how much of it went out, and its wait for the client to take what it holds."""
+
+    __slots__ = ("connection", "size", "start", "transport")
+
+    def __init__(self, transport: asyncio.Transport, connection: EdgeProtocol) -> None:
+        self.transport, self.connection, self.start, self.size = transport, connection, b"", 0
+
+    def __call__(self, data: bytes) -> None:
+        if not self.start:
+            self.start = bytes(data[:12])
+        self.size += len(data)
+        self.transport.write(data)
+
+    async def drained(self) -> None:
+        if self.connection.paused:
+            await self.connection.writable()
+
+
+async def serve(edge: Edge, sock: socket.socket) -> asyncio.Server:
+    """Start serving ``edge`` on an already bound, listening socket."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: EdgeProtocol(edge), sock=sock)
+
+
+async def close(server: asyncio.Server, edge: Edge) -> None:
+    server.close()
+    edge.stop_sweep()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server.wait_closed(), 2)
+    edge.pool.close()
+    edge.hasher.shutdown(wait=False, cancel_futures=True)

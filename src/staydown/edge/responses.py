@@ -1,0 +1,242 @@
+"""Every response head the edge sends, built from values: its own answers (enforcement, errors),
+answers from a stored response (200, 304, 206, 416), and heads of responses streamed from an
+origin. Pure functions over values and bytes; the protocol only writes what they return.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.freshness import parse_http_date
+from staydown.edge.origin import HOP_BY_HOP, OriginResponse
+from staydown.urls import CanonicalURL
+
+if TYPE_CHECKING:
+    from staydown.edge.cache import CachedResponse
+
+# Reason phrases for every status an origin may send (RFC 9110's names, as the standard library has
+# them); a status it does not know is sent with an empty phrase, which HTTP/1.1 allows.
+REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus} | {
+    413: "Content Too Large",  # RFC 9110's names where older ones linger
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
+def status_line(status: int) -> str:
+    """``HTTP/1.1 <status> <reason>``, without the line end."""
+    return f"HTTP/1.1 {status} {REASONS.get(status, '')}"
+
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"  # the interim answer to Expect: 100-continue
+
+
+def stored_head(status: int, headers: Sequence[tuple[str, str]]) -> bytes:
+    """The status line and field lines of a stored response, each line ended, without the blank line."""
+    head = f"{status_line(status)}\r\n" + "".join(f"{n}: {v}\r\n" for n, v in headers)
+    return head.encode("latin-1")
+
+
+def render(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: Sequence[tuple[str, str]] = (),
+    close: bool = False,
+    head: bool = False,
+) -> bytes:
+    """Serialise a complete response with Content-Length."""
+    lines = [status_line(status), f"Content-Type: {content_type}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
+
+
+def blocked_response(
+    *, url: CanonicalURL, notice_id: int | None, legal_url: str, provider: str, want_json: bool, head: bool
+) -> bytes:
+    """The 451 of RFC 7725: who blocks it, under which notice, and how to contest."""
+    notice = f"#{notice_id}" if notice_id is not None else "(stay-down match)"
+    contest = (
+        f"If you believe this is a mistake, the customer who published it can file a counter-notice or an "
+        f"internal complaint about notice {notice}; see {legal_url}."
+    )
+    headers = [("Link", f'<{legal_url}>; rel="blocked-by"'), ("Cache-Control", "no-store")]
+    if want_json:
+        document = {
+            "error": "unavailable_for_legal_reasons",
+            "url": url.url,
+            "notice_id": notice_id,
+            "blocked_by": provider,
+            "contest": contest,
+            "legal_url": legal_url,
+        }
+        body = json.dumps(document).encode()
+        return render(451, body, content_type="application/json", headers=headers, head=head)
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>451 Unavailable For Legal '
+        "Reasons</title></head><body><h1>Unavailable for legal reasons</h1>"
+        f"<p>{html.escape(url.url)} has been blocked by {html.escape(provider)} "
+        f"in response to notice {html.escape(notice)}.</p>"
+        f"<p>{html.escape(contest)}</p></body></html>"
+    )
+    return render(451, page.encode(), content_type="text/html; charset=utf-8", headers=headers, head=head)
+
+
+def enforcement_response(
+    decision: Decision, *, legal_url: str, provider: str, accept: str, head: bool
+) -> bytes:
+    """The response for every outcome that does not reach the cache or the origin."""
+    if decision.outcome is Outcome.blocked:
+        assert decision.url is not None
+        return blocked_response(
+            url=decision.url,
+            notice_id=decision.notice_id,
+            legal_url=legal_url,
+            provider=provider,
+            want_json="application/json" in accept,
+            head=head,
+        )
+    if decision.outcome is Outcome.unknown_host:
+        return render(421, b"This host is not served here.\n", head=head)
+    if decision.outcome is Outcome.zone_unavailable:
+        return render(
+            403,
+            f"This site's service is {decision.detail.removeprefix('zone-')}.\n".encode(),
+            headers=[("Staydown-Reason", decision.detail), ("Cache-Control", "no-store")],
+            head=head,
+        )
+    if decision.outcome is Outcome.method_not_allowed:
+        return render(405, b"Only GET and HEAD are served.\n", headers=[("Allow", "GET, HEAD")], head=head)
+    return render(400, f"Bad request: {decision.detail}\n".encode(), close=True, head=head)
+
+
+def stream_head(response: OriginResponse, request: Request, *, state: str, length: int | None) -> bytes:
+    lines = [status_line(response.status)]
+    lines += [f"{n}: {v}" for n, v in response.headers if n.lower() not in HOP_BY_HOP | {"content-length"}]
+    lines.append(f"Staydown-Cache: {state}")
+    if request.method == "HEAD" or response.status in (204, 304):
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
+    elif length is not None:
+        lines.append(f"Content-Length: {length}")
+    else:
+        lines.append("Transfer-Encoding: chunked")
+    if not request.keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def chunk(piece: bytes, length: int | None) -> bytes:
+    if length is not None or not piece:
+        return piece
+    return b"%x\r\n%s\r\n" % (len(piece), piece)
+
+
+def last_chunk(length: int | None) -> bytes:
+    return b"" if length is not None else b"0\r\n\r\n"
+
+
+def _etag_matches(condition: str, etag: str | None) -> bool:
+    if etag is None:
+        return False
+    if condition.strip() == "*":
+        return True
+    weak = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == weak for tag in condition.split(","))
+
+
+def serve_entry(entry: CachedResponse, request: Request, *, now: float, state: str) -> bytes:
+    """Answer a request from a stored response: 200, 304 or 206/416 as the request asks."""
+    age = int(entry.age(now))
+    headers = request.headers
+    plain = (
+        state == "hit"
+        and request.keep_alive
+        and request.method == "GET"
+        and "if-none-match" not in headers
+        and "if-modified-since" not in headers
+        and "range" not in headers
+    )
+    kept = entry.kept(now) if plain else None
+    if kept is not None:
+        return kept  # the same bytes as the last hit this second
+    tail = f"Age: {age}\r\nStaydown-Cache: {state}\r\n"
+    if not request.keep_alive:
+        tail += "Connection: close\r\n"
+    inm = request.headers.get("if-none-match")
+    ims = request.headers.get("if-modified-since")
+    not_modified = _etag_matches(inm, entry.etag) if inm is not None else False
+    if inm is None and ims is not None and entry.last_modified is not None and entry.status == 200:
+        since, modified = parse_http_date(ims), parse_http_date(entry.last_modified)
+        not_modified = since is not None and modified is not None and modified <= since
+    if not_modified:
+        return b"HTTP/1.1 304 Not Modified\r\n" + entry.head.split(b"\r\n", 1)[1] + tail.encode() + b"\r\n"
+    body = entry.body
+    range_header = request.headers.get("range")
+    if range_header and entry.status == 200 and _if_range_holds(request, entry):
+        span = _parse_range(range_header, len(body))
+        if span == "unsatisfiable":
+            refusal = (
+                f"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len(body)}\r\n"
+                f"{tail}Content-Length: 0\r\n\r\n"
+            )
+            return refusal.encode("latin-1")
+        if isinstance(span, tuple):
+            start, end = span
+            part = body[start : end + 1]
+            fields = (
+                f"Content-Range: bytes {start}-{end}/{len(body)}\r\n{tail}Content-Length: {len(part)}\r\n\r\n"
+            )
+            partial = b"HTTP/1.1 206 Partial Content\r\n" + entry.head.split(b"\r\n", 1)[1] + fields.encode()
+            return partial if request.method == "HEAD" else partial + part
+    head = entry.head + f"{tail}Content-Length: {len(body)}\r\n\r\n".encode()
+    if request.method == "HEAD":
+        return head
+    response = head + body
+    if plain:
+        entry.keep_served(age, response)
+    return response
+
+
+def _if_range_holds(request: Request, entry: CachedResponse) -> bool:
+    condition = request.headers.get("if-range")
+    if condition is None:
+        return True
+    if condition.startswith(("W/", '"')):
+        return entry.etag is not None and not condition.startswith("W/") and condition == entry.etag
+    return condition == entry.last_modified
+
+
+def _parse_range(value: str, size: int) -> tuple[int, int] | str | None:
+    """One ``bytes=`` range → (start, end); several or malformed → None (serve it all)."""
+    unit, _, spec = value.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, sep, last = spec.strip().partition("-")
+    if not sep:
+        return None
+    try:
+        if first == "":
+            if not last.isdigit() or int(last) == 0:
+                return "unsatisfiable" if last.isdigit() else None
+            suffix = int(last)
+            return max(0, size - suffix), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    if end < start:
+        return None
+    return start, min(end, size - 1)
