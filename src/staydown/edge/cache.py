@@ -12,8 +12,9 @@ from staydown.edge.freshness import (
     CacheControl,
     current_age,
     freshness_lifetime,
-    parse_cache_control,
     parse_http_date,
+    response_cache_control,
+    vary_members,
 )
 from staydown.edge.origin import HOP_BY_HOP
 from staydown.edge.responses import stored_head
@@ -72,16 +73,18 @@ class CachedResponse:
         """Store a complete origin response to a request with ``request_headers``."""
         lowered = fields_by_name(headers)
         stored = [(n, v) for n, v in headers if n.lower() not in NOT_STORED]
-        vary = tuple(sorted({v.strip().lower() for v in lowered.get("vary", "").split(",") if v.strip()}))
+        vary = vary_members(lowered.get("vary"))
         if response_cc is None:
-            response_cc = parse_cache_control([v for n, v in headers if n.lower() == "cache-control"])
+            response_cc = response_cache_control(headers)
         return cls(
             status=status,
             headers=stored,
             body=body,
             request_time=request_time,
             response_time=response_time,
-            lifetime=freshness_lifetime(status=status, response_cc=response_cc, response_headers=lowered),
+            lifetime=freshness_lifetime(
+                status=status, response_cc=response_cc, response_headers=lowered, received=response_time
+            ),
             response_cc=response_cc,
             vary=vary,
             vary_values=tuple(request_headers.get(name, "") for name in vary),
@@ -104,7 +107,7 @@ class CachedResponse:
         updates = {n.lower(): (n, v) for n, v in headers if n.lower() not in NOT_STORED}
         merged = [updates.pop(n.lower(), (n, v)) for n, v in self.headers] + list(updates.values())
         lowered = fields_by_name(merged)
-        response_cc = parse_cache_control([v for n, v in merged if n.lower() == "cache-control"])
+        response_cc = response_cache_control(merged)
         return CachedResponse(
             status=self.status,
             headers=merged,
@@ -112,7 +115,7 @@ class CachedResponse:
             request_time=request_time,
             response_time=response_time,
             lifetime=freshness_lifetime(
-                status=self.status, response_cc=response_cc, response_headers=lowered
+                status=self.status, response_cc=response_cc, response_headers=lowered, received=response_time
             ),
             response_cc=response_cc,
             vary=self.vary,

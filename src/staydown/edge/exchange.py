@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Protocol
 
 from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
 from staydown.edge.core import Decision, Outcome, Request
-from staydown.edge.freshness import CacheControl, parse_cache_control, request_cache_control, storability
+from staydown.edge.freshness import (
+    ERROR_STATUSES,
+    CacheControl,
+    format_http_date,
+    request_cache_control,
+    response_cache_control,
+    serve_on_error,
+    storability,
+)
 from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginResponse
 from staydown.edge.responses import chunk, last_chunk, render, serve_entry, stream_head
 from staydown.edge.state import ZoneState
@@ -117,6 +125,7 @@ async def _fetch(
     elif stale is not None and stale.last_modified:
         headers.append(("If-Modified-Since", stale.last_modified))
     request_time = edge.clock()
+    request_cc = request_cache_control(request.headers.get("cache-control", ""))
     try:
         response = await edge.pool.fetch(
             decision.zone.origin, hostname=decision.url.host, target=decision.url.target, headers=headers
@@ -124,9 +133,15 @@ async def _fetch(
     except OriginError as exc:
         log.warning("origin fetch for %s failed: %s", decision.url.url, exc)
         edge.count("origin_error")
+        if stale is not None and _stale_if_error(edge, stale, request_cc):
+            write(serve_entry(stale, request, now=edge.clock(), state="stale"))
+            return True
         write(render(502, b"The origin could not be reached.\n", head=request.method == "HEAD"))
         return True
     response_time = edge.clock()
+    if not any(n.lower() == "date" for n, _ in response.headers):
+        # A cache with a clock dates what it stores or forwards undated (RFC 9110 section 6.6.1).
+        response.headers.append(("Date", format_http_date(response_time)))
     if response.status == 304 and stale is not None:
         async for _ in response.body():
             pass
@@ -137,8 +152,12 @@ async def _fetch(
         edge.count("revalidated")
         write(serve_entry(refreshed, request, now=response_time, state="revalidated"))
         return True
-    request_cc = request_cache_control(request.headers.get("cache-control", ""))
-    response_cc = parse_cache_control([v for n, v in response.headers if n.lower() == "cache-control"])
+    if response.status in ERROR_STATUSES and stale is not None and _stale_if_error(edge, stale, request_cc):
+        async for _ in response.body():
+            pass
+        write(serve_entry(stale, request, now=response_time, state="stale"))
+        return True
+    response_cc = response_cache_control(response.headers)
     verdict = storability(
         method="GET",
         status=response.status,
@@ -153,6 +172,53 @@ async def _fetch(
         edge.count("bypass")
         return await stream(response, request, write, state="bypass")
     return await _store(edge, request, response, key, write, response_cc, request_time, future)
+
+
+def _stale_if_error(edge: Edge, stale: CachedResponse, request_cc: CacheControl) -> bool:
+    """Whether the stored response answers for an origin that failed (stale-if-error allows it)."""
+    age = stale.age(edge.clock())
+    allowed = serve_on_error(
+        lifetime=stale.lifetime, age=age, request_cc=request_cc, response_cc=stale.response_cc
+    )
+    if allowed:
+        edge.count("stale_if_error")
+    return allowed
+
+
+class _Discard:
+    """The :class:`Output` of a revalidation nobody waits for."""
+
+    def __call__(self, data: bytes) -> None:
+        pass
+
+    async def drained(self) -> None:
+        pass
+
+
+# Request fields a background revalidation does not take from the request that started it: it
+# revalidates a shared response for everyone, so it asks as an anonymous visitor would.
+NOT_REVALIDATED_WITH = frozenset({"authorization", "cookie", "cache-control", "pragma"})
+
+
+def revalidate_in_background(edge: Edge, request: Request, decision: Decision) -> None:
+    """Revalidate a stale stored response served under stale-while-revalidate (RFC 5861 section 3),
+    unless a fetch for its key is already under way: one at a time per key."""
+    assert decision.zone is not None and decision.url is not None
+    key = (decision.zone.zone_id, decision.url.target)
+    if key in edge.revalidating or key in edge.inflight:
+        return
+    headers = {n: v for n, v in request.headers.items() if n not in NOT_REVALIDATED_WITH}
+    anonymous = Request("GET", request.target, headers, True, request.client)
+    task = asyncio.get_running_loop().create_task(fill(edge, anonymous, decision, _Discard()))
+    edge.revalidating[key] = task  # and the loop's reference to a task is weak: this one is not
+    edge.count("background_revalidation")
+
+    def done(finished: asyncio.Task[bool]) -> None:
+        edge.revalidating.pop(key, None)
+        if not finished.cancelled() and finished.exception() is not None:
+            log.error("background revalidation of %s failed", key, exc_info=finished.exception())
+
+    task.add_done_callback(done)
 
 
 async def _store(

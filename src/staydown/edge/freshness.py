@@ -355,6 +355,15 @@ def _asctime_date(text: str) -> float | None:
     return _timestamp(year, month, day, clock)
 
 
+def format_http_date(timestamp: float) -> str:
+    """``timestamp`` as an IMF-fixdate, the form a sender generates (RFC 9110 section 5.6.7)."""
+    year, month, day, hour, minute, second, weekday = time.gmtime(timestamp)[:7]
+    return (
+        f"{_DAYS[weekday]}, {day:02d} {_MONTH_NAMES[month - 1]} {year:04d} "
+        f"{hour:02d}:{minute:02d}:{second:02d} GMT"
+    )
+
+
 def parse_age(value: str | None) -> float | None:
     """An ``Age`` value: its first member (RFC 9111 section 5.1), saturated; None when invalid."""
     if value is None:
