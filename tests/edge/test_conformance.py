@@ -232,6 +232,8 @@ def test_expires_without_date_counts_from_when_it_arrived(cdn: Setup) -> None:
         [("Expires", formatdate(cdn.clock() + 600, usegmt=True))], date=False
     )
     assert reused(cdn, "/nodate")
+    # dated on receipt, as a cache with a clock must (RFC 9110 section 6.6.1)
+    assert cdn.get("/nodate").headers["date"] == formatdate(cdn.clock(), usegmt=True)
     cdn.clock.advance(601)
     cdn.get("/nodate")
     assert cdn.origin.hits("/nodate") == 2
@@ -295,6 +297,15 @@ def test_vary_without_a_star_is_reused_for_the_same_request(cdn: Setup) -> None:
     assert reused(cdn, "/v", accept="text/html")
     cdn.get("/v", accept="image/webp")
     assert cdn.origin.hits("/v") == 2
+
+
+def test_an_absent_vary_field_matches_only_an_absent_one(cdn: Setup) -> None:
+    cdn.origin.answers["/v"] = Answer([("Cache-Control", "max-age=600"), ("Vary", "X-Variant")])
+    assert reused(cdn, "/v")  # absent both times
+    cdn.get("/v", **{"x-variant": ""})
+    assert cdn.origin.hits("/v") == 2
+    cdn.get("/v", **{"x-variant": ""})
+    assert cdn.origin.hits("/v") == 2  # and the empty one is its own variant
 
 
 # --- Cache-Control (RFC 9111 section 5.2) ---------------------------------------------------------

@@ -49,7 +49,9 @@ class CachedResponse:
     lifetime: float
     response_cc: CacheControl
     vary: tuple[str, ...] = ()
-    vary_values: tuple[str, ...] = ()
+    # The request's values of the Vary fields, None where it had none: an absent field matches
+    # only an absent one, never an empty one (RFC 9111 section 4.1).
+    vary_values: tuple[str | None, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
     date: float | None = None
@@ -87,7 +89,7 @@ class CachedResponse:
             ),
             response_cc=response_cc,
             vary=vary,
-            vary_values=tuple(request_headers.get(name, "") for name in vary),
+            vary_values=tuple(request_headers.get(name) for name in vary),
             etag=lowered.get("etag"),
             last_modified=lowered.get("last-modified"),
             date=parse_http_date(lowered.get("date")),
@@ -153,7 +155,7 @@ class CachedResponse:
 
     def matches(self, request_headers: dict[str, str]) -> bool:
         return all(
-            request_headers.get(name, "") == value
+            request_headers.get(name) == value
             for name, value in zip(self.vary, self.vary_values, strict=True)
         )
 
