@@ -273,6 +273,23 @@ def test_a_huge_age_saturates(cdn: Setup) -> None:
     assert not reused(cdn, "/old")
 
 
+def test_fields_named_by_connection_are_neither_stored_nor_passed_on(cdn: Setup) -> None:
+    cdn.origin.answers["/hop"] = Answer(
+        [
+            ("Cache-Control", "max-age=600"),
+            ("Connection", "X-Hop, keep-alive"),
+            ("X-Hop", "secret"),
+            ("Keep-Alive", "timeout=5"),
+            ("X-End", "kept"),
+        ]
+    )
+    for _ in range(2):  # the miss, then the hit
+        response = cdn.get("/hop")
+        assert "x-hop" not in response.headers and "keep-alive" not in response.headers
+        assert response.headers["x-end"] == "kept"
+    assert cdn.origin.hits("/hop") == 1
+
+
 # --- Vary (RFC 9111 section 4.1) ------------------------------------------------------------------
 
 

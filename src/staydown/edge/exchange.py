@@ -139,9 +139,7 @@ async def _fetch(
         write(render(502, b"The origin could not be reached.\n", head=request.method == "HEAD"))
         return True
     response_time = edge.clock()
-    if not any(n.lower() == "date" for n, _ in response.headers):
-        # A cache with a clock dates what it stores or forwards undated (RFC 9110 section 6.6.1).
-        response.headers.append(("Date", format_http_date(response_time)))
+    _received(response, response_time)
     if response.status == 304 and stale is not None:
         async for _ in response.body():
             pass
@@ -172,6 +170,16 @@ async def _fetch(
         edge.count("bypass")
         return await stream(response, request, write, state="bypass")
     return await _store(edge, request, response, key, write, response_cc, request_time, future)
+
+
+def _received(response: OriginResponse, response_time: float) -> None:
+    """Make an origin response's fields what this hop stores and passes on (RFC 9110 7.6.1, 6.6.1)."""
+    fields = response.headers
+    named = {o.strip().lower() for n, v in fields if n.lower() == "connection" for o in v.split(",")}
+    if named:  # the fields Connection names are the last hop's
+        fields[:] = [(n, v) for n, v in fields if n.lower() not in named]
+    if not any(n.lower() == "date" for n, _ in fields):  # a cache with a clock dates what is undated
+        fields.append(("Date", format_http_date(response_time)))
 
 
 def _stale_if_error(edge: Edge, stale: CachedResponse, request_cc: CacheControl) -> bool:
