@@ -402,6 +402,26 @@ def test_a_request_with_authorization(cdn: Setup, directives: str, stored: bool)
     assert cdn.origin.hits("/a") == (1 if stored else 3)
 
 
+def test_a_304_for_another_representation_updates_nothing(cdn: Setup) -> None:
+    cdn.origin.answers["/r"] = Answer([("Cache-Control", "max-age=60")], body=b"one", etag='"1"')
+    cdn.get("/r")
+    cdn.clock.advance(100)
+    # An origin that answers the edge's If-None-Match "1" with a 304 naming "2": the stored "one"
+    # is not updated; the edge asks again without conditions and stores what it gets.
+    real_render = RawOrigin.render
+
+    def confused(answer: Answer, request: dict[str, str], now: float) -> bytes:
+        if "if-none-match" in request:
+            return f'HTTP/1.1 304 X\r\nETag: "2"\r\nDate: {formatdate(now, usegmt=True)}\r\n\r\n'.encode()
+        return real_render(answer, request, now)
+
+    cdn.origin.answers["/r"] = Answer([("Cache-Control", "max-age=60")], body=b"two", etag='"2"')
+    cdn.origin.render = confused  # type: ignore[method-assign]
+    response = cdn.get("/r")
+    assert response.content == b"two" and response.headers["etag"] == '"2"'
+    assert [seen.headers.get("if-none-match") for seen in cdn.origin.seen[-2:]] == ['"1"', None]
+
+
 # --- CDN-Cache-Control (RFC 9213) ---------------------------------------------------------------
 
 

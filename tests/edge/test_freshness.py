@@ -17,6 +17,7 @@ from staydown.edge.freshness import (
     CacheControl,
     current_age,
     delta_seconds,
+    freshens,
     freshness_lifetime,
     parse_age,
     parse_cache_control,
@@ -564,3 +565,23 @@ def test_stale_only_within_a_window_the_origin_or_client_gave(
 def test_time_guard_fires() -> None:
     with pytest.raises(TimeoutError), hard_timeout(0.05):
         time.sleep(1)
+
+
+@pytest.mark.parametrize(
+    ("stored_etag", "stored_modified", "fields", "updates"),
+    [
+        ('"a"', None, [("ETag", '"a"')], True),
+        ('"a"', None, [("ETag", '"b"')], False),
+        ('W/"a"', None, [("ETag", 'W/"a"')], True),
+        ('"a"', None, [("ETag", 'W/"a"')], True),  # a weak validator compares weakly
+        ('W/"a"', None, [("ETag", '"a"')], False),  # a strong one identifies only strong matches
+        (None, "Sun, 06 Nov 1994 08:49:37 GMT", [("ETag", '"a"')], False),
+        (None, "Sun, 06 Nov 1994 08:49:37 GMT", [("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT")], True),
+        (None, "Sun, 06 Nov 1994 08:49:37 GMT", [("Last-Modified", "Mon, 07 Nov 1994 08:49:37 GMT")], False),
+        ('"a"', None, [("Cache-Control", "max-age=60")], True),
+    ],
+)
+def test_a_304_updates_only_the_response_it_identifies(
+    stored_etag: str | None, stored_modified: str | None, fields: list[tuple[str, str]], updates: bool
+) -> None:
+    assert freshens(stored_etag=stored_etag, stored_last_modified=stored_modified, fields=fields) is updates

@@ -17,6 +17,7 @@ from staydown.edge.freshness import (
     ERROR_STATUSES,
     CacheControl,
     format_http_date,
+    freshens,
     request_cache_control,
     response_cache_control,
     serve_on_error,
@@ -111,9 +112,10 @@ async def _fetch(
     *,
     shared: bool,
     future: asyncio.Future[CachedResponse | None] | None,
+    conditional: bool = True,
 ) -> bool:
     assert decision.zone is not None and decision.url is not None
-    stale = edge.cache.get(key, request.headers) if shared else None
+    stale = edge.cache.get(key, request.headers) if shared and conditional else None
     dropped = NOT_FORWARDED
     if "connection" in request.headers:  # and the fields it names are this hop's (RFC 9110 7.6.1)
         dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
@@ -143,6 +145,14 @@ async def _fetch(
     if response.status == 304 and stale is not None:
         async for _ in response.body():
             pass
+        if not freshens(
+            stored_etag=stale.etag, stored_last_modified=stale.last_modified, fields=response.headers
+        ):
+            # It names another representation, so it updates nothing: ask again without conditions.
+            edge.count("revalidation_mismatch")
+            return await _fetch(
+                edge, request, decision, key, write, shared=shared, future=future, conditional=False
+            )
         refreshed = stale.refreshed(response.headers, request_time=request_time, response_time=response_time)
         edge.cache.put(key, refreshed)
         if future is not None:

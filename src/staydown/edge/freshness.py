@@ -473,6 +473,34 @@ def current_age(
     return corrected_initial_age + (now - response_time)
 
 
+def freshens(
+    *, stored_etag: str | None, stored_last_modified: str | None, fields: Iterable[tuple[str, str]]
+) -> bool:
+    """Whether a 304 answering the cache's own conditional request identifies the stored response
+    it was asked about, so that it may update it (RFC 9111 section 4.3.4).
+
+    An ETag in the 304 must match the stored one (strongly when it is strong); without one, its
+    Last-Modified must equal the stored one. A 304 with neither validator answers the one stored
+    response the cache's conditional named, so it identifies that one.
+    """
+    etag = last_modified = None
+    for name, value in fields:
+        lowered = name.lower()
+        if lowered == "etag":
+            etag = value.strip()
+        elif lowered == "last-modified":
+            last_modified = value.strip()
+    if etag is not None:
+        if stored_etag is None:
+            return False
+        if etag.startswith("W/"):
+            return etag.removeprefix("W/") == stored_etag.strip().removeprefix("W/")
+        return etag == stored_etag.strip()
+    if last_modified is not None:
+        return stored_last_modified is not None and last_modified == stored_last_modified.strip()
+    return True
+
+
 # --- reusing ------------------------------------------------------------------------------------
 
 
