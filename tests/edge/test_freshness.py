@@ -17,6 +17,7 @@ from staydown.edge.freshness import (
     CacheControl,
     current_age,
     delta_seconds,
+    format_http_date,
     freshens,
     freshness_lifetime,
     parse_age,
@@ -190,6 +191,18 @@ def test_anything_else_is_not_a_date(value: str) -> None:
     assert parse_http_date(value, now=NOW) is None
 
 
+@given(st.integers(-2_000_000_000, 250_000_000_000))
+def test_every_form_reads_back_what_was_written(timestamp: int) -> None:
+    moment = time.gmtime(timestamp)
+    assert parse_http_date(format_http_date(timestamp)) == timestamp
+    assert format_http_date(timestamp) == formatdate(timestamp, usegmt=True)
+    asctime = time.strftime("%a %b ", moment) + f"{moment.tm_mday:2d}" + time.strftime(" %H:%M:%S %Y", moment)
+    assert parse_http_date(asctime) == timestamp
+    rfc850 = time.strftime("%A, %d-%b-%y %H:%M:%S GMT", moment)
+    now = float(timestamp)  # a two-digit year is read within 50 years of now
+    assert parse_http_date(rfc850, now=now) == timestamp
+
+
 def test_a_two_digit_year_far_ahead_is_in_the_past() -> None:
     now = parse_http_date("Mon, 07 Dec 2026 00:00:00 GMT")
     assert now is not None
@@ -332,6 +345,19 @@ def test_vary_with_a_star_member_is_never_stored(vary: str) -> None:
         request_has_authorization=False,
     )
     assert not result.storable
+
+
+@given(st.lists(st.sampled_from(["Accept", "*", "Cookie", " * ", "x-a"]), min_size=1, max_size=5))
+def test_no_vary_list_with_a_star_is_stored(members: list[str]) -> None:
+    result = storability(
+        method="GET",
+        status=200,
+        request_cc=cc(),
+        response_cc=cc("public, max-age=60"),
+        response_headers={"vary": ", ".join(members)},
+        request_has_authorization=False,
+    )
+    assert result.storable is not any(m.strip() == "*" for m in members)
 
 
 def test_vary_members() -> None:
