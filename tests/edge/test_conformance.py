@@ -502,6 +502,19 @@ def test_stale_while_revalidate_serves_stale_and_revalidates_once_in_the_backgro
     assert cdn.origin.hits("/swr") == 2
 
 
+def test_a_background_revalidation_asks_for_the_variant_it_serves(cdn: Setup) -> None:
+    cdn.origin.answers["/swr"] = Answer(
+        [("Cache-Control", "max-age=60, stale-while-revalidate=600"), ("Vary", "Accept")], etag='"w"'
+    )
+    cdn.get("/swr", accept="image/webp")
+    cdn.clock.advance(100)
+    assert cdn.get("/swr", accept="image/webp").headers["staydown-cache"] == "stale"
+    eventually(lambda: cdn.origin.hits("/swr") == 2)
+    revalidation = cdn.origin.seen[-1].headers
+    assert revalidation["accept"] == "image/webp" and revalidation["if-none-match"] == '"w"'
+    eventually(lambda: cdn.get("/swr", accept="image/webp").headers["staydown-cache"] == "hit")
+
+
 def test_stale_while_revalidate_window_ends(cdn: Setup) -> None:
     cdn.origin.answers["/swr"] = Answer([("Cache-Control", "max-age=60, stale-while-revalidate=30")])
     cdn.get("/swr")

@@ -213,11 +213,6 @@ class _Discard:
         pass
 
 
-# Request fields a background revalidation does not take from the request that started it: it
-# revalidates a shared response for everyone, so it asks as an anonymous visitor would.
-NOT_REVALIDATED_WITH = frozenset({"authorization", "cookie", "cache-control", "pragma"})
-
-
 def revalidate_in_background(edge: Edge, request: Request, decision: Decision) -> None:
     """Revalidate a stale stored response served under stale-while-revalidate (RFC 5861 section 3),
     unless a fetch for its key is already under way: one at a time per key."""
@@ -225,9 +220,9 @@ def revalidate_in_background(edge: Edge, request: Request, decision: Decision) -
     key = (decision.zone.zone_id, decision.url.target)
     if key in edge.revalidating or key in edge.inflight:
         return
-    headers = {n: v for n, v in request.headers.items() if n not in NOT_REVALIDATED_WITH}
-    anonymous = Request("GET", request.target, headers, True, request.client)
-    task = asyncio.get_running_loop().create_task(fill(edge, anonymous, decision, _Discard()))
+    # Asked as the request that found it stale would have asked, so the variant Vary selects is the one.
+    revalidation = Request("GET", request.target, dict(request.headers), True, request.client)
+    task = asyncio.get_running_loop().create_task(fill(edge, revalidation, decision, _Discard()))
     edge.revalidating[key] = task  # and the loop's reference to a task is weak: this one is not
     edge.count("background_revalidation")
 
