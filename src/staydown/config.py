@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     edge_rate_per_second: float = Field(0.0, ge=0)
     edge_rate_burst: float = Field(0.0, ge=0)
     edge_max_connections: int = Field(10_000, ge=1)
+    edge_max_body_bytes: int = Field(100 * 1024 * 1024, ge=0)  # a request body's bound (413 beyond)
 
     # Stay-down (fingerprints/): PDQ distances out of 256 bits, where the bank's entries reach, strikes.
     staydown_auto_block_distance: int = Field(31, ge=0, le=256)

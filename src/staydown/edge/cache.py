@@ -240,6 +240,10 @@ class MemoryCache:
                 del self._by_path[path_key]
         return len(variants)
 
+    def invalidate(self, key: CacheKey) -> int:
+        """Drop every stored variant of exactly ``key``."""
+        return self._drop(key)
+
     def purge(self, zone_id: int, target: str) -> int:
         """Drop the stored target; a target without a query drops every query of that path."""
         if "?" in target:

@@ -12,6 +12,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from staydown.edge.body import RequestBody
 from staydown.edge.state import SERVED, EnforcementState, ZoneState
 from staydown.urls import CanonicalURL, URLError, canonicalize_target, is_absolute_form
 
@@ -19,7 +20,14 @@ MAX_HEADERS = 100
 MAX_HEADER_BYTES = 16 * 1024
 MAX_TARGET = 8192  # characters of a request-target (414 beyond)
 MAX_HEAD = MAX_TARGET + MAX_HEADER_BYTES + 1024  # bytes of a whole request head, read as it arrives
-SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Methods answered from the cache; every other method passes to the origin, uncached.
+CACHED_METHODS = frozenset({"GET", "HEAD"})
+# Methods whose success never invalidates stored responses (RFC 9110 section 9.2.1, and WebDAV's).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PROPFIND", "REPORT", "SEARCH"})
+# Refused for every resource (405 with Allow): CONNECT would turn the edge into a tunnel to anywhere,
+# and TRACE would echo this hop's request fields (credentials among them) back to a script.
+REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})
+ALLOWED = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"  # the Allow of a 405
 
 
 @dataclass(slots=True)
@@ -31,6 +39,8 @@ class Request:
     headers: dict[str, str]
     keep_alive: bool
     client: str
+    http_11: bool = True  # else HTTP/1.0, which is sent no interim (1xx) responses
+    body: RequestBody | None = None  # a body to forward, as it arrives
 
 
 class Outcome(enum.Enum):
@@ -121,7 +131,9 @@ def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> tupl
 
 
 def decide(state: EnforcementState, *, method: str, host: str | None, target: str) -> Decision:
-    """Decide what enforcement allows for one request."""
+    """Decide what enforcement allows for one request: the block applies to every method."""
+    if method == "CONNECT":  # its target names a host and port, not a resource a block could name
+        return Decision(Outcome.method_not_allowed, detail=method)
     if not host and not is_absolute_form(target):  # an absolute-form target names its own host
         return Decision(Outcome.bad_request, detail="missing Host")
     try:
@@ -136,6 +148,6 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     blocked, notice_id = state.blocked(zone.zone_id, url.target)
     if blocked:
         return Decision(Outcome.blocked, zone=zone, url=url, notice_id=notice_id)
-    if method not in SAFE_METHODS:
-        return Decision(Outcome.method_not_allowed, zone=zone, url=url)
+    if method in REFUSED_METHODS:
+        return Decision(Outcome.method_not_allowed, zone=zone, url=url, detail=method)
     return Decision(Outcome.proxy, zone=zone, url=url)

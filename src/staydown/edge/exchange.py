@@ -1,6 +1,7 @@
 """The edge's exchanges with origins: fill the cache from an origin (one fetch per key while other
-requests for it wait, the stay-down verdict before a filled image is first served), or pass a
-response through uncached when it may not be shared or is too large.
+requests for it wait, the stay-down verdict before a filled image is first served), pass a
+response through uncached when it may not be shared or is too large, and pass every other method
+through with its body, invalidating what its success changes (RFC 9111 section 4.4).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import logging
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urljoin
 
+from staydown.edge.body import BodyError
 from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
-from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.core import SAFE_METHODS, Decision, Outcome, Request
 from staydown.edge.freshness import (
     ERROR_STATUSES,
     CacheControl,
@@ -35,6 +38,7 @@ from staydown.fingerprints.hashing import (
     is_image_type,
     sniff,
 )
+from staydown.urls import CanonicalURL, URLError, canonicalize_url
 
 if TYPE_CHECKING:
     from staydown.edge.server import Edge
@@ -45,6 +49,8 @@ log = logging.getLogger("staydown.edge")
 class Output(Protocol):
     """Where an answer that needs the origin goes: a write, and a wait while the client has not
     taken what was written (so a slow client slows the origin read instead of filling memory)."""
+
+    start: bytes  # how the response began (empty while nothing was written)
 
     def __call__(self, data: bytes) -> None: ...
 
@@ -67,6 +73,22 @@ NOT_FORWARDED = HOP_BY_HOP | {
     "via",
     "forwarded",
 }
+
+
+# What the edge does not pass on with a method it does not cache: this hop's fields and those it
+# sets itself. Conditionals and ranges go to the origin, which alone can evaluate them there.
+NOT_PASSED = HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for", "via", "forwarded"}
+
+
+def forwarded_fields(request: Request, dropped: frozenset[str]) -> list[tuple[str, str]]:
+    """The request's fields for the origin: less ``dropped`` and the fields its Connection names
+    (RFC 9110 section 7.6.1), plus who asked and through what."""
+    if "connection" in request.headers:
+        dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
+    headers = [(n, v) for n, v in request.headers.items() if n not in dropped]
+    headers.append(("X-Forwarded-For", request.client))
+    headers.append(("Via", "1.1 staydown"))
+    return headers
 
 
 def credentialed(request: Request) -> bool:
@@ -116,12 +138,7 @@ async def _fetch(
 ) -> bool:
     assert decision.zone is not None and decision.url is not None
     stale = edge.cache.get(key, request.headers) if shared and conditional else None
-    dropped = NOT_FORWARDED
-    if "connection" in request.headers:  # and the fields it names are this hop's (RFC 9110 7.6.1)
-        dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
-    headers = [(n, v) for n, v in request.headers.items() if n not in dropped]
-    headers.append(("X-Forwarded-For", request.client))
-    headers.append(("Via", "1.1 staydown"))
+    headers = forwarded_fields(request, NOT_FORWARDED)
     if stale is not None and stale.etag:
         headers.append(("If-None-Match", stale.etag))
     elif stale is not None and stale.last_modified:
@@ -205,6 +222,8 @@ def _stale_if_error(edge: Edge, stale: CachedResponse, request_cc: CacheControl)
 
 class _Discard:
     """The :class:`Output` of a revalidation nobody waits for."""
+
+    start = b""
 
     def __call__(self, data: bytes) -> None:
         pass
@@ -376,3 +395,66 @@ async def stream(
     if send:
         write(last_chunk(length))
     return request.keep_alive
+
+
+async def pass_through(edge: Edge, request: Request, decision: Decision, write: Output) -> bool:
+    """Pass a request of a method the cache does not answer to the origin, body and all, and its
+    response back uncached; a success of an unsafe method invalidates what it names."""
+    assert decision.zone is not None and decision.url is not None
+    body = request.body
+    try:
+        response = await edge.pool.fetch(
+            decision.zone.origin,
+            hostname=decision.url.host,
+            target=decision.url.target,
+            headers=forwarded_fields(request, NOT_PASSED),
+            method=request.method,
+            body=body.chunks() if body is not None else None,
+            length=body.length if body is not None else None,
+        )
+    except BodyError as exc:
+        edge.count("bad_request")
+        if not write.start:
+            write(render(exc.status, exc.reason.encode(), close=True))
+        return False
+    except OriginError as exc:
+        log.warning("origin %s for %s failed: %s", request.method, decision.url.url, exc)
+        edge.count("origin_error")
+        write(
+            render(502, b"The origin could not be reached.\n", close=body is not None and not body.complete)
+        )
+        return body is None or body.complete
+    if response.body_unsent and body is not None:
+        body.discard()  # the origin answered without the rest: it is read and dropped
+    if request.method not in SAFE_METHODS and 200 <= response.status < 400:
+        invalidate(edge, decision, response.headers)
+    edge.count("pass")
+    return await stream(response, request, write, state="bypass")
+
+
+def invalidate(edge: Edge, decision: Decision, headers: list[tuple[str, str]]) -> None:
+    """Drop the stored responses for the target and for the Location and Content-Location of the
+    response when they name the same host (RFC 9111 section 4.4)."""
+    assert decision.zone is not None and decision.url is not None
+    zone_id, url = decision.zone.zone_id, decision.url
+    targets = {url.target}
+    for name, value in headers:
+        if name.lower() in ("location", "content-location"):
+            target = same_host_target(url, value)
+            if target is not None:
+                targets.add(target)
+    for target in targets:
+        if edge.cache.invalidate((zone_id, target)):
+            edge.count("invalidated")
+
+
+def same_host_target(base: CanonicalURL, reference: str) -> str | None:
+    """The canonical target ``reference`` names, resolved against ``base``, when it is on the same
+    host and port; else None."""
+    try:
+        resolved = canonicalize_url(urljoin(base.url, reference.strip()))
+    except (URLError, ValueError):
+        return None
+    if resolved.host != base.host or resolved.port != base.port or resolved.scheme != base.scheme:
+        return None
+    return resolved.target

@@ -78,6 +78,7 @@ def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
         rate_per_second=settings.edge_rate_per_second,
         rate_burst=settings.edge_rate_burst,
         max_connections=settings.edge_max_connections,
+        max_body=settings.edge_max_body_bytes,
         auto_block_distance=settings.staydown_auto_block_distance,
         review_distance=settings.staydown_review_distance,
         max_image_bytes=settings.staydown_max_image_bytes,

@@ -1,8 +1,13 @@
 """Fetch from customer origins over HTTP/1.1 with keep-alive connections, parsing with httptools.
 
 Requests to an origin are always unambiguous: the edge writes them itself from the canonical
-target and a fixed set of forwarded fields, with no body, so nothing a visitor sends can smuggle a
-second request onto an origin connection.
+target and a fixed set of forwarded fields, and frames a body itself (Content-Length when the
+client's was known, else chunked) from the bytes the client's framing delimited, so nothing a
+visitor sends can smuggle a second request onto an origin connection.
+
+A request with a body, or of a method that is not idempotent, goes on a new connection and is
+never retried (RFC 9110 section 9.2.2); a bodiless idempotent one is retried once when a pooled
+connection turns out to have been closed by the origin.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
@@ -28,6 +34,11 @@ HOP_BY_HOP = frozenset(
         "proxy-connection",
     }
 )
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+# Methods that define a meaning for content: sent "Content-Length: 0" when they carry none.
+WITH_CONTENT = frozenset({"POST", "PUT", "PATCH"})
 
 
 class OriginError(Exception):
@@ -82,6 +93,8 @@ class OriginResponse:
     _pool: OriginPool
     _head: bool
     _pending: list[bytes] = field(default_factory=list)
+    # The origin answered before it was sent the whole request body: the connection is not reused.
+    body_unsent: bool = False
 
     async def body(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives; the connection returns to the pool once it is complete,
@@ -115,7 +128,7 @@ class OriginResponse:
         return any(n.lower() == "transfer-encoding" for n, _ in self.headers)
 
     def release(self) -> None:
-        if self._parser.complete and self._connection.parser.should_keep_alive():
+        if self._parser.complete and self._connection.parser.should_keep_alive() and not self.body_unsent:
             self._pool.give_back(self._connection)
         else:
             self._connection.close()
@@ -181,6 +194,16 @@ class OriginPool:
             raise OriginError(f"cannot connect to origin {address.host}:{address.port}: {exc}") from exc
         return _Connection(address, reader, writer, self._open), False
 
+    async def _fresh(self, address: OriginAddress) -> _Connection:
+        """A new connection, never a pooled one (those idle meanwhile stay in the pool)."""
+        idle = self._idle.pop(address, None)
+        try:
+            connection, _ = await self._connect(address)
+        finally:
+            if idle:
+                self._idle.setdefault(address, []).extend(idle)
+        return connection
+
     async def fetch(
         self,
         origin: str,
@@ -188,42 +211,100 @@ class OriginPool:
         hostname: str,
         target: str,
         headers: Sequence[tuple[str, str]],
+        method: str = "GET",
+        body: AsyncIterator[bytes] | None = None,
+        length: int | None = None,
     ) -> OriginResponse:
-        """Send one GET and return once the response head has arrived (the edge never sends HEAD:
-        it fills its cache from full responses and answers HEAD itself)."""
+        """Send one request and return once the response head has arrived.
+
+        The cache fills with GET (it answers HEAD itself from full responses); other methods pass
+        with ``body`` (``length`` bytes when known, else sent chunked). A body is sent while the
+        response is awaited, so an origin that answers early is heard; the rest is then not sent.
+        """
         address = OriginAddress.parse(origin)
+        once = body is not None or method not in IDEMPOTENT
         for attempt in (1, 2):  # a pooled connection may have been closed by the origin meanwhile
-            connection, reused = await self._connect(address)
+            if once:
+                connection, reused = await self._fresh(address), False
+            else:
+                connection, reused = await self._connect(address)
             parser = _Parser()
             connection.parser = httptools.HttpResponseParser(parser)
-            lines = [f"GET {address.base_path}{target} HTTP/1.1", f"Host: {hostname}"]
+            lines = [f"{method} {address.base_path}{target} HTTP/1.1", f"Host: {hostname}"]
             lines += [f"{name}: {value}" for name, value in headers]
+            if body is not None and length is None:
+                lines.append("Transfer-Encoding: chunked")
+            elif body is not None or method in WITH_CONTENT:
+                lines.append(f"Content-Length: {length or 0}")
             connection.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            sender = None
+            if body is not None:
+                sender = asyncio.ensure_future(self._send(connection, body, chunked=length is None))
             try:
-                while not parser.headers_done:
-                    data = await asyncio.wait_for(connection.read(), self.read_timeout)
-                    if not data:
-                        raise OriginError("origin closed the connection before answering")
-                    connection.parser.feed_data(data)
+                await self._head(connection, parser, sender)
             except (OriginError, OSError, httptools.HttpParserError, TimeoutError) as exc:
                 connection.close()
                 if attempt == 1 and reused and isinstance(exc, OriginError | OSError):
                     continue
                 raise OriginError(f"origin {address.host}:{address.port} failed: {exc!r}") from exc
+            except BaseException:  # the client's body failed, or the exchange was cancelled
+                connection.close()
+                raise
+            finally:
+                unsent = sender is not None and not sender.done()
+                if sender is not None:
+                    sender.cancel()
             status = connection.parser.get_status_code()
-            length = next((v for n, v in parser.headers if n.lower() == "content-length"), None)
+            length_field = next((v for n, v in parser.headers if n.lower() == "content-length"), None)
             pending, parser.pieces = parser.pieces, []
             return OriginResponse(
                 status=status,
                 headers=parser.headers,
-                content_length=int(length) if length and length.isdigit() else None,
+                content_length=int(length_field) if length_field and length_field.isdigit() else None,
                 _connection=connection,
                 _parser=parser,
                 _pool=self,
                 _head=status in (204, 304) or 100 <= status < 200,
                 _pending=pending,
+                body_unsent=unsent,
             )
         raise OriginError("unreachable")  # pragma: no cover
+
+    async def _send(self, connection: _Connection, body: AsyncIterator[bytes], *, chunked: bool) -> None:
+        """Write a request body as the client's framing delimits it, framed anew."""
+        writer = connection.writer
+        async for piece in body:
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            await asyncio.wait_for(writer.drain(), self.read_timeout)
+        if chunked:
+            writer.write(b"0\r\n\r\n")  # no trailer fields: the client's are not forwarded
+        await asyncio.wait_for(writer.drain(), self.read_timeout)
+
+    async def _head(
+        self, connection: _Connection, parser: _Parser, sender: asyncio.Future[None] | None
+    ) -> None:
+        """Read until the response head is in. While a body is sent, the origin has as long as
+        the body takes (the client's own timeouts bound that); then ``read_timeout``."""
+        read: asyncio.Future[bytes] | None = None
+        try:
+            while not parser.headers_done:
+                read = asyncio.ensure_future(connection.read())
+                if sender is not None and not sender.done():
+                    waits: set[asyncio.Future[Any]] = {read, sender}
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    failure = sender.exception() if sender.done() else None
+                    # A failed write means the origin stopped reading: it may have answered, so
+                    # what it sent is read. Any other failure is the client's body's.
+                    if failure is not None and not isinstance(failure, OSError | TimeoutError):
+                        raise failure
+                data = await asyncio.wait_for(read, self.read_timeout)
+                read = None
+                if not data:
+                    raise OriginError("origin closed the connection before answering")
+                connection.parser.feed_data(data)
+        finally:
+            if read is not None and not read.done():
+                read.cancel()
 
     def close(self) -> None:
         for connection in list(self._open):

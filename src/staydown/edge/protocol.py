@@ -19,6 +19,7 @@ import httptools
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from staydown.edge import core
+from staydown.edge.body import BodyError, RequestBody
 from staydown.edge.core import Decision, Outcome, Request
 from staydown.edge.responses import CONTINUE, REASONS, render
 
@@ -51,9 +52,9 @@ class EdgeProtocol(asyncio.Protocol):
     """One client connection."""
 
     __slots__ = (
-        "client", "closing", "deadline", "edge", "framing", "head_bytes", "headers", "loop", "parser",
-        "paused",
-        "pending", "pending_size", "queue", "resumed", "transport", "url", "worker",
+        "body", "body_paused", "body_request", "body_wire", "client", "closing", "deadline", "edge",
+        "framing", "head_bytes", "headers", "loop", "parser", "paused", "pending", "pending_size",
+        "queue", "resumed", "transport", "url", "worker",
     )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
@@ -79,6 +80,13 @@ class EdgeProtocol(asyncio.Protocol):
         self.head_bytes: int | None = None
         self.closing = False
         self.loop = asyncio.get_running_loop()
+        # While a request body is being read (None otherwise): the body, the request it belongs to,
+        # its bytes on the wire in the reads after the one its head ended in (-1 while that read is
+        # parsed), and whether reading stopped because the exchange has not taken what is held.
+        self.body: RequestBody | None = None
+        self.body_request: Request | None = None
+        self.body_wire: int | None = None
+        self.body_paused = False
 
     # --- connection ---------------------------------------------------------------------
 
@@ -160,6 +168,13 @@ class EdgeProtocol(asyncio.Protocol):
             self.head_bytes = self.head_bytes + len(data) if self.head_bytes >= 0 else 0
             if self.head_bytes > core.MAX_HEAD:
                 self._refuse(f"the request head exceeds {core.MAX_HEAD} bytes", status=431)
+        elif self.body_wire is not None and not self.closing:
+            # Chunk framing (size lines, extensions, trailer fields) brings no body bytes but is
+            # bounded too: the body's bytes on the wire may exceed its limit by a little framing.
+            self.body_wire = self.body_wire + len(data) if self.body_wire >= 0 else 0
+            limit = self.edge.config.max_body
+            if self.body_wire > limit + limit // 64 + core.MAX_HEAD:
+                self._refuse(f"the request body and its framing exceed {limit} bytes", status=413)
         if self.pending:  # the cached answers to this read, in one write
             self._flush()
 
@@ -174,9 +189,13 @@ class EdgeProtocol(asyncio.Protocol):
                 self.transport.writelines(pending)
 
     def _refuse(self, why: str, *, status: int = 400) -> None:
+        self.edge.count("bad_request")
+        body, request = self.body, self.body_request
+        if body is not None and request is not None and request.body is body:
+            self._body_failed(body, BodyError(status, f"{REASONS[status]}: {why}\n"))
+            return
         if self.pending:
             self._flush()
-        self.edge.count("bad_request")
         reason = REASONS[status]
         self.queue.append(render(status, f"{reason}: {why}\n".encode(), close=True))
         self.closing = True
@@ -220,14 +239,104 @@ class EdgeProtocol(asyncio.Protocol):
             self._refuse(problem[1], status=problem[0])
             raise httptools.HttpParserCallbackError(problem[1])
         if framing.encodings or (framing.lengths and framing.length.strip(b"0")):
-            # A body follows (the edge reads and drops it): it must arrive within the header timeout.
-            self.deadline = self.edge.tick + self.edge.config.header_timeout
-            expect = self.headers.get("expect", "").lower() == "100-continue"
-            if expect and self._idle() and self.parser.get_http_version() == "1.1":
-                assert self.transport is not None
-                self.transport.write(CONTINUE)
+            self._body_begins()
         else:
             self.deadline = float("inf")  # the head is in: no timeout while it is answered
+
+    def _body_begins(self) -> None:
+        """A body follows the head: forward it as it arrives, or count and drop it (GET, HEAD and
+        refused methods). It is answered 413 beyond ``max_body``, and cut off when it stalls."""
+        edge, framing, parser = self.edge, self.framing, self.parser
+        limit = edge.config.max_body
+        length = int(framing.length) if framing.lengths else None
+        if length is not None and length > limit:
+            self._refuse(f"the request body exceeds {limit} bytes", status=413)
+            raise httptools.HttpParserCallbackError("request body too large")
+        self.deadline = edge.tick + edge.config.header_timeout
+        http_11 = parser.get_http_version() == "1.1"
+        method = parser.get_method().decode("ascii", "replace")
+        forwarded = method not in core.CACHED_METHODS and method not in core.REFUSED_METHODS
+        body = RequestBody(length=length, limit=limit, discarding=not forwarded)
+        request = Request(
+            method=method,
+            target=self.url.decode("latin-1"),
+            headers=self.headers,
+            keep_alive=parser.should_keep_alive(),
+            client=self.client,
+            http_11=http_11,
+            body=body if forwarded else None,
+        )
+        self.headers = {}  # trailer fields land here and are dropped: they never change a request
+        self.body, self.body_request, self.body_wire = body, request, -1
+        expect = http_11 and request.headers.get("expect", "").lower() == "100-continue"
+        if expect and self._idle():
+            assert self.transport is not None
+            self.transport.write(CONTINUE)
+        elif expect and forwarded:
+            body.continue_owed = True
+            body.on_start = self._continue  # once the exchange starts reading, in order
+        if forwarded:
+            body.on_taken = self._body_taken
+            if self.pending:
+                self._flush()
+            self._dispatch(request)  # while its body is still arriving
+
+    def on_body(self, data: bytes) -> None:
+        body = self.body
+        if body is None:
+            return
+        edge = self.edge
+        self.deadline = edge.tick + edge.config.header_timeout  # a body that stalls is cut off
+        if not body.feed(data):
+            self._refuse(f"the request body exceeds {body.limit} bytes", status=413)
+            raise httptools.HttpParserCallbackError("request body too large")
+        if body.waiting and not self.body_paused and self.transport is not None:
+            # The origin takes it slower than the client sends: the origin's timeouts apply now.
+            self.body_paused = True
+            self.deadline = float("inf")
+            self.transport.pause_reading()
+
+    def _body_taken(self) -> None:
+        if self.body_paused:
+            self.body_paused = False
+            if self.transport is not None and not self.paused and not self.closing:
+                self.deadline = self.edge.tick + self.edge.config.header_timeout
+                self.transport.resume_reading()
+
+    def _continue(self) -> None:
+        body = self.body
+        if body is not None and body.continue_owed and self.transport is not None and not self.closing:
+            body.continue_owed = False
+            self.transport.write(CONTINUE)
+
+    def _body_failed(self, body: RequestBody, error: BodyError) -> None:
+        """A forwarded body cannot be read to its end: its request's exchange answers the refusal,
+        or, answered already, the connection closes once what it sends is out."""
+        self.closing = True
+        self.body = self.body_request = self.body_wire = None
+        body.fail(error)
+        if self.transport is not None:
+            self.transport.pause_reading()
+            if body.discarding and (self.worker is None or self.worker.done()) and not self.queue:
+                if self.pending:
+                    self._flush()
+                self.transport.close()
+
+    def _body_ends(self, body: RequestBody) -> None:
+        request = self.body_request
+        assert request is not None
+        self.body = self.body_request = self.body_wire = None
+        body.finish()
+        if request.body is body:  # dispatched when its head arrived
+            if self.worker is None and not self.queue:
+                self._arm(self.edge.config.idle_timeout)
+            else:
+                self.deadline = float("inf")
+            return
+        self.deadline = float("inf")
+        if self.pending:
+            self._flush()
+        self._dispatch(request)
 
     def _idle(self) -> bool:
         """Whether nothing is being answered or waiting to be, so an interim answer goes out in order."""
@@ -241,6 +350,9 @@ class EdgeProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self.closing:
+            return
+        if self.body is not None:
+            self._body_ends(self.body)
             return
         target = self.url.decode("latin-1")
         edge = self.edge
@@ -272,7 +384,12 @@ class EdgeProtocol(asyncio.Protocol):
             headers=self.headers,
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
+            http_11=self.parser.get_http_version() == "1.1",
         )
+        self._dispatch(request)
+
+    def _dispatch(self, request: Request) -> None:
+        """Answer a request now when nothing waits before it, else queue it."""
         limiter = self.edge.limiter_for(request)
         if limiter is not None and not limiter.allow(self.client, time.monotonic()):
             self.edge.count("rate_limited")
@@ -298,7 +415,17 @@ class EdgeProtocol(asyncio.Protocol):
             return
         transport.write(answer)
         self._log(request, answer)
-        if not request.keep_alive or decision.outcome is Outcome.bad_request:
+        body = request.body
+        if body is not None and not body.complete:
+            # Answered without its body: the rest is dropped as it arrives, unless the client was
+            # never told to send it (Expect: 100-continue), when what it sends next is not known.
+            body.discard()
+            if body.continue_owed or body.error is not None:
+                transport.close()
+                return
+        if request.method == "CONNECT":  # what follows may be what it meant to tunnel: read no more
+            self.closing = True
+        if not request.keep_alive or decision.outcome is Outcome.bad_request or self.closing:
             transport.close()
             return
         self._arm(self.edge.config.idle_timeout)
@@ -325,7 +452,9 @@ class EdgeProtocol(asyncio.Protocol):
             self._answer_now(item, transport)
             if self.worker is not None or transport.is_closing():
                 return
-        if not transport.is_closing() and not self.paused:
+        if self.closing:
+            transport.close()
+        elif not transport.is_closing() and not self.paused:
             transport.resume_reading()
             self._arm(self.edge.config.idle_timeout)
 

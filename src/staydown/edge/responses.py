@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.core import ALLOWED, Decision, Outcome, Request
 from staydown.edge.freshness import parse_http_date
 from staydown.edge.origin import HOP_BY_HOP, OriginResponse
 from staydown.urls import CanonicalURL
@@ -116,7 +116,14 @@ def enforcement_response(
             head=head,
         )
     if decision.outcome is Outcome.method_not_allowed:
-        return render(405, b"Only GET and HEAD are served.\n", headers=[("Allow", "GET, HEAD")], head=head)
+        # A CONNECT's client may already be sending what it means to tunnel: nothing more is read.
+        return render(
+            405,
+            f"{decision.detail} is not served here.\n".encode(),
+            headers=[("Allow", ALLOWED)],
+            close=decision.detail == "CONNECT",
+            head=head,
+        )
     return render(400, f"Bad request: {decision.detail}\n".encode(), close=True, head=head)
 
 

@@ -61,6 +61,7 @@ class EdgeConfig:
     max_image_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     verdict_threads: int = 2
+    max_body: int = 100 * 1024 * 1024  # bytes of a request body (413 beyond)
 
 
 class Edge:
@@ -260,6 +261,8 @@ class Edge:
                 accept=request.headers.get("accept", ""),
                 head=head,
             )
+        if request.method not in core.CACHED_METHODS:
+            return None  # passes to the origin
         assert decision.zone is not None and decision.url is not None
         entry = self.lookup(request, (decision.zone.zone_id, decision.url.target))
         if entry is None:
@@ -310,4 +313,6 @@ class Edge:
 
     async def fill(self, request: Request, decision: Decision, write: Output) -> bool:
         """Answer from the origin (or the fetch in flight for the same key); False to close."""
+        if request.method not in core.CACHED_METHODS:
+            return await exchange.pass_through(self, request, decision, write)
         return await exchange.fill(self, request, decision, write)
