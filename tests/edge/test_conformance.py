@@ -52,6 +52,7 @@ class Answer:
     date: bool = True  # add a Date from the shared clock
     fail: bool = False  # close the connection without answering
     gate: threading.Event | None = None  # wait for it before answering (at most 10 s)
+    echo: str | None = None  # answer with the value of this request field as the body
 
 
 @dataclass
@@ -106,6 +107,8 @@ class RawOrigin:
             status, body = 304, b""
         else:
             status, body = answer.status, answer.body
+            if answer.echo is not None:
+                body = request.get(answer.echo, "-").encode("latin-1")
             fields.append(("Content-Length", str(len(body))))
         head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{n}: {v}\r\n" for n, v in fields) + "\r\n"
         return head.encode("latin-1") + body
@@ -313,6 +316,34 @@ def test_vary_without_a_star_is_reused_for_the_same_request(cdn: Setup) -> None:
     cdn.origin.answers["/v"] = Answer([("Cache-Control", "max-age=600"), ("Vary", "Accept")])
     assert reused(cdn, "/v", accept="text/html")
     cdn.get("/v", accept="image/webp")
+    assert cdn.origin.hits("/v") == 2
+
+
+def test_a_request_waiting_for_a_fill_gets_only_its_own_variant(cdn: Setup) -> None:
+    gate = threading.Event()
+    cdn.origin.answers["/v"] = Answer(
+        [("Cache-Control", "max-age=600"), ("Vary", "Accept")], echo="accept", gate=gate
+    )
+    answers: dict[str, bytes] = {}
+
+    def fetch(accept: str) -> None:
+        with httpx.Client(timeout=10) as client:
+            answers[accept] = client.get(
+                cdn.edge.url + "/v", headers={"host": HOST, "accept": accept}
+            ).content
+
+    first = threading.Thread(target=fetch, args=("image/webp",))
+    second = threading.Thread(target=fetch, args=("text/html",))
+    try:
+        first.start()
+        eventually(lambda: cdn.origin.hits("/v") == 1)
+        second.start()  # while the first fill is in flight: it waits for it
+        time.sleep(0.2)
+    finally:
+        gate.set()
+        first.join(10)
+        second.join(10)
+    assert answers == {"image/webp": b"image/webp", "text/html": b"text/html"}
     assert cdn.origin.hits("/v") == 2
 
 

@@ -107,7 +107,7 @@ async def fill(edge: Edge, request: Request, decision: Decision, write: Output) 
         if blocked.outcome is not Outcome.proxy:
             write(edge.immediate(request, blocked) or b"")
             return True
-        if entry is not None:
+        if entry is not None and entry.matches(request.headers):  # the variant this one asks for
             edge.count("coalesced")
             write(serve_entry(entry, request, now=edge.clock(), state="hit"))
             return True
