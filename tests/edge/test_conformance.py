@@ -407,6 +407,19 @@ def test_never_stale_when_the_origin_requires_revalidation(cdn: Setup, directive
     assert cdn.get("/m").status_code == 502  # and no stale answer when the origin is down
 
 
+def test_only_if_cached_is_answered_from_the_cache_or_504(cdn: Setup) -> None:
+    only = {"cache-control": "only-if-cached"}
+    cdn.origin.answers["/o"] = Answer([("Cache-Control", "max-age=60")])
+    assert cdn.get("/o", **only).status_code == 504
+    assert cdn.origin.hits("/o") == 0
+    cdn.get("/o")
+    assert cdn.get("/o", **only).status_code == 200
+    cdn.clock.advance(100)
+    assert cdn.get("/o", **only).status_code == 504
+    assert cdn.get("/o", **{"cache-control": "only-if-cached, max-stale"}).status_code == 200
+    assert cdn.origin.hits("/o") == 1
+
+
 def test_heuristic_freshness_only_for_heuristically_cacheable_statuses(cdn: Setup) -> None:
     modified = formatdate(cdn.clock() - 100_000, usegmt=True)
     cdn.origin.answers["/h200"] = Answer([("Last-Modified", modified)])

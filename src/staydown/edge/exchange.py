@@ -101,6 +101,15 @@ async def fill(edge: Edge, request: Request, decision: Decision, write: Output) 
     assert decision.zone is not None and decision.url is not None
     key = (decision.zone.zone_id, decision.url.target)
     shared = not credentialed(request)
+    if (
+        "cache-control" in request.headers
+        and request_cache_control(request.headers["cache-control"]).only_if_cached
+    ):
+        edge.count(
+            "only_if_cached"
+        )  # nothing stored answers it, and it asks for nothing else (RFC 9111 5.2.1.7)
+        write(render(504, b"Not in the cache.\n", head=request.method == "HEAD"))
+        return True
     if shared and key in edge.inflight:
         entry = await asyncio.shield(edge.inflight[key])
         blocked = edge.decide(request)  # a block may have arrived while waiting
@@ -239,8 +248,10 @@ def revalidate_in_background(edge: Edge, request: Request, decision: Decision) -
     key = (decision.zone.zone_id, decision.url.target)
     if key in edge.revalidating or key in edge.inflight:
         return
-    # Asked as the request that found it stale would have asked, so the variant Vary selects is the one.
-    revalidation = Request("GET", request.target, dict(request.headers), True, request.client)
+    # Asked as the request that found it stale would have asked, so that Vary selects the same variant,
+    # less its cache directives: the revalidation is the cache's own.
+    headers = {n: v for n, v in request.headers.items() if n not in ("cache-control", "pragma")}
+    revalidation = Request("GET", request.target, headers, True, request.client)
     task = asyncio.get_running_loop().create_task(fill(edge, revalidation, decision, _Discard()))
     edge.revalidating[key] = task  # and the loop's reference to a task is weak: this one is not
     edge.count("background_revalidation")
