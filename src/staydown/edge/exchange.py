@@ -101,13 +101,9 @@ async def fill(edge: Edge, request: Request, decision: Decision, write: Output) 
     assert decision.zone is not None and decision.url is not None
     key = (decision.zone.zone_id, decision.url.target)
     shared = not credentialed(request)
-    if (
-        "cache-control" in request.headers
-        and request_cache_control(request.headers["cache-control"]).only_if_cached
-    ):
-        edge.count(
-            "only_if_cached"
-        )  # nothing stored answers it, and it asks for nothing else (RFC 9111 5.2.1.7)
+    if request_cache_control(request.headers.get("cache-control", "")).only_if_cached:
+        # Nothing stored answers it, and it asks for nothing else (RFC 9111 section 5.2.1.7).
+        edge.count("only_if_cached")
         write(render(504, b"Not in the cache.\n", head=request.method == "HEAD"))
         return True
     if shared and key in edge.inflight:
