@@ -7,7 +7,8 @@ directives make a response stale, ``private`` and ``Set-Cookie`` responses are n
 a request carrying ``Authorization`` is stored only when the origin says a shared cache may.
 
 Every parser here reads untrusted bytes with plain string operations in one pass (no regular
-expressions), so a long hostile header value costs time in proportion to its length only.
+expression with nested quantifiers; the Structured Fields parser of ``http_sf`` is a single pass
+too), so a long hostile header value costs time in proportion to its length only.
 """
 
 from __future__ import annotations
@@ -96,24 +97,8 @@ def delta_seconds(argument: str | None) -> int:
 
 def _split_directives(value: str) -> Iterable[tuple[str, str | None]]:
     """Split on commas outside quoted strings; yield (lowercase name, unquoted argument or None)."""
-    start, length = 0, len(value)
-    while start < length:
-        # Find the end of this directive: the next comma outside a quoted string.
-        index, quoted = start, False
-        while index < length:
-            char = value[index]
-            if quoted:
-                if char == "\\":
-                    index += 1
-                elif char == '"':
-                    quoted = False
-            elif char == '"':
-                quoted = True
-            elif char == ",":
-                break
-            index += 1
-        token = value[start:index].strip()
-        start = index + 1
+    for piece in value.split(",") if '"' not in value else _quoted_split(value):
+        token = piece.strip()
         if not token:
             continue
         name, sep, argument = token.partition("=")
@@ -121,6 +106,25 @@ def _split_directives(value: str) -> Iterable[tuple[str, str | None]]:
         if len(argument) >= 2 and argument[0] == argument[-1] == '"':
             argument = _unquote(argument[1:-1])
         yield name.strip().lower(), argument if sep else None
+
+
+def _quoted_split(value: str) -> Iterable[str]:
+    """Split on the commas outside quoted strings (a quoted-pair escapes the next character)."""
+    start, index, length, quoted = 0, 0, len(value), False
+    while index < length:
+        char = value[index]
+        if quoted:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == ",":
+            yield value[start:index]
+            start = index + 1
+        index += 1
+    yield value[start:]
 
 
 def _unquote(inner: str) -> str:
