@@ -204,10 +204,14 @@ async def _fetch(
     return await _store(edge, request, response, key, write, response_cc, request_time, future)
 
 
+FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
 def _received(response: OriginResponse, response_time: float) -> None:
     """Make an origin response's fields what this hop stores and passes on (RFC 9110 7.6.1, 6.6.1)."""
     fields = response.headers
     named = {o.strip().lower() for n, v in fields if n.lower() == "connection" for o in v.split(",")}
+    named -= FRAMING  # already read by the parser, and what the body's end is judged by
     if named:  # the fields Connection names are the last hop's
         fields[:] = [(n, v) for n, v in fields if n.lower() not in named]
     if not any(n.lower() == "date" for n, _ in fields):  # a cache with a clock dates what is undated
