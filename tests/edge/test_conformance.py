@@ -158,6 +158,18 @@ class LocalEdge:
         assert self.ready.wait(10), "edge did not start"
         return self
 
+    def apply(self, *records: dict[str, object]) -> None:
+        """Apply feed records on the edge's own loop, and return once they are applied."""
+        assert self.loop is not None
+        done = threading.Event()
+
+        def apply() -> None:
+            self.edge.apply(list(records))
+            done.set()
+
+        self.loop.call_soon_threadsafe(apply)
+        assert done.wait(5)
+
     def __exit__(self, *exc: object) -> None:
         if self.loop is not None and self.stop is not None:
             self.loop.call_soon_threadsafe(self.stop.set)
@@ -557,6 +569,26 @@ def test_a_background_revalidation_asks_for_the_variant_it_serves(cdn: Setup) ->
     revalidation = cdn.origin.seen[-1].headers
     assert revalidation["accept"] == "image/webp" and revalidation["if-none-match"] == '"w"'
     eventually(lambda: cdn.get("/swr", accept="image/webp").headers["staydown-cache"] == "hit")
+
+
+def test_a_block_stops_stale_answers_and_the_revalidation_under_way(cdn: Setup) -> None:
+    gate = threading.Event()
+    cdn.origin.answers["/swr"] = Answer(
+        [("Cache-Control", "max-age=60, stale-while-revalidate=600")], body=b"v1"
+    )
+    cdn.get("/swr")
+    cdn.origin.answers["/swr"].gate = gate
+    cdn.clock.advance(100)
+    try:
+        assert cdn.get("/swr").headers["staydown-cache"] == "stale"
+        eventually(lambda: cdn.origin.hits("/swr") == 2)  # the revalidation waits at the origin
+        cdn.edge.apply({"seq": 2, "kind": "block", "zone_id": 1, "target": "/swr", "notice_id": 7})
+        assert cdn.get("/swr").status_code == 451
+    finally:
+        gate.set()
+    eventually(lambda: (1, "/swr") not in cdn.edge.edge.revalidating)
+    assert (1, "/swr") not in cdn.edge.edge.cache  # what the revalidation brought is not stored
+    assert cdn.get("/swr").status_code == 451
 
 
 def test_stale_while_revalidate_window_ends(cdn: Setup) -> None:
