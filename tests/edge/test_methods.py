@@ -248,3 +248,32 @@ def test_a_body_that_stalls_is_cut_off(edge: LocalEdge, origin: WireOrigin) -> N
         answer = read_responses(sock, 1)  # returns when the edge closes the connection
     assert answer == b""
     assert all(r.body != b"hello" for r in origin.requests(timeout=0.3))
+
+
+def test_a_request_refused_before_its_body_is_read_drops_the_body_and_the_connection_goes_on(
+    origin: WireOrigin,
+) -> None:
+    config = EdgeConfig(header_timeout=2.0, rate_per_second=0.001, rate_burst=1)
+    big = b"x" * 600_000  # more than the edge holds for an exchange before it stops reading
+    payload = (
+        request("GET", "/blocked")  # answered at once, and the one request the limit lets through
+        + request("POST", "/form", f"Content-Length: {len(big)}", body=big)
+        + request("GET", "/after")
+    )
+    with LocalEdge(origin.url, config) as edge:
+        edge.block("/blocked")
+        answer = edge.exchange(payload, responses=3)
+    assert statuses(answer) == [451, 429, 429]
+    assert not origin.requests(timeout=0.3)
+
+
+def test_a_request_asking_for_an_upgrade_with_a_body_is_refused(edge: LocalEdge, origin: WireOrigin) -> None:
+    # The parser would read what follows the head as the new protocol, not as the declared body:
+    # the body would then be taken for the next request.
+    inner = b"GET /inner HTTP/1.1\r\nHost: wire.example.test\r\n\r\n"
+    fields = ["Connection: Upgrade", "Upgrade: h2c", f"Content-Length: {len(inner)}"]
+    answer = edge.exchange(
+        request("POST", "/form", *fields, body=inner) + request("GET", "/after"), responses=2
+    )
+    assert statuses(answer) == [400]
+    assert not origin.requests(timeout=0.3)

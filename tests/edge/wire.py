@@ -7,6 +7,7 @@ import asyncio
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,10 +44,15 @@ def ok(received: Received) -> bytes:
 
 class WireOrigin:
     """An origin on 127.0.0.1 that records each request and answers with what ``answer`` returns
-    for it (the bytes sent as they are; None closes the connection without an answer)."""
+    for it (the bytes sent as they are, a list of them in separate writes a moment apart; None
+    closes the connection without an answer), closing the connection after each answer when
+    ``close`` is set."""
 
-    def __init__(self, answer: Callable[[Received], bytes | None] = ok) -> None:
+    def __init__(
+        self, answer: Callable[[Received], bytes | list[bytes] | None] = ok, *, close: bool = False
+    ) -> None:
         self.answer = answer
+        self.close = close
         self.received: list[Received] = []
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -129,8 +135,13 @@ class WireOrigin:
                     if reply is None:
                         return
                     try:
-                        conn.sendall(reply)
+                        for index, part in enumerate([reply] if isinstance(reply, bytes) else reply):
+                            if index:
+                                time.sleep(0.05)  # so the edge reads the parts apart
+                            conn.sendall(part)
                     except OSError:
+                        return
+                    if self.close:
                         return
 
 

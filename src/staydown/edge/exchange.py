@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from staydown.edge.body import BodyError
 from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
-from staydown.edge.core import SAFE_METHODS, Decision, Outcome, Request
+from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, Request
 from staydown.edge.freshness import (
     ERROR_STATUSES,
     CacheControl,
@@ -26,8 +26,8 @@ from staydown.edge.freshness import (
     serve_on_error,
     storability,
 )
-from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginResponse
-from staydown.edge.responses import chunk, last_chunk, render, serve_entry, stream_head
+from staydown.edge.origin import HOP_BY_HOP, Interim, OriginError, OriginResponse
+from staydown.edge.responses import LAST_CHUNK, chunk, interim_head, render, serve_entry, stream_head
 from staydown.edge.state import ZoneState
 from staydown.edge.staydown import StaydownGuard, Verdict
 from staydown.fingerprints.hashing import (
@@ -50,9 +50,12 @@ class Output(Protocol):
     """Where an answer that needs the origin goes: a write, and a wait while the client has not
     taken what was written (so a slow client slows the origin read instead of filling memory)."""
 
-    start: bytes  # how the response began (empty while nothing was written)
+    start: bytes  # how the final response began (empty while nothing of it was written)
 
     def __call__(self, data: bytes) -> None: ...
+
+    def interim(self, data: bytes) -> None:
+        """Write an interim (1xx) response, which leaves ``start`` as it is."""
 
     async def drained(self) -> None: ...
 
@@ -94,6 +97,38 @@ def forwarded_fields(request: Request, dropped: frozenset[str]) -> list[tuple[st
 def credentialed(request: Request) -> bool:
     """Whether a request carries credentials (the cache then answers it only from public responses)."""
     return "authorization" in request.headers or "cookie" in request.headers
+
+
+async def answer(edge: Edge, request: Request, decision: Decision, write: Output) -> bool:
+    """Answer a request that needs the origin; False when the connection must close.
+
+    No failure while an origin's response is read or stored reaches the client as anything but a
+    502 (or, once the response has begun, as a connection closed before its end).
+    """
+    try:
+        if request.method not in CACHED_METHODS:
+            return await pass_through(edge, request, decision, write)
+        return await fill(edge, request, decision, write)
+    except Exception:
+        log.exception("answering %s %s from the origin failed", request.method, request.target)
+        edge.count("origin_error")
+        if not write.start:
+            failed = b"The origin's response could not be read.\n"
+            write(render(502, failed, close=True, head=request.method == "HEAD"))
+        return False
+
+
+def forward_interim(request: Request, write: Output) -> Interim | None:
+    """What passes the origin's interim responses on: 103 Early Hints and the like, to HTTP/1.1
+    clients only (RFC 9110 section 15.2); a 100 Continue is the edge's own to send, or not."""
+    if not request.http_11:
+        return None
+
+    def forward(status: int, fields: list[tuple[str, str]]) -> None:
+        if status != 100:
+            write.interim(interim_head(status, fields))
+
+    return forward
 
 
 async def fill(edge: Edge, request: Request, decision: Decision, write: Output) -> bool:
@@ -152,7 +187,11 @@ async def _fetch(
     request_cc = request_cache_control(request.headers.get("cache-control", ""))
     try:
         response = await edge.pool.fetch(
-            decision.zone.origin, hostname=decision.url.host, target=decision.url.target, headers=headers
+            decision.zone.origin,
+            hostname=decision.url.host,
+            target=decision.url.target,
+            headers=headers,
+            interim=forward_interim(request, write),
         )
     except OriginError as exc:
         log.warning("origin fetch for %s failed: %s", decision.url.url, exc)
@@ -198,24 +237,18 @@ async def _fetch(
     )
     storable = verdict.storable and (shared or response_cc.public or response_cc.s_maxage is not None)
     too_big = response.content_length is not None and response.content_length > edge.config.max_object
-    if not storable or too_big:
+    # A body with transfer codings the edge cannot undo is passed on as it is, never stored.
+    if not storable or too_big or response.codings:
         edge.count("bypass")
         return await stream(response, request, write, state="bypass")
     return await _store(edge, request, response, key, write, response_cc, request_time, future)
 
 
-FRAMING = frozenset({"content-length", "transfer-encoding"})
-
-
 def _received(response: OriginResponse, response_time: float) -> None:
-    """Make an origin response's fields what this hop stores and passes on (RFC 9110 7.6.1, 6.6.1)."""
-    fields = response.headers
-    named = {o.strip().lower() for n, v in fields if n.lower() == "connection" for o in v.split(",")}
-    named -= FRAMING  # already read by the parser, and what the body's end is judged by
-    if named:  # the fields Connection names are the last hop's
-        fields[:] = [(n, v) for n, v in fields if n.lower() not in named]
-    if not any(n.lower() == "date" for n, _ in fields):  # a cache with a clock dates what is undated
-        fields.append(("Date", format_http_date(response_time)))
+    """Date an undated origin response when it arrives, as a cache with a clock must before it
+    stores or passes it on (RFC 9110 section 6.6.1)."""
+    if not any(n.lower() == "date" for n, _ in response.headers):
+        response.headers.append(("Date", format_http_date(response_time)))
 
 
 def _stale_if_error(edge: Edge, stale: CachedResponse, request_cc: CacheControl) -> bool:
@@ -233,6 +266,9 @@ class _Discard:
     """The :class:`Output` of a revalidation nobody waits for."""
 
     start = b""
+
+    def interim(self, data: bytes) -> None:
+        pass
 
     def __call__(self, data: bytes) -> None:
         pass
@@ -393,19 +429,19 @@ async def stream(
     first: bytes = b"",
     rest: AsyncIterator[bytes] | None = None,
 ) -> bool:
-    """Pass a response through without storing it, chunked when the origin gave no length."""
-    length = response.content_length
-    write(stream_head(response, request, state=state, length=length))
+    """Pass a response through without storing it; False when the connection must close after it."""
+    head, chunked, close = stream_head(response, request, state=state)
+    write(head)
     send = request.method != "HEAD"
     if send and first:
-        write(chunk(first, length))
+        write(chunk(first) if chunked else first)
     async for piece in rest if rest is not None else response.body():
         if send:
-            write(chunk(piece, length))
+            write(chunk(piece) if chunked else piece)
             await write.drained()  # read no more from the origin than the client takes
-    if send:
-        write(last_chunk(length))
-    return request.keep_alive
+    if send and chunked:
+        write(LAST_CHUNK)
+    return request.keep_alive and not close
 
 
 async def pass_through(edge: Edge, request: Request, decision: Decision, write: Output) -> bool:
@@ -422,6 +458,7 @@ async def pass_through(edge: Edge, request: Request, decision: Decision, write: 
             method=request.method,
             body=body.chunks() if body is not None else None,
             length=body.length if body is not None else None,
+            interim=forward_interim(request, write),
         )
     except BodyError as exc:
         edge.count("bad_request")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,30 +61,67 @@ class OriginAddress:
         return cls(parts.hostname, parts.port or (443 if tls else 80), tls, parts.path.rstrip("/"))
 
 
+Interim = Callable[[int, list[tuple[str, str]]], None]  # told of each 1xx before the final response
+
+
+def end_to_end(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The fields of a message less this hop's: the hop-by-hop ones and those its Connection names
+    (RFC 9110 section 7.6.1, for responses as for requests)."""
+    named = {t.strip().lower() for n, v in headers if n.lower() == "connection" for t in v.split(",")}
+    dropped = HOP_BY_HOP | named
+    return [(n, v) for n, v in headers if n.lower() not in dropped]
+
+
+def transfer_codings(headers: list[tuple[str, str]]) -> list[str]:
+    """The transfer codings a message's Transfer-Encoding fields list, in order, lowered."""
+    return [
+        coding.strip().lower()
+        for n, v in headers
+        if n.lower() == "transfer-encoding"
+        for coding in v.split(",")
+        if coding.strip()
+    ]
+
+
 class _Parser:
-    """httptools callbacks for one response."""
+    """httptools callbacks for one response and the interim (1xx) responses before it."""
 
     def __init__(self) -> None:
         self.headers: list[tuple[str, str]] = []
         self.pieces: list[bytes] = []
         self.headers_done = False
         self.complete = False
+        self.http: httptools.HttpResponseParser | None = None  # the parser these callbacks serve
+        self.interim: list[tuple[int, list[tuple[str, str]]]] = []
+        self.in_interim = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        status = self.http.get_status_code() if self.http is not None else 200
+        if 100 <= status < 200 and status != 101:  # an interim response: the final one follows
+            self.interim.append((status, self.headers))
+            self.headers = []
+            self.in_interim = True
+            return
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
         self.pieces.append(body)
 
     def on_message_complete(self) -> None:
+        if self.in_interim:
+            self.in_interim = False
+            return
         self.complete = True
 
 
 @dataclass
 class OriginResponse:
+    """A response head from an origin, and its body to read. ``headers`` are its end-to-end fields;
+    ``codings`` the transfer codings still applied to the body (all but a final chunked)."""
+
     status: int
     headers: list[tuple[str, str]]
     content_length: int | None
@@ -95,6 +132,8 @@ class OriginResponse:
     _pending: list[bytes] = field(default_factory=list)
     # The origin answered before it was sent the whole request body: the connection is not reused.
     body_unsent: bool = False
+    codings: tuple[str, ...] = ()
+    chunked: bool = False
 
     async def body(self) -> AsyncIterator[bytes]:
         """Yield the body as it arrives; the connection returns to the pool once it is complete,
@@ -104,11 +143,14 @@ class OriginResponse:
                 yield piece
             self._pending.clear()
             while not self._parser.complete and not self._head:
-                data = await self._connection.read()
+                try:
+                    data = await asyncio.wait_for(self._connection.read(), self._pool.read_timeout)
+                except (OSError, TimeoutError) as exc:
+                    raise OriginError(f"origin failed mid-body: {exc!r}") from exc
                 if not data:
                     self._connection.close()
-                    if self.content_length is None and not self._chunked:
-                        return  # body delimited by the connection closing
+                    if self.content_length is None and not self.chunked:
+                        return  # delimited by the connection closing (RFC 9112 section 6.3)
                     raise OriginError("origin closed the connection mid-body")
                 try:
                     self._connection.parser.feed_data(data)
@@ -122,10 +164,6 @@ class OriginResponse:
             self._connection.close()
             raise
         self.release()
-
-    @property
-    def _chunked(self) -> bool:
-        return any(n.lower() == "transfer-encoding" for n, _ in self.headers)
 
     def release(self) -> None:
         if self._parser.complete and self._connection.parser.should_keep_alive() and not self.body_unsent:
@@ -214,12 +252,14 @@ class OriginPool:
         method: str = "GET",
         body: AsyncIterator[bytes] | None = None,
         length: int | None = None,
+        interim: Interim | None = None,
     ) -> OriginResponse:
         """Send one request and return once the response head has arrived.
 
         The cache fills with GET (it answers HEAD itself from full responses); other methods pass
         with ``body`` (``length`` bytes when known, else sent chunked). A body is sent while the
         response is awaited, so an origin that answers early is heard; the rest is then not sent.
+        Interim responses (1xx) go to ``interim`` as they arrive.
         """
         address = OriginAddress.parse(origin)
         once = body is not None or method not in IDEMPOTENT
@@ -229,7 +269,7 @@ class OriginPool:
             else:
                 connection, reused = await self._connect(address)
             parser = _Parser()
-            connection.parser = httptools.HttpResponseParser(parser)
+            connection.parser = parser.http = httptools.HttpResponseParser(parser)
             lines = [f"{method} {address.base_path}{target} HTTP/1.1", f"Host: {hostname}"]
             lines += [f"{name}: {value}" for name, value in headers]
             if body is not None and length is None:
@@ -241,7 +281,7 @@ class OriginPool:
             if body is not None:
                 sender = asyncio.ensure_future(self._send(connection, body, chunked=length is None))
             try:
-                await self._head(connection, parser, sender)
+                await self._head(connection, parser, sender, interim)
             except (OriginError, OSError, httptools.HttpParserError, TimeoutError) as exc:
                 connection.close()
                 if attempt == 1 and reused and isinstance(exc, OriginError | OSError):
@@ -257,9 +297,11 @@ class OriginPool:
             status = connection.parser.get_status_code()
             length_field = next((v for n, v in parser.headers if n.lower() == "content-length"), None)
             pending, parser.pieces = parser.pieces, []
+            codings = transfer_codings(parser.headers)
+            chunked = bool(codings) and codings[-1] == "chunked"
             return OriginResponse(
                 status=status,
-                headers=parser.headers,
+                headers=end_to_end(parser.headers),
                 content_length=int(length_field) if length_field and length_field.isdigit() else None,
                 _connection=connection,
                 _parser=parser,
@@ -267,6 +309,8 @@ class OriginPool:
                 _head=status in (204, 304) or 100 <= status < 200,
                 _pending=pending,
                 body_unsent=unsent,
+                codings=tuple(codings[:-1] if chunked else codings),
+                chunked=chunked,
             )
         raise OriginError("unreachable")  # pragma: no cover
 
@@ -281,7 +325,11 @@ class OriginPool:
         await asyncio.wait_for(writer.drain(), self.read_timeout)
 
     async def _head(
-        self, connection: _Connection, parser: _Parser, sender: asyncio.Future[None] | None
+        self,
+        connection: _Connection,
+        parser: _Parser,
+        sender: asyncio.Future[None] | None,
+        interim: Interim | None,
     ) -> None:
         """Read until the response head is in. While a body is sent, the origin has as long as
         the body takes (the client's own timeouts bound that); then ``read_timeout``."""
@@ -302,6 +350,10 @@ class OriginPool:
                 if not data:
                     raise OriginError("origin closed the connection before answering")
                 connection.parser.feed_data(data)
+                for status, fields in parser.interim:
+                    if interim is not None:
+                        interim(status, end_to_end(fields))
+                parser.interim.clear()
         finally:
             if read is not None and not read.done():
                 read.cancel()

@@ -42,6 +42,11 @@ def _field_name(name: bytes) -> str:
     return lowered
 
 
+def _tokens(value: str) -> set[str]:
+    """The lowered tokens of a comma-separated field value."""
+    return {token.strip().lower() for token in value.split(",")}
+
+
 def _is_ip(decision: Decision) -> bool:
     """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
     host = decision.url.host if decision.url else ""
@@ -247,6 +252,11 @@ class EdgeProtocol(asyncio.Protocol):
         """A body follows the head: forward it as it arrives, or count and drop it (GET, HEAD and
         refused methods). It is answered 413 beyond ``max_body``, and cut off when it stalls."""
         edge, framing, parser = self.edge, self.framing, self.parser
+        if "upgrade" in self.headers and "upgrade" in _tokens(self.headers.get("connection", "")):
+            # The parser takes what follows such a head for the new protocol, not for the body its
+            # framing declares; the edge never upgrades, so the message cannot be read as sent.
+            self._refuse("a request asking for an upgrade carries a body", status=400)
+            raise httptools.HttpParserCallbackError("upgrade with a body")
         limit = edge.config.max_body
         length = int(framing.length) if framing.lengths else None
         if length is not None and length > limit:
@@ -290,7 +300,7 @@ class EdgeProtocol(asyncio.Protocol):
         if not body.feed(data):
             self._refuse(f"the request body exceeds {body.limit} bytes", status=413)
             raise httptools.HttpParserCallbackError("request body too large")
-        if body.waiting and not self.body_paused and self.transport is not None:
+        if body.waiting and self.transport is not None:
             # The origin takes it slower than the client sends: the origin's timeouts apply now.
             self.body_paused = True
             self.deadline = float("inf")
@@ -328,6 +338,11 @@ class EdgeProtocol(asyncio.Protocol):
         self.body = self.body_request = self.body_wire = None
         body.finish()
         if request.body is body:  # dispatched when its head arrived
+            if body.buffered and not self.body_paused and self.transport is not None:
+                # Held for an exchange that has not taken it yet: read no further until it does, so
+                # pipelined requests never hold more than one body each connection.
+                self.body_paused = True
+                self.transport.pause_reading()
             if self.worker is None and not self.queue:
                 self._arm(self.edge.config.idle_timeout)
             else:
@@ -393,6 +408,8 @@ class EdgeProtocol(asyncio.Protocol):
         limiter = self.edge.limiter_for(request)
         if limiter is not None and not limiter.allow(self.client, time.monotonic()):
             self.edge.count("rate_limited")
+            if request.body is not None:
+                request.body.discard()
             retry = max(1, int(limiter.retry_after(self.client, time.monotonic()) + 0.999))
             self.queue.append(render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))]))
         elif not self.queue and self.worker is None and not self.paused and self.transport is not None:
@@ -407,6 +424,8 @@ class EdgeProtocol(asyncio.Protocol):
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
         decision = self.edge.decide(request)
         if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
+            if request.body is not None:
+                request.body.discard()
             transport.write(render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
             return
         answer = self.edge.immediate(request, decision)
@@ -465,9 +484,9 @@ class EdgeProtocol(asyncio.Protocol):
         sent = _Sent(transport, self)
         try:
             keep = await self.edge.fill(request, decision, sent)
-        except Exception:
+        except Exception:  # the exchange answers its own failures: this is a defect of the edge
             log.exception("failed to answer %s %s", request.method, request.target)
-            if not transport.is_closing():
+            if not transport.is_closing() and not sent.start:
                 sent(render(500, b"Internal error.\n", close=True))
         self._log(request, sent.start, size=sent.size)
         if not keep or not request.keep_alive:
@@ -505,6 +524,9 @@ class _Sent:
         if not self.start:
             self.start = bytes(data[:12])
         self.size += len(data)
+        self.transport.write(data)
+
+    def interim(self, data: bytes) -> None:
         self.transport.write(data)
 
     async def drained(self) -> None:

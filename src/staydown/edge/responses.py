@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from staydown.edge.core import ALLOWED, Decision, Outcome, Request
 from staydown.edge.freshness import parse_http_date
-from staydown.edge.origin import HOP_BY_HOP, OriginResponse
+from staydown.edge.origin import OriginResponse
 from staydown.urls import CanonicalURL
 
 if TYPE_CHECKING:
@@ -127,30 +127,46 @@ def enforcement_response(
     return render(400, f"Bad request: {decision.detail}\n".encode(), close=True, head=head)
 
 
-def stream_head(response: OriginResponse, request: Request, *, state: str, length: int | None) -> bytes:
+def stream_head(response: OriginResponse, request: Request, *, state: str) -> tuple[bytes, bool, bool]:
+    """The head of a response passed through as it arrives, whether its body is sent chunked, and
+    whether the connection closes after it (the body then ends with the connection).
+
+    The origin's length is kept when it gave one; transfer codings the edge cannot undo stay applied
+    and are named, with chunked last (RFC 9112 section 6.1); an HTTP/1.0 client is never sent
+    Transfer-Encoding, so a body of unknown length ends with the connection.
+    """
     lines = [status_line(response.status)]
-    lines += [f"{n}: {v}" for n, v in response.headers if n.lower() not in HOP_BY_HOP | {"content-length"}]
+    lines += [f"{n}: {v}" for n, v in response.headers if n.lower() != "content-length"]
     lines.append(f"Staydown-Cache: {state}")
+    length = response.content_length
+    chunked = close = False
     if request.method == "HEAD" or response.status in (204, 304):
         if length is not None:
             lines.append(f"Content-Length: {length}")
-    elif length is not None:
+    elif length is not None and not response.codings:
         lines.append(f"Content-Length: {length}")
+    elif request.http_11:
+        lines.append(f"Transfer-Encoding: {', '.join((*response.codings, 'chunked'))}")
+        chunked = True
     else:
-        lines.append("Transfer-Encoding: chunked")
-    if not request.keep_alive:
+        close = True
+    if close or not request.keep_alive:
         lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), chunked, close
+
+
+def interim_head(status: int, headers: Sequence[tuple[str, str]]) -> bytes:
+    """An interim (1xx) response, such as 103 Early Hints, with the origin's end-to-end fields."""
+    lines = [status_line(status), *(f"{n}: {v}" for n, v in headers)]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def chunk(piece: bytes, length: int | None) -> bytes:
-    if length is not None or not piece:
-        return piece
-    return b"%x\r\n%s\r\n" % (len(piece), piece)
+def chunk(piece: bytes) -> bytes:
+    """``piece`` as one chunk (an empty piece is nothing: an empty chunk would end the body)."""
+    return b"%x\r\n%s\r\n" % (len(piece), piece) if piece else b""
 
 
-def last_chunk(length: int | None) -> bytes:
-    return b"" if length is not None else b"0\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
 
 
 def _etag_matches(condition: str, etag: str | None) -> bool:

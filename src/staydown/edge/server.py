@@ -313,6 +313,4 @@ class Edge:
 
     async def fill(self, request: Request, decision: Decision, write: Output) -> bool:
         """Answer from the origin (or the fetch in flight for the same key); False to close."""
-        if request.method not in core.CACHED_METHODS:
-            return await exchange.pass_through(self, request, decision, write)
-        return await exchange.fill(self, request, decision, write)
+        return await exchange.answer(self, request, decision, write)
