@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import signal
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -134,3 +137,27 @@ def image_bytes(image: Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
 
 def jpeg(image: Image.Image, quality: int = 90) -> bytes:
     return image_bytes(image, "JPEG", quality=quality)
+
+
+class Overran(Exception):
+    """A call guarded by :func:`hard_timeout` ran past its bound."""
+
+
+@contextlib.contextmanager
+def hard_timeout(seconds: float) -> Iterator[None]:
+    """Interrupt the block with ``Overran`` after ``seconds`` of wall time (main thread, POSIX).
+
+    A guard against super-linear parsing, not a benchmark: the bound is generous for linear work
+    and far below what exponential backtracking takes on the inputs the tests feed.
+    """
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise Overran(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -12,8 +12,10 @@ from staydown.urls import (
     canonical_host,
     canonicalize_target,
     canonicalize_url,
+    is_plain_target,
     split_host_port,
 )
+from tests.support import hard_timeout
 
 SAME = [
     ("HTTP://Manga.Demo.Test/a.jpg", "http://manga.demo.test/a.jpg"),
@@ -220,3 +222,64 @@ def test_block_keys_are_fixed_points(tail: str) -> None:
     key = block_key(target)
     assert block_key(key) == key
     assert block_key(canonicalize_url("https://x.test" + key).target) == key
+
+
+# Request targets an attacker controls: every one is answered in time linear in its length. The
+# bound is a guard (the old fast-path pattern took 30 s on a 24-character segment before a "?").
+SEGMENT_CHARS = "aZ09_~!$&'()*+,;=:@-"
+ADVERSARIAL_TARGETS = [
+    "/test/" + "a" * 24 + "?x=1",
+    "/test/" + "a" * 60_000 + "?",
+    "/" + "a." * 30_000 + "?",
+    "/" + "a" * 40_000 + "%",
+    "/" + "a/" * 30_000 + ".?",
+    "/" + "." * 60_000,
+    "/" + "/" * 60_000 + "x",
+    "/" + "%2e%2E/" * 9_000,
+    "/" + "%41" * 20_000,
+    "/" + "..%2f" * 12_000,
+    "/" + "\\" * 60_000,
+    "/" + "a" * 30_000 + "?" + "&=%7e" * 6_000,
+]
+
+
+@pytest.mark.parametrize("target", ADVERSARIAL_TARGETS, ids=lambda t: f"{t[:12]}…{len(t)}")
+def test_adversarial_targets_are_answered_at_once(target: str) -> None:
+    with hard_timeout(2.0):
+        for host in ("manga.demo.test", "x" * 250 + ".test"):
+            try:
+                url = canonicalize_target(target, host=host, max_length=65_536)
+            except URLError:
+                continue
+            block_key(url.target)
+
+
+@given(
+    st.text(alphabet=SEGMENT_CHARS + "./%?\\#", min_size=1, max_size=200),
+    st.integers(min_value=1, max_value=300),
+    st.sampled_from(["?", "#", " ", "%", "é", "\x00", "."]),
+)
+def test_repeated_characters_then_an_outsider_stay_linear(unit: str, times: int, tail: str) -> None:
+    target = "/" + unit * times + tail
+    with hard_timeout(2.0):
+        try:
+            url = canonicalize_target(target[:65_536], host="manga.demo.test", max_length=65_536)
+        except URLError:
+            return
+        block_key(url.target)
+
+
+@pytest.mark.parametrize(
+    "host", ["a" * 64_000, "[" + ":" * 60_000, "1." * 30_000, "%41" * 20_000, "x." * 30_000 + ":80"]
+)
+def test_adversarial_hosts_are_refused_at_once(host: str) -> None:
+    with hard_timeout(2.0), pytest.raises(URLError):
+        split_host_port(host)
+
+
+def test_a_plain_target_is_taken_as_it_is_and_any_other_is_canonicalised() -> None:
+    for plain in ["/", "/a", "/a/b.c/d-e_f~g", "/a/", "/x.y.z"]:
+        assert is_plain_target(plain), plain
+        assert canonicalize_target(plain, host="x.test").target == plain
+    for other in ["", "a", "//a", "/a//b", "/./a", "/a/.", "/a/..", "/.a", "/a./b", "/a..b", "/a?", "/%41"]:
+        assert not is_plain_target(other), other

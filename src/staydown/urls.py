@@ -31,7 +31,6 @@ _PATH_SAFE = UNRESERVED | frozenset(b"!$&'()*+,;=:@/%")
 _QUERY_SAFE = _PATH_SAFE | frozenset(b"?")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
-_FAST_TARGET = re.compile(r"/(?:[A-Za-z0-9_~!$&'()*+,;=:@-]+(?:\.[A-Za-z0-9_~!$&'()*+,;=:@-]+)*/?)*\Z")
 _NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)\Z")
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 # Escapes that origins commonly decode in a path: sub-delimiters, ":", "@", "/" and "\" (the
@@ -71,7 +70,12 @@ class CanonicalURL:
         return f"{self.scheme}://{self.authority}{self.target}"
 
 
+# Every pattern here is one character class or a fixed-length alternation: each runs in time linear
+# in its input, whatever an attacker puts in a request line (no nested quantifiers, which backtrack).
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*\Z")
+# Longest Host value worth parsing: a 253-character name, brackets or a port. Anything longer is
+# refused before it reaches the memoised parsers, so their caches hold only short keys.
+MAX_HOST = 300
 
 
 def _normalise_escapes(part: str, safe: frozenset[int]) -> str:
@@ -135,6 +139,20 @@ def canonical_path(path: str) -> str:
     return path
 
 
+def is_plain_target(target: str) -> bool:
+    """Whether an origin-form target is already canonical: a path of plain characters, no query, no
+    escapes, no empty or dot segments (a dot only between two plain characters)."""
+    return (
+        target.startswith("/")
+        and _PLAIN_PATH.match(target) is not None
+        and "//" not in target
+        and "/." not in target
+        and "./" not in target
+        and ".." not in target
+        and not target.endswith(".")
+    )
+
+
 def block_key(target: str) -> str:
     """The key a block is matched on, from a canonical target: escaped slashes, backslashes and
     sub-delimiters in the path decoded (then slashes merged and dot segments removed again), and a
@@ -192,7 +210,6 @@ def _ipv4(host: str) -> str | None:
     return str(ipaddress.IPv4Address(value))
 
 
-@lru_cache(maxsize=65536)
 def canonical_host(host: str) -> str:
     """Return the canonical host (lowercase A-label, no trailing dot, no port) or raise ``URLError``."""
     name, _port = split_host_port(host)
@@ -231,9 +248,15 @@ def _host(raw: str) -> str:
     return ascii_host
 
 
-@lru_cache(maxsize=65536)
 def split_host_port(value: str) -> tuple[str, int | None]:
     """Split a Host header or authority into canonical host and port (None when absent)."""
+    if len(value) > MAX_HOST:
+        raise URLError("invalid_host", f"the host is longer than {MAX_HOST} characters")
+    return _split_host_port(value)
+
+
+@lru_cache(maxsize=65536)
+def _split_host_port(value: str) -> tuple[str, int | None]:
     value = value.strip()
     if value.startswith("["):
         end = value.find("]")
@@ -306,7 +329,7 @@ def canonicalize_target(
     if not target.startswith("/"):
         raise URLError("invalid_target", "the request target must start with '/'")
     name, port = split_host_port(host)
-    if _FAST_TARGET.match(target) and "//" not in target:
+    if is_plain_target(target):
         return _build(scheme, name, port, target, None)
     if _CONTROL.search(target):
         raise URLError("invalid_characters", "the request target contains whitespace or control characters")

@@ -24,6 +24,8 @@ import uvloop
 
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import EnforcementState
+from staydown.netguard import OriginAccess, OriginGuard
+from staydown.netpolicy import OriginPolicy, parse_networks
 
 HOST = "conformance.example.test"
 
@@ -139,6 +141,11 @@ class LocalEdge:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
+        # The origin listens on loopback: allowed as an operator allows private origins; the edge's
+        # own address never is.
+        guard = OriginGuard(OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"]))))
+        guard.serving("127.0.0.1", self.sock.getsockname()[1])
+        self.edge.pool.guard = guard
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop: asyncio.Event | None = None

@@ -5,12 +5,13 @@ responses invalidated by an unsafe method's success (RFC 9111 section 4.4)."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from staydown.edge.server import EdgeConfig
-from tests.edge.wire import HOST, LocalEdge, Received, WireOrigin, read_responses, request, statuses
+from tests.edge.wire import HOST, LocalEdge, Received, WireOrigin, ok, read_responses, request, statuses
 
 
 @pytest.fixture
@@ -267,13 +268,107 @@ def test_a_request_refused_before_its_body_is_read_drops_the_body_and_the_connec
     assert not origin.requests(timeout=0.3)
 
 
-def test_a_request_asking_for_an_upgrade_with_a_body_is_refused(edge: LocalEdge, origin: WireOrigin) -> None:
-    # The parser would read what follows the head as the new protocol, not as the declared body:
-    # the body would then be taken for the next request.
+def test_a_request_asking_for_an_upgrade_is_read_by_its_framing_with_its_body(
+    edge: LocalEdge, origin: WireOrigin
+) -> None:
+    # The parser takes what follows such a head for the new protocol; the edge never upgrades, so
+    # the declared body is the body, and what follows it is the next request (as curl's h2c sends).
     inner = b"GET /inner HTTP/1.1\r\nHost: wire.example.test\r\n\r\n"
-    fields = ["Connection: Upgrade", "Upgrade: h2c", f"Content-Length: {len(inner)}"]
+    fields = [
+        "Connection: Upgrade, HTTP2-Settings",
+        "Upgrade: h2c",
+        "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA",
+    ]
+    payload = request("POST", "/form", *fields, f"Content-Length: {len(inner)}", body=inner) + request(
+        "GET", "/after"
+    )
+    answer = edge.exchange(payload, responses=2)
+    assert statuses(answer) == [200, 200]
+    seen = origin.requests(count=2)
+    assert [(r.method, r.target, r.body) for r in seen] == [("POST", "/form", inner), ("GET", "/after", b"")]
+    assert not {"upgrade", "http2-settings", "connection"} & seen[0].names()
+
+
+def test_a_request_asking_for_an_upgrade_with_a_chunked_body_is_refused(
+    edge: LocalEdge, origin: WireOrigin
+) -> None:
+    chunked = b"5\r\nhello\r\n0\r\n\r\n"
+    fields = ["Connection: Upgrade", "Upgrade: h2c", "Transfer-Encoding: chunked"]
     answer = edge.exchange(
-        request("POST", "/form", *fields, body=inner) + request("GET", "/after"), responses=2
+        request("POST", "/form", *fields, body=chunked) + request("GET", "/after"), responses=2
     )
     assert statuses(answer) == [400]
     assert not origin.requests(timeout=0.3)
+
+
+def test_options_for_the_server_itself_is_answered_by_the_edge(edge: LocalEdge, origin: WireOrigin) -> None:
+    answer = edge.exchange(
+        b"OPTIONS * HTTP/1.1\r\nHost: wire.example.test\r\n\r\n" + request("GET", "/next"), responses=2
+    )
+    assert statuses(answer) == [200, 200]
+    assert b"Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n" in answer
+    assert [r.target for r in origin.requests()] == ["/next"]
+    refused = edge.exchange(b"GET * HTTP/1.1\r\nHost: wire.example.test\r\n\r\n")
+    assert statuses(refused) == [400]
+
+
+def test_an_origin_answering_before_the_whole_body_ends_the_upload_not_the_connection() -> None:
+    def refuse(received: Received) -> bytes:
+        if received.method == "POST":
+            return b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nfull"
+        return ok(received)
+
+    big = b"x" * 8_000_000  # more than the sockets between edge and origin hold unread
+    config = EdgeConfig(header_timeout=5.0, max_body=len(big))
+    with WireOrigin(refuse, early=True) as origin, LocalEdge(origin.url, config) as edge:
+        payload = request("POST", "/upload", f"Content-Length: {len(big)}", body=big) + request(
+            "GET", "/next"
+        )
+        answer = edge.exchange(payload, responses=2, timeout=10)
+        assert statuses(answer) == [413, 200]
+        assert [r.target for r in origin.requests()] == ["/next"]
+
+
+def test_a_pipelined_100_continue_is_sent_once_its_request_is_answered(origin: WireOrigin) -> None:
+    def slow(received: Received) -> bytes:
+        if received.target == "/slow":
+            time.sleep(0.3)  # the PUT's head is read while this is still being answered
+        return ok(received)
+
+    origin.answer = slow
+    with LocalEdge(origin.url) as edge, socket.create_connection(("127.0.0.1", edge.port), timeout=5) as sock:
+        sock.sendall(
+            request("GET", "/slow") + request("PUT", "/doc", "Content-Length: 5", "Expect: 100-continue")
+        )
+        received = b""
+        while b"100 Continue\r\n\r\n" not in received:  # the body is not sent before it
+            received += sock.recv(65536)
+        assert statuses(received) == [200, 100]  # not before the GET's answer
+        assert received.endswith(b"\r\n\r\nokHTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"hello")
+        assert statuses(read_responses(sock, 1)) == [200]
+    assert [(r.target, r.body) for r in origin.requests(count=2)] == [("/slow", b""), ("/doc", b"hello")]
+
+
+def test_a_large_body_of_an_upgrade_request_is_read_across_reads(origin: WireOrigin) -> None:
+    big = bytes(range(256)) * 4000  # ~1 MB: many reads, and more than the edge holds untaken
+    fields = ["Connection: Upgrade", "Upgrade: h2c", f"Content-Length: {len(big)}"]
+    with LocalEdge(origin.url, EdgeConfig(max_body=len(big))) as edge:
+        payload = request("PUT", "/blob", *fields, body=big) + request("GET", "/after")
+        assert statuses(edge.exchange(payload, responses=2, timeout=10)) == [200, 200]
+    seen = origin.requests(count=2)
+    assert [(r.target, r.body == big) for r in seen] == [("/blob", True), ("/after", False)]
+
+
+def test_pipelined_upgrade_requests_with_bodies_are_each_read_by_their_framing(
+    edge: LocalEdge, origin: WireOrigin
+) -> None:
+    fields = ["Connection: Upgrade", "Upgrade: h2c", "Content-Length: 5"]
+    payload = (
+        request("POST", "/one", *fields, body=b"first")
+        + request("POST", "/two", *fields, body=b"again")
+        + request("GET", "/after")
+    )
+    assert statuses(edge.exchange(payload, responses=3)) == [200, 200, 200]
+    seen = origin.requests(count=3)
+    assert [(r.target, r.body) for r in seen] == [("/one", b"first"), ("/two", b"again"), ("/after", b"")]

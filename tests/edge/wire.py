@@ -17,6 +17,8 @@ import uvloop
 
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import EnforcementState
+from staydown.netguard import OriginAccess, OriginGuard
+from staydown.netpolicy import OriginPolicy, parse_networks
 
 HOST = "wire.example.test"
 
@@ -46,13 +48,19 @@ class WireOrigin:
     """An origin on 127.0.0.1 that records each request and answers with what ``answer`` returns
     for it (the bytes sent as they are, a list of them in separate writes a moment apart; None
     closes the connection without an answer), closing the connection after each answer when
-    ``close`` is set."""
+    ``close`` is set. With ``early`` it answers a request with a body as soon as its head is in,
+    and reads nothing more for a moment (as an origin refusing an upload does)."""
 
     def __init__(
-        self, answer: Callable[[Received], bytes | list[bytes] | None] = ok, *, close: bool = False
+        self,
+        answer: Callable[[Received], bytes | list[bytes] | None] = ok,
+        *,
+        close: bool = False,
+        early: bool = False,
     ) -> None:
         self.answer = answer
         self.close = close
+        self.early = early
         self.received: list[Received] = []
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -107,8 +115,18 @@ class WireOrigin:
             def on_body(self, body: bytes) -> None:
                 current.body += body
 
+            def on_headers_complete(self) -> None:
+                current.method = parser.get_method().decode()
+                if origin.early and current.field("content-length") not in (None, "0"):
+                    reply = origin.answer(current)
+                    if isinstance(reply, bytes):
+                        conn.sendall(reply)
+                        time.sleep(0.5)
+
             def on_message_complete(self) -> None:
                 current.method = parser.get_method().decode()
+                if origin.early and current.field("content-length") not in (None, "0"):
+                    return  # answered already
                 complete.append(current)
 
         parser = httptools.HttpRequestParser(Parser())
@@ -170,6 +188,11 @@ class LocalEdge:
             self.loop = asyncio.get_running_loop()
             self.stop = asyncio.Event()
             self.edge = Edge(self.state, self.config)
+            # The tests' origins listen on loopback: allowed as an operator allows private origins;
+            # the edge's own address never is.
+            guard = OriginGuard(OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"]))))
+            guard.serving("127.0.0.1", self.port)
+            self.edge.pool.guard = guard
             server = await serve(self.edge, self.sock)
             self.ready.set()
             await self.stop.wait()

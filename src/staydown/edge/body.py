@@ -33,7 +33,7 @@ class RequestBody:
 
     __slots__ = (
         "buffered", "complete", "continue_owed", "discarding", "error", "length", "limit", "on_start",
-        "on_taken", "pieces", "received", "started", "waiter",
+        "on_taken", "pieces", "received", "started", "unframed", "waiter",
     )  # fmt: skip
 
     def __init__(self, *, length: int | None, limit: int, discarding: bool = False) -> None:
@@ -47,6 +47,7 @@ class RequestBody:
         self.discarding = discarding
         self.started = False
         self.continue_owed = False  # the client waits for 100 Continue before it sends the body
+        self.unframed = False  # read by its length past the parser (after a head asking to upgrade)
         self.waiter: asyncio.Future[None] | None = None
         self.on_start: Callable[[], None] = _nothing  # the reader began (time for 100 Continue)
         self.on_taken: Callable[[], None] = _nothing  # the reader took what was held back

@@ -30,6 +30,11 @@ REFUSED_METHODS = frozenset({"CONNECT", "TRACE"})
 ALLOWED = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"  # the Allow of a 405
 
 
+def tokens(value: str) -> set[str]:
+    """The lowered tokens of a comma-separated field value (Connection, for one)."""
+    return {token.strip().lower() for token in value.split(",")}
+
+
 @dataclass(slots=True)
 class Request:
     """One request as the edge answers it: its head, lowered field names, and who sent it."""
@@ -49,6 +54,7 @@ class Outcome(enum.Enum):
     zone_unavailable = "zone_unavailable"
     blocked = "blocked"
     method_not_allowed = "method_not_allowed"
+    server_options = "server_options"
     proxy = "proxy"
 
 
@@ -134,6 +140,10 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     """Decide what enforcement allows for one request: the block applies to every method."""
     if method == "CONNECT":  # its target names a host and port, not a resource a block could name
         return Decision(Outcome.method_not_allowed, detail=method)
+    if target == "*":  # asterisk-form names the server itself, and only OPTIONS may (RFC 9112 3.2.4)
+        if method != "OPTIONS":
+            return Decision(Outcome.bad_request, detail="only OPTIONS may have the target *")
+        return Decision(Outcome.server_options)
     if not host and not is_absolute_form(target):  # an absolute-form target names its own host
         return Decision(Outcome.bad_request, detail="missing Host")
     try:
@@ -151,3 +161,9 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     if method in REFUSED_METHODS:
         return Decision(Outcome.method_not_allowed, zone=zone, url=url, detail=method)
     return Decision(Outcome.proxy, zone=zone, url=url)
+
+
+def addressed_to_edge(decision: Decision) -> bool:
+    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
+    host = decision.url.host if decision.url else ""
+    return host.startswith("[") or host.replace(".", "").isdigit()

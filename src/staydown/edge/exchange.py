@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 from staydown.edge.body import BodyError
 from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
-from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, Request
+from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, Request, tokens
 from staydown.edge.freshness import (
     ERROR_STATUSES,
     CacheControl,
@@ -87,7 +87,7 @@ def forwarded_fields(request: Request, dropped: frozenset[str]) -> list[tuple[st
     """The request's fields for the origin: less ``dropped`` and the fields its Connection names
     (RFC 9110 section 7.6.1), plus who asked and through what."""
     if "connection" in request.headers:
-        dropped = dropped | {t.strip().lower() for t in request.headers["connection"].split(",")}
+        dropped = dropped | tokens(request.headers["connection"])
     headers = [(n, v) for n, v in request.headers.items() if n not in dropped]
     headers.append(("X-Forwarded-For", request.client))
     headers.append(("Via", "1.1 staydown"))
@@ -430,7 +430,14 @@ async def stream(
     rest: AsyncIterator[bytes] | None = None,
 ) -> bool:
     """Pass a response through without storing it; False when the connection must close after it."""
-    head, chunked, close = stream_head(response, request, state=state)
+    head, chunked, close = stream_head(
+        response.status,
+        response.headers,
+        length=response.content_length,
+        codings=response.codings,
+        request=request,
+        state=state,
+    )
     write(head)
     send = request.method != "HEAD"
     if send and first:
@@ -460,8 +467,7 @@ async def pass_through(edge: Edge, request: Request, decision: Decision, write: 
             length=body.length if body is not None else None,
             interim=forward_interim(request, write),
         )
-    except BodyError as exc:
-        edge.count("bad_request")
+    except BodyError as exc:  # counted where the connection found it
         if not write.start:
             write(render(exc.status, exc.reason.encode(), close=True))
         return False

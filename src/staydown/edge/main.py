@@ -16,9 +16,10 @@ import signal
 import socket
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,6 +30,7 @@ from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer, MatchReporter
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
+from staydown.netguard import OriginAccess, OriginGuard
 
 log = logging.getLogger("staydown.edge")
 
@@ -43,6 +45,9 @@ class EdgeOptions:
     config: EdgeConfig
     admin_port: int | None = None
     feed_wait: float = 25.0
+    # Where origins may be (public addresses unless the settings allow more); the worker adds the
+    # control plane's and its own addresses, which are never an origin.
+    origins: OriginAccess = field(default_factory=OriginAccess)
 
     @classmethod
     def from_settings(
@@ -65,7 +70,26 @@ class EdgeOptions:
             data_dir=settings.data_dir / "edge",
             config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
             admin_port=admin_port,
+            origins=OriginAccess.from_settings(settings),
         )
+
+
+def origin_guard(options: EdgeOptions, index: int) -> OriginGuard:
+    """The guard of worker ``index``: the allowed origins, less every address the staydown service
+    is known to listen on (the control plane, this edge, its metrics ports)."""
+    guard = OriginGuard(options.origins)
+    control = urlsplit(options.control_plane)
+    endpoints = [(options.host, options.port)]
+    if options.admin_port is not None:
+        endpoints += [(options.host, options.admin_port), ("127.0.0.1", options.admin_port + 1 + index)]
+    if control.hostname:
+        endpoints.append((control.hostname, control.port or (443 if control.scheme == "https" else 80)))
+    for host, port in endpoints:
+        try:
+            guard.serving(host, port)
+        except OSError as exc:  # a name that does not resolve here is not reached from here either
+            log.warning("%s not resolved: %s", host, exc)
+    return guard
 
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
@@ -144,6 +168,7 @@ async def run_worker(
     gc.collect()
     gc.freeze()
     edge = Edge(state, options.config)
+    edge.pool.guard = await asyncio.to_thread(origin_guard, options, index)
     consumer = FeedConsumer(
         edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
     )

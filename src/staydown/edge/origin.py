@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from staydown.netguard import OriginGuard, OriginRefused
+
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -161,12 +163,14 @@ class OriginResponse:
                 for piece in pieces:
                     yield piece
         except BaseException:  # cancelled, closed early, or failed: the rest of the body is unread
-            self._connection.close()
+            self._connection.abort()
             raise
         self.release()
 
     def release(self) -> None:
-        if self._parser.complete and self._connection.parser.should_keep_alive() and not self.body_unsent:
+        if self.body_unsent:
+            self._connection.abort()  # the rest of the request body is not to be sent
+        elif self._parser.complete and self._connection.parser.should_keep_alive():
             self._pool.give_back(self._connection)
         else:
             self._connection.close()
@@ -192,6 +196,11 @@ class _Connection:
         self.writer.close()
         self.registry.discard(self)
 
+    def abort(self) -> None:
+        """Close at once, dropping what is still to be sent: the exchange on it is abandoned."""
+        self.writer.transport.abort()
+        self.registry.discard(self)
+
 
 class OriginPool:
     """Keep-alive connections per origin address."""
@@ -203,6 +212,7 @@ class OriginPool:
         self._idle: dict[OriginAddress, list[_Connection]] = {}
         self._open: set[_Connection] = set()  # idle or in use, so shutdown closes every one
         self._tls = ssl.create_default_context()
+        self.guard = OriginGuard()  # public addresses only, until the worker installs its own
 
     def give_back(self, connection: _Connection) -> None:
         idle = self._idle.setdefault(connection.address, [])
@@ -218,9 +228,11 @@ class OriginPool:
             if not connection.writer.is_closing() and not connection.reader.at_eof():
                 return connection, True
             connection.close()
+        # A new connection only: the guard resolves the host (briefly cached), checks every address
+        # against the origin policy and connects to a checked address itself.
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
+                self.guard.open_connection(
                     address.host,
                     address.port,
                     ssl=self._tls if address.tls else None,
@@ -228,6 +240,8 @@ class OriginPool:
                 ),
                 self.connect_timeout,
             )
+        except OriginRefused as exc:
+            raise OriginError(f"origin {address.host}:{address.port} refused: {exc.reason}") from exc
         except (OSError, TimeoutError) as exc:
             raise OriginError(f"cannot connect to origin {address.host}:{address.port}: {exc}") from exc
         return _Connection(address, reader, writer, self._open), False
@@ -283,12 +297,12 @@ class OriginPool:
             try:
                 await self._head(connection, parser, sender, interim)
             except (OriginError, OSError, httptools.HttpParserError, TimeoutError) as exc:
-                connection.close()
+                connection.abort()
                 if attempt == 1 and reused and isinstance(exc, OriginError | OSError):
                     continue
                 raise OriginError(f"origin {address.host}:{address.port} failed: {exc!r}") from exc
             except BaseException:  # the client's body failed, or the exchange was cancelled
-                connection.close()
+                connection.abort()
                 raise
             finally:
                 unsent = sender is not None and not sender.done()
@@ -360,5 +374,5 @@ class OriginPool:
 
     def close(self) -> None:
         for connection in list(self._open):
-            connection.close()
+            connection.abort()
         self._idle.clear()

@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from staydown.edge import core
 from staydown.edge.body import BodyError, RequestBody
-from staydown.edge.core import Decision, Outcome, Request
+from staydown.edge.core import Decision, Outcome, Request, addressed_to_edge
 from staydown.edge.responses import CONTINUE, REASONS, render
 
 if TYPE_CHECKING:
@@ -31,7 +31,10 @@ access_log = logging.getLogger("staydown.edge.access")
 
 WRITE_BATCH = 256 * 1024  # cached answers of one read held back for one write, at most (bytes)
 
-_FIELD_NAMES: dict[bytes, str] = {}  # field names as sent → lowered, for the names seen first
+
+# Field names as sent → lowered, for the names seen first. Kept here, next to the one reader: a
+# dict imported from another module measurably slowed the per-header lookup of the hot path.
+_FIELD_NAMES: dict[bytes, str] = {}
 _FIELD_NAMES_KEPT = 512
 
 
@@ -42,24 +45,13 @@ def _field_name(name: bytes) -> str:
     return lowered
 
 
-def _tokens(value: str) -> set[str]:
-    """The lowered tokens of a comma-separated field value."""
-    return {token.strip().lower() for token in value.split(",")}
-
-
-def _is_ip(decision: Decision) -> bool:
-    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
-    host = decision.url.host if decision.url else ""
-    return host.startswith("[") or host.replace(".", "").isdigit()
-
-
 class EdgeProtocol(asyncio.Protocol):
     """One client connection."""
 
     __slots__ = (
-        "body", "body_paused", "body_request", "body_wire", "client", "closing", "deadline", "edge",
-        "framing", "head_bytes", "headers", "loop", "parser", "paused", "pending", "pending_size",
-        "queue", "resumed", "transport", "url", "worker",
+        "body", "body_paused", "body_request", "client", "closing", "deadline", "edge", "framing",
+        "headers", "loop", "parser", "paused", "pending", "pending_size", "queue", "resumed",
+        "transport", "url", "wire_bytes", "wire_limit", "worker",
     )  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
@@ -80,17 +72,16 @@ class EdgeProtocol(asyncio.Protocol):
         self.queue: deque[Request | bytes] = deque()
         self.worker: asyncio.Task[None] | None = None  # answering a request that needs the origin
         self.deadline = float("inf")  # on the edge's sweep clock
-        # While a request head is being read (None otherwise): its bytes in the reads after the one
-        # it began in, -1 while that read is parsed.
-        self.head_bytes: int | None = None
+        # While a request head, or a body with its framing, is being read (None otherwise): its
+        # bytes in the reads after the one it began in, -1 while that read is parsed; and their bound.
+        self.wire_bytes: int | None = None
+        self.wire_limit = core.MAX_HEAD
         self.closing = False
         self.loop = asyncio.get_running_loop()
         # While a request body is being read (None otherwise): the body, the request it belongs to,
-        # its bytes on the wire in the reads after the one its head ended in (-1 while that read is
-        # parsed), and whether reading stopped because the exchange has not taken what is held.
+        # and whether reading stopped because the exchange has not taken what is held.
         self.body: RequestBody | None = None
         self.body_request: Request | None = None
-        self.body_wire: int | None = None
         self.body_paused = False
 
     # --- connection ---------------------------------------------------------------------
@@ -160,6 +151,11 @@ class EdgeProtocol(asyncio.Protocol):
             # Upgrade is ignored (RFC 9110 7.8): the request was answered as HTTP/1.1, and what
             # follows it on the connection is read as HTTP/1.1 too.
             self.parser = httptools.HttpRequestParser(self)
+            body = self.body
+            if body is not None and body.unframed:  # its body comes first, read by its length
+                # Only feed_data is called while it stands in: the parser's callbacks, which ask
+                # the parser for the method or version, come from the parser it hands back to.
+                self.parser = cast(httptools.HttpRequestParser, _Unframed(self, body, self.parser))
             rest = data[upgrade.args[0] :] if upgrade.args else b""
             if rest and not self.closing:
                 self.data_received(rest)
@@ -167,19 +163,17 @@ class EdgeProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             if not self.closing:
                 self._refuse(f"malformed request: {exc}")
-        if self.head_bytes is not None and not self.closing:
+        if self.wire_bytes is not None and not self.closing:
             # A head is read as it arrives, never buffered without bound: the bytes of reads after
-            # the one it began in are counted (so the bound holds within one read).
-            self.head_bytes = self.head_bytes + len(data) if self.head_bytes >= 0 else 0
-            if self.head_bytes > core.MAX_HEAD:
-                self._refuse(f"the request head exceeds {core.MAX_HEAD} bytes", status=431)
-        elif self.body_wire is not None and not self.closing:
-            # Chunk framing (size lines, extensions, trailer fields) brings no body bytes but is
-            # bounded too: the body's bytes on the wire may exceed its limit by a little framing.
-            self.body_wire = self.body_wire + len(data) if self.body_wire >= 0 else 0
-            limit = self.edge.config.max_body
-            if self.body_wire > limit + limit // 64 + core.MAX_HEAD:
-                self._refuse(f"the request body and its framing exceed {limit} bytes", status=413)
+            # the one it began in are counted (so the bound holds within one read). So is a body:
+            # chunk framing (size lines, extensions, trailer fields) brings no body bytes.
+            self.wire_bytes = self.wire_bytes + len(data) if self.wire_bytes >= 0 else 0
+            if self.wire_bytes > self.wire_limit:
+                if self.body is None:
+                    self._refuse(f"the request head exceeds {core.MAX_HEAD} bytes", status=431)
+                else:
+                    limit = self.edge.config.max_body
+                    self._refuse(f"the request body and its framing exceed {limit} bytes", status=413)
         if self.pending:  # the cached answers to this read, in one write
             self._flush()
 
@@ -214,7 +208,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.url = b""
         self.framing.clear()
         self.headers = {}
-        self.head_bytes = -1  # begun in the read being parsed
+        self.wire_bytes = -1  # begun in the read being parsed
         edge = self.edge
         self.deadline = edge.tick + edge.config.header_timeout
 
@@ -232,7 +226,7 @@ class EdgeProtocol(asyncio.Protocol):
         self.headers[lowered] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
-        self.head_bytes = None
+        self.wire_bytes = None
         # Framing is judged on the head alone, before any body is read. The version matters only
         # to a head without Host or with Transfer-Encoding, so the common head does not ask for it.
         framing = self.framing
@@ -252,21 +246,24 @@ class EdgeProtocol(asyncio.Protocol):
         """A body follows the head: forward it as it arrives, or count and drop it (GET, HEAD and
         refused methods). It is answered 413 beyond ``max_body``, and cut off when it stalls."""
         edge, framing, parser = self.edge, self.framing, self.parser
-        if "upgrade" in self.headers and "upgrade" in _tokens(self.headers.get("connection", "")):
-            # The parser takes what follows such a head for the new protocol, not for the body its
-            # framing declares; the edge never upgrades, so the message cannot be read as sent.
-            self._refuse("a request asking for an upgrade carries a body", status=400)
-            raise httptools.HttpParserCallbackError("upgrade with a body")
         limit = edge.config.max_body
         length = int(framing.length) if framing.lengths else None
         if length is not None and length > limit:
             self._refuse(f"the request body exceeds {limit} bytes", status=413)
             raise httptools.HttpParserCallbackError("request body too large")
+        # The parser takes what follows a head asking for an upgrade for the new protocol, not for
+        # the body its framing declares (it decides before this callback, as it will act). The edge
+        # never upgrades: a body of known length is read by its length past the parser (as curl's
+        # h2c attempts send it); a chunked one cannot be, and is refused.
+        if parser.should_upgrade() and length is None:
+            self._refuse("a request asking for an upgrade carries a chunked body", status=400)
+            raise httptools.HttpParserCallbackError("upgrade with a chunked body")
         self.deadline = edge.tick + edge.config.header_timeout
         http_11 = parser.get_http_version() == "1.1"
         method = parser.get_method().decode("ascii", "replace")
         forwarded = method not in core.CACHED_METHODS and method not in core.REFUSED_METHODS
         body = RequestBody(length=length, limit=limit, discarding=not forwarded)
+        body.unframed = parser.should_upgrade()
         request = Request(
             method=method,
             target=self.url.decode("latin-1"),
@@ -277,7 +274,8 @@ class EdgeProtocol(asyncio.Protocol):
             body=body if forwarded else None,
         )
         self.headers = {}  # trailer fields land here and are dropped: they never change a request
-        self.body, self.body_request, self.body_wire = body, request, -1
+        self.body, self.body_request = body, request
+        self.wire_bytes, self.wire_limit = -1, limit + limit // 64 + core.MAX_HEAD
         expect = http_11 and request.headers.get("expect", "").lower() == "100-continue"
         if expect and self._idle():
             assert self.transport is not None
@@ -323,7 +321,8 @@ class EdgeProtocol(asyncio.Protocol):
         """A forwarded body cannot be read to its end: its request's exchange answers the refusal,
         or, answered already, the connection closes once what it sends is out."""
         self.closing = True
-        self.body = self.body_request = self.body_wire = None
+        self.body = self.body_request = self.wire_bytes = None
+        self.wire_limit = core.MAX_HEAD
         body.fail(error)
         if self.transport is not None:
             self.transport.pause_reading()
@@ -335,7 +334,8 @@ class EdgeProtocol(asyncio.Protocol):
     def _body_ends(self, body: RequestBody) -> None:
         request = self.body_request
         assert request is not None
-        self.body = self.body_request = self.body_wire = None
+        self.body = self.body_request = self.wire_bytes = None
+        self.wire_limit = core.MAX_HEAD
         body.finish()
         if request.body is body:  # dispatched when its head arrived
             if body.buffered and not self.body_paused and self.transport is not None:
@@ -367,7 +367,8 @@ class EdgeProtocol(asyncio.Protocol):
         if self.closing:
             return
         if self.body is not None:
-            self._body_ends(self.body)
+            if not self.body.unframed:  # else the body is still to be read, past the parser
+                self._body_ends(self.body)
             return
         target = self.url.decode("latin-1")
         edge = self.edge
@@ -423,7 +424,11 @@ class EdgeProtocol(asyncio.Protocol):
 
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
         decision = self.edge.decide(request)
-        if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
+        if (
+            decision.outcome is Outcome.unknown_host
+            and request.target == "/metrics"
+            and addressed_to_edge(decision)
+        ):
             if request.body is not None:
                 request.body.discard()
             transport.write(render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
@@ -547,3 +552,33 @@ async def close(server: asyncio.Server, edge: Edge) -> None:
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
     edge.hasher.shutdown(wait=False, cancel_futures=True)
+
+
+class _Unframed:
+    """Stands in for the parser while a body it does not frame (after a head asking for an upgrade,
+    which the edge ignores) is read by its Content-Length; then parsing goes on after the body."""
+
+    __slots__ = ("body", "connection", "left", "parser")
+
+    def __init__(
+        self, connection: EdgeProtocol, body: RequestBody, parser: httptools.HttpRequestParser
+    ) -> None:
+        self.connection, self.body, self.parser = connection, body, parser
+        self.left = body.length or 0
+
+    def feed_data(self, data: bytes) -> None:
+        piece, rest = data[: self.left], data[self.left :]
+        self.left -= len(piece)
+        connection = self.connection
+        if piece:
+            connection.on_body(piece)
+        if self.left:
+            return
+        connection.parser = self.parser
+        self.body.unframed = False
+        connection.on_message_complete()
+        if rest and not connection.closing:
+            try:
+                self.parser.feed_data(rest)
+            except httptools.HttpParserUpgrade as upgrade:  # where it is in what this was fed
+                raise httptools.HttpParserUpgrade(len(piece) + upgrade.args[0]) from None

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from staydown.edge.core import ALLOWED, Decision, Outcome, Request
 from staydown.edge.freshness import parse_http_date
-from staydown.edge.origin import OriginResponse
 from staydown.urls import CanonicalURL
 
 if TYPE_CHECKING:
@@ -115,6 +114,8 @@ def enforcement_response(
             headers=[("Staydown-Reason", decision.detail), ("Cache-Control", "no-store")],
             head=head,
         )
+    if decision.outcome is Outcome.server_options:  # what the edge serves, on any resource
+        return render(200, b"", headers=[("Allow", ALLOWED)], head=head)
     if decision.outcome is Outcome.method_not_allowed:
         # A CONNECT's client may already be sending what it means to tunnel: nothing more is read.
         return render(
@@ -127,7 +128,15 @@ def enforcement_response(
     return render(400, f"Bad request: {decision.detail}\n".encode(), close=True, head=head)
 
 
-def stream_head(response: OriginResponse, request: Request, *, state: str) -> tuple[bytes, bool, bool]:
+def stream_head(
+    status: int,
+    headers: Sequence[tuple[str, str]],
+    *,
+    length: int | None,
+    codings: Sequence[str] = (),
+    request: Request,
+    state: str,
+) -> tuple[bytes, bool, bool]:
     """The head of a response passed through as it arrives, whether its body is sent chunked, and
     whether the connection closes after it (the body then ends with the connection).
 
@@ -135,18 +144,17 @@ def stream_head(response: OriginResponse, request: Request, *, state: str) -> tu
     and are named, with chunked last (RFC 9112 section 6.1); an HTTP/1.0 client is never sent
     Transfer-Encoding, so a body of unknown length ends with the connection.
     """
-    lines = [status_line(response.status)]
-    lines += [f"{n}: {v}" for n, v in response.headers if n.lower() != "content-length"]
+    lines = [status_line(status)]
+    lines += [f"{n}: {v}" for n, v in headers if n.lower() != "content-length"]
     lines.append(f"Staydown-Cache: {state}")
-    length = response.content_length
     chunked = close = False
-    if request.method == "HEAD" or response.status in (204, 304):
+    if request.method == "HEAD" or status in (204, 304):
         if length is not None:
             lines.append(f"Content-Length: {length}")
-    elif length is not None and not response.codings:
+    elif length is not None and not codings:
         lines.append(f"Content-Length: {length}")
     elif request.http_11:
-        lines.append(f"Transfer-Encoding: {', '.join((*response.codings, 'chunked'))}")
+        lines.append(f"Transfer-Encoding: {', '.join((*codings, 'chunked'))}")
         chunked = True
     else:
         close = True
