@@ -5,6 +5,9 @@ chunked, never both) and the exchange that forwards it takes it piece by piece, 
 held whole: the connection stops reading while more than ``BUFFERED`` bytes wait to be taken. A body
 nobody forwards (a GET's, or one whose request was answered without the origin) is counted and
 dropped. Either way no more than ``limit`` bytes are accepted.
+
+A body the parser does not frame (it takes what follows a head asking for an upgrade for the new
+protocol, and the edge never upgrades) is read by its Content-Length by :class:`Unframed`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+import httptools
 
 BUFFERED = 256 * 1024  # bytes of a body held for the exchange before the connection stops reading
 
@@ -116,3 +122,44 @@ class RequestBody:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+class Connection(Protocol):
+    """What :class:`Unframed` reads a body for: the parser's callbacks, and its parser."""
+
+    parser: httptools.HttpRequestParser
+    closing: bool
+
+    def on_body(self, data: bytes) -> None: ...
+
+    def on_message_complete(self) -> None: ...
+
+
+class Unframed:
+    """Stands in for the parser while a body it does not frame (after a head asking for an upgrade,
+    which the edge ignores) is read by its Content-Length; then parsing goes on after the body."""
+
+    __slots__ = ("body", "connection", "left", "parser")
+
+    def __init__(
+        self, connection: Connection, body: RequestBody, parser: httptools.HttpRequestParser
+    ) -> None:
+        self.connection, self.body, self.parser = connection, body, parser
+        self.left = body.length or 0
+
+    def feed_data(self, data: bytes) -> None:
+        piece, rest = data[: self.left], data[self.left :]
+        self.left -= len(piece)
+        connection = self.connection
+        if piece:
+            connection.on_body(piece)
+        if self.left:
+            return
+        connection.parser = self.parser
+        self.body.unframed = False
+        connection.on_message_complete()
+        if rest and not connection.closing:
+            try:
+                self.parser.feed_data(rest)
+            except httptools.HttpParserUpgrade as upgrade:  # where it is in what this was fed
+                raise httptools.HttpParserUpgrade(len(piece) + upgrade.args[0]) from None

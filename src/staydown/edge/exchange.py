@@ -29,7 +29,7 @@ from staydown.edge.freshness import (
 from staydown.edge.origin import HOP_BY_HOP, Interim, OriginError, OriginResponse
 from staydown.edge.responses import LAST_CHUNK, chunk, interim_head, render, serve_entry, stream_head
 from staydown.edge.state import ZoneState
-from staydown.edge.staydown import StaydownGuard, Verdict
+from staydown.edge.staydown import SECOND_STAGE_BACKLOG, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import (
     Fingerprint,
     ImageLimits,
@@ -334,7 +334,7 @@ async def _store(
         decision = edge.decide(request)  # or while the image was judged
     fp = assessed[0] if assessed is not None else None
     if assessed is not None and decision.outcome is Outcome.proxy:
-        _judge(edge, decision, key, *assessed)
+        _judge(edge, decision, key, *assessed, body=entry.body)
         decision = edge.decide(request)
     if decision.outcome is not Outcome.proxy:
         write(edge.immediate(request, decision) or b"")
@@ -377,6 +377,8 @@ def _judge(
     fp: Fingerprint,
     verdict: Verdict | None,
     generation: int,
+    *,
+    body: bytes,
 ) -> None:
     """Apply the bank's verdict on a filled image before it is first served from the cache."""
     assert decision.zone is not None and decision.url is not None
@@ -390,23 +392,52 @@ def _judge(
         edge.guard.cached.forget(key)
         edge.block_copy(key, verdict, host=decision.url.host)
         return
-    # Served: whether a person should look at it (the review band) is asked after, off the loop.
+    # Served: the second stage, and whether a person should look at it (the review band), are
+    # asked after, off the loop. The second stage's queue holds image bodies: past a bounded
+    # backlog a copy gets the review band only.
     host = decision.url.host
-    review = asyncio.get_running_loop().run_in_executor(
-        edge.hasher, partial(edge.guard.review, fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
-    )
-    review.add_done_callback(partial(_reviewed, edge, key, host=host, sha256=fp.sha256))
+    second = edge.second_stage_pending < SECOND_STAGE_BACKLOG
+    zone_id, customer_id = zone.zone_id, zone.customer_id
+    if second:
+        edge.second_stage_pending += 1
+        job = partial(
+            edge.guard.after_serving,
+            fp,
+            body,
+            zone_id=zone_id,
+            customer_id=customer_id,
+            limits=edge.image_limits,
+        )
+    else:
+        edge.count("staydown_second_stage_skipped")
+        job = partial(edge.guard.review, fp, zone_id=zone_id, customer_id=customer_id)
+    review = asyncio.get_running_loop().run_in_executor(edge.after_serving if second else edge.hasher, job)
+    review.add_done_callback(partial(_reviewed, edge, key, host=host, sha256=fp.sha256, second=second))
 
 
 def _reviewed(
-    edge: Edge, key: CacheKey, done: asyncio.Future[Verdict | None], *, host: str, sha256: bytes
+    edge: Edge,
+    key: CacheKey,
+    done: asyncio.Future[Verdict | None],
+    *,
+    host: str,
+    sha256: bytes,
+    second: bool = False,
 ) -> None:
+    if second:
+        edge.second_stage_pending -= 1
     try:
         verdict = done.result()
     except Exception:
         log.exception("review search failed for %s", key)
         return
     if verdict is None or edge.state.exempted(*key):
+        return
+    if verdict.outcome == "block":  # the second stage: purge the copy just served, and block it
+        edge.count("staydown_blocked_late")
+        edge.cache.purge(*key)
+        edge.guard.cached.forget(key)
+        edge.block_copy(key, verdict, host=host)
         return
     edge.count("staydown_review")
     edge.report_match(key, verdict, host=host, sha256=sha256)

@@ -19,7 +19,7 @@ import httptools
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from staydown.edge import core
-from staydown.edge.body import BodyError, RequestBody
+from staydown.edge.body import BodyError, RequestBody, Unframed
 from staydown.edge.core import Decision, Outcome, Request, addressed_to_edge
 from staydown.edge.responses import CONTINUE, REASONS, render
 
@@ -155,7 +155,7 @@ class EdgeProtocol(asyncio.Protocol):
             if body is not None and body.unframed:  # its body comes first, read by its length
                 # Only feed_data is called while it stands in: the parser's callbacks, which ask
                 # the parser for the method or version, come from the parser it hands back to.
-                self.parser = cast(httptools.HttpRequestParser, _Unframed(self, body, self.parser))
+                self.parser = cast(httptools.HttpRequestParser, Unframed(self, body, self.parser))
             rest = data[upgrade.args[0] :] if upgrade.args else b""
             if rest and not self.closing:
                 self.data_received(rest)
@@ -552,33 +552,4 @@ async def close(server: asyncio.Server, edge: Edge) -> None:
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
     edge.hasher.shutdown(wait=False, cancel_futures=True)
-
-
-class _Unframed:
-    """Stands in for the parser while a body it does not frame (after a head asking for an upgrade,
-    which the edge ignores) is read by its Content-Length; then parsing goes on after the body."""
-
-    __slots__ = ("body", "connection", "left", "parser")
-
-    def __init__(
-        self, connection: EdgeProtocol, body: RequestBody, parser: httptools.HttpRequestParser
-    ) -> None:
-        self.connection, self.body, self.parser = connection, body, parser
-        self.left = body.length or 0
-
-    def feed_data(self, data: bytes) -> None:
-        piece, rest = data[: self.left], data[self.left :]
-        self.left -= len(piece)
-        connection = self.connection
-        if piece:
-            connection.on_body(piece)
-        if self.left:
-            return
-        connection.parser = self.parser
-        self.body.unframed = False
-        connection.on_message_complete()
-        if rest and not connection.closing:
-            try:
-                self.parser.feed_data(rest)
-            except httptools.HttpParserUpgrade as upgrade:  # where it is in what this was fed
-                raise httptools.HttpParserUpgrade(len(piece) + upgrade.args[0]) from None
+    edge.after_serving.shutdown(wait=False, cancel_futures=True)

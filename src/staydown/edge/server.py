@@ -93,6 +93,10 @@ class Edge:
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
+        # The second stage takes tens of milliseconds a copy: a thread of its own, so that it never
+        # holds up the verdicts that decide serving.
+        self.after_serving = ThreadPoolExecutor(1, thread_name_prefix="staydown-second-stage")
+        self.second_stage_pending = 0
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
@@ -202,6 +206,8 @@ class Edge:
                 "distance": verdict.distance,
                 "exact": verdict.exact,
                 "copy_sha256": (sha256 or self.guard.cached.sha.get(key) or verdict.entry.sha256).hex(),
+                **({"evidence": verdict.evidence.to_record()} if verdict.evidence is not None else {}),
+                **({"part": verdict.part} if verdict.part != "whole" else {}),
             }
         )
 

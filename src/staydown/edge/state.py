@@ -27,6 +27,7 @@ BANK_FIELDS = (
     "work_id",
     "sha256",
     "pdq",
+    "features",
 )
 
 
