@@ -16,11 +16,10 @@ from collections import deque
 from typing import TYPE_CHECKING, cast
 
 import httptools
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from staydown.edge import core
 from staydown.edge.body import BodyError, RequestBody, Unframed
-from staydown.edge.core import Decision, Outcome, Request, addressed_to_edge
+from staydown.edge.core import Decision, Outcome, Request
 from staydown.edge.responses import CONTINUE, REASONS, render
 
 if TYPE_CHECKING:
@@ -423,17 +422,15 @@ class EdgeProtocol(asyncio.Protocol):
         self._drain()
 
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
-        decision = self.edge.decide(request)
-        if (
-            decision.outcome is Outcome.unknown_host
-            and request.target == "/metrics"
-            and addressed_to_edge(decision)
-        ):
-            if request.body is not None:
-                request.body.discard()
-            transport.write(render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
-            return
-        answer = self.edge.immediate(request, decision)
+        edge = self.edge
+        if edge.answering is not None:
+            edge.answering(request)
+        try:
+            decision = edge.decide(request)
+            answer = edge.immediate(request, decision)
+        finally:
+            if edge.answering is not None:
+                edge.answering(None)
         if answer is None:
             self.worker = self.loop.create_task(self._slow(request, decision))
             return

@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-
 from staydown.edge import core, exchange
 from staydown.edge.cache import CachedResponse, CacheKey, MemoryCache
 from staydown.edge.core import Decision, Outcome, Request
@@ -84,13 +82,14 @@ class Edge:
         self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
         self._sweeper: asyncio.TimerHandle | None = None
         self.counters: dict[str, int] = {}
-        self.registry: CollectorRegistry | None = None
         # Decisions memoised per (Host, target, method), with the cache key of those that proxy.
         self._decisions: dict[tuple[str | None, str, str], tuple[Decision, CacheKey | None]] = {}
         self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
+        # Told the request being decided, then None: a stall there is reported with its request line.
+        self.answering: Callable[[Request | None], None] | None = None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
         # The second stage takes tens of milliseconds a copy: a thread of its own, so that it never
@@ -100,10 +99,6 @@ class Edge:
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
-
-    def metrics(self) -> bytes:
-        """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
-        return generate_latest(self.registry) if self.registry is not None else b""
 
     def watch(self, connection: EdgeProtocol) -> None:
         """Put a new connection under the deadline sweep."""
