@@ -161,9 +161,3 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
     if method in REFUSED_METHODS:
         return Decision(Outcome.method_not_allowed, zone=zone, url=url, detail=method)
     return Decision(Outcome.proxy, zone=zone, url=url)
-
-
-def addressed_to_edge(decision: Decision) -> bool:
-    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
-    host = decision.url.host if decision.url else ""
-    return host.startswith("[") or host.replace(".", "").isdigit()
