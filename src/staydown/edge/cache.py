@@ -12,8 +12,9 @@ from staydown.edge.freshness import (
     CacheControl,
     current_age,
     freshness_lifetime,
-    parse_cache_control,
     parse_http_date,
+    response_cache_control,
+    vary_members,
 )
 from staydown.edge.origin import HOP_BY_HOP
 from staydown.edge.responses import stored_head
@@ -48,7 +49,9 @@ class CachedResponse:
     lifetime: float
     response_cc: CacheControl
     vary: tuple[str, ...] = ()
-    vary_values: tuple[str, ...] = ()
+    # The request's values of the Vary fields, None where it had none: an absent field matches
+    # only an absent one, never an empty one (RFC 9111 section 4.1).
+    vary_values: tuple[str | None, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
     date: float | None = None
@@ -72,19 +75,21 @@ class CachedResponse:
         """Store a complete origin response to a request with ``request_headers``."""
         lowered = fields_by_name(headers)
         stored = [(n, v) for n, v in headers if n.lower() not in NOT_STORED]
-        vary = tuple(sorted({v.strip().lower() for v in lowered.get("vary", "").split(",") if v.strip()}))
+        vary = vary_members(lowered.get("vary"))
         if response_cc is None:
-            response_cc = parse_cache_control([v for n, v in headers if n.lower() == "cache-control"])
+            response_cc = response_cache_control(headers)
         return cls(
             status=status,
             headers=stored,
             body=body,
             request_time=request_time,
             response_time=response_time,
-            lifetime=freshness_lifetime(status=status, response_cc=response_cc, response_headers=lowered),
+            lifetime=freshness_lifetime(
+                status=status, response_cc=response_cc, response_headers=lowered, received=response_time
+            ),
             response_cc=response_cc,
             vary=vary,
-            vary_values=tuple(request_headers.get(name, "") for name in vary),
+            vary_values=tuple(request_headers.get(name) for name in vary),
             etag=lowered.get("etag"),
             last_modified=lowered.get("last-modified"),
             date=parse_http_date(lowered.get("date")),
@@ -104,7 +109,7 @@ class CachedResponse:
         updates = {n.lower(): (n, v) for n, v in headers if n.lower() not in NOT_STORED}
         merged = [updates.pop(n.lower(), (n, v)) for n, v in self.headers] + list(updates.values())
         lowered = fields_by_name(merged)
-        response_cc = parse_cache_control([v for n, v in merged if n.lower() == "cache-control"])
+        response_cc = response_cache_control(merged)
         return CachedResponse(
             status=self.status,
             headers=merged,
@@ -112,7 +117,7 @@ class CachedResponse:
             request_time=request_time,
             response_time=response_time,
             lifetime=freshness_lifetime(
-                status=self.status, response_cc=response_cc, response_headers=lowered
+                status=self.status, response_cc=response_cc, response_headers=lowered, received=response_time
             ),
             response_cc=response_cc,
             vary=self.vary,
@@ -150,7 +155,7 @@ class CachedResponse:
 
     def matches(self, request_headers: dict[str, str]) -> bool:
         return all(
-            request_headers.get(name, "") == value
+            request_headers.get(name) == value
             for name, value in zip(self.vary, self.vary_values, strict=True)
         )
 

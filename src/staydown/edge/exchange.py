@@ -16,7 +16,16 @@ from urllib.parse import urljoin
 from staydown.edge.body import BodyError
 from staydown.edge.cache import CachedResponse, CacheKey, fields_by_name
 from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, Request, tokens
-from staydown.edge.freshness import CacheControl, parse_cache_control, request_cache_control, storability
+from staydown.edge.freshness import (
+    ERROR_STATUSES,
+    CacheControl,
+    format_http_date,
+    freshens,
+    request_cache_control,
+    response_cache_control,
+    serve_on_error,
+    storability,
+)
 from staydown.edge.origin import HOP_BY_HOP, Interim, OriginError, OriginResponse
 from staydown.edge.responses import LAST_CHUNK, chunk, interim_head, render, serve_entry, stream_head
 from staydown.edge.state import ZoneState
@@ -127,13 +136,18 @@ async def fill(edge: Edge, request: Request, decision: Decision, write: Output) 
     assert decision.zone is not None and decision.url is not None
     key = (decision.zone.zone_id, decision.url.target)
     shared = not credentialed(request)
+    if request_cache_control(request.headers.get("cache-control", "")).only_if_cached:
+        # Nothing stored answers it, and it asks for nothing else (RFC 9111 section 5.2.1.7).
+        edge.count("only_if_cached")
+        write(render(504, b"Not in the cache.\n", head=request.method == "HEAD"))
+        return True
     if shared and key in edge.inflight:
         entry = await asyncio.shield(edge.inflight[key])
         blocked = edge.decide(request)  # a block may have arrived while waiting
         if blocked.outcome is not Outcome.proxy:
             write(edge.immediate(request, blocked) or b"")
             return True
-        if entry is not None:
+        if entry is not None and entry.matches(request.headers):  # the variant this one asks for
             edge.count("coalesced")
             write(serve_entry(entry, request, now=edge.clock(), state="hit"))
             return True
@@ -160,15 +174,17 @@ async def _fetch(
     *,
     shared: bool,
     future: asyncio.Future[CachedResponse | None] | None,
+    conditional: bool = True,
 ) -> bool:
     assert decision.zone is not None and decision.url is not None
-    stale = edge.cache.get(key, request.headers) if shared else None
+    stale = edge.cache.get(key, request.headers) if shared and conditional else None
     headers = forwarded_fields(request, NOT_FORWARDED)
     if stale is not None and stale.etag:
         headers.append(("If-None-Match", stale.etag))
     elif stale is not None and stale.last_modified:
         headers.append(("If-Modified-Since", stale.last_modified))
     request_time = edge.clock()
+    request_cc = request_cache_control(request.headers.get("cache-control", ""))
     try:
         response = await edge.pool.fetch(
             decision.zone.origin,
@@ -180,12 +196,24 @@ async def _fetch(
     except OriginError as exc:
         log.warning("origin fetch for %s failed: %s", decision.url.url, exc)
         edge.count("origin_error")
+        if stale is not None and _stale_if_error(edge, stale, request_cc):
+            write(serve_entry(stale, request, now=edge.clock(), state="stale"))
+            return True
         write(render(502, b"The origin could not be reached.\n", head=request.method == "HEAD"))
         return True
     response_time = edge.clock()
+    _received(response, response_time)
     if response.status == 304 and stale is not None:
         async for _ in response.body():
             pass
+        if not freshens(
+            stored_etag=stale.etag, stored_last_modified=stale.last_modified, fields=response.headers
+        ):
+            # It names another representation, so it updates nothing: ask again without conditions.
+            edge.count("revalidation_mismatch")
+            return await _fetch(
+                edge, request, decision, key, write, shared=shared, future=future, conditional=False
+            )
         refreshed = stale.refreshed(response.headers, request_time=request_time, response_time=response_time)
         edge.cache.put(key, refreshed)
         if future is not None:
@@ -193,8 +221,12 @@ async def _fetch(
         edge.count("revalidated")
         write(serve_entry(refreshed, request, now=response_time, state="revalidated"))
         return True
-    request_cc = request_cache_control(request.headers.get("cache-control", ""))
-    response_cc = parse_cache_control([v for n, v in response.headers if n.lower() == "cache-control"])
+    if response.status in ERROR_STATUSES and stale is not None and _stale_if_error(edge, stale, request_cc):
+        async for _ in response.body():
+            pass
+        write(serve_entry(stale, request, now=response_time, state="stale"))
+        return True
+    response_cc = response_cache_control(response.headers)
     verdict = storability(
         method="GET",
         status=response.status,
@@ -210,6 +242,62 @@ async def _fetch(
         edge.count("bypass")
         return await stream(response, request, write, state="bypass")
     return await _store(edge, request, response, key, write, response_cc, request_time, future)
+
+
+def _received(response: OriginResponse, response_time: float) -> None:
+    """Date an undated origin response when it arrives, as a cache with a clock must before it
+    stores or passes it on (RFC 9110 section 6.6.1)."""
+    if not any(n.lower() == "date" for n, _ in response.headers):
+        response.headers.append(("Date", format_http_date(response_time)))
+
+
+def _stale_if_error(edge: Edge, stale: CachedResponse, request_cc: CacheControl) -> bool:
+    """Whether the stored response answers for an origin that failed (stale-if-error allows it)."""
+    age = stale.age(edge.clock())
+    allowed = serve_on_error(
+        lifetime=stale.lifetime, age=age, request_cc=request_cc, response_cc=stale.response_cc
+    )
+    if allowed:
+        edge.count("stale_if_error")
+    return allowed
+
+
+class _Discard:
+    """The :class:`Output` of a revalidation nobody waits for."""
+
+    start = b""
+
+    def interim(self, data: bytes) -> None:
+        pass
+
+    def __call__(self, data: bytes) -> None:
+        pass
+
+    async def drained(self) -> None:
+        pass
+
+
+def revalidate_in_background(edge: Edge, request: Request, decision: Decision) -> None:
+    """Revalidate a stale stored response served under stale-while-revalidate (RFC 5861 section 3),
+    unless a fetch for its key is already under way: one at a time per key."""
+    assert decision.zone is not None and decision.url is not None
+    key = (decision.zone.zone_id, decision.url.target)
+    if key in edge.revalidating or key in edge.inflight:
+        return
+    # Asked as the request that found it stale would have asked, so that Vary selects the same variant,
+    # less its cache directives: the revalidation is the cache's own.
+    headers = {n: v for n, v in request.headers.items() if n not in ("cache-control", "pragma")}
+    revalidation = Request("GET", request.target, headers, True, request.client)
+    task = asyncio.get_running_loop().create_task(fill(edge, revalidation, decision, _Discard()))
+    edge.revalidating[key] = task  # and the loop's reference to a task is weak: this one is not
+    edge.count("background_revalidation")
+
+    def done(finished: asyncio.Task[bool]) -> None:
+        edge.revalidating.pop(key, None)
+        if not finished.cancelled() and finished.exception() is not None:
+            log.error("background revalidation of %s failed", key, exc_info=finished.exception())
+
+    task.add_done_callback(done)
 
 
 async def _store(

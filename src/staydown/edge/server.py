@@ -73,6 +73,8 @@ class Edge:
         self.limiter = RateLimiter(rate=config.rate_per_second, burst=config.rate_burst)
         self.zone_limiters: dict[int, RateLimiter] = {}
         self.inflight: dict[tuple[int, str], asyncio.Future[CachedResponse | None]] = {}
+        # Revalidations under stale-while-revalidate that nobody waits for, one per key at most.
+        self.revalidating: dict[CacheKey, asyncio.Task[bool]] = {}
         self.connections = 0
         # Connection deadlines are checked by one sweep, on a clock that the sweep advances.
         self.open: set[EdgeProtocol] = set()
@@ -268,18 +270,21 @@ class Edge:
             return None
         now = self.clock()
         cache_control = request.headers.get("cache-control")
-        if cache_control is None and not entry.response_cc.no_cache:
-            if entry.age(now) >= entry.lifetime:  # the common case needs only the arithmetic
-                return None
-        else:
+        age = entry.age(now)
+        # The common case, a fresh copy and no directives, needs only the arithmetic.
+        if cache_control is not None or entry.response_cc.no_cache or age >= entry.lifetime:
             verdict = reuse(
                 lifetime=entry.lifetime,
-                age=entry.age(now),
+                age=age,
                 request_cc=request_cache_control(cache_control or ""),
                 response_cc=entry.response_cc,
             )
             if not verdict.serve:
                 return None
+            if verdict.background:  # stale-while-revalidate
+                exchange.revalidate_in_background(self, request, decision)
+                self.count("stale")
+                return serve_entry(entry, request, now=now, state="stale")
         self.count("hit")
         return serve_entry(entry, request, now=now, state="hit")
 
