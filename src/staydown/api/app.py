@@ -23,6 +23,8 @@ from staydown.desk.api import router as desk_router
 from staydown.disclosure.api import router as disclosure_router
 from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import router as enforcement_router
+from staydown.enforcement.feed import FeedHub
+from staydown.enforcement.service import feed_signal
 from staydown.fingerprints.api import router as staydown_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
@@ -154,6 +156,13 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     app.state.clock = clock
     metrics = ApiMetrics(database, clock)
     app.state.metrics = metrics
+    app.state.feed_hub = FeedHub(
+        database,
+        feed_signal,
+        page_limit=settings.feed_page_limit,
+        idle_interval=settings.feed_poll_interval_seconds,
+        safety_interval=settings.feed_safety_poll_seconds,
+    )
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
-from staydown.api.deps import DatabaseDep, Principal, Reader, SettingsDep, require
+from staydown.api.deps import Principal, Reader, SettingsDep, require
 from staydown.api.errors import ApiError
-from staydown.db.engine import Database
 from staydown.enforcement import service
+from staydown.enforcement.feed import FeedAhead, FeedHub
 from staydown.enforcement.schemas import FeedPage, OutboxMessageRead
 from staydown.types import Role
 
@@ -21,41 +20,34 @@ Edge = Annotated[Principal, Depends(require(Role.edge))]
 Staff = Annotated[Principal, Depends(require(Role.agent, Role.customer))]
 
 
-def _read(database: Database, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    with database.reader() as session:
-        return service.read_feed(session, after=after, limit=limit)
+def hub_of(request: Request) -> FeedHub:
+    hub: FeedHub = request.app.state.feed_hub
+    return hub
 
 
 @router.get("/v1/edge/feed", response_model=FeedPage)
 async def feed(
     request: Request,
     _who: Edge,
-    database: DatabaseDep,
     settings: SettingsDep,
     after: int = Query(0, ge=0, description="the last sequence number the edge has applied"),
     wait: float = Query(0, ge=0, le=300, description="seconds to hold the request open when nothing is new"),
     limit: int | None = Query(None, ge=1, le=100_000),
-) -> FeedPage:
-    """Return enforcement records after ``after``, in order; long-poll up to ``wait`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + min(wait, settings.feed_max_wait_seconds)
+) -> Response:
+    """Return enforcement records after ``after``, in order; long-poll up to ``wait`` seconds.
+
+    Waiting requests share one reader per process (see ``enforcement.feed``): they cost nothing
+    while the log is idle."""
     page = min(limit or settings.feed_page_limit, settings.feed_page_limit)
-    while True:
-        generation = service.feed_signal.generation
-        try:
-            records, head = await run_in_threadpool(_read, database, after, page)
-        except service.FeedHeadTooOld as exc:
-            raise ApiError(409, "feed_reset", str(exc), {"head": service_head(database)}) from exc
-        remaining = deadline - loop.time()
-        if records or remaining <= 0 or await request.is_disconnected():
-            last = records[-1]["seq"] if records else after
-            return FeedPage(records=records, last=last, head=head)
-        await service.feed_signal.wait_past(generation, min(remaining, settings.feed_poll_interval_seconds))
-
-
-def service_head(database: Database) -> int:
-    with database.reader() as session:
-        return service.head(session)
+    try:
+        body = await hub_of(request).page(
+            after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds)
+        )
+    except FeedAhead as exc:
+        raise ApiError(
+            409, "feed_reset", str(exc), {"head": exc.head, "snapshot": "/v1/edge/snapshot"}
+        ) from exc
+    return Response(body, media_type="application/json")
 
 
 @router.get("/v1/outbox", response_model=list[OutboxMessageRead])

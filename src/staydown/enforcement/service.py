@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from staydown.db import journal
 from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
+from staydown.enforcement.feed import notify_appended
 from staydown.enforcement.models import (
     Channel,
     EnforcementRecord,
@@ -88,6 +89,7 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
         )
     bulk_insert(session, EnforcementRecord, _RECORD_COLUMNS, rows)
     head.seq = seq
+    notify_appended(session, seq)
 
 
 journal.register(JOURNAL, order=10, flush=_flush)
