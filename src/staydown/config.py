@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     nats_heartbeat_subject: str = Field("staydown.edges", pattern=r"^[A-Za-z0-9_.-]{1,128}$")
     edge_lag_alert_seconds: float = Field(60.0, gt=0)
     edge_heartbeat_seconds: float = Field(5.0, gt=0)
+    edge_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")  # default: the host's name
+    nats_retain_records: int = Field(1_000_000, ge=1)
 
     policy_file: Path | None = None
 

@@ -25,6 +25,7 @@ from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import router as enforcement_router
 from staydown.enforcement.feed import FeedHub
 from staydown.enforcement.service import feed_signal
+from staydown.enforcement.snapshot import Snapshots
 from staydown.fingerprints.api import router as staydown_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
@@ -163,6 +164,7 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
         idle_interval=settings.feed_poll_interval_seconds,
         safety_interval=settings.feed_safety_poll_seconds,
     )
+    app.state.feed_snapshots = Snapshots(database)
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)

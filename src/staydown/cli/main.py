@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -349,8 +350,15 @@ def api(
 
 @app.command("edge")
 def edge(
-    control_plane: Annotated[str, typer.Option("--control-plane", help="Control-plane base URL.")],
-    key: Annotated[str, typer.Option("--key", envvar="STAYDOWN_EDGE_KEY", help="An edge-role API key.")],
+    control_plane: Annotated[
+        str | None, typer.Option("--control-plane", help="Control-plane base URL (feed, snapshots, reports).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="STAYDOWN_EDGE_KEY", help="An edge-role API key.")
+    ] = None,
+    nats: Annotated[
+        str | None, typer.Option("--nats", help="Follow the feed from NATS JetStream at this URL.")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve visitors on.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the port.", min=1)] = 1,
@@ -364,17 +372,22 @@ def edge(
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
-    from staydown.edge.main import EdgeOptions, serve_admin, start_processes, stop_processes
+    from staydown.edge.main import EdgeOptions, nats_options, serve_admin, start_processes, stop_processes
 
+    if control_plane is None and nats is None:
+        raise typer.BadParameter("give --control-plane URL --key K, or --nats URL (or both)")
+    if control_plane is not None and not key:
+        raise typer.BadParameter("--control-plane needs --key (or STAYDOWN_EDGE_KEY)")
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
         settings,
         host=host,
         port=port,
-        control_plane=control_plane,
-        key=key,
+        control_plane=control_plane or "",
+        key=key or "",
         legal_url=legal_url,
         admin_port=admin_port,
+        nats=nats_options(settings, nats) if nats else None,
     )
     processes = start_processes(options, workers)
     serve_admin(options, workers)
@@ -386,6 +399,27 @@ def edge(
         pass
     finally:
         stop_processes(processes)
+
+
+@app.command("relay")
+def relay(
+    nats: Annotated[str, typer.Option("--nats", help="NATS server URL (JetStream enabled).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Publish every committed feed record to NATS JetStream, in order and exactly once."""
+    from staydown.enforcement.relay import run_relay
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s relay %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nats").setLevel(logging.WARNING)
+    settings = load_settings(data_dir)
+    database = _database(settings)
+    console.print(f"relay publishing the feed to {nats} stream {settings.nats_stream}; Ctrl-C to stop")
+    try:
+        run(run_relay(settings, database, nats))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.dispose()
 
 
 @app.command("worker")

@@ -25,12 +25,22 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from staydown import __version__
 from staydown.config import Settings
-from staydown.edge.feed import FeedConsumer, MatchReporter
+from staydown.edge.feed import EdgeIdentity, FeedConsumer, MatchReporter
+from staydown.edge.nats import NatsFollower
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
+from staydown.feedrecords import StreamNames
 
 log = logging.getLogger("staydown.edge")
+
+
+@dataclass(frozen=True)
+class NatsOptions:
+    url: str
+    names: StreamNames
+    heartbeat_every: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class EdgeOptions:
     config: EdgeConfig
     admin_port: int | None = None
     feed_wait: float = 25.0
+    nats: NatsOptions | None = None  # follow JetStream instead of long-polling control_plane
+    edge_id: str = ""
 
     @classmethod
     def from_settings(
@@ -55,6 +67,7 @@ class EdgeOptions:
         key: str,
         legal_url: str | None = None,
         admin_port: int | None = None,
+        nats: NatsOptions | None = None,
     ) -> EdgeOptions:
         """Options for an edge following ``control_plane``, keeping its stores under the data directory."""
         return cls(
@@ -65,7 +78,15 @@ class EdgeOptions:
             data_dir=settings.data_dir / "edge",
             config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
             admin_port=admin_port,
+            nats=nats,
+            edge_id=settings.edge_id or socket.gethostname(),
         )
+
+
+def nats_options(settings: Settings, url: str) -> NatsOptions:
+    """Where this edge follows the feed in NATS, from the one settings object."""
+    names = StreamNames(settings.nats_stream, settings.nats_subject, settings.nats_heartbeat_subject)
+    return NatsOptions(url, names, settings.edge_heartbeat_seconds)
 
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
@@ -99,7 +120,7 @@ def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
 
 
 class EdgeCollector(Collector):
-    def __init__(self, edge: Edge, consumer: FeedConsumer, worker: int) -> None:
+    def __init__(self, edge: Edge, consumer: FeedConsumer | NatsFollower, worker: int) -> None:
         self.edge, self.consumer, self.worker = edge, consumer, str(worker)
 
     def collect(self):  # type: ignore[no-untyped-def]
@@ -133,6 +154,30 @@ class EdgeCollector(Collector):
         yield responses
 
 
+def follower(options: EdgeOptions, index: int, edge: Edge, store: LocalStore) -> FeedConsumer | NatsFollower:
+    """The worker's feed consumer: JetStream when ``--nats`` is given, else the HTTP long-poll."""
+    identity = EdgeIdentity(f"{options.edge_id}/{index}", __version__)
+    if options.nats is not None:
+        return NatsFollower(
+            edge,
+            store,
+            url=options.nats.url,
+            names=options.nats.names,
+            identity=identity,
+            control_plane=options.control_plane or None,
+            key=options.key or None,
+            heartbeat_every=options.nats.heartbeat_every,
+        )
+    return FeedConsumer(
+        edge,
+        store,
+        control_plane=options.control_plane,
+        key=options.key,
+        wait=options.feed_wait,
+        identity=identity,
+    )
+
+
 async def run_worker(
     options: EdgeOptions, index: int, *, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
@@ -143,9 +188,7 @@ async def run_worker(
     gc.collect()
     gc.freeze()
     edge = Edge(state, options.config)
-    consumer = FeedConsumer(
-        edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
-    )
+    consumer = follower(options, index, edge, store)
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge, consumer, index))
     edge.registry = registry
@@ -154,16 +197,18 @@ async def run_worker(
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
-    reporter = MatchReporter(control_plane=options.control_plane, key=options.key)
-    edge.report = reporter.submit
     feed = asyncio.create_task(consumer.run(stop))
-    reports = asyncio.create_task(reporter.run(stop))
+    tasks = [feed]
+    if options.control_plane:
+        reporter = MatchReporter(control_plane=options.control_plane, key=options.key)
+        edge.report = reporter.submit
+        tasks.append(asyncio.create_task(reporter.run(stop)))
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
-        for task in (feed, reports):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

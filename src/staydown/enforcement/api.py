@@ -6,12 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from staydown.api.deps import Principal, Reader, SettingsDep, require
 from staydown.api.errors import ApiError
 from staydown.enforcement import service
 from staydown.enforcement.feed import FeedAhead, FeedHub
 from staydown.enforcement.schemas import FeedPage, OutboxMessageRead
+from staydown.enforcement.snapshot import Snapshots
 from staydown.types import Role
 
 router = APIRouter(tags=["enforcement"])
@@ -48,6 +50,29 @@ async def feed(
             409, "feed_reset", str(exc), {"head": exc.head, "snapshot": "/v1/edge/snapshot"}
         ) from exc
     return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/v1/edge/snapshot",
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "gzip-encoded JSON lines"}},
+)
+async def snapshot(request: Request, _who: Edge) -> Response:
+    """The enforcement state as of a sequence, for an edge to load and then follow the feed from.
+
+    JSON lines (``edge.state.snapshot_lines``), always gzip-encoded; ``Staydown-Snapshot-Seq`` names
+    the sequence it holds."""
+    snapshots: Snapshots = request.app.state.feed_snapshots
+    current = await run_in_threadpool(snapshots.current)
+    return Response(
+        current.gzipped,
+        media_type="application/x-ndjson",
+        headers={
+            "content-encoding": "gzip",
+            "staydown-snapshot-seq": str(current.seq),
+            "cache-control": "no-store",
+        },
+    )
 
 
 @router.get("/v1/outbox", response_model=list[OutboxMessageRead])

@@ -274,6 +274,30 @@ class FeedHub:
                 await asyncio.wait_for(self._changed.wait(), remaining)
         return await self._serve(after, limit, self.head)
 
+    async def records(self, *, after: int, limit: int, wait: float) -> list[tuple[int, bytes]]:
+        """The encoded records after ``after`` (up to ``limit``), waiting up to ``wait`` seconds for
+        one: how the relay follows the log."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        head = await self.current_head()
+        if after > head:
+            fresh = await asyncio.to_thread(self._db_head)
+            if after > fresh:
+                raise FeedAhead(after, fresh)
+        while self.head <= after:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            assert self._changed is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        end = min(self.head, after + limit)
+        if after + 1 in self._recent and end in self._recent:
+            return [(seq, self._recent[seq]) for seq in range(after + 1, end + 1)]
+        bodies = await asyncio.to_thread(self._read_encoded, after, end - after)
+        return [(after + 1 + n, body) for n, body in enumerate(bodies)]
+
     async def _serve(self, after: int, limit: int, head: int) -> bytes:
         end = min(head, after + limit)
         key = (after, end, head)
