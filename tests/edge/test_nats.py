@@ -56,6 +56,13 @@ def test_an_edge_following_nats_enforces_a_notice(
         )
         assert created.status_code == 201
         eventually(lambda: status(port, "jet.example.test", "/a.jpg") == 451, what="the block applied")
+        applied = f"/v1/notices/{created.json()['id']}/edges"
+        eventually(
+            lambda: api.as_("agent").get(applied).json()["applied"] == ["pop-1/0"],
+            what="the heartbeat reaching the registry",
+        )
+        [reported] = [e for e in api.as_("agent").get("/v1/edges").json() if e["id"] == "pop-1/0"]
+        assert reported["transport"] == "nats" and reported["state"] == "ok"
         edge.alive()
         assert "/v1/edge/feed" not in edge.output()
 

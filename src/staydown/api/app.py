@@ -24,6 +24,7 @@ from staydown.disclosure.api import router as disclosure_router
 from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import router as enforcement_router
 from staydown.enforcement.feed import FeedHub
+from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
 from staydown.enforcement.snapshot import Snapshots
 from staydown.fingerprints.api import router as staydown_router
@@ -165,6 +166,8 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
         safety_interval=settings.feed_safety_poll_seconds,
     )
     app.state.feed_snapshots = Snapshots(database)
+    app.state.edge_registry = EdgeRegistry(database)
+    metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)

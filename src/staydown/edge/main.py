@@ -156,7 +156,7 @@ class EdgeCollector(Collector):
 
 def follower(options: EdgeOptions, index: int, edge: Edge, store: LocalStore) -> FeedConsumer | NatsFollower:
     """The worker's feed consumer: JetStream when ``--nats`` is given, else the HTTP long-poll."""
-    identity = EdgeIdentity(f"{options.edge_id}/{index}", __version__)
+    identity = EdgeIdentity(f"{options.edge_id or socket.gethostname()}/{index}", __version__)
     if options.nats is not None:
         return NatsFollower(
             edge,

@@ -8,18 +8,52 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from staydown.api.deps import Principal, Reader, SettingsDep, require
+from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, principal, require
 from staydown.api.errors import ApiError
 from staydown.enforcement import service
 from staydown.enforcement.feed import FeedAhead, FeedHub
-from staydown.enforcement.schemas import FeedPage, OutboxMessageRead
+from staydown.enforcement.registry import (
+    Contact,
+    EdgeRegistry,
+    applied_by,
+    edge_id_of,
+    list_health,
+)
+from staydown.enforcement.schemas import EdgeRead, FeedPage, NoticeEdges, OutboxMessageRead
 from staydown.enforcement.snapshot import Snapshots
 from staydown.types import Role
 
 router = APIRouter(tags=["enforcement"])
 
 Edge = Annotated[Principal, Depends(require(Role.edge))]
+Desk = Annotated[Principal, Depends(require(Role.agent))]
 Staff = Annotated[Principal, Depends(require(Role.agent, Role.customer))]
+
+
+def registry_of(request: Request) -> EdgeRegistry:
+    registry: EdgeRegistry = request.app.state.edge_registry
+    return registry
+
+
+async def feed_edge(request: Request, database: DatabaseDep, now: NowDep) -> Principal:
+    """The edge-role caller; a refused key is recorded in the edge registry before it is answered."""
+    try:
+        who = await run_in_threadpool(principal, request, database)
+        return require(Role.edge)(who)
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            await registry_of(request).refused(
+                Contact(
+                    edge_id_of(request.headers.get("staydown-edge"), key_id=None),
+                    now,
+                    version=request.headers.get("staydown-edge-version", "")[:64],
+                    refused_status=exc.status,
+                )
+            )
+        raise
+
+
+FeedEdge = Annotated[Principal, Depends(feed_edge)]
 
 
 def hub_of(request: Request) -> FeedHub:
@@ -30,8 +64,9 @@ def hub_of(request: Request) -> FeedHub:
 @router.get("/v1/edge/feed", response_model=FeedPage)
 async def feed(
     request: Request,
-    _who: Edge,
+    who: FeedEdge,
     settings: SettingsDep,
+    now: NowDep,
     after: int = Query(0, ge=0, description="the last sequence number the edge has applied"),
     wait: float = Query(0, ge=0, le=300, description="seconds to hold the request open when nothing is new"),
     limit: int | None = Query(None, ge=1, le=100_000),
@@ -41,6 +76,15 @@ async def feed(
     Waiting requests share one reader per process (see ``enforcement.feed``): they cost nothing
     while the log is idle."""
     page = min(limit or settings.feed_page_limit, settings.feed_page_limit)
+    registry_of(request).note(
+        Contact(
+            edge_id_of(request.headers.get("staydown-edge"), key_id=who.key_id),
+            now,
+            version=request.headers.get("staydown-edge-version", "")[:64],
+            seq=after,
+            key_id=who.key_id,
+        )
+    )
     try:
         body = await hub_of(request).page(
             after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds)
@@ -57,7 +101,7 @@ async def feed(
     response_class=Response,
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "gzip-encoded JSON lines"}},
 )
-async def snapshot(request: Request, _who: Edge) -> Response:
+async def snapshot(request: Request, _who: FeedEdge) -> Response:
     """The enforcement state as of a sequence, for an edge to load and then follow the feed from.
 
     JSON lines (``edge.state.snapshot_lines``), always gzip-encoded; ``Staydown-Snapshot-Seq`` names
@@ -73,6 +117,35 @@ async def snapshot(request: Request, _who: Edge) -> Response:
             "cache-control": "no-store",
         },
     )
+
+
+@router.get("/v1/edges", response_model=list[EdgeRead])
+def edges(_who: Desk, session: Reader, settings: SettingsDep, now: NowDep) -> list[EdgeRead]:
+    """Every edge worker the control plane has heard from: applied seq, lag, last contact, state
+    (``ok``, ``behind``, ``silent`` or ``refused``), most troubled first."""
+    return [
+        EdgeRead(
+            id=edge.edge_id,
+            version=edge.version,
+            transport=edge.transport,
+            seq=edge.seq,
+            head=edge.head,
+            lag=edge.lag_seconds,
+            lag_records=edge.lag_records,
+            last_contact=edge.last_contact,
+            state=edge.state.value,
+            refused_status=edge.refused_status,
+            refused_at=edge.refused_at,
+        )
+        for edge in list_health(session, now=now, alert_seconds=settings.edge_lag_alert_seconds)
+    ]
+
+
+@router.get("/v1/notices/{notice_id}/edges", response_model=NoticeEdges)
+def notice_edges(notice_id: int, _who: Desk, session: Reader) -> NoticeEdges:
+    """Which edges have applied this notice's blocks, and which have not yet."""
+    seq, applied, pending = applied_by(session, notice_id=notice_id)
+    return NoticeEdges(notice_id=notice_id, seq=seq, applied=applied, pending=pending)
 
 
 @router.get("/v1/outbox", response_model=list[OutboxMessageRead])

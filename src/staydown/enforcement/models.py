@@ -97,3 +97,19 @@ class Timer(Base):
     done_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EdgeContact(Base):
+    """What the control plane last heard from one edge worker: its applied sequence, or a refusal."""
+
+    __tablename__ = "edges"
+
+    edge_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    transport: Mapped[str] = mapped_column(String(16), default="http")
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_contact: Mapped[datetime | None]  # the last accepted poll or heartbeat
+    refused_status: Mapped[int | None] = mapped_column(Integer)  # 401 or 403, while refused
+    refused_at: Mapped[datetime | None]

@@ -17,6 +17,7 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -29,6 +30,7 @@ from nats.js.errors import APIError, NotFoundError
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.enforcement.feed import FeedAhead, FeedHub
+from staydown.enforcement.registry import Contact, EdgeRegistry, edge_id_of
 from staydown.enforcement.service import feed_signal
 from staydown.feedrecords import StreamNames
 
@@ -168,8 +170,21 @@ async def run_relay(settings: Settings, database: Database, url: str) -> None:
         safety_interval=settings.feed_safety_poll_seconds,
     )
     names = StreamNames(settings.nats_stream, settings.nats_subject, settings.nats_heartbeat_subject)
-    relay = Relay(hub, url=url, names=names, retain=settings.nats_retain_records)
+    registry = EdgeRegistry(database)
+
+    async def heartbeat(report: dict[str, Any]) -> None:
+        edge_id, seq = report.get("edge"), report.get("seq")
+        if not isinstance(edge_id, str) or not isinstance(seq, int):
+            return
+        version = str(report.get("version") or "")[:64]
+        at = datetime.now(UTC)
+        registry.note(
+            Contact(edge_id_of(edge_id, key_id=None), at, version=version, transport="nats", seq=seq)
+        )
+
+    relay = Relay(hub, url=url, names=names, retain=settings.nats_retain_records, on_heartbeat=heartbeat)
     try:
         await relay.run(stop)
     finally:
         await hub.close()
+        await registry.close()

@@ -1,0 +1,99 @@
+"""The edge registry: every edge's applied sequence and state, refused keys included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from staydown.enforcement import service
+from staydown.enforcement.registry import EdgeState, edge_id_of, judge, lag_seconds
+from tests.conftest import Api
+from tests.edge.harness import EdgeThread
+from tests.fleet import eventually
+from tests.support import active_zone, notice_body
+
+NOW = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+
+
+def ago(seconds: float) -> datetime:
+    return NOW - timedelta(seconds=seconds)
+
+
+def test_judge_names_the_trouble_an_edge_is_in() -> None:
+    def state(**kw: object) -> EdgeState:
+        args = {"last_contact": ago(1), "refused_at": None, "lag_seconds": 0.0} | kw
+        return judge(now=NOW, alert_seconds=60, **args)  # type: ignore[arg-type]
+
+    assert state() is EdgeState.ok
+    assert state(lag_seconds=59.9) is EdgeState.ok
+    assert state(lag_seconds=60.1) is EdgeState.behind
+    assert state(last_contact=ago(61)) is EdgeState.silent
+    assert state(last_contact=None) is EdgeState.silent
+    assert state(refused_at=ago(0)) is EdgeState.refused
+    assert state(last_contact=None, refused_at=ago(5)) is EdgeState.refused
+    assert state(refused_at=ago(5)) is EdgeState.ok  # accepted again since
+
+
+def test_lag_is_the_age_of_the_oldest_record_not_applied() -> None:
+    assert lag_seconds(seq=10, head=10, oldest_unapplied=None, now=NOW) == 0
+    assert lag_seconds(seq=9, head=10, oldest_unapplied=ago(42), now=NOW) == 42
+    assert lag_seconds(seq=9, head=10, oldest_unapplied=ago(-3), now=NOW) == 0
+
+
+def test_edge_names_are_cut_and_never_empty() -> None:
+    assert edge_id_of("pop-1/0", key_id=3) == "pop-1/0"
+    assert edge_id_of(None, key_id=3) == "key-3"
+    assert edge_id_of("bad\x00name", key_id=None) == "unnamed"
+    assert len(edge_id_of("x" * 1000, key_id=None)) == 128
+
+
+def edges(api: Api) -> list[dict]:
+    answer = api.as_("agent").get("/v1/edges")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_revoked_edge_key_shows_as_refused(api: Api, tmp_path: Path) -> None:
+    active_zone(api, "reg.example.test")
+    key = api.as_("admin").post("/v1/keys", json={"role": "edge", "name": "pop-9"}).json()
+    with EdgeThread(control_plane=api.url, key=key["key"], data_dir=tmp_path / "edge"):
+        with api.database.reader() as session:
+            head = service.head(session)
+        eventually(lambda: [e["seq"] for e in edges(api)] == [head], what="the edge reporting")
+        [edge] = edges(api)
+        assert edge["state"] == "ok" and edge["lag"] == 0 and edge["lag_records"] == 0
+        assert edge["transport"] == "http" and edge["version"]
+        created = (
+            api.as_("trusted_flagger")
+            .post("/v1/notices", json=notice_body(["http://reg.example.test/a.jpg"]))
+            .json()
+        )
+        eventually(lambda: edges(api)[0]["seq"] == head + 1, what="the block applied")
+        applied = api.as_("agent").get(f"/v1/notices/{created['id']}/edges").json()
+        assert applied == {
+            "notice_id": created["id"],
+            "seq": head + 1,
+            "applied": [edge["id"]],
+            "pending": [],
+        }
+
+        assert api.as_("admin").delete(f"/v1/keys/{key['id']}").status_code == 204
+        eventually(
+            lambda: edges(api)[0]["state"] == "refused",
+            timeout=api.settings.edge_lag_alert_seconds,
+            what="the refusal recorded",
+        )
+        [refused] = edges(api)
+        assert refused["id"] == edge["id"] and refused["refused_status"] == 401
+        metrics = httpx.get(f"{api.url}/metrics").text
+        assert 'staydown_edges{state="refused"} 1.0' in metrics
+        assert "staydown_edges_alerting 1.0" in metrics
+        assert f'staydown_edge_alert{{edge="{edge["id"]}",state="refused"}} 1.0' in metrics
+
+
+def test_edges_are_for_the_desk_only(api: Api) -> None:
+    assert api.as_("edge").get("/v1/edges").status_code == 403
+    assert api.as_("submitter").get("/v1/edges").status_code == 403
+    assert httpx.get(f"{api.url}/v1/edges").status_code == 401
