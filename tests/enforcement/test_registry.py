@@ -10,6 +10,7 @@ import httpx
 from staydown.enforcement import service
 from staydown.enforcement.registry import EdgeState, edge_id_of, judge, lag_seconds
 from tests.conftest import Api
+from tests.desk.support import DeskClient
 from tests.edge.harness import EdgeThread
 from tests.fleet import eventually
 from tests.support import active_zone, notice_body
@@ -91,6 +92,14 @@ def test_a_revoked_edge_key_shows_as_refused(api: Api, tmp_path: Path) -> None:
         assert 'staydown_edges{state="refused"} 1.0' in metrics
         assert "staydown_edges_alerting 1.0" in metrics
         assert f'staydown_edge_alert{{edge="{edge["id"]}",state="refused"}} 1.0' in metrics
+
+        desk = DeskClient(api)
+        desk.sign_in_with_key(api.keys["agent"])
+        page = desk.get("/desk/edges")
+        assert page.status_code == 200
+        assert "1 edge(s) need attention" in page.text and f"{edge['id']} (refused)" in page.text
+        notice_page = desk.get(f"/desk/notices/{created['id']}").text
+        assert f"Applied by 1 edge(s): {edge['id']}" in notice_page
 
 
 def test_edges_are_for_the_desk_only(api: Api) -> None:

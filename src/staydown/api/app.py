@@ -22,6 +22,7 @@ from staydown.desk.api import STATIC_DIR as DESK_STATIC
 from staydown.desk.api import router as desk_router
 from staydown.disclosure.api import router as disclosure_router
 from staydown.due_process.api import router as due_process_router
+from staydown.enforcement.api import EdgeKeys
 from staydown.enforcement.api import router as enforcement_router
 from staydown.enforcement.feed import FeedHub
 from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
@@ -167,6 +168,7 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     )
     app.state.feed_snapshots = Snapshots(database)
     app.state.edge_registry = EdgeRegistry(database)
+    app.state.edge_keys = EdgeKeys(database)
     metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -107,31 +108,73 @@ def edge_id_of(header: str | None, *, key_id: int | None) -> str:
 
 
 def _upsert(session: Session, contacts: Sequence[Contact]) -> None:
+    """Write contacts in at most two statements (accepted ones, refusals), whatever their number."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    latest: dict[str, Contact] = {}
-    for contact in contacts:
-        latest[contact.edge_id] = contact  # in arrival order: the last one wins
-    for contact in latest.values():
-        values: dict[str, object] = {"edge_id": contact.edge_id, "first_seen": contact.at}
-        update: dict[str, object]
-        if contact.refused_status is not None:
-            update = {"refused_status": contact.refused_status, "refused_at": contact.at}
-            values |= {"version": contact.version, "transport": contact.transport, "seq": 0} | update
-        else:
-            update = {
-                "version": contact.version,
-                "transport": contact.transport,
-                "seq": contact.seq or 0,
-                "last_contact": contact.at,
+    accepted: dict[str, Contact] = {}
+    refused: dict[str, Contact] = {}
+    for contact in contacts:  # in arrival order: the last one of each edge wins
+        (refused if contact.refused_status is not None else accepted)[contact.edge_id] = contact
+    if accepted:
+        rows = [
+            {
+                "edge_id": c.edge_id,
+                "first_seen": c.at,
+                "version": c.version,
+                "transport": c.transport,
+                "seq": c.seq or 0,
+                "key_id": c.key_id,
+                "last_contact": c.at,
                 "refused_status": None,
                 "refused_at": None,
             }
-            if contact.key_id is not None:
-                update["key_id"] = contact.key_id
-            values |= update
-        statement = insert(EdgeContact).values(**values)
-        session.execute(statement.on_conflict_do_update(index_elements=[EdgeContact.edge_id], set_=update))
+            for c in accepted.values()
+        ]
+        for chunk in _chunks(rows):
+            statement = insert(EdgeContact).values(chunk)
+            new = statement.excluded
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[EdgeContact.edge_id],
+                    set_={
+                        "version": new.version,
+                        "transport": new.transport,
+                        "seq": new.seq,
+                        "key_id": func.coalesce(new.key_id, EdgeContact.key_id),
+                        "last_contact": new.last_contact,
+                        "refused_status": None,
+                        "refused_at": None,
+                    },
+                )
+            )
+    if refused:
+        rows = [
+            {
+                "edge_id": c.edge_id,
+                "first_seen": c.at,
+                "version": c.version,
+                "transport": c.transport,
+                "seq": 0,
+                "refused_status": c.refused_status,
+                "refused_at": c.at,
+            }
+            for c in refused.values()
+        ]
+        for chunk in _chunks(rows):
+            statement = insert(EdgeContact).values(chunk)
+            new = statement.excluded
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[EdgeContact.edge_id],
+                    set_={"refused_status": new.refused_status, "refused_at": new.refused_at},
+                )
+            )
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = 1000) -> Iterator[list[dict[str, Any]]]:
+    """Rows in slices one statement can bind (SQLite allows 32,766 parameters)."""
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 class EdgeRegistry:

@@ -30,9 +30,13 @@ from staydown.enforcement.models import (
     Timer,
     TimerStatus,
 )
+from staydown.enforcement.registry import applied_by as edges_applying
+from staydown.enforcement.registry import list_health as edge_health
 from staydown.types import as_utc
 
 JOURNAL = "enforcement"
+
+__all__ = ["edge_health", "edges_applying"]  # the edge registry, for the desk
 
 
 @dataclass
