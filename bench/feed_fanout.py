@@ -122,13 +122,29 @@ def prepare(url: str, directory: Path) -> dict[str, str]:
     return keys
 
 
+def lenient_policy(directory: Path) -> Path:
+    """A repeat-infringer policy that never suspends, so every bench notice blocks in one zone."""
+    path = directory / "lenient.toml"
+    path.write_text(
+        "[repeat_infringer]\nwarning_strikes = 1000\n[repeat_infringer.suspension]\nstrikes = 1000\n"
+        "[repeat_infringer.termination]\nstrikes = 1000\n"
+    )
+    return path
+
+
 class Api:
     """`staydown api` as a process of its own."""
 
     def __init__(self, url: str, directory: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full = {**os.environ, "STAYDOWN_DATA_DIR": str(directory), "STAYDOWN_DATABASE_URL": url, **env}
+        full = {
+            **os.environ,
+            "STAYDOWN_DATA_DIR": str(directory),
+            "STAYDOWN_DATABASE_URL": url,
+            "STAYDOWN_POLICY_FILE": str(lenient_policy(directory)),
+            **env,
+        }
         self.log = (directory / "api.log").open("w")
         self.proc = subprocess.Popen(
             [*STAYDOWN, "api", "--port", str(self.port)], env=full, stdout=self.log, stderr=subprocess.STDOUT
@@ -266,10 +282,32 @@ def latency(args: argparse.Namespace) -> None:
 
 async def _delete_stream(url: str, stream: str) -> None:
     import nats
+    from nats.js.errors import NotFoundError
 
     nc = await nats.connect(url)
     try:
         await nc.jetstream().delete_stream(stream)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
+
+
+async def wait_for_stream(url: str, stream: str, head: int) -> None:
+    """Until the relay has created the stream and published up to ``head``."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url)
+    try:
+        for _ in range(600):
+            try:
+                if (await nc.jetstream().stream_info(stream)).state.last_seq >= head:
+                    return
+            except NotFoundError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the relay did not publish")
     finally:
         await nc.close()
 
@@ -311,7 +349,7 @@ async def _latency(args: argparse.Namespace, api: Api, keys: dict[str, str], nam
     stop = asyncio.Event()
     seen: list[dict[int, float]] = [{} for _ in range(args.edges)]
     if args.nats:
-        await asyncio.sleep(2)  # the relay has created the stream and published the zone
+        await wait_for_stream(args.nats, names["STAYDOWN_NATS_STREAM"], head)
         tasks = await nats_edges(args.nats, names, args.edges, head, seen, stop)
     else:
         tasks = [
@@ -334,7 +372,10 @@ async def _latency(args: argparse.Namespace, api: Api, keys: dict[str, str], nam
             while sum(1 for s in seen if seq in s) < args.edges and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
             arrived = [s[seq] for s in seen if seq in s]
-            delays += [max(0.0, t - created) for t in arrived]
+            mine = [max(0.0, t - created) for t in arrived]
+            delays += mine
+            if args.verbose and mine:
+                print(f"  notice {n}: min {1000 * min(mine):.0f} ms  max {1000 * max(mine):.0f} ms")
             missing = args.edges - len(arrived)
             if missing:
                 print(f"  notice {n}: {missing} edge(s) did not receive seq {seq} within 30 s")
@@ -457,7 +498,7 @@ def write_log(database: Database, *, blocks: int, hashes: int) -> str:
                             "notice_id": None,
                             "work_id": None,
                             "sha256": pdq,
-                            "pdq": pdq,
+                            "pdq": [pdq],
                         },
                     )
                 )
@@ -483,6 +524,7 @@ def main() -> None:
     p_lat.add_argument("--edges", type=int, default=1000)
     p_lat.add_argument("--notices", type=int, default=5)
     p_lat.add_argument("--nats")
+    p_lat.add_argument("--verbose", action="store_true")
     p_lat.add_argument("--postgres")
     p_snap = sub.add_parser("snapshot")
     p_snap.add_argument("--blocks", type=int, default=1_000_000)
