@@ -410,6 +410,15 @@ def snapshot(args: argparse.Namespace) -> None:
             f"in {time.perf_counter() - started:.0f} s"
         )
         api = Api(url, directory)
+        started = time.perf_counter()
+        warm = httpx.get(
+            f"{api.url}/v1/edge/snapshot", headers={"authorization": f"Bearer {keys['edge']}"}, timeout=600
+        )
+        warm.raise_for_status()
+        print(
+            f"  control plane: first snapshot (fold of the whole log, encode, gzip) "
+            f"{time.perf_counter() - started:.1f} s, {len(warm.content) / 1e6:.0f} MB of JSON lines"
+        )
         edge_port = free_port()
         edge_dir = directory / "edge-node"
         env = {**os.environ, "STAYDOWN_DATA_DIR": str(edge_dir)}

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from staydown.feedrecords import (
+    BANK_FIELDS,
+    BlockRecord,
+    FeedRecord,
+    HashAddRecord,
+    HashRemoveRecord,
+    OtherRecord,
+    PurgeRecord,
+    UnblockRecord,
+    ZoneRecord,
+    parse_record,
+)
 from staydown.urls import block_key
 
+__all__ = ["BANK_FIELDS", "EnforcementState", "LocalStore", "SnapshotLoader", "ZoneState", "snapshot_lines"]
+
 SERVED = "active"
-BANK_FIELDS = (
-    "entry_id",
-    "scope",
-    "scope_zone_id",
-    "scope_customer_id",
-    "notice_id",
-    "work_id",
-    "sha256",
-    "pdq",
-)
 
 
 @dataclass(slots=True)
@@ -59,29 +63,37 @@ class EnforcementState:
     bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
     exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> keys cleared of stay-down
 
-    def apply(self, record: dict[str, Any]) -> tuple[str, int | None, str | None]:
+    def apply(self, record: Mapping[str, Any] | FeedRecord) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
-        seq = int(record["seq"])
-        if seq != self.seq + 1:
-            raise ValueError(f"feed record {seq} does not follow {self.seq}")
-        kind = record["kind"]
-        zone_id: int | None = record.get("zone_id")
-        target: str | None = record.get("target")
-        if kind == "zone":
-            self._apply_zone(record)
-        elif kind == "block" and zone_id is not None and target is not None:
-            self._block(zone_id, target, record.get("notice_id"))
-            self.exempt.get(zone_id, set()).discard(block_key(target))
-        elif kind == "unblock" and zone_id is not None and target is not None:
-            self._unblock(zone_id, target)
-            if record.get("staydown_exempt"):  # an agent found this copy was not one
-                self.exempt.setdefault(zone_id, set()).add(block_key(target))
-        elif kind == "hash_add":
-            self.bank[int(record["entry_id"])] = {k: record[k] for k in BANK_FIELDS if k in record}
-        elif kind == "hash_remove":
-            self.bank.pop(int(record["entry_id"]), None)
-        self.seq = seq
-        return kind, zone_id, target
+        typed = parse_record(record) if isinstance(record, Mapping) else record
+        if typed.seq != self.seq + 1:
+            raise ValueError(f"feed record {typed.seq} does not follow {self.seq}")
+        outcome: tuple[str, int | None, str | None]
+        match typed:
+            case ZoneRecord():
+                self._apply_zone(typed)
+                outcome = (typed.kind.value, typed.zone_id, None)
+            case BlockRecord():
+                self._block(typed.zone_id, typed.target, typed.notice_id)
+                self.exempt.get(typed.zone_id, set()).discard(block_key(typed.target))
+                outcome = (typed.kind.value, typed.zone_id, typed.target)
+            case UnblockRecord():
+                self._unblock(typed.zone_id, typed.target)
+                if typed.staydown_exempt:  # an agent found this copy was not one
+                    self.exempt.setdefault(typed.zone_id, set()).add(block_key(typed.target))
+                outcome = (typed.kind.value, typed.zone_id, typed.target)
+            case PurgeRecord():
+                outcome = (typed.kind.value, typed.zone_id, typed.target)
+            case HashAddRecord():
+                self.bank[typed.entry_id] = typed.bank_entry()
+                outcome = (typed.kind.value, None, None)
+            case HashRemoveRecord():
+                self.bank.pop(typed.entry_id, None)
+                outcome = (typed.kind.value, None, None)
+            case OtherRecord():
+                outcome = (typed.name, None, None)
+        self.seq = typed.seq
+        return outcome
 
     def _block(self, zone_id: int, target: str, notice_id: int | None) -> None:
         key = block_key(target)
@@ -124,24 +136,23 @@ class EnforcementState:
                 else:
                     yield zone_id, key, notice_id
 
-    def _apply_zone(self, record: dict[str, Any]) -> None:
-        zone_id = int(record["zone_id"])
-        previous = self.zones.get(zone_id)
+    def _apply_zone(self, record: ZoneRecord) -> None:
+        previous = self.zones.get(record.zone_id)
         if previous is not None:
             for host in previous.hostnames:
                 if self.hosts.get(host) is previous:
                     del self.hosts[host]
         zone = ZoneState(
-            zone_id=zone_id,
-            customer_id=record.get("customer_id"),
-            hostnames=tuple(record.get("hostnames") or ()),
-            origin=str(record.get("origin") or ""),
-            status=str(record["status"]),
-            reason=record.get("reason"),
-            rate_per_second=record.get("rate_per_second"),
-            rate_burst=record.get("rate_burst"),
+            zone_id=record.zone_id,
+            customer_id=record.customer_id,
+            hostnames=record.hostnames,
+            origin=record.origin,
+            status=record.status,
+            reason=record.reason,
+            rate_per_second=record.rate_per_second,
+            rate_burst=record.rate_burst,
         )
-        self.zones[zone_id] = zone
+        self.zones[record.zone_id] = zone
         for host in zone.hostnames:
             self.hosts[host] = zone
 
@@ -180,7 +191,7 @@ class EnforcementState:
     def from_document(cls, document: dict[str, Any]) -> EnforcementState:
         state = cls()
         for zone in document.get("zones", []):
-            state._apply_zone(zone)
+            state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
         for zone_id, target, notice in document.get("blocks", []):
             state._block(int(zone_id), target, notice)
         for entry in document.get("bank", []):
@@ -253,7 +264,7 @@ class SnapshotLoader:
             self.done = True
         elif "zones" in document:
             for zone in document["zones"]:
-                state._apply_zone(zone)
+                state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
             self.counts["zones"] += len(document["zones"])
         elif "blocks" in document:
             for zone_id, target, notice in document["blocks"]:

@@ -10,17 +10,9 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, BigIntPK, str_enum
+from staydown.feedrecords import FeedKind
 
-
-class FeedKind(enum.StrEnum):
-    """What an enforcement record tells the edges to do."""
-
-    zone = "zone"
-    block = "block"
-    unblock = "unblock"
-    hash_add = "hash_add"
-    hash_remove = "hash_remove"
-    purge = "purge"
+__all__ = ["FeedKind"]  # defined with the records it names; importers move to staydown.feedrecords
 
 
 class EnforcementRecord(Base):

@@ -16,10 +16,19 @@ from sqlalchemy import select
 
 from staydown.db.engine import Database
 from staydown.edge.state import EnforcementState, snapshot_lines
-from staydown.enforcement.feed import read_head, render
+from staydown.enforcement.feed import read_head
 from staydown.enforcement.models import EnforcementRecord
 
-_FOLD_BATCH = 20_000
+_FOLD_BATCH = 50_000
+_COLUMNS = (
+    EnforcementRecord.seq,
+    EnforcementRecord.kind,
+    EnforcementRecord.zone_id,
+    EnforcementRecord.target,
+    EnforcementRecord.notice_id,
+    EnforcementRecord.item_id,
+    EnforcementRecord.payload,
+)
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,18 @@ class Snapshots:
             if head < self.state.seq:  # the log was replaced: fold it again from the start
                 self.state = EnforcementState()
             while self.state.seq < head:
-                rows = session.scalars(
-                    select(EnforcementRecord)
+                # Columns, not ORM objects: the fold of a long log is bound by reading it.
+                rows = session.execute(
+                    select(*_COLUMNS)
                     .where(EnforcementRecord.seq > self.state.seq, EnforcementRecord.seq <= head)
                     .order_by(EnforcementRecord.seq)
                     .limit(_FOLD_BATCH)
                 ).all()
                 if not rows:
                     break
-                for row in rows:
-                    self.state.apply(render(row))
-                session.expunge_all()
+                for seq, kind, zone_id, target, notice_id, item_id, payload in rows:
+                    document = {"seq": seq, "kind": kind.value} | payload
+                    if zone_id is not None:
+                        document |= {"zone_id": zone_id, "target": target}
+                        document |= {"notice_id": notice_id, "item_id": item_id}
+                    self.state.apply(document)
