@@ -19,6 +19,7 @@ import httpx
 
 from staydown.edge.server import Edge
 from staydown.edge.state import EnforcementState, LocalStore, SnapshotLoader
+from staydown.feedrecords import parse_record
 
 log = logging.getLogger("staydown.edge.feed")
 
@@ -44,6 +45,8 @@ class LocalApply:
     async def apply(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
+        for record in records:  # a record the edge cannot apply is refused before it is made durable
+            parse_record(record)
         await asyncio.to_thread(self.store.append, records)
         self.edge.apply(records)
         self.since_compaction += len(records)

@@ -272,7 +272,7 @@ class SnapshotLoader:
             self.counts["blocks"] += len(document["blocks"])
         elif "bank" in document:
             for values in document["bank"]:
-                entry = {k: v for k, v in zip(BANK_FIELDS, values, strict=True) if v is not None}
+                entry = dict(zip(BANK_FIELDS, values, strict=True))
                 state.bank[int(entry["entry_id"])] = entry
             self.counts["bank"] += len(document["bank"])
         elif "exempt" in document:
