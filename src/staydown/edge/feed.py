@@ -64,12 +64,22 @@ class LocalApply:
 async def load_snapshot(client: httpx.AsyncClient) -> EnforcementState:
     """Fetch ``/v1/edge/snapshot`` and build the state it holds, line by line as it arrives."""
     loader = SnapshotLoader()
+    batch: list[str] = []
     async with client.stream("GET", "/v1/edge/snapshot") as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
             if line:
-                loader.feed(line)
+                batch.append(line)
+            if len(batch) >= 16:  # parsed off the event loop: visitors are served meanwhile
+                await asyncio.to_thread(_feed_lines, loader, batch)
+                batch = []
+    await asyncio.to_thread(_feed_lines, loader, batch)
     return loader.finish()
+
+
+def _feed_lines(loader: SnapshotLoader, lines: list[str]) -> None:
+    for line in lines:
+        loader.feed(line)
 
 
 class FeedConsumer:

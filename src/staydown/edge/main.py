@@ -130,6 +130,13 @@ class EdgeCollector(Collector):
         lag = GaugeMetricFamily("staydown_edge_feed_lag", "Feed records not yet applied", labels=["worker"])
         lag.add_metric([self.worker], self.consumer.lag)
         yield lag
+        refused = GaugeMetricFamily(
+            "staydown_edge_feed_refused",
+            "1 while the control plane refuses this edge's key: it enforces a stale state",
+            labels=["worker"],
+        )
+        refused.add_metric([self.worker], 1 if self.consumer.refused is not None else 0)
+        yield refused
         blocks = GaugeMetricFamily("staydown_edge_blocks", "Blocked resources enforced", labels=["worker"])
         blocks.add_metric([self.worker], sum(len(t) for t in self.edge.state.blocks.values()))
         yield blocks

@@ -28,7 +28,6 @@ from staydown.types import Role
 
 router = APIRouter(tags=["enforcement"])
 
-Edge = Annotated[Principal, Depends(require(Role.edge))]
 Desk = Annotated[Principal, Depends(require(Role.agent))]
 Staff = Annotated[Principal, Depends(require(Role.agent, Role.customer))]
 
