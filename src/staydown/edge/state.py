@@ -337,8 +337,10 @@ class LocalStore:
     def compact(self, state: EnforcementState) -> None:
         """Write the whole state atomically, then start an empty log."""
         tmp = self.snapshot_path.with_suffix(".tmp")
+        # One C-encoded string: json.dump would encode a large state in pure Python, chunk by chunk.
+        text = json.dumps(state.to_document(), separators=(",", ":"))
         with tmp.open("w", encoding="utf-8") as out:
-            json.dump(state.to_document(), out, separators=(",", ":"))
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(self.snapshot_path)
