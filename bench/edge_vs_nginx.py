@@ -46,7 +46,11 @@ from staydown.demo.origin import run_origin_in_thread
 from staydown.edge.main import EdgeOptions, start_processes, stop_processes
 from staydown.edge.server import EdgeConfig
 from staydown.edge.state import EnforcementState, LocalStore
+from staydown.netguard import OriginAccess
+from staydown.netpolicy import OriginPolicy, parse_networks
 
+# The bench origins listen on loopback: allowed as an operator allows private origins.
+LOOPBACK_ORIGINS = OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"])))
 HOST = "bench.example.test"
 WORKERS = 2
 
@@ -134,6 +138,7 @@ def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin
     options = EdgeOptions(
         host="127.0.0.1", port=port, control_plane=f"http://127.0.0.1:{free_port()}", key="sd_none",
         data_dir=store, config=EdgeConfig(legal_url="https://cdn.example/legal"),
+        origins=LOOPBACK_ORIGINS,
     )  # fmt: skip
     processes = start_processes(options, WORKERS)
     if pin:

@@ -39,8 +39,12 @@ from staydown.db.migrate import upgrade
 from staydown.demo.origin import run_origin_in_thread
 from staydown.edge.main import EdgeOptions, start_processes, stop_processes
 from staydown.edge.server import EdgeConfig
+from staydown.netguard import OriginAccess
+from staydown.netpolicy import OriginPolicy, parse_networks
 from staydown.types import system_clock
 
+# The bench origins listen on loopback: allowed as an operator allows private origins.
+LOOPBACK_ORIGINS = OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"])))
 HOST = "enforce.example.test"
 POLL_PAUSE = 0.0005  # seconds between rounds of polls, far below the 50 ms target
 
@@ -109,7 +113,15 @@ def main() -> None:
         url = f"sqlite:///{tmp}/staydown.db"
         upgrade(url)
         database = Database.from_url(url)
-        app = create_app(Settings(data_dir=tmp, database_url=url, policy_file=policy), database)
+        app = create_app(
+            Settings(
+                data_dir=tmp,
+                database_url=url,
+                policy_file=policy,
+                origin_allow=list(LOOPBACK_ORIGINS.policy.allow),
+            ),
+            database,
+        )
         keys = make_keys(database, system_clock)
         with ServerThread(app) as server, run_origin_in_thread(tmp / "origin") as origin:
             api = Api(server.url, keys)
@@ -132,6 +144,7 @@ def main() -> None:
                 key=keys["edge"],
                 data_dir=tmp / "edge",
                 config=EdgeConfig(legal_url=server.url + "/legal"),
+                origins=LOOPBACK_ORIGINS,
             )
             processes = start_processes(options, args.workers)
             load = None

@@ -103,6 +103,15 @@ def test_bad_configuration_is_refused_with_its_name(data_dir: Path) -> None:
     assert "action_deadline_hours" in result.stderr
 
 
+def test_a_bad_origin_allowance_is_refused_with_its_name(data_dir: Path) -> None:
+    env = {**os.environ, "STAYDOWN_DATA_DIR": str(data_dir), "STAYDOWN_ORIGIN_ALLOW": "10.0.0.0/8,10.0.0.1/8"}
+    result = subprocess.run(
+        [*STAYDOWN, "api", "--port", "0"], check=False, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert "origin_allow" in result.stderr and "10.0.0.1/8" in result.stderr
+
+
 @pytest.fixture
 def api_process(data_dir: Path) -> Iterator[tuple[str, Process]]:
     port = free_port()
@@ -269,6 +278,13 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
         assert "counter-notice" in httpx.get(f"{demo['api']}/legal").text
         customer = {"authorization": f"Bearer {demo['keys']['customer']}"}
         assert httpx.get(f"{demo['api']}/v1/notices/{notice['id']}", headers=customer).status_code == 200
+        # The demo allows loopback origins and nothing else, and never the service's own ports.
+        agent = {"authorization": f"Bearer {demo['keys']['agent']}"}
+        for index, origin in enumerate(["http://10.0.0.5", "http://[::1]", demo["api"], demo["edge"]]):
+            body = {"customer_id": manga["customer_id"], "hostname": f"x{index}.demo.test", "origin": origin}
+            refused = httpx.post(f"{demo['api']}/v1/zones", json=body, headers=agent)
+            assert refused.status_code == 422, (origin, refused.text)
+            assert refused.json()["error"]["code"] == "origin_not_allowed"
     finally:
         assert process.stop() in (0, -signal.SIGINT, 130)
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from staydown.netpolicy import IPNetwork, parse_networks
 from staydown.types import VerificationLevel
 
 
@@ -129,6 +130,22 @@ class Settings(BaseSettings):
     desk_session_max_hours: int = Field(12, ge=1, le=24 * 31)
 
     dcv_timeout_seconds: float = 5.0
+    # Zone origins (see netpolicy.py): public addresses, plus these networks (an operator's private
+    # origins). ``staydown up --demo`` adds 127.0.0.0/8 for its demo origins, and nothing else.
+    origin_allow: Annotated[list[IPNetwork], NoDecode] = []
+    # How long a resolved origin host name is trusted (at most its DNS TTL when the nameservers
+    # are set); every new origin connection checks the addresses it is about to use.
+    origin_resolve_cache_seconds: float = Field(30.0, ge=0, le=3600)
+
+    @field_validator("origin_allow", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return list(parse_networks(value))
+        return value
+
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []
 

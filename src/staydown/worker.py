@@ -21,6 +21,7 @@ from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel, OutboxStatus, Timer, TimerStatus
 from staydown.enforcement.transport import DeliveryError, SmtpTransport, Transport, WebhookTransport
 from staydown.fingerprints import service as fingerprints
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices import service as notices
 from staydown.types import Clock, system_clock
 
@@ -138,14 +139,19 @@ async def run_forever(
     clock: Clock = system_clock,
     interval: float = 1.0,
     stop: asyncio.Event | None = None,
+    origin_guard: OriginGuard | None = None,
 ) -> None:
-    """Send the outbox and run due timers until ``stop`` is set."""
+    """Send the outbox, run due timers and captures until ``stop`` is set; captures connect to
+    origins through ``origin_guard`` (by default one of the settings' origin policy)."""
+    guard = origin_guard or OriginGuard(OriginAccess.from_settings(settings))
     stop = stop or asyncio.Event()
     available = transports(settings)
     while not stop.is_set():
         try:
             await asyncio.to_thread(run_timers, database, as_of=clock(), settings=settings)
-            await asyncio.to_thread(fingerprints.run_captures, database, now=clock(), settings=settings)
+            await asyncio.to_thread(
+                fingerprints.run_captures, database, now=clock(), settings=settings, guard=guard
+            )
             await asyncio.to_thread(send_outbox, database, now=clock(), available=available)
         except Exception:
             log.exception("worker cycle failed; retrying")

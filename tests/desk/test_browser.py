@@ -109,7 +109,9 @@ def test_agent_actions_the_overdue_notice_and_the_edge_blocks_it(
         api.clock.advance(hours=25)  # the first notice is now an hour overdue
         later = api.as_("submitter").post("/v1/notices", json=notice_body(["http://shop.example/p/9.png"]))
         later_id = later.json()["id"]
-        with EdgeThread(control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge") as edge:
+        with EdgeThread(
+            control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge", settings=api.settings
+        ) as edge:
             deadline = time.monotonic() + 10
             while _status(edge, "/p/1.png", "shop.example") != 200:  # the edge has the zone from the feed
                 assert time.monotonic() < deadline, "the edge never served the zone"

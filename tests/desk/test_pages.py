@@ -218,6 +218,11 @@ def test_customer_verifies_identity_and_proves_domain_control(api: Api) -> None:
     desk.sign_in_with_key(key)
     assert desk.post("/desk/account/evidence", {"kind": "passport", "reference": "X123"}).status_code == 303
     assert "X123" in desk.get("/desk/account").text
+    refused = desk.post(
+        "/desk/account/zones", {"hostname": "new.example", "origin": "http://169.254.169.254"}
+    )
+    assert refused.status_code == 422
+    assert "the origin 169.254.169.254 is a link-local address" in refused.text
     with ChallengeOrigin() as origin:
         added = desk.post("/desk/account/zones", {"hostname": "new.example", "origin": origin.url})
         assert added.status_code == 303

@@ -16,6 +16,8 @@ from staydown.desk import images
 from staydown.desk.staydown import copy_hostname, decisions_for
 from staydown.fingerprints.flows import MatchEvent
 from staydown.fingerprints.models import MatchStatus
+from staydown.netguard import OriginAccess, OriginGuard
+from staydown.netpolicy import OriginPolicy, parse_networks
 from tests.conftest import Api
 from tests.desk.scenes import HOST, staydown_scene
 from tests.desk.support import DeskClient
@@ -203,6 +205,10 @@ def test_matches_are_for_agents_and_customers_see_their_own(api: Api, origin: Sc
     )
 
 
+# Previews connect as the control plane does: here with the loopback allowance the tests' origins need.
+LOOPBACK = OriginGuard(OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"]))))
+
+
 def test_a_preview_is_given_up_when_slow_or_large(origin: ScriptedOrigin) -> None:
     png = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 10, 10)).save(png, "PNG")
@@ -211,12 +217,29 @@ def test_a_preview_is_given_up_when_slow_or_large(origin: ScriptedOrigin) -> Non
     origin.routes["/slow.png"] = Route(png.getvalue(), headers=image, delay=3.0)
     origin.routes["/big.png"] = Route(png.getvalue() * 40, headers=image)
     limits = images.PreviewLimits(timeout=0.3, max_bytes=len(png.getvalue()) * 4)
-    assert images.preview(origin.url, hostname=HOST, target="/ok.png", limits=limits) is not None
+
+    def preview(target: str) -> bytes | None:
+        return images.preview(origin.url, hostname=HOST, target=target, limits=limits, guard=LOOPBACK)
+
+    assert preview("/ok.png") is not None
     started = time.monotonic()
-    assert images.preview(origin.url, hostname=HOST, target="/slow.png", limits=limits) is None
+    assert preview("/slow.png") is None
     assert time.monotonic() - started < 2.0  # not the origin's 3 s
-    assert images.preview(origin.url, hostname=HOST, target="/big.png", limits=limits) is None
+    assert preview("/big.png") is None
     assert {headers["host"] for _, headers in origin.seen} == {HOST}
+
+
+def test_a_preview_never_reaches_an_origin_the_policy_refuses(origin: ScriptedOrigin) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(png, "PNG")
+    origin.routes["/ok.png"] = Route(png.getvalue(), headers={"Content-Type": "image/png"})
+    limits = images.PreviewLimits(timeout=2)
+    strict = OriginGuard()  # public addresses only: the origin is on loopback
+    assert images.preview(origin.url, hostname=HOST, target="/ok.png", limits=limits, guard=strict) is None
+    assert origin.seen == []
+    assert (
+        images.preview(origin.url, hostname=HOST, target="/ok.png", limits=limits, guard=LOOPBACK) is not None
+    )
 
 
 def test_matches_are_listed_per_customer(api: Api, origin: ScriptedOrigin) -> None:

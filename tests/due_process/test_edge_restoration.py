@@ -23,7 +23,9 @@ def test_the_edge_serves_restored_content_again(api: Api, tmp_path: Path) -> Non
         )
         customer = api.client()
         customer.headers["authorization"] = f"Bearer {key}"
-        with EdgeThread(control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge") as edge:
+        with EdgeThread(
+            control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge", settings=api.settings
+        ) as edge:
             eventually(lambda: get(edge, "/own/photo.jpg").status_code == 200)
             notice = (
                 api.as_("trusted_flagger")

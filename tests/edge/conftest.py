@@ -27,6 +27,7 @@ def edge_factory(api: Api, tmp_path: Path) -> Iterator[Callable[..., EdgeThread]
             control_plane=control_plane or api.url,
             key=api.keys["edge"],
             data_dir=tmp_path / "edge",
+            settings=api.settings,
             config=config,
         )
         started.append(edge.__enter__())

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import uvloop
 
+from staydown.config import Settings
 from staydown.edge.main import EdgeOptions, run_worker
 from staydown.edge.server import EdgeConfig
+from staydown.netguard import OriginAccess
 from tests.support import ChallengeOrigin, ThreadedServer, customer_body
 
 if TYPE_CHECKING:
@@ -82,7 +84,13 @@ class EdgeThread:
     """One edge worker on its own uvloop in a thread."""
 
     def __init__(
-        self, *, control_plane: str, key: str, data_dir: Path, config: EdgeConfig | None = None
+        self,
+        *,
+        control_plane: str,
+        key: str,
+        data_dir: Path,
+        settings: Settings,
+        config: EdgeConfig | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -94,6 +102,7 @@ class EdgeThread:
             data_dir=data_dir,
             config=config or EdgeConfig(legal_url="https://cdn.example/legal"),
             feed_wait=5.0,
+            origins=OriginAccess.from_settings(settings),  # the tests' origins are on loopback
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop_event: asyncio.Event | None = None

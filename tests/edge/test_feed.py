@@ -53,7 +53,9 @@ def test_an_edge_ahead_of_the_control_plane_loads_its_snapshot(
     purges = [{"seq": n, "kind": "purge", "zone_id": 999, "target": f"/{n}"} for n in range(2, 500)]
     lines = [json.dumps({"seq": 1, **stale_zone})] + [json.dumps(p) for p in purges]
     (store / "feed.log").write_text("\n".join(lines) + "\n")
-    with EdgeThread(control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge") as edge:
+    with EdgeThread(
+        control_plane=api.url, key=api.keys["edge"], data_dir=tmp_path / "edge", settings=api.settings
+    ) as edge:
         eventually(lambda: get(edge, "/bad.jpg").status_code == 451, timeout=15)
         assert get(edge, "/fine.jpg").status_code == 200
         stale = httpx.get(f"{edge.url}/x", headers={"host": "stale.example.test"}, timeout=5)

@@ -59,7 +59,7 @@ def edges(api: Api) -> list[dict]:
 def test_a_revoked_edge_key_shows_as_refused(api: Api, tmp_path: Path) -> None:
     active_zone(api, "reg.example.test")
     key = api.as_("admin").post("/v1/keys", json={"role": "edge", "name": "pop-9"}).json()
-    with EdgeThread(control_plane=api.url, key=key["key"], data_dir=tmp_path / "edge"):
+    with EdgeThread(control_plane=api.url, key=key["key"], data_dir=tmp_path / "edge", settings=api.settings):
         with api.database.reader() as session:
             head = service.head(session)
         eventually(lambda: [e["seq"] for e in edges(api)] == [head], what="the edge reporting")

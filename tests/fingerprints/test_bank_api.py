@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from staydown.demo.pages import render_page
 from staydown.fingerprints import service as fingerprints
+from staydown.fingerprints.models import CaptureStatus, ContentCapture
 from tests.conftest import Api
 from tests.edge.harness import Route, ScriptedOrigin, live_zone
 from tests.support import image_bytes, jpeg, notice_body
@@ -118,6 +120,22 @@ def test_noticed_content_is_read_from_the_zones_origin_only(api: Api, origin: Sc
     detail = api.as_("agent").get(f"/v1/notices/{notice.json()['id']}").json()["staydown"]
     assert detail["captures"]["failed"] == 2 and "pending" not in detail["captures"]
     assert origin.hits("/flaky.jpg") == api.settings.staydown_capture_attempts
+
+
+def test_a_capture_never_reaches_an_origin_the_policy_refuses(api: Api, origin: ScriptedOrigin) -> None:
+    live_zone(api, origin, HOST)
+    origin.routes["/a.jpg"] = Route(jpeg(render_page(44)), headers=IMAGE)
+    api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/a.jpg"]))
+    # A worker whose operator does not allow loopback origins (the zone's origin is on 127.0.0.1).
+    strict = api.settings.model_copy(update={"origin_allow": []})
+    assert fingerprints.run_captures(api.database, now=api.clock(), settings=strict) == 1
+    assert origin.seen == []
+    with api.database.reader() as session:
+        (capture,) = session.scalars(select(ContentCapture)).all()
+    assert capture.status is CaptureStatus.failed and capture.http_status is None
+    port = origin.url.rsplit(":", 1)[1]
+    assert capture.detail == "not read: the origin 127.0.0.1 is a loopback address"
+    assert port not in (capture.detail or "")
 
 
 def test_edges_reports_are_checked(api: Api, origin: ScriptedOrigin) -> None:

@@ -20,7 +20,12 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         "[repeat_infringer.suspension]\nstrikes = 2\nwindow_days = 30\n"
         "[repeat_infringer.termination]\nstrikes = 4\nwindow_days = 60\nautomatic = false\n"
     )
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, policy_file=policy)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        policy_file=policy,
+        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]  # the test's origin is on loopback
+    )
 
 
 def test_policy_file_sets_thresholds_and_published_text(api: Api) -> None:

@@ -26,9 +26,19 @@ from staydown.accounts.schemas import (
     ZoneRateLimit,
     ZoneRead,
     ZoneStatusChange,
+    ZoneUpdate,
     ZoneValidate,
 )
-from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.deps import (
+    DatabaseDep,
+    GuardDep,
+    NowDep,
+    Principal,
+    Reader,
+    SettingsDep,
+    Writer,
+    require,
+)
 from staydown.api.errors import ApiError
 from staydown.types import Role
 
@@ -129,13 +139,20 @@ def decide_verification(
 
 @router.post("/v1/zones", status_code=201, response_model=ZoneRead)
 def create_zone(
-    body: ZoneCreate, who: StaffOrCustomer, session: Writer, now: NowDep, settings: SettingsDep
+    body: ZoneCreate,
+    who: StaffOrCustomer,
+    session: Writer,
+    now: NowDep,
+    settings: SettingsDep,
+    guard: GuardDep,
 ) -> ZoneRead:
-    """Add a zone; it stays ``pending`` until domain control is proven and the customer is verified."""
+    """Add a zone; it stays ``pending`` until domain control is proven and the customer is verified.
+
+    An origin the origin-address policy refuses is answered ``422 origin_not_allowed``."""
     if who.role is Role.legal:
         raise ApiError(403, "forbidden", "legal keys cannot create zones")
     _customer_for(session, body.customer_id, who)
-    zone = service.create_zone(session, body, now=now, actor=who.actor)
+    zone = service.create_zone(session, body, now=now, actor=who.actor, guard=guard)
     session.commit()
     return service.zone_read(zone, min_level=settings.min_verification_level)
 
@@ -143,6 +160,26 @@ def create_zone(
 @router.get("/v1/zones/{zone_id}", response_model=ZoneRead)
 def get_zone(zone_id: int, who: StaffOrCustomer, session: Reader, settings: SettingsDep) -> ZoneRead:
     return service.zone_read(_zone_for(session, zone_id, who), min_level=settings.min_verification_level)
+
+
+@router.patch("/v1/zones/{zone_id}", response_model=ZoneRead)
+def update_zone(
+    zone_id: int,
+    body: ZoneUpdate,
+    who: StaffOrCustomer,
+    session: Writer,
+    now: NowDep,
+    settings: SettingsDep,
+    guard: GuardDep,
+) -> ZoneRead:
+    """Point the zone at another origin; one the origin-address policy refuses is answered
+    ``422 origin_not_allowed``."""
+    if who.role is Role.legal:
+        raise ApiError(403, "forbidden", "legal keys cannot change zones")
+    zone = _zone_for(session, zone_id, who)
+    service.update_origin(session, zone, body.origin, now=now, actor=who.actor, guard=guard)
+    session.commit()
+    return service.zone_read(zone, min_level=settings.min_verification_level)
 
 
 @router.post("/v1/zones/{zone_id}/validate", response_model=ZoneRead)
@@ -153,6 +190,7 @@ async def validate_zone(
     database: DatabaseDep,
     now: NowDep,
     settings: SettingsDep,
+    guard: GuardDep,
 ) -> ZoneRead:
     """Check the domain-control challenge; the zone goes live if nothing else blocks it."""
     with database.reader() as session:
@@ -163,6 +201,7 @@ async def validate_zone(
         method=body.method,
         timeout=settings.dcv_timeout_seconds,
         nameservers=settings.dns_nameservers,
+        guard=guard,
     )
 
     def record() -> ZoneRead:

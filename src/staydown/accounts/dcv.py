@@ -16,6 +16,8 @@ import dns.exception
 import dns.resolver
 import httpx
 
+from staydown.netguard import OriginGuard, OriginRefused, dns_resolver
+
 CHALLENGE_PREFIX = "/.well-known/staydown-challenge/"
 
 
@@ -49,15 +51,19 @@ def dns_challenge_value(token: str) -> str:
 
 
 def check_http(
-    *, origin: str, hostname: str, token: str, timeout: float = 5.0, max_bytes: int = 4096
+    *, origin: str, hostname: str, token: str, guard: OriginGuard, timeout: float = 5.0, max_bytes: int = 4096
 ) -> DcvResult:
-    """Ask the origin for the token with ``Host: hostname``; redirects are not followed."""
+    """Ask the origin for the token with ``Host: hostname``; redirects are not followed.
+
+    The connection is made by ``guard``: an origin the policy refuses is never asked, and the
+    result says only why it is refused (what a refused address would answer is nobody's business).
+    """
     url = origin.rstrip("/") + http_challenge_path(token)
     if not url.startswith(("http://", "https://")):
         return DcvResult(DcvMethod.http, False, f"origin {origin!r} is not an http or https URL")
     try:
         with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            guard.client(timeout=timeout) as client,
             client.stream("GET", url, headers={"host": hostname}) as response,
         ):
             if response.is_redirect:
@@ -71,34 +77,14 @@ def check_http(
                 body += chunk
                 if len(body) > max_bytes:
                     break
+    except OriginRefused as exc:
+        return DcvResult(DcvMethod.http, False, f"not checked: {exc.reason}")
     except httpx.HTTPError as exc:
         return DcvResult(DcvMethod.http, False, f"could not fetch {url}: {type(exc).__name__}: {exc}")
     text = body[:max_bytes].decode("utf-8", "replace").strip()
     if text in (token, dns_challenge_value(token)):
         return DcvResult(DcvMethod.http, True, f"origin served the token at {url} for {hostname}")
     return DcvResult(DcvMethod.http, False, f"origin served {url} but not the expected token")
-
-
-def _resolver(nameservers: Sequence[str], timeout: float) -> dns.resolver.Resolver:
-    if not nameservers:
-        resolver = dns.resolver.Resolver()
-    else:
-        resolver = dns.resolver.Resolver(configure=False)
-        addresses, ports = [], set()
-        for entry in nameservers:
-            if entry.startswith("["):
-                host, _, port = entry[1:].partition("]:")
-            elif entry.count(":") == 1:
-                host, _, port = entry.partition(":")
-            else:
-                host, port = entry, ""
-            addresses.append(host.rstrip("]"))
-            ports.add(int(port) if port else 53)
-        resolver.nameservers = addresses
-        resolver.port = ports.pop() if len(ports) == 1 else 53
-    resolver.lifetime = timeout
-    resolver.timeout = timeout
-    return resolver
 
 
 def check_dns(
@@ -108,7 +94,7 @@ def check_dns(
     name = dns_challenge_name(hostname)
     expected = dns_challenge_value(token)
     try:
-        answer = _resolver(nameservers, timeout).resolve(name, "TXT")
+        answer = dns_resolver(nameservers, timeout).resolve(name, "TXT")
     except dns.resolver.NXDOMAIN:
         return DcvResult(DcvMethod.dns, False, f"no such name {name}")
     except dns.resolver.NoAnswer:

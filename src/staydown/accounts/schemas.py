@@ -84,6 +84,12 @@ class ZoneCreate(StrictModel):
     host_contact: EmailStr | None = None
 
 
+class ZoneUpdate(StrictModel):
+    """A new origin for the zone (its hostnames and domain-control proof stay as they are)."""
+
+    origin: str = Field(min_length=1, max_length=2048)
+
+
 class Challenge(BaseModel):
     token: str
     http_path: str

@@ -47,6 +47,8 @@ from staydown.audit import service as audit
 from staydown.db.base import ROW_ID_LIMIT
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import FeedKind
+from staydown.netguard import OriginGuard, OriginRefused
+from staydown.netpolicy import literal_address
 from staydown.types import Role, VerificationLevel
 from staydown.urls import URLError, canonical_host
 
@@ -304,7 +306,12 @@ def decide_verification(
 
 
 def normalise_origin(origin: str) -> str:
-    """Return the origin base URL in one spelling, or raise ``AccountError``."""
+    """Return the origin base URL in one spelling, or raise ``AccountError``.
+
+    The host is read as browsers and the C library read it: a host made only of numbers is an
+    IPv4 address in any spelling (``2130706433``, ``0x7f.1``), stored as its dotted form, so the
+    origin policy and every reader of the zone see the address it reaches.
+    """
     parts = urlsplit(origin.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise AccountError(
@@ -318,11 +325,34 @@ def normalise_origin(origin: str) -> str:
         port = parts.port
     except ValueError:
         raise AccountError("invalid_origin", "the origin's port is not valid", status=422) from None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
+    try:
+        address = literal_address(parts.hostname)
+    except ValueError as exc:
+        raise AccountError("invalid_origin", f"the origin's host is not valid: {exc}", status=422) from None
+    if address is not None:
+        host = str(address) if address.version == 4 else f"[{address.compressed}]"
+    else:
+        try:
+            host = canonical_host(parts.hostname)
+        except URLError as exc:
+            if not parts.hostname.isascii():
+                raise AccountError(
+                    "invalid_origin", f"the origin's host is not valid: {exc}", status=422
+                ) from None
+            host = parts.hostname.lower()  # a DNS name URLs do not allow (an underscore), as before
     netloc = host if port is None else f"{host}:{port}"
     return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+def allowed_origin(origin: str, *, guard: OriginGuard) -> str:
+    """Return ``origin`` normalised, or raise ``AccountError`` (``origin_not_allowed``, 422) if the
+    origin-address policy refuses where it points now (network I/O: a host name is resolved)."""
+    normalised = normalise_origin(origin)
+    try:
+        guard.check_origin(normalised)
+    except OriginRefused as exc:
+        raise AccountError("origin_not_allowed", exc.reason, status=422) from None
+    return normalised
 
 
 def _hostname(value: str) -> str:
@@ -335,8 +365,9 @@ def _hostname(value: str) -> str:
     return host
 
 
-def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str) -> Zone:
-    """Create a pending zone with its domain-control challenge."""
+def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str, guard: OriginGuard) -> Zone:
+    """Create a pending zone with its domain-control challenge; the origin must pass ``guard``."""
+    origin = allowed_origin(data.origin, guard=guard)
     customer = get_customer(session, data.customer_id)
     if customer is None:
         raise AccountError("not_found", f"customer {data.customer_id} does not exist", status=404)
@@ -349,7 +380,7 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
     zone = Zone(
         customer_id=customer.id,
         hostname=hostnames[0],
-        origin=normalise_origin(data.origin),
+        origin=origin,
         host_contact=str(data.host_contact) if data.host_contact else None,
         status=ZoneStatus.pending,
         status_changed_at=now,
@@ -436,7 +467,7 @@ def _blockers(zone: Zone, *, min_level: VerificationLevel) -> list[str]:
 
 
 def check_domain_control(
-    zone: Zone, *, method: str, timeout: float, nameservers: Sequence[str]
+    zone: Zone, *, method: str, timeout: float, nameservers: Sequence[str], guard: OriginGuard
 ) -> dcv.DcvResult:
     """Run the challenge for ``zone`` (network I/O: call it outside a writing transaction)."""
     if method == "dns":
@@ -444,7 +475,7 @@ def check_domain_control(
             hostname=zone.hostname, token=zone.challenge_token, nameservers=nameservers, timeout=timeout
         )
     return dcv.check_http(
-        origin=zone.origin, hostname=zone.hostname, token=zone.challenge_token, timeout=timeout
+        origin=zone.origin, hostname=zone.hostname, token=zone.challenge_token, guard=guard, timeout=timeout
     )
 
 
@@ -545,6 +576,25 @@ def set_rate_limit(
         action="zone.rate_limit_set",
         entity=("zone", zone.id),
         data={"per_second": zone.rate_per_second, "burst": zone.rate_burst},
+    )
+    _publish_zone(session, zone, now=now)
+    return zone
+
+
+def update_origin(
+    session: Session, zone: Zone, origin: str, *, now: datetime, actor: str, guard: OriginGuard
+) -> Zone:
+    """Point ``zone`` at another origin (which must pass ``guard``) and send it to every edge."""
+    if zone.status is ZoneStatus.terminated:
+        raise AccountError("zone_terminated", f"zone {zone.id} is terminated")
+    previous, zone.origin = zone.origin, allowed_origin(origin, guard=guard)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.origin_changed",
+        entity=("zone", zone.id),
+        data={"from": previous, "to": zone.origin},
     )
     _publish_zone(session, zone, now=now)
     return zone

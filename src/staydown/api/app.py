@@ -29,6 +29,7 @@ from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
 from staydown.enforcement.snapshot import Snapshots
 from staydown.fingerprints.api import router as staydown_router
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
 from staydown.reports.api import router as reports_router
@@ -147,8 +148,17 @@ class RequestMetrics:
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
-def create_app(settings: Settings, database: Database, *, clock: Clock = system_clock) -> FastAPI:
-    """Assemble the API: routers of every domain, error shapes, limits and metrics."""
+def create_app(
+    settings: Settings,
+    database: Database,
+    *,
+    clock: Clock = system_clock,
+    origin_guard: OriginGuard | None = None,
+) -> FastAPI:
+    """Assemble the API: routers of every domain, error shapes, limits and metrics.
+
+    ``origin_guard`` makes every connection to a zone origin (validation, desk previews); the
+    assembly tells it where the service listens (``OriginGuard.serving``)."""
     app = FastAPI(
         title="staydown control plane",
         version=__version__,
@@ -157,6 +167,7 @@ def create_app(settings: Settings, database: Database, *, clock: Clock = system_
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
+    app.state.origin_guard = origin_guard or OriginGuard(OriginAccess.from_settings(settings))
     metrics = ApiMetrics(database, clock)
     app.state.metrics = metrics
     app.state.feed_hub = FeedHub(

@@ -14,6 +14,7 @@ from staydown.accounts import service as accounts
 from staydown.api.errors import BEARER_CHALLENGE, ApiError
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.netguard import OriginGuard
 from staydown.types import Clock, Role
 
 
@@ -39,6 +40,11 @@ def get_settings(request: Request) -> Settings:
 def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
+
+
+def get_origin_guard(request: Request) -> OriginGuard:
+    guard: OriginGuard = request.app.state.origin_guard
+    return guard
 
 
 def get_now(request: Request) -> datetime:
@@ -96,6 +102,7 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 NowDep = Annotated[datetime, Depends(get_now)]
+GuardDep = Annotated[OriginGuard, Depends(get_origin_guard)]
 Writer = Annotated[Session, Depends(writer)]
 Reader = Annotated[Session, Depends(reader)]
 AnyRole = Annotated[Principal, Depends(principal)]

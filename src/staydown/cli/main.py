@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Coroutine
 from datetime import datetime
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 
 console = Console(stderr=True)
+
+DEMO_ORIGINS = IPv4Network("127.0.0.0/8")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", envvar="STAYDOWN_DATA_DIR", help="Where state is kept.")
@@ -453,6 +456,8 @@ def up(
     from staydown.cli.serve import serve
 
     settings = load_settings(data_dir)
+    if demo:  # the demo's origins listen on loopback; nothing else is opened for it
+        settings = settings.model_copy(update={"origin_allow": [*settings.origin_allow, DEMO_ORIGINS]})
     with contextlib.suppress(KeyboardInterrupt):
         run(
             serve(

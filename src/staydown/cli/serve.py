@@ -19,6 +19,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, reuseport_socket, start_processes, stop_processes
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
 from staydown.worker import run_forever
 
@@ -111,7 +112,10 @@ async def serve(
     database = Database.from_url(settings.resolved_database_url)
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
-    app = create_app(settings, database)
+    # Validation, previews and captures never reach the service itself, whatever the allowance.
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(*api_sock.getsockname()[:2])
+    app = create_app(settings, database, origin_guard=guard)
     server = uvicorn.Server(
         uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
@@ -120,7 +124,9 @@ async def serve(
     stop = asyncio.Event()
     tasks = [asyncio.create_task(server.serve(sockets=[api_sock]), name="api")]
     if worker:
-        tasks.append(asyncio.create_task(run_forever(database, settings, stop=stop), name="worker"))
+        tasks.append(
+            asyncio.create_task(run_forever(database, settings, stop=stop, origin_guard=guard), name="worker")
+        )
     origins: list[Any] = []
     edge_processes: list[Any] = []
     try:
@@ -135,12 +141,19 @@ async def serve(
         edge_url, edge_processes = await start_edge(
             settings, database, host=host, port=edge_port, workers=edge_workers, api_url=api_url
         )
+        guard.serving(host, int(edge_url.rsplit(":", 1)[1]))
         console.print(f"edge      {edge_url}  ({edge_workers} worker(s), following {api_url}/v1/edge/feed)")
         if demo:
             from staydown.demo.seed import seed_demo
 
             document, origins = await asyncio.to_thread(
-                seed_demo, database, settings, api_url=api_url, edge_url=edge_url, desk_url=f"{api_url}/desk/"
+                seed_demo,
+                database,
+                settings,
+                api_url=api_url,
+                edge_url=edge_url,
+                desk_url=f"{api_url}/desk/",
+                guard=guard,
             )
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)

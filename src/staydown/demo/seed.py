@@ -18,6 +18,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.demo.origin import RunningOrigin, run_origin_in_thread
 from staydown.demo.site import generate_photo_site, generate_site
+from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, VerificationLevel, system_clock
 
 ACTOR = "demo"
@@ -57,7 +58,13 @@ def _origin_sites(root: Path) -> dict[str, tuple[Path, list[str]]]:
 
 
 def _ensure_zone(
-    database: Database, settings: Settings, hostname: str, origin_url: str, root: Path, spec: dict[str, Any]
+    database: Database,
+    settings: Settings,
+    guard: OriginGuard,
+    hostname: str,
+    origin_url: str,
+    root: Path,
+    spec: dict[str, Any],
 ) -> tuple[int, int]:
     now = system_clock()
     with database.transaction() as session:
@@ -98,9 +105,10 @@ def _ensure_zone(
                 ),
                 now=now,
                 actor=ACTOR,
+                guard=guard,
             )
         elif zone.origin != origin_url:
-            zone.origin = origin_url
+            accounts.update_origin(session, zone, origin_url, now=now, actor=ACTOR, guard=guard)
         zone_id, token = zone.id, zone.challenge_token
     challenge = root / ".well-known" / "staydown-challenge" / token
     challenge.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +117,7 @@ def _ensure_zone(
         zone = accounts.get_zone(session, zone_id)
         assert zone is not None
         result = accounts.check_domain_control(
-            zone, method="http", timeout=settings.dcv_timeout_seconds, nameservers=()
+            zone, method="http", timeout=settings.dcv_timeout_seconds, nameservers=(), guard=guard
         )
     with database.transaction() as session:
         zone = accounts.get_zone(session, zone_id)
@@ -123,9 +131,19 @@ def _ensure_zone(
 
 
 def seed_demo(
-    database: Database, settings: Settings, *, api_url: str, edge_url: str | None, desk_url: str | None
+    database: Database,
+    settings: Settings,
+    *,
+    api_url: str,
+    edge_url: str | None,
+    desk_url: str | None,
+    guard: OriginGuard | None = None,
 ) -> tuple[dict[str, Any], list[RunningOrigin]]:
-    """Start the demo origins and seed the demo; return the ``demo.json`` document and the origins."""
+    """Start the demo origins and seed the demo; return the ``demo.json`` document and the origins.
+
+    The demo origins listen on loopback: ``settings.origin_allow`` must hold them (``staydown up
+    --demo`` allows 127.0.0.0/8), as an operator's private origins would need to be allowed."""
+    guard = guard or OriginGuard(OriginAccess.from_settings(settings))
     sites = _origin_sites(settings.data_dir / "demo-origin")
     origins: list[RunningOrigin] = []
     zones: dict[str, Any] = {}
@@ -134,7 +152,7 @@ def seed_demo(
             origin = run_origin_in_thread(root)
             origins.append(origin)
             customer_id, zone_id = _ensure_zone(
-                database, settings, hostname, origin.url, root, DEMO_ZONES[hostname]
+                database, settings, guard, hostname, origin.url, root, DEMO_ZONES[hostname]
             )
             zones[hostname] = {
                 "customer_id": customer_id,

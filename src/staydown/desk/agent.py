@@ -31,6 +31,7 @@ from staydown.desk.web import (
     csrf_protect,
     database_of,
     form_ids,
+    guard_of,
     now_of,
     redirect,
     render,
@@ -270,7 +271,9 @@ def thumbnail(request: Request, item_id: int, who: StaffOrLegal) -> Response:
     if found is not None:
         origin, hostname, target = found
         limits = images.limits_of(settings_of(request))
-        image = images.preview(origin, hostname=hostname, target=target, limits=limits)
+        image = images.preview(
+            origin, hostname=hostname, target=target, limits=limits, guard=guard_of(request)
+        )
     if image is None:
         return Response(
             _PLACEHOLDER, media_type="image/svg+xml", headers={"cache-control": "private, max-age=60"}

@@ -27,6 +27,7 @@ from staydown.desk.web import (
     Pager,
     csrf_protect,
     database_of,
+    guard_of,
     now_of,
     redirect,
     render,
@@ -121,7 +122,9 @@ def add_zone(
     except ValidationError as exc:
         raise DeskError(422, "; ".join(e["msg"] for e in exc.errors())) from None
     with database_of(request).writer() as session:
-        zone = accounts.create_zone(session, data, now=now_of(request), actor=who.actor)
+        zone = accounts.create_zone(
+            session, data, now=now_of(request), actor=who.actor, guard=guard_of(request)
+        )
         session.commit()
         zone_id = zone.id
     return redirect(
@@ -161,6 +164,7 @@ async def check_zone(
         method=method,
         timeout=settings.dcv_timeout_seconds,
         nameservers=settings.dns_nameservers,
+        guard=guard_of(request),
     )
 
     def record() -> tuple[bool, str, str]:

@@ -4,7 +4,8 @@ The desk shows agents what an item or a copy looks like without sending their br
 infringing site. That makes the control plane fetch on their behalf, so the fetch is held to
 what the edge itself would do and nothing more: only the zone's registered origin, only a
 canonical request target (no other host can be reached by spelling the target), asked for as
-the zone's hostname, no redirects, no proxies from the environment, a short time limit, a byte
+the zone's hostname, only to addresses the origin-address policy allows (``netguard``), no
+redirects, no proxies from the environment, a short time limit, a byte
 limit, a pixel limit (no decompression bombs), and images only. What comes back is re-encoded
 as a small PNG, so no byte of the origin's response reaches the browser as it was.
 """
@@ -22,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from staydown.config import Settings
 from staydown.fingerprints.hashing import sniff
+from staydown.netguard import OriginGuard, OriginRefused
 from staydown.urls import URLError, canonicalize_target
 
 
@@ -91,13 +93,14 @@ def shrink(body: bytes, limits: PreviewLimits) -> bytes | None:
         return None
 
 
-def fetch(url: str, *, hostname: str, limits: PreviewLimits) -> bytes | None:
-    """GET an image from an origin URL as ``hostname`` within the limits; None for anything else."""
+def fetch(url: str, *, hostname: str, limits: PreviewLimits, guard: OriginGuard) -> bytes | None:
+    """GET an image from an origin URL as ``hostname`` within the limits, connecting through
+    ``guard`` (an origin the policy refuses is never asked); None for anything else."""
     deadline = time.monotonic() + limits.timeout
     headers = {"host": hostname, "user-agent": "staydown-desk-preview/1", "accept": "image/*"}
     try:
         with (
-            httpx.Client(timeout=limits.timeout, follow_redirects=False, trust_env=False) as client,
+            guard.client(timeout=limits.timeout) as client,
             client.stream("GET", url, headers=headers) as response,
         ):
             content_type = response.headers.get("content-type", "")
@@ -111,15 +114,17 @@ def fetch(url: str, *, hostname: str, limits: PreviewLimits) -> bytes | None:
                 body += chunk
                 if len(body) > limits.max_bytes or time.monotonic() > deadline:
                     return None
-    except httpx.HTTPError:
+    except (httpx.HTTPError, OriginRefused):
         return None
     return bytes(body) if looks_like_image(content_type, bytes(body[:16])) else None
 
 
-def preview(origin: str, *, hostname: str, target: str, limits: PreviewLimits) -> bytes | None:
+def preview(
+    origin: str, *, hostname: str, target: str, limits: PreviewLimits, guard: OriginGuard
+) -> bytes | None:
     """Fetch ``target`` from the zone's ``origin`` as ``hostname`` and shrink it; None if not possible."""
     url = origin_url(origin, hostname, target)
     if url is None:
         return None
-    body = fetch(url, hostname=hostname, limits=limits)
+    body = fetch(url, hostname=hostname, limits=limits, guard=guard)
     return None if body is None else shrink(body, limits)

@@ -27,6 +27,7 @@ from staydown.desk.web import (
     StaffOrLegal,
     csrf_protect,
     database_of,
+    guard_of,
     now_of,
     redirect,
     render,
@@ -254,4 +255,6 @@ def copy_image(request: Request, match_id: int, who: StaffOrLegal) -> Response:
         hostname = copy_hostname(match.url, zone.all_hostnames, zone.hostname)
         origin, target = zone.origin, match.target
     limits = images.limits_of(settings_of(request))
-    return _image(images.preview(origin, hostname=hostname, target=target, limits=limits))
+    return _image(
+        images.preview(origin, hostname=hostname, target=target, limits=limits, guard=guard_of(request))
+    )

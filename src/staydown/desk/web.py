@@ -28,6 +28,7 @@ from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.disclosure.service import DisclosureError
 from staydown.due_process.service import DueProcessError
 from staydown.fingerprints.service import StaydownError
+from staydown.netguard import OriginGuard
 from staydown.notices.service import NoticeError
 from staydown.policy.service import PolicyError
 from staydown.types import Clock, Role, as_utc
@@ -119,6 +120,12 @@ class DeskRoute(APIRoute):
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def guard_of(request: Request) -> OriginGuard:
+    """The guard every connection to a zone origin is made through (see ``netguard``)."""
+    guard: OriginGuard = request.app.state.origin_guard
+    return guard
 
 
 def database_of(request: Request) -> Database:

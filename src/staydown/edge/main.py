@@ -16,9 +16,10 @@ import signal
 import socket
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -32,6 +33,7 @@ from staydown.edge.nats import NatsFollower
 from staydown.edge.server import Edge, EdgeConfig, close, serve
 from staydown.edge.state import LocalStore
 from staydown.feedrecords import StreamNames
+from staydown.netguard import OriginAccess, OriginGuard
 
 log = logging.getLogger("staydown.edge")
 
@@ -55,6 +57,9 @@ class EdgeOptions:
     feed_wait: float = 25.0
     nats: NatsOptions | None = None  # follow JetStream instead of long-polling control_plane
     edge_id: str = ""
+    # Where origins may be (public addresses unless the settings allow more); the worker adds the
+    # control plane's and its own addresses, which are never an origin.
+    origins: OriginAccess = field(default_factory=OriginAccess)
 
     @classmethod
     def from_settings(
@@ -80,6 +85,7 @@ class EdgeOptions:
             admin_port=admin_port,
             nats=nats,
             edge_id=settings.edge_id or socket.gethostname(),
+            origins=OriginAccess.from_settings(settings),
         )
 
 
@@ -87,6 +93,28 @@ def nats_options(settings: Settings, url: str) -> NatsOptions:
     """Where this edge follows the feed in NATS, from the one settings object."""
     names = StreamNames(settings.nats_stream, settings.nats_subject, settings.nats_heartbeat_subject)
     return NatsOptions(url, names, settings.edge_heartbeat_seconds)
+
+
+def origin_guard(options: EdgeOptions, index: int) -> OriginGuard:
+    """The guard of worker ``index``: the allowed origins, less every address the staydown service
+    is known to listen on (the control plane, this edge, its metrics ports)."""
+    guard = OriginGuard(options.origins)
+    control = urlsplit(options.control_plane)
+    endpoints = [(options.host, options.port)]
+    if options.admin_port is not None:
+        endpoints += [(options.host, options.admin_port), ("127.0.0.1", options.admin_port + 1 + index)]
+    if control.hostname:
+        endpoints.append((control.hostname, control.port or (443 if control.scheme == "https" else 80)))
+    if options.nats is not None:
+        broker = urlsplit(options.nats.url)
+        if broker.hostname:
+            endpoints.append((broker.hostname, broker.port or 4222))
+    for host, port in endpoints:
+        try:
+            guard.serving(host, port)
+        except OSError as exc:  # a name that does not resolve here is not reached from here either
+            log.warning("%s not resolved: %s", host, exc)
+    return guard
 
 
 def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
@@ -195,6 +223,7 @@ async def run_worker(
     gc.collect()
     gc.freeze()
     edge = Edge(state, options.config)
+    edge.pool.guard = await asyncio.to_thread(origin_guard, options, index)
     consumer = follower(options, index, edge, store)
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge, consumer, index))

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from staydown.netguard import OriginGuard, OriginRefused
+
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -152,6 +154,7 @@ class OriginPool:
         self._idle: dict[OriginAddress, list[_Connection]] = {}
         self._open: set[_Connection] = set()  # idle or in use, so shutdown closes every one
         self._tls = ssl.create_default_context()
+        self.guard = OriginGuard()  # public addresses only, until the worker installs its own
 
     def give_back(self, connection: _Connection) -> None:
         idle = self._idle.setdefault(connection.address, [])
@@ -167,9 +170,11 @@ class OriginPool:
             if not connection.writer.is_closing() and not connection.reader.at_eof():
                 return connection, True
             connection.close()
+        # A new connection only: the guard resolves the host (briefly cached), checks every address
+        # against the origin policy and connects to a checked address itself.
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
+                self.guard.open_connection(
                     address.host,
                     address.port,
                     ssl=self._tls if address.tls else None,
@@ -177,6 +182,8 @@ class OriginPool:
                 ),
                 self.connect_timeout,
             )
+        except OriginRefused as exc:
+            raise OriginError(f"origin {address.host}:{address.port} refused: {exc.reason}") from exc
         except (OSError, TimeoutError) as exc:
             raise OriginError(f"cannot connect to origin {address.host}:{address.port}: {exc}") from exc
         return _Connection(address, reader, writer, self._open), False

@@ -52,6 +52,7 @@ from staydown.fingerprints.models import (
     StaydownMatch,
 )
 from staydown.fingerprints.schemas import MatchRead, MatchReport
+from staydown.netguard import OriginAccess, OriginGuard, OriginRefused
 from staydown.policy import service as policy
 
 log = logging.getLogger(__name__)
@@ -282,12 +283,15 @@ class OriginUnreadable(Exception):
         self.retry = retry
 
 
-def read_origin(origin: str, *, hostname: str, target: str, timeout: float, max_bytes: int) -> OriginContent:
-    """GET ``target`` from the zone's registered origin as ``hostname``; no redirects, bounded size."""
+def read_origin(
+    origin: str, *, hostname: str, target: str, timeout: float, max_bytes: int, guard: OriginGuard
+) -> OriginContent:
+    """GET ``target`` from the zone's registered origin as ``hostname``; no redirects, bounded size.
+    The connection is made through ``guard``: ``OriginRefused`` if the policy refuses the origin."""
     headers = {"host": hostname, "user-agent": "staydown-capture/1", "accept": "image/*,*/*;q=0.1"}
     try:
         with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            guard.client(timeout=timeout) as client,
             client.stream("GET", origin.rstrip("/") + target, headers=headers) as response,
         ):
             declared = response.headers.get("content-length")
@@ -338,9 +342,19 @@ def _claim(database: Database, *, now: datetime, limit: int) -> list[_Job]:
     return jobs
 
 
-def run_captures(database: Database, *, now: datetime, settings: Settings, limit: int = CAPTURE_BATCH) -> int:
-    """Read due captures from their zones' origins and bank what they hold; return how many ran."""
+def run_captures(
+    database: Database,
+    *,
+    now: datetime,
+    settings: Settings,
+    guard: OriginGuard | None = None,
+    limit: int = CAPTURE_BATCH,
+) -> int:
+    """Read due captures from their zones' origins (through ``guard``, by default one of the
+    settings' policy) and bank what they hold; return how many ran."""
     jobs = _claim(database, now=now, limit=limit)
+    if jobs and guard is None:
+        guard = OriginGuard(OriginAccess.from_settings(settings))
     for job in jobs:
         with database.reader() as session:
             zone = accounts.get_zone(session, job.zone_id)
@@ -351,17 +365,19 @@ def run_captures(database: Database, *, now: datetime, settings: Settings, limit
         if origin is None:
             outcome = (CaptureStatus.failed, None, "", "the zone no longer exists", None)
         else:
-            outcome = _capture(origin, hostname, job.target, settings)
+            assert guard is not None
+            outcome = _capture(origin, hostname, job.target, settings, guard)
         _settle(database, job, outcome, customer_id=customer_id, now=now, settings=settings)
     return len(jobs)
 
 
 def _capture(
-    origin: str, hostname: str, target: str, settings: Settings
+    origin: str, hostname: str, target: str, settings: Settings, guard: OriginGuard
 ) -> tuple[CaptureStatus, int | None, str, str | None, Fingerprint | None]:
     try:
         content = read_origin(
             origin,
+            guard=guard,
             hostname=hostname,
             target=target,
             timeout=settings.staydown_fetch_timeout_seconds,
@@ -369,6 +385,8 @@ def _capture(
         )
     except OriginUnreadable as exc:
         return (CaptureStatus.pending if exc.retry else CaptureStatus.rejected), None, "", str(exc), None
+    except OriginRefused as exc:
+        return CaptureStatus.failed, None, "", f"not read: {exc.reason}", None
     if content.status != 200:
         retry = content.status >= 500 or content.status == 429
         detail = f"the origin answered {content.status}"
