@@ -16,6 +16,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select, text
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from staydown.db.engine import Database
 from staydown.db.journal import ChainHead
 from staydown.enforcement.models import EnforcementRecord
+from staydown.feedrecords import FeedKind, parse_record
 
 log = logging.getLogger("staydown.enforcement.feed")
 
@@ -60,20 +62,46 @@ def read_rows(session: Session, *, after: int, limit: int) -> list[EnforcementRe
     )
 
 
-_RESOURCE_KINDS = frozenset({"block", "unblock", "purge"})
+_RESOURCE_KINDS = frozenset({FeedKind.block, FeedKind.unblock, FeedKind.purge})
+
+
+def document_of(
+    seq: int,
+    kind: FeedKind,
+    payload: dict[str, Any],
+    *,
+    zone_id: int | None = None,
+    target: str | None = None,
+    notice_id: int | None = None,
+    item_id: int | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A record as the feed delivers it (the relay publishes the same): its columns, then its payload."""
+    record: dict[str, Any] = {"seq": seq, "kind": kind.value}
+    if at is not None:
+        record["at"] = at.isoformat()
+    if kind in _RESOURCE_KINDS:
+        record |= {"zone_id": zone_id, "target": target, "notice_id": notice_id, "item_id": item_id}
+    return record | payload
 
 
 def render(row: EnforcementRecord) -> dict[str, Any]:
-    """One record the way the feed delivers it."""
-    record: dict[str, Any] = {"seq": row.seq, "kind": row.kind.value, "at": row.at.isoformat()}
-    if row.kind.value in _RESOURCE_KINDS:
-        record |= {
-            "zone_id": row.zone_id,
-            "target": row.target,
-            "notice_id": row.notice_id,
-            "item_id": row.item_id,
-        }
-    return record | row.payload
+    """One stored record the way the feed delivers it."""
+    return document_of(
+        row.seq,
+        row.kind,
+        row.payload,
+        zone_id=row.zone_id,
+        target=row.target,
+        notice_id=row.notice_id,
+        item_id=row.item_id,
+        at=row.at,
+    )
+
+
+def check_record(document: dict[str, Any]) -> None:
+    """Refuse to write a record an edge could not apply (a bug at its source, not at every edge)."""
+    parse_record(document)
 
 
 def encode(record: dict[str, Any]) -> bytes:

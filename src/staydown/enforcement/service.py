@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from staydown.db import journal
 from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
-from staydown.enforcement.feed import notify_appended
+from staydown.enforcement.feed import check_record, document_of, notify_appended
 from staydown.enforcement.models import (
     Channel,
     EnforcementRecord,
@@ -79,6 +79,17 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
     for record in staged:
         seq += 1
         record.seq = seq
+        check_record(
+            document_of(
+                seq,
+                record.kind,
+                record.payload,
+                zone_id=record.zone_id,
+                target=record.target,
+                notice_id=record.notice_id,
+                item_id=record.item_id,
+            )
+        )
         rows.append(
             (
                 seq,

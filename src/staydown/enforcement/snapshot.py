@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from staydown.db.engine import Database
 from staydown.edge.state import EnforcementState, snapshot_lines
-from staydown.enforcement.feed import read_head
+from staydown.enforcement.feed import document_of, read_head
 from staydown.enforcement.models import EnforcementRecord
 
 _FOLD_BATCH = 50_000
@@ -73,8 +73,14 @@ class Snapshots:
                 if not rows:
                     break
                 for seq, kind, zone_id, target, notice_id, item_id, payload in rows:
-                    document = {"seq": seq, "kind": kind.value} | payload
-                    if zone_id is not None:
-                        document |= {"zone_id": zone_id, "target": target}
-                        document |= {"notice_id": notice_id, "item_id": item_id}
-                    self.state.apply(document)
+                    self.state.apply(
+                        document_of(
+                            seq,
+                            kind,
+                            payload,
+                            zone_id=zone_id,
+                            target=target,
+                            notice_id=notice_id,
+                            item_id=item_id,
+                        )
+                    )
