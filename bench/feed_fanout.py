@@ -417,7 +417,7 @@ def snapshot(args: argparse.Namespace) -> None:
         warm.raise_for_status()
         print(
             f"  control plane: first snapshot (fold of the whole log, encode, gzip) "
-            f"{time.perf_counter() - started:.1f} s, {len(warm.content) / 1e6:.0f} MB of JSON lines"
+            f"{time.perf_counter() - started:.1f} s, {len(warm.content) / 1e6:.0f} MB of JSON lines (decoded)"
         )
         edge_port = free_port()
         edge_dir = directory / "edge-node"
@@ -447,6 +447,9 @@ def snapshot(args: argparse.Namespace) -> None:
                 "  new edge serving from the snapshot (451 on the last block): "
                 f"{time.perf_counter() - started:.1f} s (target < 30 s)"
             )
+            for line in (directory / "edge.log").read_text().splitlines():
+                if "snapshot at seq" in line:
+                    print("  edge:", line.split(": ", 1)[1])
         finally:
             edge.terminate()
             edge.wait(30)
