@@ -114,7 +114,12 @@ def prepare(url: str, directory: Path) -> dict[str, str]:
     database = Database.from_url(url)
     clock = Clock(datetime.now(UTC))
     with LocalDnsServer() as dns:
-        settings = Settings(data_dir=directory, database_url=url, dns_nameservers=[dns.nameserver])
+        settings = Settings(
+            data_dir=directory,
+            database_url=url,
+            dns_nameservers=[dns.nameserver],
+            origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]  # the zone's origin is on loopback
+        )
         keys = make_keys(database, clock)
         with ServerThread(create_app(settings, database, clock=clock)) as server:
             active_zone(KeysApi(server.url, keys), HOST)  # type: ignore[arg-type]
