@@ -106,3 +106,15 @@ def test_edges_are_for_the_desk_only(api: Api) -> None:
     assert api.as_("edge").get("/v1/edges").status_code == 403
     assert api.as_("submitter").get("/v1/edges").status_code == 403
     assert httpx.get(f"{api.url}/v1/edges").status_code == 401
+
+
+def test_only_refusals_of_real_edge_keys_reach_the_registry(api: Api) -> None:
+    feed = f"{api.url}/v1/edge/feed"
+    assert httpx.get(feed, headers={"staydown-edge": "made-up"}).status_code == 401
+    bogus = {"authorization": "Bearer sd_not-a-key", "staydown-edge": "made-up-2"}
+    assert httpx.get(feed, headers=bogus).status_code == 401
+    assert edges(api) == []
+    wrong_role = {"authorization": f"Bearer {api.keys['submitter']}", "staydown-edge": "misconfigured"}
+    assert httpx.get(feed, headers=wrong_role).status_code == 403
+    [refused] = edges(api)
+    assert (refused["id"], refused["state"], refused["refused_status"]) == ("misconfigured", "refused", 403)

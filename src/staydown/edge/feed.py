@@ -56,9 +56,11 @@ class LocalApply:
             self.since_compaction = 0
 
     async def replace(self, state: EnforcementState) -> None:
-        """Enforce ``state`` (a snapshot) from now on, durable before the next record is applied."""
-        await asyncio.to_thread(self.store.compact, state)
+        """Enforce ``state`` (a snapshot) from now on; it is durable before this returns."""
+        # Enforced at once, durable before the next record is asked for: a crash in between leaves
+        # the old store, from which the edge fetches the snapshot again.
         self.edge.replace_state(state)
+        await asyncio.to_thread(self.store.compact, state)
         self.since_compaction = 0
         gc.freeze()  # the loaded state is long-lived: keep the cyclic GC from rescanning it
 

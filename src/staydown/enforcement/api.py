@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -38,60 +39,88 @@ def registry_of(request: Request) -> EdgeRegistry:
 
 
 class EdgeKeys:
-    """The live edge-role keys, re-read at most every ``ttl`` seconds with one query.
+    """The edge-role keys, re-read at most every ``ttl`` seconds with one query.
 
     A thousand edges polling every 25 s would otherwise cost forty key look-ups a second; a revoked
-    key is still refused within ``ttl`` seconds. A key not found here takes the ordinary path."""
+    key is still refused within ``ttl`` seconds. A key not found here takes the ordinary path. The
+    revoked ones are kept too, so that only a refusal of a real edge key reaches the registry (an
+    anonymous caller cannot fill it with made-up edges)."""
 
     def __init__(self, database: Database, *, ttl: float = 2.0) -> None:
         self.database, self.ttl = database, ttl
-        self._by_hash: dict[str, Principal] = {}
+        self._live: dict[str, Principal] = {}
+        self._revoked: dict[str, int] = {}
         self._read_at = float("-inf")
         self._reading: asyncio.Future[None] | None = None
 
     async def principal(self, secret: str) -> Principal | None:
-        loop = asyncio.get_running_loop()
-        if loop.time() - self._read_at > self.ttl:
+        """The caller of a live edge key, or None."""
+        await self._fresh()
+        return self._live.get(accounts.hash_key(secret))
+
+    async def revoked(self, secret: str) -> int | None:
+        """The id of the revoked edge key ``secret`` is, or None."""
+        await self._fresh()
+        return self._revoked.get(accounts.hash_key(secret))
+
+    async def _fresh(self) -> None:
+        if asyncio.get_running_loop().time() - self._read_at > self.ttl:
             if self._reading is None or self._reading.done():
                 self._reading = asyncio.ensure_future(self._read())
             await asyncio.shield(self._reading)
-        return self._by_hash.get(accounts.hash_key(secret))
 
     async def _read(self) -> None:
-        self._by_hash = await asyncio.to_thread(self._live_edge_keys)
+        self._live, self._revoked = await asyncio.to_thread(self._edge_keys)
         self._read_at = asyncio.get_running_loop().time()
 
-    def _live_edge_keys(self) -> dict[str, Principal]:
+    def _edge_keys(self) -> tuple[dict[str, Principal], dict[str, int]]:
+        live: dict[str, Principal] = {}
+        revoked: dict[str, int] = {}
         with self.database.reader() as session:
-            return {
-                key.key_hash: Principal(key.id, key.role, key.trusted, key.customer_id)
-                for key in accounts.list_keys(session)
-                if key.role is Role.edge and key.revoked_at is None
-            }
+            for key in accounts.list_keys(session):
+                if key.role is not Role.edge:
+                    continue
+                if key.revoked_at is None:
+                    live[key.key_hash] = Principal(key.id, key.role, key.trusted, key.customer_id)
+                else:
+                    revoked[key.key_hash] = key.id
+        return live, revoked
 
 
 async def feed_edge(request: Request, database: DatabaseDep, now: NowDep) -> Principal:
-    """The edge-role caller; a refused key is recorded in the edge registry before it is answered."""
+    """The edge-role caller. A refused edge key (revoked, or a key of another role) is recorded in
+    the edge registry before the refusal is answered."""
+    keys: EdgeKeys = request.app.state.edge_keys
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and secret.strip():
-        keys: EdgeKeys = request.app.state.edge_keys
-        known = await keys.principal(secret.strip())
+    secret = secret.strip() if scheme.lower() == "bearer" else ""
+    if secret:
+        known = await keys.principal(secret)
         if known is not None:
             return known
     try:
         who = await run_in_threadpool(principal, request, database)
+    except ApiError as exc:
+        key_id = await keys.revoked(secret) if secret and exc.status == 401 else None
+        if key_id is not None:
+            await _record_refusal(request, now, exc.status, key_id)
+        raise
+    try:
         return require(Role.edge)(who)
     except ApiError as exc:
-        if exc.status in (401, 403):
-            await registry_of(request).refused(
-                Contact(
-                    edge_id_of(request.headers.get("staydown-edge"), key_id=None),
-                    now,
-                    version=request.headers.get("staydown-edge-version", "")[:64],
-                    refused_status=exc.status,
-                )
-            )
+        await _record_refusal(request, now, exc.status, who.key_id)
         raise
+
+
+async def _record_refusal(request: Request, now: datetime, status: int, key_id: int) -> None:
+    await registry_of(request).refused(
+        Contact(
+            edge_id_of(request.headers.get("staydown-edge"), key_id=key_id),
+            now,
+            version=request.headers.get("staydown-edge-version", "")[:64],
+            key_id=key_id,
+            refused_status=status,
+        )
+    )
 
 
 FeedEdge = Annotated[Principal, Depends(feed_edge)]
