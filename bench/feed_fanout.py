@@ -54,7 +54,8 @@ from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.db.journal import ChainHead
 from staydown.db.migrate import upgrade
-from staydown.enforcement.models import EnforcementRecord, FeedKind
+from staydown.enforcement.models import EnforcementRecord
+from staydown.feedrecords import FeedKind
 
 HOST = "fanout.example.test"
 STAYDOWN = [sys.executable, "-m", "staydown.cli"]

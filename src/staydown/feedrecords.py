@@ -181,6 +181,7 @@ BANK_FIELDS = (
     "work_id",
     "sha256",
     "pdq",
+    "features",
 )
 
 
@@ -198,6 +199,7 @@ class HashAddRecord:
     scope_customer_id: int | None = None
     notice_id: int | None = None
     work_id: int | None = None
+    features: str | None = None  # base64 of the entry's local features (the second stage), if any
 
     @classmethod
     def from_document(cls, d: Mapping[str, Any]) -> HashAddRecord:
@@ -214,6 +216,7 @@ class HashAddRecord:
             scope_customer_id=_opt_int(d, "scope_customer_id"),
             notice_id=_opt_int(d, "notice_id"),
             work_id=_opt_int(d, "work_id"),
+            features=_opt_str(d, "features"),
         )
 
     def bank_entry(self) -> dict[str, Any]:
@@ -227,6 +230,7 @@ class HashAddRecord:
             "work_id": self.work_id,
             "sha256": self.sha256,
             "pdq": list(self.pdq),
+            "features": self.features,
         }
 
 

@@ -3,6 +3,7 @@ cached copies, and the bank's place in the local store."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from PIL import Image, ImageOps
 from staydown.demo.pages import PageKind, render_page
 from staydown.edge.state import EnforcementState, LocalStore
 from staydown.edge.staydown import BankRecord, StaydownGuard
+from staydown.fingerprints.features import bank_fingerprint
 from staydown.fingerprints.hashing import Fingerprint, fingerprint, reference_fingerprint
 from tests.support import image_bytes
 
@@ -127,3 +129,51 @@ def test_the_bank_and_exemptions_survive_a_restart(tmp_path: Path, page: Image.I
     restored = store.load()
     assert restored.bank == state.bank and restored.exempt == state.exempt
     assert BankRecord.from_record(restored.bank[4]) == record(fp, entry_id=4)
+
+
+def test_the_second_stage_blocks_a_turned_copy_only_in_scope_and_only_with_features(
+    page: Image.Image,
+) -> None:
+    banked = bank_fingerprint(image_bytes(page))
+    entry = record(banked, customer=7)
+    with_features = BankRecord.from_record({**entry.to_record(), "features": record_features(banked)})
+    assert with_features.features == banked.features
+    assert BankRecord.from_record(with_features.to_record()) == with_features
+    turned = image_bytes(
+        page.convert("RGB").rotate(4, Image.Resampling.BICUBIC, expand=True, fillcolor="white")
+    )
+    copy = fingerprint(turned)
+
+    guard = StaydownGuard()
+    guard.add(with_features)
+    assert guard.verdict(copy, zone_id=1, customer_id=7) is None  # PDQ cannot follow a turn
+    found = guard.after_serving(copy, turned, zone_id=1, customer_id=7)
+    assert found is not None and found.outcome == "block" and found.evidence is not None
+    assert found.evidence.conclusive and 3 <= abs(found.evidence.rotation) <= 5
+    assert guard.after_serving(copy, turned, zone_id=1, customer_id=8) is None  # another customer
+    unrelated = image_bytes(render_page(6))
+    assert guard.second_stage(fingerprint(unrelated), unrelated, zone_id=1, customer_id=7) is None
+    guard.remove(1)
+    assert guard.second_stage(copy, turned, zone_id=1, customer_id=7) is None
+
+    # An entry without features (or with features that do not decode) is matched by PDQ only.
+    guard.add(BankRecord.from_record({**entry.to_record(), "features": "not base64!"}))
+    assert guard.second_stage(copy, turned, zone_id=1, customer_id=7) is None
+    assert guard.verdict(fingerprint(image_bytes(page)), zone_id=1, customer_id=7) is not None
+
+
+def record_features(fp: Fingerprint) -> str:
+    return base64.b64encode(fp.features).decode("ascii")
+
+
+def test_a_verdict_on_a_spread_names_the_page_that_matched() -> None:
+    left, right = render_page(41, width=600, height=840), render_page(42, width=600, height=840)
+    spread = Image.new("L", (1224, 840), 255)
+    spread.paste(left, (0, 0))
+    spread.paste(right, (624, 0))
+    guard = StaydownGuard()
+    guard.add(record(reference_fingerprint(image_bytes(right)), customer=7))
+    verdict = guard.verdict(fingerprint(image_bytes(spread)), zone_id=1, customer_id=7)
+    assert verdict is not None and verdict.outcome == "block" and verdict.part == "right page"
+    whole = guard.verdict(fingerprint(image_bytes(right)), zone_id=1, customer_id=7)
+    assert whole is not None and whole.part == "whole"

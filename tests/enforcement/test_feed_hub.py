@@ -20,7 +20,7 @@ import pytest
 from staydown.db.engine import Database
 from staydown.enforcement import service
 from staydown.enforcement.feed import FeedAhead, FeedHub
-from staydown.enforcement.models import FeedKind
+from staydown.feedrecords import FeedKind
 from tests.conftest import Api
 from tests.support import active_zone, notice_body
 

@@ -14,8 +14,7 @@ from nats.js.errors import NotFoundError
 from staydown.db.engine import Database
 from staydown.enforcement import service
 from staydown.enforcement.feed import encode, read_rows, render
-from staydown.enforcement.models import FeedKind
-from staydown.feedrecords import StreamNames
+from staydown.feedrecords import FeedKind, StreamNames
 from tests.fleet import Process, eventually, nats_env, nats_url, stream_names
 
 __all__ = ["nats_url", "stream_names"]  # fixtures

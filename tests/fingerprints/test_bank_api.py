@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,50 @@ def test_edges_reports_are_checked(api: Api, origin: ScriptedOrigin) -> None:
     assert {r["target"] for r in blocks} == {"/a.jpg", "/copy.jpg"}  # not the one in review
     audit = api.as_("admin").get("/v1/audit/verify").json()
     assert audit["ok"] is True
+
+
+def test_a_second_stage_report_blocks_on_conclusive_evidence_only(api: Api, origin: ScriptedOrigin) -> None:
+    a = live_zone(api, origin, HOST)
+    origin.routes["/a.jpg"] = Route(jpeg(render_page(44)), headers=IMAGE)
+    api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/a.jpg"]))
+    fingerprints.run_captures(api.database, now=api.clock(), settings=api.settings)
+    (entry,) = feed(api, "hash_add")
+    assert len(base64.b64decode(entry["features"])) > 10_000  # the second stage's features travel too
+    edge = api.as_("edge")
+    evidence = {
+        "inliers": 180,
+        "pairs": 200,
+        "mirrored": False,
+        "scale": 0.61,
+        "rotation": -3.1,
+        "part": [0.5, 0.0, 1.0, 1.0],
+        "correlation": 0.97,
+        "precision": 0.93,
+    }
+    report = {
+        "entry_id": entry["entry_id"],
+        "zone_id": a["zone_id"],
+        "target": "/spread.jpg",
+        "url": f"http://{HOST}/spread.jpg",
+        "distance": 104,
+        "copy_sha256": "cd" * 32,
+        "evidence": evidence,
+    }
+    weak = {**evidence, "inliers": 9}
+    assert (
+        edge.post("/v1/edge/matches", json={**report, "evidence": weak}).json()["error"]["code"]
+        == "not_a_match"
+    )
+    unlike = {**evidence, "correlation": 0.4}
+    assert (
+        edge.post("/v1/edge/matches", json={**report, "evidence": unlike}).json()["error"]["code"]
+        == "not_a_match"
+    )
+    blocked = edge.post("/v1/edge/matches", json=report)
+    assert blocked.status_code == 201 and blocked.json()["status"] == "blocked"
+    assert blocked.json()["distance"] == 104
+    assert "/spread.jpg" in {r["target"] for r in feed(api, "block")}
+    assert (
+        edge.post("/v1/edge/matches", json={**report, "evidence": {**evidence, "extra": 1}}).status_code
+        == 422
+    )

@@ -39,7 +39,7 @@ from staydown.edge.freshness import (
 from staydown.edge.origin import HOP_BY_HOP, OriginError, OriginPool, OriginResponse
 from staydown.edge.ratelimit import RateLimiter
 from staydown.edge.state import EnforcementState, ZoneState
-from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
+from staydown.edge.staydown import SECOND_STAGE_BACKLOG, BankRecord, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import (
     Fingerprint,
     ImageLimits,
@@ -146,6 +146,10 @@ class Edge:
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
+        # The second stage takes tens of milliseconds a copy: a thread of its own, so that it never
+        # holds up the verdicts that decide serving.
+        self.after_serving = ThreadPoolExecutor(1, thread_name_prefix="staydown-second-stage")
+        self.second_stage_pending = 0
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
@@ -253,6 +257,8 @@ class Edge:
                 "distance": verdict.distance,
                 "exact": verdict.exact,
                 "copy_sha256": (sha256 or self.guard.cached.sha.get(key) or verdict.entry.sha256).hex(),
+                **({"evidence": verdict.evidence.to_record()} if verdict.evidence is not None else {}),
+                **({"part": verdict.part} if verdict.part != "whole" else {}),
             }
         )
 
@@ -475,7 +481,7 @@ class Edge:
             decision = self.decide(request)  # or while the image was judged
         fp = assessed[0] if assessed is not None else None
         if assessed is not None and decision.outcome is Outcome.proxy:
-            self._judge(decision, key, *assessed)
+            self._judge(decision, key, *assessed, body=entry.body)
             decision = self.decide(request)
         if decision.outcome is not Outcome.proxy:
             write(self.immediate(request, decision) or b"")
@@ -516,6 +522,8 @@ class Edge:
         fp: Fingerprint,
         verdict: Verdict | None,
         generation: int,
+        *,
+        body: bytes,
     ) -> None:
         """Apply the bank's verdict on a filled image before it is first served from the cache."""
         assert decision.zone is not None and decision.url is not None
@@ -529,22 +537,53 @@ class Edge:
             self.guard.cached.forget(key)
             self._block_copy(key, verdict, host=decision.url.host)
             return
-        # Served: whether a person should look at it (the review band) is asked after, off the loop.
+        # Served: the second stage, and whether a person should look at it (the review band), are
+        # asked after, off the loop. The second stage's queue holds image bodies: past a bounded
+        # backlog a copy gets the review band only.
         host = decision.url.host
+        second = self.second_stage_pending < SECOND_STAGE_BACKLOG
+        zone_id, customer_id = zone.zone_id, zone.customer_id
+        if second:
+            self.second_stage_pending += 1
+            job = partial(
+                self.guard.after_serving,
+                fp,
+                body,
+                zone_id=zone_id,
+                customer_id=customer_id,
+                limits=self.image_limits,
+            )
+        else:
+            self.count("staydown_second_stage_skipped")
+            job = partial(self.guard.review, fp, zone_id=zone_id, customer_id=customer_id)
         review = asyncio.get_running_loop().run_in_executor(
-            self.hasher, partial(self.guard.review, fp, zone_id=zone.zone_id, customer_id=zone.customer_id)
+            self.after_serving if second else self.hasher, job
         )
-        review.add_done_callback(partial(self._reviewed, key, host=host, sha256=fp.sha256))
+        review.add_done_callback(partial(self._reviewed, key, host=host, sha256=fp.sha256, second=second))
 
     def _reviewed(
-        self, key: CacheKey, done: asyncio.Future[Verdict | None], *, host: str, sha256: bytes
+        self,
+        key: CacheKey,
+        done: asyncio.Future[Verdict | None],
+        *,
+        host: str,
+        sha256: bytes,
+        second: bool = False,
     ) -> None:
+        if second:
+            self.second_stage_pending -= 1
         try:
             verdict = done.result()
         except Exception:
             log.exception("review search failed for %s", key)
             return
         if verdict is None or self.state.exempted(*key):
+            return
+        if verdict.outcome == "block":  # the second stage: purge the copy just served, and block it
+            self.count("staydown_blocked_late")
+            self.cache.purge(*key)
+            self.guard.cached.forget(key)
+            self._block_copy(key, verdict, host=host)
             return
         self.count("staydown_review")
         self._report(key, verdict, host=host, sha256=sha256)
@@ -1153,3 +1192,4 @@ async def close(server: asyncio.Server, edge: Edge) -> None:
         await asyncio.wait_for(server.wait_closed(), 2)
     edge.pool.close()
     edge.hasher.shutdown(wait=False, cancel_futures=True)
+    edge.after_serving.shutdown(wait=False, cancel_futures=True)

@@ -4,10 +4,19 @@ the cache, and a sweep of what is already cached when a new hash arrives.
 ``StaydownGuard`` holds no sockets and no loop: the server fingerprints a filled image off the event
 loop, asks ``verdict``, and keeps the fingerprint with ``remember`` so that ``sweep`` can find cached
 copies of content banked later (a vectorised popcount over every cached hash).
+
+PDQ decides before a copy is first served; what it cannot follow (a page inside a spread or a site's
+layout, a turned or deeply cropped copy) is left to the second stage, ``after_serving``: local
+features of the copy, verified geometrically against the entries' own (``fingerprints.features``).
+It takes tens of milliseconds, so it runs after the copy is served, and a conclusive match blocks
+and purges it then, reported with its evidence.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,8 +24,22 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from staydown.fingerprints.hashing import PDQ_BYTES, Fingerprint, hamming
+from staydown.fingerprints.features import QUERY_SIZE, Evidence, FeatureIndex, Features
+from staydown.fingerprints.hashing import (
+    PDQ_BYTES,
+    Fingerprint,
+    ImageLimits,
+    ImageRejected,
+    decode_luma,
+    hamming,
+)
 from staydown.fingerprints.index import FaissHashIndex, Thresholds, classify, matches_within
+
+log = logging.getLogger("staydown.edge")
+
+# Copies waiting for the second stage (each holds its body); past this many a copy gets the review
+# band only. At ~0.1-0.3 s a copy that is half a minute of work.
+SECOND_STAGE_BACKLOG = 128
 
 CacheKey = tuple[int, str]
 
@@ -33,9 +56,16 @@ class BankRecord:
     work_id: int | None
     sha256: bytes
     pdq: tuple[bytes, ...]
+    features: bytes = b""  # the second stage's (``Features.to_bytes``), empty when it has none
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> BankRecord:
+        features = b""
+        if record.get("features"):
+            try:
+                features = base64.b64decode(record["features"], validate=True)
+            except (binascii.Error, ValueError):
+                log.warning("bank entry %s: features are not base64; PDQ only", record.get("entry_id"))
         return cls(
             entry_id=int(record["entry_id"]),
             scope=str(record["scope"]),
@@ -45,6 +75,7 @@ class BankRecord:
             work_id=record.get("work_id"),
             sha256=bytes.fromhex(record["sha256"]),
             pdq=tuple(bytes.fromhex(h) for h in record.get("pdq") or ()),
+            features=features,
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -57,6 +88,7 @@ class BankRecord:
             "work_id": self.work_id,
             "sha256": self.sha256.hex(),
             "pdq": [h.hex() for h in self.pdq],
+            **({"features": base64.b64encode(self.features).decode("ascii")} if self.features else {}),
         }
 
     def covers(self, *, zone_id: int, customer_id: int | None) -> bool:
@@ -74,6 +106,8 @@ class Verdict:
     distance: int
     exact: bool
     outcome: Literal["block", "review"]
+    evidence: Evidence | None = None  # a match of the second stage, and why
+    part: str = "whole"  # the part of the copy that matched (a page of a spread)
 
 
 class CachedPrints:
@@ -152,6 +186,7 @@ class StaydownGuard:
         self.thresholds = thresholds or Thresholds()
         self.entries: dict[int, BankRecord] = {}
         self.index = FaissHashIndex()
+        self.features = FeatureIndex()
         self.by_sha: dict[bytes, set[int]] = {}
         self.cached = CachedPrints()
         self.generation = 0  # bumped on every change, so a verdict given meanwhile can be redone
@@ -180,6 +215,11 @@ class StaydownGuard:
     def _keep(self, entry: BankRecord) -> None:
         self.entries[entry.entry_id] = entry
         self.by_sha.setdefault(entry.sha256, set()).add(entry.entry_id)
+        if entry.features and entry.pdq:  # a weak entry is never matched perceptually
+            try:
+                self.features.add(entry.entry_id, Features.from_bytes(entry.features))
+            except ValueError as exc:
+                log.warning("bank entry %s: unreadable features (%s); PDQ only", entry.entry_id, exc)
 
     def remove(self, entry_id: int) -> BankRecord | None:
         entry = self.entries.pop(entry_id, None)
@@ -192,6 +232,7 @@ class StaydownGuard:
                 del self.by_sha[entry.sha256]
         if entry.pdq:
             self.index.remove([entry_id])
+        self.features.remove([entry_id])
         self.generation += 1
         return entry
 
@@ -216,6 +257,47 @@ class StaydownGuard:
         verdict = self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.review)
         return verdict if verdict is not None and verdict.outcome == "review" else None
 
+    def after_serving(
+        self,
+        fp: Fingerprint,
+        body: bytes,
+        *,
+        zone_id: int,
+        customer_id: int | None,
+        limits: ImageLimits | None = None,
+    ) -> Verdict | None:
+        """What is asked once a copy PDQ did not block has been served: a conclusive match of the
+        second stage (a block, with its evidence), else the review band's closest entry, else None."""
+        found = self.second_stage(fp, body, zone_id=zone_id, customer_id=customer_id, limits=limits)
+        return found or self.review(fp, zone_id=zone_id, customer_id=customer_id)
+
+    def second_stage(
+        self,
+        fp: Fingerprint,
+        body: bytes,
+        *,
+        zone_id: int,
+        customer_id: int | None,
+        limits: ImageLimits | None = None,
+    ) -> Verdict | None:
+        """The covering entry the copy's local features match conclusively, if any. A weak copy
+        (no PDQ hash) is too plain to be matched perceptually, here as in the first stage."""
+        if not fp.pdq or not len(self.features):
+            return None
+        try:
+            luma = decode_luma(body, limits=limits or ImageLimits(), size=QUERY_SIZE)
+        except ImageRejected:
+            return None
+        for evidence in self.features.search(luma):
+            if not evidence.conclusive:
+                break  # conclusive evidence comes first
+            entry = self.entries.get(evidence.entry_id)
+            if entry is None or not entry.covers(zone_id=zone_id, customer_id=customer_id):
+                continue
+            distance = min((hamming(a, b) for a in entry.pdq for b in fp.pdq), default=PDQ_BYTES * 8)
+            return Verdict(entry, distance, False, "block", evidence)
+        return None
+
     def _closest(
         self, fp: Fingerprint, *, zone_id: int, customer_id: int | None, radius: int
     ) -> Verdict | None:
@@ -228,7 +310,7 @@ class StaydownGuard:
             outcome = classify(match.distance, self.thresholds)
             if outcome == "none":
                 return None
-            return Verdict(candidate, match.distance, False, outcome)
+            return Verdict(candidate, match.distance, False, outcome, part=_matching_part(fp, candidate))
         return None
 
     def sweep(self, entry: BankRecord) -> list[tuple[CacheKey, int, bool]]:
@@ -239,3 +321,11 @@ class StaydownGuard:
                 if key not in best or distance < best[key][0]:
                     best[key] = (distance, False)
         return sorted((key, distance, exact) for key, (distance, exact) in best.items())
+
+
+def _matching_part(fp: Fingerprint, entry: BankRecord) -> str:
+    """The part of the copy (of ``fp.parts``) whose hash lies nearest to the entry's."""
+    nearest = min(
+        range(len(fp.pdq)), key=lambda index: min(hamming(fp.pdq[index], code) for code in entry.pdq)
+    )
+    return fp.part_of(nearest)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from staydown.db.base import Base, BigIntPK, str_enum
 from staydown.feedrecords import FeedKind
 
-__all__ = ["FeedKind"]  # defined with the records it names; importers move to staydown.feedrecords
+__all__ = ["FeedKind"]  # defined with the records it names (staydown.feedrecords); kept for old importers
 
 
 class EnforcementRecord(Base):

@@ -20,7 +20,9 @@ which bring a copy cropped by up to 5% per edge, mirrored or not, within reach; 
 also hashed with only what a copy adds stripped (a pad of one colour at two sides or more, a banner
 that ends sharply), which gives back the reference's own pixels, give or take a crop the windows
 absorb. A copy that looks framed gets that hash too when trimming took more than its pad: a
-picture's pale edges inside a white pad look like paper. A plain copy of a page has two hashes, a
+picture's pale edges inside a white pad look like paper. A wide image (a two-page spread) is also
+hashed page by page, split at its gutter and each page trimmed, so that a spread of two noticed
+pages, or a spread noticed and one of its pages copied, still match. A plain copy of a page has two hashes, a
 changed one or a picture's up to three; a reference at most 8 + 8 + 2 x (80 + 1) = 178. A hash of
 low PDQ quality (a blank or near-blank image) says little about the picture, so weak images keep
 only their SHA-256: they are never blocked automatically on a perceptual match.
@@ -49,6 +51,7 @@ __all__ = [
     "Fingerprint",
     "ImageLimits",
     "ImageRejected",
+    "decode_luma",
     "fingerprint",
     "hamming",
     "is_image_type",
@@ -103,6 +106,13 @@ _MIN_TRIMMED = 0.3  # a trimmed image smaller than this share of either side is 
 # windows, the residual to a copy cropped by up to 5% per edge is at most 1% per edge.
 _CROPS = (0.0, 0.02, 0.04)
 _CROP_DEEPEST = 0.05  # paper margins this deep all round absorb a crop of up to 5% per edge
+# Two-page spreads: at least this much wider than high, split at a gutter found between these
+# shares of the width (a seam is a step between neighbouring columns in this share of the rows);
+# from _PAGES (two portrait pages are ~1.4) in the middle when no gutter shows.
+_SPREAD = 1.2
+_PAGES = 1.38
+_GUTTER = (0.35, 0.65)
+_SEAM = 0.6
 
 
 class ImageRejected(ValueError):
@@ -134,6 +144,16 @@ class Fingerprint:
     width: int
     height: int
     format: str
+    # A reference's local features for the second stage (``features.Features.to_bytes``); empty
+    # for a query, whose features are found only when PDQ does not decide.
+    features: bytes = b""
+    # For a query, what part of the image each PDQ hash is of ("whole", "left page", "right
+    # page"), so that a match names the part that matched; empty for a reference.
+    parts: tuple[str, ...] = ()
+
+    def part_of(self, index: int) -> str:
+        """What part of the image the ``index``-th PDQ hash is of."""
+        return self.parts[index] if index < len(self.parts) else "whole"
 
     @property
     def weak(self) -> bool:
@@ -160,8 +180,10 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
     luma, size, fmt = _decode(data, limits)
     raw, quality = _pdq(luma)
     hashes: list[bytes] = []
+    labels: list[str] = []
     if quality >= QUALITY_MIN:
         hashes.append(raw)
+        labels.append("whole")
         trimmed, margins = _normalise(luma)
         # A page framed by paper margins is normalised by trimming; a pad or banner stripped on its
         # own serves full-bleed pictures, and a framed-looking one whose light edges (a sky) inside
@@ -172,12 +194,19 @@ def fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerpr
                 stripped = stripped if _deeper(margins, stripped, luma) else None
             elif _same_part(stripped, trimmed, luma):
                 stripped = None
-        for part in (trimmed, stripped):
+        parts = [("whole", trimmed), ("whole", stripped)]
+        # A two-page spread: each page on its own, split at the gutter.
+        for label, half in zip(("left page", "right page"), _pages(data, limits, luma), strict=False):
+            parts.extend(((label, half), (label, _normalise(half)[0])))
+        for label, part in parts:
             if part is not None:
                 hash_, part_quality = _pdq(part)
                 if part_quality >= QUALITY_MIN and hash_ not in hashes:
                     hashes.append(hash_)
-    return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
+                    labels.append(label)
+    return Fingerprint(
+        hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt, parts=tuple(labels)
+    )
 
 
 def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Fingerprint:
@@ -193,6 +222,7 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
             variants, trimmed_quality = _pdq_dihedral(trimmed)
             if trimmed_quality >= QUALITY_MIN:
                 hashes.update(dict.fromkeys(variants))
+        parts: list[Luma] = []
         if not _framed(luma.shape, margins):
             stripped = _strip_added(luma)
             parts = _crop_windows(luma)
@@ -200,12 +230,15 @@ def reference_fingerprint(data: bytes, *, limits: ImageLimits = ImageLimits()) -
                 # A banner-like strip of the picture's own (a title over a flat sky) is stripped
                 # from a copy too, with the banner the copy got: the query's third hash lands here.
                 parts.append(stripped)
-            # Copies are mirrored as well as cropped or padded: each part also as a mirror image.
-            for part in parts:
-                for turned in (part, part[:, ::-1]):
-                    hash_, part_quality = _pdq(turned)
-                    if part_quality >= QUALITY_MIN:
-                        hashes[hash_] = None
+        # A spread given as a reference: its pages, which copies may show one at a time.
+        for half in _pages(data, limits, luma):
+            parts.extend(part for part in (half, _normalise(half)[0]) if part is not None)
+        # Copies are mirrored as well as cropped or padded: each part also as a mirror image.
+        for part in parts:
+            for turned in (part, part[:, ::-1]):
+                hash_, part_quality = _pdq(turned)
+                if part_quality >= QUALITY_MIN:
+                    hashes[hash_] = None
     return Fingerprint(hashlib.sha256(data).digest(), tuple(hashes), quality, size[0], size[1], fmt)
 
 
@@ -257,12 +290,18 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
     return image
 
 
-def _decode(data: bytes, limits: ImageLimits) -> tuple[Luma, tuple[int, int], str]:
+def decode_luma(data: bytes, *, limits: ImageLimits = ImageLimits(), size: int = NORMAL_SIZE) -> Luma:
+    """Decode the first frame to luma scaled to fit a ``size`` square, with the same guards as
+    fingerprinting (the local features of the second stage want more pixels than PDQ)."""
+    return _decode(data, limits, size)[0]
+
+
+def _decode(data: bytes, limits: ImageLimits, size: int = NORMAL_SIZE) -> tuple[Luma, tuple[int, int], str]:
     """Decode the first frame to luma scaled into the normal box; return it, the size and format."""
     with _open(data, limits) as image:
         width, height = image.size
         fmt = image.format or "unknown"
-        box = _fit(width, height, NORMAL_SIZE)
+        box = _fit(width, height, size)
         if fmt == "JPEG":
             image.draft("L", box)
         try:
@@ -525,6 +564,44 @@ def _crop_windows(luma: Luma) -> list[Luma]:
         columns = slice(round(left * width), width - round(right * width))
         windows.append(luma[rows, columns])
     return windows
+
+
+def _pages(data: bytes, limits: ImageLimits, luma: Luma) -> list[Luma]:
+    """The pages of a spread (see _halves), decoded anew at twice the normal size: each page is
+    hashed from as many pixels as a page on its own would be."""
+    height, width = luma.shape
+    if width < _SPREAD * height:
+        return []
+    return _halves(_decode(data, limits, 2 * NORMAL_SIZE)[0])
+
+
+def _halves(luma: Luma) -> list[Luma]:
+    """The two pages of what looks like a two-page spread, split at the gutter: a band of flat
+    columns of paper (between framed pages) nearest the middle, or else a seam down most of the height
+    (two full-bleed pictures side by side), in an image at least _SPREAD times as wide as it is
+    high; or the middle of one at least _PAGES times as wide (one drawing across both pages), which
+    a landscape photograph (4:3 is 1.33) is not. Views into ``luma``; [] for anything else."""
+    height, width = luma.shape
+    if width < _SPREAD * height:
+        return []
+    low, high = round(_GUTTER[0] * width), round(_GUTTER[1] * width)
+    columns = np.ascontiguousarray(np.rot90(luma[:, low:high]))[::-1]  # a row per column, left first
+    colours = _medians(columns)
+    # Flat in paper white (or black): a gradient's columns are flat too, in every shade between.
+    flat = (_off_line(columns, colours) <= _STRAY) & ((colours >= _PAPER) | (colours <= 255 - _PAPER))
+    start = end = width // 2 if width >= _PAGES * height else 0
+    if flat.any():
+        runs = np.flatnonzero(np.diff(np.concatenate(([0], flat.astype(np.int8), [0]))))
+        starts, ends = runs[::2], runs[1::2]
+        nearest = int(np.argmin(np.abs((starts + ends) / 2 + low - width / 2)))
+        start, end = int(starts[nearest]) + low, int(ends[nearest]) + low
+    else:
+        steps = np.abs(np.diff(luma[:, low - 1 : high].astype(np.int16), axis=1)) > _FUZZ // 2
+        seams = np.count_nonzero(steps, axis=0) / height
+        sharpest = int(np.argmax(seams))
+        if seams[sharpest] >= _SEAM:
+            start = end = low + sharpest
+    return [luma[:, :start], luma[:, end:]] if start else []
 
 
 def _strip_added(luma: Luma) -> Luma | None:

@@ -12,6 +12,22 @@ from staydown.fingerprints.models import BankScope, BankSource, BankStatus, Matc
 HEX64 = r"^[0-9a-f]{64}$"
 
 
+class MatchEvidence(BaseModel):
+    """The second stage's evidence for a copy PDQ did not match: keypoint pairs that one
+    similarity transform explains, and how alike the copy looks turned back onto the reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inliers: int = Field(ge=0)
+    pairs: int = Field(ge=0)
+    mirrored: bool = False
+    scale: float = Field(gt=0)
+    rotation: float = Field(ge=-180, le=180)
+    part: list[float] = Field(min_length=4, max_length=4)  # left, top, right, bottom in the copy (0..1)
+    correlation: float = Field(ge=-1, le=1)
+    precision: float = Field(ge=0, le=1)
+
+
 class MatchReport(BaseModel):
     """An edge's report of a cached copy that matched a bank entry."""
 
@@ -24,6 +40,10 @@ class MatchReport(BaseModel):
     distance: int = Field(ge=0, le=256)
     exact: bool = False
     copy_sha256: str = Field(pattern=HEX64)
+    # Set for a match of the second stage; ``distance`` is then the copy's PDQ distance, 256 when
+    # PDQ found it nowhere near.
+    evidence: MatchEvidence | None = None
+    part: Literal["whole", "left page", "right page"] = "whole"  # of the copy, that matched
 
 
 class MatchDecision(BaseModel):

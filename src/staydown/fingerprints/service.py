@@ -11,6 +11,7 @@ blocked for every edge by a ``block`` record in the same transaction that record
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,15 +29,16 @@ from staydown.config import Settings
 from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.models import Channel, FeedKind
+from staydown.enforcement.models import Channel
+from staydown.feedrecords import FeedKind
 from staydown.fingerprints import flows
+from staydown.fingerprints.features import bank_fingerprint, conclusive
 from staydown.fingerprints.flows import MatchEvent, StrikeRule
 from staydown.fingerprints.hashing import (
     Fingerprint,
     ImageLimits,
     ImageRejected,
     is_image_type,
-    reference_fingerprint,
     sniff,
 )
 from staydown.fingerprints.index import Thresholds, classify
@@ -81,6 +83,11 @@ def image_limits(settings: Settings) -> ImageLimits:
 
 
 # --- the bank ----------------------------------------------------------------------------------
+
+
+def fingerprint_reference(data: bytes, *, limits: ImageLimits) -> Fingerprint:
+    """Fingerprint a reference image for the bank: PDQ hashes and the second stage's features."""
+    return bank_fingerprint(data, limits=limits)
 
 
 def entry_payload(entry: BankEntry) -> dict[str, Any]:
@@ -135,7 +142,12 @@ def add_entry(
     )
     session.add(entry)
     session.flush()
-    enforcement.append(session, FeedKind.hash_add, at=now, payload=entry_payload(entry), notice_id=notice_id)
+    payload = entry_payload(entry)
+    if fp.features and not fp.weak:
+        # The second stage's features travel in the feed record only (the record is kept): the
+        # bank's table keeps what the control plane itself matches on.
+        payload["features"] = base64.b64encode(fp.features).decode("ascii")
+    enforcement.append(session, FeedKind.hash_add, at=now, payload=payload, notice_id=notice_id)
     audit.record(
         session,
         at=now,
@@ -150,6 +162,7 @@ def add_entry(
             "work_id": work_id,
             "sha256": entry.sha256,
             "hashes": len(entry.pdq),
+            "features": len(fp.features),
             "quality": fp.quality,
         },
     )
@@ -400,7 +413,7 @@ def _capture(
     if not is_image_type(content.content_type) and sniff(content.body) is None:
         return CaptureStatus.not_image, 200, content.content_type, "not an image the bank covers", None
     try:
-        fp = reference_fingerprint(content.body, limits=image_limits(settings))
+        fp = bank_fingerprint(content.body, limits=image_limits(settings))
     except ImageRejected as exc:
         return CaptureStatus.rejected, 200, content.content_type, f"{exc.code}: {exc.message}", None
     return CaptureStatus.banked, 200, content.content_type, None, fp
@@ -487,6 +500,13 @@ def report_match(
     if report.exact and report.copy_sha256 != entry.sha256:
         raise StaydownError("not_a_match", "an exact match must have the entry's SHA-256", status=422)
     verdict = classify(distance, thresholds(settings))
+    if report.evidence is not None and not report.exact and verdict != "block":
+        # The second stage blocks on its own evidence, judged here by the same rule as on the edge.
+        evidence = report.evidence
+        strong = conclusive(
+            inliers=evidence.inliers, correlation=evidence.correlation, precision=evidence.precision
+        )
+        verdict = "block" if strong else verdict
     if verdict == "none":
         raise StaydownError(
             "not_a_match",
@@ -552,6 +572,8 @@ def report_match(
             "url": report.url,
             "distance": distance,
             "outcome": outcome.value,
+            **({"evidence": report.evidence.model_dump()} if report.evidence is not None else {}),
+            **({"part": report.part} if report.part != "whole" else {}),
         },
     )
     _run(

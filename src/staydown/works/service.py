@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from staydown.audit import service as audit
 from staydown.fingerprints import service as fingerprints
-from staydown.fingerprints.hashing import Fingerprint, ImageLimits, ImageRejected, reference_fingerprint
+from staydown.fingerprints.hashing import Fingerprint, ImageLimits, ImageRejected
 from staydown.fingerprints.models import BankScope, BankSource
 from staydown.works.models import ReferenceImage, Work
 
@@ -46,7 +46,9 @@ def fingerprint_uploads(uploads: Sequence[Upload], *, limits: ImageLimits) -> li
     references, problems = [], []
     for position, upload in enumerate(uploads):
         try:
-            references.append(Reference(upload, reference_fingerprint(upload.data, limits=limits)))
+            references.append(
+                Reference(upload, fingerprints.fingerprint_reference(upload.data, limits=limits))
+            )
         except ImageRejected as exc:
             problems.append(
                 {"image": position, "filename": upload.filename, "code": exc.code, "message": exc.message}
