@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from prometheus_client import CollectorRegistry, generate_latest
 
 from staydown.enforcement import service
-from staydown.enforcement.registry import EdgeState, edge_id_of, judge, lag_seconds
+from staydown.enforcement.registry import EdgesCollector, EdgeState, edge_id_of, judge, lag_seconds
 from tests.conftest import Api
 from tests.desk.support import DeskClient
 from tests.edge.harness import EdgeThread
@@ -88,7 +89,11 @@ def test_a_revoked_edge_key_shows_as_refused(api: Api, tmp_path: Path) -> None:
         )
         [refused] = edges(api)
         assert refused["id"] == edge["id"] and refused["refused_status"] == 401
-        metrics = httpx.get(f"{api.url}/metrics").text
+        registry = CollectorRegistry()  # the collector the API registers on its metrics listener
+        registry.register(
+            EdgesCollector(api.database, api.clock, alert_seconds=api.settings.edge_lag_alert_seconds)
+        )
+        metrics = generate_latest(registry).decode()
         assert 'staydown_edges{state="refused"} 1.0' in metrics
         assert "staydown_edges_alerting 1.0" in metrics
         assert f'staydown_edge_alert{{edge="{edge["id"]}",state="refused"}} 1.0' in metrics
