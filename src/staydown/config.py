@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     feed_page_limit: int = Field(5000, ge=1)
     feed_max_wait_seconds: float = Field(30.0, ge=0)
     feed_poll_interval_seconds: float = Field(0.2, gt=0)
+    # Fleet (enforcement/feed.py, relay.py, edge/nats.py): where the feed is re-read without a
+    # cross-process wake-up (PostgreSQL LISTEN makes this a safety net), the NATS JetStream names, and
+    # how far behind an edge may fall before the desk and the metrics raise an alert.
+    feed_safety_poll_seconds: float = Field(10.0, gt=0)
+    nats_stream: str = Field("STAYDOWN_FEED", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_subject: str = Field("staydown.feed", pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    nats_heartbeat_subject: str = Field("staydown.edges", pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    edge_lag_alert_seconds: float = Field(60.0, gt=0)
+    edge_heartbeat_seconds: float = Field(5.0, gt=0)
+    edge_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")  # default: the host's name
+    nats_retain_records: int = Field(1_000_000, ge=1)
 
     policy_file: Path | None = None
 

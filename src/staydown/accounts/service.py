@@ -46,7 +46,7 @@ from staydown.accounts.schemas import (
 from staydown.audit import service as audit
 from staydown.db.base import ROW_ID_LIMIT
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.models import FeedKind
+from staydown.feedrecords import FeedKind
 from staydown.netguard import OriginGuard, OriginRefused
 from staydown.netpolicy import literal_address
 from staydown.types import Role, ServiceType, VerificationLevel

@@ -23,7 +23,12 @@ from staydown.desk.api import STATIC_DIR as DESK_STATIC
 from staydown.desk.api import router as desk_router
 from staydown.disclosure.api import router as disclosure_router
 from staydown.due_process.api import router as due_process_router
+from staydown.enforcement.api import EdgeKeys
 from staydown.enforcement.api import router as enforcement_router
+from staydown.enforcement.feed import FeedHub
+from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
+from staydown.enforcement.service import feed_signal
+from staydown.enforcement.snapshot import Snapshots
 from staydown.fingerprints.api import router as staydown_router
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices.api import router as notices_router
@@ -168,6 +173,17 @@ def create_app(
     app.state.origin_guard = origin_guard or OriginGuard(OriginAccess.from_settings(settings))
     metrics = ApiMetrics(database, clock)
     app.state.metrics = metrics
+    app.state.feed_hub = FeedHub(
+        database,
+        feed_signal,
+        page_limit=settings.feed_page_limit,
+        idle_interval=settings.feed_poll_interval_seconds,
+        safety_interval=settings.feed_safety_poll_seconds,
+    )
+    app.state.feed_snapshots = Snapshots(database)
+    app.state.edge_registry = EdgeRegistry(database)
+    app.state.edge_keys = EdgeKeys(database)
+    metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 from collections.abc import Coroutine
 from datetime import datetime
@@ -414,8 +415,15 @@ def api(
 
 @app.command("edge")
 def edge(
-    control_plane: Annotated[str, typer.Option("--control-plane", help="Control-plane base URL.")],
-    key: Annotated[str, typer.Option("--key", envvar="STAYDOWN_EDGE_KEY", help="An edge-role API key.")],
+    control_plane: Annotated[
+        str | None, typer.Option("--control-plane", help="Control-plane base URL (feed, snapshots, reports).")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="STAYDOWN_EDGE_KEY", help="An edge-role API key.")
+    ] = None,
+    nats: Annotated[
+        str | None, typer.Option("--nats", help="Follow the feed from NATS JetStream at this URL.")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve visitors on.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the port.", min=1)] = 1,
@@ -429,22 +437,26 @@ def edge(
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
-    import logging
     import threading
     from dataclasses import replace
 
-    from staydown.edge.main import EdgeOptions, edge_supervisor, serve_admin
+    from staydown.edge.main import EdgeOptions, edge_supervisor, nats_options, serve_admin
     from staydown.edge.workers import CannotStart
 
+    if control_plane is None and nats is None:
+        raise typer.BadParameter("give --control-plane URL --key K, or --nats URL (or both)")
+    if control_plane is not None and not key:
+        raise typer.BadParameter("--control-plane needs --key (or STAYDOWN_EDGE_KEY)")
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
         settings,
         host=host,
         port=port,
-        control_plane=control_plane,
-        key=key,
+        control_plane=control_plane or "",
+        key=key or "",
         legal_url=legal_url,
         admin_port=admin_port,
+        nats=nats_options(settings, nats) if nats else None,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s edge %(levelname)s %(name)s: %(message)s")
     stopped = threading.Event()
@@ -466,6 +478,27 @@ def edge(
         raise typer.Exit(1) from None
     finally:
         supervisor.stop()
+
+
+@app.command("relay")
+def relay(
+    nats: Annotated[str, typer.Option("--nats", help="NATS server URL (JetStream enabled).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Publish every committed feed record to NATS JetStream, in order and exactly once."""
+    from staydown.enforcement.relay import run_relay
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s relay %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nats").setLevel(logging.WARNING)
+    settings = load_settings(data_dir)
+    database = open_database(settings)
+    console.print(f"relay publishing the feed to {nats} stream {settings.nats_stream}; Ctrl-C to stop")
+    try:
+        run(run_relay(settings, database, nats))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.dispose()
 
 
 @app.command("worker")

@@ -36,6 +36,7 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.enforcement import service as enforcement
 from staydown.fingerprints import service as fingerprints
 from staydown.fingerprints.schemas import MatchRead
 from staydown.notices import service as notices
@@ -181,6 +182,7 @@ def notice_detail(
         )
         # The service gives JSON-ready dicts (as the API returns them); the page wants typed values.
         copies = [MatchRead.model_validate(m) for m in staydown["matches"]] if staydown else []
+        edges = enforcement.edges_applying(session, notice_id=notice.id) if staff else None
         submitter = _submitter(notice)
         if who.role is Role.customer:
             submitter = dict(present.complainant_for_customer(notice.regime, submitter))
@@ -193,6 +195,7 @@ def notice_detail(
                 status=notice.status, deadline_at=notice.deadline_at, decided_at=notice.decided_at, now=now
             ),
             "explanations": notices.explanations(notice),
+            "edges": edges,
             "counts": counts,
             "items": items,
             "pager": pager,

@@ -41,8 +41,9 @@ from staydown.due_process.statements import (
     zone_statement,
 )
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.models import Channel, FeedKind
+from staydown.enforcement.models import Channel
 from staydown.enforcement.service import StagedRecord
+from staydown.feedrecords import FeedKind
 from staydown.notices import service as notices
 from staydown.policy import service as policy
 

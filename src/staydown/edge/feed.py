@@ -9,17 +9,81 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from staydown.edge.server import Edge
-from staydown.edge.state import EnforcementState, LocalStore
+from staydown.edge.state import EnforcementState, LocalStore, SnapshotLoader
+from staydown.feedrecords import parse_record
 
 log = logging.getLogger("staydown.edge.feed")
+
+
+@dataclass(frozen=True)
+class EdgeIdentity:
+    """How this edge names itself to the control plane's registry."""
+
+    edge_id: str
+    version: str
+
+    def headers(self) -> dict[str, str]:
+        return {"staydown-edge": self.edge_id, "staydown-edge-version": self.version}
+
+
+class LocalApply:
+    """Make records durable in the local store, then enforce them; compact now and then."""
+
+    def __init__(self, edge: Edge, store: LocalStore, *, compact_every: int = 50_000) -> None:
+        self.edge, self.store, self.compact_every = edge, store, compact_every
+        self.since_compaction = 0
+
+    async def apply(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        for record in records:  # a record the edge cannot apply is refused before it is made durable
+            parse_record(record)
+        await asyncio.to_thread(self.store.append, records)
+        self.edge.apply(records)
+        self.since_compaction += len(records)
+        if self.since_compaction >= self.compact_every:
+            await asyncio.to_thread(self.store.compact, self.edge.state)
+            self.since_compaction = 0
+
+    async def replace(self, state: EnforcementState) -> None:
+        """Enforce ``state`` (a snapshot) from now on; it is durable before this returns."""
+        # Enforced at once, durable before the next record is asked for: a crash in between leaves
+        # the old store, from which the edge fetches the snapshot again.
+        self.edge.replace_state(state)
+        await asyncio.to_thread(self.store.compact, state)
+        self.since_compaction = 0
+        gc.freeze()  # the loaded state is long-lived: keep the cyclic GC from rescanning it
+
+
+async def load_snapshot(client: httpx.AsyncClient) -> EnforcementState:
+    """Fetch ``/v1/edge/snapshot`` and build the state it holds, line by line as it arrives."""
+    loader = SnapshotLoader()
+    batch: list[str] = []
+    async with client.stream("GET", "/v1/edge/snapshot") as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if line:
+                batch.append(line)
+            if len(batch) >= 16:  # parsed off the event loop: visitors are served meanwhile
+                await asyncio.to_thread(_feed_lines, loader, batch)
+                batch = []
+    await asyncio.to_thread(_feed_lines, loader, batch)
+    return loader.finish()
+
+
+def _feed_lines(loader: SnapshotLoader, lines: list[str]) -> None:
+    for line in lines:
+        loader.feed(line)
 
 
 class FeedConsumer:
@@ -32,13 +96,15 @@ class FeedConsumer:
         key: str,
         wait: float = 25.0,
         compact_every: int = 50_000,
+        identity: EdgeIdentity | None = None,
     ) -> None:
         self.edge, self.store = edge, store
         self.control_plane, self.key, self.wait = control_plane.rstrip("/"), key, wait
-        self.compact_every = compact_every
+        self.local = LocalApply(edge, store, compact_every=compact_every)
+        self.identity = identity
         self.head = edge.state.seq
         self.last_contact: float | None = None
-        self.since_compaction = 0
+        self.refused: int | None = None  # the status of the last refusal (401/403), until accepted again
         self.connected = asyncio.Event()
 
     @property
@@ -47,10 +113,14 @@ class FeedConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         headers = {"authorization": f"Bearer {self.key}"}
+        if self.identity is not None:
+            headers |= self.identity.headers()
         backoff = 0.2
         async with httpx.AsyncClient(
             base_url=self.control_plane, headers=headers, timeout=self.wait + 15
         ) as client:
+            if self.edge.state.seq == 0:
+                await self._bootstrap(client)
             while not stop.is_set():
                 try:
                     await self.poll(client)
@@ -59,7 +129,14 @@ class FeedConsumer:
                     log.warning("feed poll failed (%s); enforcing the local state, retrying", exc)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), backoff)
-                    backoff = min(5.0, backoff * 2)
+                    backoff = min(5.0 if self.refused is None else 30.0, backoff * 2)
+
+    async def _bootstrap(self, client: httpx.AsyncClient) -> None:
+        """A new edge loads a snapshot rather than replaying the log from its first record."""
+        try:
+            await self.resync(client)
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("no snapshot (%s); following the feed from its start", exc)
 
     async def poll(self, client: httpx.AsyncClient, *, wait: float | None = None) -> int:
         """Fetch, persist and apply one page; return how many records it held."""
@@ -70,37 +147,41 @@ class FeedConsumer:
         if response.status_code == 409:
             await self.resync(client)
             return 0
+        if response.status_code in (401, 403):
+            if self.refused != response.status_code:
+                log.error(
+                    "the control plane refuses this edge's key (%s): enforcing the local state at seq %d "
+                    "and no newer decision until the key is replaced",
+                    response.status_code,
+                    self.edge.state.seq,
+                )
+            self.refused = response.status_code
         response.raise_for_status()
+        self.refused = None
         page = response.json()
         records = page["records"]
         self.head = int(page["head"])
         self.last_contact = time.time()
         self.connected.set()
-        if records:
-            await asyncio.to_thread(self.store.append, records)
-            self.edge.apply(records)
-            self.since_compaction += len(records)
-            if self.since_compaction >= self.compact_every:
-                await asyncio.to_thread(self.store.compact, self.edge.state)
-                self.since_compaction = 0
+        await self.local.apply(records)
         return len(records)
 
     async def resync(self, client: httpx.AsyncClient) -> None:
-        """The control plane's log is behind ours (a different database): rebuild from its start."""
-        log.error(
-            "feed reset: local state at %s is ahead of the control plane; rebuilding", self.edge.state.seq
+        """Load the control plane's snapshot and continue from its sequence: for a new edge, and for
+        one ahead of the control plane's log (made against another database)."""
+        started, before = time.perf_counter(), self.edge.state.seq
+        fresh = await load_snapshot(client)
+        loaded = time.perf_counter()
+        await self.local.replace(fresh)
+        log.warning(
+            "loaded the control plane's snapshot at seq %d (local state was at %d): "
+            "%.1f s to fetch and parse, %.1f s to store and enforce",
+            fresh.seq,
+            before,
+            loaded - started,
+            time.perf_counter() - loaded,
         )
-        fresh = EnforcementState()
-        while True:
-            response = await client.get("/v1/edge/feed", params={"after": fresh.seq, "limit": 10_000})
-            response.raise_for_status()
-            records = response.json()["records"]
-            if not records:
-                break
-            for record in records:
-                fresh.apply(record)
-        self.edge.replace_state(fresh)
-        await asyncio.to_thread(self.store.compact, fresh)
+        self.head = max(self.head, fresh.seq)
 
 
 class MatchReporter:

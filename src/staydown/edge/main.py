@@ -27,14 +27,24 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
+from staydown import __version__
 from staydown.config import Settings
-from staydown.edge.feed import FeedConsumer, MatchReporter
+from staydown.edge.feed import EdgeIdentity, FeedConsumer, MatchReporter
+from staydown.edge.nats import NatsFollower
 from staydown.edge.server import Edge, EdgeConfig, Request, close, serve
 from staydown.edge.state import LocalStore
 from staydown.edge.workers import Heartbeat, Supervisor, WorkerSlot, heartbeat_interval
+from staydown.feedrecords import StreamNames
 from staydown.netguard import OriginAccess, OriginGuard
 
 log = logging.getLogger("staydown.edge")
+
+
+@dataclass(frozen=True)
+class NatsOptions:
+    url: str
+    names: StreamNames
+    heartbeat_every: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,8 @@ class EdgeOptions:
     admin_host: str = "127.0.0.1"
     feed_wait: float = 25.0
     stall_seconds: float = 5.0
+    nats: NatsOptions | None = None  # follow JetStream instead of long-polling control_plane
+    edge_id: str = ""
     # Where origins may be (public addresses unless the settings allow more); the worker adds the
     # control plane's and its own addresses, which are never an origin.
     origins: OriginAccess = field(default_factory=OriginAccess)
@@ -64,6 +76,7 @@ class EdgeOptions:
         key: str,
         legal_url: str | None = None,
         admin_port: int | None = None,
+        nats: NatsOptions | None = None,
     ) -> EdgeOptions:
         """Options for an edge following ``control_plane``, keeping its stores under the data directory."""
         return cls(
@@ -77,7 +90,15 @@ class EdgeOptions:
             admin_host=settings.metrics_host,
             stall_seconds=settings.edge_worker_stall_seconds,
             origins=OriginAccess.from_settings(settings),
+            nats=nats,
+            edge_id=settings.edge_id or socket.gethostname(),
         )
+
+
+def nats_options(settings: Settings, url: str) -> NatsOptions:
+    """Where this edge follows the feed in NATS, from the one settings object."""
+    names = StreamNames(settings.nats_stream, settings.nats_subject, settings.nats_heartbeat_subject)
+    return NatsOptions(url, names, settings.edge_heartbeat_seconds)
 
 
 def origin_guard(options: EdgeOptions, index: int, *, metrics_port: int | None = None) -> OriginGuard:
@@ -92,6 +113,10 @@ def origin_guard(options: EdgeOptions, index: int, *, metrics_port: int | None =
         endpoints.append(("127.0.0.1", metrics_port))
     if control.hostname:
         endpoints.append((control.hostname, control.port or (443 if control.scheme == "https" else 80)))
+    if options.nats is not None:
+        broker = urlsplit(options.nats.url)
+        if broker.hostname:
+            endpoints.append((broker.hostname, broker.port or 4222))
     for host, port in endpoints:
         try:
             guard.serving(host, port)
@@ -132,7 +157,7 @@ def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
 
 
 class EdgeCollector(Collector):
-    def __init__(self, edge: Edge, consumer: FeedConsumer, worker: int) -> None:
+    def __init__(self, edge: Edge, consumer: FeedConsumer | NatsFollower, worker: int) -> None:
         self.edge, self.consumer, self.worker = edge, consumer, str(worker)
 
     def collect(self):  # type: ignore[no-untyped-def]
@@ -142,6 +167,13 @@ class EdgeCollector(Collector):
         lag = GaugeMetricFamily("staydown_edge_feed_lag", "Feed records not yet applied", labels=["worker"])
         lag.add_metric([self.worker], self.consumer.lag)
         yield lag
+        refused = GaugeMetricFamily(
+            "staydown_edge_feed_refused",
+            "1 while the control plane refuses this edge's key: it enforces a stale state",
+            labels=["worker"],
+        )
+        refused.add_metric([self.worker], 1 if self.consumer.refused is not None else 0)
+        yield refused
         blocks = GaugeMetricFamily("staydown_edge_blocks", "Blocked resources enforced", labels=["worker"])
         blocks.add_metric([self.worker], sum(len(t) for t in self.edge.state.blocks.values()))
         yield blocks
@@ -166,6 +198,30 @@ class EdgeCollector(Collector):
         yield responses
 
 
+def follower(options: EdgeOptions, index: int, edge: Edge, store: LocalStore) -> FeedConsumer | NatsFollower:
+    """The worker's feed consumer: JetStream when ``--nats`` is given, else the HTTP long-poll."""
+    identity = EdgeIdentity(f"{options.edge_id or socket.gethostname()}/{index}", __version__)
+    if options.nats is not None:
+        return NatsFollower(
+            edge,
+            store,
+            url=options.nats.url,
+            names=options.nats.names,
+            identity=identity,
+            control_plane=options.control_plane or None,
+            key=options.key or None,
+            heartbeat_every=options.nats.heartbeat_every,
+        )
+    return FeedConsumer(
+        edge,
+        store,
+        control_plane=options.control_plane,
+        key=options.key,
+        wait=options.feed_wait,
+        identity=identity,
+    )
+
+
 async def run_worker(
     options: EdgeOptions,
     index: int,
@@ -186,9 +242,7 @@ async def run_worker(
     gc.collect()
     gc.freeze()
     edge = Edge(state, options.config)
-    consumer = FeedConsumer(
-        edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
-    )
+    consumer = follower(options, index, edge, store)
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge, consumer, index))
     metrics, _thread = start_http_server(0, addr="127.0.0.1", registry=registry)
@@ -197,10 +251,12 @@ async def run_worker(
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
-    reporter = MatchReporter(control_plane=options.control_plane, key=options.key)
-    edge.report = reporter.submit
     feed = asyncio.create_task(consumer.run(stop))
-    reports = asyncio.create_task(reporter.run(stop))
+    tasks = [feed]
+    if options.control_plane:
+        reporter = MatchReporter(control_plane=options.control_plane, key=options.key)
+        edge.report = reporter.submit
+        tasks.append(asyncio.create_task(reporter.run(stop)))
     heartbeat = None
     if slot is not None:
         slot.metrics_port = metrics_port
@@ -212,7 +268,7 @@ async def run_worker(
     try:
         await stop.wait()
     finally:
-        for task in (feed, reports):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

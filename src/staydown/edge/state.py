@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from staydown.feedrecords import (
+    BANK_FIELDS,
+    BlockRecord,
+    FeedRecord,
+    HashAddRecord,
+    HashRemoveRecord,
+    OtherRecord,
+    PurgeRecord,
+    UnblockRecord,
+    ZoneRecord,
+    parse_record,
+)
 from staydown.urls import block_key
 
+__all__ = ["BANK_FIELDS", "EnforcementState", "LocalStore", "SnapshotLoader", "ZoneState", "snapshot_lines"]
+
 SERVED = "active"
-BANK_FIELDS = (
-    "entry_id",
-    "scope",
-    "scope_zone_id",
-    "scope_customer_id",
-    "notice_id",
-    "work_id",
-    "sha256",
-    "pdq",
-    "features",
-)
 
 
 @dataclass(slots=True)
@@ -60,29 +63,37 @@ class EnforcementState:
     bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
     exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> keys cleared of stay-down
 
-    def apply(self, record: dict[str, Any]) -> tuple[str, int | None, str | None]:
+    def apply(self, record: Mapping[str, Any] | FeedRecord) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
-        seq = int(record["seq"])
-        if seq != self.seq + 1:
-            raise ValueError(f"feed record {seq} does not follow {self.seq}")
-        kind = record["kind"]
-        zone_id: int | None = record.get("zone_id")
-        target: str | None = record.get("target")
-        if kind == "zone":
-            self._apply_zone(record)
-        elif kind == "block" and zone_id is not None and target is not None:
-            self._block(zone_id, target, record.get("notice_id"))
-            self.exempt.get(zone_id, set()).discard(block_key(target))
-        elif kind == "unblock" and zone_id is not None and target is not None:
-            self._unblock(zone_id, target)
-            if record.get("staydown_exempt"):  # an agent found this copy was not one
-                self.exempt.setdefault(zone_id, set()).add(block_key(target))
-        elif kind == "hash_add":
-            self.bank[int(record["entry_id"])] = {k: record[k] for k in BANK_FIELDS if k in record}
-        elif kind == "hash_remove":
-            self.bank.pop(int(record["entry_id"]), None)
-        self.seq = seq
-        return kind, zone_id, target
+        typed = parse_record(record) if isinstance(record, Mapping) else record
+        if typed.seq != self.seq + 1:
+            raise ValueError(f"feed record {typed.seq} does not follow {self.seq}")
+        outcome: tuple[str, int | None, str | None]
+        match typed:
+            case ZoneRecord():
+                self._apply_zone(typed)
+                outcome = (typed.kind.value, typed.zone_id, None)
+            case BlockRecord():
+                self._block(typed.zone_id, typed.target, typed.notice_id)
+                self.exempt.get(typed.zone_id, set()).discard(block_key(typed.target))
+                outcome = (typed.kind.value, typed.zone_id, typed.target)
+            case UnblockRecord():
+                self._unblock(typed.zone_id, typed.target)
+                if typed.staydown_exempt:  # an agent found this copy was not one
+                    self.exempt.setdefault(typed.zone_id, set()).add(block_key(typed.target))
+                outcome = (typed.kind.value, typed.zone_id, typed.target)
+            case PurgeRecord():
+                outcome = (typed.kind.value, typed.zone_id, typed.target)
+            case HashAddRecord():
+                self.bank[typed.entry_id] = typed.bank_entry()
+                outcome = (typed.kind.value, None, None)
+            case HashRemoveRecord():
+                self.bank.pop(typed.entry_id, None)
+                outcome = (typed.kind.value, None, None)
+            case OtherRecord():
+                outcome = (typed.name, None, None)
+        self.seq = typed.seq
+        return outcome
 
     def _block(self, zone_id: int, target: str, notice_id: int | None) -> None:
         key = block_key(target)
@@ -125,24 +136,23 @@ class EnforcementState:
                 else:
                     yield zone_id, key, notice_id
 
-    def _apply_zone(self, record: dict[str, Any]) -> None:
-        zone_id = int(record["zone_id"])
-        previous = self.zones.get(zone_id)
+    def _apply_zone(self, record: ZoneRecord) -> None:
+        previous = self.zones.get(record.zone_id)
         if previous is not None:
             for host in previous.hostnames:
                 if self.hosts.get(host) is previous:
                     del self.hosts[host]
         zone = ZoneState(
-            zone_id=zone_id,
-            customer_id=record.get("customer_id"),
-            hostnames=tuple(record.get("hostnames") or ()),
-            origin=str(record.get("origin") or ""),
-            status=str(record["status"]),
-            reason=record.get("reason"),
-            rate_per_second=record.get("rate_per_second"),
-            rate_burst=record.get("rate_burst"),
+            zone_id=record.zone_id,
+            customer_id=record.customer_id,
+            hostnames=record.hostnames,
+            origin=record.origin,
+            status=record.status,
+            reason=record.reason,
+            rate_per_second=record.rate_per_second,
+            rate_burst=record.rate_burst,
         )
-        self.zones[zone_id] = zone
+        self.zones[record.zone_id] = zone
         for host in zone.hostnames:
             self.hosts[host] = zone
 
@@ -171,19 +181,7 @@ class EnforcementState:
     def to_document(self) -> dict[str, Any]:
         return {
             "seq": self.seq,
-            "zones": [
-                {
-                    "zone_id": z.zone_id,
-                    "customer_id": z.customer_id,
-                    "hostnames": list(z.hostnames),
-                    "origin": z.origin,
-                    "status": z.status,
-                    "reason": z.reason,
-                    "rate_per_second": z.rate_per_second,
-                    "rate_burst": z.rate_burst,
-                }
-                for z in self.zones.values()
-            ],
+            "zones": [_zone_document(z) for z in self.zones.values()],
             "blocks": [list(block) for block in self.blocked_targets()],
             "bank": list(self.bank.values()),
             "exempt": [[zone_id, target] for zone_id, targets in self.exempt.items() for target in targets],
@@ -193,7 +191,7 @@ class EnforcementState:
     def from_document(cls, document: dict[str, Any]) -> EnforcementState:
         state = cls()
         for zone in document.get("zones", []):
-            state._apply_zone(zone)
+            state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
         for zone_id, target, notice in document.get("blocks", []):
             state._block(int(zone_id), target, notice)
         for entry in document.get("bank", []):
@@ -202,6 +200,104 @@ class EnforcementState:
             state.exempt.setdefault(int(zone_id), set()).add(block_key(target))
         state.seq = int(document.get("seq", 0))
         return state
+
+
+SNAPSHOT_FORMAT = 1
+_CHUNK = 10_000
+
+
+def snapshot_lines(state: EnforcementState) -> Iterator[bytes]:
+    """The state as a snapshot: JSON lines, each section in chunks, closed by the counts it held.
+
+    Blocks and bank entries are arrays rather than objects (a third of the bytes); the closing line
+    lets a reader tell a complete snapshot from a truncated one."""
+
+    def line(document: dict[str, Any]) -> bytes:
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+
+    yield line({"snapshot": SNAPSHOT_FORMAT, "seq": state.seq, "bank_fields": list(BANK_FIELDS)})
+    counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0}
+    sections: dict[str, Iterable[list[Any] | dict[str, Any]]] = {
+        "zones": (_zone_document(zone) for zone in state.zones.values()),
+        "blocks": ([zone_id, target, notice] for zone_id, target, notice in state.blocked_targets()),
+        "bank": ([entry.get(name) for name in BANK_FIELDS] for entry in state.bank.values()),
+        "exempt": ([zone_id, key] for zone_id, keys in state.exempt.items() for key in keys),
+    }
+    for name, entries in sections.items():
+        chunk: list[Any] = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) >= _CHUNK:
+                counts[name] += len(chunk)
+                yield line({name: chunk})
+                chunk = []
+        if chunk:
+            counts[name] += len(chunk)
+            yield line({name: chunk})
+    yield line({"end": state.seq, **counts})
+
+
+class SnapshotIncomplete(ValueError):
+    """A snapshot ended early or disagreed with its own counts."""
+
+
+class SnapshotLoader:
+    """Build an ``EnforcementState`` from snapshot lines as they arrive (see ``snapshot_lines``)."""
+
+    def __init__(self) -> None:
+        self.state = EnforcementState()
+        self.seq: int | None = None
+        self.counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0}
+        self.done = False
+
+    def feed(self, raw: bytes | str) -> None:
+        document = json.loads(raw)
+        if self.seq is None:
+            if document.get("snapshot") != SNAPSHOT_FORMAT:
+                raise SnapshotIncomplete(f"not a snapshot of format {SNAPSHOT_FORMAT}")
+            self.seq = int(document["seq"])
+            return
+        state = self.state
+        if "end" in document:
+            if int(document["end"]) != self.seq or any(document[k] != v for k, v in self.counts.items()):
+                raise SnapshotIncomplete(f"snapshot counts {self.counts} disagree with {document}")
+            self.done = True
+        elif "zones" in document:
+            for zone in document["zones"]:
+                state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
+            self.counts["zones"] += len(document["zones"])
+        elif "blocks" in document:
+            for zone_id, target, notice in document["blocks"]:
+                state._block(int(zone_id), target, notice)
+            self.counts["blocks"] += len(document["blocks"])
+        elif "bank" in document:
+            for values in document["bank"]:
+                entry = dict(zip(BANK_FIELDS, values, strict=True))
+                state.bank[int(entry["entry_id"])] = entry
+            self.counts["bank"] += len(document["bank"])
+        elif "exempt" in document:
+            for zone_id, key in document["exempt"]:
+                state.exempt.setdefault(int(zone_id), set()).add(key)
+            self.counts["exempt"] += len(document["exempt"])
+
+    def finish(self) -> EnforcementState:
+        if not self.done or self.seq is None:
+            raise SnapshotIncomplete("the snapshot ended before its closing line")
+        self.state.seq = self.seq
+        return self.state
+
+
+def _zone_document(z: ZoneState) -> dict[str, Any]:
+    return {
+        "zone_id": z.zone_id,
+        "customer_id": z.customer_id,
+        "hostnames": list(z.hostnames),
+        "origin": z.origin,
+        "status": z.status,
+        "reason": z.reason,
+        "rate_per_second": z.rate_per_second,
+        "rate_burst": z.rate_burst,
+    }
 
 
 class LocalStore:
@@ -241,8 +337,10 @@ class LocalStore:
     def compact(self, state: EnforcementState) -> None:
         """Write the whole state atomically, then start an empty log."""
         tmp = self.snapshot_path.with_suffix(".tmp")
+        # One C-encoded string: json.dump would encode a large state in pure Python, chunk by chunk.
+        text = json.dumps(state.to_document(), separators=(",", ":"))
         with tmp.open("w", encoding="utf-8") as out:
-            json.dump(state.to_document(), out, separators=(",", ":"))
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(self.snapshot_path)

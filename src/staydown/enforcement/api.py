@@ -3,59 +3,219 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from staydown.api.deps import DatabaseDep, Principal, Reader, SettingsDep, require
+from staydown.accounts import service as accounts
+from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, principal, require
 from staydown.api.errors import ApiError
 from staydown.db.engine import Database
 from staydown.enforcement import service
-from staydown.enforcement.schemas import FeedPage, OutboxMessageRead
+from staydown.enforcement.feed import FeedAhead, FeedHub
+from staydown.enforcement.registry import (
+    Contact,
+    EdgeRegistry,
+    applied_by,
+    edge_id_of,
+    list_health,
+)
+from staydown.enforcement.schemas import EdgeRead, FeedPage, NoticeEdges, OutboxMessageRead
+from staydown.enforcement.snapshot import Snapshots
 from staydown.types import Role
 
 router = APIRouter(tags=["enforcement"])
 
-Edge = Annotated[Principal, Depends(require(Role.edge))]
+Desk = Annotated[Principal, Depends(require(Role.agent))]
 Staff = Annotated[Principal, Depends(require(Role.agent, Role.customer))]
 
 
-def _read(database: Database, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    with database.reader() as session:
-        return service.read_feed(session, after=after, limit=limit)
+def registry_of(request: Request) -> EdgeRegistry:
+    registry: EdgeRegistry = request.app.state.edge_registry
+    return registry
+
+
+class EdgeKeys:
+    """The edge-role keys, re-read at most every ``ttl`` seconds with one query.
+
+    A thousand edges polling every 25 s would otherwise cost forty key look-ups a second; a revoked
+    key is still refused within ``ttl`` seconds. A key not found here takes the ordinary path. The
+    revoked ones are kept too, so that only a refusal of a real edge key reaches the registry (an
+    anonymous caller cannot fill it with made-up edges)."""
+
+    def __init__(self, database: Database, *, ttl: float = 2.0) -> None:
+        self.database, self.ttl = database, ttl
+        self._live: dict[str, Principal] = {}
+        self._revoked: dict[str, int] = {}
+        self._read_at = float("-inf")
+        self._reading: asyncio.Future[None] | None = None
+
+    async def principal(self, secret: str) -> Principal | None:
+        """The caller of a live edge key, or None."""
+        await self._fresh()
+        return self._live.get(accounts.hash_key(secret))
+
+    async def revoked(self, secret: str) -> int | None:
+        """The id of the revoked edge key ``secret`` is, or None."""
+        await self._fresh()
+        return self._revoked.get(accounts.hash_key(secret))
+
+    async def _fresh(self) -> None:
+        if asyncio.get_running_loop().time() - self._read_at > self.ttl:
+            if self._reading is None or self._reading.done():
+                self._reading = asyncio.ensure_future(self._read())
+            await asyncio.shield(self._reading)
+
+    async def _read(self) -> None:
+        self._live, self._revoked = await asyncio.to_thread(self._edge_keys)
+        self._read_at = asyncio.get_running_loop().time()
+
+    def _edge_keys(self) -> tuple[dict[str, Principal], dict[str, int]]:
+        live: dict[str, Principal] = {}
+        revoked: dict[str, int] = {}
+        with self.database.reader() as session:
+            for key in accounts.list_keys(session):
+                if key.role is not Role.edge:
+                    continue
+                if key.revoked_at is None:
+                    live[key.key_hash] = Principal(key.id, key.role, key.trusted, key.customer_id)
+                else:
+                    revoked[key.key_hash] = key.id
+        return live, revoked
+
+
+async def feed_edge(request: Request, database: DatabaseDep, now: NowDep) -> Principal:
+    """The edge-role caller. A refused edge key (revoked, or a key of another role) is recorded in
+    the edge registry before the refusal is answered."""
+    keys: EdgeKeys = request.app.state.edge_keys
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    secret = secret.strip() if scheme.lower() == "bearer" else ""
+    if secret:
+        known = await keys.principal(secret)
+        if known is not None:
+            return known
+    try:
+        who = await run_in_threadpool(principal, request, database)
+    except ApiError as exc:
+        key_id = await keys.revoked(secret) if secret and exc.status == 401 else None
+        if key_id is not None:
+            await _record_refusal(request, now, exc.status, key_id)
+        raise
+    try:
+        return require(Role.edge)(who)
+    except ApiError as exc:
+        await _record_refusal(request, now, exc.status, who.key_id)
+        raise
+
+
+async def _record_refusal(request: Request, now: datetime, status: int, key_id: int) -> None:
+    await registry_of(request).refused(
+        Contact(
+            edge_id_of(request.headers.get("staydown-edge"), key_id=key_id),
+            now,
+            version=request.headers.get("staydown-edge-version", "")[:64],
+            key_id=key_id,
+            refused_status=status,
+        )
+    )
+
+
+FeedEdge = Annotated[Principal, Depends(feed_edge)]
+
+
+def hub_of(request: Request) -> FeedHub:
+    hub: FeedHub = request.app.state.feed_hub
+    return hub
 
 
 @router.get("/v1/edge/feed", response_model=FeedPage)
 async def feed(
     request: Request,
-    _who: Edge,
-    database: DatabaseDep,
+    who: FeedEdge,
     settings: SettingsDep,
+    now: NowDep,
     after: int = Query(0, ge=0, description="the last sequence number the edge has applied"),
     wait: float = Query(0, ge=0, le=300, description="seconds to hold the request open when nothing is new"),
     limit: int | None = Query(None, ge=1, le=100_000),
-) -> FeedPage:
-    """Return enforcement records after ``after``, in order; long-poll up to ``wait`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + min(wait, settings.feed_max_wait_seconds)
+) -> Response:
+    """Return enforcement records after ``after``, in order; long-poll up to ``wait`` seconds.
+
+    Waiting requests share one reader per process (see ``enforcement.feed``): they cost nothing
+    while the log is idle."""
     page = min(limit or settings.feed_page_limit, settings.feed_page_limit)
-    while True:
-        generation = service.feed_signal.generation
-        try:
-            records, head = await run_in_threadpool(_read, database, after, page)
-        except service.FeedHeadTooOld as exc:
-            raise ApiError(409, "feed_reset", str(exc), {"head": service_head(database)}) from exc
-        remaining = deadline - loop.time()
-        if records or remaining <= 0 or await request.is_disconnected():
-            last = records[-1]["seq"] if records else after
-            return FeedPage(records=records, last=last, head=head)
-        await service.feed_signal.wait_past(generation, min(remaining, settings.feed_poll_interval_seconds))
+    registry_of(request).note(
+        Contact(
+            edge_id_of(request.headers.get("staydown-edge"), key_id=who.key_id),
+            now,
+            version=request.headers.get("staydown-edge-version", "")[:64],
+            seq=after,
+            key_id=who.key_id,
+        )
+    )
+    try:
+        body = await hub_of(request).page(
+            after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds)
+        )
+    except FeedAhead as exc:
+        raise ApiError(
+            409, "feed_reset", str(exc), {"head": exc.head, "snapshot": "/v1/edge/snapshot"}
+        ) from exc
+    return Response(body, media_type="application/json")
 
 
-def service_head(database: Database) -> int:
-    with database.reader() as session:
-        return service.head(session)
+@router.get(
+    "/v1/edge/snapshot",
+    response_class=Response,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "gzip-encoded JSON lines"}},
+)
+async def snapshot(request: Request, _who: FeedEdge) -> Response:
+    """The enforcement state as of a sequence, for an edge to load and then follow the feed from.
+
+    JSON lines (``edge.state.snapshot_lines``), always gzip-encoded; ``Staydown-Snapshot-Seq`` names
+    the sequence it holds."""
+    snapshots: Snapshots = request.app.state.feed_snapshots
+    current = await run_in_threadpool(snapshots.current)
+    return Response(
+        current.gzipped,
+        media_type="application/x-ndjson",
+        headers={
+            "content-encoding": "gzip",
+            "staydown-snapshot-seq": str(current.seq),
+            "cache-control": "no-store",
+        },
+    )
+
+
+@router.get("/v1/edges", response_model=list[EdgeRead])
+def edges(_who: Desk, session: Reader, settings: SettingsDep, now: NowDep) -> list[EdgeRead]:
+    """Every edge worker the control plane has heard from: applied seq, lag, last contact, state
+    (``ok``, ``behind``, ``silent`` or ``refused``), most troubled first."""
+    return [
+        EdgeRead(
+            id=edge.edge_id,
+            version=edge.version,
+            transport=edge.transport,
+            seq=edge.seq,
+            head=edge.head,
+            lag=edge.lag_seconds,
+            lag_records=edge.lag_records,
+            last_contact=edge.last_contact,
+            state=edge.state.value,
+            refused_status=edge.refused_status,
+            refused_at=edge.refused_at,
+        )
+        for edge in list_health(session, now=now, alert_seconds=settings.edge_lag_alert_seconds)
+    ]
+
+
+@router.get("/v1/notices/{notice_id}/edges", response_model=NoticeEdges)
+def notice_edges(notice_id: int, _who: Desk, session: Reader) -> NoticeEdges:
+    """Which edges have applied this notice's blocks, and which have not yet."""
+    seq, applied, pending = applied_by(session, notice_id=notice_id)
+    return NoticeEdges(notice_id=notice_id, seq=seq, applied=applied, pending=pending)
 
 
 @router.get("/v1/outbox", response_model=list[OutboxMessageRead])

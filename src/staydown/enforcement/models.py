@@ -10,17 +10,9 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, BigIntPK, str_enum
+from staydown.feedrecords import FeedKind
 
-
-class FeedKind(enum.StrEnum):
-    """What an enforcement record tells the edges to do."""
-
-    zone = "zone"
-    block = "block"
-    unblock = "unblock"
-    hash_add = "hash_add"
-    hash_remove = "hash_remove"
-    purge = "purge"
+__all__ = ["FeedKind"]  # defined with the records it names (staydown.feedrecords); kept for old importers
 
 
 class EnforcementRecord(Base):
@@ -103,3 +95,19 @@ class Timer(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None]
+
+
+class EdgeContact(Base):
+    """What the control plane last heard from one edge worker: its applied sequence, or a refusal."""
+
+    __tablename__ = "edges"
+
+    edge_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    transport: Mapped[str] = mapped_column(String(16), default="http")
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    first_seen: Mapped[datetime]
+    last_contact: Mapped[datetime | None]  # the last accepted poll or heartbeat
+    refused_status: Mapped[int | None] = mapped_column(Integer)  # 401 or 403, while refused
+    refused_at: Mapped[datetime | None]

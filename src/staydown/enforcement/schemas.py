@@ -29,3 +29,28 @@ class OutboxMessageRead(BaseModel):
     sent_at: datetime | None
     last_error: str | None
     notice_id: int | None
+
+
+class EdgeRead(BaseModel):
+    """One edge worker as the registry knows it; ``lag`` is seconds behind, ``lag_records`` records."""
+
+    id: str
+    version: str
+    transport: str
+    seq: int
+    head: int
+    lag: float
+    lag_records: int
+    last_contact: datetime | None
+    state: str
+    refused_status: int | None
+    refused_at: datetime | None
+
+
+class NoticeEdges(BaseModel):
+    """Which edges enforce a notice's blocks: those whose applied sequence reached ``seq``."""
+
+    notice_id: int
+    seq: int | None
+    applied: list[str]
+    pending: list[str]

@@ -21,6 +21,7 @@ from staydown.db import journal
 from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
 from staydown.enforcement import runner
+from staydown.enforcement.feed import check_record, document_of, notify_appended
 from staydown.enforcement.models import (
     Channel,
     EnforcementRecord,
@@ -30,9 +31,13 @@ from staydown.enforcement.models import (
     Timer,
     TimerStatus,
 )
+from staydown.enforcement.registry import applied_by as edges_applying
+from staydown.enforcement.registry import list_health as edge_health
 from staydown.types import as_utc
 
 JOURNAL = "enforcement"
+
+__all__ = ["edge_health", "edges_applying"]  # the edge registry, for the desk
 
 Step = runner.Step
 CommandHandler = runner.Handler
@@ -89,6 +94,17 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
     for record in staged:
         seq += 1
         record.seq = seq
+        check_record(
+            document_of(
+                seq,
+                record.kind,
+                record.payload,
+                zone_id=record.zone_id,
+                target=record.target,
+                notice_id=record.notice_id,
+                item_id=record.item_id,
+            )
+        )
         rows.append(
             (
                 seq,
@@ -103,6 +119,7 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
         )
     bulk_insert(session, EnforcementRecord, _RECORD_COLUMNS, rows)
     head.seq = seq
+    notify_appended(session, seq)
 
 
 def install() -> None:

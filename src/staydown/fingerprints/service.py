@@ -30,7 +30,8 @@ from staydown.db import claims
 from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.models import Channel, FeedKind
+from staydown.enforcement.models import Channel
+from staydown.feedrecords import FeedKind
 from staydown.fingerprints import flows
 from staydown.fingerprints.features import bank_fingerprint, conclusive
 from staydown.fingerprints.flows import MatchEvent, StrikeRule

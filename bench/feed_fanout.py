@@ -1,0 +1,555 @@
+"""The enforcement feed fanned out to many edges: idle cost, notice-to-edge latency, snapshot start.
+
+    python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--postgres URL]
+    python bench/feed_fanout.py latency  [--edges 1000] [--notices 5] [--nats URL] [--postgres URL]
+    python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000]
+
+idle      one `staydown api` process and --pollers simulated edges long-polling /v1/edge/feed
+          (wait=25) on their own connections. Prints the API process's CPU (share of one core,
+          from /proc) and, on PostgreSQL, the database's transactions per second (pg_stat_database,
+          an upper bound of what the process asks: every read is one transaction of 1-2 queries).
+          Targets at 1,000 pollers: < 5% of a core, < 50 queries/s.
+latency   --edges simulated edges follow the feed (HTTP long-polls to one API process, or with --nats
+          JetStream ordered consumers fed by a `staydown relay` process); a trusted notice is posted
+          --notices times; for each edge, the time from the notice's 201 to the page or message that
+          carries its block. Targets p99: <= 1 s over HTTP, <= 500 ms over NATS.
+snapshot  a log of --blocks block records and --hashes hash_add records is written straight into a
+          SQLite database; a `staydown api` process and a new `staydown edge` process start; prints
+          the time from starting the edge until it answers 451 for the last blocked URL (snapshot
+          built by the API, downloaded, loaded, made durable, enforced). Target: < 30 s at 1M + 1M.
+The simulated edges run in this process, so on a small machine they compete with what they measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.conftest import Clock, ServerThread, make_keys
+from tests.dnsserver import LocalDnsServer
+from tests.support import active_zone, notice_body
+
+from staydown.api.app import create_app
+from staydown.config import Settings
+from staydown.db.base import bulk_insert
+from staydown.db.engine import Database
+from staydown.db.journal import ChainHead
+from staydown.db.migrate import upgrade
+from staydown.enforcement.models import EnforcementRecord
+from staydown.feedrecords import FeedKind
+
+HOST = "fanout.example.test"
+STAYDOWN = [sys.executable, "-m", "staydown.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def database_url(postgres: str | None, directory: Path) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{directory / 'staydown.db'}"
+        return
+    name = f"fanout_{uuid.uuid4().hex[:8]}"
+    admin = postgres.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_transactions(url: str) -> int:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+class KeysApi:
+    """What tests.support's helpers need of the API: a URL and a client per role."""
+
+    def __init__(self, url: str, keys: dict[str, str]) -> None:
+        self.url, self.keys = url, keys
+
+    def as_(self, role: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"authorization": f"Bearer {self.keys[role]}"}, timeout=60
+        )
+
+
+def prepare(url: str, directory: Path) -> dict[str, str]:
+    """Migrate, make keys and one active zone (through an API in this process)."""
+    upgrade(url)
+    database = Database.from_url(url)
+    clock = Clock(datetime.now(UTC))
+    with LocalDnsServer() as dns:
+        settings = Settings(
+            data_dir=directory,
+            database_url=url,
+            dns_nameservers=[dns.nameserver],
+            origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]  # the zone's origin is on loopback
+        )
+        keys = make_keys(database, clock)
+        with ServerThread(create_app(settings, database, clock=clock)) as server:
+            active_zone(KeysApi(server.url, keys), HOST)  # type: ignore[arg-type]
+    database.dispose()
+    return keys
+
+
+def lenient_policy(directory: Path) -> Path:
+    """A repeat-infringer policy that never suspends, so every bench notice blocks in one zone."""
+    path = directory / "lenient.toml"
+    path.write_text(
+        "[repeat_infringer]\nwarning_strikes = 1000\n[repeat_infringer.suspension]\nstrikes = 1000\n"
+        "[repeat_infringer.termination]\nstrikes = 1000\n"
+    )
+    return path
+
+
+class Api:
+    """`staydown api` as a process of its own."""
+
+    def __init__(self, url: str, directory: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full = {
+            **os.environ,
+            "STAYDOWN_DATA_DIR": str(directory),
+            "STAYDOWN_DATABASE_URL": url,
+            "STAYDOWN_POLICY_FILE": str(lenient_policy(directory)),
+            **env,
+        }
+        self.log = (directory / "api.log").open("w")
+        self.proc = subprocess.Popen(
+            [*STAYDOWN, "api", "--port", str(self.port)], env=full, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+        self.log.close()
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return await reader.readexactly(length)
+
+
+async def http_edge(
+    port: int, key: str, name: str, after: int, seen: dict[int, float], stop: asyncio.Event
+) -> None:
+    """A simulated edge: long-polls on one keep-alive connection and notes when each seq arrives."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while not stop.is_set():
+            writer.write(
+                f"GET /v1/edge/feed?after={after}&wait=25 HTTP/1.1\r\nHost: api\r\n"
+                f"Authorization: Bearer {key}\r\nStaydown-Edge: {name}\r\n\r\n".encode()
+            )
+            body = await read_response(reader)
+            now = time.perf_counter()
+            page = json.loads(body)
+            for record in page["records"]:
+                seen.setdefault(record["seq"], now)
+            after = page["last"]
+    finally:
+        writer.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def idle(args: argparse.Namespace) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="fanout-"))
+    try:
+        with database_url(args.postgres, directory) as url:
+            keys = prepare(url, directory)
+            api = Api(url, directory)
+            try:
+                asyncio.run(_idle(args, api, keys, url))
+            finally:
+                api.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: str) -> None:
+    head = httpx.get(f"{api.url}/v1/edge/feed", headers={"authorization": f"Bearer {keys['edge']}"}).json()[
+        "head"
+    ]
+    stop = asyncio.Event()
+    seen: dict[int, float] = {}
+    edges = [
+        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop))
+        for n in range(args.pollers)
+    ]
+    await asyncio.sleep(args.warmup)  # every poller connected and parked
+    cpu0, wall0 = cpu_seconds(api.proc.pid), time.perf_counter()
+    tx0 = pg_transactions(url) if args.postgres else 0
+    await asyncio.sleep(args.seconds)
+    cpu = cpu_seconds(api.proc.pid) - cpu0
+    wall = time.perf_counter() - wall0
+    tx = pg_transactions(url) - tx0 if args.postgres else None
+    stop.set()
+    for task in edges:
+        task.cancel()
+    await asyncio.gather(*edges, return_exceptions=True)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"idle: {args.pollers} long-pollers on one API process ({backend}), {wall:.1f} s")
+    print(f"  API CPU: {100 * cpu / wall:.2f}% of one core (target < 5%)")
+    if tx is not None:
+        print(f"  database transactions: {tx / wall:.1f}/s (target < 50 queries/s)")
+
+
+def latency(args: argparse.Namespace) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="fanout-"))
+    try:
+        with database_url(args.postgres, directory) as url:
+            keys = prepare(url, directory)
+            api = Api(url, directory)
+            relay = None
+            names = {
+                "STAYDOWN_NATS_STREAM": f"BENCH_{uuid.uuid4().hex[:8]}",
+                "STAYDOWN_NATS_SUBJECT": f"bench.feed.{uuid.uuid4().hex[:8]}",
+            }
+            if args.nats:
+                relay_env = {
+                    **os.environ,
+                    "STAYDOWN_DATABASE_URL": url,
+                    "STAYDOWN_DATA_DIR": str(directory),
+                    **names,
+                }
+                relay = subprocess.Popen(
+                    [*STAYDOWN, "relay", "--nats", args.nats],
+                    env=relay_env,
+                    stdout=(directory / "relay.log").open("w"),
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                asyncio.run(_latency(args, api, keys, names))
+            finally:
+                api.stop()
+                if relay is not None:
+                    relay.terminate()
+                    relay.wait(20)
+                    if args.nats:
+                        asyncio.run(_delete_stream(args.nats, names["STAYDOWN_NATS_STREAM"]))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _delete_stream(url: str, stream: str) -> None:
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except NotFoundError:
+        pass
+    finally:
+        await nc.close()
+
+
+async def wait_for_stream(url: str, stream: str, head: int) -> None:
+    """Until the relay has created the stream and published up to ``head``."""
+    import nats
+    from nats.js.errors import NotFoundError
+
+    nc = await nats.connect(url)
+    try:
+        for _ in range(600):
+            try:
+                if (await nc.jetstream().stream_info(stream)).state.last_seq >= head:
+                    return
+            except NotFoundError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the relay did not publish")
+    finally:
+        await nc.close()
+
+
+async def nats_edges(
+    url: str, names: dict[str, str], count: int, after: int, seen: list[dict[int, float]], stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    connections = [await nats.connect(url) for _ in range(max(1, count // 100))]
+    tasks = []
+    for n in range(count):
+        js = connections[n % len(connections)].jetstream()
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
+        sub = await js.subscribe(
+            names["STAYDOWN_NATS_SUBJECT"],
+            stream=names["STAYDOWN_NATS_STREAM"],
+            ordered_consumer=True,
+            config=config,
+        )
+        mine = seen[n]
+
+        async def follow(sub=sub, mine=mine) -> None:  # type: ignore[no-untyped-def]
+            while not stop.is_set():
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    continue
+                mine.setdefault(json.loads(msg.data)["seq"], time.perf_counter())
+
+        tasks.append(asyncio.create_task(follow()))
+    return tasks
+
+
+async def _latency(args: argparse.Namespace, api: Api, keys: dict[str, str], names: dict[str, str]) -> None:
+    edge_headers = {"authorization": f"Bearer {keys['edge']}"}
+    head = httpx.get(f"{api.url}/v1/edge/feed", headers=edge_headers).json()["head"]
+    stop = asyncio.Event()
+    seen: list[dict[int, float]] = [{} for _ in range(args.edges)]
+    if args.nats:
+        await wait_for_stream(args.nats, names["STAYDOWN_NATS_STREAM"], head)
+        tasks = await nats_edges(args.nats, names, args.edges, head, seen, stop)
+    else:
+        tasks = [
+            asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen[n], stop))
+            for n in range(args.edges)
+        ]
+    await asyncio.sleep(3)
+    delays: list[float] = []
+    async with httpx.AsyncClient(
+        base_url=api.url, headers={"authorization": f"Bearer {keys['trusted_flagger']}"}
+    ) as client:
+        for n in range(args.notices):
+            answer = await client.post("/v1/notices", json=notice_body([f"http://{HOST}/{n}.jpg"]))
+            created = time.perf_counter()
+            assert answer.status_code == 201, answer.text
+            with httpx.Client(base_url=api.url, headers=edge_headers) as edge:
+                records = edge.get("/v1/edge/feed", params={"after": head}).json()["records"]
+            seq = next(r["seq"] for r in records if r["kind"] == "block" and r["target"] == f"/{n}.jpg")
+            deadline = time.monotonic() + 30
+            while sum(1 for s in seen if seq in s) < args.edges and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            arrived = [s[seq] for s in seen if seq in s]
+            mine = [max(0.0, t - created) for t in arrived]
+            delays += mine
+            if args.verbose and mine:
+                print(f"  notice {n}: min {1000 * min(mine):.0f} ms  max {1000 * max(mine):.0f} ms")
+            missing = args.edges - len(arrived)
+            if missing:
+                print(f"  notice {n}: {missing} edge(s) did not receive seq {seq} within 30 s")
+            head = max(head, *(r["seq"] for r in records))
+            await asyncio.sleep(0.5)
+    stop.set()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    transport = "NATS JetStream" if args.nats else "HTTP long-poll"
+    print(
+        f"latency: notice 201 -> block received at {args.edges} simulated edges ({transport}), "
+        f"{args.notices} notices"
+    )
+    print(
+        f"  p50 {1000 * statistics.median(delays):.0f} ms  p99 {1000 * percentile(delays, 0.99):.0f} ms  "
+        f"max {1000 * max(delays):.0f} ms  (target p99 <= {500 if args.nats else 1000} ms)"
+    )
+
+
+def snapshot(args: argparse.Namespace) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="fanout-"))
+    try:
+        url = f"sqlite:///{directory / 'staydown.db'}"
+        keys = prepare(url, directory)
+        database = Database.from_url(url)
+        started = time.perf_counter()
+        last_target = write_log(database, blocks=args.blocks, hashes=args.hashes)
+        database.dispose()
+        print(
+            f"snapshot: wrote {args.blocks} blocks + {args.hashes} bank hashes "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
+        api = Api(url, directory)
+        started = time.perf_counter()
+        warm = httpx.get(
+            f"{api.url}/v1/edge/snapshot", headers={"authorization": f"Bearer {keys['edge']}"}, timeout=600
+        )
+        warm.raise_for_status()
+        print(
+            f"  control plane: first snapshot (fold of the whole log, encode, gzip) "
+            f"{time.perf_counter() - started:.1f} s, {len(warm.content) / 1e6:.0f} MB of JSON lines (decoded)"
+        )
+        edge_port = free_port()
+        edge_dir = directory / "edge-node"
+        env = {**os.environ, "STAYDOWN_DATA_DIR": str(edge_dir)}
+        env.pop("STAYDOWN_DATABASE_URL", None)
+        started = time.perf_counter()
+        edge = subprocess.Popen(
+            [*STAYDOWN, "edge", "--control-plane", api.url, "--key", keys["edge"], "--port", str(edge_port)],
+            env=env,
+            stdout=(directory / "edge.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while True:
+                try:
+                    status = httpx.get(
+                        f"http://127.0.0.1:{edge_port}{last_target}", headers={"host": HOST}, timeout=5
+                    ).status_code
+                except httpx.HTTPError:
+                    status = 0
+                if status == 451:
+                    break
+                if time.perf_counter() - started > 600 or edge.poll() is not None:
+                    raise RuntimeError((directory / "edge.log").read_text()[-2000:])
+                time.sleep(0.1)
+            print(
+                "  new edge serving from the snapshot (451 on the last block): "
+                f"{time.perf_counter() - started:.1f} s (target < 30 s)"
+            )
+            for line in (directory / "edge.log").read_text().splitlines():
+                if "snapshot at seq" in line:
+                    print("  edge:", line.split(": ", 1)[1])
+        finally:
+            edge.terminate()
+            edge.wait(30)
+            api.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def write_log(database: Database, *, blocks: int, hashes: int) -> str:
+    """Append block and hash_add records after the zone's, straight into the log (bulk)."""
+    columns = ("seq", "kind", "at", "zone_id", "target", "notice_id", "item_id", "payload")
+    at = datetime.now(UTC)
+    with database.transaction() as session:
+        head = session.get(ChainHead, "enforcement")
+        assert head is not None
+        seq = head.seq
+        zone_id = session.scalar(
+            __import__("sqlalchemy")
+            .select(EnforcementRecord.zone_id)
+            .where(EnforcementRecord.kind == FeedKind.zone)
+        )
+    target = "/"
+    for start in range(0, blocks + hashes, 100_000):
+        rows = []
+        for n in range(start, min(blocks + hashes, start + 100_000)):
+            seq += 1
+            if n < blocks:
+                target = f"/b/{n}.jpg"
+                rows.append(
+                    (
+                        seq,
+                        FeedKind.block,
+                        at,
+                        zone_id,
+                        target,
+                        None,
+                        None,
+                        {"url": f"http://{HOST}{target}", "reason": "bench"},
+                    )
+                )
+            else:
+                entry = n - blocks + 1
+                pdq = uuid.UUID(int=entry * 2654435761 % (1 << 128)).hex * 2
+                rows.append(
+                    (
+                        seq,
+                        FeedKind.hash_add,
+                        at,
+                        None,
+                        None,
+                        None,
+                        None,
+                        {
+                            "entry_id": entry,
+                            "scope": "network",
+                            "scope_zone_id": None,
+                            "scope_customer_id": None,
+                            "notice_id": None,
+                            "work_id": None,
+                            "sha256": pdq,
+                            "pdq": [pdq],
+                        },
+                    )
+                )
+        with database.transaction() as session:
+            bulk_insert(session, EnforcementRecord, columns, rows)
+            stored = session.get(ChainHead, "enforcement")
+            assert stored is not None
+            stored.seq = seq
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="mode", required=True)
+    p_idle = sub.add_parser("idle")
+    p_idle.add_argument("--pollers", type=int, default=1000)
+    p_idle.add_argument("--seconds", type=float, default=50)
+    p_idle.add_argument("--warmup", type=float, default=10)
+    p_idle.add_argument("--postgres")
+    p_lat = sub.add_parser("latency")
+    p_lat.add_argument("--edges", type=int, default=1000)
+    p_lat.add_argument("--notices", type=int, default=5)
+    p_lat.add_argument("--nats")
+    p_lat.add_argument("--verbose", action="store_true")
+    p_lat.add_argument("--postgres")
+    p_snap = sub.add_parser("snapshot")
+    p_snap.add_argument("--blocks", type=int, default=1_000_000)
+    p_snap.add_argument("--hashes", type=int, default=1_000_000)
+    args = parser.parse_args()
+    {"idle": idle, "latency": latency, "snapshot": snapshot}[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Serve the enforcement feed to many waiting edges at the cost of one reader per process.
+
+A long-polling edge used to re-read the database every 0.2 s while it waited, and each commit woke
+only the readers in the committing process. Here one ``FeedHub`` per API process does the reading:
+it learns of new records from a wake-up source (PostgreSQL ``LISTEN``/``NOTIFY`` across processes,
+the in-process commit signal always, and a slow safety re-read), reads the new records once, encodes
+each record once, and hands the same bytes to every waiting request. A waiting request costs a
+future, nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from staydown.db.engine import Database
+from staydown.db.journal import ChainHead
+from staydown.enforcement.models import EnforcementRecord
+from staydown.feedrecords import FeedKind, parse_record
+
+log = logging.getLogger("staydown.enforcement.feed")
+
+CHANNEL = "staydown_feed"
+JOURNAL = "enforcement"
+
+
+class FeedAhead(Exception):
+    """The reader is ahead of this log: it was made against another database and must resync."""
+
+    def __init__(self, after: int, head: int) -> None:
+        super().__init__(f"after={after} is beyond the last sequence {head}")
+        self.after, self.head = after, head
+
+
+def notify_appended(session: Session, seq: int) -> None:
+    """Tell every listening process, when this transaction commits, that the log reached ``seq``."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, :seq)"), {"channel": CHANNEL, "seq": str(seq)})
+
+
+def read_head(session: Session) -> int:
+    return session.scalar(select(ChainHead.seq).where(ChainHead.name == JOURNAL)) or 0
+
+
+def read_rows(session: Session, *, after: int, limit: int) -> list[EnforcementRecord]:
+    return list(
+        session.scalars(
+            select(EnforcementRecord)
+            .where(EnforcementRecord.seq > after)
+            .order_by(EnforcementRecord.seq)
+            .limit(limit)
+        ).all()
+    )
+
+
+_RESOURCE_KINDS = frozenset({FeedKind.block, FeedKind.unblock, FeedKind.purge})
+
+
+def document_of(
+    seq: int,
+    kind: FeedKind,
+    payload: dict[str, Any],
+    *,
+    zone_id: int | None = None,
+    target: str | None = None,
+    notice_id: int | None = None,
+    item_id: int | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A record as the feed delivers it (the relay publishes the same): its columns, then its payload."""
+    record: dict[str, Any] = {"seq": seq, "kind": kind.value}
+    if at is not None:
+        record["at"] = at.isoformat()
+    if kind in _RESOURCE_KINDS:
+        record |= {"zone_id": zone_id, "target": target, "notice_id": notice_id, "item_id": item_id}
+    return record | payload
+
+
+def render(row: EnforcementRecord) -> dict[str, Any]:
+    """One stored record the way the feed delivers it."""
+    return document_of(
+        row.seq,
+        row.kind,
+        row.payload,
+        zone_id=row.zone_id,
+        target=row.target,
+        notice_id=row.notice_id,
+        item_id=row.item_id,
+        at=row.at,
+    )
+
+
+def check_record(document: dict[str, Any]) -> None:
+    """Refuse to write a record an edge could not apply (a bug at its source, not at every edge)."""
+    parse_record(document)
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def page_bytes(records: list[bytes], *, last: int, head: int) -> bytes:
+    """A feed page from records encoded beforehand: joining bytes, not encoding them again."""
+    return b'{"records":[' + b",".join(records) + b'],"last":%d,"head":%d}' % (last, head)
+
+
+class CommitSignal(Protocol):
+    """Wakes waiters in this process when a feed append commits (``service.FeedSignal``)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    async def wait_past(self, generation: int, timeout: float) -> None: ...
+
+
+@dataclass
+class _Read:
+    head: int
+    rows: list[tuple[int, bytes]]
+
+
+class FeedHub:
+    """The one reader of the feed in an API process, shared by every waiting request.
+
+    ``head`` is the highest sequence this process knows is committed; ``_recent`` holds the encoded
+    records of the last ``keep`` sequences, contiguous up to ``head``. Requests at the head park on
+    ``_changed`` until the hub has read past them.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        signal: CommitSignal,
+        *,
+        page_limit: int,
+        idle_interval: float,
+        safety_interval: float,
+        keep: int = 20_000,
+    ) -> None:
+        self.database, self.signal = database, signal
+        self.page_limit, self.keep = page_limit, keep
+        self.idle_interval, self.safety_interval = idle_interval, safety_interval
+        self.head = -1  # unknown until the first read
+        self.reads = 0  # database reads done by the hub (wake-ups that found something or not)
+        self._recent: OrderedDict[int, bytes] = OrderedDict()
+        self._pages: dict[tuple[int, int, int], bytes] = {}
+        self._wake: asyncio.Event | None = None
+        self._changed: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listening = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- the hub's own loop ------------------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and self._loop is loop and not self._task.done():
+            return
+        self._loop = loop
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="staydown-feed-hub")
+
+    def wake(self) -> None:
+        """Ask the hub to read the log again (safe from any thread)."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(event.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        tasks = [asyncio.create_task(self._forward_signal())]
+        if self.database.engine.dialect.name == "postgresql":
+            tasks.append(asyncio.create_task(self._listen()))
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    more = await self._refresh()
+                except Exception:
+                    log.exception("feed hub read failed; retrying")
+                    more = False
+                if more:
+                    continue
+                interval = self.safety_interval if self._listening else self.idle_interval
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _forward_signal(self) -> None:
+        assert self._wake is not None
+        while True:
+            generation = self.signal.generation
+            await self.signal.wait_past(generation, 3600)
+            if self.signal.generation != generation:
+                self._wake.set()
+
+    async def _listen(self) -> None:
+        """Hold a ``LISTEN`` connection; every commit of a feed record in any process wakes us."""
+        import psycopg
+
+        assert self._wake is not None
+        url = self.database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        backoff = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening = True
+                    self._wake.set()  # anything committed before LISTEN took hold is read now
+                    backoff = 0.5
+                    async for _notify in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("feed LISTEN connection lost (%s); re-reading every %ss", exc, self.idle_interval)
+            self._listening = False
+            await asyncio.sleep(backoff)
+            backoff = min(10.0, backoff * 2)
+
+    def _read_new(self, after: int) -> _Read:
+        with self.database.reader() as session:
+            head = read_head(session)
+            rows: list[tuple[int, bytes]] = []
+            if head > after:
+                rows = [
+                    (row.seq, encode(render(row)))
+                    for row in read_rows(session, after=after, limit=self.page_limit)
+                ]
+        return _Read(head, rows)
+
+    async def _refresh(self) -> bool:
+        """Read what was committed since ``head``; return whether more is waiting to be read."""
+        start = max(self.head, 0)
+        before = self.head
+        read = await asyncio.to_thread(self._read_new, start)
+        self.reads += 1
+        if read.head < self.head:  # the log went back (a restored or reset database): start over
+            self._recent.clear()
+        if read.rows:
+            for seq, body in read.rows:
+                self._recent[seq] = body
+            while len(self._recent) > self.keep:
+                self._recent.popitem(last=False)
+            self.head = read.rows[-1][0]
+        else:
+            self.head = read.head
+        if self.head != before:
+            self._pages.clear()
+            assert self._changed is not None
+            self._changed.set()
+            self._changed = asyncio.Event()
+        return read.head > self.head
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    async def current_head(self) -> int:
+        """The head as the hub knows it (reading it once if the hub has not yet)."""
+        self._ensure_started()
+        while self.head < 0:
+            assert self._changed is not None
+            await self._changed.wait()
+        return self.head
+
+    async def page(self, *, after: int, limit: int, wait: float) -> bytes:
+        """The encoded page after ``after``, waiting up to ``wait`` seconds when nothing is new."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        head = await self.current_head()
+        if wait <= 0 or after > head:
+            # Not waiting, or ahead of what this process knows: the database has the last word.
+            fresh = await asyncio.to_thread(self._db_head)
+            if after > fresh:
+                raise FeedAhead(after, fresh)
+            if fresh > self.head:
+                self.wake()
+                return await self._serve(after, limit, fresh)
+        while self.head <= after:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return page_bytes([], last=after, head=max(self.head, after))
+            assert self._changed is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        return await self._serve(after, limit, self.head)
+
+    async def records(self, *, after: int, limit: int, wait: float) -> list[tuple[int, bytes]]:
+        """The encoded records after ``after`` (up to ``limit``), waiting up to ``wait`` seconds for
+        one: how the relay follows the log."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        head = await self.current_head()
+        if after > head:
+            fresh = await asyncio.to_thread(self._db_head)
+            if after > fresh:
+                raise FeedAhead(after, fresh)
+        while self.head <= after:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            assert self._changed is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        end = min(self.head, after + limit)
+        if after + 1 in self._recent and end in self._recent:
+            return [(seq, self._recent[seq]) for seq in range(after + 1, end + 1)]
+        bodies = await asyncio.to_thread(self._read_encoded, after, end - after)
+        return [(after + 1 + n, body) for n, body in enumerate(bodies)]
+
+    async def _serve(self, after: int, limit: int, head: int) -> bytes:
+        end = min(head, after + limit)
+        key = (after, end, head)
+        cached = self._pages.get(key)
+        if cached is not None:
+            return cached
+        if end <= after:
+            return page_bytes([], last=after, head=head)
+        if after + 1 in self._recent and end in self._recent:
+            records = [self._recent[seq] for seq in range(after + 1, end + 1)]
+        else:
+            records = await asyncio.to_thread(self._read_encoded, after, end - after)
+            end = after + len(records)
+        body = page_bytes(records, last=end if records else after, head=head)
+        if len(self._pages) > 256:
+            self._pages.clear()
+        self._pages[key] = body
+        return body
+
+    def _db_head(self) -> int:
+        with self.database.reader() as session:
+            return read_head(session)
+
+    def _read_encoded(self, after: int, limit: int) -> list[bytes]:
+        with self.database.reader() as session:
+            return [encode(render(row)) for row in read_rows(session, after=after, limit=limit)]
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
