@@ -8,9 +8,18 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
-from staydown.fingerprints import service
-from staydown.fingerprints.models import MatchStatus
-from staydown.fingerprints.schemas import MatchDecision, MatchPage, MatchRead, MatchReport
+from staydown.fingerprints import hygiene, service
+from staydown.fingerprints.models import MatchStatus, QuarantineStatus
+from staydown.fingerprints.schemas import (
+    BankEntryRead,
+    MatchDecision,
+    MatchPage,
+    MatchRead,
+    MatchReport,
+    QuarantineDecision,
+    QuarantinePage,
+    QuarantineRead,
+)
 from staydown.types import Role
 
 router = APIRouter(tags=["stay-down"])
@@ -89,3 +98,68 @@ def decide_match(
         raise _error(exc) from exc
     session.commit()
     return MatchRead.model_validate(match)
+
+
+def _quarantine(view: hygiene.QuarantineView) -> QuarantineRead:
+    item = view.quarantine
+    return QuarantineRead(
+        id=item.id,
+        status=item.status,
+        urls=item.urls,
+        window_seconds=item.window_seconds,
+        started_at=item.started_at,
+        decided_at=item.decided_at,
+        decided_by=item.decided_by,
+        decision_reason=item.decision_reason,
+        entry=BankEntryRead.model_validate(view.entry),
+        matches=view.matches,
+    )
+
+
+@router.get("/v1/staydown/quarantines", response_model=QuarantinePage)
+def list_quarantines(
+    _who: Staff,
+    session: Reader,
+    status: QuarantineStatus | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> QuarantinePage:
+    """Bank entries paused for matching too many URLs too fast, newest first."""
+    views, total = hygiene.list_quarantines(
+        session, status=status, limit=per_page, offset=(page - 1) * per_page
+    )
+    return QuarantinePage(quarantines=[_quarantine(v) for v in views], total=total)
+
+
+@router.get("/v1/staydown/quarantines/{quarantine_id}", response_model=QuarantineRead)
+def read_quarantine(quarantine_id: int, _who: Staff, session: Reader) -> QuarantineRead:
+    view = hygiene.get_quarantine(session, quarantine_id)
+    if view is None:
+        raise ApiError(404, "not_found", f"quarantine {quarantine_id} does not exist")
+    return _quarantine(view)
+
+
+@router.post("/v1/staydown/quarantines/{quarantine_id}/decision", response_model=QuarantineRead)
+def decide_quarantine(
+    quarantine_id: int,
+    body: QuarantineDecision,
+    who: Deciding,
+    session: Writer,
+    settings: SettingsDep,
+    now: NowDep,
+) -> QuarantineRead:
+    """Release the entry to the edges again, or remove it and lift the blocks it made alone."""
+    try:
+        view = hygiene.decide_quarantine(
+            session,
+            quarantine_id,
+            decision=body.decision,
+            reason=body.reason,
+            now=now,
+            actor=who.actor,
+            settings=settings,
+        )
+    except service.StaydownError as exc:
+        raise _error(exc) from exc
+    session.commit()
+    return _quarantine(view)

@@ -30,7 +30,7 @@ from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel, FeedKind
-from staydown.fingerprints import flows
+from staydown.fingerprints import flood, flows
 from staydown.fingerprints.features import bank_fingerprint, conclusive
 from staydown.fingerprints.flows import MatchEvent, StrikeRule
 from staydown.fingerprints.hashing import (
@@ -481,11 +481,12 @@ def report_match(
     session: Session, report: MatchReport, *, now: datetime, actor: str, settings: Settings
 ) -> tuple[StaydownMatch | None, bool]:
     """Record a copy an edge found; return (match, created). None: the copy is the noticed item itself."""
-    entry = session.get(BankEntry, report.entry_id)
+    # Locked: the flood count below must see every match of this entry other processes record.
+    entry = session.get(BankEntry, report.entry_id, with_for_update=True)
     if entry is None:
         raise StaydownError("not_found", f"bank entry {report.entry_id} does not exist", status=404)
-    if entry.status is not BankStatus.active:
-        raise StaydownError("entry_removed", f"bank entry {entry.id} was removed from the bank")
+    if entry.status is BankStatus.removed or entry.source is BankSource.allowlist:
+        raise StaydownError("entry_removed", f"bank entry {entry.id} is not in the bank")
     zone = accounts.get_zone(session, report.zone_id)
     if zone is None:
         raise StaydownError("not_found", f"zone {report.zone_id} does not exist", status=404)
@@ -535,6 +536,9 @@ def report_match(
         existing.status is not MatchStatus.dismissed or existing.copy_sha256 == report.copy_sha256
     ):
         return existing, False  # edges report again after restarts; a dismissal covers that copy
+    flood.count_new_copy(session, entry, now=now, settings=settings)
+    if entry.status is BankStatus.quarantined:
+        verdict = "review"  # a paused entry blocks nothing more; an agent sees every copy it found
     outcome = MatchOutcome.block if verdict == "block" else MatchOutcome.review
     status, commands = flows.match_found(
         outcome, strikes=StrikeRule(settings.staydown_match_strikes), customer_known=True

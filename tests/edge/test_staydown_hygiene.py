@@ -1,0 +1,129 @@
+"""Bank hygiene end to end over real sockets: a reference that matches copies at too many distinct
+URLs (a logo registered by mistake) is quarantined — it stops blocking at the edge, the blocks it
+already made are held for an agent, who releases the entry or removes it and lifts them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from staydown.config import Settings
+from staydown.demo.pages import render_page
+from tests.conftest import Api
+from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, get, live_zone
+from tests.edge.test_staydown import metric
+from tests.support import jpeg
+
+ZONE = "logos.example.test"
+OTHER = "forum.example.test"
+JPEG = {"Content-Type": "image/jpeg", "Cache-Control": "public, max-age=300"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"staydown_flood_urls": 3})
+
+
+def test_a_reference_matching_too_many_urls_is_quarantined_and_stops_blocking(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    logo = jpeg(render_page(51))
+    for n in range(1, 8):
+        origin.routes[f"/img/{n}.jpg"] = Route(logo, headers=JPEG)
+    origin.routes["/img/other.jpg"] = Route(jpeg(render_page(52)), headers=JPEG)
+    zone = live_zone(api, origin, ZONE)
+    other = live_zone(api, origin, OTHER)  # another customer: the count is across customers
+    edge = edge_factory()
+    work = api.as_("trusted_flagger").post(
+        "/v1/works",
+        data={"description": "Our logo (by mistake)"},
+        files=[("images", ("l.jpg", logo, "image/jpeg"))],
+    )
+    assert work.status_code == 201, work.text
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 1)
+    agent = api.as_("agent")
+
+    def matches() -> list[dict[str, object]]:
+        return list(agent.get("/v1/staydown/matches").json()["matches"])
+
+    # Up to the limit, every copy is blocked as usual, on both customers' zones.
+    for n, host in ((1, ZONE), (2, OTHER), (3, ZONE)):
+        assert get(edge, f"/img/{n}.jpg", host).status_code == 451
+        eventually(lambda n=n: len(matches()) == n)
+    assert agent.get("/v1/staydown/quarantines").json()["total"] == 0
+
+    # One distinct URL more and the entry is paused: it leaves every edge's bank.
+    get(edge, "/img/4.jpg", OTHER)
+    eventually(lambda: agent.get("/v1/staydown/quarantines").json()["total"] == 1)
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 0)
+    assert get(edge, "/img/5.jpg", ZONE).status_code == 200
+    assert get(edge, "/img/4.jpg", OTHER).status_code == 200
+    assert get(edge, "/img/other.jpg", ZONE).status_code == 200
+
+    (item,) = agent.get("/v1/staydown/quarantines", params={"status": "open"}).json()["quarantines"]
+    assert item["urls"] == 4 and item["entry"]["status"] == "quarantined"
+    assert item["entry"]["work_id"] == work.json()["id"]
+    # The blocks it made before are held for review, not silently kept nor silently lifted.
+    assert item["matches"] == {"blocked": 3, "pending_review": 1}
+    assert get(edge, "/img/1.jpg", ZONE).status_code == 451
+    fourth = next(m for m in matches() if m["target"] == "/img/4.jpg")
+    assert fourth["status"] == "pending_review" and fourth["zone_id"] == other["zone_id"]
+
+    # Only an agent decides; removing the entry lifts every block it made alone.
+    refused = api.as_("trusted_flagger").post(
+        f"/v1/staydown/quarantines/{item['id']}/decision", json={"decision": "remove", "reason": "a logo"}
+    )
+    assert refused.status_code == 403
+    removed = agent.post(
+        f"/v1/staydown/quarantines/{item['id']}/decision",
+        json={"decision": "remove", "reason": "the rightsholder's own logo, not a work"},
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["status"] == "removed" and removed.json()["entry"]["status"] == "removed"
+    assert removed.json()["matches"] == {"dismissed": 4}
+    eventually(lambda: get(edge, "/img/1.jpg", ZONE).status_code == 200)
+    assert get(edge, "/img/2.jpg", OTHER).status_code == 200
+    assert get(edge, "/img/3.jpg", ZONE).status_code == 200
+    again = agent.post(
+        f"/v1/staydown/quarantines/{item['id']}/decision", json={"decision": "release", "reason": "oops"}
+    )
+    assert again.status_code == 409
+    assert zone["zone_id"] != other["zone_id"]
+
+
+def test_a_released_entry_blocks_again_at_the_edge(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    page = jpeg(render_page(53))
+    for n in range(1, 7):
+        origin.routes[f"/p/{n}.jpg"] = Route(page, headers=JPEG)
+    live_zone(api, origin, ZONE)
+    edge = edge_factory()
+    work = api.as_("trusted_flagger").post(
+        "/v1/works",
+        data={"description": "A much-pirated page"},
+        files=[("images", ("p.jpg", page, "image/jpeg"))],
+    )
+    assert work.status_code == 201, work.text
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 1)
+    agent = api.as_("agent")
+    for n in (1, 2, 3, 4):
+        assert get(edge, f"/p/{n}.jpg", ZONE).status_code == 451
+    eventually(lambda: agent.get("/v1/staydown/quarantines").json()["total"] == 1)
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 0)
+    (item,) = agent.get("/v1/staydown/quarantines").json()["quarantines"]
+
+    api.clock.advance(minutes=10)  # the agent looks at it a while later, within the hour
+    released = agent.post(
+        f"/v1/staydown/quarantines/{item['id']}/decision",
+        json={"decision": "release", "reason": "a real work, pirated widely"},
+    )
+    assert released.status_code == 200, released.text
+    assert released.json()["entry"]["status"] == "active"
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 1)
+    assert get(edge, "/p/5.jpg", ZONE).status_code == 451
+    # The blocks made before the pause stand; the copies counted then do not count again.
+    assert get(edge, "/p/1.jpg", ZONE).status_code == 451
+    eventually(lambda: len(agent.get("/v1/staydown/matches").json()["matches"]) == 5)
+    assert agent.get("/v1/staydown/quarantines", params={"status": "open"}).json()["total"] == 0
