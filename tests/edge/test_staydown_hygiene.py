@@ -127,3 +127,72 @@ def test_a_released_entry_blocks_again_at_the_edge(
     assert get(edge, "/p/1.jpg", ZONE).status_code == 451
     eventually(lambda: len(agent.get("/v1/staydown/matches").json()["matches"]) == 5)
     assert agent.get("/v1/staydown/quarantines", params={"status": "open"}).json()["total"] == 0
+
+
+def test_an_allowlisted_image_and_its_near_copies_are_served_and_only_reviewed(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    page = render_page(54)
+    licensed = live_zone(api, origin, ZONE)  # this customer holds a licence for the page
+    live_zone(api, origin, OTHER)
+    for path in ("/early.jpg", "/copy.jpg", "/later.jpg"):
+        origin.routes[path] = Route(jpeg(page, quality=70), headers=JPEG)
+    origin.routes["/exact.jpg"] = Route(jpeg(page), headers=JPEG)
+    edge = edge_factory()
+    agent = api.as_("agent")
+    refused = api.as_("trusted_flagger").post(
+        "/v1/staydown/allowlist",
+        data={"note": "licensed", "scope": "network"},
+        files=[("images", ("p.jpg", jpeg(page), "image/jpeg"))],
+    )
+    assert refused.status_code == 403
+    allowed = agent.post(
+        "/v1/staydown/allowlist",
+        data={
+            "note": "licence 2026-114 for this customer",
+            "scope": "customer",
+            "customer_id": licensed["customer_id"],
+        },
+        files=[("images", ("p.jpg", jpeg(page), "image/jpeg"))],
+    )
+    assert allowed.status_code == 201, allowed.text
+    (entry,) = allowed.json()["entries"]
+    assert entry["source"] == "allowlist" and entry["scope"] == "customer"
+    assert agent.get("/v1/staydown/allowlist").json()["total"] == 1
+
+    # A copy cached before the work is registered is not purged by the new entry's sweep.
+    head = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["head"]
+    eventually(lambda: metric(edge, "staydown_edge_feed_seq") >= head)
+    assert get(edge, "/early.jpg", ZONE).status_code == 200
+    work = api.as_("trusted_flagger").post(
+        "/v1/works",
+        data={"description": "Chapter 4, page 1"},
+        files=[("images", ("p.jpg", jpeg(page), "image/jpeg"))],
+    )
+    assert work.status_code == 201, work.text
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 1)
+    assert get(edge, "/early.jpg", ZONE).headers["staydown-cache"] == "hit"
+
+    # On the licensed customer's zone, the exact file and a re-encoded copy are served ...
+    assert get(edge, "/exact.jpg", ZONE).status_code == 200
+    assert get(edge, "/copy.jpg", ZONE).status_code == 200
+    assert get(edge, "/copy.jpg", ZONE).status_code == 200
+    # ... and go to review at most; elsewhere the same copy is blocked.
+    assert get(edge, "/copy.jpg", OTHER).status_code == 451
+
+    def matches() -> dict[tuple[object, object], dict[str, object]]:
+        return {(m["zone_id"], m["target"]): m for m in agent.get("/v1/staydown/matches").json()["matches"]}
+
+    eventually(lambda: (licensed["zone_id"], "/copy.jpg") in matches(), timeout=30)
+    eventually(lambda: (licensed["zone_id"], "/exact.jpg") in matches(), timeout=30)
+    for target in ("/copy.jpg", "/exact.jpg"):
+        assert matches()[(licensed["zone_id"], target)]["status"] == "pending_review"
+    assert get(edge, "/exact.jpg", ZONE).status_code == 200
+
+    # Off the allowlist, copies on that zone are blocked again.
+    removed = agent.post(f"/v1/staydown/allowlist/{entry['id']}/remove", json={"reason": "licence ended"})
+    assert removed.status_code == 200 and removed.json()["status"] == "removed"
+    assert agent.get("/v1/staydown/allowlist").json()["total"] == 0
+    head = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["head"]
+    eventually(lambda: metric(edge, "staydown_edge_feed_seq") >= head)
+    assert get(edge, "/later.jpg", ZONE).status_code == 451

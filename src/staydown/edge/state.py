@@ -28,6 +28,7 @@ BANK_FIELDS = (
     "sha256",
     "pdq",
     "features",
+    "source",
 )
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
-from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
 from staydown.fingerprints import hygiene, service
-from staydown.fingerprints.models import MatchStatus, QuarantineStatus
+from staydown.fingerprints.hashing import Fingerprint, ImageRejected
+from staydown.fingerprints.models import BankScope, MatchStatus, QuarantineStatus
 from staydown.fingerprints.schemas import (
+    AllowlistPage,
+    AllowlistRemoval,
     BankEntryRead,
     MatchDecision,
     MatchPage,
@@ -163,3 +167,77 @@ def decide_quarantine(
         raise _error(exc) from exc
     session.commit()
     return _quarantine(view)
+
+
+async def _fingerprints(images: list[UploadFile], settings: SettingsDep) -> list[Fingerprint]:
+    limit = settings.staydown_max_image_bytes
+    prints = []
+    for upload in images:
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise ApiError(
+                413, "image_too_large", f"{upload.filename} exceeds {limit} bytes", {"limit": limit}
+            )
+        try:
+            prints.append(
+                await run_in_threadpool(
+                    service.fingerprint_reference, data, limits=service.image_limits(settings)
+                )
+            )
+        except ImageRejected as exc:
+            raise ApiError(422, "invalid_image", f"{upload.filename}: {exc.message}") from exc
+    return prints
+
+
+@router.post("/v1/staydown/allowlist", status_code=201, response_model=AllowlistPage)
+async def add_to_allowlist(
+    who: Staff,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    now: NowDep,
+    note: Annotated[str, Form(min_length=3, max_length=5000, description="the licence or why it is free")],
+    images: Annotated[list[UploadFile], File(description="the licensed or public-domain images")],
+    scope: Annotated[BankScope, Form()] = BankScope.network,
+    customer_id: Annotated[int | None, Form()] = None,
+) -> AllowlistPage:
+    """Allowlist images for the network or one customer: their copies are never blocked automatically."""
+    prints = await _fingerprints(images, settings)
+
+    def write() -> AllowlistPage:
+        with database.writer() as session:
+            entries = [
+                hygiene.allow(
+                    session, fp, scope=scope, customer_id=customer_id, note=note, now=now, actor=who.actor
+                )
+                for fp in prints
+            ]
+            session.commit()
+            return AllowlistPage(
+                entries=[BankEntryRead.model_validate(e) for e in entries], total=len(entries)
+            )
+
+    try:
+        return await run_in_threadpool(write)
+    except service.StaydownError as exc:
+        raise _error(exc) from exc
+
+
+@router.get("/v1/staydown/allowlist", response_model=AllowlistPage)
+def list_allowlist(
+    _who: Staff, session: Reader, page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500)
+) -> AllowlistPage:
+    rows, total = hygiene.allowlist(session, limit=per_page, offset=(page - 1) * per_page)
+    return AllowlistPage(entries=[BankEntryRead.model_validate(e) for e in rows], total=total)
+
+
+@router.post("/v1/staydown/allowlist/{entry_id}/remove", response_model=BankEntryRead)
+def remove_from_allowlist(
+    entry_id: int, body: AllowlistRemoval, who: Staff, session: Writer, now: NowDep
+) -> BankEntryRead:
+    """Take an image off the allowlist on every edge."""
+    try:
+        entry = hygiene.disallow(session, entry_id, reason=body.reason, now=now, actor=who.actor)
+    except service.StaydownError as exc:
+        raise _error(exc) from exc
+    session.commit()
+    return BankEntryRead.model_validate(entry)

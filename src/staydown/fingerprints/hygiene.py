@@ -1,4 +1,5 @@
-"""Keeping the bank honest: agents decide quarantined entries (release or remove).
+"""Keeping the bank honest: agents decide quarantined entries (release or remove), and keep an
+allowlist of licensed or public-domain images that are never blocked automatically.
 
 A quarantined entry is off every edge, but the copies it blocked automatically before it was
 paused stay blocked (lifting them silently could re-expose real infringements; keeping them
@@ -22,9 +23,12 @@ from staydown.config import Settings
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import EnforcementRecord, FeedKind
 from staydown.fingerprints import service
+from staydown.fingerprints.hashing import Fingerprint
 from staydown.fingerprints.models import (
     BankEntry,
     BankQuarantine,
+    BankScope,
+    BankSource,
     BankStatus,
     MatchStatus,
     QuarantineStatus,
@@ -154,3 +158,57 @@ def decide_quarantine(
                 settings=settings,
             )
     return _view(session, item)
+
+
+# --- the allowlist -----------------------------------------------------------------------------
+
+
+def allow(
+    session: Session,
+    fp: Fingerprint,
+    *,
+    scope: BankScope,
+    customer_id: int | None,
+    note: str,
+    now: datetime,
+    actor: str,
+) -> BankEntry:
+    """Allowlist a licensed or public-domain image for the network or one customer: a copy of it,
+    or within the automatic-block distance of it, is served and at most reviewed, never blocked."""
+    if scope is BankScope.zone:
+        raise service.StaydownError(
+            "invalid_scope", "an allowlist entry covers the network or a customer", status=422
+        )
+    if scope is BankScope.customer and customer_id is None:
+        raise service.StaydownError(
+            "invalid_scope", "a customer-scoped allowlist entry names its customer", status=422
+        )
+    return service.add_entry(
+        session,
+        fp,
+        scope=scope,
+        source=BankSource.allowlist,
+        now=now,
+        actor=actor,
+        customer_id=customer_id if scope is BankScope.customer else None,
+        note=note,
+    )
+
+
+def allowlist(session: Session, *, limit: int = 100, offset: int = 0) -> tuple[Sequence[BankEntry], int]:
+    conditions = [BankEntry.source == BankSource.allowlist, BankEntry.status == BankStatus.active]
+    total = session.scalar(select(func.count()).select_from(BankEntry).where(*conditions)) or 0
+    rows = session.scalars(
+        select(BankEntry).where(*conditions).order_by(BankEntry.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return rows, int(total)
+
+
+def disallow(session: Session, entry_id: int, *, reason: str, now: datetime, actor: str) -> BankEntry:
+    """Take an image off the allowlist on every edge: its copies may be blocked again."""
+    entry = session.get(BankEntry, entry_id, with_for_update=True)
+    if entry is None or entry.source is not BankSource.allowlist:
+        raise service.StaydownError("not_found", f"allowlist entry {entry_id} does not exist", status=404)
+    if not service.remove_entry(session, entry, now=now, actor=actor, reason=reason):
+        raise service.StaydownError("illegal_transition", f"allowlist entry {entry_id} was already removed")
+    return entry

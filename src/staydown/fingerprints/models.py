@@ -55,6 +55,7 @@ class BankEntry(Base):
     removed_reason: Mapped[str | None] = mapped_column(Text)
     # Tighter than the global automatic-block distance for this entry (a work's own), or None.
     auto_block_distance: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)  # why an agent allowlisted it (a licence, PD)
 
 
 class QuarantineStatus(enum.StrEnum):

@@ -51,6 +51,8 @@ class MatchReport(BaseModel):
     # PDQ found it nowhere near.
     evidence: MatchEvidence | None = None
     part: Literal["whole", "left page", "right page"] = "whole"  # of the copy, that matched
+    # The allowlist entry the edge found the copy near: the match is only for review.
+    allowlisted: int | None = Field(None, ge=1)
 
 
 class MatchDecision(BaseModel):
@@ -107,6 +109,7 @@ class BankEntryRead(BaseModel):
     status: BankStatus
     created_at: datetime
     auto_block_distance: int | None = None
+    note: str | None = None
 
 
 class QuarantineRead(BaseModel):
@@ -133,4 +136,15 @@ class QuarantineDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decision: Literal["release", "remove"]
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class AllowlistPage(BaseModel):
+    entries: list[BankEntryRead]
+    total: int
+
+
+class AllowlistRemoval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field(min_length=3, max_length=5000)

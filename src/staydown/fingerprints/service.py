@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -117,6 +117,7 @@ def add_entry(
     notice_id: int | None = None,
     item_id: int | None = None,
     work_id: int | None = None,
+    note: str | None = None,
 ) -> BankEntry:
     """Put one fingerprint in the bank and send it to every edge."""
     if scope is BankScope.zone and zone_id is None:
@@ -138,6 +139,7 @@ def add_entry(
         height=fp.height,
         status=BankStatus.active,
         created_at=now,
+        note=note,
     )
     session.add(entry)
     session.flush()
@@ -477,6 +479,21 @@ def _in_scope(entry: BankEntry, *, zone_id: int, customer_id: int | None) -> boo
     return entry.zone_id == zone_id
 
 
+def _allowlisted(session: Session, report: MatchReport, *, zone_id: int, customer_id: int | None) -> bool:
+    """Is the copy an allowlisted image (its SHA-256), or near one (as the edge found)?"""
+    same = BankEntry.sha256 == report.copy_sha256
+    if report.allowlisted is not None:
+        same = or_(same, BankEntry.id == report.allowlisted)
+    for entry in session.scalars(
+        select(BankEntry).where(
+            same, BankEntry.source == BankSource.allowlist, BankEntry.status == BankStatus.active
+        )
+    ):
+        if _in_scope(entry, zone_id=zone_id, customer_id=customer_id):
+            return True
+    return False
+
+
 def report_match(
     session: Session, report: MatchReport, *, now: datetime, actor: str, settings: Settings
 ) -> tuple[StaydownMatch | None, bool]:
@@ -507,6 +524,8 @@ def report_match(
             inliers=evidence.inliers, correlation=evidence.correlation, precision=evidence.precision
         )
         verdict = "block" if strong else verdict
+    if verdict == "block" and _allowlisted(session, report, zone_id=zone.id, customer_id=zone.customer_id):
+        verdict = "review"  # an allowlisted image is never blocked automatically, whatever reports it
     if verdict == "none":
         raise StaydownError(
             "not_a_match",

@@ -1,4 +1,4 @@
-"""bank hygiene: flood quarantines, per-work automatic-block distances
+"""bank hygiene: flood quarantines, allowlist notes, per-work automatic-block distances
 
 Revision ID: 0010
 Revises: 0001
@@ -52,10 +52,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("auto_block_distance", sa.Integer(), nullable=True))
     with op.batch_alter_table("bank_entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("auto_block_distance", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("bank_entries", schema=None) as batch_op:
+        batch_op.drop_column("note")
         batch_op.drop_column("auto_block_distance")
     with op.batch_alter_table("works", schema=None) as batch_op:
         batch_op.drop_column("auto_block_distance")
