@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from staydown.config import Settings
 from staydown.demo.pages import render_page
 from tests.conftest import Api
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, get, live_zone
-from tests.edge.test_staydown import metric
+from tests.edge.test_staydown import bannered, metric
 from tests.support import jpeg
 
 ZONE = "logos.example.test"
@@ -196,3 +197,58 @@ def test_an_allowlisted_image_and_its_near_copies_are_served_and_only_reviewed(
     head = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["head"]
     eventually(lambda: metric(edge, "staydown_edge_feed_seq") >= head)
     assert get(edge, "/later.jpg", ZONE).status_code == 451
+
+
+def test_a_work_with_a_tighter_distance_blocks_only_near_exact_copies(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    page = render_page(55)
+    origin.routes["/same.jpg"] = Route(jpeg(page, quality=40), headers=JPEG)
+    origin.routes["/banner.jpg"] = Route(jpeg(bannered(page), quality=55), headers=JPEG)  # 6 bits away
+    zone = live_zone(api, origin, ZONE)
+    edge = edge_factory()
+    flagger = api.as_("trusted_flagger")
+
+    def register(distance: int, who: str = "trusted_flagger") -> httpx.Response:
+        return api.as_(who).post(
+            "/v1/works",
+            data={"description": "Chapter 5, page 1", "auto_block_distance": str(distance)},
+            files=[("images", ("p.jpg", jpeg(page), "image/jpeg"))],
+        )
+
+    # Looser than the global distance needs an agent, and never past the review distance.
+    loose = register(40)
+    assert loose.status_code == 403 and loose.json()["error"]["code"] == "distance_too_loose"
+    assert register(60, "agent").status_code == 422
+    assert (
+        api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["records"][-1]["kind"] != "hash_add"
+    )
+
+    work = register(4)
+    assert work.status_code == 201, work.text
+    assert flagger.get(f"/v1/works/{work.json()['id']}").json()["auto_block_distance"] == 4
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 1)
+    assert get(edge, "/same.jpg", ZONE).status_code == 451
+    assert get(edge, "/banner.jpg", ZONE).status_code == 200
+    agent = api.as_("agent")
+
+    def matches() -> dict[object, dict[str, object]]:
+        return {m["target"]: m for m in agent.get("/v1/staydown/matches").json()["matches"]}
+
+    eventually(lambda: "/banner.jpg" in matches(), timeout=30)
+    assert matches()["/banner.jpg"]["status"] == "pending_review"
+    assert matches()["/banner.jpg"]["zone_id"] == zone["zone_id"]
+    assert get(edge, "/banner.jpg", ZONE).status_code == 200
+    # The edge's verdict stands at the control plane too: a report of it as a block is review only.
+    report = api.as_("edge").post(
+        "/v1/edge/matches",
+        json={
+            "entry_id": matches()["/banner.jpg"]["entry_id"],
+            "zone_id": zone["zone_id"],
+            "target": "/other-banner.jpg",
+            "url": f"http://{ZONE}/other-banner.jpg",
+            "distance": 6,
+            "copy_sha256": "ab" * 32,
+        },
+    )
+    assert report.status_code == 201 and report.json()["status"] == "pending_review"

@@ -29,6 +29,7 @@ BANK_FIELDS = (
     "pdq",
     "features",
     "source",
+    "auto_block_distance",
 )
 
 

@@ -58,6 +58,7 @@ class BankRecord:
     pdq: tuple[bytes, ...]
     features: bytes = b""  # the second stage's (``Features.to_bytes``), empty when it has none
     source: str = "notice"  # "notice" | "reference" | "allowlist" (licensed: never blocked)
+    auto_block: int | None = None  # the entry's own automatic-block distance (its work's), if set
 
     @property
     def allow(self) -> bool:
@@ -82,6 +83,7 @@ class BankRecord:
             pdq=tuple(bytes.fromhex(h) for h in record.get("pdq") or ()),
             features=features,
             source=str(record.get("source") or "notice"),
+            auto_block=_distance(record.get("auto_block_distance")),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -95,6 +97,7 @@ class BankRecord:
             "sha256": self.sha256.hex(),
             "pdq": [h.hex() for h in self.pdq],
             "source": self.source,
+            **({"auto_block_distance": self.auto_block} if self.auto_block is not None else {}),
             **({"features": base64.b64encode(self.features).decode("ascii")} if self.features else {}),
         }
 
@@ -201,6 +204,7 @@ class StaydownGuard:
         self.allowed_entries: dict[int, BankRecord] = {}
         self.allow_index = FaissHashIndex()
         self.allow_sha: dict[bytes, set[int]] = {}
+        self.widest = self.thresholds.auto_block  # the widest automatic-block distance of any entry
         self.generation = 0  # bumped on every change, so a verdict given meanwhile can be redone
 
     def __len__(self) -> int:
@@ -233,6 +237,7 @@ class StaydownGuard:
 
     def _keep(self, entry: BankRecord) -> None:
         self.entries[entry.entry_id] = entry
+        self.widest = max(self.widest, self.auto_block(entry))
         self.by_sha.setdefault(entry.sha256, set()).add(entry.entry_id)
         if entry.features and entry.pdq:  # a weak entry is never matched perceptually
             try:
@@ -288,7 +293,7 @@ class StaydownGuard:
                 break
         if found is None:
             found = self._closest(
-                fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.auto_block
+                fp, zone_id=zone_id, customer_id=customer_id, radius=self.widest, blocking=True
             )
         if found is not None and self.allowed(fp.sha256, fp.pdq, zone_id=zone_id, customer_id=customer_id):
             return None  # licensed: served, and reported for review (``review``)
@@ -325,7 +330,8 @@ class StaydownGuard:
     def review(self, fp: Fingerprint, *, zone_id: int, customer_id: int | None) -> Verdict | None:
         """The closest covering entry when it lies in the review band (beyond the automatic-block
         distance, within the review distance): a copy that is served and reported for a person."""
-        verdict = self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.review)
+        radius = max(self.thresholds.review, self.widest)
+        verdict = self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=radius)
         if verdict is None or verdict.outcome == "review":
             return verdict
         allowed = self.allowed(fp.sha256, fp.pdq, zone_id=zone_id, customer_id=customer_id)
@@ -373,11 +379,20 @@ class StaydownGuard:
             if entry is None or not entry.covers(zone_id=zone_id, customer_id=customer_id):
                 continue
             distance = min((hamming(a, b) for a in entry.pdq for b in fp.pdq), default=PDQ_BYTES * 8)
-            return Verdict(entry, distance, False, "block", evidence)
+            # A work that tightened its distance asked for near-exact copies only to be blocked
+            # on their own: what only the second stage finds of it goes to a person.
+            outcome: Literal["block", "review"] = (
+                "review" if self.auto_block(entry) < self.thresholds.auto_block else "block"
+            )
+            return Verdict(entry, distance, False, outcome, evidence)
         return None
 
+    def auto_block(self, entry: BankRecord) -> int:
+        """The automatic-block distance for copies of ``entry``: its work's own, else the global one."""
+        return self.thresholds.auto_block if entry.auto_block is None else entry.auto_block
+
     def _closest(
-        self, fp: Fingerprint, *, zone_id: int, customer_id: int | None, radius: int
+        self, fp: Fingerprint, *, zone_id: int, customer_id: int | None, radius: int, blocking: bool = False
     ) -> Verdict | None:
         if not fp.pdq or not self.entries:
             return None
@@ -385,9 +400,10 @@ class StaydownGuard:
             candidate = self.entries.get(match.id)
             if candidate is None or not candidate.covers(zone_id=zone_id, customer_id=customer_id):
                 continue
-            outcome = classify(match.distance, self.thresholds)
-            if outcome == "none":
-                return None
+            auto = self.auto_block(candidate)
+            outcome = classify(match.distance, Thresholds(auto, max(auto, self.thresholds.review)))
+            if outcome == "none" or (blocking and outcome != "block"):
+                continue  # a farther entry may block where this one (a tighter work) does not
             return Verdict(candidate, match.distance, False, outcome, part=_matching_part(fp, candidate))
         return None
 
@@ -398,7 +414,7 @@ class StaydownGuard:
             return []
         best: dict[CacheKey, tuple[int, bool]] = dict.fromkeys(self.cached.exact(entry.sha256), (0, True))
         for code in entry.pdq:
-            for key, distance in self.cached.near(code, radius=self.thresholds.auto_block):
+            for key, distance in self.cached.near(code, radius=self.auto_block(entry)):
                 if key not in best or distance < best[key][0]:
                     best[key] = (distance, False)
         return sorted((key, distance, exact) for key, (distance, exact) in best.items())
@@ -410,3 +426,10 @@ def _matching_part(fp: Fingerprint, entry: BankRecord) -> str:
         range(len(fp.pdq)), key=lambda index: min(hamming(fp.pdq[index], code) for code in entry.pdq)
     )
     return fp.part_of(nearest)
+
+
+def _distance(value: object) -> int | None:
+    """An entry's own automatic-block distance from a feed record, if it carries a sane one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= PDQ_BYTES * 8:
+        return value
+    return None

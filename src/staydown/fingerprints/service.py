@@ -75,6 +75,14 @@ def thresholds(settings: Settings) -> Thresholds:
     )
 
 
+def entry_thresholds(settings: Settings, entry: BankEntry) -> Thresholds:
+    """The distances for copies of ``entry``: its work's own automatic-block distance, if set."""
+    if entry.auto_block_distance is None:
+        return thresholds(settings)
+    auto = entry.auto_block_distance
+    return Thresholds(auto_block=auto, review=max(auto, settings.staydown_review_distance))
+
+
 def image_limits(settings: Settings) -> ImageLimits:
     return ImageLimits(
         max_bytes=settings.staydown_max_image_bytes, max_pixels=settings.staydown_max_image_pixels
@@ -101,6 +109,11 @@ def entry_payload(entry: BankEntry) -> dict[str, Any]:
         "work_id": entry.work_id,
         "sha256": entry.sha256,
         "pdq": list(entry.pdq),
+        **(
+            {"auto_block_distance": entry.auto_block_distance}
+            if entry.auto_block_distance is not None
+            else {}
+        ),
     }
 
 
@@ -118,6 +131,7 @@ def add_entry(
     item_id: int | None = None,
     work_id: int | None = None,
     note: str | None = None,
+    auto_block_distance: int | None = None,
 ) -> BankEntry:
     """Put one fingerprint in the bank and send it to every edge."""
     if scope is BankScope.zone and zone_id is None:
@@ -140,6 +154,7 @@ def add_entry(
         status=BankStatus.active,
         created_at=now,
         note=note,
+        auto_block_distance=auto_block_distance,
     )
     session.add(entry)
     session.flush()
@@ -516,8 +531,12 @@ def report_match(
     distance = 0 if report.exact else report.distance
     if report.exact and report.copy_sha256 != entry.sha256:
         raise StaydownError("not_a_match", "an exact match must have the entry's SHA-256", status=422)
-    verdict = classify(distance, thresholds(settings))
-    if report.evidence is not None and not report.exact and verdict != "block":
+    verdict = classify(distance, entry_thresholds(settings, entry))
+    tightened = (
+        entry.auto_block_distance is not None
+        and entry.auto_block_distance < settings.staydown_auto_block_distance
+    )
+    if report.evidence is not None and not report.exact and verdict != "block" and not tightened:
         # The second stage blocks on its own evidence, judged here by the same rule as on the edge.
         evidence = report.evidence
         strong = conclusive(

@@ -33,8 +33,20 @@ async def register_work(
     now: NowDep,
     description: Annotated[str, Form(max_length=5000)],
     images: Annotated[list[UploadFile], File(description="reference images: JPEG, PNG, WebP, GIF, AVIF")],
+    auto_block_distance: Annotated[
+        int | None, Form(ge=0, le=256, description="tighter than the global distance (looser: agents only)")
+    ] = None,
 ) -> WorkCreated:
     """Register a work with reference images; each is banked network-wide as stay-down content."""
+    try:
+        distance = service.auto_block_distance(
+            auto_block_distance,
+            global_bound=settings.staydown_auto_block_distance,
+            review_bound=settings.staydown_review_distance,
+            by_agent=who.role in (Role.agent, Role.admin),
+        )
+    except service.WorkError as exc:
+        raise _error(exc) from exc
     limit = settings.staydown_max_image_bytes
     uploads = []
     for upload in images:
@@ -60,6 +72,7 @@ async def register_work(
                 owner_key_id=who.key_id if who.role is Role.submitter else None,
                 now=now,
                 actor=who.actor,
+                distance=distance,
             )
             session.commit()
             return WorkCreated(
@@ -87,6 +100,7 @@ def read_work(work_id: int, who: Reading, session: Reader) -> WorkRead:
         id=work.id,
         description=work.description,
         created_at=work.created_at,
+        auto_block_distance=work.auto_block_distance,
         images=[ReferenceImageRead.model_validate(i) for i in service.images_of(session, work.id)],
         entries=[BankEntryRead.model_validate(e) for e in fingerprints.entries_of_work(session, work.id)],
         matches=[MatchRead.model_validate(m) for m in matches],

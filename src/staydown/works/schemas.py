@@ -32,6 +32,7 @@ class WorkRead(BaseModel):
     id: int
     description: str
     created_at: datetime
+    auto_block_distance: int | None = None  # the work's own, tighter (or agent-set) distance
     images: list[ReferenceImageRead]
     entries: list[BankEntryRead]
     matches: list[MatchRead]

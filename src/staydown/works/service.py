@@ -59,6 +59,28 @@ def fingerprint_uploads(uploads: Sequence[Upload], *, limits: ImageLimits) -> li
     return references
 
 
+def auto_block_distance(
+    requested: int | None, *, global_bound: int, review_bound: int, by_agent: bool
+) -> int | None:
+    """A work's own automatic-block distance: anyone registering may tighten the global one; only
+    an agent may loosen it, and never past the review distance."""
+    if requested is None:
+        return None
+    if requested < 0:
+        raise WorkError("invalid_distance", "a distance is 0 or more bits")
+    if requested > global_bound and not by_agent:
+        raise WorkError(
+            "distance_too_loose",
+            f"only an agent may set an automatic-block distance above the global {global_bound}",
+            status=403,
+        )
+    if requested > review_bound:
+        raise WorkError(
+            "invalid_distance", f"the automatic-block distance cannot pass the review distance {review_bound}"
+        )
+    return requested
+
+
 def register(
     session: Session,
     *,
@@ -67,12 +89,16 @@ def register(
     owner_key_id: int | None,
     now: datetime,
     actor: str,
+    distance: int | None = None,
 ) -> Work:
-    """Record the work and bank each reference image network-wide."""
+    """Record the work and bank each reference image network-wide (``distance``: the work's own
+    automatic-block distance, already checked by ``auto_block_distance``)."""
     description = description.strip()
     if not 3 <= len(description) <= 5000:
         raise WorkError("invalid_description", "describe the work in 3 to 5000 characters")
-    work = Work(description=description, owner_key_id=owner_key_id, created_at=now)
+    work = Work(
+        description=description, owner_key_id=owner_key_id, created_at=now, auto_block_distance=distance
+    )
     session.add(work)
     session.flush()
     seen: set[bytes] = set()
@@ -96,6 +122,7 @@ def register(
                 now=now,
                 actor=actor,
                 work_id=work.id,
+                auto_block_distance=distance,
             )
             image.entry_id = entry.id
         session.add(image)
@@ -105,7 +132,7 @@ def register(
         actor=actor,
         action="work.registered",
         entity=("work", work.id),
-        data={"images": len(references), "description": description[:200]},
+        data={"images": len(references), "description": description[:200], "auto_block_distance": distance},
     )
     return work
 
