@@ -11,6 +11,7 @@ import pytest
 
 from staydown.config import Settings
 from staydown.demo.pages import render_page
+from staydown.fingerprints.hashing import ImageLimits, fingerprint
 from tests.conftest import Api
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, get, live_zone
 from tests.edge.test_staydown import bannered, metric
@@ -252,3 +253,22 @@ def test_a_work_with_a_tighter_distance_blocks_only_near_exact_copies(
         },
     )
     assert report.status_code == 201 and report.json()["status"] == "pending_review"
+
+
+def test_copies_of_an_imported_threatexchange_hash_are_blocked(
+    api: Api, origin: ScriptedOrigin, edge_factory: Callable[..., EdgeThread]
+) -> None:
+    page = render_page(57)
+    shared = fingerprint(jpeg(page), limits=ImageLimits()).pdq[0].hex()  # what another provider shares
+    small = page.resize((page.width * 6 // 10, page.height * 6 // 10))
+    origin.routes["/copy.jpg"] = Route(jpeg(small, quality=60), headers=JPEG)
+    origin.routes["/other.jpg"] = Route(jpeg(render_page(58)), headers=JPEG)
+    live_zone(api, origin, ZONE)
+    edge = edge_factory()
+    imported = api.as_("agent").post(
+        "/v1/works/import", params={"description": "Shared list"}, content=f"pdq {shared}\n"
+    )
+    assert imported.status_code == 201, imported.text
+    eventually(lambda: metric(edge, "staydown_edge_bank_entries") == 1)
+    assert get(edge, "/copy.jpg", ZONE).status_code == 451
+    assert get(edge, "/other.jpg", ZONE).status_code == 200

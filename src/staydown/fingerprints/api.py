@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
 from staydown.fingerprints import hygiene, service
 from staydown.fingerprints.hashing import Fingerprint, ImageRejected
-from staydown.fingerprints.models import BankScope, MatchStatus, QuarantineStatus
+from staydown.fingerprints.models import BankScope, BankSource, MatchStatus, QuarantineStatus
 from staydown.fingerprints.schemas import (
     AllowlistPage,
     AllowlistRemoval,
@@ -118,6 +119,15 @@ def _quarantine(view: hygiene.QuarantineView) -> QuarantineRead:
         entry=BankEntryRead.model_validate(view.entry),
         matches=view.matches,
     )
+
+
+@router.get("/v1/staydown/hashes", response_class=PlainTextResponse)
+def export_hashes(
+    _who: Staff, session: Reader, source: BankSource | None = None, work_id: int | None = None
+) -> PlainTextResponse:
+    """The bank's PDQ hashes as a ThreatExchange hash list (``pdq <hash>`` lines)."""
+    text = service.export_hashes(session, source=source, work_id=work_id)
+    return PlainTextResponse(text, headers={"content-disposition": 'attachment; filename="staydown-pdq.txt"'})
 
 
 @router.get("/v1/staydown/quarantines", response_model=QuarantinePage)

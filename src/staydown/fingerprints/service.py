@@ -30,7 +30,7 @@ from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel, FeedKind
-from staydown.fingerprints import flood, flows
+from staydown.fingerprints import flood, flows, threatexchange
 from staydown.fingerprints.features import bank_fingerprint, conclusive
 from staydown.fingerprints.flows import MatchEvent, StrikeRule
 from staydown.fingerprints.hashing import (
@@ -208,6 +208,31 @@ def remove_entry(session: Session, entry: BankEntry, *, now: datetime, actor: st
         data={"reason": reason},
     )
     return True
+
+
+def parse_hash_list(text: str) -> threatexchange.HashList:
+    """Read a ThreatExchange PDQ hash list (``pdq <hash>`` lines)."""
+    return threatexchange.parse(text)
+
+
+def imported_fingerprint(code: bytes) -> Fingerprint:
+    """The bank fingerprint of one shared PDQ hash."""
+    return threatexchange.imported(code)
+
+
+def export_hashes(session: Session, *, source: BankSource | None = None, work_id: int | None = None) -> str:
+    """The active bank's PDQ hashes as a ThreatExchange hash list (allowlisted ones only if asked)."""
+    conditions = [BankEntry.status == BankStatus.active]
+    if source is None:
+        conditions.append(BankEntry.source != BankSource.allowlist)
+    else:
+        conditions.append(BankEntry.source == source)
+    if work_id is not None:
+        conditions.append(BankEntry.work_id == work_id)
+    rows = session.execute(
+        select(BankEntry.pdq).where(*conditions).order_by(BankEntry.id).execution_options(yield_per=2000)
+    )
+    return threatexchange.render(bytes.fromhex(code) for (codes,) in rows for code in codes)
 
 
 def get_entry(session: Session, entry_id: int) -> BankEntry | None:

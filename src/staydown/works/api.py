@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, require
@@ -13,7 +13,7 @@ from staydown.fingerprints import service as fingerprints
 from staydown.fingerprints.schemas import BankEntryRead, MatchRead
 from staydown.types import Role
 from staydown.works import service
-from staydown.works.schemas import ReferenceImageRead, WorkCreated, WorkRead
+from staydown.works.schemas import ReferenceImageRead, WorkCreated, WorkImported, WorkRead
 
 router = APIRouter(prefix="/v1/works", tags=["works"])
 
@@ -81,6 +81,49 @@ async def register_work(
                 fingerprints=len(references),
                 hashes=sum(len(r.fingerprint.pdq) for r in references),
                 weak=sum(1 for r in references if r.fingerprint.weak),
+            )
+
+    try:
+        return await run_in_threadpool(write)
+    except service.WorkError as exc:
+        raise _error(exc) from exc
+
+
+MAX_HASH_LIST = 80 * 1_000_000  # bytes: a million ``pdq <hash>`` lines
+
+
+@router.post("/import", status_code=201, response_model=WorkImported)
+async def import_hashes(
+    request: Request,
+    who: Registering,
+    database: DatabaseDep,
+    now: NowDep,
+    description: Annotated[str, Query(min_length=3, max_length=5000)],
+) -> WorkImported:
+    """Register a work by a ThreatExchange PDQ hash list (text body, ``pdq <hash>`` a line)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_HASH_LIST:
+            raise ApiError(413, "list_too_large", f"a hash list is at most {MAX_HASH_LIST} bytes")
+    hash_list = fingerprints.parse_hash_list(body.decode("utf-8", errors="replace"))
+
+    def write() -> WorkImported:
+        with database.writer() as session:
+            work = service.import_hashes(
+                session,
+                description=description,
+                hashes=hash_list.hashes,
+                owner_key_id=who.key_id if who.role is Role.submitter else None,
+                now=now,
+                actor=who.actor,
+            )
+            session.commit()
+            return WorkImported(
+                id=work.id,
+                description=work.description,
+                hashes=len(hash_list.hashes),
+                skipped=hash_list.skipped,
             )
 
     try:

@@ -28,6 +28,13 @@ class WorkCreated(BaseModel):
     weak: int  # images too plain for near matching: kept for exact matching only
 
 
+class WorkImported(BaseModel):
+    id: int
+    description: str
+    hashes: int  # distinct PDQ hashes banked from the list
+    skipped: list[dict[str, object]]  # lines not read, each with its line number and why
+
+
 class WorkRead(BaseModel):
     id: int
     description: str

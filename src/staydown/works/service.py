@@ -137,6 +137,45 @@ def register(
     return work
 
 
+def import_hashes(
+    session: Session,
+    *,
+    description: str,
+    hashes: Sequence[bytes],
+    owner_key_id: int | None,
+    now: datetime,
+    actor: str,
+) -> Work:
+    """Record a work known only by shared PDQ hashes (a ThreatExchange hash list) and bank each."""
+    description = description.strip()
+    if not 3 <= len(description) <= 5000:
+        raise WorkError("invalid_description", "describe the work in 3 to 5000 characters")
+    if not hashes:
+        raise WorkError("missing_hashes", "the list holds no PDQ hash")
+    work = Work(description=description, owner_key_id=owner_key_id, created_at=now)
+    session.add(work)
+    session.flush()
+    for code in hashes:
+        fingerprints.add_entry(
+            session,
+            fingerprints.imported_fingerprint(code),
+            scope=BankScope.network,
+            source=BankSource.reference,
+            now=now,
+            actor=actor,
+            work_id=work.id,
+        )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="work.hashes_imported",
+        entity=("work", work.id),
+        data={"hashes": len(hashes), "description": description[:200]},
+    )
+    return work
+
+
 def get(session: Session, work_id: int) -> Work | None:
     return session.get(Work, work_id)
 
