@@ -40,7 +40,7 @@ from staydown.fingerprints.hashing import (
     is_image_type,
     sniff,
 )
-from staydown.fingerprints.index import Thresholds, classify
+from staydown.fingerprints.index import FaissHashIndex, Thresholds, classify
 from staydown.fingerprints.models import (
     BankEntry,
     BankScope,
@@ -233,6 +233,55 @@ def export_hashes(session: Session, *, source: BankSource | None = None, work_id
         select(BankEntry.pdq).where(*conditions).order_by(BankEntry.id).execution_options(yield_per=2000)
     )
     return threatexchange.render(bytes.fromhex(code) for (codes,) in rows for code in codes)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePrint:
+    entry_id: int
+    work_id: int
+    sha256: str
+    pdq: bytes | None  # the image's own hash (the first: unturned, untrimmed), None when weak
+
+
+def reference_prints(session: Session) -> list[ReferencePrint]:
+    """Every reference image still in the bank (active or quarantined), for finding duplicates."""
+    rows = session.execute(
+        select(BankEntry.id, BankEntry.work_id, BankEntry.sha256, BankEntry.pdq)
+        .where(
+            BankEntry.source == BankSource.reference,
+            BankEntry.status != BankStatus.removed,
+            BankEntry.work_id.is_not(None),
+        )
+        .order_by(BankEntry.id)
+    )
+    return [
+        ReferencePrint(entry_id, int(work_id or 0), sha, bytes.fromhex(pdq[0]) if pdq else None)
+        for entry_id, work_id, sha, pdq in rows
+    ]
+
+
+def near_pairs(prints: Sequence[ReferencePrint], *, radius: int) -> list[tuple[int, int, int]]:
+    """Pairs of reference prints (by position) of the same file, or within ``radius`` bits."""
+    pairs: dict[tuple[int, int], int] = {}
+    by_sha: dict[str, list[int]] = {}
+    for position, found in enumerate(prints):
+        if found.sha256:
+            by_sha.setdefault(found.sha256, []).append(position)
+    for positions in by_sha.values():
+        for a in positions:
+            for b in positions:
+                if a < b:
+                    pairs[a, b] = 0
+    index = FaissHashIndex()
+    hashed = [(p, found.pdq) for p, found in enumerate(prints) if found.pdq is not None]
+    index.add([p + 1 for p, _ in hashed], [code for _, code in hashed])  # ids from 1
+    for position, code in hashed:
+        for match in index.search([code], radius=radius):
+            other = match.id - 1
+            if other > position:
+                key = (position, other)
+                pairs[key] = min(pairs.get(key, match.distance), match.distance)
+    return sorted((a, b, distance) for (a, b), distance in pairs.items())
 
 
 def get_entry(session: Session, entry_id: int) -> BankEntry | None:

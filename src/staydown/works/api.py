@@ -13,7 +13,15 @@ from staydown.fingerprints import service as fingerprints
 from staydown.fingerprints.schemas import BankEntryRead, MatchRead
 from staydown.types import Role
 from staydown.works import service
-from staydown.works.schemas import ReferenceImageRead, WorkCreated, WorkImported, WorkRead
+from staydown.works.schemas import (
+    ConflictPage,
+    ConflictRead,
+    ConflictWork,
+    ReferenceImageRead,
+    WorkCreated,
+    WorkImported,
+    WorkRead,
+)
 
 router = APIRouter(prefix="/v1/works", tags=["works"])
 
@@ -87,6 +95,27 @@ async def register_work(
         return await run_in_threadpool(write)
     except service.WorkError as exc:
         raise _error(exc) from exc
+
+
+Staff = Annotated[Principal, Depends(require(Role.agent, Role.admin))]
+
+
+@router.get("/conflicts", response_model=ConflictPage)
+def list_conflicts(_who: Staff, session: Reader, settings: SettingsDep) -> ConflictPage:
+    """Works of different rightsholders holding the same image (or one within the automatic-block
+    distance of it): an agent settles who holds it before either's copies are fought over."""
+    found = service.conflicts(session, radius=settings.staydown_auto_block_distance)
+    return ConflictPage(
+        conflicts=[
+            ConflictRead(
+                works=[ConflictWork.model_validate(w) for w in c.works],
+                entries=list(c.entries),
+                distance=c.distance,
+            )
+            for c in found
+        ],
+        total=len(found),
+    )
 
 
 MAX_HASH_LIST = 80 * 1_000_000  # bytes: a million ``pdq <hash>`` lines

@@ -176,6 +176,33 @@ def import_hashes(
     return work
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two works of different rightsholders holding the same image (or one within ``distance``)."""
+
+    works: tuple[Work, Work]
+    entries: tuple[int, int]
+    distance: int
+
+
+def conflicts(session: Session, *, radius: int) -> list[Conflict]:
+    """Works of different owners that registered the same image, for an agent to settle who holds
+    it; an image registered twice by one owner is no conflict. Each pair of works once, nearest."""
+    prints = fingerprints.reference_prints(session)
+    works = {w.id: w for w in session.scalars(select(Work).where(Work.id.in_({p.work_id for p in prints})))}
+    found: dict[tuple[int, int], Conflict] = {}
+    for a, b, distance in fingerprints.near_pairs(prints, radius=radius):
+        first, second = works[prints[a].work_id], works[prints[b].work_id]
+        if first.id == second.id or (
+            first.owner_key_id == second.owner_key_id and first.owner_key_id is not None
+        ):
+            continue
+        key = (min(first.id, second.id), max(first.id, second.id))
+        if key not in found or distance < found[key].distance:
+            found[key] = Conflict((first, second), (prints[a].entry_id, prints[b].entry_id), distance)
+    return [found[key] for key in sorted(found)]
+
+
 def get(session: Session, work_id: int) -> Work | None:
     return session.get(Work, work_id)
 
