@@ -69,6 +69,8 @@ def test_a_reference_matching_too_many_urls_is_quarantined_and_stops_blocking(
     # The blocks it made before are held for review, not silently kept nor silently lifted.
     assert item["matches"] == {"blocked": 3, "pending_review": 1}
     assert get(edge, "/img/1.jpg", ZONE).status_code == 451
+    held = agent.get("/v1/staydown/matches", params={"entry_id": item["entry"]["id"], "status": "blocked"})
+    assert {m["target"] for m in held.json()["matches"]} == {"/img/1.jpg", "/img/2.jpg", "/img/3.jpg"}
     fourth = next(m for m in matches() if m["target"] == "/img/4.jpg")
     assert fourth["status"] == "pending_review" and fourth["zone_id"] == other["zone_id"]
 

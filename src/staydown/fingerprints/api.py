@@ -60,6 +60,7 @@ def list_matches(
     notice_id: int | None = None,
     work_id: int | None = None,
     customer_id: int | None = None,
+    entry_id: int | None = None,
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
 ) -> MatchPage:
@@ -70,6 +71,7 @@ def list_matches(
         notice_id=notice_id,
         work_id=work_id,
         customer_id=customer_id,
+        entry_id=entry_id,
         limit=per_page,
         offset=(page - 1) * per_page,
     )

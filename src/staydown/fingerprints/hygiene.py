@@ -109,6 +109,9 @@ def decide_quarantine(
         )
     entry = session.get(BankEntry, item.entry_id, with_for_update=True)
     assert entry is not None
+    if decision == "release" and entry.status is not BankStatus.quarantined:
+        # Taken out meanwhile (its notice item restored, say): there is nothing to put back.
+        raise service.StaydownError("illegal_transition", f"bank entry {entry.id} is {entry.status.value}")
     item.decided_at, item.decided_by, item.decision_reason = now, actor, reason
     if decision == "release":
         item.status = QuarantineStatus.released

@@ -921,10 +921,13 @@ def list_matches(
     notice_id: int | None = None,
     work_id: int | None = None,
     customer_id: int | None = None,
+    entry_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[Sequence[StaydownMatch], int]:
     conditions = []
+    if entry_id is not None:
+        conditions.append(StaydownMatch.entry_id == entry_id)
     if status is not None:
         conditions.append(StaydownMatch.status == status)
     if notice_id is not None:
