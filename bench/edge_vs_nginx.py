@@ -43,9 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.edge.harness import free_port
 
 from staydown.demo.origin import run_origin_in_thread
-from staydown.edge.main import EdgeOptions, start_processes, stop_processes
+from staydown.edge.main import EdgeOptions, start_workers
 from staydown.edge.server import EdgeConfig
 from staydown.edge.state import EnforcementState, LocalStore
+from staydown.edge.workers import Supervisor
 from staydown.netguard import OriginAccess
 from staydown.netpolicy import OriginPolicy, parse_networks
 
@@ -131,7 +132,9 @@ def wrk(url: str, duration: int) -> tuple[float, float]:
     return rps, float(p99.group(1)) * scale
 
 
-def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin: bool) -> tuple[str, list]:  # type: ignore[type-arg]
+def start_edge(
+    tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin: bool
+) -> tuple[str, Supervisor]:
     port = free_port()
     store = tmp / name
     load_blocks(store, zone_id=1, origin=origin, count=blocks, bank=bank)
@@ -140,10 +143,10 @@ def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin
         data_dir=store, config=EdgeConfig(legal_url="https://cdn.example/legal"),
         origins=LOOPBACK_ORIGINS,
     )  # fmt: skip
-    processes = start_processes(options, WORKERS)
+    supervisor = start_workers(options, WORKERS)
     if pin:
-        for index, process in enumerate(processes):
-            os.sched_setaffinity(process.pid or 0, {index % (os.cpu_count() or 1)})
+        for index, pid in enumerate(supervisor.pids()):
+            os.sched_setaffinity(pid or 0, {index % (os.cpu_count() or 1)})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -153,7 +156,7 @@ def start_edge(tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin
         except httpx.HTTPError:
             assert time.monotonic() < deadline, "edge did not start"
             time.sleep(0.2)
-    return url, processes
+    return url, supervisor
 
 
 def warm(url: str) -> None:
@@ -257,8 +260,8 @@ def main() -> None:
                         f"median {statistics.median(overhead):.3f}x"
                     )
             finally:
-                stop_processes(loaded)
-                stop_processes(empty)
+                loaded.stop()
+                empty.stop()
                 nginx.terminate()
                 nginx.wait(10)
 

@@ -28,7 +28,7 @@ from bench.edge_vs_nginx import random_bank
 from tests.edge.harness import Route, ScriptedOrigin, free_port
 
 from staydown.demo.pages import render_page
-from staydown.edge.main import EdgeOptions, start_processes, stop_processes
+from staydown.edge.main import EdgeOptions, start_workers
 from staydown.edge.server import EdgeConfig
 from staydown.edge.state import EnforcementState, LocalStore
 from staydown.netguard import OriginAccess
@@ -86,7 +86,7 @@ def main() -> None:
             data_dir=Path(tmp), config=EdgeConfig(legal_url="https://cdn.example/legal"),
             origins=LOOPBACK_ORIGINS,
         )  # fmt: skip
-        processes = start_processes(options, 1)
+        supervisor = start_workers(options, 1)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 180
@@ -107,7 +107,7 @@ def main() -> None:
                     samples["image"].append(timed(client, f"/page.jpg?n={n}"))
                     samples["opaque"].append(timed(client, f"/blob.bin?n={n}"))
         finally:
-            stop_processes(processes)
+            supervisor.stop()
     for label, values in samples.items():
         values.sort()
         print(

@@ -5,15 +5,16 @@
 Starts the control plane (SQLite), an origin with one object per notice, and the edge with
 --workers processes sharing one port. Every object is fetched into the cache first; wrk keeps a
 cached object under load throughout. For each notice it holds one keep-alive connection per worker
-(a connection learns its worker from the edge's own /metrics) and polls each until it answers 451,
-pausing 0.5 ms between rounds of polls so that the poller does not hold the GIL the control plane's
-thread (in this process) needs to answer the edges' feed polls.
+(a connection learns its worker from /proc, Linux: the worker that holds the socket it reached) and
+polls each until it answers 451, pausing 0.5 ms between rounds of polls so that the poller does
+not hold the GIL the control plane's thread (in this process) needs to answer the edges' feed polls.
 Prints p50/p99/max of 201 → 451 over all (notice, worker) pairs. Target: p99 <= 50 ms.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import shutil
 import socket
@@ -37,7 +38,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.demo.origin import run_origin_in_thread
-from staydown.edge.main import EdgeOptions, start_processes, stop_processes
+from staydown.edge.main import EdgeOptions, start_workers
 from staydown.edge.server import EdgeConfig
 from staydown.netguard import OriginAccess
 from staydown.netpolicy import OriginPolicy, parse_networks
@@ -68,17 +69,35 @@ class Connection:
         return int(head[9:12]), rest[:length]
 
 
-def connections_per_worker(port: int, workers: int) -> dict[str, Connection]:
-    found: dict[str, Connection] = {}
-    for _ in range(workers * 50):
+def worker_of(connection: Connection, port: int, pids: list[int | None]) -> int:
+    """The index of the worker that accepted ``connection`` (it has answered one request, so it
+    has been accepted): the socket /proc/net/tcp pairs with it, and the worker holding that socket."""
+    client = connection.sock.getsockname()[1]
+    local, remote = f"0100007F:{port:04X}", f"0100007F:{client:04X}"
+    inode = next(
+        fields[9]
+        for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
+        if fields[1] == local and fields[2] == remote
+    )
+    for index, pid in enumerate(pids):
+        for fd in Path(f"/proc/{pid}/fd").iterdir() if pid else ():
+            with contextlib.suppress(OSError):
+                if str(fd.readlink()) == f"socket:[{inode}]":
+                    return index
+    raise RuntimeError(f"no worker holds the connection from port {client}")
+
+
+def connections_per_worker(port: int, pids: list[int | None]) -> dict[int, Connection]:
+    found: dict[int, Connection] = {}
+    for _ in range(len(pids) * 50):
         connection = Connection(port)
-        _, body = connection.get("/metrics", "127.0.0.1")
-        worker = re.search(rb'worker="(\d+)"', body).group(1).decode()  # type: ignore[union-attr]
+        connection.get("/", "edge-check.invalid")
+        worker = worker_of(connection, port, pids)
         if worker in found:
             connection.sock.close()
         else:
             found[worker] = connection
-        if len(found) == workers:
+        if len(found) == len(pids):
             return found
     raise RuntimeError(f"reached only workers {sorted(found)}")
 
@@ -146,7 +165,7 @@ def main() -> None:
                 config=EdgeConfig(legal_url=server.url + "/legal"),
                 origins=LOOPBACK_ORIGINS,
             )
-            processes = start_processes(options, args.workers)
+            supervisor = start_workers(options, args.workers)
             load = None
             try:
                 deadline = time.monotonic() + 60
@@ -163,7 +182,7 @@ def main() -> None:
                         pass
                     assert time.monotonic() < deadline, "edge did not come up"
                     time.sleep(0.2)
-                workers = connections_per_worker(port, args.workers)
+                workers = connections_per_worker(port, supervisor.pids())
                 for i in range(args.notices + 1):
                     for connection in workers.values():
                         assert connection.get(f"/page-{i}.jpg", HOST)[0] == 200
@@ -204,7 +223,7 @@ def main() -> None:
                 if load is not None:
                     load.terminate()
                     load.wait(10)
-                stop_processes(processes)
+                supervisor.stop()
         database.dispose()
 
 

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
+from staydown import assembly
 from staydown.accounts import service as accounts
 from staydown.api.app import create_app
 from staydown.cli.serve import bind, url_of
@@ -38,6 +39,12 @@ def _postgres_available() -> str | None:
             return None
     except Exception as exc:
         return f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed() -> None:
+    """Wire the domains as the API and the command line do, for tests that call services directly."""
+    assembly.install()
 
 
 @dataclass

@@ -114,6 +114,7 @@ def test_a_bad_origin_allowance_is_refused_with_its_name(data_dir: Path) -> None
 
 @pytest.fixture
 def api_process(data_dir: Path) -> Iterator[tuple[str, Process]]:
+    run("db", "upgrade", data_dir=data_dir)
     port = free_port()
     process = Process("api", "--port", str(port), data_dir=data_dir)
     url = f"http://127.0.0.1:{port}"
@@ -148,7 +149,7 @@ def test_keys_list_and_revoke_refuse_a_revoked_key_at_once(
     admin = run("keys", "create", "--role", "admin", "--name", "ops", data_dir=data_dir).stdout.strip()
     edge = run("keys", "create", "--role", "edge", "--name", "edge-1", data_dir=data_dir).stdout.strip()
     listed = {k["name"]: k for k in json.loads(run("keys", "list", data_dir=data_dir).stdout)}
-    assert {name: (k["role"], k["revoked_at"]) for name, k in listed.items() if name != "embedded edge"} == {
+    assert {name: (k["role"], k["revoked_at"]) for name, k in listed.items()} == {
         "ops": ("admin", None),
         "edge-1": ("edge", None),
     }
@@ -165,7 +166,6 @@ def test_keys_list_and_revoke_refuse_a_revoked_key_at_once(
     assert httpx.get(feed, headers={"authorization": f"Bearer {edge}"}).status_code == 401
     http_listed = httpx.get(f"{url}/v1/keys", headers={"authorization": f"Bearer {admin}"}).json()
     assert {k["name"]: k["revoked_at"] is not None for k in http_listed} == {
-        "embedded edge": False,
         "ops": False,
         "edge-1": True,
     }
@@ -251,6 +251,10 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
             "edge",
         }
         assert set(demo["zones"]) == {"manga.demo.test", "photos.demo.test"}
+        # Metrics on a loopback listener of their own, not on the API's port.
+        assert demo["metrics"].startswith("http://127.0.0.1:")
+        assert "staydown_feed_head_seq" in httpx.get(demo["metrics"]).text
+        assert httpx.get(demo["api"] + "/metrics").status_code == 404
         manga = demo["zones"]["manga.demo.test"]
         assert any(path.endswith(".jpg") for path in manga["assets"])
         asset = next(p for p in manga["assets"] if p.endswith((".jpg", ".png", ".webp")))
@@ -294,8 +298,6 @@ def test_edge_admin_port_serves_every_workers_metrics(data_dir: Path) -> None:
     (merged into one family each), and says which workers answered; the edge enforces its local
     state while the control plane is unreachable."""
     admin = free_port()
-    while any(_taken(port) for port in (admin + 1, admin + 2)):
-        admin = free_port()
     port = free_port()
     dead = f"http://127.0.0.1:{free_port()}"
     edge = Process(
@@ -323,14 +325,7 @@ def test_edge_admin_port_serves_every_workers_metrics(data_dir: Path) -> None:
         assert text.count("# TYPE staydown_edge_responses counter") <= 1
         unknown = httpx.get(f"http://127.0.0.1:{port}/", headers={"host": "nobody.example"}, timeout=3)
         assert unknown.status_code == 421
+        public = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"host": "127.0.0.1"}, timeout=3)
+        assert public.status_code == 421  # metrics are the admin listener's alone
     finally:
         assert edge.stop() == 0
-
-
-def _taken(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-        return False

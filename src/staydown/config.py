@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path("staydown-data")
     database_url: str | None = None
 
+    # Connections each process may open: ``pool_size`` kept open plus ``max_overflow`` for bursts.
+    # Size every process's sum against PostgreSQL's max_connections (docs/deployment.md).
+    database_pool_size: int = Field(10, ge=1)
+    database_max_overflow: int = Field(10, ge=0)
+
+    # Workers claim outbox messages, timers and captures for this long; a crashed worker's claims
+    # come back to the others once it passes. Longer than a batch takes to send.
+    worker_lease_seconds: float = Field(60.0, ge=1)
+    worker_batch: int = Field(50, ge=1, le=10_000)
+
     provider_name: str = "staydown"
     legal_url: str | None = None
     min_verification_level: VerificationLevel = VerificationLevel.identity
@@ -95,6 +105,15 @@ class Settings(BaseSettings):
     edge_rate_per_second: float = Field(0.0, ge=0)
     edge_rate_burst: float = Field(0.0, ge=0)
     edge_max_connections: int = Field(10_000, ge=1)
+    # A worker whose event loop has not turned for this long is killed and replaced (edge.workers).
+    # In service a worker's longest step on its loop (a feed page, a cyclic collection) is well
+    # under a second; a stuck request burns at most this much CPU before it is dropped.
+    edge_worker_stall_seconds: float = Field(5.0, gt=0)
+
+    # Metrics listeners (the API's, the edge's admin one) bind here, never on a public port;
+    # the API's port 0 picks a free one, printed at start-up.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535)
 
     # Stay-down (fingerprints/): PDQ distances out of 256 bits, where the bank's entries reach, strikes.
     staydown_auto_block_distance: int = Field(31, ge=0, le=256)

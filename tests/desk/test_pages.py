@@ -204,6 +204,15 @@ def test_customer_decisions_reach_the_zones(api: Api) -> None:
     assert (
         desk.post(f"/desk/customers/{zone['customer_id']}/terminate", {"reason": "again"}).status_code == 409
     )
+    # A suspension by hand is a policy step like the automatic ones, with its reason and its letter.
+    ledger = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/strikes").json()
+    assert [(s["kind"], s["automatic"], s["reason"]) for s in ledger["steps"]] == [
+        ("suspension", False, "fraud"),
+        ("reinstatement", False, "cleared"),
+        ("termination", False, "repeat"),
+    ]
+    letters = [m["kind"] for m in api.as_("agent").get("/v1/outbox").json()]
+    assert "policy_suspension" in letters
 
 
 def test_customer_verifies_identity_and_proves_domain_control(api: Api) -> None:

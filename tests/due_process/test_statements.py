@@ -195,13 +195,22 @@ def test_a_block_that_is_not_a_notice_item_is_explained_and_lifted_too(api: Api)
     assert len(api.as_("agent").get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()) == 1
 
 
-def test_statements_read_the_entries_db_journal_stages() -> None:
-    # reasons.py reads the staged feed entries under db.journal's key; if that key moves, every
-    # restriction would silently go unexplained. The HTTP tests above would catch it too, slower.
-    from staydown.db import journal
-    from staydown.due_process import reasons
+def test_statements_read_what_the_journal_stages(api: Api) -> None:
+    # reasons.py reads the staged feed entries through the journal's public reader; if staging
+    # changed under it, every restriction would silently go unexplained.
+    from staydown.enforcement import service as enforcement
 
-    assert reasons._STAGED == journal._PENDING
+    zone = active_zone(api, "staged.example.test")
+    url = "http://staged.example.test/staged.jpg"
+    spec = enforcement.BlockSpec(zone["zone_id"], "/staged.jpg", url, None, None)
+    with api.database.writer() as session:
+        enforcement.block(session, [spec], at=api.clock(), reason="staged")
+        [record] = enforcement.staged_records(session)
+        assert (record.kind.value, record.target, record.seq) == ("block", "/staged.jpg", None)
+        session.commit()
+        assert enforcement.staged_records(session) == [] and record.seq is not None
+    [statement] = api.as_("agent").get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()
+    assert statement["status"] == "in_force"
 
 
 def test_the_api_schema_and_the_statement_name_the_same_dsa_fields() -> None:

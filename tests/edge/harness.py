@@ -18,6 +18,7 @@ import uvloop
 from staydown.config import Settings
 from staydown.edge.main import EdgeOptions, run_worker
 from staydown.edge.server import EdgeConfig
+from staydown.edge.workers import WorkerSlot
 from staydown.netguard import OriginAccess
 from tests.support import ChallengeOrigin, ThreadedServer, customer_body
 
@@ -109,13 +110,16 @@ class EdgeThread:
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.error: BaseException | None = None
+        self.slot = WorkerSlot()  # where the worker says which loopback port serves its metrics
 
     def _run(self) -> None:
         async def main() -> None:
             self.loop = asyncio.get_running_loop()
             self.stop_event = asyncio.Event()
             ready = asyncio.Event()
-            worker = asyncio.create_task(run_worker(self.options, 0, stop=self.stop_event, ready=ready))
+            worker = asyncio.create_task(
+                run_worker(self.options, 0, stop=self.stop_event, ready=ready, slot=self.slot)
+            )
             await ready.wait()
             self.ready.set()
             await worker
@@ -132,6 +136,11 @@ class EdgeThread:
         if self.error:
             raise self.error
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        """The worker's own metrics, served on loopback apart from the public port."""
+        return f"http://127.0.0.1:{self.slot.metrics_port}/metrics"
 
     def __exit__(self, *exc: object) -> None:
         if self.loop and self.stop_event and self.thread.is_alive():

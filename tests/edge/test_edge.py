@@ -397,13 +397,17 @@ def test_metrics_on_the_edge(
     edge = edge_factory()
     eventually(lambda: get(edge, "/m").status_code == 200)
     get(edge, "/m")
-    metrics = httpx.get(edge.url + "/metrics").text  # Host is the edge's own address
+    metrics = httpx.get(edge.metrics_url).text
     assert 'staydown_edge_responses_total{outcome="hit",worker="0"} 1.0' in metrics
     seq = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["head"]
     assert f'staydown_edge_feed_seq{{worker="0"}} {float(seq)}' in metrics
     assert 'staydown_edge_feed_lag{worker="0"} 0.0' in metrics
     zone_metrics = get(edge, "/metrics")  # addressed to a zone: the origin's /metrics, not the edge's
     assert zone_metrics.status_code == 404 and zone_metrics.text == "missing"
+    # Addressed to the edge's own IP on the public port: no zone is named so, and nothing is told.
+    for host in ("127.0.0.1", f"127.0.0.1:{edge.port}", "[::1]"):
+        public = httpx.get(edge.url + "/metrics", headers={"host": host})
+        assert public.status_code == 421 and "staydown_edge" not in public.text
 
 
 def test_vary_keeps_variants_apart(

@@ -133,7 +133,7 @@ def test_an_edge_worker_refuses_its_own_and_its_control_plane_s_endpoints(tmp_pa
         admin_port=9000,
         origins=OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"]))),
     )
-    guard = origin_guard(options, 1)
+    guard = origin_guard(options, 1, metrics_port=9002)
     for port in (8000, 8080, 9000, 9002):  # visitors, control plane, metrics, worker 1's metrics
         with pytest.raises(OriginRefused, match="an address of the staydown service itself"):
             guard.addresses("127.0.0.1", port)

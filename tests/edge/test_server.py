@@ -226,3 +226,14 @@ def test_an_absolute_form_request_in_http_1_0_needs_no_host(connection: Any) -> 
     _, protocol, transport, _ = connection
     protocol.data_received(b"GET http://cached.example.test/page HTTP/1.0\r\n\r\n")
     assert statuses(b"".join(transport.writes)) == ["200"]
+
+
+def test_the_request_being_decided_is_told_then_cleared(connection: Any) -> None:
+    """A worker's supervisor learns which request a stall happened in (``Edge.answering``)."""
+    edge, protocol, transport, _ = connection
+    told: list[Request | None] = []
+    edge.answering = told.append
+    protocol.data_received(get("/page"))
+    assert statuses(transport.writes[-1]) == ["200"]
+    seen = [(r.method, r.headers["host"], r.target) if r else None for r in told]
+    assert seen == [("GET", HOST, "/page"), None]

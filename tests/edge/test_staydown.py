@@ -34,7 +34,7 @@ def bannered(page: Image.Image) -> Image.Image:
 
 
 def metric(edge: EdgeThread, name: str) -> float:
-    text = httpx.get(f"{edge.url}/metrics", timeout=5).text
+    text = httpx.get(edge.metrics_url, timeout=5).text
     found = re.search(rf"^{name}\{{[^}}]*\}} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 

@@ -85,6 +85,9 @@ def test_notice_mail_goes_out_over_smtp(api: Api, smtp: tuple[Controller, Inbox]
         ("abuse@host.example",),
         (f"{zone['hostname'].split('.')[0]}@example.com",),
     }
+    # Each letter's Message-ID is stable (a resend after a crash carries the same one) and unique.
+    ids = [msg["Message-ID"] for _, msg in inbox.messages]
+    assert len(set(ids)) == len(ids) and all(i.endswith("@staydown.invalid>") for i in ids)
     forwarded = by_recipient[("abuse@host.example",)]
     text = forwarded.get_body(("plain",)).get_content()
     assert "http://mail.example.test/a.jpg" in text
@@ -147,6 +150,9 @@ def test_customer_webhook_is_signed(api: Api) -> None:
         [(headers, body)] = hook.received
         expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
         assert headers["staydown-signature"] == expected
+        # The key a receiver drops a resent copy by: the same on every attempt, unique per letter.
+        [letter] = [m for m in api.as_("agent").get("/v1/outbox").json() if m["channel"] == "webhook"]
+        assert headers["idempotency-key"].startswith(f"outbox-{letter['id']}-")
         assert json.loads(body)["urls"] == ["http://hooked.example.test/a.jpg"]
     finally:
         hook.close()

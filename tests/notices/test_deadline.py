@@ -8,6 +8,9 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import httpx
+
+from staydown.api.metrics import ApiMetrics, MetricsListener
 from tests.conftest import Api
 from tests.support import active_zone, notice_body
 
@@ -60,7 +63,8 @@ def test_overdue_notice_is_recorded_when_its_deadline_fires(api: Api) -> None:
     api.clock.advance(hours=30)
     late = api.as_("agent").get(f"/v1/notices/{notice['id']}").json()
     assert late["overdue"] is True
-    assert "staydown_notices_overdue 1.0" in api.client().get("/metrics").text
+    with MetricsListener(ApiMetrics(api.database, api.clock).registry, host="127.0.0.1", port=0) as metrics:
+        assert "staydown_notices_overdue 1.0" in httpx.get(metrics.url).text
     item = late["items"][0]["id"]
     decided = (
         api.as_("agent")

@@ -7,10 +7,11 @@ import time
 from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from staydown import __version__
+from staydown import __version__, assembly
 from staydown.accounts.api import router as accounts_router
 from staydown.api import errors
 from staydown.api.errors import error_response
@@ -150,10 +151,12 @@ def create_app(
     clock: Clock = system_clock,
     origin_guard: OriginGuard | None = None,
 ) -> FastAPI:
-    """Assemble the API: routers of every domain, error shapes, limits and metrics.
+    """Assemble the API: routers of every domain, error shapes, limits and metrics (whose registry,
+    ``app.state.metrics.registry``, is served by a ``MetricsListener`` apart from the API's port).
 
     ``origin_guard`` makes every connection to a zone origin (validation, desk previews); the
     assembly tells it where the service listens (``OriginGuard.serving``)."""
+    assembly.install()
     app = FastAPI(
         title="staydown control plane",
         version=__version__,
@@ -176,13 +179,19 @@ def create_app(
     app.include_router(staydown_router)
     app.include_router(works_router)
 
-    @app.get("/metrics", include_in_schema=False)
-    def _metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def _ready() -> Response:
+        # For a load balancer: this process is up *and* reaches its database.
+        try:
+            with database.reader() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return error_response(503, "database_unreachable", "the database does not answer")
+        return Response('{"status":"ready"}', media_type="application/json")
 
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)

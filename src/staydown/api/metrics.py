@@ -1,10 +1,16 @@
-"""Prometheus metrics of the control plane, read from the database at scrape time."""
+"""Prometheus metrics of the control plane, read from the database at scrape time.
+
+They are served by a listener of their own (``MetricsListener``, on loopback unless configured
+otherwise), never on the API's port: they tell anyone who reads them how much is noticed, queued
+and overdue, which is the operator's business alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import TracebackType
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -66,3 +72,28 @@ class ApiMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.registry.register(StateCollector(database, clock))
+
+
+class MetricsListener:
+    """Serve ``registry`` as Prometheus text on ``host:port`` (0 picks a free port), from a thread."""
+
+    def __init__(self, registry: CollectorRegistry, *, host: str, port: int) -> None:
+        self.server, self._thread = start_http_server(port, addr=host, registry=registry)
+        self.host, self.port = host, int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> MetricsListener:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

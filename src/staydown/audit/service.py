@@ -124,7 +124,9 @@ def _flush(session: Session, staged: list[_Staged], head: ChainHead) -> None:
     head.seq, head.digest = seq, digest
 
 
-journal.register(JOURNAL, order=20, flush=_flush)
+def install() -> None:
+    """Declare the audit chain as a log numbered at commit (called by the assembly)."""
+    journal.register(JOURNAL, order=20, flush=_flush)
 
 
 def verify(session: Session, *, batch: int = 5000) -> AuditVerification:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from collections.abc import Coroutine
 from datetime import datetime
 from ipaddress import IPv4Network
@@ -14,9 +15,10 @@ import typer
 import uvloop
 from rich.console import Console
 
+from staydown import assembly
 from staydown.config import Settings
 from staydown.db.engine import Database
-from staydown.db.migrate import upgrade
+from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
 from staydown.types import Role, as_utc, system_clock
 
 app = typer.Typer(help="Notice-and-staydown for CDNs and hosting providers.", no_args_is_help=True)
@@ -41,6 +43,17 @@ DataDir = Annotated[
     Path | None, typer.Option("--data-dir", envvar="STAYDOWN_DATA_DIR", help="Where state is kept.")
 ]
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve /metrics here, on STAYDOWN_METRICS_HOST (loopback), never on the API's port; "
+        "0 picks a free one (default: STAYDOWN_METRICS_PORT, 0).",
+    ),
+]
+
 
 def load_settings(data_dir: Path | None) -> Settings:
     """Read settings from the environment, with ``--data-dir`` taking precedence."""
@@ -53,19 +66,37 @@ def load_settings(data_dir: Path | None) -> Settings:
     return settings
 
 
-def _database(settings: Settings, *, migrate: bool = True) -> Database:
+def open_database(settings: Settings) -> Database:
+    """The database this process serves from, with the pool its settings size; exit with one line
+    naming ``staydown db upgrade`` if its schema is not this release's (serving never migrates)."""
+    assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if migrate:
-        upgrade(settings.resolved_database_url)
-    return Database.from_url(settings.resolved_database_url)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+    try:
+        warning = check_current(database.engine)
+    except SchemaNotCurrent as exc:
+        database.dispose()
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if warning:
+        console.print(f"[yellow]{warning}[/yellow]", soft_wrap=True)
+    return database
 
 
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None) -> None:
-    """Migrate the database to the latest schema."""
+    """Migrate the database to this release's schema: the release step before any process starts.
+
+    Safe to run from many hosts at once: each waits for one lock, and all but the first find
+    nothing left to do.
+    """
     settings = load_settings(data_dir)
-    database = _database(settings)
-    database.dispose()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
     console.print(f"database at {settings.resolved_database_url.split('@')[-1]} is up to date")
 
 
@@ -91,7 +122,7 @@ def keys_create(
         console.print(f"[red]unknown role {role!r}[/red]; choose one of {', '.join(r.value for r in Role)}")
         raise typer.Exit(2) from None
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key, secret = accounts.create_key(
@@ -119,7 +150,7 @@ def keys_list(data_dir: DataDir = None) -> None:
     from staydown.accounts.schemas import KeyRead
 
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             keys = [
@@ -139,7 +170,7 @@ def keys_revoke(
     from staydown.accounts import service as accounts
 
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key = accounts.get_key(session, key_id)
@@ -181,7 +212,7 @@ def users_create(
     source = password_file.read_text(encoding="utf-8") if password_file else sys.stdin.read()
     password = source.rstrip("\r\n")
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             user = desk.create_user(
@@ -209,7 +240,7 @@ def audit_verify(data_dir: DataDir = None) -> None:
     from staydown.audit import service as audit
 
     settings = load_settings(data_dir)
-    database = _database(settings, migrate=False)
+    database = open_database(settings)
     with database.reader() as session:
         result = audit.verify(session)
     database.dispose()
@@ -234,7 +265,7 @@ def timers_run(
         console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
         raise typer.Exit(2) from None
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         ran = run_timers(database, as_of=instant, settings=settings)
     finally:
@@ -284,7 +315,7 @@ def report_transparency(
         raise typer.Exit(2)
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             now, provider = system_clock(), settings.provider_name
@@ -301,7 +332,7 @@ def report_lumen(start: PeriodFrom, end: PeriodTo, output: Output = None, data_d
 
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             document = reports.lumen_export(session, period, provider=settings.provider_name)
@@ -319,7 +350,7 @@ def report_statements(
 
     period = _report_period(start, end)
     settings = load_settings(data_dir)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.reader() as session:
             export = reports.statements_export(session, period)
@@ -341,13 +372,20 @@ def report_statements(
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the control-plane API alone."""
-    from staydown.cli.serve import serve
+    """Serve the HTTP API, the abuse desk (/desk/) and the edge feed, with /metrics on a loopback
+    listener of its own (--metrics-port), and nothing else.
+
+    No worker (run `staydown worker`), no edge (run `staydown edge`) and no migration (run
+    `staydown db upgrade` first): run as many as you like behind a load balancer.
+    """
+    from staydown.cli.serve import serve_api
 
     settings = load_settings(data_dir)
-    run(serve(settings, host=host, api_port=port, worker=False, demo=False))
+    database = open_database(settings)
+    run(serve_api(settings, database, host=host, port=port, metrics_port=metrics_port))
 
 
 @app.command("edge")
@@ -359,7 +397,7 @@ def edge(
     workers: Annotated[int, typer.Option("--workers", help="Worker processes sharing the port.", min=1)] = 1,
     admin_port: Annotated[
         int | None,
-        typer.Option(help="Metrics of all workers on this port; worker N's own on loopback at port + 1 + N."),
+        typer.Option(help="Serve the metrics of all workers here, on STAYDOWN_METRICS_HOST (loopback)."),
     ] = None,
     legal_url: Annotated[
         str | None, typer.Option(help="Named by 451 responses as the blocking entity.")
@@ -367,7 +405,12 @@ def edge(
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
-    from staydown.edge.main import EdgeOptions, serve_admin, start_processes, stop_processes
+    import logging
+    import threading
+    from dataclasses import replace
+
+    from staydown.edge.main import EdgeOptions, edge_supervisor, serve_admin
+    from staydown.edge.workers import CannotStart
 
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
@@ -379,28 +422,43 @@ def edge(
         legal_url=legal_url,
         admin_port=admin_port,
     )
-    processes = start_processes(options, workers)
-    serve_admin(options, workers)
-    console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s edge %(levelname)s %(name)s: %(message)s")
+    stopped = threading.Event()
+    # SIGTERM (a service manager's stop) stops the workers in order, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    supervisor = edge_supervisor(options, workers)
     try:
-        for process in processes:
-            process.join()
+        admin = serve_admin(options, supervisor)
+        supervisor.payload = replace(options, admin_port=admin)  # the port it got, if it was 0
+        supervisor.start()
+        console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
+        if admin is not None:
+            console.print(f"metrics   http://{options.admin_host}:{admin}/metrics")
+        supervisor.run(stopped.wait)
     except KeyboardInterrupt:
         pass
+    except CannotStart as exc:
+        console.print(f"[red]{exc}[/red]; see the errors above")
+        raise typer.Exit(1) from None
     finally:
-        stop_processes(processes)
+        supervisor.stop()
 
 
 @app.command("worker")
 def worker(data_dir: DataDir = None) -> None:
-    """Run the worker alone: send notifications and run due timers."""
-    from staydown.worker import run_forever
+    """Send the outbox, run due timers and stay-down captures; run as many as you like.
+
+    Each worker claims its work with a lease, so none is done twice while the lease runs and a
+    crashed worker's work passes to the others. Run `staydown db upgrade` first.
+    """
+    from staydown import worker as assembly
 
     settings = load_settings(data_dir)
-    database = _database(settings)
-    console.print("worker running; Ctrl-C to stop")
+    database = open_database(settings)
+    loop = assembly.build(settings, database)
+    console.print(f"worker {loop.claim.claimant} running; Ctrl-C to stop")
     try:
-        run(run_forever(database, settings))
+        run(loop.run())
     except KeyboardInterrupt:
         pass
     finally:
@@ -416,6 +474,7 @@ def up(
     api_port: Annotated[int, typer.Option(help="API and desk port (0 picks a free one).")] = 8080,
     edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
     edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
@@ -432,14 +491,16 @@ def up(
                 api_port=api_port,
                 edge_port=edge_port,
                 edge_workers=edge_workers,
-                worker=True,
+                metrics_port=metrics_port,
                 demo=demo,
             )
         )
 
 
 def run(main: Coroutine[Any, Any, None]) -> None:
-    """Run a long-lived coroutine on uvloop."""
+    """Run a long-lived coroutine on uvloop; SIGTERM (a service manager's stop) ends it as Ctrl-C
+    does, so that what it started (edge workers above all) is stopped in order on the way out."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     uvloop.run(main)
 
 

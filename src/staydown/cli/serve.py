@@ -1,4 +1,5 @@
-"""Run the control plane's parts in one process: API, worker and, with ``--demo``, the demo."""
+"""Run the control plane's processes: ``staydown api`` (the API and desk alone) and the single-box
+``staydown up`` (migrate, then API, worker, an edge and, with ``--demo``, the demo)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 
+from staydown import assembly
 from staydown.accounts import service as accounts
 from staydown.api.app import create_app
+from staydown.api.metrics import MetricsListener
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
-from staydown.edge.main import EdgeOptions, reuseport_socket, start_processes, stop_processes
+from staydown.edge.main import EdgeOptions, WorkersCollector, reuseport_socket, start_workers
+from staydown.edge.workers import Supervisor
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
-from staydown.worker import run_forever
+from staydown.worker import build as build_worker
 
 console = Console(stderr=True)
 
@@ -68,14 +74,22 @@ def embedded_edge_key(settings: Settings, database: Database) -> str:
 
 
 async def start_edge(
-    settings: Settings, database: Database, *, host: str, port: int, workers: int, api_url: str
-) -> tuple[str, list[Any]]:
-    """Start the edge workers on ``port`` (0 picks one) and wait until they answer."""
+    settings: Settings,
+    database: Database,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    api_url: str,
+    registry: CollectorRegistry,
+) -> tuple[str, Supervisor]:
+    """Start the edge workers on ``port`` (0 picks one) and wait until they answer; their metrics
+    join ``registry``."""
     key = await asyncio.to_thread(embedded_edge_key, settings, database)
     reservation = reuseport_socket(host, port, listen=False)
     port = reservation.getsockname()[1]
     options = EdgeOptions.from_settings(settings, host=host, port=port, control_plane=api_url, key=key)
-    processes = start_processes(options, workers)
+    supervisor = start_workers(options, workers)
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     try:
         async with httpx.AsyncClient() as client:
@@ -85,15 +99,79 @@ async def start_edge(
                     await client.get(url + "/", headers={"host": "edge-check.invalid"}, timeout=1)
                     break
                 except httpx.HTTPError:
-                    if asyncio.get_running_loop().time() > deadline or not all(
-                        p.is_alive() for p in processes
-                    ):
-                        await asyncio.to_thread(stop_processes, processes)
+                    if asyncio.get_running_loop().time() > deadline or not supervisor.alive():
+                        supervisor.stop()
                         raise RuntimeError("the edge did not start") from None
                     await asyncio.sleep(0.1)
     finally:
         reservation.close()
-    return url, processes
+    registry.register(WorkersCollector(supervisor.metrics_ports, restarts=supervisor.restarts.copy))
+    return url, supervisor
+
+
+def start_metrics(
+    registry: CollectorRegistry, settings: Settings, *, port: int, guard: OriginGuard
+) -> MetricsListener:
+    """Serve ``registry`` on the metrics host (loopback by default), never on the API's port."""
+    metrics = MetricsListener(registry, host=settings.metrics_host, port=port)
+    guard.serving(settings.metrics_host, metrics.port)  # an origin is never the service itself
+    console.print(f"metrics   {metrics.url}  (API and edge workers)")
+    return metrics
+
+
+async def supervise(supervisor: Supervisor, stop: asyncio.Event) -> None:
+    """Replace the edge workers that exit or stall, from the loop's thread (which started them)."""
+    while not stop.is_set():
+        supervisor.check()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), supervisor.interval)
+
+
+def _api_server(app: FastAPI) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+    )
+
+
+async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
+    while not server.started:
+        if task.done():
+            await task
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def serve_api(
+    settings: Settings, database: Database, *, host: str, port: int, metrics_port: int | None = None
+) -> None:
+    """Serve the API and the desk on ``host:port`` until interrupted, and its metrics on a listener of
+    their own; nothing else runs here."""
+    sock = bind(host, port)
+    url = url_of(sock)
+    # Validation and previews never reach the service itself, whatever the allowance.
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(*sock.getsockname()[:2])
+    app = create_app(settings, database, origin_guard=guard)
+    server = _api_server(app)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+    metrics: MetricsListener | None = None
+    try:
+        if await _started(server, task):
+            console.print(f"api       {url}  (OpenAPI at {url}/docs, desk at {url}/desk/)")
+            port = settings.metrics_port if metrics_port is None else metrics_port
+            metrics = start_metrics(app.state.metrics.registry, settings, port=port, guard=guard)
+            console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
+            console.print("ready; Ctrl-C to stop")
+            await task
+    finally:
+        server.should_exit = True
+        if metrics is not None:
+            metrics.stop()
+        database.dispose()
+        sock.close()
 
 
 async def serve(
@@ -103,44 +181,58 @@ async def serve(
     api_port: int,
     edge_port: int = 8000,
     edge_workers: int = 1,
-    worker: bool,
+    metrics_port: int | None = None,
     demo: bool,
 ) -> None:
-    """Serve until interrupted."""
+    """Run the single box until interrupted: migrate (under the release lock), then the API, a
+    worker and an edge, and with ``demo`` the demo origin and its customers; metrics (the API's and
+    the edge workers') on a listener of their own."""
+    assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    database = Database.from_url(settings.resolved_database_url)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     api_sock = bind(host, api_port)
     api_url = url_of(api_sock)
     # Validation, previews and captures never reach the service itself, whatever the allowance.
     guard = OriginGuard(OriginAccess.from_settings(settings))
     guard.serving(*api_sock.getsockname()[:2])
     app = create_app(settings, database, origin_guard=guard)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-    )
+    server = _api_server(app)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(server.serve(sockets=[api_sock]), name="api")]
-    if worker:
-        tasks.append(
-            asyncio.create_task(run_forever(database, settings, stop=stop, origin_guard=guard), name="worker")
-        )
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[api_sock]), name="api"),
+        asyncio.create_task(
+            build_worker(settings, database, origin_guard=guard).run(stop=stop), name="worker"
+        ),
+    ]
     origins: list[Any] = []
-    edge_processes: list[Any] = []
+    supervisor: Supervisor | None = None
+    metrics: MetricsListener | None = None
     try:
-        while not server.started:
-            if tasks[0].done():
-                await tasks[0]
-                return
-            await asyncio.sleep(0.02)
+        if not await _started(server, tasks[0]):
+            return
         console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs)")
-        console.print(f"metrics   {api_url}/metrics")
-        console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
-        edge_url, edge_processes = await start_edge(
-            settings, database, host=host, port=edge_port, workers=edge_workers, api_url=api_url
+        metrics = start_metrics(
+            app.state.metrics.registry,
+            settings,
+            port=settings.metrics_port if metrics_port is None else metrics_port,
+            guard=guard,
         )
+        console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
+        edge_url, supervisor = await start_edge(
+            settings,
+            database,
+            host=host,
+            port=edge_port,
+            workers=edge_workers,
+            api_url=api_url,
+            registry=app.state.metrics.registry,
+        )
+        tasks.append(asyncio.create_task(supervise(supervisor, stop), name="edge supervisor"))
         guard.serving(host, int(edge_url.rsplit(":", 1)[1]))
         console.print(f"edge      {edge_url}  ({edge_workers} worker(s), following {api_url}/v1/edge/feed)")
         if demo:
@@ -155,6 +247,7 @@ async def serve(
                 desk_url=f"{api_url}/desk/",
                 guard=guard,
             )
+            document["metrics"] = metrics.url
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)
             console.print(f"demo      {path}")
@@ -170,6 +263,8 @@ async def serve(
                 await task
         for origin in origins:
             origin.stop()
-        stop_processes(edge_processes)  # synchronously: this must happen even while being cancelled
+        for part in (supervisor, metrics):  # synchronously: this must happen even while being cancelled
+            if part is not None:
+                part.stop()
         database.dispose()
         api_sock.close()

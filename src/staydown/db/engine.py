@@ -38,8 +38,9 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for ``url``; SQLite files get their directory and pragmas."""
+def create_db_engine(url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 10) -> Engine:
+    """Create an engine for ``url`` that opens at most ``pool_size + max_overflow`` connections;
+    SQLite files get their directory and pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -48,14 +49,14 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=8,
-            max_overflow=8,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
         )
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
 
 
 @dataclass
@@ -70,8 +71,8 @@ class Database:
         self._read = sessionmaker(reader, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(create_db_engine(url))
+    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+        return cls(create_db_engine(url, pool_size=pool_size, max_overflow=max_overflow))
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,6 +5,9 @@ each log's head row is locked (``SELECT … FOR UPDATE``; SQLite holds its write
 sequence numbers are assigned in commit order, a rolled-back transaction consumes none, and a
 reader that saw sequence ``n`` committed has also seen every sequence below it. Logs are always
 locked in the same order, so two writers can never deadlock on them.
+
+Nothing here happens on import: the assembly (``staydown.assembly.install``) registers each log
+and hook and then calls :func:`install`, which attaches the three session listeners this needs.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class _Journal:
 
 _journals: dict[str, _Journal] = {}
 _commit_listeners: list[Callable[[frozenset[str]], None]] = []
+_before_numbering: list[Callable[[Session], None]] = []
+_rollback_listeners: list[Callable[[Session], None]] = []
 
 
 def register(name: str, *, order: int, flush: Flusher) -> None:
@@ -53,7 +58,38 @@ def register(name: str, *, order: int, flush: Flusher) -> None:
 
 def on_commit(listener: Callable[[frozenset[str]], None]) -> None:
     """Call ``listener`` with the names of the logs a transaction appended to, after it commits."""
-    _commit_listeners.append(listener)
+    if listener not in _commit_listeners:
+        _commit_listeners.append(listener)
+
+
+def before_numbering(hook: Callable[[Session], None]) -> None:
+    """Call ``hook`` as a unit of work commits, before its staged entries are numbered: what it
+    stages or records (statements of reasons, their audit entries) is numbered with the rest."""
+    if hook not in _before_numbering:
+        _before_numbering.append(hook)
+
+
+def on_rollback(listener: Callable[[Session], None]) -> None:
+    """Call ``listener`` when a unit of work rolls back, to drop what it kept on the session."""
+    if listener not in _rollback_listeners:
+        _rollback_listeners.append(listener)
+
+
+def staged(session: Session, name: str) -> list[Any]:
+    """The entries staged for log ``name`` in this unit of work and not yet numbered."""
+    pending: dict[str, list[Any]] = session.info.get(_PENDING, {})
+    return list(pending.get(name, ()))
+
+
+def install() -> None:
+    """Attach the session listeners that number staged entries at commit; calling it again is harmless."""
+    for name, listener in (
+        ("before_commit", _number_staged_entries),
+        ("after_commit", _announce_commit),
+        ("after_soft_rollback", _drop_staged),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 def stage(session: Session, name: str, entry: Any) -> None:
@@ -70,8 +106,9 @@ def stage_many(session: Session, name: str, entries: list[Any]) -> None:
     session.info.setdefault(_PENDING, {}).setdefault(name, []).extend(entries)
 
 
-@event.listens_for(Session, "before_commit")
 def _number_staged_entries(session: Session) -> None:
+    for hook in _before_numbering:
+        hook(session)
     pending: dict[str, list[Any]] = session.info.pop(_PENDING, {})
     if not pending:
         return
@@ -88,7 +125,6 @@ def _number_staged_entries(session: Session) -> None:
     session.info[_COMMITTED] = frozenset(pending)
 
 
-@event.listens_for(Session, "after_commit")
 def _announce_commit(session: Session) -> None:
     names: frozenset[str] | None = session.info.pop(_COMMITTED, None)
     if names:
@@ -96,7 +132,8 @@ def _announce_commit(session: Session) -> None:
             listener(names)
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _drop_staged(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_COMMITTED, None)
+    for listener in _rollback_listeners:
+        listener(session)

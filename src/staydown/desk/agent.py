@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.accounts.flows import IllegalZoneTransition, ZoneEvent
-from staydown.accounts.models import Standing
 from staydown.accounts.schemas import CustomerCreate
 from staydown.audit import service as audit
 from staydown.desk import images, present, queries
@@ -476,10 +475,14 @@ def standing_step(
                 provider=settings.provider_name,
             )
         else:
-            if customer.standing in (Standing.suspended, Standing.terminated):
-                raise DeskError(409, f"customer {customer_id} is already {customer.standing.value}")
-            accounts.set_standing(
-                session, customer, Standing.suspended, now=now, actor=who.actor, reason=reason
+            policy.suspend(
+                session,
+                customer,
+                now=now,
+                actor=who.actor,
+                reason=reason,
+                policy=settings.policy,
+                provider=settings.provider_name,
             )
         session.commit()
     past = {"suspend": "suspended", "reinstate": "reinstated", "terminate": "terminated"}[step]

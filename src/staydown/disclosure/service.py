@@ -209,14 +209,25 @@ def _run(
     actor: str,
     provider: str,
 ) -> None:
+    enforcement.run_commands(session, commands, enforcement.Step(order, now, actor, provider=provider))
+
+
+def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
+    """How the disclosure workflow's commands are carried out, in the order their kinds run."""
+    return [(NotifyCustomer, _notify_all), (ReleaseHolds, _release_holds)]
+
+
+def _notify_all(session: Session, step: enforcement.Step, commands: Sequence[NotifyCustomer]) -> None:
     for command in commands:
-        if isinstance(command, NotifyCustomer):
-            _notify(session, order, command.event, now=now, provider=provider)
-        elif isinstance(command, ReleaseHolds):
-            for hold in session.scalars(
-                select(LegalHold).where(LegalHold.order_id == order.id, LegalHold.released_at.is_(None))
-            ):
-                _release(session, hold, now=now, actor=actor, reason=f"order {order.id} closed")
+        _notify(session, step.subject, command.event, now=step.now, provider=step.provider)
+
+
+def _release_holds(session: Session, step: enforcement.Step, commands: Sequence[ReleaseHolds]) -> None:
+    order: DisclosureOrder = step.subject
+    for hold in session.scalars(
+        select(LegalHold).where(LegalHold.order_id == order.id, LegalHold.released_at.is_(None))
+    ):
+        _release(session, hold, now=step.now, actor=step.actor, reason=f"order {order.id} closed")
 
 
 _LETTERS = {

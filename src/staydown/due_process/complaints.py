@@ -303,7 +303,8 @@ def _reverse_step(
     session: Session, complaint: Complaint, reason: str, *, actor: str, now: datetime, settings: Settings
 ) -> tuple[str | None, dict[str, Any]]:
     assert complaint.customer_id is not None
-    customer = accounts.get_customer(session, complaint.customer_id)
+    # Locked like every policy step, so a strike that arrives meanwhile is counted after this one.
+    customer = policy.lock_customer(session, complaint.customer_id)
     steps = policy.list_steps(session, complaint.customer_id)
     step = next((s for s in steps if s.id == complaint.policy_step_id), None)
     if customer is None or step is None:

@@ -249,4 +249,6 @@ def _intake_gate(session: Session, by: notices.Submitter, now: datetime) -> noti
     return by
 
 
-notices.add_intake_gate(_intake_gate)
+def install() -> None:
+    """Let notifier-misuse measures refuse notices or withdraw trust at intake (called by the assembly)."""
+    notices.add_intake_gate(_intake_gate)

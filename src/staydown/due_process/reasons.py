@@ -18,7 +18,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -46,7 +46,6 @@ from staydown.notices import service as notices
 from staydown.policy import service as policy
 
 # Where ``db.journal`` keeps the entries a unit of work has staged until it numbers them at commit.
-_STAGED = "staydown.journal.pending"
 _FIELDS = FIELD_NAMES
 _field_values = attrgetter(*_FIELDS)  # a statement's fields as a tuple, in column order
 _COLUMNS = (
@@ -346,14 +345,16 @@ def _send(session: Session, pending: _Pending, at: datetime) -> None:
     )
 
 
-@event.listens_for(Session, "before_commit", insert=True)
-def _record_statements(session: Session) -> None:
-    # Runs before db.journal numbers the staged entries, so the audit entry added here is chained too.
+def record_statements(session: Session) -> None:
+    """Issue the statements of reasons for what this unit of work staged on the enforcement log.
+
+    Registered to run before ``db.journal`` numbers the staged entries, so the audit entry added
+    here is chained too.
+    """
     withheld = enforcement.take_withheld(session)  # lifts another holder kept blocked: they end too
-    staged = session.info.get(_STAGED, {}).get(enforcement.JOURNAL) or []
-    if not (staged or withheld):
+    records = enforcement.staged_records(session)
+    if not (records or withheld):
         return
-    records = [r for r in staged if isinstance(r, StagedRecord) and r.seq is None]
     blocks = [r for r in records if r.kind is FeedKind.block]
     unblocks = [r for r in records if r.kind is FeedKind.unblock] + withheld
     zones = [r for r in records if r.kind is FeedKind.zone]

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.config import Settings
-from staydown.due_process import messages
+from staydown.db import journal
+from staydown.due_process import messages, misuse, reasons
 from staydown.due_process.calendar import BusinessCalendar, restoration_instant
 from staydown.due_process.complaints import (
     complaint_read,
@@ -88,6 +89,15 @@ __all__ = [
 ]
 
 RESTORE_TIMER = "counter_notice_restore"
+
+
+def install() -> None:
+    """Issue statements of reasons for what each unit of work blocks, lifts or suspends, as it
+    commits, and let notifier-misuse measures gate intake (called by the assembly)."""
+    journal.before_numbering(reasons.record_statements)
+    misuse.install()
+
+
 JURISDICTION = "US"  # 17 U.S.C. 512(g) is the only rule here that counts business days
 
 

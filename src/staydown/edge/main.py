@@ -1,7 +1,9 @@
 """Run edge workers: load the local state before listening, serve, follow the feed, expose metrics.
 
 Several workers share one port with SO_REUSEPORT; each keeps its own local store and follows the
-feed itself, so every worker enforces every record on its own.
+feed itself, so every worker enforces every record on its own. A supervisor (``edge.workers``)
+starts them, replaces those that exit or stall, and they never outlive it. Metrics are served on
+loopback only, never on the public port.
 """
 
 from __future__ import annotations
@@ -10,14 +12,13 @@ import asyncio
 import contextlib
 import gc
 import logging
-import multiprocessing
 import os
 import signal
 import socket
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.context import SpawnProcess
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,8 +29,9 @@ from prometheus_client.registry import Collector
 
 from staydown.config import Settings
 from staydown.edge.feed import FeedConsumer, MatchReporter
-from staydown.edge.server import Edge, EdgeConfig, close, serve
+from staydown.edge.server import Edge, EdgeConfig, Request, close, serve
 from staydown.edge.state import LocalStore
+from staydown.edge.workers import Heartbeat, Supervisor, WorkerSlot, heartbeat_interval
 from staydown.netguard import OriginAccess, OriginGuard
 
 log = logging.getLogger("staydown.edge")
@@ -44,7 +46,9 @@ class EdgeOptions:
     data_dir: Path
     config: EdgeConfig
     admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
     feed_wait: float = 25.0
+    stall_seconds: float = 5.0
     # Where origins may be (public addresses unless the settings allow more); the worker adds the
     # control plane's and its own addresses, which are never an origin.
     origins: OriginAccess = field(default_factory=OriginAccess)
@@ -70,18 +74,22 @@ class EdgeOptions:
             data_dir=settings.data_dir / "edge",
             config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
             admin_port=admin_port,
+            admin_host=settings.metrics_host,
+            stall_seconds=settings.edge_worker_stall_seconds,
             origins=OriginAccess.from_settings(settings),
         )
 
 
-def origin_guard(options: EdgeOptions, index: int) -> OriginGuard:
+def origin_guard(options: EdgeOptions, index: int, *, metrics_port: int | None = None) -> OriginGuard:
     """The guard of worker ``index``: the allowed origins, less every address the staydown service
-    is known to listen on (the control plane, this edge, its metrics ports)."""
+    is known to listen on (the control plane, this edge, its admin and this worker's metrics)."""
     guard = OriginGuard(options.origins)
     control = urlsplit(options.control_plane)
     endpoints = [(options.host, options.port)]
     if options.admin_port is not None:
-        endpoints += [(options.host, options.admin_port), ("127.0.0.1", options.admin_port + 1 + index)]
+        endpoints.append((options.admin_host, options.admin_port))
+    if metrics_port is not None:
+        endpoints.append(("127.0.0.1", metrics_port))
     if control.hostname:
         endpoints.append((control.hostname, control.port or (443 if control.scheme == "https" else 80)))
     for host, port in endpoints:
@@ -158,24 +166,33 @@ class EdgeCollector(Collector):
 
 
 async def run_worker(
-    options: EdgeOptions, index: int, *, stop: asyncio.Event, ready: asyncio.Event | None = None
+    options: EdgeOptions,
+    index: int,
+    *,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    slot: WorkerSlot | None = None,
 ) -> None:
-    """One worker: local state first, then the socket, then the feed."""
+    """One worker: local state first, then the socket, then the feed.
+
+    Its metrics are served on loopback only, on a port of its own that it writes into ``slot``
+    (the supervisor's admin listener merges them); never on the public port. Once it serves, its
+    event loop stamps ``slot`` with a heartbeat for the supervisor's stall check.
+    """
     store = LocalStore(options.data_dir / f"worker-{index}")
     state = await asyncio.to_thread(store.load)
     # The loaded state (up to millions of blocks) is long-lived: keep the cyclic GC from rescanning it.
     gc.collect()
     gc.freeze()
     edge = Edge(state, options.config)
-    edge.pool.guard = await asyncio.to_thread(origin_guard, options, index)
     consumer = FeedConsumer(
         edge, store, control_plane=options.control_plane, key=options.key, wait=options.feed_wait
     )
     registry = CollectorRegistry()
     registry.register(EdgeCollector(edge, consumer, index))
-    edge.registry = registry
-    if options.admin_port is not None:  # read by serve_admin in the process that started the workers
-        start_http_server(options.admin_port + 1 + index, addr="127.0.0.1", registry=registry)
+    metrics, _thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    metrics_port = int(metrics.server_address[1])
+    edge.pool.guard = await asyncio.to_thread(origin_guard, options, index, metrics_port=metrics_port)
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
@@ -183,6 +200,12 @@ async def run_worker(
     edge.report = reporter.submit
     feed = asyncio.create_task(consumer.run(stop))
     reports = asyncio.create_task(reporter.run(stop))
+    heartbeat = None
+    if slot is not None:
+        slot.metrics_port = metrics_port
+        edge.answering = partial(_tell_request, slot)
+        heartbeat = Heartbeat(slot, heartbeat_interval(options.stall_seconds))
+        heartbeat.start()
     if ready is not None:
         ready.set()
     try:
@@ -193,10 +216,22 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await close(server, edge)
+        await asyncio.to_thread(metrics.shutdown)  # waits for its serving thread's next poll
+        metrics.server_close()
         await asyncio.to_thread(store.compact, edge.state)
+        if heartbeat is not None:
+            heartbeat.stop()
 
 
-def _worker_process(options: EdgeOptions, index: int) -> None:
+def _tell_request(slot: WorkerSlot, request: Request | None) -> None:
+    """Keep the request line being decided where the supervisor reads it if the worker stalls."""
+    slot.answering(
+        None if request is None else f"{request.method} {request.headers.get('host', '')} {request.target}"
+    )
+
+
+def _worker_process(options: EdgeOptions, index: int, slot: WorkerSlot) -> None:
+    """A worker process's body, run by ``workers.worker_entry`` once its life is tied to its parent's."""
     import uvloop
 
     logging.basicConfig(
@@ -208,7 +243,9 @@ def _worker_process(options: EdgeOptions, index: int) -> None:
     parent = os.getppid()
 
     async def orphaned(stop: asyncio.Event) -> None:
-        while not stop.is_set():  # a worker never outlives the process that started it
+        # Where the kernel does not end a worker with its parent (not Linux), it ends itself,
+        # between requests, within a second of the parent's end.
+        while not stop.is_set():
             if os.getppid() != parent:
                 log.warning("edge worker %d: parent exited; stopping", index)
                 stop.set()
@@ -220,24 +257,32 @@ def _worker_process(options: EdgeOptions, index: int) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         watcher = asyncio.create_task(orphaned(stop))
-        await run_worker(options, index, stop=stop)
+        await run_worker(options, index, stop=stop, slot=slot)
         watcher.cancel()
 
     uvloop.run(main())
 
 
 class WorkersCollector(Collector):
-    """The metrics of every worker of this edge, read from each worker's own endpoint on loopback
+    """The metrics of every worker of this edge, read from each worker's own listener on loopback
     at scrape time and merged family by family (every sample carries its ``worker`` label)."""
 
-    def __init__(self, ports: list[int], *, timeout: float = 2.0) -> None:
-        self.ports, self.timeout = ports, timeout
+    def __init__(
+        self,
+        ports: Callable[[], list[int]],
+        *,
+        restarts: Callable[[], dict[tuple[int, str], int]] = dict,
+        timeout: float = 2.0,
+    ) -> None:
+        self.ports, self.restarts, self.timeout = ports, restarts, timeout
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, Metric] = {}
         up = GaugeMetricFamily("staydown_edge_worker_up", "Worker answered this scrape", labels=["worker"])
-        for index, port in enumerate(self.ports):
+        for index, port in enumerate(self.ports()):
             try:
+                if not port:
+                    raise OSError("not serving yet")
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/metrics", timeout=self.timeout
                 ) as answer:
@@ -254,34 +299,35 @@ class WorkersCollector(Collector):
                 merged.samples.extend(family.samples)
         yield from families.values()
         yield up
+        replaced = CounterMetricFamily(
+            "staydown_edge_worker_restarts",
+            "Workers replaced, because one exited or because its event loop stalled",
+            labels=["worker", "reason"],
+        )
+        for (index, reason), count in sorted(self.restarts().items()):
+            replaced.add_metric([str(index), reason], count)
+        yield replaced
 
 
-def serve_admin(options: EdgeOptions, workers: int) -> None:
-    """Serve ``/metrics`` for the whole edge on ``options.admin_port`` (each worker serves its own on
-    the next ports, on loopback), from a thread of the calling process."""
+def edge_supervisor(options: EdgeOptions, workers: int) -> Supervisor:
+    """A supervisor of ``workers`` worker processes (see ``edge.workers``), not started yet."""
+    return Supervisor(_worker_process, options, workers, stall=options.stall_seconds)
+
+
+def start_workers(options: EdgeOptions, workers: int) -> Supervisor:
+    """Start ``workers`` worker processes under a supervisor."""
+    supervisor = edge_supervisor(options, workers)
+    supervisor.start()
+    return supervisor
+
+
+def serve_admin(options: EdgeOptions, supervisor: Supervisor) -> int | None:
+    """Serve ``/metrics`` for the whole edge on ``options.admin_host:options.admin_port`` (loopback
+    unless configured otherwise; 0 picks a port), from a thread; return the port, which the
+    workers must be told (their origin guard refuses it) before they start."""
     if options.admin_port is None:
-        return
+        return None
     registry = CollectorRegistry()
-    registry.register(WorkersCollector([options.admin_port + 1 + index for index in range(workers)]))
-    start_http_server(options.admin_port, addr=options.host, registry=registry)
-
-
-def start_processes(options: EdgeOptions, workers: int, *, first: int = 0) -> list[SpawnProcess]:
-    """Start worker processes ``first`` .. ``workers - 1`` (spawned, each with its own loop)."""
-    context = multiprocessing.get_context("spawn")
-    processes = []
-    for index in range(first, workers):
-        process = context.Process(target=_worker_process, args=(options, index), daemon=True)
-        process.start()
-        processes.append(process)
-    return processes
-
-
-def stop_processes(processes: list[SpawnProcess]) -> None:
-    for process in processes:
-        if process.pid and process.is_alive():
-            os.kill(process.pid, signal.SIGTERM)
-    for process in processes:
-        process.join(10)
-        if process.is_alive():
-            process.kill()
+    registry.register(WorkersCollector(supervisor.metrics_ports, restarts=supervisor.restarts.copy))
+    server, _thread = start_http_server(options.admin_port, addr=options.admin_host, registry=registry)
+    return int(server.server_address[1])

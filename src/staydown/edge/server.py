@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any, Protocol, cast
 
 import httptools
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from staydown.edge import core
 from staydown.edge.cache import CachedResponse, CacheKey, MemoryCache
@@ -137,13 +136,14 @@ class Edge:
         self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
         self._sweeper: asyncio.TimerHandle | None = None
         self.counters: dict[str, int] = {}
-        self.registry: CollectorRegistry | None = None
         # Decisions memoised per (Host, target, method), with the cache key of those that proxy.
         self._decisions: dict[tuple[str | None, str, str], tuple[Decision, CacheKey | None]] = {}
         self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
         self.report: Callable[[dict[str, Any]], None] = lambda match: None
+        # Told the request being decided, then None: a stall there is reported with its request line.
+        self.answering: Callable[[Request | None], None] | None = None
         self.image_limits = ImageLimits(max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels)
         self.hasher = ThreadPoolExecutor(config.verdict_threads, thread_name_prefix="staydown-verdict")
         # The second stage takes tens of milliseconds a copy: a thread of its own, so that it never
@@ -153,10 +153,6 @@ class Edge:
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
-
-    def metrics(self) -> bytes:
-        """Prometheus exposition of this worker (``GET /metrics`` addressed to the edge's IP)."""
-        return generate_latest(self.registry) if self.registry is not None else b""
 
     def watch(self, connection: EdgeProtocol) -> None:
         """Put a new connection under the deadline sweep."""
@@ -624,12 +620,6 @@ async def _stream(
     return request.keep_alive
 
 
-def _is_ip(decision: Decision) -> bool:
-    """Zones are named by domain names only, so a request addressed to an IP is for the edge itself."""
-    host = decision.url.host if decision.url else ""
-    return host.startswith("[") or host.replace(".", "").isdigit()
-
-
 def _credentialed(request: Request) -> bool:
     return "authorization" in request.headers or "cookie" in request.headers
 
@@ -1087,11 +1077,15 @@ class EdgeProtocol(asyncio.Protocol):
         self._drain()
 
     def _answer_now(self, request: Request, transport: asyncio.Transport) -> None:
-        decision = self.edge.decide(request)
-        if decision.outcome is Outcome.unknown_host and request.target == "/metrics" and _is_ip(decision):
-            transport.write(core.render(200, self.edge.metrics(), content_type=CONTENT_TYPE_LATEST))
-            return
-        answer = self.edge.immediate(request, decision)
+        edge = self.edge
+        if edge.answering is not None:
+            edge.answering(request)
+        try:
+            decision = edge.decide(request)
+            answer = edge.immediate(request, decision)
+        finally:
+            if edge.answering is not None:
+                edge.answering(None)
         if answer is None:
             self.worker = self.loop.create_task(self._slow(request, decision))
             return

@@ -71,6 +71,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # A worker's claim: nobody else sends the message until ``lease_until``; a crashed worker's
+    # lease runs out and another worker sends it (with the same Message-ID).
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
 
 
 class TimerStatus(enum.StrEnum):
@@ -97,3 +101,5 @@ class Timer(Base):
     done_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]

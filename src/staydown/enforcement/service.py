@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from staydown.db import journal
 from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
+from staydown.enforcement import runner
 from staydown.enforcement.models import (
     Channel,
     EnforcementRecord,
@@ -32,6 +33,20 @@ from staydown.enforcement.models import (
 from staydown.types import as_utc
 
 JOURNAL = "enforcement"
+
+Step = runner.Step
+CommandHandler = runner.Handler
+
+
+def run_commands(session: Session, commands: Sequence[object], step: Step) -> None:
+    """Execute the commands a workflow step returned, in the current unit of work (one runner for
+    every domain; see ``enforcement.runner``)."""
+    runner.run(session, commands, step)
+
+
+def register_commands(handlers: Sequence[tuple[type, CommandHandler]]) -> None:
+    """Say how a domain's commands are carried out (the assembly calls this)."""
+    runner.register(handlers)
 
 
 @dataclass
@@ -90,7 +105,12 @@ def _flush(session: Session, staged: list[StagedRecord], head: ChainHead) -> Non
     head.seq = seq
 
 
-journal.register(JOURNAL, order=10, flush=_flush)
+def install() -> None:
+    """Declare the enforcement log, wake this process's long-polls when it grows, and drop lifts
+    withheld by a unit of work that rolls back (called by the assembly)."""
+    journal.register(JOURNAL, order=10, flush=_flush)
+    journal.on_commit(_wake_feed_readers)
+    journal.on_rollback(_drop_withheld)
 
 
 class FeedHeadTooOld(Exception):
@@ -190,7 +210,11 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 feed_signal = FeedSignal()
-journal.on_commit(lambda names: feed_signal.notify() if JOURNAL in names else None)
+
+
+def _wake_feed_readers(names: frozenset[str]) -> None:
+    if JOURNAL in names:
+        feed_signal.notify()
 
 
 def enqueue_message(
@@ -224,6 +248,16 @@ def enqueue_message(
     )
     session.add(message)
     return message
+
+
+def has_message(session: Session, *, kind: str, notice_id: int) -> bool:
+    """Whether a message of ``kind`` about the notice was ever queued (for handlers that run once)."""
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.notice_id == notice_id, OutboxMessage.kind == kind)
+        .limit(1)
+    )
+    return found is not None
 
 
 def due_messages(session: Session, *, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
@@ -395,9 +429,13 @@ def take_withheld(session: Session) -> list[StagedRecord]:
     return list(session.info.pop(_WITHHELD, []))
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_withheld(session: Session, _previous_transaction: Any) -> None:
+def _drop_withheld(session: Session) -> None:
     session.info.pop(_WITHHELD, None)
+
+
+def staged_records(session: Session) -> list[StagedRecord]:
+    """The enforcement records this unit of work has staged and that are not numbered yet."""
+    return [r for r in journal.staged(session, JOURNAL) if isinstance(r, StagedRecord) and r.seq is None]
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage | None:

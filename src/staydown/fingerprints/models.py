@@ -117,6 +117,8 @@ class ContentCapture(Base):
     content_type: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(Text)
     entry_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("bank_entries.id"))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
 
 
 class MatchOutcome(enum.StrEnum):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.config import Settings
+from staydown.db import claims
 from staydown.db.base import bulk_insert
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
@@ -424,25 +425,23 @@ class _Job:
     url: str
     target: str
     attempts: int
+    claimant: str
 
 
-def _claim(database: Database, *, now: datetime, limit: int) -> list[_Job]:
-    due = (
-        select(ContentCapture)
-        .where(ContentCapture.status == CaptureStatus.pending, ContentCapture.next_attempt_at <= now)
-        .order_by(ContentCapture.next_attempt_at, ContentCapture.id)
-        .limit(limit)
+def _claim(database: Database, *, now: datetime, limit: int, claimant: str) -> list[_Job]:
+    rows = claims.claim(
+        database,
+        ContentCapture,
+        due=(ContentCapture.status == CaptureStatus.pending) & (ContentCapture.next_attempt_at <= now),
+        order_by=[ContentCapture.next_attempt_at, ContentCapture.id],
+        now=now,
+        claimant=claimant,
+        lease=CAPTURE_LEASE,
+        limit=limit,
     )
-    with database.reader() as session:  # the worker asks every second: take the write lock only for work
-        if session.scalar(due.with_only_columns(ContentCapture.id)) is None:
-            return []
-    with database.writer() as session:
-        rows = session.scalars(due).all()
-        jobs = [_Job(r.id, r.item_id, r.notice_id, r.zone_id, r.url, r.target, r.attempts) for r in rows]
-        for row in rows:  # a lease: a crashed worker's jobs come back after it
-            row.next_attempt_at = now + CAPTURE_LEASE
-        session.commit()
-    return jobs
+    return [
+        _Job(r.id, r.item_id, r.notice_id, r.zone_id, r.url, r.target, r.attempts, claimant) for r in rows
+    ]
 
 
 def run_captures(
@@ -452,10 +451,12 @@ def run_captures(
     settings: Settings,
     guard: OriginGuard | None = None,
     limit: int = CAPTURE_BATCH,
+    claimant: str | None = None,
 ) -> int:
-    """Read due captures from their zones' origins (through ``guard``, by default one of the
-    settings' policy) and bank what they hold; return how many ran."""
-    jobs = _claim(database, now=now, limit=limit)
+    """Claim due captures, read them from their zones' origins (through ``guard``, by default one of
+    the settings' policy) and bank what they hold; return how many ran. A worker that dies holding
+    some leaves them to the others once their lease passes."""
+    jobs = _claim(database, now=now, limit=limit, claimant=claimant or claims.claimant_name())
     if jobs and guard is None:
         guard = OriginGuard(OriginAccess.from_settings(settings))
     for job in jobs:
@@ -520,10 +521,13 @@ def _settle(
 ) -> None:
     status, http_status, content_type, detail, fp = outcome
     with database.writer() as session:
-        row = session.get(ContentCapture, job.id)
+        row = session.get(ContentCapture, job.id, with_for_update=True, populate_existing=True)
         if row is None or row.status is not CaptureStatus.pending:
             return  # cancelled while it was being read (the item was restored)
+        if row.claimed_by != job.claimant:
+            return  # this worker's lease ran out and another worker took the capture over
         row.attempts = job.attempts + 1
+        row.lease_until = None
         row.http_status, row.content_type, row.detail = http_status, content_type[:200] or None, detail
         if status is CaptureStatus.pending:
             if row.attempts >= settings.staydown_capture_attempts:
@@ -793,74 +797,118 @@ def _run(
 ) -> None:
     if any(isinstance(command, flows.Unblock) for command in commands):
         commands = flows.hold_if_held(list(commands), _holders(session, match))
+    enforcement.run_commands(session, commands, enforcement.Step(match, now, actor, settings, reason))
+
+
+def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
+    """How the stay-down workflow's commands are carried out, in the order their kinds run."""
+    return [
+        (flows.KeepBlocked, _keep_blocked),
+        (flows.Block, _block),
+        (flows.Unblock, _unblock),
+        (flows.RecordStrike, _record_strike),
+        (flows.VoidStrike, _void_strike),
+        (flows.TellCustomer, _tell),
+    ]
+
+
+def _keep_blocked(session: Session, step: enforcement.Step, commands: Sequence[flows.KeepBlocked]) -> None:
+    match: StaydownMatch = step.subject
     for command in commands:
-        if isinstance(command, flows.KeepBlocked):
-            enforcement.withhold_unblock(
-                session,
-                [enforcement.BlockSpec(match.zone_id, match.target, match.url, match.notice_id, None)],
-                at=now,
-                reason=f"stay-down match {match.id} dismissed: {reason}",
-            )
-            audit.record(
-                session,
-                at=now,
-                actor=actor,
-                action="staydown.unblock_withheld",
-                entity=("staydown_match", match.id),
-                data={
-                    "zone_id": match.zone_id,
-                    "target": match.target,
-                    "holder": command.holder.describe(),
-                    "reason": reason,
-                },
-            )
-        elif isinstance(command, flows.Block):
-            enforcement.append(
-                session,
-                FeedKind.block,
-                at=now,
-                payload={
-                    "url": match.url,
-                    "reason": f"stay-down match {match.id}"
-                    + ("" if command.automated else f", confirmed by an agent: {reason}"),
-                    "match_id": match.id,
-                    "automated": command.automated,
-                },
-                zone_id=match.zone_id,
-                target=match.target,
-                notice_id=match.notice_id,
-            )
-        elif isinstance(command, flows.Unblock):
-            enforcement.append(
-                session,
-                FeedKind.unblock,
-                at=now,
-                payload={
-                    "url": match.url,
-                    "reason": f"stay-down match {match.id} dismissed: {reason}",
-                    "match_id": match.id,
-                    "staydown_exempt": command.exempt,
-                },
-                zone_id=match.zone_id,
-                target=match.target,
-                notice_id=match.notice_id,
-            )
-        elif isinstance(command, flows.RecordStrike) and match.customer_id is not None:
-            policy.record_match_strike(
-                session,
-                customer_id=match.customer_id,
-                match_id=match.id,
-                notice_id=match.notice_id,
-                zone_id=match.zone_id,
-                now=now,
-                actor=actor,
-                policy=settings.policy,
-                provider=settings.provider_name,
-            )
-        elif isinstance(command, flows.VoidStrike):
-            policy.void_match_strike(session, match_id=match.id, now=now, actor=actor, reason=reason)
-        elif isinstance(command, flows.TellCustomer):
-            _tell_customer(session, match, command.what, now=now, settings=settings, reason=reason)
+        enforcement.withhold_unblock(
+            session,
+            [enforcement.BlockSpec(match.zone_id, match.target, match.url, match.notice_id, None)],
+            at=step.now,
+            reason=f"stay-down match {match.id} dismissed: {step.reason}",
+        )
+        audit.record(
+            session,
+            at=step.now,
+            actor=step.actor,
+            action="staydown.unblock_withheld",
+            entity=("staydown_match", match.id),
+            data={
+                "zone_id": match.zone_id,
+                "target": match.target,
+                "holder": command.holder.describe(),
+                "reason": step.reason,
+            },
+        )
+
+
+def _block(session: Session, step: enforcement.Step, commands: Sequence[flows.Block]) -> None:
+    match: StaydownMatch = step.subject
+    for command in commands:
+        enforcement.append(
+            session,
+            FeedKind.block,
+            at=step.now,
+            payload={
+                "url": match.url,
+                "reason": f"stay-down match {match.id}"
+                + ("" if command.automated else f", confirmed by an agent: {step.reason}"),
+                "match_id": match.id,
+                "automated": command.automated,
+            },
+            zone_id=match.zone_id,
+            target=match.target,
+            notice_id=match.notice_id,
+        )
+
+
+def _unblock(session: Session, step: enforcement.Step, commands: Sequence[flows.Unblock]) -> None:
+    match: StaydownMatch = step.subject
+    for command in commands:
+        enforcement.append(
+            session,
+            FeedKind.unblock,
+            at=step.now,
+            payload={
+                "url": match.url,
+                "reason": f"stay-down match {match.id} dismissed: {step.reason}",
+                "match_id": match.id,
+                "staydown_exempt": command.exempt,
+            },
+            zone_id=match.zone_id,
+            target=match.target,
+            notice_id=match.notice_id,
+        )
+
+
+def _record_strike(session: Session, step: enforcement.Step, commands: Sequence[flows.RecordStrike]) -> None:
+    match: StaydownMatch = step.subject
+    settings = step.settings
+    assert settings is not None
+    if match.customer_id is None:
+        return
+    for _command in commands:
+        policy.record_match_strike(
+            session,
+            customer_id=match.customer_id,
+            match_id=match.id,
+            notice_id=match.notice_id,
+            zone_id=match.zone_id,
+            now=step.now,
+            actor=step.actor,
+            policy=settings.policy,
+            provider=settings.provider_name,
+        )
+
+
+def _void_strike(session: Session, step: enforcement.Step, commands: Sequence[flows.VoidStrike]) -> None:
+    match: StaydownMatch = step.subject
+    for _command in commands:
+        policy.void_match_strike(
+            session, match_id=match.id, now=step.now, actor=step.actor, reason=step.reason
+        )
+
+
+def _tell(session: Session, step: enforcement.Step, commands: Sequence[flows.TellCustomer]) -> None:
+    assert step.settings is not None
+    for command in commands:
+        _tell_customer(
+            session, step.subject, command.what, now=step.now, settings=step.settings, reason=step.reason
+        )
 
 
 _LETTERS = {

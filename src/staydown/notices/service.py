@@ -31,36 +31,28 @@ from staydown.notices.flows import (
     BLOCKING,
     ITEM_TRANSITIONS,
     OUTCOME_EVENTS,
-    Block,
     Command,
     ConflictingDecisions,
-    ForwardToCustomer,
-    ForwardToHost,
     ItemEvent,
     ItemRef,
     ItemStatus,
-    KeepBlocked,
     NoticeEvent,
     NoticeStatus,
-    PassBlock,
-    RecordStrike,
     TellSubmitter,
-    Unblock,
     acceptance_event,
     decide_together,
     decision_commands,
     item_transition,
-    lift_block,
     link_copies,
     notice_transition,
     settle_notice,
 )
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.schemas import NoticeCreate, NoticeSupplement
-from staydown.policy import service as policy
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
 
 DEADLINE_TIMER = "notice_deadline"
+OVERDUE_LETTER = "notice_overdue"
 AUDIT_BATCH = 1000  # items named per audit entry of one decision
 _ITEM_COLUMNS = (
     "notice_id",
@@ -246,7 +238,7 @@ def submit(
             "content_sha256": notice.content_sha256,
         },
     )
-    _tell(
+    tell(
         session,
         notice,
         messages.receipt(notice, provider=settings.provider_name),
@@ -260,7 +252,7 @@ def submit(
             provider=settings.provider_name,
             rejected=assessment.outcome is Outcome.insufficient,
         )
-        _tell(session, notice, letter, kind=f"notice_{letter.payload['event'].split('.')[1]}", at=now)
+        tell(session, notice, letter, kind=f"notice_{letter.payload['event'].split('.')[1]}", at=now)
     if assessment.outcome is Outcome.complete:
         _accept(session, notice, refs, by=by, now=now, settings=settings)
     else:
@@ -504,160 +496,7 @@ def _run(
     settings: Settings,
 ) -> None:
     """Execute workflow commands inside the current unit of work."""
-    blocks = [c.item for c in commands if isinstance(c, Block)]
-    if blocks:
-        enforcement.block(
-            session,
-            [
-                enforcement.BlockSpec(r.zone_id, r.target, r.url, r.notice_id, r.item_id)
-                for r in blocks
-                if r.zone_id
-            ],
-            at=now,
-            reason=f"notice {notice.id}",
-        )
-        fingerprints.capture_later(
-            session,
-            [
-                fingerprints.CaptureSpec(r.item_id, r.notice_id, r.zone_id, r.url, r.target)
-                for r in blocks
-                if r.zone_id and not r.duplicate  # the first notice on a resource banks its content
-            ],
-            now=now,
-        )
-    unblocks = [c for c in commands if isinstance(c, Unblock)]
-    if unblocks:
-        _lift(session, notice, unblocks, now=now, actor=actor)
-        fingerprints.release_items(
-            session, [c.item.item_id for c in unblocks], now=now, actor=actor, reason=unblocks[0].reason
-        )
-    for command in commands:
-        if isinstance(command, ForwardToCustomer | ForwardToHost):
-            _forward(session, notice, command, now=now, settings=settings)
-        elif isinstance(command, RecordStrike):
-            policy.record_strike(
-                session,
-                customer_id=command.customer_id,
-                notice_id=command.notice_id,
-                zone_id=command.zone_id,
-                now=now,
-                actor=actor,
-                policy=settings.policy,
-                provider=settings.provider_name,
-            )
-        elif isinstance(command, TellSubmitter):
-            counts = session.execute(
-                select(NoticeItem.status, func.count())
-                .where(NoticeItem.notice_id == notice.id)
-                .group_by(NoticeItem.status)
-            ).all()
-            letter = messages.decision(
-                notice, {status.value: count for status, count in counts}, provider=settings.provider_name
-            )
-            _tell(session, notice, letter, kind="notice_decision", at=now)
-
-
-def _lift(
-    session: Session, notice: Notice, unblocks: Sequence[Unblock], *, now: datetime, actor: str
-) -> None:
-    """Lift the items' blocks: unblock each resource nothing else holds; keep the others blocked."""
-    first: dict[tuple[int, str], Unblock] = {}
-    for command in unblocks:
-        if command.item.zone_id is not None:
-            # Copies of one resource lifted together lift it once.
-            first.setdefault((command.item.zone_id, command.item.target), command)
-    items = holding_items(session, list(first))
-    matches = fingerprints.holding_matches(session, list(first))
-    outcome: list[Command] = []
-    for key, command in first.items():
-        outcome += lift_block(command, items.get(key, []) + matches.get(key, []))
-    lifted = [c for c in outcome if isinstance(c, Unblock)]
-    if lifted:
-        enforcement.unblock(
-            session,
-            [
-                enforcement.BlockSpec(
-                    c.item.zone_id, c.item.target, c.item.url, c.item.notice_id, c.item.item_id
-                )
-                for c in lifted
-                if c.item.zone_id
-            ],
-            at=now,
-            reason=lifted[0].reason,
-        )
-    for step in outcome:
-        if isinstance(step, KeepBlocked):
-            item = step.item
-            if item.zone_id is not None:  # its statement of reasons ends, the block stays
-                spec = enforcement.BlockSpec(
-                    item.zone_id, item.target, item.url, item.notice_id, item.item_id
-                )
-                enforcement.withhold_unblock(session, [spec], at=now, reason=step.reason)
-            audit.record(
-                session,
-                at=now,
-                actor=actor,
-                action="items.unblock_withheld",
-                entity=("notice", notice.id),
-                data={
-                    "item_id": step.item.item_id,
-                    "zone_id": step.item.zone_id,
-                    "target": step.item.target,
-                    "holder": step.holder.describe(),
-                    "reason": step.reason,
-                },
-            )
-        elif isinstance(step, PassBlock):
-            _pass_block(session, step, now=now, actor=actor)
-
-
-def _pass_block(session: Session, step: PassBlock, *, now: datetime, actor: str) -> None:
-    """Relink a lifted item's copies to the item that keeps the block; a new carrier gets a block
-    record (and its content banked) as the first notice on a resource does."""
-    carrier_id = step.carrier.id
-    copies = list(step.copies)
-    for start in range(0, len(copies), 500):
-        session.execute(
-            update(NoticeItem)
-            .where(NoticeItem.id.in_(copies[start : start + 500]))
-            .values(duplicate_of_id=carrier_id)
-        )
-    data: dict[str, Any] = {
-        "item_id": carrier_id,
-        "from_item_id": step.lifted.item_id,
-        "copies": copies[:AUDIT_BATCH],
-    }
-    if step.new_carrier:
-        carrier = session.get(NoticeItem, carrier_id)
-        assert carrier is not None and carrier.zone_id is not None
-        carrier.duplicate_of_id = None
-        enforcement.block(
-            session,
-            [
-                enforcement.BlockSpec(
-                    carrier.zone_id, carrier.target, carrier.canonical_url, carrier.notice_id, carrier.id
-                )
-            ],
-            at=now,
-            reason=f"notice {carrier.notice_id}",
-        )
-        fingerprints.capture_later(
-            session,
-            [
-                fingerprints.CaptureSpec(
-                    carrier.id, carrier.notice_id, carrier.zone_id, carrier.canonical_url, carrier.target
-                )
-            ],
-            now=now,
-        )
-    audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="items.block_carried" if step.new_carrier else "items.copies_relinked",
-        entity=("notice", step.carrier.notice_id or step.lifted.notice_id),
-        data=data,
-    )
+    enforcement.run_commands(session, commands, enforcement.Step(notice, now, actor, settings))
 
 
 def holding_items(
@@ -681,80 +520,13 @@ def holding_items(
     return found
 
 
-# A stay-down match lifts its block only when no item holds the resource.
-fingerprints.add_holder_lookup(holding_items)
+def install() -> None:
+    """Let a dismissed stay-down match keep a copy blocked while a notice item holds it (called by
+    the assembly)."""
+    fingerprints.add_holder_lookup(holding_items)
 
 
-def _forward(
-    session: Session,
-    notice: Notice,
-    command: ForwardToCustomer | ForwardToHost,
-    *,
-    now: datetime,
-    settings: Settings,
-) -> None:
-    zone = accounts.get_zone(session, command.zone_id)
-    if zone is None:
-        return
-    # Copies of one resource in the notice name it once.
-    urls = list(
-        dict.fromkeys(
-            session.scalars(
-                select(NoticeItem.canonical_url)
-                .where(NoticeItem.id.in_(command.item_ids[:1000]))
-                .order_by(NoticeItem.position)
-            )
-        )
-    )
-    to_host = isinstance(command, ForwardToHost)
-    letter = messages.forward(
-        notice, urls, provider=settings.provider_name, hostname=zone.hostname, to_host=to_host
-    )
-    if to_host:
-        recipient = zone.host_contact
-        enforcement.enqueue_message(
-            session,
-            at=now,
-            kind="notice_forward_host",
-            channel=Channel.email,
-            recipient=recipient or "(no host contact on file)",
-            subject=letter.subject,
-            body=letter.body,
-            payload=letter.payload,
-            notice_id=notice.id,
-            customer_id=zone.customer_id,
-            deliverable=recipient is not None,
-        )
-        return
-    customer = zone.customer
-    enforcement.enqueue_message(
-        session,
-        at=now,
-        kind="notice_forward_customer",
-        channel=Channel.email,
-        recipient=customer.email,
-        subject=letter.subject,
-        body=letter.body,
-        payload=letter.payload,
-        notice_id=notice.id,
-        customer_id=customer.id,
-    )
-    if customer.webhook_url:
-        enforcement.enqueue_message(
-            session,
-            at=now,
-            kind="notice_forward_customer",
-            channel=Channel.webhook,
-            recipient=customer.webhook_url,
-            subject=letter.subject,
-            body=letter.body,
-            payload=letter.payload,
-            notice_id=notice.id,
-            customer_id=customer.id,
-        )
-
-
-def _tell(session: Session, notice: Notice, letter: messages.Letter, *, kind: str, at: datetime) -> None:
+def tell(session: Session, notice: Notice, letter: messages.Letter, *, kind: str, at: datetime) -> None:
     """Write a message to the notifier (kept in the outbox even when they gave no e-mail)."""
     enforcement.enqueue_message(
         session,
@@ -1056,9 +828,15 @@ def explanations(notice: Notice) -> dict[str, str]:
 
 
 def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: Settings) -> None:
-    """Fire a notice's action deadline: record it as overdue if items still wait for review."""
-    notice = session.get(Notice, notice_id)
+    """Fire a notice's action deadline: record it as overdue if items still wait for review.
+
+    Idempotent: the notice is locked and an overdue already recorded for it is not recorded again,
+    so a deadline whose timer runs twice (a worker's lease ran out mid-run) writes one letter.
+    """
+    notice = session.get(Notice, notice_id, with_for_update=True, populate_existing=True)
     if notice is None or notice.status is not NoticeStatus.accepted:
+        return
+    if enforcement.has_message(session, kind=OVERDUE_LETTER, notice_id=notice_id):
         return
     pending = session.scalar(
         select(func.count())
@@ -1079,7 +857,7 @@ def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: S
     enforcement.enqueue_message(
         session,
         at=now,
-        kind="notice_overdue",
+        kind=OVERDUE_LETTER,
         channel=Channel.email,
         recipient=settings.abuse_desk_email,
         subject=letter.subject,

@@ -2,6 +2,11 @@
 
 Each step is written with the strikes it rests on; suspension and termination reach the edges
 through the zone records that ``accounts`` writes for every zone of the customer.
+
+Every change to a customer's ledger or standing first locks the customer's row (``SELECT … FOR
+UPDATE`` on PostgreSQL; SQLite's writers already hold its one write lock from ``BEGIN IMMEDIATE``),
+and counts strikes only after that, in the same transaction. Concurrent notices against one
+customer therefore queue on the row, and any interleaving takes the steps a serial run takes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,24 @@ class PolicyError(Exception):
         self.code, self.message, self.status = code, message, status
 
 
+def lock_customer(session: Session, customer_id: int) -> Customer | None:
+    """Lock the customer's row for the rest of the transaction and return it freshly read."""
+    return session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        # NO KEY UPDATE: rows that merely reference the customer (its strikes, letters, zones) take
+        # KEY SHARE locks on it, which this must not wait on, or two notices would deadlock.
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def lock_customers(session: Session, customer_ids: Sequence[int]) -> None:
+    """Lock several customers, always in id order, so two transactions never wait on each other."""
+    for customer_id in sorted(set(customer_ids)):
+        lock_customer(session, customer_id)
+
+
 def record_strike(
     session: Session,
     *,
@@ -47,6 +70,8 @@ def record_strike(
     provider: str,
 ) -> Strike | None:
     """Add one strike for ``notice_id`` (at most one per notice and customer) and apply the policy."""
+    if lock_customer(session, customer_id) is None:
+        return None
     existing = session.scalar(
         select(Strike).where(
             Strike.customer_id == customer_id, Strike.notice_id == notice_id, Strike.match_id.is_(None)
@@ -73,6 +98,8 @@ def record_match_strike(
     provider: str,
 ) -> Strike | None:
     """Add one strike for a confirmed stay-down match (at most one per match) and apply the policy."""
+    if lock_customer(session, customer_id) is None:
+        return None
     if session.scalar(select(Strike.id).where(Strike.match_id == match_id)) is not None:
         return None
     strike = Strike(customer_id=customer_id, notice_id=notice_id, match_id=match_id, zone_id=zone_id)
@@ -111,6 +138,9 @@ def void_match_strike(
     session: Session, *, match_id: int, now: datetime, actor: str, reason: str
 ) -> Strike | None:
     """Void the strike a stay-down match caused (the match was dismissed on review)."""
+    customer_id = session.scalar(select(Strike.customer_id).where(Strike.match_id == match_id))
+    if customer_id is not None:
+        lock_customer(session, customer_id)
     strike = session.scalar(
         select(Strike).where(Strike.match_id == match_id, Strike.status == StrikeStatus.active)
     )
@@ -121,6 +151,7 @@ def void_strike(
     session: Session, *, customer_id: int, notice_id: int, now: datetime, actor: str, reason: str
 ) -> Strike | None:
     """Void the strike a notice caused (the material was restored)."""
+    lock_customer(session, customer_id)
     strike = session.scalar(
         select(Strike).where(
             Strike.customer_id == customer_id,
@@ -190,13 +221,16 @@ def apply_policy(
     provider: str,
 ) -> PolicyStep | None:
     """Evaluate the customer's active strikes and take the step they warrant, if any."""
-    customer = accounts.get_customer(session, customer_id)
+    customer = lock_customer(session, customer_id)
     if customer is None:
         return None
     pending = _last_step(session, customer_id, [StepKind.termination_pending, StepKind.reinstatement])
     reinstated = _last_step(session, customer_id, [StepKind.reinstatement])
+    # A strike stamped a moment after ``now`` was written by a notice whose transaction began later
+    # but took the lock first: it precedes this step in commit order, so it counts as of ``now``.
+    strike_times = [min(at, now) for at in active_strike_times(session, customer_id)]
     decision = evaluate(
-        strike_times=active_strike_times(session, customer_id),
+        strike_times=strike_times,
         now=now,
         policy=policy,
         standing=customer.standing.value,
@@ -277,6 +311,7 @@ def confirm_termination(
     provider: str,
 ) -> PolicyStep:
     """An agent terminates a customer (on a pending termination or on their own judgement)."""
+    lock_customer(session, customer.id)
     if customer.standing is Standing.terminated:
         raise PolicyError("already_terminated", f"customer {customer.id} is already terminated")
     strikes = len(active_strike_times(session, customer.id))
@@ -297,6 +332,7 @@ def reinstate(
     provider: str,
 ) -> PolicyStep:
     """An agent lifts a suspension (or a pending termination); zones go live again."""
+    lock_customer(session, customer.id)
     if customer.standing is Standing.terminated:
         raise PolicyError("terminated", "a terminated customer cannot be reinstated")
     strikes = len(active_strike_times(session, customer.id))
@@ -312,3 +348,27 @@ def reinstate(
     )
     accounts.set_standing(session, customer, Standing.warned, now=now, actor=actor, reason=reason)
     return step
+
+
+def suspend(
+    session: Session,
+    customer: Customer,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep:
+    """An agent suspends a customer on their own judgement: a policy step like the automatic ones."""
+    lock_customer(session, customer.id)
+    if customer.standing in (Standing.suspended, Standing.terminated):
+        raise PolicyError(
+            f"already_{customer.standing.value}",
+            f"customer {customer.id} is already {customer.standing.value}",
+        )
+    strikes = len(active_strike_times(session, customer.id))
+    decision = StepDecision(StepKind.suspension, strikes, policy.suspension.window_days, reason)
+    return _take_step(
+        session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
+    )

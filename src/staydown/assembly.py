@@ -1,0 +1,40 @@
+"""Connect the domains to one another and to the database's session events: the one place that
+says what is wired to what. The API (``create_app``) and the command line call :func:`install`
+before they touch the database; nothing registers itself on import.
+"""
+
+from __future__ import annotations
+
+from staydown.audit import service as audit
+from staydown.db import journal
+from staydown.disclosure import service as disclosure
+from staydown.due_process import service as due_process
+from staydown.enforcement import service as enforcement
+from staydown.fingerprints import service as fingerprints
+from staydown.notices import commands as notice_commands
+from staydown.notices import service as notices
+
+
+def install() -> None:
+    """Register the append-only logs and the cross-domain hooks; calling it again changes nothing.
+
+    - ``enforcement``: the enforcement log (numbered first), waking long-polling feed readers when
+      it grows, and dropping withheld lifts when a unit of work rolls back;
+    - ``audit``: the audit hash chain (numbered after the enforcement log);
+    - ``due_process``: statements of reasons issued at commit, before the logs are numbered, and
+      the notifier-misuse gate at notice intake;
+    - ``notices``: notice items as holders that keep a dismissed stay-down match's copy blocked;
+    - the one command runner (``enforcement.runner``): how each workflow's commands are carried out;
+    - ``db.journal``: the session listeners that run all of the above at commit.
+    """
+    enforcement.install()
+    for handlers in (
+        notice_commands.command_handlers(),
+        fingerprints.command_handlers(),
+        disclosure.command_handlers(),
+    ):
+        enforcement.register_commands(handlers)
+    audit.install()
+    due_process.install()
+    notices.install()
+    journal.install()

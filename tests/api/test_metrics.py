@@ -1,0 +1,100 @@
+"""Metrics are served on a listener of their own on loopback, never on the API's port: ``staydown
+api`` and ``staydown up`` as real processes, read over real sockets."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.edge.harness import free_port
+from tests.processes import Staydown, eventually
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+PROMETHEUS = "text/plain; version=0.0.4"
+
+
+def metrics_url(process: Staydown) -> str:
+    return process.printed(r"metrics\s+(http://\S+/metrics)").group(1)
+
+
+def test_api_metrics_only_on_the_metrics_port(tmp_path: Path) -> None:
+    """``staydown api --metrics-port 0``: the chosen port is printed, bound to 127.0.0.1, and
+    serves Prometheus text; the API's port answers ``/metrics`` with 404 like any unknown path."""
+    port = free_port()
+    api = Staydown("api", "--port", str(port), "--metrics-port", "0", data_dir=tmp_path)
+    try:
+        url = metrics_url(api)
+        assert url.startswith("http://127.0.0.1:")
+        assert int(re.findall(r":(\d+)/", url)[0]) != port
+        base = f"http://127.0.0.1:{port}"
+        eventually(lambda: _answers(base + "/healthz"), f"the API never answered: {api.output()}")
+        refused = httpx.get(base + "/metrics", timeout=5)
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "not_found"
+        assert "staydown_" not in refused.text
+        answer = httpx.get(url, timeout=5)
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith(PROMETHEUS)
+        assert "staydown_feed_head_seq 0.0" in answer.text
+        # The API's requests are counted there, the refused /metrics among them.
+        assert 'staydown_api_requests_total{method="GET",route="unmatched",status="404"}' in answer.text
+        api.proc.send_signal(signal.SIGINT)
+        api.proc.wait(30)
+    finally:
+        api.cleanup()
+
+
+def test_metrics_port_setting(tmp_path: Path) -> None:
+    """``STAYDOWN_METRICS_PORT`` chooses the port when ``--metrics-port`` is not given."""
+    chosen = free_port()
+    api = Staydown(
+        "api", "--port", str(free_port()), data_dir=tmp_path, env={"STAYDOWN_METRICS_PORT": str(chosen)}
+    )
+    try:
+        assert metrics_url(api) == f"http://127.0.0.1:{chosen}/metrics"
+        assert "staydown_feed_head_seq" in httpx.get(f"http://127.0.0.1:{chosen}/metrics", timeout=5).text
+    finally:
+        api.cleanup()
+
+
+def test_up_serves_api_and_edge_metrics_on_its_metrics_port(tmp_path: Path) -> None:
+    """``staydown up``: one loopback listener carries the control plane's metrics and every edge
+    worker's; neither the API's port nor the edge's answers them."""
+    up = Staydown(
+        "up", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", "--metrics-port", "0",
+        data_dir=tmp_path,
+    )  # fmt: skip
+    try:
+        url = metrics_url(up)
+        api = up.printed(r"api\s+(http://\S+?)\s").group(1)
+        edge = up.printed(r"edge\s+(http://\S+?)\s").group(1)
+        up.printed("ready; Ctrl-C to stop", timeout=90)
+        assert httpx.get(api + "/metrics", timeout=5).status_code == 404
+        edge_host = edge.removeprefix("http://")
+        assert httpx.get(edge + "/metrics", headers={"host": edge_host}, timeout=5).status_code == 421
+        found = {}
+
+        def both_workers() -> bool:
+            found["text"] = httpx.get(url, timeout=5).text
+            return all(f'staydown_edge_worker_up{{worker="{w}"}} 1.0' in found["text"] for w in "01")
+
+        eventually(both_workers, "the edge workers' metrics never appeared")
+        assert "staydown_feed_head_seq" in found["text"]
+        assert 'staydown_edge_feed_seq{worker="1"}' in found["text"]
+        up.proc.send_signal(signal.SIGINT)
+        up.proc.wait(30)
+    finally:
+        up.cleanup()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
