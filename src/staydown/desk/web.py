@@ -241,6 +241,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/board", "Repeat infringers"),
             (f"{PREFIX}/customers", "Customers"),
             (f"{PREFIX}/matches", "Stay-down matches"),
+            (f"{PREFIX}/bank", "Hash bank"),
         ]
     if who.role is Role.legal:
         # Disclosure is the legal role's alone (not admin's): see desk/legal.py.
