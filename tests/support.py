@@ -71,7 +71,12 @@ def customer_body(name: str = "Shop Owner", **extra: Any) -> dict[str, Any]:
 
 
 def active_zone(
-    api: Api, hostname: str, *, name: str | None = None, level: str = "identity"
+    api: Api,
+    hostname: str,
+    *,
+    name: str | None = None,
+    level: str = "identity",
+    service_type: str = "caching",
 ) -> dict[str, Any]:
     """Create a verified customer with an active zone over the API; return ids and a customer key."""
     agent = api.as_("agent")
@@ -91,6 +96,7 @@ def active_zone(
                 "hostname": hostname,
                 "origin": origin.url,
                 "host_contact": "abuse@host.example",
+                "service_type": service_type,
             },
         ).json()
         origin.files[zone["challenge"]["http_path"]] = zone["challenge"]["token"]

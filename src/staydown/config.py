@@ -76,8 +76,18 @@ class Settings(BaseSettings):
 
     provider_name: str = "staydown"
     legal_url: str | None = None
+    # The agent designated to receive DMCA notices (17 U.S.C. 512(c)(2)), published at /legal as the
+    # statute asks ("on its website in a location accessible to the public"), with the number of
+    # its entry in the Copyright Office's directory of designated agents.
+    dmca_agent_name: str | None = None
+    dmca_agent_address: str | None = None
+    dmca_agent_phone: str | None = None
+    dmca_agent_email: str | None = None
+    dmca_agent_registration: str | None = None
     min_verification_level: VerificationLevel = VerificationLevel.identity
     action_deadline_hours: float = Field(24.0, gt=0)
+    # DSA Art. 22: notices of trusted flaggers are decided with priority, within this many hours.
+    trusted_flagger_deadline_hours: float = Field(6.0, gt=0)
 
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     max_notice_items: int = Field(100_000, ge=1)
@@ -178,6 +188,20 @@ class Settings(BaseSettings):
     misuse_window_days: int = Field(180, ge=1)
     misuse_min_share: float = Field(0.5, ge=0, le=1)
     misuse_suspension_days: float = Field(30.0, gt=0)
+    # Retention of personal data, per data class (days; the worker erases what is older, except what
+    # a legal hold keeps): complainants' contact details on decided notices, counter-notices'
+    # contact details after they are resolved, letters in the outbox, and the identity record of a
+    # terminated customer. Three years is the US limitation period for copyright claims.
+    retention_notice_contact_days: int = Field(1095, ge=1)
+    retention_counter_notice_days: int = Field(1095, ge=1)
+    retention_outbox_days: int = Field(365, ge=1)
+    retention_terminated_customer_days: int = Field(1095, ge=1)
+    # An incomplete notice not completed within this many days is closed, and its notifier told.
+    incomplete_notice_days: float = Field(14.0, gt=0)
+    # Japan: days the sender has to object to removal after an inquiry (Information Distribution
+    # Platform Act Art. 3(2)(ii): 7; election content: 2). The statute's figures are the minimum.
+    jp_inquiry_days: int = Field(7, ge=7)
+    jp_inquiry_election_days: int = Field(2, ge=2)
 
     @field_validator("restore_business_days")
     @classmethod

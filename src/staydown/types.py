@@ -81,3 +81,26 @@ class Regime(enum.StrEnum):
     dmca = "dmca"
     dsa = "dsa"
     jp = "jp"
+
+
+class ServiceType(enum.StrEnum):
+    """What a zone's service is in law, which decides the provider's duties for its content.
+
+    ``caching``: automatic, intermediate and temporary storage (DSA Art. 5; 17 U.S.C. 512(b)).
+    ``hosting``: storage at the customer's request (DSA Art. 6, 16-18; 512(c)).
+    ``platform``: hosting that also disseminates to the public (DSA Art. 6, 16-24; 512(c)).
+    """
+
+    caching = "caching"
+    hosting = "hosting"
+    platform = "platform"
+
+
+class Recipient(enum.StrEnum):
+    """Who may be shown a party's personal data (see ``notices.regimes``)."""
+
+    customer = "customer"
+    host = "host"
+    lumen = "lumen"
+    dsa_database = "dsa_database"
+    disclosure = "disclosure"

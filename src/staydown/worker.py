@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.disclosure import retention
 from staydown.due_process import service as due_process
 from staydown.enforcement import worker as loop
 from staydown.enforcement.models import Channel, Timer
@@ -34,7 +35,31 @@ def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
     def counter_notice_restore(session: Session, timer: Timer, now: datetime) -> None:
         due_process.run_restoration(session, timer.subject_id, now=now, settings=settings)
 
-    return {notices.DEADLINE_TIMER: notice_deadline, due_process.RESTORE_TIMER: counter_notice_restore}
+    def notice_incomplete(session: Session, timer: Timer, now: datetime) -> None:
+        notices.expire_incomplete(session, timer.subject_id, now=now, settings=settings)
+
+    def notice_inquiry(session: Session, timer: Timer, now: datetime) -> None:
+        notices.run_inquiry(session, timer.subject_id, now=now, settings=settings)
+
+    return {
+        notices.DEADLINE_TIMER: notice_deadline,
+        notices.INCOMPLETE_TIMER: notice_incomplete,
+        notices.INQUIRY_TIMER: notice_inquiry,
+        due_process.RESTORE_TIMER: counter_notice_restore,
+    }
+
+
+RETENTION_INTERVAL = timedelta(hours=1)
+
+
+def run_retention(database: Database, *, now: datetime, settings: Settings) -> dict[str, int]:
+    """Erase personal data past its retention period (legal holds kept), in one transaction.
+
+    Erasure only overwrites, so workers that run it at the same time agree on the result."""
+    with database.writer() as session:
+        erased = retention.run_retention(session, now=now, settings=settings)
+        session.commit()
+    return erased
 
 
 def transports(settings: Settings) -> dict[Channel, Transport]:
@@ -77,12 +102,20 @@ def build(
             database, now=now, settings=settings, guard=guard, claimant=claim.claimant
         )
 
+    retention_due: list[datetime] = []
+
+    def retention_job(database: Database, now: datetime) -> int:
+        if retention_due and now < retention_due[0]:
+            return 0
+        retention_due[:] = [now + RETENTION_INTERVAL]
+        return sum(run_retention(database, now=now, settings=settings).values())
+
     claim = claims_of(settings)
     return Worker(
         database,
         timer_handlers(settings),
         transports(settings),
-        jobs=[captures],
+        jobs=[retention_job, captures],
         claim=claim,
         clock=clock,
     )

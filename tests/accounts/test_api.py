@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from staydown.accounts import service as accounts
 from tests.conftest import Api
 from tests.dnsserver import LocalDnsServer
-from tests.support import ChallengeOrigin, customer_body
+from tests.support import ChallengeOrigin, active_zone, customer_body
 
 
 def zone_records(api: Api) -> list[dict[str, Any]]:
@@ -157,6 +158,30 @@ def test_identity_record_and_risk_flags(api: Api) -> None:
         "customer.evidence_submitted",
         "customer.verification_decided",
     ]
-    assert trail[0]["data"]["signup_ip"] == "127.0.0.1"
+    # The chain names where the sign-up address is kept; the address itself stays erasable.
+    assert trail[0]["data"]["signup_ip"] == "customers.signup_ip"
+    with api.database.reader() as session:
+        kept = accounts.get_customer(session, customer["id"])
+        assert kept is not None and kept.signup_ip == "127.0.0.1"
     assert api.as_("submitter").post("/v1/customers", json=customer_body("Nope")).status_code == 403
     assert agent.post("/v1/customers", json={"name": "x", "email": "not-an-email"}).status_code == 422
+
+
+def test_an_agent_sets_a_zones_service_type_with_a_reason(api: Api) -> None:
+    zone = active_zone(api, "typed.example.test")
+    assert api.as_("agent").get(f"/v1/zones/{zone['zone_id']}").json()["service_type"] == "caching"
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {zone['key']}"
+    body = {"service_type": "platform", "reason": "the customer hosts a public gallery on edge storage"}
+    assert customer.post(f"/v1/zones/{zone['zone_id']}/service-type", json=body).status_code == 403
+    assert (
+        api.as_("agent")
+        .post(f"/v1/zones/{zone['zone_id']}/service-type", json={"service_type": "cdn", "reason": "x"})
+        .status_code
+        == 422
+    )
+    r = api.as_("agent").post(f"/v1/zones/{zone['zone_id']}/service-type", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["service_type"] == "platform"
+    trail = api.as_("agent").get(f"/v1/audit/zone/{zone['zone_id']}").json()
+    assert trail[-1]["action"] == "zone.service_type_set" and trail[-1]["data"]["to"] == "platform"

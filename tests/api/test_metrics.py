@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,11 +13,22 @@ import httpx
 import pytest
 
 from tests.edge.harness import free_port
-from tests.processes import Staydown, eventually
+from tests.processes import STAYDOWN, Staydown, eventually
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 PROMETHEUS = "text/plain; version=0.0.4"
+
+
+def upgraded(data_dir: Path) -> Path:
+    """The data directory with its schema migrated, as a release does before ``staydown api``."""
+    subprocess.run(
+        [*STAYDOWN, "db", "upgrade", "--data-dir", str(data_dir)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return data_dir
 
 
 def metrics_url(process: Staydown) -> str:
@@ -27,7 +39,7 @@ def test_api_metrics_only_on_the_metrics_port(tmp_path: Path) -> None:
     """``staydown api --metrics-port 0``: the chosen port is printed, bound to 127.0.0.1, and
     serves Prometheus text; the API's port answers ``/metrics`` with 404 like any unknown path."""
     port = free_port()
-    api = Staydown("api", "--port", str(port), "--metrics-port", "0", data_dir=tmp_path)
+    api = Staydown("api", "--port", str(port), "--metrics-port", "0", data_dir=upgraded(tmp_path))
     try:
         url = metrics_url(api)
         assert url.startswith("http://127.0.0.1:")
@@ -54,7 +66,11 @@ def test_metrics_port_setting(tmp_path: Path) -> None:
     """``STAYDOWN_METRICS_PORT`` chooses the port when ``--metrics-port`` is not given."""
     chosen = free_port()
     api = Staydown(
-        "api", "--port", str(free_port()), data_dir=tmp_path, env={"STAYDOWN_METRICS_PORT": str(chosen)}
+        "api",
+        "--port",
+        str(free_port()),
+        data_dir=upgraded(tmp_path),
+        env={"STAYDOWN_METRICS_PORT": str(chosen)},
     )
     try:
         assert metrics_url(api) == f"http://127.0.0.1:{chosen}/metrics"

@@ -131,8 +131,8 @@ def test_rightsholder_sees_missing_elements_named(api: Api) -> None:
     assert submitted.status_code == 303
     page = desk.get(submitted.headers["location"])
     assert "incomplete" in page.text
-    assert "512(c)(3)(A)(iv) contact information" in page.text
-    assert "How to reach you" in page.text
+    assert "512(c)(3)(A)(vi) accuracy and authority statement" in page.text
+    assert "A statement that the notice is accurate" in page.text
     notice_id = int(re.search(r"/notices/(\d+)", submitted.headers["location"]).group(1))  # type: ignore[union-attr]
     assert api.as_("submitter").get(f"/v1/notices/{notice_id}").json()["status"] == "incomplete"
     mine = desk.get("/desk/my/notices")

@@ -9,10 +9,10 @@ from tests.support import active_zone, notice_body
 
 
 def actioned_notice(
-    api: Api, hostname: str, paths: list[str], *, role: str = "trusted_flagger"
+    api: Api, hostname: str, paths: list[str], *, role: str = "trusted_flagger", service_type: str = "caching"
 ) -> dict[str, Any]:
     """A customer with an active zone and a notice whose items on it are blocked; ids and keys."""
-    zone = active_zone(api, hostname)
+    zone = active_zone(api, hostname, service_type=service_type)
     urls = [f"http://{hostname}{path}" for path in paths]
     r = api.as_(role).post("/v1/notices", json=notice_body(urls))
     assert r.status_code == 201, r.text

@@ -61,20 +61,27 @@ def test_adding_business_days_lands_on_a_business_day_after_exactly_n(
 
 
 @given(received=instants, n=st.integers(10, 14), holidays=holiday_sets)
-def test_restoration_comes_at_the_start_of_a_business_day_after_n_full_ones(
+def test_restoration_comes_at_the_midnight_that_ends_the_nth_full_business_day(
     received: datetime, n: int, holidays: frozenset[date]
 ) -> None:
     calendar = BusinessCalendar("US", timezone="America/New_York", holidays=holidays, federal_holidays=True)
     restore = restoration_instant(received, n, calendar)
     local = restore.astimezone(calendar.zone)
     assert (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
-    assert calendar.is_business_day(local.date())
+    last = local.date() - timedelta(days=1)
+    assert calendar.is_business_day(last)  # the day that just ended is the N-th business day
     received_day = calendar.local_date(received)
-    # N full business days lie strictly between the day of receipt and the day of restoration
-    assert calendar.business_days_between(received_day, local.date() - timedelta(days=1)) == n
+    # Exactly N full business days lie between the day of receipt and the restoration: not fewer
+    # than 10, and no part of an (N+1)-th has begun.
+    assert calendar.business_days_between(received_day, last) == n
     assert restore > received
-    for holiday in holidays:
-        assert local.date() != holiday
+
+
+def test_a_fourteen_day_window_restores_before_the_weekend_after_the_fourteenth_day() -> None:
+    # Received Friday 30 October 2026: the 14th business day after it is Friday 20 November
+    # (Veterans Day skipped). Restoration comes as that day ends, not on Monday the 23rd.
+    received = datetime(2026, 10, 30, 15, 0, tzinfo=UTC)
+    assert restoration_instant(received, 14, US) == datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
 
 
 def test_restoration_skips_a_holiday_in_the_window() -> None:

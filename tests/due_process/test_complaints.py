@@ -3,8 +3,14 @@ reverses the decision through the same workflow, and the six-month window is enf
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from staydown.worker import send_outbox, transports
 from tests.conftest import Api
 from tests.due_process.support import actioned_notice, feed, item_statuses, outbox, strikes
+from tests.enforcement.test_outbox import smtp as smtp_sink
 from tests.support import active_zone, notice_body
 
 
@@ -194,13 +200,13 @@ def test_a_complaint_lifts_a_wrong_repeat_infringer_suspension(api: Api) -> None
 
 
 def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Api) -> None:
-    active_zone(api, "noisy.example.test")
+    active_zone(api, "noisy.example.test", service_type="platform")
     found = []
     for n in range(4):
         api.clock.advance(hours=1)
         notice = (
             api.as_("submitter")
-            .post("/v1/notices", json=notice_body([f"http://noisy.example.test/{n}.jpg"]))
+            .post("/v1/notices", json=notice_body([f"http://noisy.example.test/{n}.jpg"], regime="dsa"))
             .json()
         )
         found.append(
@@ -213,7 +219,7 @@ def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Ap
     suspension = found[-1]["measure"]
     assert suspension["kind"] == "suspension"
     url = "http://noisy.example.test/again.jpg"
-    assert api.as_("submitter").post("/v1/notices", json=notice_body([url])).status_code == 403
+    assert api.as_("submitter").post("/v1/notices", json=notice_body([url], regime="dsa")).status_code == 403
 
     body = {
         "measure_id": suspension["id"],
@@ -232,7 +238,7 @@ def test_a_notifier_complaint_reverses_a_wrong_suspension_of_its_notices(api: Ap
         json={"outcome": "upheld", "reason": "The licences cover the works; the findings were wrong."},
     )
     assert r.status_code == 200, r.text
-    assert api.as_("submitter").post("/v1/notices", json=notice_body([url])).status_code == 201
+    assert api.as_("submitter").post("/v1/notices", json=notice_body([url], regime="dsa")).status_code == 201
     standing = api.as_("submitter").get(f"/v1/notifiers/{found[-1]['submitter_key_id']}").json()
     assert standing["suspended_until"] is None
     assert [m["kind"] for m in standing["measures"]] == ["warning", "suspension", "reversed"]
@@ -261,3 +267,71 @@ def test_a_complaint_upheld_during_a_counter_notice_leaves_the_timer_nothing_to_
     assert [rec["item_id"] for rec in feed(api) if rec["kind"] == "unblock"] == items  # no second unblock
     assert customer.get(f"/v1/counter-notices/{counter['id']}").json()["status"] == "restored"
     assert not [m for m in customer.get("/v1/outbox").json() if m["kind"] == "counter_notice_restored"]
+
+
+def test_a_terminated_customer_contests_its_termination_before_a_person(api: Api) -> None:
+    from staydown.due_process import service as due_process
+    from staydown.due_process.flows import DueProcessError
+
+    zone = active_zone(api, "ended.example.test")
+    r = api.as_("agent").post(
+        f"/v1/customers/{zone['customer_id']}/terminate", json={"reason": "three notices"}
+    )
+    assert r.status_code == 200, r.text
+    ledger = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/strikes").json()
+    [termination] = [step for step in ledger["steps"] if step["kind"] == "termination"]
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {zone['key']}"
+    body = {"policy_step_id": termination["id"], "explanation": "The notices named works I licensed."}
+    complaint = customer.post("/v1/complaints", json=body)
+    assert complaint.status_code == 201, complaint.text
+    complaint_id = complaint.json()["id"]
+
+    # No timer, system or intake step may decide it: only a person.
+    with api.database.writer() as session:
+        row = due_process.get_complaint(session, complaint_id)
+        assert row is not None
+        try:
+            due_process.decide_complaint(
+                session, row, upheld=False, answer="x", actor="timer", now=api.clock(), settings=api.settings
+            )
+        except DueProcessError as exc:
+            assert exc.code == "not_a_person"
+        else:
+            raise AssertionError("an automated actor decided a complaint")
+        session.rollback()
+    same = api.as_("agent").post(
+        f"/v1/complaints/{complaint_id}/decision", json={"outcome": "upheld", "reason": "licensed"}
+    )
+    assert same.status_code == 403 and same.json()["error"]["code"] == "same_decision_maker"
+    r = api.as_("agent2").post(
+        f"/v1/complaints/{complaint_id}/decision",
+        json={"outcome": "upheld", "reason": "the licence covers it"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["decided_by"].startswith("key:")
+    assert api.as_("agent").get(f"/v1/customers/{zone['customer_id']}").json()["standing"] == "warned"
+    letters = [m for m in customer.get("/v1/outbox").json() if m["kind"] == "complaint_decision"]
+    assert letters and "termination, set aside" in letters[0]["body"]
+
+
+mail = pytest.fixture(smtp_sink.__wrapped__, name="mail")  # type: ignore[attr-defined]
+
+
+def test_the_complaint_window_runs_from_when_the_customer_was_informed(api: Api, mail: Any) -> None:
+    """Art. 20(2): the six months start when the recipient is informed, here when the letter that
+    carried the decision was delivered, 200 days after the decision."""
+    controller, _inbox = mail
+    case = actioned_notice(api, "slowmail.example.test", ["/x.jpg"])
+    decided = api.clock()
+    api.clock.advance(days=200)
+    settings = api.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": controller.port})
+    assert send_outbox(api.database, now=api.clock(), available=transports(settings)) >= 1
+    api.clock.advance(days=10)  # 210 days after the decision, 10 after being told of it
+    customer = api.client()
+    customer.headers["authorization"] = f"Bearer {case['key']}"
+    body = {"notice_id": case["notice"]["id"], "items": case["item_ids"], "explanation": "mine"}
+    r = customer.post("/v1/complaints", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["decision_taken_at"].startswith(decided.date().isoformat())
+    assert r.json()["open_until"].startswith("2027-11-21")  # six months from delivery on 21 May 2027

@@ -78,6 +78,9 @@ def test_counter_notice_restores_exactly_on_the_computed_business_day(api: Api) 
     assert [e["action"] for e in trail] == ["counter_notice.received", "counter_notice.restored"]
 
 
+COURT = {"court": "N.D. Cal.", "case_number": "3:26-cv-09999"}
+
+
 def test_court_action_reported_in_time_keeps_the_items_blocked(api: Api) -> None:
     case = actioned_notice(api, "court.example.test", ["/c.jpg"])
     notice_id, items = case["notice"]["id"], case["item_ids"]
@@ -87,8 +90,18 @@ def test_court_action_reported_in_time_keeps_the_items_blocked(api: Api) -> None
     assert counter["status"] == "pending"
 
     # Only the complainant (or staff) may report it; another submitter does not even see the notice.
-    assert api.as_("submitter").post(f"/v1/notices/{notice_id}/court-action", json={}).status_code == 404
-    assert customer.post(f"/v1/notices/{notice_id}/court-action", json={}).status_code == 403
+    assert api.as_("submitter").post(f"/v1/notices/{notice_id}/court-action", json=COURT).status_code == 404
+    assert customer.post(f"/v1/notices/{notice_id}/court-action", json=COURT).status_code == 403
+
+    # A report that names nothing cannot be checked and would stop the restoration for good.
+    empty = api.as_("trusted_flagger").post(f"/v1/notices/{notice_id}/court-action", json={})
+    assert empty.status_code == 422, empty.text
+    blank = {"court": "", "case_number": " ", "description": None}
+    assert (
+        api.as_("trusted_flagger").post(f"/v1/notices/{notice_id}/court-action", json=blank).status_code
+        == 422
+    )
+    assert customer.get(f"/v1/counter-notices/{counter['id']}").json()["status"] == "pending"
 
     api.clock.advance(days=5)
     r = api.as_("trusted_flagger").post(
@@ -108,7 +121,7 @@ def test_court_action_reported_in_time_keeps_the_items_blocked(api: Api) -> None
     told = [m for m in customer.get("/v1/outbox").json() if m["kind"] == "counter_notice_court_action"]
     assert told and "N.D. Cal." in told[0]["body"]
 
-    again = api.as_("trusted_flagger").post(f"/v1/notices/{notice_id}/court-action", json={})
+    again = api.as_("trusted_flagger").post(f"/v1/notices/{notice_id}/court-action", json=COURT)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "no_pending_counter_notice"
 
@@ -215,7 +228,9 @@ def test_a_court_action_racing_the_timer_has_one_outcome(api: Api) -> None:
 
         def report(results: dict[str, object] = results, notice_id: int = case["notice"]["id"]) -> None:
             results["court"] = (
-                api.as_("trusted_flagger").post(f"/v1/notices/{notice_id}/court-action", json={}).status_code
+                api.as_("trusted_flagger")
+                .post(f"/v1/notices/{notice_id}/court-action", json=COURT)
+                .status_code
             )
 
         threads = [threading.Thread(target=fire), threading.Thread(target=report)]

@@ -10,6 +10,9 @@ from tests.conftest import Api
 from tests.due_process.support import outbox
 from tests.support import active_zone, notice_body
 
+UNSWORN = {"good_faith": True, "accurate": False, "authorized": True}
+SWORN = {"good_faith": True, "accurate": True, "authorized": True}
+
 
 def _key_id(api: Api, role: str) -> int:
     with api.database.reader() as session:
@@ -18,8 +21,10 @@ def _key_id(api: Api, role: str) -> int:
         return key.id
 
 
-def _notice(api: Api, role: str, path: str) -> dict[str, object]:
-    r = api.as_(role).post("/v1/notices", json=notice_body([f"http://misuse.example.test{path}"]))
+def _notice(api: Api, role: str, path: str, regime: str = "dsa") -> dict[str, object]:
+    r = api.as_(role).post(
+        "/v1/notices", json=notice_body([f"http://misuse.example.test{path}"], regime=regime)
+    )
     assert r.status_code == 201, r.text
     return dict(r.json())
 
@@ -34,7 +39,7 @@ def _unfounded(api: Api, notice_id: object) -> dict[str, object]:
 
 
 def test_a_misusing_notifier_is_warned_then_suspended_then_may_notify_again(api: Api) -> None:
-    active_zone(api, "misuse.example.test")
+    active_zone(api, "misuse.example.test", service_type="platform")
     key_id = _key_id(api, "submitter")
     findings = [_unfounded(api, _notice(api, "submitter", f"/{n}.jpg")["id"]) for n in range(3)]
     assert [f["measure"] for f in findings[:2]] == [None, None]
@@ -53,7 +58,9 @@ def test_a_misusing_notifier_is_warned_then_suspended_then_may_notify_again(api:
     assert until == api.clock() + timedelta(days=30)
 
     api.clock.advance(days=3)
-    refused = api.as_("submitter").post("/v1/notices", json=notice_body(["http://misuse.example.test/4.jpg"]))
+    refused = api.as_("submitter").post(
+        "/v1/notices", json=notice_body(["http://misuse.example.test/4.jpg"], regime="dsa")
+    )
     assert refused.status_code == 403
     error = refused.json()["error"]
     assert error["code"] == "notifier_suspended"
@@ -66,7 +73,7 @@ def test_a_misusing_notifier_is_warned_then_suspended_then_may_notify_again(api:
     # Other notifiers are not affected.
     assert (
         api.as_("trusted_flagger")
-        .post("/v1/notices", json=notice_body(["http://misuse.example.test/other.jpg"]))
+        .post("/v1/notices", json=notice_body(["http://misuse.example.test/other.jpg"], regime="dsa"))
         .status_code
         == 201
     )
@@ -74,12 +81,14 @@ def test_a_misusing_notifier_is_warned_then_suspended_then_may_notify_again(api:
     api.clock.now = until - timedelta(seconds=1)
     assert (
         api.as_("submitter")
-        .post("/v1/notices", json=notice_body(["http://misuse.example.test/5.jpg"]))
+        .post("/v1/notices", json=notice_body(["http://misuse.example.test/5.jpg"], regime="dsa"))
         .status_code
         == 403
     )
     api.clock.now = until
-    again = api.as_("submitter").post("/v1/notices", json=notice_body(["http://misuse.example.test/5.jpg"]))
+    again = api.as_("submitter").post(
+        "/v1/notices", json=notice_body(["http://misuse.example.test/5.jpg"], regime="dsa")
+    )
     assert again.status_code == 201, again.text
     assert api.as_("submitter").get(f"/v1/notifiers/{key_id}").json()["suspended_until"] is None
     # A notifier sees only its own record.
@@ -87,16 +96,16 @@ def test_a_misusing_notifier_is_warned_then_suspended_then_may_notify_again(api:
 
 
 def test_revoking_trusted_flagger_status_sends_its_next_notices_to_review(api: Api) -> None:
-    active_zone(api, "misuse.example.test")
+    active_zone(api, "misuse.example.test", service_type="platform")
     key_id = _key_id(api, "trusted_flagger")
-    assert _notice(api, "trusted_flagger", "/t1.jpg")["status"] == "actioned"
+    assert _notice(api, "trusted_flagger", "/t1.jpg", regime="dmca")["status"] == "actioned"
 
     r = api.as_("agent").post(
         f"/v1/notifiers/{key_id}/revoke-trust", json={"reason": "two notices named licensed content"}
     )
     assert r.status_code == 200, r.text
     assert r.json()["kind"] == "trust_revoked"
-    notice = _notice(api, "trusted_flagger", "/t2.jpg")
+    notice = _notice(api, "trusted_flagger", "/t2.jpg", regime="dmca")
     assert notice["status"] == "accepted" and notice["trusted"] is False
     items = notice["items"]
     assert isinstance(items, list) and items[0]["status"] == "pending_review"
@@ -111,13 +120,13 @@ def test_revoking_trusted_flagger_status_sends_its_next_notices_to_review(api: A
 
     restored = api.as_("agent").post(f"/v1/notifiers/{key_id}/restore-trust", json={"reason": "reviewed"})
     assert restored.status_code == 200 and restored.json()["kind"] == "trust_restored"
-    assert _notice(api, "trusted_flagger", "/t3.jpg")["status"] == "actioned"
+    assert _notice(api, "trusted_flagger", "/t3.jpg", regime="dmca")["status"] == "actioned"
     trail = api.as_("agent").get(f"/v1/audit/api_key/{key_id}").json()
     assert [e["action"] for e in trail][-2:] == ["notifier.trust_revoked", "notifier.trust_restored"]
 
 
 def test_finding_a_notice_unfounded_is_for_agents_and_happens_once(api: Api) -> None:
-    active_zone(api, "misuse.example.test")
+    active_zone(api, "misuse.example.test", service_type="platform")
     notice = _notice(api, "submitter", "/once.jpg")
     body = {"reason": "unfounded"}
     assert (
@@ -136,15 +145,15 @@ def test_finding_a_notice_unfounded_is_for_agents_and_happens_once(api: Api) -> 
 def test_a_supplement_meets_the_notifier_as_it_stands_now(api: Api) -> None:
     """An incomplete notice completed after its notifier lost trusted status goes to review, and a
     suspended notifier cannot complete one either."""
-    active_zone(api, "misuse.example.test")
+    active_zone(api, "misuse.example.test", service_type="platform")
     key_id = _key_id(api, "trusted_flagger")
-    unsigned = notice_body(["http://misuse.example.test/s1.jpg"], signature=None)
+    unsigned = notice_body(["http://misuse.example.test/s1.jpg"], regime="dsa", statements=UNSWORN)
     incomplete = api.as_("trusted_flagger").post("/v1/notices", json=unsigned).json()
     assert incomplete["status"] == "incomplete", incomplete
     revoked = api.as_("agent").post(f"/v1/notifiers/{key_id}/revoke-trust", json={"reason": "licensed work"})
     assert revoked.status_code == 200, revoked.text
     done = api.as_("trusted_flagger").post(
-        f"/v1/notices/{incomplete['id']}/supplement", json={"signature": "Rights Agent"}
+        f"/v1/notices/{incomplete['id']}/supplement", json={"statements": SWORN}
     )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "accepted"
@@ -152,7 +161,8 @@ def test_a_supplement_meets_the_notifier_as_it_stands_now(api: Api) -> None:
 
     submitter = _key_id(api, "submitter")
     unsigned_too = api.as_("submitter").post(
-        "/v1/notices", json=notice_body(["http://misuse.example.test/s2.jpg"], signature=None)
+        "/v1/notices",
+        json=notice_body(["http://misuse.example.test/s2.jpg"], regime="dsa", statements=UNSWORN),
     )
     assert unsigned_too.json()["status"] == "incomplete"
     for n in range(4):  # unfounded notices: a warning first, then a suspension
@@ -161,6 +171,6 @@ def test_a_supplement_meets_the_notifier_as_it_stands_now(api: Api) -> None:
     standing = api.as_("agent").get(f"/v1/notifiers/{submitter}").json()
     assert standing["suspended_until"] is not None
     refused = api.as_("submitter").post(
-        f"/v1/notices/{unsigned_too.json()['id']}/supplement", json={"signature": "Rights Agent"}
+        f"/v1/notices/{unsigned_too.json()['id']}/supplement", json={"statements": SWORN}
     )
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "notifier_suspended"

@@ -32,7 +32,7 @@ def _statements(api: Api) -> list[dict[str, object]]:
 
 
 def test_every_restriction_has_a_statement_sent_to_the_customer(api: Api) -> None:
-    zone = active_zone(api, "sor.example.test")
+    zone = active_zone(api, "sor.example.test", service_type="platform")
     other = active_zone(api, "sor2.example.test", name="second")
     customer = api.client()
     customer.headers["authorization"] = f"Bearer {zone['key']}"
@@ -179,6 +179,9 @@ def test_a_block_that_is_not_a_notice_item_is_explained_and_lifted_too(api: Api)
         session.commit()
     [statement] = api.as_("agent").get("/v1/statements", params={"zone_id": zone["zone_id"]}).json()
     assert statement["source_type"] == "SOURCE_VOLUNTARY"
+    # Found by the provider's own detection: no notice, so no Art. 16 in its ground.
+    assert "Art. 16" not in statement["illegal_content_legal_ground"]
+    assert "notice" not in statement["illegal_content_legal_ground"]
     assert statement["automated_detection"] == "Yes"
     assert statement["content_type"] == ["CONTENT_TYPE_IMAGE"]
     assert "stay-down match 7" in statement["decision_facts"]
@@ -220,3 +223,16 @@ def test_the_api_schema_and_the_statement_name_the_same_dsa_fields() -> None:
     built = typing.get_type_hints(StatementFields)
     assert list(schema) == list(FIELD_NAMES) == list(built)
     assert schema == built
+
+
+def test_the_explanation_is_cut_to_what_the_transparency_database_takes(api: Api) -> None:
+    active_zone(api, "long.example.test", service_type="platform")
+    body = notice_body(["http://long.example.test/a.jpg"], regime="dsa", explanation="x" * 3000)
+    notice = api.as_("submitter").post("/v1/notices", json=body).json()
+    item = notice["items"][0]["id"]
+    r = api.as_("agent").post(
+        f"/v1/notices/{notice['id']}/decision", json={"items": {str(item): "action"}, "reason": "copy"}
+    )
+    assert r.status_code == 200, r.text
+    [statement] = api.as_("agent").get("/v1/statements", params={"notice_id": notice["id"]}).json()
+    assert len(statement["illegal_content_explanation"]) == 2000

@@ -91,7 +91,8 @@ def test_notice_mail_goes_out_over_smtp(api: Api, smtp: tuple[Controller, Inbox]
     forwarded = by_recipient[("abuse@host.example",)]
     text = forwarded.get_body(("plain",)).get_content()
     assert "http://mail.example.test/a.jpg" in text
-    assert "Rights Agent" in text and "+81 3 1111 2222" in text  # the complainant's contact travels with it
+    # The host is told who complains and how to reach them, not their telephone or postal address.
+    assert "Rights Agent" in text and "agent@rights.example" in text and "+81 3 1111 2222" not in text
     assert forwarded["Staydown-Outbox-Id"]
     attachment = next(part for part in forwarded.iter_attachments())
     assert json.loads(attachment.get_content())["notice_id"] == notice.json()["id"]

@@ -117,7 +117,7 @@ def test_notice_without_identifiable_work_or_contact_is_rejected(api: Api, zone:
     [
         ("dsa", {"explanation": None}, ["DSA Art. 16(2)(a) substantiated explanation"]),
         ("dsa", {"statements": {"accurate": False}}, ["DSA Art. 16(2)(d) statement of bona fide belief"]),
-        ("jp", {"signature": None}, ["IDPA removal request: signature of the requester"]),
+        ("jp", {"explanation": None}, ["IDPA removal request: reason the right is infringed"]),
     ],
 )
 def test_other_regimes_name_their_elements(

@@ -132,8 +132,11 @@ def test_assessment_names_exactly_what_is_missing(regime: Regime, facts: NoticeF
     assert (result.outcome is Outcome.complete) == (not result.missing)
     if not facts.urls:
         assert result.outcome is Outcome.insufficient
-    if result.outcome is Outcome.incomplete:
+    if result.outcome is Outcome.incomplete and regime is not Regime.jp:
         assert facts.urls and (facts.email or facts.address or facts.phone)
+    # Only what the statute requires blocks: elements the forms add are advisory.
+    assert all(element.statutory for element in result.missing)
+    assert not any(element.statutory for element in result.advisory)
 
 
 def test_dmca_incomplete_only_with_ii_iii_iv() -> None:
@@ -145,12 +148,37 @@ def test_dmca_incomplete_only_with_ii_iii_iv() -> None:
     assert result.outcome is Outcome.incomplete
     assert result.missing_names == [
         "512(c)(3)(A)(i) signature",
-        "512(c)(3)(A)(iv) contact information",
         "512(c)(3)(A)(v) good-faith statement",
         "512(c)(3)(A)(vi) accuracy and authority statement",
     ]
     no_work = assess(Regime.dmca, dataclasses.replace(facts, works_identified=False))
     assert no_work.outcome is Outcome.insufficient
+    unreachable = assess(Regime.dmca, dataclasses.replace(facts, email=False))
+    assert unreachable.outcome is Outcome.insufficient
+    assert "512(c)(3)(A)(iv) contact information" in unreachable.missing_names
+
+
+@pytest.mark.parametrize("channel", ["email", "address", "phone"])
+def test_dmca_contact_information_is_any_reasonably_sufficient_channel(channel: str) -> None:
+    """512(c)(3)(A)(iv) gives address, telephone and e-mail as examples ("such as"), not a list."""
+    facts = NoticeFacts(*([True] * 11))
+    only = dataclasses.replace(facts, **{"email": False, "address": False, "phone": False, channel: True})
+    assert assess(Regime.dmca, only).outcome is Outcome.complete
+
+
+def test_jp_requires_the_information_the_right_and_the_reason_only() -> None:
+    """The Act asks for the information, the right and the reason; the forms' declaration and
+    signature are recorded as advisory and never block."""
+    facts = NoticeFacts(*([True] * 11))
+    unsigned = assess(Regime.jp, dataclasses.replace(facts, signature=False, accurate=False, name=False))
+    assert unsigned.outcome is Outcome.complete
+    assert unsigned.advisory_names == [
+        "IDPA removal request: requester name and contact",
+        "IDPA removal request: declaration of truth (guideline form)",
+        "IDPA removal request: signature of the requester (guideline form)",
+    ]
+    no_reason = assess(Regime.jp, dataclasses.replace(facts, explanation=False))
+    assert no_reason.missing_names == ["IDPA removal request: reason the right is infringed"]
 
 
 @given(st.lists(st.integers(1, 300), max_size=80))

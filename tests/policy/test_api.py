@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.conftest import Api
 from tests.support import active_zone, notice_body
 
@@ -94,3 +96,25 @@ def test_agent_terminates_on_confirmation(api: Api) -> None:
         .status_code
         == 403
     )
+
+
+def test_the_legal_page_publishes_the_designated_dmca_agent(api: Api) -> None:
+    """17 U.S.C. 512(c)(2): the agent's name, address, telephone and e-mail, on the public page."""
+    from staydown.api.app import create_app
+    from tests.conftest import ServerThread
+
+    assert "not configured" in httpx.get(f"{api.url}/legal", timeout=10).text
+    settings = api.settings.model_copy(
+        update={
+            "dmca_agent_name": "Copyright Agent, Example CDN Inc.",
+            "dmca_agent_address": "1 Edge Way, Wilmington, DE",
+            "dmca_agent_phone": "+1 302 555 0100",
+            "dmca_agent_email": "dmca@cdn.example",
+            "dmca_agent_registration": "DMCA-1234567",
+        }
+    )
+    with ServerThread(create_app(settings, api.database, clock=api.clock)) as server:
+        page = httpx.get(f"{server.url}/legal", timeout=10)
+    assert page.status_code == 200
+    for value in ("Copyright Agent, Example CDN Inc.", "+1 302 555 0100", "dmca@cdn.example", "DMCA-1234567"):
+        assert value in page.text

@@ -25,6 +25,7 @@ from staydown.accounts.schemas import (
     ZoneCreate,
     ZoneRateLimit,
     ZoneRead,
+    ZoneServiceType,
     ZoneStatusChange,
     ZoneUpdate,
     ZoneValidate,
@@ -251,6 +252,17 @@ def set_rate_limit(
     service.set_rate_limit(
         session, zone, per_second=body.per_second, burst=body.burst, now=now, actor=who.actor
     )
+    session.commit()
+    return service.zone_read(zone, min_level=settings.min_verification_level)
+
+
+@router.post("/v1/zones/{zone_id}/service-type", response_model=ZoneRead)
+def set_service_type(
+    zone_id: int, body: ZoneServiceType, who: Staff, session: Writer, now: NowDep, settings: SettingsDep
+) -> ZoneRead:
+    """Set what the zone's service is in law (agent): caching, hosting or platform, with a reason."""
+    zone = _zone_for(session, zone_id, who)
+    service.set_service_type(session, zone, body.service_type, reason=body.reason, now=now, actor=who.actor)
     session.commit()
     return service.zone_read(zone, min_level=settings.min_verification_level)
 

@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from staydown.db.base import Base, str_enum
-from staydown.types import Role, VerificationLevel
+from staydown.types import Role, ServiceType, VerificationLevel
 
 
 class Standing(enum.StrEnum):
@@ -118,6 +118,8 @@ class Zone(Base):
     # Per-client request rate at the edge for this zone; None keeps the edge's own default.
     rate_per_second: Mapped[float | None] = mapped_column(Float)
     rate_burst: Mapped[float | None] = mapped_column(Float)
+    # What the service is in law (caching, hosting, platform): it selects the provider's duties.
+    service_type: Mapped[ServiceType] = mapped_column(str_enum(ServiceType, 16), default=ServiceType.caching)
 
     customer: Mapped[Customer] = relationship(back_populates="zones")
     hostnames: Mapped[list[ZoneHostname]] = relationship(

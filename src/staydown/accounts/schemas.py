@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from staydown.accounts.models import Standing, ZoneStatus
-from staydown.types import Role, VerificationLevel
+from staydown.types import Role, ServiceType, VerificationLevel
 
 
 class StrictModel(BaseModel):
@@ -82,6 +82,7 @@ class ZoneCreate(StrictModel):
     origin: str = Field(min_length=1, max_length=2048)
     aliases: list[str] = Field(default_factory=list, max_length=50)
     host_contact: EmailStr | None = None
+    service_type: ServiceType = ServiceType.caching
 
 
 class ZoneUpdate(StrictModel):
@@ -123,6 +124,7 @@ class ZoneRead(BaseModel):
     validation: ValidationResult | None = None
     created_at: datetime
     rate_limit: RateLimitRead | None = None
+    service_type: ServiceType = ServiceType.caching
 
 
 class ZoneRateLimit(StrictModel):
@@ -131,6 +133,13 @@ class ZoneRateLimit(StrictModel):
 
     per_second: float | None = Field(gt=0, le=1_000_000)
     burst: float | None = Field(None, gt=0, le=10_000_000)
+
+
+class ZoneServiceType(StrictModel):
+    """What the zone's service is in law (it selects the provider's duties), and why it is so."""
+
+    service_type: ServiceType
+    reason: str = Field(min_length=1, max_length=4000)
 
 
 class ZoneValidate(StrictModel):

@@ -49,7 +49,7 @@ from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import FeedKind
 from staydown.netguard import OriginGuard, OriginRefused
 from staydown.netpolicy import literal_address
-from staydown.types import Role, VerificationLevel
+from staydown.types import Role, ServiceType, VerificationLevel
 from staydown.urls import URLError, canonical_host
 
 KEY_PREFIX = "sd_"
@@ -206,7 +206,9 @@ def create_customer(
         actor=actor,
         action="customer.created",
         entity=("customer", customer.id),
-        data={"signup_ip": signup_ip, "risk_flags": customer.risk_flags},
+        # The chain is never rewritten, so it names where the sign-up address is kept, not the
+        # address: erasing the customer record then leaves no copy here.
+        data={"signup_ip": "customers.signup_ip" if signup_ip else None, "risk_flags": customer.risk_flags},
     )
     return customer
 
@@ -217,6 +219,19 @@ def get_customer(session: Session, customer_id: int) -> Customer | None:
 
 def list_customers(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Customer]:
     return session.scalars(select(Customer).order_by(Customer.id).limit(limit).offset(offset)).all()
+
+
+def terminated_before(session: Session, cutoff: datetime, *, erased_name: str) -> list[int]:
+    """Customers terminated before ``cutoff`` whose identity is not yet erased."""
+    return list(
+        session.scalars(
+            select(Customer.id).where(
+                Customer.standing == Standing.terminated,
+                Customer.standing_changed_at < cutoff,
+                Customer.name != erased_name,
+            )
+        )
+    )
 
 
 def submit_evidence(
@@ -382,6 +397,7 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
         hostname=hostnames[0],
         origin=origin,
         host_contact=str(data.host_contact) if data.host_contact else None,
+        service_type=data.service_type,
         status=ZoneStatus.pending,
         status_changed_at=now,
         challenge_token=dcv.new_token(),
@@ -396,7 +412,12 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
         actor=actor,
         action="zone.created",
         entity=("zone", zone.id),
-        data={"customer_id": customer.id, "hostnames": hostnames, "origin": zone.origin},
+        data={
+            "customer_id": customer.id,
+            "hostnames": hostnames,
+            "origin": zone.origin,
+            "service_type": zone.service_type.value,
+        },
     )
     _publish_zone(session, zone, now=now)
     return zone
@@ -425,6 +446,25 @@ def zones_by_hostname(session: Session, hostnames: Iterable[str]) -> dict[str, Z
     return found
 
 
+def service_types(session: Session, zone_ids: Iterable[int]) -> dict[int, ServiceType]:
+    """The service type of each of ``zone_ids``."""
+    wanted = sorted(set(zone_ids))
+    found: dict[int, ServiceType] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.execute(select(Zone.id, Zone.service_type).where(Zone.id.in_(chunk)))
+        found.update((zone_id, service_type) for zone_id, service_type in rows)
+    return found
+
+
+def zone_ids_of_type(session: Session, zone_ids: Iterable[int], service_type: ServiceType) -> set[int]:
+    """Which of ``zone_ids`` are zones of ``service_type``."""
+    wanted = sorted(set(zone_ids))
+    if not wanted:
+        return set()
+    return set(session.scalars(select(Zone.id).where(Zone.id.in_(wanted), Zone.service_type == service_type)))
+
+
 def zone_read(
     zone: Zone, *, min_level: VerificationLevel, validation: ValidationResult | None = None
 ) -> ZoneRead:
@@ -449,6 +489,7 @@ def zone_read(
         ),
         validation=validation,
         created_at=zone.created_at,
+        service_type=zone.service_type,
         rate_limit=(
             RateLimitRead(per_second=zone.rate_per_second, burst=zone.rate_burst or zone.rate_per_second)
             if zone.rate_per_second
@@ -578,6 +619,23 @@ def set_rate_limit(
         data={"per_second": zone.rate_per_second, "burst": zone.rate_burst},
     )
     _publish_zone(session, zone, now=now)
+    return zone
+
+
+def set_service_type(
+    session: Session, zone: Zone, service_type: ServiceType, *, reason: str, now: datetime, actor: str
+) -> Zone:
+    """Reclassify a zone (caching, hosting, platform); later decisions follow its new duties."""
+    previous = zone.service_type
+    zone.service_type = service_type
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.service_type_set",
+        entity=("zone", zone.id),
+        data={"from": previous.value, "to": service_type.value, "reason": reason},
+    )
     return zone
 
 

@@ -26,12 +26,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
 timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
+retention_app = typer.Typer(help="The retention schedule for personal data.", no_args_is_help=True)
 users_app = typer.Typer(help="Abuse-desk users who sign in with a password.", no_args_is_help=True)
 report_app = typer.Typer(help="Transparency report, DSA statements and Lumen exports.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(timers_app, name="timers")
+app.add_typer(retention_app, name="retention")
 app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 
@@ -271,6 +273,28 @@ def timers_run(
     finally:
         database.dispose()
     typer.echo(json.dumps({"as_of": instant.isoformat(), "ran": ran}))
+
+
+@retention_app.command("run")
+def retention_run(
+    as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Erase personal data past its retention period (legal holds kept) as of ``--as-of`` and exit."""
+    from staydown.worker import run_retention
+
+    try:
+        instant = as_utc(datetime.fromisoformat(as_of)) if as_of else system_clock()
+    except ValueError:
+        console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
+        raise typer.Exit(2) from None
+    settings = load_settings(data_dir)
+    database = open_database(settings)
+    try:
+        erased = run_retention(database, now=instant, settings=settings)
+    finally:
+        database.dispose()
+    typer.echo(json.dumps({"as_of": instant.isoformat(), "erased": erased}))
 
 
 PeriodFrom = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or an ISO 8601 instant.")]

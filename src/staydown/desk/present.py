@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from staydown.config import RepeatInfringerPolicy
+from staydown.notices import service as notices
 from staydown.notices.elements import ELEMENTS, NoticeFacts, assess
 from staydown.notices.flows import NoticeStatus
-from staydown.types import Regime
+from staydown.types import Recipient, Regime
 
 OPEN_STATUSES = (NoticeStatus.received, NoticeStatus.accepted)
 
@@ -36,23 +37,19 @@ def sla(*, status: NoticeStatus, deadline_at: datetime, decided_at: datetime | N
     return Sla(is_open and left < 0, is_open, left)
 
 
-# What a customer is shown of the person who complained about its content, by regime.
-# DMCA: the customer needs the complainant's contact to answer and, on a counter-notice, to accept
-# service from them (512(g)(3)(D)), so the whole contact block is shown, as forwarded notices do.
-# DSA: the notifier's identity is disclosed only where needed to assess the illegality, which is
-# the case for intellectual-property claims (Art. 17(3)(b)): name, organisation and principal, no
-# private address or telephone. Japan: the poster is told who requests removal and for whom.
-_CONTACT_FIELDS: dict[Regime, tuple[str, ...]] = {
-    Regime.dmca: ("name", "organization", "on_behalf_of", "email", "address", "phone"),
-    Regime.dsa: ("name", "organization", "on_behalf_of"),
-    Regime.jp: ("name", "organization", "on_behalf_of"),
-}
-
-
 def complainant_for_customer(regime: Regime, submitter: dict[str, str | None]) -> dict[str, str]:
-    """The complainant's details a customer may see under ``regime`` (empty values left out)."""
+    """The complainant's details a customer may see under ``regime`` (the regime's personal-data
+    table, as its letters apply it; empty values left out)."""
+    fields = notices.shared_fields(
+        regime,
+        Recipient.customer,
+        party="complainant",
+        organisation=bool((submitter.get("organization") or "").strip()),
+    )
     return {
-        field: value for field in _CONTACT_FIELDS[regime] if (value := (submitter.get(field) or "").strip())
+        field: value
+        for field in ("name", "organization", "on_behalf_of", "email", "address", "phone")
+        if field in fields and (value := (submitter.get(field) or "").strip())
     }
 
 

@@ -42,6 +42,7 @@ from staydown.disclosure.schemas import (
     OrderCreate,
     OrderDecision,
 )
+from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 
@@ -534,6 +535,8 @@ def erase_customer_identity(
             f"customer {customer_id} is under legal hold; identity and logs cannot be erased",
             details=[{"hold_id": h.id, "order_id": h.order_id, "reason": h.reason} for h in holds],
         )
+    # Copies of the identity elsewhere: letters sent to its addresses, its counter-notices and complaints.
+    addresses = [a for a in (customer.email, customer.webhook_url) if a]
     erased = []
     for field in _erasable(customer_id):
         if getattr(customer, field.attribute) != field.replacement:
@@ -543,13 +546,21 @@ def erase_customer_identity(
     for item in evidence:
         item.reference = None
         item.details = {"erased": True}
+    letters = enforcement.erase_messages(session, customer_id=customer_id, recipients=addresses)
+    records = due_process.erase_customer(session, customer_id)
     audit.record(
         session,
         at=now,
         actor=actor,
         action="customer.identity_erased",
         entity=("customer", customer_id),
-        data={"fields": erased, "evidence": len(evidence), "reason": reason},
+        data={
+            "fields": erased,
+            "evidence": len(evidence),
+            "letters": letters,
+            "due_process_records": records,
+            "reason": reason,
+        },
     )
     return ErasureResult(
         customer_id=customer_id, erased_fields=erased, evidence_erased=len(evidence), erased_at=now

@@ -18,9 +18,10 @@ A business day is a date that is neither Saturday, Sunday nor a holiday of the j
 Restoration rule: take the date on which the counter-notice was received, in the jurisdiction's
 zone. The part of that day left over does not count (it is not a *full* business day, and the
 statute says "following receipt"). Count N business days after it; the material is restored at
-00:00 local time of the next business day after the N-th — the first instant at which N full
-business days have passed since receipt. With N in 10..14 this is never earlier than 10 nor later
-than 14 business days after receipt.
+the midnight (local time) that ends the N-th: the instant at which N full business days have
+passed since receipt, before any part of a further business day has begun. With N in 10..14 this
+is never earlier than 10 nor later than 14 business days after receipt (restoring at the start of
+the next *business* day instead would fall after the 14th when a weekend or holiday follows it).
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ def restoration_instant(received_at: datetime, business_days: int, calendar: Bus
             f"(17 U.S.C. 512(g)(2)(C)); {business_days} is outside that window"
         )
     received = calendar.local_date(received_at)
-    restore_day = calendar.add_business_days(received, business_days + 1)
-    return calendar.start_of(restore_day)
+    last_day = calendar.add_business_days(received, business_days)
+    return calendar.start_of(last_day + timedelta(days=1))
 
 
 def parse_dates(values: Iterable[str]) -> frozenset[date]:

@@ -33,15 +33,19 @@ from staydown.due_process.flows import (
     DueProcessError,
     complaint_open_until,
     complaint_transition,
+    human_decider,
     independent_decider,
+    informed_at,
 )
 from staydown.due_process.items import get_notice, named_items, send_letter, void_strike_if_clear
 from staydown.due_process.models import Complaint
 from staydown.due_process.reasons import reverse_statements
 from staydown.due_process.schemas import ComplaintCreate, ComplaintRead
+from staydown.enforcement import service as enforcement
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent
 from staydown.policy import service as policy
+from staydown.types import as_utc
 
 if TYPE_CHECKING:
     from staydown.notices.models import Notice
@@ -50,8 +54,7 @@ if TYPE_CHECKING:
 def _refuse(what: str, status: str, allowed: frozenset[str]) -> DueProcessError:
     return DueProcessError(
         "decision_not_contestable",
-        f"{what} is a {status!r}; complaints here contest: {', '.join(sorted(allowed))}. A termination is "
-        "contested before a certified out-of-court dispute settlement body (Art. 21) or the courts",
+        f"{what} is a {status!r}; complaints here contest: {', '.join(sorted(allowed))}",
         status=409,
     )
 
@@ -158,15 +161,21 @@ def file_complaint(
         if measure.kind.value not in CONTESTABLE_MEASURES:
             raise _refuse(f"measure {measure.id}", measure.kind.value, CONTESTABLE_MEASURES)
         taken_at, taken_by = measure.at, [measure.actor]
-    open_until = complaint_open_until(taken_at, months=settings.complaint_window_months)
+    told = _informed(session, complainant, taken_at, notice_id=notice_id, customer_id=customer_id)
+    open_until = complaint_open_until(told, months=settings.complaint_window_months)
     if now > open_until:
         raise DueProcessError(
             "complaint_window_closed",
-            f"an internal complaint must be lodged within {settings.complaint_window_months} months of the "
-            f"decision (Regulation (EU) 2022/2065 Art. 20(1)); the decision was taken on "
-            f"{taken_at.isoformat()} and the window closed on {open_until.isoformat()}",
+            f"an internal complaint must be lodged within {settings.complaint_window_months} months of being "
+            f"informed of the decision (Regulation (EU) 2022/2065 Art. 20(1), (2)); the decision was taken "
+            f"on {taken_at.isoformat()}, you were informed on {told.isoformat()} and the window closed on "
+            f"{open_until.isoformat()}",
             status=409,
-            details={"decision_taken_at": taken_at.isoformat(), "open_until": open_until.isoformat()},
+            details={
+                "decision_taken_at": taken_at.isoformat(),
+                "informed_at": told.isoformat(),
+                "open_until": open_until.isoformat(),
+            },
         )
     complaint = Complaint(
         subject=subject,
@@ -182,6 +191,7 @@ def file_complaint(
         received_at=now,
         decision_taken_at=taken_at,
         decision_taken_by=taken_by,
+        informed_at=told,
     )
     _open_on_same_decision(session, complaint)
     session.add(complaint)
@@ -205,6 +215,30 @@ def file_complaint(
     letter = messages.complaint_receipt(complaint, provider=settings.provider_name)
     send_letter(session, letter, to=to, notice_id=notice_id, customer_id=customer_for, at=now)
     return complaint
+
+
+def _informed(
+    session: Session,
+    complainant: Complainant,
+    taken_at: datetime,
+    *,
+    notice_id: int | None,
+    customer_id: int | None,
+) -> datetime:
+    """When the complainant was informed of the decision: its letters since the decision say."""
+    if complainant is Complainant.customer and customer_id is not None:
+        messages_ = enforcement.list_messages(
+            session, notice_id=notice_id, customer_id=customer_id, limit=1000
+        )
+    elif notice_id is not None:
+        messages_ = [
+            m
+            for m in enforcement.list_messages(session, notice_id=notice_id, limit=1000)
+            if m.customer_id is None
+        ]
+    else:
+        return taken_at
+    return informed_at(taken_at, [(as_utc(m.created_at), m.sent_at and as_utc(m.sent_at)) for m in messages_])
 
 
 def _complainant_address(session: Session, complaint: Complaint) -> tuple[str | None, int | None]:
@@ -256,7 +290,9 @@ def complaint_read(complaint: Complaint, settings: Settings) -> ComplaintRead:
         explanation=complaint.explanation,
         received_at=complaint.received_at,
         decision_taken_at=complaint.decision_taken_at,
-        open_until=complaint_open_until(complaint.decision_taken_at, months=settings.complaint_window_months),
+        open_until=complaint_open_until(
+            complaint.informed_at or complaint.decision_taken_at, months=settings.complaint_window_months
+        ),
         decided_at=complaint.decided_at,
         decided_by=complaint.decided_by,
         answer=complaint.answer,
@@ -320,6 +356,13 @@ def _reverse_step(
             provider=settings.provider_name,
         )
         return "the suspension, lifted,", {"reinstatement_step_id": lifted.id}
+    if step.kind.value == "termination" and customer.standing is Standing.terminated:
+        # The termination is set aside: the account stands again (warned) and may register zones;
+        # the terminated zones released their hostnames and are registered and validated anew.
+        accounts.set_standing(session, customer, Standing.warned, now=now, actor=actor, reason=reason)
+        return "the termination, set aside (your zones may be registered again),", {
+            "standing": Standing.warned.value
+        }
     if step.kind.value == "warning" and customer.standing is Standing.warned:
         accounts.set_standing(session, customer, Standing.good, now=now, actor=actor, reason=reason)
         return "the warning, withdrawn,", {"standing": Standing.good.value}
@@ -343,6 +386,13 @@ def decide_complaint(
     if complaint.status is not ComplaintStatus.open:
         raise DueProcessError(
             "complaint_decided", f"complaint {complaint.id} was already decided ({complaint.status.value})"
+        )
+    if not human_decider(actor):
+        raise DueProcessError(
+            "not_a_person",
+            f"complaint {complaint.id} must be decided by a person (Regulation (EU) 2022/2065 Art. 20(6)); "
+            f"{actor} is not one",
+            status=403,
         )
     if not independent_decider(actor, set(complaint.decision_taken_by)):
         raise DueProcessError(

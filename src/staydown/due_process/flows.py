@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,7 +183,7 @@ CONTESTABLE = {
 # Steps a complaint can reverse through the workflow that took them. A termination removes the zones'
 # hostnames and is decided by an agent on review (``termination_pending``): it is contested in court
 # or before an out-of-court body, not undone here.
-CONTESTABLE_STEPS = frozenset({"warning", "suspension"})
+CONTESTABLE_STEPS = frozenset({"warning", "suspension", "termination"})
 CONTESTABLE_MEASURES = frozenset({"warning", "suspension", "trust_revoked"})
 
 
@@ -202,6 +203,32 @@ def complaint_open_until(decided_at: datetime, *, months: int) -> datetime:
 def independent_decider(decider: str, decided_by: set[str]) -> bool:
     """A complaint is decided by someone other than who took the contested decision (Art. 20(6))."""
     return decider not in decided_by
+
+
+# Actors that are a person: an agent's API key or a desk user. Timers, intake and the system are not.
+HUMAN_ACTORS = ("key:", "user:")
+
+
+def human_decider(decider: str) -> bool:
+    """Art. 20(6): complaint decisions are taken under the supervision of appropriately qualified
+    staff, not solely by automated means; here a person decides them."""
+    return decider.startswith(HUMAN_ACTORS)
+
+
+def informed_at(taken_at: datetime, letters: Iterable[tuple[datetime, datetime | None]]) -> datetime:
+    """When the recipient was informed of a decision taken at ``taken_at`` (Art. 20(2): the complaint
+    period starts then): the earliest delivery of a letter written for it, else when the first was
+    written (it waited in the outbox, on the desk), else the decision itself.
+
+    ``letters``: (written at, delivered at) of the letters to the recipient since the decision.
+    """
+    written = [(created, sent) for created, sent in letters if created >= taken_at]
+    delivered = [sent for _created, sent in written if sent is not None]
+    if delivered:
+        return min(delivered)
+    if written:
+        return min(created for created, _sent in written)
+    return taken_at
 
 
 # --- notifier misuse (DSA Art. 23(2)) ---------------------------------------------------------

@@ -224,7 +224,8 @@ def standing(session: Session, submitter_key_id: int, *, now: datetime) -> tuple
 
 
 def _intake_gate(session: Session, by: notices.Submitter, now: datetime) -> notices.Submitter:
-    """Refuse notices of a suspended notifier; treat a notifier whose trust was revoked as untrusted."""
+    """Hand intake the notifier's suspension (intake applies it as the notice's regime allows) and
+    treat a notifier whose trust was revoked as untrusted."""
     if by.key_id is None:
         return by
     measures = list_measures(session, by.key_id)
@@ -232,16 +233,11 @@ def _intake_gate(session: Session, by: notices.Submitter, now: datetime) -> noti
         return by
     suspension = _last(measures, MeasureKind.suspension)
     if suspension is not None and suspension.until is not None and suspension.until > now:
-        raise notices.NoticeError(
-            "notifier_suspended",
-            f"notices from this notifier are not processed until {suspension.until.isoformat()} "
-            f"(Regulation (EU) 2022/2065 Art. 23(2)): {suspension.reason}",
-            status=403,
-            details={
-                "until": suspension.until.isoformat(),
-                "reason": suspension.reason,
-                "measure_id": suspension.id,
-            },
+        by = replace(
+            by,
+            suspension=notices.Suspension(
+                until=suspension.until, reason=suspension.reason, measure_id=suspension.id
+            ),
         )
     trust = _last(measures, MeasureKind.trust_revoked, MeasureKind.trust_restored)
     if by.trusted and trust is not None and trust.kind is MeasureKind.trust_revoked:

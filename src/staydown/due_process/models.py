@@ -85,6 +85,7 @@ class Complaint(Base):
     received_at: Mapped[datetime]
     decision_taken_at: Mapped[datetime]  # when the contested decision was taken (earliest item)
     decision_taken_by: Mapped[list[Any]]  # who took it: those may not decide the complaint
+    informed_at: Mapped[datetime | None]  # when the complainant was told of it: the window starts then
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))
     answer: Mapped[str | None] = mapped_column(Text)

@@ -28,6 +28,7 @@ from staydown.due_process.models import StatementOfReasons
 from staydown.due_process.schemas import DsaStatement, StatementRead
 from staydown.due_process.statements import (
     FIELD_NAMES,
+    LEGAL_GROUNDS,
     ItemRestriction,
     Restriction,
     StatementFields,
@@ -196,6 +197,7 @@ def _voluntary(fields: StatementFields, record: StagedRecord) -> StatementFields
     values = fields.as_dict()
     values |= {
         "source_type": "SOURCE_VOLUNTARY",
+        "illegal_content_legal_ground": LEGAL_GROUNDS["voluntary"],
         "automated_detection": "Yes",
         "decision_facts": f"Access to {record.payload.get('url') or record.target} was disabled: "
         f"{record.payload.get('reason') or 'a copy of content already found infringing'}.",
@@ -307,7 +309,9 @@ def _send(session: Session, pending: _Pending, at: datetime) -> None:
         customer = accounts.get_customer(session, customer_id)
         if customer is None:
             continue
-        subject, body = render_letter(statements)
+        zone_ids = {row[4] for row in pending.rows if row[3] == customer_id and row[4] is not None}
+        service_type = notices.widest_service(accounts.service_types(session, zone_ids).values())
+        subject, body = render_letter(statements, redress=notices.service_duties(service_type).redress)
         notice_ids = sorted(pending.notices.get(customer_id, ()))
         message = enforcement.enqueue_message(
             session,
@@ -380,13 +384,28 @@ def _dsa(row: StatementOfReasons) -> dict[str, Any]:
     return {"puid": row.puid} | {name: getattr(row, name) for name in _FIELDS}
 
 
-def list_statements(session: Session, *, start: datetime, end: datetime) -> list[DsaStatement]:
-    """Every statement issued in ``[start, end)``, with the DSA Transparency Database field names."""
-    rows = session.scalars(
-        select(StatementOfReasons)
-        .where(StatementOfReasons.created_at >= start, StatementOfReasons.created_at < end)
-        .order_by(StatementOfReasons.id)
+def list_statements(
+    session: Session, *, start: datetime, end: datetime, for_database: bool = False
+) -> list[DsaStatement]:
+    """Every statement issued in ``[start, end)``, with the DSA Transparency Database field names.
+
+    ``for_database``: only those the Transparency Database takes, the statements of online
+    platforms (Art. 24(5)); caching and hosting zones' statements stay with the provider.
+    """
+    rows = list(
+        session.scalars(
+            select(StatementOfReasons)
+            .where(StatementOfReasons.created_at >= start, StatementOfReasons.created_at < end)
+            .order_by(StatementOfReasons.id)
+        )
     )
+    if for_database:
+        types = accounts.service_types(session, {row.zone_id for row in rows if row.zone_id is not None})
+        rows = [
+            row
+            for row in rows
+            if row.zone_id is not None and notices.service_duties(types[row.zone_id]).dsa_database
+        ]
     return [DsaStatement.model_validate(_dsa(row)) for row in rows]
 
 

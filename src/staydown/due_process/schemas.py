@@ -69,6 +69,16 @@ class CourtActionCreate(_In):
     description: str | None = Field(None, max_length=_TEXT)
     counter_notice_id: int | None = None
 
+    @model_validator(mode="after")
+    def _says_which_action(self) -> CourtActionCreate:
+        # A report that names no court, case, date or description cannot be checked, yet it would
+        # stop the restoration for good: it is no report of a court action.
+        if not (self.court or self.case_number or self.filed_on or self.description):
+            raise ValueError(
+                "a court action is reported with at least one of court, case_number, filed_on or description"
+            )
+        return self
+
 
 class CourtActionRead(BaseModel):
     notice_id: int

@@ -56,6 +56,7 @@ from staydown.due_process.reasons import (
     read,
     reverse_statements,
 )
+from staydown.due_process.retention import erase_counter_notice_contacts, erase_customer
 from staydown.due_process.schemas import (
     CounterNoticeCreate,
     CounterNoticeRead,
@@ -64,7 +65,6 @@ from staydown.due_process.schemas import (
 from staydown.enforcement import service as enforcement
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent, ItemStatus
-from staydown.types import Regime
 
 if TYPE_CHECKING:
     pass
@@ -74,6 +74,8 @@ __all__ = [
     "change_trust",
     "complaint_read",
     "decide_complaint",
+    "erase_counter_notice_contacts",
+    "erase_customer",
     "file_complaint",
     "find_statements",
     "get_complaint",
@@ -144,7 +146,7 @@ def file_counter_notice(
             )
         customer_id = next(iter(owners))
     assert customer_id is not None
-    if notice.regime is not Regime.dmca:
+    if not notices.regime_rules(notice.regime).counter_notice:
         raise DueProcessError(
             "not_a_dmca_notice",
             f"counter-notices answer DMCA notices (17 U.S.C. 512(g)); notice {notice.id} is a "

@@ -15,6 +15,9 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
 
+from staydown.notices import service as notices
+from staydown.types import Regime
+
 # Every EEA state: a block at the edge applies wherever the network serves.
 EEA = [
     *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE"),
@@ -64,16 +67,16 @@ _CONTENT_TYPES = {
     "CONTENT_TYPE_APP": {".apk", ".ipa", ".exe", ".msi", ".dmg", ".appimage"},
 }
 
-LEGAL_GROUNDS = {
-    "dmca": "Copyright infringement: notice under 17 U.S.C. 512(c)(3); in the EU, the rights of "
-    "reproduction and communication to the public (Directive 2001/29/EC Arts. 2 and 3) as implemented "
-    "in national law.",
-    "dsa": "Copyright infringement: the rights of reproduction and communication to the public "
-    "(Directive 2001/29/EC Arts. 2 and 3) as implemented in national law; notice under Regulation "
-    "(EU) 2022/2065 Art. 16.",
-    "jp": "Copyright infringement: Japanese Copyright Act (Act No. 48 of 1970) Arts. 21 and 23; in the "
-    "EU, Directive 2001/29/EC Arts. 2 and 3 as implemented in national law; removal request under the "
-    "Information Distribution Platform Act.",
+EXPLANATION_LIMIT = 2000
+
+# Each regime states its own ground (``notices.regimes``); a copy found by the provider's own
+# detection (stay-down) follows no notice.
+LEGAL_GROUNDS = {regime.value: notices.regime_rules(regime).legal_ground for regime in Regime} | {
+    "voluntary": (
+        "Copyright infringement: the rights of reproduction and communication to the public "
+        "(Directive 2001/29/EC Arts. 2 and 3) as implemented in national law; a copy of content "
+        "already found infringing, detected by the provider's own means."
+    )
 }
 
 
@@ -210,9 +213,10 @@ def item_template(restriction: ItemRestriction) -> StatementFields:
         account_type="ACCOUNT_TYPE_BUSINESS" if restriction.business else "ACCOUNT_TYPE_PRIVATE",
         decision_ground="DECISION_GROUND_ILLEGAL_CONTENT",
         illegal_content_legal_ground=LEGAL_GROUNDS.get(restriction.regime, LEGAL_GROUNDS["dsa"]),
+        # The Transparency Database takes at most 2,000 characters here (decision_facts: 5,000).
         illegal_content_explanation=(
             restriction.explanation or "The notifier states the copy is unauthorised."
-        )[:5000],
+        )[:EXPLANATION_LIMIT],
         incompatible_content_ground=None,
         incompatible_content_explanation=None,
         incompatible_content_illegal=None,
@@ -281,7 +285,11 @@ def zone_statement(restriction: ZoneRestriction) -> StatementFields:
 
 
 def render_letter(
-    statements: list[tuple[str, str, StatementFields]], *, provider: str = "", limit: int = 50
+    statements: list[tuple[str, str, StatementFields]],
+    *,
+    provider: str = "",
+    limit: int = 50,
+    redress: str = REDRESS,
 ) -> tuple[str, str]:
     """Subject and body of the letter that sends ``(puid, subject-of-restriction, fields)`` to a customer."""
     count = len(statements)
@@ -309,5 +317,5 @@ def render_letter(
         ]
     if count > limit:
         lines += [f"... and {count - limit} more, listed at GET /v1/statements.", ""]
-    lines.append(REDRESS)
+    lines.append(redress)
     return subject, "\n".join(lines)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from staydown.db import journal
@@ -258,6 +258,66 @@ def has_message(session: Session, *, kind: str, notice_id: int) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+ERASED_TEXT = "(erased)"
+
+
+def erase_messages(
+    session: Session,
+    *,
+    customer_id: int | None = None,
+    recipients: Sequence[str] = (),
+    about: tuple[Sequence[int], str] | None = None,
+    before: datetime | None = None,
+    keep_customers: Sequence[int] = (),
+) -> int:
+    """Erase the personal data of outbox messages (recipient, subject, body, payload): those of
+    ``customer_id``, sent to ``recipients`` or ``about`` (notice ids, kind prefix) some notices (letters
+    to others that carry the customer's data), or every message written before ``before`` (a
+    retention period) except those of ``keep_customers`` (under legal hold). Return how many.
+
+    The message stays (its kind, times and status are the record that a letter went out); one not
+    yet sent is not sent any more.
+    """
+    stmt = update(OutboxMessage).where(OutboxMessage.body != ERASED_TEXT)
+    if before is not None:
+        stmt = stmt.where(OutboxMessage.created_at < before)
+    else:
+        chosen = []
+        if customer_id is not None:
+            chosen.append(OutboxMessage.customer_id == customer_id)
+        if recipients:
+            chosen.append(OutboxMessage.recipient.in_(list(recipients)))
+        if about is not None and about[0]:
+            notice_ids, prefix = about
+            chosen.append(
+                OutboxMessage.notice_id.in_(list(notice_ids))
+                & OutboxMessage.kind.startswith(prefix, autoescape=True)
+            )
+        if not chosen:
+            return 0
+        stmt = stmt.where(or_(*chosen))
+    if keep_customers:
+        stmt = stmt.where(
+            (OutboxMessage.customer_id.is_(None)) | (OutboxMessage.customer_id.not_in(list(keep_customers)))
+        )
+    result = session.execute(
+        stmt.values(
+            recipient=ERASED_TEXT,
+            subject=ERASED_TEXT,
+            body=ERASED_TEXT,
+            payload={},
+            last_error=None,
+        ).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.body == ERASED_TEXT, OutboxMessage.status == OutboxStatus.pending)
+        .values(status=OutboxStatus.failed, last_error="erased before it was sent")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def due_messages(session: Session, *, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:

@@ -26,6 +26,7 @@ from staydown.notices.schemas import (
     NoticeRead,
     NoticeSummary,
     NoticeSupplement,
+    ObjectionIn,
 )
 from staydown.types import Role
 
@@ -34,6 +35,7 @@ router = APIRouter(prefix="/v1/notices", tags=["notices"])
 Submitting = Annotated[Principal, Depends(require(Role.submitter, Role.agent))]
 Reading = Annotated[Principal, Depends(require(Role.agent, Role.legal, Role.submitter, Role.customer))]
 Deciding = Annotated[Principal, Depends(require(Role.agent))]
+Objecting = Annotated[Principal, Depends(require(Role.customer, Role.agent))]
 
 
 def _is_overdue(notice: Notice, now_ts: float) -> bool:
@@ -63,6 +65,8 @@ def render(
         trusted=notice.trusted,
         missing_elements=notice.missing_elements,
         missing_element_explanations=service.explanations(notice),
+        advisory_elements=service.advisory_elements(notice),
+        sanction=notice.sanction,
         received_at=notice.received_at,
         deadline_at=notice.deadline_at,
         first_actioned_at=notice.first_actioned_at,
@@ -102,6 +106,8 @@ def render(
                 duplicate_of=item.duplicate_of_id,
                 decided_at=item.decided_at,
                 decision_reason=item.decision_reason,
+                inquiry_due_at=item.inquiry_due_at,
+                caching_trigger=item.caching_trigger,
             )
             for item in items
         ],
@@ -242,7 +248,15 @@ def decide_notice(
     if notice is None:
         raise ApiError(404, "not_found", f"notice {notice_id} does not exist")
     service.decide(
-        session, notice, dict(body.items), reason=body.reason, actor=who.actor, now=now, settings=settings
+        session,
+        notice,
+        dict(body.items),
+        reason=body.reason,
+        actor=who.actor,
+        now=now,
+        settings=settings,
+        election=body.election,
+        caching_trigger=body.caching_trigger,
     )
     session.commit()
     return render(session, notice, service.item_views(session, notice_id), now_ts=now.timestamp())
@@ -269,3 +283,25 @@ def supplement_notice(
     service.supplement(session, notice, body, by=by, now=now, settings=settings)
     session.commit()
     return render(session, notice, service.item_views(session, notice_id), now_ts=now.timestamp())
+
+
+@router.post("/{notice_id}/objection", response_model=NoticeRead)
+def object_to_inquiry(
+    notice_id: int, body: ObjectionIn, who: Objecting, session: Writer, now: NowDep, settings: SettingsDep
+) -> NoticeRead:
+    """The sender objects, with reasons, to removal after an inquiry: the items return to review."""
+    notice = _visible(session, notice_id, who)
+    customer_id = who.customer_id if who.role is Role.customer else None
+    service.object_to_inquiry(
+        session,
+        notice,
+        body.items,
+        reasons=body.reasons,
+        customer_id=customer_id,
+        actor=who.actor,
+        now=now,
+        settings=settings,
+    )
+    session.commit()
+    items = service.item_views(session, notice_id, customer_id=customer_id)
+    return render(session, notice, items, now_ts=now.timestamp(), show_submitter=customer_id is None)

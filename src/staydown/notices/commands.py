@@ -34,7 +34,9 @@ from staydown.notices.flows import (
     lift_block,
 )
 from staydown.notices.models import Notice, NoticeItem
+from staydown.notices.regimes import rules_of
 from staydown.policy import service as policy
+from staydown.types import Recipient
 
 
 def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
@@ -117,8 +119,13 @@ def _tell_submitter(session: Session, step: enforcement.Step, commands: Sequence
             .where(NoticeItem.notice_id == notice.id)
             .group_by(NoticeItem.status)
         ).all()
+        rules = rules_of(notice.regime)
         letter = messages.decision(
-            notice, {status.value: count for status, count in counts}, provider=settings.provider_name
+            notice,
+            {status.value: count for status, count in counts},
+            provider=settings.provider_name,
+            redress=rules.redress(notices.notice_service_type(session, notice.id)),
+            automated=notice.trusted and rules.trusted_direct_action(),
         )
         notices.tell(session, notice, letter, kind="notice_decision", at=step.now)
 
@@ -248,8 +255,20 @@ def _forward(
         )
     )
     to_host = isinstance(command, ForwardToHost)
+    rules = rules_of(notice.regime)
+    fields = rules.shared(
+        Recipient.host if to_host else Recipient.customer,
+        party="complainant",
+        organisation=bool(notice.submitter_organization),
+    )
     letter = messages.forward(
-        notice, urls, provider=settings.provider_name, hostname=zone.hostname, to_host=to_host
+        notice,
+        urls,
+        provider=settings.provider_name,
+        hostname=zone.hostname,
+        to_host=to_host,
+        complainant_fields=fields,
+        redress=rules.redress(zone.service_type),
     )
     if to_host:
         recipient = zone.host_contact

@@ -43,6 +43,7 @@ class ItemStatus(enum.StrEnum):
     rejected = "rejected"
     counter_noticed = "counter_noticed"
     restored = "restored"
+    inquiry = "inquiry"  # the sender was asked whether it agrees to removal (Japan) and may object
 
 
 class NoticeEvent(enum.StrEnum):
@@ -54,6 +55,7 @@ class NoticeEvent(enum.StrEnum):
     decided_actioned = "decided_actioned"  # every item decided, at least one actioned
     decided_rejected = "decided_rejected"  # every item decided, none actioned
     withdrawn = "withdrawn"
+    expired = "expired"  # an incomplete notice was not completed in time
 
 
 class ItemEvent(enum.StrEnum):
@@ -62,6 +64,8 @@ class ItemEvent(enum.StrEnum):
     counter_notice = "counter_notice"
     restore = "restore"
     uphold = "uphold"  # the complainant reported a court action: the block stays
+    inquire = "inquire"  # ask the sender before removal (Japan)
+    objected = "objected"  # the sender objected with reasons: back to the agent
 
 
 class ConflictingDecisions(Exception):
@@ -89,6 +93,10 @@ NOTICE_TRANSITIONS: dict[tuple[NoticeStatus, NoticeEvent], NoticeStatus] = {
     (N.incomplete, E.completed): N.accepted,
     (N.incomplete, E.nothing_on_network): N.closed,
     (N.incomplete, E.withdrawn): N.closed,
+    (N.incomplete, E.expired): N.closed,
+    # An agent may act on what an incomplete notice shows (actual knowledge) without waiting for it.
+    (N.incomplete, E.decided_actioned): N.actioned,
+    (N.incomplete, E.decided_rejected): N.rejected,
     (N.accepted, E.decided_actioned): N.actioned,
     (N.accepted, E.decided_rejected): N.rejected,
     (N.accepted, E.withdrawn): N.closed,
@@ -108,7 +116,14 @@ ITEM_TRANSITIONS: dict[tuple[ItemStatus, ItemEvent], ItemStatus] = {
     (IS.counter_noticed, IE.restore): IS.restored,
     (IS.counter_noticed, IE.uphold): IS.actioned,
     (IS.restored, IE.action): IS.actioned,
+    (IS.pending_review, IE.inquire): IS.inquiry,
+    (IS.inquiry, IE.action): IS.actioned,
+    (IS.inquiry, IE.reject): IS.rejected,
+    (IS.inquiry, IE.objected): IS.pending_review,
 }
+
+# Items in these states wait for a decision: their notice is not settled.
+WAITING = frozenset({IS.pending_review, IS.inquiry})
 
 # An item in one of these states carries a block of its resource.
 BLOCKING = frozenset({IS.actioned, IS.counter_noticed})
@@ -290,7 +305,7 @@ def decision_commands(notice_id: int, newly_actioned: Iterable[ItemRef]) -> list
 def settle_notice(state: NoticeStatus, item_states: Iterable[ItemStatus]) -> NoticeStatus:
     """Return the notice state once no item waits for review (or ``state`` while some do)."""
     states = list(item_states)
-    if any(s is IS.pending_review for s in states):
+    if any(s in WAITING for s in states):
         return state
     if any(s in (IS.actioned, IS.counter_noticed, IS.restored) for s in states):
         event = E.decided_actioned

@@ -41,6 +41,8 @@ class Notice(Base):
     signature: Mapped[str | None] = mapped_column(String(300))
     missing_elements: Mapped[list[str]]
     content_sha256: Mapped[str] = mapped_column(String(64))
+    # A measure against the notifier that applies to this notice, as stated to everyone who reads it.
+    sanction: Mapped[str | None] = mapped_column(Text)
 
     received_at: Mapped[datetime]
     deadline_at: Mapped[datetime]
@@ -79,5 +81,10 @@ class NoticeItem(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 17 U.S.C. 512(b)(2)(E): why a cached copy was removed (origin_removed | court_ordered).
+    caching_trigger: Mapped[str | None] = mapped_column(String(32))
+    # The Japanese sender inquiry: when the sender's time to object ends, and whether it is election content.
+    inquiry_due_at: Mapped[datetime | None]
+    election: Mapped[bool | None] = mapped_column(Boolean)
 
     notice: Mapped[Notice] = relationship(back_populates="items")

@@ -89,6 +89,8 @@ class ItemRead(BaseModel):
     duplicate_of: int | None = None
     decided_at: datetime | None = None
     decision_reason: str | None = None
+    inquiry_due_at: datetime | None = None
+    caching_trigger: str | None = None
 
 
 class NoticeRead(BaseModel):
@@ -98,6 +100,8 @@ class NoticeRead(BaseModel):
     trusted: bool
     missing_elements: list[str]
     missing_element_explanations: dict[str, str] = {}
+    advisory_elements: list[str] = []  # asked for by forms, not by the statute: never blocking
+    sanction: str | None = None
     received_at: datetime
     deadline_at: datetime
     first_actioned_at: datetime | None
@@ -134,5 +138,17 @@ class NoticePage(BaseModel):
 
 
 class DecisionIn(_In):
-    items: dict[int, Literal["action", "reject"]] = Field(min_length=1)
+    """An agent's decision: ``inquire`` (Japanese notices) asks the sender before removal."""
+
+    items: dict[int, Literal["action", "reject", "inquire"]] = Field(min_length=1)
     reason: str = Field(min_length=1, max_length=_TEXT)
+    election: StrictBool = False  # election-related content: the sender has 2 days, not 7
+    # 17 U.S.C. 512(b)(2)(E): what makes a cached copy removable.
+    caching_trigger: Literal["origin_removed", "court_ordered"] | None = None
+
+
+class ObjectionIn(_In):
+    """The sender's objection to removal after an inquiry, with its reasons."""
+
+    items: list[int] = Field(min_length=1, max_length=1000)
+    reasons: str = Field(min_length=1, max_length=_TEXT)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -25,12 +25,13 @@ from staydown.db.base import bulk_insert, table_of
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.fingerprints import service as fingerprints
-from staydown.notices import messages
+from staydown.notices import inquiry, messages
 from staydown.notices.elements import ELEMENTS, Assessment, NoticeFacts, Outcome, assess
 from staydown.notices.flows import (
     BLOCKING,
     ITEM_TRANSITIONS,
     OUTCOME_EVENTS,
+    WAITING,
     Command,
     ConflictingDecisions,
     ItemEvent,
@@ -48,11 +49,17 @@ from staydown.notices.flows import (
     settle_notice,
 )
 from staydown.notices.models import Notice, NoticeItem
+from staydown.notices.regimes import rules_of
+from staydown.notices.regimes.base import RegimeRules
+from staydown.notices.regimes.services import Duties, duties, widest
 from staydown.notices.schemas import NoticeCreate, NoticeSupplement
+from staydown.types import Recipient, Regime, ServiceType
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
 
 DEADLINE_TIMER = "notice_deadline"
 OVERDUE_LETTER = "notice_overdue"
+INCOMPLETE_TIMER = "notice_incomplete_expiry"
+INQUIRY_TIMER = inquiry.INQUIRY_TIMER
 AUDIT_BATCH = 1000  # items named per audit entry of one decision
 _ITEM_COLUMNS = (
     "notice_id",
@@ -78,13 +85,23 @@ class NoticeError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Suspension:
+    """A measure suspending the processing of a notifier's notices (DSA Art. 23(2))."""
+
+    until: datetime
+    reason: str
+    measure_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Submitter:
-    """Who submitted a notice, as the API key says."""
+    """Who submitted a notice, as the API key says, and any measure against it now."""
 
     key_id: int | None
     trusted: bool
     actor: str
     source_ip: str | None = None
+    suspension: Suspension | None = None
 
 
 # The columns that hold a notice's legal elements (a supplement may replace them).
@@ -176,10 +193,10 @@ _intake_gates: list[IntakeGate] = []
 
 
 def add_intake_gate(gate: IntakeGate) -> None:
-    """Let a measure against a notifier refuse its notices or withdraw its trust before intake.
-
-    A gate returns the submitter as intake should treat it, or raises ``NoticeError``. Domains that
-    decide such measures (notifier misuse) depend on this one, so they register here.
+    """Let a measure against a notifier reach intake: a gate returns the submitter as intake should
+    treat it (with its suspension, without trust). Intake decides what a suspension means under the
+    notice's regime. Domains that decide such measures (notifier misuse) depend on this one, so they
+    register here.
     """
     if gate not in _intake_gates:
         _intake_gates.append(gate)
@@ -193,6 +210,14 @@ def submit(
         by = gate(session, by, now)
     canonical = _canonicalise(data, settings)
     assessment = assess(data.regime, _facts(data))
+    zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
+    sanction, refused = _sanction(data.regime, by, [c.host for c in canonical], zones)
+    if by.suspension is not None:
+        by = dataclasses.replace(by, trusted=False)
+    rules = rules_of(data.regime)
+    deadline = settings.action_deadline
+    if by.trusted and not rules.trusted_direct_action():
+        deadline = min(deadline, timedelta(hours=settings.trusted_flagger_deadline_hours))
     s = data.submitter
     works = [w.model_dump() for w in data.works]
     notice = Notice(
@@ -216,13 +241,14 @@ def submit(
         missing_elements=assessment.missing_names,
         content_sha256=hashlib.sha256(canonical_json(data.model_dump(mode="json")).encode()).hexdigest(),
         received_at=now,
-        deadline_at=now + settings.action_deadline,
+        deadline_at=now + deadline,
         item_count=len(data.items),
+        sanction=sanction,
     )
     session.add(notice)
     session.flush()
     notice.status = notice_transition(NoticeStatus.received, OUTCOME_EVENTS[assessment.outcome])
-    refs = _insert_items(session, notice, data, canonical, assessment)
+    refs = _insert_items(session, notice, data, canonical, assessment, zones, refused, sanction, now=now)
     audit.record(
         session,
         at=now,
@@ -235,7 +261,9 @@ def submit(
             "items": len(refs),
             "trusted": by.trusted,
             "missing_elements": assessment.missing_names,
+            "advisory_elements": assessment.advisory_names,
             "content_sha256": notice.content_sha256,
+            "sanction": sanction,
         },
     )
     tell(
@@ -257,7 +285,55 @@ def submit(
         _accept(session, notice, refs, by=by, now=now, settings=settings)
     else:
         _settle(session, notice, now=now)
+    if notice.status is NoticeStatus.incomplete:
+        enforcement.schedule_timer(
+            session,
+            kind=INCOMPLETE_TIMER,
+            due_at=now + timedelta(days=settings.incomplete_notice_days),
+            subject=("notice", notice.id),
+            now=now,
+        )
     return notice
+
+
+def _sanction(
+    regime: Regime, by: Submitter, hosts: Sequence[str], zones: dict[str, Any]
+) -> tuple[str | None, frozenset[int]]:
+    """What a suspension of the notifier means for this notice: the sanction stated on it, and the
+    zones whose items are not processed. Refuse the notice when no item could be processed.
+
+    DSA Art. 23(2) lets online platforms suspend the processing of a notifier's notices; nothing in
+    17 U.S.C. 512 or the Japanese Act does, so those notices are taken in and assessed all the same.
+    """
+    suspension = by.suspension
+    if suspension is None:
+        return None, frozenset()
+    rules = rules_of(regime)
+    refused = frozenset(
+        zone.id for zone in zones.values() if rules.misuse_suspension_applies(zone.service_type)
+    )
+    resolved = [host for host in hosts if host in zones]
+    until = suspension.until.isoformat()
+    if refused and all(zones[host].id in refused for host in resolved):
+        raise NoticeError(
+            "notifier_suspended",
+            f"notices from this notifier are not processed until {until} "
+            f"(Regulation (EU) 2022/2065 Art. 23(2)): {suspension.reason}",
+            status=403,
+            details={"until": until, "reason": suspension.reason, "measure_id": suspension.measure_id},
+        )
+    text = (
+        f"The notifier is suspended until {until} under Regulation (EU) 2022/2065 Art. 23(2) "
+        f"({suspension.reason}); "
+    )
+    if refused:
+        text += "items on online platforms are not processed, the others are assessed on their merits."
+    else:
+        text += (
+            f"Art. 23 does not reach {rules.label} notices here, so this one is taken in and assessed on its "
+            "merits, without trusted treatment."
+        )
+    return text, refused
 
 
 def _insert_items(
@@ -266,14 +342,18 @@ def _insert_items(
     data: NoticeCreate,
     canonical: list[CanonicalURL],
     assessment: Assessment,
+    zones: dict[str, Any],
+    refused: frozenset[int],
+    sanction: str | None,
+    *,
+    now: datetime,
 ) -> list[tuple[ItemRef, ItemStatus]]:
-    zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
     rows: list[tuple[Any, ...]] = []
     for position, (item, url) in enumerate(zip(data.items, canonical, strict=True)):
         zone = zones.get(url.host)
         if zone is None:
             status = ItemStatus.not_on_network
-        elif assessment.outcome is Outcome.insufficient:
+        elif assessment.outcome is Outcome.insufficient or zone.id in refused:
             status = ItemStatus.rejected
         else:
             status = ItemStatus.pending_review
@@ -294,9 +374,17 @@ def _insert_items(
         )
     bulk_insert(session, NoticeItem, _ITEM_COLUMNS, rows)
     # One executemany, then the ids in position order (RETURNING would cost a round trip per row on SQLite).
-    ids = session.scalars(
-        select(NoticeItem.id).where(NoticeItem.notice_id == notice.id).order_by(NoticeItem.position)
+    ids = list(
+        session.scalars(
+            select(NoticeItem.id).where(NoticeItem.notice_id == notice.id).order_by(NoticeItem.position)
+        )
     )
+    if refused:
+        session.execute(
+            update(NoticeItem)
+            .where(NoticeItem.notice_id == notice.id, NoticeItem.zone_id.in_(sorted(refused)))
+            .values(decided_at=now, decided_by="intake", decision_reason=sanction)
+        )
     return [
         (
             ItemRef(
@@ -343,8 +431,10 @@ def _accept(
     now: datetime,
     settings: Settings,
 ) -> None:
-    """A complete notice: link copies of one resource; act at once for a trusted flagger, and on
-    copies of what is blocked now; leave the rest to review."""
+    """A complete notice: link copies of one resource; act at once for a trusted flagger (where the
+    regime lets trust act without review), and on copies of what is blocked now; leave the rest to review."""
+    if by.trusted and not rules_of(notice.regime).trusted_direct_action():
+        by = dataclasses.replace(by, trusted=False)
     refs, states = _link_copies(session, refs)
     to_action = [
         (ref, status)
@@ -475,6 +565,11 @@ def _settle(session: Session, notice: Notice, *, now: datetime) -> None:
         if statuses and all(s is ItemStatus.not_on_network for s in statuses):
             notice.status = notice_transition(notice.status, NoticeEvent.nothing_on_network)
             notice.decided_at = now
+        elif statuses and not any(s in WAITING or s is ItemStatus.not_on_network for s in statuses):
+            # An agent decided every item on what the notice shows: it is settled as any other.
+            notice.status = settle_notice(notice.status, statuses)
+            notice.decided_at = now
+            enforcement.cancel_timers(session, kind=INCOMPLETE_TIMER, subject=("notice", notice.id), now=now)
         return
     if notice.status is NoticeStatus.received:
         return
@@ -497,6 +592,44 @@ def _run(
 ) -> None:
     """Execute workflow commands inside the current unit of work."""
     enforcement.run_commands(session, commands, enforcement.Step(notice, now, actor, settings))
+
+
+def notice_service_type(session: Session, notice_id: int) -> ServiceType:
+    """The service type with the most duties among the zones the notice's items are on."""
+    zone_ids = session.scalars(
+        select(NoticeItem.zone_id)
+        .where(NoticeItem.notice_id == notice_id, NoticeItem.zone_id.is_not(None))
+        .distinct()
+    ).all()
+    return widest(accounts.service_types(session, [z for z in zone_ids if z is not None]).values())
+
+
+def complainant_for(notice: Notice, recipient: Recipient) -> dict[str, str]:
+    """What of the notice's complainant ``recipient`` may be given under the notice's regime."""
+    fields = rules_of(notice.regime).shared(
+        recipient, party="complainant", organisation=bool(notice.submitter_organization)
+    )
+    return messages.complainant(notice, fields)
+
+
+def service_duties(service_type: ServiceType) -> Duties:
+    """What a zone of ``service_type`` owes (see ``notices.regimes.services``)."""
+    return duties(service_type)
+
+
+def widest_service(types: Iterable[ServiceType]) -> ServiceType:
+    """The service type with the most duties among ``types``."""
+    return widest(types)
+
+
+def regime_rules(regime: Regime | str) -> RegimeRules:
+    """Everything ``regime`` decides (see ``notices.regimes``)."""
+    return rules_of(regime)
+
+
+def shared_fields(regime: Regime, recipient: Recipient, *, party: str, organisation: bool) -> frozenset[str]:
+    """Which fields of ``party`` (complainant or customer) ``recipient`` may be given under ``regime``."""
+    return rules_of(regime).shared(recipient, party=party, organisation=organisation)
 
 
 def holding_items(
@@ -566,6 +699,8 @@ ITEM_VIEW = (
     NoticeItem.duplicate_of_id,
     NoticeItem.decided_at,
     NoticeItem.decision_reason,
+    NoticeItem.inquiry_due_at,
+    NoticeItem.caching_trigger,
 )
 
 
@@ -629,13 +764,19 @@ def decide(
     actor: str,
     now: datetime,
     settings: Settings,
+    election: bool = False,
+    caching_trigger: str | None = None,
 ) -> None:
-    """Apply an agent's decision on some or all of a notice's items."""
+    """Apply an agent's decision on some or all of a notice's items.
+
+    An incomplete notice may be decided too: what it shows can give the provider actual knowledge,
+    so the agent acts on that (the reason says so) rather than waiting for the missing elements.
+    """
     if notice.status is NoticeStatus.incomplete:
-        raise NoticeError(
-            "notice_incomplete",
-            "the notice lacks required elements: " + "; ".join(notice.missing_elements),
-            status=409,
+        reason = (
+            "acted on actual knowledge although the notice lacks "
+            + "; ".join(notice.missing_elements)
+            + f": {reason}"
         )
     if notice.status in (NoticeStatus.closed, NoticeStatus.received):
         raise NoticeError("notice_closed", f"notice {notice.id} is {notice.status.value}", status=409)
@@ -650,11 +791,20 @@ def decide(
         raise NoticeError(
             "unknown_items", f"item(s) {unknown[:20]} are not part of notice {notice.id}", status=422
         )
-    chosen = {
-        item_id: ItemEvent.action if verdict == "action" else ItemEvent.reject
-        for item_id, verdict in decisions.items()
+    chosen = {item_id: ItemEvent(verdict) for item_id, verdict in decisions.items()}
+    rules = rules_of(notice.regime)
+    if ItemEvent.inquire in chosen.values() and rules.inquiry is None:
+        raise NoticeError(
+            "inquiry_not_available",
+            f"an inquiry to the sender is part of Japanese removal requests; notice {notice.id} is a "
+            f"{rules.label} notice",
+            status=422,
+        )
+    groups: dict[ItemEvent, list[tuple[ItemRef, ItemStatus]]] = {
+        ItemEvent.action: [],
+        ItemEvent.reject: [],
+        ItemEvent.inquire: [],
     }
-    groups: dict[ItemEvent, list[tuple[ItemRef, ItemStatus]]] = {ItemEvent.action: [], ItemEvent.reject: []}
     for item, event in _together(session, notice, items, chosen):
         if (item.status, event) not in ITEM_TRANSITIONS:
             raise NoticeError(
@@ -663,6 +813,19 @@ def decide(
                 status=409,
             )
         groups[event].append((_ref(item), item.status))
+    if groups[ItemEvent.action]:
+        _record_caching_trigger(session, groups[ItemEvent.action], caching_trigger)
+    if groups[ItemEvent.inquire]:
+        inquiry.open_inquiry(
+            session,
+            notice,
+            groups.pop(ItemEvent.inquire),
+            reason=reason,
+            actor=actor,
+            now=now,
+            settings=settings,
+            election=election,
+        )
     for event, group in groups.items():
         if group:
             _apply(
@@ -676,6 +839,26 @@ def decide(
                 automated=False,
                 settings=settings,
             )
+
+
+CACHING_TRIGGERS = ("origin_removed", "court_ordered")
+
+
+def _record_caching_trigger(
+    session: Session, items: Sequence[tuple[ItemRef, ItemStatus]], trigger: str | None
+) -> None:
+    """Record on items of caching zones what 17 U.S.C. 512(b)(2)(E) made them removable by: the
+    material was removed at the origin, or a court ordered it (``not_stated`` when the agent named
+    neither, so the record shows the removal rests on another ground)."""
+    zone_ids = {ref.zone_id for ref, _state in items if ref.zone_id is not None}
+    caching = accounts.zone_ids_of_type(session, zone_ids, ServiceType.caching)
+    ids = [ref.item_id for ref, _state in items if ref.zone_id in caching]
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(NoticeItem)
+            .where(NoticeItem.id.in_(ids[start : start + 500]))
+            .values(caching_trigger=trigger or "not_stated")
+        )
 
 
 def _together(
@@ -746,6 +929,18 @@ def supplement(
         raise NoticeError("not_incomplete", f"notice {notice.id} is {notice.status.value}", status=409)
     for gate in _intake_gates:  # a notifier suspended or untrusted since it filed is treated so now
         by = gate(session, by, now)
+    if by.suspension is not None:
+        hosts = list(
+            session.scalars(
+                select(NoticeItem.hostname)
+                .where(NoticeItem.notice_id == notice.id, NoticeItem.zone_id.is_not(None))
+                .distinct()
+            )
+        )
+        notice.sanction, _refused = _sanction(
+            notice.regime, by, hosts, accounts.zones_by_hostname(session, hosts)
+        )
+        by = dataclasses.replace(by, trusted=False)
     # The notice as supplemented must pass what intake asks of a notice, or nothing of it changes.
     elements = {column: getattr(notice, column) for column in _ELEMENT_COLUMNS}
     if data.submitter is not None:
@@ -793,6 +988,7 @@ def supplement(
     if assessment.outcome is not Outcome.complete:
         return notice
     notice.status = notice_transition(notice.status, NoticeEvent.completed)
+    enforcement.cancel_timers(session, kind=INCOMPLETE_TIMER, subject=("notice", notice.id), now=now)
     items = items_of(session, notice.id)
     refs = [(_ref(item), item.status) for item in items]
     _accept(session, notice, refs, by=by, now=now, settings=settings)
@@ -819,6 +1015,12 @@ def _check_work_indexes(session: Session, notice: Notice, *, works: int) -> None
         "the supplement was not accepted",
         details=[_unknown_work(position, url, work, works=works) for position, url, work in rows],
     )
+
+
+def advisory_elements(notice: Notice) -> list[str]:
+    """Elements only the industry's forms ask for that the notice lacks (they never block it)."""
+    elements = {column: getattr(notice, column) for column in _ELEMENT_COLUMNS}
+    return assess(notice.regime, _stored_facts(elements, item_count=notice.item_count)).advisory_names
 
 
 def explanations(notice: Notice) -> dict[str, str]:
@@ -865,6 +1067,135 @@ def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: S
         payload=letter.payload,
         notice_id=notice.id,
     )
+
+
+def run_inquiry(session: Session, notice_id: int, *, now: datetime, settings: Settings) -> int:
+    """Fire an inquiry's timer: action the items whose sender did not object in time; return how many."""
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        return 0
+    items = inquiry.due_items(session, notice_id, now=now)
+    if not items:
+        return 0
+    rules = rules_of(notice.regime)
+    basis = rules.inquiry.legal_basis if rules.inquiry else "sender inquiry"
+    days = {inquiry.inquiry_days(settings, election=bool(item.election)) for item in items}
+    reason = (
+        f"the sender was asked and did not object within {'/'.join(str(d) for d in sorted(days))} days "
+        f"({basis})"
+    )
+    _apply(
+        session,
+        notice,
+        [(_ref(item), item.status) for item in items],
+        ItemEvent.action,
+        now=now,
+        actor="timer",
+        reason=reason,
+        automated=True,
+        settings=settings,
+    )
+    return len(items)
+
+
+def object_to_inquiry(
+    session: Session,
+    notice: Notice,
+    item_ids: Sequence[int],
+    *,
+    reasons: str,
+    customer_id: int | None,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+) -> list[int]:
+    """The sender objects to removal with its reasons: the items go back to the agent for review."""
+    items = inquiry.in_inquiry(session, notice.id, item_ids, customer_id)
+    found = {item.id for item in items}
+    unknown = sorted(set(item_ids) - found)
+    if unknown:
+        raise NoticeError(
+            "unknown_items", f"item(s) {unknown[:20]} are not part of notice {notice.id}", status=422
+        )
+    waiting = [item for item in items if item.status is ItemStatus.inquiry]
+    if len(waiting) != len(items):
+        raise NoticeError(
+            "not_in_inquiry",
+            "an objection answers an inquiry; item(s) "
+            f"{sorted(i.id for i in items if i.status is not ItemStatus.inquiry)[:20]} are not in one",
+            status=409,
+        )
+    late = [item.id for item in waiting if item.inquiry_due_at is not None and item.inquiry_due_at <= now]
+    if late:
+        raise NoticeError(
+            "inquiry_closed", f"the time to object for item(s) {late[:20]} has ended", status=409
+        )
+    ids = [item.id for item in waiting]
+    for item in waiting:
+        new, _commands = item_transition(item.status, ItemEvent.objected, _ref(item), reason=reasons)
+        item.status, item.inquiry_due_at = new, None
+        item.decision_reason = f"the sender objected: {reasons}"
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="items.inquiry_objected",
+        entity=("notice", notice.id),
+        data={"item_ids": ids[:1000], "reasons": reasons},
+    )
+    letter = messages.objection(notice, ids, reasons, provider=settings.provider_name)
+    enforcement.enqueue_message(
+        session,
+        at=now,
+        kind="notice_inquiry_objection",
+        channel=Channel.email,
+        recipient=settings.abuse_desk_email,
+        subject=letter.subject,
+        body=letter.body,
+        payload=letter.payload,
+        notice_id=notice.id,
+        customer_id=customer_id,
+    )
+    return ids
+
+
+def expire_incomplete(session: Session, notice_id: int, *, now: datetime, settings: Settings) -> None:
+    """Close a notice still incomplete when its time to be completed ends, and tell its notifier."""
+    notice = session.get(Notice, notice_id)
+    if notice is None or notice.status is not NoticeStatus.incomplete:
+        return
+    due = notice.received_at + timedelta(days=settings.incomplete_notice_days)
+    if now < due:  # the period was lengthened since the notice came in: wait for the new end
+        enforcement.schedule_timer(
+            session, kind=INCOMPLETE_TIMER, due_at=due, subject=("notice", notice.id), now=now
+        )
+        return
+    waiting = list(
+        session.scalars(
+            select(NoticeItem.id).where(
+                NoticeItem.notice_id == notice_id, NoticeItem.status.in_(sorted(WAITING))
+            )
+        )
+    )
+    reason = f"the notice was not completed within {settings.incomplete_notice_days:g} days"
+    for start in range(0, len(waiting), 500):
+        session.execute(
+            update(NoticeItem)
+            .where(NoticeItem.id.in_(waiting[start : start + 500]))
+            .values(status=ItemStatus.rejected, decided_at=now, decided_by="timer", decision_reason=reason)
+        )
+    notice.status = notice_transition(notice.status, NoticeEvent.expired)
+    notice.decided_at = now
+    audit.record(
+        session,
+        at=now,
+        actor="timer",
+        action="notice.expired",
+        entity=("notice", notice.id),
+        data={"items": len(waiting), "missing_elements": notice.missing_elements, "reason": reason},
+    )
+    letter = messages.expired(notice, settings.incomplete_notice_days, provider=settings.provider_name)
+    tell(session, notice, letter, kind="notice_expired", at=now)
 
 
 # --- steps other domains take on items (due process) ----------------------------------------------
@@ -986,6 +1317,27 @@ def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
         else:
             runs.append((id_, id_))
     return runs
+
+
+def erase_complainant_contacts(session: Session, *, before: datetime, keep_customers: Sequence[int]) -> int:
+    """Erase the complainant's e-mail, telephone and address of notices decided before ``before``,
+    except notices about customers under legal hold; return how many notices."""
+    stmt = (
+        update(Notice)
+        .where(
+            Notice.decided_at.is_not(None),
+            Notice.decided_at < before,
+            (Notice.submitter_email.is_not(None))
+            | (Notice.submitter_phone.is_not(None))
+            | (Notice.submitter_address.is_not(None)),
+        )
+        .values(submitter_email=None, submitter_phone=None, submitter_address=None)
+        .execution_options(synchronize_session=False)
+    )
+    if keep_customers:
+        held = select(NoticeItem.notice_id).where(NoticeItem.customer_id.in_(list(keep_customers)))
+        stmt = stmt.where(Notice.id.not_in(held))
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def count_by_submitter(session: Session, submitter_key_id: int, *, since: datetime) -> int:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from staydown.accounts import service as accounts
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
+from staydown.config import Settings
 from staydown.policy import service
 from staydown.policy.flows import policy_text
 from staydown.policy.models import StepKind, StrikeStatus
@@ -136,12 +137,28 @@ def legal(settings: SettingsDep) -> str:
             "If you published the content and believe the block is a mistake:",
             "- file a counter-notice (DMCA notices): the material is restored 10 to 14 business days after "
             "it unless the complainant starts a court action;",
-            "- file an internal complaint within six months of the decision;",
-            "- or go to an out-of-court dispute settlement body or to court.",
+            "- file a complaint within six months of being told of the decision (an internal complaint under "
+            "Regulation (EU) 2022/2065 Art. 20 for online platforms; our own review otherwise);",
+            "- or go to an out-of-court dispute settlement body (online platforms, Art. 21) or to court.",
             "",
             "The 451 response names the notice. Customers file both through the abuse desk or the API "
             "(POST /v1/counter-notices).",
             "",
+            *designated_agent(settings),
             policy_text(settings.policy, provider=provider),
         ]
     )
+
+
+def designated_agent(settings: Settings) -> list[str]:
+    """The agent designated to receive DMCA notices, as 17 U.S.C. 512(c)(2) asks it to be published."""
+    fields = [
+        ("Name", settings.dmca_agent_name),
+        ("Address", settings.dmca_agent_address),
+        ("Telephone", settings.dmca_agent_phone),
+        ("E-mail", settings.dmca_agent_email),
+        ("Copyright Office directory entry", settings.dmca_agent_registration),
+    ]
+    given = [f"- {label}: {value}" for label, value in fields if value]
+    head = "## Designated agent for notices of claimed infringement (17 U.S.C. 512(c)(2))"
+    return [head, "", *(given or ["- not configured"]), ""]

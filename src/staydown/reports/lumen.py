@@ -9,7 +9,9 @@ carry the sender's contact details where they may be published.
 Redaction rule: a notice whose submitter named no organisation comes from a private individual,
 so the sender's name, e-mail, phone and address are replaced by ``[REDACTED]`` (a field that was
 empty stays empty). A submitter that named an organisation speaks for it: the organisation is the
-sender and its details are kept. The principal (``on_behalf_of``, the rightsholder) is kept.
+sender; its contact details are published only where the regime's personal-data table lets Lumen
+have them (none does: an organisation's contacts are a person's mailbox and telephone). The
+principal (``on_behalf_of``, the rightsholder) is kept.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from staydown.notices import service as notices
 from staydown.reports.queries import LumenRow
+from staydown.types import Recipient
 
 REDACTED = "[REDACTED]"
 ActionTaken = Literal["Yes", "No", "Partial", "Unspecified"]
 
-_TYPES = {"dmca": "DMCA", "dsa": "Other", "jp": "Other"}
-_JURISDICTIONS = {"dmca": ["US"], "dsa": ["EU"], "jp": ["JP"]}
 _ACTIONED = {"actioned", "counter_noticed", "restored"}
 _UNDECIDED = {"pending_review"}
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
@@ -101,6 +103,12 @@ def to_lumen(row: LumenRow, *, recipient: str) -> LumenNotice:
     """Turn one notice into a Lumen notice, applying the redaction rule."""
     private = is_private_individual(row.submitter_organization)
     sender = row.submitter_organization if not private else _redact(row.submitter_name)
+    rules = notices.regime_rules(row.regime)
+    shared = rules.shared(Recipient.lumen, party="complainant", organisation=not private)
+
+    def contact(field: str, value: str | None) -> str | None:
+        return value if field in shared else _redact(value)
+
     works: list[LumenWork] = []
     for index, work in enumerate(row.works or [{}]):
         works.append(
@@ -114,19 +122,19 @@ def to_lumen(row: LumenRow, *, recipient: str) -> LumenNotice:
         )
     return LumenNotice(
         id=f"staydown-notice-{row.id}",
-        type=_TYPES[row.regime],
-        title=f"{_TYPES[row.regime] if row.regime == 'dmca' else row.regime.upper()} notice to {recipient}",
+        type=rules.lumen_type,
+        title=f"{rules.label} notice to {recipient}",
         date_sent=None,  # when the sender sent it is not known to us; date_received is
         date_received=row.received_at,
         sender_name=sender,
-        sender_address=_redact(row.submitter_address) if private else row.submitter_address,
-        sender_email=_redact(row.submitter_email) if private else row.submitter_email,
-        sender_phone=_redact(row.submitter_phone) if private else row.submitter_phone,
+        sender_address=contact("address", row.submitter_address),
+        sender_email=contact("email", row.submitter_email),
+        sender_phone=contact("phone", row.submitter_phone),
         principal_name=row.on_behalf_of,
         recipient_name=recipient,
         works=works,
         action_taken=action_taken(s for _w, _u, s in row.items),
-        jurisdictions=_JURISDICTIONS[row.regime],
+        jurisdictions=list(rules.jurisdictions),
         language=_language(row),
     )
 

@@ -96,10 +96,11 @@ class StatementsExport:
 
 
 def statements_export(session: Session, period: Period) -> StatementsExport:
-    """The period's statements of reasons with DSA field names, each checked against the rules."""
+    """The period's statements of reasons owed to the Transparency Database (those of online
+    platforms, Art. 24(5)) with DSA field names, each checked against the rules."""
     statements = [
         s.model_dump(mode="json", exclude_none=True)
-        for s in due_process.list_statements(session, start=period.start, end=period.end)
+        for s in due_process.list_statements(session, start=period.start, end=period.end, for_database=True)
     ]
     invalid: dict[str, list[Violation]] = {}
     for statement in statements:
