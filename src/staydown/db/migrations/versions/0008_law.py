@@ -15,10 +15,11 @@ from alembic import op
 import staydown.db.base
 
 revision: str = "0008"
-down_revision: str | None = "0001"
+# Complaints arrive with the due-process branch (0003) and this revision alters them, so it follows
+# 0003 on that branch (a dependency instead would leave 0003 a head the version table no longer names).
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
-# complaints arrive with the due-process branch (0003): this revision alters them, so it comes after.
-depends_on: str | Sequence[str] | None = ("0003",)
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
