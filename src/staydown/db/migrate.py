@@ -10,7 +10,7 @@ serving processes only check that the schema is the one they were built for.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -102,28 +102,8 @@ def upgrade(url: str, revision: str = "heads") -> None:
 
 
 def expected_heads() -> frozenset[str]:
-    """The revisions a current schema is at, as Alembic records them: a branch's head that another
-    branch's revision depends on (``depends_on``) is not recorded once that revision is applied."""
-    script = ScriptDirectory(str(MIGRATIONS))
-    heads = set(script.get_heads())
-    below: set[str] = set()
-    for head in heads:
-        stack = [head]
-        while stack:
-            revision = script.get_revision(stack.pop())
-            if revision is None:
-                continue
-            for name in _names(revision.down_revision) + _names(revision.dependencies):
-                if name not in below:
-                    below.add(name)
-                    stack.append(name)
-    return frozenset(heads - below)
-
-
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
+    """The revisions a current schema is at."""
+    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 def current_heads(engine: Engine) -> frozenset[str]:
