@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     staydown_max_image_pixels: int = Field(40_000_000, ge=10_000)
     staydown_fetch_timeout_seconds: float = Field(10.0, gt=0)
     staydown_capture_attempts: int = Field(5, ge=1)
+    # A bank entry matching more distinct URLs than this within the window is quarantined: no real
+    # work's copies spread that fast, a logo or a blank page registered by mistake does.
+    staydown_flood_urls: int = Field(50, ge=1)
+    staydown_flood_window_seconds: int = Field(3600, ge=60)
 
     @field_validator("staydown_review_distance")
     @classmethod

@@ -182,6 +182,8 @@ BANK_FIELDS = (
     "sha256",
     "pdq",
     "features",
+    "source",
+    "auto_block_distance",
 )
 
 
@@ -200,6 +202,8 @@ class HashAddRecord:
     notice_id: int | None = None
     work_id: int | None = None
     features: str | None = None  # base64 of the entry's local features (the second stage), if any
+    source: str = "notice"  # "notice" | "reference" | "allowlist" (licensed: never blocked)
+    auto_block_distance: int | None = None  # the entry's own automatic-block distance, if its work set one
 
     @classmethod
     def from_document(cls, d: Mapping[str, Any]) -> HashAddRecord:
@@ -217,6 +221,8 @@ class HashAddRecord:
             notice_id=_opt_int(d, "notice_id"),
             work_id=_opt_int(d, "work_id"),
             features=_opt_str(d, "features"),
+            source=_opt_str(d, "source") or "notice",
+            auto_block_distance=_opt_int(d, "auto_block_distance"),
         )
 
     def bank_entry(self) -> dict[str, Any]:
@@ -231,6 +237,8 @@ class HashAddRecord:
             "sha256": self.sha256,
             "pdq": list(self.pdq),
             "features": self.features,
+            "source": self.source,
+            "auto_block_distance": self.auto_block_distance,
         }
 
 

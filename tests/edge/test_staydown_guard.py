@@ -177,3 +177,61 @@ def test_a_verdict_on_a_spread_names_the_page_that_matched() -> None:
     assert verdict is not None and verdict.outcome == "block" and verdict.part == "right page"
     whole = guard.verdict(fingerprint(image_bytes(right)), zone_id=1, customer_id=7)
     assert whole is not None and whole.part == "whole"
+
+
+def hygiene_record(fp: Fingerprint, entry_id: int, **fields: object) -> BankRecord:
+    return BankRecord.from_record(
+        {
+            "entry_id": entry_id,
+            "scope": "network",
+            "notice_id": None,
+            "work_id": 5,
+            "sha256": fp.sha256.hex(),
+            "pdq": [h.hex() for h in fp.pdq],
+            **fields,
+        }
+    )
+
+
+def test_an_allowlisted_image_keeps_its_near_copies_to_review_and_survives_the_store(
+    page: Image.Image,
+) -> None:
+    reference = reference_fingerprint(image_bytes(page))
+    guard = StaydownGuard()
+    guard.add(hygiene_record(reference, 1, source="reference"))
+    copy = fingerprint(image_bytes(page.resize((600, 840)), quality=50))
+    assert guard.verdict(copy, zone_id=1, customer_id=7) is not None
+    allowed = hygiene_record(reference, 2, source="allowlist", scope="customer", scope_customer_id=7)
+    guard.add(allowed)
+    assert len(guard) == 1 and guard.sweep(allowed) == []
+    assert guard.verdict(copy, zone_id=1, customer_id=7) is None
+    review = guard.review(copy, zone_id=1, customer_id=7)
+    assert review is not None and review.outcome == "review" and review.allowed_by == 2
+    assert guard.verdict(copy, zone_id=1, customer_id=8) is not None  # another customer: blocked
+    assert BankRecord.from_record(allowed.to_record()) == allowed
+    state = EnforcementState()
+    state.apply({"seq": 1, "kind": "hash_add", **allowed.to_record()})
+    assert BankRecord.from_record(state.bank[2]) == allowed  # what a restarted edge loads
+    guard.remove(2)
+    assert guard.verdict(copy, zone_id=1, customer_id=7) is not None
+
+
+def test_a_works_own_distance_tightens_its_verdicts(page: Image.Image) -> None:
+    reference = reference_fingerprint(image_bytes(page))
+    copy = fingerprint(image_bytes(page.resize((500, 700)), quality=30))
+    distance = min(
+        bin(int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).count("1")
+        for a in reference.pdq
+        for b in copy.pdq
+    )
+    assert 0 < distance <= 31
+    loose, tight = StaydownGuard(), StaydownGuard()
+    loose.add(hygiene_record(reference, 1))
+    tight_record = hygiene_record(reference, 1, auto_block_distance=distance - 1)
+    tight.add(tight_record)
+    assert loose.verdict(copy, zone_id=1, customer_id=None) is not None
+    assert tight.verdict(copy, zone_id=1, customer_id=None) is None
+    review = tight.review(copy, zone_id=1, customer_id=None)
+    assert review is not None and review.outcome == "review"
+    assert BankRecord.from_record(tight_record.to_record()).auto_block == distance - 1
+    assert hygiene_record(reference, 3, auto_block_distance="wide").auto_block is None

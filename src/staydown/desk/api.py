@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from staydown.desk import (
     agent,
+    bank,
     contest,
     customer,
     fleet,
@@ -31,6 +32,7 @@ for _part in (
     legal.router,
     works.router,
     staydown.router,
+    bank.router,
     transparency.router,
 ):
     router.include_router(_part)

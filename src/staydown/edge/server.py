@@ -177,6 +177,8 @@ class Edge:
                 continue
             if self.state.exempted(zone_id, target):
                 continue
+            if self.guard.allowed_copy(key, zone_id=zone_id, customer_id=zone.customer_id):
+                continue  # licensed or public domain: never blocked automatically
             self.cache.purge(zone_id, target)
             self.count("staydown_purged")
             self.block_copy(key, Verdict(entry, distance, exact, "block"), host=zone.hostnames[0])
@@ -203,6 +205,7 @@ class Edge:
                 "copy_sha256": (sha256 or self.guard.cached.sha.get(key) or verdict.entry.sha256).hex(),
                 **({"evidence": verdict.evidence.to_record()} if verdict.evidence is not None else {}),
                 **({"part": verdict.part} if verdict.part != "whole" else {}),
+                **({"allowlisted": verdict.allowed_by} if verdict.allowed_by is not None else {}),
             }
         )
 

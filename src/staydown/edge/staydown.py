@@ -18,7 +18,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -57,6 +57,12 @@ class BankRecord:
     sha256: bytes
     pdq: tuple[bytes, ...]
     features: bytes = b""  # the second stage's (``Features.to_bytes``), empty when it has none
+    source: str = "notice"  # "notice" | "reference" | "allowlist" (licensed: never blocked)
+    auto_block: int | None = None  # the entry's own automatic-block distance (its work's), if set
+
+    @property
+    def allow(self) -> bool:
+        return self.source == "allowlist"
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> BankRecord:
@@ -76,6 +82,8 @@ class BankRecord:
             sha256=bytes.fromhex(record["sha256"]),
             pdq=tuple(bytes.fromhex(h) for h in record.get("pdq") or ()),
             features=features,
+            source=str(record.get("source") or "notice"),
+            auto_block=_distance(record.get("auto_block_distance")),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -88,6 +96,8 @@ class BankRecord:
             "work_id": self.work_id,
             "sha256": self.sha256.hex(),
             "pdq": [h.hex() for h in self.pdq],
+            "source": self.source,
+            **({"auto_block_distance": self.auto_block} if self.auto_block is not None else {}),
             **({"features": base64.b64encode(self.features).decode("ascii")} if self.features else {}),
         }
 
@@ -108,6 +118,7 @@ class Verdict:
     outcome: Literal["block", "review"]
     evidence: Evidence | None = None  # a match of the second stage, and why
     part: str = "whole"  # the part of the copy that matched (a page of a spread)
+    allowed_by: int | None = None  # the allowlist entry that kept a blocking match to review
 
 
 class CachedPrints:
@@ -189,6 +200,11 @@ class StaydownGuard:
         self.features = FeatureIndex()
         self.by_sha: dict[bytes, set[int]] = {}
         self.cached = CachedPrints()
+        # Licensed or public-domain images: a copy near one is never blocked automatically.
+        self.allowed_entries: dict[int, BankRecord] = {}
+        self.allow_index = FaissHashIndex()
+        self.allow_sha: dict[bytes, set[int]] = {}
+        self.widest = self.thresholds.auto_block  # the widest automatic-block distance of any entry
         self.generation = 0  # bumped on every change, so a verdict given meanwhile can be redone
 
     def __len__(self) -> int:
@@ -199,6 +215,9 @@ class StaydownGuard:
         ids: list[int] = []
         codes: list[bytes] = []
         for entry in entries:
+            if entry.allow:
+                self._allow(entry)
+                continue
             self._keep(entry)
             ids.extend([entry.entry_id] * len(entry.pdq))
             codes.extend(entry.pdq)
@@ -206,14 +225,19 @@ class StaydownGuard:
         self.generation += 1
 
     def add(self, entry: BankRecord) -> None:
-        if entry.entry_id in self.entries:
+        if entry.entry_id in self.entries or entry.entry_id in self.allowed_entries:
             self.remove(entry.entry_id)
+        if entry.allow:
+            self._allow(entry)
+            self.generation += 1
+            return
         self._keep(entry)
         self.index.add([entry.entry_id] * len(entry.pdq), list(entry.pdq))
         self.generation += 1
 
     def _keep(self, entry: BankRecord) -> None:
         self.entries[entry.entry_id] = entry
+        self.widest = max(self.widest, self.auto_block(entry))
         self.by_sha.setdefault(entry.sha256, set()).add(entry.entry_id)
         if entry.features and entry.pdq:  # a weak entry is never matched perceptually
             try:
@@ -221,7 +245,23 @@ class StaydownGuard:
             except ValueError as exc:
                 log.warning("bank entry %s: unreadable features (%s); PDQ only", entry.entry_id, exc)
 
+    def _allow(self, entry: BankRecord) -> None:
+        self.allowed_entries[entry.entry_id] = entry
+        self.allow_sha.setdefault(entry.sha256, set()).add(entry.entry_id)
+        if entry.pdq:
+            self.allow_index.add([entry.entry_id] * len(entry.pdq), list(entry.pdq))
+
     def remove(self, entry_id: int) -> BankRecord | None:
+        allowed = self.allowed_entries.pop(entry_id, None)
+        if allowed is not None:
+            same = self.allow_sha.get(allowed.sha256, set())
+            same.discard(entry_id)
+            if not same:
+                self.allow_sha.pop(allowed.sha256, None)
+            if allowed.pdq:
+                self.allow_index.remove([entry_id])
+            self.generation += 1
+            return allowed
         entry = self.entries.pop(entry_id, None)
         if entry is None:
             return None
@@ -245,17 +285,59 @@ class StaydownGuard:
         """
         # May run in a verdict thread while the loop changes the bank: sorted() copies the set in one
         # step under the GIL, and an entry removed meanwhile is skipped.
+        found = None
         for entry_id in sorted(self.by_sha.get(fp.sha256, ())):
             entry = self.entries.get(entry_id)
             if entry is not None and entry.covers(zone_id=zone_id, customer_id=customer_id):
-                return Verdict(entry, 0, True, "block")
-        return self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.auto_block)
+                found = Verdict(entry, 0, True, "block")
+                break
+        if found is None:
+            found = self._closest(
+                fp, zone_id=zone_id, customer_id=customer_id, radius=self.widest, blocking=True
+            )
+        if found is not None and self.allowed(fp.sha256, fp.pdq, zone_id=zone_id, customer_id=customer_id):
+            return None  # licensed: served, and reported for review (``review``)
+        return found
+
+    def allowed(
+        self, sha256: bytes, pdq: Iterable[bytes], *, zone_id: int, customer_id: int | None
+    ) -> BankRecord | None:
+        """The allowlisted image covering this zone that the copy is, or lies within the
+        automatic-block distance of, if any."""
+        if not self.allowed_entries:
+            return None
+        for entry_id in sorted(self.allow_sha.get(sha256, ())):
+            entry = self.allowed_entries.get(entry_id)
+            if entry is not None and entry.covers(zone_id=zone_id, customer_id=customer_id):
+                return entry
+        codes = list(pdq)
+        if not codes:
+            return None
+        for match in self.allow_index.search(codes, radius=self.thresholds.auto_block):
+            entry = self.allowed_entries.get(match.id)
+            if entry is not None and entry.covers(zone_id=zone_id, customer_id=customer_id):
+                return entry
+        return None
+
+    def allowed_copy(self, key: CacheKey, *, zone_id: int, customer_id: int | None) -> bool:
+        """Is the cached copy under ``key`` an allowlisted image (so a new entry must not block it)?"""
+        sha = self.cached.sha.get(key)
+        if sha is None or not self.allowed_entries:
+            return False
+        codes = [self.cached.codes[row].tobytes() for row in self.cached.rows.get(key, ())]
+        return self.allowed(sha, codes, zone_id=zone_id, customer_id=customer_id) is not None
 
     def review(self, fp: Fingerprint, *, zone_id: int, customer_id: int | None) -> Verdict | None:
         """The closest covering entry when it lies in the review band (beyond the automatic-block
         distance, within the review distance): a copy that is served and reported for a person."""
-        verdict = self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=self.thresholds.review)
-        return verdict if verdict is not None and verdict.outcome == "review" else None
+        radius = max(self.thresholds.review, self.widest)
+        verdict = self._closest(fp, zone_id=zone_id, customer_id=customer_id, radius=radius)
+        if verdict is None or verdict.outcome == "review":
+            return verdict
+        allowed = self.allowed(fp.sha256, fp.pdq, zone_id=zone_id, customer_id=customer_id)
+        if allowed is not None:  # within blocking distance, but licensed
+            return replace(verdict, outcome="review", allowed_by=allowed.entry_id)
+        return None
 
     def after_serving(
         self,
@@ -284,6 +366,8 @@ class StaydownGuard:
         (no PDQ hash) is too plain to be matched perceptually, here as in the first stage."""
         if not fp.pdq or not len(self.features):
             return None
+        if self.allowed(fp.sha256, fp.pdq, zone_id=zone_id, customer_id=customer_id):
+            return None
         try:
             luma = decode_luma(body, limits=limits or ImageLimits(), size=QUERY_SIZE)
         except ImageRejected:
@@ -295,11 +379,20 @@ class StaydownGuard:
             if entry is None or not entry.covers(zone_id=zone_id, customer_id=customer_id):
                 continue
             distance = min((hamming(a, b) for a in entry.pdq for b in fp.pdq), default=PDQ_BYTES * 8)
-            return Verdict(entry, distance, False, "block", evidence)
+            # A work that tightened its distance asked for near-exact copies only to be blocked
+            # on their own: what only the second stage finds of it goes to a person.
+            outcome: Literal["block", "review"] = (
+                "review" if self.auto_block(entry) < self.thresholds.auto_block else "block"
+            )
+            return Verdict(entry, distance, False, outcome, evidence)
         return None
 
+    def auto_block(self, entry: BankRecord) -> int:
+        """The automatic-block distance for copies of ``entry``: its work's own, else the global one."""
+        return self.thresholds.auto_block if entry.auto_block is None else entry.auto_block
+
     def _closest(
-        self, fp: Fingerprint, *, zone_id: int, customer_id: int | None, radius: int
+        self, fp: Fingerprint, *, zone_id: int, customer_id: int | None, radius: int, blocking: bool = False
     ) -> Verdict | None:
         if not fp.pdq or not self.entries:
             return None
@@ -307,17 +400,21 @@ class StaydownGuard:
             candidate = self.entries.get(match.id)
             if candidate is None or not candidate.covers(zone_id=zone_id, customer_id=customer_id):
                 continue
-            outcome = classify(match.distance, self.thresholds)
-            if outcome == "none":
-                return None
+            auto = self.auto_block(candidate)
+            outcome = classify(match.distance, Thresholds(auto, max(auto, self.thresholds.review)))
+            if outcome == "none" or (blocking and outcome != "block"):
+                continue  # a farther entry may block where this one (a tighter work) does not
             return Verdict(candidate, match.distance, False, outcome, part=_matching_part(fp, candidate))
         return None
 
     def sweep(self, entry: BankRecord) -> list[tuple[CacheKey, int, bool]]:
-        """Cached copies of a new entry within the automatic-block distance: (key, distance, exact)."""
+        """Cached copies of a new entry within the automatic-block distance: (key, distance, exact).
+        An allowlisted image blocks nothing; the caller skips copies ``allowed_copy`` names."""
+        if entry.allow:
+            return []
         best: dict[CacheKey, tuple[int, bool]] = dict.fromkeys(self.cached.exact(entry.sha256), (0, True))
         for code in entry.pdq:
-            for key, distance in self.cached.near(code, radius=self.thresholds.auto_block):
+            for key, distance in self.cached.near(code, radius=self.auto_block(entry)):
                 if key not in best or distance < best[key][0]:
                     best[key] = (distance, False)
         return sorted((key, distance, exact) for key, (distance, exact) in best.items())
@@ -329,3 +426,10 @@ def _matching_part(fp: Fingerprint, entry: BankRecord) -> str:
         range(len(fp.pdq)), key=lambda index: min(hamming(fp.pdq[index], code) for code in entry.pdq)
     )
     return fp.part_of(nearest)
+
+
+def _distance(value: object) -> int | None:
+    """An entry's own automatic-block distance from a feed record, if it carries a sane one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= PDQ_BYTES * 8:
+        return value
+    return None

@@ -22,10 +22,12 @@ class BankScope(enum.StrEnum):
 class BankSource(enum.StrEnum):
     notice = "notice"  # the noticed content itself, read from the zone's origin
     reference = "reference"  # a rightsholder's reference image of a registered work
+    allowlist = "allowlist"  # licensed or public-domain: its copies are never blocked automatically
 
 
 class BankStatus(enum.StrEnum):
     active = "active"
+    quarantined = "quarantined"  # matched too many URLs too fast: off the edges until an agent decides
     removed = "removed"
 
 
@@ -51,6 +53,32 @@ class BankEntry(Base):
     created_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
     removed_reason: Mapped[str | None] = mapped_column(Text)
+    # Tighter than the global automatic-block distance for this entry (a work's own), or None.
+    auto_block_distance: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)  # why an agent allowlisted it (a licence, PD)
+
+
+class QuarantineStatus(enum.StrEnum):
+    open = "open"  # the entry is off the edges; its automatic blocks wait for an agent
+    released = "released"  # an agent put the entry back in the bank
+    removed = "removed"  # an agent took it out and lifted the blocks it made alone
+
+
+class BankQuarantine(Base):
+    """A bank entry paused because it matched more distinct URLs in a window than any real
+    work's copies would (a logo or a blank page registered by mistake): a review item."""
+
+    __tablename__ = "bank_quarantines"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("bank_entries.id"), index=True)
+    status: Mapped[QuarantineStatus] = mapped_column(str_enum(QuarantineStatus), index=True)
+    urls: Mapped[int] = mapped_column(Integer)  # distinct URLs it matched within the window
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CaptureStatus(enum.StrEnum):
@@ -109,7 +137,10 @@ class StaydownMatch(Base):
     """A copy of banked content that an edge found in a zone, linked to the entry, work and notice."""
 
     __tablename__ = "staydown_matches"
-    __table_args__ = (Index("ix_staydown_matches_copy", "entry_id", "zone_id", "target"),)
+    __table_args__ = (
+        Index("ix_staydown_matches_copy", "entry_id", "zone_id", "target"),
+        Index("ix_staydown_matches_entry_found", "entry_id", "found_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     entry_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("bank_entries.id"))

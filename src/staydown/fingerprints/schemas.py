@@ -7,7 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from staydown.fingerprints.models import BankScope, BankSource, BankStatus, MatchOutcome, MatchStatus
+from staydown.fingerprints.models import (
+    BankScope,
+    BankSource,
+    BankStatus,
+    MatchOutcome,
+    MatchStatus,
+    QuarantineStatus,
+)
 
 HEX64 = r"^[0-9a-f]{64}$"
 
@@ -44,6 +51,8 @@ class MatchReport(BaseModel):
     # PDQ found it nowhere near.
     evidence: MatchEvidence | None = None
     part: Literal["whole", "left page", "right page"] = "whole"  # of the copy, that matched
+    # The allowlist entry the edge found the copy near: the match is only for review.
+    allowlisted: int | None = Field(None, ge=1)
 
 
 class MatchDecision(BaseModel):
@@ -99,3 +108,43 @@ class BankEntryRead(BaseModel):
     height: int
     status: BankStatus
     created_at: datetime
+    auto_block_distance: int | None = None
+    note: str | None = None
+
+
+class QuarantineRead(BaseModel):
+    """A paused bank entry waiting for an agent, with what its matches stand at."""
+
+    id: int
+    status: QuarantineStatus
+    urls: int  # distinct URLs matched within the window when it was paused
+    window_seconds: int
+    started_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    entry: BankEntryRead
+    matches: dict[str, int]  # by status; ``blocked`` are the automatic blocks held for review
+
+
+class QuarantinePage(BaseModel):
+    quarantines: list[QuarantineRead]
+    total: int
+
+
+class QuarantineDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["release", "remove"]
+    reason: str = Field(min_length=3, max_length=5000)
+
+
+class AllowlistPage(BaseModel):
+    entries: list[BankEntryRead]
+    total: int
+
+
+class AllowlistRemoval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=5000)

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -32,7 +32,7 @@ from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.feedrecords import FeedKind
-from staydown.fingerprints import flows
+from staydown.fingerprints import flood, flows, threatexchange
 from staydown.fingerprints.features import bank_fingerprint, conclusive
 from staydown.fingerprints.flows import MatchEvent, StrikeRule
 from staydown.fingerprints.hashing import (
@@ -42,7 +42,7 @@ from staydown.fingerprints.hashing import (
     is_image_type,
     sniff,
 )
-from staydown.fingerprints.index import Thresholds, classify
+from staydown.fingerprints.index import FaissHashIndex, Thresholds, classify
 from staydown.fingerprints.models import (
     BankEntry,
     BankScope,
@@ -77,6 +77,14 @@ def thresholds(settings: Settings) -> Thresholds:
     )
 
 
+def entry_thresholds(settings: Settings, entry: BankEntry) -> Thresholds:
+    """The distances for copies of ``entry``: its work's own automatic-block distance, if set."""
+    if entry.auto_block_distance is None:
+        return thresholds(settings)
+    auto = entry.auto_block_distance
+    return Thresholds(auto_block=auto, review=max(auto, settings.staydown_review_distance))
+
+
 def image_limits(settings: Settings) -> ImageLimits:
     return ImageLimits(
         max_bytes=settings.staydown_max_image_bytes, max_pixels=settings.staydown_max_image_pixels
@@ -103,6 +111,11 @@ def entry_payload(entry: BankEntry) -> dict[str, Any]:
         "work_id": entry.work_id,
         "sha256": entry.sha256,
         "pdq": list(entry.pdq),
+        **(
+            {"auto_block_distance": entry.auto_block_distance}
+            if entry.auto_block_distance is not None
+            else {}
+        ),
     }
 
 
@@ -119,6 +132,8 @@ def add_entry(
     notice_id: int | None = None,
     item_id: int | None = None,
     work_id: int | None = None,
+    note: str | None = None,
+    auto_block_distance: int | None = None,
 ) -> BankEntry:
     """Put one fingerprint in the bank and send it to every edge."""
     if scope is BankScope.zone and zone_id is None:
@@ -140,6 +155,8 @@ def add_entry(
         height=fp.height,
         status=BankStatus.active,
         created_at=now,
+        note=note,
+        auto_block_distance=auto_block_distance,
     )
     session.add(entry)
     session.flush()
@@ -193,6 +210,80 @@ def remove_entry(session: Session, entry: BankEntry, *, now: datetime, actor: st
         data={"reason": reason},
     )
     return True
+
+
+def parse_hash_list(text: str) -> threatexchange.HashList:
+    """Read a ThreatExchange PDQ hash list (``pdq <hash>`` lines)."""
+    return threatexchange.parse(text)
+
+
+def imported_fingerprint(code: bytes) -> Fingerprint:
+    """The bank fingerprint of one shared PDQ hash."""
+    return threatexchange.imported(code)
+
+
+def export_hashes(session: Session, *, source: BankSource | None = None, work_id: int | None = None) -> str:
+    """The active bank's PDQ hashes as a ThreatExchange hash list (allowlisted ones only if asked)."""
+    conditions = [BankEntry.status == BankStatus.active]
+    if source is None:
+        conditions.append(BankEntry.source != BankSource.allowlist)
+    else:
+        conditions.append(BankEntry.source == source)
+    if work_id is not None:
+        conditions.append(BankEntry.work_id == work_id)
+    rows = session.execute(
+        select(BankEntry.pdq).where(*conditions).order_by(BankEntry.id).execution_options(yield_per=2000)
+    )
+    return threatexchange.render(bytes.fromhex(code) for (codes,) in rows for code in codes)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencePrint:
+    entry_id: int
+    work_id: int
+    sha256: str
+    pdq: bytes | None  # the image's own hash (the first: unturned, untrimmed), None when weak
+
+
+def reference_prints(session: Session) -> list[ReferencePrint]:
+    """Every reference image still in the bank (active or quarantined), for finding duplicates."""
+    rows = session.execute(
+        select(BankEntry.id, BankEntry.work_id, BankEntry.sha256, BankEntry.pdq)
+        .where(
+            BankEntry.source == BankSource.reference,
+            BankEntry.status != BankStatus.removed,
+            BankEntry.work_id.is_not(None),
+        )
+        .order_by(BankEntry.id)
+    )
+    return [
+        ReferencePrint(entry_id, int(work_id or 0), sha, bytes.fromhex(pdq[0]) if pdq else None)
+        for entry_id, work_id, sha, pdq in rows
+    ]
+
+
+def near_pairs(prints: Sequence[ReferencePrint], *, radius: int) -> list[tuple[int, int, int]]:
+    """Pairs of reference prints (by position) of the same file, or within ``radius`` bits."""
+    pairs: dict[tuple[int, int], int] = {}
+    by_sha: dict[str, list[int]] = {}
+    for position, found in enumerate(prints):
+        if found.sha256:
+            by_sha.setdefault(found.sha256, []).append(position)
+    for positions in by_sha.values():
+        for a in positions:
+            for b in positions:
+                if a < b:
+                    pairs[a, b] = 0
+    index = FaissHashIndex()
+    hashed = [(p, found.pdq) for p, found in enumerate(prints) if found.pdq is not None]
+    index.add([p + 1 for p, _ in hashed], [code for _, code in hashed])  # ids from 1
+    for position, code in hashed:
+        for match in index.search([code], radius=radius):
+            other = match.id - 1
+            if other > position:
+                key = (position, other)
+                pairs[key] = min(pairs.get(key, match.distance), match.distance)
+    return sorted((a, b, distance) for (a, b), distance in pairs.items())
 
 
 def get_entry(session: Session, entry_id: int) -> BankEntry | None:
@@ -482,15 +573,31 @@ def _in_scope(entry: BankEntry, *, zone_id: int, customer_id: int | None) -> boo
     return entry.zone_id == zone_id
 
 
+def _allowlisted(session: Session, report: MatchReport, *, zone_id: int, customer_id: int | None) -> bool:
+    """Is the copy an allowlisted image (its SHA-256), or near one (as the edge found)?"""
+    same = BankEntry.sha256 == report.copy_sha256
+    if report.allowlisted is not None:
+        same = or_(same, BankEntry.id == report.allowlisted)
+    for entry in session.scalars(
+        select(BankEntry).where(
+            same, BankEntry.source == BankSource.allowlist, BankEntry.status == BankStatus.active
+        )
+    ):
+        if _in_scope(entry, zone_id=zone_id, customer_id=customer_id):
+            return True
+    return False
+
+
 def report_match(
     session: Session, report: MatchReport, *, now: datetime, actor: str, settings: Settings
 ) -> tuple[StaydownMatch | None, bool]:
     """Record a copy an edge found; return (match, created). None: the copy is the noticed item itself."""
-    entry = session.get(BankEntry, report.entry_id)
+    # Locked: the flood count below must see every match of this entry other processes record.
+    entry = session.get(BankEntry, report.entry_id, with_for_update=True)
     if entry is None:
         raise StaydownError("not_found", f"bank entry {report.entry_id} does not exist", status=404)
-    if entry.status is not BankStatus.active:
-        raise StaydownError("entry_removed", f"bank entry {entry.id} was removed from the bank")
+    if entry.status is BankStatus.removed or entry.source is BankSource.allowlist:
+        raise StaydownError("entry_removed", f"bank entry {entry.id} is not in the bank")
     zone = accounts.get_zone(session, report.zone_id)
     if zone is None:
         raise StaydownError("not_found", f"zone {report.zone_id} does not exist", status=404)
@@ -503,14 +610,20 @@ def report_match(
     distance = 0 if report.exact else report.distance
     if report.exact and report.copy_sha256 != entry.sha256:
         raise StaydownError("not_a_match", "an exact match must have the entry's SHA-256", status=422)
-    verdict = classify(distance, thresholds(settings))
-    if report.evidence is not None and not report.exact and verdict != "block":
+    verdict = classify(distance, entry_thresholds(settings, entry))
+    tightened = (
+        entry.auto_block_distance is not None
+        and entry.auto_block_distance < settings.staydown_auto_block_distance
+    )
+    if report.evidence is not None and not report.exact and verdict != "block" and not tightened:
         # The second stage blocks on its own evidence, judged here by the same rule as on the edge.
         evidence = report.evidence
         strong = conclusive(
             inliers=evidence.inliers, correlation=evidence.correlation, precision=evidence.precision
         )
         verdict = "block" if strong else verdict
+    if verdict == "block" and _allowlisted(session, report, zone_id=zone.id, customer_id=zone.customer_id):
+        verdict = "review"  # an allowlisted image is never blocked automatically, whatever reports it
     if verdict == "none":
         raise StaydownError(
             "not_a_match",
@@ -540,6 +653,9 @@ def report_match(
         existing.status is not MatchStatus.dismissed or existing.copy_sha256 == report.copy_sha256
     ):
         return existing, False  # edges report again after restarts; a dismissal covers that copy
+    flood.count_new_copy(session, entry, now=now, settings=settings)
+    if entry.status is BankStatus.quarantined:
+        verdict = "review"  # a paused entry blocks nothing more; an agent sees every copy it found
     outcome = MatchOutcome.block if verdict == "block" else MatchOutcome.review
     status, commands = flows.match_found(
         outcome, strikes=StrikeRule(settings.staydown_match_strikes), customer_known=True
@@ -854,10 +970,13 @@ def list_matches(
     notice_id: int | None = None,
     work_id: int | None = None,
     customer_id: int | None = None,
+    entry_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[Sequence[StaydownMatch], int]:
     conditions = []
+    if entry_id is not None:
+        conditions.append(StaydownMatch.entry_id == entry_id)
     if status is not None:
         conditions.append(StaydownMatch.status == status)
     if notice_id is not None:

@@ -19,6 +19,8 @@ class Work(Base):
     description: Mapped[str] = mapped_column(Text)
     owner_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)
     created_at: Mapped[datetime]
+    # The work's own automatic-block distance, tighter than the global one (None: the global one).
+    auto_block_distance: Mapped[int | None] = mapped_column(Integer)
 
 
 class ReferenceImage(Base):

@@ -28,10 +28,40 @@ class WorkCreated(BaseModel):
     weak: int  # images too plain for near matching: kept for exact matching only
 
 
+class ConflictWork(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    description: str
+    owner_key_id: int | None
+    created_at: datetime
+
+
+class ConflictRead(BaseModel):
+    """Two rightsholders' works holding the same image: who holds it is for an agent to settle."""
+
+    works: list[ConflictWork]
+    entries: list[int]
+    distance: int  # 0: the same file or hash
+
+
+class ConflictPage(BaseModel):
+    conflicts: list[ConflictRead]
+    total: int
+
+
+class WorkImported(BaseModel):
+    id: int
+    description: str
+    hashes: int  # distinct PDQ hashes banked from the list
+    skipped: list[dict[str, object]]  # lines not read, each with its line number and why
+
+
 class WorkRead(BaseModel):
     id: int
     description: str
     created_at: datetime
+    auto_block_distance: int | None = None  # the work's own, tighter (or agent-set) distance
     images: list[ReferenceImageRead]
     entries: list[BankEntryRead]
     matches: list[MatchRead]

@@ -59,6 +59,28 @@ def fingerprint_uploads(uploads: Sequence[Upload], *, limits: ImageLimits) -> li
     return references
 
 
+def auto_block_distance(
+    requested: int | None, *, global_bound: int, review_bound: int, by_agent: bool
+) -> int | None:
+    """A work's own automatic-block distance: anyone registering may tighten the global one; only
+    an agent may loosen it, and never past the review distance."""
+    if requested is None:
+        return None
+    if requested < 0:
+        raise WorkError("invalid_distance", "a distance is 0 or more bits")
+    if requested > global_bound and not by_agent:
+        raise WorkError(
+            "distance_too_loose",
+            f"only an agent may set an automatic-block distance above the global {global_bound}",
+            status=403,
+        )
+    if requested > review_bound:
+        raise WorkError(
+            "invalid_distance", f"the automatic-block distance cannot pass the review distance {review_bound}"
+        )
+    return requested
+
+
 def register(
     session: Session,
     *,
@@ -67,12 +89,16 @@ def register(
     owner_key_id: int | None,
     now: datetime,
     actor: str,
+    distance: int | None = None,
 ) -> Work:
-    """Record the work and bank each reference image network-wide."""
+    """Record the work and bank each reference image network-wide (``distance``: the work's own
+    automatic-block distance, already checked by ``auto_block_distance``)."""
     description = description.strip()
     if not 3 <= len(description) <= 5000:
         raise WorkError("invalid_description", "describe the work in 3 to 5000 characters")
-    work = Work(description=description, owner_key_id=owner_key_id, created_at=now)
+    work = Work(
+        description=description, owner_key_id=owner_key_id, created_at=now, auto_block_distance=distance
+    )
     session.add(work)
     session.flush()
     seen: set[bytes] = set()
@@ -96,6 +122,7 @@ def register(
                 now=now,
                 actor=actor,
                 work_id=work.id,
+                auto_block_distance=distance,
             )
             image.entry_id = entry.id
         session.add(image)
@@ -105,9 +132,75 @@ def register(
         actor=actor,
         action="work.registered",
         entity=("work", work.id),
-        data={"images": len(references), "description": description[:200]},
+        data={"images": len(references), "description": description[:200], "auto_block_distance": distance},
     )
     return work
+
+
+def import_hashes(
+    session: Session,
+    *,
+    description: str,
+    hashes: Sequence[bytes],
+    owner_key_id: int | None,
+    now: datetime,
+    actor: str,
+) -> Work:
+    """Record a work known only by shared PDQ hashes (a ThreatExchange hash list) and bank each."""
+    description = description.strip()
+    if not 3 <= len(description) <= 5000:
+        raise WorkError("invalid_description", "describe the work in 3 to 5000 characters")
+    if not hashes:
+        raise WorkError("missing_hashes", "the list holds no PDQ hash")
+    work = Work(description=description, owner_key_id=owner_key_id, created_at=now)
+    session.add(work)
+    session.flush()
+    for code in hashes:
+        fingerprints.add_entry(
+            session,
+            fingerprints.imported_fingerprint(code),
+            scope=BankScope.network,
+            source=BankSource.reference,
+            now=now,
+            actor=actor,
+            work_id=work.id,
+        )
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="work.hashes_imported",
+        entity=("work", work.id),
+        data={"hashes": len(hashes), "description": description[:200]},
+    )
+    return work
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two works of different rightsholders holding the same image (or one within ``distance``)."""
+
+    works: tuple[Work, Work]
+    entries: tuple[int, int]
+    distance: int
+
+
+def conflicts(session: Session, *, radius: int) -> list[Conflict]:
+    """Works of different owners that registered the same image, for an agent to settle who holds
+    it; an image registered twice by one owner is no conflict. Each pair of works once, nearest."""
+    prints = fingerprints.reference_prints(session)
+    works = {w.id: w for w in session.scalars(select(Work).where(Work.id.in_({p.work_id for p in prints})))}
+    found: dict[tuple[int, int], Conflict] = {}
+    for a, b, distance in fingerprints.near_pairs(prints, radius=radius):
+        first, second = works[prints[a].work_id], works[prints[b].work_id]
+        if first.id == second.id or (
+            first.owner_key_id == second.owner_key_id and first.owner_key_id is not None
+        ):
+            continue
+        key = (min(first.id, second.id), max(first.id, second.id))
+        if key not in found or distance < found[key].distance:
+            found[key] = Conflict((first, second), (prints[a].entry_id, prints[b].entry_id), distance)
+    return [found[key] for key in sorted(found)]
 
 
 def get(session: Session, work_id: int) -> Work | None:
