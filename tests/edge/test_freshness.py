@@ -17,12 +17,10 @@ from staydown.edge.freshness import (
     CacheControl,
     current_age,
     delta_seconds,
-    format_http_date,
     freshens,
     freshness_lifetime,
     parse_age,
     parse_cache_control,
-    parse_http_date,
     parse_targeted,
     response_cache_control,
     reuse,
@@ -30,6 +28,7 @@ from staydown.edge.freshness import (
     storability,
     vary_members,
 )
+from staydown.edge.httpdate import format_http_date, parse_http_date
 
 NOW = 1_800_000_000.0
 

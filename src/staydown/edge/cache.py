@@ -12,10 +12,10 @@ from staydown.edge.freshness import (
     CacheControl,
     current_age,
     freshness_lifetime,
-    parse_http_date,
     response_cache_control,
     vary_members,
 )
+from staydown.edge.httpdate import parse_http_date
 from staydown.edge.origin import HOP_BY_HOP
 from staydown.edge.responses import stored_head
 

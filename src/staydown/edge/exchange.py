@@ -19,13 +19,13 @@ from staydown.edge.core import CACHED_METHODS, SAFE_METHODS, Decision, Outcome, 
 from staydown.edge.freshness import (
     ERROR_STATUSES,
     CacheControl,
-    format_http_date,
     freshens,
     request_cache_control,
     response_cache_control,
     serve_on_error,
     storability,
 )
+from staydown.edge.httpdate import format_http_date
 from staydown.edge.origin import HOP_BY_HOP, Interim, OriginError, OriginResponse
 from staydown.edge.responses import LAST_CHUNK, chunk, interim_head, render, serve_entry, stream_head
 from staydown.edge.state import ZoneState

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from staydown.edge.core import ALLOWED, Decision, Outcome, Request
-from staydown.edge.freshness import parse_http_date
+from staydown.edge.httpdate import parse_http_date
 from staydown.urls import CanonicalURL
 
 if TYPE_CHECKING:
