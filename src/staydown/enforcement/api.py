@@ -155,15 +155,32 @@ async def feed(
             key_id=who.key_id,
         )
     )
+    reading = asyncio.ensure_future(
+        hub_of(request).page(after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds))
+    )
+    gone = asyncio.ensure_future(_disconnected(request))
     try:
-        body = await hub_of(request).page(
-            after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds)
-        )
+        await asyncio.wait({reading, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not reading.done():
+        # The edge left while it waited: nobody reads the answer, and the request must not hold
+        # its connection (or a server's graceful shutdown) until the wait runs out.
+        reading.cancel()
+        return Response(status_code=204)
+    try:
+        body = reading.result()
     except FeedAhead as exc:
         raise ApiError(
             409, "feed_reset", str(exc), {"head": exc.head, "snapshot": "/v1/edge/snapshot"}
         ) from exc
     return Response(body, media_type="application/json")
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the client closes the connection (a GET's empty body is read first)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.get(
