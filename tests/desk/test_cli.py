@@ -21,8 +21,10 @@ from tests.test_cli import STAYDOWN, Process, run
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
+    """A data directory migrated as a release does (`staydown db upgrade`) before users are made."""
     path = tmp_path / "data"
     path.mkdir()
+    run("db", "upgrade", data_dir=path)
     return path
 
 

@@ -290,11 +290,13 @@ def list_keys(_who: Admin, session: Reader) -> list[KeyRead]:
 
 
 @router.delete("/v1/keys/{key_id}", status_code=204, response_class=Response)
-def revoke_key(key_id: int, who: Admin, session: Writer, now: NowDep) -> Response:
+def revoke_key(request: Request, key_id: int, who: Admin, session: Writer, now: NowDep) -> Response:
     """Revoke an API key (admin): its next request is refused. A key cannot revoke itself."""
     key = service.get_key(session, key_id)
     if key is None:
         raise ApiError(404, "not_found", f"key {key_id} does not exist")
     service.revoke_key(session, key, now=now, actor=who.actor, by_key_id=who.key_id)
     session.commit()
+    for forget in request.app.state.key_caches:  # caches of keys this process keeps (see create_app)
+        forget()
     return Response(status_code=204)

@@ -183,6 +183,7 @@ def create_app(
     app.state.feed_snapshots = Snapshots(database)
     app.state.edge_registry = EdgeRegistry(database)
     app.state.edge_keys = EdgeKeys(database)
+    app.state.key_caches = [app.state.edge_keys.expire]  # forgotten when a key is revoked
     metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):

@@ -41,10 +41,11 @@ def registry_of(request: Request) -> EdgeRegistry:
 class EdgeKeys:
     """The edge-role keys, re-read at most every ``ttl`` seconds with one query.
 
-    A thousand edges polling every 25 s would otherwise cost forty key look-ups a second; a revoked
-    key is still refused within ``ttl`` seconds. A key not found here takes the ordinary path. The
-    revoked ones are kept too, so that only a refusal of a real edge key reaches the registry (an
-    anonymous caller cannot fill it with made-up edges)."""
+    A thousand edges polling every 25 s would otherwise cost forty key look-ups a second. A key
+    revoked through this process is refused on its next request (the revocation calls ``expire``);
+    one revoked through another API process, within ``ttl`` seconds. A key not found here takes the
+    ordinary path. The revoked ones are kept too, so that only a refusal of a real edge key reaches
+    the registry (an anonymous caller cannot fill it with made-up edges)."""
 
     def __init__(self, database: Database, *, ttl: float = 2.0) -> None:
         self.database, self.ttl = database, ttl
@@ -52,6 +53,11 @@ class EdgeKeys:
         self._revoked: dict[str, int] = {}
         self._read_at = float("-inf")
         self._reading: asyncio.Future[None] | None = None
+
+    def expire(self) -> None:
+        """Read the keys again on the next request (a key was revoked)."""
+        self._read_at = float("-inf")
+        self._reading = None
 
     async def principal(self, secret: str) -> Principal | None:
         """The caller of a live edge key, or None."""
