@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -262,18 +262,7 @@ def timers_run(
     """Run every timer due by ``--as-of`` and exit."""
     from staydown.worker import run_timers
 
-    try:
-        instant = as_utc(datetime.fromisoformat(as_of)) if as_of else system_clock()
-    except ValueError:
-        console.print(f"[red]--as-of {as_of!r} is not an ISO 8601 instant[/red]")
-        raise typer.Exit(2) from None
-    settings = load_settings(data_dir)
-    database = open_database(settings)
-    try:
-        ran = run_timers(database, as_of=instant, settings=settings)
-    finally:
-        database.dispose()
-    typer.echo(json.dumps({"as_of": instant.isoformat(), "ran": ran}))
+    _run_as_of(as_of, data_dir, "ran", lambda db, at, s: run_timers(db, as_of=at, settings=s))
 
 
 @retention_app.command("run")
@@ -284,6 +273,14 @@ def retention_run(
     """Erase personal data past its retention period (legal holds kept) as of ``--as-of`` and exit."""
     from staydown.worker import run_retention
 
+    _run_as_of(as_of, data_dir, "erased", lambda db, at, s: run_retention(db, now=at, settings=s))
+
+
+def _run_as_of(
+    as_of: str, data_dir: Path | None, key: str, step: Callable[[Database, datetime, Settings], object]
+) -> None:
+    """Run ``step`` as of ``--as-of`` (default now) on this data directory's database and print
+    ``{"as_of": …, key: what it returned}``."""
     try:
         instant = as_utc(datetime.fromisoformat(as_of)) if as_of else system_clock()
     except ValueError:
@@ -292,10 +289,10 @@ def retention_run(
     settings = load_settings(data_dir)
     database = open_database(settings)
     try:
-        erased = run_retention(database, now=instant, settings=settings)
+        result = step(database, instant, settings)
     finally:
         database.dispose()
-    typer.echo(json.dumps({"as_of": instant.isoformat(), "erased": erased}))
+    typer.echo(json.dumps({"as_of": instant.isoformat(), key: result}))
 
 
 PeriodFrom = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD) or an ISO 8601 instant.")]
