@@ -39,13 +39,12 @@ def registry_of(request: Request) -> EdgeRegistry:
 
 
 class EdgeKeys:
-    """The edge-role keys, re-read at most every ``ttl`` seconds with one query.
+    """The edge-role keys, live and revoked, re-read at most every ``ttl`` seconds with one query.
 
-    A thousand edges polling every 25 s would otherwise cost forty key look-ups a second. A key
-    revoked through this process is refused on its next request (the revocation calls ``expire``);
-    one revoked through another API process, within ``ttl`` seconds. A key not found here takes the
-    ordinary path. The revoked ones are kept too, so that only a refusal of a real edge key reaches
-    the registry (an anonymous caller cannot fill it with made-up edges)."""
+    Only refusals use it: a refused request whose key is a revoked edge key is recorded in the edge
+    registry, so an anonymous caller cannot fill the registry with made-up edges. (Polls themselves
+    are authenticated against the database on every request.) A revocation through this process
+    calls ``expire``."""
 
     def __init__(self, database: Database, *, ttl: float = 2.0) -> None:
         self.database, self.ttl = database, ttl
@@ -58,11 +57,6 @@ class EdgeKeys:
         """Read the keys again on the next request (a key was revoked)."""
         self._read_at = float("-inf")
         self._reading = None
-
-    async def principal(self, secret: str) -> Principal | None:
-        """The caller of a live edge key, or None."""
-        await self._fresh()
-        return self._live.get(accounts.hash_key(secret))
 
     async def revoked(self, secret: str) -> int | None:
         """The id of the revoked edge key ``secret`` is, or None."""
@@ -99,10 +93,8 @@ async def feed_edge(request: Request, database: DatabaseDep, now: NowDep) -> Pri
     keys: EdgeKeys = request.app.state.edge_keys
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     secret = secret.strip() if scheme.lower() == "bearer" else ""
-    if secret:
-        known = await keys.principal(secret)
-        if known is not None:
-            return known
+    # Every poll is authenticated against the database (one indexed read), so a key revoked in any
+    # process, or by `staydown keys revoke`, is refused on its very next request.
     try:
         who = await run_in_threadpool(principal, request, database)
     except ApiError as exc:
