@@ -28,6 +28,8 @@ def test_a_new_edge_starts_from_the_snapshot(
     api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/old.jpg"]))
     edge = edge_factory()
     eventually(lambda: get(edge, "/old.jpg").status_code == 451)
+    # The state is in force before the worker logs that it loaded it.
+    eventually(lambda: snapshots_loaded(caplog) >= 1)
     assert snapshots_loaded(caplog) == 1
 
 
