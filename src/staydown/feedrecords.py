@@ -24,6 +24,10 @@ class FeedKind(enum.StrEnum):
     hash_add = "hash_add"
     hash_remove = "hash_remove"
     purge = "purge"
+    cert_set = "cert_set"
+    cert_remove = "cert_remove"
+    challenge_set = "challenge_set"
+    challenge_remove = "challenge_remove"
 
 
 class RecordInvalid(ValueError):
@@ -77,6 +81,8 @@ class ZoneRecord:
     reason: str | None = None
     rate_per_second: float | None = None
     rate_burst: float | None = None
+    https_redirect: bool = False
+    hsts_max_age: int | None = None
 
     @classmethod
     def from_document(cls, d: Mapping[str, Any]) -> ZoneRecord:
@@ -93,6 +99,8 @@ class ZoneRecord:
             reason=_opt_str(d, "reason"),
             rate_per_second=_opt_float(d, "rate_per_second"),
             rate_burst=_opt_float(d, "rate_burst"),
+            https_redirect=bool(d.get("https_redirect")),
+            hsts_max_age=_opt_int(d, "hsts_max_age"),
         )
 
 
@@ -255,6 +263,109 @@ class HashRemoveRecord:
         return cls(seq=_int(d, "seq"), entry_id=_int(d, "entry_id"))
 
 
+def _names(document: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = document.get(name) or ()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise RecordInvalid(f"feed record field {name!r} must be a list of strings, not {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CertSetRecord:
+    """Serve a certificate for a zone's hostnames by SNI (replacing the zone's previous one).
+
+    ``chain_pem`` is the leaf then its intermediates; ``key_sealed`` is the private key sealed for
+    the edges (``certseal.seal``), never the key itself; ``source`` is ``acme``, ``upload`` or ``demo``.
+    """
+
+    kind: ClassVar[FeedKind] = FeedKind.cert_set
+    seq: int
+    cert_id: int
+    zone_id: int
+    hostnames: tuple[str, ...]
+    chain_pem: str
+    key_sealed: str
+    not_after: str
+    source: str = "acme"
+    ocsp_der_b64: str | None = None
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> CertSetRecord:
+        return cls(
+            seq=_int(d, "seq"),
+            cert_id=_int(d, "cert_id"),
+            zone_id=_int(d, "zone_id"),
+            hostnames=_names(d, "hostnames"),
+            chain_pem=_str(d, "chain_pem"),
+            key_sealed=_str(d, "key_sealed"),
+            not_after=_str(d, "not_after"),
+            source=_opt_str(d, "source") or "acme",
+            ocsp_der_b64=_opt_str(d, "ocsp_der_b64"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CertRemoveRecord:
+    """Stop serving a zone's certificate (the zone was suspended, terminated or deleted)."""
+
+    kind: ClassVar[FeedKind] = FeedKind.cert_remove
+    seq: int
+    cert_id: int
+    zone_id: int
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> CertRemoveRecord:
+        return cls(seq=_int(d, "seq"), cert_id=_int(d, "cert_id"), zone_id=_int(d, "zone_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeSetRecord:
+    """An ACME challenge the edges answer for a pending order.
+
+    ``http-01``: ``/.well-known/acme-challenge/<token>`` on ``hostname`` answers ``key_authorization``.
+    ``tls-alpn-01``: a handshake for ``hostname`` offering ALPN ``acme-tls/1`` gets ``chain_pem`` with
+    the key ``key_sealed`` (RFC 8737).
+    """
+
+    kind: ClassVar[FeedKind] = FeedKind.challenge_set
+    seq: int
+    challenge_type: str
+    hostname: str
+    token: str
+    key_authorization: str
+    chain_pem: str | None = None
+    key_sealed: str | None = None
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> ChallengeSetRecord:
+        challenge_type = _str(d, "challenge_type")
+        if challenge_type not in ("http-01", "tls-alpn-01"):
+            raise RecordInvalid(f"challenge type must be http-01 or tls-alpn-01, not {challenge_type!r}")
+        return cls(
+            seq=_int(d, "seq"),
+            challenge_type=challenge_type,
+            hostname=_str(d, "hostname"),
+            token=_str(d, "token"),
+            key_authorization=_str(d, "key_authorization"),
+            chain_pem=_opt_str(d, "chain_pem"),
+            key_sealed=_opt_str(d, "key_sealed"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRemoveRecord:
+    """The order is done: stop answering its challenge."""
+
+    kind: ClassVar[FeedKind] = FeedKind.challenge_remove
+    seq: int
+    hostname: str
+    token: str
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> ChallengeRemoveRecord:
+        return cls(seq=_int(d, "seq"), hostname=_str(d, "hostname"), token=_str(d, "token"))
+
+
 @dataclass(frozen=True, slots=True)
 class OtherRecord:
     """A kind this version does not know: its sequence is applied, its content passed over."""
@@ -264,7 +375,17 @@ class OtherRecord:
 
 
 FeedRecord = (
-    ZoneRecord | BlockRecord | UnblockRecord | PurgeRecord | HashAddRecord | HashRemoveRecord | OtherRecord
+    ZoneRecord
+    | BlockRecord
+    | UnblockRecord
+    | PurgeRecord
+    | HashAddRecord
+    | HashRemoveRecord
+    | CertSetRecord
+    | CertRemoveRecord
+    | ChallengeSetRecord
+    | ChallengeRemoveRecord
+    | OtherRecord
 )
 
 _TYPES: dict[str, Any] = {
@@ -274,6 +395,10 @@ _TYPES: dict[str, Any] = {
     FeedKind.purge.value: PurgeRecord,
     FeedKind.hash_add.value: HashAddRecord,
     FeedKind.hash_remove.value: HashRemoveRecord,
+    FeedKind.cert_set.value: CertSetRecord,
+    FeedKind.cert_remove.value: CertRemoveRecord,
+    FeedKind.challenge_set.value: ChallengeSetRecord,
+    FeedKind.challenge_remove.value: ChallengeRemoveRecord,
 }
 
 

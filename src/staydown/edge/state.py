@@ -18,6 +18,10 @@ from typing import Any
 from staydown.feedrecords import (
     BANK_FIELDS,
     BlockRecord,
+    CertRemoveRecord,
+    CertSetRecord,
+    ChallengeRemoveRecord,
+    ChallengeSetRecord,
     FeedRecord,
     HashAddRecord,
     HashRemoveRecord,
@@ -90,6 +94,8 @@ class EnforcementState:
             case HashRemoveRecord():
                 self.bank.pop(typed.entry_id, None)
                 outcome = (typed.kind.value, None, None)
+            case CertSetRecord() | CertRemoveRecord() | ChallengeSetRecord() | ChallengeRemoveRecord():
+                outcome = (typed.kind.value, None, None)  # held by the edge's certificate store
             case OtherRecord():
                 outcome = (typed.name, None, None)
         self.seq = typed.seq
