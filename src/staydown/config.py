@@ -5,6 +5,8 @@ A bad value fails loudly at start-up with the variable's name, never later in a 
 
 from __future__ import annotations
 
+import base64
+import os
 import tomllib
 from datetime import date, timedelta
 from functools import cached_property
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from staydown import certseal
 from staydown.netpolicy import IPNetwork, parse_networks
 from staydown.types import VerificationLevel
 
@@ -107,6 +110,12 @@ class Settings(BaseSettings):
     edge_heartbeat_seconds: float = Field(5.0, gt=0)
     edge_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")  # default: the host's name
     nats_retain_records: int = Field(1_000_000, ge=1)
+
+    # TLS at the edge: the secret certificates' private keys are sealed with in the feed (base64 of
+    # 32 bytes; the control plane and every edge hold the same one; without it a single box keeps one
+    # in its data directory), and the ACME directory certificates are ordered from.
+    cert_seal_key: str | None = Field(None, pattern=r"^[A-Za-z0-9+/]{43}=$")
+    acme_directory: str | None = None
 
     policy_file: Path | None = None
 
@@ -246,6 +255,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'staydown.db').resolve()}"
+
+    def cert_seal_secret(self) -> bytes:
+        """The certificate sealing secret: the setting, else the data directory's (made once)."""
+        if self.cert_seal_key:
+            return base64.b64decode(self.cert_seal_key)
+        path = self.data_dir / "cert-seal.key"
+        try:
+            return base64.b64decode(path.read_text().strip(), validate=True)
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = certseal.new_secret()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(secret).decode("ascii") + "\n")
+        return secret
 
     @property
     def action_deadline(self) -> timedelta:
