@@ -47,6 +47,13 @@ class RepeatInfringerPolicy(BaseModel):
     suspension: SuspensionRule = SuspensionRule()
     termination: TerminationRule = TerminationRule()
     strike_lifetime_days: int = Field(365, ge=1)
+    # A notice weighs one strike per ``urls_per_strike`` URLs actioned on the customer's zones
+    # (rounded up), and at most ``max_strikes_per_notice``: a notice of 3,000 URLs counts more than
+    # one of a single URL, and far less than 3,000 notices. The default cap stays below the default
+    # suspension threshold, so no single notice suspends a customer on its own: §512(i) speaks of
+    # *repeat* infringers, and a notice is one occasion on which the customer learned of the claim.
+    urls_per_strike: int = Field(50, ge=1)
+    max_strikes_per_notice: int = Field(2, ge=1)
 
     @classmethod
     def from_file(cls, path: Path) -> RepeatInfringerPolicy:
@@ -217,6 +224,10 @@ class Settings(BaseSettings):
     retention_counter_notice_days: int = Field(1095, ge=1)
     retention_outbox_days: int = Field(365, ge=1)
     retention_terminated_customer_days: int = Field(1095, ge=1)
+    # A notifier's own erasure request (GDPR Art. 17) leaves its name and signed statements on a
+    # notice for this long after the notice was decided, for legal claims (Art. 17(3)(e)): a claim of
+    # misrepresentation under 17 U.S.C. 512(f) may be brought for three years (17 U.S.C. 507(b)).
+    retention_notice_claims_days: int = Field(1095, ge=1)
     # An incomplete notice not completed within this many days is closed, and its notifier told.
     incomplete_notice_days: float = Field(14.0, gt=0)
     # Japan: days the sender has to object to removal after an inquiry (Information Distribution

@@ -52,7 +52,7 @@ def test_legal_pages_do_not_exist_for_other_roles(api: Api, role: str) -> None:
             "authority": "Court",
             "case_number": "1",
             "jurisdiction": "US",
-            "legal_basis": "us_512h_subpoena",
+            "legal_basis": "court_order",
             "scope": ["email"],
         },
     )

@@ -172,7 +172,7 @@ def test_partial_compliance_releases_only_the_named_fields(api: Api) -> None:
             authority="US District Court for the Northern District of California",
             case_number="5:26-mc-80001",
             jurisdiction="US",
-            legal_basis="us_512h_subpoena",
+            legal_basis="court_order",
             scope=["name", "email", "phone", "zones"],
         ),
     ).json()["id"]

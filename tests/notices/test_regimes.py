@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.conftest import Api
 from tests.due_process.support import feed, outbox
+from tests.due_process.test_flaggers import award_status
 from tests.notices.test_deadline import timers_run
 from tests.support import active_zone, notice_body
 
@@ -129,6 +130,7 @@ def test_a_dsa_trusted_flagger_gets_priority_review_not_automatic_action(api: Ap
     """Art. 22: trusted flaggers' notices are decided with priority; a DMCA or Japanese notice of a
     trusted organisation keeps the direct path."""
     active_zone(api, HOST)
+    award_status(api, "trusted_flagger")
     received = api.clock()
     dsa = _post(api, "trusted_flagger", notice_body([f"http://{HOST}/eu.jpg"], regime="dsa"))
     assert dsa["status"] == "accepted" and dsa["items"][0]["status"] == "pending_review"

@@ -36,6 +36,7 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.fingerprints import service as fingerprints
 from staydown.fingerprints.schemas import MatchRead
@@ -184,6 +185,10 @@ def notice_detail(
         copies = [MatchRead.model_validate(m) for m in staydown["matches"]] if staydown else []
         edges = enforcement.edges_applying(session, notice_id=notice.id) if staff else None
         submitter = _submitter(notice)
+        award = None
+        if staff and notice.submitter_key_id is not None:
+            found = due_process.current_award(session, notice.submitter_key_id)
+            award = due_process.read_award(found, now=now) if found is not None else None
         if who.role is Role.customer:
             submitter = dict(present.complainant_for_customer(notice.regime, submitter))
     return render(
@@ -205,6 +210,7 @@ def notice_detail(
             "staydown": staydown,
             "staydown_matches": copies,
             "submitter": submitter,
+            "award": award,
             "can_decide": who.role in (Role.agent, Role.admin),
             "now": now,
             "title": f"Notice {notice.id}",
@@ -396,7 +402,7 @@ def customer_detail(request: Request, customer_id: int, who: StaffOrLegal) -> Re
             "zones": zones,
             "evidence": evidence,
             "strikes": strikes,
-            "active_strikes": sum(1 for s in strikes if s.status.value == "active"),
+            "active_strikes": sum(s.weight for s in strikes if s.status.value == "active"),
             "steps": steps,
             "trail": trail,
             "recent_notices": rows,

@@ -171,11 +171,14 @@ def create_order(
             errors.append(f"{field.replace('_', ' ')}: {exc}")
     if not str(form.get("customer_id", "")).isdigit():
         errors.append("customer: give the customer's number (it is on the customer's page)")
+    if form.get("notice_id") and not str(form["notice_id"]).isdigit():
+        errors.append("notice: give the notice's number, or leave it empty")
     if errors:
         return _order_form(request, form, errors=errors, status=422)
     try:
         data = OrderCreate(
             customer_id=int(form["customer_id"]),
+            notice_id=int(form["notice_id"]) if form.get("notice_id") else None,
             authority=form.get("authority", ""),
             authority_kind=form.get("authority_kind", "court"),
             case_number=form.get("case_number", ""),
@@ -217,6 +220,7 @@ def order_detail(request: Request, order_id: int, who: LegalOnly) -> Response:
         holds = disclosure.list_holds(session, order_id=order.id)
         customer = accounts.get_customer(session, order.customer_id)
         trail = audit.list_for_entity(session, disclosure.ORDER, order.id)[-200:]
+        objections = disclosure.objections(session, order)
     return render(
         request,
         "legal_order.html",
@@ -230,6 +234,7 @@ def order_detail(request: Request, order_id: int, who: LegalOnly) -> Response:
             "bases": BASIS_LABELS,
             "field_labels": FIELD_LABELS,
             "trail": trail,
+            "objections": objections,
             "title": f"Disclosure order {order.id}",
         },
     )
@@ -263,9 +268,13 @@ def decide_order(
         raise DeskError(422, f"the decision is not valid: {exc}") from None
     settings = settings_of(request)
     with database_of(request).writer() as session:
-        order = disclosure.decide(
-            session, order_id, body, now=now_of(request), actor=who.actor, provider=settings.provider_name
-        )
+        try:
+            order = disclosure.decide(
+                session, order_id, body, now=now_of(request), actor=who.actor, provider=settings.provider_name
+            )
+        except disclosure.DisclosureError as exc:
+            session.commit()  # a refused subpoena answer is audited
+            raise DeskError(exc.status, exc.message) from None
         session.commit()
         status = order.status
     now_is = status.value.replace("_", " ")

@@ -100,7 +100,11 @@ def item_ids_in(session: Session, notice_id: int, status: ItemStatus) -> list[in
 def strike_board(session: Session, *, offset: int, limit: int) -> tuple[Sequence[Row[Any]], int]:
     """Customers with active strikes, most first, and how many such customers there are."""
     counted = (
-        select(Strike.customer_id, func.count().label("strikes"), func.max(Strike.created_at).label("last"))
+        select(
+            Strike.customer_id,
+            func.sum(Strike.weight).label("strikes"),
+            func.max(Strike.created_at).label("last"),
+        )
         .where(Strike.status == StrikeStatus.active)
         .group_by(Strike.customer_id)
         .subquery()
@@ -147,7 +151,7 @@ def active_strike_counts(session: Session, customer_ids: Sequence[int]) -> dict[
     if not customer_ids:
         return {}
     rows = session.execute(
-        select(Strike.customer_id, func.count())
+        select(Strike.customer_id, func.sum(Strike.weight))
         .where(Strike.customer_id.in_(list(customer_ids)), Strike.status == StrikeStatus.active)
         .group_by(Strike.customer_id)
     )

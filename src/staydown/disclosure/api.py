@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
+from staydown.accounts import service as accounts
 from staydown.api.deps import AnyRole, NowDep, Principal, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
-from staydown.disclosure import service
+from staydown.disclosure import retention, service
 from staydown.disclosure.flows import OrderStatus, package_allowed
 from staydown.disclosure.models import DisclosureOrder
 from staydown.disclosure.schemas import (
@@ -25,9 +26,12 @@ from staydown.disclosure.schemas import (
     HoldCreate,
     HoldRead,
     HoldRelease,
+    NotifierErasureRequest,
+    NotifierErasureResult,
     OrderCreate,
     OrderDecision,
     OrderRead,
+    SubpoenaObjection,
 )
 from staydown.types import Role
 
@@ -45,6 +49,8 @@ def legal_only(who: AnyRole) -> Principal:
 
 Legal = Annotated[Principal, Depends(legal_only)]
 Eraser = Annotated[Principal, Depends(require(Role.legal))]
+Notifier = Annotated[Principal, Depends(require(Role.submitter))]
+Agent = Annotated[Principal, Depends(require(Role.agent))]
 
 
 @contextmanager
@@ -65,6 +71,10 @@ def _read(session: Session, order: DisclosureOrder) -> OrderRead:
         HoldRead.model_validate(h, from_attributes=True)
         for h in service.list_holds(session, order_id=order.id)
     ]
+    found = service.objections(session, order)
+    if found is not None:
+        view.answerable = not found
+        view.objections = [SubpoenaObjection(code=o.code, message=o.message) for o in found]
     return view
 
 
@@ -107,7 +117,7 @@ def decide_order(
     order_id: int, body: OrderDecision, who: Legal, session: Writer, now: NowDep, settings: SettingsDep
 ) -> OrderRead:
     """Comply, partially comply (naming the fields released), contest or close an order."""
-    with _answer(session):
+    with _answer(session, commit_refusal=True):  # a refused subpoena answer is audited
         order = service.decide(
             session, order_id, body, now=now, actor=who.actor, provider=settings.provider_name
         )
@@ -187,5 +197,32 @@ def erase_identity(
         result = service.erase_customer_identity(
             session, customer_id, now=now, actor=who.actor, reason=body.reason
         )
+    session.commit()
+    return result
+
+
+@router.post("/v1/notifiers/me/erasure", response_model=NotifierErasureResult)
+def erase_own_notifier_data(
+    body: NotifierErasureRequest, who: Notifier, session: Writer, now: NowDep, settings: SettingsDep
+) -> NotifierErasureResult:
+    """Erase your personal data as a notifier (GDPR Art. 17); the answer lists what is kept and why."""
+    result = retention.erase_notifier(
+        session, who.key_id, now=now, actor=who.actor, reason=body.reason, settings=settings
+    )
+    session.commit()
+    return result
+
+
+@router.post("/v1/notifiers/{key_id}/erasure", response_model=NotifierErasureResult)
+def erase_notifier_data(
+    key_id: int, body: NotifierErasureRequest, who: Agent, session: Writer, now: NowDep, settings: SettingsDep
+) -> NotifierErasureResult:
+    """Erase a notifier's personal data on its behalf (GDPR Art. 17); what is kept is listed with why."""
+    key = accounts.get_key(session, key_id)
+    if key is None or key.role is not Role.submitter:
+        raise ApiError(404, "not_found", f"notifier key {key_id} does not exist")
+    result = retention.erase_notifier(
+        session, key_id, now=now, actor=who.actor, reason=body.reason, settings=settings
+    )
     session.commit()
     return result

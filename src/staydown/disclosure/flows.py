@@ -10,7 +10,7 @@ forbids it (a gag). Nothing here does I/O; the service runs the commands.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 
@@ -122,23 +122,34 @@ def package_allowed(status: OrderStatus, released: Iterable[str]) -> bool:
 
 
 def released_fields(
-    event: OrderEvent, *, scope: list[IdentityField], requested: list[IdentityField] | None
+    event: OrderEvent,
+    *,
+    scope: list[IdentityField],
+    requested: list[IdentityField] | None,
+    limit: Collection[IdentityField] | None = None,
 ) -> list[IdentityField]:
     """The fields a decision releases; raise ``ValueError`` naming what is wrong with the request.
 
-    Full compliance releases the whole scope; partial compliance a non-empty strict subset of it;
-    contesting or closing releases nothing.
+    Full compliance releases the whole scope (within ``limit``, the fields the legal basis lets
+    the provider disclose at all); partial compliance a non-empty strict subset of it; contesting
+    or closing releases nothing.
     """
     if event is E.comply:
         if requested and set(requested) != set(scope):
             raise ValueError("full compliance releases the whole scope; use partially_comply to limit it")
-        return list(scope)
+        released = [f for f in scope if limit is None or f in limit]
+        if not released:
+            raise ValueError("nothing in the order's scope may be disclosed on its legal basis")
+        return released
     if event is E.partially_comply:
         if not requested:
             raise ValueError("partial compliance must name the fields it releases")
         outside = [f.value for f in requested if f not in scope]
         if outside:
             raise ValueError(f"fields outside the order's scope: {', '.join(outside)}")
+        beyond = [f.value for f in requested if limit is not None and f not in limit]
+        if beyond:
+            raise ValueError(f"fields its legal basis does not let us disclose: {', '.join(beyond)}")
         if set(requested) == set(scope):
             raise ValueError("these are all the fields in scope: that is full compliance")
         return [f for f in scope if f in set(requested)]

@@ -18,6 +18,8 @@ class DisclosureOrder(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # The notice the order rests on: required for a 17 U.S.C. 512(h) subpoena (see ``subpoena``).
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
     authority: Mapped[str] = mapped_column(String(300))
     authority_kind: Mapped[str] = mapped_column(String(16))  # court | authority
     case_number: Mapped[str] = mapped_column(String(200))

@@ -94,6 +94,15 @@ def render_pdf(package: DisclosurePackage) -> bytes:
         Paragraph(f"Identity data of customer {package.customer_id}", styles["Heading2"]),
         _table([(key.replace("_", " "), value) for key, value in package.identity.items()], styles),
         Spacer(1, 4 * mm),
+    ]
+    if package.notice is not None:
+        notice = {**package.notice, "material": "\n".join(package.notice["material"][:50])}
+        flow += [
+            Paragraph(f"Notice {package.notice['id']} the subpoena rests on", styles["Heading2"]),
+            _table([(key.replace("_", " "), value) for key, value in notice.items()], styles),
+            Spacer(1, 4 * mm),
+        ]
+    flow += [
         _table(
             [
                 ("withheld", ", ".join(package.withheld) or "nothing"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from staydown.disclosure.flows import IdentityField, LegalBasis, OrderEvent, OrderStatus
 
@@ -16,6 +16,9 @@ class StrictModel(BaseModel):
 
 class OrderCreate(StrictModel):
     customer_id: int
+    notice_id: int | None = Field(
+        None, description="The notice the order rests on; required for us_512h_subpoena (its DMCA notice)."
+    )
     authority: str = Field(min_length=1, max_length=300, description="The court or authority that issued it.")
     authority_kind: Literal["court", "authority"] = "court"
     case_number: str = Field(min_length=1, max_length=200)
@@ -34,6 +37,14 @@ class OrderCreate(StrictModel):
     @classmethod
     def _distinct(cls, value: list[IdentityField]) -> list[IdentityField]:
         return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _subpoena_rests_on_a_notice(self) -> OrderCreate:
+        if self.legal_basis is LegalBasis.us_512h_subpoena and self.notice_id is None:
+            raise ValueError(
+                "a 17 U.S.C. 512(h) subpoena is issued on a copy of a DMCA notification: give its notice_id"
+            )
+        return self
 
     @field_validator("issued_at", "deadline_at")
     @classmethod
@@ -65,11 +76,17 @@ class HoldRead(BaseModel):
     release_reason: str | None
 
 
+class SubpoenaObjection(BaseModel):
+    code: str
+    message: str
+
+
 class OrderRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
     customer_id: int
+    notice_id: int | None
     authority: str
     authority_kind: str
     case_number: str
@@ -92,6 +109,10 @@ class OrderRead(BaseModel):
     customer_notified_at: datetime | None
     package_available: bool = False
     holds: list[HoldRead] = []
+    answerable: bool | None = Field(
+        None, description="us_512h_subpoena: whether it can be complied with now (else see objections)."
+    )
+    objections: list[SubpoenaObjection] = []
 
 
 class HoldCreate(StrictModel):
@@ -126,4 +147,35 @@ class DisclosurePackage(BaseModel):
     customer_id: int
     identity: dict[str, Any]
     withheld: list[str]
+    notice: dict[str, Any] | None = Field(
+        None, description="us_512h_subpoena: the notice it rests on and the material of this customer."
+    )
     sha256: str = Field("", description="SHA-256 of this package's canonical JSON without this field.")
+
+
+class NotifierErasureRequest(StrictModel):
+    reason: str = Field(
+        min_length=1, max_length=4000, description="e.g. GDPR Art. 17 request received on 2026-12-01"
+    )
+
+
+class KeptData(BaseModel):
+    """Personal data of one notice kept despite the request, and why (GDPR Art. 17(3)(e))."""
+
+    notice_id: int
+    fields: list[str]
+    reason: str
+    legal_basis: str
+    until: datetime | None = Field(None, description="When it is erased at the latest, where that is known.")
+
+
+class NotifierErasureResult(BaseModel):
+    submitter_key_id: int
+    erased_at: datetime
+    notices: int = Field(description="Notices of this notifier.")
+    notices_erased: int = Field(description="Notices whose every personal-data field is now erased.")
+    notices_contacts_erased: int = Field(
+        description="Notices whose contact details were erased, identity kept."
+    )
+    letters_erased: int
+    kept: list[KeptData]

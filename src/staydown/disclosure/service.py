@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.audit.service import canonical_json
+from staydown.disclosure import subpoena
 from staydown.disclosure.flows import (
     Command,
     IdentityField,
     IllegalOrderTransition,
+    LegalBasis,
     NotifyCustomer,
     OrderEvent,
     OrderStatus,
@@ -45,6 +47,7 @@ from staydown.disclosure.schemas import (
 from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
+from staydown.notices import service as notices
 
 ORDER = "disclosure_order"
 ERASED = "(erased)"
@@ -68,8 +71,20 @@ def create_order(
     customer = accounts.get_customer(session, data.customer_id)
     if customer is None:
         raise DisclosureError("not_found", f"customer {data.customer_id} does not exist", status=404)
+    if data.notice_id is not None:
+        notice = notices.get(session, data.notice_id)
+        if notice is None:
+            raise DisclosureError("notice_not_found", f"notice {data.notice_id} does not exist", status=422)
+        if data.legal_basis is LegalBasis.us_512h_subpoena and notice.regime.value != "dmca":
+            raise DisclosureError(
+                "not_dmca",
+                f"notice {notice.id} is a {notice.regime.value} notice; a 17 U.S.C. 512(h) subpoena rests on "
+                "a DMCA notification (512(c)(3)(A))",
+                status=422,
+            )
     order = DisclosureOrder(
         customer_id=customer.id,
+        notice_id=data.notice_id,
         authority=data.authority,
         authority_kind=data.authority_kind,
         case_number=data.case_number,
@@ -97,6 +112,7 @@ def create_order(
         entity=(ORDER, order.id),
         data={
             "customer_id": customer.id,
+            "notice_id": data.notice_id,
             "legal_basis": data.legal_basis.value,
             "case_number": data.case_number,
             "jurisdiction": data.jurisdiction,
@@ -162,9 +178,14 @@ def decide(
     """Comply, partially comply, contest or close an order, with the reason."""
     order = _order(session, order_id)
     scope = [IdentityField(f) for f in order.scope]
+    limit = None
+    if order.legal_basis is LegalBasis.us_512h_subpoena:
+        limit = subpoena.SUBPOENA_FIELDS
+        if decision.decision in (OrderEvent.comply, OrderEvent.partially_comply):
+            _refuse_unanswerable(session, order, now=now, actor=actor)
     try:
         new, commands = order_transition(order.status, decision.decision, gagged=order.gagged)
-        released = released_fields(decision.decision, scope=scope, requested=decision.fields)
+        released = released_fields(decision.decision, scope=scope, requested=decision.fields, limit=limit)
     except IllegalOrderTransition as exc:
         raise DisclosureError("illegal_transition", str(exc)) from exc
     except ValueError as exc:
@@ -192,6 +213,53 @@ def decide(
     )
     _run(session, order, commands, now=now, actor=actor, provider=provider)
     return order
+
+
+def subpoena_facts(session: Session, order: DisclosureOrder) -> subpoena.SubpoenaFacts | None:
+    """What answering the order depends on, when it is a §512(h) subpoena resting on a notice."""
+    if order.legal_basis is not LegalBasis.us_512h_subpoena or order.notice_id is None:
+        return None
+    notice = notices.get(session, order.notice_id)
+    if notice is None:
+        return None
+    items = notices.items_of(session, notice.id, customer_id=order.customer_id)
+    zone_ids = {item.zone_id for item in items if item.zone_id is not None}
+    return subpoena.SubpoenaFacts(
+        regime=notice.regime.value,
+        missing_elements=tuple(notice.missing_elements),
+        customer_items=sum(1 for item in items if item.zone_id is not None),
+        service_types=frozenset(accounts.service_types(session, zone_ids).values()),
+    )
+
+
+def objections(session: Session, order: DisclosureOrder) -> list[subpoena.Objection] | None:
+    """Why a §512(h) subpoena cannot be answered now (empty: it can); None for other orders."""
+    facts = subpoena_facts(session, order)
+    if facts is None:
+        return None
+    return subpoena.objections(facts)
+
+
+def _refuse_unanswerable(session: Session, order: DisclosureOrder, *, now: datetime, actor: str) -> None:
+    """Refuse to comply with a §512(h) subpoena its notice does not support; the refusal is audited
+    (the caller commits it)."""
+    found = objections(session, order) or []
+    if not found:
+        return
+    details = [{"code": o.code, "message": o.message} for o in found]
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="disclosure.subpoena_refused",
+        entity=(ORDER, order.id),
+        data={"notice_id": order.notice_id, "objections": [o.code for o in found]},
+    )
+    raise DisclosureError(
+        "subpoena_not_answerable",
+        f"order {order.id} cannot be complied with: " + "; ".join(o.message for o in found),
+        details=details,
+    )
 
 
 def _order(session: Session, order_id: int) -> DisclosureOrder:
@@ -373,10 +441,30 @@ def build_package(
         customer_id=order.customer_id,
         identity=_identity(session, order.customer_id, released),
         withheld=[f for f in order.scope if f not in order.released],
+        notice=_subpoena_notice(session, order),
     )
     digest = hashlib.sha256(canonical_json(package.model_dump(mode="json", exclude={"sha256"})).encode())
     package.sha256 = digest.hexdigest()
     return package
+
+
+def _subpoena_notice(session: Session, order: DisclosureOrder) -> dict[str, Any] | None:
+    """For a §512(h) subpoena: the notice it rests on and this customer's material named in it."""
+    facts = subpoena_facts(session, order)
+    if facts is None or order.notice_id is None:
+        return None
+    notice = notices.get(session, order.notice_id)
+    assert notice is not None
+    items = [i for i in notices.items_of(session, notice.id, customer_id=order.customer_id) if i.zone_id]
+    return {
+        "id": notice.id,
+        "regime": notice.regime.value,
+        "received_at": notice.received_at.isoformat(),
+        "legal_basis": subpoena.LEGAL_BASIS,
+        "identifies": subpoena.identified(facts.service_types),
+        "material": [item.url for item in items[:1000]],
+        "material_count": len(items),
+    }
 
 
 def download_package(

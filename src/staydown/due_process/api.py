@@ -11,9 +11,13 @@ from fastapi import APIRouter, Depends, Query
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
 from staydown.due_process import service
+from staydown.due_process.awards import AwardEvent
 from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus
 from staydown.due_process.models import Complaint
 from staydown.due_process.schemas import (
+    AwardChange,
+    AwardCreate,
+    AwardRead,
     ComplaintCreate,
     ComplaintDecision,
     ComplaintRead,
@@ -38,6 +42,7 @@ Reporting = Annotated[Principal, Depends(require(Role.submitter, Role.agent, Rol
 Staff = Annotated[Principal, Depends(require(Role.agent))]
 Reading = Annotated[Principal, Depends(require(Role.agent, Role.legal, Role.customer, Role.submitter))]
 StaffOrLegal = Annotated[Principal, Depends(require(Role.agent, Role.legal))]
+Admin = Annotated[Principal, Depends(require())]
 
 
 @contextmanager
@@ -270,6 +275,52 @@ router.add_api_route(
     response_model=MeasureRead,
     summary="Restore a notifier's trusted-flagger treatment",
 )
+
+
+@router.post("/v1/notifiers/{key_id}/trusted-flagger-awards", status_code=201, response_model=AwardRead)
+def record_award(key_id: int, body: AwardCreate, who: Admin, session: Writer, now: NowDep) -> AwardRead:
+    """Record a Digital Services Coordinator's award of trusted-flagger status (DSA Art. 22(2))."""
+    with _answering():
+        award = service.record_award(session, key_id, body, now=now, actor=who.actor)
+    session.commit()
+    return service.read_award(award, now=now)
+
+
+@router.get("/v1/notifiers/{key_id}/trusted-flagger-awards", response_model=list[AwardRead])
+def notifier_awards(key_id: int, who: Staff, session: Reader, now: NowDep) -> list[AwardRead]:
+    """A notifier's awards, newest first."""
+    return [service.read_award(a, now=now) for a in service.list_awards(session, submitter_key_id=key_id)]
+
+
+@router.get("/v1/trusted-flagger-awards", response_model=list[AwardRead])
+def list_awards(who: Staff, session: Reader, now: NowDep) -> list[AwardRead]:
+    """Every award recorded, newest first, with whether it gives priority now."""
+    return [service.read_award(a, now=now) for a in service.list_awards(session)]
+
+
+def _award_change(event: AwardEvent) -> Callable[..., AwardRead]:
+    def change(award_id: int, body: AwardChange, who: Admin, session: Writer, now: NowDep) -> AwardRead:
+        with _answering():
+            award = service.change_award(session, award_id, event, body, now=now, actor=who.actor)
+        session.commit()
+        return service.read_award(award, now=now)
+
+    change.__name__ = f"{event.value}_award"
+    return change
+
+
+for _event, _summary in (
+    (AwardEvent.suspend, "Record the coordinator's suspension of the status (DSA Art. 22(6))"),
+    (AwardEvent.reinstate, "Record that the coordinator ended the suspension without revoking"),
+    (AwardEvent.revoke, "Record the coordinator's revocation of the status (DSA Art. 22(7))"),
+):
+    router.add_api_route(
+        f"/v1/trusted-flagger-awards/{{award_id}}/{_event.value}",
+        _award_change(_event),
+        methods=["POST"],
+        response_model=AwardRead,
+        summary=_summary,
+    )
 
 
 @router.get("/v1/statements", response_model=list[StatementRead])

@@ -324,7 +324,13 @@ def _reverse_items(
     voided = False
     if complaint.complainant is Complainant.customer and complaint.customer_id is not None:
         voided = void_strike_if_clear(
-            session, notice.id, complaint.customer_id, now=now, actor=actor, reason=reason
+            session,
+            notice.id,
+            complaint.customer_id,
+            now=now,
+            actor=actor,
+            reason=reason,
+            policy_rule=settings.policy,
         )
         told = messages.complaint_reversal_to_notifier(complaint, item_ids, provider=settings.provider_name)
         send_letter(session, told, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)

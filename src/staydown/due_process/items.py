@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from staydown.config import RepeatInfringerPolicy
 from staydown.due_process.flows import DueProcessError
 from staydown.due_process.messages import Letter
 from staydown.enforcement import service as enforcement
@@ -79,11 +80,30 @@ def send_letter(
 
 
 def void_strike_if_clear(
-    session: Session, notice_id: int, customer_id: int, *, now: datetime, actor: str, reason: str
+    session: Session,
+    notice_id: int,
+    customer_id: int,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    policy_rule: RepeatInfringerPolicy | None = None,
 ) -> bool:
-    """Void the notice's strike against the customer once none of its items blocks the customer."""
+    """Void the notice's strike against the customer once none of its items blocks the customer;
+    while some still do, weigh the strike again on those (with ``policy_rule``)."""
     items = notices.items_of(session, notice_id, customer_id=customer_id)
-    if any(item.status in BLOCKING and item.duplicate_of_id is None for item in items):
+    blocking = sum(1 for item in items if item.status in BLOCKING and item.duplicate_of_id is None)
+    if blocking:
+        if policy_rule is not None:
+            policy.reweigh_strike(
+                session,
+                customer_id=customer_id,
+                notice_id=notice_id,
+                urls=blocking,
+                now=now,
+                actor=actor,
+                policy=policy_rule,
+            )
         return False
     return (
         policy.void_strike(

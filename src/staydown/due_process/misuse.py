@@ -20,6 +20,7 @@ from staydown.due_process.models import NotifierMeasure, UnfoundedNotice
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.notices import service as notices
+from staydown.types import Regime
 
 
 def _rule(settings: Settings) -> MisuseRule:
@@ -223,7 +224,7 @@ def standing(session: Session, submitter_key_id: int, *, now: datetime) -> tuple
     return until, trust is not None and trust.kind is MeasureKind.trust_revoked
 
 
-def _intake_gate(session: Session, by: notices.Submitter, now: datetime) -> notices.Submitter:
+def _intake_gate(session: Session, by: notices.Submitter, now: datetime, regime: Regime) -> notices.Submitter:
     """Hand intake the notifier's suspension (intake applies it as the notice's regime allows) and
     treat a notifier whose trust was revoked as untrusted."""
     if by.key_id is None:

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, str_enum
+from staydown.due_process.awards import AwardStatus
 from staydown.due_process.flows import (
     Complainant,
     ComplaintStatus,
@@ -163,3 +164,27 @@ class StatementOfReasons(Base):
     automated_detection: Mapped[str] = mapped_column(String(8))
     automated_decision: Mapped[str] = mapped_column(String(48))
     territorial_scope: Mapped[list[Any]]
+
+
+class TrustedFlaggerAward(Base):
+    """A Digital Services Coordinator's award of trusted-flagger status (DSA Art. 22(2)) to a notifier,
+    as the provider recorded it, and its suspension (Art. 22(6)) or revocation (Art. 22(7))."""
+
+    __tablename__ = "trusted_flagger_awards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submitter_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(300))
+    member_state: Mapped[str] = mapped_column(String(2))
+    coordinator: Mapped[str] = mapped_column(String(300))
+    reference: Mapped[str] = mapped_column(String(200))
+    awarded_on: Mapped[date] = mapped_column(Date)
+    areas: Mapped[list[str]]
+    status: Mapped[AwardStatus] = mapped_column(str_enum(AwardStatus, length=16))
+    status_on: Mapped[date | None] = mapped_column(Date)
+    status_reference: Mapped[str | None] = mapped_column(String(200))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime | None]
+    changed_by: Mapped[str | None] = mapped_column(String(64))

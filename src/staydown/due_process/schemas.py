@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from staydown.due_process.awards import AREA_IP, AREAS, MEMBER_STATES, AwardStatus
 from staydown.due_process.flows import (
     Complainant,
     ComplaintStatus,
@@ -208,3 +209,67 @@ class StatementRead(DsaStatement):
     ended_at: datetime | None
     end_reason: str | None
     message_id: int | None
+
+
+class AwardCreate(BaseModel):
+    """A Digital Services Coordinator's award of trusted-flagger status, as its decision states it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    entity: str = Field(min_length=1, max_length=300, description="The entity awarded the status.")
+    member_state: str = Field(
+        min_length=2, max_length=2, description="Member State of the awarding coordinator (e.g. DE)."
+    )
+    coordinator: str = Field(
+        min_length=1, max_length=300, description="The coordinator (e.g. Bundesnetzagentur)."
+    )
+    reference: str = Field(min_length=1, max_length=200, description="The coordinator's decision reference.")
+    awarded_on: date
+    areas: list[str] = Field(
+        min_length=1, description="Areas of expertise, as DSA Transparency Database categories."
+    )
+
+    @field_validator("member_state")
+    @classmethod
+    def _member_state(cls, value: str) -> str:
+        value = value.upper()
+        if value not in MEMBER_STATES:
+            raise ValueError(f"{value!r} is not an EU Member State (ISO 3166-1 alpha-2, Greece EL)")
+        return value
+
+    @field_validator("areas")
+    @classmethod
+    def _areas(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - AREAS)
+        if unknown:
+            raise ValueError(f"unknown areas {unknown}; use DSA categories such as {AREA_IP}")
+        return list(dict.fromkeys(value))
+
+
+class AwardChange(BaseModel):
+    """The coordinator's decision to suspend, reinstate or revoke the status."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=4000)
+    decided_on: date | None = Field(None, description="The date of the coordinator's decision.")
+    reference: str | None = Field(None, max_length=200, description="The coordinator's reference for it.")
+
+
+class AwardRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    submitter_key_id: int
+    entity: str
+    member_state: str
+    coordinator: str
+    reference: str
+    awarded_on: date
+    areas: list[str]
+    status: AwardStatus
+    status_on: date | None
+    status_reference: str | None
+    status_reason: str | None
+    recorded_at: datetime
+    recorded_by: str
+    changed_at: datetime | None
+    changed_by: str | None
+    priority: bool = Field(False, description="Whether its notices get Art. 22 priority now.")

@@ -19,7 +19,7 @@ from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.config import Settings
 from staydown.db import journal
-from staydown.due_process import messages, misuse, reasons
+from staydown.due_process import flaggers, messages, misuse, reasons
 from staydown.due_process.calendar import BusinessCalendar, restoration_instant
 from staydown.due_process.complaints import (
     complaint_read,
@@ -28,6 +28,8 @@ from staydown.due_process.complaints import (
     get_complaint,
     list_complaints,
 )
+from staydown.due_process.flaggers import change_award, current_award, list_awards, record_award
+from staydown.due_process.flaggers import read as read_award
 from staydown.due_process.flows import (
     CounterNoticeEvent,
     CounterNoticeFacts,
@@ -71,8 +73,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DueProcessError",
+    "change_award",
     "change_trust",
     "complaint_read",
+    "current_award",
     "decide_complaint",
     "erase_counter_notice_contacts",
     "erase_customer",
@@ -80,11 +84,14 @@ __all__ = [
     "find_statements",
     "get_complaint",
     "get_statement",
+    "list_awards",
     "list_complaints",
     "list_measures",
     "list_statements",
     "mark_unfounded",
     "read",
+    "read_award",
+    "record_award",
     "reverse_statements",
     "standing",
     "unfounded_count",
@@ -98,6 +105,7 @@ def install() -> None:
     commits, and let notifier-misuse measures gate intake (called by the assembly)."""
     journal.before_numbering(reasons.record_statements)
     misuse.install()
+    flaggers.install()  # after misuse: for DSA notices the Art. 22 status decides trust
 
 
 JURISDICTION = "US"  # 17 U.S.C. 512(g) is the only rule here that counts business days
@@ -338,7 +346,13 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
             automated=True,
         )
     voided = void_strike_if_clear(
-        session, notice.id, counter.customer_id, now=now, actor="timer", reason=reason
+        session,
+        notice.id,
+        counter.customer_id,
+        now=now,
+        actor="timer",
+        reason=reason,
+        policy_rule=settings.policy,
     )
     audit.record(
         session,

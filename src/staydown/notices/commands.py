@@ -22,6 +22,7 @@ from staydown.fingerprints import service as fingerprints
 from staydown.notices import messages
 from staydown.notices import service as notices
 from staydown.notices.flows import (
+    BLOCKING,
     Block,
     Command,
     ForwardToCustomer,
@@ -96,6 +97,18 @@ def _record_strikes(session: Session, step: enforcement.Step, commands: Sequence
     # One notice may strike several customers: lock them all first, in id order, so two notices
     # naming the same customers in another order queue instead of deadlocking.
     policy.lock_customers(session, [c.customer_id for c in commands])
+    # A strike is weighed by the notice's URLs actioned on the customer's zones (copies aside).
+    rows = session.execute(
+        select(NoticeItem.customer_id, func.count())
+        .where(
+            NoticeItem.notice_id == step.subject.id,
+            NoticeItem.customer_id.in_([c.customer_id for c in commands]),
+            NoticeItem.status.in_(sorted(BLOCKING)),
+            NoticeItem.duplicate_of_id.is_(None),
+        )
+        .group_by(NoticeItem.customer_id)
+    )
+    urls = {customer_id: count for customer_id, count in rows if customer_id is not None}
     for command in commands:
         policy.record_strike(
             session,
@@ -106,6 +119,7 @@ def _record_strikes(session: Session, step: enforcement.Step, commands: Sequence
             actor=step.actor,
             policy=settings.policy,
             provider=settings.provider_name,
+            urls=urls.get(command.customer_id, 1),
         )
 
 

@@ -49,6 +49,10 @@ from staydown.notices.flows import (
     settle_notice,
 )
 from staydown.notices.models import Notice, NoticeItem
+
+# A notifier's own erasure (GDPR Art. 17, in ``disclosure``) reads and erases its notices through these.
+from staydown.notices.personal import erase_notifier_fields as erase_notifier_fields  # noqa: PLC0414
+from staydown.notices.personal import notifier_notices as notifier_notices  # noqa: PLC0414
 from staydown.notices.regimes import rules_of
 from staydown.notices.regimes.base import RegimeRules
 from staydown.notices.regimes.services import Duties, duties, widest
@@ -188,7 +192,7 @@ def _unknown_work(index: int, url: str, work: int | None, *, works: int) -> dict
     }
 
 
-IntakeGate = Callable[[Session, Submitter, datetime], Submitter]
+IntakeGate = Callable[[Session, Submitter, datetime, Regime], Submitter]
 _intake_gates: list[IntakeGate] = []
 
 
@@ -207,7 +211,7 @@ def submit(
 ) -> Notice:
     """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it."""
     for gate in _intake_gates:
-        by = gate(session, by, now)
+        by = gate(session, by, now, data.regime)
     canonical = _canonicalise(data, settings)
     assessment = assess(data.regime, _facts(data))
     zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
@@ -732,7 +736,8 @@ def list_page(
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[Sequence[Notice], int]:
-    """Return one page of notices (review queue order: earliest deadline first) and the total."""
+    """Return one page of notices (review queue order: notices of a sanctioned notifier after the
+    others, then earliest deadline first) and the total."""
     stmt = select(Notice)
     if status is not None:
         stmt = stmt.where(Notice.status == status)
@@ -747,7 +752,9 @@ def list_page(
         stmt = stmt.where(Notice.id.in_(sub))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.order_by(Notice.deadline_at, Notice.id).limit(per_page).offset((page - 1) * per_page)
+        stmt.order_by(Notice.sanction.is_not(None), Notice.deadline_at, Notice.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return rows, total
 
@@ -928,7 +935,7 @@ def supplement(
     if notice.status is not NoticeStatus.incomplete:
         raise NoticeError("not_incomplete", f"notice {notice.id} is {notice.status.value}", status=409)
     for gate in _intake_gates:  # a notifier suspended or untrusted since it filed is treated so now
-        by = gate(session, by, now)
+        by = gate(session, by, now, notice.regime)
     if by.suspension is not None:
         hosts = list(
             session.scalars(

@@ -30,6 +30,8 @@ class StrikeRead(BaseModel):
     notice_id: int | None
     match_id: int | None
     zone_id: int | None
+    weight: int = Field(description="How many strikes this one counts for (the notice's size).")
+    urls: int | None = Field(description="URLs of the notice actioned on the customer's zones.")
     created_at: datetime
     status: StrikeStatus
     voided_at: datetime | None
@@ -49,7 +51,7 @@ class StepRead(BaseModel):
 class StrikeLedger(BaseModel):
     customer_id: int
     standing: str
-    active_strikes: int
+    active_strikes: int = Field(description="Active strikes, each counted by its weight.")
     strikes: list[StrikeRead]
     steps: list[StepRead]
 
@@ -74,7 +76,7 @@ def strikes(customer_id: int, who: StaffOrCustomer, session: Reader) -> StrikeLe
     return StrikeLedger(
         customer_id=customer_id,
         standing=customer.standing.value,
-        active_strikes=sum(1 for s in rows if s.status is StrikeStatus.active),
+        active_strikes=sum(s.weight for s in rows if s.status is StrikeStatus.active),
         strikes=[StrikeRead.model_validate(s) for s in rows],
         steps=[StepRead.model_validate(s) for s in service.list_steps(session, customer_id)],
     )

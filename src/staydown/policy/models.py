@@ -39,6 +39,10 @@ class Strike(Base):
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
     match_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("staydown_matches.id"))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    # How many strikes this one counts for (a notice's size, see ``policy.flows.strike_weight``),
+    # and the URLs actioned on the customer's zones it was weighed on (None for a match).
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    urls: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     status: Mapped[StrikeStatus] = mapped_column(str_enum(StrikeStatus))
     voided_at: Mapped[datetime | None]

@@ -24,7 +24,7 @@ from staydown.audit import service as audit
 from staydown.config import RepeatInfringerPolicy
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
-from staydown.policy.flows import StepDecision, evaluate, policy_text
+from staydown.policy.flows import StepDecision, evaluate, policy_text, strike_weight
 from staydown.policy.models import PolicyStep, StepKind, Strike, StrikeStatus
 
 _STANDING_AFTER = {
@@ -68,8 +68,14 @@ def record_strike(
     actor: str,
     policy: RepeatInfringerPolicy,
     provider: str,
+    urls: int = 1,
 ) -> Strike | None:
-    """Add one strike for ``notice_id`` (at most one per notice and customer) and apply the policy."""
+    """Record the strike of ``notice_id`` (one row per notice and customer), weighed by the ``urls``
+    it has actioned on the customer's zones so far, and apply the policy.
+
+    A later decision that actions more of the notice's URLs weighs the same strike again; the
+    policy then counts the heavier strike. Both happen under the customer's lock.
+    """
     if lock_customer(session, customer_id) is None:
         return None
     existing = session.scalar(
@@ -78,11 +84,75 @@ def record_strike(
         )
     )
     if existing is not None:
+        if existing.status is StrikeStatus.active and _reweigh(
+            session, existing, urls, now=now, actor=actor, policy=policy
+        ):
+            apply_policy(
+                session, customer_id=customer_id, now=now, actor=actor, policy=policy, provider=provider
+            )
         return None
-    strike = Strike(customer_id=customer_id, notice_id=notice_id, zone_id=zone_id)
-    return _strike(
-        session, strike, {"notice_id": notice_id}, now=now, actor=actor, policy=policy, provider=provider
+    strike = Strike(
+        customer_id=customer_id,
+        notice_id=notice_id,
+        zone_id=zone_id,
+        urls=urls,
+        weight=strike_weight(urls, policy),
     )
+    facts = {"notice_id": notice_id, "urls": urls, "weight": strike.weight}
+    return _strike(session, strike, facts, now=now, actor=actor, policy=policy, provider=provider)
+
+
+def reweigh_strike(
+    session: Session,
+    *,
+    customer_id: int,
+    notice_id: int,
+    urls: int,
+    now: datetime,
+    actor: str,
+    policy: RepeatInfringerPolicy,
+) -> Strike | None:
+    """Weigh a notice's active strike again on the ``urls`` of it still actioned (some were restored)."""
+    lock_customer(session, customer_id)
+    strike = session.scalar(
+        select(Strike).where(
+            Strike.customer_id == customer_id,
+            Strike.notice_id == notice_id,
+            Strike.match_id.is_(None),
+            Strike.status == StrikeStatus.active,
+        )
+    )
+    if strike is None or not _reweigh(session, strike, urls, now=now, actor=actor, policy=policy):
+        return None
+    return strike
+
+
+def _reweigh(
+    session: Session, strike: Strike, urls: int, *, now: datetime, actor: str, policy: RepeatInfringerPolicy
+) -> bool:
+    """Set the strike's URL count and weight; return whether its weight changed."""
+    weight = strike_weight(urls, policy)
+    if strike.urls == urls and strike.weight == weight:
+        return False
+    before = strike.weight
+    strike.urls, strike.weight = urls, weight
+    if weight == before:
+        return False
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="strike.reweighed",
+        entity=("customer", strike.customer_id),
+        data={
+            "strike_id": strike.id,
+            "notice_id": strike.notice_id,
+            "urls": urls,
+            "from": before,
+            "to": weight,
+        },
+    )
+    return True
 
 
 def record_match_strike(
@@ -182,14 +252,19 @@ def _void(
     return strike
 
 
-def active_strike_times(session: Session, customer_id: int) -> list[datetime]:
-    return list(
-        session.scalars(
-            select(Strike.created_at).where(
-                Strike.customer_id == customer_id, Strike.status == StrikeStatus.active
-            )
+def active_strikes(session: Session, customer_id: int) -> list[tuple[datetime, int]]:
+    """The customer's active strikes as (when, weight)."""
+    rows = session.execute(
+        select(Strike.created_at, Strike.weight).where(
+            Strike.customer_id == customer_id, Strike.status == StrikeStatus.active
         )
     )
+    return [(at, weight) for at, weight in rows]
+
+
+def active_strike_count(session: Session, customer_id: int) -> int:
+    """The customer's active strikes, each counted by its weight."""
+    return sum(weight for _, weight in active_strikes(session, customer_id))
 
 
 def list_strikes(session: Session, customer_id: int) -> Sequence[Strike]:
@@ -228,9 +303,11 @@ def apply_policy(
     reinstated = _last_step(session, customer_id, [StepKind.reinstatement])
     # A strike stamped a moment after ``now`` was written by a notice whose transaction began later
     # but took the lock first: it precedes this step in commit order, so it counts as of ``now``.
-    strike_times = [min(at, now) for at in active_strike_times(session, customer_id)]
+    strikes = active_strikes(session, customer_id)
+    strike_times = [min(at, now) for at, _ in strikes]
     decision = evaluate(
         strike_times=strike_times,
+        weights=[weight for _, weight in strikes],
         now=now,
         policy=policy,
         standing=customer.standing.value,
@@ -314,7 +391,7 @@ def confirm_termination(
     lock_customer(session, customer.id)
     if customer.standing is Standing.terminated:
         raise PolicyError("already_terminated", f"customer {customer.id} is already terminated")
-    strikes = len(active_strike_times(session, customer.id))
+    strikes = active_strike_count(session, customer.id)
     decision = StepDecision(StepKind.termination, strikes, policy.termination.window_days, reason)
     return _take_step(
         session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
@@ -335,7 +412,7 @@ def reinstate(
     lock_customer(session, customer.id)
     if customer.standing is Standing.terminated:
         raise PolicyError("terminated", "a terminated customer cannot be reinstated")
-    strikes = len(active_strike_times(session, customer.id))
+    strikes = active_strike_count(session, customer.id)
     step = _take_step(
         session,
         customer,
@@ -367,7 +444,7 @@ def suspend(
             f"already_{customer.standing.value}",
             f"customer {customer.id} is already {customer.standing.value}",
         )
-    strikes = len(active_strike_times(session, customer.id))
+    strikes = active_strike_count(session, customer.id)
     decision = StepDecision(StepKind.suspension, strikes, policy.suspension.window_days, reason)
     return _take_step(
         session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
