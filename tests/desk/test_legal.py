@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.desk.support import DeskClient
-from tests.support import customer_body
+from tests.support import active_zone, customer_body, notice_body
 
 ORDER_FORM = {
     "authority": "Tokyo District Court",
@@ -150,3 +150,30 @@ def test_holds_are_placed_and_released_with_a_reason(api: Api) -> None:
     assert "no subpoena came" in every.text
     holds = api.as_("legal").get("/v1/legal-holds", params={"customer_id": customer_id}).json()
     assert holds[0]["released_by"].startswith("key:") and holds[0]["release_reason"] == "no subpoena came"
+
+
+def test_the_desk_shows_why_a_512h_subpoena_cannot_be_answered(api: Api) -> None:
+    zone = active_zone(api, "subpoena.example.test")
+    incomplete = api.as_("submitter").post(
+        "/v1/notices", json=notice_body([f"http://{zone['hostname']}/a.jpg"], signature=None)
+    )
+    assert incomplete.json()["status"] == "incomplete"
+    desk = _legal(api)
+    created = desk.post(
+        "/desk/legal/orders",
+        {
+            **ORDER_FORM,
+            "customer_id": str(zone["customer_id"]),
+            "legal_basis": "us_512h_subpoena",
+            "notice_id": str(incomplete.json()["id"]),
+            "jurisdiction": "US",
+        },
+    )
+    assert created.status_code == 303, created.text
+    order_id = int(created.headers["location"].rsplit("/", 1)[1])
+    page = desk.get(f"/desk/legal/orders/{order_id}").text
+    assert f"notice {incomplete.json()['id']}" in page
+    assert "cannot be complied with" in page and "512(c)(3)(A)" in page
+    refused = desk.post(f"/desk/legal/orders/{order_id}/decision", {"decision": "comply", "reason": "valid"})
+    assert refused.status_code == 409 and "cannot be complied with" in refused.text
+    assert "disclosure.subpoena_refused" in _trail(api, order_id)
