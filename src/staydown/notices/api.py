@@ -193,7 +193,8 @@ def list_notices(
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
 ) -> NoticePage:
-    """List notices, earliest deadline first (the review queue with ``status=accepted``)."""
+    """List notices, earliest deadline first, those of a sanctioned notifier after the others (the
+    review queue with ``status=accepted``)."""
     zone_id = _zone_filter(session, zone) if zone else None
     rows, total = service.list_page(
         session,
@@ -219,6 +220,7 @@ def list_notices(
                 overdue=_is_overdue(n, now_ts),
                 item_count=n.item_count,
                 time_to_action_seconds=n.time_to_action_seconds,
+                sanctioned=n.sanction is not None,
             )
             for n in rows
         ],

@@ -128,6 +128,9 @@ class NoticeSummary(BaseModel):
     overdue: bool
     item_count: int
     time_to_action_seconds: float | None
+    sanctioned: bool = Field(
+        False, description="The notifier was under a misuse sanction: reviewed after others."
+    )
 
 
 class NoticePage(BaseModel):
