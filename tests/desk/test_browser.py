@@ -22,8 +22,10 @@ from PIL import Image
 from staydown.demo.pages import render_page
 from tests.conftest import Api
 from tests.desk.scenes import jpeg, staydown_scene
+from tests.due_process.test_flaggers import award_status
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin
-from tests.support import customer_body, notice_body
+from tests.notices.test_queue import suspend_submitter
+from tests.support import active_zone, customer_body, notice_body
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -393,3 +395,34 @@ def test_rightsholder_registers_a_work(api: Api, browser: Browser, tmp_path: Pat
     expect(page.get_by_role("link", name=re.compile(r"^Work \d+$"))).to_have_count(1)
     _shot(page, "works")
     page.close()
+
+
+def test_agent_sees_the_coordinators_award_and_the_sanctioned_queue(api: Api, browser: Browser) -> None:
+    active_zone(api, "queue.example.test")
+    award_status(api, "trusted_flagger")
+    suspend_submitter(api)
+    sanctioned = (
+        api.as_("submitter")
+        .post("/v1/notices", json=notice_body(["http://queue.example.test/dmca.jpg"]))
+        .json()
+    )
+    api.clock.advance(hours=1)
+    flagged = (
+        api.as_("trusted_flagger")
+        .post("/v1/notices", json=notice_body(["http://queue.example.test/eu.jpg"], regime="dsa"))
+        .json()
+    )
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _sign_in(page, api, api.keys["agent"])
+    page.goto(f"{api.url}/desk/queue")
+    rows = page.locator("table.list tbody tr")
+    texts = [rows.nth(i).inner_text() for i in range(rows.count())]
+    first = next(i for i, t in enumerate(texts) if f"Notice {flagged['id']}" in t)
+    last = next(i for i, t in enumerate(texts) if f"Notice {sanctioned['id']}" in t)
+    assert first < last and "lower priority" in texts[last]
+    _shot(page, "queue-sanctioned")
+    page.get_by_role("link", name=f"Notice {flagged['id']}", exact=True).click()
+    award = page.locator("dd.award")
+    expect(award).to_contain_text("Digital Services Coordinator of DE (Bundesnetzagentur)")
+    expect(award).to_contain_text("priority review")
+    _shot(page, "notice-trusted-flagger-award")

@@ -1,8 +1,9 @@
-"""Routes for disclosure orders, legal holds, disclosure packages and identity erasure.
+"""Routes for disclosure orders, legal holds, disclosure packages and erasure of personal data.
 
 Orders and packages are for the ``legal`` role alone: unlike every other route, ``admin`` is not
 let through, because a disclosure package is the one place a customer's verified identity leaves
-the provider. Every route that touches an order writes an audit entry, reads included.
+the provider. Every route that touches an order writes an audit entry, reads included. A notifier
+asks for the erasure of its own data with its key (an agent may ask on its behalf).
 """
 
 from __future__ import annotations

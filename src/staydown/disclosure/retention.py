@@ -1,6 +1,7 @@
 """The retention schedule for personal data, run by the worker: each data class is kept for its
 configured period (``STAYDOWN_RETENTION_*_DAYS``) and erased after it, except what a legal hold
-keeps. Holds are this domain's, so the schedule lives beside them.
+keeps. Holds are this domain's, so the schedule lives beside them, and so does the erasure a
+notifier asks for itself (``erase_notifier``), which keeps what legal claims need.
 """
 
 from __future__ import annotations

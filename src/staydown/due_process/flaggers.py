@@ -4,7 +4,10 @@ that gives a DSA notice priority only while the award is in force and covers cop
 
 A key's own ``trusted`` flag is the provider's voluntary programme for §512 and Japanese notices
 (complete notices actioned without waiting for review); for DSA notices it counts for nothing, as
-Art. 22 status is not the provider's to give. Rules are in ``awards``; this module records and reads.
+Art. 22 status is not the provider's to give, nor to take: the provider's own revocation of trust
+(``misuse.change_trust``) ends its programme, while for the Art. 22 status it reports to the
+coordinator (Art. 22(6)), whose suspension is recorded here. Rules are in ``awards``; this module
+records and reads.
 """
 
 from __future__ import annotations
