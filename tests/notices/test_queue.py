@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.conftest import Api
 from tests.desk.support import DeskClient
+from tests.due_process.support import outbox
 from tests.support import active_zone, notice_body
 
 HOST = "queue.example.test"
@@ -47,6 +48,8 @@ def test_sanctioned_notifiers_notices_are_reviewed_after_the_others(api: Api) ->
 
     sanctioned_dmca = post(api, "submitter", "/dmca.jpg", "dmca")
     assert sanctioned_dmca["status"] == "accepted" and sanctioned_dmca["sanction"]
+    (receipt,) = [m for m in outbox(api, notice_id=sanctioned_dmca["id"]) if m["kind"] == "notice_receipt"]
+    assert "reviewed after those of other notifiers" in receipt["body"]
     api.clock.advance(minutes=10)
     sanctioned_jp = post(api, "submitter", "/jp.jpg", "jp")
     api.clock.advance(hours=2)

@@ -52,7 +52,14 @@ def receipt(notice: Notice, *, provider: str) -> Letter:
         f"{notice.received_at.isoformat()} with {notice.item_count} URL(s).",
         f"We act on valid notices by {notice.deadline_at.isoformat()}.",
         f"Current status: {notice.status.value}.",
-        *([f"Measure in force against you: {notice.sanction}"] if notice.sanction else []),
+        *(
+            [
+                f"Measure in force against you: {notice.sanction}",
+                "While it lasts, your notices are reviewed after those of other notifiers.",
+            ]
+            if notice.sanction
+            else []
+        ),
     ]
     return Letter(
         f"[{provider}] Notice #{notice.id} received",
