@@ -426,3 +426,7 @@ def test_agent_sees_the_coordinators_award_and_the_sanctioned_queue(api: Api, br
     expect(award).to_contain_text("Digital Services Coordinator of DE (Bundesnetzagentur)")
     expect(award).to_contain_text("priority review")
     _shot(page, "notice-trusted-flagger-award")
+    page.get_by_role("link", name="Trusted flaggers").click()
+    expect(page.locator("table.awards tbody tr")).to_have_count(1)
+    expect(page.locator("table.awards")).to_contain_text("DSC-DE-TF-2026-017")
+    _shot(page, "trusted-flaggers")

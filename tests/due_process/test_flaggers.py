@@ -185,3 +185,6 @@ def test_the_desk_shows_the_award_on_the_notifiers_notices(api: Api) -> None:
     page = desk.get(f"/desk/notices/{notice['id']}").text
     assert "Suspended" in page or "suspended" in page
     assert "no priority now" in page
+    listing = desk.get("/desk/trusted-flaggers").text
+    assert "Rights Agency e.V." in listing and "DE · Bundesnetzagentur" in listing
+    assert "inquiry" in listing and "1 award(s)" in listing

@@ -241,6 +241,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/board", "Repeat infringers"),
             (f"{PREFIX}/customers", "Customers"),
             (f"{PREFIX}/matches", "Stay-down matches"),
+            (f"{PREFIX}/trusted-flaggers", "Trusted flaggers"),
             (f"{PREFIX}/edges", "Edges"),
             (f"{PREFIX}/bank", "Hash bank"),
         ]
