@@ -1,7 +1,10 @@
 """Keep the strike ledger and take the steps the repeat-infringer policy calls for.
 
 Each step is written with the strikes it rests on; suspension and termination reach the edges
-through the zone records that ``accounts`` writes for every zone of the customer.
+through the zone records that ``accounts`` writes for every zone of the customer. A notice's strike
+counts by its weight (``flows.strike_weight``: its URLs actioned on the customer's zones), weighed
+again when more of the notice is actioned or some of it restored; it keeps the date it was first
+recorded.
 
 Every change to a customer's ledger or standing first locks the customer's row (``SELECT … FOR
 UPDATE`` on PostgreSQL; SQLite's writers already hold its one write lock from ``BEGIN IMMEDIATE``),
