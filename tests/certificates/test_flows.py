@@ -78,3 +78,10 @@ def test_alerts_for_expiry_and_failing_renewals() -> None:
     assert alerts(10) == ["expiring"]
     assert alerts(-1, failed=2) == ["expired", "renewal_failing"]
     assert alerts(-1, status=CertificateStatus.withdrawn) == []
+
+
+def test_a_certificate_just_obtained_is_not_renewed_at_once() -> None:
+    lifetime = timedelta(days=90)
+    assert flows.renewal_due(NOW, NOW + lifetime, now=NOW) == NOW + timedelta(days=60)
+    later = NOW + timedelta(days=80)  # obtained "as of" a later instant than it was issued
+    assert flows.renewal_due(NOW, NOW + lifetime, now=later) == later + timedelta(days=30)

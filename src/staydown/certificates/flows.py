@@ -68,6 +68,12 @@ def renew_at(not_before: datetime, not_after: datetime) -> datetime:
     return not_before + (not_after - not_before) * 2 / 3
 
 
+def renewal_due(not_before: datetime, not_after: datetime, *, now: datetime) -> datetime:
+    """When a certificate obtained at ``now`` is renewed: at :func:`renew_at`, but not before a
+    third of its lifetime from now (a CA may backdate, a clock may be behind)."""
+    return max(renew_at(not_before, not_after), now + (not_after - not_before) / 3)
+
+
 def retry_at(now: datetime, *, attempts: int, base: float, cap: float) -> datetime:
     """When a failed order is tried again: ``base`` seconds doubled per failure, at most ``cap``."""
     return now + timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))

@@ -8,8 +8,9 @@ is the directory told to validate. ``withdraw`` runs whatever happens, so an ord
 challenge answered at the edges.
 
 TLS-ALPN-01 (RFC 8737) is answered with a self-signed certificate for the hostname carrying the
-critical ``acmeIdentifier`` extension (the SHA-256 of the key authorization), made by the ``acme``
-library's ``make_self_signed_cert``.
+critical ``acmeIdentifier`` extension (the SHA-256 of the key authorization). The ``acme`` library
+no longer models this challenge (its ``make_self_signed_cert`` is deprecated), so the certificate is
+built here with ``cryptography``; the key authorization is the library's (RFC 8555 section 8.1).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pathlib import Path
 
 from acme import challenges, client, crypto_util, errors, messages
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from josepy.b64 import b64encode
 from josepy.jwk import JWK, JWKRSA
 
@@ -52,8 +54,9 @@ class ChallengeAnswer:
     key_pem: bytes | None = None
 
 
-class _TLSALPN01Response(challenges.ChallengeResponse):
-    """The (empty) response that asks the directory to validate a tls-alpn-01 challenge."""
+class _TLSALPN01Response(challenges.KeyAuthorizationChallengeResponse):
+    """The response that asks the directory to validate a tls-alpn-01 challenge: ``{}`` on the wire
+    (an object without fields would be sent as an empty POST-as-GET and validate nothing)."""
 
     typ = "tls-alpn-01"
 
@@ -103,8 +106,8 @@ def connect(
     registration = messages.NewRegistration.from_data(email=email, terms_of_service_agreed=True)
     try:
         account = acme.new_account(registration)
-    except errors.ConflictError as exc:  # the key has an account already
-        account = acme.query_registration(messages.RegistrationResource(uri=exc.location))
+    except errors.ConflictError as exc:  # the key has an account already: its location is its id
+        account = messages.RegistrationResource(uri=exc.location, body=messages.Registration())
     network.account = account
     return acme
 
@@ -116,15 +119,24 @@ def new_certificate_key() -> bytes:
     )
 
 
-def tls_alpn_certificate(hostname: str, key_authorization: str) -> tuple[str, bytes]:
-    """The RFC 8737 validation certificate and its key (PEM) for ``hostname``."""
+def tls_alpn_certificate(hostname: str, key_authorization: str, *, now: datetime) -> tuple[str, bytes]:
+    """The RFC 8737 validation certificate and its key (PEM) for ``hostname``: self-signed, the
+    hostname its only name, the critical ``acmeIdentifier`` extension holding the SHA-256 of the key
+    authorization (an ASN.1 OCTET STRING)."""
     key = ec.generate_private_key(ec.SECP256R1())
     digest = hashlib.sha256(key_authorization.encode("ascii")).digest()
-    extension = x509.Extension(
-        ACME_IDENTIFIER_OID, True, x509.UnrecognizedExtension(ACME_IDENTIFIER_OID, b"\x04\x20" + digest)
-    )
-    cert = crypto_util.make_self_signed_cert(
-        key, domains=[hostname], validity=timedelta(days=7), extensions=[extension]
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.UnrecognizedExtension(ACME_IDENTIFIER_OID, b"\x04\x20" + digest), critical=True)
+        .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -140,13 +152,21 @@ def _answer(
         response, validation = chall.response_and_validation(account)
         return ChallengeAnswer("http-01", hostname, chall.encode("token"), validation), response
     # tls-alpn-01: the library no longer models it, but the key authorization is the same (8.1)
-    token = chall.jobj["token"] if isinstance(chall, challenges.UnrecognizedChallenge) else None
+    token = chall.jobj.get("token") if isinstance(chall, challenges.UnrecognizedChallenge) else None
     if not isinstance(token, str):
-        raise OrderFailed(f"the {challb.typ} challenge for {hostname} has no token")
+        raise OrderFailed(f"the {_type_of(challb)} challenge for {hostname} has no token")
     key_authorization = f"{token}.{b64encode(account.thumbprint()).decode('ascii')}"
-    chain_pem, key_pem = tls_alpn_certificate(hostname, key_authorization)
+    chain_pem, key_pem = tls_alpn_certificate(hostname, key_authorization, now=datetime.now(UTC))
     answer = ChallengeAnswer("tls-alpn-01", hostname, token, key_authorization, chain_pem, key_pem)
-    return answer, _TLSALPN01Response()
+    return answer, _TLSALPN01Response(key_authorization=key_authorization)
+
+
+def _type_of(challb: messages.ChallengeBody) -> str:
+    """A challenge's type, also of one the library does not model (tls-alpn-01)."""
+    chall = challb.chall
+    if isinstance(chall, challenges.UnrecognizedChallenge):
+        return str(chall.jobj.get("type", ""))
+    return str(chall.typ)
 
 
 def _to_answer(
@@ -157,7 +177,7 @@ def _to_answer(
         if authz.body.status == messages.STATUS_VALID:
             continue  # the directory reuses an earlier validation
         hostname = authz.body.identifier.value
-        offered = {c.typ: c for c in authz.body.challenges}
+        offered = {_type_of(c): c for c in authz.body.challenges}
         chosen = choose_challenge(list(offered), preference)
         if chosen is None:
             raise OrderFailed(f"the directory offers {sorted(offered)} for {hostname}; none is answered here")

@@ -328,7 +328,7 @@ def store(
             session,
             zone_id,
             purpose=OrderPurpose.renew,
-            due_at=flows.renew_at(checked.not_before, checked.not_after),
+            due_at=flows.renewal_due(checked.not_before, checked.not_after, now=now),
             now=now,
             renews=cert.id,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -20,6 +20,8 @@ from cryptography.x509.oid import ExtensionOID
 
 MAX_CHAIN = 10
 MIN_RSA_BITS = 2048
+# A certificate issued a moment ago by a CA whose clock runs a little ahead is not refused for it.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class CertificateRefused(ValueError):
@@ -144,7 +146,7 @@ def check(
         what = "the certificate" if position == 1 else f"certificate {position} in the chain"
         if cert.not_valid_after_utc <= now:
             reasons.append(f"{what} expired at {cert.not_valid_after_utc.isoformat()}")
-        elif cert.not_valid_before_utc > now:
+        elif cert.not_valid_before_utc > now + CLOCK_SKEW:
             reasons.append(f"{what} is not valid before {cert.not_valid_before_utc.isoformat()}")
     try:
         constraints = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
