@@ -227,51 +227,56 @@ def test_worker_processes_order_each_certificate_once(
     with ServerThread(app) as server:
         app.state.origin_guard.serving(*server.sock.getsockname()[:2])
         api = Api(server.url, keys, database, system_clock, settings)  # type: ignore[arg-type]
-        zones = [active_zone(api, f"shop{n}.example.com", name=f"Shop {n}") for n in range(3)]
-        env = {
-            **os.environ,
-            "STAYDOWN_DATA_DIR": str(settings.data_dir),
-            "STAYDOWN_DATABASE_URL": settings.resolved_database_url,
-            "STAYDOWN_ACME_DIRECTORY": pebble.directory,
-            "STAYDOWN_ACME_CA_BUNDLE": str(pebble.ca_bundle),
-            "STAYDOWN_ACME_EDGE_WAIT_SECONDS": "20",
-        }
-        settings.cert_seal_secret()  # made once in the data directory, shared by the workers
-        workers = []
-        logs = []
         try:
-            with edge_for(api, pebble):
-                for n in range(3):
-                    log = (tmp_path / f"worker{n}.log").open("w")
-                    logs.append(log)
-                    workers.append(
-                        subprocess.Popen([*STAYDOWN, "worker"], stdout=log, stderr=subprocess.STDOUT, env=env)
-                    )
-
-                def all_served() -> bool:
-                    with database.reader() as session:
-                        return (session.scalar(select(func.count()).select_from(Certificate)) or 0) >= len(
-                            zones
-                        )
-
-                eventually(all_served, "the workers did not obtain every certificate", timeout=90)
-                time.sleep(2)  # a second order for the same zone would show by now
+            run_workers(api, pebble, tmp_path)
         finally:
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                worker.wait(15)
-            for log in logs:
-                log.close()
-        with database.reader() as session:
-            certs = session.scalars(select(Certificate)).all()
-            orders = session.scalars(
-                select(CertificateOrder).where(CertificateOrder.purpose == "issue")
-            ).all()
-        assert sorted(c.zone_id for c in certs) == sorted(z["zone_id"] for z in zones)
-        assert [o.status for o in orders] == [OrderStatus.done] * len(zones)
-        assert sorted(r["hostname"] for r in feed(api, "challenge_set")) == [
-            f"shop{n}.example.com" for n in range(3)
-        ]
-        outputs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
-        assert "PRIVATE KEY" not in outputs
+            api.close()
+
+
+def run_workers(api: Api, pebble: Pebble, tmp_path: Path) -> None:
+    """Three ``staydown worker`` processes and three zones waiting for a certificate each."""
+    database, settings = api.database, api.settings
+    zones = [active_zone(api, f"shop{n}.example.com", name=f"Shop {n}") for n in range(3)]
+    env = {
+        **os.environ,
+        "STAYDOWN_DATA_DIR": str(settings.data_dir),
+        "STAYDOWN_DATABASE_URL": settings.resolved_database_url,
+        "STAYDOWN_ACME_DIRECTORY": pebble.directory,
+        "STAYDOWN_ACME_CA_BUNDLE": str(pebble.ca_bundle),
+        "STAYDOWN_ACME_EDGE_WAIT_SECONDS": "20",
+    }
+    settings.cert_seal_secret()  # made once in the data directory, shared by the workers
+    workers = []
+    logs = []
+    try:
+        with edge_for(api, pebble):
+            for n in range(3):
+                log = (tmp_path / f"worker{n}.log").open("w")
+                logs.append(log)
+                workers.append(
+                    subprocess.Popen([*STAYDOWN, "worker"], stdout=log, stderr=subprocess.STDOUT, env=env)
+                )
+
+            def all_served() -> bool:
+                with database.reader() as session:
+                    return (session.scalar(select(func.count()).select_from(Certificate)) or 0) >= len(zones)
+
+            eventually(all_served, "the workers did not obtain every certificate", timeout=90)
+            time.sleep(2)  # a second order for the same zone would show by now
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(15)
+        for log in logs:
+            log.close()
+    with database.reader() as session:
+        certs = session.scalars(select(Certificate)).all()
+        orders = session.scalars(select(CertificateOrder).where(CertificateOrder.purpose == "issue")).all()
+    assert sorted(c.zone_id for c in certs) == sorted(z["zone_id"] for z in zones)
+    assert [o.status for o in orders] == [OrderStatus.done] * len(zones)
+    assert sorted(r["hostname"] for r in feed(api, "challenge_set")) == [
+        f"shop{n}.example.com" for n in range(3)
+    ]
+    outputs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
+    assert "PRIVATE KEY" not in outputs

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from staydown.desk import (
     agent,
     bank,
+    certificates,
     contest,
     customer,
     fleet,
@@ -29,6 +30,7 @@ for _part in (
     customer.router,
     contest.router,
     fleet.router,
+    certificates.router,
     legal.router,
     works.router,
     staydown.router,

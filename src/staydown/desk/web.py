@@ -242,6 +242,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/customers", "Customers"),
             (f"{PREFIX}/matches", "Stay-down matches"),
             (f"{PREFIX}/edges", "Edges"),
+            (f"{PREFIX}/certificates", "Certificates"),
             (f"{PREFIX}/bank", "Hash bank"),
         ]
     if who.role is Role.legal:
