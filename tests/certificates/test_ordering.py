@@ -4,6 +4,7 @@ certificate replacing the ACME one, and several worker processes never ordering 
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
@@ -92,8 +93,9 @@ def issued_by_pebble(chain_pem: str, pebble: Pebble) -> x509.Certificate:
 
 
 def test_a_live_zone_is_served_a_certificate_ordered_over_http_01_through_the_edge(
-    api: Api, pebble: Pebble
+    api: Api, pebble: Pebble, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     zone = active_zone(api, "shop.example.com")
     with edge_for(api, pebble) as edge:
         assert order(api) == 1
@@ -120,6 +122,8 @@ def test_a_live_zone_is_served_a_certificate_ordered_over_http_01_through_the_ed
         cert_id=served["id"],
     )
     assert same_key(leaf, key)
+    assert "PRIVATE KEY" not in caplog.text
+    assert not any(line in caplog.text for line in key.decode().splitlines() if "-----" not in line)
     account = api.settings.data_dir / ACCOUNT_KEY_FILE
     assert stat.S_IMODE(account.stat().st_mode) == 0o600
 
