@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from staydown import certseal
+from staydown.certificates import service as certificates
+from staydown.certificates.models import CertificateSource
+from staydown.certificates.validation import check
 from staydown.edge.state import SnapshotLoader
 from tests.certificates.factories import chain
 from tests.conftest import Api
@@ -162,3 +166,34 @@ def test_https_redirect_and_hsts_reach_the_edges(api: Api) -> None:
     for line in snapshot.splitlines():
         loader.feed(line)
     assert loader.finish().zones[zone["zone_id"]].https_redirect is True
+
+
+def test_reinstatement_serves_an_acme_certificate_again_and_renews_it_again(api: Api) -> None:
+    zone = active_zone(api, "shop.example.com")
+    made = chain(["shop.example.com"], now=api.clock(), days=90)
+    checked = check(made.pem(), made.key(), hostnames=["shop.example.com"], now=api.clock())
+    with api.database.writer() as session:
+        cert = certificates.store(
+            session,
+            zone["zone_id"],
+            checked,
+            source=CertificateSource.acme,
+            hostnames=["shop.example.com"],
+            now=api.clock(),
+            actor="test",
+            secret=api.settings.cert_seal_secret(),
+        )
+        session.commit()
+        cert_id = cert.id
+    agent = api.as_("agent")
+    renewal = agent.get(f"/v1/zones/{zone['zone_id']}/certificate").json()["order"]
+    assert renewal["purpose"] == "renew"
+    nb, na = made.leaf.cert.not_valid_before_utc, made.leaf.cert.not_valid_after_utc
+    assert datetime.fromisoformat(renewal["due_at"]) == nb + (na - nb) * 2 / 3
+    agent.post(f"/v1/zones/{zone['zone_id']}/suspend", json={"reason": "repeat infringer"})
+    assert agent.get(f"/v1/zones/{zone['zone_id']}/certificate").json()["order"] is None
+    agent.post(f"/v1/zones/{zone['zone_id']}/reinstate", json={"reason": "appeal granted"})
+    state = agent.get(f"/v1/zones/{zone['zone_id']}/certificate").json()
+    assert (state["certificate"]["id"], state["certificate"]["status"]) == (cert_id, "active")
+    assert (state["order"]["purpose"], state["order"]["due_at"]) == ("renew", renewal["due_at"])
+    assert [r["cert_id"] for r in feed(api, "cert_set")] == [cert_id, cert_id]

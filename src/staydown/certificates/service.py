@@ -253,19 +253,35 @@ def _queue_order(
     return order
 
 
+def _reinstate(session: Session, cert: Certificate, *, now: datetime, actor: str) -> None:
+    """Serve a withdrawn certificate again; ACME renews it again if it is ACME's."""
+    _step(session, cert, CertificateEvent.zone_reinstated, now=now, actor=actor)
+    if flows.renews_by_acme(cert.source) and pending_order(session, cert.zone_id) is None:
+        _queue_order(
+            session,
+            cert.zone_id,
+            purpose=OrderPurpose.renew,
+            due_at=flows.renew_at(cert.not_before, cert.not_after),
+            now=now,
+            renews=cert.id,
+        )
+
+
 def zone_changed(session: Session, change: accounts.ZoneChange) -> None:
     """Follow a zone's change: order a certificate for a zone that went live, take it back from a
     suspended or terminated one, serve it again on reinstatement."""
     cert = current(session, change.zone_id)
     actor = "system:certificates"
     if change.status is ZoneStatus.active:
+        served = cert.source if cert is not None else None
         if cert is not None and cert.status is CertificateStatus.withdrawn:
-            _step(session, cert, CertificateEvent.zone_reinstated, now=change.at, actor=actor)
-            return
+            if cert.not_after > change.at:
+                _reinstate(session, cert, now=change.at, actor=actor)
+                return
+            if flows.renews_by_acme(cert.source):
+                served = None  # it expired while the zone was suspended: order a new one
         if flows.needs_order(
-            zone_active=True,
-            served=cert.source if cert is not None else None,
-            pending_order=pending_order(session, change.zone_id) is not None,
+            zone_active=True, served=served, pending_order=pending_order(session, change.zone_id) is not None
         ):
             _queue_order(
                 session,
