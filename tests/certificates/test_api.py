@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from staydown import certseal
 from staydown.certificates import service as certificates
+from staydown.certificates.metrics import CertificatesCollector
 from staydown.certificates.models import CertificateSource
 from staydown.certificates.validation import check
 from staydown.edge.state import SnapshotLoader
@@ -197,3 +199,17 @@ def test_reinstatement_serves_an_acme_certificate_again_and_renews_it_again(api:
     assert (state["certificate"]["id"], state["certificate"]["status"]) == (cert_id, "active")
     assert (state["order"]["purpose"], state["order"]["due_at"]) == ("renew", renewal["due_at"])
     assert [r["cert_id"] for r in feed(api, "cert_set")] == [cert_id, cert_id]
+
+
+def test_expiring_certificates_are_alerts_in_the_metrics(api: Api) -> None:
+    zone = active_zone(api, "shop.example.com")
+    body, _key = upload_body(["shop.example.com"], api, days=5)
+    assert api.as_("agent").post(f"/v1/zones/{zone['zone_id']}/certificate", json=body).status_code == 201
+    registry = CollectorRegistry()
+    registry.register(CertificatesCollector(api.database, api.clock, api.settings))
+    text = generate_latest(registry).decode()
+    assert 'staydown_certificate_alerts{alert="expiring"} 1.0' in text
+    assert 'staydown_certificates{source="upload",status="active"} 1.0' in text
+    expiry = f'staydown_certificate_expiry_seconds{{source="upload",zone="{zone["zone_id"]}"}} '
+    assert float(text.split(expiry)[1].split()[0]) == 5 * 86400
+    assert "PRIVATE KEY" not in text
