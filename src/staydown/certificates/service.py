@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -460,7 +460,13 @@ def wait_for_edges(
         time.sleep(0.2)
 
 
-def _settle(database: Database, order_id: int, *, claimant: str, apply: Any) -> bool:
+def _settle(
+    database: Database,
+    order_id: int,
+    *,
+    claimant: str,
+    apply: Callable[[Session, CertificateOrder], None],
+) -> bool:
     """Record an order's outcome under a lock on its row, if this worker still holds it."""
     with database.writer() as session:
         order = session.get(CertificateOrder, order_id, with_for_update=True, populate_existing=True)
@@ -576,16 +582,24 @@ def _failed(
 
 
 def run_orders(
-    database: Database, *, now: datetime, settings: Settings, claimant: str, clock: Clock = system_clock
+    database: Database,
+    *,
+    now: datetime,
+    settings: Settings,
+    claimant: str,
+    clock: Clock = system_clock,
+    limit: int = 1,
 ) -> int:
-    """Claim the ACME orders due by ``now`` one at a time and work them; return how many were worked.
+    """Claim up to ``limit`` ACME orders due by ``now``, one at a time, and work them; return how
+    many were worked. One per call by default: a worker's letters and timers wait for one order at
+    most, and other workers take the next ones meanwhile.
 
     Nothing is ordered without an ACME directory (``STAYDOWN_ACME_DIRECTORY``)."""
     if not settings.acme_directory:
         return 0
     lease = timedelta(seconds=settings.acme_order_lease_seconds)
     worked = 0
-    while True:
+    while worked < limit:
         claimed = claims.claim(
             database,
             CertificateOrder,
@@ -600,6 +614,7 @@ def run_orders(
             return worked
         _work_order(database, claimed[0], now=now, settings=settings, claimant=claimant, clock=clock)
         worked += 1
+    return worked
 
 
 # --- the demo CA ------------------------------------------------------------------------------
