@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from staydown.certificates.validation import CertificateRefused, check, covers
 from tests.certificates.factories import cert_pem, chain, key_pem
+from tests.support import hard_timeout
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 HOSTS = ["shop.example.com", "www.shop.example.com"]
@@ -106,3 +107,13 @@ def test_a_ca_certificate_is_not_a_leaf() -> None:
 def test_covers_is_total_and_exact_names_cover_themselves(pattern: str, host: str) -> None:
     assert isinstance(covers(pattern, host), bool)
     assert covers(host, host) or not host.strip(".")
+
+
+@given(
+    st.binary(max_size=2000),
+    st.sampled_from([b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN PRIVATE KEY-----\n"]),
+)
+def test_hostile_input_is_refused_in_linear_time(noise: bytes, header: bytes) -> None:
+    hostile = (header + noise) * 30  # about the upload limit, repeated headers and all
+    with hard_timeout(2):
+        assert reasons(hostile, hostile)
