@@ -43,7 +43,6 @@ from staydown.config import Settings
 from staydown.db import claims
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.registry import EdgeState
 from staydown.feedrecords import FeedKind
 from staydown.types import Clock, system_clock
 
@@ -444,7 +443,7 @@ def wait_for_edges(
             edges = enforcement.edge_health(
                 session, now=clock(), alert_seconds=settings.edge_lag_alert_seconds
             )
-        live = [e for e in edges if e.state in (EdgeState.ok, EdgeState.behind)]
+        live = [e for e in edges if e.state in (enforcement.EdgeState.ok, enforcement.EdgeState.behind)]
         applied = [e.edge_id for e in live if e.seq >= seq]
         if live and len(applied) == len(live):
             return applied
