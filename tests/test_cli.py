@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 
 from tests.support import notice_body
 
@@ -273,6 +274,12 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
         assert feed["records"][-1]["target"] == asset
         zones = {r["zone_id"]: r["status"] for r in feed["records"] if r["kind"] == "zone"}
         assert zones == {manga["zone_id"]: "active", demo["zones"]["photos.demo.test"]["zone_id"]: "active"}
+        # Each demo zone is served a certificate of the demo CA whose path demo.json names.
+        ca = x509.load_pem_x509_certificate(Path(demo["ca_cert"]).read_bytes())
+        served = {r["zone_id"]: r for r in feed["records"] if r["kind"] == "cert_set"}
+        assert set(served) == set(zones) and {r["source"] for r in served.values()} == {"demo"}
+        for record in served.values():
+            x509.load_pem_x509_certificates(record["chain_pem"].encode())[0].verify_directly_issued_by(ca)
         deadline = time.monotonic() + 10
         while httpx.get(demo["edge"] + asset, headers={"host": "manga.demo.test"}).status_code != 451:
             assert time.monotonic() < deadline, "the edge never blocked the noticed asset"

@@ -5,7 +5,9 @@ before they touch the database; nothing registers itself on import.
 
 from __future__ import annotations
 
+from staydown.accounts import service as accounts
 from staydown.audit import service as audit
+from staydown.certificates import service as certificates
 from staydown.db import journal
 from staydown.disclosure import service as disclosure
 from staydown.due_process import service as due_process
@@ -25,6 +27,8 @@ def install() -> None:
       the notifier-misuse gate at notice intake;
     - ``notices``: notice items as holders that keep a dismissed stay-down match's copy blocked;
     - the one command runner (``enforcement.runner``): how each workflow's commands are carried out;
+    - ``certificates``: a zone's certificate follows the zone (ordered when it goes live, taken
+      back from the edges when it is suspended or terminated, served again on reinstatement);
     - ``db.journal``: the session listeners that run all of the above at commit.
     """
     enforcement.install()
@@ -37,4 +41,5 @@ def install() -> None:
     audit.install()
     due_process.install()
     notices.install()
+    accounts.on_zone_change(certificates.zone_changed)
     journal.install()

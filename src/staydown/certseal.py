@@ -53,3 +53,20 @@ def unseal(text: str, *, secret: bytes, zone_id: int, cert_id: int) -> bytes:
         return AESGCM(secret).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _context(zone_id, cert_id))
     except InvalidTag as exc:
         raise SealError("sealed key does not open with this secret for this record") from exc
+
+
+# A tls-alpn-01 challenge's key (RFC 8737) travels in a ``challenge_set`` record, which names no zone
+# or certificate: it is sealed under this fixed context. It is a throw-away key that proves nothing
+# beyond the one challenge.
+CHALLENGE_ZONE_ID = 0
+CHALLENGE_CERT_ID = 0
+
+
+def seal_challenge_key(key_pem: bytes, *, secret: bytes) -> str:
+    """A tls-alpn-01 challenge's private key sealed for the edges."""
+    return seal(key_pem, secret=secret, zone_id=CHALLENGE_ZONE_ID, cert_id=CHALLENGE_CERT_ID)
+
+
+def unseal_challenge_key(text: str, *, secret: bytes) -> bytes:
+    """The private key of a ``challenge_set`` record; ``SealError`` if it does not open."""
+    return unseal(text, secret=secret, zone_id=CHALLENGE_ZONE_ID, cert_id=CHALLENGE_CERT_ID)

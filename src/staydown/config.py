@@ -123,6 +123,30 @@ class Settings(BaseSettings):
     # in its data directory), and the ACME directory certificates are ordered from.
     cert_seal_key: str | None = Field(None, pattern=r"^[A-Za-z0-9+/]{43}=$")
     acme_directory: str | None = None
+    # Ordering (certificates/acme.py): a CA bundle to trust the directory with (a test CA; else the
+    # system's), the contact address of the account, which challenges to answer in order of
+    # preference, how long to wait for the edges to apply a challenge, the lease of an order, and the
+    # back-off of a failed order (doubling from ``base`` up to ``cap``). Certificates expiring within
+    # ``cert_expiry_alert_days`` are alerts on the desk and in the metrics.
+    acme_ca_bundle: Path | None = None
+    acme_email: str | None = None
+    acme_challenges: Annotated[list[str], NoDecode] = ["http-01", "tls-alpn-01"]
+    acme_edge_wait_seconds: float = Field(60.0, gt=0)
+    acme_order_lease_seconds: float = Field(600.0, ge=10)
+    acme_retry_base_seconds: float = Field(60.0, gt=0)
+    acme_retry_cap_seconds: float = Field(6 * 3600.0, gt=0)
+    cert_expiry_alert_days: float = Field(14.0, gt=0)
+
+    @field_validator("acme_challenges", mode="before")
+    @classmethod
+    def _challenge_types(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            unknown = [v for v in value if v not in ("http-01", "tls-alpn-01")]
+            if unknown or not value:
+                raise ValueError(f"ACME challenges must be http-01 and/or tls-alpn-01, not {value!r}")
+        return value
 
     policy_file: Path | None = None
 

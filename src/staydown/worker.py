@@ -1,5 +1,6 @@
-"""Assemble the worker: which step each timer kind runs, which transports send the outbox, and the
-stay-down captures. The loop itself, and how work is claimed, live in ``enforcement.worker``.
+"""Assemble the worker: which step each timer kind runs, which transports send the outbox, the
+stay-down captures and the ACME certificate orders. The loop itself, and how work is claimed, live
+in ``enforcement.worker``.
 
 ``staydown worker`` runs it alone (as many as the operator wants); ``staydown up`` runs it beside
 the API; ``staydown timers run --as-of`` runs the timers due by one instant and exits.
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from staydown.certificates import service as certificates
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.disclosure import retention
@@ -110,12 +112,17 @@ def build(
         retention_due[:] = [now + RETENTION_INTERVAL]
         return sum(run_retention(database, now=now, settings=settings).values())
 
+    def certificate_orders(database: Database, now: datetime) -> int:
+        return certificates.run_orders(
+            database, now=now, settings=settings, claimant=claim.claimant, clock=clock
+        )
+
     claim = claims_of(settings)
     return Worker(
         database,
         timer_handlers(settings),
         transports(settings),
-        jobs=[retention_job, captures],
+        jobs=[retention_job, captures, certificate_orders],
         claim=claim,
         clock=clock,
     )

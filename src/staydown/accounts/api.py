@@ -173,12 +173,22 @@ def update_zone(
     settings: SettingsDep,
     guard: GuardDep,
 ) -> ZoneRead:
-    """Point the zone at another origin; one the origin-address policy refuses is answered
-    ``422 origin_not_allowed``."""
+    """Point the zone at another origin (one the origin-address policy refuses is answered
+    ``422 origin_not_allowed``), or set its HTTPS redirect and HSTS max-age."""
     if who.role is Role.legal:
         raise ApiError(403, "forbidden", "legal keys cannot change zones")
     zone = _zone_for(session, zone_id, who)
-    service.update_origin(session, zone, body.origin, now=now, actor=who.actor, guard=guard)
+    if body.origin is not None:
+        service.update_origin(session, zone, body.origin, now=now, actor=who.actor, guard=guard)
+    if {"https_redirect", "hsts_max_age"} & body.model_fields_set:
+        service.set_https(
+            session,
+            zone,
+            https_redirect=(body.https_redirect if body.https_redirect is not None else zone.https_redirect),
+            hsts_max_age=body.hsts_max_age if "hsts_max_age" in body.model_fields_set else zone.hsts_max_age,
+            now=now,
+            actor=who.actor,
+        )
     session.commit()
     return service.zone_read(zone, min_level=settings.min_verification_level)
 

@@ -120,6 +120,9 @@ class Zone(Base):
     rate_burst: Mapped[float | None] = mapped_column(Float)
     # What the service is in law (caching, hosting, platform): it selects the provider's duties.
     service_type: Mapped[ServiceType] = mapped_column(str_enum(ServiceType, 16), default=ServiceType.caching)
+    # HTTPS at the edge: answer plain HTTP with a redirect to HTTPS, and the HSTS max-age to send.
+    https_redirect: Mapped[bool] = mapped_column(Boolean, default=False)
+    hsts_max_age: Mapped[int | None] = mapped_column(Integer)
 
     customer: Mapped[Customer] = relationship(back_populates="zones")
     hostnames: Mapped[list[ZoneHostname]] = relationship(

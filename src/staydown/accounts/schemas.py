@@ -86,9 +86,13 @@ class ZoneCreate(StrictModel):
 
 
 class ZoneUpdate(StrictModel):
-    """A new origin for the zone (its hostnames and domain-control proof stay as they are)."""
+    """Changes to a zone: a new origin (its hostnames and domain-control proof stay as they are),
+    plain HTTP redirected to HTTPS, and the HSTS max-age in seconds (``0`` tells browsers to forget
+    it, ``null`` sends no HSTS). A field left out is left as it is."""
 
-    origin: str = Field(min_length=1, max_length=2048)
+    origin: str | None = Field(None, min_length=1, max_length=2048)
+    https_redirect: bool | None = None
+    hsts_max_age: int | None = Field(None, ge=0, le=2 * 365 * 86400)
 
 
 class Challenge(BaseModel):
@@ -125,6 +129,8 @@ class ZoneRead(BaseModel):
     created_at: datetime
     rate_limit: RateLimitRead | None = None
     service_type: ServiceType = ServiceType.caching
+    https_redirect: bool = False
+    hsts_max_age: int | None = None
 
 
 class ZoneRateLimit(StrictModel):

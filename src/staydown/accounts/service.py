@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -490,6 +491,8 @@ def zone_read(
         validation=validation,
         created_at=zone.created_at,
         service_type=zone.service_type,
+        https_redirect=zone.https_redirect,
+        hsts_max_age=zone.hsts_max_age,
         rate_limit=(
             RateLimitRead(per_second=zone.rate_per_second, burst=zone.rate_burst or zone.rate_per_second)
             if zone.rate_per_second
@@ -579,6 +582,30 @@ def change_zone_status(
         data={"from": previous.value, "to": zone.status.value, "reason": reason},
     )
     _publish_zone(session, zone, now=now)
+    change = ZoneChange(zone.id, zone.customer_id, tuple(zone.all_hostnames), zone.status, now)
+    for listener in _zone_listeners:
+        listener(session, change)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneChange:
+    """A zone's status or hostnames changed (what other domains follow, e.g. certificates)."""
+
+    zone_id: int
+    customer_id: int
+    hostnames: tuple[str, ...]
+    status: ZoneStatus
+    at: datetime
+
+
+ZoneListener = Callable[[Session, ZoneChange], None]
+_zone_listeners: list[ZoneListener] = []
+
+
+def on_zone_change(listener: ZoneListener) -> None:
+    """Call ``listener`` in the unit of work of every zone status change (the assembly wires it)."""
+    if listener not in _zone_listeners:
+        _zone_listeners.append(listener)
 
 
 def _publish_zone(session: Session, zone: Zone, *, now: datetime) -> None:
@@ -593,7 +620,37 @@ def _publish_zone(session: Session, zone: Zone, *, now: datetime) -> None:
     if zone.rate_per_second:
         payload["rate_per_second"] = zone.rate_per_second
         payload["rate_burst"] = zone.rate_burst or zone.rate_per_second
+    if zone.https_redirect:
+        payload["https_redirect"] = True
+    if zone.hsts_max_age is not None:
+        payload["hsts_max_age"] = zone.hsts_max_age
     enforcement.append(session, FeedKind.zone, at=now, payload=payload, zone_id=zone.id)
+
+
+def set_https(
+    session: Session,
+    zone: Zone,
+    *,
+    https_redirect: bool,
+    hsts_max_age: int | None,
+    now: datetime,
+    actor: str,
+) -> Zone:
+    """Set whether plain HTTP is redirected to HTTPS and the HSTS max-age, and tell the edges."""
+    if zone.status is ZoneStatus.terminated:
+        raise AccountError("zone_terminated", f"zone {zone.id} is terminated")
+    zone.https_redirect = https_redirect
+    zone.hsts_max_age = hsts_max_age
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="zone.https_set",
+        entity=("zone", zone.id),
+        data={"https_redirect": https_redirect, "hsts_max_age": hsts_max_age},
+    )
+    _publish_zone(session, zone, now=now)
+    return zone
 
 
 def set_rate_limit(

@@ -17,6 +17,8 @@ from staydown.api import errors
 from staydown.api.errors import error_response
 from staydown.api.metrics import ApiMetrics
 from staydown.audit.api import router as audit_router
+from staydown.certificates.api import router as certificates_router
+from staydown.certificates.metrics import CertificatesCollector
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.desk.api import STATIC_DIR as DESK_STATIC
@@ -185,6 +187,7 @@ def create_app(
     app.state.edge_keys = EdgeKeys(database)
     app.state.key_caches = [app.state.edge_keys.expire]  # forgotten when a key is revoked
     metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
+    metrics.registry.register(CertificatesCollector(database, clock, settings))
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
@@ -195,6 +198,7 @@ def create_app(
     app.include_router(due_process_router)
     app.include_router(staydown_router)
     app.include_router(works_router)
+    app.include_router(certificates_router)
 
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:

@@ -500,7 +500,8 @@ def relay(
 
 @app.command("worker")
 def worker(data_dir: DataDir = None) -> None:
-    """Send the outbox, run due timers and stay-down captures; run as many as you like.
+    """Send the outbox, run due timers, stay-down captures and ACME certificate orders; run as many
+    as you like.
 
     Each worker claims its work with a lease, so none is done twice while the lease runs and a
     crashed worker's work passes to the others. Run `staydown db upgrade` first.

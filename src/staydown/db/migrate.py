@@ -38,6 +38,7 @@ def metadata() -> MetaData:
     """The metadata of every domain's tables."""
     from staydown.accounts import models as _accounts  # noqa: F401
     from staydown.audit import models as _audit  # noqa: F401
+    from staydown.certificates import models as _certificates  # noqa: F401
     from staydown.db.base import Base
     from staydown.db.journal import ChainHead  # noqa: F401
     from staydown.desk import models as _desk  # noqa: F401

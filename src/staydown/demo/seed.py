@@ -1,5 +1,6 @@
 """Seed the demo: origins with a manga site and a photo gallery, two verified customers with live
-zones (domain control proven over real HTTP against the demo origin), and a key for every role.
+zones (domain control proven over real HTTP against the demo origin) served with certificates of
+the data directory's demo CA, and a key for every role.
 
 Running it again on the same data directory reuses the customers and zones and issues new keys.
 """
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from staydown.accounts import service as accounts
 from staydown.accounts.models import Zone, ZoneStatus
 from staydown.accounts.schemas import CustomerCreate, EvidenceCreate, ZoneCreate
+from staydown.certificates import service as certificates
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.demo.origin import RunningOrigin, run_origin_in_thread
@@ -161,11 +163,21 @@ def seed_demo(
                 "origin": origin.url,
             }
         keys = _demo_keys(database, customer_id=zones["manga.demo.test"]["customer_id"])
+        ca_cert = certificates.issue_demo(
+            database, [zone["zone_id"] for zone in zones.values()], settings=settings, now=system_clock()
+        )
     except BaseException:
         for origin in origins:
             origin.stop()
         raise
-    document = {"api": api_url, "edge": edge_url, "desk": desk_url, "zones": zones, "keys": keys}
+    document = {
+        "api": api_url,
+        "edge": edge_url,
+        "desk": desk_url,
+        "zones": zones,
+        "keys": keys,
+        "ca_cert": ca_cert,
+    }
     return document, origins
 
 

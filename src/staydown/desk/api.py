@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from staydown.desk import (
     agent,
     bank,
+    certificates,
     contest,
     customer,
     flaggers,
@@ -31,6 +32,7 @@ for _part in (
     contest.router,
     fleet.router,
     flaggers.router,
+    certificates.router,
     legal.router,
     works.router,
     staydown.router,

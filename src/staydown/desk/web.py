@@ -243,6 +243,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/matches", "Stay-down matches"),
             (f"{PREFIX}/trusted-flaggers", "Trusted flaggers"),
             (f"{PREFIX}/edges", "Edges"),
+            (f"{PREFIX}/certificates", "Certificates"),
             (f"{PREFIX}/bank", "Hash bank"),
         ]
     if who.role is Role.legal:

@@ -48,6 +48,8 @@ class ZoneState:
     reason: str | None = None
     rate_per_second: float | None = None  # per client address; None: the edge's default
     rate_burst: float | None = None
+    https_redirect: bool = False
+    hsts_max_age: int | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +68,10 @@ class EnforcementState:
     spellings: dict[int, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
     exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> keys cleared of stay-down
+    # TLS material as the feed carried it (keys sealed): each zone's certificate and pending ACME
+    # challenges, so a snapshot hands an edge what replaying the log would.
+    certs: dict[int, dict[str, Any]] = field(default_factory=dict)  # zone -> its cert_set record
+    challenges: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (host, token)
 
     def apply(self, record: Mapping[str, Any] | FeedRecord) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
@@ -95,11 +101,32 @@ class EnforcementState:
                 self.bank.pop(typed.entry_id, None)
                 outcome = (typed.kind.value, None, None)
             case CertSetRecord() | CertRemoveRecord() | ChallengeSetRecord() | ChallengeRemoveRecord():
-                outcome = (typed.kind.value, None, None)  # held by the edge's certificate store
+                self._apply_tls(typed)
+                outcome = (typed.kind.value, None, None)
             case OtherRecord():
                 outcome = (typed.name, None, None)
         self.seq = typed.seq
         return outcome
+
+    def _apply_tls(
+        self, record: CertSetRecord | CertRemoveRecord | ChallengeSetRecord | ChallengeRemoveRecord
+    ) -> None:
+        match record:
+            case CertSetRecord():
+                self.certs[record.zone_id] = _cert_document(record)
+            case CertRemoveRecord():
+                if self.certs.get(record.zone_id, {}).get("cert_id") == record.cert_id:
+                    del self.certs[record.zone_id]
+            case ChallengeSetRecord():
+                self.challenges[(record.hostname, record.token)] = _challenge_document(record)
+            case ChallengeRemoveRecord():
+                self.challenges.pop((record.hostname, record.token), None)
+
+    def _load_tls(self, certs: list[dict[str, Any]], challenges: list[dict[str, Any]]) -> None:
+        for cert in certs:
+            self.certs[int(cert["zone_id"])] = cert
+        for challenge in challenges:
+            self.challenges[(challenge["hostname"], challenge["token"])] = challenge
 
     def _block(self, zone_id: int, target: str, notice_id: int | None) -> None:
         key = block_key(target)
@@ -157,6 +184,8 @@ class EnforcementState:
             reason=record.reason,
             rate_per_second=record.rate_per_second,
             rate_burst=record.rate_burst,
+            https_redirect=record.https_redirect,
+            hsts_max_age=record.hsts_max_age,
         )
         self.zones[record.zone_id] = zone
         for host in zone.hostnames:
@@ -191,6 +220,8 @@ class EnforcementState:
             "blocks": [list(block) for block in self.blocked_targets()],
             "bank": list(self.bank.values()),
             "exempt": [[zone_id, target] for zone_id, targets in self.exempt.items() for target in targets],
+            "certs": list(self.certs.values()),
+            "challenges": list(self.challenges.values()),
         }
 
     @classmethod
@@ -204,6 +235,7 @@ class EnforcementState:
             state.bank[int(entry["entry_id"])] = entry
         for zone_id, target in document.get("exempt", []):
             state.exempt.setdefault(int(zone_id), set()).add(block_key(target))
+        state._load_tls(document.get("certs", []), document.get("challenges", []))
         state.seq = int(document.get("seq", 0))
         return state
 
@@ -222,12 +254,14 @@ def snapshot_lines(state: EnforcementState) -> Iterator[bytes]:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
     yield line({"snapshot": SNAPSHOT_FORMAT, "seq": state.seq, "bank_fields": list(BANK_FIELDS)})
-    counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0}
+    counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0, "certs": 0, "challenges": 0}
     sections: dict[str, Iterable[list[Any] | dict[str, Any]]] = {
         "zones": (_zone_document(zone) for zone in state.zones.values()),
         "blocks": ([zone_id, target, notice] for zone_id, target, notice in state.blocked_targets()),
         "bank": ([entry.get(name) for name in BANK_FIELDS] for entry in state.bank.values()),
         "exempt": ([zone_id, key] for zone_id, keys in state.exempt.items() for key in keys),
+        "certs": iter(state.certs.values()),
+        "challenges": iter(state.challenges.values()),
     }
     for name, entries in sections.items():
         chunk: list[Any] = []
@@ -253,7 +287,7 @@ class SnapshotLoader:
     def __init__(self) -> None:
         self.state = EnforcementState()
         self.seq: int | None = None
-        self.counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0}
+        self.counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0, "certs": 0, "challenges": 0}
         self.done = False
 
     def feed(self, raw: bytes | str) -> None:
@@ -265,9 +299,7 @@ class SnapshotLoader:
             return
         state = self.state
         if "end" in document:
-            if int(document["end"]) != self.seq or any(document[k] != v for k, v in self.counts.items()):
-                raise SnapshotIncomplete(f"snapshot counts {self.counts} disagree with {document}")
-            self.done = True
+            self._end(document)
         elif "zones" in document:
             for zone in document["zones"]:
                 state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
@@ -285,6 +317,17 @@ class SnapshotLoader:
             for zone_id, key in document["exempt"]:
                 state.exempt.setdefault(int(zone_id), set()).add(key)
             self.counts["exempt"] += len(document["exempt"])
+        elif "certs" in document or "challenges" in document:
+            certs, challenges = document.get("certs", []), document.get("challenges", [])
+            state._load_tls(certs, challenges)
+            self.counts["certs"] += len(certs)
+            self.counts["challenges"] += len(challenges)
+
+    def _end(self, document: dict[str, Any]) -> None:
+        counts = {k: document.get(k, 0) for k in self.counts}  # a section it lacks held nothing
+        if int(document["end"]) != self.seq or counts != self.counts:
+            raise SnapshotIncomplete(f"snapshot counts {self.counts} disagree with {document}")
+        self.done = True
 
     def finish(self) -> EnforcementState:
         if not self.done or self.seq is None:
@@ -303,6 +346,32 @@ def _zone_document(z: ZoneState) -> dict[str, Any]:
         "reason": z.reason,
         "rate_per_second": z.rate_per_second,
         "rate_burst": z.rate_burst,
+        "https_redirect": z.https_redirect,
+        "hsts_max_age": z.hsts_max_age,
+    }
+
+
+def _cert_document(record: CertSetRecord) -> dict[str, Any]:
+    return {
+        "cert_id": record.cert_id,
+        "zone_id": record.zone_id,
+        "hostnames": list(record.hostnames),
+        "chain_pem": record.chain_pem,
+        "key_sealed": record.key_sealed,
+        "not_after": record.not_after,
+        "source": record.source,
+        "ocsp_der_b64": record.ocsp_der_b64,
+    }
+
+
+def _challenge_document(record: ChallengeSetRecord) -> dict[str, Any]:
+    return {
+        "challenge_type": record.challenge_type,
+        "hostname": record.hostname,
+        "token": record.token,
+        "key_authorization": record.key_authorization,
+        "chain_pem": record.chain_pem,
+        "key_sealed": record.key_sealed,
     }
 
 

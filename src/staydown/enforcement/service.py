@@ -31,13 +31,14 @@ from staydown.enforcement.models import (
     Timer,
     TimerStatus,
 )
+from staydown.enforcement.registry import EdgeState
 from staydown.enforcement.registry import applied_by as edges_applying
 from staydown.enforcement.registry import list_health as edge_health
 from staydown.types import as_utc
 
 JOURNAL = "enforcement"
 
-__all__ = ["edge_health", "edges_applying"]  # the edge registry, for the desk
+__all__ = ["EdgeState", "edge_health", "edges_applying"]  # the edge registry, for the desk and orders
 
 Step = runner.Step
 CommandHandler = runner.Handler
