@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class ZoneState:
     reason: str | None = None
     rate_per_second: float | None = None  # per client address; None: the edge's default
     rate_burst: float | None = None
+    https_redirect: bool = False  # plain HTTP requests are redirected to HTTPS
+    hsts_max_age: int | None = None  # Strict-Transport-Security on HTTPS responses, when set
 
 
 @dataclass(slots=True)
@@ -66,6 +68,10 @@ class EnforcementState:
     spellings: dict[int, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
     exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> keys cleared of stay-down
+    certs: dict[int, CertSetRecord] = field(default_factory=dict)  # zone -> the certificate it serves
+    # Pending ACME challenges: http-01 by (hostname, token), tls-alpn-01 by hostname.
+    http_challenges: dict[tuple[str, str], ChallengeSetRecord] = field(default_factory=dict)
+    alpn_challenges: dict[str, ChallengeSetRecord] = field(default_factory=dict)
 
     def apply(self, record: Mapping[str, Any] | FeedRecord) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
@@ -95,11 +101,49 @@ class EnforcementState:
                 self.bank.pop(typed.entry_id, None)
                 outcome = (typed.kind.value, None, None)
             case CertSetRecord() | CertRemoveRecord() | ChallengeSetRecord() | ChallengeRemoveRecord():
-                outcome = (typed.kind.value, None, None)  # held by the edge's certificate store
+                outcome = self._apply_tls(typed)
             case OtherRecord():
                 outcome = (typed.name, None, None)
         self.seq = typed.seq
         return outcome
+
+    def _apply_tls(
+        self, record: CertSetRecord | CertRemoveRecord | ChallengeSetRecord | ChallengeRemoveRecord
+    ) -> tuple[str, int | None, str | None]:
+        """Hold a certificate or challenge record (the edge's certificate store serves them)."""
+        match record:
+            case CertSetRecord():
+                self.certs[record.zone_id] = record
+                return record.kind.value, record.zone_id, None
+            case CertRemoveRecord():
+                current = self.certs.get(record.zone_id)
+                if current is not None and current.cert_id == record.cert_id:
+                    del self.certs[record.zone_id]
+                return record.kind.value, record.zone_id, None
+            case ChallengeSetRecord():
+                self._set_challenge(record)
+            case ChallengeRemoveRecord():
+                self._remove_challenge(record.hostname, record.token)
+        return record.kind.value, None, None
+
+    def _set_challenge(self, record: ChallengeSetRecord) -> None:
+        hostname = record.hostname.lower().rstrip(".")
+        if record.challenge_type == "tls-alpn-01":
+            self.alpn_challenges[hostname] = record
+        else:
+            self.http_challenges[(hostname, record.token)] = record
+
+    def _remove_challenge(self, hostname: str, token: str) -> None:
+        hostname = hostname.lower().rstrip(".")
+        self.http_challenges.pop((hostname, token), None)
+        alpn = self.alpn_challenges.get(hostname)
+        if alpn is not None and alpn.token == token:
+            del self.alpn_challenges[hostname]
+
+    def challenges(self) -> Iterator[ChallengeSetRecord]:
+        """Every pending ACME challenge."""
+        yield from self.http_challenges.values()
+        yield from self.alpn_challenges.values()
 
     def _block(self, zone_id: int, target: str, notice_id: int | None) -> None:
         key = block_key(target)
@@ -157,6 +201,8 @@ class EnforcementState:
             reason=record.reason,
             rate_per_second=record.rate_per_second,
             rate_burst=record.rate_burst,
+            https_redirect=record.https_redirect,
+            hsts_max_age=record.hsts_max_age,
         )
         self.zones[record.zone_id] = zone
         for host in zone.hostnames:
@@ -191,6 +237,8 @@ class EnforcementState:
             "blocks": [list(block) for block in self.blocked_targets()],
             "bank": list(self.bank.values()),
             "exempt": [[zone_id, target] for zone_id, targets in self.exempt.items() for target in targets],
+            "certs": [_record_document(c) for c in self.certs.values()],
+            "challenges": [_record_document(c) for c in self.challenges()],
         }
 
     @classmethod
@@ -204,8 +252,16 @@ class EnforcementState:
             state.bank[int(entry["entry_id"])] = entry
         for zone_id, target in document.get("exempt", []):
             state.exempt.setdefault(int(zone_id), set()).add(block_key(target))
+        state._load_tls(document.get("certs", []), document.get("challenges", []))
         state.seq = int(document.get("seq", 0))
         return state
+
+    def _load_tls(self, certs: Iterable[dict[str, Any]], challenges: Iterable[dict[str, Any]]) -> None:
+        for cert in certs:
+            record = CertSetRecord.from_document({**cert, "seq": 0})
+            self.certs[record.zone_id] = record
+        for challenge in challenges:
+            self._set_challenge(ChallengeSetRecord.from_document({**challenge, "seq": 0}))
 
 
 SNAPSHOT_FORMAT = 1
@@ -222,12 +278,14 @@ def snapshot_lines(state: EnforcementState) -> Iterator[bytes]:
         return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
 
     yield line({"snapshot": SNAPSHOT_FORMAT, "seq": state.seq, "bank_fields": list(BANK_FIELDS)})
-    counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0}
+    counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0, "certs": 0, "challenges": 0}
     sections: dict[str, Iterable[list[Any] | dict[str, Any]]] = {
         "zones": (_zone_document(zone) for zone in state.zones.values()),
         "blocks": ([zone_id, target, notice] for zone_id, target, notice in state.blocked_targets()),
         "bank": ([entry.get(name) for name in BANK_FIELDS] for entry in state.bank.values()),
         "exempt": ([zone_id, key] for zone_id, keys in state.exempt.items() for key in keys),
+        "certs": (_record_document(cert) for cert in state.certs.values()),
+        "challenges": (_record_document(challenge) for challenge in state.challenges()),
     }
     for name, entries in sections.items():
         chunk: list[Any] = []
@@ -247,27 +305,30 @@ class SnapshotIncomplete(ValueError):
     """A snapshot ended early or disagreed with its own counts."""
 
 
+def _snapshot_seq(document: dict[str, Any]) -> int:
+    """The sequence a snapshot's opening line names."""
+    if document.get("snapshot") != SNAPSHOT_FORMAT:
+        raise SnapshotIncomplete(f"not a snapshot of format {SNAPSHOT_FORMAT}")
+    return int(document["seq"])
+
+
 class SnapshotLoader:
     """Build an ``EnforcementState`` from snapshot lines as they arrive (see ``snapshot_lines``)."""
 
     def __init__(self) -> None:
         self.state = EnforcementState()
         self.seq: int | None = None
-        self.counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0}
+        self.counts = {"zones": 0, "blocks": 0, "bank": 0, "exempt": 0, "certs": 0, "challenges": 0}
         self.done = False
 
     def feed(self, raw: bytes | str) -> None:
         document = json.loads(raw)
         if self.seq is None:
-            if document.get("snapshot") != SNAPSHOT_FORMAT:
-                raise SnapshotIncomplete(f"not a snapshot of format {SNAPSHOT_FORMAT}")
-            self.seq = int(document["seq"])
+            self.seq = _snapshot_seq(document)
             return
         state = self.state
         if "end" in document:
-            if int(document["end"]) != self.seq or any(document[k] != v for k, v in self.counts.items()):
-                raise SnapshotIncomplete(f"snapshot counts {self.counts} disagree with {document}")
-            self.done = True
+            self._end(document)
         elif "zones" in document:
             for zone in document["zones"]:
                 state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
@@ -285,6 +346,16 @@ class SnapshotLoader:
             for zone_id, key in document["exempt"]:
                 state.exempt.setdefault(int(zone_id), set()).add(key)
             self.counts["exempt"] += len(document["exempt"])
+        elif "certs" in document or "challenges" in document:
+            state._load_tls(document.get("certs", ()), document.get("challenges", ()))
+            for name in ("certs", "challenges"):
+                self.counts[name] += len(document.get(name, ()))
+
+    def _end(self, document: dict[str, Any]) -> None:
+        counts = self.counts.items()  # a section a snapshot does not count, it does not hold
+        if int(document["end"]) != self.seq or any(document.get(k, 0) != v for k, v in counts):
+            raise SnapshotIncomplete(f"snapshot counts {self.counts} disagree with {document}")
+        self.done = True
 
     def finish(self) -> EnforcementState:
         if not self.done or self.seq is None:
@@ -303,7 +374,17 @@ def _zone_document(z: ZoneState) -> dict[str, Any]:
         "reason": z.reason,
         "rate_per_second": z.rate_per_second,
         "rate_burst": z.rate_burst,
+        "https_redirect": z.https_redirect,
+        "hsts_max_age": z.hsts_max_age,
     }
+
+
+def _record_document(record: CertSetRecord | ChallengeSetRecord) -> dict[str, Any]:
+    """A certificate or challenge record as snapshots carry it (its key still sealed), less its seq."""
+    document = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "seq"}
+    if isinstance(record, CertSetRecord):
+        document["hostnames"] = list(record.hostnames)
+    return document
 
 
 class LocalStore:
