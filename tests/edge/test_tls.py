@@ -253,10 +253,8 @@ def test_slow_and_broken_handshakes_are_cut_off_without_harm(
     started = time.monotonic()
     for sock in (silent, half):
         with sock:
-            assert sock.recv(1024) in (b"",) or True  # closed (possibly after an alert)
-            while sock.recv(1024):
-                pass
-    assert time.monotonic() - started < 4
+            assert drained(sock) == b""  # closed without a byte of a certificate
+    assert time.monotonic() - started < 4  # the one-second bound, and the loop's own slack
     for garbage in (
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",  # plain HTTP on the TLS port
         b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",  # a ClientHello too short to be one
@@ -265,13 +263,20 @@ def test_slow_and_broken_handshakes_are_cut_off_without_harm(
     ):
         with socket.create_connection(("127.0.0.1", edge.tls_port), timeout=5) as sock:
             sock.sendall(garbage)
-            sock.settimeout(3)
-            try:
-                while sock.recv(1024):
-                    pass
-            except (ConnectionResetError, TimeoutError):
-                pass
+            answer = drained(sock)
+            assert answer == b"" or (answer[0] == 0x15 and len(answer) <= 7)  # nothing, or one alert
     assert served(edge, ca)
+
+
+def drained(sock: socket.socket) -> bytes:
+    """What the edge sends until it closes the connection (a reset counts as closing)."""
+    chunks = []
+    try:
+        while data := sock.recv(4096):
+            chunks.append(data)
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks)
 
 
 def test_odd_server_names(
