@@ -27,11 +27,13 @@ def records(ca: LocalCA) -> list[dict[str, Any]]:
          "origin": "http://192.0.2.1", "status": "active", "https_redirect": True, "hsts_max_age": 60},
         {"kind": "zone", "zone_id": 2, "customer_id": 2, "hostnames": ["b.test"], "origin": "http://192.0.2.2",
          "status": "active"},
-        {"kind": "cert_set", "cert_id": 10, "zone_id": 1, "hostnames": ["a.test", "*.a.test"], "chain_pem": chain,
-         "key_sealed": certseal.seal(key, secret=SECRET, zone_id=1, cert_id=10), "not_after": "2099-01-01"},
+        {"kind": "cert_set", "cert_id": 10, "zone_id": 1, "hostnames": ["a.test", "*.a.test"],
+         "chain_pem": chain, "key_sealed": certseal.seal(key, secret=SECRET, zone_id=1, cert_id=10),
+         "not_after": "2099-01-01"},
         # Sealed for another record: it must not open here.
         {"kind": "cert_set", "cert_id": 20, "zone_id": 2, "hostnames": ["b.test"], "chain_pem": other_chain,
-         "key_sealed": certseal.seal(other_key, secret=SECRET, zone_id=1, cert_id=20), "not_after": "2099-01-01"},
+         "key_sealed": certseal.seal(other_key, secret=SECRET, zone_id=1, cert_id=20),
+         "not_after": "2099-01-01"},
         {"kind": "challenge_set", "challenge_type": "http-01", "hostname": "New.test", "token": "t1",
          "key_authorization": "t1.k"},
     ]  # fmt: skip
