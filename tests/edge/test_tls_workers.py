@@ -5,9 +5,11 @@ opened with the sealing key given in a file."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import socket
 import ssl
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from staydown import certseal
 from staydown.edge.state import EnforcementState, LocalStore
 from tests.edge.harness import free_port
 from tests.edge.pki import LocalCA
-from tests.processes import Staydown, eventually
+from tests.processes import STAYDOWN, Staydown, eventually
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT as Linux has it")
 
@@ -87,3 +89,21 @@ def test_every_worker_serves_https_on_the_shared_port(tmp_path: Path) -> None:
         eventually(blocked_by_both, f"both workers never served HTTPS: {edge.output()}", timeout=60)
     finally:
         edge.cleanup()
+
+
+def test_an_edge_without_the_sealing_key_refuses_to_serve_https(tmp_path: Path) -> None:
+    """A key made on the spot would open no certificate: the edge says what it needs instead."""
+    bad = tmp_path / "bad.key"
+    bad.write_text("not base64!\n")
+    base = [*STAYDOWN, "edge", "--control-plane", "http://127.0.0.1:9", "--key", "k", "--tls-port", "0"]
+    env = {k: v for k, v in os.environ.items() if k != "STAYDOWN_CERT_SEAL_KEY"}
+    for extra, expected in (
+        ([], "certificate sealing key"),
+        (["--cert-seal-key-file", str(bad)], "cannot read a sealing key"),
+    ):
+        run = subprocess.run(
+            [*base, *extra, "--data-dir", str(tmp_path / "data")],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+        assert run.returncode == 2 and expected in run.stderr, run.stderr
+    assert not (tmp_path / "data" / "cert-seal.key").exists()

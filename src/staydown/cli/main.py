@@ -456,6 +456,12 @@ def edge(
         raise typer.BadParameter("--control-plane needs --key (or STAYDOWN_EDGE_KEY)")
     settings = load_settings(data_dir)
     seal_key = read_seal_key(cert_seal_key_file) if cert_seal_key_file is not None else None
+    keyless = seal_key is None and not settings.cert_seal_key
+    if tls_port is not None and keyless and not (settings.data_dir / "cert-seal.key").exists():
+        raise typer.BadParameter(
+            "--tls-port needs the fleet's certificate sealing key: --cert-seal-key-file FILE, "
+            "STAYDOWN_CERT_SEAL_KEY, or the control plane's data directory (cert-seal.key)"
+        )
     reservation = None
     if tls_port == 0:  # one free port for every worker: held (unlistened) while they bind it
         reservation = reuseport_socket(host, 0, listen=False)
