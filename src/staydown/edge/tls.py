@@ -104,6 +104,9 @@ class TlsListener:
                 connection.close()
                 continue
             connection.setblocking(False)
+            # Set here, on the socket itself: a response of several TLS records must not wait on
+            # Nagle's algorithm for the client's delayed acknowledgement.
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.handshaking += 1
             task = self.loop.create_task(self._handshake(connection))
             self.tasks.add(task)
