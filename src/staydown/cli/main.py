@@ -432,7 +432,7 @@ def edge(
         str | None, typer.Option(help="Named by 451 responses as the blocking entity.")
     ] = None,
     tls_port: Annotated[
-        int | None, typer.Option(help="Also serve HTTPS on this port (0 picks a free one).", min=0)
+        int | None, typer.Option(help="Also serve HTTPS on this port (0 picks a free one).", min=0, max=65535)
     ] = None,
     cert_seal_key_file: Annotated[
         Path | None,
@@ -570,7 +570,8 @@ def up(
     edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
     edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
     edge_tls_port: Annotated[
-        int | None, typer.Option(help="Edge HTTPS port (0 picks a free one); none: no HTTPS.", min=0)
+        int | None,
+        typer.Option(help="Edge HTTPS port (0 picks a free one); none: no HTTPS.", min=0, max=65535),
     ] = None,
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
