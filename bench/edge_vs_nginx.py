@@ -1,6 +1,6 @@
 """Cached-hit throughput of the staydown edge against nginx proxy_cache, measured in the same run.
 
-    python bench/edge_vs_nginx.py [--rounds 5] [--duration 10] [--blocks 1000000] [--no-pin]
+    python bench/edge_vs_nginx.py [--rounds 5] [--duration 10] [--blocks 1000000] [--no-pin] [--no-https]
 
 Starts an origin, nginx (Debian nginx-light) with proxy_cache, and the staydown edge (2 workers
 each), loads --blocks blocked URLs and --bank stay-down hashes into the edge's local store, warms
@@ -16,6 +16,12 @@ side is a production proxy_cache: on-disk cache with a shared keys zone, upstrea
 a cache lock. Each round measures the three servers back to back, in an order that rotates from
 round to round so that no server always goes first.
 
+HTTPS (unless --no-https): the loaded edge and nginx also serve TLS with the same certificate
+(ECDSA P-256, from a CA made for the run), TLS 1.2/1.3 with the same suites and session tickets;
+wrk measures cached hits over TLS keep-alive connections and new handshakes per second (every
+request on a new connection, ``Connection: close``). wrk names its TLS server by the URL's host, so
+the zone also has the name ``localhost`` and the HTTPS URLs use it (it resolves to 127.0.0.1 here).
+
 Reported: every round's req/s, p99 and its ratios (staydown/nginx, loaded/empty, taken within
 the round), then per object the median over the rounds of each ratio and of each p99. A round
 is disturbed when other processes take CPU, so the load average is printed before and after.
@@ -28,6 +34,7 @@ import getpass
 import os
 import re
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -42,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.edge.harness import free_port
 
+from staydown import certseal
 from staydown.demo.origin import run_origin_in_thread
 from staydown.edge.main import EdgeOptions, start_workers
 from staydown.edge.server import EdgeConfig
@@ -53,7 +61,13 @@ from staydown.netpolicy import OriginPolicy, parse_networks
 # The bench origins listen on loopback: allowed as an operator allows private origins.
 LOOPBACK_ORIGINS = OriginAccess(OriginPolicy(allow=parse_networks(["127.0.0.0/8"])))
 HOST = "bench.example.test"
+TLS_HOST = "localhost"  # the name wrk's TLS client sends (its URL's host)
 WORKERS = 2
+NGINX_TLS = (
+    "listen 127.0.0.1:{tls_port} ssl reuseport; ssl_certificate {chain}; ssl_certificate_key {key}; "
+    "ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20; ssl_session_tickets on; "
+    "ssl_session_cache shared:tls:10m;"
+)
 
 NGINX_CONF = """
 user {user};
@@ -70,6 +84,7 @@ http {{
     upstream origin {{ server 127.0.0.1:{origin_port}; keepalive 32; }}
     server {{
         listen 127.0.0.1:{port} reuseport;
+        {tls}
         location / {{
             proxy_pass http://origin;
             proxy_http_version 1.1;
@@ -95,16 +110,49 @@ def blocked_path(i: int) -> str:
     return f"/chapter-{i // 1000}/page-{i % 1000:04d}.jpg"
 
 
-def load_blocks(store_dir: Path, *, zone_id: int, origin: str, count: int, bank: int) -> None:
+def bench_certificate(tmp: Path) -> tuple[Path, Path]:
+    """A chain for the bench's names from a CA made for the run, and its key: their files."""
+    from tests.edge.pki import LocalCA
+
+    chain, key = LocalCA(tmp / "pki").issue(HOST, TLS_HOST)
+    (tmp / "pki" / "chain.pem").write_text(chain)
+    (tmp / "pki" / "key.pem").write_bytes(key)
+    return tmp / "pki" / "chain.pem", tmp / "pki" / "key.pem"
+
+
+def load_blocks(
+    store_dir: Path,
+    *,
+    zone_id: int,
+    origin: str,
+    count: int,
+    bank: int,
+    tls: tuple[Path, Path, bytes] | None = None,
+) -> None:
     """Write the local store an edge would have built from a feed with ``count`` blocks and ``bank``
-    stay-down hashes (one random PDQ hash per network-wide entry)."""
+    stay-down hashes (one random PDQ hash per network-wide entry), and with ``tls`` (chain, key,
+    sealing secret) the zone's certificate."""
     state = EnforcementState()
-    zone = {"zone_id": zone_id, "customer_id": 1, "hostnames": [HOST], "origin": origin, "status": "active"}
+    hostnames = [HOST, TLS_HOST]
+    zone = {
+        "zone_id": zone_id,
+        "customer_id": 1,
+        "hostnames": hostnames,
+        "origin": origin,
+        "status": "active",
+    }
     state.apply({"seq": 1, "kind": "zone", **zone})
+    if tls is not None:
+        chain, key, secret = tls
+        sealed = certseal.seal(key.read_bytes(), secret=secret, zone_id=zone_id, cert_id=1)
+        state.apply(
+            {"seq": 2, "kind": "cert_set", "cert_id": 1, "zone_id": zone_id, "hostnames": hostnames,
+             "chain_pem": chain.read_text(), "key_sealed": sealed, "not_after": "2099-01-01"}
+        )  # fmt: skip
     blocks = {blocked_path(i): i for i in range(count)}
     state.blocks[zone_id] = blocks  # type: ignore[assignment]
     random_bank(state, bank, seed=7)
-    state.seq = 1
+    state.seq = 2
     for worker in range(WORKERS):
         LocalStore(store_dir / f"worker-{worker}").compact(state)
 
@@ -120,9 +168,11 @@ def random_bank(state: EnforcementState, count: int, *, seed: int) -> None:
         }  # fmt: skip
 
 
-def wrk(url: str, duration: int) -> tuple[float, float]:
+def wrk(url: str, duration: int, *, new_connections: bool = False) -> tuple[float, float]:
+    close = ["-H", "Connection: close"] if new_connections else []
+    host = TLS_HOST if url.startswith("https:") else HOST
     out = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-H", f"Host: {HOST}", url],
+        ["wrk", "-t2", "-c64", f"-d{duration}s", "--latency", "-H", f"Host: {host}", *close, url],
         capture_output=True, text=True, check=True, timeout=duration + 60,
     ).stdout  # fmt: skip
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -133,15 +183,25 @@ def wrk(url: str, duration: int) -> tuple[float, float]:
 
 
 def start_edge(
-    tmp: Path, name: str, origin: str, blocks: int, bank: int, *, pin: bool
+    tmp: Path,
+    name: str,
+    origin: str,
+    blocks: int,
+    bank: int,
+    *,
+    pin: bool,
+    tls: tuple[Path, Path] | None = None,
+    tls_port: int | None = None,
 ) -> tuple[str, Supervisor]:
     port = free_port()
     store = tmp / name
-    load_blocks(store, zone_id=1, origin=origin, count=blocks, bank=bank)
+    secret = certseal.new_secret()
+    sealed = (*tls, secret) if tls is not None else None
+    load_blocks(store, zone_id=1, origin=origin, count=blocks, bank=bank, tls=sealed)
     options = EdgeOptions(
         host="127.0.0.1", port=port, control_plane=f"http://127.0.0.1:{free_port()}", key="sd_none",
         data_dir=store, config=EdgeConfig(legal_url="https://cdn.example/legal"),
-        origins=LOOPBACK_ORIGINS,
+        origins=LOOPBACK_ORIGINS, tls_port=tls_port, cert_seal_key=secret if tls is not None else None,
     )  # fmt: skip
     supervisor = start_workers(options, WORKERS)
     if pin:
@@ -159,15 +219,23 @@ def start_edge(
     return url, supervisor
 
 
-def warm(url: str) -> None:
+def warm(url: str, *, verify: ssl.SSLContext | bool = True) -> None:
+    host = TLS_HOST if url.startswith("https:") else HOST
     for path in ("/small.bin", "/large.bin"):
         for _ in range(WORKERS * 4):
-            response = httpx.get(url + path, headers={"host": HOST})
+            response = httpx.get(url + path, headers={"host": host}, verify=verify)
             assert response.status_code == 200, response.status_code
 
 
 LABELS = ("staydown", "staydown-empty", "nginx")
 OBJECTS = (("/small.bin", "2 KB"), ("/large.bin", "100 KB"))
+TLS_LABELS = ("staydown-tls", "nginx-tls")
+# (path, what, every request on a new connection)
+TLS_RUNS = (
+    ("/small.bin", "2 KB tls", False),
+    ("/large.bin", "100KB tls", False),
+    ("/small.bin", "handshakes", True),
+)
 
 
 def load_average() -> str:
@@ -185,6 +253,7 @@ def main() -> None:
     parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="leave both servers' workers unpinned"
     )
+    parser.add_argument("--no-https", dest="https", action="store_false", help="plain HTTP only")
     args = parser.parse_args()
     if not shutil.which("nginx") or not shutil.which("wrk"):
         sys.exit("needs nginx and wrk: apt-get install -y nginx-light wrk")
@@ -192,7 +261,9 @@ def main() -> None:
         tmp = Path(name)
         write_objects(tmp / "origin")
         with run_origin_in_thread(tmp / "origin") as origin:
-            nginx_port = free_port()
+            nginx_port, nginx_tls_port, edge_tls_port = free_port(), free_port(), free_port()
+            chain, key = bench_certificate(tmp)
+            tls = NGINX_TLS.format(tls_port=nginx_tls_port, chain=chain, key=key) if args.https else ""
             conf = tmp / "nginx.conf"
             conf.write_text(
                 NGINX_CONF.format(
@@ -202,11 +273,15 @@ def main() -> None:
                     tmp=tmp,
                     origin_port=origin.url.rsplit(":", 1)[1],
                     port=nginx_port,
+                    tls=tls,
                 )
             )
             nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"])
             started = time.monotonic()
-            loaded_url, loaded = start_edge(tmp, "loaded", origin.url, args.blocks, args.bank, pin=args.pin)
+            loaded_url, loaded = start_edge(
+                tmp, "loaded", origin.url, args.blocks, args.bank, pin=args.pin,
+                tls=(chain, key) if args.https else None, tls_port=edge_tls_port if args.https else None,
+            )  # fmt: skip
             print(
                 f"edge with {args.blocks} blocks and {args.bank} bank hashes ready in "
                 f"{time.monotonic() - started:.1f} s"
@@ -239,8 +314,29 @@ def main() -> None:
                             f"{got['staydown'][0] / got['nginx'][0]:.2f}x, "
                             f"loaded/empty {got['staydown'][0] / got['staydown-empty'][0]:.3f}x"
                         )
+                if args.https:
+                    tls_urls = {
+                        "staydown-tls": f"https://{TLS_HOST}:{edge_tls_port}",
+                        "nginx-tls": f"https://{TLS_HOST}:{nginx_tls_port}",
+                    }
+                    tls_results = measure_tls(tls_urls, chain.parent / "ca.pem", args.rounds, args.duration)
                 print(f"load average after: {load_average()}")
                 print()
+                if args.https:
+                    for _path, what, _new in TLS_RUNS:
+                        runs = {label: tls_results[(label, what)] for label in TLS_LABELS}
+                        versus = [
+                            s / n
+                            for (s, _), (n, _) in zip(runs["staydown-tls"], runs["nginx-tls"], strict=True)
+                        ]
+                        rps = {label: statistics.median(r for r, _ in runs[label]) for label in TLS_LABELS}
+                        p99 = {label: statistics.median(p for _, p in runs[label]) for label in TLS_LABELS}
+                        print(
+                            f"{what:10}: staydown/nginx per round {' '.join(f'{r:.2f}' for r in versus)}; "
+                            f"median {statistics.median(versus):.2f}x ({rps['staydown-tls']:.0f} vs "
+                            f"{rps['nginx-tls']:.0f} req/s; p99 {p99['staydown-tls']:.2f} ms vs "
+                            f"{p99['nginx-tls']:.2f} ms)"
+                        )
                 for path, size in OBJECTS:
                     runs = {label: results[(label, path)] for label in LABELS}
                     versus = [s / n for (s, _), (n, _) in zip(runs["staydown"], runs["nginx"], strict=True)]
@@ -264,6 +360,24 @@ def main() -> None:
                 empty.stop()
                 nginx.terminate()
                 nginx.wait(10)
+
+
+def measure_tls(
+    urls: dict[str, str], ca: Path, rounds: int, duration: int
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Cached hits over TLS keep-alive and new handshakes per second, for each server, per round."""
+    verify = ssl.create_default_context(cafile=str(ca))
+    for url in urls.values():
+        warm(url, verify=verify)
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for round_ in range(rounds):
+        order = TLS_LABELS[round_ % 2 :] + TLS_LABELS[: round_ % 2]
+        for path, what, new in TLS_RUNS:
+            for label in order:
+                rps, p99 = wrk(urls[label] + path, duration, new_connections=new)
+                results.setdefault((label, what), []).append((rps, p99))
+                print(f"round {round_ + 1} {what:10} {label:15} {rps:10.0f} req/s p99 {p99:7.2f} ms")
+    return results
 
 
 if __name__ == "__main__":

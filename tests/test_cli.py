@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -232,8 +233,9 @@ def test_acknowledged_notice_survives_a_crash(data_dir: Path, api_process: tuple
 
 def test_up_demo_serves_the_contract(data_dir: Path) -> None:
     process = Process(
-        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", data_dir=data_dir
-    )
+        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", "--edge-tls-port", "0",
+        data_dir=data_dir,
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 90
         demo_file = data_dir / "demo.json"
@@ -252,6 +254,19 @@ def test_up_demo_serves_the_contract(data_dir: Path) -> None:
             "edge",
         }
         assert set(demo["zones"]) == {"manga.demo.test", "photos.demo.test"}
+        # HTTPS beside it: a name it holds no certificate for is refused a handshake, never given one.
+        assert demo["edge_tls"].startswith("https://127.0.0.1:")
+        tls_port = int(demo["edge_tls"].rsplit(":", 1)[1])
+        untrusting = ssl.create_default_context()
+        untrusting.check_hostname, untrusting.verify_mode = False, ssl.CERT_NONE
+        with (
+            socket.create_connection(("127.0.0.1", tls_port), timeout=5) as raw,
+            untrusting.wrap_socket(
+                raw, server_hostname="nobody.demo.test", do_handshake_on_connect=False
+            ) as tls,
+            pytest.raises(ssl.SSLError),
+        ):
+            tls.do_handshake()
         # Metrics on a loopback listener of their own, not on the API's port.
         assert demo["metrics"].startswith("http://127.0.0.1:")
         assert "staydown_feed_head_seq" in httpx.get(demo["metrics"]).text

@@ -62,7 +62,7 @@ def test_an_uploaded_certificate_is_served_through_the_feed_with_its_key_sealed(
     loader = SnapshotLoader()
     for line in snapshot.content.splitlines():  # httpx undoes the gzip content-encoding
         loader.feed(line)
-    assert loader.finish().certs[zone["zone_id"]]["key_sealed"] == record["key_sealed"]
+    assert loader.finish().certs[zone["zone_id"]].key_sealed == record["key_sealed"]
     listed = api.as_("agent").get("/v1/certificates").json()
     assert [c["zone_id"] for c in listed] == [zone["zone_id"]]
     key_text = key.decode().split("-----")[2].strip().splitlines()[0]  # a line of the key's base64

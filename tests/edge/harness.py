@@ -92,9 +92,12 @@ class EdgeThread:
         data_dir: Path,
         settings: Settings,
         config: EdgeConfig | None = None,
+        tls_port: int | None = None,
+        cert_seal_key: bytes | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.tls_port = tls_port
         self.options = EdgeOptions(
             host="127.0.0.1",
             port=self.port,
@@ -104,6 +107,8 @@ class EdgeThread:
             config=config or EdgeConfig(legal_url="https://cdn.example/legal"),
             feed_wait=5.0,
             origins=OriginAccess.from_settings(settings),  # the tests' origins are on loopback
+            tls_port=tls_port,
+            cert_seal_key=cert_seal_key,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stop_event: asyncio.Event | None = None

@@ -431,13 +431,23 @@ def edge(
     legal_url: Annotated[
         str | None, typer.Option(help="Named by 451 responses as the blocking entity.")
     ] = None,
+    tls_port: Annotated[
+        int | None, typer.Option(help="Also serve HTTPS on this port (0 picks a free one).", min=0, max=65535)
+    ] = None,
+    cert_seal_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the fleet's certificate sealing key (base64), as the control plane has it; "
+            "default: STAYDOWN_CERT_SEAL_KEY, else the data directory's cert-seal.key."
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run an edge: load the local state, serve visitors, follow the enforcement feed."""
     import threading
     from dataclasses import replace
 
-    from staydown.edge.main import EdgeOptions, edge_supervisor, nats_options, serve_admin
+    from staydown.edge.main import EdgeOptions, edge_supervisor, nats_options, reuseport_socket, serve_admin
     from staydown.edge.workers import CannotStart
 
     if control_plane is None and nats is None:
@@ -445,6 +455,17 @@ def edge(
     if control_plane is not None and not key:
         raise typer.BadParameter("--control-plane needs --key (or STAYDOWN_EDGE_KEY)")
     settings = load_settings(data_dir)
+    seal_key = read_seal_key(cert_seal_key_file) if cert_seal_key_file is not None else None
+    keyless = seal_key is None and not settings.cert_seal_key
+    if tls_port is not None and keyless and not (settings.data_dir / "cert-seal.key").exists():
+        raise typer.BadParameter(
+            "--tls-port needs the fleet's certificate sealing key: --cert-seal-key-file FILE, "
+            "STAYDOWN_CERT_SEAL_KEY, or the control plane's data directory (cert-seal.key)"
+        )
+    reservation = None
+    if tls_port == 0:  # one free port for every worker: held (unlistened) while they bind it
+        reservation = reuseport_socket(host, 0, listen=False)
+        tls_port = int(reservation.getsockname()[1])
     options = EdgeOptions.from_settings(
         settings,
         host=host,
@@ -454,6 +475,8 @@ def edge(
         legal_url=legal_url,
         admin_port=admin_port,
         nats=nats_options(settings, nats) if nats else None,
+        tls_port=tls_port,
+        cert_seal_key=seal_key,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s edge %(levelname)s %(name)s: %(message)s")
     stopped = threading.Event()
@@ -465,6 +488,8 @@ def edge(
         supervisor.payload = replace(options, admin_port=admin)  # the port it got, if it was 0
         supervisor.start()
         console.print(f"edge serving http://{host}:{port} with {workers} worker(s); Ctrl-C to stop")
+        if tls_port is not None:
+            console.print(f"edge serving https://{host}:{tls_port}")
         if admin is not None:
             console.print(f"metrics   http://{options.admin_host}:{admin}/metrics")
         supervisor.run(stopped.wait)
@@ -475,6 +500,22 @@ def edge(
         raise typer.Exit(1) from None
     finally:
         supervisor.stop()
+        if reservation is not None:
+            reservation.close()
+
+
+def read_seal_key(path: Path) -> bytes:
+    """The certificate sealing key a file holds (base64 of 32 bytes), or a clear error."""
+    import base64
+    import binascii
+
+    try:
+        secret = base64.b64decode(path.read_text(encoding="ascii").strip(), validate=True)
+    except (OSError, UnicodeError, binascii.Error) as exc:
+        raise typer.BadParameter(f"cannot read a sealing key from {path}: {exc}") from None
+    if len(secret) != 32:
+        raise typer.BadParameter(f"{path} does not hold a 256-bit key in base64")
+    return secret
 
 
 @app.command("relay")
@@ -529,6 +570,10 @@ def up(
     api_port: Annotated[int, typer.Option(help="API and desk port (0 picks a free one).")] = 8080,
     edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
     edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
+    edge_tls_port: Annotated[
+        int | None,
+        typer.Option(help="Edge HTTPS port (0 picks a free one); none: no HTTPS.", min=0, max=65535),
+    ] = None,
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -546,6 +591,7 @@ def up(
                 api_port=api_port,
                 edge_port=edge_port,
                 edge_workers=edge_workers,
+                edge_tls_port=edge_tls_port,
                 metrics_port=metrics_port,
                 demo=demo,
             )

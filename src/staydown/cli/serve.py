@@ -82,13 +82,19 @@ async def start_edge(
     workers: int,
     api_url: str,
     registry: CollectorRegistry,
-) -> tuple[str, Supervisor]:
-    """Start the edge workers on ``port`` (0 picks one) and wait until they answer; their metrics
-    join ``registry``."""
+    tls_port: int | None = None,
+) -> tuple[str, Supervisor, str | None]:
+    """Start the edge workers on ``port`` (0 picks one), and on ``tls_port`` for HTTPS when given,
+    and wait until they answer; their metrics join ``registry``. Return the edge's URLs."""
     key = await asyncio.to_thread(embedded_edge_key, settings, database)
     reservation = reuseport_socket(host, port, listen=False)
     port = reservation.getsockname()[1]
-    options = EdgeOptions.from_settings(settings, host=host, port=port, control_plane=api_url, key=key)
+    tls_reservation = reuseport_socket(host, tls_port, listen=False) if tls_port is not None else None
+    if tls_reservation is not None:
+        tls_port = int(tls_reservation.getsockname()[1])
+    options = EdgeOptions.from_settings(
+        settings, host=host, port=port, control_plane=api_url, key=key, tls_port=tls_port
+    )
     supervisor = start_workers(options, workers)
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     try:
@@ -105,8 +111,13 @@ async def start_edge(
                     await asyncio.sleep(0.1)
     finally:
         reservation.close()
+        if tls_reservation is not None:
+            tls_reservation.close()
     registry.register(WorkersCollector(supervisor.metrics_ports, restarts=supervisor.restarts.copy))
-    return url, supervisor
+    tls_url = None
+    if tls_port is not None:
+        tls_url = f"https://[{host}]:{tls_port}" if ":" in host else f"https://{host}:{tls_port}"
+    return url, supervisor, tls_url
 
 
 def start_metrics(
@@ -181,6 +192,7 @@ async def serve(
     api_port: int,
     edge_port: int = 8000,
     edge_workers: int = 1,
+    edge_tls_port: int | None = None,
     metrics_port: int | None = None,
     demo: bool,
 ) -> None:
@@ -223,7 +235,7 @@ async def serve(
             guard=guard,
         )
         console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
-        edge_url, supervisor = await start_edge(
+        edge_url, supervisor, edge_tls = await start_edge(
             settings,
             database,
             host=host,
@@ -231,10 +243,16 @@ async def serve(
             workers=edge_workers,
             api_url=api_url,
             registry=app.state.metrics.registry,
+            tls_port=edge_tls_port,
         )
         tasks.append(asyncio.create_task(supervise(supervisor, stop), name="edge supervisor"))
-        guard.serving(host, int(edge_url.rsplit(":", 1)[1]))
+        for url in (edge_url, edge_tls):
+            if url is not None:  # an origin is never the edge itself
+                guard.serving(host, int(url.rsplit(":", 1)[1]))
         console.print(f"edge      {edge_url}  ({edge_workers} worker(s), following {api_url}/v1/edge/feed)")
+        console.print(
+            f"edge tls  {edge_tls}" if edge_tls else "edge tls  off (--edge-tls-port to serve HTTPS)"
+        )
         if demo:
             from staydown.demo.seed import seed_demo
 
@@ -248,6 +266,8 @@ async def serve(
                 guard=guard,
             )
             document["metrics"] = metrics.url
+            if edge_tls is not None:
+                document["edge_tls"] = edge_tls
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)
             console.print(f"demo      {path}")

@@ -46,6 +46,8 @@ class Request:
     client: str
     http_11: bool = True  # else HTTP/1.0, which is sent no interim (1xx) responses
     body: RequestBody | None = None  # a body to forward, as it arrives
+    scheme: str = "http"  # "https" over TLS: http:// and https:// name the same resource
+    tls_zone: int | None = None  # over TLS, the zone whose certificate the connection was given
 
 
 class Outcome(enum.Enum):
@@ -55,6 +57,8 @@ class Outcome(enum.Enum):
     blocked = "blocked"
     method_not_allowed = "method_not_allowed"
     server_options = "server_options"
+    acme_challenge = "acme_challenge"  # an ACME http-01 challenge the edge answers itself
+    redirect = "redirect"  # plain HTTP to a zone that asks for HTTPS
     proxy = "proxy"
 
 
@@ -136,8 +140,15 @@ def check_head(headers: Sequence[tuple[bytes, bytes]], *, http_11: bool) -> tupl
     return check_framing(framing, http_11=http_11)
 
 
-def decide(state: EnforcementState, *, method: str, host: str | None, target: str) -> Decision:
-    """Decide what enforcement allows for one request: the block applies to every method."""
+ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+
+
+def decide(
+    state: EnforcementState, *, method: str, host: str | None, target: str, scheme: str = "http"
+) -> Decision:
+    """Decide what enforcement allows for one request: the block applies to every method and
+    scheme. A pending ACME http-01 challenge is answered before the zone is looked up, so that a
+    zone not served yet (or one redirecting to HTTPS) can prove control of its name."""
     if method == "CONNECT":  # its target names a host and port, not a resource a block could name
         return Decision(Outcome.method_not_allowed, detail=method)
     if target == "*":  # asterisk-form names the server itself, and only OPTIONS may (RFC 9112 3.2.4)
@@ -150,6 +161,10 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
         url = canonicalize_target(target, host=host or "")
     except URLError as exc:
         return Decision(Outcome.bad_request, detail=exc.message)
+    if state.http_challenges and url.target.startswith(ACME_CHALLENGE_PREFIX) and method in CACHED_METHODS:
+        challenge = state.http_challenges.get((url.host, url.target[len(ACME_CHALLENGE_PREFIX) :]))
+        if challenge is not None:
+            return Decision(Outcome.acme_challenge, url=url, detail=challenge.key_authorization)
     zone = state.hosts.get(url.host)
     if zone is None or zone.status == "pending":
         return Decision(Outcome.unknown_host, url=url, detail=f"{url.host} is not served here")
@@ -160,4 +175,6 @@ def decide(state: EnforcementState, *, method: str, host: str | None, target: st
         return Decision(Outcome.blocked, zone=zone, url=url, notice_id=notice_id)
     if method in REFUSED_METHODS:
         return Decision(Outcome.method_not_allowed, zone=zone, url=url, detail=method)
+    if zone.https_redirect and scheme == "http":
+        return Decision(Outcome.redirect, zone=zone, url=url, detail=method)
     return Decision(Outcome.proxy, zone=zone, url=url)

@@ -17,7 +17,7 @@ import signal
 import socket
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,10 +29,12 @@ from prometheus_client.registry import Collector
 
 from staydown import __version__
 from staydown.config import Settings
+from staydown.edge.certs import CertStore
 from staydown.edge.feed import EdgeIdentity, FeedConsumer, MatchReporter
 from staydown.edge.nats import NatsFollower
-from staydown.edge.server import Edge, EdgeConfig, Request, close, serve
+from staydown.edge.server import Edge, EdgeConfig, EdgeProtocol, Request, close, serve
 from staydown.edge.state import LocalStore
+from staydown.edge.tls import ProtocolFactory, TlsListener, offered
 from staydown.edge.workers import Heartbeat, Supervisor, WorkerSlot, heartbeat_interval
 from staydown.feedrecords import StreamNames
 from staydown.netguard import OriginAccess, OriginGuard
@@ -64,6 +66,8 @@ class EdgeOptions:
     # Where origins may be (public addresses unless the settings allow more); the worker adds the
     # control plane's and its own addresses, which are never an origin.
     origins: OriginAccess = field(default_factory=OriginAccess)
+    tls_port: int | None = None  # serve HTTPS here too (every worker, sharing the port)
+    cert_seal_key: bytes | None = None  # opens the certificates' sealed keys (the fleet's secret)
 
     @classmethod
     def from_settings(
@@ -77,21 +81,33 @@ class EdgeOptions:
         legal_url: str | None = None,
         admin_port: int | None = None,
         nats: NatsOptions | None = None,
+        tls_port: int | None = None,
+        cert_seal_key: bytes | None = None,
     ) -> EdgeOptions:
-        """Options for an edge following ``control_plane``, keeping its stores under the data directory."""
+        """Options for an edge following ``control_plane``, keeping its stores under the data directory.
+
+        With ``tls_port`` it serves HTTPS too, opening certificate keys with ``cert_seal_key``, else
+        with the settings' sealing secret (``STAYDOWN_CERT_SEAL_KEY``, else the data directory's)."""
+        config = edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal")
+        if tls_port is not None:
+            config = replace(config, https_port=tls_port or 443)
+            if cert_seal_key is None:
+                cert_seal_key = settings.cert_seal_secret()
         return cls(
             host=host,
             port=port,
             control_plane=control_plane,
             key=key,
             data_dir=settings.data_dir / "edge",
-            config=edge_config(settings, legal_url or f"{control_plane.rstrip('/')}/legal"),
+            config=config,
             admin_port=admin_port,
             admin_host=settings.metrics_host,
             stall_seconds=settings.edge_worker_stall_seconds,
             origins=OriginAccess.from_settings(settings),
             nats=nats,
             edge_id=settings.edge_id or socket.gethostname(),
+            tls_port=tls_port,
+            cert_seal_key=cert_seal_key,
         )
 
 
@@ -107,6 +123,8 @@ def origin_guard(options: EdgeOptions, index: int, *, metrics_port: int | None =
     guard = OriginGuard(options.origins)
     control = urlsplit(options.control_plane)
     endpoints = [(options.host, options.port)]
+    if options.tls_port:
+        endpoints.append((options.host, options.tls_port))
     if options.admin_port is not None:
         endpoints.append((options.admin_host, options.admin_port))
     if metrics_port is not None:
@@ -141,6 +159,25 @@ def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
         max_image_bytes=settings.staydown_max_image_bytes,
         max_image_pixels=settings.staydown_max_image_pixels,
     )
+
+
+def tls_protocols() -> dict[str, ProtocolFactory]:
+    """The protocol of each ALPN name a TLS client may choose, most preferred first (a client naming
+    none gets HTTP/1.1); only these are offered."""
+    return {"http/1.1": partial(EdgeProtocol, scheme="https")}
+
+
+def start_tls(options: EdgeOptions, edge: Edge) -> TlsListener | None:
+    """Serve HTTPS on ``options.tls_port`` (shared with the other workers), if it is set."""
+    if options.tls_port is None:
+        return None
+    protocols = tls_protocols()
+    edge.certs = CertStore(
+        lambda: edge.state, secret=options.cert_seal_key, alpn=offered(protocols), count=edge.count
+    )
+    listener = TlsListener(edge, reuseport_socket(options.host, options.tls_port), edge.certs, protocols)
+    listener.start()
+    return listener
 
 
 def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
@@ -251,6 +288,9 @@ async def run_worker(
     sock = reuseport_socket(options.host, options.port)
     server = await serve(edge, sock)
     log.info("edge worker %d serving %s:%d from seq %d", index, options.host, options.port, state.seq)
+    listener = start_tls(options, edge)
+    if listener is not None:
+        log.info("edge worker %d serving HTTPS on %s:%d", index, options.host, options.tls_port)
     feed = asyncio.create_task(consumer.run(stop))
     tasks = [feed]
     if options.control_plane:
@@ -272,6 +312,8 @@ async def run_worker(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if listener is not None:
+            await listener.close()
         await close(server, edge)
         await asyncio.to_thread(metrics.shutdown)  # waits for its serving thread's next poll
         metrics.server_close()

@@ -20,7 +20,7 @@ import httptools
 from staydown.edge import core
 from staydown.edge.body import BodyError, RequestBody, Unframed
 from staydown.edge.core import Decision, Outcome, Request
-from staydown.edge.responses import CONTINUE, REASONS, render
+from staydown.edge.responses import CONTINUE, REASONS, render, with_field
 
 if TYPE_CHECKING:
     from staydown.edge.server import Edge
@@ -50,11 +50,13 @@ class EdgeProtocol(asyncio.Protocol):
     __slots__ = (
         "body", "body_paused", "body_request", "client", "closing", "deadline", "edge", "framing",
         "headers", "loop", "parser", "paused", "pending", "pending_size", "queue", "resumed",
-        "transport", "url", "wire_bytes", "wire_limit", "worker",
+        "scheme", "tls_zone", "transport", "url", "wire_bytes", "wire_limit", "worker",
     )  # fmt: skip
 
-    def __init__(self, edge: Edge) -> None:
+    def __init__(self, edge: Edge, *, scheme: str = "http") -> None:
         self.edge = edge
+        self.scheme = scheme  # "https" when it runs over TLS
+        self.tls_zone: int | None = None  # over TLS: the zone whose certificate the client was given
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.client = "-"
@@ -90,6 +92,8 @@ class EdgeProtocol(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.client = peer[0] if peer else "-"
+        if self.scheme == "https":
+            self.tls_zone = self.edge.tls_zone(transport)
         self.edge.connections += 1
         if self.edge.connections > self.edge.config.max_connections:
             self.edge.count("connection_refused")
@@ -271,6 +275,8 @@ class EdgeProtocol(asyncio.Protocol):
             client=self.client,
             http_11=http_11,
             body=body if forwarded else None,
+            scheme=self.scheme,
+            tls_zone=self.tls_zone,
         )
         self.headers = {}  # trailer fields land here and are dropped: they never change a request
         self.body, self.body_request = body, request
@@ -380,7 +386,7 @@ class EdgeProtocol(asyncio.Protocol):
             and self.parser.get_method() == b"GET"
             and self.parser.should_keep_alive()
         ):
-            answer = edge.fast_hit(self.headers.get("host"), target, self.headers)
+            answer = edge.fast_hit(self.headers.get("host"), target, self.headers, self.scheme, self.tls_zone)
             if answer is not None:
                 self.pending.append(answer)
                 self.pending_size += len(answer)
@@ -388,7 +394,8 @@ class EdgeProtocol(asyncio.Protocol):
                     self._flush()
                 self.deadline = edge.tick + edge.config.idle_timeout
                 if access_log.isEnabledFor(logging.INFO):
-                    self._log(Request("GET", target, self.headers, True, self.client), answer)
+                    request = Request("GET", target, self.headers, True, self.client, scheme=self.scheme)
+                    self._log(request, answer)
                 return
         self.deadline = float("inf")  # the message is in (a body too): no timeout while answered
         if self.pending:
@@ -400,6 +407,8 @@ class EdgeProtocol(asyncio.Protocol):
             keep_alive=self.parser.should_keep_alive(),
             client=self.client,
             http_11=self.parser.get_http_version() == "1.1",
+            scheme=self.scheme,
+            tls_zone=self.tls_zone,
         )
         self._dispatch(request)
 
@@ -483,7 +492,7 @@ class EdgeProtocol(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         keep = False
-        sent = _Sent(transport, self)
+        sent = _Sent(transport, self, self.edge.hsts(request, decision))
         try:
             keep = await self.edge.fill(request, decision, sent)
         except Exception:  # the exchange answers its own failures: this is a defect of the edge
@@ -517,14 +526,19 @@ class _Sent:
     """A connection's :class:`Output`: its transport's write, which remembers how the response
     began and how much of it went out, and its wait for the client to take what it holds."""
 
-    __slots__ = ("connection", "size", "start", "transport")
+    __slots__ = ("connection", "size", "stamp", "start", "transport")
 
-    def __init__(self, transport: asyncio.Transport, connection: EdgeProtocol) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, connection: EdgeProtocol, stamp: bytes | None = None
+    ) -> None:
         self.transport, self.connection, self.start, self.size = transport, connection, b"", 0
+        self.stamp = stamp  # a field line the response's head gains (Strict-Transport-Security)
 
     def __call__(self, data: bytes) -> None:
         if not self.start:
             self.start = bytes(data[:12])
+            if self.stamp is not None and data.startswith(b"HTTP/"):
+                data = with_field(bytes(data), self.stamp)
         self.size += len(data)
         self.transport.write(data)
 

@@ -91,8 +91,25 @@ def blocked_response(
     return render(451, page.encode(), content_type="text/html; charset=utf-8", headers=headers, head=head)
 
 
+def https_location(url: CanonicalURL, https_port: int) -> str:
+    """The https:// URL of the same resource, on the edge's HTTPS port."""
+    authority = url.host if https_port == 443 else f"{url.host}:{https_port}"
+    return f"https://{authority}{url.target}"
+
+
+def with_field(response: bytes, line: bytes) -> bytes:
+    """A rendered response with one more field line (``Name: value\r\n``) after its status line."""
+    end = response.find(b"\r\n") + 2
+    return response[:end] + line + response[end:]
+
+
+def hsts_line(max_age: int) -> bytes:
+    """The Strict-Transport-Security field line of a zone that asks for it."""
+    return f"Strict-Transport-Security: max-age={max_age}\r\n".encode("ascii")
+
+
 def enforcement_response(
-    decision: Decision, *, legal_url: str, provider: str, accept: str, head: bool
+    decision: Decision, *, legal_url: str, provider: str, accept: str, head: bool, https_port: int = 443
 ) -> bytes:
     """The response for every outcome that does not reach the cache or the origin."""
     if decision.outcome is Outcome.blocked:
@@ -107,6 +124,15 @@ def enforcement_response(
         )
     if decision.outcome is Outcome.unknown_host:
         return render(421, b"This host is not served here.\n", head=head)
+    if decision.outcome is Outcome.acme_challenge:  # RFC 8555 section 8.3: the key authorization
+        answer = decision.detail.encode("ascii")
+        return render(200, answer, content_type="application/octet-stream", head=head)
+    if decision.outcome is Outcome.redirect:
+        assert decision.url is not None
+        # 301 for GET and HEAD (what every client follows); 308 keeps any other method and its body.
+        status = 301 if decision.detail in ("GET", "HEAD") else 308
+        location = https_location(decision.url, https_port)
+        return render(status, f"Moved to {location}\n".encode(), headers=[("Location", location)], head=head)
     if decision.outcome is Outcome.zone_unavailable:
         return render(
             403,

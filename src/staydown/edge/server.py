@@ -18,13 +18,14 @@ from typing import Any
 
 from staydown.edge import core, exchange
 from staydown.edge.cache import CachedResponse, CacheKey, MemoryCache
+from staydown.edge.certs import CertStore
 from staydown.edge.core import Decision, Outcome, Request
 from staydown.edge.exchange import Output, credentialed
 from staydown.edge.freshness import request_cache_control, reuse
 from staydown.edge.origin import OriginPool
 from staydown.edge.protocol import EdgeProtocol, close, serve
 from staydown.edge.ratelimit import RateLimiter
-from staydown.edge.responses import enforcement_response, serve_entry
+from staydown.edge.responses import enforcement_response, hsts_line, serve_entry, with_field
 from staydown.edge.state import EnforcementState
 from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import ImageLimits
@@ -60,6 +61,8 @@ class EdgeConfig:
     max_image_pixels: int = 40_000_000
     verdict_threads: int = 2
     max_body: int = 100 * 1024 * 1024  # bytes of a request body (413 beyond)
+    https_port: int = 443  # the port redirects to HTTPS name
+    tls_handshake_timeout: float = 10.0  # seconds a TLS handshake may take, from the connection
 
 
 class Edge:
@@ -82,8 +85,8 @@ class Edge:
         self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
         self._sweeper: asyncio.TimerHandle | None = None
         self.counters: dict[str, int] = {}
-        # Decisions memoised per (Host, target, method), with the cache key of those that proxy.
-        self._decisions: dict[tuple[str | None, str, str], tuple[Decision, CacheKey | None]] = {}
+        # Decisions memoised per (Host, target, method, scheme), with the cache key of those that proxy.
+        self._decisions: dict[tuple[str | None, str, str, str], tuple[Decision, CacheKey | None]] = {}
         self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
@@ -98,6 +101,7 @@ class Edge:
         self.second_stage_pending = 0
         self.cache: MemoryCache
         self.guard: StaydownGuard
+        self.certs: CertStore | None = None  # the certificates of HTTPS, when this edge serves it
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
 
     def watch(self, connection: EdgeProtocol) -> None:
@@ -120,6 +124,12 @@ class Edge:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
+
+    def tls_zone(self, transport: asyncio.BaseTransport) -> int | None:
+        """The zone whose certificate a TLS connection was given (None over plain HTTP)."""
+        if self.certs is None:
+            return None
+        return self.certs.zone_of(transport.get_extra_info("ssl_object"))
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -212,13 +222,24 @@ class Edge:
     # --- deciding -------------------------------------------------------------------------
 
     def decide(self, request: Request) -> Decision:
-        """Enforcement's decision, memoised per (Host, target, method) until the next feed record."""
+        """Enforcement's decision, memoised per (Host, target, method, scheme) until the next feed
+        record. Over TLS, a Host outside the zone whose certificate the connection was given is
+        misdirected (421): a connection is never used for another zone."""
+        decision = self._decide(request)
+        zone = decision.zone
+        if request.tls_zone is not None and zone is not None and zone.zone_id != request.tls_zone:
+            return Decision(Outcome.unknown_host, url=decision.url, detail="misdirected")
+        return decision
+
+    def _decide(self, request: Request) -> Decision:
         host = request.headers.get("host")
-        key = (host, request.target, request.method)
+        key = (host, request.target, request.method, request.scheme)
         memo = self._decisions.get(key)
         if memo is not None:
             return memo[0]
-        decision = core.decide(self.state, method=request.method, host=host, target=request.target)
+        decision = core.decide(
+            self.state, method=request.method, host=host, target=request.target, scheme=request.scheme
+        )
         if self.staydown_blocks and decision.outcome is Outcome.proxy:
             decision = self._staydown_decision(decision)
         cache_key = None
@@ -258,13 +279,15 @@ class Edge:
         head = request.method == "HEAD"
         if decision.outcome is not Outcome.proxy:
             self.count(decision.outcome.value)
-            return enforcement_response(
+            response = enforcement_response(
                 decision,
                 legal_url=self.config.legal_url,
                 provider=self.config.provider,
                 accept=request.headers.get("accept", ""),
                 head=head,
+                https_port=self.config.https_port,
             )
+            return self.stamped(response, request, decision)
         if request.method not in core.CACHED_METHODS:
             return None  # passes to the origin
         assert decision.zone is not None and decision.url is not None
@@ -287,11 +310,31 @@ class Edge:
             if verdict.background:  # stale-while-revalidate
                 exchange.revalidate_in_background(self, request, decision)
                 self.count("stale")
-                return serve_entry(entry, request, now=now, state="stale")
+                return self.stamped(serve_entry(entry, request, now=now, state="stale"), request, decision)
         self.count("hit")
-        return serve_entry(entry, request, now=now, state="hit")
+        return self.stamped(serve_entry(entry, request, now=now, state="hit"), request, decision)
 
-    def fast_hit(self, host: str | None, target: str, headers: dict[str, str]) -> bytes | None:
+    @staticmethod
+    def hsts(request: Request, decision: Decision) -> bytes | None:
+        """The Strict-Transport-Security line an HTTPS response of the decision's zone carries, if any."""
+        zone = decision.zone
+        if request.scheme != "https" or zone is None or zone.hsts_max_age is None:
+            return None
+        return hsts_line(zone.hsts_max_age)
+
+    def stamped(self, response: bytes, request: Request, decision: Decision) -> bytes:
+        """``response`` with the zone's Strict-Transport-Security when it goes out over HTTPS."""
+        line = self.hsts(request, decision)
+        return response if line is None else with_field(response, line)
+
+    def fast_hit(
+        self,
+        host: str | None,
+        target: str,
+        headers: dict[str, str],
+        scheme: str = "http",
+        tls_zone: int | None = None,
+    ) -> bytes | None:
         """The bytes already served this second for a plain keep-alive GET of a fresh cached copy.
 
         Only a request the full path would answer with exactly these bytes qualifies: enforcement
@@ -299,12 +342,18 @@ class Edge:
         the answer (credentials, conditionals, ranges, cache directives), one stored variant without
         Vary, fresh, and the same Age. Anything else returns None and takes the full path.
         """
-        memo = self._decisions.get((host, target, "GET"))
+        memo = self._decisions.get((host, target, "GET", scheme))
         if memo is None or memo[1] is None or not headers.keys().isdisjoint(SLOW_FIELDS):
             return None  # not decided since the last feed record, or not one the cache may answer
+        if tls_zone is not None and memo[1][0] != tls_zone:
+            return None  # another zone than the connection's certificate: the full path answers 421
         answer = self.cache.served(memo[1], self.clock())
         if answer is not None:
             self.counters["hit"] = self.counters.get("hit", 0) + 1
+            if scheme == "https":
+                zone = memo[0].zone
+                if zone is not None and zone.hsts_max_age is not None:
+                    answer = with_field(answer, hsts_line(zone.hsts_max_age))
         return answer
 
     def lookup(self, request: Request, key: tuple[int, str]) -> CachedResponse | None:

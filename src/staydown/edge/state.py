@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ class ZoneState:
     reason: str | None = None
     rate_per_second: float | None = None  # per client address; None: the edge's default
     rate_burst: float | None = None
-    https_redirect: bool = False
-    hsts_max_age: int | None = None
+    https_redirect: bool = False  # plain HTTP requests are redirected to HTTPS
+    hsts_max_age: int | None = None  # Strict-Transport-Security on HTTPS responses, when set
 
 
 @dataclass(slots=True)
@@ -68,10 +68,10 @@ class EnforcementState:
     spellings: dict[int, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     bank: dict[int, dict[str, Any]] = field(default_factory=dict)  # entry id -> its hash_add record
     exempt: dict[int, set[str]] = field(default_factory=dict)  # zone -> keys cleared of stay-down
-    # TLS material as the feed carried it (keys sealed): each zone's certificate and pending ACME
-    # challenges, so a snapshot hands an edge what replaying the log would.
-    certs: dict[int, dict[str, Any]] = field(default_factory=dict)  # zone -> its cert_set record
-    challenges: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (host, token)
+    certs: dict[int, CertSetRecord] = field(default_factory=dict)  # zone -> the certificate it serves
+    # Pending ACME challenges: http-01 by (hostname, token), tls-alpn-01 by hostname.
+    http_challenges: dict[tuple[str, str], ChallengeSetRecord] = field(default_factory=dict)
+    alpn_challenges: dict[str, ChallengeSetRecord] = field(default_factory=dict)
 
     def apply(self, record: Mapping[str, Any] | FeedRecord) -> tuple[str, int | None, str | None]:
         """Apply one feed record; return (kind, zone id, target) so the caller can purge."""
@@ -101,8 +101,7 @@ class EnforcementState:
                 self.bank.pop(typed.entry_id, None)
                 outcome = (typed.kind.value, None, None)
             case CertSetRecord() | CertRemoveRecord() | ChallengeSetRecord() | ChallengeRemoveRecord():
-                self._apply_tls(typed)
-                outcome = (typed.kind.value, None, None)
+                outcome = self._apply_tls(typed)
             case OtherRecord():
                 outcome = (typed.name, None, None)
         self.seq = typed.seq
@@ -110,23 +109,41 @@ class EnforcementState:
 
     def _apply_tls(
         self, record: CertSetRecord | CertRemoveRecord | ChallengeSetRecord | ChallengeRemoveRecord
-    ) -> None:
+    ) -> tuple[str, int | None, str | None]:
+        """Hold a certificate or challenge record (the edge's certificate store serves them)."""
         match record:
             case CertSetRecord():
-                self.certs[record.zone_id] = _cert_document(record)
+                self.certs[record.zone_id] = record
+                return record.kind.value, record.zone_id, None
             case CertRemoveRecord():
-                if self.certs.get(record.zone_id, {}).get("cert_id") == record.cert_id:
+                current = self.certs.get(record.zone_id)
+                if current is not None and current.cert_id == record.cert_id:
                     del self.certs[record.zone_id]
+                return record.kind.value, record.zone_id, None
             case ChallengeSetRecord():
-                self.challenges[(record.hostname, record.token)] = _challenge_document(record)
+                self._set_challenge(record)
             case ChallengeRemoveRecord():
-                self.challenges.pop((record.hostname, record.token), None)
+                self._remove_challenge(record.hostname, record.token)
+        return record.kind.value, None, None
 
-    def _load_tls(self, certs: list[dict[str, Any]], challenges: list[dict[str, Any]]) -> None:
-        for cert in certs:
-            self.certs[int(cert["zone_id"])] = cert
-        for challenge in challenges:
-            self.challenges[(challenge["hostname"], challenge["token"])] = challenge
+    def _set_challenge(self, record: ChallengeSetRecord) -> None:
+        hostname = record.hostname.lower().rstrip(".")
+        if record.challenge_type == "tls-alpn-01":
+            self.alpn_challenges[hostname] = record
+        else:
+            self.http_challenges[(hostname, record.token)] = record
+
+    def _remove_challenge(self, hostname: str, token: str) -> None:
+        hostname = hostname.lower().rstrip(".")
+        self.http_challenges.pop((hostname, token), None)
+        alpn = self.alpn_challenges.get(hostname)
+        if alpn is not None and alpn.token == token:
+            del self.alpn_challenges[hostname]
+
+    def challenges(self) -> Iterator[ChallengeSetRecord]:
+        """Every pending ACME challenge."""
+        yield from self.http_challenges.values()
+        yield from self.alpn_challenges.values()
 
     def _block(self, zone_id: int, target: str, notice_id: int | None) -> None:
         key = block_key(target)
@@ -220,8 +237,8 @@ class EnforcementState:
             "blocks": [list(block) for block in self.blocked_targets()],
             "bank": list(self.bank.values()),
             "exempt": [[zone_id, target] for zone_id, targets in self.exempt.items() for target in targets],
-            "certs": list(self.certs.values()),
-            "challenges": list(self.challenges.values()),
+            "certs": [_record_document(c) for c in self.certs.values()],
+            "challenges": [_record_document(c) for c in self.challenges()],
         }
 
     @classmethod
@@ -238,6 +255,13 @@ class EnforcementState:
         state._load_tls(document.get("certs", []), document.get("challenges", []))
         state.seq = int(document.get("seq", 0))
         return state
+
+    def _load_tls(self, certs: Iterable[dict[str, Any]], challenges: Iterable[dict[str, Any]]) -> None:
+        for cert in certs:
+            record = CertSetRecord.from_document({**cert, "seq": 0})
+            self.certs[record.zone_id] = record
+        for challenge in challenges:
+            self._set_challenge(ChallengeSetRecord.from_document({**challenge, "seq": 0}))
 
 
 SNAPSHOT_FORMAT = 1
@@ -260,8 +284,8 @@ def snapshot_lines(state: EnforcementState) -> Iterator[bytes]:
         "blocks": ([zone_id, target, notice] for zone_id, target, notice in state.blocked_targets()),
         "bank": ([entry.get(name) for name in BANK_FIELDS] for entry in state.bank.values()),
         "exempt": ([zone_id, key] for zone_id, keys in state.exempt.items() for key in keys),
-        "certs": iter(state.certs.values()),
-        "challenges": iter(state.challenges.values()),
+        "certs": (_record_document(cert) for cert in state.certs.values()),
+        "challenges": (_record_document(challenge) for challenge in state.challenges()),
     }
     for name, entries in sections.items():
         chunk: list[Any] = []
@@ -281,6 +305,13 @@ class SnapshotIncomplete(ValueError):
     """A snapshot ended early or disagreed with its own counts."""
 
 
+def _snapshot_seq(document: dict[str, Any]) -> int:
+    """The sequence a snapshot's opening line names."""
+    if document.get("snapshot") != SNAPSHOT_FORMAT:
+        raise SnapshotIncomplete(f"not a snapshot of format {SNAPSHOT_FORMAT}")
+    return int(document["seq"])
+
+
 class SnapshotLoader:
     """Build an ``EnforcementState`` from snapshot lines as they arrive (see ``snapshot_lines``)."""
 
@@ -293,9 +324,7 @@ class SnapshotLoader:
     def feed(self, raw: bytes | str) -> None:
         document = json.loads(raw)
         if self.seq is None:
-            if document.get("snapshot") != SNAPSHOT_FORMAT:
-                raise SnapshotIncomplete(f"not a snapshot of format {SNAPSHOT_FORMAT}")
-            self.seq = int(document["seq"])
+            self.seq = _snapshot_seq(document)
             return
         state = self.state
         if "end" in document:
@@ -318,14 +347,13 @@ class SnapshotLoader:
                 state.exempt.setdefault(int(zone_id), set()).add(key)
             self.counts["exempt"] += len(document["exempt"])
         elif "certs" in document or "challenges" in document:
-            certs, challenges = document.get("certs", []), document.get("challenges", [])
-            state._load_tls(certs, challenges)
-            self.counts["certs"] += len(certs)
-            self.counts["challenges"] += len(challenges)
+            state._load_tls(document.get("certs", ()), document.get("challenges", ()))
+            for name in ("certs", "challenges"):
+                self.counts[name] += len(document.get(name, ()))
 
     def _end(self, document: dict[str, Any]) -> None:
-        counts = {k: document.get(k, 0) for k in self.counts}  # a section it lacks held nothing
-        if int(document["end"]) != self.seq or counts != self.counts:
+        counts = self.counts.items()  # a section a snapshot does not count, it does not hold
+        if int(document["end"]) != self.seq or any(document.get(k, 0) != v for k, v in counts):
             raise SnapshotIncomplete(f"snapshot counts {self.counts} disagree with {document}")
         self.done = True
 
@@ -351,28 +379,12 @@ def _zone_document(z: ZoneState) -> dict[str, Any]:
     }
 
 
-def _cert_document(record: CertSetRecord) -> dict[str, Any]:
-    return {
-        "cert_id": record.cert_id,
-        "zone_id": record.zone_id,
-        "hostnames": list(record.hostnames),
-        "chain_pem": record.chain_pem,
-        "key_sealed": record.key_sealed,
-        "not_after": record.not_after,
-        "source": record.source,
-        "ocsp_der_b64": record.ocsp_der_b64,
-    }
-
-
-def _challenge_document(record: ChallengeSetRecord) -> dict[str, Any]:
-    return {
-        "challenge_type": record.challenge_type,
-        "hostname": record.hostname,
-        "token": record.token,
-        "key_authorization": record.key_authorization,
-        "chain_pem": record.chain_pem,
-        "key_sealed": record.key_sealed,
-    }
+def _record_document(record: CertSetRecord | ChallengeSetRecord) -> dict[str, Any]:
+    """A certificate or challenge record as snapshots carry it (its key still sealed), less its seq."""
+    document = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "seq"}
+    if isinstance(record, CertSetRecord):
+        document["hostnames"] = list(record.hostnames)
+    return document
 
 
 class LocalStore:
