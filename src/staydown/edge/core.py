@@ -46,6 +46,9 @@ class Request:
     client: str
     http_11: bool = True  # else HTTP/1.0, which is sent no interim (1xx) responses
     body: RequestBody | None = None  # a body to forward, as it arrives
+    # HTTP/2: frames delimit a response's body and streams end alone, so a response is never sent
+    # chunked nor with Connection fields.
+    http_2: bool = False
 
 
 class Outcome(enum.Enum):
