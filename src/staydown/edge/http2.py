@@ -31,7 +31,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
-from hyperframe.frame import GoAwayFrame
+from hyperframe.frame import GoAwayFrame, SettingsFrame
 
 from staydown.edge import core, h2map
 from staydown.edge.body import BodyError, RequestBody
@@ -45,7 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("staydown.edge")
 access_log = logging.getLogger("staydown.edge.access")
 
-MAX_STREAMS = 100  # SETTINGS_MAX_CONCURRENT_STREAMS; more at once are refused
+MAX_STREAMS = 100  # SETTINGS_MAX_CONCURRENT_STREAMS; more at once are refused (REFUSED_STREAM)
+# The state machine's own bound, a client that ignores the advertised one by this much is cut off
+# (a connection error): the advertised one is the edge's to enforce stream by stream.
+HARD_STREAMS = 2 * MAX_STREAMS
 MAX_HEADER_LIST = 64 * 1024  # SETTINGS_MAX_HEADER_LIST_SIZE, decoded (the edge's 431 bounds come first)
 HEADER_TABLE = 4096  # HPACK dynamic table, both ways: the client's SETTINGS cannot grow ours
 HEADER_BLOCK_BUDGET = 64 * 1024  # encoded bytes of one header block, CONTINUATIONs included
@@ -105,16 +108,17 @@ class Http2Protocol(asyncio.Protocol):
             normalize_outbound_headers=False,
         )
         self.h2 = h2.connection.H2Connection(config=config)
-        self.h2.local_settings = h2.settings.Settings(
-            client=False,
-            initial_values={
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_STREAMS,
-                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST,
-                h2.settings.SettingCodes.HEADER_TABLE_SIZE: HEADER_TABLE,
-                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-                h2.settings.SettingCodes.ENABLE_PUSH: 0,
-            },
-        )
+        codes = h2.settings.SettingCodes
+        settings = {
+            codes.MAX_CONCURRENT_STREAMS: MAX_STREAMS,
+            codes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST,
+            codes.HEADER_TABLE_SIZE: HEADER_TABLE,
+            codes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+            codes.ENABLE_PUSH: 0,
+        }
+        self.advertised = SettingsFrame(0, settings={int(code): value for code, value in settings.items()})
+        settings[codes.MAX_CONCURRENT_STREAMS] = HARD_STREAMS
+        self.h2.local_settings = h2.settings.Settings(client=False, initial_values=settings)
         self.watch = h2map.HeaderBlockWatch(budget=HEADER_BLOCK_BUDGET, frames=HEADER_BLOCK_FRAMES)
         self.control = RateLimiter(rate=CONTROL_RATE, burst=CONTROL_BURST)
         self.transport: asyncio.Transport | None = None
@@ -153,6 +157,8 @@ class Http2Protocol(asyncio.Protocol):
         edge = self.edge
         edge.connections += 1
         self.h2.initiate_connection()
+        self.h2.data_to_send()  # its SETTINGS, sent as advertised instead (MAX_STREAMS, not HARD_STREAMS)
+        transport.write(self.advertised.serialize())
         if edge.connections > edge.config.max_connections:
             edge.count("connection_refused")
             self.h2.close_connection(error_code=ErrorCodes.NO_ERROR, last_stream_id=0)
@@ -256,10 +262,12 @@ class Http2Protocol(asyncio.Protocol):
             return
         try:
             events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:  # the library has queued its GOAWAY
+        except h2.exceptions.ProtocolError as exc:
             self.edge.count("bad_request")
             log.info("HTTP/2 connection from %s closed: %s", self.client, exc)
-            self._abort()
+            # The library has queued its GOAWAY, except for a bad preface, read before its frames.
+            said = self.h2.state_machine.state is h2.connection.ConnectionState.CLOSED
+            self._abort(None if said else ErrorCodes.PROTOCOL_ERROR, str(exc))
             return
         handlers = self.handlers
         for event in events:
@@ -283,6 +291,8 @@ class Http2Protocol(asyncio.Protocol):
         allowed = encoder.header_table_size
         if allowed > HEADER_TABLE:  # the client allows more: use no more (set only when it changes)
             encoder.header_table_size = HEADER_TABLE
+            # Nor announce the larger size on the way: the client is told sizes within the bound.
+            encoder.table_size_changes = [min(size, HEADER_TABLE) for size in encoder.table_size_changes]
 
     def _terminated(self, event: h2.events.Event) -> None:
         # The client sends no more streams: finish those begun, then close.
