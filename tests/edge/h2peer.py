@@ -163,9 +163,11 @@ class H2Client:
         settings: dict[int, int] | None = None,
         consume: bool = True,
         timeout: float = 10.0,
+        host: str = HOST,
     ) -> None:
+        self.host = host  # the server name asked for, and the :authority of requests by default
         self.sock = context.wrap_socket(
-            socket.create_connection(("127.0.0.1", port), timeout=timeout), server_hostname=HOST
+            socket.create_connection(("127.0.0.1", port), timeout=timeout), server_hostname=host
         )
         assert self.sock.selected_alpn_protocol() == "h2"
         config = h2.config.H2Configuration(
@@ -202,14 +204,13 @@ class H2Client:
         method: str = "GET",
         fields: list[tuple[str, str]] = (),  # type: ignore[assignment]
         body: bytes | None = None,
-        authority: str = HOST,
+        authority: str | None = None,
         end: bool = True,
     ) -> int:
         """Open a stream with a request; its id."""
         sid = self.conn.get_next_available_stream_id()
         head = [(":method", method), (":scheme", "https"), (":path", path)]
-        if authority:
-            head.insert(1, (":authority", authority))
+        head.insert(1, (":authority", authority or self.host))
         encoded = [(n.encode(), v.encode()) for n, v in [*head, *fields]]
         self.conn.send_headers(sid, encoded, end_stream=body is None and end)
         if body is not None:

@@ -113,7 +113,7 @@ def test_the_hpack_tables_stay_bounded_both_ways(edge: H2Edge) -> None:
         assert edge.edge is not None
         (connection,) = edge.edge.retiring
         assert isinstance(connection, http2.Http2Protocol)
-        assert connection.h2.encoder.header_table_size == http2.HEADER_TABLE  # not the client's 1 GiB
+        assert connection.h2.encoder.header_table_size == http2.ENCODER_TABLE  # not the client's 1 GiB
 
 
 def test_streams_beyond_the_concurrent_limit_are_refused(edge: H2Edge, origin: WireOrigin) -> None:

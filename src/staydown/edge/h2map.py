@@ -138,6 +138,23 @@ def response_fields(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
     return status, fields
 
 
+# Heads mapped already, by their bytes: a cached answer's head repeats for every hit of its second.
+_HEADS: dict[bytes, tuple[int, tuple[tuple[bytes, bytes], ...], int | None]] = {}
+_HEADS_KEPT = 1024
+
+
+def mapped_head(head: bytes) -> tuple[int, tuple[tuple[bytes, bytes], ...], int | None]:
+    """``response_fields`` of a head, and its Content-Length, remembered for the heads seen last."""
+    known = _HEADS.get(head)
+    if known is None:
+        status, fields = response_fields(head)
+        known = status, tuple(fields), content_length(fields)
+        if len(_HEADS) >= _HEADS_KEPT:
+            _HEADS.clear()
+        _HEADS[head] = known
+    return known
+
+
 def has_body(status: int, method: str) -> bool:
     """Whether a response carries content (RFC 9110 section 6.4.1)."""
     return method != "HEAD" and status >= 200 and status not in (204, 304)
