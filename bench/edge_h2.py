@@ -8,8 +8,10 @@ the staydown edge (2 worker processes each, SO_REUSEPORT, worker i pinned to CPU
 --no-pin), both serving a test certificate generated here; the edge's workers hold --blocks blocked
 URLs. Both caches are warmed, then ``h2load -t2 -c{clients} -m{streams} -D{duration}`` asks each for
 a cached 2 KB and a 100 KB object, the servers' order rotating from round to round. Reported: each
-round's req/s and mean latency, and per object the median of staydown/nginx over the rounds, with
-the load average before and after.
+round's req/s, mean latency and the server's CPU time per answer (its worker processes' user and
+system time over the run, which holds on a busy machine where req/s does not), and per object the
+medians of staydown/nginx in req/s and of nginx/staydown in CPU per answer, with the load average
+before and after.
 """
 
 from __future__ import annotations
@@ -119,8 +121,21 @@ def edge_worker(
     uvloop.run(main())
 
 
-def h2load(url: str, *, duration: int, clients: int, streams: int) -> tuple[float, float]:
-    """req/s and mean request time (ms) of one h2load run; every response must be a 2xx."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_workers(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def h2load(url: str, *, duration: int, clients: int, streams: int) -> tuple[float, float, int]:
+    """req/s, mean request time (ms) and 2xx answers of one h2load run; every answer must be a 2xx."""
     out = subprocess.run(
         ["h2load", "-t2", f"-c{clients}", f"-m{streams}", f"-D{duration}", "--warm-up-time=1",
          "-H", f":authority: {HOST}", url],
@@ -134,7 +149,7 @@ def h2load(url: str, *, duration: int, clients: int, streams: int) -> tuple[floa
     # Requests in flight when the duration ends are counted as failed; no answer may be anything but 2xx.
     assert int(codes.group(1)) > 0 and codes.group(2, 3, 4) == ("0", "0", "0"), out
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[mean.group(2)]
-    return float(rps.group(1)), float(mean.group(1)) * scale
+    return float(rps.group(1)), float(mean.group(1)) * scale, int(codes.group(1))
 
 
 def warm(port: int, cert: Path, blocks: int) -> None:
@@ -200,33 +215,45 @@ def main() -> None:
                 warm(edge_port, cert, args.blocks)
                 warm(nginx_port, cert, 0)
                 print(f"load average before: {load_average()}; workers pinned: {args.pin}")
-                results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+                # The servers' CPU per answer holds on a busy machine, where req/s does not.
+                pids = {"staydown": [w.pid or 0 for w in workers], "nginx": nginx_workers(nginx.pid)}
+                results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
                 for round_ in range(args.rounds):
                     order = LABELS[round_ % 2 :] + LABELS[: round_ % 2]
                     for path, size in OBJECTS:
                         for label in order:
-                            run = h2load(
+                            before = cpu_seconds(pids[label])
+                            rate, latency, answered = h2load(
                                 urls[label] + path,
                                 duration=args.duration,
                                 clients=args.clients,
                                 streams=args.streams,
                             )
-                            results.setdefault((label, path), []).append(run)
+                            cpu = (cpu_seconds(pids[label]) - before) / answered * 1e6  # warm-up included
+                            results.setdefault((label, path), []).append((rate, latency, cpu))
                             print(
-                                f"round {round_ + 1} {size:6} {label:9} {run[0]:10.0f} req/s "
-                                f"mean {run[1]:7.2f} ms"
+                                f"round {round_ + 1} {size:6} {label:9} {rate:10.0f} req/s "
+                                f"mean {latency:7.2f} ms, {cpu:6.1f} us CPU per answer"
                             )
                 print(f"load average after: {load_average()}")
                 for path, size in OBJECTS:
                     runs = {label: results[(label, path)] for label in LABELS}
-                    versus = [s / n for (s, _), (n, _) in zip(runs["staydown"], runs["nginx"], strict=True)]
-                    rps = {label: statistics.median(r for r, _ in runs[label]) for label in LABELS}
-                    mean = {label: statistics.median(m for _, m in runs[label]) for label in LABELS}
+                    pairs = list(zip(runs["staydown"], runs["nginx"], strict=True))
+                    versus = [s[0] / n[0] for s, n in pairs]
+                    efficiency = [n[2] / s[2] for s, n in pairs]  # the req/s ratio on cores of their own
+                    rps = {label: statistics.median(r[0] for r in runs[label]) for label in LABELS}
+                    mean = {label: statistics.median(r[1] for r in runs[label]) for label in LABELS}
+                    cpu = {label: statistics.median(r[2] for r in runs[label]) for label in LABELS}
                     print(
                         f"{size:6}: HTTP/2 staydown/nginx per round {' '.join(f'{r:.2f}' for r in versus)}; "
                         f"median {statistics.median(versus):.2f}x "
                         f"({rps['staydown']:.0f} vs {rps['nginx']:.0f} req/s; "
                         f"mean {mean['staydown']:.2f} ms vs {mean['nginx']:.2f} ms)"
+                    )
+                    print(
+                        f"{'':6}  CPU per answer {cpu['staydown']:.1f} us vs {cpu['nginx']:.1f} us: "
+                        f"nginx/staydown per round {' '.join(f'{r:.2f}' for r in efficiency)}; "
+                        f"median {statistics.median(efficiency):.2f}x"
                     )
             finally:
                 stop.set()

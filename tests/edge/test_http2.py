@@ -27,6 +27,9 @@ def answer(received: Received) -> bytes | list[bytes]:
         return head.encode() + BIG
     if received.target.startswith("/slow"):
         return [b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\n\r\n", b"slow"]
+    if received.target == "/coded":  # a transfer coding the edge cannot undo, before chunked
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nCache-Control: no-store\r\n\r\n"
+        return head + b"3\r\nzzz\r\n0\r\n\r\n"
     if received.target == "/echo":
         body = received.body
         return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
@@ -90,6 +93,16 @@ def test_answers_over_h2_match_http_1_1(
     status, body = http11(edge, method, path, *(f"{n}: {v}" for n, v in fields), host=authority)
     assert (got.status, got.body) == (status, body)
     assert got.ended and got.reset is None
+
+
+def test_a_transfer_coding_http_2_cannot_carry_is_502(edge: H2Edge) -> None:
+    with edge.client() as client:
+        coded = client.get("/coded")
+        after = client.get("/page")
+    assert coded.status == 502 and b"transfer coding" in coded.body
+    assert after.status == 200
+    raw = edge.exchange(request("GET", "/coded"))  # HTTP/1.1 passes it on, coding named
+    assert raw.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding: gzip, chunked" in raw
 
 
 def test_a_blocked_resource_is_451_over_h2_for_every_method_and_the_origin_is_not_asked(
