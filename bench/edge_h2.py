@@ -131,7 +131,9 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def nginx_workers(master: int) -> list[int]:
-    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    """The master's worker processes (not its cache manager and loader, which come and go)."""
+    children = [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    return [pid for pid in children if b"worker process" in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def h2load(url: str, *, duration: int, clients: int, streams: int) -> tuple[float, float, int]:
