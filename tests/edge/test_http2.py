@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from hyperframe.frame import DataFrame
 
-from staydown.edge import h2map
-from staydown.edge.core import Request
 from staydown.edge.server import EdgeConfig
 from tests.edge.h2peer import H2Edge
 from tests.edge.wire import HOST, Received, WireOrigin, request
@@ -214,21 +212,3 @@ def test_the_edge_says_goaway_when_it_stops_and_finishes_the_streams_begun(
         assert peer.closes(5)
         stopping.join(10)
         assert edge.stopped
-
-
-def test_fields_map_to_the_request_http_1_1_gives() -> None:
-    fields = [
-        (b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"Wire.Example.Test:443"),
-        (b":path", b"/a?b"), (b"cookie", b"a=1; b=2"), (b"accept", b"*/*"),
-    ]  # fmt: skip
-    mapped = h2map.request_from_fields(fields, client="192.0.2.1")
-    assert mapped == Request(
-        "GET", "/a?b", {"cookie": "a=1; b=2", "accept": "*/*", "host": "Wire.Example.Test:443"},
-        True, "192.0.2.1", http_2=True,
-    )  # fmt: skip
-    with_host = [*fields, (b"host", b"wire.example.test")]
-    assert isinstance(h2map.request_from_fields(with_host, client="-"), Request)  # the same after normalising
-    other = [*fields, (b"host", b"evil.test")]
-    assert h2map.request_from_fields(other, client="-") == h2map.Refusal(
-        400, "Host and :authority name different hosts"
-    )
