@@ -225,9 +225,9 @@ def test_a_request_without_path_or_with_bad_pseudo_headers_is_refused(
     assert origin.requests(timeout=0.3) == []
 
 
-@pytest.mark.parametrize("sent", [b"0123456789", b"012"])
+@pytest.mark.parametrize("sent", [b"0123456789", b"012", None])
 def test_data_against_its_content_length_never_reaches_the_origin(
-    edge: H2Edge, origin: WireOrigin, sent: bytes
+    edge: H2Edge, origin: WireOrigin, sent: bytes | None
 ) -> None:
     with edge.raw() as peer:
         peer.preface()
@@ -237,11 +237,16 @@ def test_data_against_its_content_length_never_reaches_the_origin(
                  ("content-length", "5")]
             )
         )  # fmt: skip
-        peer.write(peer.headers(1, block, end_stream=False) + peer.data(1, sent, end=True))
-        assert peer.closes()
-    goaway = peer.goaway()
-    assert goaway is not None and goaway.error_code == PROTOCOL_ERROR
-    assert origin.requests(timeout=0.5) == []  # its head went, never a body the origin would take
+        if sent is None:  # five bytes announced, and the stream ended with its HEADERS
+            peer.write(peer.headers(1, block, end_stream=True))
+            assert peer.until(lambda: 1 in ended_streams(peer))  # answered 400 on its stream
+            assert edge.counters()["bad_request"] == 1
+        else:
+            peer.write(peer.headers(1, block, end_stream=False) + peer.data(1, sent, end=True))
+            assert peer.closes()
+            goaway = peer.goaway()
+            assert goaway is not None and goaway.error_code == PROTOCOL_ERROR
+    assert origin.requests(timeout=0.5) == []  # never a request the origin would take
 
 
 def test_the_edge_refuses_connections_beyond_its_bound(origin: WireOrigin, tmp_path: Path) -> None:

@@ -353,7 +353,10 @@ class Http2Protocol(asyncio.Protocol):
         length = request.headers.get("content-length")
         declared = int(length) if length is not None else None
         if ended:
-            self._dispatch(stream, request)  # a Content-Length it contradicts was refused by h2
+            if declared:  # announced a body and sent none (h2 checks DATA against it, not this)
+                self._refuse(stream, 400, "a Content-Length and no body", ended=True)
+                return
+            self._dispatch(stream, request)
             return
         if declared is not None and declared > limit:
             self._refuse(stream, 413, f"the request body exceeds {limit} bytes", ended=False)
