@@ -467,3 +467,48 @@ def test_certificates_survive_a_restart_without_the_control_plane(
     edge.__exit__()
     again = tls_edge(control_plane=f"http://127.0.0.1:{free_port()}")  # nobody there
     assert served(again, ca) and served(again, ca, OTHER)
+
+
+def test_http2_by_alpn_on_the_https_listener_keeps_hsts_421_and_451(
+    api: Api, origin: ScriptedOrigin, ca: LocalCA, tls_edge: Callable[..., EdgeThread]
+) -> None:
+    """A client offering h2 gets HTTP/2 on the same listener, with the decisions of HTTP/1.1: the
+    zone's HSTS on full-path and cached answers, 421 for a host of a zone whose certificate the
+    connection was not given, and 451 for a blocked resource without asking the origin."""
+    from tests.edge.h2peer import H2Client
+
+    first, _second = two_zones(api, origin, ca)
+    origin.routes["/secret"] = Route(b"infringing")
+    payload = zone_payload(first, origin, hsts_max_age=600)
+    publish(api, FeedKind.zone, payload, zone_id=first["zone_id"])
+    edge = tls_edge()
+    assert edge.tls_port is not None
+
+    def served_over_https() -> bool:
+        try:
+            answer, _ = https(edge, ca.client(), [request("/page")])
+        except (ssl.SSLError, OSError):
+            return False
+        return b"Strict-Transport-Security: max-age=600" in answer
+
+    eventually(served_over_https, timeout=10)
+    with H2Client(edge.tls_port, ca.client(alpn=["h2", "http/1.1"]), host=HOST) as client:
+        full = client.get("/page")
+        cached = client.get("/page")
+        assert (full.status, full.body, cached.status, cached.body) == (200, b"the page", 200, b"the page")
+        assert full.headers["strict-transport-security"] == "max-age=600"
+        assert cached.headers["strict-transport-security"] == "max-age=600"
+        misdirected = client.get("/page", authority=OTHER)
+        assert misdirected.status == 421
+    with api.database.transaction() as session:
+        from staydown.enforcement import service as enforcement
+
+        enforcement.append(
+            session, FeedKind.block, at=api.clock(), payload={}, zone_id=first["zone_id"], target="/secret"
+        )
+    eventually(lambda: get(edge, "/secret").status_code == 451, timeout=10)
+    with H2Client(edge.tls_port, ca.client(alpn=["h2"]), host=HOST) as client:
+        blocked = client.get("/secret")
+        assert blocked.status == 451
+        assert blocked.headers["strict-transport-security"] == "max-age=600"
+    assert origin.hits("/secret") == 0

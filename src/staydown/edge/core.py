@@ -48,6 +48,9 @@ class Request:
     body: RequestBody | None = None  # a body to forward, as it arrives
     scheme: str = "http"  # "https" over TLS: http:// and https:// name the same resource
     tls_zone: int | None = None  # over TLS, the zone whose certificate the connection was given
+    # HTTP/2: frames delimit a response's body and streams end alone, so a response is never sent
+    # chunked nor with Connection fields.
+    http_2: bool = False
 
 
 class Outcome(enum.Enum):

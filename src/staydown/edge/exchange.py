@@ -461,6 +461,13 @@ async def stream(
     rest: AsyncIterator[bytes] | None = None,
 ) -> bool:
     """Pass a response through without storing it; False when the connection must close after it."""
+    if request.http_2 and response.codings:
+        # HTTP/2 has no transfer codings (RFC 9113 section 8.2.2) and the edge cannot undo them:
+        # the body cannot pass, and the origin's connection closes with it unread.
+        response.release()
+        refusal = b"The origin's response has a transfer coding HTTP/2 cannot carry.\n"
+        write(render(502, refusal, head=request.method == "HEAD"))
+        return True
     head, chunked, close = stream_head(
         response.status,
         response.headers,

@@ -31,6 +31,7 @@ from staydown import __version__
 from staydown.config import Settings
 from staydown.edge.certs import CertStore
 from staydown.edge.feed import EdgeIdentity, FeedConsumer, MatchReporter
+from staydown.edge.http2 import Http2Protocol
 from staydown.edge.nats import NatsFollower
 from staydown.edge.server import Edge, EdgeConfig, EdgeProtocol, Request, close, serve
 from staydown.edge.state import LocalStore
@@ -164,7 +165,7 @@ def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
 def tls_protocols() -> dict[str, ProtocolFactory]:
     """The protocol of each ALPN name a TLS client may choose, most preferred first (a client naming
     none gets HTTP/1.1); only these are offered."""
-    return {"http/1.1": partial(EdgeProtocol, scheme="https")}
+    return {"h2": Http2Protocol, "http/1.1": partial(EdgeProtocol, scheme="https")}
 
 
 def start_tls(options: EdgeOptions, edge: Edge) -> TlsListener | None:

@@ -414,13 +414,9 @@ class EdgeProtocol(asyncio.Protocol):
 
     def _dispatch(self, request: Request) -> None:
         """Answer a request now when nothing waits before it, else queue it."""
-        limiter = self.edge.limiter_for(request)
-        if limiter is not None and not limiter.allow(self.client, time.monotonic()):
-            self.edge.count("rate_limited")
-            if request.body is not None:
-                request.body.discard()
-            retry = max(1, int(limiter.retry_after(self.client, time.monotonic()) + 0.999))
-            self.queue.append(render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))]))
+        refusal = self.edge.throttled(request, self.client)
+        if refusal is not None:
+            self.queue.append(refusal)
         elif not self.queue and self.worker is None and not self.paused and self.transport is not None:
             self._answer_now(request, self.transport)  # the common case: nothing waits before it
             return
@@ -558,6 +554,7 @@ async def serve(edge: Edge, sock: socket.socket) -> asyncio.Server:
 
 async def close(server: asyncio.Server, edge: Edge) -> None:
     server.close()
+    await edge.retire(2)  # HTTP/2 connections say GOAWAY and finish the streams they began
     edge.stop_sweep()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(server.wait_closed(), 2)

@@ -179,6 +179,8 @@ def stream_head(
             lines.append(f"Content-Length: {length}")
     elif length is not None and not codings:
         lines.append(f"Content-Length: {length}")
+    elif request.http_2:
+        pass  # the body ends with its stream
     elif request.http_11:
         lines.append(f"Transfer-Encoding: {', '.join((*codings, 'chunked'))}")
         chunked = True

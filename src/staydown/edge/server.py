@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from staydown.edge import core, exchange
 from staydown.edge.cache import CachedResponse, CacheKey, MemoryCache
@@ -25,7 +25,7 @@ from staydown.edge.freshness import request_cache_control, reuse
 from staydown.edge.origin import OriginPool
 from staydown.edge.protocol import EdgeProtocol, close, serve
 from staydown.edge.ratelimit import RateLimiter
-from staydown.edge.responses import enforcement_response, hsts_line, serve_entry, with_field
+from staydown.edge.responses import enforcement_response, hsts_line, render, serve_entry, with_field
 from staydown.edge.state import EnforcementState
 from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import ImageLimits
@@ -41,6 +41,25 @@ SLOW_FIELDS = frozenset(
         "if-none-match", "if-modified-since", "if-match", "if-unmodified-since",
     }
 )  # fmt: skip
+
+
+class Connection(Protocol):
+    """What the deadline sweep and a shutdown ask of a client connection, whatever its protocol."""
+
+    deadline: float  # on the edge's sweep clock
+
+    def expire(self) -> None:
+        """Close the connection: it is past its deadline."""
+
+
+class Retiring(Connection, Protocol):
+    """A connection that can tell its client no new requests will be taken (HTTP/2's GOAWAY)."""
+
+    def retire(self) -> None: ...
+
+    @property
+    def finished(self) -> asyncio.Future[None]:
+        """Done once the connection has closed."""
 
 
 @dataclass
@@ -80,7 +99,8 @@ class Edge:
         self.revalidating: dict[CacheKey, asyncio.Task[bool]] = {}
         self.connections = 0
         # Connection deadlines are checked by one sweep, on a clock that the sweep advances.
-        self.open: set[EdgeProtocol] = set()
+        self.open: set[Connection] = set()
+        self.retiring: set[Retiring] = set()  # those of them a shutdown tells to finish first
         self.tick = 0.0
         self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
         self._sweeper: asyncio.TimerHandle | None = None
@@ -104,7 +124,7 @@ class Edge:
         self.certs: CertStore | None = None  # the certificates of HTTPS, when this edge serves it
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
 
-    def watch(self, connection: EdgeProtocol) -> None:
+    def watch(self, connection: Connection) -> None:
         """Put a new connection under the deadline sweep."""
         loop = asyncio.get_running_loop()
         self.tick = loop.time()
@@ -119,6 +139,21 @@ class Edge:
         for connection in [c for c in self.open if c.deadline <= now]:
             connection.expire()
         self._sweeper = loop.call_later(self.sweep_every, self._sweep) if self.open else None
+
+    async def retire(self, grace: float) -> None:
+        """Tell the connections that can say so that no new requests will be taken, and give the
+        requests they have begun ``grace`` seconds to finish."""
+        connections = list(self.retiring)
+        for connection in connections:
+            connection.retire()
+        if not connections:
+            return
+        await asyncio.wait([c.finished for c in connections], timeout=grace)
+        late = [c for c in connections if not c.finished.done()]
+        for connection in late:
+            connection.expire()  # past the grace, cut off (and those closing, aborted)
+        if late:
+            await asyncio.wait([c.finished for c in late], timeout=1)
 
     def stop_sweep(self) -> None:
         if self._sweeper is not None:
@@ -168,6 +203,17 @@ class Edge:
         current = self.zone_limiters.get(zone_id)
         if current is None or current.rate != rate or current.burst != max(burst, rate):
             self.zone_limiters[zone_id] = RateLimiter(rate=rate, burst=burst)
+
+    def throttled(self, request: Request, client: str) -> bytes | None:
+        """The 429 for a request over its limiter's rate (its body is dropped), else None."""
+        limiter = self.limiter_for(request)
+        if limiter is None or limiter.allow(client, time.monotonic()):
+            return None
+        self.count("rate_limited")
+        if request.body is not None:
+            request.body.discard()
+        retry = max(1, int(limiter.retry_after(client, time.monotonic()) + 0.999))
+        return render(429, b"Too many requests.\n", headers=[("Retry-After", str(retry))])
 
     def limiter_for(self, request: Request) -> RateLimiter | None:
         """The limiter that counts this request: its zone's own, else the edge's, else none."""
