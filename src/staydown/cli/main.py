@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from ipaddress import IPv4Network
@@ -56,6 +58,32 @@ MetricsPort = Annotated[
         "0 picks a free one (default: STAYDOWN_METRICS_PORT, 0).",
     ),
 ]
+
+
+def require_free_ports(host: str, ports: dict[str, int | None]) -> None:
+    """Exit with one line naming the option if a port this command is asked to listen on is taken.
+
+    Checked before anything is created (data directory, database, processes), so a busy port costs
+    the user a second, not a half-started service and a traceback.
+    """
+    for option, port in ports.items():
+        if not port:
+            continue  # 0 picks a free port; None leaves it to the settings
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                taken = exc.errno == errno.EADDRINUSE
+                why = "is already in use" if taken else f"cannot be used ({exc.strerror})"
+                console.print(
+                    f"staydown: port {port} on {host} {why}; "
+                    f"choose another with {option} (0 picks a free one)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1) from None
 
 
 def load_settings(data_dir: Path | None) -> Settings:
@@ -405,6 +433,7 @@ def api(
     """
     from staydown.cli.serve import serve_api
 
+    require_free_ports(host, {"--port": port, "--metrics-port": metrics_port})
     settings = load_settings(data_dir)
     database = open_database(settings)
     run(serve_api(settings, database, host=host, port=port, metrics_port=metrics_port))
@@ -444,6 +473,7 @@ def edge(
         raise typer.BadParameter("give --control-plane URL --key K, or --nats URL (or both)")
     if control_plane is not None and not key:
         raise typer.BadParameter("--control-plane needs --key (or STAYDOWN_EDGE_KEY)")
+    require_free_ports(host, {"--port": port, "--admin-port": admin_port})
     settings = load_settings(data_dir)
     options = EdgeOptions.from_settings(
         settings,
@@ -534,6 +564,9 @@ def up(
     """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
     from staydown.cli.serve import serve
 
+    require_free_ports(
+        host, {"--api-port": api_port, "--edge-port": edge_port, "--metrics-port": metrics_port}
+    )
     settings = load_settings(data_dir)
     if demo:  # the demo's origins listen on loopback; nothing else is opened for it
         settings = settings.model_copy(update={"origin_allow": [*settings.origin_allow, DEMO_ORIGINS]})
