@@ -24,14 +24,21 @@ from staydown.db.engine import Database
 from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
 from staydown.types import Role, as_utc, system_clock
 
-app = typer.Typer(help="Notice-and-staydown for CDNs and hosting providers.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
-timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
-retention_app = typer.Typer(help="The retention schedule for personal data.", no_args_is_help=True)
-users_app = typer.Typer(help="Abuse-desk users who sign in with a password.", no_args_is_help=True)
-report_app = typer.Typer(help="Transparency report, DSA statements and Lumen exports.", no_args_is_help=True)
+
+def _commands(help_text: str) -> typer.Typer:
+    """A command group with plain help: options with their value type and flags without one, and
+    docstrings shown as written (Typer's rich layout labels every flag ``<bool>``)."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+app = _commands("Notice-and-staydown for CDNs and hosting providers.")
+db_app = _commands("Database schema.")
+keys_app = _commands("API keys.")
+audit_app = _commands("The audit chain.")
+timers_app = _commands("Durable timers.")
+retention_app = _commands("The retention schedule for personal data.")
+users_app = _commands("Abuse-desk users who sign in with a password.")
+report_app = _commands("Transparency report, DSA statements and Lumen exports.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
@@ -287,7 +294,7 @@ def timers_run(
     as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Run every timer due by ``--as-of`` and exit."""
+    """Run every timer due by --as-of and exit."""
     from staydown.worker import run_timers
 
     _run_as_of(as_of, data_dir, "ran", lambda db, at, s: run_timers(db, as_of=at, settings=s))
@@ -298,7 +305,7 @@ def retention_run(
     as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Erase personal data past its retention period (legal holds kept) as of ``--as-of`` and exit."""
+    """Erase personal data past its retention period (legal holds kept) as of --as-of and exit."""
     from staydown.worker import run_retention
 
     _run_as_of(as_of, data_dir, "erased", lambda db, at, s: run_retention(db, now=at, settings=s))

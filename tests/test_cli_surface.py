@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from staydown.cli import main as cli
 from tests.processes import STAYDOWN
 
 
@@ -50,3 +52,40 @@ def test_a_busy_port_is_one_line_naming_the_option(
         f"choose another with {option} (0 picks a free one)"
     ]
     assert not data_dir.exists()  # refused before anything was created or started
+
+
+def _help(runner: CliRunner, command: list[str]) -> str:
+    result = runner.invoke(cli.app, [*command, "--help"], prog_name="staydown")
+    assert result.exit_code == 0, (command, result.output)
+    return result.output
+
+
+def _commands(runner: CliRunner) -> list[list[str]]:
+    """Every command and group, as a user would name them, read from the help itself."""
+    found: list[list[str]] = []
+    pending: list[list[str]] = [[]]
+    while pending:
+        prefix = pending.pop()
+        text = _help(runner, prefix)
+        found.append(prefix)
+        listed = text.split("Commands:", 1)[1].splitlines() if "Commands:" in text else []
+        pending += [[*prefix, line.split()[0]] for line in listed if line.startswith("  ") and line.strip()]
+    return found
+
+
+def test_help_is_plain_text_with_flags_shown_as_flags() -> None:
+    runner = CliRunner()
+    commands = _commands(runner)
+    assert ["up"] in commands and ["keys", "revoke"] in commands
+    for command in commands:
+        text = _help(runner, command)
+        assert "<bool>" not in text, command
+        assert "``" not in text, command
+        assert text.startswith("Usage: staydown"), command
+    # As the installed command prints it:
+    up_help = subprocess.run(
+        [*STAYDOWN, "up", "--help"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "  --demo " in up_help
+    assert "--api-port <int>" in up_help
+    assert "<bool>" not in up_help
