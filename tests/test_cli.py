@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -351,3 +352,42 @@ def test_edge_admin_port_serves_every_workers_metrics(data_dir: Path) -> None:
         assert public.status_code == 421  # metrics are the admin listener's alone
     finally:
         assert edge.stop() == 0
+
+
+def test_up_demo_again_keeps_its_keys_and_has_one_for_each_customer(data_dir: Path) -> None:
+    def run_demo() -> dict[str, Any]:
+        demo_file = data_dir / "demo.json"
+        demo_file.unlink(missing_ok=True)
+        process = Process("up", "--demo", "--api-port", "0", "--edge-port", "0", data_dir=data_dir)
+        try:
+            deadline = time.monotonic() + 90
+            while not demo_file.exists():
+                assert process.proc.poll() is None, Path(process.log.name).read_text()
+                assert time.monotonic() < deadline, "demo.json never appeared"
+                time.sleep(0.2)
+            demo: dict[str, Any] = json.loads(demo_file.read_text())
+            for hostname, zone in demo["zones"].items():
+                mine = {"authorization": f"Bearer {zone['customer_key']}"}
+                own = httpx.get(f"{demo['api']}/v1/zones/{zone['zone_id']}", headers=mine)
+                assert own.status_code == 200, (hostname, own.text)
+                other = next(z for h, z in demo["zones"].items() if h != hostname)
+                theirs = httpx.get(f"{demo['api']}/v1/zones/{other['zone_id']}", headers=mine)
+                assert theirs.status_code in (403, 404), hostname
+            return demo
+        finally:
+            assert process.stop() in (0, -signal.SIGINT, 130)
+
+    first = run_demo()
+    assert first["keys"]["customer"] == first["zones"]["manga.demo.test"]["customer_key"]
+    assert (data_dir / "demo-keys.json").stat().st_mode & 0o077 == 0
+    revoked = first["keys"]["submitter"]
+    keys_listed = json.loads(run("keys", "list", data_dir=data_dir).stdout)
+    submitter_id = next(k["id"] for k in keys_listed if k["name"] == "demo submitter")
+    run("keys", "revoke", str(submitter_id), data_dir=data_dir)
+    second = run_demo()
+    assert {k: v for k, v in second["keys"].items() if k != "submitter"} == {
+        k: v for k, v in first["keys"].items() if k != "submitter"
+    }
+    assert second["keys"]["submitter"] != revoked  # a revoked key is replaced, not handed out again
+    for hostname, zone in first["zones"].items():
+        assert second["zones"][hostname]["customer_key"] == zone["customer_key"]

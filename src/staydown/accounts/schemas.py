@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool
 
 from staydown.accounts.models import Standing, ZoneStatus
 from staydown.types import Role, ServiceType, VerificationLevel
@@ -159,7 +159,7 @@ class ZoneStatusChange(StrictModel):
 class KeyCreate(StrictModel):
     role: Role
     name: str = Field("", max_length=200)
-    trusted: bool = False
+    trusted: StrictBool = False
     customer_id: int | None = None
 
 

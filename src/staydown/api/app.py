@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from staydown import __version__, assembly
 from staydown.accounts.api import router as accounts_router
-from staydown.api import errors
+from staydown.api import docs, errors, openapi
 from staydown.api.errors import error_response
 from staydown.api.metrics import ApiMetrics
 from staydown.audit.api import router as audit_router
@@ -22,6 +22,7 @@ from staydown.certificates.metrics import CertificatesCollector
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.desk.api import STATIC_DIR as DESK_STATIC
+from staydown.desk.api import home_router
 from staydown.desk.api import router as desk_router
 from staydown.disclosure.api import router as disclosure_router
 from staydown.due_process.api import router as due_process_router
@@ -168,7 +169,11 @@ def create_app(
         title="staydown control plane",
         version=__version__,
         description="Notices, due process, repeat-infringer policy and the enforcement feed for edges.",
+        docs_url=None,  # served from packaged assets below: the docs work without the internet
+        redoc_url=None,
     )
+    openapi.install(app)
+    docs.install(app)
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
@@ -192,6 +197,7 @@ def create_app(
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
     app.include_router(desk_router)
+    app.include_router(home_router)
     app.mount("/desk/static", StaticFiles(directory=DESK_STATIC), name="desk-static")
     app.include_router(disclosure_router)
     app.include_router(reports_router)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -67,7 +68,17 @@ def reader(database: Annotated[Database, Depends(get_database)]) -> Iterator[Ses
         yield session
 
 
-def principal(request: Request, database: Annotated[Database, Depends(get_database)]) -> Principal:
+# Declares the bearer scheme in the OpenAPI document (and on every operation that needs a key); the
+# check itself is below, so that every refusal has the common error shape.
+bearer = HTTPBearer(auto_error=False, description="An API key: 'Authorization: Bearer KEY'.")
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def principal(
+    request: Request,
+    database: Annotated[Database, Depends(get_database)],
+    _credentials: BearerCredentials = None,
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():

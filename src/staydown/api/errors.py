@@ -166,6 +166,8 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
 
 def _integer_outside(value: object, limit: int) -> bool:
     """Whether ``value`` is an integer literal outside ``[-limit, limit)``."""
+    if isinstance(value, int) and not isinstance(value, bool):  # a path converted by ``:int``
+        return not -limit <= value < limit
     if not isinstance(value, str):
         return False
     digits = value.removeprefix("-").removeprefix("+").lstrip("0")
@@ -189,7 +191,17 @@ def _out_of_range(request: Request, limit: int) -> JSONResponse:
 
 def _allowed_methods(request: Request, declared: str) -> str:
     """Every method the target resource takes: the route's own and those of routes on the same path."""
+    # A fixed path (/v1/works/import) names its own resource, not a value of a neighbour's
+    # parameter (/v1/works/{work_id}), whose methods the router may have named: the methods
+    # documented for exactly that path are the resource's.
+    documented = request.app.openapi().get("paths", {}).get(request.scope["path"])
+    if documented:
+        methods = {m.upper() for m in documented if m.upper() in _PROBED_METHODS}
+        if "GET" in methods:
+            methods.add("HEAD")
+        return ", ".join(sorted(methods))
     methods = {m.strip().upper() for m in declared.split(",") if m.strip()}
+    routes = request.app.router.routes
     for method in _PROBED_METHODS:
         probe = {
             "type": "http",
@@ -199,7 +211,6 @@ def _allowed_methods(request: Request, declared: str) -> str:
             "headers": [],
             "query_string": b"",
         }
-        routes = request.app.router.routes
         if any(not isinstance(r, Mount) and r.matches(probe)[0] == Match.FULL for r in routes):
             methods.add(method)
     if not methods:

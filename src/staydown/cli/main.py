@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from ipaddress import IPv4Network
@@ -22,14 +24,21 @@ from staydown.db.engine import Database
 from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
 from staydown.types import Role, as_utc, system_clock
 
-app = typer.Typer(help="Notice-and-staydown for CDNs and hosting providers.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
-timers_app = typer.Typer(help="Durable timers.", no_args_is_help=True)
-retention_app = typer.Typer(help="The retention schedule for personal data.", no_args_is_help=True)
-users_app = typer.Typer(help="Abuse-desk users who sign in with a password.", no_args_is_help=True)
-report_app = typer.Typer(help="Transparency report, DSA statements and Lumen exports.", no_args_is_help=True)
+
+def _commands(help_text: str) -> typer.Typer:
+    """A command group with plain help: options with their value type and flags without one, and
+    docstrings shown as written (Typer's rich layout labels every flag ``<bool>``)."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+app = _commands("Notice-and-staydown for CDNs and hosting providers.")
+db_app = _commands("Database schema.")
+keys_app = _commands("API keys.")
+audit_app = _commands("The audit chain.")
+timers_app = _commands("Durable timers.")
+retention_app = _commands("The retention schedule for personal data.")
+users_app = _commands("Abuse-desk users who sign in with a password.")
+report_app = _commands("Transparency report, DSA statements and Lumen exports.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
@@ -56,6 +65,32 @@ MetricsPort = Annotated[
         "0 picks a free one (default: STAYDOWN_METRICS_PORT, 0).",
     ),
 ]
+
+
+def require_free_ports(host: str, ports: dict[str, int | None]) -> None:
+    """Exit with one line naming the option if a port this command is asked to listen on is taken.
+
+    Checked before anything is created (data directory, database, processes), so a busy port costs
+    the user a second, not a half-started service and a traceback.
+    """
+    for option, port in ports.items():
+        if not port:
+            continue  # 0 picks a free port; None leaves it to the settings
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                taken = exc.errno == errno.EADDRINUSE
+                why = "is already in use" if taken else f"cannot be used ({exc.strerror})"
+                console.print(
+                    f"staydown: port {port} on {host} {why}; "
+                    f"choose another with {option} (0 picks a free one)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1) from None
 
 
 def load_settings(data_dir: Path | None) -> Settings:
@@ -259,7 +294,7 @@ def timers_run(
     as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Run every timer due by ``--as-of`` and exit."""
+    """Run every timer due by --as-of and exit."""
     from staydown.worker import run_timers
 
     _run_as_of(as_of, data_dir, "ran", lambda db, at, s: run_timers(db, as_of=at, settings=s))
@@ -270,7 +305,7 @@ def retention_run(
     as_of: Annotated[str, typer.Option("--as-of", help="ISO 8601 instant; default now.")] = "",
     data_dir: DataDir = None,
 ) -> None:
-    """Erase personal data past its retention period (legal holds kept) as of ``--as-of`` and exit."""
+    """Erase personal data past its retention period (legal holds kept) as of --as-of and exit."""
     from staydown.worker import run_retention
 
     _run_as_of(as_of, data_dir, "erased", lambda db, at, s: run_retention(db, now=at, settings=s))
@@ -405,6 +440,7 @@ def api(
     """
     from staydown.cli.serve import serve_api
 
+    require_free_ports(host, {"--port": port, "--metrics-port": metrics_port})
     settings = load_settings(data_dir)
     database = open_database(settings)
     run(serve_api(settings, database, host=host, port=port, metrics_port=metrics_port))
@@ -454,6 +490,7 @@ def edge(
         raise typer.BadParameter("give --control-plane URL --key K, or --nats URL (or both)")
     if control_plane is not None and not key:
         raise typer.BadParameter("--control-plane needs --key (or STAYDOWN_EDGE_KEY)")
+    require_free_ports(host, {"--port": port, "--admin-port": admin_port})
     settings = load_settings(data_dir)
     seal_key = read_seal_key(cert_seal_key_file) if cert_seal_key_file is not None else None
     keyless = seal_key is None and not settings.cert_seal_key
@@ -580,6 +617,9 @@ def up(
     """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
     from staydown.cli.serve import serve
 
+    require_free_ports(
+        host, {"--api-port": api_port, "--edge-port": edge_port, "--metrics-port": metrics_port}
+    )
     settings = load_settings(data_dir)
     if demo:  # the demo's origins listen on loopback; nothing else is opened for it
         settings = settings.model_copy(update={"origin_allow": [*settings.origin_allow, DEMO_ORIGINS]})

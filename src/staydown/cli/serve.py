@@ -227,7 +227,7 @@ async def serve(
     try:
         if not await _started(server, tasks[0]):
             return
-        console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs)")
+        console.print(f"api       {api_url}  (OpenAPI at {api_url}/docs, desk at {api_url}/desk/)")
         metrics = start_metrics(
             app.state.metrics.registry,
             settings,

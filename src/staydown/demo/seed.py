@@ -2,15 +2,19 @@
 zones (domain control proven over real HTTP against the demo origin) served with certificates of
 the data directory's demo CA, and a key for every role.
 
-Running it again on the same data directory reuses the customers and zones and issues new keys.
+Running it again on the same data directory reuses the customers, the zones and the keys (kept,
+mode 0600, in ``demo-keys.json`` beside ``demo.json``, so they can be printed again); a key that was
+revoked meanwhile is replaced.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.accounts.models import Zone, ZoneStatus
@@ -24,6 +28,7 @@ from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, VerificationLevel, system_clock
 
 ACTOR = "demo"
+FIRST_CUSTOMER_ZONE = "manga.demo.test"  # its customer's key is demo.json's "customer" key
 
 DEMO_ZONES: dict[str, dict[str, Any]] = {
     "manga.demo.test": {
@@ -162,7 +167,10 @@ def seed_demo(
                 "assets": assets,
                 "origin": origin.url,
             }
-        keys = _demo_keys(database, customer_id=zones["manga.demo.test"]["customer_id"])
+        owners = {hostname: zone["customer_id"] for hostname, zone in zones.items()}
+        keys, customer_keys = _demo_keys(database, settings.data_dir / KEYS_FILE, owners=owners)
+        for hostname, zone in zones.items():
+            zone["customer_key"] = customer_keys[hostname]
         ca_cert = certificates.issue_demo(
             database, [zone["zone_id"] for zone in zones.values()], settings=settings, now=system_clock()
         )
@@ -181,21 +189,50 @@ def seed_demo(
     return document, origins
 
 
-def _demo_keys(database: Database, *, customer_id: int) -> dict[str, str]:
+KEYS_FILE = "demo-keys.json"
+
+
+def _key_roles(owners: dict[str, int]) -> dict[str, tuple[Role, bool, int | None]]:
+    """Every demo key by label: one per role, and one per demo customer (``customer:<hostname>``)."""
     roles: dict[str, tuple[Role, bool, int | None]] = {
         "admin": (Role.admin, False, None),
         "agent": (Role.agent, False, None),
         "legal": (Role.legal, False, None),
         "submitter": (Role.submitter, False, None),
         "trusted_flagger": (Role.submitter, True, None),
-        "customer": (Role.customer, False, customer_id),
         "edge": (Role.edge, False, None),
     }
-    keys = {}
+    for hostname, customer_id in owners.items():
+        roles[f"customer:{hostname}"] = (Role.customer, False, customer_id)
+    return roles
+
+
+def _kept(session: Session, secret: object, role: Role, owner: int | None) -> str | None:
+    """``secret`` if it is still a valid key of ``role`` (for ``owner``), else None."""
+    if not isinstance(secret, str):
+        return None
+    key = accounts.authenticate(session, secret)
+    return secret if key is not None and key.role is role and key.customer_id == owner else None
+
+
+def _demo_keys(
+    database: Database, path: Path, *, owners: dict[str, int]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The demo's keys by label, and each demo customer's key by zone hostname; the keys of an
+    earlier run are reused while they still authenticate as what they were made for."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        stored = {}
+    keys: dict[str, str] = {}
     now = system_clock()
     with database.transaction() as session:
-        for label, (role, trusted, owner) in roles.items():
-            _key, secret = accounts.create_key(
+        for label, (role, trusted, owner) in _key_roles(owners).items():
+            kept = _kept(session, stored.get(label) if isinstance(stored, dict) else None, role, owner)
+            if kept is not None:
+                keys[label] = kept
+                continue
+            _key, keys[label] = accounts.create_key(
                 session,
                 role=role,
                 now=now,
@@ -204,5 +241,12 @@ def _demo_keys(database: Database, *, customer_id: int) -> dict[str, str]:
                 customer_id=owner,
                 actor=ACTOR,
             )
-            keys[label] = secret
-    return keys
+    path.touch(mode=0o600)
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(json.dumps(keys, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    customer_keys = {hostname: keys[f"customer:{hostname}"] for hostname in owners}
+    by_role = {label: secret for label, secret in keys.items() if not label.startswith("customer:")}
+    by_role["customer"] = customer_keys[FIRST_CUSTOMER_ZONE]
+    return by_role, customer_keys

@@ -12,6 +12,7 @@ from staydown.desk import (
     customer,
     flaggers,
     fleet,
+    home,
     legal,
     rightsholder,
     signin,
@@ -21,7 +22,9 @@ from staydown.desk import (
 )
 from staydown.desk.web import PREFIX, STATIC_DIR
 
-__all__ = ["STATIC_DIR", "router"]
+__all__ = ["STATIC_DIR", "home_router", "router"]
+
+home_router = home.router  # served at the root, outside the desk's prefix
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 for _part in (

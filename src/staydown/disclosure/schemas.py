@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from staydown.disclosure.flows import IdentityField, LegalBasis, OrderEvent, OrderStatus
 
@@ -29,9 +29,9 @@ class OrderCreate(StrictModel):
     scope_note: str | None = Field(None, max_length=4000)
     issued_at: datetime | None = None
     deadline_at: datetime | None = None
-    gagged: bool = Field(False, description="The order forbids telling the customer.")
+    gagged: StrictBool = Field(False, description="The order forbids telling the customer.")
     gag_note: str | None = Field(None, max_length=2000)
-    hold: bool = Field(True, description="Place a legal hold on the customer's identity and logs.")
+    hold: StrictBool = Field(True, description="Place a legal hold on the customer's identity and logs.")
 
     @field_validator("scope")
     @classmethod

@@ -11,7 +11,16 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from staydown.accounts import service as accounts
-from staydown.api.deps import DatabaseDep, NowDep, Principal, Reader, SettingsDep, principal, require
+from staydown.api.deps import (
+    BearerCredentials,
+    DatabaseDep,
+    NowDep,
+    Principal,
+    Reader,
+    SettingsDep,
+    principal,
+    require,
+)
 from staydown.api.errors import ApiError
 from staydown.db.engine import Database
 from staydown.enforcement import service
@@ -87,7 +96,9 @@ class EdgeKeys:
         return live, revoked
 
 
-async def feed_edge(request: Request, database: DatabaseDep, now: NowDep) -> Principal:
+async def feed_edge(
+    request: Request, database: DatabaseDep, now: NowDep, _credentials: BearerCredentials
+) -> Principal:
     """The edge-role caller. A refused edge key (revoked, or a key of another role) is recorded in
     the edge registry before the refusal is answered."""
     keys: EdgeKeys = request.app.state.edge_keys

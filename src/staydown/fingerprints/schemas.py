@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from staydown.fingerprints.models import (
     BankScope,
@@ -27,7 +27,7 @@ class MatchEvidence(BaseModel):
 
     inliers: int = Field(ge=0)
     pairs: int = Field(ge=0)
-    mirrored: bool = False
+    mirrored: StrictBool = False
     scale: float = Field(gt=0)
     rotation: float = Field(ge=-180, le=180)
     part: list[float] = Field(min_length=4, max_length=4)  # left, top, right, bottom in the copy (0..1)
@@ -45,7 +45,7 @@ class MatchReport(BaseModel):
     target: str = Field(min_length=1, max_length=8192, pattern=r"^/")
     url: str = Field(min_length=1, max_length=8300)
     distance: int = Field(ge=0, le=256)
-    exact: bool = False
+    exact: StrictBool = False
     copy_sha256: str = Field(pattern=HEX64)
     # Set for a match of the second stage; ``distance`` is then the copy's PDQ distance, 256 when
     # PDQ found it nowhere near.
