@@ -358,7 +358,9 @@ def test_up_demo_again_keeps_its_keys_and_has_one_for_each_customer(data_dir: Pa
     def run_demo() -> dict[str, Any]:
         demo_file = data_dir / "demo.json"
         demo_file.unlink(missing_ok=True)
-        process = Process("up", "--demo", "--api-port", "0", "--edge-port", "0", data_dir=data_dir)
+        process = Process(
+            "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-tls-port", "0", data_dir=data_dir
+        )
         try:
             deadline = time.monotonic() + 90
             while not demo_file.exists():

@@ -608,9 +608,9 @@ def up(
     edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
     edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
     edge_tls_port: Annotated[
-        int | None,
-        typer.Option(help="Edge HTTPS port (0 picks a free one); none: no HTTPS.", min=0, max=65535),
-    ] = None,
+        int,
+        typer.Option(help="Edge HTTPS port (0 picks a free one).", min=0, max=65535),
+    ] = 8443,
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
@@ -618,7 +618,13 @@ def up(
     from staydown.cli.serve import serve
 
     require_free_ports(
-        host, {"--api-port": api_port, "--edge-port": edge_port, "--metrics-port": metrics_port}
+        host,
+        {
+            "--api-port": api_port,
+            "--edge-port": edge_port,
+            "--edge-tls-port": edge_tls_port,
+            "--metrics-port": metrics_port,
+        },
     )
     settings = load_settings(data_dir)
     if demo:  # the demo's origins listen on loopback; nothing else is opened for it
