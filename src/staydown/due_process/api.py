@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends, Query
 
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
-from staydown.due_process import service
+from staydown.due_process import restrictions, service
 from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus
 from staydown.due_process.models import Complaint
+from staydown.due_process.restrictions import restriction_read
 from staydown.due_process.schemas import (
     ComplaintCreate,
     ComplaintDecision,
@@ -23,6 +24,7 @@ from staydown.due_process.schemas import (
     CourtActionRead,
     MeasureRead,
     NotifierStanding,
+    RestrictionPage,
     StatementRead,
     TrustChange,
     UnfoundedCreate,
@@ -305,3 +307,29 @@ def get_statement(puid: str, who: Reading, session: Reader) -> StatementRead:
     ):
         raise ApiError(404, "not_found", f"statement {puid} does not exist")
     return service.read(row)
+
+
+Restricted = Annotated[Principal, Depends(require(Role.customer, Role.agent, Role.legal))]
+
+
+@router.get("/v1/restrictions", response_model=RestrictionPage)
+def list_restrictions(
+    who: Restricted,
+    session: Reader,
+    customer_id: int | None = Query(None, ge=1, description="Whose (agents); a customer sees its own."),
+    page: int = Query(1, ge=1, le=100_000),
+    per_page: int = Query(100, ge=1, le=1000),
+) -> RestrictionPage:
+    """Every restriction in force on a customer's zones: notice items, stay-down and registered-work
+    matches, zone suspensions and terminations, each with its statement of reasons and how to
+    contest it."""
+    if who.role is Role.customer:
+        if who.customer_id is None:
+            return RestrictionPage(restrictions=[], total=0, page=page, per_page=per_page)
+        customer_id = who.customer_id
+    elif customer_id is None:
+        raise ApiError(422, "customer_required", "name the customer: ?customer_id=")
+    views, total = restrictions.in_force(session, customer_id, offset=(page - 1) * per_page, limit=per_page)
+    return RestrictionPage(
+        restrictions=[restriction_read(view) for view in views], total=total, page=page, per_page=per_page
+    )
