@@ -10,10 +10,9 @@ from fastapi import APIRouter, Depends, Query
 
 from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
-from staydown.due_process import restrictions, service
+from staydown.due_process import service
 from staydown.due_process.flows import Complainant, ComplaintStatus, CounterNoticeStatus
 from staydown.due_process.models import Complaint
-from staydown.due_process.restrictions import restriction_read
 from staydown.due_process.schemas import (
     ComplaintCreate,
     ComplaintDecision,
@@ -329,7 +328,7 @@ def list_restrictions(
         customer_id = who.customer_id
     elif customer_id is None:
         raise ApiError(422, "customer_required", "name the customer: ?customer_id=")
-    views, total = restrictions.in_force(session, customer_id, offset=(page - 1) * per_page, limit=per_page)
-    return RestrictionPage(
-        restrictions=[restriction_read(view) for view in views], total=total, page=page, per_page=per_page
-    )
+    offset = (page - 1) * per_page
+    views, total = service.restrictions_in_force(session, customer_id, offset=offset, limit=per_page)
+    listed = [service.restriction_read(view) for view in views]
+    return RestrictionPage(restrictions=listed, total=total, page=page, per_page=per_page)

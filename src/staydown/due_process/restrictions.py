@@ -138,6 +138,6 @@ def restriction_read(view: RestrictionView) -> RestrictionRead:
         legal_ground=statement.illegal_content_legal_ground,
         explanation=statement.illegal_content_explanation or statement.incompatible_content_explanation,
         facts=statement.decision_facts,
-        automated=statement.automated_detection == "Yes",
+        automated=statement.automated_decision != "AUTOMATED_DECISION_NOT_AUTOMATED",
         contest=[ContestRoute(how=c.how, method=c.method, path=c.path, body=c.body) for c in view.contest],
     )
