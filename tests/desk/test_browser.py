@@ -430,3 +430,49 @@ def test_agent_sees_the_coordinators_award_and_the_sanctioned_queue(api: Api, br
     expect(page.locator("table.awards tbody tr")).to_have_count(1)
     expect(page.locator("table.awards")).to_contain_text("DSC-DE-TF-2026-017")
     _shot(page, "trusted-flaggers")
+
+
+def test_customer_sees_and_contests_a_stay_down_block(api: Api, browser: Browser) -> None:
+    from staydown.fingerprints import service as fingerprints
+
+    with ScriptedOrigin() as origin:
+        mine = _zone(api, origin, "copies.example", "Copies")
+        origin.routes["/a.jpg"] = Route(
+            jpeg(render_page(61)), headers={"Content-Type": "image/jpeg", "Cache-Control": "max-age=60"}
+        )
+        notice = api.as_("trusted_flagger").post(
+            "/v1/notices", json=notice_body(["http://copies.example/a.jpg"])
+        )
+        assert notice.json()["status"] == "actioned"
+        fingerprints.run_captures(api.database, now=api.clock(), settings=api.settings)
+        records = api.as_("edge").get("/v1/edge/feed", params={"after": 0}).json()["records"]
+        entry = next(r for r in records if r["kind"] == "hash_add")
+        match = api.as_("edge").post(
+            "/v1/edge/matches",
+            json={
+                "entry_id": entry["entry_id"],
+                "zone_id": mine["zone_id"],
+                "target": "/gallery/copy.jpg",
+                "url": "http://copies.example/gallery/copy.jpg",
+                "distance": 0,
+                "copy_sha256": "ef" * 32,
+            },
+        )
+        assert match.status_code == 201, match.text
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        _sign_in(page, api, mine["key"])
+        page.get_by_role("link", name="Restrictions").click()
+        copy = page.get_by_role("region", name="Blocked as a copy of noticed content (stay-down)")
+        expect(copy).to_contain_text("http://copies.example/gallery/copy.jpg")
+        expect(copy).to_contain_text("stay-down match")
+        expect(page.get_by_role("region", name="Blocked under a notice")).to_contain_text(
+            "http://copies.example/a.jpg"
+        )
+        expect(page.get_by_role("link", name="File a counter-notice")).to_be_visible()
+        copy.get_by_label("Why this restriction is wrong").fill("This photograph is my own.")
+        _shot(page, "restrictions")
+        copy.get_by_role("button", name="Lodge a complaint").click()
+        expect(page.get_by_role("status")).to_contain_text("lodged; a different person will decide it")
+        page.close()
+    complaints = api.as_("agent").get("/v1/complaints").json()
+    assert [(c["subject"], c["match_id"]) for c in complaints] == [("staydown_match", match.json()["id"])]

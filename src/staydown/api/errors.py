@@ -140,6 +140,12 @@ def _unsupported_media_type(request: Request) -> JSONResponse:
 
 
 def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    documented = request.app.openapi().get("paths", {}).get(request.scope["path"])
+    if documented and request.method.lower() not in documented:
+        # /v1/works/import is its own resource, not work "import" of /v1/works/{work_id}: a method
+        # it does not take is refused as such, not as a bad work id.
+        allowed = _allowed_methods(request, "")
+        return error_response(405, "method_not_allowed", "Method Not Allowed", headers={"Allow": allowed})
     errors = exc.errors()
     # FastAPI hands a route the raw bytes only when the body was not declared as JSON.
     if any(

@@ -33,6 +33,9 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.due_process import service as due_process
+from staydown.due_process.flows import Complainant
+from staydown.due_process.schemas import ComplaintCreate
 from staydown.policy import service as policy
 from staydown.policy.flows import policy_text
 from staydown.policy.models import StrikeStatus
@@ -235,4 +238,69 @@ def strikes(request: Request, who: CustomerRole) -> Response:
             "policy": policy_text(settings.policy, provider=settings.provider_name),
             "title": "Strikes and policy",
         },
+    )
+
+
+RESTRICTION_KINDS = {
+    "notice_item": "Blocked under a notice",
+    "staydown_match": "Blocked as a copy of noticed content (stay-down)",
+    "work_match": "Blocked as a copy of a registered work (stay-down)",
+    "zone_suspension": "Zone suspended",
+    "zone_termination": "Zone terminated",
+}
+RESTRICTIONS_PER_PAGE = 50
+
+
+@router.get("/account/restrictions", include_in_schema=False)
+def restrictions(request: Request, who: CustomerRole, page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    with database_of(request).reader() as session:
+        customer = _own_customer(session, who)
+        views, total = due_process.restrictions_in_force(
+            session, customer.id, offset=(page - 1) * RESTRICTIONS_PER_PAGE, limit=RESTRICTIONS_PER_PAGE
+        )
+        reads = [due_process.restriction_read(view) for view in views]
+    return render(
+        request,
+        "restrictions.html",
+        {
+            "restrictions": reads,
+            "kinds": RESTRICTION_KINDS,
+            "pager": Pager(page=page, per_page=RESTRICTIONS_PER_PAGE, total=total),
+            "title": "Restrictions",
+        },
+    )
+
+
+@router.post("/account/restrictions/complaint", include_in_schema=False)
+def contest_restriction(
+    request: Request,
+    who: CustomerRole,
+    explanation: Annotated[str, Form()] = "",
+    match_id: Annotated[int | None, Form()] = None,
+    policy_step_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    """An internal complaint against a stay-down block or a zone step, from the restrictions page."""
+    try:
+        data = ComplaintCreate(
+            match_id=match_id, policy_step_id=policy_step_id, explanation=explanation.strip()
+        )
+    except ValidationError:
+        raise DeskError(422, "say why the restriction is wrong") from None
+    with database_of(request).writer() as session:
+        complaint = due_process.file_complaint(
+            session,
+            data,
+            complainant=Complainant.customer,
+            customer_id=_customer_id(who),
+            key_id=who.key_id,
+            actor=who.actor,
+            now=now_of(request),
+            settings=settings_of(request),
+        )
+        session.commit()
+        complaint_id = complaint.id
+    return redirect(
+        request,
+        f"{PREFIX}/account/restrictions",
+        f"Complaint {complaint_id} lodged; a different person will decide it.",
     )

@@ -268,6 +268,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
             (f"{PREFIX}/account", "Account"),
             (f"{PREFIX}/account/zones", "Zones"),
             (f"{PREFIX}/account/notices", "Notices"),
+            (f"{PREFIX}/account/restrictions", "Restrictions"),
             (f"{PREFIX}/account/strikes", "Strikes and policy"),
         ]
     return links

@@ -27,6 +27,7 @@ from staydown.due_process.schemas import (
     CourtActionRead,
     MeasureRead,
     NotifierStanding,
+    RestrictionPage,
     StatementRead,
     TrustChange,
     UnfoundedCreate,
@@ -356,3 +357,29 @@ def get_statement(puid: str, who: Reading, session: Reader) -> StatementRead:
     ):
         raise ApiError(404, "not_found", f"statement {puid} does not exist")
     return service.read(row)
+
+
+Restricted = Annotated[Principal, Depends(require(Role.customer, Role.agent, Role.legal))]
+
+
+@router.get("/v1/restrictions", response_model=RestrictionPage)
+def list_restrictions(
+    who: Restricted,
+    session: Reader,
+    customer_id: int | None = Query(None, ge=1, description="Whose (agents); a customer sees its own."),
+    page: int = Query(1, ge=1, le=100_000),
+    per_page: int = Query(100, ge=1, le=1000),
+) -> RestrictionPage:
+    """Every restriction in force on a customer's zones: notice items, stay-down and registered-work
+    matches, zone suspensions and terminations, each with its statement of reasons and how to
+    contest it."""
+    if who.role is Role.customer:
+        if who.customer_id is None:
+            return RestrictionPage(restrictions=[], total=0, page=page, per_page=per_page)
+        customer_id = who.customer_id
+    elif customer_id is None:
+        raise ApiError(422, "customer_required", "name the customer: ?customer_id=")
+    offset = (page - 1) * per_page
+    views, total = service.restrictions_in_force(session, customer_id, offset=offset, limit=per_page)
+    listed = [service.restriction_read(view) for view in views]
+    return RestrictionPage(restrictions=listed, total=total, page=page, per_page=per_page)

@@ -42,6 +42,7 @@ from staydown.due_process.models import Complaint
 from staydown.due_process.reasons import reverse_statements
 from staydown.due_process.schemas import ComplaintCreate, ComplaintRead
 from staydown.enforcement import service as enforcement
+from staydown.fingerprints import service as fingerprints
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent
 from staydown.policy import service as policy
@@ -101,6 +102,24 @@ def _contested_items(
     )
 
 
+# A match's block is in force while it is ``blocked`` (automatic) or ``confirmed`` (by an agent).
+CONTESTABLE_MATCHES = frozenset({"blocked", "confirmed"})
+
+
+def _contested_match(
+    session: Session, match_id: int, complainant: Complainant, customer_id: int | None
+) -> tuple[datetime, list[str]]:
+    """When the block of a stay-down match on the customer's zone was decided, and by whom."""
+    match = fingerprints.get_match(session, match_id)
+    if complainant is not Complainant.customer or match is None or match.customer_id != customer_id:
+        raise DueProcessError("not_found", f"match {match_id} does not exist", status=404)
+    if match.status.value not in CONTESTABLE_MATCHES:
+        raise _refuse(f"match {match.id}", match.status.value, CONTESTABLE_MATCHES)
+    if match.decided_at is not None and match.decided_by:
+        return as_utc(match.decided_at), [match.decided_by]
+    return as_utc(match.found_at), [match.reported_by]
+
+
 def _open_on_same_decision(session: Session, complaint: Complaint) -> None:
     stmt = select(Complaint).where(
         Complaint.status == ComplaintStatus.open, Complaint.subject == complaint.subject
@@ -109,6 +128,8 @@ def _open_on_same_decision(session: Session, complaint: Complaint) -> None:
         stmt = stmt.where(Complaint.notice_id == complaint.notice_id)
     elif complaint.subject is ComplaintSubject.policy_step:
         stmt = stmt.where(Complaint.policy_step_id == complaint.policy_step_id)
+    elif complaint.subject is ComplaintSubject.staydown_match:
+        stmt = stmt.where(Complaint.match_id == complaint.match_id)
     else:
         stmt = stmt.where(Complaint.measure_id == complaint.measure_id)
     for other in session.scalars(stmt):
@@ -153,6 +174,9 @@ def file_complaint(
         if step.kind.value not in CONTESTABLE_STEPS:
             raise _refuse(f"policy step {step.id}", step.kind.value, CONTESTABLE_STEPS)
         taken_at, taken_by = step.at, [step.actor]
+    elif data.match_id is not None:
+        subject = ComplaintSubject.staydown_match
+        taken_at, taken_by = _contested_match(session, data.match_id, complainant, customer_id)
     else:
         subject = ComplaintSubject.notifier_measure
         measure = misuse.get_measure(session, data.measure_id) if data.measure_id is not None else None
@@ -182,6 +206,7 @@ def file_complaint(
         notice_id=notice_id,
         policy_step_id=data.policy_step_id,
         measure_id=data.measure_id,
+        match_id=data.match_id,
         complainant=complainant,
         customer_id=customer_id if complainant is Complainant.customer else None,
         filed_by_key_id=key_id,
@@ -207,6 +232,7 @@ def file_complaint(
             "notice_id": notice_id,
             "policy_step_id": data.policy_step_id,
             "measure_id": data.measure_id,
+            "match_id": data.match_id,
             "complainant": complainant.value,
             "item_ids": item_ids[:1000],
         },
@@ -286,6 +312,7 @@ def complaint_read(complaint: Complaint, settings: Settings) -> ComplaintRead:
         notice_id=complaint.notice_id,
         policy_step_id=complaint.policy_step_id,
         measure_id=complaint.measure_id,
+        match_id=complaint.match_id,
         items=[int(i) for i in complaint.item_ids],
         explanation=complaint.explanation,
         received_at=complaint.received_at,
@@ -423,6 +450,17 @@ def decide_complaint(
             reversed_what, effects = _reverse_step(
                 session, complaint, reason, actor=actor, now=now, settings=settings
             )
+        elif complaint.subject is ComplaintSubject.staydown_match and complaint.match_id is not None:
+            fingerprints.decide_match(
+                session,
+                complaint.match_id,
+                decision="dismiss",
+                reason=reason,
+                now=now,
+                actor=actor,
+                settings=settings,
+            )
+            reversed_what, effects = "the stay-down block", {"match_id": complaint.match_id}
         else:
             measure = misuse.get_measure(session, complaint.measure_id) if complaint.measure_id else None
             if measure is not None:

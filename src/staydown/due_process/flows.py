@@ -149,6 +149,7 @@ class ComplaintSubject(enum.StrEnum):
     items = "items"  # the decision on items of a notice (blocked, or the notice rejected)
     policy_step = "policy_step"  # a repeat-infringer step against the customer
     notifier_measure = "notifier_measure"  # a misuse measure against the notifier
+    staydown_match = "staydown_match"  # the block of a copy stay-down found on the customer's zone
 
 
 class Complainant(enum.StrEnum):

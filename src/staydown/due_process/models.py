@@ -77,6 +77,7 @@ class Complaint(Base):
     notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
     policy_step_id: Mapped[int | None] = mapped_column(ForeignKey("policy_steps.id"))
     measure_id: Mapped[int | None] = mapped_column(ForeignKey("notifier_measures.id"))
+    match_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     complainant: Mapped[Complainant] = mapped_column(str_enum(Complainant))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     filed_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), index=True)

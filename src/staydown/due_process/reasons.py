@@ -220,20 +220,7 @@ def _zone_statement(session: Session, record: StagedRecord, pending: _Pending) -
     if zone_id is None:
         return
     if status in ("active", "terminated"):
-        # Reinstatement lifts a suspension; termination supersedes it with its own statement.
-        session.execute(
-            update(StatementOfReasons)
-            .where(
-                StatementOfReasons.zone_id == zone_id,
-                StatementOfReasons.restriction == Restriction.zone_suspended,
-                StatementOfReasons.status == StatementStatus.in_force,
-            )
-            .values(
-                status=StatementStatus.lifted if status == "active" else StatementStatus.superseded,
-                ended_at=record.at,
-                end_reason=str(payload.get("reason") or status),
-            )
-        )
+        _end_suspensions(session, record)
     if status not in ("suspended", "terminated"):
         return
     zone = accounts.get_zone(session, zone_id)
@@ -269,6 +256,24 @@ def _zone_statement(session: Session, record: StagedRecord, pending: _Pending) -
         url=None,
         at=record.at,
         what=f"service for {hostnames[0]} {status}",
+    )
+
+
+def _end_suspensions(session: Session, record: StagedRecord) -> None:
+    """Reinstatement lifts a zone's suspension; termination supersedes it with its own statement."""
+    status = str(record.payload.get("status"))
+    session.execute(
+        update(StatementOfReasons)
+        .where(
+            StatementOfReasons.zone_id == record.zone_id,
+            StatementOfReasons.restriction == Restriction.zone_suspended,
+            StatementOfReasons.status == StatementStatus.in_force,
+        )
+        .values(
+            status=StatementStatus.lifted if status == "active" else StatementStatus.superseded,
+            ended_at=record.at,
+            end_reason=str(record.payload.get("reason") or status),
+        )
     )
 
 
@@ -375,6 +380,12 @@ def record_statements(session: Session) -> None:
         _zone_statement(session, record, pending)
     if pending.rows:
         _send(session, pending, max(r.at for r in (*blocks, *zones)))
+        # A zone suspended and reinstated (or terminated) in this same unit of work: the suspension's
+        # statement, written just now, ended with the later record.
+        last: dict[int, StagedRecord] = {r.zone_id: r for r in zones if r.zone_id is not None}
+        for record in last.values():
+            if str(record.payload.get("status")) in ("active", "terminated"):
+                _end_suspensions(session, record)
     session.flush()
 
 

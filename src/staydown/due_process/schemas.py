@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
@@ -89,19 +89,28 @@ class CourtActionRead(BaseModel):
 
 class ComplaintCreate(_In):
     """An internal complaint (DSA Art. 20) against one decision: the decision on ``items`` of
-    ``notice_id``, a repeat-infringer step (``policy_step_id``) or a misuse measure (``measure_id``)."""
+    ``notice_id``, a repeat-infringer step (``policy_step_id``), a misuse measure (``measure_id``)
+    or the block of a stay-down match (``match_id``)."""
 
     notice_id: int | None = None
     items: list[int] = Field(default_factory=list, max_length=100_000)
     policy_step_id: int | None = None
     measure_id: int | None = None
+    match_id: int | None = None
     explanation: str = Field(min_length=1, max_length=_TEXT)
 
     @model_validator(mode="after")
     def _one_decision(self) -> ComplaintCreate:
-        named = [self.notice_id is not None, self.policy_step_id is not None, self.measure_id is not None]
+        named = [
+            self.notice_id is not None,
+            self.policy_step_id is not None,
+            self.measure_id is not None,
+            self.match_id is not None,
+        ]
         if sum(named) != 1:
-            raise ValueError("name exactly one decision: notice_id with items, policy_step_id or measure_id")
+            raise ValueError(
+                "name exactly one decision: notice_id with items, policy_step_id, measure_id or match_id"
+            )
         if self.notice_id is not None and not self.items:
             raise ValueError("name the items of the notice whose decision you contest")
         return self
@@ -115,6 +124,7 @@ class ComplaintRead(BaseModel):
     notice_id: int | None
     policy_step_id: int | None
     measure_id: int | None
+    match_id: int | None
     items: list[int]
     explanation: str
     received_at: datetime
@@ -273,3 +283,40 @@ class AwardRead(BaseModel):
     changed_at: datetime | None
     changed_by: str | None
     priority: bool = Field(False, description="Whether its notices get Art. 22 priority now.")
+
+
+class ContestRoute(BaseModel):
+    """A request that contests the restriction: send ``body`` to ``method`` ``path`` (adding an
+    explanation, and for a counter-notice the statutory statements)."""
+
+    how: Literal["counter_notice", "complaint"]
+    method: str
+    path: str
+    body: dict[str, Any]
+
+
+class RestrictionRead(BaseModel):
+    """A restriction in force on one of the customer's zones, why, and how to contest it."""
+
+    kind: Literal["notice_item", "staydown_match", "work_match", "zone_suspension", "zone_termination"]
+    zone_id: int | None
+    url: str | None
+    notice_id: int | None
+    item_id: int | None
+    match_id: int | None
+    work_id: int | None
+    since: datetime
+    statement_puid: str
+    decision_ground: str
+    legal_ground: str | None
+    explanation: str | None
+    facts: str
+    automated: bool
+    contest: list[ContestRoute]
+
+
+class RestrictionPage(BaseModel):
+    restrictions: list[RestrictionRead]
+    total: int
+    page: int
+    per_page: int

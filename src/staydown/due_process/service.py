@@ -58,6 +58,8 @@ from staydown.due_process.reasons import (
     read,
     reverse_statements,
 )
+from staydown.due_process.restrictions import in_force as restrictions_in_force
+from staydown.due_process.restrictions import restriction_read
 from staydown.due_process.retention import erase_counter_notice_contacts, erase_customer
 from staydown.due_process.schemas import (
     CounterNoticeCreate,
@@ -92,6 +94,8 @@ __all__ = [
     "read",
     "read_award",
     "record_award",
+    "restriction_read",
+    "restrictions_in_force",
     "reverse_statements",
     "standing",
     "unfounded_count",

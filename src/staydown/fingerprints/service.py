@@ -963,6 +963,22 @@ def get_match(session: Session, match_id: int) -> StaydownMatch | None:
     return session.get(StaydownMatch, match_id)
 
 
+def match_in_force(session: Session, *, zone_id: int | None, url: str | None) -> StaydownMatch | None:
+    """The latest match whose block is in force for ``url`` on ``zone_id``, if any."""
+    if zone_id is None or url is None:
+        return None
+    return session.scalar(
+        select(StaydownMatch)
+        .where(
+            StaydownMatch.zone_id == zone_id,
+            StaydownMatch.url == url,
+            StaydownMatch.status.in_((MatchStatus.blocked, MatchStatus.confirmed)),
+        )
+        .order_by(StaydownMatch.id.desc())
+        .limit(1)
+    )
+
+
 def list_matches(
     session: Session,
     *,

@@ -161,7 +161,7 @@ async def import_hashes(
         raise _error(exc) from exc
 
 
-@router.get("/{work_id:int}", response_model=WorkRead)
+@router.get("/{work_id}", response_model=WorkRead)
 def read_work(work_id: int, who: Reading, session: Reader) -> WorkRead:
     """A work with its reference images, bank entries and the copies found of it."""
     work = service.get(session, work_id)
