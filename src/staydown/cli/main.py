@@ -17,6 +17,7 @@ import uvloop
 from rich.console import Console
 
 from staydown import assembly
+from staydown.cli.mail import mail_app
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
@@ -37,6 +38,7 @@ app.add_typer(timers_app, name="timers")
 app.add_typer(retention_app, name="retention")
 app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
+app.add_typer(mail_app, name="mail")
 
 console = Console(stderr=True)
 
@@ -528,10 +530,14 @@ def up(
     api_port: Annotated[int, typer.Option(help="API and desk port (0 picks a free one).")] = 8080,
     edge_port: Annotated[int, typer.Option(help="Edge port (0 picks a free one).")] = 8000,
     edge_workers: Annotated[int, typer.Option(help="Edge worker processes.", min=1)] = 1,
+    smtp_port: Annotated[
+        int, typer.Option(help="SMTP port of the mail intake (0 picks a free one).", min=0, max=65535)
+    ] = 2525,
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
+    """Run the control plane (API, timers, outbox, mail intake) on the embedded database, and the demo
+    with --demo."""
     from staydown.cli.serve import serve
 
     settings = load_settings(data_dir)
@@ -545,6 +551,7 @@ def up(
                 api_port=api_port,
                 edge_port=edge_port,
                 edge_workers=edge_workers,
+                smtp_port=smtp_port,
                 metrics_port=metrics_port,
                 demo=demo,
             )

@@ -25,6 +25,7 @@ from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, WorkersCollector, reuseport_socket, start_workers
 from staydown.edge.workers import Supervisor
+from staydown.inbound import smtp
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
 from staydown.worker import build as build_worker
@@ -174,6 +175,14 @@ async def serve_api(
         sock.close()
 
 
+async def start_mail(database: Database, settings: Settings, *, host: str, port: int) -> asyncio.Server:
+    """Receive mail on ``host:port`` (0 picks a free one); the worker reads what arrives."""
+    sock = smtp.listening_socket(host, port)
+    mail = await smtp.start(database, settings, sock)
+    console.print("smtp      {}:{}  (mail intake)".format(*sock.getsockname()[:2]))
+    return mail
+
+
 async def serve(
     settings: Settings,
     *,
@@ -181,12 +190,13 @@ async def serve(
     api_port: int,
     edge_port: int = 8000,
     edge_workers: int = 1,
+    smtp_port: int = 2525,
     metrics_port: int | None = None,
     demo: bool,
 ) -> None:
     """Run the single box until interrupted: migrate (under the release lock), then the API, a
-    worker and an edge, and with ``demo`` the demo origin and its customers; metrics (the API's and
-    the edge workers') on a listener of their own."""
+    worker, the SMTP mail intake and an edge, and with ``demo`` the demo origin and its customers;
+    metrics (the API's and the edge workers') on a listener of their own."""
     assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
@@ -212,6 +222,7 @@ async def serve(
     origins: list[Any] = []
     supervisor: Supervisor | None = None
     metrics: MetricsListener | None = None
+    mail = await start_mail(database, settings, host=host, port=smtp_port)
     try:
         if not await _started(server, tasks[0]):
             return
@@ -248,6 +259,7 @@ async def serve(
                 guard=guard,
             )
             document["metrics"] = metrics.url
+            document["smtp"] = "{}:{}".format(*mail.sockets[0].getsockname()[:2])
             path = settings.data_dir / "demo.json"
             write_json_atomically(path, document)
             console.print(f"demo      {path}")
@@ -258,6 +270,7 @@ async def serve(
     finally:
         server.should_exit = True
         stop.set()
+        mail.close()
         for task in tasks[1:]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
