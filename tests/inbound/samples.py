@@ -98,7 +98,9 @@ def message(
     return mail.as_bytes()
 
 
-def with_attachment(body: str, data: bytes, filename: str, mime: str, *, message_id: str | None = None) -> bytes:
+def with_attachment(
+    body: str, data: bytes, filename: str, mime: str, *, message_id: str | None = None
+) -> bytes:
     mail = EmailMessage()
     mail["From"] = "Rights Agent <agent@rights.example>"
     mail["To"] = "abuse@staydown.invalid"
@@ -126,7 +128,9 @@ def xarf(*, report_id: str = "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10", url: str | 
     }
     if url:
         report["infringing_url"] = url
-    body = "This is an X-ARF report of copyright infringement.\n\n" + STATEMENTS + "\nSincerely,\nRights Agent\n"
+    body = (
+        "This is an X-ARF report of copyright infringement.\n\n" + STATEMENTS + "\nSincerely,\nRights Agent\n"
+    )
     return with_attachment(body, json.dumps(report).encode(), "report.json", "application/json")
 
 

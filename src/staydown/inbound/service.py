@@ -81,6 +81,11 @@ def _body_of(raw: bytes) -> bytes:
 # --- storing ------------------------------------------------------------------------------------
 
 
+def _address_of(header: str) -> str | None:
+    address = parseaddr(header)[1].strip().lower() or header.strip()
+    return address[:320] or None
+
+
 def receive(
     database: Database,
     raw: bytes,
@@ -105,7 +110,7 @@ def receive(
         via=via[:16],
         envelope_from=(envelope_from or "")[:320] or None,
         recipients=[r[:320] for r in recipients[:100]],
-        from_address=header_text(headers.get("from"), problems)[:320] or None,
+        from_address=_address_of(header_text(headers.get("from"), problems)),
         subject=header_text(headers.get("subject"), problems)[:500] or None,
         message_id=message_id,
         sha256=hashlib.sha256(raw).hexdigest(),
@@ -285,10 +290,10 @@ def _duplicate_of(session: Session, row: InboundMessage) -> tuple[int, str] | No
     ).first()
     if earlier is None:
         return None
-    if row.external_id and earlier.external_id == row.external_id and earlier.format == row.format:
-        how = f"the same {letters.reference(row)}"
-    elif row.message_id and earlier.message_id == row.message_id:
+    if row.message_id and earlier.message_id == row.message_id:
         how = f"the same Message-ID {row.message_id}"
+    elif row.external_id and earlier.external_id == row.external_id and earlier.format == row.format:
+        how = f"the same {letters.reference(row)}"
     else:
         how = "the same content"
     into = f" (notice #{earlier.notice_id})" if earlier.notice_id else ""

@@ -7,6 +7,7 @@ message no format reads, or one that cannot be read at all, still gets an outcom
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from staydown.inbound.parsers import acns, csv, message, text, xarf
@@ -58,12 +59,16 @@ def classify(raw: bytes, limits: Limits | None = None) -> tuple[MailView, Parsed
             Outcome.not_applicable,
             "an automatic reply or delivery report (RFC 3834): recorded, not answered",
         )
+    archives = [a.filename for a in view.attachments if a.filename.lower().endswith(_ARCHIVES)]
+    unopened = f"archives are not opened ({', '.join(archives[:5])})" if archives else ""
     for module in FORMATS:
         if module.detect(view):
-            return view, module.parse(view, limits)
-    archives = [a.filename for a in view.attachments if a.filename.lower().endswith(_ARCHIVES)]
+            parsed = module.parse(view, limits)
+            if unopened and parsed.outcome is Outcome.triage:
+                parsed = replace(parsed, reason=f"{parsed.reason}; {unopened}")
+            return view, parsed
     if archives:
-        reason = f"archives are not opened ({', '.join(archives[:5])}); a person will read the message"
+        reason = f"{unopened}; a person will read the message"
     elif view.attachments:
         reason = "the message holds only attachments no format reads; a person will read it"
     else:

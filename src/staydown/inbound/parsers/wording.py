@@ -22,12 +22,20 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
 
 def _trim(url: str) -> str:
-    while url:
-        last = url[-1]
-        if last in _TRAILING or (last in _CLOSERS and url.count(_CLOSERS[last]) < url.count(last)):
-            url = url[:-1]
+    """Drop the punctuation a sentence puts after a URL, and closing brackets it did not open."""
+    opened = {mark: url.count(mark) for mark in _CLOSERS.values()}
+    closed = {mark: url.count(mark) for mark in _CLOSERS}
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in _TRAILING:
+            end -= 1
+        elif last in _CLOSERS and opened[_CLOSERS[last]] < closed[last]:
+            closed[last] -= 1
+            end -= 1
         else:
             break
+    url = url[:end]
     if url[:4].lower() == "hxxp":  # defanged by the sender
         url = "http" + url[4:]
     return url
