@@ -9,6 +9,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import SMTP, compat32
 from email.utils import make_msgid
 
 STATEMENTS = (
@@ -95,7 +96,7 @@ def message(
     mail["Subject"] = subject
     mail["Message-ID"] = message_id or make_msgid(domain="studios.example")
     mail.set_content(body, charset=charset)
-    return mail.as_bytes()
+    return mail.as_bytes(policy=SMTP)
 
 
 def with_attachment(
@@ -109,7 +110,7 @@ def with_attachment(
     mail.set_content(body)
     maintype, subtype = mime.split("/")
     mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return mail.as_bytes()
+    return mail.as_bytes(policy=SMTP)
 
 
 def xarf(*, report_id: str = "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10", url: str | None = None) -> bytes:
@@ -161,9 +162,9 @@ def japanese(urls: str, *, charset: str) -> bytes:
     text = JAPANESE.format(urls=urls)
     part = MIMEText(text, "plain", charset)
     outer = MIMEMultipart()
-    outer["From"] = str(Header("山田 太郎", charset)) + " <yamada@publisher.example.jp>"
+    outer["From"] = Header("山田 太郎", charset).encode() + " <yamada@publisher.example.jp>"
     outer["To"] = "abuse@staydown.invalid"
     outer["Subject"] = Header("著作権侵害の申出", charset).encode()
     outer["Message-ID"] = make_msgid(domain="publisher.example.jp")
     outer.attach(part)
-    return outer.as_bytes()
+    return outer.as_bytes(policy=compat32.clone(linesep="\r\n"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import ssl
@@ -122,6 +123,8 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Receive notices over SMTP (or LMTP): each message is stored before it is acknowledged."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s mail %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command lines
     settings = _settings(data_dir)
     database = _open_or_exit(settings)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a service manager's stop ends it as Ctrl-C

@@ -93,7 +93,8 @@ def fetch(
         client.login(mailbox.user, mailbox.password)
         _check(client.select(_quoted(mailbox.mailbox)), f"selecting {mailbox.mailbox}")
         client.create(_quoted(move_to))  # fails harmlessly when it exists
-        can_move = "MOVE" in client.capabilities
+        listed = _check(client.capability(), "asking for capabilities")  # they grow after login
+        can_move = b"MOVE" in (listed[0] or b"").upper().split() if listed else False
         data = _check(client.uid("SEARCH", "ALL"), "searching")
         uids = (data[0] or b"").decode("ascii").split() if data and isinstance(data[0], bytes) else []
         for uid in uids[:limit]:
