@@ -231,7 +231,17 @@ def test_acknowledged_notice_survives_a_crash(data_dir: Path, api_process: tuple
 
 def test_up_demo_serves_the_contract(data_dir: Path) -> None:
     process = Process(
-        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", data_dir=data_dir
+        "up",
+        "--demo",
+        "--api-port",
+        "0",
+        "--edge-port",
+        "0",
+        "--smtp-port",
+        "0",
+        "--edge-workers",
+        "2",
+        data_dir=data_dir,
     )
     try:
         deadline = time.monotonic() + 90

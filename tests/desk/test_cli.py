@@ -91,7 +91,9 @@ def test_users_create_reads_the_password_from_stdin_or_a_file(data_dir: Path) ->
 
 
 def test_up_demo_lists_and_serves_the_desk(data_dir: Path) -> None:
-    process = Process("up", "--demo", "--api-port", "0", "--edge-port", "0", data_dir=data_dir)
+    process = Process(
+        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--smtp-port", "0", data_dir=data_dir
+    )
     try:
         deadline = time.monotonic() + 90
         demo_file = data_dir / "demo.json"

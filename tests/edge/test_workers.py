@@ -160,7 +160,8 @@ def test_the_public_port_tells_no_metrics(start_edge: Callable[..., tuple[Staydo
 def test_edge_workers_end_when_up_is_killed(data_dir: Path) -> None:
     """``kill -9`` of ``staydown up``: its edge workers end with it."""
     up = Staydown(
-        "up", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", "--metrics-port", "0",
+        "up", "--api-port", "0", "--edge-port", "0", "--smtp-port", "0", "--edge-workers", "2",
+        "--metrics-port", "0",
         data_dir=data_dir,
     )  # fmt: skip
     try:
@@ -177,7 +178,18 @@ def test_edge_workers_end_when_up_is_killed(data_dir: Path) -> None:
 
 def test_stopping_up_stops_a_stuck_edge_worker(data_dir: Path) -> None:
     """SIGTERM to ``staydown up`` with an edge worker stuck: ``up`` exits and leaves no worker."""
-    up = Staydown("up", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", data_dir=data_dir)
+    up = Staydown(
+        "up",
+        "--api-port",
+        "0",
+        "--edge-port",
+        "0",
+        "--smtp-port",
+        "0",
+        "--edge-workers",
+        "2",
+        data_dir=data_dir,
+    )
     try:
         up.printed(r"ready; Ctrl-C to stop", timeout=90)
         workers = up.workers()
