@@ -1,5 +1,5 @@
 """The SMTP (or LMTP) receiver: an ``aiosmtpd`` server whose only work is to store each message and
-acknowledge it once stored. ``250`` is answered only after the message's transaction committed
+acknowledge it once stored. ``250`` is answered only after the transaction holding it committed
 (SQLite ``synchronous=FULL``, PostgreSQL's commit), so a message acknowledged survives a
 ``kill -9`` of this process; a message over ``mail_max_bytes`` gets ``552`` (the ``SIZE`` extension
 announces the bound), a database that cannot store gets ``451`` so the sender retries.
@@ -25,6 +25,43 @@ from staydown.types import Clock, system_clock
 log = logging.getLogger(__name__)
 
 
+class GroupCommit:
+    """Store the messages that arrive together in one transaction: each DATA waits for the commit
+    that includes it, and one disk flush serves every message of the group."""
+
+    def __init__(self, database: Database, clock: Clock, *, most: int = 200) -> None:
+        self.database, self.clock, self.most = database, clock, most
+        self.waiting: list[tuple[service.Arrival, asyncio.Future[int]]] = []
+        self.running = False
+
+    async def store(self, arrival: service.Arrival) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiting.append((arrival, future))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                group, self.waiting = self.waiting[: self.most], self.waiting[self.most :]
+                try:
+                    ids = await asyncio.to_thread(
+                        service.receive_many, self.database, [a for a, _f in group], now=self.clock()
+                    )
+                except Exception as exc:
+                    for _arrival, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_arrival, future), message_id in zip(group, ids, strict=True):
+                    if not future.done():
+                        future.set_result(message_id)
+        finally:
+            self.running = False
+
+
 class IntakeHandler:
     """aiosmtpd handler: store the message, then answer."""
 
@@ -37,24 +74,18 @@ class IntakeHandler:
         clock: Clock = system_clock,
         stored: Callable[[int], None] | None = None,
     ) -> None:
-        self.database, self.settings, self.via, self.clock = database, settings, via, clock
+        self.settings, self.via = settings, via
         self.stored = stored
+        self.commits = GroupCommit(database, clock)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", errors="surrogateescape")
         try:
-            message_id = await asyncio.to_thread(
-                service.receive,
-                self.database,
-                raw,
-                via=self.via,
-                now=self.clock(),
-                settings=self.settings,
-                envelope_from=envelope.mail_from,
-                recipients=list(envelope.rcpt_tos),
-            )
+            service.check_size(len(raw), self.settings)
+            arrival = service.Arrival(raw, self.via, envelope.mail_from, tuple(envelope.rcpt_tos))
+            message_id = await self.commits.store(arrival)
         except service.TooLarge as exc:
             return f"552 5.3.4 {exc}"
         except SQLAlchemyError:
