@@ -489,6 +489,16 @@ def list_page(
     return rows, total
 
 
+def triage_queue(session: Session, *, page: int, per_page: int) -> tuple[Sequence[InboundMessage], int]:
+    """Messages in triage no one has answered yet, newest first."""
+    return list_page(session, status=InboundStatus.triage, page=page, per_page=per_page, unanswered=True)
+
+
+def is_open(message: InboundMessage) -> bool:
+    """Whether a person may still take the message up (in triage, unanswered)."""
+    return message.status is InboundStatus.triage and message.answered_at is None
+
+
 def _triaged(session: Session, message_id: int) -> InboundMessage:
     row = session.get(InboundMessage, message_id, with_for_update=True)
     if row is None:

@@ -28,11 +28,6 @@ def parse(view: MailView, limits: Limits) -> Parsed:
             Outcome.refused,
             f"the letter names more than {limits.max_urls} URLs; send them as several notices or a CSV",
         )
-    if not found.valid:
-        reason = "the letter names no URL, so nothing can be located; a person will read it"
-        if found.skipped:
-            reason = f"the letter names no valid http(s) URL ({len(found.skipped)} could not be read)"
-        return Parsed(FORMAT, Outcome.triage, reason, skipped_urls=found.skipped)
     works = wording.works_of(letter)
     said = wording.statements(letter)
     who = wording.contact(view, letter)
@@ -53,4 +48,10 @@ def parse(view: MailView, limits: Limits) -> Parsed:
         authorized=said.authorized,
         signature=wording.signature_of(letter),
     )
+    if not found.valid:
+        # What was read still fills the form of the person who takes the letter up.
+        reason = "the letter names no URL, so nothing can be located; a person will read it"
+        if found.skipped:
+            reason = f"the letter names no valid http(s) URL ({len(found.skipped)} could not be read)"
+        return Parsed(FORMAT, Outcome.triage, reason, draft=draft, skipped_urls=found.skipped)
     return Parsed(FORMAT, Outcome.notice, None, draft=draft, skipped_urls=found.skipped)
