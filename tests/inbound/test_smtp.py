@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import smtplib
+import socket
 from pathlib import Path
 
 import pytest
@@ -96,12 +97,22 @@ def test_lmtp(data_dir: Path) -> None:
             assert client.sendmail("xarf@rights.example", ["abuse@staydown.invalid"], raw) == {}
         finally:
             client.quit()
-        eventually(
-            lambda: _statuses(data_dir)[:1] == [(InboundStatus.notice, 1, samples_report_id())], "unread"
-        )
+        report_id = "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10"
+        eventually(lambda: _statuses(data_dir)[:1] == [(InboundStatus.notice, 1, report_id)], "unread")
+        # RFC 2033: after DATA, one reply per accepted recipient.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            reader = sock.makefile("rb")
+            reader.readline()
+            commands = [b"LHLO test", b"MAIL FROM:<a@rights.example>", b"RCPT TO:<abuse@x.example>"]
+            for command in [*commands, b"RCPT TO:<dmca@x.example>", b"DATA"]:
+                sock.sendall(command + b"\r\n")
+                line = reader.readline()
+                while line[3:4] == b"-":
+                    line = reader.readline()
+            sock.sendall(samples.message(f"Remove http://manga.demo.test/{port}.jpg") + b".\r\n")
+            replies = [reader.readline(), reader.readline()]
+            assert all(r.startswith(b"250 ") for r in replies), replies
+            assert replies[0] == replies[1]  # both recipients' replies name the one stored message
+            reader.close()
     finally:
         _stop(server)
-
-
-def samples_report_id() -> str:
-    return "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10"

@@ -87,13 +87,18 @@ class IntakeHandler:
             arrival = service.Arrival(raw, self.via, envelope.mail_from, tuple(envelope.rcpt_tos))
             message_id = await self.commits.store(arrival)
         except service.TooLarge as exc:
-            return f"552 5.3.4 {exc}"
+            return self._reply(f"552 5.3.4 {exc}", envelope)
         except SQLAlchemyError:
             log.exception("could not store a received message")
-            return "451 4.3.0 the message could not be stored now; try again later"
+            return self._reply("451 4.3.0 the message could not be stored now; try again later", envelope)
         if self.stored is not None:
             self.stored(message_id)
-        return f"250 2.0.0 stored as inbound message {message_id}"
+        return self._reply(f"250 2.0.0 stored as inbound message {message_id}", envelope)
+
+    def _reply(self, status: str, envelope: Envelope) -> str:
+        if self.via == "lmtp":  # RFC 2033 4.2: one reply per recipient (all for the one stored copy)
+            return "\r\n".join([status] * max(1, len(envelope.rcpt_tos)))
+        return status
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
