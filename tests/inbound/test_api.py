@@ -180,3 +180,12 @@ def test_bound_trusted_sender_is_trusted_only_when_its_from_is_authenticated(mai
         + samples.message(letter),
     )
     assert mail_api.as_("agent").get(f"/v1/notices/{other.json()['notice_id']}").json()["trusted"] is False
+
+
+def test_a_letter_of_ten_thousand_urls_becomes_one_notice(mail_api: Api) -> None:
+    urls = "\n".join(f"http://manga.demo.test/p/{n}.jpg" for n in range(10_000))
+    r = post(mail_api, samples.message(samples.ENGLISH.format(urls=urls)))
+    message = r.json()
+    assert message["status"] == "notice", message
+    notice = mail_api.as_("agent").get(f"/v1/notices/{message['notice_id']}").json()
+    assert notice["item_count"] == 10_000 and notice["missing_elements"] == []
