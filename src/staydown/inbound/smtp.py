@@ -33,13 +33,14 @@ class GroupCommit:
         self.database, self.clock, self.most = database, clock, most
         self.waiting: list[tuple[service.Arrival, asyncio.Future[int]]] = []
         self.running = False
+        self.drainer: asyncio.Task[None] | None = None  # held, so the loop cannot drop it midway
 
     async def store(self, arrival: service.Arrival) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.waiting.append((arrival, future))
         if not self.running:
             self.running = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self.drainer = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
