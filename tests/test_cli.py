@@ -234,8 +234,8 @@ def test_acknowledged_notice_survives_a_crash(data_dir: Path, api_process: tuple
 
 def test_up_demo_serves_the_contract(data_dir: Path) -> None:
     process = Process(
-        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2", "--edge-tls-port", "0",
-        data_dir=data_dir,
+        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-workers", "2",
+        "--edge-tls-port", "0", "--smtp-port", "0", data_dir=data_dir,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 90

@@ -159,6 +159,17 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_timeout_seconds: float = 10.0
     webhook_timeout_seconds: float = 5.0
+
+    # Mail intake (inbound/): a message larger than this is refused (SMTP 552) and never stored;
+    # nesting and parts are bounded; the name the SMTP receiver greets with. A sender's address bound
+    # to a trusted key gets trusted treatment only when an Authentication-Results field added by the
+    # server named here (your MTA's authserv-id) says DMARC or DKIM passed for the From domain.
+    mail_max_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    mail_max_depth: int = Field(4, ge=1, le=20)
+    mail_max_parts: int = Field(200, ge=1, le=10_000)
+    mail_hostname: str = "localhost"
+    mail_trust_authserv_id: str | None = None
+    mail_processing_attempts: int = Field(5, ge=1)
     webhook_secret: str | None = None
 
     edge_cache_bytes: int = Field(512 * 1024 * 1024, ge=1024 * 1024)

@@ -54,6 +54,7 @@ class Role(enum.StrEnum):
     submitter = "submitter"
     customer = "customer"
     edge = "edge"
+    mail_gateway = "mail_gateway"  # a mail server handing received messages to POST /v1/inbound
 
 
 class VerificationLevel(enum.StrEnum):

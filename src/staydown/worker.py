@@ -1,6 +1,6 @@
 """Assemble the worker: which step each timer kind runs, which transports send the outbox, the
-stay-down captures and the ACME certificate orders. The loop itself, and how work is claimed, live
-in ``enforcement.worker``.
+received mail it reads into notices, the stay-down captures and the ACME certificate orders. The
+loop itself, and how work is claimed, live in ``enforcement.worker``.
 
 ``staydown worker`` runs it alone (as many as the operator wants); ``staydown up`` runs it beside
 the API; ``staydown timers run --as-of`` runs the timers due by one instant and exits.
@@ -23,6 +23,7 @@ from staydown.enforcement.models import Channel, Timer
 from staydown.enforcement.transport import SmtpTransport, Transport, WebhookTransport
 from staydown.enforcement.worker import Claims, TimerHandler, Worker
 from staydown.fingerprints import service as fingerprints
+from staydown.inbound import service as inbound
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices import service as notices
 from staydown.types import Clock, system_clock
@@ -104,6 +105,9 @@ def build(
             database, now=now, settings=settings, guard=guard, claimant=claim.claimant
         )
 
+    def mail(database: Database, now: datetime) -> int:
+        return inbound.process_due(database, now=now, settings=settings, claimant=claim.claimant)
+
     retention_due: list[datetime] = []
 
     def retention_job(database: Database, now: datetime) -> int:
@@ -122,7 +126,7 @@ def build(
         database,
         timer_handlers(settings),
         transports(settings),
-        jobs=[retention_job, captures, certificate_orders],
+        jobs=[retention_job, mail, captures, certificate_orders],
         claim=claim,
         clock=clock,
     )

@@ -83,7 +83,7 @@ def test_up_serves_api_and_edge_metrics_on_its_metrics_port(tmp_path: Path) -> N
     """``staydown up``: one loopback listener carries the control plane's metrics and every edge
     worker's; neither the API's port nor the edge's answers them."""
     up = Staydown(
-        "up", "--api-port", "0", "--edge-port", "0", "--edge-tls-port", "0",
+        "up", "--api-port", "0", "--edge-port", "0", "--edge-tls-port", "0", "--smtp-port", "0",
         "--edge-workers", "2", "--metrics-port", "0",
         data_dir=tmp_path,
     )  # fmt: skip

@@ -92,7 +92,17 @@ def test_users_create_reads_the_password_from_stdin_or_a_file(data_dir: Path) ->
 
 def test_up_demo_lists_and_serves_the_desk(data_dir: Path) -> None:
     process = Process(
-        "up", "--demo", "--api-port", "0", "--edge-port", "0", "--edge-tls-port", "0", data_dir=data_dir
+        "up",
+        "--demo",
+        "--api-port",
+        "0",
+        "--edge-port",
+        "0",
+        "--edge-tls-port",
+        "0",
+        "--smtp-port",
+        "0",
+        data_dir=data_dir,
     )
     try:
         deadline = time.monotonic() + 90

@@ -160,7 +160,7 @@ def test_the_public_port_tells_no_metrics(start_edge: Callable[..., tuple[Staydo
 def test_edge_workers_end_when_up_is_killed(data_dir: Path) -> None:
     """``kill -9`` of ``staydown up``: its edge workers end with it."""
     up = Staydown(
-        "up", "--api-port", "0", "--edge-port", "0", "--edge-tls-port", "0",
+        "up", "--api-port", "0", "--edge-port", "0", "--edge-tls-port", "0", "--smtp-port", "0",
         "--edge-workers", "2", "--metrics-port", "0",
         data_dir=data_dir,
     )  # fmt: skip
@@ -185,6 +185,8 @@ def test_stopping_up_stops_a_stuck_edge_worker(data_dir: Path) -> None:
         "--edge-port",
         "0",
         "--edge-tls-port",
+        "0",
+        "--smtp-port",
         "0",
         "--edge-workers",
         "2",

@@ -33,6 +33,7 @@ from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
 from staydown.enforcement.snapshot import Snapshots
 from staydown.fingerprints.api import router as staydown_router
+from staydown.inbound.api import router as inbound_router
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
@@ -205,6 +206,7 @@ def create_app(
     app.include_router(staydown_router)
     app.include_router(works_router)
     app.include_router(certificates_router)
+    app.include_router(inbound_router)
 
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:

@@ -19,6 +19,7 @@ import uvloop
 from rich.console import Console
 
 from staydown import assembly
+from staydown.cli.mail import mail_app
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
@@ -46,6 +47,7 @@ app.add_typer(timers_app, name="timers")
 app.add_typer(retention_app, name="retention")
 app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
+app.add_typer(mail_app, name="mail")
 
 console = Console(stderr=True)
 
@@ -611,10 +613,14 @@ def up(
         int,
         typer.Option(help="Edge HTTPS port (0 picks a free one).", min=0, max=65535),
     ] = 8443,
+    smtp_port: Annotated[
+        int, typer.Option(help="SMTP port of the mail intake (0 picks a free one).", min=0, max=65535)
+    ] = 2525,
     metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the control plane (API, timers, outbox) on the embedded database, and the demo with --demo."""
+    """Run the control plane (API, timers, outbox, mail intake) on the embedded database, and the demo
+    with --demo."""
     from staydown.cli.serve import serve
 
     require_free_ports(
@@ -623,6 +629,7 @@ def up(
             "--api-port": api_port,
             "--edge-port": edge_port,
             "--edge-tls-port": edge_tls_port,
+            "--smtp-port": smtp_port,
             "--metrics-port": metrics_port,
         },
     )
@@ -638,6 +645,7 @@ def up(
                 edge_port=edge_port,
                 edge_workers=edge_workers,
                 edge_tls_port=edge_tls_port,
+                smtp_port=smtp_port,
                 metrics_port=metrics_port,
                 demo=demo,
             )

@@ -25,6 +25,7 @@ from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, WorkersCollector, reuseport_socket, start_workers
 from staydown.edge.workers import Supervisor
+from staydown.inbound import smtp
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
 from staydown.worker import build as build_worker
@@ -185,6 +186,44 @@ async def serve_api(
         sock.close()
 
 
+async def start_mail(database: Database, settings: Settings, *, host: str, port: int) -> asyncio.Server:
+    """Receive mail on ``host:port`` (0 picks a free one); the worker reads what arrives."""
+    sock = smtp.listening_socket(host, port)
+    mail = await smtp.start(database, settings, sock)
+    console.print("smtp      {}:{}  (mail intake)".format(*sock.getsockname()[:2]))
+    return mail
+
+
+async def _demo(
+    database: Database,
+    settings: Settings,
+    guard: OriginGuard,
+    *,
+    api_url: str,
+    edge_url: str,
+    **listening: str,
+) -> list[Any]:
+    """Seed the demo and write ``demo.json`` (with where everything listens); return its origins."""
+    from staydown.demo.seed import seed_demo
+
+    document, origins = await asyncio.to_thread(
+        seed_demo,
+        database,
+        settings,
+        api_url=api_url,
+        edge_url=edge_url,
+        desk_url=f"{api_url}/desk/",
+        guard=guard,
+    )
+    document.update(listening)
+    path = settings.data_dir / "demo.json"
+    write_json_atomically(path, document)
+    console.print(f"demo      {path}")
+    for hostname, zone in document["zones"].items():
+        console.print(f"  zone {hostname}: {len(zone['assets'])} assets")
+    return origins
+
+
 async def serve(
     settings: Settings,
     *,
@@ -193,12 +232,13 @@ async def serve(
     edge_port: int = 8000,
     edge_workers: int = 1,
     edge_tls_port: int | None = None,
+    smtp_port: int = 2525,
     metrics_port: int | None = None,
     demo: bool,
 ) -> None:
     """Run the single box until interrupted: migrate (under the release lock), then the API, a
-    worker and an edge, and with ``demo`` the demo origin and its customers; metrics (the API's and
-    the edge workers') on a listener of their own."""
+    worker, the SMTP mail intake and an edge, and with ``demo`` the demo origin and its customers;
+    metrics (the API's and the edge workers') on a listener of their own."""
     assembly.install()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
@@ -224,6 +264,7 @@ async def serve(
     origins: list[Any] = []
     supervisor: Supervisor | None = None
     metrics: MetricsListener | None = None
+    mail = await start_mail(database, settings, host=host, port=smtp_port)
     try:
         if not await _started(server, tasks[0]):
             return
@@ -254,30 +295,18 @@ async def serve(
             f"edge tls  {edge_tls}" if edge_tls else "edge tls  off (--edge-tls-port to serve HTTPS)"
         )
         if demo:
-            from staydown.demo.seed import seed_demo
-
-            document, origins = await asyncio.to_thread(
-                seed_demo,
-                database,
-                settings,
-                api_url=api_url,
-                edge_url=edge_url,
-                desk_url=f"{api_url}/desk/",
-                guard=guard,
-            )
-            document["metrics"] = metrics.url
-            if edge_tls is not None:
-                document["edge_tls"] = edge_tls
-            path = settings.data_dir / "demo.json"
-            write_json_atomically(path, document)
-            console.print(f"demo      {path}")
-            for hostname, zone in document["zones"].items():
-                console.print(f"  zone {hostname}: {len(zone['assets'])} assets")
+            listening = {
+                "metrics": metrics.url,
+                "smtp": "{}:{}".format(*mail.sockets[0].getsockname()[:2]),
+                **({"edge_tls": edge_tls} if edge_tls is not None else {}),
+            }
+            origins = await _demo(database, settings, guard, api_url=api_url, edge_url=edge_url, **listening)
         console.print("ready; Ctrl-C to stop")
         await tasks[0]
     finally:
         server.should_exit = True
         stop.set()
+        mail.close()
         for task in tasks[1:]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

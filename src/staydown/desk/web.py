@@ -237,6 +237,7 @@ def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
     if staff:
         links += [
             (f"{PREFIX}/queue", "Review queue"),
+            (f"{PREFIX}/inbound", "Mail triage"),
             (f"{PREFIX}/notices", "All notices"),
             (f"{PREFIX}/board", "Repeat infringers"),
             (f"{PREFIX}/customers", "Customers"),

@@ -74,6 +74,9 @@ class SmtpTransport:
         email["Date"] = formatdate(message.created_at.timestamp(), usegmt=True)
         email["Message-ID"] = f"<{delivery_key(message)}@{_domain(self.sender)}>"
         email["Staydown-Outbox-Id"] = str(message.id)
+        replied = message.payload.get("in_reply_to")
+        if isinstance(replied, str) and replied.startswith("<") and "\n" not in replied:
+            email["In-Reply-To"] = email["References"] = replied  # the answered message, for threading
         email.set_content(message.body)
         email.add_attachment(
             json.dumps(message.payload, indent=2, default=str).encode(),

@@ -1,0 +1,584 @@
+"""The mail intake's public functions: store a message, read it into a notice (or a status), list
+and answer what came in, bind senders to API keys.
+
+Storing is its own short transaction that commits before the message is acknowledged (SMTP 250,
+a pipe's exit 0, an IMAP move, an HTTP 202), so an acknowledged message is never lost. Reading is
+a job claimed with a lease (``db.claims``), as the worker claims its other work: a process that
+dies between the two leaves the message ``pending`` for the next one. A message that keeps failing
+to be read goes to a person (``triage``) with the error; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from staydown.accounts import service as accounts
+from staydown.audit import service as audit
+from staydown.config import Settings
+from staydown.db import claims
+from staydown.db.engine import Database
+from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Channel
+from staydown.inbound import letters
+from staydown.inbound.models import InboundMessage, InboundStatus, MailSender
+from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, classify
+from staydown.inbound.parsers.message import authentication_results, header_text
+from staydown.notices import service as notices
+from staydown.notices.schemas import NoticeCreate
+from staydown.types import Role
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+_LEASE = timedelta(seconds=120)  # reading one message takes milliseconds; a batch well under this
+
+
+class TooLarge(Exception):
+    """A message over the size limit: refused before anything is stored (SMTP 552)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the message is {size} bytes, over the limit of {limit}")
+        self.size, self.limit = size, limit
+
+
+class InboundError(Exception):
+    """A request about a received message that cannot be carried out."""
+
+    def __init__(self, code: str, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.mail_max_depth,
+        max_parts=settings.mail_max_parts,
+        max_urls=settings.max_notice_items,
+        max_url_length=settings.max_url_length,
+    )
+
+
+def _body_of(raw: bytes) -> bytes:
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        cut = raw.find(separator)
+        if cut != -1:
+            return raw[cut + len(separator) :]
+    return b""
+
+
+# --- storing ------------------------------------------------------------------------------------
+
+
+def _address_of(header: str) -> str | None:
+    address = parseaddr(header)[1].strip().lower() or header.strip()
+    return address[:320] or None
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A message as it arrived, before it is stored: its bytes and its envelope."""
+
+    raw: bytes
+    via: str
+    envelope_from: str | None = None
+    recipients: tuple[str, ...] = ()
+
+
+def receive(
+    database: Database,
+    raw: bytes,
+    *,
+    via: str,
+    now: datetime,
+    settings: Settings,
+    envelope_from: str | None = None,
+    recipients: Sequence[str] = (),
+) -> int:
+    """Store a message raw with its SHA-256 and an audit entry, and commit; return its id.
+
+    Raise :class:`TooLarge` over ``mail_max_bytes`` (nothing is stored then)."""
+    check_size(len(raw), settings)
+    arrival = Arrival(raw, via, envelope_from, tuple(recipients))
+    return receive_many(database, [arrival], now=now)[0]
+
+
+def check_size(size: int, settings: Settings) -> None:
+    """Raise :class:`TooLarge` for a message over ``mail_max_bytes``."""
+    if size > settings.mail_max_bytes:
+        raise TooLarge(size, settings.mail_max_bytes)
+
+
+def _row(arrival: Arrival, now: datetime) -> InboundMessage:
+    raw = arrival.raw
+    problems: list[str] = []
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    body = _body_of(raw).strip()
+    return InboundMessage(
+        received_at=now,
+        via=arrival.via[:16],
+        envelope_from=(arrival.envelope_from or "")[:320] or None,
+        recipients=[r[:320] for r in arrival.recipients[:100]],
+        from_address=_address_of(header_text(headers.get("from"), problems)),
+        subject=header_text(headers.get("subject"), problems)[:500] or None,
+        message_id=header_text(headers.get("message-id"), problems)[:500] or None,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        content_sha256=hashlib.sha256(body).hexdigest() if body else "",
+        size=len(raw),
+        raw=raw,
+        status=InboundStatus.pending,
+        extracted={},
+        attempts=0,
+    )
+
+
+def receive_many(database: Database, arrivals: Sequence[Arrival], *, now: datetime) -> list[int]:
+    """Store messages (already checked for size) in one transaction, and commit; return their ids.
+
+    A receiver that takes many messages at once commits them together (one disk flush for all),
+    and acknowledges none before the commit."""
+    rows = [_row(arrival, now) for arrival in arrivals]
+    with database.writer() as session:
+        session.add_all(rows)
+        session.flush()
+        for row in rows:
+            audit.record(
+                session,
+                at=now,
+                actor=f"mail:{row.via}",
+                action="inbound.received",
+                entity=("inbound", row.id),
+                data={"sha256": row.sha256, "size": row.size, "via": row.via, "message_id": row.message_id},
+            )
+        session.commit()
+        return [row.id for row in rows]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def process_due(
+    database: Database, *, now: datetime, settings: Settings, claimant: str, limit: int = BATCH
+) -> int:
+    """Claim the pending messages no one holds and read each; return how many were read."""
+    done = 0
+    while True:
+        rows = claims.claim(
+            database,
+            InboundMessage,
+            due=InboundMessage.status == InboundStatus.pending,
+            order_by=[InboundMessage.received_at, InboundMessage.id],
+            now=now,
+            claimant=claimant,
+            lease=_LEASE,
+            limit=limit,
+        )
+        if not rows:
+            return done
+        done += process_batch(
+            database, [row.id for row in rows], now=now, settings=settings, claimant=claimant
+        )
+
+
+def process_batch(
+    database: Database, ids: Sequence[int], *, now: datetime, settings: Settings, claimant: str
+) -> int:
+    """Read claimed messages in one transaction (one commit for the batch); if any fails, read them
+    one by one instead, so one bad message neither holds up nor takes down the others."""
+    try:
+        with database.writer() as session:
+            done = 0
+            rows = session.scalars(
+                select(InboundMessage)
+                .where(InboundMessage.id.in_(ids))
+                .order_by(InboundMessage.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).all()
+            for row in rows:
+                if row.status is not InboundStatus.pending or row.claimed_by != claimant:
+                    continue
+                _read(session, row, now=now, settings=settings)
+                row.lease_until = None
+                done += 1
+            session.commit()
+            return done
+    except Exception:
+        log.warning("a batch of %d received messages failed; reading them one by one", len(ids))
+    return sum(
+        process(database, message_id, now=now, settings=settings, claimant=claimant) for message_id in ids
+    )
+
+
+def process_one(database: Database, message_id: int, *, now: datetime, settings: Settings) -> InboundStatus:
+    """Claim and read one stored message now (a pipe delivery, a gateway's POST); return its status.
+
+    A message another process holds is left to it (``pending`` is returned)."""
+    claimant = claims.claimant_name()
+    rows = claims.claim(
+        database,
+        InboundMessage,
+        due=(InboundMessage.id == message_id) & (InboundMessage.status == InboundStatus.pending),
+        order_by=[InboundMessage.id],
+        now=now,
+        claimant=claimant,
+        lease=_LEASE,
+        limit=1,
+    )
+    if rows:
+        process(database, message_id, now=now, settings=settings, claimant=claimant)
+    with database.reader() as session:
+        status = session.scalar(select(InboundMessage.status).where(InboundMessage.id == message_id))
+    return status or InboundStatus.pending
+
+
+def process(database: Database, message_id: int, *, now: datetime, settings: Settings, claimant: str) -> int:
+    """Read one message this claimant holds, in one transaction; return 1 if it did."""
+    with database.writer() as session:
+        row = session.get(InboundMessage, message_id, with_for_update=True, populate_existing=True)
+        if row is None or row.status is not InboundStatus.pending or row.claimed_by != claimant:
+            return 0
+        try:
+            _read(session, row, now=now, settings=settings)
+            row.lease_until = None
+            session.commit()
+            return 1
+        except Exception as exc:
+            session.rollback()
+            log.exception("inbound message %s could not be read", message_id)
+            row = session.get(InboundMessage, message_id, with_for_update=True, populate_existing=True)
+            assert row is not None
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            row.lease_until = None
+            if row.attempts >= settings.mail_processing_attempts:
+                row.status = InboundStatus.triage
+                row.reason = (
+                    f"the message could not be read automatically ({type(exc).__name__}); a person will"
+                )
+                row.processed_at = now
+            session.commit()
+            return 1
+
+
+def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Settings) -> None:
+    view, parsed = classify(row.raw, limits_of(settings))
+    row.format = parsed.format
+    row.external_id = parsed.external_id
+    row.extracted = extracted(view, parsed)
+    row.processed_at = now
+    original = _duplicate_of(session, row)
+    notice_status: str | None = None
+    if original is not None:
+        row.status, row.duplicate_of_id, row.reason = InboundStatus.duplicate, original[0], original[1]
+    elif parsed.outcome is Outcome.notice and parsed.draft is not None:
+        by = _submitter(session, row, view, settings)
+        try:
+            notice = notices.submit(session, notice_create(parsed.draft), by=by, now=now, settings=settings)
+        except notices.NoticeError as exc:
+            row.status, row.reason = InboundStatus.refused, exc.message
+        else:
+            row.status, row.notice_id = InboundStatus.notice, notice.id
+            notice_status = notice.status.value
+            row.reason = (
+                f"missing elements: {', '.join(notice.missing_elements)}" if notice.missing_elements else None
+            )
+    else:
+        row.status, row.reason = InboundStatus(parsed.outcome.value), parsed.reason
+    audit.record(
+        session,
+        at=now,
+        actor="mail",
+        action="inbound.read",
+        entity=("inbound", row.id),
+        data={
+            "status": row.status.value,
+            "format": parsed.format.value,
+            "notice_id": row.notice_id,
+            "external_id": row.external_id,
+            "reason": row.reason,
+        },
+    )
+    recipient = view.reply_to or view.from_address
+    if view.auto_submitted or not recipient or recipient == settings.smtp_from.lower():
+        return  # no answer to a robot, to nobody, or to ourselves (mail loops)
+    answer = letters.receipt(row, provider=settings.provider_name, notice_status=notice_status)
+    _send(session, row, answer, recipient=recipient, kind=f"inbound_{row.status.value}", at=now)
+
+
+def _send(
+    session: Session, row: InboundMessage, answer: letters.Answer, *, recipient: str, kind: str, at: datetime
+) -> None:
+    enforcement.enqueue_message(
+        session,
+        at=at,
+        kind=kind,
+        channel=Channel.email,
+        recipient=recipient,
+        subject=answer.subject,
+        body=answer.body,
+        payload=answer.payload,
+        notice_id=row.notice_id,
+    )
+
+
+def _duplicate_of(session: Session, row: InboundMessage) -> tuple[int, str] | None:
+    """The earlier message this one repeats, and how: same Message-ID, sender's id, or content."""
+    same = [InboundMessage.sha256 == row.sha256]
+    if row.message_id:
+        same.append(InboundMessage.message_id == row.message_id)
+    if row.content_sha256:
+        same.append(InboundMessage.content_sha256 == row.content_sha256)
+    if row.external_id:
+        same.append((InboundMessage.external_id == row.external_id) & (InboundMessage.format == row.format))
+    # The first message with each value, found through that column's index (ids ascend with it);
+    # an OR of them, or a range on the id, would make the database scan every earlier message.
+    firsts = [
+        session.scalar(select(InboundMessage.id).where(way).order_by(InboundMessage.id).limit(1))
+        for way in same
+    ]
+    earliest = min((found for found in firsts if found is not None and found < row.id), default=None)
+    earlier = session.get(InboundMessage, earliest) if earliest is not None else None
+    if earlier is None:
+        return None
+    if row.message_id and earlier.message_id == row.message_id:
+        how = f"the same Message-ID {row.message_id}"
+    elif row.external_id and earlier.external_id == row.external_id and earlier.format == row.format:
+        how = f"the same {letters.reference(row)}"
+    else:
+        how = "the same content"
+    into = f" (notice #{earlier.notice_id})" if earlier.notice_id else ""
+    return earlier.id, f"{how} as inbound message #{earlier.id}{into}"
+
+
+def _authenticated(raw: bytes, address: str, authserv_id: str | None) -> bool:
+    """Whether our own MTA (``authserv_id``) recorded a DMARC or aligned DKIM pass for the From domain."""
+    if not authserv_id or "@" not in address:
+        return False
+    domain = address.rsplit("@", 1)[1]
+    for field in authentication_results(raw):
+        parts = [p.strip().lower() for p in field.split(";")]
+        if not parts or parts[0].split()[0:1] != [authserv_id.lower()]:
+            continue
+        for result in parts[1:]:
+            words = result.replace("\r", " ").replace("\n", " ").split()
+            if not words:
+                continue
+            if words[0] == "dmarc=pass" and f"header.from={domain}" in words:
+                return True
+            if words[0] == "dkim=pass" and (f"header.d={domain}" in words or f"header.i=@{domain}" in words):
+                return True
+        return False  # only the topmost field our server added counts
+    return False
+
+
+def _submitter(
+    session: Session, row: InboundMessage, view: MailView, settings: Settings
+) -> notices.Submitter:
+    address = view.from_address
+    binding = session.scalar(select(MailSender).where(MailSender.address == address)) if address else None
+    if binding is not None:
+        key = accounts.get_key(session, binding.key_id)
+        if key is not None and key.revoked_at is None and key.role in (Role.submitter, Role.agent):
+            trusted = key.trusted and _authenticated(row.raw, address, settings.mail_trust_authserv_id)
+            return notices.Submitter(key_id=key.id, trusted=trusted, actor=f"mail:{address}"[:64])
+    return notices.Submitter(key_id=None, trusted=False, actor=f"mail:{address or 'unknown'}"[:64])
+
+
+def _email_or_none(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return None
+    return value[:320]
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None
+
+
+def notice_create(draft: Draft) -> NoticeCreate:
+    """The notice a draft states, as the API would take it (so the same elements check applies)."""
+    works = [{"description": w[:20_000]} for w in draft.works[:10_000]]
+    items = [
+        {"url": url, "work": work if work is not None and work < len(works) else None}
+        for url, work in zip(draft.urls, draft.work_of_url, strict=True)
+    ]
+    return NoticeCreate.model_validate(
+        {
+            "regime": draft.regime,
+            "submitter": {
+                "name": _cut(draft.name, 300),
+                "email": _email_or_none(draft.email),
+                "address": _cut(draft.address, 2000),
+                "phone": _cut(draft.phone, 64),
+                "organization": _cut(draft.organization, 300),
+                "on_behalf_of": _cut(draft.on_behalf_of, 300),
+            },
+            "works": works,
+            "items": items,
+            "explanation": _cut(draft.explanation, 20_000),
+            "statements": {
+                "good_faith": draft.good_faith,
+                "accurate": draft.accurate,
+                "authorized": draft.authorized,
+            },
+            "signature": _cut(draft.signature, 300),
+        }
+    )
+
+
+def extracted(view: MailView, parsed: Parsed) -> dict[str, Any]:
+    """What was read from a message, kept for the desk's pre-filled form (URL list bounded)."""
+    document: dict[str, Any] = {
+        "from": view.from_address,
+        "from_name": view.from_name,
+        "problems": list(view.problems),
+        "skipped_urls": list(parsed.skipped_urls[:100]),
+        "details": parsed.details,
+        "text": view.body[:20_000],
+    }
+    if parsed.draft is not None:
+        draft = asdict(parsed.draft)
+        draft["url_count"] = len(parsed.draft.urls)
+        draft["urls"] = list(parsed.draft.urls[:1000])
+        draft["work_of_url"] = list(parsed.draft.work_of_url[:1000])
+        draft["regime"] = parsed.draft.regime.value
+        draft["works"] = list(parsed.draft.works[:100])
+        document["draft"] = draft
+    return document
+
+
+# --- agents and gateways --------------------------------------------------------------------------
+
+
+def get(session: Session, message_id: int) -> InboundMessage | None:
+    return session.get(InboundMessage, message_id)
+
+
+def list_page(
+    session: Session, *, status: InboundStatus | None, page: int, per_page: int, unanswered: bool = False
+) -> tuple[Sequence[InboundMessage], int]:
+    """Received messages, newest first, optionally of one status (and not yet answered)."""
+    conditions = []
+    if status is not None:
+        conditions.append(InboundMessage.status == status)
+    if unanswered:
+        conditions.append(InboundMessage.answered_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(InboundMessage).where(*conditions)) or 0
+    rows = session.scalars(
+        select(InboundMessage)
+        .where(*conditions)
+        .order_by(InboundMessage.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return rows, total
+
+
+def triage_queue(session: Session, *, page: int, per_page: int) -> tuple[Sequence[InboundMessage], int]:
+    """Messages in triage no one has answered yet, newest first."""
+    return list_page(session, status=InboundStatus.triage, page=page, per_page=per_page, unanswered=True)
+
+
+def is_open(message: InboundMessage) -> bool:
+    """Whether a person may still take the message up (in triage, unanswered)."""
+    return message.status is InboundStatus.triage and message.answered_at is None
+
+
+def _triaged(session: Session, message_id: int) -> InboundMessage:
+    row = session.get(InboundMessage, message_id, with_for_update=True)
+    if row is None:
+        raise InboundError("not_found", f"inbound message {message_id} does not exist", status=404)
+    if row.status is not InboundStatus.triage or row.answered_at is not None:
+        raise InboundError(
+            "not_in_triage",
+            f"inbound message {message_id} is {row.status.value}"
+            + (", already answered" if row.answered_at else "")
+            + "; only unanswered messages in triage are taken up by hand",
+            status=409,
+        )
+    return row
+
+
+def make_notice(
+    session: Session, message_id: int, data: NoticeCreate, *, actor: str, now: datetime, settings: Settings
+) -> InboundMessage:
+    """Turn a message in triage into a notice from what an agent completed (the sender's notice)."""
+    row = _triaged(session, message_id)
+    by = notices.Submitter(key_id=None, trusted=False, actor=actor)
+    notice = notices.submit(session, data, by=by, now=now, settings=settings)
+    row.status, row.notice_id, row.answered_at, row.answered_by = InboundStatus.notice, notice.id, now, actor
+    row.reason = f"taken up by {actor}"
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="inbound.notice",
+        entity=("inbound", row.id),
+        data={"notice_id": notice.id},
+    )
+    return row
+
+
+def answer(
+    session: Session, message_id: int, text: str, *, actor: str, now: datetime, settings: Settings
+) -> InboundMessage:
+    """Answer a message in triage by e-mail instead of making a notice of it."""
+    row = _triaged(session, message_id)
+    problems: list[str] = []
+    headers = BytesHeaderParser(policy=compat32).parsebytes(row.raw)
+    recipient = header_text(headers.get("reply-to"), problems) or row.from_address or row.envelope_from or ""
+    address = parseaddr(recipient)[1]
+    if not address:
+        raise InboundError("no_address", f"inbound message {message_id} gives no address to answer")
+    _send(
+        session,
+        row,
+        letters.answered(row, text, provider=settings.provider_name),
+        recipient=address,
+        kind="inbound_answer",
+        at=now,
+    )
+    row.answered_at, row.answered_by = now, actor[:64]
+    audit.record(session, at=now, actor=actor, action="inbound.answered", entity=("inbound", row.id), data={})
+    return row
+
+
+def bind_sender(session: Session, address: str, key_id: int, *, actor: str, now: datetime) -> MailSender:
+    """Submit the messages from ``address`` as the key's (its trust needs an authenticated From)."""
+    key = accounts.get_key(session, key_id)
+    if key is None or key.revoked_at is not None or key.role not in (Role.submitter, Role.agent):
+        raise InboundError("bad_key", f"key {key_id} is no live submitter key")
+    normalised = address.strip().lower()
+    if _email_or_none(normalised) is None:
+        raise InboundError("bad_address", f"{address!r} is not an e-mail address")
+    binding = session.scalar(select(MailSender).where(MailSender.address == normalised))
+    if binding is None:
+        binding = MailSender(address=normalised, key_id=key_id, created_at=now, created_by=actor[:64])
+        session.add(binding)
+    else:
+        binding.key_id = key_id
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="inbound.sender_bound",
+        entity=("mail_sender", binding.id),
+        data={"address": normalised, "key_id": key_id},
+    )
+    return binding
