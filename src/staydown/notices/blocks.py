@@ -28,7 +28,7 @@ from staydown.notices.flows import (
 )
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.records import NoticeError
-from staydown.notices.steps import AUDIT_BATCH, apply_event, ref_of, settle, together
+from staydown.notices.steps import AUDIT_BATCH, announce_moves, apply_event, ref_of, settle, together
 
 
 def blocking_items(
@@ -169,6 +169,7 @@ def apply_item_event(
                 data={"event": event.value, "item_ids": ids[:AUDIT_BATCH], "reason": reason},
             )
         settle(session, notice, now=now)
+        announce_moves(session, notice, moved, at=now)
     elif refs:
         apply_event(
             session,

@@ -17,7 +17,7 @@ from staydown.audit import service as audit
 from staydown.config import Settings
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
-from staydown.notices import inquiry, messages
+from staydown.notices import inquiry, messages, webhooks
 from staydown.notices.elements import ELEMENTS, Outcome, assess
 from staydown.notices.flows import (
     ITEM_TRANSITIONS,
@@ -434,5 +434,6 @@ def expire_incomplete(session: Session, notice_id: int, *, now: datetime, settin
         entity=("notice", notice.id),
         data={"items": len(waiting), "missing_elements": notice.missing_elements, "reason": reason},
     )
+    webhooks.announce(session, notice, "notice.decided", waiting, at=now)
     letter = messages.expired(notice, settings.incomplete_notice_days, provider=settings.provider_name)
     tell(session, notice, letter, kind="notice_expired", at=now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from staydown.audit.service import canonical_json
 from staydown.config import Settings
 from staydown.db.base import bulk_insert
 from staydown.enforcement import service as enforcement
-from staydown.notices import messages
+from staydown.notices import messages, webhooks
 from staydown.notices.blocks import link_to_blockers
 from staydown.notices.elements import Assessment, NoticeFacts, Outcome, assess
 from staydown.notices.flows import (
@@ -38,7 +39,7 @@ from staydown.notices.flows import (
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.records import NoticeError, Submitter
 from staydown.notices.regimes import rules_of
-from staydown.notices.schemas import NoticeCreate
+from staydown.notices.schemas import ItemIn, NoticeCreate
 from staydown.notices.steps import DEADLINE_TIMER, INCOMPLETE_TIMER, apply_event, settle, tell
 from staydown.types import Regime
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
@@ -55,6 +56,7 @@ _ITEM_COLUMNS = (
     "work_index",
     "status",
     "automated",
+    "external_id",
 )
 
 
@@ -91,12 +93,12 @@ def stored_facts(elements: dict[str, Any], *, item_count: int) -> NoticeFacts:
     )
 
 
-def _facts(data: NoticeCreate) -> NoticeFacts:
+def _facts(data: NoticeCreate, *, items: int) -> NoticeFacts:
     s = data.submitter
     return NoticeFacts(
         signature=bool(data.signature),
         works_identified=any(w.description for w in data.works),
-        urls=bool(data.items),
+        urls=items > 0,
         name=bool(s.name),
         email=bool(s.email),
         address=bool(s.address),
@@ -108,29 +110,54 @@ def _facts(data: NoticeCreate) -> NoticeFacts:
     )
 
 
-def _canonicalise(data: NoticeCreate, settings: Settings) -> list[CanonicalURL]:
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a submission that becomes an item: its index there, what was sent, its URL."""
+
+    index: int
+    item: ItemIn
+    url: CanonicalURL
+
+
+def _canonicalise(data: NoticeCreate, settings: Settings) -> tuple[list[Entry], list[dict[str, Any]]]:
+    """Split the submission's entries into those that become items and those rejected, each with
+    its reason. A notice of which no entry could become an item is refused whole."""
     if len(data.items) > settings.max_notice_items:
         raise NoticeError(
             "too_many_items",
             f"a notice may name at most {settings.max_notice_items} URLs; this one names {len(data.items)}",
             status=413,
         )
-    canonical, errors = [], []
+    entries: list[Entry] = []
+    rejected: list[dict[str, Any]] = []
     for index, item in enumerate(data.items):
         try:
-            canonical.append(canonicalize_url(item.url, max_length=settings.max_url_length))
+            url = canonicalize_url(item.url, max_length=settings.max_url_length)
         except URLError as exc:
-            errors.append({"index": index, "url": item.url[:300], "code": exc.code, "message": exc.message})
+            rejected.append(
+                {
+                    "index": index,
+                    "url": item.url[:300],
+                    "external_id": item.external_id,
+                    "code": exc.code,
+                    "message": exc.message,
+                }
+            )
             continue
         if item.work is not None and item.work >= len(data.works):
-            errors.append(unknown_work(index, item.url, item.work, works=len(data.works)))
-    if errors:
+            rejected.append(
+                unknown_work(index, item.url, item.work, works=len(data.works))
+                | {"external_id": item.external_id}
+            )
+            continue
+        entries.append(Entry(index, item, url))
+    if rejected and not entries:
         raise NoticeError(
             "invalid_items",
-            f"{len(errors)} of {len(data.items)} item(s) are not valid; the notice was not accepted",
-            details=errors[:100],
+            f"none of the {len(data.items)} item(s) is valid; the notice was not accepted",
+            details=[{k: v for k, v in r.items() if k != "external_id"} for r in rejected[:100]],
         )
-    return canonical
+    return entries, rejected
 
 
 def unknown_work(index: int, url: str, work: int | None, *, works: int) -> dict[str, Any]:
@@ -170,10 +197,10 @@ def submit(
 ) -> Notice:
     """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it."""
     by = apply_gates(session, by, now)
-    canonical = _canonicalise(data, settings)
-    assessment = assess(data.regime, _facts(data))
-    zones = accounts.zones_by_hostname(session, {c.host for c in canonical})
-    sanction, refused = sanction_of(data.regime, by, [c.host for c in canonical], zones)
+    entries, rejected = _canonicalise(data, settings)
+    assessment = assess(data.regime, _facts(data, items=len(entries)))
+    zones = accounts.zones_by_hostname(session, {e.url.host for e in entries})
+    sanction, refused = sanction_of(data.regime, by, [e.url.host for e in entries], zones)
     if by.suspension is not None:
         by = dataclasses.replace(by, trusted=False)
     rules = rules_of(data.regime)
@@ -204,13 +231,15 @@ def submit(
         content_sha256=hashlib.sha256(canonical_json(data.model_dump(mode="json")).encode()).hexdigest(),
         received_at=now,
         deadline_at=now + deadline,
-        item_count=len(data.items),
+        item_count=len(entries),
         sanction=sanction,
+        external_id=data.external_id,
+        rejected_items=rejected or None,
     )
     session.add(notice)
     session.flush()
     notice.status = notice_transition(NoticeStatus.received, OUTCOME_EVENTS[assessment.outcome])
-    refs = _insert_items(session, notice, data, canonical, assessment, zones, refused, sanction, now=now)
+    refs = _insert_items(session, notice, entries, assessment, zones, refused, sanction, now=now)
     audit.record(
         session,
         at=now,
@@ -221,12 +250,16 @@ def submit(
             "regime": data.regime.value,
             "status": notice.status.value,
             "items": len(refs),
+            "rejected_items": len(rejected),
             "trusted": by.trusted,
             "missing_elements": assessment.missing_names,
             "advisory_elements": assessment.advisory_names,
             "content_sha256": notice.content_sha256,
             "sanction": sanction,
         },
+    )
+    webhooks.announce(
+        session, notice, "notice.received", [ref.item_id for ref, _ in refs], at=now, rejected=len(rejected)
     )
     tell(
         session,
@@ -301,8 +334,7 @@ def sanction_of(
 def _insert_items(
     session: Session,
     notice: Notice,
-    data: NoticeCreate,
-    canonical: list[CanonicalURL],
+    entries: list[Entry],
     assessment: Assessment,
     zones: dict[str, Any],
     refused: frozenset[int],
@@ -311,7 +343,8 @@ def _insert_items(
     now: datetime,
 ) -> list[tuple[ItemRef, ItemStatus]]:
     rows: list[tuple[Any, ...]] = []
-    for position, (item, url) in enumerate(zip(data.items, canonical, strict=True)):
+    for entry in entries:
+        url, item = entry.url, entry.item
         zone = zones.get(url.host)
         if zone is None:
             status = ItemStatus.not_on_network
@@ -322,7 +355,7 @@ def _insert_items(
         rows.append(
             (
                 notice.id,
-                position,
+                entry.index,
                 item.url,
                 url.url,
                 url.target,
@@ -332,6 +365,7 @@ def _insert_items(
                 item.work,
                 status,
                 False,
+                item.external_id,
             )
         )
     bulk_insert(session, NoticeItem, _ITEM_COLUMNS, rows)

@@ -45,6 +45,14 @@ def _complainant_lines(shown: dict[str, str]) -> list[str]:
     return [f"  {_LABELS[field]}: {value}" for field, value in shown.items()]
 
 
+def _rejected_lines(rejected: Sequence[dict[str, Any]]) -> list[str]:
+    if not rejected:
+        return []
+    shown = [f"  entry {r['index']} ({r['url'][:120]}): {r['message']}" for r in rejected[:20]]
+    more = [f"  ... and {len(rejected) - 20} more"] if len(rejected) > 20 else []
+    return [f"{len(rejected)} URL(s) could not be taken in and are not part of the notice:", *shown, *more]
+
+
 def receipt(notice: Notice, *, provider: str) -> Letter:
     """Confirm receipt without undue delay (DSA Art. 16(4))."""
     body = [
@@ -53,6 +61,7 @@ def receipt(notice: Notice, *, provider: str) -> Letter:
         f"We act on valid notices by {notice.deadline_at.isoformat()}.",
         f"Current status: {notice.status.value}.",
         *([f"Measure in force against you: {notice.sanction}"] if notice.sanction else []),
+        *_rejected_lines(notice.rejected_items or []),
     ]
     return Letter(
         f"[{provider}] Notice #{notice.id} received",

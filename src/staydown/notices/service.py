@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from staydown.accounts import service as accounts
 from staydown.fingerprints import service as fingerprints
 from staydown.notices import messages
 from staydown.notices.blocks import apply_item_event, blocking_items, holding_items, id_runs, item_decisions
@@ -36,6 +37,7 @@ from staydown.notices.decisions import (
 from staydown.notices.flows import (
     NoticeStatus,
 )
+from staydown.notices.idempotency import Replay, check_key, claim, fingerprint, recall, settle_claim
 from staydown.notices.intake import IntakeGate, add_intake_gate, submit
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.records import NoticeError, Submitter, Suspension
@@ -50,7 +52,13 @@ from staydown.notices.steps import (
     notice_service_type,
     tell,
 )
+from staydown.notices.webhooks import EVENTS as WEBHOOK_EVENTS
+from staydown.notices.webhooks import get as get_webhook
+from staydown.notices.webhooks import register as register_webhook
+from staydown.notices.webhooks import remove as remove_webhook
+from staydown.notices.webhooks import signing_secret as webhook_secret
 from staydown.types import Recipient, Regime, ServiceType
+from staydown.urls import CanonicalURL
 
 __all__ = [
     "AUDIT_BATCH",
@@ -60,21 +68,28 @@ __all__ = [
     "INQUIRY_TIMER",
     "ITEM_VIEW",
     "OVERDUE_LETTER",
+    "WEBHOOK_EVENTS",
     "IntakeGate",
     "NoticeError",
+    "Replay",
     "Submitter",
     "Suspension",
     "add_intake_gate",
     "advisory_elements",
     "apply_item_event",
     "blocking_items",
+    "check_key",
+    "claim",
     "complainant_for",
     "count_by_submitter",
     "decide",
     "erase_complainant_contacts",
     "expire_incomplete",
     "explanations",
+    "find_items",
+    "fingerprint",
     "get",
+    "get_webhook",
     "holding_items",
     "id_runs",
     "install",
@@ -84,15 +99,20 @@ __all__ = [
     "list_page",
     "notice_service_type",
     "object_to_inquiry",
+    "recall",
     "regime_rules",
+    "register_webhook",
+    "remove_webhook",
     "run_deadline",
     "run_inquiry",
     "service_duties",
+    "settle_claim",
     "shared_fields",
     "submit",
     "supplement",
     "tell",
     "visible_to_customer",
+    "webhook_secret",
     "widest_service",
 ]
 
@@ -147,6 +167,7 @@ ITEM_VIEW = (
     NoticeItem.decision_reason,
     NoticeItem.inquiry_due_at,
     NoticeItem.caching_trigger,
+    NoticeItem.external_id,
 )
 
 
@@ -175,11 +196,14 @@ def list_page(
     zone_id: int | None = None,
     customer_id: int | None = None,
     submitter_key_id: int | None = None,
+    external_id: str | None = None,
     page: int = 1,
     per_page: int = 50,
 ) -> tuple[Sequence[Notice], int]:
     """Return one page of notices (review queue order: earliest deadline first) and the total."""
     stmt = select(Notice)
+    if external_id is not None:
+        stmt = stmt.where(Notice.external_id == external_id)
     if status is not None:
         stmt = stmt.where(Notice.status == status)
     if submitter_key_id is not None:
@@ -229,3 +253,42 @@ def count_by_submitter(session: Session, submitter_key_id: int, *, since: dateti
         )
         or 0
     )
+
+
+def find_items(
+    session: Session,
+    url: CanonicalURL,
+    *,
+    submitter_key_id: int | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Row[Any]], int]:
+    """One page of the items (of any notice, or of one submitter's) that name the resource ``url``
+    is, as the edge would block it: the zone serving its host and its path and query."""
+    zone = accounts.zones_by_hostname(session, [url.host]).get(url.host)
+    stmt = (
+        select(
+            NoticeItem.id,
+            NoticeItem.notice_id,
+            NoticeItem.url,
+            NoticeItem.canonical_url,
+            NoticeItem.zone_id,
+            NoticeItem.status,
+            NoticeItem.external_id,
+            Notice.external_id.label("notice_external_id"),
+            Notice.received_at,
+        )
+        .join(Notice, Notice.id == NoticeItem.notice_id)
+        .where(NoticeItem.target == url.target)
+    )
+    if zone is not None:
+        stmt = stmt.where(NoticeItem.zone_id == zone.id)
+    else:
+        stmt = stmt.where(NoticeItem.zone_id.is_(None), NoticeItem.hostname == url.host)
+    if submitter_key_id is not None:
+        stmt = stmt.where(Notice.submitter_key_id == submitter_key_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows: list[Row[Any]] = list(
+        session.execute(stmt.order_by(NoticeItem.id).limit(per_page).offset((page - 1) * per_page))
+    )
+    return rows, total

@@ -16,7 +16,7 @@ from staydown.audit import service as audit
 from staydown.config import Settings
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
-from staydown.notices import messages
+from staydown.notices import messages, webhooks
 from staydown.notices.flows import (
     WAITING,
     Command,
@@ -101,11 +101,25 @@ def apply_event(
         notice.first_actioned_at = now
         notice.time_to_action_seconds = (now - notice.received_at).total_seconds()
     settle(session, notice, now=now)
+    announce_moves(session, notice, moved, at=now)
     if newly_actioned:
         commands += decision_commands(notice.id, newly_actioned)
     elif event is ItemEvent.reject and notice.decided_at == now:
         commands.append(TellSubmitter(notice.id))
     run_commands(session, notice, commands, now=now, actor=actor, settings=settings)
+
+
+def announce_moves(
+    session: Session, notice: Notice, moved: dict[ItemStatus, list[int]], *, at: datetime
+) -> None:
+    """Tell the submitter's webhook what the items' new states mean (one event each)."""
+    by_event: dict[str, list[int]] = {}
+    for status, item_ids in moved.items():
+        event = webhooks.EVENT_OF_STATUS.get(status)
+        if event is not None:
+            by_event.setdefault(event, []).extend(item_ids)
+    for event, item_ids in by_event.items():
+        webhooks.announce(session, notice, event, item_ids, at=at)
 
 
 def settle(session: Session, notice: Notice, *, now: datetime) -> None:
