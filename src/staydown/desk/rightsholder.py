@@ -94,7 +94,7 @@ def _form_page(
             "missing": present.missing_before_submit(form, urls),
             "checked": checked,
             "guide": _guide(),
-            "regimes": list(Regime),
+            "regimes": notices.all_regime_rules(),
             "title": "Bulk upload" if bulk else "Submit a notice",
         },
         status=status,
@@ -103,12 +103,12 @@ def _form_page(
 
 @router.get("/submit", include_in_schema=False)
 def submit_page(request: Request, who: Submitter) -> Response:
-    return _form_page(request, {"regime": "dmca"})
+    return _form_page(request, {"regime": notices.DEFAULT_REGIME.value})
 
 
 @router.get("/submit/bulk", include_in_schema=False)
 def bulk_page(request: Request, who: Submitter) -> Response:
-    return _form_page(request, {"regime": "dmca"}, bulk=True)
+    return _form_page(request, {"regime": notices.DEFAULT_REGIME.value}, bulk=True)
 
 
 @router.post("/submit/check", include_in_schema=False)

@@ -41,7 +41,7 @@ from staydown.notices.idempotency import Replay, check_key, claim, fingerprint, 
 from staydown.notices.intake import IntakeGate, add_intake_gate, submit
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.records import NoticeError, Submitter, Suspension
-from staydown.notices.regimes import rules_of
+from staydown.notices.regimes import DEFAULT_REGIME, RULES, rules_of
 from staydown.notices.regimes.base import RegimeRules
 from staydown.notices.regimes.services import Duties, duties, widest
 from staydown.notices.steps import (
@@ -64,6 +64,7 @@ __all__ = [
     "AUDIT_BATCH",
     "CACHING_TRIGGERS",
     "DEADLINE_TIMER",
+    "DEFAULT_REGIME",
     "INCOMPLETE_TIMER",
     "INQUIRY_TIMER",
     "ITEM_VIEW",
@@ -76,6 +77,7 @@ __all__ = [
     "Suspension",
     "add_intake_gate",
     "advisory_elements",
+    "all_regime_rules",
     "apply_item_event",
     "blocking_items",
     "check_key",
@@ -133,6 +135,11 @@ def service_duties(service_type: ServiceType) -> Duties:
 def widest_service(types: Iterable[ServiceType]) -> ServiceType:
     """The service type with the most duties among ``types``."""
     return widest(types)
+
+
+def all_regime_rules() -> list[RegimeRules]:
+    """Every regime's rules, in the order a notifier is offered them."""
+    return list(RULES.values())
 
 
 def regime_rules(regime: Regime | str) -> RegimeRules:
