@@ -139,6 +139,13 @@ def test_rightsholder_sees_missing_elements_named(api: Api) -> None:
     assert f"Notice {notice_id}" in mine.text
     bad = desk.post("/desk/submit", form | {"urls": "not a url"})
     assert bad.status_code == 422 and "not submitted" in bad.text
+    # At the form a person fixes a bad line: nothing is submitted until every URL is valid.
+    mixed = desk.post(
+        "/desk/submit", form | {"urls": "http://shop.example/p/3.jpg\nftp://shop.example/p/4.jpg"}
+    )
+    assert mixed.status_code == 422 and "line 2: ftp://shop.example/p/4.jpg" in mixed.text
+    assert "1 of 2 URL(s) are not valid" in mixed.text
+    assert api.as_("submitter").get("/v1/notices").json()["total"] == 1
     other = DeskClient(api)
     other.sign_in_with_key(api.keys["trusted_flagger"])
     assert other.get(f"/desk/notices/{notice_id}").status_code == 404

@@ -146,6 +146,13 @@ def _submit(request: Request, who: DeskPrincipal, form: dict[str, str], urls: li
             return [exc.message] + [
                 f"line {d['index'] + 1}: {d['url']}: {d['message']}" for d in details[:20] if "index" in d
             ]
+        if notice.rejected_items:
+            # A person at the form fixes the lines instead: nothing is submitted until every URL is valid.
+            rejected = list(notice.rejected_items)
+            session.rollback()
+            return [f"{len(rejected)} of {len(urls)} URL(s) are not valid; the notice was not submitted"] + [
+                f"line {r['index'] + 1}: {r['url']}: {r['message']}" for r in rejected[:20]
+            ]
         session.commit()
         return notice.id
 
