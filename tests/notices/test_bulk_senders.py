@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from staydown.db.engine import Database
 from staydown.notices.models import IdempotentSubmission, Notice
+from staydown.worker import run_retention
 from tests.conftest import Api, Clock, _truncate_postgres, make_keys
 from tests.processes import STAYDOWN
 from tests.support import active_zone, notice_body
@@ -104,6 +105,12 @@ def test_the_same_key_with_another_body_is_refused_and_a_key_expires_after_a_day
     later = client.post("/v1/notices", json=changed, headers={"Idempotency-Key": "k-1"})
     assert later.status_code == 201 and "idempotent-replayed" not in later.headers
     assert _notices(api) == 3
+
+    # The worker's retention drops the kept answers once their day is over.
+    api.clock.advance(hours=24, seconds=1)
+    assert run_retention(api.database, now=api.clock(), settings=api.settings)["idempotent_answers"] == 2
+    with api.database.reader() as session:
+        assert session.scalar(select(func.count()).select_from(IdempotentSubmission)) == 0
 
 
 def test_external_ids_are_kept_and_searchable(api: Api, zone: dict[str, Any]) -> None:

@@ -92,6 +92,12 @@ def claim(
     return row
 
 
+def forget(session: Session, *, before: datetime) -> int:
+    """Drop the answers kept for keys used before ``before`` (they hold the submitter's details)."""
+    result = session.execute(delete(IdempotentSubmission).where(IdempotentSubmission.created_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def settle_claim(row: IdempotentSubmission, *, notice_id: int, status_code: int, body: str) -> None:
     """Keep the answer given under the claim, for the replays."""
     row.notice_id, row.status_code, row.response = notice_id, status_code, body

@@ -37,7 +37,9 @@ from staydown.notices.decisions import (
 from staydown.notices.flows import (
     NoticeStatus,
 )
+from staydown.notices.idempotency import WINDOW as IDEMPOTENCY_WINDOW
 from staydown.notices.idempotency import Replay, check_key, claim, fingerprint, recall, settle_claim
+from staydown.notices.idempotency import forget as forget_idempotent_answers
 from staydown.notices.intake import IntakeGate, add_intake_gate, submit
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.records import NoticeError, Submitter, Suspension
@@ -65,6 +67,7 @@ __all__ = [
     "CACHING_TRIGGERS",
     "DEADLINE_TIMER",
     "DEFAULT_REGIME",
+    "IDEMPOTENCY_WINDOW",
     "INCOMPLETE_TIMER",
     "INQUIRY_TIMER",
     "ITEM_VIEW",
@@ -90,6 +93,7 @@ __all__ = [
     "explanations",
     "find_items",
     "fingerprint",
+    "forget_idempotent_answers",
     "get",
     "get_webhook",
     "holding_items",
