@@ -127,7 +127,7 @@ def test_events_reach_the_submitters_webhook_signed_with_its_secret(api: Api) ->
         ("notice.counter_noticed", [(a, "counter_noticed")]),
         ("notice.restored", [(a, "restored")]),
     ]
-    # Each item's state is as of the delivery, not of the event; the event names what moved.
+    # Each item is named with its state when the event happened.
     assert {e["notice_id"] for e in events} == {notice["id"]}
     assert {e["external_id"] for e in events} == {"SND-1"}
     assert events[1]["items"][0]["external_id"] == "a" and events[1]["items_total"] == 1
