@@ -175,6 +175,12 @@ def test_items_are_found_by_any_spelling_of_their_url(api: Api, zone: dict[str, 
         == 0
     )  # another query is another resource
 
+    # An item named before its host became a zone here is found once it is one.
+    early = api.as_("submitter").post("/v1/notices", json=notice_body(["http://later.example.test/x.jpg"]))
+    active_zone(api, "later.example.test")
+    found = api.as_("submitter").get("/v1/items", params={"url": "http://LATER.example.test/x.jpg"}).json()
+    assert [(i["notice_id"], i["zone_id"]) for i in found["items"]] == [(early.json()["id"], None)]
+
     bad = api.as_("submitter").get("/v1/items", params={"url": "ftp://x/"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_url"
     assert api.as_("edge").get("/v1/items", params={"url": spellings[0]}).status_code == 403

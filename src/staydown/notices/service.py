@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -292,10 +292,9 @@ def find_items(
         .join(Notice, Notice.id == NoticeItem.notice_id)
         .where(NoticeItem.target == url.target)
     )
-    if zone is not None:
-        stmt = stmt.where(NoticeItem.zone_id == zone.id)
-    else:
-        stmt = stmt.where(NoticeItem.zone_id.is_(None), NoticeItem.hostname == url.host)
+    # Items named before the host was a zone here were not on the network: they name it too.
+    off_network = and_(NoticeItem.zone_id.is_(None), NoticeItem.hostname == url.host)
+    stmt = stmt.where(or_(NoticeItem.zone_id == zone.id, off_network) if zone is not None else off_network)
     if submitter_key_id is not None:
         stmt = stmt.where(Notice.submitter_key_id == submitter_key_id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
