@@ -3,8 +3,9 @@
 A notice follows one path: ``intake`` takes it in (elements, URLs, items, acceptance), ``decisions``
 carries what happens to it afterwards (an agent's decision, a supplement, the timers, the sender's
 objection), ``blocks`` answers which items block a resource and moves items for due process, and
-``steps`` moves items through the workflow for all three. This module re-exports their public
-functions and holds the reading side.
+``steps`` moves items through the workflow for all three. Beside that path, ``idempotency`` keeps
+a bulk sender's replays to one notice and ``webhooks`` tells a submitter's webhook what happened.
+This module re-exports their public functions and holds the reading side.
 """
 
 from __future__ import annotations
