@@ -19,8 +19,8 @@ from staydown.db.engine import Database
 from staydown.disclosure import retention
 from staydown.due_process import service as due_process
 from staydown.enforcement import worker as loop
-from staydown.enforcement.models import Channel, Timer
-from staydown.enforcement.transport import SmtpTransport, Transport, WebhookTransport
+from staydown.enforcement.models import Channel, OutboxMessage, Timer
+from staydown.enforcement.transport import Signer, SmtpTransport, Transport, WebhookTransport
 from staydown.enforcement.worker import Claims, TimerHandler, Worker
 from staydown.fingerprints import service as fingerprints
 from staydown.inbound import service as inbound
@@ -65,11 +65,28 @@ def run_retention(database: Database, *, now: datetime, settings: Settings) -> d
     return erased
 
 
-def transports(settings: Settings) -> dict[Channel, Transport]:
-    """The transports this configuration allows; a channel without one keeps its messages stored."""
+def webhook_signer(database: Database) -> Signer:
+    """Sign each submitter webhook with its key's secret, read as the message leaves."""
+
+    def signer(message: OutboxMessage) -> str | None:
+        with database.reader() as session:
+            return notices.webhook_secret(session, message)
+
+    return signer
+
+
+def transports(settings: Settings, *, database: Database | None = None) -> dict[Channel, Transport]:
+    """The transports this configuration allows; a channel without one keeps its messages stored.
+
+    Webhooks connect only where the origin policy allows; with ``database``, submitter webhooks are
+    signed with their key's secret.
+    """
     available: dict[Channel, Transport] = {
         Channel.webhook: WebhookTransport(
-            timeout=settings.webhook_timeout_seconds, secret=settings.webhook_secret
+            timeout=settings.webhook_timeout_seconds,
+            secret=settings.webhook_secret,
+            guard=OriginGuard(OriginAccess.from_settings(settings)),
+            signer=webhook_signer(database) if database is not None else None,
         )
     }
     if settings.smtp_host:
@@ -125,7 +142,7 @@ def build(
     return Worker(
         database,
         timer_handlers(settings),
-        transports(settings),
+        transports(settings, database=database),
         jobs=[retention_job, mail, captures, certificate_orders],
         claim=claim,
         clock=clock,

@@ -139,6 +139,13 @@ def test_rightsholder_sees_missing_elements_named(api: Api) -> None:
     assert f"Notice {notice_id}" in mine.text
     bad = desk.post("/desk/submit", form | {"urls": "not a url"})
     assert bad.status_code == 422 and "not submitted" in bad.text
+    # At the form a person fixes a bad line: nothing is submitted until every URL is valid.
+    mixed = desk.post(
+        "/desk/submit", form | {"urls": "http://shop.example/p/3.jpg\nftp://shop.example/p/4.jpg"}
+    )
+    assert mixed.status_code == 422 and "line 2: ftp://shop.example/p/4.jpg" in mixed.text
+    assert "1 of 2 URL(s) are not valid" in mixed.text
+    assert api.as_("submitter").get("/v1/notices").json()["total"] == 1
     other = DeskClient(api)
     other.sign_in_with_key(api.keys["trusted_flagger"])
     assert other.get(f"/desk/notices/{notice_id}").status_code == 404
@@ -266,6 +273,16 @@ def test_counter_notice_and_complaints_go_through_due_process(api: Api) -> None:
     desk.sign_in_with_key(mine["key"])
     form = desk.get(f"/desk/notices/{notice['id']}/counter-notice")
     assert form.status_code == 200 and "512(g)(3)" in form.text
+    assert "File a counter-notice" in desk.get(f"/desk/notices/{notice['id']}").text
+    # A DSA notice is answered by an internal complaint: its regime has no counter-notice.
+    dsa = (
+        api.as_("trusted_flagger")
+        .post("/v1/notices", json=notice_body(["http://mine.example/b.jpg"], regime="dsa"))
+        .json()
+    )
+    assert "File a counter-notice" not in desk.get(f"/desk/notices/{dsa['id']}").text
+    refused = desk.get(f"/desk/notices/{dsa['id']}/counter-notice")
+    assert refused.status_code == 422 and "do not answer DSA notices" in refused.text
     lacking = desk.post(f"/desk/notices/{notice['id']}/counter-notice", {"item": [item_id], "name": "Mine"})
     assert lacking.status_code == 303
     assert "lacks" in desk.get(lacking.headers["location"]).text
@@ -279,7 +296,7 @@ def test_counter_notice_and_complaints_go_through_due_process(api: Api) -> None:
     rights = DeskClient(api)
     rights.sign_in_with_key(api.keys["submitter"])
     assert rights.get(f"/desk/notices/{notice['id']}/complaint").status_code == 404  # not theirs
-    assert desk.get(f"/desk/notices/{notice['id'] + 1}/counter-notice").status_code == 404
+    assert desk.get(f"/desk/notices/{dsa['id'] + 1}/counter-notice").status_code == 404
 
 
 def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:

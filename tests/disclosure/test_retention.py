@@ -83,6 +83,7 @@ def test_the_retention_schedule_erases_each_class_after_its_period_unless_held(a
         "counter_notice_contacts": 0,
         "outbox_messages": 0,
         "customer_identities": 0,
+        "idempotent_answers": 0,
     }
     assert any(m["recipient"] == "agent@rights.example" for m in outbox(api, notice_id=free["notice"]["id"]))
 

@@ -166,14 +166,37 @@ def test_duplicate_urls_are_linked_not_reactioned(api: Api, zone: dict[str, Any]
         ("", "empty"),
     ],
 )
-def test_bad_urls_are_refused_whole(api: Api, zone: dict[str, Any], url: str, code: str) -> None:
+def test_bad_urls_are_rejected_per_item_and_the_rest_taken_in(
+    api: Api, zone: dict[str, Any], url: str, code: str
+) -> None:
     body = notice_body(["http://manga.example.test/fine.jpg", url])
+    body["items"][1]["external_id"] = "row-2"
+    r = api.as_("trusted_flagger").post("/v1/notices", json=body)
+    assert r.status_code == 201, r.text
+    notice = r.json()
+    assert [(i["url"], i["status"]) for i in notice["items"]] == [
+        ("http://manga.example.test/fine.jpg", "actioned")
+    ]
+    [rejected] = notice["rejected"]
+    assert (rejected["index"], rejected["code"], rejected["external_id"]) == (1, code, "row-2")
+    assert rejected["message"]
+    assert notice["item_count"] == 1
+    stored = api.as_("agent").get(f"/v1/notices/{notice['id']}").json()
+    assert stored["rejected"] == notice["rejected"]
+    blocks = [rec for rec in feed(api) if rec["kind"] == "block"]
+    assert [b["target"] for b in blocks] == ["/fine.jpg"]
+
+
+def test_a_notice_with_no_valid_url_is_refused_whole(api: Api, zone: dict[str, Any]) -> None:
+    body = notice_body(["ftp://manga.example.test/a", "http://user:pw@manga.example.test/b"])
     r = api.as_("trusted_flagger").post("/v1/notices", json=body)
     assert r.status_code == 422
     error = r.json()["error"]
     assert error["code"] == "invalid_items"
-    assert error["details"][0]["index"] == 1
-    assert error["details"][0]["code"] == code
+    assert [(d["index"], d["code"]) for d in error["details"]] == [
+        (0, "scheme_not_allowed"),
+        (1, "credentials_in_url"),
+    ]
     assert api.as_("agent").get("/v1/notices").json()["total"] == 0
     assert feed(api) == [rec for rec in feed(api) if rec["kind"] == "zone"]
 

@@ -4,9 +4,15 @@ suspension reaches DSA notices on platforms only."""
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from staydown.notices.regimes import RULES
+from staydown.notices.regimes.base import RegimeRules
+from staydown.types import Recipient, Regime
 from tests.conftest import Api
 from tests.due_process.support import feed, outbox
 from tests.due_process.test_flaggers import award_status
@@ -139,3 +145,73 @@ def test_a_dsa_trusted_flagger_gets_priority_review_not_automatic_action(api: Ap
     assert not [record for record in feed(api) if record["kind"] == "block"]
     dmca = _post(api, "trusted_flagger", notice_body([f"http://{HOST}/us.jpg"]))
     assert dmca["status"] == "actioned"
+
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "staydown"
+# Where a regime may be named: its own package, the enum that lists them, and the schema's history.
+_MAY_NAME = (("notices", "regimes"), ("db", "migrations"), ("types.py",))
+
+
+def _names_a_regime(path: Path) -> list[str]:
+    values = {regime.value for regime in Regime}
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Regime"
+            and node.attr in Regime.__members__
+        ):
+            found.append(f"{node.lineno}: Regime.{node.attr}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in values:
+            found.append(f"{node.lineno}: {node.value!r}")
+    return found
+
+
+def test_no_module_outside_the_regimes_package_branches_on_a_regime() -> None:
+    """Everything that differs between regimes is read from the regime's class: no code or template
+    elsewhere names one, so adding a regime is adding its class (and its value to ``Regime``)."""
+    literal = re.compile("[\"'](" + "|".join(r.value for r in Regime) + ")[\"']", re.IGNORECASE)
+    found: list[str] = []
+    for path in sorted(SRC.rglob("*")):
+        rel = path.relative_to(SRC)
+        if any(rel.parts[: len(prefix)] == prefix for prefix in _MAY_NAME):
+            continue
+        if path.suffix == ".py":
+            found += [f"{rel}:{hit}" for hit in _names_a_regime(path)]
+        elif path.suffix in (".html", ".js", ".txt", ".j2"):
+            text = path.read_text()
+            found += [f"{rel}: {m.group(0)}" for m in literal.finditer(text)]
+    assert found == []
+
+
+def test_the_check_finds_a_branch_on_a_regime(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from staydown.types import Regime\n"
+        "def f(notice):\n"
+        "    if notice.regime is Regime.dsa:\n"
+        "        return 1\n"
+        "    return 2 if notice.regime.value == 'jp' else 3\n"
+    )
+    assert _names_a_regime(sample) == ["3: Regime.dsa", "5: 'jp'"]
+
+
+def test_every_regime_declares_all_a_regime_decides() -> None:
+    assert set(RULES) == set(Regime)
+    for regime, rules in RULES.items():
+        assert isinstance(rules, RegimeRules) and rules.regime is regime
+        for name in ("label", "title", "lumen_type", "legal_ground", "source_type", "jurisdictions"):
+            assert getattr(rules, name), (regime, name)
+        assert rules.elements and all(e.name and e.explanation for e in rules.elements.values())
+        assert isinstance(rules.counter_notice, bool)
+        # Contact fields: the public archive never gets a private complainant's details.
+        assert rules.shared(Recipient.lumen, party="complainant", organisation=False) == frozenset()
+        assert rules.shared(Recipient.customer, party="complainant", organisation=True) <= {
+            "name",
+            "organization",
+            "on_behalf_of",
+            "email",
+            "phone",
+            "address",
+        }

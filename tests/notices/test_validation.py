@@ -182,12 +182,13 @@ def test_a_supplement_may_not_leave_an_item_naming_a_work_that_is_gone(
         (1, "unknown_work"),
     ]
 
-    # Intake refuses the same combined notice with the same code.
+    # Intake rejects the same entry of the combined notice with the same code, and takes the rest.
     combined = notice_body([URL], works=[{"description": "only"}], items=notice["items"])
     intake = submitter.post("/v1/notices", json=combined)
-    assert intake.status_code == 422
-    assert intake.json()["error"]["code"] == "invalid_items"
-    assert intake.json()["error"]["details"] == error["details"]
+    assert intake.status_code == 201, intake.text
+    rejected = [{k: v for k, v in r.items() if k != "external_id"} for r in intake.json()["rejected"]]
+    assert rejected == error["details"]
+    assert [i["work"] for i in intake.json()["items"]] == [0]
 
     r = submitter.post(
         supplement,

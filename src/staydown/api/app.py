@@ -35,6 +35,7 @@ from staydown.enforcement.snapshot import Snapshots
 from staydown.fingerprints.api import router as staydown_router
 from staydown.inbound.api import router as inbound_router
 from staydown.netguard import OriginAccess, OriginGuard
+from staydown.notices.api import items_router, webhook_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
 from staydown.reports.api import router as reports_router
@@ -197,6 +198,8 @@ def create_app(
     errors.install(app)
     for router in (notices_router, accounts_router, enforcement_router, audit_router, policy_router):
         app.include_router(router)
+    app.include_router(items_router)
+    app.include_router(webhook_router)
     app.include_router(desk_router)
     app.include_router(home_router)
     app.mount("/desk/static", StaticFiles(directory=DESK_STATIC), name="desk-static")

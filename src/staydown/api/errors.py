@@ -23,6 +23,7 @@ from staydown.accounts.service import AccountError
 from staydown.db.base import ROW_ID_LIMIT
 from staydown.notices.service import NoticeError
 from staydown.policy.service import PolicyError
+from staydown.types import Regime
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(
             422,
             "unknown_regime",
-            "regime must be one of 'dmca', 'dsa' or 'jp'",
+            "regime must be one of " + ", ".join(repr(regime.value) for regime in Regime),
             [_detail(e) for e in errors[:20]],
         )
     details = [_detail(e) for e in errors[:50]]

@@ -200,6 +200,7 @@ def notice_detail(
                 status=notice.status, deadline_at=notice.deadline_at, decided_at=notice.decided_at, now=now
             ),
             "explanations": notices.explanations(notice),
+            "counter_notice": notices.regime_rules(notice.regime).counter_notice,
             "edges": edges,
             "counts": counts,
             "items": items,

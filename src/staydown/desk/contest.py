@@ -34,8 +34,9 @@ from staydown.desk.web import (
 from staydown.due_process import service as due_process
 from staydown.due_process.flows import Complainant
 from staydown.due_process.schemas import ComplaintCreate, CounterNoticeCreate
+from staydown.notices import service as notices
 from staydown.notices.flows import ItemStatus
-from staydown.types import Regime, Role
+from staydown.types import Role
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -76,9 +77,11 @@ def _items(
 def counter_notice_form(request: Request, notice_id: int, who: CustomerRole) -> Response:
     items = _items(request, who, notice_id, (ItemStatus.actioned,))
     notice = request.state.notice
-    if notice.regime is not Regime.dmca:
+    if not notices.regime_rules(notice.regime).counter_notice:
         raise DeskError(
-            422, "counter-notices answer DMCA notices; contest this notice with an internal complaint"
+            422,
+            f"counter-notices do not answer {notices.regime_rules(notice.regime).label} notices; "
+            "contest this notice with an internal complaint",
         )
     with database_of(request).reader() as session:
         customer = accounts.get_customer(session, who.customer_id or 0)

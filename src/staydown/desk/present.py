@@ -117,7 +117,7 @@ def notice_document(form: dict[str, str], urls: list[str]) -> dict[str, Any]:
     works_text = form.get("works", "").strip()
     references = form_urls(form.get("reference_urls", ""))
     return {
-        "regime": form.get("regime", "dmca"),
+        "regime": form.get("regime", notices.DEFAULT_REGIME.value),
         "submitter": {
             field: form.get(field, "").strip() or None
             for field in ("name", "email", "address", "phone", "organization", "on_behalf_of")
@@ -137,9 +137,9 @@ def notice_document(form: dict[str, str], urls: list[str]) -> dict[str, Any]:
 def missing_before_submit(form: dict[str, str], urls: list[str]) -> list[dict[str, str]]:
     """Name the legal elements the form still lacks, with what to supply, using the intake's own rules."""
     try:
-        regime = Regime(form.get("regime", "dmca"))
+        regime = Regime(form.get("regime", notices.DEFAULT_REGIME.value))
     except ValueError:
-        regime = Regime.dmca
+        regime = notices.DEFAULT_REGIME
     facts = NoticeFacts(
         signature=bool(form.get("signature", "").strip()),
         works_identified=bool(form.get("works", "").strip()),

@@ -94,7 +94,7 @@ def _form_page(
             "missing": present.missing_before_submit(form, urls),
             "checked": checked,
             "guide": _guide(),
-            "regimes": list(Regime),
+            "regimes": notices.all_regime_rules(),
             "title": "Bulk upload" if bulk else "Submit a notice",
         },
         status=status,
@@ -103,12 +103,12 @@ def _form_page(
 
 @router.get("/submit", include_in_schema=False)
 def submit_page(request: Request, who: Submitter) -> Response:
-    return _form_page(request, {"regime": "dmca"})
+    return _form_page(request, {"regime": notices.DEFAULT_REGIME.value})
 
 
 @router.get("/submit/bulk", include_in_schema=False)
 def bulk_page(request: Request, who: Submitter) -> Response:
-    return _form_page(request, {"regime": "dmca"}, bulk=True)
+    return _form_page(request, {"regime": notices.DEFAULT_REGIME.value}, bulk=True)
 
 
 @router.post("/submit/check", include_in_schema=False)
@@ -145,6 +145,13 @@ def _submit(request: Request, who: DeskPrincipal, form: dict[str, str], urls: li
             details = exc.details if isinstance(exc.details, list) else []
             return [exc.message] + [
                 f"line {d['index'] + 1}: {d['url']}: {d['message']}" for d in details[:20] if "index" in d
+            ]
+        if notice.rejected_items:
+            # A person at the form fixes the lines instead: nothing is submitted until every URL is valid.
+            rejected = list(notice.rejected_items)
+            session.rollback()
+            return [f"{len(rejected)} of {len(urls)} URL(s) are not valid; the notice was not submitted"] + [
+                f"line {r['index'] + 1}: {r['url']}: {r['message']}" for r in rejected[:20]
             ]
         session.commit()
         return notice.id

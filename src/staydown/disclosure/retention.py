@@ -43,6 +43,10 @@ def run_retention(session: Session, *, now: datetime, settings: Settings) -> dic
             session, before=now - settings.retention_outbox_days * days, keep_customers=held
         ),
         "customer_identities": 0,
+        # The answers kept for Idempotency-Key replays repeat the submitter's details: a day only.
+        "idempotent_answers": notices.forget_idempotent_answers(
+            session, before=now - notices.IDEMPOTENCY_WINDOW
+        ),
     }
     cutoff = now - settings.retention_terminated_customer_days * days
     for customer_id in accounts.terminated_before(session, cutoff, erased_name=ERASED):

@@ -168,7 +168,7 @@ def _item_statements(session: Session, records: Sequence[StagedRecord], pending:
             fields = item_statement(
                 ItemRestriction(
                     notice_id=record.notice_id or 0,
-                    regime="dsa",
+                    regime=None,
                     trusted=False,
                     automated=bool(record.payload.get("automated", True)),
                     url=url,

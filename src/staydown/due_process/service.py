@@ -162,7 +162,7 @@ def file_counter_notice(
         raise DueProcessError(
             "not_a_dmca_notice",
             f"counter-notices answer DMCA notices (17 U.S.C. 512(g)); notice {notice.id} is a "
-            f"{notice.regime.value.upper()} notice: contest it with an internal complaint "
+            f"{notices.regime_rules(notice.regime).label} notice: contest it with an internal complaint "
             "(POST /v1/complaints)",
             status=422,
         )

@@ -132,7 +132,7 @@ class ItemRestriction:
     """An item of a notice disabled on the network: what the statement needs to know."""
 
     notice_id: int
-    regime: str
+    regime: str | None  # None: no notice (a copy the provider's own detection found)
     trusted: bool
     automated: bool
     url: str
@@ -163,9 +163,13 @@ class ZoneRestriction:
 def _source(restriction: ItemRestriction) -> str:
     if restriction.trusted:
         return "SOURCE_TRUSTED_FLAGGER"
-    if restriction.regime == "dsa":
-        return "SOURCE_ARTICLE_16"
-    return "SOURCE_TYPE_OTHER_NOTIFICATION"
+    if restriction.regime is None:
+        return "SOURCE_VOLUNTARY"
+    return notices.regime_rules(restriction.regime).source_type
+
+
+def _label(regime: str | None) -> str:
+    return notices.regime_rules(regime).label if regime is not None else "no notice"
 
 
 URL_MARK = "\x00url\x00"
@@ -199,7 +203,7 @@ def item_template(restriction: ItemRestriction) -> StatementFields:
     )
     facts = " ".join(
         [
-            f"Notice #{restriction.notice_id} ({restriction.regime.upper()}) received on "
+            f"Notice #{restriction.notice_id} ({_label(restriction.regime)}) received on "
             f"{restriction.notice_received_at.date().isoformat()} identified {URL_MARK} as an "
             f"infringing copy of: {works}.",
             how,
@@ -212,7 +216,7 @@ def item_template(restriction: ItemRestriction) -> StatementFields:
         decision_account=None,
         account_type="ACCOUNT_TYPE_BUSINESS" if restriction.business else "ACCOUNT_TYPE_PRIVATE",
         decision_ground="DECISION_GROUND_ILLEGAL_CONTENT",
-        illegal_content_legal_ground=LEGAL_GROUNDS.get(restriction.regime, LEGAL_GROUNDS["dsa"]),
+        illegal_content_legal_ground=LEGAL_GROUNDS[restriction.regime or "voluntary"],
         # The Transparency Database takes at most 2,000 characters here (decision_facts: 5,000).
         illegal_content_explanation=(
             restriction.explanation or "The notifier states the copy is unauthorised."

@@ -4,6 +4,10 @@ Delivery is at-least-once: a worker that dies after a message left but before it
 sends it again once its claim's lease runs out. Each message therefore carries a key that stays
 the same on every attempt (``Message-ID`` for e-mail, ``Idempotency-Key`` for webhooks), so the
 receiver can drop the copy.
+
+Webhooks connect only through the origin guard (``netguard``) when one is given: a webhook URL is
+as untrusted as a zone's origin and never reaches loopback, private or reserved addresses unless
+the operator allows them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import hmac
 import json
 import smtplib
 import ssl
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
@@ -20,6 +26,19 @@ from typing import Protocol
 import httpx
 
 from staydown.enforcement.models import OutboxMessage
+from staydown.netguard import OriginGuard, OriginRefused
+
+Signer = Callable[[OutboxMessage], str | None]
+"""The secret one webhook message is signed with (``X-Staydown-Signature``), or None to fall back
+to the transport's own secret; raises ``LookupError`` when the message may no longer be sent."""
+
+SIGNATURE_HEADER = "x-staydown-signature"
+
+
+def sign(secret: str, body: bytes, *, at: int) -> str:
+    """``t=<unix>,v1=<hex>``: HMAC-SHA256 under ``secret`` of ``"<t>." + body``."""
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
 
 
 class DeliveryError(Exception):
@@ -122,14 +141,31 @@ class SmtpTransport:
 
 
 class WebhookTransport:
-    """POST the JSON payload, signed with HMAC-SHA256 over the body when a secret is set."""
+    """POST the JSON payload, signed per message (``signer``) or with one secret for all."""
 
-    def __init__(self, *, timeout: float = 5.0, secret: str | None = None) -> None:
-        self.timeout, self.secret = timeout, secret
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        secret: str | None = None,
+        guard: OriginGuard | None = None,
+        signer: Signer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.timeout, self.secret, self.guard, self.signer, self.clock = timeout, secret, guard, signer, clock
+        self._client: httpx.Client | None = None
 
     def signature(self, body: bytes) -> str:
         assert self.secret is not None
         return "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            if self.guard is not None:
+                self._client = self.guard.client(timeout=self.timeout)
+            else:
+                self._client = httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False)
+        return self._client
 
     def send(self, message: OutboxMessage) -> None:
         body = json.dumps(
@@ -141,14 +177,22 @@ class WebhookTransport:
             "content-type": "application/json",
             "staydown-message-id": str(message.id),
             "idempotency-key": delivery_key(message),
+            "staydown-attempt": str(message.attempts + 1),
         }
-        if self.secret:
+        try:
+            own = self.signer(message) if self.signer is not None else None
+        except LookupError as exc:
+            raise DeliveryError(f"webhook {message.recipient} not sent: {exc}", permanent=True) from exc
+        if own is not None:
+            headers[SIGNATURE_HEADER] = sign(own, body, at=int(self.clock()))
+        elif self.secret:
             headers["staydown-signature"] = self.signature(body)
         try:
-            response = httpx.post(
-                message.recipient, content=body, headers=headers, timeout=self.timeout, follow_redirects=False
-            )
+            response = self._http().post(message.recipient, content=body, headers=headers)
+        except OriginRefused as exc:
+            raise DeliveryError(f"webhook {message.recipient} refused: {exc.reason}", permanent=True) from exc
         except httpx.HTTPError as exc:
+            self.close()
             raise DeliveryError(f"webhook {message.recipient} failed: {exc}") from exc
         if response.is_success:
             return
@@ -158,4 +202,6 @@ class WebhookTransport:
         )
 
     def close(self) -> None:
-        """Webhooks keep no connection between messages."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -1,25 +1,29 @@
-"""Routes for notices: intake, reading, agent decisions and completion of incomplete notices."""
+"""Routes for notices: intake (idempotent for bulk senders), reading, finding items by URL, agent
+decisions, completion of incomplete notices, and a submitter's webhook."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
-from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.deps import GuardDep, NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import OUT_OF_RANGE, ApiError
 from staydown.db.base import ROW_ID_LIMIT
 from staydown.fingerprints import service as fingerprints
 from staydown.notices import service
 from staydown.notices.flows import NoticeStatus
-from staydown.notices.models import Notice
+from staydown.notices.models import Notice, SubmitterWebhook
 from staydown.notices.schemas import (
     DecisionIn,
+    ItemFound,
+    ItemPage,
     ItemRead,
     NoticeCreate,
     NoticePage,
@@ -27,15 +31,22 @@ from staydown.notices.schemas import (
     NoticeSummary,
     NoticeSupplement,
     ObjectionIn,
+    RejectedItem,
+    WebhookIn,
+    WebhookRead,
 )
 from staydown.types import Role
+from staydown.urls import URLError, canonicalize_url
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
+items_router = APIRouter(prefix="/v1/items", tags=["notices"])
+webhook_router = APIRouter(prefix="/v1/submitter/webhook", tags=["notices"])
 
 Submitting = Annotated[Principal, Depends(require(Role.submitter, Role.agent))]
 Reading = Annotated[Principal, Depends(require(Role.agent, Role.legal, Role.submitter, Role.customer))]
 Deciding = Annotated[Principal, Depends(require(Role.agent))]
 Objecting = Annotated[Principal, Depends(require(Role.customer, Role.agent))]
+Finding = Annotated[Principal, Depends(require(Role.agent, Role.legal, Role.submitter))]
 
 
 def _is_overdue(notice: Notice, now_ts: float) -> bool:
@@ -108,9 +119,12 @@ def render(
                 decision_reason=item.decision_reason,
                 inquiry_due_at=item.inquiry_due_at,
                 caching_trigger=item.caching_trigger,
+                external_id=item.external_id,
             )
             for item in items
         ],
+        rejected=[RejectedItem(**entry) for entry in notice.rejected_items or []],
+        external_id=notice.external_id,
     )
 
 
@@ -138,19 +152,64 @@ _INTAKE_EXCLUDE = {"items": {"__all__": {"decided_at", "decision_reason"}}}
 
 @router.post("", status_code=201, response_model=NoticeRead)
 def submit_notice(
-    body: NoticeCreate, request: Request, who: Submitting, session: Writer, now: NowDep, settings: SettingsDep
+    body: NoticeCreate,
+    request: Request,
+    who: Submitting,
+    session: Writer,
+    now: NowDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="the sender's key for this request: a replay within 24 hours gets the first answer",
+        ),
+    ] = None,
 ) -> Response:
-    """Submit an infringement notice (DMCA, DSA or Japanese removal request)."""
+    """Submit an infringement notice (DMCA, DSA or Japanese removal request).
+
+    Entries whose URL is not valid are listed under ``rejected`` and the others taken in; a notice
+    of which no entry is valid is refused whole (``invalid_items``).
+    """
     by = service.Submitter(
         key_id=who.key_id,
         trusted=who.trusted,
         actor=who.actor,
         source_ip=request.client.host if request.client else None,
     )
+    if idempotency_key is None:
+        notice = service.submit(session, body, by=by, now=now, settings=settings)
+        session.commit()
+        view = render(session, notice, service.item_views(session, notice.id), now_ts=now.timestamp())
+        return _json(view, 201, exclude=_INTAKE_EXCLUDE)
+    key = service.check_key(idempotency_key)
+    request_sha256 = service.fingerprint(body)
+    replay = service.recall(session, who.key_id, key, request_sha256, now=now)
+    if replay is None:
+        try:
+            claim = service.claim(session, who.key_id, key, request_sha256, now=now)
+        except IntegrityError:
+            # Another request with this key committed first (it held the key until then).
+            session.rollback()
+            replay = service.recall(session, who.key_id, key, request_sha256, now=now)
+            if replay is None:
+                raise ApiError(
+                    409, "idempotency_conflict", "a request with this Idempotency-Key is in progress; retry"
+                ) from None
+    if replay is not None:
+        session.rollback()
+        return Response(
+            replay.body,
+            status_code=replay.status_code,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
     notice = service.submit(session, body, by=by, now=now, settings=settings)
-    session.commit()
     view = render(session, notice, service.item_views(session, notice.id), now_ts=now.timestamp())
-    return _json(view, 201, exclude=_INTAKE_EXCLUDE)
+    answer = view.model_dump_json(exclude=_INTAKE_EXCLUDE)
+    service.settle_claim(claim, notice_id=notice.id, status_code=201, body=answer)
+    session.commit()
+    return Response(answer, status_code=201, media_type="application/json")
 
 
 def _zone_filter(session: Session, zone: str) -> int:
@@ -190,6 +249,7 @@ def list_notices(
     now: NowDep,
     status: NoticeStatus | None = None,
     zone: str | None = Query(None, description="zone id or hostname"),
+    external_id: str | None = Query(None, max_length=200, description="the sender's own reference"),
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
 ) -> NoticePage:
@@ -202,6 +262,7 @@ def list_notices(
         zone_id=zone_id,
         customer_id=who.customer_id if who.role is Role.customer else None,
         submitter_key_id=who.key_id if who.role is Role.submitter else None,
+        external_id=external_id,
         page=page,
         per_page=per_page,
     )
@@ -221,6 +282,7 @@ def list_notices(
                 item_count=n.item_count,
                 time_to_action_seconds=n.time_to_action_seconds,
                 sanctioned=n.sanction is not None,
+                external_id=n.external_id,
             )
             for n in rows
         ],
@@ -307,3 +369,87 @@ def object_to_inquiry(
     session.commit()
     items = service.item_views(session, notice_id, customer_id=customer_id)
     return render(session, notice, items, now_ts=now.timestamp(), show_submitter=customer_id is None)
+
+
+@items_router.get("", response_model=ItemPage)
+def find_items(
+    who: Finding,
+    session: Reader,
+    settings: SettingsDep,
+    url: str = Query(max_length=16_384, description="any spelling of the resource's URL"),
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> ItemPage:
+    """Find the items naming a URL's resource (a submitter finds only its own)."""
+    try:
+        canonical = canonicalize_url(url, max_length=settings.max_url_length)
+    except URLError as exc:
+        raise ApiError(
+            422,
+            "invalid_url",
+            f"the url is not valid: {exc.message}",
+            [{"loc": ["query", "url"], "msg": exc.message, "type": exc.code}],
+        ) from None
+    rows, total = service.find_items(
+        session,
+        canonical,
+        submitter_key_id=who.key_id if who.role is Role.submitter else None,
+        page=page,
+        per_page=per_page,
+    )
+    return ItemPage(
+        items=[
+            ItemFound(
+                id=row.id,
+                notice_id=row.notice_id,
+                url=row.url,
+                canonical_url=row.canonical_url,
+                zone_id=row.zone_id,
+                status=row.status,
+                external_id=row.external_id,
+                notice_external_id=row.notice_external_id,
+                received_at=row.received_at,
+            )
+            for row in rows
+        ],
+        page=page,
+        per_page=per_page,
+        total=total,
+    )
+
+
+def _webhook_view(hook: SubmitterWebhook, *, secret: bool) -> WebhookRead:
+    return WebhookRead(
+        url=hook.url,
+        events=list(service.WEBHOOK_EVENTS),
+        created_at=hook.created_at,
+        secret=hook.secret if secret else None,
+    )
+
+
+@webhook_router.put("", response_model=WebhookRead)
+def register_webhook(
+    body: WebhookIn, who: Submitting, session: Writer, now: NowDep, guard: GuardDep
+) -> WebhookRead:
+    """Register this key's webhook (replacing any) and get the secret its deliveries are signed with."""
+    hook = service.register_webhook(session, who.key_id, body.url, now=now, guard=guard)
+    session.commit()
+    return _webhook_view(hook, secret=True)
+
+
+@webhook_router.get("", response_model=WebhookRead)
+def get_webhook(who: Submitting, session: Reader) -> WebhookRead:
+    """This key's webhook (its secret is shown only when registered)."""
+    hook = service.get_webhook(session, who.key_id)
+    if hook is None:
+        raise ApiError(404, "not_found", "this key has no webhook")
+    return _webhook_view(hook, secret=False)
+
+
+@webhook_router.delete("", status_code=204)
+def remove_webhook(who: Submitting, session: Writer) -> Response:
+    """Stop this key's webhook deliveries."""
+    if not service.remove_webhook(session, who.key_id):
+        raise ApiError(404, "not_found", "this key has no webhook")
+    session.commit()
+    return Response(status_code=204)

@@ -9,6 +9,7 @@ from typing import Any
 
 from staydown.notices.elements import Element
 from staydown.notices.models import Notice
+from staydown.notices.regimes import rules_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +46,18 @@ def _complainant_lines(shown: dict[str, str]) -> list[str]:
     return [f"  {_LABELS[field]}: {value}" for field, value in shown.items()]
 
 
+def _rejected_lines(rejected: Sequence[dict[str, Any]]) -> list[str]:
+    if not rejected:
+        return []
+    shown = [f"  entry {r['index']} ({r['url'][:120]}): {r['message']}" for r in rejected[:20]]
+    more = [f"  ... and {len(rejected) - 20} more"] if len(rejected) > 20 else []
+    return [f"{len(rejected)} URL(s) could not be taken in and are not part of the notice:", *shown, *more]
+
+
 def receipt(notice: Notice, *, provider: str) -> Letter:
     """Confirm receipt without undue delay (DSA Art. 16(4))."""
     body = [
-        f"{provider} received your {notice.regime.value.upper()} notice #{notice.id} at "
+        f"{provider} received your {rules_of(notice.regime).label} notice #{notice.id} at "
         f"{notice.received_at.isoformat()} with {notice.item_count} URL(s).",
         f"We act on valid notices by {notice.deadline_at.isoformat()}.",
         f"Current status: {notice.status.value}.",
@@ -60,6 +69,7 @@ def receipt(notice: Notice, *, provider: str) -> Letter:
             if notice.sanction
             else []
         ),
+        *_rejected_lines(notice.rejected_items or []),
     ]
     return Letter(
         f"[{provider}] Notice #{notice.id} received",
@@ -125,7 +135,7 @@ def forward(
     who = "the hosting provider of the origin of" if to_host else "the customer of"
     shown = complainant(notice, complainant_fields)
     lines = [
-        f"{provider} received notice #{notice.id} ({notice.regime.value.upper()}) about content served for "
+        f"{provider} received notice #{notice.id} ({rules_of(notice.regime).label}) about content served for "
         f"{hostname}. You receive it as {who} this zone. "
         "The following URL(s) are now blocked on our network:",
         *(f"  {url}" for url in urls),

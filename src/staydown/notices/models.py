@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from staydown.db.base import Base, BigIntPK, str_enum
+from staydown.db.base import Base, BigIntPK, JSONType, str_enum
 from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.types import Regime
 
@@ -17,7 +17,10 @@ class Notice(Base):
     """An infringement notice as received, with its legal elements stored one by one."""
 
     __tablename__ = "notices"
-    __table_args__ = (Index("ix_notices_status_deadline", "status", "deadline_at"),)
+    __table_args__ = (
+        Index("ix_notices_status_deadline", "status", "deadline_at"),
+        Index("ix_notices_submitter_external", "submitter_key_id", "external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     regime: Mapped[Regime] = mapped_column(str_enum(Regime))
@@ -43,6 +46,10 @@ class Notice(Base):
     content_sha256: Mapped[str] = mapped_column(String(64))
     # A measure against the notifier that applies to this notice, as stated to everyone who reads it.
     sanction: Mapped[str | None] = mapped_column(Text)
+    # The sender's own reference for the notice (bulk senders search by it).
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    # Entries of the submission that could not become items, each with its index and the reason.
+    rejected_items: Mapped[list[Any] | None] = mapped_column(JSONType)
 
     received_at: Mapped[datetime]
     deadline_at: Mapped[datetime]
@@ -86,5 +93,36 @@ class NoticeItem(Base):
     # The Japanese sender inquiry: when the sender's time to object ends, and whether it is election content.
     inquiry_due_at: Mapped[datetime | None]
     election: Mapped[bool | None] = mapped_column(Boolean)
+    external_id: Mapped[str | None] = mapped_column(String(200))  # the sender's own reference
 
     notice: Mapped[Notice] = relationship(back_populates="items")
+
+
+class IdempotentSubmission(Base):
+    """A notice submitted with an ``Idempotency-Key``: what was sent and what was answered, so a
+    replay of the same request gets the same answer and a different request under the key is refused.
+    """
+
+    __tablename__ = "notice_idempotency"
+    __table_args__ = (UniqueConstraint("key_id", "idempotency_key", name="uq_notice_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"))
+    status_code: Mapped[int] = mapped_column(Integer, default=201)
+    response: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class SubmitterWebhook(Base):
+    """Where a submitter's key wants to hear about its notices, and the secret deliveries are signed with."""
+
+    __tablename__ = "submitter_webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]

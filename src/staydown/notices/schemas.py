@@ -13,6 +13,8 @@ from staydown.urls import URLError, canonicalize_url
 
 _TEXT = 20_000
 _URL = 16_384
+# A sender's own reference: printable, no surrounding space, short enough to index.
+ExternalId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e][\x20-\x7e]*$")]
 
 
 def _reference_url(value: str) -> str:
@@ -48,6 +50,7 @@ class WorkIn(_In):
 class ItemIn(_In):
     url: str = Field(max_length=_URL)
     work: int | None = Field(None, ge=0)
+    external_id: ExternalId | None = None
 
 
 class StatementsIn(_In):
@@ -66,6 +69,7 @@ class NoticeCreate(_In):
     explanation: str | None = Field(None, max_length=_TEXT)
     statements: StatementsIn = Field(default_factory=StatementsIn)
     signature: str | None = Field(None, max_length=300)
+    external_id: ExternalId | None = None
 
 
 class NoticeSupplement(_In):
@@ -91,6 +95,17 @@ class ItemRead(BaseModel):
     decision_reason: str | None = None
     inquiry_due_at: datetime | None = None
     caching_trigger: str | None = None
+    external_id: str | None = None
+
+
+class RejectedItem(BaseModel):
+    """An entry of the submission that did not become an item, and why (the others were taken in)."""
+
+    index: int
+    url: str
+    external_id: str | None = None
+    code: str
+    message: str
 
 
 class NoticeRead(BaseModel):
@@ -115,6 +130,8 @@ class NoticeRead(BaseModel):
     signature: str | None
     item_count: int
     items: list[ItemRead]
+    rejected: list[RejectedItem] = []
+    external_id: str | None = None
     staydown: dict[str, Any] | None = None  # banked content, captures and the copies found since
 
 
@@ -131,6 +148,7 @@ class NoticeSummary(BaseModel):
     sanctioned: bool = Field(
         False, description="The notifier was under a misuse sanction: reviewed after others."
     )
+    external_id: str | None = None
 
 
 class NoticePage(BaseModel):
@@ -155,3 +173,37 @@ class ObjectionIn(_In):
 
     items: list[int] = Field(min_length=1, max_length=1000)
     reasons: str = Field(min_length=1, max_length=_TEXT)
+
+
+class ItemFound(BaseModel):
+    """An item found by its URL, with the notice that names it."""
+
+    id: int
+    notice_id: int
+    url: str
+    canonical_url: str
+    zone_id: int | None
+    status: ItemStatus
+    external_id: str | None = None
+    notice_external_id: str | None = None
+    received_at: datetime
+
+
+class ItemPage(BaseModel):
+    items: list[ItemFound]
+    page: int
+    per_page: int
+    total: int
+
+
+class WebhookIn(_In):
+    """Where a submitter's key wants its notices' events delivered (an http or https URL)."""
+
+    url: str = Field(min_length=1, max_length=2048)
+
+
+class WebhookRead(BaseModel):
+    url: str
+    events: list[str]
+    created_at: datetime
+    secret: str | None = None  # shown once, when the webhook is registered or its secret renewed

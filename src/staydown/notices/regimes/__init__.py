@@ -14,6 +14,7 @@ from staydown.notices.regimes.jp import Jp
 from staydown.types import Regime
 
 RULES: dict[Regime, RegimeRules] = {rules.regime: rules for rules in (Dmca(), Dsa(), Jp())}
+DEFAULT_REGIME = Regime.dmca  # the one a notice form starts with
 
 
 def rules_of(regime: Regime | str) -> RegimeRules:

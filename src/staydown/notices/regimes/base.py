@@ -90,12 +90,15 @@ class RegimeRules:
     """Everything one legal regime decides. Subclasses set the attributes and ``assess``."""
 
     regime: Regime
-    label: str
+    label: str  # short, in letters and statements of reasons ("DMCA")
+    title: str  # what a notifier choosing the law it relies on reads ("US DMCA (17 U.S.C. 512)")
     elements: dict[str, Element]
     legal_ground: str  # the statute a restriction rests on (DSA database ``illegal_content_legal_ground``)
     lumen_type: str
     jurisdictions: tuple[str, ...]
     counter_notice: bool = False  # 17 U.S.C. 512(g) counter-notices answer these notices
+    # The DSA Transparency Database's ``source_type`` of a restriction made on one of these notices.
+    source_type: str = "SOURCE_TYPE_OTHER_NOTIFICATION"
     inquiry: Inquiry | None = None
     # Which complainant fields each recipient may be given (where a field is in no set, nobody is).
     complainant_fields: dict[Recipient, frozenset[str]]

@@ -22,6 +22,7 @@ def _e(code: str, name: str, explanation: str) -> Element:
 class Dmca(RegimeRules):
     regime = Regime.dmca
     label = "DMCA"
+    title = "US DMCA (17 U.S.C. 512)"
     lumen_type = "DMCA"
     jurisdictions = ("US",)
     legal_ground = (

@@ -22,6 +22,8 @@ def _e(code: str, name: str, explanation: str) -> Element:
 class Dsa(RegimeRules):
     regime = Regime.dsa
     label = "DSA"
+    title = "EU Digital Services Act (Art. 16)"
+    source_type = "SOURCE_ARTICLE_16"
     lumen_type = "Other"
     jurisdictions = ("EU",)
     legal_ground = (

@@ -20,6 +20,7 @@ from staydown.types import Recipient, Regime
 class Jp(RegimeRules):
     regime = Regime.jp
     label = "JP"
+    title = "Japan: removal request (Information Distribution Platform Act)"
     lumen_type = "Other"
     jurisdictions = ("JP",)
     legal_ground = (
