@@ -28,7 +28,7 @@ from staydown.enforcement.api import router as enforcement_router
 from staydown.enforcement.feed import FeedHub
 from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
-from staydown.enforcement.snapshot import Snapshots
+from staydown.enforcement.snapshot import Snapshots, SnapshotsCollector
 from staydown.fingerprints.api import router as staydown_router
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices.api import router as notices_router
@@ -180,7 +180,8 @@ def create_app(
         idle_interval=settings.feed_poll_interval_seconds,
         safety_interval=settings.feed_safety_poll_seconds,
     )
-    app.state.feed_snapshots = Snapshots(database)
+    app.state.feed_snapshots = Snapshots(database, checkpoint_every=settings.feed_checkpoint_records)
+    metrics.registry.register(SnapshotsCollector(app.state.feed_snapshots))
     app.state.edge_registry = EdgeRegistry(database)
     app.state.edge_keys = EdgeKeys(database)
     app.state.key_caches = [app.state.edge_keys.expire]  # forgotten when a key is revoked

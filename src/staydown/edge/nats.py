@@ -26,7 +26,7 @@ from nats.js.errors import NotFoundError
 
 from staydown.edge.feed import EdgeIdentity, LocalApply, load_snapshot
 from staydown.edge.server import Edge
-from staydown.edge.state import EnforcementState, LocalStore
+from staydown.edge.state import LocalStore
 from staydown.feedrecords import StreamNames
 
 log = logging.getLogger("staydown.edge.nats")
@@ -168,9 +168,9 @@ class NatsFollower:
             return
         headers = {"authorization": f"Bearer {self.key}", **self.identity.headers()}
         async with httpx.AsyncClient(base_url=self.control_plane, headers=headers, timeout=120) as client:
-            fresh: EnforcementState = await load_snapshot(client)
-        log.warning("loaded the control plane's snapshot at seq %d", fresh.seq)
-        await self.local.replace(fresh)
+            snapshot = await load_snapshot(client)
+        log.warning("loaded the control plane's snapshot at seq %d", snapshot.state.seq)
+        await self.local.replace(snapshot)
         self.snapshots_loaded += 1
 
     async def _heartbeats(self, nc: Client, stop: asyncio.Event) -> None:
