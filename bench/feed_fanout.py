@@ -48,6 +48,7 @@ from tests.conftest import Clock, ServerThread, make_keys
 from tests.dnsserver import LocalDnsServer
 from tests.support import active_zone, notice_body
 
+from staydown import assembly
 from staydown.api.app import create_app
 from staydown.config import Settings
 from staydown.db.base import bulk_insert
@@ -548,6 +549,7 @@ def main() -> None:
     p_snap.add_argument("--blocks", type=int, default=1_000_000)
     p_snap.add_argument("--hashes", type=int, default=1_000_000)
     args = parser.parse_args()
+    assembly.install()  # the journals the bench writes to, as every command registers them
     {"idle": idle, "latency": latency, "snapshot": snapshot}[args.mode](args)
 
 
