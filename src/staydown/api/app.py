@@ -26,6 +26,7 @@ from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import EdgeKeys
 from staydown.enforcement.api import router as enforcement_router
 from staydown.enforcement.feed import FeedHub
+from staydown.enforcement.pollkeys import PollKeys
 from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
 from staydown.enforcement.snapshot import Snapshots, SnapshotsCollector
@@ -184,6 +185,7 @@ def create_app(
     metrics.registry.register(SnapshotsCollector(app.state.feed_snapshots))
     app.state.edge_registry = EdgeRegistry(database)
     app.state.edge_keys = EdgeKeys(database)
+    app.state.poll_keys = PollKeys(database)
     app.state.key_caches = [app.state.edge_keys.expire]  # forgotten when a key is revoked
     metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
     errors.install(app)
