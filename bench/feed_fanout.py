@@ -1,6 +1,6 @@
 """The enforcement feed fanned out to many edges: idle cost, notice-to-edge latency, snapshot start.
 
-    python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--postgres URL]
+    python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--spread] [--postgres URL]
     python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--postgres URL]
     python bench/feed_fanout.py latency  [--edges 1000] [--notices 5] [--nats URL] [--postgres URL]
     python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000] [--compare OTHER/src]
@@ -9,6 +9,8 @@ idle      one `staydown api` process and --pollers simulated edges long-polling 
           (wait=25) on their own connections. Prints the API process's CPU (share of one core,
           from /proc) and, on PostgreSQL, the database's transactions per second (pg_stat_database,
           an upper bound of what the process asks: every read is one transaction of 1-2 queries).
+          Polls arriving together are authenticated in one read; --spread starts the pollers evenly
+          over one wait, so that their polls arrive one by one (the worst case for that).
           Targets at 1,000 pollers: < 5% of a core, < 50 queries/s.
 intake    trusted notices posted one after another to one API process, first with no edge
           waiting, then while --pollers simulated edges long-poll it: the time to each 201.
@@ -235,11 +237,14 @@ async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: s
     ]
     stop = asyncio.Event()
     seen: dict[int, float] = {}
-    edges = [
-        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop))
-        for n in range(args.pollers)
-    ]
-    await asyncio.sleep(args.warmup)  # every poller connected and parked
+    spread = 25.0 / args.pollers if args.spread else 0.0  # start times spread over one wait
+
+    async def poller(n: int) -> None:
+        await asyncio.sleep(n * spread)
+        await http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop)
+
+    edges = [asyncio.create_task(poller(n)) for n in range(args.pollers)]
+    await asyncio.sleep(args.warmup + spread * args.pollers)  # every poller connected and parked
     cpu0, wall0 = cpu_seconds(api.proc.pid), time.perf_counter()
     tx0 = pg_transactions(url) if args.postgres else 0
     await asyncio.sleep(args.seconds)
@@ -251,7 +256,8 @@ async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: s
         task.cancel()
     await asyncio.gather(*edges, return_exceptions=True)
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"idle: {args.pollers} long-pollers on one API process ({backend}), {wall:.1f} s")
+    timing = "polls spread evenly over the wait" if args.spread else "polls in step"
+    print(f"idle: {args.pollers} long-pollers on one API process ({backend}, {timing}), {wall:.1f} s")
     print(f"  API CPU: {100 * cpu / wall:.2f}% of one core (target < 5%)")
     if tx is not None:
         print(f"  database transactions: {tx / wall:.1f}/s (target < 50 queries/s)")
@@ -649,6 +655,9 @@ def main() -> None:
     p_idle.add_argument("--seconds", type=float, default=50)
     p_idle.add_argument("--warmup", type=float, default=10)
     p_idle.add_argument("--postgres")
+    p_idle.add_argument(
+        "--spread", action="store_true", help="start the pollers over one wait, not all at once"
+    )
     p_intake = sub.add_parser("intake")
     p_intake.add_argument("--pollers", type=int, default=1000)
     p_intake.add_argument("--notices", type=int, default=30)
