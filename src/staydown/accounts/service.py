@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, selectinload
 
 from staydown.accounts import dcv
@@ -138,7 +138,7 @@ class LiveKey:
     customer_id: int | None
 
 
-def live_keys(session: Session, presented: Iterable[str]) -> dict[str, LiveKey]:
+def live_keys(session: Session | Connection, presented: Iterable[str]) -> dict[str, LiveKey]:
     """The live keys among the secrets ``presented``, by secret, in one indexed read (revoked and
     unknown ones are absent)."""
     digests = {hash_key(s): s for s in presented if s.startswith(KEY_PREFIX) and len(s) <= 128}

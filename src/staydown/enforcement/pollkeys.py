@@ -17,7 +17,6 @@ import asyncio
 from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.db.engine import Database
@@ -61,10 +60,10 @@ class PollKeys:
         self.reads += 1
         engine = self.database.brief()
         try:
-            with Session(engine) as session:
-                return accounts.live_keys(session, secrets)
+            with engine.connect() as connection:
+                return accounts.live_keys(connection, secrets)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
-        with Session(engine) as session:  # the server had dropped the connection: once more
-            return accounts.live_keys(session, secrets)
+        with engine.connect() as connection:  # the server had dropped the connection: once more
+            return accounts.live_keys(connection, secrets)
