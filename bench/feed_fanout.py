@@ -1,14 +1,20 @@
 """The enforcement feed fanned out to many edges: idle cost, notice-to-edge latency, snapshot start.
 
-    python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--postgres URL]
+    python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--spread] [--postgres URL]
+    python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--postgres URL]
     python bench/feed_fanout.py latency  [--edges 1000] [--notices 5] [--nats URL] [--postgres URL]
-    python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000]
+    python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000] [--compare OTHER/src]
 
 idle      one `staydown api` process and --pollers simulated edges long-polling /v1/edge/feed
           (wait=25) on their own connections. Prints the API process's CPU (share of one core,
           from /proc) and, on PostgreSQL, the database's transactions per second (pg_stat_database,
           an upper bound of what the process asks: every read is one transaction of 1-2 queries).
+          Polls arriving together are authenticated in one read; --spread starts the pollers evenly
+          over one wait, so that their polls arrive one by one (the worst case for that).
           Targets at 1,000 pollers: < 5% of a core, < 50 queries/s.
+intake    trusted notices posted one after another to one API process, first with no edge
+          waiting, then while --pollers simulated edges long-poll it: the time to each 201.
+          Target: the p50 while they wait within 1.5x of the p50 with none.
 latency   --edges simulated edges follow the feed (HTTP long-polls to one API process, or with --nats
           JetStream ordered consumers fed by a `staydown relay` process); a trusted notice is posted
           --notices times; for each edge, the time from the notice's 201 to the page or message that
@@ -16,7 +22,10 @@ latency   --edges simulated edges follow the feed (HTTP long-polls to one API pr
 snapshot  a log of --blocks block records and --hashes hash_add records is written straight into a
           SQLite database; a `staydown api` process and a new `staydown edge` process start; prints
           the time from starting the edge until it answers 451 for the last blocked URL (snapshot
-          built by the API, downloaded, loaded, made durable, enforced). Target: < 30 s at 1M + 1M.
+          built by the API, downloaded, loaded, made durable, enforced), and the CPU seconds the
+          edge's processes used meanwhile (what a busy machine does not inflate). --compare times
+          another checkout's edge (its src/ directory) against the same control plane afterwards.
+          Target: < 30 s at 1M + 1M.
 The simulated edges run in this process, so on a small machine they compete with what they measure.
 """
 
@@ -48,6 +57,7 @@ from tests.conftest import Clock, ServerThread, make_keys
 from tests.dnsserver import LocalDnsServer
 from tests.support import active_zone, notice_body
 
+from staydown import assembly
 from staydown.api.app import create_app
 from staydown.config import Settings
 from staydown.db.base import bulk_insert
@@ -227,11 +237,14 @@ async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: s
     ]
     stop = asyncio.Event()
     seen: dict[int, float] = {}
-    edges = [
-        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop))
-        for n in range(args.pollers)
-    ]
-    await asyncio.sleep(args.warmup)  # every poller connected and parked
+    spread = 25.0 / args.pollers if args.spread else 0.0  # start times spread over one wait
+
+    async def poller(n: int) -> None:
+        await asyncio.sleep(n * spread)
+        await http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop)
+
+    edges = [asyncio.create_task(poller(n)) for n in range(args.pollers)]
+    await asyncio.sleep(args.warmup + spread * args.pollers)  # every poller connected and parked
     cpu0, wall0 = cpu_seconds(api.proc.pid), time.perf_counter()
     tx0 = pg_transactions(url) if args.postgres else 0
     await asyncio.sleep(args.seconds)
@@ -243,10 +256,71 @@ async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: s
         task.cancel()
     await asyncio.gather(*edges, return_exceptions=True)
     backend = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"idle: {args.pollers} long-pollers on one API process ({backend}), {wall:.1f} s")
+    timing = "polls spread evenly over the wait" if args.spread else "polls in step"
+    print(f"idle: {args.pollers} long-pollers on one API process ({backend}, {timing}), {wall:.1f} s")
     print(f"  API CPU: {100 * cpu / wall:.2f}% of one core (target < 5%)")
     if tx is not None:
         print(f"  database transactions: {tx / wall:.1f}/s (target < 50 queries/s)")
+
+
+def intake(args: argparse.Namespace) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="fanout-"))
+    try:
+        with database_url(args.postgres, directory) as url:
+            keys = prepare(url, directory)
+            api = Api(url, directory)
+            try:
+                asyncio.run(_intake(args, api, keys))
+            finally:
+                api.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _post_notices(api: Api, keys: dict[str, str], count: int, tag: str) -> list[float]:
+    """Trusted notices one after another; the time each takes to be answered 201."""
+    took = []
+    async with httpx.AsyncClient(
+        base_url=api.url, headers={"authorization": f"Bearer {keys['trusted_flagger']}"}, timeout=60
+    ) as client:
+        for n in range(count):
+            started = time.perf_counter()
+            answer = await client.post("/v1/notices", json=notice_body([f"http://{HOST}/{tag}/{n}.jpg"]))
+            took.append(time.perf_counter() - started)
+            assert answer.status_code == 201, answer.text
+            await asyncio.sleep(0.05)
+    return took
+
+
+async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> None:
+    await _post_notices(api, keys, 5, "warm")
+    idle_times = await _post_notices(api, keys, args.notices, "idle")
+    head = httpx.get(f"{api.url}/v1/edge/feed", headers={"authorization": f"Bearer {keys['edge']}"}).json()[
+        "head"
+    ]
+    stop = asyncio.Event()
+    seen: dict[int, float] = {}
+    edges = [
+        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop))
+        for n in range(args.pollers)
+    ]
+    await asyncio.sleep(args.warmup)
+    waiting_times = await _post_notices(api, keys, args.notices, "waiting")
+    stop.set()
+    for task in edges:
+        task.cancel()
+    await asyncio.gather(*edges, return_exceptions=True)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    idle_p50, waiting_p50 = statistics.median(idle_times), statistics.median(waiting_times)
+    print(f"intake: trusted notice POST -> 201 on one API process ({backend}), {args.notices} notices each")
+    print(
+        f"  no edges waiting:        p50 {1000 * idle_p50:.0f} ms  "
+        f"p90 {1000 * percentile(idle_times, 0.9):.0f} ms"
+    )
+    print(
+        f"  {args.pollers} edges long-polling: p50 {1000 * waiting_p50:.0f} ms  "
+        f"p90 {1000 * percentile(waiting_times, 0.9):.0f} ms  ({waiting_p50 / idle_p50:.2f}x; target <= 1.5x)"
+    )
 
 
 def latency(args: argparse.Namespace) -> None:
@@ -425,43 +499,86 @@ def snapshot(args: argparse.Namespace) -> None:
             f"  control plane: first snapshot (fold of the whole log, encode, gzip) "
             f"{time.perf_counter() - started:.1f} s, {len(warm.content) / 1e6:.0f} MB of JSON lines (decoded)"
         )
-        edge_port = free_port()
-        edge_dir = directory / "edge-node"
-        env = {**os.environ, "STAYDOWN_DATA_DIR": str(edge_dir)}
-        env.pop("STAYDOWN_DATABASE_URL", None)
+        api.stop()
+        api = Api(url, directory)  # a restarted (or another) API process: it starts from the checkpoint
         started = time.perf_counter()
-        edge = subprocess.Popen(
-            [*STAYDOWN, "edge", "--control-plane", api.url, "--key", keys["edge"], "--port", str(edge_port)],
-            env=env,
-            stdout=(directory / "edge.log").open("w"),
-            stderr=subprocess.STDOUT,
+        again = httpx.get(
+            f"{api.url}/v1/edge/snapshot", headers={"authorization": f"Bearer {keys['edge']}"}, timeout=600
+        )
+        again.raise_for_status()
+        print(
+            f"  control plane restarted: first snapshot {time.perf_counter() - started:.1f} s "
+            "(from the checkpoint)"
         )
         try:
-            while True:
-                try:
-                    status = httpx.get(
-                        f"http://127.0.0.1:{edge_port}{last_target}", headers={"host": HOST}, timeout=5
-                    ).status_code
-                except httpx.HTTPError:
-                    status = 0
-                if status == 451:
-                    break
-                if time.perf_counter() - started > 600 or edge.poll() is not None:
-                    raise RuntimeError((directory / "edge.log").read_text()[-2000:])
-                time.sleep(0.1)
-            print(
-                "  new edge serving from the snapshot (451 on the last block): "
-                f"{time.perf_counter() - started:.1f} s (target < 30 s)"
-            )
-            for line in (directory / "edge.log").read_text().splitlines():
-                if "snapshot at seq" in line:
-                    print("  edge:", line.split(": ", 1)[1])
+            for label, pythonpath in [("", None), *[("before", path) for path in args.compare or []]]:
+                start_edge(api, keys, last_target, directory, label=label, pythonpath=pythonpath)
         finally:
-            edge.terminate()
-            edge.wait(30)
             api.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and every process under it (the edge's supervisor and its workers)."""
+    total = cpu_seconds(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                total += tree_cpu_seconds(int(entry.name))
+    return total
+
+
+def start_edge(
+    api: Api, keys: dict[str, str], last_target: str, directory: Path, *, label: str, pythonpath: str | None
+) -> None:
+    """Start a new edge and time it until it answers 451 for the last blocked URL."""
+    edge_port = free_port()
+    edge_dir = directory / f"edge-node{label}"
+    env = {**os.environ, "STAYDOWN_DATA_DIR": str(edge_dir)}
+    env.pop("STAYDOWN_DATABASE_URL", None)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath  # another checkout's edge, against the same control plane
+    log_path = directory / f"edge{label}.log"
+    started = time.perf_counter()
+    edge = subprocess.Popen(
+        [*STAYDOWN, "edge", "--control-plane", api.url, "--key", keys["edge"], "--port", str(edge_port)],
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        while True:
+            try:
+                status = httpx.get(
+                    f"http://127.0.0.1:{edge_port}{last_target}", headers={"host": HOST}, timeout=5
+                ).status_code
+            except httpx.HTTPError:
+                status = 0
+            if status == 451:
+                break
+            if time.perf_counter() - started > 600 or edge.poll() is not None:
+                raise RuntimeError(log_path.read_text()[-2000:])
+            time.sleep(0.1)
+        wall, cpu = time.perf_counter() - started, tree_cpu_seconds(edge.pid)
+        print(
+            f"  new edge{' (' + label + ')' if label else ''} serving from the snapshot (451 on the last "
+            f"block): {wall:.1f} s (target < 30 s); the edge's processes used {cpu:.1f} CPU seconds, "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
+        deadline = time.monotonic() + 60  # the log line follows the state being made durable
+        while time.monotonic() < deadline and "snapshot at seq" not in log_path.read_text():
+            time.sleep(0.2)
+        for line in log_path.read_text().splitlines():
+            if "snapshot at seq" in line:
+                print("  edge:", line.split(": ", 1)[1])
+    finally:
+        edge.terminate()
+        edge.wait(30)
 
 
 def write_log(database: Database, *, blocks: int, hashes: int) -> str:
@@ -538,6 +655,14 @@ def main() -> None:
     p_idle.add_argument("--seconds", type=float, default=50)
     p_idle.add_argument("--warmup", type=float, default=10)
     p_idle.add_argument("--postgres")
+    p_idle.add_argument(
+        "--spread", action="store_true", help="start the pollers over one wait, not all at once"
+    )
+    p_intake = sub.add_parser("intake")
+    p_intake.add_argument("--pollers", type=int, default=1000)
+    p_intake.add_argument("--notices", type=int, default=30)
+    p_intake.add_argument("--warmup", type=float, default=10)
+    p_intake.add_argument("--postgres")
     p_lat = sub.add_parser("latency")
     p_lat.add_argument("--edges", type=int, default=1000)
     p_lat.add_argument("--notices", type=int, default=5)
@@ -547,8 +672,12 @@ def main() -> None:
     p_snap = sub.add_parser("snapshot")
     p_snap.add_argument("--blocks", type=int, default=1_000_000)
     p_snap.add_argument("--hashes", type=int, default=1_000_000)
+    p_snap.add_argument(
+        "--compare", action="append", metavar="SRC", help="also time the edge of another checkout's src/"
+    )
     args = parser.parse_args()
-    {"idle": idle, "latency": latency, "snapshot": snapshot}[args.mode](args)
+    assembly.install()  # the journals the bench writes to, as every command registers them
+    {"idle": idle, "intake": intake, "latency": latency, "snapshot": snapshot}[args.mode](args)
 
 
 if __name__ == "__main__":

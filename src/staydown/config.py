@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     edge_heartbeat_seconds: float = Field(5.0, gt=0)
     edge_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")  # default: the host's name
     nats_retain_records: int = Field(1_000_000, ge=1)
+    # A snapshot this many records past the stored checkpoint replaces it (enforcement/snapshot.py).
+    feed_checkpoint_records: int = Field(10_000, ge=1)
 
     # TLS at the edge: the secret certificates' private keys are sealed with in the feed (base64 of
     # 32 bytes; the control plane and every edge hold the same one; without it a single box keeps one

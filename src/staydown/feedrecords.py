@@ -10,6 +10,8 @@ sequence), so a control plane may add kinds before every edge knows them.
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -422,3 +424,25 @@ class StreamNames:
     stream: str = "STAYDOWN_FEED"
     subject: str = "staydown.feed"
     heartbeats: str = "staydown.edges"
+
+
+# An edge following NATS signs its heartbeats with its key, so the registry can refuse a revoked or
+# unknown one as it refuses that key's feed requests. The key itself never travels: the signature
+# is an HMAC keyed with the digest the control plane keeps of the key, and the heartbeat names the
+# key by a further digest of that, which reveals neither.
+HEARTBEAT_SIGNATURE = "Staydown-Signature"
+
+
+def key_digest(secret: str) -> str:
+    """The digest the control plane keeps of an API key (``accounts.service.hash_key``)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def heartbeat_key_id(digest: str) -> str:
+    """The name a heartbeat gives the key it is signed with."""
+    return hashlib.sha256(b"staydown heartbeat key\x00" + digest.encode("ascii")).hexdigest()[:32]
+
+
+def heartbeat_signature(digest: str, body: bytes) -> str:
+    """The signature of a heartbeat's exact bytes with the key of ``digest``."""
+    return hmac.new(digest.encode("ascii"), body, hashlib.sha256).hexdigest()

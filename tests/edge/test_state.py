@@ -3,10 +3,19 @@ spelling an origin maps to the same resource, lifted one target at a time, and k
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from staydown.edge.state import EnforcementState, LocalStore
+import pytest
+
+from staydown.edge.state import (
+    EnforcementState,
+    LocalStore,
+    SnapshotIncomplete,
+    read_snapshot,
+    snapshot_gzip,
+)
 
 
 class Feed:
@@ -69,3 +78,36 @@ def test_spellings_and_exemptions_survive_a_restart(tmp_path: Path) -> None:
     assert restored.exempted(1, "/copy.jpg") and restored.exempted(1, "/copy.jpg?size=2")
     restored.apply({"seq": restored.seq + 1, "kind": "unblock", "zone_id": 1, "target": "/dir/"})
     assert restored.blocked(1, "/dir/") == (True, 2)
+
+
+def test_a_store_keeps_a_snapshot_as_it_arrived_and_reads_an_earlier_versions_store(tmp_path: Path) -> None:
+    state = EnforcementState()
+    feed = Feed(state)
+    feed("block", "/a.jpg", notice_id=1)
+    state.apply(
+        {"seq": 2, "kind": "hash_add", "entry_id": 7, "scope": "network", "sha256": "ab" * 32, "pdq": []}
+    )
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "snapshot.json").write_text(
+        json.dumps(state.to_document() | {"bank": list(state.bank.values())})
+    )
+    restored = LocalStore(earlier).load()  # an earlier version kept bank entries as objects
+    assert restored.to_document() == state.to_document() and restored.bank == state.bank
+    store = LocalStore(tmp_path / "now")
+    arrived = snapshot_gzip(state)
+    store.install(arrived)
+    assert (tmp_path / "now" / "snapshot.ndjson.gz").read_bytes() == arrived  # not encoded again
+    assert store.load().to_document() == state.to_document()
+    LocalStore(earlier).compact(restored)
+    assert not (earlier / "snapshot.json").exists()
+    assert LocalStore(earlier).load().to_document() == state.to_document()
+
+
+def test_a_cut_compressed_snapshot_is_refused(tmp_path: Path) -> None:
+    state = EnforcementState()
+    Feed(state)("block", "/a.jpg", notice_id=1)
+    whole = snapshot_gzip(state)
+    with pytest.raises(SnapshotIncomplete):
+        read_snapshot([whole[: len(whole) // 2]])
+    assert read_snapshot([whole[:10], whole[10:]]).to_document() == state.to_document()

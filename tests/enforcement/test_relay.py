@@ -8,14 +8,16 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import nats
 from nats.js.errors import NotFoundError
+from prometheus_client.parser import text_string_to_metric_families
 
 from staydown.db.engine import Database
 from staydown.enforcement import service
 from staydown.enforcement.feed import encode, read_rows, render
 from staydown.feedrecords import FeedKind, StreamNames
-from tests.fleet import Process, eventually, nats_env, nats_url, stream_names
+from tests.fleet import Process, eventually, free_port, http_ok, nats_env, nats_url, stream_names
 
 __all__ = ["nats_url", "stream_names"]  # fixtures
 
@@ -106,3 +108,44 @@ def test_two_relays_at_once_publish_each_record_once(
         eventually(lambda: stream_state(nats_url, stream_names)[1] >= 3200, what="publishing more")
     messages = stream_messages(nats_url, stream_names)
     assert [json.loads(body)["seq"] for _seq, body, _h in messages] == list(range(1, 3201))
+
+
+def relay_metrics(port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {
+        sample.name + "".join(f"{{{k}={v}}}" for k, v in sorted(sample.labels.items())): float(sample.value)
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_the_relay_serves_its_progress_errors_and_connection_on_its_metrics_listener(
+    database_url: str, database: Database, tmp_path: Path, nats_url: str, stream_names: StreamNames
+) -> None:
+    append_purges(database, 300)
+    port = free_port()
+    with relay(database_url, nats_url, stream_names, tmp_path / "relay", STAYDOWN_METRICS_PORT=str(port)):
+        eventually(lambda: http_ok(f"http://127.0.0.1:{port}/metrics"), what="the metrics listener")
+        eventually(
+            lambda: relay_metrics(port)["staydown_relay_published_records_total"] == 300, what="publishing"
+        )
+        metrics = relay_metrics(port)
+        assert metrics["staydown_relay_lag_records"] == 0
+        assert metrics["staydown_relay_stream_seq"] == metrics["staydown_relay_log_head_seq"] == 300
+        assert metrics["staydown_relay_nats_connected"] == 1
+        assert sum(v for k, v in metrics.items() if k.startswith("staydown_relay_errors_total")) == 0
+    # A relay whose NATS server is away: nothing published, the lag shows it, and so do the errors.
+    dead = f"nats://127.0.0.1:{free_port()}"
+    stranded_port = free_port()
+    with relay(
+        database_url, dead, stream_names, tmp_path / "stranded", STAYDOWN_METRICS_PORT=str(stranded_port)
+    ):
+        eventually(lambda: http_ok(f"http://127.0.0.1:{stranded_port}/metrics"), what="the metrics listener")
+        eventually(
+            lambda: relay_metrics(stranded_port)["staydown_relay_errors_total{kind=connection}"] >= 1,
+            what="a connection error counted",
+        )
+        metrics = relay_metrics(stranded_port)
+        assert metrics["staydown_relay_nats_connected"] == 0
+        assert metrics["staydown_relay_published_records_total"] == 0
+        assert metrics["staydown_relay_lag_records"] == 300

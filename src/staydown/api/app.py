@@ -29,9 +29,10 @@ from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import EdgeKeys
 from staydown.enforcement.api import router as enforcement_router
 from staydown.enforcement.feed import FeedHub
+from staydown.enforcement.pollkeys import PollKeys
 from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
-from staydown.enforcement.snapshot import Snapshots
+from staydown.enforcement.snapshot import Snapshots, SnapshotsCollector
 from staydown.fingerprints.api import router as staydown_router
 from staydown.inbound.api import router as inbound_router
 from staydown.netguard import OriginAccess, OriginGuard
@@ -189,9 +190,11 @@ def create_app(
         idle_interval=settings.feed_poll_interval_seconds,
         safety_interval=settings.feed_safety_poll_seconds,
     )
-    app.state.feed_snapshots = Snapshots(database)
+    app.state.feed_snapshots = Snapshots(database, checkpoint_every=settings.feed_checkpoint_records)
+    metrics.registry.register(SnapshotsCollector(app.state.feed_snapshots))
     app.state.edge_registry = EdgeRegistry(database)
     app.state.edge_keys = EdgeKeys(database)
+    app.state.poll_keys = PollKeys(database)
     app.state.key_caches = [app.state.edge_keys.expire]  # forgotten when a key is revoked
     metrics.registry.register(EdgesCollector(database, clock, alert_seconds=settings.edge_lag_alert_seconds))
     metrics.registry.register(CertificatesCollector(database, clock, settings))

@@ -33,22 +33,24 @@ class Principal:
         return f"key:{self.key_id}"
 
 
-def get_settings(request: Request) -> Settings:
+# The request's shared objects are async on purpose: FastAPI runs a plain function dependency in
+# its thread pool, a thread hop per dependency per request for a lookup of an attribute.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_origin_guard(request: Request) -> OriginGuard:
+async def get_origin_guard(request: Request) -> OriginGuard:
     guard: OriginGuard = request.app.state.origin_guard
     return guard
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock()
 

@@ -560,21 +560,31 @@ def read_seal_key(path: Path) -> bytes:
 @app.command("relay")
 def relay(
     nats: Annotated[str, typer.Option("--nats", help="NATS server URL (JetStream enabled).")],
+    metrics_port: MetricsPort = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Publish every committed feed record to NATS JetStream, in order and exactly once."""
+    """Publish every committed feed record to NATS JetStream, in order and exactly once, with
+    /metrics on a loopback listener of its own (--metrics-port)."""
+    from prometheus_client import CollectorRegistry
+
+    from staydown.api.metrics import MetricsListener
     from staydown.enforcement.relay import run_relay
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s relay %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nats").setLevel(logging.WARNING)
     settings = load_settings(data_dir)
     database = open_database(settings)
+    registry = CollectorRegistry()
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    metrics = MetricsListener(registry, host=settings.metrics_host, port=port)
     console.print(f"relay publishing the feed to {nats} stream {settings.nats_stream}; Ctrl-C to stop")
+    console.print(f"metrics   {metrics.url}")
     try:
-        run(run_relay(settings, database, nats))
+        run(run_relay(settings, database, nats, metrics=registry))
     except KeyboardInterrupt:
         pass
     finally:
+        metrics.stop()
         database.dispose()
 
 

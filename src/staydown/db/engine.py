@@ -8,6 +8,7 @@ that shares the pool but begins deferred transactions, so long-polls never hold 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,6 +70,22 @@ class Database:
         reader = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(reader, expire_on_commit=False)
+        self._brief: Engine | None = None
+        self._brief_lock = threading.Lock()
+
+    def brief(self) -> Engine:
+        """An engine for frequent one-statement reads on a server database (the feed's key checks):
+        one connection of its own in autocommit and without the pool's liveness ping, so that a read
+        is one transaction, not three; the caller retries once on a dropped connection. On SQLite,
+        the reading engine itself."""
+        if self.is_sqlite:
+            return self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+        with self._brief_lock:
+            if self._brief is None:
+                self._brief = create_engine(
+                    self.engine.url, pool_size=1, max_overflow=1, isolation_level="AUTOCOMMIT"
+                )
+            return self._brief
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
@@ -94,3 +111,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._brief is not None:
+            self._brief.dispose()

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from staydown.edge.server import Edge
-from staydown.edge.state import EnforcementState, LocalStore, SnapshotLoader
+from staydown.edge.state import EnforcementState, GzipLines, LocalStore, SnapshotLoader, paused_gc
 from staydown.feedrecords import parse_record
 
 log = logging.getLogger("staydown.edge.feed")
@@ -55,33 +55,57 @@ class LocalApply:
             await asyncio.to_thread(self.store.compact, self.edge.state)
             self.since_compaction = 0
 
-    async def replace(self, state: EnforcementState) -> None:
-        """Enforce ``state`` (a snapshot) from now on; it is durable before this returns."""
+    async def replace(self, snapshot: LoadedSnapshot) -> None:
+        """Enforce a snapshot from now on; it is durable before this returns."""
         # Enforced at once, durable before the next record is asked for: a crash in between leaves
-        # the old store, from which the edge fetches the snapshot again.
-        self.edge.replace_state(state)
-        await asyncio.to_thread(self.store.compact, state)
+        # the old store, from which the edge fetches the snapshot again. The bytes as they arrived
+        # are what is stored: nothing is encoded again.
+        with paused_gc():
+            await asyncio.to_thread(self.edge.prepare_state, snapshot.state)
+        self.edge.replace_state(snapshot.state)
+        await asyncio.to_thread(self.store.install, snapshot.gzipped)
         self.since_compaction = 0
-        gc.freeze()  # the loaded state is long-lived: keep the cyclic GC from rescanning it
+        # The loaded state is long-lived: keep the cyclic GC from rescanning it. (No collection
+        # first: over millions of objects it would hold up the event loop for seconds.)
+        gc.freeze()
 
 
-async def load_snapshot(client: httpx.AsyncClient) -> EnforcementState:
-    """Fetch ``/v1/edge/snapshot`` and build the state it holds, line by line as it arrives."""
+@dataclass(frozen=True)
+class LoadedSnapshot:
+    state: EnforcementState
+    gzipped: bytes  # the snapshot as the control plane sent it (gzip-compressed JSON lines)
+
+
+async def load_snapshot(client: httpx.AsyncClient) -> LoadedSnapshot:
+    """Fetch ``/v1/edge/snapshot`` and build the state it holds, line by line as it arrives.
+
+    The body is read compressed and inflated here, so the compressed bytes can be stored as they
+    are; the lines are parsed off the event loop (visitors are served meanwhile), with the cyclic
+    garbage collector paused (see ``state.paused_gc``)."""
     loader = SnapshotLoader()
-    batch: list[str] = []
-    async with client.stream("GET", "/v1/edge/snapshot") as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            if line:
-                batch.append(line)
-            if len(batch) >= 16:  # parsed off the event loop: visitors are served meanwhile
-                await asyncio.to_thread(_feed_lines, loader, batch)
-                batch = []
-    await asyncio.to_thread(_feed_lines, loader, batch)
-    return loader.finish()
+    lines = GzipLines()
+    received: list[bytes] = []
+    batch: list[bytes] = []
+    size = 0
+    with paused_gc():
+        async with client.stream("GET", "/v1/edge/snapshot", headers={"accept-encoding": "gzip"}) as response:
+            response.raise_for_status()
+            if response.headers.get("content-encoding", "").strip().lower() != "gzip":
+                raise ValueError("the snapshot was not sent gzip-encoded")
+            async for chunk in response.aiter_raw():
+                received.append(chunk)
+                for line in lines.push(chunk):
+                    batch.append(line)
+                    size += len(line)
+                if size >= 4 << 20:
+                    await asyncio.to_thread(_feed_lines, loader, batch)
+                    batch, size = [], 0
+        batch.extend(lines.close())
+        await asyncio.to_thread(_feed_lines, loader, batch)
+        return LoadedSnapshot(loader.finish(), b"".join(received))
 
 
-def _feed_lines(loader: SnapshotLoader, lines: list[str]) -> None:
+def _feed_lines(loader: SnapshotLoader, lines: list[bytes]) -> None:
     for line in lines:
         loader.feed(line)
 
@@ -170,9 +194,10 @@ class FeedConsumer:
         """Load the control plane's snapshot and continue from its sequence: for a new edge, and for
         one ahead of the control plane's log (made against another database)."""
         started, before = time.perf_counter(), self.edge.state.seq
-        fresh = await load_snapshot(client)
+        snapshot = await load_snapshot(client)
+        fresh = snapshot.state
         loaded = time.perf_counter()
-        await self.local.replace(fresh)
+        await self.local.replace(snapshot)
         log.warning(
             "loaded the control plane's snapshot at seq %d (local state was at %d): "
             "%.1f s to fetch and parse, %.1f s to store and enforce",

@@ -26,8 +26,14 @@ from nats.js.errors import NotFoundError
 
 from staydown.edge.feed import EdgeIdentity, LocalApply, load_snapshot
 from staydown.edge.server import Edge
-from staydown.edge.state import EnforcementState, LocalStore
-from staydown.feedrecords import StreamNames
+from staydown.edge.state import LocalStore
+from staydown.feedrecords import (
+    HEARTBEAT_SIGNATURE,
+    StreamNames,
+    heartbeat_key_id,
+    heartbeat_signature,
+    key_digest,
+)
 
 log = logging.getLogger("staydown.edge.nats")
 
@@ -168,22 +174,30 @@ class NatsFollower:
             return
         headers = {"authorization": f"Bearer {self.key}", **self.identity.headers()}
         async with httpx.AsyncClient(base_url=self.control_plane, headers=headers, timeout=120) as client:
-            fresh: EnforcementState = await load_snapshot(client)
-        log.warning("loaded the control plane's snapshot at seq %d", fresh.seq)
-        await self.local.replace(fresh)
+            snapshot = await load_snapshot(client)
+        log.warning("loaded the control plane's snapshot at seq %d", snapshot.state.seq)
+        await self.local.replace(snapshot)
         self.snapshots_loaded += 1
 
     async def _heartbeats(self, nc: Client, stop: asyncio.Event) -> None:
+        """Report this worker on the heartbeat subject, signed with its key (``feedrecords``): the
+        registry lists an edge whose key is revoked, unknown or missing as refused."""
+        digest = key_digest(self.key) if self.key else None
         while not stop.is_set():
-            report = {
+            report: dict[str, Any] = {
                 "edge": self.identity.edge_id,
                 "version": self.identity.version,
                 "seq": self.edge.state.seq,
                 "head": self.head,
                 "transport": "nats",
+                "at": round(time.time(), 3),
             }
+            if digest is not None:
+                report["key"] = heartbeat_key_id(digest)
+            body = json.dumps(report).encode()
+            headers = None if digest is None else {HEARTBEAT_SIGNATURE: heartbeat_signature(digest, body)}
             with contextlib.suppress(Exception):
-                await nc.publish(self.names.heartbeats, json.dumps(report).encode())
+                await nc.publish(self.names.heartbeats, body, headers=headers)
             await _pause(stop, self.heartbeat_every)
 
 

@@ -122,6 +122,7 @@ class Edge:
         self.cache: MemoryCache
         self.guard: StaydownGuard
         self.certs: CertStore | None = None  # the certificates of HTTPS, when this edge serves it
+        self._prepared: tuple[EnforcementState, StaydownGuard] | None = None
         self.replace_state(state)  # the cache, the bank's index and zone limiters, from the state
 
     def watch(self, connection: Connection) -> None:
@@ -307,13 +308,23 @@ class Edge:
             return decision
         return Decision(Outcome.blocked, zone=decision.zone, url=decision.url, notice_id=entry.notice_id)
 
+    def prepare_state(self, state: EnforcementState) -> None:
+        """Build the bank's index for ``state`` ahead of ``replace_state`` (safe in another thread:
+        it touches nothing the serving loop reads), so that the swap itself takes no time."""
+        self._prepared = (state, self._guard_for(state))
+
+    def _guard_for(self, state: EnforcementState) -> StaydownGuard:
+        guard = StaydownGuard(self.thresholds)
+        guard.load(map(BankRecord.from_record, state.bank.values()))
+        return guard
+
     def replace_state(self, state: EnforcementState) -> None:
         """Enforce ``state`` from now on, with everything derived from it built afresh."""
+        prepared, self._prepared = self._prepared, None
         self.state = state
         self._decisions.clear()
         self.cache = MemoryCache(budget=self.config.cache_budget, max_object=self.config.max_object)
-        self.guard = StaydownGuard(self.thresholds)
-        self.guard.load(BankRecord.from_record(r) for r in state.bank.values())
+        self.guard = prepared[1] if prepared is not None and prepared[0] is state else self._guard_for(state)
         self.cache.on_drop = self.guard.cached.forget
         self.staydown_blocks.clear()
         self.zone_limiters.clear()

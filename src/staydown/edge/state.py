@@ -8,8 +8,11 @@ next page, and the log is compacted into an atomically replaced snapshot.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -33,7 +36,18 @@ from staydown.feedrecords import (
 )
 from staydown.urls import block_key
 
-__all__ = ["BANK_FIELDS", "EnforcementState", "LocalStore", "SnapshotLoader", "ZoneState", "snapshot_lines"]
+__all__ = [
+    "BANK_FIELDS",
+    "EnforcementState",
+    "GzipLines",
+    "LocalStore",
+    "SnapshotLoader",
+    "ZoneState",
+    "paused_gc",
+    "read_snapshot",
+    "snapshot_gzip",
+    "snapshot_lines",
+]
 
 SERVED = "active"
 
@@ -248,7 +262,8 @@ class EnforcementState:
             state._apply_zone(ZoneRecord.from_document({**zone, "seq": 0}))
         for zone_id, target, notice in document.get("blocks", []):
             state._block(int(zone_id), target, notice)
-        for entry in document.get("bank", []):
+        for stored in document.get("bank", []):
+            entry = stored if isinstance(stored, dict) else dict(zip(BANK_FIELDS, stored, strict=True))
             state.bank[int(entry["entry_id"])] = entry
         for zone_id, target in document.get("exempt", []):
             state.exempt.setdefault(int(zone_id), set()).add(block_key(target))
@@ -299,6 +314,62 @@ def snapshot_lines(state: EnforcementState) -> Iterator[bytes]:
             counts[name] += len(chunk)
             yield line({name: chunk})
     yield line({"end": state.seq, **counts})
+
+
+def snapshot_gzip(state: EnforcementState) -> bytes:
+    """The snapshot of ``state``, gzip-compressed at the fastest level (what is served and stored)."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing
+    parts = [compressor.compress(line) for line in snapshot_lines(state)]
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a large state is built.
+
+    A state of a million blocks and bank entries is millions of new objects, none of them garbage;
+    each collection of the oldest generation would walk them all again, and that made up most of a
+    snapshot's load. Reference counting still frees everything meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class GzipLines:
+    """Split a gzip-compressed stream of JSON lines into lines, chunk by chunk as it arrives."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(31)
+        self._rest = b""
+
+    def push(self, chunk: bytes) -> list[bytes]:
+        data = self._rest + self._inflate.decompress(chunk)
+        lines = data.split(b"\n")
+        self._rest = lines.pop()
+        return [line for line in lines if line]
+
+    def close(self) -> list[bytes]:
+        data = self._rest + self._inflate.flush()
+        self._rest = b""
+        if not self._inflate.eof:
+            raise SnapshotIncomplete("the compressed snapshot ended early")
+        return [line for line in data.split(b"\n") if line]
+
+
+def read_snapshot(chunks: Iterable[bytes]) -> EnforcementState:
+    """The state a gzip-compressed snapshot holds, read from its chunks in turn."""
+    loader, lines = SnapshotLoader(), GzipLines()
+    for chunk in chunks:
+        for line in lines.push(chunk):
+            loader.feed(line)
+    for line in lines.close():
+        loader.feed(line)
+    return loader.finish()
 
 
 class SnapshotIncomplete(ValueError):
@@ -388,28 +459,37 @@ def _record_document(record: CertSetRecord | ChallengeSetRecord) -> dict[str, An
 
 
 class LocalStore:
-    """An edge's durable copy of the feed: ``snapshot.json`` plus ``feed.log`` (JSON lines)."""
+    """An edge's durable copy of the feed: ``snapshot.ndjson.gz`` (a snapshot, in the form the
+    control plane serves it) plus ``feed.log`` (JSON lines of the records applied since)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.snapshot_path = directory / "snapshot.json"
+        self.snapshot_path = directory / "snapshot.ndjson.gz"
+        self.legacy_path = directory / "snapshot.json"  # what earlier versions compacted into
         self.log_path = directory / "feed.log"
         directory.mkdir(parents=True, exist_ok=True)
 
     def load(self) -> EnforcementState:
         """Rebuild the state from the snapshot and the log written after it."""
         state = EnforcementState()
-        if self.snapshot_path.exists():
-            state = EnforcementState.from_document(json.loads(self.snapshot_path.read_text("utf-8")))
-        if self.log_path.exists():
-            with self.log_path.open("r", encoding="utf-8") as log:
-                for line in log:
-                    if not line.endswith("\n"):
-                        break  # a torn last line: it was never acknowledged to the feed
-                    record = json.loads(line)
-                    if int(record["seq"]) > state.seq:
-                        state.apply(record)
+        with paused_gc():
+            if self.snapshot_path.exists():
+                state = self._read_snapshot()
+            elif self.legacy_path.exists():
+                state = EnforcementState.from_document(json.loads(self.legacy_path.read_text("utf-8")))
+            if self.log_path.exists():
+                with self.log_path.open("r", encoding="utf-8") as log:
+                    for line in log:
+                        if not line.endswith("\n"):
+                            break  # a torn last line: it was never acknowledged to the feed
+                        record = json.loads(line)
+                        if int(record["seq"]) > state.seq:
+                            state.apply(record)
         return state
+
+    def _read_snapshot(self) -> EnforcementState:
+        with self.snapshot_path.open("rb") as stored:
+            return read_snapshot(iter(lambda: stored.read(1 << 20), b""))
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         """Make records durable before they are acknowledged."""
@@ -423,17 +503,21 @@ class LocalStore:
 
     def compact(self, state: EnforcementState) -> None:
         """Write the whole state atomically, then start an empty log."""
+        self.install(snapshot_gzip(state))
+
+    def install(self, gzipped: bytes) -> None:
+        """Keep ``gzipped`` (a snapshot as ``snapshot_gzip`` makes it, or as the control plane sent
+        it) as the state, atomically, and start an empty log: no encoding of what arrived encoded."""
         tmp = self.snapshot_path.with_suffix(".tmp")
-        # One C-encoded string: json.dump would encode a large state in pure Python, chunk by chunk.
-        text = json.dumps(state.to_document(), separators=(",", ":"))
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(text)
+        with tmp.open("wb") as out:
+            out.write(gzipped)
             out.flush()
             os.fsync(out.fileno())
         tmp.replace(self.snapshot_path)
         with self.log_path.open("w", encoding="utf-8") as log:
             log.flush()
             os.fsync(log.fileno())
+        self.legacy_path.unlink(missing_ok=True)
         directory = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(directory)

@@ -66,24 +66,28 @@ class BankRecord:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> BankRecord:
+        # Called once per entry when a snapshot of a million entries loads: positional, no copies.
+        get = record.get
         features = b""
-        if record.get("features"):
+        if get("features"):
             try:
                 features = base64.b64decode(record["features"], validate=True)
             except (binascii.Error, ValueError):
-                log.warning("bank entry %s: features are not base64; PDQ only", record.get("entry_id"))
+                log.warning("bank entry %s: features are not base64; PDQ only", get("entry_id"))
+        pdq = get("pdq")
+        auto = get("auto_block_distance")
         return cls(
-            entry_id=int(record["entry_id"]),
-            scope=str(record["scope"]),
-            scope_zone_id=record.get("scope_zone_id"),
-            scope_customer_id=record.get("scope_customer_id"),
-            notice_id=record.get("notice_id"),
-            work_id=record.get("work_id"),
-            sha256=bytes.fromhex(record["sha256"]),
-            pdq=tuple(bytes.fromhex(h) for h in record.get("pdq") or ()),
-            features=features,
-            source=str(record.get("source") or "notice"),
-            auto_block=_distance(record.get("auto_block_distance")),
+            int(record["entry_id"]),
+            str(record["scope"]),
+            get("scope_zone_id"),
+            get("scope_customer_id"),
+            get("notice_id"),
+            get("work_id"),
+            bytes.fromhex(record["sha256"]),
+            tuple(map(bytes.fromhex, pdq)) if pdq else (),
+            features,
+            str(get("source") or "notice"),
+            None if auto is None else _distance(auto),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -211,16 +215,31 @@ class StaydownGuard:
         return len(self.entries)
 
     def load(self, entries: Iterable[BankRecord]) -> None:
-        """Add many entries at once (start-up from the local store)."""
+        """Add many entries at once (a snapshot, or start-up from the local store): one pass that
+        keeps each entry, then every hash into the index in one bulk add."""
         ids: list[int] = []
         codes: list[bytes] = []
+        kept, by_sha, widest = self.entries, self.by_sha, self.widest
         for entry in entries:
             if entry.allow:
                 self._allow(entry)
                 continue
-            self._keep(entry)
-            ids.extend([entry.entry_id] * len(entry.pdq))
-            codes.extend(entry.pdq)
+            if entry.features or entry.auto_block is not None:
+                self._keep(entry)
+            else:  # the common case, inline: a million of these load in a second or two
+                kept[entry.entry_id] = entry
+                same = by_sha.get(entry.sha256)
+                if same is None:
+                    by_sha[entry.sha256] = {entry.entry_id}
+                else:
+                    same.add(entry.entry_id)
+            if len(entry.pdq) == 1:
+                ids.append(entry.entry_id)
+                codes.append(entry.pdq[0])
+            else:
+                ids.extend([entry.entry_id] * len(entry.pdq))
+                codes.extend(entry.pdq)
+        self.widest = max(widest, self.widest)
         self.index.add(ids, codes)
         self.generation += 1
 

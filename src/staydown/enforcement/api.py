@@ -11,20 +11,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from staydown.accounts import service as accounts
-from staydown.api.deps import (
-    BearerCredentials,
-    DatabaseDep,
-    NowDep,
-    Principal,
-    Reader,
-    SettingsDep,
-    principal,
-    require,
-)
-from staydown.api.errors import ApiError
+from staydown.api.deps import BearerCredentials, NowDep, Principal, Reader, SettingsDep, require
+from staydown.api.errors import BEARER_CHALLENGE, ApiError
 from staydown.db.engine import Database
 from staydown.enforcement import service
 from staydown.enforcement.feed import FeedAhead, FeedHub
+from staydown.enforcement.pollkeys import PollKeys
 from staydown.enforcement.registry import (
     Contact,
     EdgeRegistry,
@@ -96,23 +88,30 @@ class EdgeKeys:
         return live, revoked
 
 
-async def feed_edge(
-    request: Request, database: DatabaseDep, now: NowDep, _credentials: BearerCredentials
-) -> Principal:
+async def feed_edge(request: Request, now: NowDep, _credentials: BearerCredentials) -> Principal:
     """The edge-role caller. A refused edge key (revoked, or a key of another role) is recorded in
     the edge registry before the refusal is answered."""
     keys: EdgeKeys = request.app.state.edge_keys
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     secret = secret.strip() if scheme.lower() == "bearer" else ""
-    # Every poll is authenticated against the database (one indexed read), so a key revoked in any
-    # process, or by `staydown keys revoke`, is refused on its very next request.
-    try:
-        who = await run_in_threadpool(principal, request, database)
-    except ApiError as exc:
-        key_id = await keys.revoked(secret) if secret and exc.status == 401 else None
+    if not secret:
+        raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
+    # Every poll is authenticated against the database (batched with the polls arriving with it,
+    # see enforcement.pollkeys), so a key revoked in any process, or by `staydown keys revoke`, is
+    # refused on its very next request.
+    poll_keys: PollKeys = request.app.state.poll_keys
+    live = await poll_keys.live(secret)
+    if live is None:
+        key_id = await keys.revoked(secret)
         if key_id is not None:
-            await _record_refusal(request, now, exc.status, key_id)
-        raise
+            await _record_refusal(request, now, 401, key_id)
+        raise ApiError(
+            401,
+            "unauthorized",
+            "the API key is not valid or has been revoked",
+            headers={"WWW-Authenticate": f'{BEARER_CHALLENGE}, error="invalid_token"'},
+        )
+    who = Principal(live.key_id, live.role, live.trusted, live.customer_id)
     try:
         return require(Role.edge)(who)
     except ApiError as exc:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, BigIntPK, str_enum
@@ -111,3 +111,15 @@ class EdgeContact(Base):
     last_contact: Mapped[datetime | None]  # the last accepted poll or heartbeat
     refused_status: Mapped[int | None] = mapped_column(Integer)  # 401 or 403, while refused
     refused_at: Mapped[datetime | None]
+
+
+class FeedCheckpoint(Base):
+    """The log folded as of ``seq`` (a snapshot, gzip-compressed JSON lines): where a control plane
+    process starts its fold instead of the log's first record."""
+
+    __tablename__ = "feed_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    written_at: Mapped[datetime]

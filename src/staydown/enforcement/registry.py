@@ -19,7 +19,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -108,7 +107,8 @@ def edge_id_of(header: str | None, *, key_id: int | None) -> str:
 
 
 def _upsert(session: Session, contacts: Sequence[Contact]) -> None:
-    """Write contacts in at most two statements (accepted ones, refusals), whatever their number."""
+    """Write contacts in at most two statements (accepted ones, refusals), whatever their number:
+    each statement is the same every time (compiled once, cached), run over the rows at once."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     accepted: dict[str, Contact] = {}
@@ -116,65 +116,59 @@ def _upsert(session: Session, contacts: Sequence[Contact]) -> None:
     for contact in contacts:  # in arrival order: the last one of each edge wins
         (refused if contact.refused_status is not None else accepted)[contact.edge_id] = contact
     if accepted:
-        rows = [
-            {
-                "edge_id": c.edge_id,
-                "first_seen": c.at,
-                "version": c.version,
-                "transport": c.transport,
-                "seq": c.seq or 0,
-                "key_id": c.key_id,
-                "last_contact": c.at,
-                "refused_status": None,
-                "refused_at": None,
-            }
-            for c in accepted.values()
-        ]
-        for chunk in _chunks(rows):
-            statement = insert(EdgeContact).values(chunk)
-            new = statement.excluded
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[EdgeContact.edge_id],
-                    set_={
-                        "version": new.version,
-                        "transport": new.transport,
-                        "seq": new.seq,
-                        "key_id": func.coalesce(new.key_id, EdgeContact.key_id),
-                        "last_contact": new.last_contact,
-                        "refused_status": None,
-                        "refused_at": None,
-                    },
-                )
-            )
+        statement = insert(EdgeContact)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[EdgeContact.edge_id],
+                set_={
+                    "version": new.version,
+                    "transport": new.transport,
+                    "seq": new.seq,
+                    "key_id": func.coalesce(new.key_id, EdgeContact.key_id),
+                    "last_contact": new.last_contact,
+                    "refused_status": None,
+                    "refused_at": None,
+                },
+            ),
+            [
+                {
+                    "edge_id": c.edge_id,
+                    "first_seen": c.at,
+                    "version": c.version,
+                    "transport": c.transport,
+                    "seq": c.seq or 0,
+                    "key_id": c.key_id,
+                    "last_contact": c.at,
+                    "refused_status": None,
+                    "refused_at": None,
+                }
+                for c in accepted.values()
+            ],
+        )
     if refused:
-        rows = [
-            {
-                "edge_id": c.edge_id,
-                "first_seen": c.at,
-                "version": c.version,
-                "transport": c.transport,
-                "seq": 0,
-                "refused_status": c.refused_status,
-                "refused_at": c.at,
-            }
-            for c in refused.values()
-        ]
-        for chunk in _chunks(rows):
-            statement = insert(EdgeContact).values(chunk)
-            new = statement.excluded
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[EdgeContact.edge_id],
-                    set_={"refused_status": new.refused_status, "refused_at": new.refused_at},
-                )
-            )
-
-
-def _chunks(rows: list[dict[str, Any]], size: int = 1000) -> Iterator[list[dict[str, Any]]]:
-    """Rows in slices one statement can bind (SQLite allows 32,766 parameters)."""
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+        statement = insert(EdgeContact)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[EdgeContact.edge_id],
+                set_={"refused_status": new.refused_status, "refused_at": new.refused_at},
+            ),
+            [
+                {
+                    "edge_id": c.edge_id,
+                    "first_seen": c.at,
+                    "version": c.version,
+                    "transport": c.transport,
+                    "seq": 0,
+                    "key_id": None,
+                    "last_contact": None,
+                    "refused_status": c.refused_status,
+                    "refused_at": c.at,
+                }
+                for c in refused.values()
+            ],
+        )
 
 
 class EdgeRegistry:

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,13 +26,17 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from staydown.config import Settings
 from staydown.db.engine import Database
-from staydown.enforcement.feed import FeedAhead, FeedHub
+from staydown.enforcement.feed import FeedAhead, FeedHub, read_head
+from staydown.enforcement.heartbeats import HeartbeatKeys, refusal
 from staydown.enforcement.registry import Contact, EdgeRegistry, edge_id_of
 from staydown.enforcement.service import feed_signal
-from staydown.feedrecords import StreamNames
+from staydown.feedrecords import HEARTBEAT_SIGNATURE, StreamNames
 
 log = logging.getLogger("staydown.enforcement.relay")
 
@@ -74,30 +78,50 @@ class Relay:
         names: StreamNames,
         retain: int,
         batch: int = 1000,
-        on_heartbeat: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        on_heartbeat: Callable[[dict[str, Any], bytes, str | None], Awaitable[None]] | None = None,
     ) -> None:
         self.hub, self.url, self.names = hub, url, names
         self.retain, self.batch, self.on_heartbeat = retain, batch, on_heartbeat
         self.published = 0  # records this process has had acknowledged by JetStream
-        self.last = 0
+        self.last = 0  # the stream's last sequence as this relay knows it (0 until it has connected)
+        self.errors: dict[str, int] = {}  # by kind: connection, interrupted, refused, ahead
+        self.nc: Client | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and self.nc.is_connected
+
+    def _error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    async def _nats_error(self, exc: Exception) -> None:
+        """The client's report of a failed (re)connection or a protocol error; it keeps retrying."""
+        self._error("connection")
+        log.warning("NATS at %s: %s", self.url, exc or type(exc).__name__)
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
             try:
-                nc = await nats.connect(self.url, name="staydown-relay", max_reconnect_attempts=-1)
+                nc = await nats.connect(
+                    self.url, name="staydown-relay", max_reconnect_attempts=-1, error_cb=self._nats_error
+                )
             except Exception as exc:
                 log.warning("NATS at %s unreachable (%s); retrying", self.url, exc)
+                self._error("connection")
                 await _pause(stop, backoff)
                 backoff = min(10.0, backoff * 2)
                 continue
             backoff = 0.5
+            self.nc = nc
             try:
                 await self._relay(nc, stop)
             except (APIError, nats.errors.Error, OSError) as exc:
                 log.warning("relay interrupted (%s); resuming from the stream's last sequence", exc)
+                self._error("interrupted")
                 await _pause(stop, 0.5)
             finally:
+                self.nc = None
                 with contextlib.suppress(Exception):
                     await nc.close()
 
@@ -119,6 +143,7 @@ class Relay:
                     exc.after,
                     exc.head,
                 )
+                self._error("ahead")
                 await _pause(stop, 10)
                 self.last = await stream_last(js, self.names)
                 continue
@@ -136,6 +161,7 @@ class Relay:
                 # The stream is not where this relay thought (another relay, a recreated stream):
                 # what JetStream holds is the truth; continue after it.
                 log.warning("publish of seq %d refused (%s); re-reading the stream", seq, result)
+                self._error("refused")
                 self.last = await stream_last(js, self.names)
                 return
             self.last = seq
@@ -148,7 +174,8 @@ class Relay:
         except ValueError:
             return
         if isinstance(report, dict):
-            await self.on_heartbeat(report)
+            signature = (msg.headers or {}).get(HEARTBEAT_SIGNATURE)
+            await self.on_heartbeat(report, msg.data, signature)
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -156,8 +183,49 @@ async def _pause(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def run_relay(settings: Settings, database: Database, url: str) -> None:
-    """Run the relay until SIGINT or SIGTERM."""
+class RelayCollector(Collector):
+    """The relay's progress, read at scrape time: what it published, how far the log is ahead of the
+    stream, its errors and whether it holds a NATS connection."""
+
+    def __init__(self, relay: Relay, database: Database) -> None:
+        self.relay, self.database = relay, database
+
+    def collect(self) -> Iterator[Metric]:
+        relay = self.relay
+        with self.database.reader() as session:
+            head = read_head(session)
+        published = CounterMetricFamily(
+            "staydown_relay_published_records", "Feed records this relay had acknowledged by JetStream"
+        )
+        published.add_metric([], relay.published)
+        yield published
+        last = GaugeMetricFamily(
+            "staydown_relay_stream_seq",
+            "The stream's last sequence as the relay knows it (0 before it connects)",
+        )
+        last.add_metric([], relay.last)
+        yield last
+        head_seq = GaugeMetricFamily("staydown_relay_log_head_seq", "Last sequence of the enforcement log")
+        head_seq.add_metric([], head)
+        yield head_seq
+        lag = GaugeMetricFamily("staydown_relay_lag_records", "Log records not yet in the stream")
+        lag.add_metric([], max(0, head - relay.last))
+        yield lag
+        connected = GaugeMetricFamily(
+            "staydown_relay_nats_connected", "1 while the relay holds a NATS connection"
+        )
+        connected.add_metric([], 1 if relay.connected else 0)
+        yield connected
+        errors = CounterMetricFamily("staydown_relay_errors", "Relay errors by kind", labels=["kind"])
+        for kind in ("connection", "interrupted", "refused", "ahead"):
+            errors.add_metric([kind], relay.errors.get(kind, 0))
+        yield errors
+
+
+async def run_relay(
+    settings: Settings, database: Database, url: str, *, metrics: CollectorRegistry | None = None
+) -> None:
+    """Run the relay until SIGINT or SIGTERM; its metrics join ``metrics`` (served by the caller)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -171,18 +239,35 @@ async def run_relay(settings: Settings, database: Database, url: str) -> None:
     )
     names = StreamNames(settings.nats_stream, settings.nats_subject, settings.nats_heartbeat_subject)
     registry = EdgeRegistry(database)
+    keys = HeartbeatKeys(database)
 
-    async def heartbeat(report: dict[str, Any]) -> None:
-        edge_id, seq = report.get("edge"), report.get("seq")
+    async def heartbeat(report: dict[str, Any], body: bytes, signature: str | None) -> None:
+        edge_id, seq, name = report.get("edge"), report.get("seq"), report.get("key")
         if not isinstance(edge_id, str) or not isinstance(seq, int):
             return
-        version = str(report.get("version") or "")[:64]
+        key = await asyncio.to_thread(keys.get, name) if isinstance(name, str) else None
+        key_id = key.key_id if key is not None else None
         at = datetime.now(UTC)
-        registry.note(
-            Contact(edge_id_of(edge_id, key_id=None), at, version=version, transport="nats", seq=seq)
+        status = refusal(
+            report, body, signature, key, now=at.timestamp(), window=settings.edge_lag_alert_seconds
         )
+        contact = Contact(
+            edge_id_of(edge_id, key_id=key_id),
+            at,
+            version=str(report.get("version") or "")[:64],
+            transport="nats",
+            seq=seq if status is None else None,
+            key_id=key_id,
+            refused_status=status,
+        )
+        if status is None:
+            registry.note(contact)
+        else:
+            await registry.refused(contact)
 
     relay = Relay(hub, url=url, names=names, retain=settings.nats_retain_records, on_heartbeat=heartbeat)
+    if metrics is not None:
+        metrics.register(RelayCollector(relay, database))
     try:
         await relay.run(stop)
     finally:

@@ -1,0 +1,69 @@
+"""Authenticate every feed poll against the database, at the cost of one read per batch of polls.
+
+A key revoked in any process, or by ``staydown keys revoke``, must be refused on its very next
+request, so no poll is answered from a cache of keys. What a thousand idle edges cost is then their
+key reads: each used to take a connection from the pool (with its liveness ping, a second
+transaction) and a thread, once per poll. Here the polls waiting to be authenticated are read
+together, in one indexed statement (``accounts.live_keys``), on a connection of their own in
+autocommit (``Database.brief``: one transaction per read, no ping; a dropped connection is retried
+once). A read starts
+after every poll in it arrived, so a revocation committed before a poll is always seen by it; polls
+that arrive while a read is in flight wait for the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from sqlalchemy.exc import DBAPIError
+
+from staydown.accounts import service as accounts
+from staydown.db.engine import Database
+
+
+class PollKeys:
+    """The live key of each poll, read from the database for every poll (see the module)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.reads = 0  # statements run (each for one batch of polls)
+        self._pending: dict[str, list[asyncio.Future[accounts.LiveKey | None]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def live(self, secret: str) -> accounts.LiveKey | None:
+        """The live key ``secret`` is, as the database holds it after this call began; else None."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[accounts.LiveKey | None] = loop.create_future()
+        self._pending.setdefault(secret, []).append(answer)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._drain(), name="staydown-poll-keys")
+        return await answer
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                found = await asyncio.to_thread(self._read, list(batch))
+            except Exception as exc:
+                for waiting in batch.values():
+                    for answer in waiting:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for secret, waiting in batch.items():
+                for answer in waiting:
+                    if not answer.done():  # a poll whose edge left meanwhile is cancelled
+                        answer.set_result(found.get(secret))
+
+    def _read(self, secrets: Sequence[str]) -> dict[str, accounts.LiveKey]:
+        self.reads += 1
+        engine = self.database.brief()
+        try:
+            with engine.connect() as connection:
+                return accounts.live_keys(connection, secrets)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with engine.connect() as connection:  # the server had dropped the connection: once more
+            return accounts.live_keys(connection, secrets)
