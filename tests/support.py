@@ -77,6 +77,7 @@ def active_zone(
     name: str | None = None,
     level: str = "identity",
     service_type: str = "caching",
+    host_contact: str | None = "abuse@host.example",
 ) -> dict[str, Any]:
     """Create a verified customer with an active zone over the API; return ids and a customer key."""
     agent = api.as_("agent")
@@ -95,7 +96,7 @@ def active_zone(
                 "customer_id": customer["id"],
                 "hostname": hostname,
                 "origin": origin.url,
-                "host_contact": "abuse@host.example",
+                "host_contact": host_contact,
                 "service_type": service_type,
             },
         ).json()

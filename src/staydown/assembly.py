@@ -5,6 +5,7 @@ before they touch the database; nothing registers itself on import.
 
 from __future__ import annotations
 
+from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.db import journal
 from staydown.disclosure import service as disclosure
@@ -13,6 +14,7 @@ from staydown.enforcement import service as enforcement
 from staydown.fingerprints import service as fingerprints
 from staydown.notices import commands as notice_commands
 from staydown.notices import service as notices
+from staydown.serial import service as serial
 
 
 def install() -> None:
@@ -25,6 +27,8 @@ def install() -> None:
       the notifier-misuse gate at notice intake;
     - ``notices``: notice items as holders that keep a dismissed stay-down match's copy blocked;
     - the one command runner (``enforcement.runner``): how each workflow's commands are carried out;
+    - ``accounts``: the serial domain's comparison of a customer with suspended and terminated
+      ones (at sign-up, verification and zone creation), and the open link that keeps a zone pending;
     - ``db.journal``: the session listeners that run all of the above at commit.
     """
     enforcement.install()
@@ -37,4 +41,6 @@ def install() -> None:
     audit.install()
     due_process.install()
     notices.install()
+    accounts.add_account_check(serial.check_links)
+    accounts.add_activation_gate(serial.link_blockers)
     journal.install()

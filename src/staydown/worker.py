@@ -21,8 +21,10 @@ from staydown.enforcement.models import Channel, Timer
 from staydown.enforcement.transport import SmtpTransport, Transport, WebhookTransport
 from staydown.enforcement.worker import Claims, TimerHandler, Worker
 from staydown.fingerprints import service as fingerprints
+from staydown.hosts import service as hosts
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices import service as notices
+from staydown.serial import service as serial
 from staydown.types import Clock, system_clock
 
 
@@ -41,11 +43,19 @@ def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
     def notice_inquiry(session: Session, timer: Timer, now: datetime) -> None:
         notices.run_inquiry(session, timer.subject_id, now=now, settings=settings)
 
+    def host_reminder(session: Session, timer: Timer, now: datetime) -> None:
+        hosts.run_reminder(session, timer.subject_id, now=now, settings=settings)
+
+    def review_due(session: Session, timer: Timer, now: datetime) -> None:
+        serial.run_review_due(session, timer.subject_id, now=now, settings=settings)
+
     return {
         notices.DEADLINE_TIMER: notice_deadline,
         notices.INCOMPLETE_TIMER: notice_incomplete,
         notices.INQUIRY_TIMER: notice_inquiry,
         due_process.RESTORE_TIMER: counter_notice_restore,
+        hosts.REMINDER_TIMER: host_reminder,
+        serial.REVIEW_DUE_TIMER: review_due,
     }
 
 
@@ -102,6 +112,9 @@ def build(
             database, now=now, settings=settings, guard=guard, claimant=claim.claimant
         )
 
+    def host_forwards(database: Database, now: datetime) -> int:
+        return hosts.run_forwards(database, now=now, settings=settings, guard=guard, claimant=claim.claimant)
+
     retention_due: list[datetime] = []
 
     def retention_job(database: Database, now: datetime) -> int:
@@ -115,7 +128,7 @@ def build(
         database,
         timer_handlers(settings),
         transports(settings),
-        jobs=[retention_job, captures],
+        jobs=[retention_job, captures, host_forwards],
         claim=claim,
         clock=clock,
     )
