@@ -40,7 +40,8 @@ from staydown.serial.models import (
     ReviewStatus,
     SerialReview,
 )
-from staydown.serial.schemas import Dossier, LinkRead, ReviewRead, ZoneDossier
+from staydown.serial.schemas import Dossier, LinkRead, ReviewRead, TimelineEvent, ZoneDossier
+from staydown.types import as_utc
 
 REVIEW_DUE_TIMER = "serial_review_due"
 LINK_FLAG = "linked_to:"
@@ -79,6 +80,30 @@ def build_dossier(session: Session, customer: Customer, *, as_of: datetime) -> D
         )
         for zone in accounts.list_zones(session, customer_id=customer.id)
     ]
+    reviews = list_reviews(session, customer_id=customer.id)
+    links = links_of(session, customer.id)
+    events = dossier.events(session, customer, record, as_of=as_of)
+    for review in reviews:
+        events.append(
+            TimelineEvent(at=as_utc(review.opened_at), kind="serial.review_opened", detail=review.trigger)
+        )
+        if review.decided_at is not None and review.decision is not None:
+            events.append(
+                TimelineEvent(
+                    at=as_utc(review.decided_at),
+                    kind=f"serial.review_{review.decision.value}",
+                    detail=review.reason or "",
+                )
+            )
+    for link in links:
+        events.append(
+            TimelineEvent(
+                at=as_utc(link.found_at),
+                kind="customer.linked",
+                detail=f"to customer {link.linked_customer_id} ({link.status.value})",
+            )
+        )
+    events = sorted((e for e in events if e.at <= as_of), key=lambda e: e.at)
     return Dossier(
         customer_id=customer.id,
         name=customer.name,
@@ -90,10 +115,10 @@ def build_dossier(session: Session, customer: Customer, *, as_of: datetime) -> D
         served_share_note=dossier.SERVED_SHARE_NOTE,
         zones=zones,
         host=dossier.host_record(record.forwards),
-        reviews=[ReviewRead.model_validate(r) for r in list_reviews(session, customer_id=customer.id)],
-        links=[LinkRead.model_validate(link) for link in links_of(session, customer.id)],
+        reviews=[ReviewRead.model_validate(r) for r in reviews],
+        links=[LinkRead.model_validate(link) for link in links],
         timeline=dossier.timeline(record),
-        events=dossier.events(session, customer, record, as_of=as_of),
+        events=events,
     )
 
 
