@@ -43,9 +43,6 @@ def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
     def notice_inquiry(session: Session, timer: Timer, now: datetime) -> None:
         notices.run_inquiry(session, timer.subject_id, now=now, settings=settings)
 
-    def host_reminder(session: Session, timer: Timer, now: datetime) -> None:
-        hosts.run_reminder(session, timer.subject_id, now=now, settings=settings)
-
     def review_due(session: Session, timer: Timer, now: datetime) -> None:
         serial.run_review_due(session, timer.subject_id, now=now, settings=settings)
 
@@ -54,7 +51,6 @@ def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
         notices.INCOMPLETE_TIMER: notice_incomplete,
         notices.INQUIRY_TIMER: notice_inquiry,
         due_process.RESTORE_TIMER: counter_notice_restore,
-        hosts.REMINDER_TIMER: host_reminder,
         serial.REVIEW_DUE_TIMER: review_due,
     }
 
@@ -113,7 +109,8 @@ def build(
         )
 
     def host_forwards(database: Database, now: datetime) -> int:
-        return hosts.run_forwards(database, now=now, settings=settings, guard=guard, claimant=claim.claimant)
+        sent = hosts.run_forwards(database, now=now, settings=settings, guard=guard, claimant=claim.claimant)
+        return sent + hosts.run_reminders(database, now=now, settings=settings)
 
     retention_due: list[datetime] = []
 

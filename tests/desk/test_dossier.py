@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from staydown import worker
 from staydown.config import Settings
 from staydown.hosts import service as hosts
 from tests.conftest import Api
@@ -86,7 +85,7 @@ def test_an_agent_reads_the_dossier_and_terminates_from_the_review(api: Api, bro
     api.clock.advance(days=4)
     _notice(api, "Sakura Comics", ["iron-bloom", "night-train"])
     api.clock.advance(days=6)
-    worker.run_timers(api.database, as_of=api.clock(), settings=api.settings)  # the host is reminded
+    hosts.run_reminders(api.database, now=api.clock(), settings=api.settings)  # the host is reminded
     _notice(api, "Hoshi Press", ["blue-fox", "salt-road"])
     api.clock.advance(days=2)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from staydown import worker
 from staydown.hosts import service as hosts
 from tests.conftest import Api
 from tests.due_process.support import outbox
@@ -87,7 +86,7 @@ def test_a_silent_host_is_reminded_and_its_silence_is_on_the_dossier_until_it_an
     hosts.run_forwards(api.database, now=api.clock(), settings=api.settings)
     sent_at = api.clock()
     api.clock.advance(days=5, minutes=1)
-    assert worker.run_timers(api.database, as_of=api.clock(), settings=api.settings) >= 1
+    assert hosts.run_reminders(api.database, now=api.clock(), settings=api.settings) == 1
     [reminder] = _letters(api, notice["id"], "notice_forward_host_reminder")
     assert reminder["recipient"] == ABUSE_EMAIL and "no answer" in reminder["body"]
     host = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/dossier").json()["host"]
@@ -98,7 +97,7 @@ def test_a_silent_host_is_reminded_and_its_silence_is_on_the_dossier_until_it_an
     r = api.as_("agent").post(f"/v1/host-forwards/{forward['id']}/answer", json={"answer": "Removed it."})
     assert r.status_code == 200 and r.json()["status"] == "answered"
     api.clock.advance(days=10)
-    worker.run_timers(api.database, as_of=api.clock(), settings=api.settings)
+    assert hosts.run_reminders(api.database, now=api.clock(), settings=api.settings) == 0
     assert len(_letters(api, notice["id"], "notice_forward_host_reminder")) == 1
     host = api.as_("agent").get(f"/v1/customers/{zone['customer_id']}/dossier").json()["host"]
     assert (host["unanswered"], host["answered"], host["silent_since"]) == (0, 1, None)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,6 @@ from staydown.hosts.models import ForwardStatus, HostForward, HostLookup, Lookup
 from staydown.netguard import DEFAULT_PORTS, OriginAccess, OriginGuard, OriginRefused, ResolveError
 from staydown.netpolicy import IPAddress, OriginPolicy, literal_address
 
-REMINDER_TIMER = "host_forward_reminder"
 MAX_ADDRESSES = 4  # addresses of one origin looked up (a round-robin name may have many)
 BATCH = 20
 
@@ -383,14 +382,6 @@ def _settle(
     )
     if forward.complainant_email:
         _tell_complainant(session, forward, hostname=hostname, now=now, settings=settings)
-    if finding.contact and settings.host_reminders > 0:
-        enforcement.schedule_timer(
-            session,
-            kind=REMINDER_TIMER,
-            due_at=now + timedelta(days=settings.host_reply_days),
-            subject=("host_forward", forward.id),
-            now=now,
-        )
 
 
 def _tell_complainant(
@@ -438,15 +429,40 @@ def _audit_disclosure(session: Session, forward: HostForward, *, to: str, actor:
     )
 
 
-def run_reminder(session: Session, forward_id: int, *, now: datetime, settings: Settings) -> None:
-    """Remind a host that has not answered; after the last reminder its silence stays on record."""
-    forward = session.get(HostForward, forward_id, with_for_update=True)
-    if forward is None or forward.status is not ForwardStatus.sent or forward.host_contact is None:
-        return
-    if forward.reminders >= settings.host_reminders:
-        return
+def run_reminders(database: Database, *, now: datetime, settings: Settings, limit: int = BATCH) -> int:
+    """Remind each host that has not answered a forward within ``host_reply_days`` (of the forward
+    or of the last reminder), up to ``host_reminders`` times; return how many were reminded.
+
+    The due forwards are taken with ``FOR UPDATE SKIP LOCKED`` (SQLite: its one writer), so workers
+    running this at once remind each host once."""
+    if settings.host_reminders <= 0:
+        return 0
+    before = now - timedelta(days=settings.host_reply_days)
+    conditions = (
+        HostForward.status == ForwardStatus.sent,
+        HostForward.reminders < settings.host_reminders,
+        func.coalesce(HostForward.last_reminded_at, HostForward.sent_at) <= before,
+    )
+    with database.reader() as session:  # asked every tick: take the write lock only for work
+        if session.scalar(select(HostForward.id).where(*conditions).limit(1)) is None:
+            return 0
+    with database.writer() as session:
+        forwards = session.scalars(
+            select(HostForward)
+            .where(*conditions)
+            .order_by(HostForward.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for forward in forwards:
+            _remind(session, forward, now=now, settings=settings)
+        session.commit()
+        return len(forwards)
+
+
+def _remind(session: Session, forward: HostForward, *, now: datetime, settings: Settings) -> None:
+    assert forward.sent_at is not None and forward.host_contact is not None
     zone = accounts.get_zone(session, forward.zone_id)
-    assert forward.sent_at is not None
     subject, body = letters.reminder(
         forward.notice_id,
         hostname=zone.hostname if zone is not None else "(removed zone)",
@@ -476,14 +492,6 @@ def run_reminder(session: Session, forward_id: int, *, now: datetime, settings: 
         entity=("notice", forward.notice_id),
         data={"host_forward_id": forward.id, "reminder": forward.reminders},
     )
-    if forward.reminders < settings.host_reminders:
-        enforcement.schedule_timer(
-            session,
-            kind=REMINDER_TIMER,
-            due_at=now + timedelta(days=settings.host_reply_days),
-            subject=("host_forward", forward.id),
-            now=now,
-        )
 
 
 def record_answer(
@@ -496,7 +504,6 @@ def record_answer(
     if forward.status is not ForwardStatus.sent:
         raise HostError("not_sent", f"host forward {forward_id} is {forward.status.value}, not sent")
     forward.status, forward.answered_at, forward.answer = ForwardStatus.answered, now, answer
-    enforcement.cancel_timers(session, kind=REMINDER_TIMER, subject=("host_forward", forward.id), now=now)
     audit.record(
         session,
         at=now,
