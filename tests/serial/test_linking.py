@@ -15,7 +15,7 @@ def test_marks_agree_across_spellings() -> None:
     one = linking.marks(
         IdentityRecord(
             name="ACME \uff28\uff4f\uff53\uff54\uff49\uff4e\uff47, Inc.",  # full-width letters
-            email="Boss+cdn@Pirate-Site.example",
+            email="Boss+cdn@Pirate-Site.biz",
             phone="+81 (90) 1234-5678",
             address="1-2-3 Shibuya, Tokyo",
             payment_reference="tok_ABC 123",
@@ -27,7 +27,7 @@ def test_marks_agree_across_spellings() -> None:
     two = linking.marks(
         IdentityRecord(
             name="acme hosting inc",
-            email="boss@pirate-site.example",
+            email="boss@pirate-site.biz",
             phone="090 1234 5678",
             address="1 2 3 shibuya tokyo",
             payment_reference="TOK_abc123",
@@ -59,6 +59,8 @@ def test_public_addresses_networks_and_shared_mail_providers() -> None:
     assert ("signup_network", "8.8.4.0/24") in found
     assert ("origin_address", "1.1.1.1") in found and ("origin_address", "10.0.0.1") not in found
     assert not any(kind == "email_domain" for kind, _ in found)
+    for reserved in ("shop@example.com", "shop@pirate.example", "shop@site.test"):  # RFC 2606 names
+        assert not any(kind == "email_domain" for kind, _ in linking.marks(IdentityRecord(email=reserved)))
 
 
 def test_a_customer_with_no_contact_fields_has_only_what_it_gave() -> None:

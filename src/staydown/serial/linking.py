@@ -62,6 +62,10 @@ PUBLIC_MAIL_DOMAINS = frozenset(
     }
 )
 
+# Names reserved for documentation and testing (RFC 2606, RFC 6761) belong to no operator.
+RESERVED_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+
 MIN_PHONE_DIGITS = 7
 PHONE_DIGITS_COMPARED = 9  # with or without a country code, the national number's tail agrees
 MIN_TEXT = 4  # a name or address shorter than this after normalising links nothing
@@ -191,8 +195,10 @@ def marks(record: IdentityRecord) -> set[tuple[str, str]]:
     email = normalise_email(record.email)
     if email is not None:
         add("email", email[0])
-        if email[1] not in record.public_mail_domains:
-            add("email_domain", email[1])
+        domain = email[1]
+        shared = domain in record.public_mail_domains or domain in RESERVED_DOMAINS
+        if not shared and domain.rsplit(".", 1)[-1] not in RESERVED_TLDS:
+            add("email_domain", domain)
     add("phone", normalise_phone(record.phone))
     add("address", normalise_text(record.address))
     add("payment", normalise_text(record.payment_reference))
