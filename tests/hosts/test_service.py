@@ -8,6 +8,7 @@ from typing import Any
 
 from staydown.hosts import service as hosts
 from tests.conftest import Api
+from tests.dnsserver import LocalDnsServer
 from tests.due_process.support import outbox
 from tests.hosts.rdapserver import ABUSE_EMAIL, RdapServer
 from tests.support import active_zone, notice_body
@@ -110,3 +111,30 @@ def test_a_contact_set_by_hand_wins_and_goes_at_once(api: Api, rdap: RdapServer)
     assert forward["recipient"] == "noc@own-host.example" and "127.0.0.1" in forward["body"]
     assert hosts.run_forwards(api.database, now=api.clock(), settings=api.settings) == 0
     assert rdap.requests == []
+
+
+def test_origins_without_dns_or_on_refused_addresses_are_recorded_and_never_looked_up(
+    api: Api, rdap: RdapServer, dns: LocalDnsServer
+) -> None:
+    zone = active_zone(api, HOST, host_contact=None)
+    gone = "http://origin-gone.example.test"
+    r = api.as_("agent").patch(f"/v1/zones/{zone['zone_id']}", json={"origin": gone})
+    assert r.status_code == 200, r.text
+    first = api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/a.jpg"])).json()
+    assert first["status"] == "actioned"  # intake never waits for the host
+    assert hosts.run_forwards(api.database, now=api.clock(), settings=api.settings) == 1
+    [forward] = api.as_("legal").get(f"/v1/notices/{first['id']}/hosts").json()
+    assert forward["status"] == "unreachable" and forward["host_contact"] is None
+    assert any("has no address" in reason for reason in forward["reasons"])
+    [letter] = _letters(api, first["id"], "notice_forward_host")
+    assert letter["recipient"] == "(no host contact found)" and letter["status"] == "stored"
+    [receipt] = _letters(api, first["id"], "notice_host_receipt")
+    assert "could not find an abuse contact" in receipt["body"]
+
+    dns.set_addresses("origin-gone.example.test", "10.0.0.5")
+    second = api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/b.jpg"])).json()
+    hosts.run_forwards(api.database, now=api.clock(), settings=api.settings)
+    [forward] = api.as_("legal").get(f"/v1/notices/{second['id']}/hosts").json()
+    assert forward["status"] == "unreachable"
+    assert any("not looked up" in r and "a private address" in r for r in forward["reasons"])
+    assert rdap.requests == []  # neither origin was ever asked about
