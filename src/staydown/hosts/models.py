@@ -59,7 +59,7 @@ class HostForward(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
-    complainant_email: Mapped[str | None] = mapped_column(String(320))
+    complainant_email: Mapped[str | None] = mapped_column(String(320))  # until the receipt is queued
     complainant_trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[ForwardStatus] = mapped_column(str_enum(ForwardStatus, 16))
     created_at: Mapped[datetime]

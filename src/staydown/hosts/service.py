@@ -414,6 +414,8 @@ def _tell_complainant(
         },
         notice_id=forward.notice_id,
     )
+    # The outbox keeps the letter (under its own retention); the forward keeps no copy of the address.
+    forward.complainant_email = None
     if disclosed:
         _audit_disclosure(session, forward, to="trusted flagger (receipt)", actor="worker", now=now)
 
