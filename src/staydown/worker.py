@@ -112,6 +112,9 @@ def build(
         sent = hosts.run_forwards(database, now=now, settings=settings, guard=guard, claimant=claim.claimant)
         return sent + hosts.run_reminders(database, now=now, settings=settings)
 
+    def content_probes(database: Database, now: datetime) -> int:
+        return serial.run_content_probes(database, now=now, settings=settings, guard=guard)
+
     retention_due: list[datetime] = []
 
     def retention_job(database: Database, now: datetime) -> int:
@@ -125,7 +128,7 @@ def build(
         database,
         timer_handlers(settings),
         transports(settings),
-        jobs=[retention_job, captures, host_forwards],
+        jobs=[retention_job, captures, host_forwards, content_probes],
         claim=claim,
         clock=clock,
     )

@@ -81,6 +81,7 @@ LABELS = {
     "origin_host": "origin host",
     "origin_address": "origin address",
     "registered_domain": "registered domain of a zone hostname",
+    "content": "content served where noticed material was",
 }
 
 

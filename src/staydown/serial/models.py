@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, str_enum
@@ -83,3 +83,16 @@ class IdentityMark(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[str] = mapped_column(String(32))
     digest: Mapped[str] = mapped_column(String(64))
+
+
+class ContentProbe(Base):
+    """A new zone's content compared with what terminated customers were noticed for: fetched from
+    its origin at the paths their noticed images had, and matched against their bank entries."""
+
+    __tablename__ = "content_probes"
+
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done
+    probed_at: Mapped[datetime]
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -25,12 +25,14 @@ from staydown.accounts import service as accounts
 from staydown.accounts.models import Customer, Standing, Zone, ZoneStatus
 from staydown.audit import service as audit
 from staydown.config import Settings
+from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.hosts import service as hosts
+from staydown.netguard import OriginGuard
 from staydown.policy import service as policy
 from staydown.policy.models import PolicyStep
-from staydown.serial import dossier, linking
+from staydown.serial import dossier, linking, probes
 from staydown.serial.flows import Thresholds, review_trigger
 from staydown.serial.models import (
     CustomerLink,
@@ -419,8 +421,14 @@ def _link(
     )
 
 
+def run_content_probes(database: Database, *, now: datetime, settings: Settings, guard: OriginGuard) -> int:
+    """Compare pending zones' content with terminated customers' noticed material (a worker job)."""
+    return probes.run_content_probes(database, now=now, settings=settings, guard=guard, link=_link)
+
+
 def link_blockers(session: Session, zone: Zone) -> list[str]:
-    """Why a zone may not go live while its customer has an open link."""
+    """Why a zone may not go live: its customer has an open link, or its content is still to be
+    compared with terminated customers' noticed material."""
     open_links = session.scalars(
         select(CustomerLink.linked_customer_id).where(
             CustomerLink.customer_id == zone.customer_id, CustomerLink.status == LinkStatus.open
@@ -429,7 +437,7 @@ def link_blockers(session: Session, zone: Zone) -> list[str]:
     return [
         f"the customer is linked to suspended or terminated customer {other}; an agent must review the link"
         for other in open_links
-    ]
+    ] + probes.blockers(session, zone)
 
 
 def links_of(session: Session, customer_id: int) -> Sequence[CustomerLink]:

@@ -1,4 +1,5 @@
-"""serial infringers: RDAP answers, forwards to hosts, serial-infringer reviews, customer links
+"""serial infringers: RDAP answers, forwards to hosts, serial-infringer reviews, customer links,
+content probes
 
 Revision ID: 0012
 Revises: 0002
@@ -154,9 +155,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("customer_id", "kind", "digest", name=op.f("uq_identity_marks_customer_id")),
     )
     op.create_index("ix_identity_marks_digest", "identity_marks", ["digest"], unique=False)
+    op.create_table(
+        "content_probes",
+        sa.Column("zone_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("probed_at", WHEN, nullable=False),
+        sa.Column("matched", sa.Integer(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["zone_id"], ["zones.id"], name=op.f("fk_content_probes_zone_id_zones")),
+        sa.PrimaryKeyConstraint("zone_id", name=op.f("pk_content_probes")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("content_probes")
     op.drop_index("ix_identity_marks_digest", table_name="identity_marks")
     op.drop_table("identity_marks")
     op.drop_index(op.f("ix_customer_links_customer_id"), table_name="customer_links")
