@@ -113,7 +113,13 @@ def build(
         return sent + hosts.run_reminders(database, now=now, settings=settings)
 
     def content_probes(database: Database, now: datetime) -> int:
-        return serial.run_content_probes(database, now=now, settings=settings, guard=guard)
+        probed = serial.run_content_probes(database, now=now, settings=settings, guard=guard)
+        if sweep_due and now < sweep_due[0]:
+            return probed
+        sweep_due[:] = [now + RETENTION_INTERVAL]
+        return probed + serial.sweep(database, now=now, settings=settings)
+
+    sweep_due: list[datetime] = []
 
     retention_due: list[datetime] = []
 

@@ -10,10 +10,13 @@ from typing import Any
 import httpx
 
 from staydown import worker
+from staydown.demo.pages import render_page
+from staydown.fingerprints import service as fingerprints
+from staydown.serial import service as serial
 from tests.conftest import Api
 from tests.due_process.support import outbox
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, live_zone
-from tests.support import notice_body
+from tests.support import jpeg, notice_body
 
 HOST = "serial-site.example.test"
 
@@ -138,3 +141,29 @@ def test_the_dossier_is_for_staff_only(api: Api) -> None:
     assert api.as_("submitter").get(f"/v1/customers/{zone['customer_id']}/dossier").status_code == 403
     assert api.as_("legal").get(f"/v1/customers/{zone['customer_id']}/dossier").status_code == 200
     assert api.as_("agent").get("/v1/customers/999999/dossier").status_code == 404
+
+
+def test_stay_down_matches_reported_by_edges_open_a_review_on_the_sweep(api: Api) -> None:
+    with ScriptedOrigin() as origin:
+        zone = live_zone(api, origin, HOST)
+        origin.routes["/a.jpg"] = Route(jpeg(render_page(81)), headers={"Content-Type": "image/jpeg"})
+        notice = (
+            api.as_("trusted_flagger").post("/v1/notices", json=notice_body([f"http://{HOST}/a.jpg"])).json()
+        )
+        assert fingerprints.run_captures(api.database, now=api.clock(), settings=api.settings) == 1
+    (entry,) = api.as_("agent").get(f"/v1/notices/{notice['id']}").json()["staydown"]["entries"]
+    for n in range(3):
+        body = {
+            "entry_id": entry["id"],
+            "zone_id": zone["zone_id"],
+            "target": f"/copy-{n}.jpg",
+            "url": f"http://{HOST}/copy-{n}.jpg",
+            "distance": 4,
+            "copy_sha256": f"{n:02d}" * 32,
+        }
+        assert api.as_("edge").post("/v1/edge/matches", json=body).status_code == 201
+        assert serial.sweep(api.database, now=api.clock(), settings=api.settings) == (1 if n == 2 else 0)
+    [review] = open_reviews(api)
+    assert "3 stay-down matches within 30 days (threshold 3)" in review["trigger"]
+    assert review["evidence"]["figures"]["staydown_matches"] == 3
+    assert serial.sweep(api.database, now=api.clock(), settings=api.settings) == 0  # one open review

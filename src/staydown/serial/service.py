@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -28,6 +28,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
+from staydown.fingerprints.models import MatchStatus, StaydownMatch
 from staydown.hosts import service as hosts
 from staydown.netguard import OriginGuard
 from staydown.policy import service as policy
@@ -153,6 +154,36 @@ def consider(
         if trigger is not None:
             opened.append(_open(session, customer, trigger.reason, record, now=now, settings=settings))
     return opened
+
+
+def sweep(database: Database, *, now: datetime, settings: Settings) -> int:
+    """Consider every customer with enough recent stay-down matches (matches arrive between
+    notices, from the edges); return how many reviews opened. A worker job."""
+    since = now - timedelta(days=settings.serial_review_window_days)
+    with database.reader() as session:
+        ids = list(
+            session.scalars(
+                select(StaydownMatch.customer_id)
+                .where(
+                    StaydownMatch.customer_id.is_not(None),
+                    StaydownMatch.found_at > since,
+                    StaydownMatch.status != MatchStatus.dismissed,
+                )
+                .group_by(StaydownMatch.customer_id)
+                .having(func.count() >= settings.serial_review_matches)
+            )
+        )
+        open_ids = set(
+            session.scalars(select(SerialReview.customer_id).where(SerialReview.status == ReviewStatus.open))
+        )
+    wanted = [i for i in ids if i is not None and i not in open_ids]
+    if not wanted:
+        return 0
+    with database.writer() as session:
+        policy.lock_customers(session, wanted)  # as a notice's strikes do: one review per customer
+        opened = consider(session, wanted, now=now, settings=settings)
+        session.commit()
+    return len(opened)
 
 
 def _open(
