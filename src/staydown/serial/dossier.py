@@ -62,20 +62,19 @@ class Record:
     forwards: Sequence[HostForward]
 
 
-def load(session: Session, customer_id: int, *, as_of: datetime) -> Record:
-    """Read a customer's record as of ``as_of`` (later notices and matches are left out)."""
-    items = [
-        ItemRow(*row)
-        for row in session.execute(
-            select(
-                NoticeItem.notice_id,
-                NoticeItem.zone_id,
-                NoticeItem.status,
-                NoticeItem.canonical_url,
-                NoticeItem.work_index,
-            ).where(NoticeItem.customer_id == customer_id)
-        )
-    ]
+def load(session: Session, customer_id: int, *, as_of: datetime, since: datetime | None = None) -> Record:
+    """Read a customer's record as of ``as_of`` (later notices and matches are left out); only
+    what came after ``since``, if given (a review's window: a notice's intake reads no more)."""
+    stmt = select(
+        NoticeItem.notice_id,
+        NoticeItem.zone_id,
+        NoticeItem.status,
+        NoticeItem.canonical_url,
+        NoticeItem.work_index,
+    ).where(NoticeItem.customer_id == customer_id)
+    if since is not None:
+        stmt = stmt.join(Notice, Notice.id == NoticeItem.notice_id).where(Notice.received_at > since)
+    items = [ItemRow(*row) for row in session.execute(stmt)]
     ids = sorted({item.notice_id for item in items})
     notices: dict[int, NoticeRow] = {}
     for start in range(0, len(ids), 500):
@@ -97,16 +96,14 @@ def load(session: Session, customer_id: int, *, as_of: datetime) -> Record:
                 rightsholder_key(behalf, organisation, name),
             )
     items = [item for item in items if item.notice_id in notices]
-    matches = [
-        (zone_id, as_utc(found_at))
-        for zone_id, found_at in session.execute(
-            select(StaydownMatch.zone_id, StaydownMatch.found_at).where(
-                StaydownMatch.customer_id == customer_id,
-                StaydownMatch.status != MatchStatus.dismissed,
-                StaydownMatch.found_at <= as_of,
-            )
-        )
-    ]
+    found = select(StaydownMatch.zone_id, StaydownMatch.found_at).where(
+        StaydownMatch.customer_id == customer_id,
+        StaydownMatch.status != MatchStatus.dismissed,
+        StaydownMatch.found_at <= as_of,
+    )
+    if since is not None:
+        found = found.where(StaydownMatch.found_at > since)
+    matches = [(zone_id, as_utc(found_at)) for zone_id, found_at in session.execute(found)]
     orders = session.scalar(
         select(func.count()).where(
             DisclosureOrder.customer_id == customer_id, DisclosureOrder.received_at <= as_of

@@ -144,7 +144,8 @@ def consider(
             )
         ):
             continue
-        record = dossier.load(session, customer_id, as_of=now)
+        since = now - timedelta(days=settings.serial_review_window_days)
+        record = dossier.load(session, customer_id, as_of=now, since=since)
         trigger = review_trigger(
             dossier.noticed(record),
             [at for _, at in record.matches],
@@ -152,7 +153,7 @@ def consider(
             thresholds=thresholds(settings),
         )
         if trigger is not None:
-            opened.append(_open(session, customer, trigger.reason, record, now=now, settings=settings))
+            opened.append(_open(session, customer, trigger.reason, now=now, settings=settings))
     return opened
 
 
@@ -187,14 +188,9 @@ def sweep(database: Database, *, now: datetime, settings: Settings) -> int:
 
 
 def _open(
-    session: Session,
-    customer: Customer,
-    reason: str,
-    record: dossier.Record,
-    *,
-    now: datetime,
-    settings: Settings,
+    session: Session, customer: Customer, reason: str, *, now: datetime, settings: Settings
 ) -> SerialReview:
+    record = dossier.load(session, customer.id, as_of=now)  # the evidence: all that is known, not the window
     figures = dossier.figures(record, as_of=now)
     review = SerialReview(
         customer_id=customer.id,
