@@ -167,3 +167,22 @@ def test_stay_down_matches_reported_by_edges_open_a_review_on_the_sweep(api: Api
     assert "3 stay-down matches within 30 days (threshold 3)" in review["trigger"]
     assert review["evidence"]["figures"]["staydown_matches"] == 3
     assert serial.sweep(api.database, now=api.clock(), settings=api.settings) == 0  # one open review
+
+
+def test_a_review_of_a_customer_terminated_meanwhile_is_closed_by_terminate_only(api: Api) -> None:
+    with ScriptedOrigin() as origin:
+        zone = live_zone(api, origin, HOST)
+    notice_from(api, "Publisher A", ["alpha", "beta"])
+    notice_from(api, "Publisher B", ["gamma", "delta"])
+    [review] = open_reviews(api)
+    r = api.as_("agent").post(f"/v1/customers/{zone['customer_id']}/terminate", json={"reason": "obvious"})
+    assert r.status_code == 200
+    kept = api.as_("agent").post(
+        f"/v1/serial-reviews/{review['id']}/decision", json={"decision": "keep", "reason": "too late"}
+    )
+    assert kept.status_code == 409 and kept.json()["error"]["code"] == "terminated"
+    closed = api.as_("agent").post(
+        f"/v1/serial-reviews/{review['id']}/decision",
+        json={"decision": "terminate", "reason": "done already"},
+    )
+    assert closed.status_code == 200 and closed.json()["policy_step_id"] == r.json()["id"]

@@ -291,6 +291,16 @@ def decide(
     customer = accounts.get_customer(session, review.customer_id)
     assert customer is not None
     why = f"serial-infringer review #{review.id}: {reason}"
+    if customer.standing is Standing.terminated:
+        # Terminated meanwhile (by strikes or an agent): nothing is left to decide but the record.
+        if decision is not ReviewDecision.terminate:
+            raise SerialError(
+                "terminated", f"customer {customer.id} is terminated; only 'terminate' closes this review"
+            )
+        steps = policy.list_steps(session, customer.id)
+        return _close(
+            session, review, decision, reason, step_id=steps[-1].id if steps else None, now=now, actor=actor
+        )
     take = {
         ReviewDecision.terminate: policy.confirm_termination,
         ReviewDecision.suspend: policy.suspend,
@@ -305,19 +315,33 @@ def decide(
         policy=settings.policy,
         provider=settings.provider_name,
     )
+    _close(session, review, decision, reason, step_id=step.id, now=now, actor=actor)
+    if decision is not ReviewDecision.keep:
+        store_marks(session, customer)
+    return review
+
+
+def _close(
+    session: Session,
+    review: SerialReview,
+    decision: ReviewDecision,
+    reason: str,
+    *,
+    step_id: int | None,
+    now: datetime,
+    actor: str,
+) -> SerialReview:
     review.status, review.decision, review.reason = ReviewStatus.decided, decision, reason
-    review.decided_at, review.decided_by, review.policy_step_id = now, actor, step.id
+    review.decided_at, review.decided_by, review.policy_step_id = now, actor, step_id
     enforcement.cancel_timers(session, kind=REVIEW_DUE_TIMER, subject=("serial_review", review.id), now=now)
     audit.record(
         session,
         at=now,
         actor=actor,
         action="serial.review_decided",
-        entity=("customer", customer.id),
-        data={"review_id": review.id, "decision": decision.value, "reason": reason, "step_id": step.id},
+        entity=("customer", review.customer_id),
+        data={"review_id": review.id, "decision": decision.value, "reason": reason, "step_id": step_id},
     )
-    if decision is not ReviewDecision.keep:
-        store_marks(session, customer)
     return review
 
 
