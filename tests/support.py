@@ -77,11 +77,16 @@ def active_zone(
     name: str | None = None,
     level: str = "identity",
     service_type: str = "caching",
+    host_contact: str | None = "abuse@host.example",
+    **identity: Any,
 ) -> dict[str, Any]:
-    """Create a verified customer with an active zone over the API; return ids and a customer key."""
+    """Create a verified customer with an active zone over the API; return ids and a customer key.
+
+    ``identity`` replaces fields of the customer (a distinct telephone number and address for a
+    customer that must not look like one suspended earlier in the test)."""
     agent = api.as_("agent")
     customer = agent.post(
-        "/v1/customers", json=customer_body(name or hostname.split(".", maxsplit=1)[0])
+        "/v1/customers", json=customer_body(name or hostname.split(".", maxsplit=1)[0], **identity)
     ).json()
     r = agent.post(
         f"/v1/customers/{customer['id']}/verification/decision",
@@ -95,7 +100,7 @@ def active_zone(
                 "customer_id": customer["id"],
                 "hostname": hostname,
                 "origin": origin.url,
-                "host_contact": "abuse@host.example",
+                "host_contact": host_contact,
                 "service_type": service_type,
             },
         ).json()

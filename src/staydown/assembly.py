@@ -15,6 +15,7 @@ from staydown.enforcement import service as enforcement
 from staydown.fingerprints import service as fingerprints
 from staydown.notices import commands as notice_commands
 from staydown.notices import service as notices
+from staydown.serial import service as serial
 
 
 def install() -> None:
@@ -29,6 +30,8 @@ def install() -> None:
     - the one command runner (``enforcement.runner``): how each workflow's commands are carried out;
     - ``certificates``: a zone's certificate follows the zone (ordered when it goes live, taken
       back from the edges when it is suspended or terminated, served again on reinstatement);
+    - ``accounts``: the serial domain's comparison of a customer with suspended and terminated
+      ones (at sign-up, verification and zone creation), and the open link that keeps a zone pending;
     - ``db.journal``: the session listeners that run all of the above at commit.
     """
     enforcement.install()
@@ -42,4 +45,6 @@ def install() -> None:
     due_process.install()
     notices.install()
     accounts.on_zone_change(certificates.zone_changed)
+    accounts.add_account_check(serial.check_links)
+    accounts.add_activation_gate(serial.link_blockers)
     journal.install()

@@ -235,8 +235,30 @@ class Settings(BaseSettings):
 
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []
+    # Mail domains anyone can sign up at: a shared one links no two customers (hosts/, serial/).
+    public_mail_domains: Annotated[list[str], NoDecode] = []
 
-    @field_validator("dns_nameservers", "disposable_email_domains", mode="before")
+    # Finding the host behind a zone's origin (hosts/): RDAP (RFC 9083) found by the RFC 9224
+    # bootstrap files, or one RDAP service for every lookup (a registry mirror, a test server).
+    rdap_url: str | None = Field(None, pattern=r"^https?://[^\s]+$")
+    rdap_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    rdap_max_bytes: int = Field(1_000_000, ge=1024, le=50_000_000)
+    rdap_max_redirects: int = Field(3, ge=0, le=10)
+    rdap_cache_seconds: float = Field(86_400.0, ge=60)  # when the registry names no max-age
+    rdap_error_cache_seconds: float = Field(3_600.0, ge=0)
+    # A host told of a notice that has not answered in this many days is reminded, this many times.
+    host_reply_days: float = Field(5.0, gt=0)
+    host_reminders: int = Field(2, ge=0, le=10)
+
+    # Serial-infringer review (serial/): opened when a customer crosses either threshold within the
+    # window; an agent decides it by the deadline. See docs/serial.md for why these defaults.
+    serial_review_works: int = Field(10, ge=1)
+    serial_review_rightsholders: int = Field(3, ge=1)
+    serial_review_matches: int = Field(20, ge=1)
+    serial_review_window_days: int = Field(30, ge=1)
+    serial_review_deadline_days: float = Field(7.0, gt=0)
+
+    @field_validator("dns_nameservers", "disposable_email_domains", "public_mail_domains", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

@@ -23,9 +23,11 @@ from staydown.enforcement.models import Channel, OutboxMessage, Timer
 from staydown.enforcement.transport import Signer, SmtpTransport, Transport, WebhookTransport
 from staydown.enforcement.worker import Claims, TimerHandler, Worker
 from staydown.fingerprints import service as fingerprints
+from staydown.hosts import service as hosts
 from staydown.inbound import service as inbound
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices import service as notices
+from staydown.serial import service as serial
 from staydown.types import Clock, system_clock
 
 
@@ -44,11 +46,15 @@ def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
     def notice_inquiry(session: Session, timer: Timer, now: datetime) -> None:
         notices.run_inquiry(session, timer.subject_id, now=now, settings=settings)
 
+    def review_due(session: Session, timer: Timer, now: datetime) -> None:
+        serial.run_review_due(session, timer.subject_id, now=now, settings=settings)
+
     return {
         notices.DEADLINE_TIMER: notice_deadline,
         notices.INCOMPLETE_TIMER: notice_incomplete,
         notices.INQUIRY_TIMER: notice_inquiry,
         due_process.RESTORE_TIMER: counter_notice_restore,
+        serial.REVIEW_DUE_TIMER: review_due,
     }
 
 
@@ -125,6 +131,19 @@ def build(
     def mail(database: Database, now: datetime) -> int:
         return inbound.process_due(database, now=now, settings=settings, claimant=claim.claimant)
 
+    def host_forwards(database: Database, now: datetime) -> int:
+        sent = hosts.run_forwards(database, now=now, settings=settings, guard=guard, claimant=claim.claimant)
+        return sent + hosts.run_reminders(database, now=now, settings=settings)
+
+    def content_probes(database: Database, now: datetime) -> int:
+        probed = serial.run_content_probes(database, now=now, settings=settings, guard=guard)
+        if sweep_due and now < sweep_due[0]:
+            return probed
+        sweep_due[:] = [now + RETENTION_INTERVAL]
+        return probed + serial.sweep(database, now=now, settings=settings)
+
+    sweep_due: list[datetime] = []
+
     retention_due: list[datetime] = []
 
     def retention_job(database: Database, now: datetime) -> int:
@@ -143,7 +162,7 @@ def build(
         database,
         timer_handlers(settings),
         transports(settings, database=database),
-        jobs=[retention_job, mail, captures, certificate_orders],
+        jobs=[retention_job, mail, captures, certificate_orders, host_forwards, content_probes],
         claim=claim,
         clock=clock,
     )

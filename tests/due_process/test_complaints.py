@@ -174,7 +174,7 @@ def test_a_complaint_lifts_a_wrong_repeat_infringer_suspension(api: Api) -> None
     [suspension] = [step for step in ledger["steps"] if step["kind"] == "suspension"]
     customer = api.client()
     customer.headers["authorization"] = f"Bearer {zone['key']}"
-    other = active_zone(api, "bystander.example.test")
+    other = active_zone(api, "bystander.example.test", phone="+1 202 555 0177", address="2 Side St")
     stranger = api.client()
     stranger.headers["authorization"] = f"Bearer {other['key']}"
     body = {"policy_step_id": suspension["id"], "explanation": "Two of the three notices named my own work."}

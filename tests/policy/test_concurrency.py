@@ -37,7 +37,9 @@ def test_concurrent_notices_take_each_step_once(api: Api) -> None:
         submit(api, serial["hostname"], n, statuses)
     assert steps(api, serial["customer_id"]) == EXPECTED
 
-    racing = active_zone(api, "racing.example.test", name="Racing")
+    racing = active_zone(
+        api, "racing.example.test", name="Racing", phone="+1 202 555 0142", address="8 Race Course Rd"
+    )
     barrier = threading.Barrier(NOTICES)
 
     def race(n: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from staydown.accounts import dcv
 from staydown.accounts.flows import (
@@ -62,6 +62,35 @@ class AccountError(Exception):
     def __init__(self, code: str, message: str, *, status: int = 409) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+
+
+# Checks run on a customer at sign-up, at verification and when a zone is added (the assembly
+# registers them: the serial domain's comparison with suspended and terminated customers), and
+# gates that may keep a zone from going live (an open link to such a customer).
+AccountCheck = Callable[[Session, Customer, Zone | None, str, datetime, str], None]
+ActivationGate = Callable[[Session, Zone], list[str]]
+_checks: list[AccountCheck] = []
+_gates: list[ActivationGate] = []
+
+
+def add_account_check(check: AccountCheck) -> None:
+    """Run ``check(session, customer, zone, stage, now, actor)`` at sign-up (stage ``signup``),
+    verification (``verification``) and when a zone is added (``zone``)."""
+    if check not in _checks:
+        _checks.append(check)
+
+
+def add_activation_gate(gate: ActivationGate) -> None:
+    """Ask ``gate(session, zone)`` for further reasons a zone may not go live."""
+    if gate not in _gates:
+        _gates.append(gate)
+
+
+def _run_checks(
+    session: Session, customer: Customer, zone: Zone | None, stage: str, now: datetime, actor: str
+) -> None:
+    for check in _checks:
+        check(session, customer, zone, stage, now, actor)
 
 
 def _row_id(value: int) -> bool:
@@ -238,6 +267,7 @@ def create_customer(
         # address: erasing the customer record then leaves no copy here.
         data={"signup_ip": "customers.signup_ip" if signup_ip else None, "risk_flags": customer.risk_flags},
     )
+    _run_checks(session, customer, None, "signup", now, actor)
     return customer
 
 
@@ -323,12 +353,16 @@ def decide_verification(
     )
     session.add(decision)
     customer.verification_level = level
-    customer.risk_flags = risk_flags(
-        email=customer.email,
-        phone=customer.phone,
-        address=customer.address,
-        level=level,
-        extra_disposable=frozenset(d.lower() for d in disposable_domains),
+    linked = [flag for flag in customer.risk_flags if flag.startswith("linked_to:")]  # found, not computed
+    customer.risk_flags = (
+        risk_flags(
+            email=customer.email,
+            phone=customer.phone,
+            address=customer.address,
+            level=level,
+            extra_disposable=frozenset(d.lower() for d in disposable_domains),
+        )
+        + linked
     )
     session.flush()
     audit.record(
@@ -339,6 +373,7 @@ def decide_verification(
         entity=("customer", customer.id),
         data={"previous_level": decision.previous_level.value, "level": level.value, "reason": reason},
     )
+    _run_checks(session, customer, None, "verification", now, actor)
     for zone in customer.zones:
         if zone.status is ZoneStatus.pending:
             try_activate(session, zone, now=now, actor=actor, min_level=min_level)
@@ -447,6 +482,7 @@ def create_zone(session: Session, data: ZoneCreate, *, now: datetime, actor: str
             "service_type": zone.service_type.value,
         },
     )
+    _run_checks(session, customer, zone, "zone", now, actor)
     _publish_zone(session, zone, now=now)
     return zone
 
@@ -529,12 +565,17 @@ def zone_read(
 
 
 def _blockers(zone: Zone, *, min_level: VerificationLevel) -> list[str]:
-    return activation_blockers(
+    blockers = activation_blockers(
         dcv_verified=zone.dcv_verified_at is not None,
         level=zone.customer.verification_level,
         min_level=min_level,
         standing=zone.customer.standing,
     )
+    session = object_session(zone)
+    if session is not None:
+        for gate in _gates:
+            blockers += gate(session, zone)
+    return blockers
 
 
 def check_domain_control(

@@ -34,12 +34,14 @@ from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
 from staydown.enforcement.snapshot import Snapshots, SnapshotsCollector
 from staydown.fingerprints.api import router as staydown_router
+from staydown.hosts.api import router as hosts_router
 from staydown.inbound.api import router as inbound_router
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.notices.api import items_router, webhook_router
 from staydown.notices.api import router as notices_router
 from staydown.policy.api import router as policy_router
 from staydown.reports.api import router as reports_router
+from staydown.serial.api import router as serial_router
 from staydown.types import Clock, system_clock
 from staydown.works.api import router as works_router
 
@@ -213,6 +215,8 @@ def create_app(
     app.include_router(works_router)
     app.include_router(certificates_router)
     app.include_router(inbound_router)
+    app.include_router(hosts_router)
+    app.include_router(serial_router)
 
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict[str, str]:

@@ -28,7 +28,7 @@ from staydown.db.migrate import SchemaNotCurrent, check_current
 from staydown.inbound import imap, service, smtp
 from staydown.types import system_clock
 
-mail_app = typer.Typer(help="Receive notices by e-mail.", no_args_is_help=True)
+mail_app = typer.Typer(help="Receive notices by e-mail.", no_args_is_help=True, rich_markup_mode=None)
 console = Console(stderr=True)
 
 # sysexits.h: what a mail transfer agent's pipe transport reads from the exit status.

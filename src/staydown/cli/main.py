@@ -23,6 +23,8 @@ from staydown.cli.mail import mail_app
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import SchemaNotCurrent, check_current, upgrade
+from staydown.hosts.bootstrap import IANA_BASE, BootstrapError
+from staydown.hosts.bootstrap import refresh as refresh_bootstrap
 from staydown.types import Role, as_utc, system_clock
 
 
@@ -48,6 +50,8 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(users_app, name="users")
 app.add_typer(report_app, name="report")
 app.add_typer(mail_app, name="mail")
+hosts_app = _commands("The hosts behind zone origins (RDAP).")
+app.add_typer(hosts_app, name="hosts")
 
 console = Console(stderr=True)
 
@@ -425,6 +429,25 @@ def report_statements(
     if export.invalid:
         raise typer.Exit(1)
     console.print(f"{export.count} statement(s), all valid")
+
+
+@hosts_app.command("bootstrap-refresh")
+def hosts_bootstrap_refresh(
+    source: Annotated[
+        str, typer.Option(help="Where ipv4.json, ipv6.json and asn.json are read from (RFC 9224).")
+    ] = IANA_BASE,
+    data_dir: DataDir = None,
+) -> None:
+    """Fetch the RDAP bootstrap registries and keep them in the data directory, where they win
+    over the snapshot shipped with staydown."""
+    settings = load_settings(data_dir)
+    try:
+        published = refresh_bootstrap(settings.data_dir, source=source)
+    except BootstrapError as exc:
+        typer.echo(f"bootstrap refresh failed, nothing changed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for registry, publication in published.items():
+        typer.echo(f"{registry.value}: published {publication or 'undated'}")
 
 
 @app.command("api")

@@ -46,9 +46,11 @@ def metadata() -> MetaData:
     from staydown.due_process import models as _due_process  # noqa: F401
     from staydown.enforcement import models as _enforcement  # noqa: F401
     from staydown.fingerprints import models as _fingerprints  # noqa: F401
+    from staydown.hosts import models as _hosts  # noqa: F401
     from staydown.inbound import models as _inbound  # noqa: F401
     from staydown.notices import models as _notices  # noqa: F401
     from staydown.policy import models as _policy  # noqa: F401
+    from staydown.serial import models as _serial  # noqa: F401
     from staydown.works import models as _works  # noqa: F401
 
     return Base.metadata

@@ -19,6 +19,7 @@ from staydown.config import Settings
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.fingerprints import service as fingerprints
+from staydown.hosts import service as hosts
 from staydown.notices import messages
 from staydown.notices import service as notices
 from staydown.notices.flows import (
@@ -37,6 +38,7 @@ from staydown.notices.flows import (
 from staydown.notices.models import Notice, NoticeItem
 from staydown.notices.regimes import rules_of
 from staydown.policy import service as policy
+from staydown.serial import service as serial
 from staydown.types import Recipient
 
 
@@ -121,6 +123,7 @@ def _record_strikes(session: Session, step: enforcement.Step, commands: Sequence
             provider=settings.provider_name,
             urls=urls.get(command.customer_id, 1),
         )
+    serial.consider(session, [c.customer_id for c in commands], now=step.now, settings=settings)
 
 
 def _tell_submitter(session: Session, step: enforcement.Step, commands: Sequence[TellSubmitter]) -> None:
@@ -284,20 +287,19 @@ def _forward(
         complainant_fields=fields,
         redress=rules.redress(zone.service_type),
     )
-    if to_host:
-        recipient = zone.host_contact
-        enforcement.enqueue_message(
+    if to_host:  # the hosts domain finds the host (RDAP) and adds the origin addresses
+        hosts.forward_notice(
             session,
-            at=now,
-            kind="notice_forward_host",
-            channel=Channel.email,
-            recipient=recipient or "(no host contact on file)",
+            zone,
+            notice_id=notice.id,
+            urls=urls,
             subject=letter.subject,
             body=letter.body,
             payload=letter.payload,
-            notice_id=notice.id,
-            customer_id=zone.customer_id,
-            deliverable=recipient is not None,
+            complainant_email=notice.submitter_email,
+            complainant_trusted=notice.trusted,
+            now=now,
+            settings=settings,
         )
         return
     customer = zone.customer

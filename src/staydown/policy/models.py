@@ -55,6 +55,7 @@ class StepKind(enum.StrEnum):
     termination_pending = "termination_pending"  # threshold reached, waiting for an agent
     termination = "termination"
     reinstatement = "reinstatement"
+    review_kept = "review_kept"  # a serial-infringer review found no step warranted, with reasons
 
 
 class PolicyStep(Base):

@@ -452,3 +452,25 @@ def suspend(
     return _take_step(
         session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
     )
+
+
+def keep(
+    session: Session,
+    customer: Customer,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep:
+    """An agent keeps a customer after a review: a step on the record, with its reasons, that
+    restricts nothing."""
+    lock_customer(session, customer.id)
+    if customer.standing is Standing.terminated:
+        raise PolicyError("terminated", f"customer {customer.id} is terminated")
+    strikes = active_strike_count(session, customer.id)
+    decision = StepDecision(StepKind.review_kept, strikes, 0, reason)
+    return _take_step(
+        session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
+    )

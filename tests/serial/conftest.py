@@ -1,0 +1,26 @@
+"""The serial tests run with small review thresholds: four works from two rightsholders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from staydown.config import Settings
+from tests.dnsserver import LocalDnsServer
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        dcv_timeout_seconds=2.0,
+        dns_nameservers=[dns.nameserver],
+        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+        serial_review_works=4,
+        serial_review_rightsholders=2,
+        serial_review_matches=3,
+        serial_review_window_days=30,
+        serial_review_deadline_days=7,
+    )
