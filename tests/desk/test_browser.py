@@ -476,3 +476,36 @@ def test_customer_sees_and_contests_a_stay_down_block(api: Api, browser: Browser
         page.close()
     complaints = api.as_("agent").get("/v1/complaints").json()
     assert [(c["subject"], c["match_id"]) for c in complaints] == [("staydown_match", match.json()["id"])]
+
+
+def test_notifier_completes_an_incomplete_notice_in_the_desk(api: Api, browser: Browser) -> None:
+    active_zone(api, "incomplete.example.test")
+    body = notice_body(
+        ["http://incomplete.example.test/p1.jpg"],
+        statements={"good_faith": False, "accurate": False, "authorized": False},
+        signature=None,
+    )
+    notice = api.as_("submitter").post("/v1/notices", json=body).json()
+    assert notice["status"] == "incomplete", notice
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    _sign_in(page, api, api.keys["submitter"])
+    page.goto(f"{api.url}/desk/notices/{notice['id']}")
+    page.get_by_role("link", name="Supply the missing elements").click()
+    missing = page.get_by_role("region", name="Missing")
+    expect(missing).to_contain_text("ignature")
+    page.get_by_label("I believe in good faith", exact=False).check()
+    page.get_by_label("The information in this notice is accurate", exact=False).check()
+    page.get_by_label("Under penalty of perjury", exact=False).check()
+    page.get_by_label("Signature (type your full name)").fill("Rights Agent")
+    _shot(page, "supplement")
+    page.get_by_role("button", name="Send the missing elements").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Notice {notice['id']} is complete")
+    page.close()
+    after = api.as_("submitter").get(f"/v1/notices/{notice['id']}").json()
+    assert after["status"] != "incomplete" and after["missing_elements"] == []
+    # Another notifier cannot open the form; a complete notice has nothing to supply.
+    other = browser.new_page()
+    _sign_in(other, api, api.keys["trusted_flagger"])
+    other.goto(f"{api.url}/desk/notices/{notice['id']}/supplement")
+    expect(other.get_by_role("heading", level=1)).to_have_text("Not found")
+    other.close()

@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from staydown.desk import present
+from staydown.desk.agent import visible_notice
 from staydown.desk.queries import item_status_counts, notice_page
-from staydown.desk.service import DeskPrincipal
+from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
     DeskRoute,
@@ -32,9 +33,11 @@ from staydown.desk.web import (
     settings_of,
 )
 from staydown.notices import service as notices
-from staydown.notices.schemas import NoticeCreate
+from staydown.notices.flows import NoticeStatus
+from staydown.notices.models import Notice
+from staydown.notices.schemas import NoticeCreate, NoticeSupplement
 from staydown.notices.service import NoticeError
-from staydown.types import Regime
+from staydown.types import Regime, Role
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -218,3 +221,101 @@ def my_notices(request: Request, who: Submitter, page: Annotated[int, Query(ge=1
         "my_notices.html",
         {"entries": entries, "pager": Pager(page=page, per_page=50, total=total), "title": "My notices"},
     )
+
+
+SUPPLEMENT_FIELDS = (
+    "name",
+    "email",
+    "address",
+    "phone",
+    "works",
+    "explanation",
+    "good_faith",
+    "accurate",
+    "authorized",
+    "signature",
+)
+
+
+def _incomplete(request: Request, who: DeskPrincipal, notice_id: int) -> Notice:
+    with database_of(request).reader() as session:
+        notice = visible_notice(session, notice_id, who)
+    if who.role is not Role.submitter or notice.submitter_key_id != who.key_id:
+        raise DeskError(403, "only the notifier who sent the notice completes it")
+    if notice.status is not NoticeStatus.incomplete:
+        raise DeskError(409, f"notice {notice_id} is {notice.status.value}: nothing is missing from it")
+    return notice
+
+
+def _supplement_page(
+    request: Request, notice: Notice, errors: list[str] | None = None, *, status: int = 200
+) -> Response:
+    return render(
+        request,
+        "supplement.html",
+        {
+            "notice": notice,
+            "explanations": notices.explanations(notice),
+            "errors": errors or [],
+            "title": f"Complete notice {notice.id}",
+        },
+        status=status,
+    )
+
+
+def supplement_document(form: dict[str, str], notice: Notice) -> dict[str, Any]:
+    """The API's supplement body from the desk form: only what was filled in replaces the old."""
+    document: dict[str, Any] = {}
+    contact = {f: form.get(f, "").strip() or None for f in ("name", "email", "address", "phone")}
+    if any(contact.values()):
+        document["submitter"] = contact
+    if works := form.get("works", "").strip():
+        document["works"] = [{"description": works}]
+    if explanation := form.get("explanation", "").strip():
+        document["explanation"] = explanation
+    ticked = {s: form.get(s) == "on" for s in ("good_faith", "accurate", "authorized")}
+    if any(ticked.values()):  # a statement made before stays made
+        document["statements"] = {s: ticked[s] or bool(getattr(notice, f"statement_{s}")) for s in ticked}
+    if signature := form.get("signature", "").strip():
+        document["signature"] = signature
+    return document
+
+
+@router.get("/notices/{notice_id}/supplement", include_in_schema=False)
+def supplement_page(request: Request, notice_id: int, who: Submitter) -> Response:
+    return _supplement_page(request, _incomplete(request, who, notice_id))
+
+
+@router.post("/notices/{notice_id}/supplement", include_in_schema=False)
+async def supplement(request: Request, notice_id: int, who: Submitter) -> Response:
+    form_data = await request.form()
+    form = {name: value for name in SUPPLEMENT_FIELDS if isinstance(value := form_data.get(name), str)}
+    return await run_in_threadpool(_supplement, request, notice_id, who, form)
+
+
+def _supplement(request: Request, notice_id: int, who: DeskPrincipal, form: dict[str, str]) -> Response:
+    notice = _incomplete(request, who, notice_id)
+    try:
+        data = NoticeSupplement.model_validate(supplement_document(form, notice))
+    except ValidationError as exc:
+        errors = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:20]]
+        return _supplement_page(request, notice, errors, status=422)
+    by = notices.Submitter(
+        key_id=who.key_id,
+        trusted=notice.trusted,
+        actor=who.actor,
+        source_ip=request.client.host if request.client else None,
+    )
+    with database_of(request).writer() as session:
+        current = notices.get(session, notice_id)
+        assert current is not None
+        notices.supplement(session, current, data, by=by, now=now_of(request), settings=settings_of(request))
+        session.commit()
+        still = list(current.missing_elements or [])
+        status = current.status.value
+    message = (
+        f"Notice {notice_id} is complete and is now {status.replace('_', ' ')}."
+        if not still
+        else f"Notice {notice_id} still lacks: {', '.join(still)}."
+    )
+    return redirect(request, f"{PREFIX}/notices/{notice_id}", message)
