@@ -62,6 +62,11 @@ def test_agent_actions_items_through_the_notice_workflow(api: Api) -> None:
     assert "shop" in board.text and "strikebar" in board.text
     customer = desk.get(f"/desk/customers/{zone['customer_id']}")
     assert "strike.recorded" in customer.text and "Terminate customer" in customer.text
+    # Everyone who acted is named, never shown as a key number.
+    page = desk.get(f"/desk/notices/{notice['id']}")
+    assert "agent (agent)" in page.text and "submitter (submitter)" in page.text
+    for text in (page.text, customer.text):
+        assert not re.search(r"\bkey:\d", text)
 
 
 def test_customer_sees_its_own_notices_only(api: Api) -> None:

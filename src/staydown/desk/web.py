@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from staydown.accounts.service import AccountError
 from staydown.config import Settings
 from staydown.db.engine import Database
-from staydown.desk import service
+from staydown.desk import names, service
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.disclosure.service import DisclosureError
 from staydown.due_process.service import DueProcessError
@@ -298,6 +298,7 @@ def render(
         "csrf": csrf,
         "provider": settings_of(request).provider_name,
         "server_now": now_of(request),
+        "actor": names.namer(database_of(request)),
     }
     variables.update(context or {})
     page = environment.get_template(template).render(variables)
