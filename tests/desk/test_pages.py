@@ -327,3 +327,37 @@ def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:
     customer.sign_in_with_key(api.keys["submitter"])
     assert customer.get("/desk/transparency").status_code == 403
     assert customer.get("/desk/transparency/report.json").status_code == 403
+
+
+def test_notices_are_searched_by_url_submitter_zone_customer_and_sender_id(api: Api) -> None:
+    first = active_zone(api, "search-one.example")
+    active_zone(api, "search-two.example")
+    one = (
+        api.as_("submitter")
+        .post(
+            "/v1/notices",
+            json=notice_body(["http://search-one.example/a/b.jpg"], external_id="case-77"),
+        )
+        .json()
+    )
+    other = notice_body(["http://search-two.example/c.jpg"])
+    other["submitter"] = {**other["submitter"], "name": "Other Agency", "organization": "Other Agency"}
+    two = api.as_("trusted_flagger").post("/v1/notices", json=other).json()
+    desk = _agent(api)
+
+    def listed(**params: str) -> set[int]:
+        page = desk.get("/desk/notices", params=params)
+        assert page.status_code == 200
+        return {int(n) for n in re.findall(r">Notice (\d+)</a>", page.text)}
+
+    assert listed() == {one["id"], two["id"]}
+    assert listed(url="HTTP://Search-One.example:80/a/./b.jpg") == {one["id"]}  # another spelling
+    assert listed(submitter="other agency") == {two["id"]}
+    assert listed(zone="search-two.example") == {two["id"]}
+    assert listed(customer=str(first["customer_id"])) == {one["id"]}
+    assert listed(external_id="case-77") == {one["id"]}
+    assert listed(submitter="100%_") == set()  # searched as text, not as a pattern
+    page = desk.get("/desk/notices", params={"zone": "nowhere.example"})
+    assert "no zone is named nowhere.example" in page.text
+    columns = desk.get("/desk/notices").text
+    assert "Other Agency" in columns and "search-one.example" in columns

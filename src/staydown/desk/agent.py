@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
@@ -45,6 +46,7 @@ from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.notices.models import Notice
 from staydown.policy import service as policy
 from staydown.types import Role, VerificationLevel
+from staydown.urls import URLError, canonicalize_url
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -68,9 +70,11 @@ def _summaries(
     session: Session, rows: Any, *, now: datetime, customer_id: int | None = None
 ) -> list[dict[str, Any]]:
     counts = queries.item_status_counts(session, [n.id for n in rows], customer_id=customer_id)
+    hosts = queries.notice_hosts(session, [n.id for n in rows])
     return [
         {
             "notice": n,
+            "hosts": hosts.get(n.id, []),
             "sla": present.sla(status=n.status, deadline_at=n.deadline_at, decided_at=n.decided_at, now=now),
             "counts": counts.get(n.id, {}),
         }
@@ -103,13 +107,29 @@ def all_notices(
     who: StaffOrLegal,
     page: Annotated[int, Query(ge=1)] = 1,
     status: NoticeStatus | None = None,
+    url: Annotated[str, Query(max_length=8192)] = "",
+    submitter: Annotated[str, Query(max_length=300)] = "",
+    zone: Annotated[str, Query(max_length=253)] = "",
+    customer: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    external_id: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
+    """Every notice, newest first, narrowed by status, a URL (any spelling of it), the submitter,
+    a zone, a customer or the sender's own id."""
     now = now_of(request)
+    problems: list[str] = []
     with database_of(request).reader() as session:
+        search, problems = _search(session, url=url, submitter=submitter, zone=zone, external_id=external_id)
         rows, total, _more = queries.notice_page(
-            session, status=status, offset=(page - 1) * PER_PAGE, limit=PER_PAGE
+            session,
+            status=status,
+            customer_id=customer,
+            search=search,
+            offset=(page - 1) * PER_PAGE,
+            limit=PER_PAGE,
         )
         entries = _summaries(session, rows, now=now)
+    query = {"status": status.value if status else "", "url": url, "submitter": submitter, "zone": zone}
+    query |= {"customer": str(customer or ""), "external_id": external_id}
     return render(
         request,
         "notices.html",
@@ -119,9 +139,48 @@ def all_notices(
             "now": now,
             "status": status,
             "statuses": list(NoticeStatus),
+            "search": query,
+            "problems": problems,
+            "query_string": "&" + urlencode({k: v for k, v in query.items() if v}),
             "title": "Notices",
         },
     )
+
+
+URL_SEARCH_LIMIT = 1000
+
+
+def _search(
+    session: Session, *, url: str, submitter: str, zone: str, external_id: str
+) -> tuple[queries.NoticeSearch, list[str]]:
+    """The notices list's search from its form; what cannot be searched for is named."""
+    problems: list[str] = []
+    notice_ids: tuple[int, ...] | None = None
+    if url.strip():
+        try:
+            canonical = canonicalize_url(url.strip())
+        except URLError as exc:
+            problems.append(f"the URL cannot be read: {exc}")
+            notice_ids = ()
+        else:
+            rows, _total = notices.find_items(session, canonical, per_page=URL_SEARCH_LIMIT)
+            notice_ids = tuple(sorted({row.notice_id for row in rows}))
+    zone_id: int | None = None
+    if zone.strip():
+        host = zone.strip().lower().rstrip(".")
+        found = accounts.zones_by_hostname(session, [host]).get(host)
+        if found is None:
+            problems.append(f"no zone is named {host}")
+            notice_ids = ()
+        else:
+            zone_id = found.id
+    search = queries.NoticeSearch(
+        notice_ids=notice_ids,
+        submitter=submitter.strip() or None,
+        zone_id=zone_id,
+        external_id=external_id.strip() or None,
+    )
+    return search, problems
 
 
 def visible_notice(session: Session, notice_id: int, who: DeskPrincipal) -> Notice:

@@ -9,9 +9,10 @@ service, exactly as the API's does.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,56 @@ from staydown.policy.models import Strike, StrikeStatus
 
 # Above this many items, a customer's notices are found by walking notices newest first.
 DENSE_CUSTOMER_ITEMS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeSearch:
+    """What the notices list is narrowed to: notices naming any of ``notice_ids`` (found from a URL,
+    in any spelling), from a submitter whose name, organisation or e-mail contains ``submitter``,
+    with items on ``zone_id``, or with the sender's own ``external_id``."""
+
+    notice_ids: tuple[int, ...] | None = None
+    submitter: str | None = None
+    zone_id: int | None = None
+    external_id: str | None = None
+
+    def narrow(self, stmt: Select[Notice]) -> Select[Notice]:
+        if self.notice_ids is not None:
+            stmt = stmt.where(Notice.id.in_(self.notice_ids or (-1,)))
+        if self.submitter:
+            pattern = (
+                "%"
+                + self.submitter.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+                + "%"
+            )
+            stmt = stmt.where(
+                or_(
+                    func.lower(Notice.submitter_name).like(pattern, escape="\\"),
+                    func.lower(Notice.submitter_organization).like(pattern, escape="\\"),
+                    func.lower(Notice.submitter_email).like(pattern, escape="\\"),
+                )
+            )
+        if self.zone_id is not None:
+            stmt = stmt.where(
+                Notice.id.in_(select(NoticeItem.notice_id).where(NoticeItem.zone_id == self.zone_id))
+            )
+        if self.external_id:
+            stmt = stmt.where(Notice.external_id == self.external_id)
+        return stmt
+
+
+def notice_hosts(session: Session, notice_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The hosts each notice's items name (one query for a page), sorted."""
+    hosts: dict[int, set[str]] = {notice_id: set() for notice_id in notice_ids}
+    if notice_ids:
+        rows = session.execute(
+            select(NoticeItem.notice_id, NoticeItem.hostname)
+            .where(NoticeItem.notice_id.in_(list(notice_ids)))
+            .distinct()
+        )
+        for notice_id, hostname in rows:
+            hosts[notice_id].add(hostname)
+    return {notice_id: sorted(names) for notice_id, names in hosts.items()}
 
 
 def item_status_counts(
@@ -184,6 +235,7 @@ def notice_page(
     status: NoticeStatus | None = None,
     customer_id: int | None = None,
     submitter_key_id: int | None = None,
+    search: NoticeSearch | None = None,
     offset: int,
     limit: int,
 ) -> tuple[Sequence[Notice], int | None, bool]:
@@ -200,6 +252,8 @@ def notice_page(
         stmt = stmt.where(Notice.status == status)
     if submitter_key_id is not None:
         stmt = stmt.where(Notice.submitter_key_id == submitter_key_id)
+    if search is not None:
+        stmt = search.narrow(stmt)
     total: int | None
     if customer_id is None:
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
