@@ -118,9 +118,9 @@ def _fill(api: Api, zone: dict[str, int], submitter_key_id: int) -> None:
         bulk_insert(
             session,
             Strike,
-            ("customer_id", "notice_id", "created_at", "status"),
+            ("customer_id", "notice_id", "created_at", "status", "weight", "urls"),
             (
-                (customer_id, first + n * CUSTOMERS + k, start, StrikeStatus.active)
+                (customer_id, first + n * CUSTOMERS + k, start, StrikeStatus.active, 1, 1)
                 for k, customer_id in enumerate(ids)
                 for n in range(1 + k % 6)
             ),
