@@ -361,3 +361,37 @@ def test_notices_are_searched_by_url_submitter_zone_customer_and_sender_id(api: 
     assert "no zone is named nowhere.example" in page.text
     columns = desk.get("/desk/notices").text
     assert "Other Agency" in columns and "search-one.example" in columns
+
+
+def test_a_failed_capture_shows_its_reason_and_is_retried(api: Api) -> None:
+    from staydown.demo.pages import render_page
+    from staydown.fingerprints import service as fingerprints
+    from tests.edge.harness import Route, ScriptedOrigin, live_zone
+    from tests.support import jpeg
+
+    with ScriptedOrigin() as origin:
+        live_zone(api, origin, "captures.example.test")
+        notice = (
+            api.as_("trusted_flagger")
+            .post("/v1/notices", json=notice_body(["http://captures.example.test/gone.jpg"]))
+            .json()
+        )
+        later = api.clock()
+        for _ in range(api.settings.staydown_capture_attempts + 1):
+            fingerprints.run_captures(api.database, now=later, settings=api.settings)
+            later = api.clock.advance(hours=1)
+        desk = _agent(api)
+        page = desk.get(f"/desk/notices/{notice['id']}")
+        assert "Content that could not be read" in page.text
+        assert "the origin answered 404" in page.text
+        capture_id = int(re.search(r"/captures/(\d+)/retry", page.text).group(1))  # type: ignore[union-attr]
+        origin.routes["/gone.jpg"] = Route(
+            jpeg(render_page(71)), headers={"Content-Type": "image/jpeg", "Cache-Control": "max-age=60"}
+        )
+        retried = desk.post(f"/desk/notices/{notice['id']}/captures/{capture_id}/retry", {})
+        assert retried.status_code == 303
+        assert fingerprints.run_captures(api.database, now=api.clock(), settings=api.settings) == 1
+        page = desk.get(f"/desk/notices/{notice['id']}")
+        assert "Content that could not be read" not in page.text and "1 banked" in page.text
+        again = desk.post(f"/desk/notices/{notice['id']}/captures/{capture_id}/retry", {})
+        assert again.status_code == 409

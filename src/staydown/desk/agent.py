@@ -242,6 +242,15 @@ def notice_detail(
         )
         # The service gives JSON-ready dicts (as the API returns them); the page wants typed values.
         copies = [MatchRead.model_validate(m) for m in staydown["matches"]] if staydown else []
+        unread = (
+            [
+                c
+                for c in fingerprints.captures_of_notice(session, notice.id)
+                if c.status in fingerprints.RETRYABLE_CAPTURES
+            ]
+            if staff
+            else []
+        )
         edges = enforcement.edges_applying(session, notice_id=notice.id) if staff else None
         submitter = _submitter(notice)
         award = None
@@ -268,6 +277,7 @@ def notice_detail(
             "item_statuses": list(ItemStatus),
             "trail": trail,
             "staydown": staydown,
+            "unread_captures": unread,
             "staydown_matches": copies,
             "submitter": submitter,
             "award": award,
@@ -584,3 +594,16 @@ def zone_step(
         customer_id = zone.customer_id
         session.commit()
     return redirect(request, f"{PREFIX}/customers/{customer_id}", f"Zone {zone_id}: {event} done.")
+
+
+@router.post("/notices/{notice_id}/captures/{capture_id}/retry", include_in_schema=False)
+def retry_capture(request: Request, notice_id: int, capture_id: int, who: Staff) -> Response:
+    """Read an item's content from its zone's origin again after the capture failed."""
+    with database_of(request).writer() as session:
+        visible_notice(session, notice_id, who)
+        capture = fingerprints.retry_capture(
+            session, capture_id, notice_id=notice_id, now=now_of(request), actor=who.actor
+        )
+        url = capture.url
+        session.commit()
+    return redirect(request, f"{PREFIX}/notices/{notice_id}", f"The content of {url} will be read again.")

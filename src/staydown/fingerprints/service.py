@@ -556,6 +556,34 @@ def _settle(
         session.commit()
 
 
+RETRYABLE_CAPTURES = (CaptureStatus.failed, CaptureStatus.rejected)
+
+
+def retry_capture(
+    session: Session, capture_id: int, *, notice_id: int, now: datetime, actor: str
+) -> ContentCapture:
+    """Read a failed or refused capture's content again (the origin may be back, or fixed)."""
+    capture = session.get(ContentCapture, capture_id, with_for_update=True)
+    if capture is None or capture.notice_id != notice_id:
+        raise StaydownError("not_found", f"capture {capture_id} does not exist", status=404)
+    if capture.status not in RETRYABLE_CAPTURES:
+        raise StaydownError(
+            "not_retryable", f"capture {capture_id} is {capture.status.value}; only failed ones are retried"
+        )
+    previous = capture.detail
+    capture.status, capture.attempts, capture.next_attempt_at = CaptureStatus.pending, 0, now
+    capture.done_at, capture.claimed_by, capture.lease_until = None, None, None
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="staydown.capture_retried",
+        entity=("content_capture", capture.id),
+        data={"notice_id": notice_id, "url": capture.url, "previous": previous},
+    )
+    return capture
+
+
 def captures_of_notice(session: Session, notice_id: int) -> Sequence[ContentCapture]:
     return session.scalars(
         select(ContentCapture).where(ContentCapture.notice_id == notice_id).order_by(ContentCapture.id)
