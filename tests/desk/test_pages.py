@@ -98,6 +98,7 @@ def test_customer_sees_its_own_notices_only(api: Api) -> None:
     assert desk.get(f"/desk/customers/{theirs['customer_id']}").status_code == 403
     strikes = desk.get("/desk/account/strikes")
     assert "repeat-infringer policy" in strikes.text and f"Notice {ours['id']}" in strikes.text
+    assert "<h4>Steps</h4>" in strikes.text and "<pre" not in strikes.text  # rendered, not raw Markdown
 
 
 def test_dsa_complainant_contact_is_limited_for_the_customer(api: Api) -> None:

@@ -235,7 +235,7 @@ def strikes(request: Request, who: CustomerRole) -> Response:
             "active": sum(1 for s in rows if s.status is StrikeStatus.active),
             "steps": steps,
             "thresholds": present.thresholds(settings.policy),
-            "policy": policy_text(settings.policy, provider=settings.provider_name),
+            "policy": present.text_blocks(policy_text(settings.policy, provider=settings.provider_name)),
             "title": "Strikes and policy",
         },
     )

@@ -192,3 +192,32 @@ def aware_time(local: str, offset: str) -> datetime | None:
     if naive.tzinfo is not None:
         raise ValueError(f"{local!r} carries its own offset; choose it in the offset field")
     return datetime.fromisoformat(f"{naive.isoformat(timespec='seconds')}{offset}")
+
+
+def text_blocks(text: str) -> list[tuple[str, Any]]:
+    """The published policy's text (headings ``#``/``##``, numbered and bulleted lists, paragraphs)
+    as blocks a template renders as HTML: ("h1"|"h2"|"p", text) or ("ol"|"ul", [items])."""
+    blocks: list[tuple[str, Any]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("## "):
+            blocks.append(("h2", stripped[3:]))
+        elif stripped.startswith("# "):
+            blocks.append(("h1", stripped[2:]))
+        elif stripped.startswith(("- ", "* ")) or _numbered(stripped):
+            kind = "ul" if stripped.startswith(("- ", "* ")) else "ol"
+            item = stripped[2:] if kind == "ul" else stripped.split(". ", 1)[1]
+            if blocks and blocks[-1][0] == kind:
+                blocks[-1][1].append(item)
+            else:
+                blocks.append((kind, [item]))
+        else:
+            blocks.append(("p", stripped))
+    return blocks
+
+
+def _numbered(line: str) -> bool:
+    number, dot, rest = line.partition(". ")
+    return bool(dot) and number.isdigit() and bool(rest)
