@@ -13,6 +13,7 @@ from datetime import date
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from staydown.reports.schemas import DayVolume, HistogramBin
 
@@ -39,6 +40,7 @@ def time_to_action_chart(bins: list[HistogramBin], *, deadline_label: str | None
         axes.bar(range(len(bins)), [b.notices for b in bins], color="#3b6ea5")
         axes.set_xticks(range(len(bins)), labels)
         axes.set_ylabel("notices")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.2 steps
         axes.set_title("Time from receipt to first action")
         if deadline_label:
             axes.annotate(deadline_label, xy=(0.99, 0.95), xycoords="axes fraction", ha="right", va="top")
@@ -71,6 +73,7 @@ def volume_chart(volume: list[DayVolume]) -> str:
                 marker="o" if len(days) < 40 else None,
             )
             axes.set_ylim(bottom=0)
+            axes.yaxis.set_major_locator(MaxNLocator(integer=True))
             # Matplotlib draws the years 1 to 9999 only: its padding around the data stays inside.
             # Its date numbers count days from the ``date.epoch`` setting.
             epoch = np.datetime64(mpl.rcParams["date.epoch"], "D")
