@@ -61,3 +61,21 @@ def test_the_server_options_and_refused_methods_name_what_is_allowed() -> None:
     refused = enforcement_response(connect, legal_url="", provider="", accept="", head=False)
     assert refused.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n") and allowed in refused
     assert b"Connection: close\r\n" in refused
+
+
+def test_a_stay_down_block_says_what_it_is_and_how_to_contest_it() -> None:
+    from staydown.edge.responses import blocked_response
+    from staydown.urls import canonicalize_url
+
+    url = canonicalize_url("http://shop.example/copy.jpg")
+    page = blocked_response(
+        url=url, notice_id=None, legal_url="https://cdn.example/legal", provider="Example CDN",
+        want_json=False, head=False,
+    ).decode()  # fmt: skip
+    assert "copy of content it was notified of" in page and "list of restrictions" in page
+    assert "notice (stay-down match)" not in page and "notice #" not in page
+    noticed = blocked_response(
+        url=url, notice_id=7, legal_url="https://cdn.example/legal", provider="Example CDN",
+        want_json=False, head=False,
+    ).decode()  # fmt: skip
+    assert "in response to notice #7" in noticed and "counter-notice" in noticed

@@ -64,11 +64,18 @@ def blocked_response(
     *, url: CanonicalURL, notice_id: int | None, legal_url: str, provider: str, want_json: bool, head: bool
 ) -> bytes:
     """The 451 of RFC 7725: who blocks it, under which notice, and how to contest."""
-    notice = f"#{notice_id}" if notice_id is not None else "(stay-down match)"
-    contest = (
-        f"If you believe this is a mistake, the customer who published it can file a counter-notice or an "
-        f"internal complaint about notice {notice}; see {legal_url}."
-    )
+    if notice_id is not None:
+        why = f"in response to notice #{notice_id}"
+        contest = (
+            "If you believe this is a mistake, the customer who published it can file a counter-notice "
+            f"or an internal complaint about notice #{notice_id}; see {legal_url}."
+        )
+    else:  # a stay-down block: a copy of content already found infringing, or of a registered work
+        why = "as a copy of content it was notified of or that a rightsholder registered (stay-down)"
+        contest = (
+            "If you believe this is a mistake, the customer who published it can lodge an internal "
+            f"complaint about this block from its account's list of restrictions; see {legal_url}."
+        )
     headers = [("Link", f'<{legal_url}>; rel="blocked-by"'), ("Cache-Control", "no-store")]
     if want_json:
         document = {
@@ -85,7 +92,7 @@ def blocked_response(
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>451 Unavailable For Legal '
         "Reasons</title></head><body><h1>Unavailable for legal reasons</h1>"
         f"<p>{html.escape(url.url)} has been blocked by {html.escape(provider)} "
-        f"in response to notice {html.escape(notice)}.</p>"
+        f"{html.escape(why)}.</p>"
         f"<p>{html.escape(contest)}</p></body></html>"
     )
     return render(451, page.encode(), content_type="text/html; charset=utf-8", headers=headers, head=head)
