@@ -22,6 +22,7 @@ SCOPE = ["name", "organization", "address", "phone", "email", "signup_ip", "paym
 def facts(**overrides: Any) -> SubpoenaFacts:
     values: dict[str, Any] = {
         "regime": "dmca",
+        "rests_on_notification": True,
         "missing_elements": (),
         "customer_items": 2,
         "service_types": frozenset({ServiceType.hosting}),
@@ -32,7 +33,7 @@ def facts(**overrides: Any) -> SubpoenaFacts:
 
 def test_what_stops_an_answer() -> None:
     assert objections(facts()) == []
-    assert [o.code for o in objections(facts(regime="dsa"))] == ["not_dmca"]
+    assert [o.code for o in objections(facts(regime="dsa", rests_on_notification=False))] == ["not_dmca"]
     missing = objections(facts(missing_elements=("DMCA (i) signature",)))
     assert [o.code for o in missing] == ["notice_incomplete"] and "DMCA (i) signature" in missing[0].message
     assert [o.code for o in objections(facts(customer_items=0, service_types=frozenset()))] == [

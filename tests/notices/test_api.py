@@ -264,3 +264,19 @@ def test_roles_and_visibility(api: Api, zone: dict[str, Any]) -> None:
     assert api.as_("trusted_flagger").get(f"/v1/notices/{mine['id']}").status_code == 200
     assert api.as_("submitter").post(f"/v1/notices/{mine['id']}/decision", json={}).status_code == 403
     assert api.as_("agent").get("/v1/edge/feed").status_code == 403
+
+
+def test_an_insufficient_notice_naming_nothing_on_the_network_is_refused_not_an_error(api: Api) -> None:
+    """A notice that lacks what the law requires and names only URLs off the network is answered
+    with its refusal (it was a 500: the refusal then met the "nothing on the network" settlement)."""
+    for body in (
+        notice_body(
+            ["http://nowhere-at-all.example/a.jpg"],
+            works=[],
+            items=[{"url": "http://nowhere-at-all.example/a.jpg"}],
+        ),
+        notice_body(["http://nowhere-at-all.example/b.jpg"], submitter={"name": "Only A Name"}),
+    ):
+        answer = api.as_("submitter").post("/v1/notices", json=body)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["status"] == "rejected" and answer.json()["missing_elements"]

@@ -29,6 +29,7 @@ from staydown.desk.web import (
     settings_of,
 )
 from staydown.inbound import service as inbound
+from staydown.notices import service as notices
 from staydown.notices.schemas import NoticeCreate
 from staydown.types import Regime
 
@@ -53,7 +54,7 @@ def _prefilled(extracted: dict[str, Any]) -> dict[str, str]:
     """The notice form's fields, filled with what was read from the message."""
     draft = extracted.get("draft") or {}
     form = {
-        "regime": draft.get("regime") or Regime.dmca.value,
+        "regime": draft.get("regime") or notices.DEFAULT_REGIME.value,
         "name": draft.get("name") or extracted.get("from_name") or "",
         "email": draft.get("email") or extracted.get("from") or "",
         "address": draft.get("address") or "",

@@ -75,7 +75,10 @@ def create_order(
         notice = notices.get(session, data.notice_id)
         if notice is None:
             raise DisclosureError("notice_not_found", f"notice {data.notice_id} does not exist", status=422)
-        if data.legal_basis is LegalBasis.us_512h_subpoena and notice.regime.value != "dmca":
+        if (
+            data.legal_basis is LegalBasis.us_512h_subpoena
+            and not notices.regime_rules(notice.regime).subpoena_512h
+        ):
             raise DisclosureError(
                 "not_dmca",
                 f"notice {notice.id} is a {notice.regime.value} notice; a 17 U.S.C. 512(h) subpoena rests on "
@@ -226,6 +229,7 @@ def subpoena_facts(session: Session, order: DisclosureOrder) -> subpoena.Subpoen
     zone_ids = {item.zone_id for item in items if item.zone_id is not None}
     return subpoena.SubpoenaFacts(
         regime=notice.regime.value,
+        rests_on_notification=notices.regime_rules(notice.regime).subpoena_512h,
         missing_elements=tuple(notice.missing_elements),
         customer_items=sum(1 for item in items if item.zone_id is not None),
         service_types=frozenset(accounts.service_types(session, zone_ids).values()),

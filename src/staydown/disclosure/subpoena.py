@@ -65,6 +65,7 @@ class SubpoenaFacts:
     """What the answer to a §512(h) subpoena depends on, read from the notice it rests on."""
 
     regime: str
+    rests_on_notification: bool  # the regime's notices are §512(c)(3) notifications a subpoena rests on
     missing_elements: tuple[str, ...]
     customer_items: int  # the notice's items on the customer's zones
     service_types: frozenset[ServiceType]  # of those zones
@@ -79,7 +80,7 @@ class Objection:
 def objections(facts: SubpoenaFacts) -> list[Objection]:
     """Why the subpoena cannot be answered as it stands (empty: it can)."""
     found: list[Objection] = []
-    if facts.regime != "dmca":
+    if not facts.rests_on_notification:
         found.append(
             Objection(
                 "not_dmca", f"the notice is a {facts.regime} notice, not a 17 U.S.C. 512(c)(3) notification"

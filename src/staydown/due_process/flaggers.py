@@ -157,7 +157,7 @@ def change_award(
 
 def _intake_gate(session: Session, by: notices.Submitter, now: datetime, regime: Regime) -> notices.Submitter:
     """For a DSA notice, trust is the Art. 22 status in force; other regimes keep the key's own."""
-    if regime is not Regime.dsa:
+    if not notices.regime_rules(regime).awarded_trust:
         return by
     award = current_award(session, by.key_id) if by.key_id is not None else None
     trusted = gives_priority(_facts(award), today=now.date())

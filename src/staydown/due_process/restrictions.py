@@ -62,7 +62,7 @@ def contest_routes(kind: str, statement: StatementOfReasons, found: Found) -> li
     routes: list[Contest] = []
     if kind == "notice_item" and statement.notice_id is not None and statement.item_id is not None:
         items = {"notice_id": statement.notice_id, "items": [statement.item_id]}
-        if found.regime == "dmca":
+        if found.regime is not None and notices.regime_rules(found.regime).counter_notice:
             routes.append(Contest("counter_notice", "POST", "/v1/counter-notices", items))
         routes.append(Contest("complaint", "POST", "/v1/complaints", items))
     elif kind in ("staydown_match", "work_match") and found.match_id is not None:

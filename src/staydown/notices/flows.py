@@ -101,6 +101,9 @@ NOTICE_TRANSITIONS: dict[tuple[NoticeStatus, NoticeEvent], NoticeStatus] = {
     (N.accepted, E.decided_rejected): N.rejected,
     (N.accepted, E.withdrawn): N.closed,
     (N.accepted, E.nothing_on_network): N.closed,
+    # A notice refused for lacking what the law requires stays refused when none of its URLs are
+    # on the network either: there is nothing more to close.
+    (N.rejected, E.nothing_on_network): N.rejected,
     # A reversal (complaint, court order) can turn a rejected notice into an actioned one.
     (N.rejected, E.decided_actioned): N.actioned,
     (N.actioned, E.decided_rejected): N.rejected,

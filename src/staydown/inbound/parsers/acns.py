@@ -23,7 +23,6 @@ from defusedxml.ElementTree import fromstring
 
 from staydown.inbound.parsers import wording
 from staydown.inbound.parsers.base import Draft, InboundFormat, Limits, MailView, Outcome, Parsed
-from staydown.types import Regime
 
 FORMAT = InboundFormat.acns
 START = "----start acns xml"
@@ -189,7 +188,7 @@ def parse(view: MailView, limits: Limits) -> Parsed:
     said = wording.statements(text)
     entity = _text(complainant, "entity")
     draft = Draft(
-        regime=Regime.dmca,
+        regime=wording.regime_of_format("acns"),
         urls=found.valid,
         work_of_url=tuple(work_of_url[urls.index(u)] if u in urls else None for u in found.valid),
         works=tuple(works),

@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from staydown.inbound.parsers.base import Limits, MailView
+from staydown.notices import service as notices
 from staydown.types import Regime
 from staydown.urls import URLError, canonicalize_url
 
@@ -137,21 +138,25 @@ def statements(text: str) -> Statements:
     )
 
 
-_JAPANESE_MARKERS = ("著作権", "削除", "送信防止", "侵害", "申出", "拝啓", "敬具", "以上")
-_DSA_MARKERS = ("digital services act", "2022/2065", "article 16", "art. 16", "regulation (eu)")
-_DMCA_MARKERS = ("dmca", "512(c)", "digital millennium", "17 u.s.c")
-
-
 def regime_of(text: str) -> Regime:
-    """The law a letter invokes: Japanese letters are JP requests, a DSA reference a DSA notice,
-    anything else (the DMCA's wording, or none) a DMCA notice."""
+    """The law a letter invokes: the regime whose wording (its ``letter_markers``) it uses most, at
+    least as often as that regime needs; the default regime when none is invoked. Ties go to the
+    regime declared first."""
     folded = normalise(text[:200_000])
-    japanese = sum(1 for m in _JAPANESE_MARKERS if m in folded)
-    if any(m in folded for m in _DSA_MARKERS) and not any(m in folded for m in _DMCA_MARKERS):
-        return Regime.dsa
-    if japanese >= 2:
-        return Regime.jp
-    return Regime.dsa if any(m in folded for m in _DSA_MARKERS) and japanese else Regime.dmca
+    chosen, best = notices.DEFAULT_REGIME, 0
+    for rules in notices.all_regime_rules():
+        score = sum(1 for marker in rules.letter_markers if marker in folded)
+        if score >= rules.letter_markers_needed and score > best:
+            chosen, best = rules.regime, score
+    return chosen
+
+
+def regime_of_format(name: str) -> Regime:
+    """The law a notice format's senders invoke (the default regime when no regime claims it)."""
+    for rules in notices.all_regime_rules():
+        if name in rules.formats:
+            return rules.regime
+    return notices.DEFAULT_REGIME
 
 
 # Labelled lines of a contact or signature block, in English and Japanese.

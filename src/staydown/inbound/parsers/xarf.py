@@ -16,7 +16,6 @@ from typing import Any
 
 from staydown.inbound.parsers import wording
 from staydown.inbound.parsers.base import Draft, InboundFormat, Limits, MailView, Outcome, Parsed
-from staydown.types import Regime
 
 FORMAT = InboundFormat.xarf
 _MAX_JSON = 4 * 1024 * 1024
@@ -89,7 +88,7 @@ def parse(view: MailView, limits: Limits) -> Parsed:
     said = wording.statements(letter)
     description = _str(document.get("description")) or _str(document.get("evidence_source"))
     draft = Draft(
-        regime=wording.regime_of(letter) if letter.strip() else Regime.dmca,
+        regime=wording.regime_of(letter),
         urls=found.valid,
         work_of_url=tuple(0 if work else None for _ in found.valid),
         works=(work,) if work else (),

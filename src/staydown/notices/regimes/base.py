@@ -97,6 +97,14 @@ class RegimeRules:
     lumen_type: str
     jurisdictions: tuple[str, ...]
     counter_notice: bool = False  # 17 U.S.C. 512(g) counter-notices answer these notices
+    subpoena_512h: bool = False  # a 17 U.S.C. 512(h) subpoena may rest on one of these notices
+    # Trusted-flagger priority comes from a coordinator's award (DSA Art. 22), not the key's own flag.
+    awarded_trust: bool = False
+    # Wording by which a letter invokes this law (lower case), and how many must appear.
+    letter_markers: tuple[str, ...] = ()
+    letter_markers_needed: int = 1
+    # Notice formats whose senders always invoke this law (the inbound parsers' format names).
+    formats: tuple[str, ...] = ()
     # The DSA Transparency Database's ``source_type`` of a restriction made on one of these notices.
     source_type: str = "SOURCE_TYPE_OTHER_NOTIFICATION"
     inquiry: Inquiry | None = None

@@ -31,6 +31,9 @@ class Dmca(RegimeRules):
         "law."
     )
     counter_notice = True
+    subpoena_512h = True
+    letter_markers = ("dmca", "512(c)", "digital millennium", "17 u.s.c")
+    formats = ("acns",)  # the Automated Copyright Notice System speaks the DMCA's language
     elements = {
         "i": _e(
             "512(c)(3)(A)(i)",

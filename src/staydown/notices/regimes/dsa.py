@@ -22,6 +22,8 @@ def _e(code: str, name: str, explanation: str) -> Element:
 class Dsa(RegimeRules):
     regime = Regime.dsa
     label = "DSA"
+    awarded_trust = True
+    letter_markers = ("digital services act", "2022/2065", "article 16", "art. 16", "regulation (eu)")
     title = "EU Digital Services Act (Art. 16)"
     source_type = "SOURCE_ARTICLE_16"
     lumen_type = "Other"
