@@ -24,7 +24,7 @@ def test_fields_map_to_the_request_http_1_1_gives() -> None:
     mapped = h2map.request_from_fields(fields, client="192.0.2.1")
     assert mapped == Request(
         "GET", "/a?b", {"cookie": "a=1; b=2", "accept": "text/html", "host": "Wire.Example.Test:443"},
-        True, "192.0.2.1", http_2=True,
+        True, "192.0.2.1", http_2=True, scheme="https",  # HTTP/2 is served over TLS only
     )  # fmt: skip
     assert isinstance(
         h2map.request_from_fields([*BASE, (b"host", b"wire.example.test")], client="-"), Request

@@ -7,6 +7,7 @@ runs no handler and turns no loop, and unlike one it costs no CPU while the test
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -127,15 +128,20 @@ def test_a_stalled_or_exited_worker_is_replaced(
 
 
 def test_an_edge_whose_workers_cannot_start_gives_up(data_dir: Path) -> None:
-    """Its port held by another program: each worker fails at start, is retried a few times with
-    a growing pause, and then ``staydown edge`` exits 1 instead of retrying for ever."""
+    """Its HTTPS port held by another program (a busy public port is refused before any worker
+    starts): each worker fails at start, is retried a few times with a growing pause, and then
+    ``staydown edge`` exits 1 instead of retrying for ever."""
+    seal = data_dir / "seal.key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    seal.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         edge = Staydown(
             "edge", "--control-plane", f"http://127.0.0.1:{free_port()}", "--key", "sd_unused",
-            "--port", str(port), "--workers", "2", data_dir=data_dir,
+            "--port", str(free_port()), "--tls-port", str(port), "--cert-seal-key-file", str(seal),
+            "--workers", "2", data_dir=data_dir,
         )  # fmt: skip
         try:
             assert edge.proc.wait(120) == 1, edge.output()

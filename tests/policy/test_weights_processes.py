@@ -75,7 +75,10 @@ def test_two_api_processes_weigh_and_count_racing_notices_as_a_serial_run(
     serial_steps, serial_ledger = steps(api, serial["customer_id"])
     assert serial_steps == EXPECTED
 
-    racing = active_zone(api, "racing.example.test", name="Racing")
+    # Its own identity: sharing the serial customer's would link it to a suspended one (serial).
+    racing = active_zone(
+        api, "racing.example.test", name="Racing", phone="+1 202 555 0188", address="8 Race Rd"
+    )
     with ThreadPoolExecutor(NOTICES) as pool:
         statuses = list(pool.map(lambda n: submit(racing["hostname"], n), range(NOTICES)))
     assert statuses == [201] * NOTICES

@@ -92,7 +92,13 @@ def get_inbound(message_id: int, who: Reading, session: Reader) -> JSONResponse:
     return JSONResponse(_dump(view(row, extracted=True)))
 
 
-@router.post("", status_code=202, response_model=InboundRead)
+RAW_MESSAGE = {
+    "required": True,
+    "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary", "minLength": 1}}},
+}
+
+
+@router.post("", status_code=202, response_model=InboundRead, openapi_extra={"requestBody": RAW_MESSAGE})
 async def post_inbound(
     request: Request, who: Gateway, database: DatabaseDep, settings: SettingsDep, now: NowDep
 ) -> JSONResponse:

@@ -163,6 +163,8 @@ def submit_notice(
         Header(
             alias="Idempotency-Key",
             description="the sender's key for this request: a replay within 24 hours gets the first answer",
+            # Checked by the service (400 invalid_idempotency_key); stated here for clients.
+            json_schema_extra={"pattern": "^[!-~]{1,255}$"},
         ),
     ] = None,
 ) -> Response:
