@@ -14,7 +14,7 @@ customer therefore queue on the row, and any interleaving takes the steps a seri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -391,14 +391,16 @@ def confirm_termination(
     provider: str,
 ) -> PolicyStep:
     """An agent terminates a customer (on a pending termination or on their own judgement)."""
-    lock_customer(session, customer.id)
-    if customer.standing is Standing.terminated:
-        raise PolicyError("already_terminated", f"customer {customer.id} is already terminated")
-    strikes = active_strike_count(session, customer.id)
-    decision = StepDecision(StepKind.termination, strikes, policy.termination.window_days, reason)
-    return _take_step(
-        session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
-    )
+
+    def refuse(c: Customer) -> PolicyError | None:
+        if c.standing is Standing.terminated:
+            return PolicyError("already_terminated", f"customer {c.id} is already terminated")
+        return None
+
+    return _manual_step(
+        session, customer, StepKind.termination, policy.termination.window_days, refuse=refuse,
+        now=now, actor=actor, reason=reason, policy=policy, provider=provider,
+    )  # fmt: skip
 
 
 def reinstate(
@@ -412,20 +414,16 @@ def reinstate(
     provider: str,
 ) -> PolicyStep:
     """An agent lifts a suspension (or a pending termination); zones go live again."""
-    lock_customer(session, customer.id)
-    if customer.standing is Standing.terminated:
-        raise PolicyError("terminated", "a terminated customer cannot be reinstated")
-    strikes = active_strike_count(session, customer.id)
-    step = _take_step(
-        session,
-        customer,
-        StepDecision(StepKind.reinstatement, strikes, 0, reason),
-        now=now,
-        actor=actor,
-        automatic=False,
-        policy=policy,
-        provider=provider,
-    )
+
+    def refuse(c: Customer) -> PolicyError | None:
+        if c.standing is Standing.terminated:
+            return PolicyError("terminated", "a terminated customer cannot be reinstated")
+        return None
+
+    step = _manual_step(
+        session, customer, StepKind.reinstatement, 0, refuse=refuse,
+        now=now, actor=actor, reason=reason, policy=policy, provider=provider,
+    )  # fmt: skip
     accounts.set_standing(session, customer, Standing.warned, now=now, actor=actor, reason=reason)
     return step
 
@@ -441,17 +439,17 @@ def suspend(
     provider: str,
 ) -> PolicyStep:
     """An agent suspends a customer on their own judgement: a policy step like the automatic ones."""
-    lock_customer(session, customer.id)
-    if customer.standing in (Standing.suspended, Standing.terminated):
-        raise PolicyError(
-            f"already_{customer.standing.value}",
-            f"customer {customer.id} is already {customer.standing.value}",
-        )
-    strikes = active_strike_count(session, customer.id)
-    decision = StepDecision(StepKind.suspension, strikes, policy.suspension.window_days, reason)
-    return _take_step(
-        session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
-    )
+
+    def refuse(c: Customer) -> PolicyError | None:
+        if c.standing in (Standing.suspended, Standing.terminated):
+            standing = c.standing.value
+            return PolicyError(f"already_{standing}", f"customer {c.id} is already {standing}")
+        return None
+
+    return _manual_step(
+        session, customer, StepKind.suspension, policy.suspension.window_days, refuse=refuse,
+        now=now, actor=actor, reason=reason, policy=policy, provider=provider,
+    )  # fmt: skip
 
 
 def keep(
@@ -466,11 +464,38 @@ def keep(
 ) -> PolicyStep:
     """An agent keeps a customer after a review: a step on the record, with its reasons, that
     restricts nothing."""
+
+    def refuse(c: Customer) -> PolicyError | None:
+        if c.standing is Standing.terminated:
+            return PolicyError("terminated", f"customer {c.id} is terminated")
+        return None
+
+    return _manual_step(
+        session, customer, StepKind.review_kept, 0, refuse=refuse,
+        now=now, actor=actor, reason=reason, policy=policy, provider=provider,
+    )  # fmt: skip
+
+
+def _manual_step(
+    session: Session,
+    customer: Customer,
+    kind: StepKind,
+    window_days: int,
+    *,
+    refuse: Callable[[Customer], PolicyError | None],
+    now: datetime,
+    actor: str,
+    reason: str,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+) -> PolicyStep:
+    """An agent's step on a customer: under the customer's row lock, refused as ``refuse`` says
+    given the standing it finds, taken on the strikes in force."""
     lock_customer(session, customer.id)
-    if customer.standing is Standing.terminated:
-        raise PolicyError("terminated", f"customer {customer.id} is terminated")
-    strikes = active_strike_count(session, customer.id)
-    decision = StepDecision(StepKind.review_kept, strikes, 0, reason)
+    refusal = refuse(customer)
+    if refusal is not None:
+        raise refusal
+    decision = StepDecision(kind, active_strike_count(session, customer.id), window_days, reason)
     return _take_step(
         session, customer, decision, now=now, actor=actor, automatic=False, policy=policy, provider=provider
     )
