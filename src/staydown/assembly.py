@@ -9,6 +9,7 @@ from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.certificates import service as certificates
 from staydown.db import journal
+from staydown.desk import names
 from staydown.disclosure import service as disclosure
 from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
@@ -32,6 +33,7 @@ def install() -> None:
       back from the edges when it is suspended or terminated, served again on reinstatement);
     - ``accounts``: the serial domain's comparison of a customer with suspended and terminated
       ones (at sign-up, verification and zone creation), and the open link that keeps a zone pending;
+    - ``disclosure``: packages name who decided an order as the desk names people;
     - ``db.journal``: the session listeners that run all of the above at commit.
     """
     enforcement.install()
@@ -47,4 +49,5 @@ def install() -> None:
     accounts.on_zone_change(certificates.zone_changed)
     accounts.add_account_check(serial.check_links)
     accounts.add_activation_gate(serial.link_blockers)
+    disclosure.name_actors_with(names.describe)
     journal.install()

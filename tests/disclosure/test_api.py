@@ -142,6 +142,9 @@ def test_package_only_after_the_decision_and_every_access_audited(api: Api) -> N
         body["sha256"],
     ):
         assert expected in text.replace("\n", ""), expected
+    # The person who decided is named as the desk names them, never by the key's record.
+    assert body["decision"]["decided_by"].endswith("(legal)")
+    assert body["decision"]["decided_by"] in text.replace("\n", " ") and "key:" not in text
     assert pdf.headers["staydown-package-sha256"] == body["sha256"]
 
     assert audit_actions(api, order_id) == [

@@ -9,7 +9,7 @@ is the one way to erase them and it refuses under hold.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -408,6 +408,24 @@ def _identity(session: Session, customer_id: int, fields: Sequence[IdentityField
     return identity
 
 
+# How a person reads who acted ("Agent Sato (legal)"), not how it is recorded (``key:3``): the
+# assembly installs the desk's naming (``name_actors_with``).
+_NAMERS: list[Callable[[Session, str], str]] = []
+
+
+def name_actors_with(namer: Callable[[Session, str], str]) -> None:
+    """Use ``namer`` to name the person who decided an order in its package (JSON and PDF)."""
+    _NAMERS[:] = [namer]
+
+
+def _actor_name(session: Session, actor: str | None) -> str | None:
+    if not actor:
+        return None
+    if not _NAMERS:
+        raise RuntimeError("disclosure packages name people: call staydown.assembly.install() first")
+    return _NAMERS[0](session, actor)
+
+
 def build_package(
     session: Session, order: DisclosureOrder, *, now: datetime, provider: str
 ) -> DisclosurePackage:
@@ -439,7 +457,7 @@ def build_package(
             "status": order.status.value,
             "reason": order.decision_reason,
             "decided_at": order.decided_at.isoformat() if order.decided_at else None,
-            "decided_by": order.decided_by,
+            "decided_by": _actor_name(session, order.decided_by),
             "released": order.released,
         },
         customer_id=order.customer_id,
