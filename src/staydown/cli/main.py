@@ -404,6 +404,40 @@ def report_lumen(start: PeriodFrom, end: PeriodTo, output: Output = None, data_d
     _emit(document, output)
 
 
+@report_app.command("dsa-2835")
+def report_dsa_2835(
+    start: PeriodFrom,
+    end: PeriodTo,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-d", help="Directory for the CSV parts.")],
+    previous: Annotated[
+        str | None, typer.Option(help="Publication date of the latest previous report (YYYY-MM-DD).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The DSA Art. 15 report in the CSV templates of Implementing Regulation (EU) 2024/2835."""
+    from staydown.reports import service as reports
+
+    period = _report_period(start, end)
+    try:
+        day = reports.parse_day(previous, name="--previous") if previous else None
+    except reports.ReportError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    settings = load_settings(data_dir)
+    database = open_database(settings)
+    try:
+        with database.reader() as session:
+            parts = reports.dsa_2835_parts(
+                session, period, now=system_clock(), provider=settings.provider_name, previous=day
+            )
+    finally:
+        database.dispose()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in parts.items():
+        (output_dir / name).write_text(text, encoding="utf-8", newline="")
+        console.print(f"wrote {output_dir / name}")
+
+
 @report_app.command("statements")
 def report_statements(
     start: PeriodFrom, end: PeriodTo, output: Output = None, data_dir: DataDir = None

@@ -25,6 +25,7 @@ from staydown.due_process.models import Complaint, CounterNotice
 from staydown.due_process.schemas import DsaStatement
 from staydown.notices.models import Notice, NoticeItem
 from staydown.policy.models import PolicyStep
+from staydown.types import as_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,3 +236,63 @@ def lumen_rows(session: Session, period: Period, *, batch: int = 2000) -> Iterat
                 explanation=n.explanation,
                 items=items.get(n.id, []),
             )
+
+
+@dataclass
+class TemplateRows:
+    """What the DSA 2024/2835 templates are filled from (notices received, complaints received)."""
+
+    notices: list[tuple[str, bool, int]]  # (regime, from a trusted flagger, count)
+    items: list[tuple[bool, str, int]]  # (from a trusted flagger, item status, count)
+    time_to_action: list[tuple[bool, float]]  # (from a trusted flagger, seconds to first action)
+    complaints: dict[str, int]  # by status
+    complaint_seconds: list[float]  # receipt to decision, for those decided
+
+
+def template_rows(session: Session, period: Period) -> TemplateRows:
+    """Aggregates of the notices and complaints received in ``period``."""
+    received = _in(Notice.received_at, period)
+    notices = [
+        (regime.value, bool(trusted), n)
+        for regime, trusted, n in session.execute(
+            select(Notice.regime, Notice.trusted, func.count())
+            .where(received)
+            .group_by(Notice.regime, Notice.trusted)
+        )
+    ]
+    items = [
+        (bool(trusted), status.value, n)
+        for trusted, status, n in session.execute(
+            select(Notice.trusted, NoticeItem.status, func.count())
+            .join(Notice, Notice.id == NoticeItem.notice_id)
+            .where(received)
+            .group_by(Notice.trusted, NoticeItem.status)
+        )
+    ]
+    time_to_action = [
+        (bool(trusted), float(seconds))
+        for trusted, seconds in session.execute(
+            select(Notice.trusted, Notice.time_to_action_seconds).where(
+                received, Notice.time_to_action_seconds.is_not(None)
+            )
+        )
+        if seconds is not None
+    ]
+    complaints = {
+        status.value: n
+        for status, n in session.execute(
+            select(Complaint.status, func.count())
+            .where(_in(Complaint.received_at, period))
+            .group_by(Complaint.status)
+        )
+    }
+    complaint_seconds = [
+        (as_utc(resolved) - as_utc(got)).total_seconds()
+        for got, resolved in session.execute(
+            select(Complaint.received_at, Complaint.decided_at).where(
+                _in(Complaint.received_at, period), Complaint.decided_at.is_not(None)
+            )
+        )
+        if resolved is not None
+    ]
+    return TemplateRows(notices, items, time_to_action, complaints, complaint_seconds)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.orm import Session
 
 from staydown.due_process import service as due_process
-from staydown.reports import lumen, queries
+from staydown.reports import dsa_2835, lumen, queries
 from staydown.reports.dsa import Violation, validate_statement
 from staydown.reports.queries import Period
 from staydown.reports.schemas import TransparencyReport
@@ -109,3 +109,25 @@ def statements_export(session: Session, period: Period) -> StatementsExport:
             invalid[str(statement.get("puid"))] = violations
     document = json.dumps({"statements": statements}, indent=2, ensure_ascii=False) + "\n"
     return StatementsExport(document=document, count=len(statements), invalid=invalid)
+
+
+def dsa_2835_parts(
+    session: Session, period: Period, *, now: datetime, provider: str, previous: date | None = None
+) -> dict[str, str]:
+    """The period's report in the CSV parts of Implementing Regulation (EU) 2024/2835, by file name."""
+    facts = dsa_2835.ReportFacts(
+        provider=provider,
+        service=provider,
+        first_day=period.start.date(),
+        last_day=(period.end - timedelta(microseconds=1)).date(),
+        published=now.date(),
+        previous=previous,
+    )
+    return dsa_2835.export(facts, queries.template_rows(session, period))
+
+
+def parse_day(value: str, *, name: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ReportError("invalid_date", f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
