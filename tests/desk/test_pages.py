@@ -311,9 +311,13 @@ def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:
     desk = _agent(api)
     page = desk.get("/desk/transparency?from=2026-11-01&to=2026-11-30")
     assert page.status_code == 200 and 'aria-current="page"' in page.text  # in the desk's layout
-    frame = "/desk/transparency/report.html?from=2026-11-01&amp;to=2026-11-30"
-    assert f'src="{frame}"' in page.text
-    report = desk.get(frame.replace("&amp;", "&"))
+    # The report is in the page (no frame): its figures, and its charts as images described in words.
+    assert "<iframe" not in page.text and '<td class="n" id="notices-total">1</td>' in page.text
+    assert page.text.count('src="data:image/svg+xml;base64,') == 2
+    assert "Notices received per day: 1 on 1 day(s) with notices, at most 1 on 2026-11-02." in page.text
+    download = "/desk/transparency/report.html?from=2026-11-01&amp;to=2026-11-30"
+    assert f'href="{download}"' in page.text
+    report = desk.get(download.replace("&amp;", "&"))
     assert report.status_code == 200 and "<svg" in report.text
     assert "frame-ancestors 'self'" in report.headers["content-security-policy"]
     as_json = desk.get("/desk/transparency/report.json?from=2026-11-01&to=2026-11-30")

@@ -1,8 +1,9 @@
 """The transparency report in the desk: a page with the desk's navigation and a period to choose,
 showing the report (drawn by ``reports``, charts included) and offering it as HTML, JSON and CSV.
 
-The report's HTML is a self-contained document with its own styles and inline SVG, so the desk
-shows it as it is drawn, in a frame of the same origin, rather than re-drawing it.
+The report is part of the page itself (no frame): its tables as drawn by ``reports`` and its
+charts as images with their content in words, so it scrolls, prints and reads as the rest of the
+desk does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from staydown.desk.web import DeskRoute, StaffOrLegal, csrf_protect, database_of
 from staydown.reports import service as reports
 from staydown.reports.queries import Period
 from staydown.reports.render import render as render_report
+from staydown.reports.render import to_html_fragment
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -46,12 +48,21 @@ def transparency(
     end: Annotated[str, Query(alias="to")] = "",
 ) -> Response:
     """The report of a period (this year so far unless one is chosen) with its charts."""
-    start, end, _period_checked = _period(request, start, end)
+    start, end, period = _period(request, start, end)
     query = urlencode({"from": start, "to": end})
+    settings = settings_of(request)
+    with database_of(request).reader() as session:
+        report = reports.transparency(session, period, now=now_of(request), provider=settings.provider_name)
     return render(
         request,
         "transparency.html",
-        {"start": start, "end": end, "query": query, "title": "Transparency report"},
+        {
+            "start": start,
+            "end": end,
+            "query": query,
+            "report": to_html_fragment(report),
+            "title": "Transparency report",
+        },
     )
 
 
@@ -63,7 +74,7 @@ def transparency_report(
     start: Annotated[str, Query(alias="from")] = "",
     end: Annotated[str, Query(alias="to")] = "",
 ) -> Response:
-    """The report itself as HTML (shown in the page's frame), JSON or CSV."""
+    """The report itself as a document to download: HTML, JSON or CSV."""
     if fmt not in MEDIA_TYPES:
         raise DeskError(404, f"the report comes as {', '.join(MEDIA_TYPES)}, not {fmt!r}")
     start, end, period = _period(request, start, end)

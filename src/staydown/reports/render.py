@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -59,6 +60,7 @@ _environment = Environment(
     loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True)
 )
 _page = _environment.get_template("transparency.html")
+_body = _environment.get_template("_report_body.html")
 
 
 def to_html(report: TransparencyReport) -> str:
@@ -67,9 +69,46 @@ def to_html(report: TransparencyReport) -> str:
         r=report,
         hours=_hours,
         percent=_percent,
-        tta_svg=Markup(time_to_action_chart(report.time_to_action_histogram)),  # noqa: S704 - our own SVG
-        volume_svg=Markup(volume_chart(report.volume)),  # noqa: S704 - our own SVG
+        tta_chart=Markup(time_to_action_chart(report.time_to_action_histogram)),  # noqa: S704 - our own SVG
+        volume_chart=Markup(volume_chart(report.volume)),  # noqa: S704 - our own SVG
     )
+
+
+def time_to_action_text(report: TransparencyReport) -> str:
+    """What the time-to-action chart shows, in words (its text alternative)."""
+    bins = "; ".join(f"{b.label}: {b.notices}" for b in report.time_to_action_histogram)
+    return f"Notices by time from receipt to first action — {bins}."
+
+
+def volume_text(report: TransparencyReport) -> str:
+    """What the volume chart shows, in words (its text alternative)."""
+    if not report.volume:
+        return "Notices received per day: none in this period."
+    busiest = max(report.volume, key=lambda v: v.notices)
+    total = sum(v.notices for v in report.volume)
+    return (
+        f"Notices received per day: {total} on {len(report.volume)} day(s) with notices, "
+        f"at most {busiest.notices} on {busiest.date}."
+    )
+
+
+def _image(svg: str, text: str) -> Markup:
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return Markup('<img src="{}" alt="{}">').format(source, text)
+
+
+def to_html_fragment(report: TransparencyReport) -> Markup:
+    """The report's body for a page that has its own heading and a style policy without inline
+    styles: the charts are images (their own SVG, as data) with their content in words."""
+    tta = time_to_action_chart(report.time_to_action_histogram)
+    body = _body.render(
+        r=report,
+        hours=_hours,
+        percent=_percent,
+        tta_chart=_image(tta, time_to_action_text(report)),
+        volume_chart=_image(volume_chart(report.volume), volume_text(report)),
+    )
+    return Markup(body)  # noqa: S704 - rendered by an autoescaping template
 
 
 def render(report: TransparencyReport, fmt: str) -> str:
