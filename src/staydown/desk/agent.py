@@ -19,7 +19,7 @@ from staydown.accounts import service as accounts
 from staydown.accounts.flows import IllegalZoneTransition, ZoneEvent
 from staydown.accounts.schemas import CustomerCreate
 from staydown.audit import service as audit
-from staydown.desk import images, present, queries
+from staydown.desk import decisions, images, present, queries
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
@@ -306,7 +306,8 @@ def decide(
         raise DeskError(422, "give the reason for the decision; it is recorded and sent to the parties")
     settings = settings_of(request)
     now = now_of(request)
-    with database_of(request).writer() as session:
+    database = database_of(request)
+    with database.writer() as session:
         notice = notices.get(session, notice_id)
         if notice is None:
             raise DeskError(404, f"notice {notice_id} does not exist")
@@ -316,6 +317,15 @@ def decide(
             ids = form_ids(item or [])
         if not ids:
             raise DeskError(422, "select at least one item (or choose every pending item)")
+        if decisions.needs_job(len(ids)):
+            if queries.items_of_notice(session, notice_id, ids) != len(set(ids)):
+                raise DeskError(422, f"some of the items chosen are not part of notice {notice_id}")
+            session.rollback()
+            job_id = decisions.create(
+                database, notice_id, ids, verdict=verdict, reason=reason, actor=who.actor, now=now
+            )
+            decisions.start(database, job_id, clock=request.app.state.clock, settings=settings)
+            return redirect(request, f"{PREFIX}/decisions/{job_id}")
         notices.decide(
             session,
             notice,

@@ -10,6 +10,7 @@ from staydown.desk import (
     certificates,
     contest,
     customer,
+    decision_pages,
     dossier,
     flaggers,
     fleet,
@@ -32,6 +33,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 for _part in (
     signin.router,
     agent.router,
+    decision_pages.router,
     rightsholder.router,
     customer.router,
     dossier.router,

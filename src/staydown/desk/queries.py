@@ -143,9 +143,26 @@ def item_ids_in(session: Session, notice_id: int, status: ItemStatus) -> list[in
     """Every item of a notice in ``status`` (for a decision on all of them at once)."""
     return list(
         session.scalars(
-            select(NoticeItem.id).where(NoticeItem.notice_id == notice_id, NoticeItem.status == status)
+            select(NoticeItem.id)
+            .where(NoticeItem.notice_id == notice_id, NoticeItem.status == status)
+            .order_by(NoticeItem.id)
         )
     )
+
+
+def items_of_notice(session: Session, notice_id: int, item_ids: Sequence[int]) -> int:
+    """How many of ``item_ids`` (distinct) are items of the notice."""
+    wanted = sorted(set(item_ids))
+    found = 0
+    for start in range(0, len(wanted), 1000):
+        batch = wanted[start : start + 1000]
+        found += (
+            session.scalar(
+                select(func.count()).where(NoticeItem.notice_id == notice_id, NoticeItem.id.in_(batch))
+            )
+            or 0
+        )
+    return found
 
 
 def strike_board(session: Session, *, offset: int, limit: int) -> tuple[Sequence[Row[Any]], int]:

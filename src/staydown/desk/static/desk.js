@@ -74,4 +74,23 @@
         .catch(function () { f.submit(); });
     });
   });
+
+  // A long decision: follow its progress, and go back to the notice once it is over.
+  var job = document.querySelector("[data-progress-url]");
+  if (job && job.getAttribute("data-status") === "running") {
+    var bar = job.querySelector("progress"), summary = job.querySelector(".job-summary");
+    var poll = function () {
+      fetch(job.getAttribute("data-progress-url"), { credentials: "same-origin", headers: { "accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (p) {
+          bar.value = p.done;
+          bar.textContent = p.percent + " %";
+          summary.textContent = p.summary;
+          if (p.status === "running") setTimeout(poll, 500);
+          else window.location.assign(job.getAttribute("data-finished-url"));
+        })
+        .catch(function () { setTimeout(poll, 2000); });
+    };
+    setTimeout(poll, 300);
+  }
 })();
