@@ -32,6 +32,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Error as PlaywrightError
 except ImportError:  # pragma: no cover - CI installs it with the test extra
     sync_playwright = None  # type: ignore[assignment]
 
@@ -360,6 +361,46 @@ def test_transparency_report_is_read_in_the_page(api: Api, browser: Browser) -> 
     assert page.evaluate("document.documentElement.scrollHeight") > 700  # longer than the window
     _shot(page, "transparency-inline")
     page.close()
+
+
+def test_a_decision_over_3000_items_shows_its_progress(api: Api, browser: Browser) -> None:
+    active_zone(api, "bulk.example")
+    urls = [f"http://bulk.example/scan-{i}.jpg" for i in range(3000)]
+    notice = api.as_("submitter").post("/v1/notices", json=notice_body(urls)).json()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    _sign_in(page, api, api.keys["agent"])
+    page.goto(f"{api.url}/desk/notices/{notice['id']}")
+    page.get_by_label("every pending item of this notice (3000)").check()
+    page.get_by_label("Action (block at every edge)").check()
+    page.get_by_label("Reason (recorded in the audit trail").fill("every page scans the publisher's book")
+    started = time.monotonic()
+    page.get_by_role("button", name="Apply decision").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Decision on notice {notice['id']}")
+    answered = time.monotonic() - started
+    progress = page.get_by_label("Actioning 3000 item(s)")
+    expect(progress).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("of 3000 item(s) done")
+    seen: set[int] = set()
+    deadline = time.monotonic() + 180
+    while "/decisions/" in page.url and time.monotonic() < deadline:
+        try:
+            value = page.evaluate("() => document.querySelector('progress')?.value ?? null")
+        except PlaywrightError:  # the page is being replaced by the notice's
+            break
+        if value is not None:
+            if 0 < value < 3000 and not seen - {0}:
+                _shot(page, "decision-progress")  # part of the way
+            seen.add(int(value))
+        page.wait_for_timeout(100)
+    # The script follows the job to its end and brings the agent back to the notice.
+    expect(page).to_have_url(f"{api.url}/desk/notices/{notice['id']}", timeout=180_000)
+    expect(page.get_by_role("status")).to_contain_text("3000 item(s) actioned.")
+    page.screenshot(path=str(ARTIFACTS / "decision-done.png"))  # the top: the notice and its message
+    page.close()
+    assert answered < 10, answered  # the request answered at once; the work went on behind it
+    assert len(seen - {0, 3000}) >= 1, seen  # progress was seen between start and end
+    view = api.as_("agent").get(f"/v1/notices/{notice['id']}").json()
+    assert view["status"] == "actioned"
 
 
 def test_agent_confirms_a_pending_review_match(api: Api, browser: Browser) -> None:

@@ -6,15 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from staydown.desk import decisions
 from staydown.desk.models import DecisionJob
 from tests.conftest import Api
 from tests.desk.support import DeskClient
 from tests.support import active_zone, notice_body
-
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def pending_notice(api: Api, host: str, count: int) -> dict[str, Any]:
