@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from staydown.desk import decisions
 from tests.conftest import Api
 from tests.support import active_zone, notice_body
 
@@ -69,8 +70,21 @@ def test_every_desk_page_has_no_serious_accessibility_violation(api: Api, browse
         .post("/v1/keys", json={"role": "customer", "customer_id": zone["customer_id"], "name": "Axe shop"})
         .json()["key"]
     )
+    job = decisions.create(
+        api.database,
+        notice.json()["id"],
+        [item["id"] for item in notice.json()["items"]],
+        verdict="action",
+        reason="copies",
+        actor="key:1",
+        now=api.clock.now,
+    )
     extra = {
-        "agent": [f"/desk/notices/{notice.json()['id']}", f"/desk/customers/{zone['customer_id']}"],
+        "agent": [
+            f"/desk/notices/{notice.json()['id']}",
+            f"/desk/customers/{zone['customer_id']}",
+            f"/desk/decisions/{job}",
+        ],
         "customer": [f"/desk/notices/{notice.json()['id']}"],
         "submitter": ["/desk/submit/bulk"],
     }

@@ -325,6 +325,12 @@ def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:
     assert "attachment" in as_json.headers["content-disposition"]
     assert desk.get("/desk/transparency/report.csv").text.count("\n") > 5
     assert desk.get("/desk/transparency/report.xml").status_code == 404
+    part_4 = desk.get("/desk/transparency/dsa-2835/part-4.csv?from=2026-11-01&to=2026-11-30")
+    assert part_4.status_code == 200
+    assert 'filename="Part_4_notices.csv"' in part_4.headers["content-disposition"]
+    assert part_4.text.startswith("Applicability,Service,Reporting period,Category of illegal content,")
+    assert "/desk/transparency/dsa-2835/part-4.csv?from=2026-11-01&amp;to=2026-11-30" in page.text
+    assert desk.get("/desk/transparency/dsa-2835/part-3.csv").status_code == 404
     assert desk.get("/desk/transparency").status_code == 200
     assert desk.get("/desk/transparency?from=nonsense").status_code == 422
     assert desk.get("/desk/transparency/report.html?to=nonsense").status_code == 422

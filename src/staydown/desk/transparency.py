@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from staydown.desk.service import DeskError
 from staydown.desk.web import DeskRoute, StaffOrLegal, csrf_protect, database_of, now_of, render, settings_of
+from staydown.reports import dsa_2835
 from staydown.reports import service as reports
 from staydown.reports.queries import Period
 from staydown.reports.render import render as render_report
@@ -93,3 +94,23 @@ def transparency_report(
     if fmt != "html":
         headers["content-disposition"] = f'attachment; filename="transparency-{start}-{end}.{fmt}"'
     return Response(render_report(report, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+@router.get("/transparency/dsa-2835/{part}.csv", include_in_schema=False)
+def transparency_dsa_2835(
+    request: Request,
+    part: str,
+    who: StaffOrLegal,
+    start: Annotated[str, Query(alias="from")] = "",
+    end: Annotated[str, Query(alias="to")] = "",
+) -> Response:
+    """One CSV part of the report in the templates of Implementing Regulation (EU) 2024/2835."""
+    if part not in dsa_2835.PARTS:
+        raise DeskError(404, f"the parts filled are {', '.join(dsa_2835.PARTS)}, not {part!r}")
+    start, end, period = _period(request, start, end)
+    settings = settings_of(request)
+    with database_of(request).reader() as session:
+        parts = reports.dsa_2835_parts(session, period, now=now_of(request), provider=settings.provider_name)
+    name = dsa_2835.PARTS[part]
+    headers = {"cache-control": "no-store", "content-disposition": f'attachment; filename="{name}"'}
+    return Response(parts[name], media_type=MEDIA_TYPES["csv"], headers=headers)
