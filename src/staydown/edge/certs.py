@@ -10,9 +10,14 @@ client is ever given another zone's certificate.
 
 Every context speaks TLS 1.2 and 1.3 only, with forward-secret AEAD suites, no renegotiation and
 no compression; the listening context issues session tickets (its keys sign every ticket, whatever
-context the handshake switched to), with keys the workers share (``tickets``). OCSP stapling is
-not done: the ssl module has no server-side
-API for it (no status callback), so ``ocsp_der_b64`` is carried but not stapled.
+context the handshake switched to), with keys the workers share (``tickets``).
+
+OCSP stapling is not done, and ``ocsp_der_b64`` is carried but not sent: the ``ssl`` module has no
+server-side status callback, and pyOpenSSL's (``set_ocsp_server_callback``) cannot serve these
+connections -- it drives the OpenSSL that ``cryptography`` links statically, not the ``_ssl``
+module's, so its objects can configure neither an ``ssl.SSLContext`` nor the ``SSLObject`` the event
+loop's TLS transport runs, and a connection cannot move from one library to the other after its
+handshake. docs/ocsp-stapling.md says what stapling would take.
 """
 
 from __future__ import annotations
