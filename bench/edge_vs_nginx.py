@@ -238,6 +238,21 @@ TLS_RUNS = (
 )
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_workers(master: int) -> list[int]:
+    """The master's worker processes (not its cache manager and loader, which come and go)."""
+    children = [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    return [pid for pid in children if b"worker process" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -254,6 +269,7 @@ def main() -> None:
         "--no-pin", dest="pin", action="store_false", help="leave both servers' workers unpinned"
     )
     parser.add_argument("--no-https", dest="https", action="store_false", help="plain HTTP only")
+    parser.add_argument("--only-https", action="store_true", help="skip the plain HTTP rounds")
     args = parser.parse_args()
     if not shutil.which("nginx") or not shutil.which("wrk"):
         sys.exit("needs nginx and wrk: apt-get install -y nginx-light wrk")
@@ -299,7 +315,7 @@ def main() -> None:
                 print(f"load average before: {load_average()}; workers pinned: {args.pin}")
                 # (label, path) -> one (req/s, p99 ms) per round
                 results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-                for round_ in range(args.rounds):
+                for round_ in range(0 if args.only_https else args.rounds):
                     order = LABELS[round_ % 3 :] + LABELS[: round_ % 3]
                     for path, size in OBJECTS:
                         for label in order:
@@ -319,25 +335,34 @@ def main() -> None:
                         "staydown-tls": f"https://{TLS_HOST}:{edge_tls_port}",
                         "nginx-tls": f"https://{TLS_HOST}:{nginx_tls_port}",
                     }
-                    tls_results = measure_tls(tls_urls, chain.parent / "ca.pem", args.rounds, args.duration)
+                    pids = {
+                        "staydown-tls": [pid for pid in loaded.pids() if pid],
+                        "nginx-tls": nginx_workers(nginx.pid),
+                    }
+                    tls_results = measure_tls(
+                        tls_urls, chain.parent / "ca.pem", args.rounds, args.duration, pids
+                    )
                 print(f"load average after: {load_average()}")
                 print()
                 if args.https:
                     for _path, what, _new in TLS_RUNS:
                         runs = {label: tls_results[(label, what)] for label in TLS_LABELS}
                         versus = [
-                            s / n
-                            for (s, _), (n, _) in zip(runs["staydown-tls"], runs["nginx-tls"], strict=True)
+                            s[0] / n[0] for s, n in zip(runs["staydown-tls"], runs["nginx-tls"], strict=True)
                         ]
-                        rps = {label: statistics.median(r for r, _ in runs[label]) for label in TLS_LABELS}
-                        p99 = {label: statistics.median(p for _, p in runs[label]) for label in TLS_LABELS}
+                        rps = {label: statistics.median(r[0] for r in runs[label]) for label in TLS_LABELS}
+                        p99 = {label: statistics.median(r[1] for r in runs[label]) for label in TLS_LABELS}
+                        cpu = {label: statistics.median(r[2] for r in runs[label]) for label in TLS_LABELS}
                         print(
                             f"{what:10}: staydown/nginx per round {' '.join(f'{r:.2f}' for r in versus)}; "
                             f"median {statistics.median(versus):.2f}x ({rps['staydown-tls']:.0f} vs "
                             f"{rps['nginx-tls']:.0f} req/s; p99 {p99['staydown-tls']:.2f} ms vs "
-                            f"{p99['nginx-tls']:.2f} ms)"
+                            f"{p99['nginx-tls']:.2f} ms)\n"
+                            f"{'':10}  CPU per request {cpu['staydown-tls']:.1f} us vs "
+                            f"{cpu['nginx-tls']:.1f} us: "
+                            f"nginx/staydown {cpu['nginx-tls'] / cpu['staydown-tls']:.2f}x"
                         )
-                for path, size in OBJECTS:
+                for path, size in OBJECTS if not args.only_https else ():
                     runs = {label: results[(label, path)] for label in LABELS}
                     versus = [s / n for (s, _), (n, _) in zip(runs["staydown"], runs["nginx"], strict=True)]
                     overhead = [
@@ -363,20 +388,27 @@ def main() -> None:
 
 
 def measure_tls(
-    urls: dict[str, str], ca: Path, rounds: int, duration: int
-) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """Cached hits over TLS keep-alive and new handshakes per second, for each server, per round."""
+    urls: dict[str, str], ca: Path, rounds: int, duration: int, pids: dict[str, list[int]]
+) -> dict[tuple[str, str], list[tuple[float, float, float]]]:
+    """Cached hits over TLS keep-alive and new handshakes per second, for each server, per round,
+    with the CPU time its worker processes spent per request (microseconds): unlike req/s, that
+    hardly depends on what else the machine runs."""
     verify = ssl.create_default_context(cafile=str(ca))
     for url in urls.values():
         warm(url, verify=verify)
-    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for round_ in range(rounds):
         order = TLS_LABELS[round_ % 2 :] + TLS_LABELS[: round_ % 2]
         for path, what, new in TLS_RUNS:
             for label in order:
+                before = cpu_seconds(pids[label])
                 rps, p99 = wrk(urls[label] + path, duration, new_connections=new)
-                results.setdefault((label, what), []).append((rps, p99))
-                print(f"round {round_ + 1} {what:10} {label:15} {rps:10.0f} req/s p99 {p99:7.2f} ms")
+                cpu = (cpu_seconds(pids[label]) - before) / (rps * duration) * 1e6
+                results.setdefault((label, what), []).append((rps, p99, cpu))
+                print(
+                    f"round {round_ + 1} {what:10} {label:15} {rps:10.0f} req/s p99 {p99:7.2f} ms, "
+                    f"{cpu:7.1f} us CPU per request"
+                )
     return results
 
 

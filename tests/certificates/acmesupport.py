@@ -112,8 +112,9 @@ class Pebble:
 
 
 @contextlib.contextmanager
-def running_pebble(workdir: Path) -> Iterator[Pebble]:
-    """Pebble with a mock DNS server answering 127.0.0.1 for every name, on free loopback ports."""
+def running_pebble(workdir: Path, *, nameserver: str | None = None) -> Iterator[Pebble]:
+    """Pebble on free loopback ports, resolving names with ``nameserver`` (``host:port``) if given,
+    else with a mock DNS server answering 127.0.0.1 for every name."""
     workdir.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = _listener_certificate(workdir)
     acme_port, management_port, dns_port, dns_management = (free_port() for _ in range(4))
@@ -146,32 +147,34 @@ def running_pebble(workdir: Path) -> Iterator[Pebble]:
     }
     log = (workdir / "pebble.log").open("wb")
     try:
-        pebble.processes.append(
-            subprocess.Popen(
-                [
-                    CHALLTESTSRV,
-                    "-dns01",
-                    f"127.0.0.1:{dns_port}",
-                    "-http01",
-                    "",
-                    "-https01",
-                    "",
-                    "-tlsalpn01",
-                    "",
-                    "-management",
-                    f"127.0.0.1:{dns_management}",
-                    "-defaultIPv4",
-                    "127.0.0.1",
-                    "-defaultIPv6",
-                    "",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        if nameserver is None:
+            nameserver = f"127.0.0.1:{dns_port}"
+            pebble.processes.append(
+                subprocess.Popen(
+                    [
+                        CHALLTESTSRV,
+                        "-dns01",
+                        f"127.0.0.1:{dns_port}",
+                        "-http01",
+                        "",
+                        "-https01",
+                        "",
+                        "-tlsalpn01",
+                        "",
+                        "-management",
+                        f"127.0.0.1:{dns_management}",
+                        "-defaultIPv4",
+                        "127.0.0.1",
+                        "-defaultIPv6",
+                        "",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
-        )
         pebble.processes.append(
             subprocess.Popen(
-                [PEBBLE, "-config", str(config_path), "-dnsserver", f"127.0.0.1:{dns_port}"],
+                [PEBBLE, "-config", str(config_path), "-dnsserver", nameserver],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

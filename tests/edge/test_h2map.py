@@ -4,6 +4,7 @@ heads to HTTP/2 fields, and the header-block budget however the bytes are split.
 from __future__ import annotations
 
 import pytest
+from hpack import Decoder, Encoder
 from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,10 +67,31 @@ def test_response_heads_map_to_lowered_fields_without_connection_ones() -> None:
     status, fields = h2map.response_fields(head)
     assert status == 200
     assert fields == [(b":status", b"200"), (b"content-type", b"text/plain"), (b"age", b"3")]
-    assert h2map.mapped_head(b"HTTP/1.1 404 Not Found\r\nContent-Length: 7")[1:] == (
+    mapped = h2map.mapped_head(b"HTTP/1.1 404 Not Found\r\nContent-Length: 7")
+    assert (mapped.status, mapped.fields, mapped.declared) == (
+        404,
         ((b":status", b"404"), (b"content-length", b"7")),
         7,
     )
+    assert Decoder().decode(mapped.block, raw=True) == list(mapped.fields)
+
+
+def test_a_kept_header_block_neither_uses_nor_changes_the_hpack_table() -> None:
+    fields = (
+        (b":status", b"200"),  # a whole static entry
+        (b"content-type", b"image/jpeg"),  # a static name
+        (b"x-cache", b"HIT"),  # neither
+        (b"x-long", bytes(range(32, 127)) * 3),  # longer than Huffman makes it: sent as it is
+        (b"content-length", b"102400"),
+    )
+    block = h2map.stateless_block(fields)
+    assert block[0] == 0x88  # :status 200 is static entry 8
+    fresh, used = Decoder(), Decoder()
+    used.decode(Encoder().encode([(b"x-cache", b"MISS"), (b"server", b"other")]), raw=True)
+    table = list(used.header_table.dynamic_entries)
+    for decoder in (fresh, used):
+        assert decoder.decode(block, raw=True) == list(fields)
+    assert not fresh.header_table.dynamic_entries and list(used.header_table.dynamic_entries) == table
 
 
 def _flood(frames: int, size: int) -> bytes:

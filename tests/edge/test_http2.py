@@ -183,6 +183,29 @@ def test_a_large_response_is_sent_as_flow_control_allows(edge: H2Edge) -> None:
     assert hit.body == BIG and hit.headers["staydown-cache"] == "hit"
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {4: 1 << 20, 5: 32_768}],  # the defaults; a larger stream window and frame size
+    ids=["default-frames", "larger-frames"],
+)
+def test_large_hits_on_concurrent_streams_keep_to_frame_size_and_windows(
+    edge: H2Edge, settings: dict[int, int]
+) -> None:
+    """Frames the edge builds past the state machine: a frame above the client's size or a byte
+    beyond a window is a protocol error to the client library, which then closes."""
+    with edge.client() as warm:
+        assert warm.get("/big").status == 200
+    with edge.client() as client:
+        if settings:  # as a change the client's library applies once acknowledged
+            client.conn.update_settings(settings)
+            client.flush()
+        sids = [client.send("/big") for _ in range(3)]
+        assert client.until(lambda: all(client.answers[s].done for s in sids), timeout=30)
+        assert not client.closed
+        assert all(client.answers[s].body == BIG and client.answers[s].ended for s in sids)
+        assert client.get("/big").body == BIG  # the connection's windows still add up
+
+
 def test_rate_limits_apply_to_h2_streams(origin: WireOrigin, tmp_path: Path) -> None:
     config = EdgeConfig(legal_url="https://cdn.example/legal", rate_per_second=1, rate_burst=3)
     with H2Edge(origin.url, tmp_path / "tls", config) as edge, edge.client() as client:

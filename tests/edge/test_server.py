@@ -240,3 +240,14 @@ def test_the_request_being_decided_is_told_then_cleared(connection: Any) -> None
     assert statuses(transport.writes[-1]) == ["200"]
     seen = [(r.method, r.headers["host"], r.target) if r else None for r in told]
     assert seen == [("GET", HOST, "/page"), None]
+
+
+def test_hsts_is_stamped_once_per_kept_hit_not_copied_for_every_request() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + b"x" * 100_000
+    edge = Edge(EnforcementState(), EdgeConfig())
+    stamped = edge._stamp(answer, 600)
+    assert stamped == answer[:17] + b"Strict-Transport-Security: max-age=600\r\n" + answer[17:]
+    assert edge._stamp(answer, 600) is stamped  # the same bytes object: no copy for the next hit
+    assert b"max-age=60\r\n" in edge._stamp(answer, 60)
+    again = bytes(bytearray(answer))  # the next second's kept answer: equal bytes, stamped alike
+    assert edge._stamp(again, 600) == stamped

@@ -63,15 +63,20 @@ def test_every_worker_serves_https_on_the_shared_port(tmp_path: Path) -> None:
         admin = edge.printed(r"metrics\s+(http://127\.0\.0\.1:\d+/metrics)").group(1)
         client = ca.client()
 
-        def fetch() -> bytes:
+        sessions: list[ssl.SSLSession] = []
+        resumed: list[bool] = []
+
+        def fetch(session: ssl.SSLSession | None = None) -> bytes:
             with (
                 socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-                client.wrap_socket(raw, server_hostname=HOST) as tls,
+                client.wrap_socket(raw, server_hostname=HOST, session=session) as tls,
             ):
                 tls.sendall(f"GET /blocked HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
                 chunks = []
                 while data := tls.recv(65536):
                     chunks.append(data)
+                sessions.append(tls.session)
+                resumed.append(tls.session_reused)
                 return b"".join(chunks)
 
         def blocked_by_both() -> bool:
@@ -87,6 +92,13 @@ def test_every_worker_serves_https_on_the_shared_port(tmp_path: Path) -> None:
             return {worker for worker, value in counts if float(value) > 0} == {"0", "1"}
 
         eventually(blocked_by_both, f"both workers never served HTTPS: {edge.output()}", timeout=60)
+        # One worker's ticket resumes the session on either: the kernel spreads these connections
+        # over both (with a key per worker about half of them would need a full handshake).
+        ticket = sessions[-1]
+        resumed.clear()
+        for _ in range(16):
+            assert fetch(ticket).startswith(b"HTTP/1.1 451")
+        assert all(resumed), resumed
     finally:
         edge.cleanup()
 

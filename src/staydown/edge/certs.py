@@ -10,8 +10,14 @@ client is ever given another zone's certificate.
 
 Every context speaks TLS 1.2 and 1.3 only, with forward-secret AEAD suites, no renegotiation and
 no compression; the listening context issues session tickets (its keys sign every ticket, whatever
-context the handshake switched to). OCSP stapling is not done: the ssl module has no server-side
-API for it (no status callback), so ``ocsp_der_b64`` is carried but not stapled.
+context the handshake switched to), with keys the workers share (``tickets``).
+
+OCSP stapling is not done, and ``ocsp_der_b64`` is carried but not sent: the ``ssl`` module has no
+server-side status callback, and pyOpenSSL's (``set_ocsp_server_callback``) cannot serve these
+connections -- it drives the OpenSSL that ``cryptography`` links statically, not the ``_ssl``
+module's, so its objects can configure neither an ``ssl.SSLContext`` nor the ``SSLObject`` the event
+loop's TLS transport runs, and a connection cannot move from one library to the other after its
+handshake. docs/ocsp-stapling.md says what stapling would take.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import logging
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from staydown import certseal
 from staydown.edge.state import EnforcementState
+from staydown.edge.tickets import TicketKeys
 from staydown.feedrecords import CertSetRecord, ChallengeSetRecord
 
 log = logging.getLogger("staydown.edge.tls")
@@ -45,6 +53,9 @@ def server_context(alpn: Sequence[str]) -> ssl.SSLContext:
     context.set_ciphers(MODERN_CIPHERS)
     context.options |= ssl.OP_NO_RENEGOTIATION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_COMPRESSION
     context.options &= ~ssl.OP_NO_TICKET
+    # TLS 1.3 sends tickets after every handshake, resumed ones too: one is what a client uses for
+    # its next connection, and each costs an encryption and a record (OpenSSL's default is two).
+    context.num_tickets = 1
     context.set_alpn_protocols(list(alpn))
     return context
 
@@ -107,10 +118,14 @@ class CertStore:
         secret: bytes | None,
         alpn: Sequence[str] = ("http/1.1",),
         count: Callable[[str], None] = lambda name: None,
+        ticket_secret: bytes | None = None,
     ) -> None:
         self.state, self.secret, self.alpn, self.count = state, secret, tuple(alpn), count
         self.listening = server_context(self.alpn)
         self.listening.sni_callback = self._sni
+        # Its ticket keys sign every ticket: with ``ticket_secret``, those of every worker alike.
+        self.tickets = TicketKeys(self.listening, ticket_secret)
+        self.tickets.refresh(time.time())
         self._built: dict[int, tuple[CertSetRecord, ssl.SSLContext | None]] = {}  # zone -> its context
         self._zone_of: dict[int, int] = {}  # id of a built context -> its zone
         self._challenges: dict[str, tuple[ChallengeSetRecord, ssl.SSLContext | None]] = {}

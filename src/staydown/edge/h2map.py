@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hpack.hpack import encode_integer
+from hpack.huffman import HuffmanEncoder
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+from hpack.table import HeaderTable
+
 from staydown.edge import core
 from staydown.edge.core import Request
 
@@ -140,17 +145,68 @@ def response_fields(head: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
     return status, fields
 
 
+_STATIC_FIELDS = {field: index for index, field in enumerate(HeaderTable.STATIC_TABLE, start=1)}
+_STATIC_NAMES: dict[bytes, int] = {}
+for _index, (_name, _value) in enumerate(HeaderTable.STATIC_TABLE, start=1):
+    _STATIC_NAMES.setdefault(_name, _index)
+_HUFFMAN = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+
+
+def _string(value: bytes) -> bytes:
+    """An HPACK string literal (RFC 7541 section 5.2), Huffman-coded when that is shorter."""
+    coded = _HUFFMAN.encode(value)
+    if len(coded) < len(value):
+        length = encode_integer(len(coded), 7)
+        length[0] |= 0x80
+        return bytes(length) + coded
+    return bytes(encode_integer(len(value), 7)) + value
+
+
+def stateless_block(fields: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    """A header block of ``fields`` that neither uses nor changes the dynamic table: static table
+    entries and literals without indexing only (RFC 7541 sections 6.1 and 6.2.2), as nginx sends
+    its responses. Valid whatever either side's table holds, so the block of a head can be kept and
+    sent again on any connection."""
+    block = bytearray()
+    for name, value in fields:
+        full = _STATIC_FIELDS.get((name, value))
+        if full is not None:
+            indexed = encode_integer(full, 7)
+            indexed[0] |= 0x80
+            block += indexed
+            continue
+        named = _STATIC_NAMES.get(name)
+        if named is not None:
+            block += encode_integer(named, 4)  # 0000xxxx: without indexing, the name by index
+        else:
+            block += b"\x00" + _string(name)
+        block += _string(value)
+    return bytes(block)
+
+
+@dataclass(frozen=True, slots=True)
+class MappedHead:
+    """An edge answer's head as HTTP/2 sends it: status, fields, Content-Length and their block."""
+
+    status: int
+    fields: tuple[tuple[bytes, bytes], ...]
+    declared: int | None
+    block: bytes  # ``stateless_block`` of the fields
+
+
 # Heads mapped already, by their bytes: a cached answer's head repeats for every hit of its second.
-_HEADS: dict[bytes, tuple[int, tuple[tuple[bytes, bytes], ...], int | None]] = {}
+_HEADS: dict[bytes, MappedHead] = {}
 _HEADS_KEPT = 1024
 
 
-def mapped_head(head: bytes) -> tuple[int, tuple[tuple[bytes, bytes], ...], int | None]:
-    """``response_fields`` of a head, and its Content-Length, remembered for the heads seen last."""
+def mapped_head(head: bytes) -> MappedHead:
+    """``response_fields`` of a head, its Content-Length and its header block, remembered for the
+    heads seen last (so a hit's fields are neither parsed nor HPACK-encoded again)."""
     known = _HEADS.get(head)
     if known is None:
         status, fields = response_fields(head)
-        known = status, tuple(fields), content_length(fields)
+        kept = tuple(fields)
+        known = MappedHead(status, kept, content_length(fields), stateless_block(kept))
         if len(_HEADS) >= _HEADS_KEPT:
             _HEADS.clear()
         _HEADS[head] = known

@@ -151,6 +151,7 @@ class Http2Protocol(asyncio.Protocol):
         self.tls_zone: int | None = None
         self.streams: dict[int, _Stream] = {}
         self.sending: dict[int, _Stream] = {}  # streams with bytes or END_STREAM to send
+        self.out: list[bytes | memoryview] = []  # frames queued past the state machine, in order
         self.uploading = 0  # streams whose request body is still arriving
         self.opened = self.resets = 0
         self.paused = False  # the transport holds more than it should: send and read nothing more
@@ -263,7 +264,14 @@ class Http2Protocol(asyncio.Protocol):
             self.transport.close()
 
     def _flush(self) -> None:
+        """Write what the state machine and ``_data`` queued, in one piece (one TLS write)."""
         data = self.h2.data_to_send()
+        out = self.out
+        if out:
+            if data:
+                out.append(data)
+            data = b"".join(out)
+            out.clear()
         if data and self.transport is not None:
             self.transport.write(data)
 
@@ -573,13 +581,25 @@ class Http2Protocol(asyncio.Protocol):
             stream.head = b""
             if stream.hsts is not None:
                 head, end = with_field(head, stream.hsts), end + len(stream.hsts)
-            status, fields, stream.declared = h2map.mapped_head(head[:end])
+            mapped = h2map.mapped_head(head[:end])
+            stream.declared = mapped.declared
             stream.start = head[:12]
             view = memoryview(head)[end + 4 :]
-            if not h2map.has_body(status, stream.method):
+            if not h2map.has_body(mapped.status, stream.method):
                 view = view[:0]
             last = complete and not view
-            self.h2.send_headers(stream.id, fields, end_stream=last)
+            # The state machine takes the fields as ever, but their block is the one kept with the
+            # head, not encoded again (it leaves the HPACK table alone, so any connection may send
+            # it) -- unless the encoder owes the client a table size update, which its block begins.
+            connection, encoder = self.h2, self.h2.encoder
+            if encoder.header_table.resized:
+                connection.send_headers(stream.id, mapped.fields, end_stream=last)
+            else:
+                connection.encoder = _Preset(mapped.block)  # type: ignore[assignment]
+                try:
+                    connection.send_headers(stream.id, mapped.fields, end_stream=last)
+                finally:
+                    connection.encoder = encoder
             if last:
                 self._done(stream)
                 return
@@ -623,9 +643,9 @@ class Http2Protocol(asyncio.Protocol):
             if window <= 0:
                 break
             piece = stream.pending[0]
-            size = min(len(piece), window, quantum, connection.max_outbound_frame_size)
+            size = min(len(piece), window, quantum)
             end = stream.ending and size == len(piece) and len(stream.pending) == 1
-            connection.send_data(stream.id, piece[:size], end_stream=end)
+            self._frames(stream, piece[:size], end=end)
             quantum -= size
             stream.pending_size -= size
             progress = True
@@ -648,6 +668,28 @@ class Http2Protocol(asyncio.Protocol):
                 return True
             del self.sending[stream.id]
         return progress
+
+    def _frames(self, stream: _Stream, data: memoryview, *, end: bool) -> None:
+        """Send ``data`` on ``stream`` as DATA frames (within its window), the last with END_STREAM
+        if ``end``. The frames before the last are framed here, with the windows they use taken from
+        the state machine's own count (the library would copy each frame's bytes three times and
+        run its checks frame by frame). The last frame, which may end the stream, goes through it."""
+        connection = self.h2
+        frame = connection.max_outbound_frame_size
+        last = (len(data) - 1) // frame * frame if end else len(data)  # bytes before the library's frame
+        if last > 0:
+            queued = connection.data_to_send()
+            if queued:
+                self.out.append(queued)
+            sid = stream.id.to_bytes(4, "big")
+            for offset in range(0, last, frame):
+                chunk = data[offset : min(offset + frame, last)]
+                self.out.append(len(chunk).to_bytes(3, "big") + b"\x00\x00" + sid)  # DATA, no flags
+                self.out.append(chunk)
+            connection.outbound_flow_control_window -= last
+            connection.streams[stream.id].outbound_flow_control_window -= last
+        if last < len(data) or end:
+            connection.send_data(stream.id, data[last:], end_stream=end)
 
     def _done(self, stream: _Stream) -> None:
         """The stream's response has ended (or it was reset): forget it."""
@@ -693,6 +735,18 @@ class Http2Protocol(asyncio.Protocol):
                 stream.start[9:12].decode(),
                 stream.body_sent or "-",
             )
+
+
+class _Preset:
+    """Stands in for the connection's HPACK encoder for one header block already encoded."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: bytes) -> None:
+        self.block = block
+
+    def encode(self, headers: object, huffman: bool = True) -> bytes:
+        return self.block
 
 
 class _Reply:

@@ -69,6 +69,9 @@ class EdgeOptions:
     origins: OriginAccess = field(default_factory=OriginAccess)
     tls_port: int | None = None  # serve HTTPS here too (every worker, sharing the port)
     cert_seal_key: bytes | None = None  # opens the certificates' sealed keys (the fleet's secret)
+    # Drawn once where the options are made (the supervisor), so every worker derives the same
+    # session ticket keys from it (``tickets``): a ticket resumes on whichever worker a client meets.
+    ticket_secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
 
     @classmethod
     def from_settings(
@@ -174,7 +177,11 @@ def start_tls(options: EdgeOptions, edge: Edge) -> TlsListener | None:
         return None
     protocols = tls_protocols()
     edge.certs = CertStore(
-        lambda: edge.state, secret=options.cert_seal_key, alpn=offered(protocols), count=edge.count
+        lambda: edge.state,
+        secret=options.cert_seal_key,
+        alpn=offered(protocols),
+        count=edge.count,
+        ticket_secret=options.ticket_secret,
     )
     listener = TlsListener(edge, reuseport_socket(options.host, options.tls_port), edge.certs, protocols)
     listener.start()

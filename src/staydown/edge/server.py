@@ -34,6 +34,8 @@ from staydown.fingerprints.index import Thresholds
 __all__ = ["Edge", "EdgeConfig", "EdgeProtocol", "Request", "close", "serve"]
 
 DECISION_MEMO = 100_000  # decisions remembered between feed records
+# Stamped hits kept (each answer is the cache's for one second): at most this many, this many bytes.
+STAMPED_KEPT, STAMPED_BYTES = 256, 32 * 1024 * 1024
 # Request fields that can change a cached answer: such requests never take the fast path.
 SLOW_FIELDS = frozenset(
     {
@@ -107,6 +109,10 @@ class Edge:
         self.counters: dict[str, int] = {}
         # Decisions memoised per (Host, target, method, scheme), with the cache key of those that proxy.
         self._decisions: dict[tuple[str | None, str, str, str], tuple[Decision, CacheKey | None]] = {}
+        # Hits stamped with a zone's Strict-Transport-Security, by the kept answer they came from
+        # (the same bytes for every hit of a second): stamping copies the whole answer.
+        self._stamped: dict[tuple[bytes, int], bytes] = {}
+        self._stamped_bytes = 0
         self.thresholds = Thresholds(config.auto_block_distance, config.review_distance)
         # Copies this worker found and blocked itself, until the control plane's block record arrives.
         self.staydown_blocks: dict[tuple[int, str], BankRecord] = {}
@@ -410,8 +416,22 @@ class Edge:
             if scheme == "https":
                 zone = memo[0].zone
                 if zone is not None and zone.hsts_max_age is not None:
-                    answer = with_field(answer, hsts_line(zone.hsts_max_age))
+                    answer = self._stamp(answer, zone.hsts_max_age)
         return answer
+
+    def _stamp(self, answer: bytes, max_age: int) -> bytes:
+        """``answer`` with the Strict-Transport-Security of ``max_age``, made once per kept answer."""
+        key = (answer, max_age)
+        stamped = self._stamped.get(key)
+        if stamped is None:
+            stamped = with_field(answer, hsts_line(max_age))
+            if len(self._stamped) >= STAMPED_KEPT or self._stamped_bytes + len(stamped) > STAMPED_BYTES:
+                self._stamped.clear()
+                self._stamped_bytes = 0
+            if len(stamped) <= STAMPED_BYTES:
+                self._stamped[key] = stamped
+                self._stamped_bytes += len(stamped)
+        return stamped
 
     def lookup(self, request: Request, key: tuple[int, str]) -> CachedResponse | None:
         entry = self.cache.get(key, request.headers)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, cast
 
@@ -91,6 +92,7 @@ class TlsListener:
 
     def _accept(self) -> None:
         limit = self.edge.config.max_connections
+        self.certs.tickets.refresh(time.time())
         for _ in range(ACCEPT_BATCH):
             try:
                 connection, _address = self.sock.accept()
