@@ -567,7 +567,9 @@ def qualitative_values(data: TemplateRows, operator: Operator) -> dict[str, str]
             "they serve and compare them with the bank. A copy within "
             f"{operator.auto_block_distance} differing bits is blocked at once (HTTP 451); one within "
             f"{operator.review_distance} bits is served until an agent confirms or dismisses the match. "
-            f"A match {strikes}."
+            "Where PDQ finds nothing (part of a page, a turned or deeply cropped copy), a second stage "
+            "pairs local features (ORB keypoints), fits a geometric transform and checks that the "
+            f"pixels correlate before the copy is blocked. A match {strikes}."
         ),
         "Qualitative description of indicators of accuracy and possible rate of error of automated means": (
             "Precision is the share of automatic blocks an agent confirmed among those an agent looked "
