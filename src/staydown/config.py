@@ -21,6 +21,12 @@ from staydown import certseal
 from staydown.netpolicy import IPNetwork, parse_networks
 from staydown.types import VerificationLevel
 
+# The official languages of the Union in the order of the Commission's templates ("bg" to "sv").
+EU_LANGUAGES = (
+    "bg", "es", "cs", "da", "de", "et", "el", "en", "fr", "ga", "hr", "it",
+    "lv", "lt", "hu", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "fi", "sv",
+)  # fmt: skip
+
 
 class SuspensionRule(BaseModel):
     """Suspend every zone of a customer at ``strikes`` active strikes within ``window_days``."""
@@ -85,6 +91,25 @@ class Settings(BaseSettings):
     worker_batch: int = Field(50, ge=1, le=10_000)
 
     provider_name: str = "staydown"
+    # The DSA transparency report's human resources (reports/dsa_2835.py, Part 9), as the operator
+    # states them: people moderating content employed, contracted, with sufficient knowledge of an
+    # official language of the Union, and that count by language code ({"de": 2, "en": 3}). Unset
+    # figures are left empty in the report, never guessed.
+    dsa_moderators_internal: int | None = Field(None, ge=0)
+    dsa_moderators_external: int | None = Field(None, ge=0)
+    dsa_moderators_with_languages: int | None = Field(None, ge=0)
+    dsa_moderator_languages: dict[str, int] = {}
+
+    @field_validator("dsa_moderator_languages")
+    @classmethod
+    def _moderator_languages(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(EU_LANGUAGES))
+        if unknown:
+            raise ValueError(f"not official languages of the Union (ISO 639-1, lower case): {unknown}")
+        if any(n < 0 for n in value.values()):
+            raise ValueError("moderator counts by language cannot be negative")
+        return value
+
     legal_url: str | None = None
     # The agent designated to receive DMCA notices (17 U.S.C. 512(c)(2)), published at /legal as the
     # statute asks ("on its website in a location accessible to the public"), with the number of

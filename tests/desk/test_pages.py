@@ -330,7 +330,10 @@ def test_transparency_page_renders_the_report_with_charts(api: Api) -> None:
     assert 'filename="Part_4_notices.csv"' in part_4.headers["content-disposition"]
     assert part_4.text.startswith("Applicability,Service,Reporting period,Category of illegal content,")
     assert "/desk/transparency/dsa-2835/part-4.csv?from=2026-11-01&amp;to=2026-11-30" in page.text
-    assert desk.get("/desk/transparency/dsa-2835/part-3.csv").status_code == 404
+    assert ">Part 11</a>" in page.text and ">Part 10</a>" not in page.text
+    part_5 = desk.get("/desk/transparency/dsa-2835/part-5.csv?from=2026-11-01&to=2026-11-30")
+    assert 'filename="Part_5_own_initiative_illegal.csv"' in part_5.headers["content-disposition"]
+    assert desk.get("/desk/transparency/dsa-2835/part-10.csv").status_code == 404
     assert desk.get("/desk/transparency").status_code == 200
     assert desk.get("/desk/transparency?from=nonsense").status_code == 422
     assert desk.get("/desk/transparency/report.html?to=nonsense").status_code == 422

@@ -428,7 +428,7 @@ def report_dsa_2835(
     try:
         with database.reader() as session:
             parts = reports.dsa_2835_parts(
-                session, period, now=system_clock(), provider=settings.provider_name, previous=day
+                session, period, now=system_clock(), settings=settings, previous=day
             )
     finally:
         database.dispose()

@@ -61,6 +61,7 @@ def transparency(
             "start": start,
             "end": end,
             "query": query,
+            "dsa_parts": [(part, part.replace("part-", "Part ")) for part in dsa_2835.PARTS],
             "report": to_html_fragment(report),
             "title": "Transparency report",
         },
@@ -110,7 +111,7 @@ def transparency_dsa_2835(
     start, end, period = _period(request, start, end)
     settings = settings_of(request)
     with database_of(request).reader() as session:
-        parts = reports.dsa_2835_parts(session, period, now=now_of(request), provider=settings.provider_name)
+        parts = reports.dsa_2835_parts(session, period, now=now_of(request), settings=settings)
     name = dsa_2835.PARTS[part]
     headers = {"cache-control": "no-store", "content-disposition": f'attachment; filename="{name}"'}
     return Response(parts[name], media_type=MEDIA_TYPES["csv"], headers=headers)

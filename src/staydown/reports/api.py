@@ -46,7 +46,7 @@ def transparency_html(
     return HTMLResponse(to_html(report))
 
 
-Part = Annotated[str, Path(pattern="^part-[0-9]+$", description="part-1, part-4 or part-7")]
+Part = Annotated[str, Path(pattern="^part-[0-9]+$", description=", ".join(dsa_2835.PARTS))]
 Previous = Annotated[
     str | None, Query(description="publication date of the latest previous report (YYYY-MM-DD)")
 ]
@@ -68,7 +68,9 @@ def dsa_2835_part(
     previous: Previous = None,
 ) -> Response:
     """One CSV part of the DSA Art. 15 report in the templates of Implementing Regulation (EU)
-    2024/2835 (Annex I): Part 1 (identification), Part 4 (notices) or Part 7 (complaints)."""
+    2024/2835 (Annex I): Part 1 (identification), 3 (orders of Member States' authorities), 4
+    (notices), 5 (own-initiative stay-down), 6 (repeat-infringer policy), 7 (complaints), 8
+    (automated means), 9 (human resources) or 11 (qualitative)."""
     if part not in dsa_2835.PARTS:
         raise ApiError(404, "not_found", f"this service fills {', '.join(dsa_2835.PARTS)}, not {part}")
     period = _period(start, end)
@@ -76,7 +78,7 @@ def dsa_2835_part(
         day = service.parse_day(previous, name="previous") if previous else None
     except service.ReportError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
-    parts = service.dsa_2835_parts(session, period, now=now, provider=settings.provider_name, previous=day)
+    parts = service.dsa_2835_parts(session, period, now=now, settings=settings, previous=day)
     name = dsa_2835.PARTS[part]
     return Response(
         parts[name],

@@ -19,10 +19,14 @@ from sqlalchemy import ColumnElement, String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from staydown.disclosure import service as disclosure
+from staydown.disclosure.flows import OrderStatus
+from staydown.disclosure.models import DisclosureOrder
 from staydown.disclosure.service import OrderFigure
 from staydown.due_process import service as due_process
+from staydown.due_process.flows import ComplaintStatus, ComplaintSubject
 from staydown.due_process.models import Complaint, CounterNotice
 from staydown.due_process.schemas import DsaStatement
+from staydown.fingerprints.models import StaydownMatch
 from staydown.notices.models import Notice, NoticeItem
 from staydown.policy.models import PolicyStep
 from staydown.types import as_utc
@@ -247,6 +251,17 @@ class TemplateRows:
     time_to_action: list[tuple[bool, float]]  # (from a trusted flagger, seconds to first action)
     complaints: dict[str, int]  # by status
     complaint_seconds: list[float]  # receipt to decision, for those decided
+    # Orders received: (jurisdiction, about a notice, legal basis, status, seconds to give effect).
+    orders: list[tuple[str, bool, str, str, float | None]] = field(default_factory=list)
+    # Stay-down matches found: (outcome, status, of a registered work, exact copy, count).
+    matches: list[tuple[str, str, bool, bool, int]] = field(default_factory=list)
+    # Matches found in the period whose block an upheld internal complaint lifted, by outcome.
+    matches_lifted_on_complaint: dict[str, int] = field(default_factory=dict)
+    policy_steps: list[tuple[str, bool, int]] = field(default_factory=list)  # (kind, automatic, count)
+    # Notice items decided: (status, decided by automated means, from a trusted flagger, count).
+    decided_items: list[tuple[str, bool, bool, int]] = field(default_factory=list)
+    # Notices received: (from a trusted flagger, every item decided by automated means, count).
+    notice_automation: list[tuple[bool, bool, int]] = field(default_factory=list)
 
 
 def template_rows(session: Session, period: Period) -> TemplateRows:
@@ -295,4 +310,109 @@ def template_rows(session: Session, period: Period) -> TemplateRows:
         )
         if resolved is not None
     ]
-    return TemplateRows(notices, items, time_to_action, complaints, complaint_seconds)
+    return TemplateRows(
+        notices,
+        items,
+        time_to_action,
+        complaints,
+        complaint_seconds,
+        orders=_template_orders(session, period),
+        matches=[
+            (outcome.value, status.value, bool(work), bool(exact), n)
+            for outcome, status, work, exact, n in session.execute(
+                select(
+                    StaydownMatch.outcome,
+                    StaydownMatch.status,
+                    StaydownMatch.work_id.is_not(None),
+                    StaydownMatch.exact,
+                    func.count(),
+                )
+                .where(_in(StaydownMatch.found_at, period))
+                .group_by(
+                    StaydownMatch.outcome,
+                    StaydownMatch.status,
+                    StaydownMatch.work_id.is_not(None),
+                    StaydownMatch.exact,
+                )
+            )
+        ],
+        matches_lifted_on_complaint={
+            outcome.value: n
+            for outcome, n in session.execute(
+                select(StaydownMatch.outcome, func.count(func.distinct(StaydownMatch.id)))
+                .join(Complaint, Complaint.match_id == StaydownMatch.id)
+                .where(
+                    _in(StaydownMatch.found_at, period),
+                    Complaint.subject == ComplaintSubject.staydown_match,
+                    Complaint.status == ComplaintStatus.upheld,
+                )
+                .group_by(StaydownMatch.outcome)
+            )
+        },
+        policy_steps=[
+            (kind.value, bool(automatic), n)
+            for kind, automatic, n in session.execute(
+                select(PolicyStep.kind, PolicyStep.automatic, func.count())
+                .where(_in(PolicyStep.at, period))
+                .group_by(PolicyStep.kind, PolicyStep.automatic)
+            )
+        ],
+        decided_items=[
+            (status.value, bool(automated), bool(trusted), n)
+            for status, automated, trusted, n in session.execute(
+                select(NoticeItem.status, NoticeItem.automated, Notice.trusted, func.count())
+                .join(Notice, Notice.id == NoticeItem.notice_id)
+                .where(_in(NoticeItem.decided_at, period))
+                .group_by(NoticeItem.status, NoticeItem.automated, Notice.trusted)
+            )
+        ],
+        notice_automation=_notice_automation(session, period),
+    )
+
+
+def _template_orders(session: Session, period: Period) -> list[tuple[str, bool, str, str, float | None]]:
+    rows = session.execute(
+        select(
+            DisclosureOrder.jurisdiction,
+            DisclosureOrder.notice_id.is_not(None),
+            DisclosureOrder.legal_basis,
+            DisclosureOrder.status,
+            DisclosureOrder.received_at,
+            DisclosureOrder.decided_at,
+        ).where(_in(DisclosureOrder.received_at, period))
+    )
+    effected = {OrderStatus.complied, OrderStatus.partially_complied}
+    return [
+        (
+            jurisdiction,
+            bool(about_notice),
+            basis.value,
+            status.value,
+            (as_utc(decided) - as_utc(got)).total_seconds() if decided and status in effected else None,
+        )
+        for jurisdiction, about_notice, basis, status, got, decided in rows
+    ]
+
+
+def _notice_automation(session: Session, period: Period) -> list[tuple[bool, bool, int]]:
+    """Notices received in ``period``: (from a trusted flagger, every item decided by automated
+    means, count). A notice with no decided item, or one decided by a person, is not automated."""
+    decided = func.sum(case((NoticeItem.decided_at.is_not(None), 1), else_=0))
+    automated = func.sum(case((and_(NoticeItem.decided_at.is_not(None), NoticeItem.automated), 1), else_=0))
+    per_notice = (
+        select(Notice.trusted.label("trusted"), decided.label("decided"), automated.label("automated"))
+        .outerjoin(NoticeItem, NoticeItem.notice_id == Notice.id)
+        .where(_in(Notice.received_at, period))
+        .group_by(Notice.id, Notice.trusted)
+        .subquery()
+    )
+    solely = and_(per_notice.c.decided > 0, per_notice.c.automated == per_notice.c.decided)
+    solely_automated = case((solely, True), else_=False)
+    return [
+        (bool(trusted), bool(alone), n)
+        for trusted, alone, n in session.execute(
+            select(per_notice.c.trusted, solely_automated, func.count()).group_by(
+                per_notice.c.trusted, solely_automated
+            )
+        )
+    ]

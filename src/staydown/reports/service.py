@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
+from staydown.config import Settings
 from staydown.due_process import service as due_process
+from staydown.policy.flows import policy_text
 from staydown.reports import dsa_2835, lumen, queries
 from staydown.reports.dsa import Violation, validate_statement
 from staydown.reports.queries import Period
@@ -111,10 +113,27 @@ def statements_export(session: Session, period: Period) -> StatementsExport:
     return StatementsExport(document=document, count=len(statements), invalid=invalid)
 
 
+def operator_of(settings: Settings) -> dsa_2835.Operator:
+    """What the report states from the operator's configuration."""
+    return dsa_2835.Operator(
+        auto_block_distance=settings.staydown_auto_block_distance,
+        review_distance=settings.staydown_review_distance,
+        flood_urls=settings.staydown_flood_urls,
+        flood_window_seconds=settings.staydown_flood_window_seconds,
+        match_strikes=settings.staydown_match_strikes,
+        policy_text=policy_text(settings.policy, provider=settings.provider_name),
+        moderators_internal=settings.dsa_moderators_internal,
+        moderators_external=settings.dsa_moderators_external,
+        moderators_with_languages=settings.dsa_moderators_with_languages,
+        moderator_languages=dict(settings.dsa_moderator_languages),
+    )
+
+
 def dsa_2835_parts(
-    session: Session, period: Period, *, now: datetime, provider: str, previous: date | None = None
+    session: Session, period: Period, *, now: datetime, settings: Settings, previous: date | None = None
 ) -> dict[str, str]:
     """The period's report in the CSV parts of Implementing Regulation (EU) 2024/2835, by file name."""
+    provider = settings.provider_name
     facts = dsa_2835.ReportFacts(
         provider=provider,
         service=provider,
@@ -123,7 +142,7 @@ def dsa_2835_parts(
         published=now.date(),
         previous=previous,
     )
-    return dsa_2835.export(facts, queries.template_rows(session, period))
+    return dsa_2835.export(facts, queries.template_rows(session, period), operator_of(settings))
 
 
 def parse_day(value: str, *, name: str) -> date:
