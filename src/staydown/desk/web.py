@@ -351,7 +351,7 @@ def render(
         "csrf": csrf,
         "provider": settings_of(request).provider_name,
         "server_now": now_of(request),
-        "actor": names.namer(database_of(request)),
+        "actor": names.namer(database_of(request), locale),
     }
     # Titles and other messages made in Python are shown in the page's language.
     variables.update(
