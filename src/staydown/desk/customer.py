@@ -28,6 +28,7 @@ from staydown.desk.web import (
     csrf_protect,
     database_of,
     guard_of,
+    locale_of,
     now_of,
     redirect,
     render,
@@ -189,7 +190,8 @@ async def check_zone(
 
     ok, detail, status = await run_in_threadpool(record)
     if fragment:
-        return JSONResponse({"ok": ok, "detail": detail, "status": status})
+        label = labels.label(status, locale_of(request))
+        return JSONResponse({"ok": ok, "detail": detail, "status": status, "label": label})
     message = (
         _(
             "Passed (%(method)s): %(detail)s. The zone is %(status)s.",

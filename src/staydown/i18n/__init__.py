@@ -156,7 +156,7 @@ def _localized(value: object, locale: str, domain: str) -> object:
     return value
 
 
-def translate(locale: str, domain: str, message: str, **params: object) -> str:
+def translate(locale: str, domain: str, message: str, /, **params: object) -> str:
     """``message`` in ``locale``, with ``%(name)s`` placeholders filled from ``params``: dates and
     times written as the locale writes them, ``Message`` values (a label) in the locale too."""
     text = translations(locale, domain).gettext(message)
@@ -188,7 +188,7 @@ class Message:
         }
 
 
-def _(msgid: str, **params: object) -> Message:
+def _(msgid: str, /, **params: object) -> Message:
     """Mark ``msgid`` for extraction; the reader's language is applied when it is shown."""
     return Message(msgid, params)
 
