@@ -49,3 +49,5 @@ def test_setting_then_browser_then_default(api: Api) -> None:
     desk.post("/desk/settings", {"locale": ""})  # back to the browser's choice
     assert _lang(desk.get("/desk/queue", headers={"accept-language": "en"}).text) == "en"
     assert "<h1>審査キュー</h1>" in desk.get("/desk/queue").text
+    report = desk.get("/desk/transparency/report.html", params={"from": "2020-01-01", "to": "2020-12-31"})
+    assert _lang(report.text) == "ja" and "<th>通知の総数</th>" in report.text  # the framed report too

@@ -83,5 +83,5 @@ def decide(
     return redirect(
         request,
         f"{PREFIX}/bank",
-        _("Bank entry %(id)s: %(status)s.", id=view.entry.id, status=labels.LABELS[status.value]),
+        _("Bank entry %(id)s %(status)s.", id=view.entry.id, status=labels.LABELS[status.value]),
     )

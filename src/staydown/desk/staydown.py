@@ -235,7 +235,7 @@ def decide(
     return redirect(
         request,
         back,
-        _("Match %(match_id)s: %(status)s.", match_id=match_id, status=labels.LABELS[status.value]),
+        _("Match %(match_id)s %(status)s.", match_id=match_id, status=labels.LABELS[status.value]),
     )
 
 

@@ -13,8 +13,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from staydown.desk import labels
 from staydown.desk.service import DeskError
-from staydown.desk.web import DeskRoute, StaffOrLegal, csrf_protect, database_of, now_of, render, settings_of
+from staydown.desk.web import (
+    DeskRoute,
+    StaffOrLegal,
+    csrf_protect,
+    database_of,
+    locale_of,
+    now_of,
+    render,
+    settings_of,
+)
 from staydown.i18n import _
 from staydown.reports import service as reports
 from staydown.reports.queries import Period
@@ -84,4 +94,6 @@ def transparency_report(
     }
     if fmt != "html":
         headers["content-disposition"] = f'attachment; filename="transparency-{start}-{end}.{fmt}"'
-    return Response(render_report(report, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+    locale = locale_of(request)
+    page = render_report(report, fmt, locale, lambda code: labels.label(code, locale))
+    return Response(page, media_type=MEDIA_TYPES[fmt], headers=headers)
