@@ -127,6 +127,11 @@ def negotiate(accept_language: str | None, preferred: str | None = None, default
     return max(acceptable)[-1] if acceptable else default
 
 
+@cache
+def _babel_locale(locale: str) -> Locale:
+    return Locale.parse(_known(locale))
+
+
 def catalog_path(locale: str, domain: str) -> Path:
     return CATALOGS / _known(locale) / "LC_MESSAGES" / f"{domain}.po"
 
@@ -202,19 +207,19 @@ def format_datetime(value: datetime, locale: str) -> str:
     """A moment as a reader of ``locale`` reads it, in UTC (naive values are taken as UTC)."""
     moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return babel_dates.format_datetime(
-        moment, _DATETIME_PATTERNS[_known(locale)], tzinfo=UTC, locale=Locale.parse(locale)
+        moment, _DATETIME_PATTERNS[_known(locale)], tzinfo=UTC, locale=_babel_locale(locale)
     )
 
 
 def format_date(value: date, locale: str) -> str:
     """A day (a deadline, a business day) with its weekday, as a reader of ``locale`` reads it."""
     day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
-    return babel_dates.format_date(day, _DATE_PATTERNS[_known(locale)], locale=Locale.parse(locale))
+    return babel_dates.format_date(day, _DATE_PATTERNS[_known(locale)], locale=_babel_locale(locale))
 
 
 def format_number(value: int | float, locale: str) -> str:
     """A count or amount with the locale's grouping (``3,000``)."""
-    return babel_numbers.format_decimal(value, locale=Locale.parse(_known(locale)))
+    return babel_numbers.format_decimal(value, locale=_babel_locale(locale))
 
 
 def jinja_env_install(env: Environment, locale: str, domain: str) -> Environment:
