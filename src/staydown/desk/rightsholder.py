@@ -26,7 +26,7 @@ from staydown.desk.web import (
     Submitter,
     csrf_protect,
     database_of,
-    environment,
+    environment_for,
     now_of,
     redirect,
     render,
@@ -124,7 +124,7 @@ def check(
     urls = ["(from the file)"] if bulk else present.form_urls(form.get("urls", ""))
     missing = present.missing_before_submit(form, urls)
     if fragment:
-        html = environment.get_template("_missing.html").render(missing=missing, checked=True)
+        html = environment_for(request).get_template("_missing.html").render(missing=missing, checked=True)
         return HTMLResponse(html, headers={"cache-control": "no-store"})
     return _form_page(request, form, checked=True, bulk=bulk)
 
