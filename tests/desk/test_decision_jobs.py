@@ -55,7 +55,7 @@ def test_chunks_advance_the_record_and_skip_what_was_decided_meanwhile(api: Api)
     progress = decisions.read(api.database, job)
     assert progress is not None
     assert (progress.status, progress.done, progress.skipped, progress.percent) == ("done", 5, 1, 100)
-    assert progress.summary.startswith("4 item(s) actioned (1 decided by someone else")
+    assert str(progress.summary).startswith("4 item(s) actioned (1 decided by someone else")
     assert statuses(api, notice["id"]) == ["actioned", "actioned", "actioned", "rejected", "actioned"]
 
 

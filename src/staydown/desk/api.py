@@ -18,6 +18,7 @@ from staydown.desk import (
     inbound,
     legal,
     rightsholder,
+    settings,
     signin,
     staydown,
     transparency,
@@ -47,5 +48,6 @@ for _part in (
     staydown.router,
     bank.router,
     transparency.router,
+    settings.router,
 ):
     router.include_router(_part)

@@ -17,7 +17,9 @@ from staydown.desk.web import (
     redirect,
     render,
     settings_of,
+    text_of,
 )
+from staydown.i18n import _
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -26,7 +28,7 @@ def _progress(request: Request, job_id: int) -> decisions.Progress:
     database = database_of(request)
     progress = decisions.read(database, job_id)
     if progress is None:
-        raise DeskError(404, f"decision {job_id} does not exist")
+        raise DeskError(404, _("decision %(job_id)s does not exist", job_id=job_id))
     decisions.resume_if_abandoned(
         database, progress, clock=request.app.state.clock, settings=settings_of(request)
     )
@@ -40,7 +42,7 @@ def decision_progress(request: Request, job_id: int, who: Staff) -> Response:
     return render(
         request,
         "decision_job.html",
-        {"job": progress, "title": f"Decision on notice {progress.notice_id}"},
+        {"job": progress, "title": _("Decision on notice %(notice_id)s", notice_id=progress.notice_id)},
     )
 
 
@@ -54,7 +56,7 @@ def decision_progress_json(request: Request, job_id: int, who: Staff) -> Respons
             "done": progress.done,
             "total": progress.total,
             "percent": progress.percent,
-            "summary": progress.summary,
+            "summary": text_of(request, progress.summary),
         },
         headers={"cache-control": "no-store"},
     )

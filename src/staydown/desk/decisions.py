@@ -26,6 +26,7 @@ from sqlalchemy import or_, select, update
 from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.desk.models import DecisionJob
+from staydown.i18n import Message, _
 from staydown.notices import service as notices
 from staydown.notices.flows import ITEM_TRANSITIONS, ItemEvent
 from staydown.notices.models import NoticeItem
@@ -60,18 +61,43 @@ class Progress:
         return 100 if not self.total else self.done * 100 // self.total
 
     @property
-    def summary(self) -> str:
+    def summary(self) -> Message:
         """One sentence on where the decision stands."""
-        verb = "actioned" if self.verdict == "action" else "rejected"
         decided = self.done - self.skipped
-        skipped = (
-            f" ({self.skipped} decided by someone else meanwhile, left as they were)" if self.skipped else ""
-        )
-        if self.status == DONE:
-            return f"{decided} item(s) {verb}{skipped}."
         if self.status == FAILED:
-            return f"Stopped after {self.done} of {self.total} item(s): {self.error}"
-        return f"{self.done} of {self.total} item(s) done{skipped}."
+            return _(
+                "Stopped after %(done)s of %(total)s item(s): %(error)s",
+                done=self.done,
+                total=self.total,
+                error=self.error,
+            )
+        if self.status == DONE and self.verdict == "action":
+            if self.skipped:
+                return _(
+                    "%(decided)s item(s) actioned (%(skipped)s decided by someone else meanwhile, "
+                    "left as they were).",
+                    decided=decided,
+                    skipped=self.skipped,
+                )
+            return _("%(decided)s item(s) actioned.", decided=decided)
+        if self.status == DONE:
+            if self.skipped:
+                return _(
+                    "%(decided)s item(s) rejected (%(skipped)s decided by someone else meanwhile, "
+                    "left as they were).",
+                    decided=decided,
+                    skipped=self.skipped,
+                )
+            return _("%(decided)s item(s) rejected.", decided=decided)
+        if self.skipped:
+            return _(
+                "%(done)s of %(total)s item(s) done (%(skipped)s decided by someone else meanwhile, "
+                "left as they were).",
+                done=self.done,
+                total=self.total,
+                skipped=self.skipped,
+            )
+        return _("%(done)s of %(total)s item(s) done.", done=self.done, total=self.total)
 
 
 def progress_of(job: DecisionJob) -> Progress:

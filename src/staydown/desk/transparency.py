@@ -14,8 +14,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from staydown.desk import labels
 from staydown.desk.service import DeskError
-from staydown.desk.web import DeskRoute, StaffOrLegal, csrf_protect, database_of, now_of, render, settings_of
+from staydown.desk.web import (
+    DeskRoute,
+    StaffOrLegal,
+    csrf_protect,
+    database_of,
+    locale_of,
+    now_of,
+    render,
+    settings_of,
+)
+from staydown.i18n import _
 from staydown.reports import dsa_2835
 from staydown.reports import service as reports
 from staydown.reports.queries import Period
@@ -52,6 +63,7 @@ def transparency(
     start, end, period = _period(request, start, end)
     query = urlencode({"from": start, "to": end})
     settings = settings_of(request)
+    locale = locale_of(request)
     with database_of(request).reader() as session:
         report = reports.transparency(session, period, now=now_of(request), provider=settings.provider_name)
     return render(
@@ -61,9 +73,9 @@ def transparency(
             "start": start,
             "end": end,
             "query": query,
-            "dsa_parts": [(part, part.replace("part-", "Part ")) for part in dsa_2835.PARTS],
-            "report": to_html_fragment(report),
-            "title": "Transparency report",
+            "dsa_parts": [(part, _("Part %(n)s", n=part.removeprefix("part-"))) for part in dsa_2835.PARTS],
+            "report": to_html_fragment(report, locale, lambda code: labels.label(code, locale)),
+            "title": _("Transparency report"),
         },
     )
 
@@ -78,7 +90,9 @@ def transparency_report(
 ) -> Response:
     """The report itself as a document to download: HTML, JSON or CSV."""
     if fmt not in MEDIA_TYPES:
-        raise DeskError(404, f"the report comes as {', '.join(MEDIA_TYPES)}, not {fmt!r}")
+        raise DeskError(
+            404, _("the report comes as %(join)s, not %(fmt)r", join=", ".join(MEDIA_TYPES), fmt=fmt)
+        )
     start, end, period = _period(request, start, end)
     settings = settings_of(request)
     with database_of(request).reader() as session:
@@ -94,7 +108,9 @@ def transparency_report(
     }
     if fmt != "html":
         headers["content-disposition"] = f'attachment; filename="transparency-{start}-{end}.{fmt}"'
-    return Response(render_report(report, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+    locale = locale_of(request)
+    page = render_report(report, fmt, locale, lambda code: labels.label(code, locale))
+    return Response(page, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 @router.get("/transparency/dsa-2835/{part}.csv", include_in_schema=False)
@@ -107,7 +123,9 @@ def transparency_dsa_2835(
 ) -> Response:
     """One CSV part of the report in the templates of Implementing Regulation (EU) 2024/2835."""
     if part not in dsa_2835.PARTS:
-        raise DeskError(404, f"the parts filled are {', '.join(dsa_2835.PARTS)}, not {part!r}")
+        raise DeskError(
+            404, _("the parts filled are %(join)s, not %(part)r", join=", ".join(dsa_2835.PARTS), part=part)
+        )
     start, end, period = _period(request, start, end)
     settings = settings_of(request)
     with database_of(request).reader() as session:
