@@ -242,6 +242,7 @@ def create_customer(
         organization=data.organization,
         payment_reference=data.payment_reference,
         webhook_url=data.webhook_url,
+        locale=data.locale,
         signup_ip=signup_ip,
         signup_at=now,
         verification_level=level,

@@ -47,6 +47,7 @@ from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent
 from staydown.policy import service as policy
 from staydown.types import as_utc
+from staydown.wording import recipient_locale
 
 if TYPE_CHECKING:
     from staydown.notices.models import Notice
@@ -237,8 +238,10 @@ def file_complaint(
             "item_ids": item_ids[:1000],
         },
     )
-    to, customer_for = _complainant_address(session, complaint)
-    letter = messages.complaint_receipt(complaint, provider=settings.provider_name)
+    to, customer_for, language = _complainant_address(session, complaint)
+    letter = messages.complaint_receipt(
+        complaint, provider=settings.provider_name, locale=recipient_locale(language, settings.default_locale)
+    )
     send_letter(session, letter, to=to, notice_id=notice_id, customer_id=customer_for, at=now)
     return complaint
 
@@ -267,18 +270,22 @@ def _informed(
     return informed_at(taken_at, [(as_utc(m.created_at), m.sent_at and as_utc(m.sent_at)) for m in messages_])
 
 
-def _complainant_address(session: Session, complaint: Complaint) -> tuple[str | None, int | None]:
+def _complainant_address(session: Session, complaint: Complaint) -> tuple[str | None, int | None, str | None]:
+    """Where the complainant's letters go: its e-mail, its customer id (if a customer) and the
+    language it stated (none: the default)."""
     if complaint.complainant is Complainant.customer and complaint.customer_id is not None:
         customer = accounts.get_customer(session, complaint.customer_id)
-        return (customer.email if customer else None), complaint.customer_id
+        if customer is None:
+            return None, complaint.customer_id, None
+        return customer.email, complaint.customer_id, customer.locale
     if complaint.notice_id is not None:
         notice = notices.get(session, complaint.notice_id)
-        return (notice.submitter_email if notice else None), None
+        return (notice.submitter_email, None, notice.language) if notice else (None, None, None)
     if complaint.filed_by_key_id is not None:
         # A measure's letters went to the address of the notice that triggered it; use the latest.
         latest, _total = notices.list_page(session, submitter_key_id=complaint.filed_by_key_id, per_page=1)
-        return (latest[0].submitter_email if latest else None), None
-    return None, None
+        return (latest[0].submitter_email, None, latest[0].language) if latest else (None, None, None)
+    return None, None, None
 
 
 def get_complaint(session: Session, complaint_id: int) -> Complaint | None:
@@ -359,7 +366,12 @@ def _reverse_items(
             reason=reason,
             policy_rule=settings.policy,
         )
-        told = messages.complaint_reversal_to_notifier(complaint, item_ids, provider=settings.provider_name)
+        told = messages.complaint_reversal_to_notifier(
+            complaint,
+            item_ids,
+            provider=settings.provider_name,
+            locale=recipient_locale(notice.language, settings.default_locale),
+        )
         send_letter(session, told, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)
     verb = "restored" if complaint.complainant is Complainant.customer else "blocked"
     return f"the decision on {len(item_ids)} item(s), now {verb},", {
@@ -477,7 +489,12 @@ def decide_complaint(
         entity=("complaint", complaint.id),
         data={"answer": answer, "reversed": reversed_what, **effects},
     )
-    to, customer_for = _complainant_address(session, complaint)
-    letter = messages.complaint_decision(complaint, reversed_what, provider=settings.provider_name)
+    to, customer_for, language = _complainant_address(session, complaint)
+    letter = messages.complaint_decision(
+        complaint,
+        reversed_what,
+        provider=settings.provider_name,
+        locale=recipient_locale(language, settings.default_locale),
+    )
     send_letter(session, letter, to=to, notice_id=complaint.notice_id, customer_id=customer_for, at=now)
     return reversed_what

@@ -37,7 +37,7 @@ from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, c
 from staydown.inbound.parsers.message import authentication_results, header_text
 from staydown.notices import service as notices
 from staydown.notices.schemas import NoticeCreate
-from staydown.types import Role
+from staydown.types import Regime, Role
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +313,12 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
     recipient = view.reply_to or view.from_address
     if view.auto_submitted or not recipient or recipient == settings.smtp_from.lower():
         return  # no answer to a robot, to nobody, or to ourselves (mail loops)
-    answer = letters.receipt(row, provider=settings.provider_name, notice_status=notice_status)
+    answer = letters.receipt(
+        row,
+        provider=settings.provider_name,
+        notice_status=notice_status,
+        locale=mail_language(parsed.draft) or settings.default_locale,
+    )
     _send(session, row, answer, recipient=recipient, kind=f"inbound_{row.status.value}", at=now)
 
 
@@ -437,8 +442,15 @@ def notice_create(draft: Draft) -> NoticeCreate:
                 "authorized": draft.authorized,
             },
             "signature": _cut(draft.signature, 300),
+            "language": mail_language(draft),
         }
     )
+
+
+def mail_language(draft: Draft | None) -> str | None:
+    """The language of the letters to a mailed notice's sender: a Japanese removal request, which
+    is recognised by its Japanese wording, is answered in Japanese; others in the default."""
+    return "ja" if draft is not None and draft.regime is Regime.jp else None
 
 
 def extracted(view: MailView, parsed: Parsed) -> dict[str, Any]:
