@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     worker_batch: int = Field(50, ge=1, le=10_000)
 
     provider_name: str = "staydown"
+    # The language of a reader who has no setting of their own and whose browser names none that
+    # staydown speaks (see staydown.i18n.negotiate).
+    default_locale: Literal["en", "ja"] = "en"
     legal_url: str | None = None
     # The agent designated to receive DMCA notices (17 U.S.C. 512(c)(2)), published at /legal as the
     # statute asks ("on its website in a location accessible to the public"), with the number of

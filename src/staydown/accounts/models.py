@@ -43,6 +43,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The desk's language for whoever signs in with this key, or as the desk user it belongs to
+    # (each user has a key of their own): "en", "ja"; None: the browser's (see staydown.i18n).
+    locale: Mapped[str | None] = mapped_column(String(8))
 
 
 class Customer(Base):

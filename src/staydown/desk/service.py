@@ -24,6 +24,7 @@ from staydown.accounts.models import ApiKey
 from staydown.audit import service as audit
 from staydown.config import Settings
 from staydown.desk.models import DeskSession, DeskUser
+from staydown.i18n import Message
 from staydown.types import Role
 
 # Why these numbers: five wrong passwords lock the account long enough to stop guessing without
@@ -42,8 +43,8 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 class DeskError(Exception):
     """A desk request that cannot be carried out; rendered as a page with ``status``."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str | Message) -> None:
+        super().__init__(str(message))
         self.status, self.message = status, message
 
 
@@ -74,6 +75,9 @@ class DeskPrincipal:
     user_id: int | None
     label: str
     csrf_token: str
+    # The language chosen on the desk's Settings page (kept on the key: a desk user's key is
+    # theirs alone); None: the browser's.
+    locale: str | None = None
 
     @property
     def actor(self) -> str:
@@ -255,6 +259,7 @@ def resolve(
         user_id=desk_session.user_id,
         label=email or f"{key.name} ({key.prefix}…)",
         csrf_token=desk_session.csrf_token,
+        locale=key.locale,
     )
     return principal, now - desk_session.last_seen_at >= TOUCH_EVERY
 

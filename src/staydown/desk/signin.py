@@ -25,6 +25,7 @@ from staydown.desk.web import (
     secure_request,
     session_limits,
 )
+from staydown.i18n import _
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -44,7 +45,7 @@ def signin_page(request: Request, next: str | None = None, error: str | None = N
     response = render(
         request,
         "signin.html",
-        {"csrf": token, "next": _safe_next(next), "error": error, "title": "Sign in"},
+        {"csrf": token, "next": _safe_next(next), "error": error, "title": _("Sign in")},
         status=401 if error else 200,
     )
     response.set_cookie(
@@ -72,7 +73,7 @@ def _refused(request: Request, exc: DeskError, target: str) -> Response:
     return render(
         request,
         "signin.html",
-        {"next": _safe_next(target), "error": exc.message, "title": "Sign in"},
+        {"next": _safe_next(target), "error": exc.message, "title": _("Sign in")},
         status=exc.status,
     )
 
@@ -121,6 +122,6 @@ def signout(request: Request, who: AnyDesk) -> Response:
     with database_of(request).writer() as session:
         service.sign_out(session, who.session_id, now=now_of(request), actor=who.actor)
         session.commit()
-    response = redirect(request, f"{PREFIX}/signin", "Signed out.")
+    response = redirect(request, f"{PREFIX}/signin", _("Signed out."))
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response

@@ -20,14 +20,16 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from staydown import i18n
 from staydown.accounts.service import AccountError
 from staydown.config import Settings
 from staydown.db.engine import Database
-from staydown.desk import names, service
+from staydown.desk import labels, names, service
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.disclosure.service import DisclosureError
 from staydown.due_process.service import DueProcessError
 from staydown.fingerprints.service import StaydownError
+from staydown.i18n import Message, _
 from staydown.netguard import OriginGuard
 from staydown.notices.service import NoticeError
 from staydown.policy.service import PolicyError
@@ -44,11 +46,17 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float, locale: str = "en") -> str:
     seconds = abs(int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
+    if locale == "ja":
+        if days:
+            return f"{days}日{hours}時間"
+        if hours:
+            return f"{hours}時間{minutes:02d}分"
+        return f"{minutes}分"
     if days:
         return f"{days}d {hours}h"
     if hours:
@@ -56,28 +64,40 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m"
 
 
-def _when(value: datetime | None) -> str:
-    return "" if value is None else as_utc(value).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _iso(value: datetime | None) -> str:
     return "" if value is None else as_utc(value).isoformat()
 
 
-def _label(value: object) -> str:
-    text = getattr(value, "value", value)
-    return str(text).replace("_", " ")
+def _make_environment(locale: str) -> Environment:
+    """The desk's templates rendering in ``locale``: its messages, dates, numbers and labels."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "svg"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    i18n.jinja_env_install(env, locale, DOMAIN)
+    env.filters.update(
+        duration=lambda seconds: _duration(seconds, locale),
+        when=env.filters["datetime"],
+        iso=_iso,
+        label=lambda value: labels.label(value, locale),
+        t=lambda text: i18n.render_text(text, locale, DOMAIN),
+    )
+    env.globals.update(prefix=PREFIX, Role=Role)
+    return env
 
 
-environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html", "svg"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
-environment.filters.update(duration=_duration, when=_when, iso=_iso, label=_label)
-environment.globals.update(prefix=PREFIX, Role=Role)
+DOMAIN = "desk"
+environments = {locale: _make_environment(locale) for locale in i18n.LOCALES}
+environment = environments["en"]
+
+
+def environment_for(request: Request) -> Environment:
+    """The templates in the request's language."""
+    return environments[locale_of(request)]
 
 
 class SignInRequired(Exception):
@@ -112,7 +132,9 @@ class DeskRoute(APIRoute):
                 fields = sorted(
                     {".".join(str(p) for p in e.get("loc", ())[1:]) or "form" for e in exc.errors()}
                 )
-                return error_page(request, 422, "the form is not complete: " + ", ".join(fields))
+                return error_page(
+                    request, 422, _("the form is not complete: %(fields)s", fields=", ".join(fields))
+                )
 
         return render_errors
 
@@ -167,6 +189,27 @@ def current(request: Request) -> DeskPrincipal | None:
     return found
 
 
+def locale_of(request: Request) -> str:
+    """The request's language: the signed-in user's (or key's) setting, else the browser's
+    ``Accept-Language``, else ``STAYDOWN_DEFAULT_LOCALE`` (cached on the request)."""
+    if hasattr(request.state, "desk_locale"):
+        cached: str = request.state.desk_locale
+        return cached
+    who = current(request)
+    locale = i18n.negotiate(
+        request.headers.get("accept-language"),
+        preferred=who.locale if who is not None else None,
+        default=settings_of(request).default_locale,
+    )
+    request.state.desk_locale = locale
+    return locale
+
+
+def text_of(request: Request, text: str | Message) -> str:
+    """``text`` in the request's language (a plain string is shown as it is)."""
+    return i18n.render_text(text, locale_of(request), DOMAIN)
+
+
 def signed_in(request: Request) -> DeskPrincipal:
     who = current(request)
     if who is None:
@@ -182,7 +225,14 @@ def allow(*roles: Role) -> Callable[[Request], DeskPrincipal]:
         who = signed_in(request)
         if who.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
-            raise DeskError(403, f"this page is for: {names}; you are signed in as {who.role.value}")
+            raise DeskError(
+                403,
+                _(
+                    "this page is for: %(roles)s; you are signed in as %(role)s",
+                    roles=names,
+                    role=who.role.value,
+                ),
+            )
         return who
 
     return check
@@ -198,7 +248,7 @@ async def csrf_protect(request: Request) -> None:
         return
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise DeskError(403, "cross-site form submission refused")
+        raise DeskError(403, _("cross-site form submission refused"))
     given = request.headers.get("x-csrf-token")
     if given is None:
         form = await request.form()
@@ -207,13 +257,13 @@ async def csrf_protect(request: Request) -> None:
     who = current(request)
     expected = who.csrf_token if who is not None else request.cookies.get(PRE_CSRF_COOKIE, "")
     if not expected or not service.csrf_matches(expected, given):
-        raise DeskError(403, "the form's security token is missing or out of date; reload the page")
+        raise DeskError(403, _("the form's security token is missing or out of date; reload the page"))
 
 
-def flash(response: Response, message: str, request: Request) -> Response:
+def flash(response: Response, message: str | Message, request: Request) -> Response:
     response.set_cookie(
         FLASH_COOKIE,
-        quote(message[:400]),
+        quote(text_of(request, message)[:400]),
         max_age=60,
         path=PREFIX,
         httponly=True,
@@ -223,59 +273,59 @@ def flash(response: Response, message: str, request: Request) -> Response:
     return response
 
 
-def redirect(request: Request, path: str, message: str | None = None) -> Response:
+def redirect(request: Request, path: str, message: str | Message | None = None) -> Response:
     response = RedirectResponse(path, status_code=303)
     return flash(response, message, request) if message else response
 
 
-def nav_for(who: DeskPrincipal | None) -> list[tuple[str, str]]:
+def nav_for(who: DeskPrincipal | None) -> list[tuple[str, Message]]:
     """The navigation a role sees: (path, label)."""
     if who is None:
         return []
-    links: list[tuple[str, str]] = []
+    links: list[tuple[str, Message]] = []
     staff = who.role in (Role.agent, Role.admin)
     if staff:
         links += [
-            (f"{PREFIX}/queue", "Review queue"),
-            (f"{PREFIX}/inbound", "Mail triage"),
-            (f"{PREFIX}/notices", "All notices"),
-            (f"{PREFIX}/board", "Repeat infringers"),
-            (f"{PREFIX}/customers", "Customers"),
-            (f"{PREFIX}/matches", "Stay-down matches"),
-            (f"{PREFIX}/trusted-flaggers", "Trusted flaggers"),
-            (f"{PREFIX}/edges", "Edges"),
-            (f"{PREFIX}/certificates", "Certificates"),
-            (f"{PREFIX}/bank", "Hash bank"),
+            (f"{PREFIX}/queue", _("Review queue")),
+            (f"{PREFIX}/inbound", _("Mail triage")),
+            (f"{PREFIX}/notices", _("All notices")),
+            (f"{PREFIX}/board", _("Repeat infringers")),
+            (f"{PREFIX}/customers", _("Customers")),
+            (f"{PREFIX}/matches", _("Stay-down matches")),
+            (f"{PREFIX}/trusted-flaggers", _("Trusted flaggers")),
+            (f"{PREFIX}/edges", _("Edges")),
+            (f"{PREFIX}/certificates", _("Certificates")),
+            (f"{PREFIX}/bank", _("Hash bank")),
         ]
     if who.role is Role.legal:
         # Disclosure is the legal role's alone (not admin's): see desk/legal.py.
         links += [
-            (f"{PREFIX}/legal", "Disclosure orders"),
-            (f"{PREFIX}/legal/holds", "Legal holds"),
-            (f"{PREFIX}/notices", "Notices"),
-            (f"{PREFIX}/customers", "Customers"),
+            (f"{PREFIX}/legal", _("Disclosure orders")),
+            (f"{PREFIX}/legal/holds", _("Legal holds")),
+            (f"{PREFIX}/notices", _("Notices")),
+            (f"{PREFIX}/customers", _("Customers")),
         ]
     if who.role in (Role.agent, Role.legal, Role.admin):
-        links += [(f"{PREFIX}/transparency", "Transparency")]
+        links += [(f"{PREFIX}/transparency", _("Transparency"))]
     if who.role is Role.submitter:
         links += [
-            (f"{PREFIX}/submit", "Submit a notice"),
-            (f"{PREFIX}/submit/bulk", "Bulk upload"),
-            (f"{PREFIX}/my/notices", "My notices"),
-            (f"{PREFIX}/works", "Works"),
+            (f"{PREFIX}/submit", _("Submit a notice")),
+            (f"{PREFIX}/submit/bulk", _("Bulk upload")),
+            (f"{PREFIX}/my/notices", _("My notices")),
+            (f"{PREFIX}/works", _("Works")),
         ]
     if who.role is Role.customer:
         links += [
-            (f"{PREFIX}/account", "Account"),
-            (f"{PREFIX}/account/zones", "Zones"),
-            (f"{PREFIX}/account/notices", "Notices"),
-            (f"{PREFIX}/account/restrictions", "Restrictions"),
-            (f"{PREFIX}/account/strikes", "Strikes and policy"),
+            (f"{PREFIX}/account", _("Account")),
+            (f"{PREFIX}/account/zones", _("Zones")),
+            (f"{PREFIX}/account/notices", _("Notices")),
+            (f"{PREFIX}/account/restrictions", _("Restrictions")),
+            (f"{PREFIX}/account/strikes", _("Strikes and policy")),
         ]
     return links
 
 
-def current_link(links: list[tuple[str, str]], path: str) -> str | None:
+def current_link(links: list[tuple[str, Message]], path: str) -> str | None:
     """The navigation link a page belongs to: the longest one that is the path or a parent of it."""
     found = [href for href, _ in links if path == href or path.startswith(href + "/")]
     return max(found, key=len, default=None)
@@ -286,13 +336,16 @@ def render(
 ) -> HTMLResponse:
     """Render a page with the layout's shared context (principal, navigation, flash, CSRF)."""
     who = current(request)
+    locale = locale_of(request)
     flash_message = unquote(request.cookies.get(FLASH_COOKIE, "")) or None
     csrf = who.csrf_token if who is not None else request.cookies.get(PRE_CSRF_COOKIE, "")
+    nav = nav_for(who)
     variables: dict[str, Any] = {
         "request": request,
         "who": who,
-        "nav": nav_for(who),
-        "nav_current": current_link(nav_for(who), request.url.path),
+        "lang": locale,
+        "nav": [(href, i18n.render_text(label, locale, DOMAIN)) for href, label in nav],
+        "nav_current": current_link(nav, request.url.path),
         "path": request.url.path,
         "flash": flash_message,
         "csrf": csrf,
@@ -300,10 +353,18 @@ def render(
         "server_now": now_of(request),
         "actor": names.namer(database_of(request)),
     }
-    variables.update(context or {})
-    page = environment.get_template(template).render(variables)
+    # Titles and other messages made in Python are shown in the page's language.
+    variables.update(
+        {
+            name: i18n.render_text(value, locale, DOMAIN) if isinstance(value, Message) else value
+            for name, value in (context or {}).items()
+        }
+    )
+    page = environments[locale].get_template(template).render(variables)
     response = HTMLResponse(page, status_code=status)
     response.headers["cache-control"] = "no-store"
+    response.headers["content-language"] = locale
+    response.headers["vary"] = "Accept-Language, Cookie"
     response.headers["x-frame-options"] = "DENY"
     response.headers["referrer-policy"] = "same-origin"
     response.headers["content-security-policy"] = (
@@ -315,12 +376,21 @@ def render(
     return response
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Not possible now"}
+def error_page(request: Request, status: int, message: str | Message) -> HTMLResponse:
+    titles = {
+        401: _("Not signed in"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        409: _("Not possible now"),
+    }
     return render(
         request,
         "error.html",
-        {"status": status, "title": titles.get(status, "Something is not right"), "message": message},
+        {
+            "status": status,
+            "title": titles.get(status, _("Something is not right")),
+            "message": text_of(request, message),
+        },
         status=status,
     )
 
@@ -350,7 +420,7 @@ def form_ids(values: Iterable[str]) -> list[int]:
     ids = []
     for value in values:
         if not value.isdigit():
-            raise DeskError(422, f"{value!r} is not an item id")
+            raise DeskError(422, _("%(value)r is not an item id", value=value))
         ids.append(int(value))
     return ids
 
