@@ -28,6 +28,7 @@ from staydown.desk.web import (
     csrf_protect,
     database_of,
     guard_of,
+    locale_of,
     now_of,
     redirect,
     render,
@@ -235,7 +236,9 @@ def strikes(request: Request, who: CustomerRole) -> Response:
             "active": sum(1 for s in rows if s.status is StrikeStatus.active),
             "steps": steps,
             "thresholds": present.thresholds(settings.policy),
-            "policy": present.text_blocks(policy_text(settings.policy, provider=settings.provider_name)),
+            "policy": present.text_blocks(
+                policy_text(settings.policy, provider=settings.provider_name, locale=locale_of(request))
+            ),
             "title": "Strikes and policy",
         },
     )
