@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 import pytest
 
 from staydown.config import Settings
+from staydown.due_process import messages as due_messages
+from staydown.due_process.messages import MEASURES_REVERSED, Reversal
+from staydown.due_process.statements import ZoneRestriction, render_letter, zone_statement
 from staydown.edge.responses import PAGE_LOCALES, blocked_response, page_locale
 from staydown.i18n import LOCALES, catalogs, negotiate, translations
 from staydown.notices import messages
 from staydown.notices.flows import NoticeStatus
 from staydown.notices.models import Notice
 from staydown.notices.regimes import RULES
-from staydown.policy.flows import policy_text
+from staydown.policy.flows import StepDecision, policy_text, step_letter
+from staydown.policy.models import StepKind
 from staydown.types import Regime, ServiceType
 from staydown.urls import canonicalize_url
 from staydown.wording import Words, host_locale, recipient_locale
@@ -162,3 +166,50 @@ def test_the_451_page_escapes_what_it_is_given_in_every_language() -> None:
         )
         assert b"<script>" not in page and b"<b>P</b>" not in page
         assert f"Content-Language: {locale}\r\n".encode() in page
+
+
+def test_a_policy_step_letter_reads_in_the_customers_language_and_keeps_the_english_as_it_was() -> None:
+    policy = Settings().policy
+    decision = StepDecision(StepKind.suspension, 3, 90, "3 strikes within 90 days (suspension threshold 3)")
+    subject, body = step_letter(decision, automatic=True, policy=policy, provider="P")
+    assert subject == "[P] Repeat-infringer policy: suspension"
+    assert body.startswith(f"{decision.reason}.\n\nStep taken: suspension.\n\nThe policy that applies")
+    subject, body = step_letter(decision, automatic=True, policy=policy, provider="P", locale="ja")
+    assert subject == "[P] 反復侵害者ポリシー：停止"
+    assert body.startswith("90 日以内にストライク 3 件（停止の基準：3 件）。\n\n講じた措置：停止。")
+    assert "反復侵害者ポリシー" in body
+    manual = StepDecision(StepKind.termination, 4, 180, "agent's judgement after review")
+    assert step_letter(manual, automatic=False, policy=policy, provider="P", locale="ja")[1].startswith(
+        "agent's judgement after review。"
+    )
+
+
+def test_a_statement_of_reasons_letter_frames_the_database_fields_in_the_customers_language() -> None:
+    restriction = ZoneRestriction(
+        zone_id=1,
+        hostname="manga.example.test",
+        status="suspended",
+        reason="3 strikes within 90 days",
+        automated=True,
+        repeat_infringer=True,
+        whole_account=True,
+        zone_created_at=RECEIVED,
+        applied_at=RECEIVED,
+        business=True,
+    )
+    statement = ("puid-1", "manga.example.test", zone_statement(restriction))
+    subject, body = render_letter([statement], provider="P", locale="ja")
+    assert subject == "[P] 理由の説明：貴殿のサービスに対する 1 件の制限"
+    assert "理由の説明 puid-1 — manga.example.test" in body and "DECISION_PROVISION_TOTAL_SUSPENSION" in body
+    assert "6か月以内の内部苦情" in body
+    english = render_letter([statement], provider="P")[0]
+    assert english == "[P] Statement of reasons: 1 restriction(s) on your service"
+
+
+def test_what_a_complaint_reversed_is_recorded_in_english_and_told_in_the_readers_language() -> None:
+    reversal = Reversal(due_messages.ITEMS_RESTORED, {"count": 2})
+    assert str(reversal) == "the decision on 2 item(s), now restored,"
+    assert reversal.words("ja") == "2 件の項目に関する決定（項目は復元済み）"
+    assert all(
+        str(Reversal(m, {})) == f"the {kind.replace('_', ' ')}" for kind, m in MEASURES_REVERSED.items()
+    )

@@ -22,6 +22,36 @@ REDRESS = _(
 
 
 @dataclass(frozen=True, slots=True)
+class Reversal:
+    """What a well-founded complaint reversed, said in any language: ``str()`` is the English text
+    (the record), ``words()`` the reader's."""
+
+    message: str
+    params: dict[str, object]
+
+    def __str__(self) -> str:
+        return self.message % self.params if self.params else self.message
+
+    def words(self, locale: str) -> str:
+        return Words(locale)(self.message, **self.params)
+
+
+ITEMS_RESTORED = _("the decision on %(count)s item(s), now restored,")
+ITEMS_BLOCKED = _("the decision on %(count)s item(s), now blocked,")
+SUSPENSION_LIFTED = _("the suspension, lifted,")
+TERMINATION_SET_ASIDE = _("the termination, set aside (your zones may be registered again),")
+WARNING_WITHDRAWN = _("the warning, withdrawn,")
+STAYDOWN_LIFTED = _("the stay-down block")
+MEASURES_REVERSED = {
+    "warning": _("the warning"),
+    "suspension": _("the suspension"),
+    "trust_revoked": _("the trust revoked"),
+    "trust_restored": _("the trust restored"),
+    "reversed": _("the reversed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Letter:
     kind: str
     subject: str
@@ -224,12 +254,16 @@ def complaint_receipt(complaint: Complaint, *, provider: str, locale: str = "en"
 
 
 def complaint_decision(
-    complaint: Complaint, reversed_what: str | None, *, provider: str, locale: str = "en"
+    complaint: Complaint, reversal: Reversal | None, *, provider: str, locale: str = "en"
 ) -> Letter:
     _ = Words(locale)
     upheld = complaint.status.value == "upheld"
+    reversed_what = str(reversal) if reversal is not None else None
     outcome = (
-        _("Your complaint is well founded; %(what)s was reversed.", what=reversed_what or _("the decision"))
+        _(
+            "Your complaint is well founded; %(what)s was reversed.",
+            what=reversal.words(locale) if reversal is not None else _("the decision"),
+        )
         if upheld
         else _("Your complaint was reviewed and the decision stands.")
     )

@@ -154,6 +154,65 @@ def policy_text(policy: RepeatInfringerPolicy, *, provider: str, locale: str = "
     )
 
 
+# What each step is called in a letter.
+STEP_LABELS = {
+    StepKind.warning: _("warning"),
+    StepKind.suspension: _("suspension"),
+    StepKind.termination_pending: _("termination pending"),
+    StepKind.termination: _("termination"),
+    StepKind.reinstatement: _("reinstatement"),
+    StepKind.review_kept: _("review kept"),
+}
+
+
+def step_reason(decision: StepDecision, policy: RepeatInfringerPolicy, locale: str) -> str:
+    """Why the policy took an automatic step, from the counts it rests on, in ``locale``."""
+    _ = Words(locale)
+    values = {"count": decision.strikes_counted, "days": decision.window_days}
+    if decision.kind is StepKind.warning:
+        return _(
+            "%(count)s strike(s) on record (warning threshold %(threshold)s)",
+            count=decision.strikes_counted,
+            threshold=policy.warning_strikes,
+        )
+    if decision.kind is StepKind.suspension:
+        return _(
+            "%(count)s strikes within %(days)s days (suspension threshold %(threshold)s)",
+            **values,
+            threshold=policy.suspension.strikes,
+        )
+    return _(
+        "%(count)s strikes within %(days)s days (termination threshold %(threshold)s)",
+        **values,
+        threshold=policy.termination.strikes,
+    )
+
+
+def step_letter(
+    decision: StepDecision,
+    *,
+    automatic: bool,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+    locale: str = "en",
+) -> tuple[str, str]:
+    """The customer's letter about a step (subject, body), with the policy that applies, in
+    ``locale``; an agent's own reasons are given as written."""
+    _ = Words(locale)
+    label = _(STEP_LABELS[decision.kind])
+    reason = step_reason(decision, policy, locale) if automatic else decision.reason
+    subject = f"[{provider}] " + _("Repeat-infringer policy: %(step)s", step=label)
+    body = "\n\n".join(
+        [
+            _("%(reason)s.", reason=reason),
+            _("Step taken: %(step)s.", step=label),
+            _("The policy that applies to your account:"),
+            policy_text(policy, provider=provider, locale=locale),
+        ]
+    )
+    return subject, body
+
+
 def legal_text(
     policy: RepeatInfringerPolicy,
     *,
