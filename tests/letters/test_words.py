@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from staydown.config import Settings
+from staydown.disclosure import letters as disclosure_letters
 from staydown.due_process import messages as due_messages
 from staydown.due_process.messages import MEASURES_REVERSED, Reversal
 from staydown.due_process.statements import ZoneRestriction, render_letter, zone_statement
 from staydown.edge.responses import PAGE_LOCALES, blocked_response, page_locale
+from staydown.fingerprints import letters as staydown_letters
 from staydown.i18n import LOCALES, catalogs, negotiate, translations
 from staydown.notices import messages
 from staydown.notices.flows import NoticeStatus
@@ -213,3 +215,29 @@ def test_what_a_complaint_reversed_is_recorded_in_english_and_told_in_the_reader
     assert all(
         str(Reversal(m, {})) == f"the {kind.replace('_', ' ')}" for kind, m in MEASURES_REVERSED.items()
     )
+
+
+def test_stay_down_and_disclosure_letters_read_in_the_customers_language() -> None:
+    subject, body = staydown_letters.blocked(
+        url="http://manga.example.test/p1.jpg", notice_id=4, distance=6, provider="P", locale="ja"
+    )
+    assert (
+        subject == "ステイダウン：http://manga.example.test/p1.jpg で削除済みコンテンツの複製を遮断しました"
+    )  # noqa: E501
+    assert "コンテンツ（通知 4）と一致する" in body and "256 中 6" in body
+    english = staydown_letters.blocked(url="http://x.test/a", notice_id=None, distance=6, provider="P")
+    assert "removed after a notice (a registered work) (perceptual distance 6 of 256)" in english[1]
+    subject, body = disclosure_letters.order_letter(
+        "order.received",
+        provider="P",
+        authority="東京地方裁判所",
+        jurisdiction="JP",
+        case_number="令和8年(モ)第1号",
+        legal_basis="jp_disclosure_order",
+        scope=["name", "email"],
+        deadline_at=RECEIVED,
+        released=[],
+        locale="ja",
+    )
+    assert subject == "[P] 貴アカウントに関する開示命令"
+    assert "事件番号：令和8年(モ)第1号" in body and "命令で定められた期限：2026年12月7日 9:30 UTC" in body
