@@ -57,8 +57,3 @@ class Words:
 def recipient_locale(stated: str | None, default: str) -> str:
     """The language of a letter: the one the recipient stated, else the configured default."""
     return stated if stated in LOCALES else default
-
-
-def host_locale(country: str | None, default: str) -> str:
-    """A host's letters: Japanese for a host its registry places in Japan, else the default."""
-    return "ja" if (country or "").upper() == "JP" else default

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from staydown.i18n import format_datetime
 from staydown.notices.elements import Element
 from staydown.notices.models import Notice
 from staydown.notices.regimes import rules_of
@@ -295,7 +296,7 @@ def inquiry(notice: Notice, urls: Sequence[str], *, due_at: datetime, hostname: 
         "【権利が侵害されたとする理由】",
         f"  {notice.explanation or '(記載なし)'}",
         "",
-        f"{due_at.isoformat()} までに、同意しない旨の申出「理由を付して」がない場合は、"
+        f"{format_datetime(due_at, 'ja')} までに、同意しない旨の申出「理由を付して」がない場合は、"
         "送信防止措置を講じます。",
         f"同意されない場合は、POST /v1/notices/{notice.id}/objection により、理由を付してお申し出ください。",
     ]
