@@ -256,7 +256,7 @@ def _supplement_page(
         "supplement.html",
         {
             "notice": notice,
-            "explanations": notices.explanations(notice),
+            "explanations": notices.explanations(notice, locale_of(request)),
             "errors": errors or [],
             "title": f"Complete notice {notice.id}",
         },
