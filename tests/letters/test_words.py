@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -239,3 +241,14 @@ def test_stay_down_and_disclosure_letters_read_in_the_customers_language() -> No
     )
     assert subject == "[P] 貴アカウントに関する開示命令"
     assert "事件番号：令和8年(モ)第1号" in body and "命令で定められた期限：2026年12月7日 9:30 UTC" in body
+
+
+def test_the_edge_speaks_both_languages_without_loading_a_catalog() -> None:
+    """The edge's processes import neither Babel nor the catalogs (a fresh interpreter checks)."""
+    code = (
+        "import sys, staydown.edge.main\n"
+        "loaded = [m for m in ('babel', 'staydown.i18n', 'staydown.wording') if m in sys.modules]\n"
+        "print(','.join(loaded))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == ""
