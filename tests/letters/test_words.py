@@ -65,7 +65,7 @@ def test_an_incomplete_notice_is_told_what_is_missing_in_the_law_of_its_regime_a
     missing = [RULES[Regime.jp].elements["right"]]
     letter = messages.incomplete(notice, missing, provider="P", rejected=False, locale="ja")
     assert (
-        "送信防止措置の申出：侵害されたとする権利: 侵害されたとする権利と、その権利が保護する著作物。"
+        "送信防止措置の申出：侵害されたとする権利：侵害されたとする権利と、その権利が保護する著作物。"
         in letter.body
     )
     assert letter.payload["missing_elements"] == ["IDPA removal request: right infringed"]
@@ -87,7 +87,7 @@ def test_a_forward_keeps_the_senders_words_and_translates_the_redress() -> None:
         locale="ja",
     )
     assert "このゾーンの契約者である貴殿にお送りしています" in letter.body
-    assert "マンガ 第1巻" in letter.body and "組織名: 出版社" in letter.body
+    assert "マンガ 第1巻" in letter.body and "組織名：出版社" in letter.body
     assert "POST /v1/complaints" in letter.body and "You may" not in letter.body
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from staydown.due_process.flows import COUNTER_NOTICE_ELEMENTS
+from staydown.notices.messages import labelled
 from staydown.wording import Words
 from staydown.wording import mark as _
 
@@ -79,7 +80,7 @@ def counter_notice_incomplete(counter: CounterNotice, *, provider: str, locale: 
         ),
         "",
         *(
-            f"- {_(name)}: {_(explanations[name]) if name in explanations else ''}"
+            "- " + labelled(_, _(name), _(explanations[name]) if name in explanations else "")
             for name in counter.missing_elements
         ),
     ]

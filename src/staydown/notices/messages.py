@@ -64,12 +64,17 @@ STATUS_LABELS = {
 }
 
 
+def labelled(_: Words, label: str, value: object) -> str:
+    """``label: value`` with the colon of the reader's language."""
+    return _("%(label)s: %(value)s", label=label, value=value)
+
+
 def status_label(_: Words, status: str) -> str:
     return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
 
 
 def _complainant_lines(_: Words, shown: dict[str, str]) -> list[str]:
-    return [f"  {_(_LABELS[field])}: {value}" for field, value in shown.items()]
+    return ["  " + labelled(_, _(_LABELS[field]), value) for field, value in shown.items()]
 
 
 def _rejected_lines(_: Words, rejected: Sequence[dict[str, Any]]) -> list[str]:
@@ -130,7 +135,7 @@ def receipt(notice: Notice, *, provider: str, locale: str = "en") -> Letter:
 
 def element_lines(_: Words, elements: Sequence[Element]) -> list[str]:
     """``- name: explanation`` of each element, in the reader's language."""
-    return [f"- {_(element.name)}: {_(element.explanation)}" for element in elements]
+    return ["- " + labelled(_, _(element.name), _(element.explanation)) for element in elements]
 
 
 def incomplete(
@@ -180,7 +185,10 @@ def decision(
             id=notice.id,
             status=status_label(_, notice.status.value),
         ),
-        *(f"  {status_label(_, status)}: {_.number(count)}" for status, count in sorted(counts.items())),
+        *(
+            "  " + labelled(_, status_label(_, status), _.number(count))
+            for status, count in sorted(counts.items())
+        ),
         "",
         _("Automated means were used: yes (trusted notifier, no manual review)")
         if automated
