@@ -37,7 +37,7 @@ from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, c
 from staydown.inbound.parsers.message import authentication_results, header_text
 from staydown.notices import service as notices
 from staydown.notices.schemas import NoticeCreate
-from staydown.types import Regime, Role
+from staydown.types import Role
 
 log = logging.getLogger(__name__)
 
@@ -448,9 +448,9 @@ def notice_create(draft: Draft) -> NoticeCreate:
 
 
 def mail_language(draft: Draft | None) -> str | None:
-    """The language of the letters to a mailed notice's sender: a Japanese removal request, which
-    is recognised by its Japanese wording, is answered in Japanese; others in the default."""
-    return "ja" if draft is not None and draft.regime is Regime.jp else None
+    """The language of the letters to a mailed notice's sender: that of the wording its regime is
+    recognised by (a Japanese removal request is answered in Japanese); else none, the default."""
+    return notices.regime_rules(draft.regime).letter_language if draft is not None else None
 
 
 def extracted(view: MailView, parsed: Parsed) -> dict[str, Any]:

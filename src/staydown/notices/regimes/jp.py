@@ -23,6 +23,7 @@ class Jp(RegimeRules):
     label = "JP"
     letter_markers = ("著作権", "削除", "送信防止", "侵害", "申出", "拝啓", "敬具", "以上")
     letter_markers_needed = 2  # one such word appears in many letters; a Japanese request has several
+    letter_language = "ja"
     title = "Japan: removal request (Information Distribution Platform Act)"
     lumen_type = "Other"
     jurisdictions = ("JP",)
