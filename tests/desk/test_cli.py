@@ -56,6 +56,8 @@ def test_users_create_reads_the_password_from_stdin_or_a_file(data_dir: Path) ->
         "flag@desk.example",
         "--password-file",
         str(secret),
+        "--locale",
+        "ja",
         data_dir=data_dir,
     )
     assert json.loads(from_file.stdout)["role"] == "trusted_flagger"
@@ -84,6 +86,7 @@ def test_users_create_reads_the_password_from_stdin_or_a_file(data_dir: Path) ->
                 session, token, now=system_clock(), limits=service.SessionLimits.of(Settings())
             )
             assert resolved is not None and resolved[0].trusted and resolved[0].role.value == "submitter"
+            assert resolved[0].locale == "ja"  # the desk speaks Japanese to them
             stored = session.get(service.DeskUser, resolved[0].user_id)
         assert stored is not None and stored.password_hash.startswith("$argon2id$")
     finally:

@@ -112,5 +112,5 @@ def test_a_year_of_notices_reports_in_under_a_minute(tmp_path: Path) -> None:
     print(f"html {seconds:.2f} s")
     assert seconds < 60
     assert body.count("<svg") == 2
-    assert f'<td class="n" id="notices-total">{expected.total}</td>' in body
+    assert f'<td class="n" id="notices-total">{expected.total:,}</td>' in body
     assert "Notices received per week" in body and "Time from receipt to first action" in body

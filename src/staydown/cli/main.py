@@ -239,6 +239,10 @@ def users_create(
     customer_id: Annotated[
         int | None, typer.Option(help="Customer users: the customer they act for.")
     ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(help="The desk's language for them: en or ja (default: as their browser asks)."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a desk user (argon2-hashed password from stdin or --password-file) with their own key."""
@@ -268,6 +272,7 @@ def users_create(
                 actor="cli",
                 trusted=trusted,
                 customer_id=customer_id,
+                locale=locale,
             )
             user_id = user.id
     except (desk.DeskError, AccountError) as exc:
@@ -275,7 +280,7 @@ def users_create(
         raise typer.Exit(2) from None
     finally:
         database.dispose()
-    typer.echo(json.dumps({"id": user_id, "email": email.strip().lower(), "role": role}))
+    typer.echo(json.dumps({"id": user_id, "email": email.strip().lower(), "role": role, "locale": locale}))
 
 
 @audit_app.command("verify")

@@ -19,7 +19,7 @@ from staydown.accounts import service as accounts
 from staydown.accounts.flows import IllegalZoneTransition, ZoneEvent
 from staydown.accounts.schemas import CustomerCreate
 from staydown.audit import service as audit
-from staydown.desk import images, present, queries
+from staydown.desk import images, labels, present, queries
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
@@ -42,6 +42,7 @@ from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.fingerprints import service as fingerprints
 from staydown.fingerprints.schemas import MatchRead
+from staydown.i18n import Message, _
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemStatus, NoticeStatus
 from staydown.notices.models import Notice
@@ -97,7 +98,7 @@ def queue(request: Request, who: Staff, page: Annotated[int, Query(ge=1)] = 1) -
             "entries": entries,
             "pager": Pager(page=page, per_page=PER_PAGE, total=total),
             "now": now,
-            "title": "Review queue",
+            "title": _("Review queue"),
         },
     )
 
@@ -117,7 +118,7 @@ def all_notices(
     """Every notice, newest first, narrowed by status, a URL (any spelling of it), the submitter,
     a zone, a customer or the sender's own id."""
     now = now_of(request)
-    problems: list[str] = []
+    problems: list[Message] = []
     with database_of(request).reader() as session:
         search, problems = _search(session, url=url, submitter=submitter, zone=zone, external_id=external_id)
         rows, total, _more = queries.notice_page(
@@ -143,7 +144,7 @@ def all_notices(
             "search": query,
             "problems": problems,
             "query_string": "&" + urlencode({k: v for k, v in query.items() if v}),
-            "title": "Notices",
+            "title": _("Notices"),
         },
     )
 
@@ -153,15 +154,15 @@ URL_SEARCH_LIMIT = 1000
 
 def _search(
     session: Session, *, url: str, submitter: str, zone: str, external_id: str
-) -> tuple[queries.NoticeSearch, list[str]]:
+) -> tuple[queries.NoticeSearch, list[Message]]:
     """The notices list's search from its form; what cannot be searched for is named."""
-    problems: list[str] = []
+    problems: list[Message] = []
     notice_ids: tuple[int, ...] | None = None
     if url.strip():
         try:
             canonical = canonicalize_url(url.strip())
         except URLError as exc:
-            problems.append(f"the URL cannot be read: {exc}")
+            problems.append(_("the URL cannot be read: %(error)s", error=exc))
             notice_ids = ()
         else:
             rows, _total = notices.find_items(session, canonical, per_page=URL_SEARCH_LIMIT)
@@ -171,7 +172,7 @@ def _search(
         host = zone.strip().lower().rstrip(".")
         found = accounts.zones_by_hostname(session, [host]).get(host)
         if found is None:
-            problems.append(f"no zone is named {host}")
+            problems.append(_("no zone is named %(host)s", host=host))
             notice_ids = ()
         else:
             zone_id = found.id
@@ -187,7 +188,7 @@ def _search(
 def visible_notice(session: Session, notice_id: int, who: DeskPrincipal) -> Notice:
     """The notice if ``who`` may see it; otherwise 404, never a hint that it exists."""
     notice = notices.get(session, notice_id)
-    hidden = DeskError(404, f"notice {notice_id} does not exist")
+    hidden = DeskError(404, _("notice %(notice_id)s does not exist", notice_id=notice_id))
     if notice is None:
         raise hidden
     if who.role is Role.submitter and notice.submitter_key_id != who.key_id:
@@ -284,7 +285,7 @@ def notice_detail(
             "award": award,
             "can_decide": who.role in (Role.agent, Role.admin),
             "now": now,
-            "title": f"Notice {notice.id}",
+            "title": _("Notice %(id)s", id=notice.id),
         },
     )
 
@@ -301,22 +302,22 @@ def decide(
 ) -> Response:
     """Action or reject the chosen items (or every pending one), with a reason."""
     if verdict not in ("action", "reject"):
-        raise DeskError(422, "choose to action or to reject the items")
+        raise DeskError(422, _("choose to action or to reject the items"))
     reason = reason.strip()
     if not reason:
-        raise DeskError(422, "give the reason for the decision; it is recorded and sent to the parties")
+        raise DeskError(422, _("give the reason for the decision; it is recorded and sent to the parties"))
     settings = settings_of(request)
     now = now_of(request)
     with database_of(request).writer() as session:
         notice = notices.get(session, notice_id)
         if notice is None:
-            raise DeskError(404, f"notice {notice_id} does not exist")
+            raise DeskError(404, _("notice %(notice_id)s does not exist", notice_id=notice_id))
         if scope == "all_pending":
             ids = queries.item_ids_in(session, notice_id, ItemStatus.pending_review)
         else:
             ids = form_ids(item or [])
         if not ids:
-            raise DeskError(422, "select at least one item (or choose every pending item)")
+            raise DeskError(422, _("select at least one item (or choose every pending item)"))
         notices.decide(
             session,
             notice,
@@ -327,8 +328,15 @@ def decide(
             settings=settings,
         )
         session.commit()
-    done = "actioned" if verdict == "action" else "rejected"
-    return redirect(request, f"{PREFIX}/notices/{notice_id}", f"{len(ids)} item(s) {done}.")
+    return redirect(
+        request,
+        f"{PREFIX}/notices/{notice_id}",
+        (
+            _("%(count)s item(s) actioned.", count=len(ids))
+            if verdict == "action"
+            else _("%(count)s item(s) rejected.", count=len(ids))
+        ),
+    )
 
 
 _PLACEHOLDER = (
@@ -386,7 +394,7 @@ def board(request: Request, who: Staff, page: Annotated[int, Query(ge=1)] = 1) -
             "steps": steps,
             "scale": scale,
             "pager": Pager(page=page, per_page=PER_PAGE, total=total),
-            "title": "Repeat infringers",
+            "title": _("Repeat infringers"),
         },
     )
 
@@ -409,7 +417,7 @@ def customers(
             "strikes": strikes,
             "q": q,
             "pager": Pager(page=page, per_page=PER_PAGE, total=total),
-            "title": "Customers",
+            "title": _("Customers"),
         },
     )
 
@@ -434,7 +442,7 @@ def create_customer(
             organization=organization or None,
         )
     except ValueError as exc:
-        raise DeskError(422, f"the customer is not valid: {exc}") from None
+        raise DeskError(422, _("the customer is not valid: %(exc)s", exc=exc)) from None
     with database_of(request).writer() as session:
         customer = accounts.create_customer(
             session,
@@ -447,7 +455,7 @@ def create_customer(
         )
         session.commit()
         customer_id = customer.id
-    return redirect(request, f"{PREFIX}/customers/{customer_id}", "Customer registered.")
+    return redirect(request, f"{PREFIX}/customers/{customer_id}", _("Customer registered."))
 
 
 @router.get("/customers/{customer_id}", include_in_schema=False)
@@ -456,7 +464,7 @@ def customer_detail(request: Request, customer_id: int, who: StaffOrLegal) -> Re
     with database_of(request).reader() as session:
         customer = accounts.get_customer(session, customer_id)
         if customer is None:
-            raise DeskError(404, f"customer {customer_id} does not exist")
+            raise DeskError(404, _("customer %(customer_id)s does not exist", customer_id=customer_id))
         zones = [
             accounts.zone_read(z, min_level=settings.min_verification_level)
             for z in accounts.list_zones(session, customer_id=customer_id)
@@ -498,12 +506,12 @@ def verify(
 ) -> Response:
     """Set the verification level (eligible zones go live), as ``POST …/verification/decision``."""
     if not reason.strip():
-        raise DeskError(422, "give the reason for the verification decision")
+        raise DeskError(422, _("give the reason for the verification decision"))
     settings = settings_of(request)
     with database_of(request).writer() as session:
         customer = accounts.get_customer(session, customer_id)
         if customer is None:
-            raise DeskError(404, f"customer {customer_id} does not exist")
+            raise DeskError(404, _("customer %(customer_id)s does not exist", customer_id=customer_id))
         accounts.decide_verification(
             session,
             customer,
@@ -516,7 +524,11 @@ def verify(
             disposable_domains=settings.disposable_email_domains,
         )
         session.commit()
-    return redirect(request, f"{PREFIX}/customers/{customer_id}", f"Verification level set to {level.value}.")
+    return redirect(
+        request,
+        f"{PREFIX}/customers/{customer_id}",
+        _("Verification level set to %(level)s.", level=labels.LABELS[level.value]),
+    )
 
 
 @router.post("/customers/{customer_id}/{step}", include_in_schema=False)
@@ -525,16 +537,22 @@ def standing_step(
 ) -> Response:
     """Suspend, reinstate or terminate a customer (every zone of it follows), with a reason."""
     if step not in ("suspend", "reinstate", "terminate"):
-        raise DeskError(404, f"there is no {step!r} step")
+        raise DeskError(404, _("there is no %(step)r step", step=step))
     reason = reason.strip()
     if not reason:
-        raise DeskError(422, f"give the reason to {step} the customer; it is recorded and sent to them")
+        raise DeskError(
+            422,
+            _(
+                "give the reason to %(step)s the customer; it is recorded and sent to them",
+                step=labels.LABELS[step],
+            ),
+        )
     settings = settings_of(request)
     now = now_of(request)
     with database_of(request).writer() as session:
         customer = accounts.get_customer(session, customer_id)
         if customer is None:
-            raise DeskError(404, f"customer {customer_id} does not exist")
+            raise DeskError(404, _("customer %(customer_id)s does not exist", customer_id=customer_id))
         if step == "terminate":
             policy.confirm_termination(
                 session,
@@ -566,8 +584,12 @@ def standing_step(
                 provider=settings.provider_name,
             )
         session.commit()
-    past = {"suspend": "suspended", "reinstate": "reinstated", "terminate": "terminated"}[step]
-    return redirect(request, f"{PREFIX}/customers/{customer_id}", f"Customer {past}.")
+    past = {
+        "suspend": _("Customer suspended."),
+        "reinstate": _("Customer reinstated."),
+        "terminate": _("Customer terminated."),
+    }[step]
+    return redirect(request, f"{PREFIX}/customers/{customer_id}", past)
 
 
 @router.post("/zones/{zone_id}/{event}", include_in_schema=False)
@@ -578,15 +600,15 @@ def zone_step(
     try:
         zone_event = ZoneEvent(event)
     except ValueError:
-        raise DeskError(404, f"there is no {event!r} step for a zone") from None
+        raise DeskError(404, _("there is no %(event)r step for a zone", event=event)) from None
     if zone_event is ZoneEvent.activate:
-        raise DeskError(409, "a zone goes live by itself once its customer and domain are verified")
+        raise DeskError(409, _("a zone goes live by itself once its customer and domain are verified"))
     if not reason.strip():
-        raise DeskError(422, f"give the reason to {event} the zone")
+        raise DeskError(422, _("give the reason to %(event)s the zone", event=labels.LABELS[event]))
     with database_of(request).writer() as session:
         zone = accounts.get_zone(session, zone_id)
         if zone is None:
-            raise DeskError(404, f"zone {zone_id} does not exist")
+            raise DeskError(404, _("zone %(zone_id)s does not exist", zone_id=zone_id))
         try:
             accounts.change_zone_status(
                 session, zone, zone_event, now=now_of(request), actor=who.actor, reason=reason.strip()
@@ -595,7 +617,11 @@ def zone_step(
             raise DeskError(409, str(exc)) from None
         customer_id = zone.customer_id
         session.commit()
-    return redirect(request, f"{PREFIX}/customers/{customer_id}", f"Zone {zone_id}: {event} done.")
+    return redirect(
+        request,
+        f"{PREFIX}/customers/{customer_id}",
+        _("Zone %(zone_id)s: %(event)s done.", zone_id=zone_id, event=labels.LABELS[event]),
+    )
 
 
 @router.post("/notices/{notice_id}/captures/{capture_id}/retry", include_in_schema=False)
@@ -608,4 +634,6 @@ def retry_capture(request: Request, notice_id: int, capture_id: int, who: Staff)
         )
         url = capture.url
         session.commit()
-    return redirect(request, f"{PREFIX}/notices/{notice_id}", f"The content of {url} will be read again.")
+    return redirect(
+        request, f"{PREFIX}/notices/{notice_id}", _("The content of %(url)s will be read again.", url=url)
+    )

@@ -17,6 +17,7 @@ from staydown.desk import (
     inbound,
     legal,
     rightsholder,
+    settings,
     signin,
     staydown,
     transparency,
@@ -45,5 +46,6 @@ for _part in (
     staydown.router,
     bank.router,
     transparency.router,
+    settings.router,
 ):
     router.include_router(_part)

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from staydown.desk import labels
 from staydown.desk.service import DeskError
 from staydown.desk.web import (
     PREFIX,
@@ -26,6 +27,7 @@ from staydown.desk.web import (
 )
 from staydown.fingerprints import hygiene
 from staydown.fingerprints.models import QuarantineStatus
+from staydown.i18n import _
 from staydown.works import service as works
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
@@ -47,7 +49,7 @@ def bank(request: Request, who: Staff) -> Response:
             "conflicts": conflicts,
             "allowed": allowed,
             "allowed_total": allowed_total,
-            "title": "Hash bank",
+            "title": _("Hash bank"),
         },
     )
 
@@ -62,10 +64,10 @@ def decide(
 ) -> Response:
     """Release or remove a quarantined entry, as the API does."""
     if decision not in ("release", "remove"):
-        raise DeskError(422, "choose to release the entry or to remove it")
+        raise DeskError(422, _("choose to release the entry or to remove it"))
     reason = reason.strip()
     if len(reason) < 3:
-        raise DeskError(422, "give the reason for the decision (at least 3 characters)")
+        raise DeskError(422, _("give the reason for the decision (at least 3 characters)"))
     with database_of(request).writer() as session:
         view = hygiene.decide_quarantine(
             session,
@@ -78,4 +80,8 @@ def decide(
         )
         session.commit()
         status = view.quarantine.status
-    return redirect(request, f"{PREFIX}/bank", f"Bank entry {view.entry.id} {status.value}.")
+    return redirect(
+        request,
+        f"{PREFIX}/bank",
+        _("Bank entry %(id)s %(status)s.", id=view.entry.id, status=labels.LABELS[status.value]),
+    )

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from staydown.certificates import service as certificates
 from staydown.desk.web import DeskRoute, Staff, csrf_protect, database_of, now_of, render, settings_of
+from staydown.i18n import _
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -31,6 +32,6 @@ def certificate_list(request: Request, _who: Staff) -> Response:
             "failing": failing,
             "alert_days": settings.cert_expiry_alert_days,
             "now": now_of(request),
-            "title": "Certificates",
+            "title": _("Certificates"),
         },
     )

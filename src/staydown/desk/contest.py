@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Row
 
 from staydown.accounts import service as accounts
-from staydown.desk import queries
+from staydown.desk import labels, queries
 from staydown.desk.agent import visible_notice
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
@@ -34,6 +34,7 @@ from staydown.desk.web import (
 from staydown.due_process import service as due_process
 from staydown.due_process.flows import Complainant
 from staydown.due_process.schemas import ComplaintCreate, CounterNoticeCreate
+from staydown.i18n import _
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemStatus
 from staydown.types import Role
@@ -53,7 +54,7 @@ def _complainant(who: DeskPrincipal) -> Complainant:
         return Complainant.customer
     if who.role is Role.submitter:
         return Complainant.notifier
-    raise DeskError(403, "complaints are lodged by the customer or the notifier concerned")
+    raise DeskError(403, _("complaints are lodged by the customer or the notifier concerned"))
 
 
 def _items(
@@ -80,8 +81,11 @@ def counter_notice_form(request: Request, notice_id: int, who: CustomerRole) -> 
     if not notices.regime_rules(notice.regime).counter_notice:
         raise DeskError(
             422,
-            f"counter-notices do not answer {notices.regime_rules(notice.regime).label} notices; "
-            "contest this notice with an internal complaint",
+            _(
+                "counter-notices do not answer %(regime)s notices; "
+                "contest this notice with an internal complaint",
+                regime=notices.regime_rules(notice.regime).label,
+            ),
         )
     with database_of(request).reader() as session:
         customer = accounts.get_customer(session, who.customer_id or 0)
@@ -92,7 +96,7 @@ def counter_notice_form(request: Request, notice_id: int, who: CustomerRole) -> 
             "notice": notice,
             "items": items,
             "customer": customer,
-            "title": f"Counter-notice to notice {notice_id}",
+            "title": _("Counter-notice to notice %(notice_id)s", notice_id=notice_id),
         },
     )
 
@@ -115,7 +119,7 @@ def file_counter_notice(
 ) -> Response:
     ids = form_ids(item or [])
     if not ids:
-        raise DeskError(422, "tick the blocked items this counter-notice is about")
+        raise DeskError(422, _("tick the blocked items this counter-notice is about"))
     try:
         data = CounterNoticeCreate(
             notice_id=notice_id,
@@ -148,14 +152,24 @@ def file_counter_notice(
         session.commit()
         read = due_process.counter_notice_read(session, counter)
     if read.missing_elements:
-        message = f"Counter-notice {read.id} received, but it lacks: " + "; ".join(read.missing_elements)
+        message = _(
+            "Counter-notice %(id)s received, but it lacks: %(missing)s",
+            id=read.id,
+            missing="; ".join(read.missing_elements),
+        )
     elif read.restore_at is not None:
-        message = (
-            f"Counter-notice {read.id} received and forwarded to the complainant; the material is restored "
-            f"on {read.restore_at:%Y-%m-%d} unless they report a court action."
+        message = _(
+            "Counter-notice %(id)s received and forwarded to the complainant; the material is restored "
+            "on %(day)s unless they report a court action.",
+            id=read.id,
+            day=read.restore_at.date(),
         )
     else:
-        message = f"Counter-notice {read.id} received ({read.status.value})."
+        message = _(
+            "Counter-notice %(id)s received (%(status)s).",
+            id=read.id,
+            status=labels.LABELS[read.status.value],
+        )
     return redirect(request, f"{PREFIX}/notices/{notice_id}", message)
 
 
@@ -170,7 +184,7 @@ def complaint_form(request: Request, notice_id: int, who: AnyDesk) -> Response:
             "notice": request.state.notice,
             "items": items,
             "complainant": complainant.value,
-            "title": f"Complaint about notice {notice_id}",
+            "title": _("Complaint about notice %(notice_id)s", notice_id=notice_id),
         },
     )
 
@@ -186,7 +200,7 @@ def file_complaint(
     complainant = _complainant(who)
     ids = form_ids(item or [])
     if not ids or not explanation.strip():
-        raise DeskError(422, "tick the items you complain about and say why the decision is wrong")
+        raise DeskError(422, _("tick the items you complain about and say why the decision is wrong"))
     data = ComplaintCreate(notice_id=notice_id, items=ids, explanation=explanation.strip())
     with database_of(request).writer() as session:
         complaint = due_process.file_complaint(
@@ -204,5 +218,5 @@ def file_complaint(
     return redirect(
         request,
         f"{PREFIX}/notices/{notice_id}",
-        f"Complaint {complaint_id} lodged; a different agent will decide it.",
+        _("Complaint %(id)s lodged; a different agent will decide it.", id=complaint_id),
     )

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from staydown.accounts import service as accounts
 from staydown.accounts.models import Customer, Zone
 from staydown.accounts.schemas import EvidenceCreate, ZoneCreate
-from staydown.desk import present, queries
+from staydown.desk import labels, present, queries
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
@@ -37,6 +37,7 @@ from staydown.desk.web import (
 from staydown.due_process import service as due_process
 from staydown.due_process.flows import Complainant
 from staydown.due_process.schemas import ComplaintCreate
+from staydown.i18n import _
 from staydown.policy import service as policy
 from staydown.policy.flows import policy_text
 from staydown.policy.models import StrikeStatus
@@ -48,14 +49,14 @@ EVIDENCE_KINDS = ("passport", "national_id", "driving_licence", "company_registr
 
 def _customer_id(who: DeskPrincipal) -> int:
     if who.customer_id is None:
-        raise DeskError(403, "this key does not belong to a customer")
+        raise DeskError(403, _("this key does not belong to a customer"))
     return who.customer_id
 
 
 def _own_customer(session: Session, who: DeskPrincipal) -> Customer:
     customer = accounts.get_customer(session, _customer_id(who))
     if customer is None:
-        raise DeskError(404, "the customer of this account does not exist")
+        raise DeskError(404, _("the customer of this account does not exist"))
     return customer
 
 
@@ -73,7 +74,7 @@ def account(request: Request, who: CustomerRole) -> Response:
             "evidence": evidence,
             "kinds": EVIDENCE_KINDS,
             "required_level": settings.min_verification_level,
-            "title": "Account",
+            "title": _("Account"),
         },
     )
 
@@ -88,7 +89,7 @@ def submit_evidence(
 ) -> Response:
     """Submit identity evidence for an agent's review, as ``POST /v1/customers/{id}/verification``."""
     if kind not in EVIDENCE_KINDS:
-        raise DeskError(422, f"choose the kind of evidence: {', '.join(EVIDENCE_KINDS)}")
+        raise DeskError(422, _("choose the kind of evidence: %(join)s", join=", ".join(EVIDENCE_KINDS)))
     data = EvidenceCreate(
         kind=kind, reference=reference.strip() or None, details={"note": note.strip()} if note.strip() else {}
     )
@@ -98,7 +99,7 @@ def submit_evidence(
             session, customer, data, now=now_of(request), key_id=who.key_id, actor=who.actor
         )
         session.commit()
-    return redirect(request, f"{PREFIX}/account", "Evidence submitted; an agent will review it.")
+    return redirect(request, f"{PREFIX}/account", _("Evidence submitted; an agent will review it."))
 
 
 @router.get("/account/zones", include_in_schema=False)
@@ -110,7 +111,7 @@ def zones(request: Request, who: CustomerRole) -> Response:
             accounts.zone_read(z, min_level=settings.min_verification_level)
             for z in accounts.list_zones(session, customer_id=customer.id)
         ]
-    return render(request, "zones.html", {"customer": customer, "zones": reads, "title": "Zones"})
+    return render(request, "zones.html", {"customer": customer, "zones": reads, "title": _("Zones")})
 
 
 @router.post("/account/zones", include_in_schema=False)
@@ -132,14 +133,16 @@ def add_zone(
         session.commit()
         zone_id = zone.id
     return redirect(
-        request, f"{PREFIX}/account/zones#zone-{zone_id}", f"Zone {hostname} added; prove control of it."
+        request,
+        f"{PREFIX}/account/zones#zone-{zone_id}",
+        _("Zone %(hostname)s added; prove control of it.", hostname=hostname),
     )
 
 
 def _own_zone(session: Session, zone_id: int, who: DeskPrincipal) -> Zone:
     zone = accounts.get_zone(session, zone_id)
     if zone is None or zone.customer_id != who.customer_id:
-        raise DeskError(404, f"zone {zone_id} does not exist")
+        raise DeskError(404, _("zone %(zone_id)s does not exist", zone_id=zone_id))
     return zone
 
 
@@ -153,7 +156,7 @@ async def check_zone(
 ) -> Response:
     """Run the domain-control check now (the same steps as ``POST /v1/zones/{id}/validate``)."""
     if method not in ("http", "dns"):
-        raise DeskError(422, "check by 'http' or 'dns'")
+        raise DeskError(422, _("check by 'http' or 'dns'"))
     settings = settings_of(request)
     database = database_of(request)
 
@@ -187,8 +190,23 @@ async def check_zone(
 
     ok, detail, status = await run_in_threadpool(record)
     if fragment:
-        return JSONResponse({"ok": ok, "detail": detail, "status": status})
-    message = f"{'Passed' if ok else 'Failed'} ({method}): {detail}. The zone is {status}."
+        label = labels.label(status, locale_of(request))
+        return JSONResponse({"ok": ok, "detail": detail, "status": status, "label": label})
+    message = (
+        _(
+            "Passed (%(method)s): %(detail)s. The zone is %(status)s.",
+            method=method,
+            detail=detail,
+            status=labels.LABELS[status],
+        )
+        if ok
+        else _(
+            "Failed (%(method)s): %(detail)s. The zone is %(status)s.",
+            method=method,
+            detail=detail,
+            status=labels.LABELS[status],
+        )
+    )
     return redirect(request, f"{PREFIX}/account/zones#zone-{zone_id}", message)
 
 
@@ -215,7 +233,7 @@ def customer_notices(request: Request, who: CustomerRole, page: Annotated[int, Q
         {
             "entries": entries,
             "pager": Pager(page=page, per_page=50, total=total, more=more),
-            "title": "Notices",
+            "title": _("Notices"),
         },
     )
 
@@ -239,17 +257,17 @@ def strikes(request: Request, who: CustomerRole) -> Response:
             "policy": present.text_blocks(
                 policy_text(settings.policy, provider=settings.provider_name, locale=locale_of(request))
             ),
-            "title": "Strikes and policy",
+            "title": _("Strikes and policy"),
         },
     )
 
 
 RESTRICTION_KINDS = {
-    "notice_item": "Blocked under a notice",
-    "staydown_match": "Blocked as a copy of noticed content (stay-down)",
-    "work_match": "Blocked as a copy of a registered work (stay-down)",
-    "zone_suspension": "Zone suspended",
-    "zone_termination": "Zone terminated",
+    "notice_item": _("Blocked under a notice"),
+    "staydown_match": _("Blocked as a copy of noticed content (stay-down)"),
+    "work_match": _("Blocked as a copy of a registered work (stay-down)"),
+    "zone_suspension": _("Zone suspended"),
+    "zone_termination": _("Zone terminated"),
 }
 RESTRICTIONS_PER_PAGE = 50
 
@@ -269,7 +287,7 @@ def restrictions(request: Request, who: CustomerRole, page: Annotated[int, Query
             "restrictions": reads,
             "kinds": RESTRICTION_KINDS,
             "pager": Pager(page=page, per_page=RESTRICTIONS_PER_PAGE, total=total),
-            "title": "Restrictions",
+            "title": _("Restrictions"),
         },
     )
 
@@ -288,7 +306,7 @@ def contest_restriction(
             match_id=match_id, policy_step_id=policy_step_id, explanation=explanation.strip()
         )
     except ValidationError:
-        raise DeskError(422, "say why the restriction is wrong") from None
+        raise DeskError(422, _("say why the restriction is wrong")) from None
     with database_of(request).writer() as session:
         complaint = due_process.file_complaint(
             session,
@@ -305,5 +323,5 @@ def contest_restriction(
     return redirect(
         request,
         f"{PREFIX}/account/restrictions",
-        f"Complaint {complaint_id} lodged; a different person will decide it.",
+        _("Complaint %(id)s lodged; a different person will decide it.", id=complaint_id),
     )

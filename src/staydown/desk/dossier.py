@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from staydown.accounts import service as accounts
+from staydown.desk import labels
 from staydown.desk.service import DeskError
 from staydown.desk.web import (
     PREFIX,
@@ -23,6 +24,7 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.i18n import _
 from staydown.serial import service as serial
 from staydown.serial.chart import timeline_chart
 from staydown.serial.models import ReviewDecision
@@ -36,7 +38,7 @@ def dossier(request: Request, customer_id: int, who: StaffOrLegal) -> Response:
     with database_of(request).reader() as session:
         customer = accounts.get_customer(session, customer_id)
         if customer is None:
-            raise DeskError(404, f"customer {customer_id} does not exist")
+            raise DeskError(404, _("customer %(customer_id)s does not exist", customer_id=customer_id))
         found = serial.build_dossier(session, customer, as_of=now)
     # An image, not inline SVG: the desk's CSP (style-src 'self') would strip the chart's styles.
     svg = timeline_chart(found.timeline, found.events, as_of=now).encode()
@@ -48,7 +50,7 @@ def dossier(request: Request, customer_id: int, who: StaffOrLegal) -> Response:
         request,
         "dossier.html",
         {
-            "title": f"Dossier of {found.name}",
+            "title": _("Dossier of %(name)s", name=found.name),
             "d": found,
             "chart": chart,
             "chart_text": chart_text,
@@ -68,11 +70,11 @@ def decide(
 ) -> Response:
     """Decide a serial-infringer review, as ``POST /v1/serial-reviews/{id}/decision``."""
     if not reason.strip():
-        raise DeskError(422, "give the reasons for the decision")
+        raise DeskError(422, _("give the reasons for the decision"))
     with database_of(request).writer() as session:
         review = serial.get_review(session, review_id)
         if review is None:
-            raise DeskError(404, f"review {review_id} does not exist")
+            raise DeskError(404, _("review %(review_id)s does not exist", review_id=review_id))
         try:
             serial.decide(
                 session,
@@ -88,7 +90,9 @@ def decide(
         customer_id = review.customer_id
         session.commit()
     return redirect(
-        request, f"{PREFIX}/customers/{customer_id}/dossier", f"Review decided: {decision.value}."
+        request,
+        f"{PREFIX}/customers/{customer_id}/dossier",
+        _("Review decided: %(decision)s.", decision=labels.LABELS[decision.value]),
     )
 
 
@@ -102,7 +106,7 @@ def review_link(
 ) -> Response:
     """Clear or confirm a link to a suspended or terminated customer."""
     if decision not in ("clear", "confirm") or not reason.strip():
-        raise DeskError(422, "choose clear or confirm, and give the reasons")
+        raise DeskError(422, _("choose clear or confirm, and give the reasons"))
     with database_of(request).writer() as session:
         try:
             link = serial.review_link(
@@ -118,4 +122,8 @@ def review_link(
             raise DeskError(exc.status, exc.message) from exc
         customer_id = link.customer_id
         session.commit()
-    return redirect(request, f"{PREFIX}/customers/{customer_id}/dossier", f"Link {decision}ed.")
+    return redirect(
+        request,
+        f"{PREFIX}/customers/{customer_id}/dossier",
+        _("Link cleared.") if decision == "clear" else _("Link confirmed."),
+    )

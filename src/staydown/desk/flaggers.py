@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from staydown.desk.web import DeskRoute, Staff, csrf_protect, database_of, now_of, render
 from staydown.due_process import service as due_process
+from staydown.i18n import _
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -19,4 +20,4 @@ def trusted_flaggers(request: Request, _who: Staff) -> Response:
     now = now_of(request)
     with database_of(request).reader() as session:
         awards = [due_process.read_award(a, now=now) for a in due_process.list_awards(session)]
-    return render(request, "trusted_flaggers.html", {"awards": awards, "title": "Trusted flaggers"})
+    return render(request, "trusted_flaggers.html", {"awards": awards, "title": _("Trusted flaggers")})

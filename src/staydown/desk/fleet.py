@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from staydown.desk.web import DeskRoute, Staff, csrf_protect, database_of, now_of, render, settings_of
 from staydown.enforcement import service as enforcement
+from staydown.i18n import _
 
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
@@ -29,6 +30,6 @@ def edges(request: Request, _who: Staff) -> Response:
             "edges": rows,
             "alerting": [edge for edge in rows if edge.alerting],
             "alert_seconds": settings.edge_lag_alert_seconds,
-            "title": "Edges",
+            "title": _("Edges"),
         },
     )

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from staydown.desk.web import render
+from staydown.i18n import _
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
 def home(request: Request) -> Response:
-    return render(request, "home.html", {"title": "Home"})
+    return render(request, "home.html", {"title": _("Home")})

@@ -28,6 +28,7 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.i18n import _
 from staydown.inbound import service as inbound
 from staydown.notices import service as notices
 from staydown.notices.schemas import NoticeCreate
@@ -46,7 +47,11 @@ def triage(request: Request, who: Staff, page: Annotated[int, Query(ge=1)] = 1) 
     return render(
         request,
         "inbound.html",
-        {"messages": rows, "pager": Pager(page=page, per_page=PER_PAGE, total=total), "title": "Mail triage"},
+        {
+            "messages": rows,
+            "pager": Pager(page=page, per_page=PER_PAGE, total=total),
+            "title": _("Mail triage"),
+        },
     )
 
 
@@ -78,7 +83,7 @@ def _message_page(
     with database_of(request).reader() as session:
         row = inbound.get(session, message_id)
         if row is None:
-            raise DeskError(404, f"inbound message {message_id} does not exist")
+            raise DeskError(404, _("inbound message %(message_id)s does not exist", message_id=message_id))
         return render(
             request,
             "inbound_message.html",
@@ -88,7 +93,7 @@ def _message_page(
                 "errors": errors,
                 "regimes": list(Regime),
                 "open": inbound.is_open(row),
-                "title": f"Inbound message {row.id}",
+                "title": _("Inbound message %(id)s", id=row.id),
             },
             status=422 if errors else 200,
         )
@@ -121,7 +126,11 @@ def make_notice(request: Request, message_id: int, who: Staff, form: Fields) -> 
     return redirect(
         request,
         f"{PREFIX}/notices/{notice_id}",
-        f"Notice {notice_id} made from inbound message {message_id}.",
+        _(
+            "Notice %(notice_id)s made from inbound message %(message_id)s.",
+            notice_id=notice_id,
+            message_id=message_id,
+        ),
     )
 
 
@@ -130,7 +139,7 @@ def answer(request: Request, message_id: int, who: Staff, text: Annotated[str, F
     """Answer the sender instead of making a notice."""
     text = text.strip()
     if not text:
-        raise DeskError(422, "write the answer to send")
+        raise DeskError(422, _("write the answer to send"))
     with database_of(request).writer() as session:
         try:
             inbound.answer(
@@ -139,4 +148,6 @@ def answer(request: Request, message_id: int, who: Staff, text: Annotated[str, F
         except inbound.InboundError as exc:
             raise DeskError(exc.status, exc.message) from None
         session.commit()
-    return redirect(request, f"{PREFIX}/inbound", f"Inbound message {message_id} answered.")
+    return redirect(
+        request, f"{PREFIX}/inbound", _("Inbound message %(message_id)s answered.", message_id=message_id)
+    )

@@ -11,6 +11,10 @@ from staydown import i18n
 from staydown.i18n import Message, _
 
 LABELS: dict[str, Message] = {
+    # Classes of notifier the transparency report counts by (reports/queries.py).
+    "trusted_flagger": _("trusted flagger"),
+    "organisation": _("organisation"),
+    "individual": _("individual"),
     "accepted": _("accepted"),
     "acme": _("acme"),
     "acns": _("ACNS"),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
-from staydown.desk import present
+from staydown.desk import labels, present
 from staydown.desk.service import DeskError, DeskPrincipal
 from staydown.desk.web import (
     PREFIX,
@@ -42,6 +42,7 @@ from staydown.disclosure.flows import (
 )
 from staydown.disclosure.models import DisclosureOrder
 from staydown.disclosure.schemas import HoldCreate, OrderCreate, OrderDecision
+from staydown.i18n import _
 from staydown.types import Role
 
 
@@ -49,7 +50,7 @@ def legal_only(request: Request) -> DeskPrincipal:
     """Admit the ``legal`` role and no other; to anyone else the pages do not exist."""
     who = signed_in(request)
     if who.role is not Role.legal:
-        raise DeskError(404, "there is no such page")
+        raise DeskError(404, _("there is no such page"))
     return who
 
 
@@ -58,28 +59,28 @@ LegalOnly = Annotated[DeskPrincipal, Depends(legal_only)]
 router = APIRouter(route_class=DeskRoute, dependencies=[Depends(csrf_protect)])
 
 BASIS_LABELS = {
-    LegalBasis.us_512h_subpoena: "US 17 U.S.C. 512(h) subpoena",
-    LegalBasis.jp_disclosure_order: "Japan: sender-information disclosure order (発信者情報開示命令)",
-    LegalBasis.jp_log_preservation_order: "Japan: log preservation order (消去禁止命令)",
-    LegalBasis.court_order: "Other court order",
-    LegalBasis.authority_order: "Administrative authority order (e.g. DSA Art. 10)",
+    LegalBasis.us_512h_subpoena: _("US 17 U.S.C. 512(h) subpoena"),
+    LegalBasis.jp_disclosure_order: _("Japan: sender-information disclosure order (発信者情報開示命令)"),
+    LegalBasis.jp_log_preservation_order: _("Japan: log preservation order (消去禁止命令)"),
+    LegalBasis.court_order: _("Other court order"),
+    LegalBasis.authority_order: _("Administrative authority order (e.g. DSA Art. 10)"),
 }
 FIELD_LABELS = {
-    IdentityField.name: "Name",
-    IdentityField.address: "Postal address",
-    IdentityField.phone: "Telephone",
-    IdentityField.email: "E-mail",
-    IdentityField.organization: "Organisation",
-    IdentityField.payment_reference: "Payment reference",
-    IdentityField.signup_ip: "Sign-up IP address and time",
-    IdentityField.verification: "Verification record",
-    IdentityField.zones: "Zones (hostnames served)",
+    IdentityField.name: _("Name"),
+    IdentityField.address: _("Postal address"),
+    IdentityField.phone: _("Telephone"),
+    IdentityField.email: _("E-mail"),
+    IdentityField.organization: _("Organisation"),
+    IdentityField.payment_reference: _("Payment reference"),
+    IdentityField.signup_ip: _("Sign-up IP address and time"),
+    IdentityField.verification: _("Verification record"),
+    IdentityField.zones: _("Zones (hostnames served)"),
 }
 EVENT_LABELS = {
-    OrderEvent.comply: "Comply: release every field in scope",
-    OrderEvent.partially_comply: "Partially comply: release only the fields ticked below",
-    OrderEvent.contest: "Contest the order (release nothing for now)",
-    OrderEvent.close: "Close: set aside, withdrawn or ended (release nothing more; lifts its holds)",
+    OrderEvent.comply: _("Comply: release every field in scope"),
+    OrderEvent.partially_comply: _("Partially comply: release only the fields ticked below"),
+    OrderEvent.contest: _("Contest the order (release nothing for now)"),
+    OrderEvent.close: _("Close: set aside, withdrawn or ended (release nothing more; lifts its holds)"),
 }
 
 
@@ -113,7 +114,7 @@ def orders(request: Request, who: LegalOnly, status: OrderStatus | None = None) 
             "status": status,
             "statuses": list(OrderStatus),
             "bases": BASIS_LABELS,
-            "title": "Disclosure orders",
+            "title": _("Disclosure orders"),
         },
     )
 
@@ -131,7 +132,7 @@ def _order_form(
             "fields": list(IdentityField),
             "field_labels": FIELD_LABELS,
             "offsets": present.UTC_OFFSETS,
-            "title": "Record a disclosure order",
+            "title": _("Record a disclosure order"),
         },
         status=status,
     )
@@ -206,7 +207,11 @@ def create_order(
             return _order_form(request, form, errors=[exc.message], status=exc.status)
         session.commit()
         order_id = order.id
-    return redirect(request, f"{PREFIX}/legal/orders/{order_id}", f"Disclosure order {order_id} recorded.")
+    return redirect(
+        request,
+        f"{PREFIX}/legal/orders/{order_id}",
+        _("Disclosure order %(order_id)s recorded.", order_id=order_id),
+    )
 
 
 @router.get("/legal/orders/{order_id}", include_in_schema=False)
@@ -235,7 +240,7 @@ def order_detail(request: Request, order_id: int, who: LegalOnly) -> Response:
             "field_labels": FIELD_LABELS,
             "trail": trail,
             "objections": objections,
-            "title": f"Disclosure order {order.id}",
+            "title": _("Disclosure order %(id)s", id=order.id),
         },
     )
 
@@ -253,9 +258,9 @@ def decide_order(
     try:
         event = OrderEvent(decision)
     except ValueError:
-        raise DeskError(422, "choose a decision") from None
+        raise DeskError(422, _("choose a decision")) from None
     if not reason.strip():
-        raise DeskError(422, "give the reason for the decision; it is recorded in the audit trail")
+        raise DeskError(422, _("give the reason for the decision; it is recorded in the audit trail"))
     try:
         body = OrderDecision(
             decision=event,
@@ -265,7 +270,7 @@ def decide_order(
             else None,
         )
     except (ValidationError, ValueError) as exc:
-        raise DeskError(422, f"the decision is not valid: {exc}") from None
+        raise DeskError(422, _("the decision is not valid: %(exc)s", exc=exc)) from None
     settings = settings_of(request)
     with database_of(request).writer() as session:
         try:
@@ -277,8 +282,11 @@ def decide_order(
             raise DeskError(exc.status, exc.message) from None
         session.commit()
         status = order.status
-    now_is = status.value.replace("_", " ")
-    return redirect(request, f"{PREFIX}/legal/orders/{order_id}", f"Order {order_id} is now {now_is}.")
+    return redirect(
+        request,
+        f"{PREFIX}/legal/orders/{order_id}",
+        _("Order %(order_id)s is now %(status)s.", order_id=order_id, status=labels.LABELS[status.value]),
+    )
 
 
 def _package(request: Request, order_id: int, fmt: str, who: DeskPrincipal) -> Response:
@@ -337,7 +345,7 @@ def holds(
             "names": names,
             "active": active,
             "customer_id": customer_id,
-            "title": "Legal holds",
+            "title": _("Legal holds"),
         },
     )
 
@@ -352,11 +360,11 @@ def place_hold(
 ) -> Response:
     """Keep a customer's identity and logs from erasure, as ``POST /v1/legal-holds``."""
     if not customer_id.strip().isdigit():
-        raise DeskError(422, "give the customer's number")
+        raise DeskError(422, _("give the customer's number"))
     if order_id.strip() and not order_id.strip().isdigit():
-        raise DeskError(422, f"{order_id!r} is not an order number")
+        raise DeskError(422, _("%(order_id)r is not an order number", order_id=order_id))
     if not reason.strip():
-        raise DeskError(422, "give the reason for the hold")
+        raise DeskError(422, _("give the reason for the hold"))
     data = HoldCreate(
         customer_id=int(customer_id),
         order_id=int(order_id) if order_id.strip() else None,
@@ -366,7 +374,7 @@ def place_hold(
         hold = disclosure.place_hold(session, data, now=now_of(request), actor=who.actor)
         session.commit()
         hold_id = hold.id
-    return redirect(request, f"{PREFIX}/legal/holds", f"Legal hold {hold_id} placed.")
+    return redirect(request, f"{PREFIX}/legal/holds", _("Legal hold %(hold_id)s placed.", hold_id=hold_id))
 
 
 @router.post("/legal/holds/{hold_id}/release", include_in_schema=False)
@@ -379,9 +387,9 @@ def release_hold(
 ) -> Response:
     """Lift a hold, with the reason, as ``POST /v1/legal-holds/{id}/release``."""
     if not reason.strip():
-        raise DeskError(422, "give the reason to release the hold")
+        raise DeskError(422, _("give the reason to release the hold"))
     with database_of(request).writer() as session:
         disclosure.release_hold(session, hold_id, now=now_of(request), actor=who.actor, reason=reason.strip())
         session.commit()
     back = next if next.startswith(f"{PREFIX}/legal/") and "//" not in next else f"{PREFIX}/legal/holds"
-    return redirect(request, back, f"Legal hold {hold_id} released.")
+    return redirect(request, back, _("Legal hold %(hold_id)s released.", hold_id=hold_id))

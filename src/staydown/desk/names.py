@@ -14,43 +14,47 @@ from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
 from staydown.db.engine import Database
+from staydown.desk import labels
 from staydown.desk.models import DeskUser
+from staydown.i18n import Message, _, render_text
 
 _SERVICE = {
-    "system": "the service",
-    "timer": "the service (timer)",
-    "worker": "the service (worker)",
-    "demo": "the demo",
+    "system": _("the service"),
+    "timer": _("the service (timer)"),
+    "worker": _("the service (worker)"),
+    "demo": _("the demo"),
 }
 
 
-def _role_label(value: str) -> str:
-    return value.replace("_", " ")
+def describe(session: Session, actor: str, locale: str = "en") -> str:
+    """The name a person reads for ``actor``, in ``locale``."""
 
+    def say(text: Message) -> str:
+        return render_text(text, locale, "desk")
 
-def describe(session: Session, actor: str) -> str:
-    """The name a person reads for ``actor``."""
-    kind, _, number = actor.partition(":")
+    kind, _sep, number = actor.partition(":")
     if not number.isdigit():
-        return _SERVICE.get(actor, actor.replace("_", " "))
+        known = _SERVICE.get(actor)
+        return say(known) if known is not None else actor.replace("_", " ")
     if kind == "key":
         key = accounts.get_key(session, int(number))
         if key is None:
-            return "a removed key"
-        name = key.name.strip() or f"{_role_label(key.role.value).capitalize()} key {key.id}"
-        return f"{name} ({_role_label(key.role.value)})"
+            return say(_("a removed key"))
+        role = labels.label(key.role, locale)
+        name = key.name.strip() or say(_("%(role)s key %(id)s", role=role.capitalize(), id=key.id))
+        return f"{name} ({role})"
     if kind == "user":
         user = session.get(DeskUser, int(number))
         if user is None:
-            return "a removed user"
+            return say(_("a removed user"))
         key = accounts.get_key(session, user.api_key_id)
-        role = f" ({_role_label(key.role.value)})" if key is not None else ""
-        return f"{user.email}{role}"
+        suffix = f" ({labels.label(key.role, locale)})" if key is not None else ""
+        return f"{user.email}{suffix}"
     return actor
 
 
-def namer(database: Database) -> Callable[[str | None], str]:
-    """A function naming actors for one page, each looked up once."""
+def namer(database: Database, locale: str = "en") -> Callable[[str | None], str]:
+    """A function naming actors for one page (in ``locale``), each looked up once."""
     seen: dict[str, str] = {}
 
     def name(actor: str | None) -> str:
@@ -58,7 +62,7 @@ def namer(database: Database) -> Callable[[str | None], str]:
             return ""
         if actor not in seen:
             with database.reader() as session:
-                seen[actor] = describe(session, actor)
+                seen[actor] = describe(session, actor, locale)
         return seen[actor]
 
     return name

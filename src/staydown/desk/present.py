@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from staydown.config import RepeatInfringerPolicy
+from staydown.i18n import Message, _
 from staydown.notices import service as notices
 from staydown.notices.elements import ELEMENTS, Element, NoticeFacts, assess
 from staydown.notices.flows import NoticeStatus
@@ -57,16 +58,20 @@ def complainant_for_customer(regime: Regime, submitter: dict[str, str | None]) -
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    label: str
+    label: Message
     strikes: int
 
 
 def thresholds(policy: RepeatInfringerPolicy) -> list[Threshold]:
     """The policy's steps as strike counts, in the order they are reached."""
     steps = [
-        Threshold("warning", policy.warning_strikes),
-        Threshold(f"suspension ({policy.suspension.window_days} d)", policy.suspension.strikes),
-        Threshold(f"termination ({policy.termination.window_days} d)", policy.termination.strikes),
+        Threshold(_("warning"), policy.warning_strikes),
+        Threshold(
+            _("suspension (%(days)s d)", days=policy.suspension.window_days), policy.suspension.strikes
+        ),
+        Threshold(
+            _("termination (%(days)s d)", days=policy.termination.window_days), policy.termination.strikes
+        ),
     ]
     return sorted(steps, key=lambda t: t.strikes)
 
@@ -90,27 +95,33 @@ def csv_urls(data: bytes) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CsvError("the file is not UTF-8 text") from None
+        raise CsvError(_("the file is not UTF-8 text")) from None
     rows = list(csv.reader(io.StringIO(text)))
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
-        raise CsvError("the file has no rows")
+        raise CsvError(_("the file has no rows"))
     header = [cell.strip().lower() for cell in rows[0]]
     column = 0
     if "url" in header:
         column = header.index("url")
         rows = rows[1:]
     elif not header[0].startswith(("http://", "https://")):
-        raise CsvError("the first row is neither a URL nor a header with a 'url' column")
+        raise CsvError(_("the first row is neither a URL nor a header with a 'url' column"))
     urls = []
     for number, row in enumerate(rows, start=2 if "url" in header else 1):
         if column >= len(row) or not row[column].strip():
-            raise CsvError(f"row {number} has no URL")
+            raise CsvError(_("row %(number)s has no URL", number=number))
         urls.append(row[column].strip())
     if not urls:
         raise CsvError("the file lists no URLs")
     if len(urls) > MAX_FORM_URLS * 10:
-        raise CsvError(f"the file lists {len(urls)} URLs; upload at most {MAX_FORM_URLS * 10} at a time")
+        raise CsvError(
+            _(
+                "the file lists %(count)s URLs; upload at most %(limit)s at a time",
+                count=len(urls),
+                limit=MAX_FORM_URLS * 10,
+            )
+        )
     return urls
 
 

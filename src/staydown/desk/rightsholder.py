@@ -6,7 +6,7 @@ Submissions go through the API's own schema (``NoticeCreate``) and intake (``not
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from staydown.desk import present
+from staydown.desk import labels, present
 from staydown.desk.agent import visible_notice
 from staydown.desk.queries import item_status_counts, notice_page
 from staydown.desk.service import DeskError, DeskPrincipal
@@ -33,6 +33,7 @@ from staydown.desk.web import (
     render,
     settings_of,
 )
+from staydown.i18n import Message, _
 from staydown.notices import service as notices
 from staydown.notices.flows import NoticeStatus
 from staydown.notices.models import Notice
@@ -83,7 +84,7 @@ def _form_page(
     form: dict[str, str],
     *,
     bulk: bool = False,
-    errors: list[str] | None = None,
+    errors: Sequence[str | Message] | None = None,
     checked: bool = False,
     status: int = 200,
 ) -> Response:
@@ -99,7 +100,7 @@ def _form_page(
             "checked": checked,
             "guide": _guide(locale_of(request)),
             "regimes": notices.all_regime_rules(),
-            "title": "Bulk upload" if bulk else "Submit a notice",
+            "title": _("Bulk upload") if bulk else _("Submit a notice"),
         },
         status=status,
     )
@@ -162,7 +163,9 @@ def _submit(request: Request, who: DeskPrincipal, form: dict[str, str], urls: li
 
 
 def _outcome(request: Request, notice_id: int) -> Response:
-    return redirect(request, f"{PREFIX}/notices/{notice_id}", f"Notice {notice_id} received.")
+    return redirect(
+        request, f"{PREFIX}/notices/{notice_id}", _("Notice %(notice_id)s received.", notice_id=notice_id)
+    )
 
 
 @router.post("/submit", include_in_schema=False)
@@ -172,7 +175,12 @@ def submit(request: Request, who: Submitter, form: Fields) -> Response:
         return _form_page(
             request,
             form,
-            errors=[f"the form takes at most {present.MAX_FORM_URLS} URLs; use the bulk upload for more"],
+            errors=[
+                _(
+                    "the form takes at most %(limit)s URLs; use the bulk upload for more",
+                    limit=present.MAX_FORM_URLS,
+                )
+            ],
             status=422,
         )
     result = _submit(request, who, form, urls)
@@ -185,16 +193,26 @@ def submit(request: Request, who: Submitter, form: Fields) -> Response:
 async def submit_bulk(request: Request, who: Submitter, form: Fields) -> Response:
     upload = (await request.form()).get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _form_page(request, form, bulk=True, errors=["choose a CSV file of URLs"], status=422)
+        return _form_page(request, form, bulk=True, errors=[_("choose a CSV file of URLs")], status=422)
     data = await upload.read(MAX_CSV_BYTES + 1)
     if len(data) > MAX_CSV_BYTES:
         return _form_page(
-            request, form, bulk=True, errors=[f"the file is over {MAX_CSV_BYTES} bytes"], status=413
+            request,
+            form,
+            bulk=True,
+            errors=[_("the file is over %(limit)s bytes", limit=MAX_CSV_BYTES)],
+            status=413,
         )
     try:
         urls = present.csv_urls(data)
     except present.CsvError as exc:
-        return _form_page(request, form, bulk=True, errors=[f"{upload.filename}: {exc}"], status=422)
+        return _form_page(
+            request,
+            form,
+            bulk=True,
+            errors=[_("%(file)s: %(error)s", file=upload.filename, error=exc.args[0])],
+            status=422,
+        )
     result = await run_in_threadpool(_submit, request, who, form, urls)
     if isinstance(result, list):
         return _form_page(request, form, bulk=True, errors=result, status=422)
@@ -220,7 +238,7 @@ def my_notices(request: Request, who: Submitter, page: Annotated[int, Query(ge=1
     return render(
         request,
         "my_notices.html",
-        {"entries": entries, "pager": Pager(page=page, per_page=50, total=total), "title": "My notices"},
+        {"entries": entries, "pager": Pager(page=page, per_page=50, total=total), "title": _("My notices")},
     )
 
 
@@ -242,9 +260,16 @@ def _incomplete(request: Request, who: DeskPrincipal, notice_id: int) -> Notice:
     with database_of(request).reader() as session:
         notice = visible_notice(session, notice_id, who)
     if who.role is not Role.submitter or notice.submitter_key_id != who.key_id:
-        raise DeskError(403, "only the notifier who sent the notice completes it")
+        raise DeskError(403, _("only the notifier who sent the notice completes it"))
     if notice.status is not NoticeStatus.incomplete:
-        raise DeskError(409, f"notice {notice_id} is {notice.status.value}: nothing is missing from it")
+        raise DeskError(
+            409,
+            _(
+                "notice %(notice_id)s is %(value)s: nothing is missing from it",
+                notice_id=notice_id,
+                value=labels.LABELS[notice.status.value],
+            ),
+        )
     return notice
 
 
@@ -258,7 +283,7 @@ def _supplement_page(
             "notice": notice,
             "explanations": notices.explanations(notice, locale_of(request)),
             "errors": errors or [],
-            "title": f"Complete notice {notice.id}",
+            "title": _("Complete notice %(id)s", id=notice.id),
         },
         status=status,
     )
@@ -315,8 +340,8 @@ def _supplement(request: Request, notice_id: int, who: DeskPrincipal, form: dict
         still = list(current.missing_elements or [])
         status = current.status.value
     message = (
-        f"Notice {notice_id} is complete and is now {status.replace('_', ' ')}."
+        _("Notice %(id)s is complete and is now %(status)s.", id=notice_id, status=labels.LABELS[status])
         if not still
-        else f"Notice {notice_id} still lacks: {', '.join(still)}."
+        else _("Notice %(id)s still lacks: %(missing)s.", id=notice_id, missing=", ".join(still))
     )
     return redirect(request, f"{PREFIX}/notices/{notice_id}", message)

@@ -19,12 +19,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from staydown import i18n
 from staydown.accounts import service as accounts
 from staydown.accounts.models import ApiKey
 from staydown.audit import service as audit
 from staydown.config import Settings
 from staydown.desk.models import DeskSession, DeskUser
-from staydown.i18n import Message
+from staydown.i18n import Message, _
 from staydown.types import Role
 
 # Why these numbers: five wrong passwords lock the account long enough to stop guessing without
@@ -102,17 +103,29 @@ def create_user(
     actor: str,
     trusted: bool = False,
     customer_id: int | None = None,
+    locale: str | None = None,
 ) -> DeskUser:
-    """Create a user with their own API key for ``role``."""
+    """Create a user with their own API key for ``role`` (and the desk's language for them)."""
     email = email.strip().lower()
+    if locale is not None and locale not in i18n.LOCALES:
+        raise DeskError(
+            422,
+            _("the desk speaks %(locales)s, not %(locale)r", locales=", ".join(i18n.LOCALES), locale=locale),
+        )
     if "@" not in email or len(email) > 320:
-        raise DeskError(422, f"{email!r} is not an e-mail address")
+        raise DeskError(422, _("%(email)r is not an e-mail address", email=email))
     if role not in DESK_ROLES:
-        raise DeskError(422, f"the {role.value} role cannot sign in to the desk")
+        raise DeskError(422, _("the %(value)s role cannot sign in to the desk", value=role.value))
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise DeskError(422, f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise DeskError(
+            422,
+            _(
+                "the password must have at least %(count)s characters",
+                count=MIN_PASSWORD_LENGTH,
+            ),
+        )
     if session.scalar(select(DeskUser.id).where(DeskUser.email == email)) is not None:
-        raise DeskError(409, f"a user with e-mail {email} already exists")
+        raise DeskError(409, _("a user with e-mail %(email)s already exists", email=email))
     key, _secret = accounts.create_key(
         session,
         role=role,
@@ -122,6 +135,7 @@ def create_user(
         customer_id=customer_id,
         actor=actor,
     )
+    key.locale = locale
     user = DeskUser(
         email=email,
         password_hash=hash_password(password),
@@ -154,7 +168,7 @@ def sign_in_with_password(
     session: Session, *, email: str, password: str, now: datetime, limits: SessionLimits
 ) -> tuple[DeskSession, str]:
     """Check a password and open a session; return it with the cookie token (shown once)."""
-    refusal = DeskError(401, "the e-mail or the password is not right")
+    refusal = DeskError(401, _("the e-mail or the password is not right"))
     user = session.scalar(select(DeskUser).where(DeskUser.email == email.strip().lower()))
     if user is None:
         with contextlib.suppress(VerificationError):
@@ -163,7 +177,7 @@ def sign_in_with_password(
     if user.disabled_at is not None:
         raise refusal
     if user.locked_until is not None and user.locked_until > now:
-        raise DeskError(429, "too many wrong passwords; try again in a few minutes")
+        raise DeskError(429, _("too many wrong passwords; try again in a few minutes"))
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -196,7 +210,7 @@ def sign_in_with_key(
     """Open a session for an API key; edge keys cannot sign in."""
     key = accounts.authenticate(session, secret.strip())
     if key is None or key.role not in DESK_ROLES:
-        raise DeskError(401, "the API key is not valid for the desk")
+        raise DeskError(401, _("the API key is not valid for the desk"))
     return _open(session, key_id=key.id, user_id=None, now=now, limits=limits)
 
 
@@ -262,6 +276,27 @@ def resolve(
         locale=key.locale,
     )
     return principal, now - desk_session.last_seen_at >= TOUCH_EVERY
+
+
+def set_locale(session: Session, key_id: int, locale: str | None, *, now: datetime, actor: str) -> None:
+    """Choose the desk's language for whoever signs in with key ``key_id`` (None: the browser's)."""
+    if locale is not None and locale not in i18n.LOCALES:
+        raise DeskError(
+            422,
+            _("the desk speaks %(locales)s, not %(locale)r", locales=", ".join(i18n.LOCALES), locale=locale),
+        )
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise DeskError(404, _("the key of this session no longer exists"))
+    key.locale = locale
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="desk.locale_set",
+        entity=("api_key", key_id),
+        data={"locale": locale},
+    )
 
 
 def touch(session: Session, session_id: str, *, now: datetime) -> None:

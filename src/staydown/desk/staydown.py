@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
-from staydown.desk import images, queries
+from staydown.desk import images, labels, queries
 from staydown.desk.service import DeskError
 from staydown.desk.web import (
     PREFIX,
@@ -36,6 +36,7 @@ from staydown.desk.web import (
 from staydown.fingerprints import service as fingerprints
 from staydown.fingerprints.flows import TRANSITIONS, MatchEvent
 from staydown.fingerprints.models import MatchStatus, StaydownMatch
+from staydown.i18n import _
 from staydown.urls import URLError, canonicalize_url
 from staydown.works import service as works
 
@@ -171,7 +172,7 @@ def matches(
             "waiting": waiting,
             "pager": Pager(page=page, per_page=PER_PAGE, total=total),
             "back": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-            "title": "Stay-down matches",
+            "title": _("Stay-down matches"),
         },
     )
 
@@ -181,7 +182,7 @@ def match_detail(request: Request, match_id: int, who: Staff) -> Response:
     with database_of(request).reader() as session:
         match = fingerprints.get_match(session, match_id)
         if match is None:
-            raise DeskError(404, f"match {match_id} does not exist")
+            raise DeskError(404, _("match %(match_id)s does not exist", match_id=match_id))
         originals = _originals(session, [match])
         zones = _zones(session, [match])
     return render(
@@ -194,7 +195,7 @@ def match_detail(request: Request, match_id: int, who: Staff) -> Response:
             "decisions": {match.id: decisions_for(match.status)},
             "single": True,
             "back": f"{PREFIX}/matches/{match.id}",
-            "title": f"Stay-down match {match.id}",
+            "title": _("Stay-down match %(id)s", id=match.id),
         },
     )
 
@@ -212,10 +213,12 @@ def decide(
     try:
         event = MatchEvent(decision)
     except ValueError:
-        raise DeskError(422, "choose to confirm or to dismiss the match") from None
+        raise DeskError(422, _("choose to confirm or to dismiss the match")) from None
     reason = reason.strip()
     if len(reason) < 3:
-        raise DeskError(422, "give the reason for the decision (at least 3 characters); the customer is told")
+        raise DeskError(
+            422, _("give the reason for the decision (at least 3 characters); the customer is told")
+        )
     with database_of(request).writer() as session:
         match = fingerprints.decide_match(
             session,
@@ -229,7 +232,11 @@ def decide(
         session.commit()
         status = match.status
     back = next if next.startswith(PREFIX + "/") and not next.startswith("//") else f"{PREFIX}/matches"
-    return redirect(request, back, f"Match {match_id} {status.value.replace('_', ' ')}.")
+    return redirect(
+        request,
+        back,
+        _("Match %(match_id)s %(status)s.", match_id=match_id, status=labels.LABELS[status.value]),
+    )
 
 
 def _image(body: bytes | None) -> Response:
@@ -251,7 +258,7 @@ def copy_image(request: Request, match_id: int, who: StaffOrLegal) -> Response:
         match = fingerprints.get_match(session, match_id)
         zone = accounts.get_zone(session, match.zone_id) if match is not None else None
         if match is None or zone is None:
-            raise DeskError(404, f"match {match_id} does not exist")
+            raise DeskError(404, _("match %(match_id)s does not exist", match_id=match_id))
         hostname = copy_hostname(match.url, zone.all_hostnames, zone.hostname)
         origin, target = zone.origin, match.target
     limits = images.limits_of(settings_of(request))

@@ -13,8 +13,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from staydown.desk import labels
 from staydown.desk.service import DeskError
-from staydown.desk.web import DeskRoute, StaffOrLegal, csrf_protect, database_of, now_of, render, settings_of
+from staydown.desk.web import (
+    DeskRoute,
+    StaffOrLegal,
+    csrf_protect,
+    database_of,
+    locale_of,
+    now_of,
+    render,
+    settings_of,
+)
+from staydown.i18n import _
 from staydown.reports import service as reports
 from staydown.reports.queries import Period
 from staydown.reports.render import render as render_report
@@ -51,7 +62,7 @@ def transparency(
     return render(
         request,
         "transparency.html",
-        {"start": start, "end": end, "query": query, "title": "Transparency report"},
+        {"start": start, "end": end, "query": query, "title": _("Transparency report")},
     )
 
 
@@ -65,7 +76,9 @@ def transparency_report(
 ) -> Response:
     """The report itself as HTML (shown in the page's frame), JSON or CSV."""
     if fmt not in MEDIA_TYPES:
-        raise DeskError(404, f"the report comes as {', '.join(MEDIA_TYPES)}, not {fmt!r}")
+        raise DeskError(
+            404, _("the report comes as %(join)s, not %(fmt)r", join=", ".join(MEDIA_TYPES), fmt=fmt)
+        )
     start, end, period = _period(request, start, end)
     settings = settings_of(request)
     with database_of(request).reader() as session:
@@ -81,4 +94,6 @@ def transparency_report(
     }
     if fmt != "html":
         headers["content-disposition"] = f'attachment; filename="transparency-{start}-{end}.{fmt}"'
-    return Response(render_report(report, fmt), media_type=MEDIA_TYPES[fmt], headers=headers)
+    locale = locale_of(request)
+    page = render_report(report, fmt, locale, lambda code: labels.label(code, locale))
+    return Response(page, media_type=MEDIA_TYPES[fmt], headers=headers)

@@ -47,21 +47,19 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _duration(seconds: float, locale: str = "en") -> str:
+    """A span of time as ``3d 4h``, ``2h 05m`` or ``7m`` (``3日4時間`` in Japanese)."""
     seconds = abs(int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    if locale == "ja":
-        if days:
-            return f"{days}日{hours}時間"
-        if hours:
-            return f"{hours}時間{minutes:02d}分"
-        return f"{minutes}分"
     if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m"
+        text = _("%(days)sd %(hours)sh", days=days, hours=hours)
+    elif hours:
+        padded = str(minutes).zfill(2)
+        text = _("%(hours)sh %(minutes)sm", hours=hours, minutes=padded)
+    else:
+        text = _("%(minutes)sm", minutes=minutes)
+    return text.render(locale, DOMAIN)
 
 
 def _iso(value: datetime | None) -> str:
@@ -351,7 +349,7 @@ def render(
         "csrf": csrf,
         "provider": settings_of(request).provider_name,
         "server_now": now_of(request),
-        "actor": names.namer(database_of(request)),
+        "actor": names.namer(database_of(request), locale),
     }
     # Titles and other messages made in Python are shown in the page's language.
     variables.update(

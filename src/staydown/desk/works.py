@@ -29,6 +29,7 @@ from staydown.desk.web import (
     settings_of,
 )
 from staydown.fingerprints import service as fingerprints
+from staydown.i18n import Message, _
 from staydown.types import Role
 from staydown.works import service as works
 
@@ -49,7 +50,7 @@ def _page(
     *,
     description: str = "",
     problems: list[dict[str, Any]] | None = None,
-    error: str | None = None,
+    error: str | Message | None = None,
     page: int = 1,
     status: int = 200,
 ) -> Response:
@@ -69,7 +70,7 @@ def _page(
             "error": error,
             "max_images": works.MAX_IMAGES,
             "max_bytes": settings.staydown_max_image_bytes,
-            "title": "Works",
+            "title": _("Works"),
         },
         status=status,
     )
@@ -100,7 +101,9 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
             request,
             who,
             description=description[:MAX_DESCRIPTION],
-            error=f"describe the work in 3 to {MAX_DESCRIPTION} characters (title, volume, pages)",
+            error=_(
+                "describe the work in 3 to %(limit)s characters (title, volume, pages)", limit=MAX_DESCRIPTION
+            ),
             status=422,
         )
     files = [f for f in form.getlist("images") if isinstance(f, UploadFile) and f.filename]
@@ -125,7 +128,7 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
             request,
             who,
             description=description,
-            error="some files are too large; the work was not registered",
+            error=_("some files are too large; the work was not registered"),
             problems=too_large,
             status=413,
         )
@@ -140,7 +143,9 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
             request,
             who,
             description=description,
-            error=exc.message if not details else "these files cannot be used; the work was not registered",
+            error=exc.message
+            if not details
+            else _("these files cannot be used; the work was not registered"),
             problems=details,
             status=exc.status,
         )
@@ -162,7 +167,11 @@ async def _register(request: Request, who: DeskPrincipal, form: FormData) -> Res
     return redirect(
         request,
         f"{PREFIX}/works/{work_id}",
-        f"Work {work_id} registered with {len(references)} reference image(s); edges now keep copies out.",
+        _(
+            "Work %(id)s registered with %(count)s reference image(s); edges now keep copies out.",
+            id=work_id,
+            count=len(references),
+        ),
     )
 
 
@@ -172,7 +181,7 @@ def work_detail(request: Request, work_id: int, who: Submitter) -> Response:
     with database_of(request).reader() as session:
         work = works.get(session, work_id)
         if work is None or (who.role is Role.submitter and work.owner_key_id != who.key_id):
-            raise DeskError(404, f"work {work_id} does not exist")
+            raise DeskError(404, _("work %(work_id)s does not exist", work_id=work_id))
         images = works.images_of(session, work.id)
         entries = fingerprints.entries_of_work(session, work.id)
         matches, total = fingerprints.list_matches(session, work_id=work.id, limit=500)
@@ -185,6 +194,6 @@ def work_detail(request: Request, work_id: int, who: Submitter) -> Response:
             "entries": {e.id: e for e in entries},
             "matches": matches,
             "match_total": total,
-            "title": f"Work {work.id}",
+            "title": _("Work %(id)s", id=work.id),
         },
     )

@@ -146,10 +146,23 @@ def translations(locale: str, domain: str) -> Translations:
     return Translations(fp=compiled, domain=domain)
 
 
-def translate(locale: str, domain: str, message: str, **params: object) -> str:
-    """``message`` in ``locale``, with ``%(name)s`` placeholders filled from ``params``."""
+def _localized(value: object, locale: str, domain: str) -> object:
+    if isinstance(value, Message):
+        return value.render(locale, domain)
+    if isinstance(value, datetime):
+        return format_datetime(value, locale)
+    if isinstance(value, date):
+        return format_date(value, locale)
+    return value
+
+
+def translate(locale: str, domain: str, message: str, /, **params: object) -> str:
+    """``message`` in ``locale``, with ``%(name)s`` placeholders filled from ``params``: dates and
+    times written as the locale writes them, ``Message`` values (a label) in the locale too."""
     text = translations(locale, domain).gettext(message)
-    return text % params if params else text
+    if not params:
+        return text
+    return text % {name: _localized(value, locale, domain) for name, value in params.items()}
 
 
 @dataclass(frozen=True)
@@ -167,10 +180,15 @@ class Message:
         return translate(locale, domain, self.msgid, **self.params)
 
     def __str__(self) -> str:
-        return self.msgid % dict(self.params) if self.params else self.msgid
+        if not self.params:
+            return self.msgid
+        return self.msgid % {
+            name: str(value) if isinstance(value, Message) else _localized(value, "en", "")
+            for name, value in self.params.items()
+        }
 
 
-def _(msgid: str, **params: object) -> Message:
+def _(msgid: str, /, **params: object) -> Message:
     """Mark ``msgid`` for extraction; the reader's language is applied when it is shown."""
     return Message(msgid, params)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from staydown import i18n
 from staydown.reports.charts import time_to_action_chart, volume_chart
 from staydown.reports.schemas import TransparencyReport
 
@@ -55,16 +56,32 @@ def _percent(share: float | None) -> str:
 
 
 _TEMPLATES = Path(__file__).with_name("templates")
-_environment = Environment(
-    loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True)
-)
-_page = _environment.get_template("transparency.html")
 
 
-def to_html(report: TransparencyReport) -> str:
-    """A self-contained HTML page: tables and inline SVG charts, no script, no external request."""
-    return _page.render(
+def _environment(locale: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+    )
+    # The report is read on the desk, so its words are the desk's.
+    return i18n.jinja_env_install(env, locale, "desk")
+
+
+_pages = {locale: _environment(locale).get_template("transparency.html") for locale in i18n.LOCALES}
+
+
+def _words(code: object) -> str:
+    return str(code).replace("_", " ")
+
+
+def to_html(report: TransparencyReport, locale: str = "en", label: Callable[[object], str] = _words) -> str:
+    """A self-contained HTML page: tables and inline SVG charts, no script, no external request.
+
+    In ``locale``, with the codes it counts by (statuses, legal bases) named by ``label``."""
+    return _pages[locale].render(
         r=report,
+        label=label,
         hours=_hours,
         percent=_percent,
         tta_svg=Markup(time_to_action_chart(report.time_to_action_histogram)),  # noqa: S704 - our own SVG
@@ -72,11 +89,14 @@ def to_html(report: TransparencyReport) -> str:
     )
 
 
-def render(report: TransparencyReport, fmt: str) -> str:
+def render(
+    report: TransparencyReport, fmt: str, locale: str = "en", label: Callable[[object], str] = _words
+) -> str:
+    """The report as ``fmt``; the HTML page in ``locale`` (JSON and CSV are data, named by code)."""
     if fmt == "json":
         return to_json(report)
     if fmt == "csv":
         return to_csv(report)
     if fmt == "html":
-        return to_html(report)
+        return to_html(report, locale, label)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -5,12 +5,18 @@
   var serverNow = Date.parse(body.getAttribute("data-server-now"));
   var skew = isNaN(serverNow) ? 0 : serverNow - Date.now();
 
+  // Texts come from the page, in its language: "%(name)s" marks where a value goes.
+  function text(el, name, values) {
+    return (el.getAttribute("data-t-" + name) || "").replace(/%\((\w+)\)s/g, function (_, key) { return values[key]; });
+  }
+
   function duration(seconds) {
     seconds = Math.abs(Math.floor(seconds));
     var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    if (d) return d + "d " + h + "h";
-    if (h) return h + "h " + String(m).padStart(2, "0") + "m " + String(s).padStart(2, "0") + "s";
-    return m + "m " + String(s).padStart(2, "0") + "s";
+    var mm = String(m).padStart(2, "0"), ss = String(s).padStart(2, "0");
+    if (d) return text(body, "dh", { days: d, hours: h });
+    if (h) return text(body, "hms", { hours: h, minutes: mm, seconds: ss });
+    return text(body, "ms", { minutes: m, seconds: ss });
   }
 
   // Live SLA clocks: count down to each deadline on the server's clock; overdue turns red.
@@ -20,7 +26,7 @@
     clocks.forEach(function (el) {
       var left = (Date.parse(el.getAttribute("data-deadline")) - now) / 1000;
       var overdue = left < 0;
-      el.textContent = overdue ? "overdue by " + duration(left) : duration(left) + " left";
+      el.textContent = text(body, overdue ? "overdue" : "left", { time: duration(left) });
       el.classList.toggle("overdue", overdue);
       var row = el.closest("tr");
       if (row) row.classList.toggle("row-overdue", overdue);
@@ -64,11 +70,11 @@
     f.addEventListener("submit", function (event) {
       event.preventDefault();
       var out = f.querySelector(".check-result");
-      out.textContent = "checking…";
+      out.textContent = text(f, "checking", {});
       fetch(f.action + "?fragment=1", { method: "POST", body: new FormData(f), credentials: "same-origin" })
         .then(function (r) { return r.json(); })
         .then(function (result) {
-          out.textContent = (result.ok ? "passed: " : "failed: ") + result.detail + " (zone " + result.status + ")";
+          out.textContent = text(f, result.ok ? "passed" : "failed", { detail: result.detail, status: result.label });
           if (result.status === "active") { setTimeout(function () { window.location.reload(); }, 800); }
         })
         .catch(function () { f.submit(); });
