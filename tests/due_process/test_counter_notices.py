@@ -44,7 +44,8 @@ def test_counter_notice_restores_exactly_on_the_computed_business_day(api: Api) 
     forwarded = [m for m in outbox(api, notice_id=notice_id) if m["kind"] == "counter_notice_forward"]
     assert len(forwarded) == 1 and forwarded[0]["recipient"] == "agent@rights.example"
     assert "Shop Owner" in forwarded[0]["body"] and "court-action" in forwarded[0]["body"]
-    assert RESTORE_AT.isoformat() in forwarded[0]["body"]
+    # The letter states the instant as its reader writes it (English: ISO date and time, in UTC).
+    assert f"before {RESTORE_AT.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in forwarded[0]["body"]
     mine = customer.get("/v1/outbox").json()
     assert any(m["kind"] == "counter_notice_receipt" for m in mine)
 

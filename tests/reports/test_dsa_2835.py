@@ -86,7 +86,7 @@ def test_parts_have_the_templates_columns_and_figures_from_the_notices(api: Api)
     assert total["Number of actions taken on the basis of the law (Trusted Flagger notices)"] == "2"
     assert total["Number of actions taken on the basis of the terms and conditions of the service"] == "0"
     assert "DSA" not in total["Contextual information on Number of notices received "]
-    assert "17 U.S.C. §512(c)(3): 2" in total["Contextual information on Number of notices received "]
+    assert "US DMCA (17 U.S.C. 512): 2" in total["Contextual information on Number of notices received "]
     copyright_row = figures["KEYWORD_COPYRIGHT_INFRINGEMENT"]
     ip_row = figures["STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"]
     assert copyright_row["Number of notices received "] == ip_row["Number of notices received "] == "3"

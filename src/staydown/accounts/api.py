@@ -82,6 +82,7 @@ def create_customer(
         signup_ip=request.client.host if request.client else None,
         actor=who.actor,
         disposable_domains=settings.disposable_email_domains,
+        default_locale=settings.default_locale,
     )
     session.commit()
     return _read(customer)

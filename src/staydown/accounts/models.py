@@ -67,6 +67,8 @@ class Customer(Base):
     standing: Mapped[Standing] = mapped_column(str_enum(Standing))
     standing_changed_at: Mapped[datetime | None]
     risk_flags: Mapped[list[str]]
+    # The language of the letters to the customer ("en" or "ja"); none: the configured default.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     zones: Mapped[list[Zone]] = relationship(back_populates="customer", order_by="Zone.id")
 

@@ -23,6 +23,9 @@ class CustomerCreate(StrictModel):
     organization: str | None = Field(None, max_length=300)
     payment_reference: str | None = Field(None, max_length=200)
     webhook_url: str | None = Field(None, max_length=2048)
+    locale: Literal["en", "ja"] | None = Field(
+        None, description="the language of the letters to the customer; none: the configured default"
+    )
 
 
 class CustomerRead(BaseModel):
@@ -38,6 +41,7 @@ class CustomerRead(BaseModel):
     standing: Standing
     risk_flags: list[str]
     signup_at: datetime
+    locale: str | None = None
     zones: list[int] = []
 
 

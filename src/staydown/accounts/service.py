@@ -231,8 +231,10 @@ def create_customer(
     signup_ip: str | None,
     actor: str,
     disposable_domains: Iterable[str] = (),
+    default_locale: str = "en",
 ) -> Customer:
-    """Register a customer with the identity record a disclosure order would need."""
+    """Register a customer with the identity record a disclosure order would need, and the language
+    of its letters (its own choice, else ``default_locale``)."""
     level = VerificationLevel.none
     customer = Customer(
         name=data.name,
@@ -242,6 +244,7 @@ def create_customer(
         organization=data.organization,
         payment_reference=data.payment_reference,
         webhook_url=data.webhook_url,
+        locale=data.locale or default_locale,
         signup_ip=signup_ip,
         signup_at=now,
         verification_level=level,

@@ -15,6 +15,7 @@ from staydown.accounts import service as accounts
 from staydown.api.errors import BEARER_CHALLENGE, ApiError
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.i18n import negotiate
 from staydown.netguard import OriginGuard
 from staydown.types import Clock, Role
 
@@ -119,3 +120,11 @@ GuardDep = Annotated[OriginGuard, Depends(get_origin_guard)]
 Writer = Annotated[Session, Depends(writer)]
 Reader = Annotated[Session, Depends(reader)]
 AnyRole = Annotated[Principal, Depends(principal)]
+
+
+def request_locale(request: Request, settings: SettingsDep) -> str:
+    """The language a request asks for (``Accept-Language``), else the configured default."""
+    return negotiate(request.headers.get("accept-language"), default=settings.default_locale)
+
+
+LocaleDep = Annotated[str, Depends(request_locale)]

@@ -32,6 +32,7 @@ from staydown.desk.web import (
     database_of,
     form_ids,
     guard_of,
+    locale_of,
     now_of,
     redirect,
     render,
@@ -268,7 +269,7 @@ def notice_detail(
             "sla": present.sla(
                 status=notice.status, deadline_at=notice.deadline_at, decided_at=notice.decided_at, now=now
             ),
-            "explanations": notices.explanations(notice),
+            "explanations": notices.explanations(notice, locale_of(request)),
             "counter_notice": notices.regime_rules(notice.regime).counter_notice,
             "edges": edges,
             "counts": counts,
@@ -463,6 +464,7 @@ def create_customer(
             signup_ip=request.client.host if request.client else None,
             actor=who.actor,
             disposable_domains=settings.disposable_email_domains,
+            default_locale=settings.default_locale,
         )
         session.commit()
         customer_id = customer.id

@@ -254,7 +254,9 @@ def strikes(request: Request, who: CustomerRole) -> Response:
             "active": sum(1 for s in rows if s.status is StrikeStatus.active),
             "steps": steps,
             "thresholds": present.thresholds(settings.policy),
-            "policy": present.text_blocks(policy_text(settings.policy, provider=settings.provider_name)),
+            "policy": present.text_blocks(
+                policy_text(settings.policy, provider=settings.provider_name, locale=locale_of(request))
+            ),
             "title": _("Strikes and policy"),
         },
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from staydown import i18n
 from staydown.i18n import Message, _
+from staydown.notices import regimes
+from staydown.types import Regime
 
 LABELS: dict[str, Message] = {
     # Classes of notifier the transparency report counts by (reports/queries.py).
@@ -70,10 +72,8 @@ LABELS: dict[str, Message] = {
     "disclosure": _("disclosure"),
     "dismiss": _("dismiss"),
     "dismissed": _("dismissed"),
-    "dmca": _("DMCA"),
     "dns": _("DNS"),
     "done": _("done"),
-    "dsa": _("DSA"),
     "dsa_database": _("dsa database"),
     "duplicate": _("duplicate"),
     "edge": _("edge"),
@@ -98,7 +98,6 @@ LABELS: dict[str, Message] = {
     "insufficient": _("insufficient"),
     "issue": _("issue"),
     "items": _("items"),
-    "jp": _("Japan"),
     "jp_disclosure_order": _("jp disclosure order"),
     "jp_log_preservation_order": _("jp log preservation order"),
     "keep": _("keep"),
@@ -194,9 +193,14 @@ LABELS: dict[str, Message] = {
 }
 
 
+_REGIMES = frozenset(regime.value for regime in Regime)
+
+
 def label(value: object, locale: str) -> str:
     """``value`` (an enum member or its code) as a reader of ``locale`` reads it."""
     code = str(getattr(value, "value", value))
+    if code in _REGIMES:
+        return regimes.rules_of(code).label  # each regime names itself
     message = LABELS.get(code)
     if message is None:
         return code.replace("_", " ")

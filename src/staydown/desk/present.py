@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,9 +14,10 @@ from typing import Any
 from staydown.config import RepeatInfringerPolicy
 from staydown.i18n import Message, _
 from staydown.notices import service as notices
-from staydown.notices.elements import ELEMENTS, NoticeFacts, assess
+from staydown.notices.elements import ELEMENTS, Element, NoticeFacts, assess
 from staydown.notices.flows import NoticeStatus
 from staydown.types import Recipient, Regime
+from staydown.wording import Words
 
 OPEN_STATUSES = (NoticeStatus.received, NoticeStatus.accepted)
 
@@ -145,8 +147,9 @@ def notice_document(form: dict[str, str], urls: list[str]) -> dict[str, Any]:
     }
 
 
-def missing_before_submit(form: dict[str, str], urls: list[str]) -> list[dict[str, str]]:
-    """Name the legal elements the form still lacks, with what to supply, using the intake's own rules."""
+def missing_before_submit(form: dict[str, str], urls: list[str], locale: str = "en") -> list[dict[str, str]]:
+    """Name the legal elements the form still lacks, with what to supply (in ``locale``), using the
+    intake's own rules."""
     try:
         regime = Regime(form.get("regime", notices.DEFAULT_REGIME.value))
     except ValueError:
@@ -165,12 +168,18 @@ def missing_before_submit(form: dict[str, str], urls: list[str]) -> list[dict[st
         authorized=form.get("authorized") == "on",
     )
     assessment = assess(regime, facts)
-    return [{"name": e.name, "explanation": e.explanation} for e in assessment.missing]
+    return explained(assessment.missing, locale)
 
 
-def elements_of(regime: Regime) -> list[dict[str, str]]:
-    """Every element ``regime`` requires, for the form's plain-words guide."""
-    return [{"name": e.name, "explanation": e.explanation} for e in ELEMENTS[regime].values()]
+def elements_of(regime: Regime, locale: str = "en") -> list[dict[str, str]]:
+    """Every element ``regime`` requires, for the form's plain-words guide (in ``locale``)."""
+    return explained(ELEMENTS[regime].values(), locale)
+
+
+def explained(elements: Iterable[Element], locale: str) -> list[dict[str, str]]:
+    """Each element's name and what it asks for, in the reader's language (the letters catalog)."""
+    words = Words(locale)
+    return [{"name": words(e.name), "explanation": words(e.explanation)} for e in elements]
 
 
 # --- disclosure orders -------------------------------------------------------------------------

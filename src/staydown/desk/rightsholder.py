@@ -27,6 +27,7 @@ from staydown.desk.web import (
     csrf_protect,
     database_of,
     environment_for,
+    locale_of,
     now_of,
     redirect,
     render,
@@ -74,8 +75,8 @@ async def form_fields(request: Request) -> AsyncIterator[dict[str, str]]:
 Fields = Annotated[dict[str, str], Depends(form_fields)]
 
 
-def _guide() -> dict[str, list[dict[str, str]]]:
-    return {regime.value: present.elements_of(regime) for regime in Regime}
+def _guide(locale: str) -> dict[str, list[dict[str, str]]]:
+    return {regime.value: present.elements_of(regime, locale) for regime in Regime}
 
 
 def _form_page(
@@ -95,9 +96,9 @@ def _form_page(
             "form": form,
             "bulk": bulk,
             "errors": errors or [],
-            "missing": present.missing_before_submit(form, urls),
+            "missing": present.missing_before_submit(form, urls, locale_of(request)),
             "checked": checked,
-            "guide": _guide(),
+            "guide": _guide(locale_of(request)),
             "regimes": notices.all_regime_rules(),
             "title": _("Bulk upload") if bulk else _("Submit a notice"),
         },
@@ -122,7 +123,7 @@ def check(
     """Name the missing elements without submitting (the page's script asks for the fragment)."""
     bulk = form.get("urls") is None and request.query_params.get("bulk") == "1"
     urls = ["(from the file)"] if bulk else present.form_urls(form.get("urls", ""))
-    missing = present.missing_before_submit(form, urls)
+    missing = present.missing_before_submit(form, urls, locale_of(request))
     if fragment:
         html = environment_for(request).get_template("_missing.html").render(missing=missing, checked=True)
         return HTMLResponse(html, headers={"cache-control": "no-store"})
@@ -280,7 +281,7 @@ def _supplement_page(
         "supplement.html",
         {
             "notice": notice,
-            "explanations": notices.explanations(notice),
+            "explanations": notices.explanations(notice, locale_of(request)),
             "errors": errors or [],
             "title": _("Complete notice %(id)s", id=notice.id),
         },

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.audit.service import canonical_json
-from staydown.disclosure import subpoena
+from staydown.disclosure import letters, subpoena
 from staydown.disclosure.flows import (
     Command,
     IdentityField,
@@ -303,57 +303,31 @@ def _release_holds(session: Session, step: enforcement.Step, commands: Sequence[
         _release(session, hold, now=step.now, actor=step.actor, reason=f"order {order.id} closed")
 
 
-_LETTERS = {
-    "order.received": (
-        "A disclosure order about your account",
-        "We have received an order asking us to disclose information about your account. Unless we are "
-        "told otherwise, you may send us your view on the disclosure (and whether you consent to it) "
-        "before we decide; reply to this message.",
-    ),
-    "order.complied": (
-        "We have complied with a disclosure order about your account",
-        "We decided to comply with the order and disclosed the information listed below.",
-    ),
-    "order.partially_complied": (
-        "We have partly complied with a disclosure order about your account",
-        "We decided to comply with part of the order and disclosed only the information listed below.",
-    ),
-    "order.contested": (
-        "We are contesting a disclosure order about your account",
-        "We decided to contest the order; nothing has been disclosed.",
-    ),
-    "order.closed": (
-        "A disclosure order about your account has ended",
-        "The order has ended; the legal hold it placed on your data is lifted.",
-    ),
-}
-
-
 def _notify(session: Session, order: DisclosureOrder, event: str, *, now: datetime, provider: str) -> None:
     customer = accounts.get_customer(session, order.customer_id)
     if customer is None:
         return
-    subject, opening = _LETTERS[event]
-    lines = [
-        opening,
-        "",
-        f"Issued by: {order.authority} ({order.jurisdiction})",
-        f"Case number: {order.case_number}",
-        f"Legal basis: {order.legal_basis.value}",
-        f"Information requested: {', '.join(order.scope)}",
-    ]
-    if order.deadline_at:
-        lines.append(f"Deadline set by the order: {order.deadline_at.isoformat()}")
-    if order.released:
-        lines.append(f"Information disclosed: {', '.join(order.released)}")
+    # Customers registered before letters had a language were written to in English.
+    subject, body = letters.order_letter(
+        event,
+        provider=provider,
+        authority=order.authority,
+        jurisdiction=order.jurisdiction,
+        case_number=order.case_number,
+        legal_basis=order.legal_basis.value,
+        scope=order.scope,
+        deadline_at=order.deadline_at,
+        released=order.released or [],
+        locale=customer.locale or "en",
+    )
     enforcement.enqueue_message(
         session,
         at=now,
         kind="disclosure_" + event.split(".", 1)[1],
         channel=Channel.email,
         recipient=customer.email,
-        subject=f"[{provider}] {subject}",
-        body="\n".join(lines) + "\n",
+        subject=subject,
+        body=body,
         payload={"event": f"disclosure.{event}", "order_id": order.id, "customer_id": customer.id},
         customer_id=customer.id,
     )

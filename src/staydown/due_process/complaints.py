@@ -38,6 +38,7 @@ from staydown.due_process.flows import (
     informed_at,
 )
 from staydown.due_process.items import get_notice, named_items, send_letter, void_strike_if_clear
+from staydown.due_process.messages import Reversal
 from staydown.due_process.models import Complaint
 from staydown.due_process.reasons import reverse_statements
 from staydown.due_process.schemas import ComplaintCreate, ComplaintRead
@@ -47,6 +48,7 @@ from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent
 from staydown.policy import service as policy
 from staydown.types import as_utc
+from staydown.wording import recipient_locale
 
 if TYPE_CHECKING:
     from staydown.notices.models import Notice
@@ -237,8 +239,10 @@ def file_complaint(
             "item_ids": item_ids[:1000],
         },
     )
-    to, customer_for = _complainant_address(session, complaint)
-    letter = messages.complaint_receipt(complaint, provider=settings.provider_name)
+    to, customer_for, language = _complainant_address(session, complaint)
+    letter = messages.complaint_receipt(
+        complaint, provider=settings.provider_name, locale=recipient_locale(language, settings.default_locale)
+    )
     send_letter(session, letter, to=to, notice_id=notice_id, customer_id=customer_for, at=now)
     return complaint
 
@@ -267,18 +271,22 @@ def _informed(
     return informed_at(taken_at, [(as_utc(m.created_at), m.sent_at and as_utc(m.sent_at)) for m in messages_])
 
 
-def _complainant_address(session: Session, complaint: Complaint) -> tuple[str | None, int | None]:
+def _complainant_address(session: Session, complaint: Complaint) -> tuple[str | None, int | None, str | None]:
+    """Where the complainant's letters go: its e-mail, its customer id (if a customer) and the
+    language it stated (none: the default)."""
     if complaint.complainant is Complainant.customer and complaint.customer_id is not None:
         customer = accounts.get_customer(session, complaint.customer_id)
-        return (customer.email if customer else None), complaint.customer_id
+        if customer is None:
+            return None, complaint.customer_id, None
+        return customer.email, complaint.customer_id, customer.locale
     if complaint.notice_id is not None:
         notice = notices.get(session, complaint.notice_id)
-        return (notice.submitter_email if notice else None), None
+        return (notice.submitter_email, None, notice.language) if notice else (None, None, None)
     if complaint.filed_by_key_id is not None:
         # A measure's letters went to the address of the notice that triggered it; use the latest.
         latest, _total = notices.list_page(session, submitter_key_id=complaint.filed_by_key_id, per_page=1)
-        return (latest[0].submitter_email if latest else None), None
-    return None, None
+        return (latest[0].submitter_email, None, latest[0].language) if latest else (None, None, None)
+    return None, None, None
 
 
 def get_complaint(session: Session, complaint_id: int) -> Complaint | None:
@@ -328,7 +336,7 @@ def complaint_read(complaint: Complaint, settings: Settings) -> ComplaintRead:
 
 def _reverse_items(
     session: Session, complaint: Complaint, reason: str, *, actor: str, now: datetime, settings: Settings
-) -> tuple[str | None, dict[str, Any]]:
+) -> tuple[Reversal | None, dict[str, Any]]:
     assert complaint.notice_id is not None
     notice = get_notice(session, complaint.notice_id)
     rows = notices.item_decisions(session, [int(i) for i in complaint.item_ids])
@@ -359,10 +367,16 @@ def _reverse_items(
             reason=reason,
             policy_rule=settings.policy,
         )
-        told = messages.complaint_reversal_to_notifier(complaint, item_ids, provider=settings.provider_name)
+        told = messages.complaint_reversal_to_notifier(
+            complaint,
+            item_ids,
+            provider=settings.provider_name,
+            locale=recipient_locale(notice.language, settings.default_locale),
+        )
         send_letter(session, told, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)
-    verb = "restored" if complaint.complainant is Complainant.customer else "blocked"
-    return f"the decision on {len(item_ids)} item(s), now {verb},", {
+    by_customer = complaint.complainant is Complainant.customer
+    done = messages.ITEMS_RESTORED if by_customer else messages.ITEMS_BLOCKED
+    return Reversal(done, {"count": len(item_ids)}), {
         "items_reversed": item_ids[:1000],
         "strike_voided": voided,
     }
@@ -370,7 +384,7 @@ def _reverse_items(
 
 def _reverse_step(
     session: Session, complaint: Complaint, reason: str, *, actor: str, now: datetime, settings: Settings
-) -> tuple[str | None, dict[str, Any]]:
+) -> tuple[Reversal | None, dict[str, Any]]:
     assert complaint.customer_id is not None
     # Locked like every policy step, so a strike that arrives meanwhile is counted after this one.
     customer = policy.lock_customer(session, complaint.customer_id)
@@ -388,17 +402,15 @@ def _reverse_step(
             policy=settings.policy,
             provider=settings.provider_name,
         )
-        return "the suspension, lifted,", {"reinstatement_step_id": lifted.id}
+        return Reversal(messages.SUSPENSION_LIFTED, {}), {"reinstatement_step_id": lifted.id}
     if step.kind.value == "termination" and customer.standing is Standing.terminated:
         # The termination is set aside: the account stands again (warned) and may register zones;
         # the terminated zones released their hostnames and are registered and validated anew.
         accounts.set_standing(session, customer, Standing.warned, now=now, actor=actor, reason=reason)
-        return "the termination, set aside (your zones may be registered again),", {
-            "standing": Standing.warned.value
-        }
+        return Reversal(messages.TERMINATION_SET_ASIDE, {}), {"standing": Standing.warned.value}
     if step.kind.value == "warning" and customer.standing is Standing.warned:
         accounts.set_standing(session, customer, Standing.good, now=now, actor=actor, reason=reason)
-        return "the warning, withdrawn,", {"standing": Standing.good.value}
+        return Reversal(messages.WARNING_WITHDRAWN, {}), {"standing": Standing.good.value}
     return None, {"note": f"the customer's standing is now {customer.standing.value}; nothing to undo"}
 
 
@@ -438,16 +450,16 @@ def decide_complaint(
     event = ComplaintEvent.found_well_founded if upheld else ComplaintEvent.found_unfounded
     complaint.status = complaint_transition(complaint.status, event)
     complaint.decided_at, complaint.decided_by, complaint.answer = now, actor, answer
-    reversed_what: str | None = None
+    reversal: Reversal | None = None
     effects: dict[str, Any] = {}
     if upheld:
         reason = f"internal complaint {complaint.id} upheld: {answer}"
         if complaint.subject is ComplaintSubject.items:
-            reversed_what, effects = _reverse_items(
+            reversal, effects = _reverse_items(
                 session, complaint, reason, actor=actor, now=now, settings=settings
             )
         elif complaint.subject is ComplaintSubject.policy_step:
-            reversed_what, effects = _reverse_step(
+            reversal, effects = _reverse_step(
                 session, complaint, reason, actor=actor, now=now, settings=settings
             )
         elif complaint.subject is ComplaintSubject.staydown_match and complaint.match_id is not None:
@@ -460,15 +472,16 @@ def decide_complaint(
                 actor=actor,
                 settings=settings,
             )
-            reversed_what, effects = "the stay-down block", {"match_id": complaint.match_id}
+            reversal, effects = Reversal(messages.STAYDOWN_LIFTED, {}), {"match_id": complaint.match_id}
         else:
             measure = misuse.get_measure(session, complaint.measure_id) if complaint.measure_id else None
             if measure is not None:
-                reversal = misuse.reverse_measure(session, measure, reason=reason, actor=actor, now=now)
-                reversed_what, effects = (
-                    f"the {measure.kind.value.replace('_', ' ')}",
-                    {"reversal": reversal.id},
+                undone = misuse.reverse_measure(session, measure, reason=reason, actor=actor, now=now)
+                reversal, effects = (
+                    Reversal(messages.MEASURES_REVERSED[measure.kind.value], {}),
+                    {"reversal": undone.id},
                 )
+    reversed_what = str(reversal) if reversal is not None else None
     audit.record(
         session,
         at=now,
@@ -477,7 +490,12 @@ def decide_complaint(
         entity=("complaint", complaint.id),
         data={"answer": answer, "reversed": reversed_what, **effects},
     )
-    to, customer_for = _complainant_address(session, complaint)
-    letter = messages.complaint_decision(complaint, reversed_what, provider=settings.provider_name)
+    to, customer_for, language = _complainant_address(session, complaint)
+    letter = messages.complaint_decision(
+        complaint,
+        reversal,
+        provider=settings.provider_name,
+        locale=recipient_locale(language, settings.default_locale),
+    )
     send_letter(session, letter, to=to, notice_id=complaint.notice_id, customer_id=customer_for, at=now)
     return reversed_what

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from staydown.wording import mark as _
+
 
 class DueProcessError(Exception):
     """A due-process request that cannot be carried out; nothing of it was written."""
@@ -82,31 +84,41 @@ class CounterNoticeFacts:
 
 COUNTER_NOTICE_ELEMENTS: dict[str, tuple[str, str]] = {
     "A": (
-        "512(g)(3)(A) signature",
-        "Your physical or electronic signature.",
+        _("512(g)(3)(A) signature"),
+        _("Your physical or electronic signature."),
     ),
     "B": (
-        "512(g)(3)(B) identification of the material removed",
-        "Which blocked items you contest (their ids), so the material and where it appeared are identified.",
+        _("512(g)(3)(B) identification of the material removed"),
+        _(
+            "Which blocked items you contest (their ids), so the material and where it appeared are "
+            "identified."
+        ),
     ),
     "C": (
-        "512(g)(3)(C) statement under penalty of perjury",
-        "A statement under penalty of perjury that you believe in good faith the material was removed or "
-        "disabled by mistake or misidentification.",
+        _("512(g)(3)(C) statement under penalty of perjury"),
+        _(
+            "A statement under penalty of perjury that you believe in good faith the material was removed "
+            "or disabled by mistake or misidentification."
+        ),
     ),
     "D-contact": (
-        "512(g)(3)(D) name, address and telephone number",
-        "Your name, postal address and telephone number.",
+        _("512(g)(3)(D) name, address and telephone number"),
+        _("Your name, postal address and telephone number."),
     ),
     "D-jurisdiction": (
-        "512(g)(3)(D) consent to jurisdiction",
-        "A statement that you consent to the jurisdiction of the Federal District Court for your address "
-        "(or, outside the United States, any judicial district in which the service provider may be found).",
+        _("512(g)(3)(D) consent to jurisdiction"),
+        _(
+            "A statement that you consent to the jurisdiction of the Federal District Court for your "
+            "address (or, outside the United States, any judicial district in which the service provider "
+            "may be found)."
+        ),
     ),
     "D-service": (
-        "512(g)(3)(D) acceptance of service of process",
-        "A statement that you will accept service of process from the person who sent the notice or their "
-        "agent.",
+        _("512(g)(3)(D) acceptance of service of process"),
+        _(
+            "A statement that you will accept service of process from the person who sent the notice or "
+            "their agent."
+        ),
     ),
 }
 

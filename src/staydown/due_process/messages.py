@@ -1,4 +1,5 @@
-"""The words of every letter due process sends: to the customer, the complainant and the notifier."""
+"""The words of every letter due process sends: to the customer, the complainant and the notifier,
+each in its recipient's language (``locale``; see ``staydown.wording``)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,48 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from staydown.due_process.flows import COUNTER_NOTICE_ELEMENTS
+from staydown.notices.messages import labelled
+from staydown.wording import Words
+from staydown.wording import mark as _
 
 if TYPE_CHECKING:
     from staydown.due_process.models import Complaint, CounterNotice, NotifierMeasure
     from staydown.notices.models import Notice
 
-REDRESS = (
+REDRESS = _(
     "You may also turn to a certified out-of-court dispute settlement body (Regulation (EU) 2022/2065 "
     "Art. 21) or to the courts."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """What a well-founded complaint reversed, said in any language: ``str()`` is the English text
+    (the record), ``words()`` the reader's."""
+
+    message: str
+    params: dict[str, object]
+
+    def __str__(self) -> str:
+        return self.message % self.params if self.params else self.message
+
+    def words(self, locale: str) -> str:
+        return Words(locale)(self.message, **self.params)
+
+
+ITEMS_RESTORED = _("the decision on %(count)s item(s), now restored,")
+ITEMS_BLOCKED = _("the decision on %(count)s item(s), now blocked,")
+SUSPENSION_LIFTED = _("the suspension, lifted,")
+TERMINATION_SET_ASIDE = _("the termination, set aside (your zones may be registered again),")
+WARNING_WITHDRAWN = _("the warning, withdrawn,")
+STAYDOWN_LIFTED = _("the stay-down block")
+MEASURES_REVERSED = {
+    "warning": _("the warning"),
+    "suspension": _("the suspension"),
+    "trust_revoked": _("the trust revoked"),
+    "trust_restored": _("the trust restored"),
+    "reversed": _("the reversed"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +68,25 @@ def _tag(provider: str) -> str:
     return f"[{provider}] " if provider else ""
 
 
-def counter_notice_incomplete(counter: CounterNotice, *, provider: str) -> Letter:
+def counter_notice_incomplete(counter: CounterNotice, *, provider: str, locale: str = "en") -> Letter:
+    _ = Words(locale)
     explanations = dict(COUNTER_NOTICE_ELEMENTS.values())
     lines = [
-        f"Counter-notice #{counter.id} about notice #{counter.notice_id} lacks elements 17 U.S.C. 512(g)(3) "
-        "requires, so it was not forwarded and no restoration is scheduled. Please file it again with:",
+        _(
+            "Counter-notice #%(id)s about notice #%(notice)s lacks elements 17 U.S.C. 512(g)(3) requires, so "
+            "it was not forwarded and no restoration is scheduled. Please file it again with:",
+            id=counter.id,
+            notice=counter.notice_id,
+        ),
         "",
-        *(f"- {name}: {explanations.get(name, '')}" for name in counter.missing_elements),
+        *(
+            "- " + labelled(_, _(name), _(explanations[name]) if name in explanations else "")
+            for name in counter.missing_elements
+        ),
     ]
     return Letter(
         "counter_notice_incomplete",
-        f"{_tag(provider)}Counter-notice #{counter.id} is incomplete",
+        _tag(provider) + _("Counter-notice #%(id)s is incomplete", id=counter.id),
         "\n".join(lines),
         {
             "event": "counter_notice.incomplete",
@@ -56,34 +98,43 @@ def counter_notice_incomplete(counter: CounterNotice, *, provider: str) -> Lette
 
 
 def counter_notice_forward(
-    counter: CounterNotice, notice: Notice, urls: Sequence[str], *, provider: str
+    counter: CounterNotice, notice: Notice, urls: Sequence[str], *, provider: str, locale: str = "en"
 ) -> Letter:
     """Forward the counter-notice to the complainant (17 U.S.C. 512(g)(2)(B))."""
     assert counter.restore_at is not None
+    _ = Words(locale)
+    given, none = _("given"), _("(none given)")
     lines = [
-        f"The customer whose content your notice #{notice.id} had blocked sent the counter-notice below. "
-        f"Unless you tell us before {counter.restore_at.isoformat()} that you have filed an action seeking a "
-        "court order to restrain the subscriber (POST /v1/notices/"
-        f"{notice.id}/court-action), the material will be restored then "
-        f"({counter.restore_business_days} business days after receipt, 17 U.S.C. 512(g)(2)(C)).",
+        _(
+            "The customer whose content your notice #%(id)s had blocked sent the counter-notice below. "
+            "Unless you tell us before %(restore)s that you have filed an action seeking a court order to "
+            "restrain the subscriber (POST /v1/notices/%(id)s/court-action), the material will be restored "
+            "then (%(days)s business days after receipt, 17 U.S.C. 512(g)(2)(C)).",
+            id=notice.id,
+            restore=_.when(counter.restore_at),
+            days=counter.restore_business_days,
+        ),
         "",
-        "Material:",
+        _("Material:"),
         *(f"  {url}" for url in urls),
         "",
-        f"Name: {counter.name}",
-        f"Address: {counter.address}",
-        f"Telephone: {counter.phone}",
-        f"E-mail: {counter.email or '(none given)'}",
-        f"Explanation: {counter.explanation or '(none given)'}",
-        "Statement under penalty of perjury of a good-faith belief that the material was removed by mistake "
-        "or misidentification: given.",
-        "Consent to the jurisdiction of the Federal District Court: given.",
-        "Agreement to accept service of process from you or your agent: given.",
-        f"Signature: {counter.signature}",
+        _("Name: %(value)s", value=counter.name),
+        _("Address: %(value)s", value=counter.address),
+        _("Telephone: %(value)s", value=counter.phone),
+        _("E-mail: %(value)s", value=counter.email or none),
+        _("Explanation: %(value)s", value=counter.explanation or none),
+        _(
+            "Statement under penalty of perjury of a good-faith belief that the material was removed by "
+            "mistake or misidentification: %(value)s.",
+            value=given,
+        ),
+        _("Consent to the jurisdiction of the Federal District Court: %(value)s.", value=given),
+        _("Agreement to accept service of process from you or your agent: %(value)s.", value=given),
+        _("Signature: %(value)s", value=counter.signature),
     ]
     return Letter(
         "counter_notice_forward",
-        f"{_tag(provider)}Counter-notice to your notice #{notice.id}",
+        _tag(provider) + _("Counter-notice to your notice #%(id)s", id=notice.id),
         "\n".join(lines),
         {
             "event": "counter_notice.forwarded",
@@ -101,14 +152,20 @@ def counter_notice_forward(
     )
 
 
-def counter_notice_receipt(counter: CounterNotice, *, provider: str) -> Letter:
+def counter_notice_receipt(counter: CounterNotice, *, provider: str, locale: str = "en") -> Letter:
     assert counter.restore_at is not None
+    _ = Words(locale)
     return Letter(
         "counter_notice_receipt",
-        f"{_tag(provider)}Counter-notice #{counter.id} received",
-        f"Your counter-notice #{counter.id} about notice #{counter.notice_id} is complete and was forwarded "
-        f"to the complainant. The material will be restored at {counter.restore_at.isoformat()} unless the "
-        "complainant reports before then that it has filed a court action.",
+        _tag(provider) + _("Counter-notice #%(id)s received", id=counter.id),
+        _(
+            "Your counter-notice #%(id)s about notice #%(notice)s is complete and was forwarded to the "
+            "complainant. The material will be restored at %(restore)s unless the complainant reports before "
+            "then that it has filed a court action.",
+            id=counter.id,
+            notice=counter.notice_id,
+            restore=_.when(counter.restore_at),
+        ),
         {
             "event": "counter_notice.received",
             "counter_notice_id": counter.id,
@@ -118,17 +175,24 @@ def counter_notice_receipt(counter: CounterNotice, *, provider: str) -> Letter:
     )
 
 
-def restored(counter: CounterNotice, urls: Sequence[str], *, provider: str, strike_voided: bool) -> Letter:
+def restored(
+    counter: CounterNotice, urls: Sequence[str], *, provider: str, strike_voided: bool, locale: str = "en"
+) -> Letter:
+    _ = Words(locale)
     lines = [
-        f"No court action was reported against counter-notice #{counter.id}, so the material blocked under "
-        f"notice #{counter.notice_id} is served again:",
+        _(
+            "No court action was reported against counter-notice #%(id)s, so the material blocked under "
+            "notice #%(notice)s is served again:",
+            id=counter.id,
+            notice=counter.notice_id,
+        ),
         *(f"  {url}" for url in urls),
     ]
     if strike_voided:
-        lines += ["", "The strike the notice caused under the repeat-infringer policy is void."]
+        lines += ["", _("The strike the notice caused under the repeat-infringer policy is void.")]
     return Letter(
         "counter_notice_restored",
-        f"{_tag(provider)}Material restored after counter-notice #{counter.id}",
+        _tag(provider) + _("Material restored after counter-notice #%(id)s", id=counter.id),
         "\n".join(lines),
         {
             "event": "counter_notice.restored",
@@ -140,13 +204,18 @@ def restored(counter: CounterNotice, urls: Sequence[str], *, provider: str, stri
     )
 
 
-def court_action(counter: CounterNotice, case: str, *, provider: str) -> Letter:
+def court_action(counter: CounterNotice, case: str, *, provider: str, locale: str = "en") -> Letter:
+    _ = Words(locale)
     return Letter(
         "counter_notice_court_action",
-        f"{_tag(provider)}Court action reported: material stays blocked",
-        f"The complainant of notice #{counter.notice_id} reports that it has filed a court action ({case}). "
-        f"The material contested by counter-notice #{counter.id} therefore stays blocked "
-        "(17 U.S.C. 512(g)(2)(C)).",
+        _tag(provider) + _("Court action reported: material stays blocked"),
+        _(
+            "The complainant of notice #%(notice)s reports that it has filed a court action (%(case)s). The "
+            "material contested by counter-notice #%(id)s therefore stays blocked (17 U.S.C. 512(g)(2)(C)).",
+            notice=counter.notice_id,
+            case=case,
+            id=counter.id,
+        ),
         {
             "event": "counter_notice.court_action",
             "counter_notice_id": counter.id,
@@ -156,42 +225,64 @@ def court_action(counter: CounterNotice, case: str, *, provider: str) -> Letter:
     )
 
 
-def contested(complaint: Complaint) -> str:
+def contested(complaint: Complaint, locale: str = "en") -> str:
     """The contested decision in words."""
+    _ = Words(locale)
     if complaint.subject.value == "policy_step":
-        return f"the repeat-infringer policy step #{complaint.policy_step_id} on your account"
+        return _("the repeat-infringer policy step #%(id)s on your account", id=complaint.policy_step_id)
     if complaint.subject.value == "notifier_measure":
-        return f"the measure #{complaint.measure_id} on your notices"
-    return f"the decision on {len(complaint.item_ids)} item(s) of notice #{complaint.notice_id}"
+        return _("the measure #%(id)s on your notices", id=complaint.measure_id)
+    return _(
+        "the decision on %(count)s item(s) of notice #%(id)s",
+        count=_.number(len(complaint.item_ids)),
+        id=complaint.notice_id,
+    )
 
 
-def complaint_receipt(complaint: Complaint, *, provider: str) -> Letter:
+def complaint_receipt(complaint: Complaint, *, provider: str, locale: str = "en") -> Letter:
+    _ = Words(locale)
     return Letter(
         "complaint_receipt",
-        f"{_tag(provider)}Complaint #{complaint.id} received",
-        f"We received your complaint #{complaint.id} about {contested(complaint)}. A person who did not "
-        "take that decision will review it and send you a reasoned answer.",
+        _tag(provider) + _("Complaint #%(id)s received", id=complaint.id),
+        _(
+            "We received your complaint #%(id)s about %(what)s. A person who did not take that decision will "
+            "review it and send you a reasoned answer.",
+            id=complaint.id,
+            what=contested(complaint, locale),
+        ),
         {"event": "complaint.received", "complaint_id": complaint.id, "notice_id": complaint.notice_id},
     )
 
 
-def complaint_decision(complaint: Complaint, reversed_what: str | None, *, provider: str) -> Letter:
+def complaint_decision(
+    complaint: Complaint, reversal: Reversal | None, *, provider: str, locale: str = "en"
+) -> Letter:
+    _ = Words(locale)
     upheld = complaint.status.value == "upheld"
+    reversed_what = str(reversal) if reversal is not None else None
     outcome = (
-        f"Your complaint is well founded; {reversed_what or 'the decision'} was reversed."
+        _(
+            "Your complaint is well founded; %(what)s was reversed.",
+            what=reversal.words(locale) if reversal is not None else _("the decision"),
+        )
         if upheld
-        else "Your complaint was reviewed and the decision stands."
+        else _("Your complaint was reviewed and the decision stands.")
     )
     lines = [
-        f"Decision on complaint #{complaint.id} about {contested(complaint)}: {outcome}",
+        _(
+            "Decision on complaint #%(id)s about %(what)s: %(outcome)s",
+            id=complaint.id,
+            what=contested(complaint, locale),
+            outcome=outcome,
+        ),
         "",
-        f"Reasons: {complaint.answer}",
+        _("Reasons: %(reasons)s", reasons=complaint.answer),
         "",
-        REDRESS,
+        _(REDRESS),
     ]
     return Letter(
         "complaint_decision",
-        f"{_tag(provider)}Decision on complaint #{complaint.id}",
+        _tag(provider) + _("Decision on complaint #%(id)s", id=complaint.id),
         "\n".join(lines),
         {
             "event": f"complaint.{complaint.status.value}",
@@ -204,13 +295,21 @@ def complaint_decision(complaint: Complaint, reversed_what: str | None, *, provi
 
 
 def complaint_reversal_to_notifier(
-    complaint: Complaint, reversed_ids: Sequence[int], *, provider: str
+    complaint: Complaint, reversed_ids: Sequence[int], *, provider: str, locale: str = "en"
 ) -> Letter:
+    _ = Words(locale)
     return Letter(
         "complaint_reversal",
-        f"{_tag(provider)}Decision on your notice #{complaint.notice_id} reversed",
-        f"After an internal complaint by the customer, the block of {len(reversed_ids)} item(s) of your "
-        f"notice #{complaint.notice_id} was lifted. Reasons: {complaint.answer}\n\n{REDRESS}",
+        _tag(provider) + _("Decision on your notice #%(id)s reversed", id=complaint.notice_id),
+        _(
+            "After an internal complaint by the customer, the block of %(count)s item(s) of your notice "
+            "#%(id)s was lifted. Reasons: %(reasons)s",
+            count=_.number(len(reversed_ids)),
+            id=complaint.notice_id,
+            reasons=complaint.answer,
+        )
+        + "\n\n"
+        + _(REDRESS),
         {
             "event": "complaint.reversal",
             "complaint_id": complaint.id,
@@ -220,23 +319,31 @@ def complaint_reversal_to_notifier(
     )
 
 
-def notifier_measure(measure: NotifierMeasure, *, provider: str) -> Letter:
+def notifier_measure(measure: NotifierMeasure, *, provider: str, locale: str = "en") -> Letter:
+    _ = Words(locale)
     if measure.kind.value == "warning":
-        head = (
+        head = _(
             "Warning: several of your notices were found manifestly unfounded. If you send another one, we "
             "will suspend the processing of your notices for a period (Regulation (EU) 2022/2065 Art. 23(2))."
         )
+        subject = _("Notices: warning")
     else:
-        until = measure.until.isoformat() if measure.until else "further notice"
-        head = (
-            f"The processing of your notices is suspended until {until} "
-            "(Regulation (EU) 2022/2065 Art. 23(2))."
+        until = _.when(measure.until) if measure.until else _("further notice")
+        head = _(
+            "The processing of your notices is suspended until %(until)s "
+            "(Regulation (EU) 2022/2065 Art. 23(2)).",
+            until=until,
         )
+        subject = _("Notices: suspension")
     return Letter(
         f"notifier_{measure.kind.value}",
-        f"{_tag(provider)}Notices: {measure.kind.value}",
-        f"{head}\n\nReason: {measure.reason}\n\n"
-        f"You may contest this measure by replying to this message. {REDRESS}",
+        _tag(provider) + subject,
+        f"{head}\n\n"
+        + _("Reason: %(reason)s", reason=measure.reason)
+        + "\n\n"
+        + _("You may contest this measure by replying to this message.")
+        + " "
+        + _(REDRESS),
         {
             "event": f"notifier.{measure.kind.value}",
             "measure_id": measure.id,

@@ -21,6 +21,7 @@ from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.notices import service as notices
 from staydown.types import Regime
+from staydown.wording import recipient_locale
 
 
 def _rule(settings: Settings) -> MisuseRule:
@@ -162,7 +163,11 @@ def mark_unfounded(
             "until": step.until.isoformat() if step.until else None,
         },
     )
-    letter = messages.notifier_measure(measure, provider=settings.provider_name)
+    letter = messages.notifier_measure(
+        measure,
+        provider=settings.provider_name,
+        locale=recipient_locale(notice.language, settings.default_locale),
+    )
     enforcement.enqueue_message(
         session,
         at=now,

@@ -317,7 +317,10 @@ def _send(session: Session, pending: _Pending, at: datetime) -> None:
             continue
         zone_ids = {row[4] for row in pending.rows if row[3] == customer_id and row[4] is not None}
         service_type = notices.widest_service(accounts.service_types(session, zone_ids).values())
-        subject, body = render_letter(statements, redress=notices.service_duties(service_type).redress)
+        # Customers registered before letters had a language were written to in English.
+        subject, body = render_letter(
+            statements, redress=notices.service_duties(service_type).redress, locale=customer.locale or "en"
+        )
         notice_ids = sorted(pending.notices.get(customer_id, ()))
         message = enforcement.enqueue_message(
             session,

@@ -69,6 +69,7 @@ from staydown.due_process.schemas import (
 from staydown.enforcement import service as enforcement
 from staydown.notices import service as notices
 from staydown.notices.flows import ItemEvent, ItemStatus
+from staydown.wording import recipient_locale
 
 if TYPE_CHECKING:
     pass
@@ -221,7 +222,11 @@ def file_counter_notice(
             entity=("counter_notice", counter.id),
             data={"notice_id": notice.id, "item_ids": item_ids[:1000], "missing_elements": missing},
         )
-        letter = messages.counter_notice_incomplete(counter, provider=settings.provider_name)
+        letter = messages.counter_notice_incomplete(
+            counter,
+            provider=settings.provider_name,
+            locale=recipient_locale(customer.locale if customer else None, settings.default_locale),
+        )
         send_letter(session, letter, to=to_customer, notice_id=notice.id, customer_id=customer_id, at=now)
         return counter
     counter.status = counter_notice_transition(counter.status, CounterNoticeEvent.assessed_complete)
@@ -259,9 +264,19 @@ def file_counter_notice(
         },
     )
     urls = [row.canonical_url for row in rows[:1000]]
-    forward = messages.counter_notice_forward(counter, notice, urls, provider=settings.provider_name)
+    forward = messages.counter_notice_forward(
+        counter,
+        notice,
+        urls,
+        provider=settings.provider_name,
+        locale=recipient_locale(notice.language, settings.default_locale),
+    )
     send_letter(session, forward, to=notice.submitter_email, notice_id=notice.id, customer_id=None, at=now)
-    receipt = messages.counter_notice_receipt(counter, provider=settings.provider_name)
+    receipt = messages.counter_notice_receipt(
+        counter,
+        provider=settings.provider_name,
+        locale=recipient_locale(customer.locale if customer else None, settings.default_locale),
+    )
     send_letter(session, receipt, to=to_customer, notice_id=notice.id, customer_id=customer_id, at=now)
     return counter
 
@@ -370,7 +385,13 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
         return  # a complaint restored them already, and said so
     urls = [row.canonical_url for row in rows if row.id in set(waiting)][:1000]
     customer = accounts.get_customer(session, counter.customer_id)
-    letter = messages.restored(counter, urls, provider=settings.provider_name, strike_voided=voided)
+    letter = messages.restored(
+        counter,
+        urls,
+        provider=settings.provider_name,
+        strike_voided=voided,
+        locale=recipient_locale(customer.locale if customer else None, settings.default_locale),
+    )
     send_letter(
         session,
         letter,
@@ -381,7 +402,13 @@ def run_restoration(session: Session, counter_notice_id: int, *, now: datetime, 
     )
     send_letter(
         session,
-        letter.to_complainant(),
+        messages.restored(
+            counter,
+            urls,
+            provider=settings.provider_name,
+            strike_voided=voided,
+            locale=recipient_locale(notice.language, settings.default_locale),
+        ).to_complainant(),
         to=notice.submitter_email,
         notice_id=notice.id,
         customer_id=None,
@@ -460,7 +487,12 @@ def report_court_action(
             data={"notice_id": notice.id, "item_ids": waiting[:1000], "court_case": case},
         )
         customer = accounts.get_customer(session, counter.customer_id)
-        letter = messages.court_action(counter, case, provider=settings.provider_name)
+        letter = messages.court_action(
+            counter,
+            case,
+            provider=settings.provider_name,
+            locale=recipient_locale(customer.locale if customer else None, settings.default_locale),
+        )
         send_letter(
             session,
             letter,

@@ -17,6 +17,8 @@ from typing import Any
 
 from staydown.notices import service as notices
 from staydown.types import Regime
+from staydown.wording import Words
+from staydown.wording import mark as _
 
 # Every EEA state: a block at the edge applies wherever the network serves.
 EEA = [
@@ -28,7 +30,7 @@ CATEGORY_IP = "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
 KEYWORD_COPYRIGHT = "KEYWORD_COPYRIGHT_INFRINGEMENT"
 PUID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
 
-REDRESS = (
+REDRESS = _(
     "How to contest this decision: an internal complaint within six months (Regulation (EU) 2022/2065 "
     "Art. 20; POST /v1/complaints), a counter-notice under 17 U.S.C. 512(g) for DMCA notices "
     "(POST /v1/counter-notices), a certified out-of-court dispute settlement body (Art. 21), or the courts."
@@ -294,14 +296,21 @@ def render_letter(
     provider: str = "",
     limit: int = 50,
     redress: str = REDRESS,
+    locale: str = "en",
 ) -> tuple[str, str]:
-    """Subject and body of the letter that sends ``(puid, subject-of-restriction, fields)`` to a customer."""
+    """Subject and body of the letter that sends ``(puid, subject-of-restriction, fields)`` to a
+    customer, in ``locale``. The statements' own fields stay as the Transparency Database holds them
+    (its codes, and facts in English); the letter's words around them are the customer's."""
+    _ = Words(locale)
     count = len(statements)
     prefix = f"[{provider}] " if provider else ""
-    subject = f"{prefix}Statement of reasons: {count} restriction(s) on your service"
+    subject = prefix + _("Statement of reasons: %(count)s restriction(s) on your service", count=count)
     lines = [
-        f"{provider or 'The network'} has restricted your service. This statement of reasons "
-        "(Regulation (EU) 2022/2065 Art. 17) explains each restriction.",
+        _(
+            "%(provider)s has restricted your service. This statement of reasons (Regulation (EU) "
+            "2022/2065 Art. 17) explains each restriction.",
+            provider=provider or _("The network"),
+        ),
         "",
     ]
     for puid, what, fields in statements[:limit]:
@@ -311,15 +320,24 @@ def render_letter(
             measure = " / ".join(m for m in (fields.decision_provision, fields.decision_account) if m)
         ground = fields.illegal_content_legal_ground or fields.incompatible_content_ground
         lines += [
-            f"Statement {puid} — {what}",
-            f"  Measure: {measure}; territorial scope: the whole network (all EEA states and beyond); "
-            "duration: until lifted.",
-            f"  Facts: {fields.decision_facts}",
-            f"  Automated detection: {fields.automated_detection}; decision: {fields.automated_decision}.",
-            f"  Ground ({fields.decision_ground}): {ground}",
+            _("Statement %(puid)s — %(what)s", puid=puid, what=what),
+            "  "
+            + _(
+                "Measure: %(measure)s; territorial scope: the whole network (all EEA states and beyond); "
+                "duration: until lifted.",
+                measure=measure,
+            ),
+            "  " + _("Facts: %(facts)s", facts=fields.decision_facts),
+            "  "
+            + _(
+                "Automated detection: %(detection)s; decision: %(decision)s.",
+                detection=fields.automated_detection,
+                decision=fields.automated_decision,
+            ),
+            "  " + _("Ground (%(code)s): %(ground)s", code=fields.decision_ground, ground=ground),
             "",
         ]
     if count > limit:
-        lines += [f"... and {count - limit} more, listed at GET /v1/statements.", ""]
-    lines.append(redress)
+        lines += [_("... and %(count)s more, listed at GET /v1/statements.", count=count - limit), ""]
+    lines.append(_(redress))
     return subject, "\n".join(lines)

@@ -152,6 +152,7 @@ def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
     return EdgeConfig(
         legal_url=settings.legal_url or legal_url,
         provider=settings.provider_name,
+        default_locale=settings.default_locale,
         cache_budget=settings.edge_cache_bytes,
         max_object=settings.edge_max_object_bytes,
         rate_per_second=settings.edge_rate_per_second,

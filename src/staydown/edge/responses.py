@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -60,24 +61,138 @@ def render(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
 
 
-def blocked_response(
-    *, url: CanonicalURL, notice_id: int | None, legal_url: str, provider: str, want_json: bool, head: bool
-) -> bytes:
-    """The 451 of RFC 7725: who blocks it, under which notice, and how to contest."""
-    if notice_id is not None:
-        why = f"in response to notice #{notice_id}"
-        contest = (
+@dataclass(frozen=True, slots=True)
+class BlockedWords:
+    """The 451 page in one language; ``{url}``, ``{provider}``, ``{notice}`` and ``{legal}`` are
+    filled per answer (already HTML-escaped for the page)."""
+
+    title: str
+    heading: str
+    why_notice: str
+    why_staydown: str
+    contest_notice: str
+    contest_staydown: str
+
+
+# The edge speaks these itself, so that its processes load no message catalog; the control plane's
+# pages and letters come from the catalogs (staydown.i18n). Each is filled in at start-up once per
+# language (``BLOCKED_PAGES``), so an answer only formats its values into the page of its language.
+BLOCKED_WORDS: dict[str, BlockedWords] = {
+    "en": BlockedWords(
+        title="451 Unavailable For Legal Reasons",
+        heading="Unavailable for legal reasons",
+        why_notice="{url} has been blocked by {provider} in response to notice #{notice}.",
+        why_staydown=(
+            "{url} has been blocked by {provider} as a copy of content it was notified of or that a "
+            "rightsholder registered (stay-down)."
+        ),
+        contest_notice=(
             "If you believe this is a mistake, the customer who published it can file a counter-notice "
-            f"or an internal complaint about notice #{notice_id}; see {legal_url}."
-        )
-    else:  # a stay-down block: a copy of content already found infringing, or of a registered work
-        why = "as a copy of content it was notified of or that a rightsholder registered (stay-down)"
-        contest = (
+            "or an internal complaint about notice #{notice}; see {legal}."
+        ),
+        contest_staydown=(
             "If you believe this is a mistake, the customer who published it can lodge an internal "
-            f"complaint about this block from its account's list of restrictions; see {legal_url}."
-        )
-    headers = [("Link", f'<{legal_url}>; rel="blocked-by"'), ("Cache-Control", "no-store")]
+            "complaint about this block from its account's list of restrictions; see {legal}."
+        ),
+    ),
+    "ja": BlockedWords(
+        title="451 法的な理由により表示できません",
+        heading="法的な理由により表示できません",
+        why_notice="{url} は、通知 #{notice} に基づき {provider} により遮断されています。",
+        why_staydown=(
+            "{url} は、{provider} が通知を受けたコンテンツまたは権利者が登録したコンテンツの複製として、"
+            "{provider} により遮断されています（ステイダウン）。"  # noqa: RUF001
+        ),
+        contest_notice=(
+            "この遮断が誤りであるとお考えの場合、コンテンツを掲載した契約者は、通知 #{notice} について"
+            "反対通知または内部苦情を提出できます。詳しくは {legal} をご覧ください。"
+        ),
+        contest_staydown=(
+            "この遮断が誤りであるとお考えの場合、コンテンツを掲載した契約者は、アカウントの制限一覧から"
+            "この遮断について内部苦情を申し立てることができます。詳しくは {legal} をご覧ください。"
+        ),
+    ),
+}
+PAGE_LOCALES = tuple(BLOCKED_WORDS)
+_MAX_ACCEPT_LANGUAGE = 1024
+
+
+def page_locale(accept_language: str, default: str = "en") -> str:
+    """The language of a 451 page: the best-weighted of ``PAGE_LOCALES`` the Accept-Language header
+    names (``ja-JP`` counts as ``ja``; ``*`` as any not named; weight 0 refuses), the first named on
+    a tie, else ``default``. A malformed or overlong header is ignored as a whole. Linear in the
+    header's length, which is bounded."""
+    if not accept_language or len(accept_language) > _MAX_ACCEPT_LANGUAGE:
+        return default
+    best: tuple[float, int] | None = None
+    chosen, named, star = default, set(), None
+    for position, element in enumerate(accept_language.split(",")):
+        tag, _, params = element.partition(";")
+        tag = tag.strip(" \t").lower()
+        if not tag:
+            continue
+        weight = 1.0
+        if params:
+            name, _, value = params.strip(" \t").partition("=")
+            if name.strip().lower() != "q":
+                return default
+            try:
+                weight = float(value.strip())
+            except ValueError:
+                return default
+            if not 0.0 <= weight <= 1.0:
+                return default
+        if tag == "*":
+            star = star if star is not None else (weight, position)
+            continue
+        locale = tag.split("-", 1)[0]
+        if locale not in PAGE_LOCALES:
+            continue
+        named.add(locale)
+        if weight > 0 and (best is None or (weight, -position) > best):
+            best, chosen = (weight, -position), locale
+    if star is not None and star[0] > 0 and (best is None or (star[0], -star[1]) > best):
+        unnamed = [locale for locale in (default, *PAGE_LOCALES) if locale not in named]
+        if unnamed:
+            return unnamed[0]
+    return chosen if best is not None else default
+
+
+def _page(words: BlockedWords, lang: str) -> tuple[str, str]:
+    """The page of one language around its two sentences, split where they go."""
+    head = (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(words.title)}'
+        f"</title></head><body><h1>{html.escape(words.heading)}</h1><p>"
+    )
+    return head, "</p><p>{contest}</p></body></html>"
+
+
+BLOCKED_PAGES: dict[str, tuple[str, str]] = {
+    lang: _page(words, lang) for lang, words in BLOCKED_WORDS.items()
+}
+
+
+def blocked_response(
+    *,
+    url: CanonicalURL,
+    notice_id: int | None,
+    legal_url: str,
+    provider: str,
+    want_json: bool,
+    head: bool,
+    locale: str = "en",
+) -> bytes:
+    """The 451 of RFC 7725: who blocks it, under which notice, and how to contest, in ``locale``."""
+    words = BLOCKED_WORDS[locale]
+    headers = [
+        ("Link", f'<{legal_url}>; rel="blocked-by"'),
+        ("Cache-Control", "no-store"),
+        ("Content-Language", locale),
+        ("Vary", "Accept, Accept-Language"),
+    ]
     if want_json:
+        plain = {"url": url.url, "provider": provider, "notice": notice_id, "legal": legal_url}
+        contest = (words.contest_notice if notice_id is not None else words.contest_staydown).format(**plain)
         document = {
             "error": "unavailable_for_legal_reasons",
             "url": url.url,
@@ -86,15 +201,20 @@ def blocked_response(
             "contest": contest,
             "legal_url": legal_url,
         }
-        body = json.dumps(document).encode()
+        body = json.dumps(document, ensure_ascii=False).encode()
         return render(451, body, content_type="application/json", headers=headers, head=head)
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>451 Unavailable For Legal '
-        "Reasons</title></head><body><h1>Unavailable for legal reasons</h1>"
-        f"<p>{html.escape(url.url)} has been blocked by {html.escape(provider)} "
-        f"{html.escape(why)}.</p>"
-        f"<p>{html.escape(contest)}</p></body></html>"
-    )
+    values = {
+        "url": html.escape(url.url),
+        "provider": html.escape(provider),
+        "notice": notice_id,
+        "legal": html.escape(legal_url),
+    }
+    if notice_id is not None:
+        why, contest = words.why_notice, words.contest_notice
+    else:  # a stay-down block: a copy of content already found infringing, or of a registered work
+        why, contest = words.why_staydown, words.contest_staydown
+    start, end = BLOCKED_PAGES[locale]
+    page = start + why.format(**values) + end.format(contest=contest.format(**values))
     return render(451, page.encode(), content_type="text/html; charset=utf-8", headers=headers, head=head)
 
 
@@ -116,7 +236,15 @@ def hsts_line(max_age: int) -> bytes:
 
 
 def enforcement_response(
-    decision: Decision, *, legal_url: str, provider: str, accept: str, head: bool, https_port: int = 443
+    decision: Decision,
+    *,
+    legal_url: str,
+    provider: str,
+    accept: str,
+    head: bool,
+    https_port: int = 443,
+    accept_language: str = "",
+    default_locale: str = "en",
 ) -> bytes:
     """The response for every outcome that does not reach the cache or the origin."""
     if decision.outcome is Outcome.blocked:
@@ -128,6 +256,7 @@ def enforcement_response(
             provider=provider,
             want_json="application/json" in accept,
             head=head,
+            locale=page_locale(accept_language, default_locale),
         )
     if decision.outcome is Outcome.unknown_host:
         return render(421, b"This host is not served here.\n", head=head)

@@ -68,6 +68,7 @@ class Retiring(Connection, Protocol):
 class EdgeConfig:
     legal_url: str = "https://staydown.invalid/legal"
     provider: str = "staydown"
+    default_locale: str = "en"  # of the 451 page to a visitor who names no language the edge speaks
     cache_budget: int = 512 * 1024 * 1024
     max_object: int = 32 * 1024 * 1024
     header_timeout: float = 10.0
@@ -349,6 +350,8 @@ class Edge:
                 accept=request.headers.get("accept", ""),
                 head=head,
                 https_port=self.config.https_port,
+                accept_language=request.headers.get("accept-language", ""),
+                default_locale=self.config.default_locale,
             )
             return self.stamped(response, request, decision)
         if request.method not in core.CACHED_METHODS:

@@ -32,7 +32,7 @@ from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.feedrecords import FeedKind
-from staydown.fingerprints import flood, flows, threatexchange
+from staydown.fingerprints import flood, flows, letters, threatexchange
 from staydown.fingerprints.features import bank_fingerprint, conclusive
 from staydown.fingerprints.flows import MatchEvent, StrikeRule
 from staydown.fingerprints.hashing import (
@@ -57,6 +57,7 @@ from staydown.fingerprints.models import (
 from staydown.fingerprints.schemas import MatchRead, MatchReport
 from staydown.netguard import OriginAccess, OriginGuard, OriginRefused
 from staydown.policy import service as policy
+from staydown.wording import recipient_locale
 
 log = logging.getLogger(__name__)
 
@@ -940,47 +941,33 @@ def _tell(session: Session, step: enforcement.Step, commands: Sequence[flows.Tel
         )
 
 
-_LETTERS = {
-    "blocked": (
-        "Stay-down: a copy of removed content was blocked on {url}",
-        "The file at {url} matches content that was removed after a notice{notice} (perceptual distance "
-        "{distance} of 256). It is no longer served and answers 451. If this is wrong, file a complaint "
-        "through the abuse desk or the API; an agent other than the system will review it.\n\n"
-        "Statement of reasons: automated detection of a copy of content removed for infringement "
-        "(stay-down), {provider} terms of service and the repeat-infringer policy.",
-    ),
-    "restored": (
-        "Stay-down: the block on {url} was lifted",
-        "On review, the file at {url} was found not to be a copy of the removed content and is served "
-        "again. Reason: {reason}",
-    ),
-}
-
-
 def _tell_customer(
     session: Session, match: StaydownMatch, what: str, *, now: datetime, settings: Settings, reason: str
 ) -> None:
-    if match.customer_id is None or what not in _LETTERS:
+    if match.customer_id is None or what not in ("blocked", "restored"):
         return
     customer = accounts.get_customer(session, match.customer_id)
     if customer is None:
         return
-    subject, body = _LETTERS[what]
-    facts = {
-        "url": match.url,
-        "notice": f" (notice {match.notice_id})" if match.notice_id else " (a registered work)",
-        "distance": match.distance,
-        "provider": settings.provider_name,
-        "reason": reason,
-    }
+    locale = recipient_locale(customer.locale, settings.default_locale)
+    if what == "blocked":
+        subject, body = letters.blocked(
+            url=match.url,
+            notice_id=match.notice_id,
+            distance=match.distance,
+            provider=settings.provider_name,
+            locale=locale,
+        )
+    else:
+        subject, body = letters.restored(url=match.url, reason=reason, locale=locale)
     enforcement.enqueue_message(
         session,
         at=now,
         kind=f"staydown_{what}",
         channel=Channel.email,
         recipient=customer.email,
-        subject=subject.format(**facts),
-        body=body.format(**facts),
+        subject=subject,
+        body=body,
         payload={"match_id": match.id},
         notice_id=match.notice_id,
         customer_id=customer.id,

@@ -1,5 +1,6 @@
 """The words of the letters about an origin's host: the forward (with the origin addresses and a
-line that reproduces the request), the complainant's receipt naming the host, and the reminder."""
+line that reproduces the request), the complainant's receipt naming the host, and the reminder,
+each in its recipient's language (``locale``; see ``staydown.wording``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from staydown.netpolicy import literal_address
+from staydown.wording import Words
 
 REPRODUCED_URLS = 20  # lines of reproduction per letter; the full list is above them
 
@@ -35,22 +37,32 @@ def reproduction(origin: str, hostname: str, address: str, url: str) -> str:
 
 
 def forward_body(
-    body: str, *, origin: str, hostname: str, addresses: Sequence[str], urls: Sequence[str]
+    body: str,
+    *,
+    origin: str,
+    hostname: str,
+    addresses: Sequence[str],
+    urls: Sequence[str],
+    locale: str = "en",
 ) -> str:
     """The notice forward, followed by where the zone's origin is and how to see the material."""
     if not addresses:
         return body
+    _ = Words(locale)
     lines = [
         body.rstrip(),
         "",
-        f"The site {hostname} is served from an origin at the following address(es) on your network:",
+        _(
+            "The site %(hostname)s is served from an origin at the following address(es) on your network:",
+            hostname=hostname,
+        ),
         *(f"  {address}" for address in addresses),
         "",
-        "To reproduce a request for the noticed material at the origin:",
+        _("To reproduce a request for the noticed material at the origin:"),
         *(f"  {reproduction(origin, hostname, addresses[0], url)}" for url in urls[:REPRODUCED_URLS]),
     ]
     if len(urls) > REPRODUCED_URLS:
-        lines.append(f"  (and {len(urls) - REPRODUCED_URLS} more URLs listed above)")
+        lines.append("  " + _("(and %(count)s more URLs listed above)", count=len(urls) - REPRODUCED_URLS))
     return "\n".join(lines) + "\n"
 
 
@@ -62,42 +74,64 @@ def receipt(
     contact: str | None,
     addresses: Sequence[str] | None,
     provider: str,
+    locale: str = "en",
 ) -> tuple[str, str]:
     """What the complainant is told of the host behind ``hostname``; ``addresses`` only when the
     complainant may see them (a trusted flagger)."""
-    subject = f"[{provider}] Notice #{notice_id}: the hosting provider of {hostname}"
+    _ = Words(locale)
+    subject = f"[{provider}] " + _(
+        "Notice #%(id)s: the hosting provider of %(hostname)s", id=notice_id, hostname=hostname
+    )
     lines = [
-        f"{provider} is a caching and proxy service for {hostname}; the material is stored by the hosting "
-        "provider of the site's origin server.",
+        _(
+            "%(provider)s is a caching and proxy service for %(hostname)s; the material is stored by the "
+            "hosting provider of the site's origin server.",
+            provider=provider,
+            hostname=hostname,
+        ),
         "",
     ]
     if contact:
         lines += [
-            "We have forwarded your notice to that hosting provider:",
-            f"  Hosting provider: {host_name or 'not named in its registry record'}",
-            f"  Abuse contact: {contact}",
+            _("We have forwarded your notice to that hosting provider:"),
+            "  " + _("Hosting provider: %(name)s", name=host_name or _("not named in its registry record")),
+            "  " + _("Abuse contact: %(contact)s", contact=contact),
             "",
-            "You may also write to that provider directly.",
+            _("You may also write to that provider directly."),
         ]
     else:
         lines += [
-            "We could not find an abuse contact for the hosting provider of that site's origin"
-            + (f" ({host_name})." if host_name else "."),
-            "We keep trying, and an agent reviews sites whose hosts cannot be reached.",
+            _(
+                "We could not find an abuse contact for the hosting provider of that site's origin "
+                "(%(name)s).",
+                name=host_name,
+            )
+            if host_name
+            else _("We could not find an abuse contact for the hosting provider of that site's origin."),
+            _("We keep trying, and an agent reviews sites whose hosts cannot be reached."),
         ]
     if addresses:
-        lines += ["", "Origin address(es), disclosed to you as a trusted flagger:"]
+        lines += ["", _("Origin address(es), disclosed to you as a trusted flagger:")]
         lines += [f"  {address}" for address in addresses]
     return subject, "\n".join(lines) + "\n"
 
 
 def reminder(
-    notice_id: int, *, hostname: str, sent_days: float, provider: str, subject: str
+    notice_id: int, *, hostname: str, sent_days: float, provider: str, subject: str, locale: str = "en"
 ) -> tuple[str, str]:
     """A reminder to a host that has not answered a forwarded notice."""
+    _ = Words(locale)
     return (
-        f"Reminder: {subject}",
-        f"{provider} forwarded notice #{notice_id} about {hostname} to you {sent_days:.0f} day(s) ago and "
-        "has had no answer. Please tell us what you did about the material, or why you did nothing.\n"
-        "Your silence is recorded on the site's file with us.\n",
+        _("Reminder: %(subject)s", subject=subject),
+        _(
+            "%(provider)s forwarded notice #%(id)s about %(hostname)s to you %(days)s day(s) ago and has had "
+            "no answer. Please tell us what you did about the material, or why you did nothing.",
+            provider=provider,
+            id=notice_id,
+            hostname=hostname,
+            days=format(sent_days, ".0f"),
+        )
+        + "\n"
+        + _("Your silence is recorded on the site's file with us.")
+        + "\n",
     )

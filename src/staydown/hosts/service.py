@@ -33,6 +33,8 @@ from staydown.hosts import bootstrap, letters, rdap
 from staydown.hosts.models import ForwardStatus, HostForward, HostLookup, LookupStatus
 from staydown.netguard import DEFAULT_PORTS, OriginAccess, OriginGuard, OriginRefused, ResolveError
 from staydown.netpolicy import IPAddress, OriginPolicy, literal_address
+from staydown.notices.models import Notice
+from staydown.wording import recipient_locale
 
 MAX_ADDRESSES = 4  # addresses of one origin looked up (a round-robin name may have many)
 BATCH = 20
@@ -346,7 +348,12 @@ def _settle(
     forward.sent_at = now if finding.contact else None
     forward.lease_until = None
     body = letters.forward_body(
-        forward.body, origin=origin or "", hostname=hostname, addresses=finding.addresses, urls=forward.urls
+        forward.body,
+        origin=origin or "",
+        hostname=hostname,
+        addresses=finding.addresses,
+        urls=forward.urls,
+        locale=settings.default_locale,
     )
     enforcement.enqueue_message(
         session,
@@ -397,6 +404,11 @@ def _tell_complainant(
         contact=forward.host_contact,
         addresses=disclosed,
         provider=settings.provider_name,
+        # The complainant reads its receipt in the language of its notice.
+        locale=recipient_locale(
+            session.scalar(select(Notice.language).where(Notice.id == forward.notice_id)),
+            settings.default_locale,
+        ),
     )
     assert forward.complainant_email is not None
     enforcement.enqueue_message(
@@ -471,6 +483,7 @@ def _remind(session: Session, forward: HostForward, *, now: datetime, settings: 
         sent_days=(now - forward.sent_at).total_seconds() / 86400,
         provider=settings.provider_name,
         subject=forward.subject,
+        locale=settings.default_locale,
     )
     enforcement.enqueue_message(
         session,

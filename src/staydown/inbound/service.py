@@ -313,7 +313,12 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
     recipient = view.reply_to or view.from_address
     if view.auto_submitted or not recipient or recipient == settings.smtp_from.lower():
         return  # no answer to a robot, to nobody, or to ourselves (mail loops)
-    answer = letters.receipt(row, provider=settings.provider_name, notice_status=notice_status)
+    answer = letters.receipt(
+        row,
+        provider=settings.provider_name,
+        notice_status=notice_status,
+        locale=mail_language(parsed.draft) or settings.default_locale,
+    )
     _send(session, row, answer, recipient=recipient, kind=f"inbound_{row.status.value}", at=now)
 
 
@@ -437,8 +442,15 @@ def notice_create(draft: Draft) -> NoticeCreate:
                 "authorized": draft.authorized,
             },
             "signature": _cut(draft.signature, 300),
+            "language": mail_language(draft),
         }
     )
+
+
+def mail_language(draft: Draft | None) -> str | None:
+    """The language of the letters to a mailed notice's sender: that of the wording its regime is
+    recognised by (a Japanese removal request is answered in Japanese); else none, the default."""
+    return notices.regime_rules(draft.regime).letter_language if draft is not None else None
 
 
 def extracted(view: MailView, parsed: Parsed) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
-from staydown.api.deps import GuardDep, NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.deps import GuardDep, LocaleDep, NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import OUT_OF_RANGE, ApiError
 from staydown.db.base import ROW_ID_LIMIT
 from staydown.fingerprints import service as fingerprints
@@ -64,6 +64,7 @@ def render(
     *,
     now_ts: float,
     show_submitter: bool = True,
+    locale: str = "en",
 ) -> NoticeRead:
     zone_ids = {item.zone_id for item in items if item.zone_id is not None}
     hostnames = {
@@ -75,7 +76,7 @@ def render(
         regime=notice.regime,
         trusted=notice.trusted,
         missing_elements=notice.missing_elements,
-        missing_element_explanations=service.explanations(notice),
+        missing_element_explanations=service.explanations(notice, locale),
         advisory_elements=service.advisory_elements(notice),
         sanction=notice.sanction,
         received_at=notice.received_at,
@@ -125,6 +126,7 @@ def render(
         ],
         rejected=[RejectedItem(**entry) for entry in notice.rejected_items or []],
         external_id=notice.external_id,
+        language=notice.language,
     )
 
 
@@ -158,6 +160,7 @@ def submit_notice(
     session: Writer,
     now: NowDep,
     settings: SettingsDep,
+    locale: LocaleDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -179,10 +182,14 @@ def submit_notice(
         actor=who.actor,
         source_ip=request.client.host if request.client else None,
     )
+    if body.language is None:  # the notifier's letters speak the language its request asks for
+        body = body.model_copy(update={"language": locale})
     if idempotency_key is None:
         notice = service.submit(session, body, by=by, now=now, settings=settings)
         session.commit()
-        view = render(session, notice, service.item_views(session, notice.id), now_ts=now.timestamp())
+        view = render(
+            session, notice, service.item_views(session, notice.id), now_ts=now.timestamp(), locale=locale
+        )
         return _json(view, 201, exclude=_INTAKE_EXCLUDE)
     key = service.check_key(idempotency_key)
     request_sha256 = service.fingerprint(body)
@@ -207,7 +214,9 @@ def submit_notice(
             headers={"Idempotent-Replayed": "true"},
         )
     notice = service.submit(session, body, by=by, now=now, settings=settings)
-    view = render(session, notice, service.item_views(session, notice.id), now_ts=now.timestamp())
+    view = render(
+        session, notice, service.item_views(session, notice.id), now_ts=now.timestamp(), locale=locale
+    )
     answer = view.model_dump_json(exclude=_INTAKE_EXCLUDE)
     service.settle_claim(claim, notice_id=notice.id, status_code=201, body=answer)
     session.commit()
@@ -295,12 +304,12 @@ def list_notices(
 
 
 @router.get("/{notice_id}", response_model=NoticeRead)
-def get_notice(notice_id: int, who: Reading, session: Reader, now: NowDep) -> Response:
+def get_notice(notice_id: int, who: Reading, session: Reader, now: NowDep, locale: LocaleDep) -> Response:
     """Read one notice with its items (a customer sees only the items on its own zones)."""
     notice = _visible(session, notice_id, who)
     customer_id = who.customer_id if who.role is Role.customer else None
     items = service.item_views(session, notice_id, customer_id=customer_id)
-    view = render(session, notice, items, now_ts=now.timestamp())
+    view = render(session, notice, items, now_ts=now.timestamp(), locale=locale)
     view.staydown = fingerprints.notice_staydown(session, notice_id, customer_id=customer_id)
     return _json(view)
 
@@ -337,6 +346,7 @@ def supplement_notice(
     session: Writer,
     now: NowDep,
     settings: SettingsDep,
+    locale: LocaleDep,
 ) -> NoticeRead:
     """Supply the elements an incomplete notice lacked."""
     notice = _visible(session, notice_id, who)
@@ -348,7 +358,9 @@ def supplement_notice(
     )
     service.supplement(session, notice, body, by=by, now=now, settings=settings)
     session.commit()
-    return render(session, notice, service.item_views(session, notice_id), now_ts=now.timestamp())
+    return render(
+        session, notice, service.item_views(session, notice_id), now_ts=now.timestamp(), locale=locale
+    )
 
 
 @router.post("/{notice_id}/objection", response_model=NoticeRead)

@@ -40,6 +40,7 @@ from staydown.notices.regimes import rules_of
 from staydown.policy import service as policy
 from staydown.serial import service as serial
 from staydown.types import Recipient
+from staydown.wording import recipient_locale
 
 
 def command_handlers() -> list[tuple[type, enforcement.CommandHandler]]:
@@ -143,6 +144,7 @@ def _tell_submitter(session: Session, step: enforcement.Step, commands: Sequence
             provider=settings.provider_name,
             redress=rules.redress(notices.notice_service_type(session, notice.id)),
             automated=notice.trusted and rules.trusted_direct_action(),
+            locale=recipient_locale(notice.language, settings.default_locale),
         )
         notices.tell(session, notice, letter, kind="notice_decision", at=step.now)
 
@@ -278,6 +280,8 @@ def _forward(
         party="complainant",
         organisation=bool(notice.submitter_organization),
     )
+    # A host's letter in the default language (its registry record tells no language); the
+    # customer's in the one it chose.
     letter = messages.forward(
         notice,
         urls,
@@ -286,6 +290,9 @@ def _forward(
         to_host=to_host,
         complainant_fields=fields,
         redress=rules.redress(zone.service_type),
+        locale=settings.default_locale
+        if to_host
+        else recipient_locale(zone.customer.locale, settings.default_locale),
     )
     if to_host:  # the hosts domain finds the host (RDAP) and adds the origin addresses
         hosts.forward_notice(

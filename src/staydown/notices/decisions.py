@@ -44,6 +44,7 @@ from staydown.notices.regimes import rules_of
 from staydown.notices.schemas import NoticeSupplement
 from staydown.notices.steps import INCOMPLETE_TIMER, apply_event, items_of, ref_of, settle, tell, together
 from staydown.types import ServiceType
+from staydown.wording import Words, recipient_locale
 
 OVERDUE_LETTER = "notice_overdue"
 INQUIRY_TIMER = inquiry.INQUIRY_TIMER
@@ -263,10 +264,11 @@ def advisory_elements(notice: Notice) -> list[str]:
     return assess(notice.regime, stored_facts(elements, item_count=notice.item_count)).advisory_names
 
 
-def explanations(notice: Notice) -> dict[str, str]:
-    """Map each missing element's name to what the submitter should supply."""
+def explanations(notice: Notice, locale: str = "en") -> dict[str, str]:
+    """Map each missing element's name to what the submitter should supply (in ``locale``)."""
+    _ = Words(locale)
     by_name = {element.name: element.explanation for element in ELEMENTS[notice.regime].values()}
-    return {name: by_name.get(name, "") for name in notice.missing_elements}
+    return {name: _(by_name[name]) if name in by_name else "" for name in notice.missing_elements}
 
 
 def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: Settings) -> None:
@@ -295,7 +297,9 @@ def run_deadline(session: Session, notice_id: int, *, now: datetime, settings: S
         entity=("notice", notice.id),
         data={"pending_items": pending, "deadline_at": notice.deadline_at.isoformat()},
     )
-    letter = messages.overdue(notice, int(pending), provider=settings.provider_name)
+    letter = messages.overdue(
+        notice, int(pending), provider=settings.provider_name, locale=settings.default_locale
+    )
     enforcement.enqueue_message(
         session,
         at=now,
@@ -383,7 +387,9 @@ def object_to_inquiry(
         entity=("notice", notice.id),
         data={"item_ids": ids[:1000], "reasons": reasons},
     )
-    letter = messages.objection(notice, ids, reasons, provider=settings.provider_name)
+    letter = messages.objection(
+        notice, ids, reasons, provider=settings.provider_name, locale=settings.default_locale
+    )
     enforcement.enqueue_message(
         session,
         at=now,
@@ -435,5 +441,10 @@ def expire_incomplete(session: Session, notice_id: int, *, now: datetime, settin
         data={"items": len(waiting), "missing_elements": notice.missing_elements, "reason": reason},
     )
     webhooks.announce(session, notice, "notice.decided", waiting, at=now)
-    letter = messages.expired(notice, settings.incomplete_notice_days, provider=settings.provider_name)
+    letter = messages.expired(
+        notice,
+        settings.incomplete_notice_days,
+        provider=settings.provider_name,
+        locale=recipient_locale(notice.language, settings.default_locale),
+    )
     tell(session, notice, letter, kind="notice_expired", at=now)

@@ -46,8 +46,11 @@ def check_key(value: str) -> str:
 
 
 def fingerprint(data: NoticeCreate) -> str:
-    """What identifies a request's content (the same notice sent with other spacing is the same)."""
-    return hashlib.sha256(canonical_json(data.model_dump(mode="json")).encode()).hexdigest()
+    """What identifies a request's content (the same notice sent with other spacing is the same; the
+    language of its letters, which may come from the request's Accept-Language, is not its content)."""
+    return hashlib.sha256(
+        canonical_json(data.model_dump(mode="json", exclude={"language"})).encode()
+    ).hexdigest()
 
 
 def recall(session: Session, key_id: int, key: str, request_sha256: str, *, now: datetime) -> Replay | None:

@@ -43,6 +43,7 @@ from staydown.notices.schemas import ItemIn, NoticeCreate
 from staydown.notices.steps import DEADLINE_TIMER, INCOMPLETE_TIMER, apply_event, settle, tell
 from staydown.types import Regime
 from staydown.urls import CanonicalURL, URLError, canonicalize_url
+from staydown.wording import recipient_locale
 
 _ITEM_COLUMNS = (
     "notice_id",
@@ -229,13 +230,17 @@ def submit(
         statement_authorized=data.statements.authorized,
         signature=data.signature,
         missing_elements=assessment.missing_names,
-        content_sha256=hashlib.sha256(canonical_json(data.model_dump(mode="json")).encode()).hexdigest(),
+        # The language of the letters is no element of the notice: it does not change what was noticed.
+        content_sha256=hashlib.sha256(
+            canonical_json(data.model_dump(mode="json", exclude={"language"})).encode()
+        ).hexdigest(),
         received_at=now,
         deadline_at=now + deadline,
         item_count=len(entries),
         sanction=sanction,
         external_id=data.external_id,
         rejected_items=rejected or None,
+        language=data.language or settings.default_locale,
     )
     session.add(notice)
     session.flush()
@@ -265,7 +270,11 @@ def submit(
     tell(
         session,
         notice,
-        messages.receipt(notice, provider=settings.provider_name),
+        messages.receipt(
+            notice,
+            provider=settings.provider_name,
+            locale=recipient_locale(notice.language, settings.default_locale),
+        ),
         kind="notice_receipt",
         at=now,
     )
@@ -275,6 +284,7 @@ def submit(
             assessment.missing,
             provider=settings.provider_name,
             rejected=assessment.outcome is Outcome.insufficient,
+            locale=recipient_locale(notice.language, settings.default_locale),
         )
         tell(session, notice, letter, kind=f"notice_{letter.payload['event'].split('.')[1]}", at=now)
     if assessment.outcome is Outcome.complete:

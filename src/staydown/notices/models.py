@@ -50,6 +50,8 @@ class Notice(Base):
     external_id: Mapped[str | None] = mapped_column(String(200))
     # Entries of the submission that could not become items, each with its index and the reason.
     rejected_items: Mapped[list[Any] | None] = mapped_column(JSONType)
+    # The language of every letter to the notifier ("en" or "ja"); none: the configured default.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     received_at: Mapped[datetime]
     deadline_at: Mapped[datetime]

@@ -70,6 +70,11 @@ class NoticeCreate(_In):
     statements: StatementsIn = Field(default_factory=StatementsIn)
     signature: str | None = Field(None, max_length=300)
     external_id: ExternalId | None = None
+    language: Literal["en", "ja"] | None = Field(
+        None,
+        description="the language of the letters to the notifier; by default the request's Accept-Language, "
+        "else the configured default",
+    )
 
 
 class NoticeSupplement(_In):
@@ -132,6 +137,7 @@ class NoticeRead(BaseModel):
     items: list[ItemRead]
     rejected: list[RejectedItem] = []
     external_id: str | None = None
+    language: str | None = None  # of the letters to the notifier
     staydown: dict[str, Any] | None = None  # banked content, captures and the copies found since
 
 

@@ -6,17 +6,19 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from staydown.accounts import service as accounts
-from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, require
+from staydown.api.deps import LocaleDep, NowDep, Principal, Reader, SettingsDep, Writer, require
 from staydown.api.errors import ApiError
 from staydown.config import Settings
+from staydown.notices.elements import ELEMENTS
 from staydown.policy import service
-from staydown.policy.flows import policy_text
+from staydown.policy.flows import AGENT_LABELS, legal_text, policy_text
 from staydown.policy.models import StepKind, StrikeStatus
-from staydown.types import Role
+from staydown.types import Regime, Role
+from staydown.wording import Words
 
 router = APIRouter(tags=["policy"])
 
@@ -61,10 +63,40 @@ class StepRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=4000)
 
 
+class ElementRead(BaseModel):
+    code: str
+    name: str
+    title: str
+    explanation: str
+    statutory: bool
+
+
 @router.get("/v1/policy/repeat-infringer", response_class=PlainTextResponse)
-def published_policy(settings: SettingsDep) -> str:
-    """The repeat-infringer policy as published to customers (public)."""
-    return policy_text(settings.policy, provider=settings.provider_name)
+def published_policy(settings: SettingsDep, locale: LocaleDep) -> PlainTextResponse:
+    """The repeat-infringer policy as published to customers (public), in the language of the
+    request's Accept-Language (English or Japanese; else the configured default)."""
+    text = policy_text(settings.policy, provider=settings.provider_name, locale=locale)
+    return PlainTextResponse(text, headers=_spoken(locale))
+
+
+@router.get("/v1/regimes/{regime}/elements", response_model=list[ElementRead])
+def legal_elements(regime: Regime, locale: LocaleDep) -> JSONResponse:
+    """What a notice under ``regime`` must contain, each element with what it means, in the
+    language of the request's Accept-Language (public). ``name`` is the element's legal name as
+    notices list it in ``missing_elements``; ``title`` is that name in the reader's language."""
+    words = Words(locale)
+    elements = [
+        ElementRead(
+            code=element.code,
+            name=element.name,
+            title=words(element.name),
+            explanation=words(element.explanation),
+            statutory=element.statutory,
+        )
+        for element in ELEMENTS[regime].values()
+    ]
+    body = [element.model_dump() for element in elements]
+    return JSONResponse(body, headers=_spoken(locale))
 
 
 @router.get("/v1/customers/{customer_id}/strikes", response_model=StrikeLedger)
@@ -125,42 +157,27 @@ def reinstate(
 
 
 @router.get("/legal", response_class=PlainTextResponse, include_in_schema=False)
-def legal(settings: SettingsDep) -> str:
-    """The page a 451 names as the blocking entity: why content is blocked and how to contest it."""
-    provider = settings.provider_name
-    return "\n".join(
-        [
-            f"# {provider}: blocked content",
-            "",
-            f"{provider} blocks content on its network when it receives a valid notice that the content "
-            "infringes a right (17 U.S.C. 512; Regulation (EU) 2022/2065 Art. 16; Japan's Information "
-            "Distribution Platform Act), and keeps copies of it from returning.",
-            "",
-            "If you published the content and believe the block is a mistake:",
-            "- file a counter-notice (DMCA notices): the material is restored 10 to 14 business days after "
-            "it unless the complainant starts a court action;",
-            "- file a complaint within six months of being told of the decision (an internal complaint under "
-            "Regulation (EU) 2022/2065 Art. 20 for online platforms; our own review otherwise);",
-            "- or go to an out-of-court dispute settlement body (online platforms, Art. 21) or to court.",
-            "",
-            "The 451 response names the notice. Customers file both through the abuse desk or the API "
-            "(POST /v1/counter-notices).",
-            "",
-            *designated_agent(settings),
-            policy_text(settings.policy, provider=provider),
-        ]
+def legal(settings: SettingsDep, locale: LocaleDep) -> PlainTextResponse:
+    """The page a 451 names as the blocking entity: why content is blocked and how to contest it
+    (in the language of the request's Accept-Language)."""
+    text = legal_text(
+        settings.policy, provider=settings.provider_name, agent=designated_agent(settings), locale=locale
     )
+    return PlainTextResponse(text, headers=_spoken(locale))
 
 
-def designated_agent(settings: Settings) -> list[str]:
+def designated_agent(settings: Settings) -> list[tuple[str, str | None]]:
     """The agent designated to receive DMCA notices, as 17 U.S.C. 512(c)(2) asks it to be published."""
-    fields = [
-        ("Name", settings.dmca_agent_name),
-        ("Address", settings.dmca_agent_address),
-        ("Telephone", settings.dmca_agent_phone),
-        ("E-mail", settings.dmca_agent_email),
-        ("Copyright Office directory entry", settings.dmca_agent_registration),
-    ]
-    given = [f"- {label}: {value}" for label, value in fields if value]
-    head = "## Designated agent for notices of claimed infringement (17 U.S.C. 512(c)(2))"
-    return [head, "", *(given or ["- not configured"]), ""]
+    values = (
+        settings.dmca_agent_name,
+        settings.dmca_agent_address,
+        settings.dmca_agent_phone,
+        settings.dmca_agent_email,
+        settings.dmca_agent_registration,
+    )
+    return list(zip(AGENT_LABELS, values, strict=True))
+
+
+def _spoken(locale: str) -> dict[str, str]:
+    """The headers of an answer whose words follow the request's Accept-Language."""
+    return {"Content-Language": locale, "Vary": "Accept-Language"}

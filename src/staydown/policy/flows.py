@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 from staydown.config import RepeatInfringerPolicy
 from staydown.policy.models import StepKind
+from staydown.wording import Words
+from staydown.wording import mark as _
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,38 +90,184 @@ def evaluate(
     return None
 
 
-def policy_text(policy: RepeatInfringerPolicy, *, provider: str) -> str:
-    """Render the published repeat-infringer policy from the configuration that enforces it."""
+def policy_text(policy: RepeatInfringerPolicy, *, provider: str, locale: str = "en") -> str:
+    """Render the published repeat-infringer policy from the configuration that enforces it, in
+    ``locale``."""
+    _ = Words(locale)
     term = policy.termination
     susp = policy.suspension
-    termination = (
-        f"{term.strikes} strikes within {term.window_days} days terminate the account and every zone of it"
-        if term.automatic
-        else f"{term.strikes} strikes within {term.window_days} days refer the account to an agent, "
-        "who may terminate it and every zone of it"
-    )
+    if term.automatic:
+        termination = _(
+            "%(strikes)s strikes within %(days)s days terminate the account and every zone of it",
+            strikes=term.strikes,
+            days=term.window_days,
+        )
+    else:
+        termination = _(
+            "%(strikes)s strikes within %(days)s days refer the account to an agent, who may terminate it "
+            "and every zone of it",
+            strikes=term.strikes,
+            days=term.window_days,
+        )
     return "\n".join(
         [
-            f"# {provider} repeat-infringer policy",
+            "# " + _("%(provider)s repeat-infringer policy", provider=provider),
             "",
-            f"{provider} terminates, in appropriate circumstances, the accounts of customers who are repeat "
-            "infringers (17 U.S.C. 512(i)(1)(A); Regulation (EU) 2022/2065 Art. 23).",
+            _(
+                "%(provider)s terminates, in appropriate circumstances, the accounts of customers who are "
+                "repeat infringers (17 U.S.C. 512(i)(1)(A); Regulation (EU) 2022/2065 Art. 23).",
+                provider=provider,
+            ),
             "",
-            "## Strikes",
-            "A customer receives strikes for each valid notice of which at least one item was actioned "
-            f"on one of its zones: one strike for every {policy.urls_per_strike} URL(s) actioned "
-            f"(rounded up), at most {policy.max_strikes_per_notice} for one notice. A strike is voided "
-            "when the material is restored after a counter-notice or a successful complaint. Strikes "
-            f"count for {policy.strike_lifetime_days} days.",
+            "## " + _("Strikes"),
+            _(
+                "A customer receives strikes for each valid notice of which at least one item was actioned "
+                "on one of its zones: one strike for every %(urls)s URL(s) actioned (rounded up), at most "
+                "%(max)s for one notice. A strike is voided when the material is restored after a "
+                "counter-notice or a successful complaint. Strikes count for %(days)s days.",
+                urls=policy.urls_per_strike,
+                max=policy.max_strikes_per_notice,
+                days=policy.strike_lifetime_days,
+            ),
             "",
-            "## Steps",
-            f"1. Warning: at {policy.warning_strikes} strike(s) the customer is warned and told of this "
-            "policy.",
-            f"2. Suspension: {susp.strikes} strikes within {susp.window_days} days suspend every zone of the "
-            "customer; the network stops serving them until an agent reinstates the customer.",
-            f"3. Termination: {termination}.",
+            "## " + _("Steps"),
+            "1. "
+            + _(
+                "Warning: at %(strikes)s strike(s) the customer is warned and told of this policy.",
+                strikes=policy.warning_strikes,
+            ),
+            "2. "
+            + _(
+                "Suspension: %(strikes)s strikes within %(days)s days suspend every zone of the customer; "
+                "the network stops serving them until an agent reinstates the customer.",
+                strikes=susp.strikes,
+                days=susp.window_days,
+            ),
+            "3. " + _("Termination: %(termination)s.", termination=termination),
             "",
-            "Every step is recorded with the strikes it rests on, and the customer is told the reasons and "
-            "how to contest them (counter-notice, internal complaint, out-of-court settlement, court).",
+            _(
+                "Every step is recorded with the strikes it rests on, and the customer is told the reasons "
+                "and how to contest them (counter-notice, internal complaint, out-of-court settlement, "
+                "court)."
+            ),
         ]
     )
+
+
+# What each step is called in a letter.
+STEP_LABELS = {
+    StepKind.warning: _("warning"),
+    StepKind.suspension: _("suspension"),
+    StepKind.termination_pending: _("termination pending"),
+    StepKind.termination: _("termination"),
+    StepKind.reinstatement: _("reinstatement"),
+    StepKind.review_kept: _("review kept"),
+}
+
+
+def step_reason(decision: StepDecision, policy: RepeatInfringerPolicy, locale: str) -> str:
+    """Why the policy took an automatic step, from the counts it rests on, in ``locale``."""
+    _ = Words(locale)
+    values = {"count": decision.strikes_counted, "days": decision.window_days}
+    if decision.kind is StepKind.warning:
+        return _(
+            "%(count)s strike(s) on record (warning threshold %(threshold)s)",
+            count=decision.strikes_counted,
+            threshold=policy.warning_strikes,
+        )
+    if decision.kind is StepKind.suspension:
+        return _(
+            "%(count)s strikes within %(days)s days (suspension threshold %(threshold)s)",
+            **values,
+            threshold=policy.suspension.strikes,
+        )
+    return _(
+        "%(count)s strikes within %(days)s days (termination threshold %(threshold)s)",
+        **values,
+        threshold=policy.termination.strikes,
+    )
+
+
+def step_letter(
+    decision: StepDecision,
+    *,
+    automatic: bool,
+    policy: RepeatInfringerPolicy,
+    provider: str,
+    locale: str = "en",
+) -> tuple[str, str]:
+    """The customer's letter about a step (subject, body), with the policy that applies, in
+    ``locale``; an agent's own reasons are given as written."""
+    _ = Words(locale)
+    label = _(STEP_LABELS[decision.kind])
+    reason = step_reason(decision, policy, locale) if automatic else decision.reason
+    subject = f"[{provider}] " + _("Repeat-infringer policy: %(step)s", step=label)
+    body = "\n\n".join(
+        [
+            _("%(reason)s.", reason=reason),
+            _("Step taken: %(step)s.", step=label),
+            _("The policy that applies to your account:"),
+            policy_text(policy, provider=provider, locale=locale),
+        ]
+    )
+    return subject, body
+
+
+def legal_text(
+    policy: RepeatInfringerPolicy,
+    *,
+    provider: str,
+    agent: Sequence[tuple[str, str | None]],
+    locale: str = "en",
+) -> str:
+    """The page a 451 names as the blocking entity (why content is blocked and how to contest it),
+    with the designated agent (``agent``: label, value) and the repeat-infringer policy, in ``locale``."""
+    _ = Words(locale)
+    given = [f"- {_(label)}: {value}" for label, value in agent if value]
+    return "\n".join(
+        [
+            "# " + _("%(provider)s: blocked content", provider=provider),
+            "",
+            _(
+                "%(provider)s blocks content on its network when it receives a valid notice that the content "
+                "infringes a right (17 U.S.C. 512; Regulation (EU) 2022/2065 Art. 16; Japan's Information "
+                "Distribution Platform Act), and keeps copies of it from returning.",
+                provider=provider,
+            ),
+            "",
+            _("If you published the content and believe the block is a mistake:"),
+            "- "
+            + _(
+                "file a counter-notice (DMCA notices): the material is restored 10 to 14 business days after "
+                "it unless the complainant starts a court action;"
+            ),
+            "- "
+            + _(
+                "file a complaint within six months of being told of the decision (an internal complaint "
+                "under Regulation (EU) 2022/2065 Art. 20 for online platforms; our own review otherwise);"
+            ),
+            "- "
+            + _("or go to an out-of-court dispute settlement body (online platforms, Art. 21) or to court."),
+            "",
+            _(
+                "The 451 response names the notice. Customers file both through the abuse desk or the API "
+                "(POST /v1/counter-notices)."
+            ),
+            "",
+            "## " + _("Designated agent for notices of claimed infringement (17 U.S.C. 512(c)(2))"),
+            "",
+            *(given or ["- " + _("not configured")]),
+            "",
+            policy_text(policy, provider=provider, locale=locale),
+        ]
+    )
+
+
+# The designated agent's fields, as the legal page names them.
+AGENT_LABELS = (
+    _("Name"),
+    _("Address"),
+    _("Telephone"),
+    _("E-mail"),
+    _("Copyright Office directory entry"),
+)

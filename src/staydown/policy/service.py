@@ -27,7 +27,7 @@ from staydown.audit import service as audit
 from staydown.config import RepeatInfringerPolicy
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
-from staydown.policy.flows import StepDecision, evaluate, policy_text, strike_weight
+from staydown.policy.flows import StepDecision, evaluate, step_letter, strike_weight
 from staydown.policy.models import PolicyStep, StepKind, Strike, StrikeStatus
 
 _STANDING_AFTER = {
@@ -365,15 +365,18 @@ def _take_step(
             actor=actor,
             reason=f"repeat-infringer policy: {decision.reason}",
         )
+    # Customers registered before letters had a language were written to in English.
+    subject, body = step_letter(
+        decision, automatic=automatic, policy=policy, provider=provider, locale=customer.locale or "en"
+    )
     enforcement.enqueue_message(
         session,
         at=now,
         kind=f"policy_{decision.kind.value}",
         channel=Channel.email,
         recipient=customer.email,
-        subject=f"[{provider}] Repeat-infringer policy: {decision.kind.value.replace('_', ' ')}",
-        body=f"{decision.reason}.\n\nStep taken: {decision.kind.value.replace('_', ' ')}.\n\n"
-        f"The policy that applies to your account:\n\n{policy_text(policy, provider=provider)}",
+        subject=subject,
+        body=body,
         payload={"event": f"policy.{decision.kind.value}", "customer_id": customer.id},
         customer_id=customer.id,
     )

@@ -31,6 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from staydown.config import EU_LANGUAGES
+from staydown.notices import regimes
 from staydown.reports.queries import TemplateRows
 from staydown.reports.transparency import percentile
 
@@ -62,7 +63,14 @@ MEMBER_STATES = (
     "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "EL", "HU", "IE",
     "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
 )  # fmt: skip
-_REGIMES = {"dmca": "17 U.S.C. §512(c)(3)", "dsa": "DSA Art. 16", "jp": "Japan's Provider Liability Act"}
+
+
+def _regime_title(code: str) -> str:
+    """The law a regime's notices rely on, as the regime names it (an unknown code as it is)."""
+    try:
+        return regimes.rules_of(code).title
+    except ValueError:
+        return code
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +216,7 @@ def notice_figures(data: TemplateRows) -> dict[str, str]:
     regimes = Counter[str]()
     for regime, _, n in data.notices:
         regimes[regime] += n
-    mix = "; ".join(f"{_REGIMES.get(r, r)}: {n}" for r, n in sorted(regimes.items()))
+    mix = "; ".join(f"{_regime_title(r)}: {n}" for r, n in sorted(regimes.items()))
     context = "Contextual information on "
     return {
         "Number of notices received ": str(notices),

@@ -103,6 +103,9 @@ class RegimeRules:
     # Wording by which a letter invokes this law (lower case), and how many must appear.
     letter_markers: tuple[str, ...] = ()
     letter_markers_needed: int = 1
+    # The language of a letter recognised by those markers, in which its sender is answered (None:
+    # the markers do not tell a language; the configured default applies).
+    letter_language: str | None = None
     # Notice formats whose senders always invoke this law (the inbound parsers' format names).
     formats: tuple[str, ...] = ()
     # The DSA Transparency Database's ``source_type`` of a restriction made on one of these notices.

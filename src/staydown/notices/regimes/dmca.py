@@ -13,6 +13,7 @@ from staydown.notices.regimes.base import (
     outcome_of,
 )
 from staydown.types import Recipient, Regime
+from staydown.wording import mark as _
 
 
 def _e(code: str, name: str, explanation: str) -> Element:
@@ -37,36 +38,42 @@ class Dmca(RegimeRules):
     elements = {
         "i": _e(
             "512(c)(3)(A)(i)",
-            "512(c)(3)(A)(i) signature",
-            "A physical or electronic signature of the person authorised to act for the rights owner.",
+            _("512(c)(3)(A)(i) signature"),
+            _("A physical or electronic signature of the person authorised to act for the rights owner."),
         ),
         "ii": _e(
             "512(c)(3)(A)(ii)",
-            "512(c)(3)(A)(ii) identification of the copyrighted work",
-            "Which work is infringed (a title or description; a representative list for many works).",
+            _("512(c)(3)(A)(ii) identification of the copyrighted work"),
+            _("Which work is infringed (a title or description; a representative list for many works)."),
         ),
         "iii": _e(
             "512(c)(3)(A)(iii)",
-            "512(c)(3)(A)(iii) identification of the infringing material",
-            "The exact URLs of the infringing material, so it can be found.",
+            _("512(c)(3)(A)(iii) identification of the infringing material"),
+            _("The exact URLs of the infringing material, so it can be found."),
         ),
         "iv": _e(
             "512(c)(3)(A)(iv)",
-            "512(c)(3)(A)(iv) contact information",
-            "Information reasonably sufficient to contact you, such as a postal address, a telephone "
-            "number or an e-mail address.",
+            _("512(c)(3)(A)(iv) contact information"),
+            _(
+                "Information reasonably sufficient to contact you, such as a postal address, a telephone "
+                "number or an e-mail address."
+            ),
         ),
         "v": _e(
             "512(c)(3)(A)(v)",
-            "512(c)(3)(A)(v) good-faith statement",
-            "A statement that you believe in good faith the use is not authorised by the owner, "
-            "its agent or the law.",
+            _("512(c)(3)(A)(v) good-faith statement"),
+            _(
+                "A statement that you believe in good faith the use is not authorised by the owner, "
+                "its agent or the law."
+            ),
         ),
         "vi": _e(
             "512(c)(3)(A)(vi)",
-            "512(c)(3)(A)(vi) accuracy and authority statement",
-            "A statement that the notice is accurate and, under penalty of perjury, that you are "
-            "authorised to act for the owner.",
+            _("512(c)(3)(A)(vi) accuracy and authority statement"),
+            _(
+                "A statement that the notice is accurate and, under penalty of perjury, that you are "
+                "authorised to act for the owner."
+            ),
         ),
     }
     # The customer answers the complainant and, on a counter-notice, accepts service from it

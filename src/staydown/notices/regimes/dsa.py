@@ -13,6 +13,7 @@ from staydown.notices.regimes.base import (
 )
 from staydown.notices.regimes.services import duties
 from staydown.types import Recipient, Regime, ServiceType
+from staydown.wording import mark as _
 
 
 def _e(code: str, name: str, explanation: str) -> Element:
@@ -36,19 +37,21 @@ class Dsa(RegimeRules):
     elements = {
         "a": _e(
             "DSA 16(2)(a)",
-            "DSA Art. 16(2)(a) substantiated explanation",
-            "Why you consider the content illegal, with enough detail to assess it.",
+            _("DSA Art. 16(2)(a) substantiated explanation"),
+            _("Why you consider the content illegal, with enough detail to assess it."),
         ),
         "b": _e(
             "DSA 16(2)(b)",
-            "DSA Art. 16(2)(b) exact electronic location",
-            "The exact URL of each item of content.",
+            _("DSA Art. 16(2)(b) exact electronic location"),
+            _("The exact URL of each item of content."),
         ),
-        "c": _e("DSA 16(2)(c)", "DSA Art. 16(2)(c) name and e-mail address", "Your name and e-mail address."),
+        "c": _e(
+            "DSA 16(2)(c)", _("DSA Art. 16(2)(c) name and e-mail address"), _("Your name and e-mail address.")
+        ),
         "d": _e(
             "DSA 16(2)(d)",
-            "DSA Art. 16(2)(d) statement of bona fide belief",
-            "A statement that you believe in good faith that the notice is accurate and complete.",
+            _("DSA Art. 16(2)(d) statement of bona fide belief"),
+            _("A statement that you believe in good faith that the notice is accurate and complete."),
         ),
     }
     # Art. 17(3)(b) names the notifier only where strictly necessary, as it is for intellectual

@@ -15,6 +15,7 @@ from staydown.notices.regimes.base import (
     outcome_of,
 )
 from staydown.types import Recipient, Regime
+from staydown.wording import mark as _
 
 
 class Jp(RegimeRules):
@@ -22,6 +23,7 @@ class Jp(RegimeRules):
     label = "JP"
     letter_markers = ("著作権", "削除", "送信防止", "侵害", "申出", "拝啓", "敬具", "以上")
     letter_markers_needed = 2  # one such word appears in many letters; a Japanese request has several
+    letter_language = "ja"
     title = "Japan: removal request (Information Distribution Platform Act)"
     lumen_type = "Other"
     jurisdictions = ("JP",)
@@ -38,35 +40,35 @@ class Jp(RegimeRules):
     elements = {
         "location": Element(
             "IDPA location",
-            "IDPA removal request: location of the information (URL)",
-            "The URL where the information is published.",
+            _("IDPA removal request: location of the information (URL)"),
+            _("The URL where the information is published."),
         ),
         "right": Element(
             "IDPA right",
-            "IDPA removal request: right infringed",
-            "Which right is infringed and the work it protects.",
+            _("IDPA removal request: right infringed"),
+            _("Which right is infringed and the work it protects."),
         ),
         "reason": Element(
             "IDPA reason",
-            "IDPA removal request: reason the right is infringed",
-            "Why publishing the information infringes your right.",
+            _("IDPA removal request: reason the right is infringed"),
+            _("Why publishing the information infringes your right."),
         ),
         "requester": Element(
             "IDPA requester",
-            "IDPA removal request: requester name and contact",
-            "Your name and an e-mail address or postal address where you can be reached.",
+            _("IDPA removal request: requester name and contact"),
+            _("Your name and an e-mail address or postal address where you can be reached."),
             statutory=False,
         ),
         "declaration": Element(
             "IDPA declaration",
-            "IDPA removal request: declaration of truth (guideline form)",
-            "A declaration that the statements in the request are true.",
+            _("IDPA removal request: declaration of truth (guideline form)"),
+            _("A declaration that the statements in the request are true."),
             statutory=False,
         ),
         "signature": Element(
             "IDPA signature",
-            "IDPA removal request: signature of the requester (guideline form)",
-            "Your signature (or that of your authorised agent).",
+            _("IDPA removal request: signature of the requester (guideline form)"),
+            _("Your signature (or that of your authorised agent)."),
             statutory=False,
         ),
     }

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from staydown.types import ServiceType
+from staydown.wording import mark as _
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ DUTIES: dict[ServiceType, Duties] = {
         dsa_database=False,
         notifier_suspension=False,
         caching_trigger=True,
-        redress=(
+        redress=_(
             "You may ask us to review this decision (our own review procedure, POST /v1/complaints), send a "
             "counter-notice under 17 U.S.C. 512(g) for DMCA notices (POST /v1/counter-notices), or go to the "
             "courts."
@@ -46,7 +47,7 @@ DUTIES: dict[ServiceType, Duties] = {
         dsa_database=False,
         notifier_suspension=False,
         caching_trigger=False,
-        redress=(
+        redress=_(
             "You may ask us to review this decision (our own review procedure, POST /v1/complaints), send a "
             "counter-notice under 17 U.S.C. 512(g) for DMCA notices (POST /v1/counter-notices), or go to the "
             "courts (Regulation (EU) 2022/2065 Art. 17(3)(f))."
@@ -59,7 +60,7 @@ DUTIES: dict[ServiceType, Duties] = {
         dsa_database=True,
         notifier_suspension=True,
         caching_trigger=False,
-        redress=(
+        redress=_(
             "You may contest this decision: an internal complaint within six months of being told of it "
             "(Regulation (EU) 2022/2065 Art. 20; POST /v1/complaints), a counter-notice under 17 U.S.C. "
             "512(g) for DMCA notices (POST /v1/counter-notices), a certified out-of-court dispute settlement "
