@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import tomllib
 from datetime import date, timedelta
 from functools import cached_property
@@ -235,7 +236,8 @@ class Settings(BaseSettings):
 
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []
-    # Mail domains anyone can sign up at: a shared one links no two customers (hosts/, serial/).
+    # Mail domains anyone can sign up at: a shared one links no two customers (serial/). Amends the
+    # built-in list: ``name`` adds, ``-name`` removes, ``-*`` empties it first (docs/serial.md).
     public_mail_domains: Annotated[list[str], NoDecode] = []
 
     # Finding the host behind a zone's origin (hosts/): RDAP (RFC 9083) found by the RFC 9224
@@ -264,6 +266,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("public_mail_domains")
+    @classmethod
+    def _mail_domains(cls, value: list[str]) -> list[str]:
+        checked = []
+        for entry in value:
+            name = entry.strip().lower().rstrip(".")
+            bare = name.removeprefix("-")
+            if name != "-*" and not re.fullmatch(
+                r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+", bare
+            ):
+                raise ValueError(
+                    f"not a mail domain: {entry!r} (a domain name, -name to remove one, -* to empty the list)"
+                )
+            checked.append(name)
+        return checked
 
     # Due process (see due_process/calendar.py): restoration after a counter-notice, complaints, misuse.
     restore_business_days: int = 10

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -49,6 +50,14 @@ from staydown.types import as_utc
 REVIEW_DUE_TIMER = "serial_review_due"
 LINK_FLAG = "linked_to:"
 WATCHED = (Standing.suspended, Standing.terminated)
+# The public mail providers in force (``STAYDOWN_PUBLIC_MAIL_DOMAINS`` over the built-in list),
+# set by the assembly from the process's settings.
+_public_mail = [linking.PUBLIC_MAIL_DOMAINS]
+
+
+def configure(settings: Settings) -> None:
+    """Take the process's settings: which mail domains are public providers."""
+    _public_mail[0] = linking.public_mail_domains(settings.public_mail_domains)
 
 
 class SerialError(Exception):
@@ -355,17 +364,45 @@ def identity_record(session: Session, customer: Customer) -> linking.IdentityRec
     hostnames: list[str] = []
     for zone in zones:
         hostnames += zone.all_hostnames or [zone.hostname]
-    return linking.IdentityRecord(
+    sites = linking.IdentityRecord(
+        origins=tuple(z.origin for z in zones),
+        origin_addresses=tuple(sorted({a for addresses in known.values() for a in addresses})),
+        hostnames=tuple(hostnames),
+        public_mail_domains=_public_mail[0],
+    )
+    if accounts.identity_erased(customer):
+        return sites  # what stands in for an erased identity recognises nobody
+    return replace(
+        sites,
         name=customer.name,
         email=customer.email,
         phone=customer.phone,
         address=customer.address,
         payment_reference=customer.payment_reference,
         signup_ip=customer.signup_ip,
-        origins=tuple(z.origin for z in zones),
-        origin_addresses=tuple(sorted({a for addresses in known.values() for a in addresses})),
-        hostnames=tuple(hostnames),
     )
+
+
+def erase_identity_marks(session: Session, customer_id: int) -> int:
+    """With the customer's identity, erase the marks drawn from it and the identity values in the
+    evidence of its links (either side); return how many marks went. Marks of its sites (origins,
+    zone hostnames) stay: the zones are kept, and they alone can still link a returning site."""
+    erased = session.execute(
+        delete(IdentityMark).where(
+            IdentityMark.customer_id == customer_id, IdentityMark.kind.in_(linking.IDENTITY_KINDS)
+        )
+    )
+    links = session.scalars(
+        select(CustomerLink).where(
+            (CustomerLink.customer_id == customer_id) | (CustomerLink.linked_customer_id == customer_id)
+        )
+    )
+    for link in links:
+        kept = linking.erase_evidence(link.evidence)
+        if kept != link.evidence:
+            link.evidence = kept
+    session.flush()
+    return int(erased.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def store_marks(session: Session, customer: Customer) -> set[tuple[str, str]]:
