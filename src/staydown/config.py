@@ -181,6 +181,10 @@ class Settings(BaseSettings):
     edge_rate_burst: float = Field(0.0, ge=0)
     edge_max_connections: int = Field(10_000, ge=1)
     edge_max_body_bytes: int = Field(100 * 1024 * 1024, ge=0)  # a request body's bound (413 beyond)
+    # Requests served per zone and resource (edge/served.py): resources counted per zone and worker
+    # (memory: twice this many targets per zone), and how often the counts are reported.
+    edge_served_capacity: int = Field(4096, ge=16, le=1_000_000)
+    edge_served_report_seconds: float = Field(60.0, gt=0, le=3600)
     # A worker whose event loop has not turned for this long is killed and replaced (edge.workers).
     # In service a worker's longest step on its loop (a feed page, a cyclic collection) is well
     # under a second; a stuck request burns at most this much CPU before it is dropped.

@@ -1,0 +1,86 @@
+"""The edge's served-request counter (pure): exact while small, bounded memory and a stated error
+once many resources are served, and reports that merge a resource's spellings."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from staydown.edge.served import ServedCounter, ZoneCounts, compact, report_zones
+from staydown.urls import block_key_hash
+
+
+def test_counts_are_exact_below_the_bound_and_start_afresh_at_each_report() -> None:
+    counter = ServedCounter(capacity=4)
+    for target in ["/a", "/a", "/b", "/a", "/c"]:
+        counter.served(1, target)
+    counter.served(2, "/x")
+    taken = counter.take()
+    assert (taken[1].total, taken[1].error, taken[1].counts) == (5, 0, {"/a": 3, "/b": 1, "/c": 1})
+    assert taken[2].counts == {"/x": 1}
+    assert counter.take() == {}
+
+
+def test_a_long_tail_keeps_the_table_bounded_and_the_heavy_hitters_within_the_error() -> None:
+    capacity = 50
+    counter = ServedCounter(capacity=capacity)
+    rng = random.Random(7)
+    truth: Counter[str] = Counter()
+    heavy = [f"/popular/{i}.jpg" for i in range(10)]
+    for n in range(40_000):
+        target = rng.choice(heavy) if n % 3 else f"/tail/{n}.html"  # 13,334 served once each
+        truth[target] += 1
+        counter.served(7, target)
+        assert len(counter.zones[7].counts) <= 2 * capacity
+    table = counter.take()[7]
+    assert table.total == 40_000
+    assert 0 < table.error <= table.total // (capacity + 1)
+    for target, count in table.counts.items():
+        assert truth[target] - table.error <= count <= truth[target]
+    for target in heavy:  # served far more than the error: never dropped
+        assert truth[target] > table.error and target in table.counts
+    missing = [t for t in truth if t not in table.counts]
+    assert missing and all(truth[t] <= table.error for t in missing)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=600), st.integers(min_value=1, max_value=8))
+def test_every_count_is_low_by_at_most_the_error_and_the_error_is_bounded(
+    stream: list[int], capacity: int
+) -> None:
+    counter = ServedCounter(capacity=capacity)
+    for n in stream:
+        counter.served(1, f"/{n}")
+    if not stream:
+        assert counter.take() == {}
+        return
+    table = counter.take()[1]
+    truth = Counter(f"/{n}" for n in stream)
+    assert table.total == len(stream) and len(table.counts) <= 2 * capacity
+    assert table.error * (capacity + 1) <= len(stream)
+    for target, true in truth.items():
+        assert true - table.error <= table.counts.get(target, 0) <= true
+
+
+def test_compaction_takes_the_next_count_from_all_and_keeps_at_most_the_capacity() -> None:
+    table = ZoneCounts(total=23, counts={"/a": 9, "/b": 5, "/c": 5, "/d": 2, "/e": 1, "/f": 1})
+    compact(table, 3)
+    assert table.counts == {"/a": 7, "/b": 3, "/c": 3} and table.error == 2
+    tied = ZoneCounts(total=8, counts={"/a": 2, "/b": 2, "/c": 2, "/d": 2})
+    compact(tied, 3)
+    assert tied.counts == {} and tied.error == 2  # none stands above the others: all go
+
+
+def test_a_report_merges_spellings_by_block_key_and_names_the_path_of_a_query() -> None:
+    counter = ServedCounter()
+    for target in ["/manga/1/", "/manga/1", "/manga/%31", "/read?id=3", "/read?id=3"]:
+        counter.served(4, target)
+    [zone] = report_zones(counter.take())
+    assert (zone["zone_id"], zone["requests"], zone["error"]) == (4, 5, 0)
+    resources = {tuple(r[:2]): r[2] for r in zone["resources"]}
+    assert resources[(block_key_hash("/manga/1"), None)] == 2  # an escaped digit is another spelling
+    assert resources[(block_key_hash("/read?id=3"), block_key_hash("/read"))] == 2
+    assert sum(resources.values()) == 5
