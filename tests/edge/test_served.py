@@ -3,12 +3,17 @@ once many resources are served, and reports that merge a resource's spellings.""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 from collections import Counter
+from typing import Any
 
+import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from staydown.edge.feed import ServedReporter
 from staydown.edge.served import ServedCounter, ZoneCounts, compact, report_zones
 from staydown.urls import block_key_hash
 
@@ -84,3 +89,38 @@ def test_a_report_merges_spellings_by_block_key_and_names_the_path_of_a_query() 
     assert resources[(block_key_hash("/manga/1"), None)] == 2  # an escaped digit is another spelling
     assert resources[(block_key_hash("/read?id=3"), block_key_hash("/read"))] == 2
     assert sum(resources.values()) == 5
+
+
+def test_the_reporter_sends_a_report_again_unchanged_until_it_is_taken() -> None:
+    counter = ServedCounter()
+    answers = [httpx.ConnectError("down"), httpx.Response(503), httpx.Response(200, json={"counted": True})]
+    seen: list[dict[str, Any]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    reporter = ServedReporter(counter, control_plane="http://cp.invalid", key="k", every=60, edge_id="e1")
+
+    async def main() -> list[bool]:
+        async with httpx.AsyncClient(
+            base_url="http://cp.invalid", transport=httpx.MockTransport(handle)
+        ) as client:
+            assert await reporter.send(client)  # nothing counted: nothing sent
+            counter.served(3, "/a")
+            results = [await reporter.send(client)]
+            counter.served(3, "/b")  # counted meanwhile: the next report's
+            results += [await reporter.send(client), await reporter.send(client)]
+            return results
+
+    assert asyncio.run(main()) == [False, False, True]
+    assert [r["seq"] for r in seen] == [1, 1, 1] and seen[0] == seen[1] == seen[2]
+    assert seen[0]["edge"] == "e1" and seen[0]["zones"][0]["requests"] == 1
+    assert reporter.next_report() == {
+        **seen[0],
+        "seq": 2,
+        "zones": report_zones({3: ZoneCounts(1, {"/b": 1})}),
+    }

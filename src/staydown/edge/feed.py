@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from staydown.edge.served import report_zones
+from staydown.edge.served import ServedCounter, report_zones
 from staydown.edge.server import Edge
 from staydown.edge.state import EnforcementState, GzipLines, LocalStore, SnapshotLoader, paused_gc
 from staydown.feedrecords import parse_record
@@ -268,8 +268,10 @@ class ServedReporter:
     not answer, what is counted waits in the worker's tables, whose size is bounded per zone.
     """
 
-    def __init__(self, edge: Edge, *, control_plane: str, key: str, every: float, edge_id: str = "") -> None:
-        self.edge, self.every = edge, every
+    def __init__(
+        self, counter: ServedCounter, *, control_plane: str, key: str, every: float, edge_id: str = ""
+    ) -> None:
+        self.counter, self.every = counter, every
         self.control_plane, self.key, self.edge_id = control_plane.rstrip("/"), key, edge_id
         self.reporter = uuid.uuid4().hex
         self.seq = 0
@@ -280,7 +282,7 @@ class ServedReporter:
     def next_report(self) -> dict[str, Any] | None:
         """The report to send now: the one not yet acknowledged, else what was counted since."""
         if self.pending is None:
-            zones = report_zones(self.edge.served.take())
+            zones = report_zones(self.counter.take())
             if zones:
                 self.pending = {
                     "reporter": self.reporter,

@@ -301,7 +301,7 @@ async def run_worker(
         edge.report = reporter.submit
         tasks.append(asyncio.create_task(reporter.run(stop)))
         served = ServedReporter(
-            edge,
+            edge.served,
             control_plane=options.control_plane,
             key=options.key,
             every=options.config.served_report_seconds,
