@@ -39,7 +39,7 @@ def test_a_long_tail_keeps_the_table_bounded_and_the_heavy_hitters_within_the_er
         target = rng.choice(heavy) if n % 3 else f"/tail/{n}.html"  # 13,334 served once each
         truth[target] += 1
         counter.served(7, target)
-        assert len(counter.zones[7].counts) <= 2 * capacity
+        assert len(counter.zones[7]) <= 2 * capacity
     table = counter.take()[7]
     assert table.total == 40_000
     assert 0 < table.error <= table.total // (capacity + 1)
@@ -71,12 +71,19 @@ def test_every_count_is_low_by_at_most_the_error_and_the_error_is_bounded(
 
 
 def test_compaction_takes_the_next_count_from_all_and_keeps_at_most_the_capacity() -> None:
-    table = ZoneCounts(total=23, counts={"/a": 9, "/b": 5, "/c": 5, "/d": 2, "/e": 1, "/f": 1})
-    compact(table, 3)
-    assert table.counts == {"/a": 7, "/b": 3, "/c": 3} and table.error == 2
-    tied = ZoneCounts(total=8, counts={"/a": 2, "/b": 2, "/c": 2, "/d": 2})
-    compact(tied, 3)
-    assert tied.counts == {} and tied.error == 2  # none stands above the others: all go
+    counts = {"/a": 9, "/b": 5, "/c": 5, "/d": 2, "/e": 1, "/f": 1}
+    assert compact(counts, 3) == ({"/a": 7, "/b": 3, "/c": 3}, 2, 10)
+    assert compact({"/a": 2, "/b": 2, "/c": 2, "/d": 2}, 3) == ({}, 2, 8)  # none above the rest: all go
+    assert compact({"/a": 2}, 3) == ({"/a": 2}, 0, 0)
+
+
+def test_a_zones_total_stays_exact_through_compactions() -> None:
+    counter = ServedCounter(capacity=2)
+    for target in ["/a", "/b", "/a", "/c", "/d", "/e", "/a", "/f"]:
+        counter.served(1, target)
+    table = counter.take()[1]
+    assert table.error > 0 and table.total == 8  # the total is the counts plus what was taken
+    assert table.counts["/a"] <= 3 <= table.counts["/a"] + table.error
 
 
 def test_a_report_merges_spellings_by_block_key_and_names_the_path_of_a_query() -> None:

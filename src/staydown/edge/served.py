@@ -44,45 +44,66 @@ class ZoneCounts:
     error: int = 0  # every count is at most this much below the true one
 
 
-def compact(table: ZoneCounts, capacity: int) -> None:
-    """Take the ``(capacity + 1)``-th largest count from every count; keep what stays above zero."""
-    counts = table.counts
+def compact(counts: dict[str, int], capacity: int) -> tuple[dict[str, int], int, int]:
+    """Take the ``(capacity + 1)``-th largest count from every count and keep what stays above
+    zero: (the counts kept, what was taken from each, what was taken in all)."""
     if len(counts) <= capacity:
-        return
+        return counts, 0, 0
     cut = heapq.nlargest(capacity + 1, counts.values())[-1]
-    table.counts = {target: n - cut for target, n in counts.items() if n > cut}
-    table.error += cut
+    kept = {target: n - cut for target, n in counts.items() if n > cut}
+    return kept, cut, sum(counts.values()) - sum(kept.values())
 
 
 class ServedCounter:
-    """A worker's counts per zone; :meth:`served` is on the hot path."""
+    """A worker's counts per zone.
+
+    The hot path is inlined where requests are answered (``Edge.fast_hit``, ``Edge.immediate``):
+    ``counts = zones.get(zone_id)``, then ``counts[target] = n + 1`` when the target is there, else
+    :meth:`add`. A zone's total is not kept apart: it is the sum of its counts and of what
+    compactions took (``taken``), so a served request costs one dictionary increment."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self.limit = 2 * capacity
-        self.zones: dict[int, ZoneCounts] = {}
+        self.zones: dict[int, dict[str, int]] = {}
+        self.taken: dict[int, int] = {}  # per zone, what compactions took from the counts
+        self.error: dict[int, int] = {}  # per zone, how far below the truth any count may be
 
     def served(self, zone_id: int, target: str) -> None:
-        table = self.zones.get(zone_id)
-        if table is None:
-            table = self.zones[zone_id] = ZoneCounts()
-        table.total += 1
-        counts = table.counts
-        n = counts.get(target)
-        if n is not None:
-            counts[target] = n + 1
-            return
-        if len(counts) >= self.limit:
-            compact(table, self.capacity)
-            counts = table.counts
-        counts[target] = 1
+        """Count one request (what the inlined hot path does)."""
+        counts = self.zones.get(zone_id)
+        n = counts.get(target) if counts is not None else None
+        if n is None:
+            self.add(zone_id, target)
+        else:
+            counts[target] = n + 1  # type: ignore[index]
+
+    def add(self, zone_id: int, target: str) -> None:
+        """Count the first request for a target (or of a zone) since the last report."""
+        counts = self.zones.get(zone_id)
+        if counts is None:
+            counts = self.zones[zone_id] = {}
+        elif len(counts) >= self.limit:
+            counts, cut, taken = compact(counts, self.capacity)
+            self.zones[zone_id] = counts
+            self.error[zone_id] = self.error.get(zone_id, 0) + cut
+            self.taken[zone_id] = self.taken.get(zone_id, 0) + taken
+        counts[target] = counts.get(target, 0) + 1
 
     def take(self) -> dict[int, ZoneCounts]:
         """What was counted since the last call; counting starts afresh."""
-        taken, self.zones = self.zones, {}
-        return taken
+        zones, taken, error = self.zones, self.taken, self.error
+        self.zones, self.taken, self.error = {}, {}, {}
+        return {
+            zone_id: ZoneCounts(
+                total=sum(counts.values()) + taken.get(zone_id, 0),
+                counts=counts,
+                error=error.get(zone_id, 0),
+            )
+            for zone_id, counts in zones.items()
+        }
 
 
 def report_zones(taken: dict[int, ZoneCounts]) -> list[dict[str, Any]]:

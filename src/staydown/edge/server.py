@@ -351,7 +351,13 @@ class Edge:
             )
             return self.stamped(response, request, decision)
         assert decision.zone is not None and decision.url is not None
-        self.served.served(decision.zone.zone_id, decision.url.target)
+        zone_id, target = decision.zone.zone_id, decision.url.target
+        counts = self.served.zones.get(zone_id)  # ServedCounter.served, inlined
+        n = counts.get(target) if counts is not None else None
+        if n is None:
+            self.served.add(zone_id, target)
+        else:
+            counts[target] = n + 1  # type: ignore[index]
         if request.method not in core.CACHED_METHODS:
             return None  # passes to the origin
         entry = self.lookup(request, (decision.zone.zone_id, decision.url.target))
@@ -413,7 +419,13 @@ class Edge:
         answer = self.cache.served(memo[1], self.clock())
         if answer is not None:
             self.counters["hit"] = self.counters.get("hit", 0) + 1
-            self.served.served(*memo[1])
+            zone_id, target = memo[1]
+            counts = self.served.zones.get(zone_id)  # ServedCounter.served, inlined
+            n = counts.get(target) if counts is not None else None
+            if n is None:
+                self.served.add(zone_id, target)
+            else:
+                counts[target] = n + 1  # type: ignore[index]
             if scheme == "https":
                 zone = memo[0].zone
                 if zone is not None and zone.hsts_max_age is not None:
