@@ -296,6 +296,11 @@ def timeline(record: Record) -> list[TimelineDay]:
     ]
 
 
+def _excerpt(text: str | None, limit: int = 300) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
 def events(session: Session, customer: Customer, record: Record, *, as_of: datetime) -> list[TimelineEvent]:
     """What the provider did and when: policy steps, forwards to the host and their answers."""
     found = [
@@ -322,7 +327,9 @@ def events(session: Session, customer: Customer, record: Record, *, as_of: datet
         if forward.answered_at is not None:
             found.append(
                 TimelineEvent(
-                    at=as_utc(forward.answered_at), kind="host.answered", detail=f"notice {forward.notice_id}"
+                    at=as_utc(forward.answered_at),
+                    kind="host.answered",
+                    detail=f"notice {forward.notice_id}: {_excerpt(forward.answer)}",
                 )
             )
     return sorted((e for e in found if e.at <= as_of), key=lambda e: e.at)
