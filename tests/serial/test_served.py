@@ -109,6 +109,7 @@ def test_a_report_is_counted_once_per_reporter_and_sequence(api: Api) -> None:
         {**first, "seq": 0},
         {**first, "zones": [{**first["zones"][0], "resources": [["not-a-hash", None, 1]]}]},
         {**first, "zones": [{**first["zones"][0], "requests": -1}]},
+        {**first, "zones": [{**first["zones"][0], "error": False}]},  # no lax booleans for numbers
         {**first, "surprise": 1},
     ):
         assert edge.post("/v1/edge/served", json=bad).status_code == 422

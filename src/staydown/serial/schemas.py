@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from staydown.serial.models import LinkStatus, ReviewDecision, ReviewStatus
 
@@ -134,10 +134,10 @@ class ServedZone(BaseModel):
     and per resource ``[block key hash, path hash or null, requests]``."""
 
     model_config = ConfigDict(extra="forbid")
-    zone_id: int = Field(ge=1)
-    requests: int = Field(ge=0, le=10**12)
-    error: int = Field(ge=0, le=10**12)
-    resources: list[tuple[KeyHash, KeyHash | None, Annotated[int, Field(ge=1, le=10**12)]]] = Field(
+    zone_id: StrictInt = Field(ge=1)
+    requests: StrictInt = Field(ge=0, le=10**12)
+    error: StrictInt = Field(ge=0, le=10**12)
+    resources: list[tuple[KeyHash, KeyHash | None, Annotated[StrictInt, Field(ge=1, le=10**12)]]] = Field(
         max_length=MAX_REPORT_RESOURCES
     )
 
@@ -148,7 +148,7 @@ class ServedReportCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     reporter: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-    seq: int = Field(ge=1, le=2**62)
+    seq: StrictInt = Field(ge=1, le=2**62)
     edge: str = Field("", max_length=128)
     zones: list[ServedZone] = Field(max_length=100_000)
 
