@@ -8,6 +8,7 @@ from __future__ import annotations
 from staydown.accounts import service as accounts
 from staydown.audit import service as audit
 from staydown.certificates import service as certificates
+from staydown.config import Settings
 from staydown.db import journal
 from staydown.desk import names
 from staydown.disclosure import service as disclosure
@@ -19,8 +20,10 @@ from staydown.notices import service as notices
 from staydown.serial import service as serial
 
 
-def install() -> None:
+def install(settings: Settings | None = None) -> None:
     """Register the append-only logs and the cross-domain hooks; calling it again changes nothing.
+    With ``settings``, the domains that read process settings in their hooks take them (the serial
+    domain's public mail providers); the last settings given are those in force.
 
     - ``enforcement``: the enforcement log (numbered first), waking long-polling feed readers when
       it grows, and dropping withheld lifts when a unit of work rolls back;
@@ -50,4 +53,6 @@ def install() -> None:
     accounts.add_account_check(serial.check_links)
     accounts.add_activation_gate(serial.link_blockers)
     disclosure.name_actors_with(names.describe)
+    if settings is not None:
+        serial.configure(settings)
     journal.install()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import tomllib
 from datetime import date, timedelta
 from functools import cached_property
@@ -208,6 +209,10 @@ class Settings(BaseSettings):
     edge_rate_burst: float = Field(0.0, ge=0)
     edge_max_connections: int = Field(10_000, ge=1)
     edge_max_body_bytes: int = Field(100 * 1024 * 1024, ge=0)  # a request body's bound (413 beyond)
+    # Requests served per zone and resource (edge/served.py): resources counted per zone and worker
+    # (memory: twice this many targets per zone), and how often the counts are reported.
+    edge_served_capacity: int = Field(4096, ge=16, le=1_000_000)
+    edge_served_report_seconds: float = Field(60.0, gt=0, le=3600)
     # A worker whose event loop has not turned for this long is killed and replaced (edge.workers).
     # In service a worker's longest step on its loop (a feed page, a cyclic collection) is well
     # under a second; a stuck request burns at most this much CPU before it is dropped.
@@ -263,7 +268,8 @@ class Settings(BaseSettings):
 
     dns_nameservers: Annotated[list[str], NoDecode] = []
     disposable_email_domains: Annotated[list[str], NoDecode] = []
-    # Mail domains anyone can sign up at: a shared one links no two customers (hosts/, serial/).
+    # Mail domains anyone can sign up at: a shared one links no two customers (serial/). Amends the
+    # built-in list: ``name`` adds, ``-name`` removes, ``-*`` empties it first (docs/serial.md).
     public_mail_domains: Annotated[list[str], NoDecode] = []
 
     # Finding the host behind a zone's origin (hosts/): RDAP (RFC 9083) found by the RFC 9224
@@ -292,6 +298,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("public_mail_domains")
+    @classmethod
+    def _mail_domains(cls, value: list[str]) -> list[str]:
+        checked = []
+        for entry in value:
+            name = entry.strip().lower().rstrip(".")
+            bare = name.removeprefix("-")
+            if name != "-*" and not re.fullmatch(
+                r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+", bare
+            ):
+                raise ValueError(
+                    f"not a mail domain: {entry!r} (a domain name, -name to remove one, -* to empty the list)"
+                )
+            checked.append(name)
+        return checked
 
     # Due process (see due_process/calendar.py): restoration after a counter-notice, complaints, misuse.
     restore_business_days: int = 10

@@ -54,6 +54,7 @@ from staydown.types import Role, ServiceType, VerificationLevel
 from staydown.urls import URLError, canonical_host
 
 KEY_PREFIX = "sd_"
+ERASED = "(erased)"  # a customer's name once its identity is erased (disclosure.erase_customer_identity)
 
 
 class AccountError(Exception):
@@ -280,6 +281,11 @@ def get_customer(session: Session, customer_id: int) -> Customer | None:
 
 def list_customers(session: Session, *, limit: int = 100, offset: int = 0) -> Sequence[Customer]:
     return session.scalars(select(Customer).order_by(Customer.id).limit(limit).offset(offset)).all()
+
+
+def identity_erased(customer: Customer) -> bool:
+    """Whether the customer's identity record has been erased (only the row and its zones remain)."""
+    return customer.name == ERASED
 
 
 def terminated_before(session: Session, cutoff: datetime, *, erased_name: str) -> list[int]:

@@ -169,7 +169,7 @@ def create_app(
 
     ``origin_guard`` makes every connection to a zone origin (validation, desk previews); the
     assembly tells it where the service listens (``OriginGuard.serving``)."""
-    assembly.install()
+    assembly.install(settings)
     app = FastAPI(
         title="staydown control plane",
         version=__version__,

@@ -49,7 +49,7 @@ def _settings(data_dir: Path | None) -> Settings:
 
 def _open(settings: Settings, *, pool_size: int | None = None) -> Database:
     """The database, once its schema is this release's (serving never migrates)."""
-    assembly.install()
+    assembly.install(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database.from_url(
         settings.resolved_database_url,

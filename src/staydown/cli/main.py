@@ -113,7 +113,7 @@ def load_settings(data_dir: Path | None) -> Settings:
 def open_database(settings: Settings) -> Database:
     """The database this process serves from, with the pool its settings size; exit with one line
     naming ``staydown db upgrade`` if its schema is not this release's (serving never migrates)."""
-    assembly.install()
+    assembly.install(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database.from_url(
         settings.resolved_database_url,

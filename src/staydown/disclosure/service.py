@@ -48,9 +48,10 @@ from staydown.due_process import service as due_process
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.notices import service as notices
+from staydown.serial import service as serial
 
 ORDER = "disclosure_order"
-ERASED = "(erased)"
+ERASED = accounts.ERASED
 
 
 class DisclosureError(Exception):
@@ -632,6 +633,7 @@ def erase_customer_identity(
         item.details = {"erased": True}
     letters = enforcement.erase_messages(session, customer_id=customer_id, recipients=addresses)
     records = due_process.erase_customer(session, customer_id)
+    marks = serial.erase_identity_marks(session, customer_id)
     audit.record(
         session,
         at=now,
@@ -643,6 +645,7 @@ def erase_customer_identity(
             "evidence": len(evidence),
             "letters": letters,
             "due_process_records": records,
+            "identity_marks": marks,
             "reason": reason,
         },
     )

@@ -12,12 +12,14 @@ import contextlib
 import gc
 import logging
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from staydown.edge.served import ServedCounter, report_zones
 from staydown.edge.server import Edge
 from staydown.edge.state import EnforcementState, GzipLines, LocalStore, SnapshotLoader, paused_gc
 from staydown.feedrecords import parse_record
@@ -255,3 +257,66 @@ class MatchReporter:
                     log.info("match report refused: %s %s", response.status_code, response.text[:200])
                 else:
                     self.sent += 1
+
+
+class ServedReporter:
+    """Send this worker's served-request counts to the control plane every period, as deltas.
+
+    Each report has a sequence number under a name this worker process takes at start (``reporter``),
+    and the control plane counts a (reporter, seq) once: a report whose answer was lost is sent
+    again unchanged, and counting goes on meanwhile into the next one. While the control plane does
+    not answer, what is counted waits in the worker's tables, whose size is bounded per zone.
+    """
+
+    def __init__(
+        self, counter: ServedCounter, *, control_plane: str, key: str, every: float, edge_id: str = ""
+    ) -> None:
+        self.counter, self.every = counter, every
+        self.control_plane, self.key, self.edge_id = control_plane.rstrip("/"), key, edge_id
+        self.reporter = uuid.uuid4().hex
+        self.seq = 0
+        self.pending: dict[str, Any] | None = None
+        self.sent = 0
+        self.failed = 0
+
+    def next_report(self) -> dict[str, Any] | None:
+        """The report to send now: the one not yet acknowledged, else what was counted since."""
+        if self.pending is None:
+            zones = report_zones(self.counter.take())
+            if zones:
+                self.pending = {
+                    "reporter": self.reporter,
+                    "seq": self.seq + 1,
+                    "edge": self.edge_id,
+                    "zones": zones,
+                }
+        return self.pending
+
+    async def send(self, client: httpx.AsyncClient) -> bool:
+        """Send the next report if there is one; False if the control plane did not take it."""
+        report = self.next_report()
+        if report is None:
+            return True
+        try:
+            response = await client.post("/v1/edge/served", json=report)
+        except httpx.HTTPError as exc:
+            log.warning("served-request report failed (%s); kept for the next period", exc)
+            self.failed += 1
+            return False
+        if response.status_code >= 500 or response.status_code in (401, 403, 429):
+            self.failed += 1
+            return False
+        if response.status_code >= 400:  # refused as malformed: sending it again would not help
+            log.warning("served-request report refused: %s %s", response.status_code, response.text[:200])
+        self.pending = None
+        self.seq = report["seq"]
+        self.sent += 1
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        headers = {"authorization": f"Bearer {self.key}"}
+        async with httpx.AsyncClient(base_url=self.control_plane, headers=headers, timeout=15) as client:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.every)
+                await self.send(client)

@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 from staydown import __version__
 from staydown.config import Settings
 from staydown.edge.certs import CertStore
-from staydown.edge.feed import EdgeIdentity, FeedConsumer, MatchReporter
+from staydown.edge.feed import EdgeIdentity, FeedConsumer, MatchReporter, ServedReporter
 from staydown.edge.http2 import Http2Protocol
 from staydown.edge.nats import NatsFollower
 from staydown.edge.server import Edge, EdgeConfig, EdgeProtocol, Request, close, serve
@@ -163,6 +163,8 @@ def edge_config(settings: Settings, legal_url: str) -> EdgeConfig:
         review_distance=settings.staydown_review_distance,
         max_image_bytes=settings.staydown_max_image_bytes,
         max_image_pixels=settings.staydown_max_image_pixels,
+        served_capacity=settings.edge_served_capacity,
+        served_report_seconds=settings.edge_served_report_seconds,
     )
 
 
@@ -306,6 +308,14 @@ async def run_worker(
         reporter = MatchReporter(control_plane=options.control_plane, key=options.key)
         edge.report = reporter.submit
         tasks.append(asyncio.create_task(reporter.run(stop)))
+        served = ServedReporter(
+            edge.served,
+            control_plane=options.control_plane,
+            key=options.key,
+            every=options.config.served_report_seconds,
+            edge_id=options.edge_id,
+        )
+        tasks.append(asyncio.create_task(served.run(stop)))
     heartbeat = None
     if slot is not None:
         slot.metrics_port = metrics_port

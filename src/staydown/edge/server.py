@@ -26,6 +26,7 @@ from staydown.edge.origin import OriginPool
 from staydown.edge.protocol import EdgeProtocol, close, serve
 from staydown.edge.ratelimit import RateLimiter
 from staydown.edge.responses import enforcement_response, hsts_line, render, serve_entry, with_field
+from staydown.edge.served import DEFAULT_CAPACITY, ServedCounter
 from staydown.edge.state import EnforcementState
 from staydown.edge.staydown import BankRecord, StaydownGuard, Verdict
 from staydown.fingerprints.hashing import ImageLimits
@@ -85,6 +86,8 @@ class EdgeConfig:
     max_body: int = 100 * 1024 * 1024  # bytes of a request body (413 beyond)
     https_port: int = 443  # the port redirects to HTTPS name
     tls_handshake_timeout: float = 10.0  # seconds a TLS handshake may take, from the connection
+    served_capacity: int = DEFAULT_CAPACITY  # resources counted per zone (edge/served.py's bound)
+    served_report_seconds: float = 60.0  # how often served-request counts go to the control plane
 
 
 class Edge:
@@ -108,6 +111,8 @@ class Edge:
         self.sweep_every = min(1.0, config.header_timeout / 4, config.idle_timeout / 4)
         self._sweeper: asyncio.TimerHandle | None = None
         self.counters: dict[str, int] = {}
+        # Requests answered with each zone's content, per resource (reported to the control plane).
+        self.served = ServedCounter(config.served_capacity)
         # Decisions memoised per (Host, target, method, scheme), with the cache key of those that proxy.
         self._decisions: dict[tuple[str | None, str, str, str], tuple[Decision, CacheKey | None]] = {}
         # Hits stamped with a zone's Strict-Transport-Security, by the kept answer they came from
@@ -354,9 +359,16 @@ class Edge:
                 default_locale=self.config.default_locale,
             )
             return self.stamped(response, request, decision)
+        assert decision.zone is not None and decision.url is not None
+        zone_id, target = decision.zone.zone_id, decision.url.target
+        counts = self.served.zones.get(zone_id)  # ServedCounter.served, inlined
+        n = counts.get(target) if counts is not None else None
+        if n is None:
+            self.served.add(zone_id, target)
+        else:
+            counts[target] = n + 1  # type: ignore[index]
         if request.method not in core.CACHED_METHODS:
             return None  # passes to the origin
-        assert decision.zone is not None and decision.url is not None
         entry = self.lookup(request, (decision.zone.zone_id, decision.url.target))
         if entry is None:
             return None
@@ -416,6 +428,13 @@ class Edge:
         answer = self.cache.served(memo[1], self.clock())
         if answer is not None:
             self.counters["hit"] = self.counters.get("hit", 0) + 1
+            zone_id, target = memo[1]
+            counts = self.served.zones.get(zone_id)  # ServedCounter.served, inlined
+            n = counts.get(target) if counts is not None else None
+            if n is None:
+                self.served.add(zone_id, target)
+            else:
+                counts[target] = n + 1  # type: ignore[index]
             if scheme == "https":
                 zone = memo[0].zone
                 if zone is not None and zone.hsts_max_age is not None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from staydown.db import journal
 from staydown.db.base import bulk_insert
 from staydown.db.journal import ChainHead
-from staydown.enforcement import runner
+from staydown.enforcement import runner, transport
 from staydown.enforcement.feed import check_record, document_of, notify_appended
 from staydown.enforcement.models import (
     Channel,
@@ -518,3 +518,15 @@ def staged_records(session: Session) -> list[StagedRecord]:
 
 def get_message(session: Session, message_id: int) -> OutboxMessage | None:
     return session.get(OutboxMessage, message_id)
+
+
+def messages_replied_to(session: Session, header: str) -> list[OutboxMessage]:
+    """The outbox messages a reply's ``In-Reply-To`` or ``References`` names, in the order named.
+    A message counts only under the exact key it was sent with (its id and the instant it was
+    written), so a guessed id alone names nothing."""
+    found = []
+    for outbox_id, key in transport.delivery_keys_named(header):
+        message = session.get(OutboxMessage, outbox_id)
+        if message is not None and transport.delivery_key(message) == key:
+            found.append(message)
+    return found

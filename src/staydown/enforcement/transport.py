@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import smtplib
 import ssl
 import time
@@ -60,6 +61,18 @@ class Transport(Protocol):
 def delivery_key(message: OutboxMessage) -> str:
     """The message's key, the same on every attempt: its outbox id and the instant it was written."""
     return f"outbox-{message.id}-{message.created_at.strftime('%Y%m%d%H%M%S%f')}"
+
+
+_DELIVERY_KEY = re.compile(r"outbox-(\d{1,18})-(\d{20})@")
+
+
+def delivery_keys_named(header: str) -> list[tuple[int, str]]:
+    """The outbox messages an ``In-Reply-To`` or ``References`` field names, by the key each was
+    sent under (``Message-ID: <outbox-ID-STAMP@domain>``): (outbox id, whole key), in order."""
+    return [
+        (int(m.group(1)), f"outbox-{m.group(1)}-{m.group(2)}")
+        for m in _DELIVERY_KEY.finditer(header[:20_000])
+    ]
 
 
 def _domain(sender: str) -> str:

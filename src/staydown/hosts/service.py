@@ -9,7 +9,10 @@ or fail a notice's intake; every lookup that gives nothing leaves its reason on 
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -355,13 +358,15 @@ def _settle(
         urls=forward.urls,
         locale=settings.default_locale,
     )
+    # A reply names the forward by its Message-ID, or by this reference if its mailer drops that.
+    forward.payload = {**forward.payload, REFERENCE_FIELD: secrets.token_hex(8)}
     enforcement.enqueue_message(
         session,
         at=now,
-        kind="notice_forward_host",
+        kind=FORWARD_KIND,
         channel=Channel.email,
         recipient=finding.contact or "(no host contact found)",
-        subject=forward.subject,
+        subject=reply_subject(forward),
         body=body,
         payload={
             **forward.payload,
@@ -482,13 +487,13 @@ def _remind(session: Session, forward: HostForward, *, now: datetime, settings: 
         hostname=zone.hostname if zone is not None else "(removed zone)",
         sent_days=(now - forward.sent_at).total_seconds() / 86400,
         provider=settings.provider_name,
-        subject=forward.subject,
+        subject=reply_subject(forward),
         locale=settings.default_locale,
     )
     enforcement.enqueue_message(
         session,
         at=now,
-        kind="notice_forward_host_reminder",
+        kind=REMINDER_KIND,
         channel=Channel.email,
         recipient=forward.host_contact,
         subject=subject,
@@ -528,6 +533,84 @@ def record_answer(
         data={"host_forward_id": forward.id},
     )
     return forward
+
+
+# --- answers by mail -----------------------------------------------------------------------
+
+FORWARD_KIND = "notice_forward_host"
+REMINDER_KIND = "notice_forward_host_reminder"
+REFERENCE_FIELD = "reply_token"
+_REFERENCE = re.compile(r"\[ref\s+HF(\d{1,12})-([0-9a-f]{16})\s*\]")  # folding may add spaces
+ANSWER_LIMIT = 8000
+
+
+def reply_subject(forward: HostForward) -> str:
+    """The subject a forward (and its reminders) go out with: its own, and a reference a reply's
+    subject keeps (``[ref HF<id>-<token>]``; the token is random, so references cannot be guessed)."""
+    token = forward.payload.get(REFERENCE_FIELD)
+    return f"{forward.subject} [ref HF{forward.id}-{token}]" if token else forward.subject
+
+
+# Where a reply's own text ends and the letter it answers begins.
+_ATTRIBUTION = re.compile(r"^(?:On .{0,300} wrote:|-+ ?Original Message ?-+|.{0,200}書きました[:\uff1a])$")
+
+
+def answer_text(body: str, *, limit: int = ANSWER_LIMIT) -> str:
+    """What a host wrote in a reply: its lines up to the attribution of the quoted letter ("On …
+    wrote:"), less quoted lines (``>``), cut to ``limit``."""
+    lines = []
+    for line in body.splitlines():
+        if _ATTRIBUTION.match(line.strip()):
+            break
+        if not line.lstrip().startswith(">"):
+            lines.append(line.rstrip())
+    text = "\n".join(lines).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def forward_replied_to(session: Session, *, references: str, subject: str) -> HostForward | None:
+    """The forward a message answers: the first forward or reminder its ``In-Reply-To`` /
+    ``References`` name (``references``, both fields' text), else the reference in its subject
+    with the token that forward was sent with. Only a forward that went out can be answered."""
+    forward: HostForward | None = None
+    for message in enforcement.messages_replied_to(session, references):
+        forward_id = message.payload.get("host_forward_id")
+        if message.kind in (FORWARD_KIND, REMINDER_KIND) and isinstance(forward_id, int):
+            forward = session.get(HostForward, forward_id)
+            break
+    if forward is None:
+        for match in _REFERENCE.finditer(subject[:2000]):
+            found = session.get(HostForward, int(match.group(1)))
+            token = found.payload.get(REFERENCE_FIELD) if found is not None else None
+            if isinstance(token, str) and hmac.compare_digest(token, match.group(2)):
+                forward = found
+                break
+    if forward is None or forward.status not in (ForwardStatus.sent, ForwardStatus.answered):
+        return None
+    return forward
+
+
+def record_mail_answer(
+    session: Session, forward_id: int, *, sender: str | None, text: str, inbound_id: int, now: datetime
+) -> bool:
+    """Record a host's reply by mail as its answer to the forward (reminders stop); a later reply
+    to a forward already answered is audited and the first answer kept. True if it answered."""
+    forward = session.get(HostForward, forward_id, with_for_update=True)
+    assert forward is not None
+    first = forward.status is ForwardStatus.sent
+    if first:
+        heading = f"By e-mail from {sender or 'an unknown sender'} (inbound message {inbound_id}):"
+        forward.status, forward.answered_at = ForwardStatus.answered, now
+        forward.answer = f"{heading}\n{answer_text(text) or '(no text)'}"
+    audit.record(
+        session,
+        at=now,
+        actor="mail",
+        action="host.answered" if first else "host.answered_again",
+        entity=("notice", forward.notice_id),
+        data={"host_forward_id": forward.id, "via": "mail", "inbound_id": inbound_id, "sender": sender},
+    )
+    return first
 
 
 def forwards(

@@ -22,6 +22,7 @@ class InboundStatus(enum.StrEnum):
     not_applicable = "not_applicable"
     duplicate = "duplicate"
     refused = "refused"
+    host_answer = "host_answer"  # a host's reply to a notice forwarded to it (hosts/)
 
 
 class InboundMessage(Base):

@@ -31,6 +31,8 @@ from staydown.db import claims
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
+from staydown.hosts import service as hosts
+from staydown.hosts.models import HostForward
 from staydown.inbound import letters
 from staydown.inbound.models import InboundMessage, InboundStatus, MailSender
 from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, classify
@@ -278,9 +280,20 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
     row.external_id = parsed.external_id
     row.extracted = extracted(view, parsed)
     row.processed_at = now
-    original = _duplicate_of(session, row)
+    forward = _answered_forward(session, row, view)
+    original = None if forward is not None else _duplicate_of(session, row)
     notice_status: str | None = None
-    if original is not None:
+    if forward is not None:
+        # A host answering a forward quotes the notice: it is an answer, never a notice or triage.
+        first = hosts.record_mail_answer(
+            session, forward.id, sender=row.from_address, text=view.body, inbound_id=row.id, now=now
+        )
+        row.status = InboundStatus.host_answer
+        row.reason = (
+            f"the host's {'answer' if first else 'further reply'} to forward {forward.id} "
+            f"of notice {forward.notice_id}"
+        )
+    elif original is not None:
         row.status, row.duplicate_of_id, row.reason = InboundStatus.duplicate, original[0], original[1]
     elif parsed.outcome is Outcome.notice and parsed.draft is not None:
         by = _submitter(session, row, view, settings)
@@ -310,6 +323,8 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
             "reason": row.reason,
         },
     )
+    if forward is not None:
+        return  # recorded on the forward and audited; a host's ticket system is not written back to
     recipient = view.reply_to or view.from_address
     if view.auto_submitted or not recipient or recipient == settings.smtp_from.lower():
         return  # no answer to a robot, to nobody, or to ourselves (mail loops)
@@ -320,6 +335,18 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
         locale=mail_language(parsed.draft) or settings.default_locale,
     )
     _send(session, row, answer, recipient=recipient, kind=f"inbound_{row.status.value}", at=now)
+
+
+def _answered_forward(session: Session, row: InboundMessage, view: MailView) -> HostForward | None:
+    """The forward to a host this message replies to, if any (by its references or subject)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(row.raw)
+    problems: list[str] = []
+    references = " ".join(
+        header_text(value, problems)
+        for name in ("in-reply-to", "references")
+        for value in headers.get_all(name, [])
+    )
+    return hosts.forward_replied_to(session, references=references, subject=view.subject or row.subject or "")
 
 
 def _send(

@@ -11,13 +11,34 @@ from staydown.api.deps import NowDep, Principal, Reader, SettingsDep, Writer, re
 from staydown.api.errors import ApiError
 from staydown.serial import service
 from staydown.serial.models import ReviewStatus
-from staydown.serial.schemas import Dossier, LinkRead, LinkReviewCreate, ReviewDecisionCreate, ReviewRead
+from staydown.serial.schemas import (
+    Dossier,
+    LinkRead,
+    LinkReviewCreate,
+    ReviewDecisionCreate,
+    ReviewRead,
+    ServedReportCreate,
+    ServedReportResult,
+)
 from staydown.types import Role
 
 router = APIRouter(tags=["serial"])
 
 Staff = Annotated[Principal, Depends(require(Role.agent))]
 StaffOrLegal = Annotated[Principal, Depends(require(Role.agent, Role.legal))]
+EdgeKey = Annotated[Principal, Depends(require(Role.edge))]
+
+
+@router.post("/v1/edge/served", response_model=ServedReportResult)
+def served(report: ServedReportCreate, who: EdgeKey, session: Writer, now: NowDep) -> ServedReportResult:
+    """An edge worker's served-request counts since its last report, per zone and resource; a
+    (reporter, seq) already counted is answered ``counted: false`` and changes nothing."""
+    try:
+        result = service.record_served(session, report, key_id=who.key_id, now=now)
+    except service.SerialError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    session.commit()
+    return result
 
 
 @router.get("/v1/customers/{customer_id}/dossier", response_model=Dossier)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from staydown.accounts.models import Customer
@@ -24,14 +24,107 @@ from staydown.notices.flows import ItemStatus
 from staydown.notices.models import Notice, NoticeItem
 from staydown.policy import service as policy
 from staydown.serial.flows import Noticed, rightsholder_key, work_key
+from staydown.serial.models import ServedDay, ServedResource
 from staydown.serial.schemas import Figures, HostRecord, TimelineDay, TimelineEvent
 from staydown.types import as_utc
+from staydown.urls import block_key, block_key_hash
 
 UNRESOLVED = (ItemStatus.pending_review, ItemStatus.inquiry)
+# Items and stay-down matches whose resource was blocked at some time (blocked now, or restored).
+WAS_BLOCKED = (ItemStatus.actioned, ItemStatus.counter_noticed, ItemStatus.restored)
+MATCH_BLOCKED = (MatchStatus.blocked, MatchStatus.confirmed)
 SERVED_SHARE_NOTE = (
-    "Edges do not yet report per-resource request counts, so the share of served requests for "
-    "content later blocked cannot be computed; see docs/serial.md for the counter that would."
+    "Served requests are counted by the edges per zone and per resource and reported as they go; "
+    "the share is the requests for resources blocked at any time up to now (by a notice or "
+    "stay-down) over all requests served for the zone(s), over the days from served_since to "
+    "served_until. Resource counts may be low by at most served_count_error each (bounded "
+    "counting, docs/serial.md), so the share is a lower bound; null when no edge has reported."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """Requests served for a zone (or a customer's zones) over the days counted, and of them those
+    for resources that were blocked."""
+
+    requests: int
+    blocked: int
+    error: int
+    since: date | None
+    until: date | None
+
+    @property
+    def share(self) -> float | None:
+        return round(self.blocked / self.requests, 6) if self.requests else None
+
+
+def combine(parts: Iterable[Served]) -> Served:
+    """A customer's figure from its zones' (a resource's count belongs to one zone: the error
+    bound is the largest of theirs)."""
+    parts = list(parts)
+    return Served(
+        requests=sum(p.requests for p in parts),
+        blocked=sum(p.blocked for p in parts),
+        error=max((p.error for p in parts), default=0),
+        since=min((p.since for p in parts if p.since is not None), default=None),
+        until=max((p.until for p in parts if p.until is not None), default=None),
+    )
+
+
+def blocked_hashes(targets: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The block-key hashes of ``targets`` (canonical), and those of the ones without a query,
+    which as a block cover every query of their path."""
+    keys = {block_key(t) for t in targets}
+    return {block_key_hash(k) for k in keys}, {block_key_hash(k) for k in keys if "?" not in k}
+
+
+def load_served(session: Session, zone_id: int, *, as_of: datetime) -> Served:
+    """What the edges reported served for ``zone_id`` up to ``as_of``'s day."""
+    until = as_of.date()
+    days = session.execute(
+        select(ServedDay.day, ServedDay.requests, ServedDay.error).where(
+            ServedDay.zone_id == zone_id, ServedDay.day <= until
+        )
+    ).all()
+    targets = set(
+        session.scalars(
+            select(NoticeItem.target).where(
+                NoticeItem.zone_id == zone_id,
+                NoticeItem.status.in_(WAS_BLOCKED),
+                NoticeItem.decided_at <= as_of,
+            )
+        )
+    )
+    targets.update(
+        session.scalars(
+            select(StaydownMatch.target).where(
+                StaydownMatch.zone_id == zone_id,
+                StaydownMatch.status.in_(MATCH_BLOCKED),
+                StaydownMatch.found_at <= as_of,
+            )
+        )
+    )
+    keys, paths = blocked_hashes(targets)
+    counted: dict[tuple[date, str], int] = {}
+    wanted, wanted_paths = sorted(keys), sorted(paths)
+    for start in range(0, max(len(wanted), len(wanted_paths)), 500):
+        condition = or_(
+            ServedResource.key_hash.in_(wanted[start : start + 500]),
+            ServedResource.path_hash.in_(wanted_paths[start : start + 500]),
+        )
+        for day, key_hash, requests in session.execute(
+            select(ServedResource.day, ServedResource.key_hash, ServedResource.requests).where(
+                ServedResource.zone_id == zone_id, ServedResource.day <= until, condition
+            )
+        ):
+            counted[(day, key_hash)] = int(requests)  # a row found through its key and its path once
+    return Served(
+        requests=sum(int(n) for _, n, _ in days),
+        blocked=sum(counted.values()),
+        error=sum(int(e) for _, _, e in days),
+        since=min((d for d, _, _ in days), default=None),
+        until=max((d for d, _, _ in days), default=None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +221,12 @@ def noticed(record: Record, zone_id: int | None = None) -> list[Noticed]:
     return found
 
 
-def figures(record: Record, *, as_of: datetime, zone_id: int | None = None) -> Figures:
-    """The dossier's figures for the customer, or for one of its zones."""
+def figures(
+    record: Record, *, as_of: datetime, zone_id: int | None = None, served: Served | None = None
+) -> Figures:
+    """The dossier's figures for the customer, or for one of its zones (with what the edges
+    reported served for it, if given)."""
+    counted = served is not None and served.requests > 0
     items = [i for i in record.items if zone_id is None or i.zone_id == zone_id]
     notice_ids = {i.notice_id for i in items}
     actioned = noticed(record, zone_id)
@@ -147,9 +244,12 @@ def figures(record: Record, *, as_of: datetime, zone_id: int | None = None) -> F
         urls_actioned=len({i.canonical_url for i in items if i.status is ItemStatus.actioned}),
         staydown_matches=sum(1 for z, _ in record.matches if zone_id is None or z == zone_id),
         disclosure_orders=record.orders if zone_id is None else None,
-        served_requests=None,
-        served_requests_later_blocked=None,
-        served_share_later_blocked=None,
+        served_requests=served.requests if served is not None and counted else None,
+        served_requests_later_blocked=served.blocked if served is not None and counted else None,
+        served_share_later_blocked=served.share if served is not None else None,
+        served_since=served.since if served is not None else None,
+        served_until=served.until if served is not None else None,
+        served_count_error=served.error if served is not None and counted else None,
         oldest_unresolved_notice_id=oldest.id if oldest else None,
         oldest_unresolved_notice_age_hours=(
             round((as_of - oldest.received_at).total_seconds() / 3600, 2) if oldest else None
@@ -196,6 +296,11 @@ def timeline(record: Record) -> list[TimelineDay]:
     ]
 
 
+def _excerpt(text: str | None, limit: int = 300) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
 def events(session: Session, customer: Customer, record: Record, *, as_of: datetime) -> list[TimelineEvent]:
     """What the provider did and when: policy steps, forwards to the host and their answers."""
     found = [
@@ -222,7 +327,9 @@ def events(session: Session, customer: Customer, record: Record, *, as_of: datet
         if forward.answered_at is not None:
             found.append(
                 TimelineEvent(
-                    at=as_utc(forward.answered_at), kind="host.answered", detail=f"notice {forward.notice_id}"
+                    at=as_utc(forward.answered_at),
+                    kind="host.answered",
+                    detail=f"notice {forward.notice_id}: {_excerpt(forward.answer)}",
                 )
             )
     return sorted((e for e in found if e.at <= as_of), key=lambda e: e.at)

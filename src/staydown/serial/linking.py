@@ -70,6 +70,11 @@ MIN_PHONE_DIGITS = 7
 PHONE_DIGITS_COMPARED = 9  # with or without a country code, the national number's tail agrees
 MIN_TEXT = 4  # a name or address shorter than this after normalising links nothing
 
+# Marks drawn from the customer's identity record: erased with it. The others describe its sites
+# (zone origins and hostnames), which outlive the erasure of the person behind them.
+IDENTITY_KINDS = frozenset({"name", "email", "email_domain", "phone", "address", "payment", "signup_network"})
+ERASED_VALUE = "(erased)"
+
 LABELS = {
     "name": "name",
     "email": "e-mail address",
@@ -99,6 +104,22 @@ class IdentityRecord:
     origin_addresses: tuple[str, ...] = ()
     hostnames: tuple[str, ...] = ()
     public_mail_domains: frozenset[str] = field(default=PUBLIC_MAIL_DOMAINS)
+
+
+def public_mail_domains(configured: Iterable[str]) -> frozenset[str]:
+    """The built-in public mail providers as ``STAYDOWN_PUBLIC_MAIL_DOMAINS`` amends them: a name
+    adds a provider, ``-name`` takes a built-in one out (a domain in the list that in fact belongs
+    to one operator), and ``-*`` starts from an empty list (replace it). Entries are read in order."""
+    domains = set(PUBLIC_MAIL_DOMAINS)
+    for entry in configured:
+        name = entry.strip().lower().rstrip(".")
+        if name == "-*":
+            domains.clear()
+        elif name.startswith("-"):
+            domains.discard(name[1:])
+        elif name:
+            domains.add(name)
+    return frozenset(domains)
 
 
 def _fold(text: str) -> str:
@@ -217,6 +238,12 @@ def marks(record: IdentityRecord) -> set[tuple[str, str]]:
 def digest(kind: str, value: str) -> str:
     """What is stored of a mark: a digest, so the table holds no identity in the clear."""
     return hashlib.sha256(f"{kind}\x00{value}".encode()).hexdigest()
+
+
+def erase_evidence(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A link's evidence once one of the two customers' identity is erased: the kinds of mark that
+    were shared stay (why the link was made), the identity values go; site marks stay whole."""
+    return [{**e, "value": ERASED_VALUE} if e.get("mark") in IDENTITY_KINDS else e for e in items]
 
 
 def evidence(shared: Iterable[tuple[str, str]]) -> list[dict[str, str]]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from staydown.db.base import Base, str_enum
@@ -96,3 +96,42 @@ class ContentProbe(Base):
     probed_at: Mapped[datetime]
     matched: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ServedDay(Base):
+    """Requests the edges answered with one zone's content on one day (UTC, as reports arrived),
+    and the most any resource's count that day may be below its true count (edge/served.py)."""
+
+    __tablename__ = "served_days"
+
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger)
+    error: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServedResource(Base):
+    """Requests for one resource of a zone on one day, named by the hash of its block key (and of
+    its path alone when it has a query, since a block on the path covers every query)."""
+
+    __tablename__ = "served_resources"
+
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    path_hash: Mapped[str | None] = mapped_column(String(32))
+    requests: Mapped[int] = mapped_column(BigInteger)
+
+
+class ServedReport(Base):
+    """A served-request report counted: one per (reporting worker, sequence number), so that a
+    report sent again after a lost answer is not counted twice."""
+
+    __tablename__ = "served_reports"
+    __table_args__ = (Index("ix_served_reports_received_at", "received_at"),)
+
+    reporter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    edge: Mapped[str] = mapped_column(String(128))
+    key_id: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[datetime]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from staydown.serial.models import LinkStatus, ReviewDecision, ReviewStatus
 
@@ -23,6 +23,10 @@ class Figures(BaseModel):
     served_requests: int | None
     served_requests_later_blocked: int | None
     served_share_later_blocked: float | None
+    served_since: date | None = None  # the days (UTC) the served-request counts cover
+    served_until: date | None = None
+    # The most any one resource's count over those days may be below its true count (edge/served.py).
+    served_count_error: int | None = None
     oldest_unresolved_notice_id: int | None
     oldest_unresolved_notice_age_hours: float | None
 
@@ -119,3 +123,37 @@ class LinkReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["clear", "confirm"]
     reason: str = Field(min_length=1, max_length=4000)
+
+
+KeyHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+MAX_REPORT_RESOURCES = 200_000
+
+
+class ServedZone(BaseModel):
+    """One zone's counts in an edge's report: its total, the error bound of its resource counts,
+    and per resource ``[block key hash, path hash or null, requests]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    zone_id: StrictInt = Field(ge=1)
+    requests: StrictInt = Field(ge=0, le=10**12)
+    error: StrictInt = Field(ge=0, le=10**12)
+    resources: list[tuple[KeyHash, KeyHash | None, Annotated[StrictInt, Field(ge=1, le=10**12)]]] = Field(
+        max_length=MAX_REPORT_RESOURCES
+    )
+
+
+class ServedReportCreate(BaseModel):
+    """What an edge worker served since its last report (``POST /v1/edge/served``); counted once
+    per (reporter, seq)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reporter: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    seq: StrictInt = Field(ge=1, le=2**62)
+    edge: str = Field("", max_length=128)
+    zones: list[ServedZone] = Field(max_length=100_000)
+
+
+class ServedReportResult(BaseModel):
+    counted: bool  # False: this (reporter, seq) was counted before
+    zones: int  # zones counted (those unknown here are left out)
+    unknown_zones: list[int]

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -42,13 +45,34 @@ from staydown.serial.models import (
     ReviewDecision,
     ReviewStatus,
     SerialReview,
+    ServedDay,
+    ServedReport,
+    ServedResource,
 )
-from staydown.serial.schemas import Dossier, LinkRead, ReviewRead, TimelineEvent, ZoneDossier
+from staydown.serial.schemas import (
+    MAX_REPORT_RESOURCES,
+    Dossier,
+    LinkRead,
+    ReviewRead,
+    ServedReportCreate,
+    ServedReportResult,
+    TimelineEvent,
+    ZoneDossier,
+)
 from staydown.types import as_utc
 
 REVIEW_DUE_TIMER = "serial_review_due"
 LINK_FLAG = "linked_to:"
 WATCHED = (Standing.suspended, Standing.terminated)
+SERVED_REPORTS_KEPT = timedelta(days=7)
+# The public mail providers in force (``STAYDOWN_PUBLIC_MAIL_DOMAINS`` over the built-in list),
+# set by the assembly from the process's settings.
+_public_mail = [linking.PUBLIC_MAIL_DOMAINS]
+
+
+def configure(settings: Settings) -> None:
+    """Take the process's settings: which mail domains are public providers."""
+    _public_mail[0] = linking.public_mail_domains(settings.public_mail_domains)
 
 
 class SerialError(Exception):
@@ -73,15 +97,17 @@ def thresholds(settings: Settings) -> Thresholds:
 def build_dossier(session: Session, customer: Customer, *, as_of: datetime) -> Dossier:
     """The customer's dossier as of ``as_of``."""
     record = dossier.load(session, customer.id, as_of=as_of)
+    mine = list(accounts.list_zones(session, customer_id=customer.id))
+    served = {zone.id: dossier.load_served(session, zone.id, as_of=as_of) for zone in mine}
     zones = [
         ZoneDossier(
             zone_id=zone.id,
             hostname=zone.hostname,
             status=zone.status.value,
-            figures=dossier.figures(record, as_of=as_of, zone_id=zone.id),
+            figures=dossier.figures(record, as_of=as_of, zone_id=zone.id, served=served[zone.id]),
             host=dossier.host_record(record.forwards, zone_id=zone.id),
         )
-        for zone in accounts.list_zones(session, customer_id=customer.id)
+        for zone in mine
     ]
     reviews = list_reviews(session, customer_id=customer.id)
     links = links_of(session, customer.id)
@@ -114,7 +140,7 @@ def build_dossier(session: Session, customer: Customer, *, as_of: datetime) -> D
         risk_flags=list(customer.risk_flags),
         as_of=as_of,
         active_strikes=policy.active_strike_count(session, customer.id),
-        figures=dossier.figures(record, as_of=as_of),
+        figures=dossier.figures(record, as_of=as_of, served=dossier.combine(served.values())),
         served_share_note=dossier.SERVED_SHARE_NOTE,
         zones=zones,
         host=dossier.host_record(record.forwards),
@@ -345,6 +371,77 @@ def _close(
     return review
 
 
+# --- served requests ------------------------------------------------------------------------
+
+
+def record_served(
+    session: Session, report: ServedReportCreate, *, key_id: int | None, now: datetime
+) -> ServedReportResult:
+    """Add an edge worker's report to the per-zone, per-day, per-resource counts, once per
+    (reporter, seq): a report sent again (its answer lost) changes nothing. Zones this control
+    plane does not know (deleted meanwhile) are left out and named."""
+    if sum(len(z.resources) for z in report.zones) > MAX_REPORT_RESOURCES:
+        raise SerialError(
+            "report_too_large", f"a report names at most {MAX_REPORT_RESOURCES} resources", status=422
+        )
+    insert = _insert(session)
+    taken = session.execute(
+        insert(ServedReport)
+        .values(reporter=report.reporter, seq=report.seq, edge=report.edge, key_id=key_id, received_at=now)
+        .on_conflict_do_nothing(index_elements=["reporter", "seq"])
+        .returning(ServedReport.seq)
+    ).scalar_one_or_none()
+    if taken is None:
+        return ServedReportResult(counted=False, zones=0, unknown_zones=[])
+    wanted = sorted({z.zone_id for z in report.zones})
+    known: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        known.update(session.scalars(select(Zone.id).where(Zone.id.in_(wanted[start : start + 500]))))
+    day = now.date()
+    days: dict[int, list[int]] = {}
+    resources: dict[tuple[int, str], list[Any]] = {}
+    for zone in report.zones:
+        if zone.zone_id not in known:
+            continue
+        totals = days.setdefault(zone.zone_id, [0, 0])
+        totals[0] += zone.requests
+        totals[1] += zone.error
+        for key_hash, path_hash, count in zone.resources:
+            row = resources.setdefault((zone.zone_id, key_hash), [path_hash, 0])
+            row[1] += count
+    if days:
+        statement = insert(ServedDay)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["zone_id", "day"],
+                set_={
+                    "requests": ServedDay.requests + statement.excluded.requests,
+                    "error": ServedDay.error + statement.excluded.error,
+                },
+            ),
+            [{"zone_id": z, "day": day, "requests": n, "error": e} for z, (n, e) in sorted(days.items())],
+        )
+    if resources:
+        statement = insert(ServedResource)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["zone_id", "day", "key_hash"],
+                set_={"requests": ServedResource.requests + statement.excluded.requests},
+            ),
+            [
+                {"zone_id": z, "day": day, "key_hash": k, "path_hash": p, "requests": n}
+                for (z, k), (p, n) in sorted(resources.items())
+            ],
+        )
+    # Reports older than a retried one could be are forgotten: an edge retries within minutes.
+    session.execute(delete(ServedReport).where(ServedReport.received_at < now - SERVED_REPORTS_KEPT))
+    return ServedReportResult(counted=True, zones=len(days), unknown_zones=sorted(set(wanted) - known))
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
 # --- links ------------------------------------------------------------------------------------
 
 
@@ -355,17 +452,45 @@ def identity_record(session: Session, customer: Customer) -> linking.IdentityRec
     hostnames: list[str] = []
     for zone in zones:
         hostnames += zone.all_hostnames or [zone.hostname]
-    return linking.IdentityRecord(
+    sites = linking.IdentityRecord(
+        origins=tuple(z.origin for z in zones),
+        origin_addresses=tuple(sorted({a for addresses in known.values() for a in addresses})),
+        hostnames=tuple(hostnames),
+        public_mail_domains=_public_mail[0],
+    )
+    if accounts.identity_erased(customer):
+        return sites  # what stands in for an erased identity recognises nobody
+    return replace(
+        sites,
         name=customer.name,
         email=customer.email,
         phone=customer.phone,
         address=customer.address,
         payment_reference=customer.payment_reference,
         signup_ip=customer.signup_ip,
-        origins=tuple(z.origin for z in zones),
-        origin_addresses=tuple(sorted({a for addresses in known.values() for a in addresses})),
-        hostnames=tuple(hostnames),
     )
+
+
+def erase_identity_marks(session: Session, customer_id: int) -> int:
+    """With the customer's identity, erase the marks drawn from it and the identity values in the
+    evidence of its links (either side); return how many marks went. Marks of its sites (origins,
+    zone hostnames) stay: the zones are kept, and they alone can still link a returning site."""
+    erased = session.execute(
+        delete(IdentityMark).where(
+            IdentityMark.customer_id == customer_id, IdentityMark.kind.in_(linking.IDENTITY_KINDS)
+        )
+    )
+    links = session.scalars(
+        select(CustomerLink).where(
+            (CustomerLink.customer_id == customer_id) | (CustomerLink.linked_customer_id == customer_id)
+        )
+    )
+    for link in links:
+        kept = linking.erase_evidence(link.evidence)
+        if kept != link.evidence:
+            link.evidence = kept
+    session.flush()
+    return int(erased.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def store_marks(session: Session, customer: Customer) -> set[tuple[str, str]]:
