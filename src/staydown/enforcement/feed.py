@@ -211,9 +211,10 @@ class FeedHub:
         loop = asyncio.get_running_loop()
         if self._task is not None and self._loop is loop and not self._task.done():
             return
+        if self._loop is not loop:
+            self._waiting = {}  # requests parked on a loop that is gone
         self._loop = loop
         self._wake = asyncio.Event()
-        self._waiting = {}
         self._task = loop.create_task(self._run(), name="staydown-feed-hub")
 
     def wake(self) -> None:
