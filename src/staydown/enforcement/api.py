@@ -222,8 +222,9 @@ async def feed(
     """Return enforcement records after ``after``, in order; long-poll up to ``wait`` seconds.
 
     Waiting requests share one reader per process (see ``enforcement.feed``): they cost nothing
-    while the log is idle. A plainly spelled request is served by ``enforcement.feedroute`` with
-    the same checks and answers; this route documents it and answers the others."""
+    while the log is idle."""
+    # A plainly spelled request never reaches this route: enforcement.feedroute answers it with the
+    # same checks and answers. This route documents the operation and answers every other spelling.
     body = await answer_poll(
         request.app.state,
         who,
