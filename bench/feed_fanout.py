@@ -4,6 +4,7 @@
     python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--postgres URL]
     python bench/feed_fanout.py latency  [--edges 1000] [--notices 5] [--nats URL] [--postgres URL]
     python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000] [--compare OTHER/src]
+    python bench/feed_fanout.py repoll   [--pollers 1000] [--rounds 20] [--postgres URL]
 
 idle      one `staydown api` process and --pollers simulated edges long-polling /v1/edge/feed
           (wait=25) on their own connections. Prints the API process's CPU (share of one core,
@@ -26,6 +27,11 @@ snapshot  a log of --blocks block records and --hashes hash_add records is writt
           edge's processes used meanwhile (what a busy machine does not inflate). --compare times
           another checkout's edge (its src/ directory) against the same control plane afterwards.
           Target: < 30 s at 1M + 1M.
+repoll    --pollers connections each ask --rounds times, one after another, for a page that is
+          already there (after = head - 1, wait=25): what one released poll's answer and the edge's
+          next poll cost the API (parse, authenticate, answer from the shared page), without the
+          wait. Prints the API process's CPU per request: CPU time, which a busy machine inflates
+          far less than wall time. Run it with PYTHONPATH=OTHER/src to measure another checkout.
 The simulated edges run in this process, so on a small machine they compete with what they measure.
 """
 
@@ -192,9 +198,16 @@ async def read_response(reader: asyncio.StreamReader) -> bytes:
 
 
 async def http_edge(
-    port: int, key: str, name: str, after: int, seen: dict[int, float], stop: asyncio.Event
+    port: int,
+    key: str,
+    name: str,
+    after: int,
+    seen: dict[int, float],
+    stop: asyncio.Event,
+    answers: list[int] | None = None,
 ) -> None:
-    """A simulated edge: long-polls on one keep-alive connection and notes when each seq arrives."""
+    """A simulated edge: long-polls on one keep-alive connection and notes when each seq arrives
+    (and counts its answers in ``answers[0]``)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while not stop.is_set():
@@ -204,6 +217,8 @@ async def http_edge(
             )
             body = await read_response(reader)
             now = time.perf_counter()
+            if answers is not None:
+                answers[0] += 1
             page = json.loads(body)
             for record in page["records"]:
                 seen.setdefault(record["seq"], now)
@@ -239,16 +254,20 @@ async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: s
     seen: dict[int, float] = {}
     spread = 25.0 / args.pollers if args.spread else 0.0  # start times spread over one wait
 
+    answers = [0]
+
     async def poller(n: int) -> None:
         await asyncio.sleep(n * spread)
-        await http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop)
+        await http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop, answers)
 
     edges = [asyncio.create_task(poller(n)) for n in range(args.pollers)]
     await asyncio.sleep(args.warmup + spread * args.pollers)  # every poller connected and parked
     cpu0, wall0 = cpu_seconds(api.proc.pid), time.perf_counter()
     tx0 = pg_transactions(url) if args.postgres else 0
+    answers[0] = 0
     await asyncio.sleep(args.seconds)
     cpu = cpu_seconds(api.proc.pid) - cpu0
+    polls = answers[0]
     wall = time.perf_counter() - wall0
     tx = pg_transactions(url) - tx0 if args.postgres else None
     stop.set()
@@ -258,7 +277,11 @@ async def _idle(args: argparse.Namespace, api: Api, keys: dict[str, str], url: s
     backend = "PostgreSQL" if args.postgres else "SQLite"
     timing = "polls spread evenly over the wait" if args.spread else "polls in step"
     print(f"idle: {args.pollers} long-pollers on one API process ({backend}, {timing}), {wall:.1f} s")
-    print(f"  API CPU: {100 * cpu / wall:.2f}% of one core (target < 5%)")
+    print(
+        f"  API CPU: {100 * cpu / wall:.2f}% of one core (target < 5%); {polls} polls timed out and "
+        f"asked again, {1e6 * cpu / max(1, polls):.0f} us of API CPU per poll (everything included); "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     if tx is not None:
         print(f"  database transactions: {tx / wall:.1f}/s (target < 50 queries/s)")
 
@@ -294,18 +317,24 @@ async def _post_notices(api: Api, keys: dict[str, str], count: int, tag: str) ->
 
 async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> None:
     await _post_notices(api, keys, 5, "warm")
+    cpu0 = cpu_seconds(api.proc.pid)
     idle_times = await _post_notices(api, keys, args.notices, "idle")
+    idle_cpu = cpu_seconds(api.proc.pid) - cpu0
     head = httpx.get(f"{api.url}/v1/edge/feed", headers={"authorization": f"Bearer {keys['edge']}"}).json()[
         "head"
     ]
     stop = asyncio.Event()
     seen: dict[int, float] = {}
+    answers = [0]
     edges = [
-        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop))
+        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop, answers))
         for n in range(args.pollers)
     ]
     await asyncio.sleep(args.warmup)
+    answers[0], cpu0 = 0, cpu_seconds(api.proc.pid)
     waiting_times = await _post_notices(api, keys, args.notices, "waiting")
+    await asyncio.sleep(1)  # the last release is answered and re-polled
+    waiting_cpu, released = cpu_seconds(api.proc.pid) - cpu0, answers[0]
     stop.set()
     for task in edges:
         task.cancel()
@@ -321,6 +350,63 @@ async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> N
         f"  {args.pollers} edges long-polling: p50 {1000 * waiting_p50:.0f} ms  "
         f"p90 {1000 * percentile(waiting_times, 0.9):.0f} ms  ({waiting_p50 / idle_p50:.2f}x; target <= 1.5x)"
     )
+    per_notice = idle_cpu / args.notices
+    print(
+        f"  API CPU per notice: {1000 * per_notice:.0f} ms idle, "
+        f"{1000 * waiting_cpu / args.notices:.0f} ms with the edges waiting; {released} feed answers, "
+        f"{1e6 * max(0.0, waiting_cpu - per_notice * args.notices) / max(1, released):.0f} us of API CPU "
+        f"each (answer and re-poll); load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def repoll(args: argparse.Namespace) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="fanout-"))
+    try:
+        with database_url(args.postgres, directory) as url:
+            keys = prepare(url, directory)
+            api = Api(url, directory)
+            try:
+                asyncio.run(_repoll(args, api, keys))
+            finally:
+                api.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _repoll(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> None:
+    head = httpx.get(f"{api.url}/v1/edge/feed", headers={"authorization": f"Bearer {keys['edge']}"}).json()[
+        "head"
+    ]
+    answered = 0
+
+    async def edge(n: int, rounds: int) -> None:
+        nonlocal answered
+        request = (
+            f"GET /v1/edge/feed?after={head - 1}&wait=25 HTTP/1.1\r\nHost: api\r\n"
+            f"Authorization: Bearer {keys['edge']}\r\nStaydown-Edge: sim-{n}\r\n\r\n"
+        ).encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", api.port)
+        try:
+            for _ in range(rounds):
+                writer.write(request)
+                page = json.loads(await read_response(reader))
+                assert page["last"] == head and len(page["records"]) == 1, page
+                answered += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(edge(n, 2) for n in range(args.pollers)))  # connected, warmed up
+    answered = 0
+    cpu0, wall0 = cpu_seconds(api.proc.pid), time.perf_counter()
+    await asyncio.gather(*(edge(n, args.rounds) for n in range(args.pollers)))
+    cpu = cpu_seconds(api.proc.pid) - cpu0
+    wall = time.perf_counter() - wall0
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"repoll: {answered} feed requests answered at once from the shared page by one API process "
+        f"({backend}), {args.pollers} connections, {wall:.1f} s, load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"  API CPU per request: {1e6 * cpu / answered:.0f} us  ({answered / wall:.0f} requests/s)")
 
 
 def latency(args: argparse.Namespace) -> None:
@@ -675,9 +761,15 @@ def main() -> None:
     p_snap.add_argument(
         "--compare", action="append", metavar="SRC", help="also time the edge of another checkout's src/"
     )
+    p_repoll = sub.add_parser("repoll")
+    p_repoll.add_argument("--pollers", type=int, default=1000)
+    p_repoll.add_argument("--rounds", type=int, default=20)
+    p_repoll.add_argument("--postgres")
     args = parser.parse_args()
     assembly.install()  # the journals the bench writes to, as every command registers them
-    {"idle": idle, "intake": intake, "latency": latency, "snapshot": snapshot}[args.mode](args)
+    {"idle": idle, "intake": intake, "latency": latency, "snapshot": snapshot, "repoll": repoll}[args.mode](
+        args
+    )
 
 
 if __name__ == "__main__":

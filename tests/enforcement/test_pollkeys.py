@@ -47,3 +47,19 @@ def test_polls_at_once_share_reads_and_a_revocation_is_seen_by_the_next_poll(
                 )
             )
         assert asyncio.run(polls.live(keys["agent"])) is not None
+
+
+def test_polls_arriving_one_by_one_share_reads_spaced_apart(database: Database, clock: Clock) -> None:
+    keys = make_keys(database, clock)
+    polls = PollKeys(database, spacing=0.2)
+
+    async def one_by_one() -> list[accounts.LiveKey | None]:
+        async def poll(n: int) -> accounts.LiveKey | None:
+            await asyncio.sleep(n * 0.02)  # 40 polls over 0.8 s
+            return await polls.live(keys["edge"])
+
+        return await asyncio.gather(*(poll(n) for n in range(40)))
+
+    answers = asyncio.run(one_by_one())
+    assert all(answer is not None and answer.role is Role.edge for answer in answers)
+    assert polls.reads <= 7  # one read at once, then one every 0.2 s at most; not one per poll

@@ -168,10 +168,15 @@ class LiveKey:
     customer_id: int | None
 
 
+def key_digests(presented: Iterable[str]) -> dict[str, str]:
+    """The stored digest of each secret that could be a key, mapped to the secret."""
+    return {hash_key(s): s for s in presented if s.startswith(KEY_PREFIX) and len(s) <= 128}
+
+
 def live_keys(session: Session | Connection, presented: Iterable[str]) -> dict[str, LiveKey]:
     """The live keys among the secrets ``presented``, by secret, in one indexed read (revoked and
     unknown ones are absent)."""
-    digests = {hash_key(s): s for s in presented if s.startswith(KEY_PREFIX) and len(s) <= 128}
+    digests = key_digests(presented)
     if not digests:
         return {}
     rows = session.execute(

@@ -28,7 +28,8 @@ from staydown.disclosure.api import router as disclosure_router
 from staydown.due_process.api import router as due_process_router
 from staydown.enforcement.api import EdgeKeys
 from staydown.enforcement.api import router as enforcement_router
-from staydown.enforcement.feed import FeedHub
+from staydown.enforcement.feed import FeedHub, Foreground
+from staydown.enforcement.feedroute import FeedPoll
 from staydown.enforcement.pollkeys import PollKeys
 from staydown.enforcement.registry import EdgeRegistry, EdgesCollector
 from staydown.enforcement.service import feed_signal
@@ -157,6 +158,39 @@ class RequestMetrics:
             self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
+class ForegroundRequests:
+    """Count the requests in flight other than the edges' (``/v1/edge/...``): the feed's fan-out to
+    waiting edges gives way to them (``enforcement.feed.Foreground``)."""
+
+    def __init__(self, app: ASGIApp, foreground: Foreground) -> None:
+        self.app, self.foreground = app, foreground
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/v1/edge/"):
+            await self.app(scope, receive, send)
+            return
+        self.foreground.enter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.foreground.leave()
+
+
+class ControlPlane(FastAPI):
+    """The API application. The edges' feed polls, a thousand after every notice, are answered
+    before the middleware and routing every other request passes (``enforcement.feedroute``)."""
+
+    feed_poll: FeedPoll | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.feed_poll is not None:
+            query = self.feed_poll.takes(scope)
+            if query is not None:
+                await self.feed_poll.serve(self.state, query, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     database: Database,
@@ -170,7 +204,7 @@ def create_app(
     ``origin_guard`` makes every connection to a zone origin (validation, desk previews); the
     assembly tells it where the service listens (``OriginGuard.serving``)."""
     assembly.install(settings)
-    app = FastAPI(
+    app = ControlPlane(
         title="staydown control plane",
         version=__version__,
         description="Notices, due process, repeat-infringer policy and the enforcement feed for edges.",
@@ -185,12 +219,14 @@ def create_app(
     app.state.origin_guard = origin_guard or OriginGuard(OriginAccess.from_settings(settings))
     metrics = ApiMetrics(database, clock)
     app.state.metrics = metrics
+    app.state.foreground = Foreground()
     app.state.feed_hub = FeedHub(
         database,
         feed_signal,
         page_limit=settings.feed_page_limit,
         idle_interval=settings.feed_poll_interval_seconds,
         safety_interval=settings.feed_safety_poll_seconds,
+        foreground=app.state.foreground,
     )
     app.state.feed_snapshots = Snapshots(database, checkpoint_every=settings.feed_checkpoint_records)
     metrics.registry.register(SnapshotsCollector(app.state.feed_snapshots))
@@ -236,4 +272,6 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=metrics)
     # Outermost, so that routing, limits and metrics all see the GET it becomes.
     app.add_middleware(HeadAsGet)
+    app.add_middleware(ForegroundRequests, foreground=app.state.foreground)
+    app.feed_poll = FeedPoll(metrics)
     return app

@@ -280,5 +280,10 @@ def install(app: FastAPI) -> None:
 
 
 def _internal(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return internal_error(request.method, request.url.path, exc)
+
+
+def internal_error(method: str, path: str, exc: Exception) -> JSONResponse:
+    """Log an unexpected failure and answer 500 in the common shape, saying no more."""
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
     return error_response(500, "internal_error", "an internal error occurred; it has been logged")

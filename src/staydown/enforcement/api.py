@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.types import Receive
 
 from staydown.accounts import service as accounts
 from staydown.api.deps import BearerCredentials, NowDep, Principal, Reader, SettingsDep, require
 from staydown.api.errors import BEARER_CHALLENGE, ApiError
+from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.enforcement import service
 from staydown.enforcement.feed import FeedAhead, FeedHub
@@ -32,11 +37,6 @@ router = APIRouter(tags=["enforcement"])
 
 Desk = Annotated[Principal, Depends(require(Role.agent))]
 Staff = Annotated[Principal, Depends(require(Role.agent, Role.customer))]
-
-
-def registry_of(request: Request) -> EdgeRegistry:
-    registry: EdgeRegistry = request.app.state.edge_registry
-    return registry
 
 
 class EdgeKeys:
@@ -88,23 +88,40 @@ class EdgeKeys:
         return live, revoked
 
 
-async def feed_edge(request: Request, now: NowDep, _credentials: BearerCredentials) -> Principal:
-    """The edge-role caller. A refused edge key (revoked, or a key of another role) is recorded in
-    the edge registry before the refusal is answered."""
-    keys: EdgeKeys = request.app.state.edge_keys
-    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What a feed request says of its sender: its key and the edge's name and version."""
+
+    authorization: str
+    edge: str | None
+    version: str
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str]) -> Caller:
+        return cls(
+            headers.get("authorization", ""),
+            headers.get("staydown-edge"),
+            headers.get("staydown-edge-version", "")[:64],
+        )
+
+
+async def authenticate_edge(state: State, caller: Caller, now: datetime) -> Principal:
+    """The edge-role caller, or ApiError 401/403. A refused edge key (revoked, or a key of another
+    role) is recorded in the edge registry before the refusal is answered."""
+    keys: EdgeKeys = state.edge_keys
+    scheme, _, secret = caller.authorization.partition(" ")
     secret = secret.strip() if scheme.lower() == "bearer" else ""
     if not secret:
         raise ApiError(401, "unauthorized", "send an API key as 'Authorization: Bearer KEY'")
     # Every poll is authenticated against the database (batched with the polls arriving with it,
     # see enforcement.pollkeys), so a key revoked in any process, or by `staydown keys revoke`, is
     # refused on its very next request.
-    poll_keys: PollKeys = request.app.state.poll_keys
+    poll_keys: PollKeys = state.poll_keys
     live = await poll_keys.live(secret)
     if live is None:
         key_id = await keys.revoked(secret)
         if key_id is not None:
-            await _record_refusal(request, now, 401, key_id)
+            await _record_refusal(state, caller, now, 401, key_id)
         raise ApiError(
             401,
             "unauthorized",
@@ -115,16 +132,22 @@ async def feed_edge(request: Request, now: NowDep, _credentials: BearerCredentia
     try:
         return require(Role.edge)(who)
     except ApiError as exc:
-        await _record_refusal(request, now, exc.status, who.key_id)
+        await _record_refusal(state, caller, now, exc.status, who.key_id)
         raise
 
 
-async def _record_refusal(request: Request, now: datetime, status: int, key_id: int) -> None:
-    await registry_of(request).refused(
+async def feed_edge(request: Request, now: NowDep, _credentials: BearerCredentials) -> Principal:
+    """The edge-role caller of a documented route (see ``authenticate_edge``)."""
+    return await authenticate_edge(request.app.state, Caller.of(request.headers), now)
+
+
+async def _record_refusal(state: State, caller: Caller, now: datetime, status: int, key_id: int) -> None:
+    registry: EdgeRegistry = state.edge_registry
+    await registry.refused(
         Contact(
-            edge_id_of(request.headers.get("staydown-edge"), key_id=key_id),
+            edge_id_of(caller.edge, key_id=key_id),
             now,
-            version=request.headers.get("staydown-edge-version", "")[:64],
+            version=caller.version,
             key_id=key_id,
             refused_status=status,
         )
@@ -134,16 +157,63 @@ async def _record_refusal(request: Request, now: datetime, status: int, key_id: 
 FeedEdge = Annotated[Principal, Depends(feed_edge)]
 
 
-def hub_of(request: Request) -> FeedHub:
-    hub: FeedHub = request.app.state.feed_hub
-    return hub
+async def answer_poll(
+    state: State,
+    who: Principal,
+    caller: Caller,
+    now: datetime,
+    receive: Receive,
+    *,
+    after: int,
+    wait: float,
+    limit: int | None,
+) -> bytes | None:
+    """The feed page for an authenticated edge; None when the edge left while it waited.
+
+    Waiting requests share one reader per process (see ``enforcement.feed``): they cost nothing
+    while the log is idle, and a released one is answered from the page encoded for all of them."""
+    settings: Settings = state.settings
+    page = min(limit or settings.feed_page_limit, settings.feed_page_limit)
+    registry: EdgeRegistry = state.edge_registry
+    registry.note(
+        Contact(
+            edge_id_of(caller.edge, key_id=who.key_id),
+            now,
+            version=caller.version,
+            seq=after,
+            key_id=who.key_id,
+        )
+    )
+    hub: FeedHub = state.feed_hub
+    if wait > 0:  # (without a wait, the database's head has the last word: see FeedHub.page)
+        ready = hub.ready(after=after, limit=page)
+        if ready is not None:
+            return ready
+    reading = asyncio.ensure_future(
+        hub.page(after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds))
+    )
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait({reading, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not reading.done():
+        # The edge left while it waited: nobody reads the answer, and the request must not hold
+        # its connection (or a server's graceful shutdown) until the wait runs out.
+        reading.cancel()
+        return None
+    try:
+        return reading.result()
+    except FeedAhead as exc:
+        raise ApiError(
+            409, "feed_reset", str(exc), {"head": exc.head, "snapshot": "/v1/edge/snapshot"}
+        ) from exc
 
 
 @router.get("/v1/edge/feed", response_model=FeedPage)
 async def feed(
     request: Request,
     who: FeedEdge,
-    settings: SettingsDep,
     now: NowDep,
     after: int = Query(0, ge=0, description="the last sequence number the edge has applied"),
     wait: float = Query(0, ge=0, le=300, description="seconds to hold the request open when nothing is new"),
@@ -153,41 +223,26 @@ async def feed(
 
     Waiting requests share one reader per process (see ``enforcement.feed``): they cost nothing
     while the log is idle."""
-    page = min(limit or settings.feed_page_limit, settings.feed_page_limit)
-    registry_of(request).note(
-        Contact(
-            edge_id_of(request.headers.get("staydown-edge"), key_id=who.key_id),
-            now,
-            version=request.headers.get("staydown-edge-version", "")[:64],
-            seq=after,
-            key_id=who.key_id,
-        )
+    # A plainly spelled request never reaches this route: enforcement.feedroute answers it with the
+    # same checks and answers. This route documents the operation and answers every other spelling.
+    body = await answer_poll(
+        request.app.state,
+        who,
+        Caller.of(request.headers),
+        now,
+        request.receive,
+        after=after,
+        wait=wait,
+        limit=limit,
     )
-    reading = asyncio.ensure_future(
-        hub_of(request).page(after=after, limit=page, wait=min(wait, settings.feed_max_wait_seconds))
-    )
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({reading, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-    if not reading.done():
-        # The edge left while it waited: nobody reads the answer, and the request must not hold
-        # its connection (or a server's graceful shutdown) until the wait runs out.
-        reading.cancel()
+    if body is None:
         return Response(status_code=204)
-    try:
-        body = reading.result()
-    except FeedAhead as exc:
-        raise ApiError(
-            409, "feed_reset", str(exc), {"head": exc.head, "snapshot": "/v1/edge/snapshot"}
-        ) from exc
     return Response(body, media_type="application/json")
 
 
-async def _disconnected(request: Request) -> None:
+async def _disconnected(receive: Receive) -> None:
     """Return when the client closes the connection (a GET's empty body is read first)."""
-    while (await request.receive())["type"] != "http.disconnect":
+    while (await receive())["type"] != "http.disconnect":
         pass
 
 

@@ -5,7 +5,13 @@ only the readers in the committing process. Here one ``FeedHub`` per API process
 it learns of new records from a wake-up source (PostgreSQL ``LISTEN``/``NOTIFY`` across processes,
 the in-process commit signal always, and a slow safety re-read), reads the new records once, encodes
 each record once, and hands the same bytes to every waiting request. A waiting request costs a
-future, nothing else.
+future and a timer, nothing else.
+
+Releasing a thousand waiting requests at once costs a thousand answers and, right after, a thousand
+new polls: about as much work as the notice that caused it. Waiting requests are therefore released
+in batches that yield to the event loop, and while other requests (notice intake, the desk) are in
+flight the release waits for them, for at most ``hold`` seconds a release (``Foreground``). Records
+committed meanwhile join the same release: a burst of notices costs each edge one answer.
 """
 
 from __future__ import annotations
@@ -113,6 +119,39 @@ def page_bytes(records: list[bytes], *, last: int, head: int) -> bytes:
     return b'{"records":[' + b",".join(records) + b'],"last":%d,"head":%d}' % (last, head)
 
 
+class Foreground:
+    """Counts the requests in flight that are not the edges' own (notice intake, the desk, the API):
+    the feed's fan-out gives way to them. Used from the event loop's thread only."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._quiet: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def enter(self) -> None:
+        self.count += 1
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count <= 0 and self._quiet is not None:
+            self._quiet.set()
+
+    async def quiet(self, timeout: float) -> None:
+        """Return when no such request is in flight, or after ``timeout`` seconds."""
+        if self.count <= 0 or timeout <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        if self._quiet is None or self._quiet.is_set() or self._loop is not loop:
+            self._quiet, self._loop = asyncio.Event(), loop
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), timeout)
+
+
+def _time_up(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class CommitSignal(Protocol):
     """Wakes waiters in this process when a feed append commits (``service.FeedSignal``)."""
 
@@ -132,8 +171,9 @@ class FeedHub:
     """The one reader of the feed in an API process, shared by every waiting request.
 
     ``head`` is the highest sequence this process knows is committed; ``_recent`` holds the encoded
-    records of the last ``keep`` sequences, contiguous up to ``head``. Requests at the head park on
-    ``_changed`` until the hub has read past them.
+    records of the last ``keep`` sequences, contiguous up to ``head``. Requests at the head park (a
+    future each, in ``_waiting``) until the hub has read past them; a release resolves them
+    ``release_batch`` at a time, giving way to ``foreground`` requests for at most ``hold`` seconds.
     """
 
     def __init__(
@@ -145,16 +185,22 @@ class FeedHub:
         idle_interval: float,
         safety_interval: float,
         keep: int = 20_000,
+        foreground: Foreground | None = None,
+        release_batch: int = 100,
+        hold: float = 0.25,
     ) -> None:
         self.database, self.signal = database, signal
         self.page_limit, self.keep = page_limit, keep
         self.idle_interval, self.safety_interval = idle_interval, safety_interval
+        self.foreground, self.release_batch, self.hold = foreground, release_batch, hold
         self.head = -1  # unknown until the first read
         self.reads = 0  # database reads done by the hub (wake-ups that found something or not)
+        self.releases = 0  # times the waiting requests were released (the head moved)
         self._recent: OrderedDict[int, bytes] = OrderedDict()
         self._pages: dict[tuple[int, int, int], bytes] = {}
         self._wake: asyncio.Event | None = None
-        self._changed: asyncio.Event | None = None
+        self._waiting: dict[asyncio.Future[None], None] = {}
+        self._releasing: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._listening = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -165,9 +211,10 @@ class FeedHub:
         loop = asyncio.get_running_loop()
         if self._task is not None and self._loop is loop and not self._task.done():
             return
+        if self._loop is not loop:
+            self._waiting = {}  # requests parked on a loop that is gone
         self._loop = loop
         self._wake = asyncio.Event()
-        self._changed = asyncio.Event()
         self._task = loop.create_task(self._run(), name="staydown-feed-hub")
 
     def wake(self) -> None:
@@ -264,10 +311,41 @@ class FeedHub:
             self.head = read.head
         if self.head != before:
             self._pages.clear()
-            assert self._changed is not None
-            self._changed.set()
-            self._changed = asyncio.Event()
+            self._release()
         return read.head > self.head
+
+    def _release(self) -> None:
+        """Wake every parked request: they answer from ``head`` as it is when their turn comes."""
+        waiting, self._waiting = self._waiting, {}
+        if not waiting:
+            return
+        self.releases += 1
+        task = asyncio.get_running_loop().create_task(self._resolve(list(waiting)))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _resolve(self, waiting: list[asyncio.Future[None]]) -> None:
+        held_until = asyncio.get_running_loop().time() + self.hold
+        for start in range(0, len(waiting), self.release_batch):
+            if start:
+                await asyncio.sleep(0)  # the batch just released answers before the next one goes
+            if self.foreground is not None and self.foreground.count > 0:
+                await self.foreground.quiet(held_until - asyncio.get_running_loop().time())
+            for waiter in waiting[start : start + self.release_batch]:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def _park(self, deadline: float) -> None:
+        """Wait until the next release or ``deadline`` (loop time), whichever comes first."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiting[waiter] = None
+        timer = loop.call_at(deadline, _time_up, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiting.pop(waiter, None)
 
     # -- requests ----------------------------------------------------------------------------------
 
@@ -275,9 +353,28 @@ class FeedHub:
         """The head as the hub knows it (reading it once if the hub has not yet)."""
         self._ensure_started()
         while self.head < 0:
-            assert self._changed is not None
-            await self._changed.wait()
+            await self._park(asyncio.get_running_loop().time() + 3600)
         return self.head
+
+    def ready(self, *, after: int, limit: int) -> bytes | None:
+        """The page after ``after`` when it is already in memory (``after`` is behind the head and
+        its records are recent), else None: how a released request is answered without waiting."""
+        if self._task is None or self._task.done() or self.head <= after or after < 0:
+            return None
+        end = min(self.head, after + limit)
+        key = (after, end, self.head)
+        cached = self._pages.get(key)
+        if cached is None and after + 1 in self._recent and end in self._recent:
+            cached = page_bytes(
+                [self._recent[seq] for seq in range(after + 1, end + 1)], last=end, head=self.head
+            )
+            self._remember(key, cached)
+        return cached
+
+    def _remember(self, key: tuple[int, int, int], body: bytes) -> None:
+        if len(self._pages) > 256:
+            self._pages.clear()
+        self._pages[key] = body
 
     async def page(self, *, after: int, limit: int, wait: float) -> bytes:
         """The encoded page after ``after``, waiting up to ``wait`` seconds when nothing is new."""
@@ -294,12 +391,9 @@ class FeedHub:
                 self.wake()
                 return await self._serve(after, limit, fresh)
         while self.head <= after:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if deadline - loop.time() <= 0:
                 return page_bytes([], last=after, head=max(self.head, after))
-            assert self._changed is not None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+            await self._park(deadline)
         return await self._serve(after, limit, self.head)
 
     async def records(self, *, after: int, limit: int, wait: float) -> list[tuple[int, bytes]]:
@@ -314,12 +408,9 @@ class FeedHub:
             if after > fresh:
                 raise FeedAhead(after, fresh)
         while self.head <= after:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if deadline - loop.time() <= 0:
                 return []
-            assert self._changed is not None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+            await self._park(deadline)
         end = min(self.head, after + limit)
         if after + 1 in self._recent and end in self._recent:
             return [(seq, self._recent[seq]) for seq in range(after + 1, end + 1)]
@@ -340,9 +431,7 @@ class FeedHub:
             records = await asyncio.to_thread(self._read_encoded, after, end - after)
             end = after + len(records)
         body = page_bytes(records, last=end if records else after, head=head)
-        if len(self._pages) > 256:
-            self._pages.clear()
-        self._pages[key] = body
+        self._remember(key, body)
         return body
 
     def _db_head(self) -> int:
@@ -354,6 +443,8 @@ class FeedHub:
             return [encode(render(row)) for row in read_rows(session, after=after, limit=limit)]
 
     async def close(self) -> None:
+        for task in list(self._releasing):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
