@@ -67,6 +67,9 @@ def limits_of(settings: Settings) -> Limits:
         max_parts=settings.mail_max_parts,
         max_urls=settings.max_notice_items,
         max_url_length=settings.max_url_length,
+        max_archive_members=settings.mail_archive_max_members,
+        max_archive_bytes=settings.mail_archive_max_bytes,
+        max_compression_ratio=settings.mail_archive_max_ratio,
     )
 
 
