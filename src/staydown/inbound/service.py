@@ -31,7 +31,7 @@ from staydown.db import claims
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
-from staydown.inbound import letters
+from staydown.inbound import letters, references
 from staydown.inbound.models import InboundMessage, InboundStatus, MailSender
 from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, classify
 from staydown.inbound.parsers.message import authentication_results, header_text
@@ -201,7 +201,6 @@ def process_batch(
     one by one instead, so one bad message neither holds up nor takes down the others."""
     try:
         with database.writer() as session:
-            done = 0
             rows = session.scalars(
                 select(InboundMessage)
                 .where(InboundMessage.id.in_(ids))
@@ -209,14 +208,10 @@ def process_batch(
                 .with_for_update()
                 .execution_options(populate_existing=True)
             ).all()
-            for row in rows:
-                if row.status is not InboundStatus.pending or row.claimed_by != claimant:
-                    continue
-                _read(session, row, now=now, settings=settings)
-                row.lease_until = None
-                done += 1
+            held = [row for row in rows if row.status is InboundStatus.pending and row.claimed_by == claimant]
+            _read(session, held, now=now, settings=settings)
             session.commit()
-            return done
+            return len(held)
     except Exception:
         log.warning("a batch of %d received messages failed; reading them one by one", len(ids))
     return sum(
@@ -253,8 +248,7 @@ def process(database: Database, message_id: int, *, now: datetime, settings: Set
         if row is None or row.status is not InboundStatus.pending or row.claimed_by != claimant:
             return 0
         try:
-            _read(session, row, now=now, settings=settings)
-            row.lease_until = None
+            _read(session, [row], now=now, settings=settings)
             session.commit()
             return 1
         except Exception as exc:
@@ -275,30 +269,95 @@ def process(database: Database, message_id: int, *, now: datetime, settings: Set
             return 1
 
 
-def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Settings) -> None:
-    view, parsed = classify(row.raw, limits_of(settings))
-    row.format = parsed.format
-    row.external_id = parsed.external_id
+@dataclass(slots=True)
+class _Reading:
+    """One message as read, before what it amounts to is written to its row."""
+
+    row: InboundMessage
+    view: MailView
+    parsed: Parsed
+    status: InboundStatus = InboundStatus.pending
+    reason: str | None = None
+    notice_id: int | None = None
+    notice_status: str | None = None
+    duplicate_of_id: int | None = None
+
+
+def _read(session: Session, rows: Sequence[InboundMessage], *, now: datetime, settings: Settings) -> None:
+    """Read messages in this transaction: parse each, claim their references together (a message
+    whose reference another holds is its duplicate), make the notices, then write every row, audit
+    entry and receipt together, so the database sees one statement of each kind for the lot."""
+    limits = limits_of(settings)
+    readings = [_Reading(row, *classify(row.raw, limits)) for row in rows]
+    held = references.claim(
+        session,
+        {
+            r.row.id: references.of(
+                sha256=r.row.sha256,
+                message_id=r.row.message_id,
+                content_sha256=r.row.content_sha256,
+                case=(r.parsed.format.value, r.parsed.external_id) if r.parsed.external_id else None,
+            )
+            for r in readings
+        },
+    )
+    bound = _senders(session, {r.view.from_address for r in readings if r.view.from_address})
+    for reading in readings:
+        original = held.get(reading.row.id)
+        if original is not None:
+            _duplicate(session, reading, original)
+        else:
+            _decide(session, reading, bound.get(reading.view.from_address), now=now, settings=settings)
+    for reading in readings:
+        _record(session, reading, now=now, settings=settings)
+
+
+def _decide(
+    session: Session, reading: _Reading, binding: MailSender | None, *, now: datetime, settings: Settings
+) -> None:
+    parsed = reading.parsed
+    if parsed.outcome is not Outcome.notice or parsed.draft is None:
+        reading.status, reading.reason = InboundStatus(parsed.outcome.value), parsed.reason
+        return
+    by = _submitter(session, reading.row, reading.view, binding, settings)
+    try:
+        notice = notices.submit(session, notice_create(parsed.draft), by=by, now=now, settings=settings)
+    except notices.NoticeError as exc:
+        reading.status, reading.reason = InboundStatus.refused, exc.message
+        return
+    reading.status, reading.notice_id, reading.notice_status = (
+        InboundStatus.notice,
+        notice.id,
+        notice.status.value,
+    )
+    if notice.missing_elements:
+        reading.reason = f"missing elements: {', '.join(notice.missing_elements)}"
+
+
+def _duplicate(session: Session, reading: _Reading, original: references.Held) -> None:
+    row = reading.row
+    row.format, row.external_id = reading.parsed.format, reading.parsed.external_id
+    earlier = session.get(InboundMessage, original.message_id)
+    if original.kind is references.Kind.message_id:
+        how = f"the same Message-ID {row.message_id}"
+    elif original.kind is references.Kind.case:
+        how = f"the same {letters.reference(row)}"
+    else:
+        how = "the same content"
+    into = f" (notice #{earlier.notice_id})" if earlier is not None and earlier.notice_id else ""
+    reading.status, reading.duplicate_of_id = InboundStatus.duplicate, original.message_id
+    reading.reason = f"{how} as inbound message #{original.message_id}{into}"
+
+
+def _record(session: Session, reading: _Reading, *, now: datetime, settings: Settings) -> None:
+    """Write what a message amounted to on its row, in the audit log and in the receipt."""
+    row, view, parsed = reading.row, reading.view, reading.parsed
+    row.format, row.external_id = parsed.format, parsed.external_id
     row.extracted = extracted(view, parsed)
     row.processed_at = now
-    original = _duplicate_of(session, row)
-    notice_status: str | None = None
-    if original is not None:
-        row.status, row.duplicate_of_id, row.reason = InboundStatus.duplicate, original[0], original[1]
-    elif parsed.outcome is Outcome.notice and parsed.draft is not None:
-        by = _submitter(session, row, view, settings)
-        try:
-            notice = notices.submit(session, notice_create(parsed.draft), by=by, now=now, settings=settings)
-        except notices.NoticeError as exc:
-            row.status, row.reason = InboundStatus.refused, exc.message
-        else:
-            row.status, row.notice_id = InboundStatus.notice, notice.id
-            notice_status = notice.status.value
-            row.reason = (
-                f"missing elements: {', '.join(notice.missing_elements)}" if notice.missing_elements else None
-            )
-    else:
-        row.status, row.reason = InboundStatus(parsed.outcome.value), parsed.reason
+    row.status, row.reason, row.notice_id = reading.status, reading.reason, reading.notice_id
+    row.duplicate_of_id = reading.duplicate_of_id
+    row.lease_until = None
     audit.record(
         session,
         at=now,
@@ -316,7 +375,7 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
     recipient = view.reply_to or view.from_address
     if view.auto_submitted or not recipient or recipient == settings.smtp_from.lower():
         return  # no answer to a robot, to nobody, or to ourselves (mail loops)
-    answer = letters.receipt(row, provider=settings.provider_name, notice_status=notice_status)
+    answer = letters.receipt(row, provider=settings.provider_name, notice_status=reading.notice_status)
     _send(session, row, answer, recipient=recipient, kind=f"inbound_{row.status.value}", at=now)
 
 
@@ -334,35 +393,6 @@ def _send(
         payload=answer.payload,
         notice_id=row.notice_id,
     )
-
-
-def _duplicate_of(session: Session, row: InboundMessage) -> tuple[int, str] | None:
-    """The earlier message this one repeats, and how: same Message-ID, sender's id, or content."""
-    same = [InboundMessage.sha256 == row.sha256]
-    if row.message_id:
-        same.append(InboundMessage.message_id == row.message_id)
-    if row.content_sha256:
-        same.append(InboundMessage.content_sha256 == row.content_sha256)
-    if row.external_id:
-        same.append((InboundMessage.external_id == row.external_id) & (InboundMessage.format == row.format))
-    # The first message with each value, found through that column's index (ids ascend with it);
-    # an OR of them, or a range on the id, would make the database scan every earlier message.
-    firsts = [
-        session.scalar(select(InboundMessage.id).where(way).order_by(InboundMessage.id).limit(1))
-        for way in same
-    ]
-    earliest = min((found for found in firsts if found is not None and found < row.id), default=None)
-    earlier = session.get(InboundMessage, earliest) if earliest is not None else None
-    if earlier is None:
-        return None
-    if row.message_id and earlier.message_id == row.message_id:
-        how = f"the same Message-ID {row.message_id}"
-    elif row.external_id and earlier.external_id == row.external_id and earlier.format == row.format:
-        how = f"the same {letters.reference(row)}"
-    else:
-        how = "the same content"
-    into = f" (notice #{earlier.notice_id})" if earlier.notice_id else ""
-    return earlier.id, f"{how} as inbound message #{earlier.id}{into}"
 
 
 def _authenticated(raw: bytes, address: str, authserv_id: str | None) -> bool:
@@ -386,11 +416,18 @@ def _authenticated(raw: bytes, address: str, authserv_id: str | None) -> bool:
     return False
 
 
+def _senders(session: Session, addresses: set[str]) -> dict[str, MailSender]:
+    """The bindings of these sender addresses, in one query."""
+    if not addresses:
+        return {}
+    found = session.scalars(select(MailSender).where(MailSender.address.in_(sorted(addresses))))
+    return {binding.address: binding for binding in found}
+
+
 def _submitter(
-    session: Session, row: InboundMessage, view: MailView, settings: Settings
+    session: Session, row: InboundMessage, view: MailView, binding: MailSender | None, settings: Settings
 ) -> notices.Submitter:
     address = view.from_address
-    binding = session.scalar(select(MailSender).where(MailSender.address == address)) if address else None
     if binding is not None:
         key = accounts.get_key(session, binding.key_id)
         if key is not None and key.revoked_at is None and key.role in (Role.submitter, Role.agent):
