@@ -82,13 +82,12 @@ def claim(session: Session, wanted: Mapping[int, Sequence[Reference]]) -> dict[i
         return {}
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboundReference)
-    statement = (
-        insert.values(rows)
-        .on_conflict_do_nothing()
-        .returning(InboundReference.kind, InboundReference.value, InboundReference.message_id)
+    statement = insert.on_conflict_do_nothing().returning(
+        InboundReference.kind, InboundReference.value, InboundReference.message_id
     )
+    # Executed for many rows, the statement is compiled once and sent as one multi-row INSERT.
     holders: dict[Reference, int] = {
-        (Kind(kind), value): message for kind, value, message in session.execute(statement)
+        (Kind(kind), value): message for kind, value, message in session.execute(statement, rows)
     }
     taken = sorted({ref for references in wanted.values() for ref in references} - holders.keys())
     for start in range(0, len(taken), 200):

@@ -2,9 +2,10 @@
 and answer what came in, bind senders to API keys.
 
 Storing is its own short transaction that commits before the message is acknowledged (SMTP 250,
-a pipe's exit 0, an IMAP move, an HTTP 202), so an acknowledged message is never lost. Reading is
-a job claimed with a lease (``db.claims``), as the worker claims its other work: a process that
-dies between the two leaves the message ``pending`` for the next one. A message that keeps failing
+a pipe's exit 0, an IMAP move, an HTTP 202), so an acknowledged message is never lost. Reading takes
+a batch of pending messages and reads them in one transaction (a single message read at once, by a
+pipe or a gateway, is claimed with a lease first, ``db.claims``): a process that dies between the
+two, or midway, leaves the message ``pending`` for the next one. A message that keeps failing
 to be read goes to a person (``triage``) with the error; nothing is dropped.
 """
 
@@ -21,7 +22,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -174,46 +175,56 @@ def receive_many(database: Database, arrivals: Sequence[Arrival], *, now: dateti
 def process_due(
     database: Database, *, now: datetime, settings: Settings, claimant: str, limit: int = BATCH
 ) -> int:
-    """Claim the pending messages no one holds and read each; return how many were read."""
+    """Read the pending messages no one holds, a batch per transaction; return how many were read."""
+    due = (InboundMessage.status == InboundStatus.pending) & or_(
+        InboundMessage.lease_until.is_(None), InboundMessage.lease_until <= now
+    )
+    with database.reader() as session:  # asked every second: take the write lock only for work
+        if session.scalar(select(InboundMessage.id).where(due).limit(1)) is None:
+            return 0
     done = 0
     while True:
-        rows = claims.claim(
-            database,
-            InboundMessage,
-            due=InboundMessage.status == InboundStatus.pending,
-            order_by=[InboundMessage.received_at, InboundMessage.id],
-            now=now,
-            claimant=claimant,
-            lease=_LEASE,
-            limit=limit,
-        )
-        if not rows:
+        taken = _read_batch(database, due, now=now, settings=settings, claimant=claimant, limit=limit)
+        done += taken
+        if taken < limit:
             return done
-        done += process_batch(
-            database, [row.id for row in rows], now=now, settings=settings, claimant=claimant
-        )
 
 
-def process_batch(
-    database: Database, ids: Sequence[int], *, now: datetime, settings: Settings, claimant: str
+def _read_batch(
+    database: Database,
+    due: ColumnElement[bool],
+    *,
+    now: datetime,
+    settings: Settings,
+    claimant: str,
+    limit: int,
 ) -> int:
-    """Read claimed messages in one transaction (one commit for the batch); if any fails, read them
-    one by one instead, so one bad message neither holds up nor takes down the others."""
-    try:
-        with database.writer() as session:
-            rows = session.scalars(
-                select(InboundMessage)
-                .where(InboundMessage.id.in_(ids))
-                .order_by(InboundMessage.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).all()
-            held = [row for row in rows if row.status is InboundStatus.pending and row.claimed_by == claimant]
-            _read(session, held, now=now, settings=settings)
+    """Take up to ``limit`` due messages and read them in the same transaction (one commit for the
+    batch); if any fails, read them one by one instead, so one bad message neither holds up nor
+    takes down the others.
+
+    Taking and reading are one transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock
+    on SQLite) because reading has no effect outside it: a process that dies midway rolls it back
+    and leaves the messages pending, as a lease would, for a claim and a commit less per batch."""
+    with database.writer() as session:
+        rows = session.scalars(
+            select(InboundMessage)
+            .where(due)
+            .order_by(InboundMessage.received_at, InboundMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).all()
+        ids = [row.id for row in rows]
+        try:
+            for row in rows:
+                row.claimed_by = claimant
+            _read(session, rows, now=now, settings=settings)
             session.commit()
-            return len(held)
-    except Exception:
-        log.warning("a batch of %d received messages failed; reading them one by one", len(ids))
+            return len(rows)
+        except Exception:
+            session.rollback()
+            log.warning("a batch of %d received messages failed; reading them one by one", len(ids))
     return sum(
         process(database, message_id, now=now, settings=settings, claimant=claimant) for message_id in ids
     )
@@ -242,11 +253,26 @@ def process_one(database: Database, message_id: int, *, now: datetime, settings:
 
 
 def process(database: Database, message_id: int, *, now: datetime, settings: Settings, claimant: str) -> int:
-    """Read one message this claimant holds, in one transaction; return 1 if it did."""
+    """Read one pending message this claimant holds or no one does, in one transaction; return 1
+    if it did."""
     with database.writer() as session:
-        row = session.get(InboundMessage, message_id, with_for_update=True, populate_existing=True)
-        if row is None or row.status is not InboundStatus.pending or row.claimed_by != claimant:
+        row = session.scalars(
+            select(InboundMessage)
+            .where(
+                InboundMessage.id == message_id,
+                InboundMessage.status == InboundStatus.pending,
+                or_(
+                    InboundMessage.claimed_by == claimant,
+                    InboundMessage.lease_until.is_(None),
+                    InboundMessage.lease_until <= now,
+                ),
+            )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None:
             return 0
+        row.claimed_by = claimant
         try:
             _read(session, [row], now=now, settings=settings)
             session.commit()
