@@ -12,11 +12,17 @@ import lzma
 import os
 import tarfile
 import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.inbound import service
+from staydown.inbound.models import InboundStatus
 from staydown.inbound.parsers import InboundFormat, Limits, MailView, Outcome, Parsed, archives, classify
 from tests.inbound import samples
 from tests.support import hard_timeout
@@ -188,3 +194,16 @@ def test_opening_is_linear_in_the_files(members: int) -> None:
     with hard_timeout(5):
         view, _parsed = classify(sent(zipped(files), "m.zip"))
     assert len(view.texts) == members + 1
+
+
+def test_a_bomb_received_is_refused_with_its_reason_and_kept_raw(database: Database, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=str(database.engine.url))
+    raw = sent(zipped({"zeros.csv": bytes(8 * 1024 * 1024)}), "urls.zip")
+    with hard_timeout(20):
+        message_id = service.receive(database, raw, via="smtp", now=datetime.now(UTC), settings=settings)
+        status = service.process_one(database, message_id, now=datetime.now(UTC), settings=settings)
+    assert status is InboundStatus.refused
+    with database.reader() as session:
+        row = service.get(session, message_id)
+        assert row is not None and row.raw == raw
+        assert "urls.zip/zeros.csv is a compression bomb" in (row.reason or "")
