@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     mail_max_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     mail_max_depth: int = Field(4, ge=1, le=20)
     mail_max_parts: int = Field(200, ge=1, le=10_000)
+    # Archives attached (ZIP, gzip, bzip2, xz, tar) are opened within these bounds, over all the
+    # archives of one message; beyond any, the message is refused with the bound named.
+    mail_archive_max_members: int = Field(1000, ge=1, le=100_000)
+    mail_archive_max_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    mail_archive_max_ratio: int = Field(100, ge=2)
     mail_hostname: str = "localhost"
     mail_trust_authserv_id: str | None = None
     mail_processing_attempts: int = Field(5, ge=1)

@@ -201,7 +201,9 @@ def test_archive_and_malformed_mime_get_a_status() -> None:
         "see attached", b"PK\x03\x04" + b"\0" * 100, "urls.zip", "application/zip"
     )
     parsed = classify(zipped)[1]
-    assert parsed.outcome is Outcome.triage and "archives are not opened" in (parsed.reason or "")
+    assert parsed.outcome is Outcome.triage and "archives could not be opened (urls.zip)" in (
+        parsed.reason or ""
+    )
     broken = b"From: x@example.org\r\nContent-Type: multipart/mixed\r\n\r\n--nothing\r\nhttp://manga.demo.test/a.jpg"
     assert classify(broken)[1].outcome in (Outcome.notice, Outcome.triage)
     assert classify(b"")[1].outcome is Outcome.triage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -79,13 +80,8 @@ def bulk_insert(
     more than the database write itself at 100,000 rows.
     """
     bind = session.connection()
-    dialect = bind.dialect
-    table = table_of(model)
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    statement = table.insert().values({name: bindparam(name) for name in columns})
-    compiled = statement.compile(dialect=dialect)
-    positional = compiled.positiontup is not None
-    order = [columns.index(name) for name in compiled.positiontup] if compiled.positiontup else None
+    sql, processors, order = _bulk_insert_statement(table_of(model), tuple(columns), bind.dialect)
+    positional = order is not None
     # Rows of one bulk write share most of their converted values (the same timestamp, enum member,
     # statement text or list object): convert each object once. Keyed by identity, with the object
     # kept, so equal values of different types or time zones are never confused.
@@ -107,4 +103,16 @@ def bulk_insert(
         else:
             converted.append(dict(zip(columns, values, strict=True)))
     if converted:
-        bind.exec_driver_sql(str(compiled), converted)
+        bind.exec_driver_sql(sql, converted)
+
+
+@functools.lru_cache(maxsize=64)
+def _bulk_insert_statement(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[str, list[Any], list[int] | None]:
+    """The compiled INSERT, bind processors and positional order for ``bulk_insert``: compiling
+    costs more than inserting a notice's one item, and the statement never changes."""
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    compiled = table.insert().values({name: bindparam(name) for name in columns}).compile(dialect=dialect)
+    order = [columns.index(name) for name in compiled.positiontup] if compiled.positiontup else None
+    return str(compiled), processors, order

@@ -63,6 +63,20 @@ class InboundMessage(Base):
     lease_until: Mapped[datetime | None]
 
 
+class InboundReference(Base):
+    """A reference a sender gives its notice (Message-ID, ACNS Case ID, X-ARF report id, content or
+    raw hash), claimed by the first message read that carries it. The key is the database's: a
+    second message with the same reference, read at the same instant by another process, cannot
+    claim it too, and becomes that message's ``duplicate`` (``inbound.references``).
+    """
+
+    __tablename__ = "inbound_references"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500), primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("inbound_messages.id"))
+
+
 class MailSender(Base):
     """An e-mail address whose messages are submitted as an API key's (a trusted flagger's, say)."""
 

@@ -2,9 +2,10 @@
 and answer what came in, bind senders to API keys.
 
 Storing is its own short transaction that commits before the message is acknowledged (SMTP 250,
-a pipe's exit 0, an IMAP move, an HTTP 202), so an acknowledged message is never lost. Reading is
-a job claimed with a lease (``db.claims``), as the worker claims its other work: a process that
-dies between the two leaves the message ``pending`` for the next one. A message that keeps failing
+a pipe's exit 0, an IMAP move, an HTTP 202), so an acknowledged message is never lost. Reading takes
+a batch of pending messages and reads them in one transaction (a single message read at once, by a
+pipe or a gateway, is claimed with a lease first, ``db.claims``): a process that dies between the
+two, or midway, leaves the message ``pending`` for the next one. A message that keeps failing
 to be read goes to a person (``triage``) with the error; nothing is dropped.
 """
 
@@ -21,7 +22,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from staydown.accounts import service as accounts
@@ -33,7 +34,7 @@ from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import Channel
 from staydown.hosts import service as hosts
 from staydown.hosts.models import HostForward
-from staydown.inbound import letters
+from staydown.inbound import letters, references
 from staydown.inbound.models import InboundMessage, InboundStatus, MailSender
 from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, classify
 from staydown.inbound.parsers.message import authentication_results, header_text
@@ -69,6 +70,9 @@ def limits_of(settings: Settings) -> Limits:
         max_parts=settings.mail_max_parts,
         max_urls=settings.max_notice_items,
         max_url_length=settings.max_url_length,
+        max_archive_members=settings.mail_archive_max_members,
+        max_archive_bytes=settings.mail_archive_max_bytes,
+        max_compression_ratio=settings.mail_archive_max_ratio,
     )
 
 
@@ -173,51 +177,56 @@ def receive_many(database: Database, arrivals: Sequence[Arrival], *, now: dateti
 def process_due(
     database: Database, *, now: datetime, settings: Settings, claimant: str, limit: int = BATCH
 ) -> int:
-    """Claim the pending messages no one holds and read each; return how many were read."""
+    """Read the pending messages no one holds, a batch per transaction; return how many were read."""
+    due = (InboundMessage.status == InboundStatus.pending) & or_(
+        InboundMessage.lease_until.is_(None), InboundMessage.lease_until <= now
+    )
+    with database.reader() as session:  # asked every second: take the write lock only for work
+        if session.scalar(select(InboundMessage.id).where(due).limit(1)) is None:
+            return 0
     done = 0
     while True:
-        rows = claims.claim(
-            database,
-            InboundMessage,
-            due=InboundMessage.status == InboundStatus.pending,
-            order_by=[InboundMessage.received_at, InboundMessage.id],
-            now=now,
-            claimant=claimant,
-            lease=_LEASE,
-            limit=limit,
-        )
-        if not rows:
+        taken = _read_batch(database, due, now=now, settings=settings, claimant=claimant, limit=limit)
+        done += taken
+        if taken < limit:
             return done
-        done += process_batch(
-            database, [row.id for row in rows], now=now, settings=settings, claimant=claimant
-        )
 
 
-def process_batch(
-    database: Database, ids: Sequence[int], *, now: datetime, settings: Settings, claimant: str
+def _read_batch(
+    database: Database,
+    due: ColumnElement[bool],
+    *,
+    now: datetime,
+    settings: Settings,
+    claimant: str,
+    limit: int,
 ) -> int:
-    """Read claimed messages in one transaction (one commit for the batch); if any fails, read them
-    one by one instead, so one bad message neither holds up nor takes down the others."""
-    try:
-        with database.writer() as session:
-            done = 0
-            rows = session.scalars(
-                select(InboundMessage)
-                .where(InboundMessage.id.in_(ids))
-                .order_by(InboundMessage.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).all()
+    """Take up to ``limit`` due messages and read them in the same transaction (one commit for the
+    batch); if any fails, read them one by one instead, so one bad message neither holds up nor
+    takes down the others.
+
+    Taking and reading are one transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock
+    on SQLite) because reading has no effect outside it: a process that dies midway rolls it back
+    and leaves the messages pending, as a lease would, for a claim and a commit less per batch."""
+    with database.writer() as session:
+        rows = session.scalars(
+            select(InboundMessage)
+            .where(due)
+            .order_by(InboundMessage.received_at, InboundMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).all()
+        ids = [row.id for row in rows]
+        try:
             for row in rows:
-                if row.status is not InboundStatus.pending or row.claimed_by != claimant:
-                    continue
-                _read(session, row, now=now, settings=settings)
-                row.lease_until = None
-                done += 1
+                row.claimed_by = claimant
+            _read(session, rows, now=now, settings=settings)
             session.commit()
-            return done
-    except Exception:
-        log.warning("a batch of %d received messages failed; reading them one by one", len(ids))
+            return len(rows)
+        except Exception:
+            session.rollback()
+            log.warning("a batch of %d received messages failed; reading them one by one", len(ids))
     return sum(
         process(database, message_id, now=now, settings=settings, claimant=claimant) for message_id in ids
     )
@@ -246,14 +255,28 @@ def process_one(database: Database, message_id: int, *, now: datetime, settings:
 
 
 def process(database: Database, message_id: int, *, now: datetime, settings: Settings, claimant: str) -> int:
-    """Read one message this claimant holds, in one transaction; return 1 if it did."""
+    """Read one pending message this claimant holds or no one does, in one transaction; return 1
+    if it did."""
     with database.writer() as session:
-        row = session.get(InboundMessage, message_id, with_for_update=True, populate_existing=True)
-        if row is None or row.status is not InboundStatus.pending or row.claimed_by != claimant:
+        row = session.scalars(
+            select(InboundMessage)
+            .where(
+                InboundMessage.id == message_id,
+                InboundMessage.status == InboundStatus.pending,
+                or_(
+                    InboundMessage.claimed_by == claimant,
+                    InboundMessage.lease_until.is_(None),
+                    InboundMessage.lease_until <= now,
+                ),
+            )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None:
             return 0
+        row.claimed_by = claimant
         try:
-            _read(session, row, now=now, settings=settings)
-            row.lease_until = None
+            _read(session, [row], now=now, settings=settings)
             session.commit()
             return 1
         except Exception as exc:
@@ -274,41 +297,114 @@ def process(database: Database, message_id: int, *, now: datetime, settings: Set
             return 1
 
 
-def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Settings) -> None:
-    view, parsed = classify(row.raw, limits_of(settings))
-    row.format = parsed.format
-    row.external_id = parsed.external_id
+@dataclass(slots=True)
+class _Reading:
+    """One message as read, before what it amounts to is written to its row."""
+
+    row: InboundMessage
+    view: MailView
+    parsed: Parsed
+    status: InboundStatus = InboundStatus.pending
+    reason: str | None = None
+    notice_id: int | None = None
+    notice_status: str | None = None
+    duplicate_of_id: int | None = None
+    forward: HostForward | None = None  # the forward to a host this message answers
+
+
+def _read(session: Session, rows: Sequence[InboundMessage], *, now: datetime, settings: Settings) -> None:
+    """Read messages in this transaction: parse each, claim their references together (a message
+    whose reference another holds is its duplicate), make the notices, then write every row, audit
+    entry and receipt together, so the database sees one statement of each kind for the lot."""
+    limits = limits_of(settings)
+    readings = [_Reading(row, *classify(row.raw, limits)) for row in rows]
+    for reading in readings:
+        _answer_of_host(session, reading, now=now)
+    # A host's answer quotes the notice it answers: it is never a notice, a duplicate or triage.
+    letters_in = [r for r in readings if r.forward is None]
+    held = references.claim(
+        session,
+        {
+            r.row.id: references.of(
+                sha256=r.row.sha256,
+                message_id=r.row.message_id,
+                content_sha256=r.row.content_sha256,
+                case=(r.parsed.format.value, r.parsed.external_id) if r.parsed.external_id else None,
+            )
+            for r in letters_in
+        },
+    )
+    bound = _senders(session, {r.view.from_address for r in letters_in if r.view.from_address})
+    for reading in letters_in:
+        original = held.get(reading.row.id)
+        if original is not None:
+            _duplicate(session, reading, original)
+        else:
+            _decide(session, reading, bound.get(reading.view.from_address), now=now, settings=settings)
+    for reading in readings:
+        _record(session, reading, now=now, settings=settings)
+
+
+def _answer_of_host(session: Session, reading: _Reading, *, now: datetime) -> None:
+    """Record the message as a host's answer if it replies to a forward (by references or subject)."""
+    row = reading.row
+    forward = _answered_forward(session, row, reading.view)
+    if forward is None:
+        return
+    first = hosts.record_mail_answer(
+        session, forward.id, sender=row.from_address, text=reading.view.body, inbound_id=row.id, now=now
+    )
+    reading.forward, reading.status = forward, InboundStatus.host_answer
+    said = "answer" if first else "further reply"
+    reading.reason = f"the host's {said} to forward {forward.id} of notice {forward.notice_id}"
+
+
+def _decide(
+    session: Session, reading: _Reading, binding: MailSender | None, *, now: datetime, settings: Settings
+) -> None:
+    parsed = reading.parsed
+    if parsed.outcome is not Outcome.notice or parsed.draft is None:
+        reading.status, reading.reason = InboundStatus(parsed.outcome.value), parsed.reason
+        return
+    by = _submitter(session, reading.row, reading.view, binding, settings)
+    try:
+        notice = notices.submit(session, notice_create(parsed.draft), by=by, now=now, settings=settings)
+    except notices.NoticeError as exc:
+        reading.status, reading.reason = InboundStatus.refused, exc.message
+        return
+    reading.status, reading.notice_id, reading.notice_status = (
+        InboundStatus.notice,
+        notice.id,
+        notice.status.value,
+    )
+    if notice.missing_elements:
+        reading.reason = f"missing elements: {', '.join(notice.missing_elements)}"
+
+
+def _duplicate(session: Session, reading: _Reading, original: references.Held) -> None:
+    row = reading.row
+    row.format, row.external_id = reading.parsed.format, reading.parsed.external_id
+    earlier = session.get(InboundMessage, original.message_id)
+    if original.kind is references.Kind.message_id:
+        how = f"the same Message-ID {row.message_id}"
+    elif original.kind is references.Kind.case:
+        how = f"the same {letters.reference(row)}"
+    else:
+        how = "the same content"
+    into = f" (notice #{earlier.notice_id})" if earlier is not None and earlier.notice_id else ""
+    reading.status, reading.duplicate_of_id = InboundStatus.duplicate, original.message_id
+    reading.reason = f"{how} as inbound message #{original.message_id}{into}"
+
+
+def _record(session: Session, reading: _Reading, *, now: datetime, settings: Settings) -> None:
+    """Write what a message amounted to on its row, in the audit log and in the receipt."""
+    row, view, parsed = reading.row, reading.view, reading.parsed
+    row.format, row.external_id = parsed.format, parsed.external_id
     row.extracted = extracted(view, parsed)
     row.processed_at = now
-    forward = _answered_forward(session, row, view)
-    original = None if forward is not None else _duplicate_of(session, row)
-    notice_status: str | None = None
-    if forward is not None:
-        # A host answering a forward quotes the notice: it is an answer, never a notice or triage.
-        first = hosts.record_mail_answer(
-            session, forward.id, sender=row.from_address, text=view.body, inbound_id=row.id, now=now
-        )
-        row.status = InboundStatus.host_answer
-        row.reason = (
-            f"the host's {'answer' if first else 'further reply'} to forward {forward.id} "
-            f"of notice {forward.notice_id}"
-        )
-    elif original is not None:
-        row.status, row.duplicate_of_id, row.reason = InboundStatus.duplicate, original[0], original[1]
-    elif parsed.outcome is Outcome.notice and parsed.draft is not None:
-        by = _submitter(session, row, view, settings)
-        try:
-            notice = notices.submit(session, notice_create(parsed.draft), by=by, now=now, settings=settings)
-        except notices.NoticeError as exc:
-            row.status, row.reason = InboundStatus.refused, exc.message
-        else:
-            row.status, row.notice_id = InboundStatus.notice, notice.id
-            notice_status = notice.status.value
-            row.reason = (
-                f"missing elements: {', '.join(notice.missing_elements)}" if notice.missing_elements else None
-            )
-    else:
-        row.status, row.reason = InboundStatus(parsed.outcome.value), parsed.reason
+    row.status, row.reason, row.notice_id = reading.status, reading.reason, reading.notice_id
+    row.duplicate_of_id = reading.duplicate_of_id
+    row.lease_until = None
     audit.record(
         session,
         at=now,
@@ -323,7 +419,7 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
             "reason": row.reason,
         },
     )
-    if forward is not None:
+    if reading.forward is not None:
         return  # recorded on the forward and audited; a host's ticket system is not written back to
     recipient = view.reply_to or view.from_address
     if view.auto_submitted or not recipient or recipient == settings.smtp_from.lower():
@@ -331,7 +427,7 @@ def _read(session: Session, row: InboundMessage, *, now: datetime, settings: Set
     answer = letters.receipt(
         row,
         provider=settings.provider_name,
-        notice_status=notice_status,
+        notice_status=reading.notice_status,
         locale=mail_language(parsed.draft) or settings.default_locale,
     )
     _send(session, row, answer, recipient=recipient, kind=f"inbound_{row.status.value}", at=now)
@@ -365,35 +461,6 @@ def _send(
     )
 
 
-def _duplicate_of(session: Session, row: InboundMessage) -> tuple[int, str] | None:
-    """The earlier message this one repeats, and how: same Message-ID, sender's id, or content."""
-    same = [InboundMessage.sha256 == row.sha256]
-    if row.message_id:
-        same.append(InboundMessage.message_id == row.message_id)
-    if row.content_sha256:
-        same.append(InboundMessage.content_sha256 == row.content_sha256)
-    if row.external_id:
-        same.append((InboundMessage.external_id == row.external_id) & (InboundMessage.format == row.format))
-    # The first message with each value, found through that column's index (ids ascend with it);
-    # an OR of them, or a range on the id, would make the database scan every earlier message.
-    firsts = [
-        session.scalar(select(InboundMessage.id).where(way).order_by(InboundMessage.id).limit(1))
-        for way in same
-    ]
-    earliest = min((found for found in firsts if found is not None and found < row.id), default=None)
-    earlier = session.get(InboundMessage, earliest) if earliest is not None else None
-    if earlier is None:
-        return None
-    if row.message_id and earlier.message_id == row.message_id:
-        how = f"the same Message-ID {row.message_id}"
-    elif row.external_id and earlier.external_id == row.external_id and earlier.format == row.format:
-        how = f"the same {letters.reference(row)}"
-    else:
-        how = "the same content"
-    into = f" (notice #{earlier.notice_id})" if earlier.notice_id else ""
-    return earlier.id, f"{how} as inbound message #{earlier.id}{into}"
-
-
 def _authenticated(raw: bytes, address: str, authserv_id: str | None) -> bool:
     """Whether our own MTA (``authserv_id``) recorded a DMARC or aligned DKIM pass for the From domain."""
     if not authserv_id or "@" not in address:
@@ -415,11 +482,18 @@ def _authenticated(raw: bytes, address: str, authserv_id: str | None) -> bool:
     return False
 
 
+def _senders(session: Session, addresses: set[str]) -> dict[str, MailSender]:
+    """The bindings of these sender addresses, in one query."""
+    if not addresses:
+        return {}
+    found = session.scalars(select(MailSender).where(MailSender.address.in_(sorted(addresses))))
+    return {binding.address: binding for binding in found}
+
+
 def _submitter(
-    session: Session, row: InboundMessage, view: MailView, settings: Settings
+    session: Session, row: InboundMessage, view: MailView, binding: MailSender | None, settings: Settings
 ) -> notices.Submitter:
     address = view.from_address
-    binding = session.scalar(select(MailSender).where(MailSender.address == address)) if address else None
     if binding is not None:
         key = accounts.get_key(session, binding.key_id)
         if key is not None and key.revoked_at is None and key.role in (Role.submitter, Role.agent):

@@ -213,7 +213,7 @@ def submit(
     works = [w.model_dump() for w in data.works]
     notice = Notice(
         regime=data.regime,
-        status=NoticeStatus.received,
+        status=notice_transition(NoticeStatus.received, OUTCOME_EVENTS[assessment.outcome]),
         submitter_key_id=by.key_id,
         trusted=by.trusted,
         source_ip=by.source_ip,
@@ -244,7 +244,6 @@ def submit(
     )
     session.add(notice)
     session.flush()
-    notice.status = notice_transition(NoticeStatus.received, OUTCOME_EVENTS[assessment.outcome])
     refs = _insert_items(session, notice, entries, assessment, zones, refused, sanction, now=now)
     audit.record(
         session,
@@ -288,9 +287,9 @@ def submit(
         )
         tell(session, notice, letter, kind=f"notice_{letter.payload['event'].split('.')[1]}", at=now)
     if assessment.outcome is Outcome.complete:
-        accept(session, notice, refs, by=by, now=now, settings=settings)
+        accept(session, notice, refs, by=by, now=now, settings=settings, taking_in=True)
     else:
-        settle(session, notice, now=now)
+        settle(session, notice, now=now, taken_in=[status for _ref, status in refs])
     if notice.status is NoticeStatus.incomplete:
         enforcement.schedule_timer(
             session,
@@ -416,9 +415,12 @@ def accept(
     by: Submitter,
     now: datetime,
     settings: Settings,
+    taking_in: bool = False,
 ) -> None:
     """A complete notice: link copies of one resource; act at once for a trusted flagger (where the
-    regime lets trust act without review), and on copies of what is blocked now; leave the rest to review."""
+    regime lets trust act without review), and on copies of what is blocked now; leave the rest to review.
+
+    ``taking_in``: the notice is being taken in now, and ``refs`` hold its items' states as written."""
     if by.trusted and not rules_of(notice.regime).trusted_direct_action():
         by = dataclasses.replace(by, trusted=False)
     refs, states = link_to_blockers(session, refs)
@@ -449,7 +451,7 @@ def accept(
             settings=settings,
         )
     else:
-        settle(session, notice, now=now)
+        settle(session, notice, now=now, taken_in=[status for _ref, status in refs] if taking_in else None)
     if notice.status is NoticeStatus.accepted and notice.decided_at is None:
         enforcement.schedule_timer(
             session, kind=DEADLINE_TIMER, due_at=notice.deadline_at, subject=("notice", notice.id), now=now

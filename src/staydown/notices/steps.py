@@ -5,7 +5,7 @@ the notifier told. Intake, decisions and due process all take these steps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -122,11 +122,20 @@ def announce_moves(
         webhooks.announce(session, notice, event, item_ids, at=at)
 
 
-def settle(session: Session, notice: Notice, *, now: datetime) -> None:
-    """Bring the notice's status in line with its items' states (and stop its timers once decided)."""
-    statuses = session.scalars(
-        select(NoticeItem.status).where(NoticeItem.notice_id == notice.id).group_by(NoticeItem.status)
-    ).all()
+def settle(
+    session: Session, notice: Notice, *, now: datetime, taken_in: Collection[ItemStatus] | None = None
+) -> None:
+    """Bring the notice's status in line with its items' states (and stop its timers once decided).
+
+    ``taken_in`` is given by intake for the notice it is taking in: its items' states as just
+    written (nothing to read back), and a notice that new has no timers to stop."""
+    statuses: Sequence[ItemStatus] = (
+        sorted(set(taken_in))
+        if taken_in is not None
+        else session.scalars(
+            select(NoticeItem.status).where(NoticeItem.notice_id == notice.id).group_by(NoticeItem.status)
+        ).all()
+    )
     if notice.status in (NoticeStatus.incomplete, NoticeStatus.rejected) and not statuses:
         return
     if notice.status is NoticeStatus.incomplete:
@@ -137,7 +146,10 @@ def settle(session: Session, notice: Notice, *, now: datetime) -> None:
             # An agent decided every item on what the notice shows: it is settled as any other.
             notice.status = settle_notice(notice.status, statuses)
             notice.decided_at = now
-            enforcement.cancel_timers(session, kind=INCOMPLETE_TIMER, subject=("notice", notice.id), now=now)
+            if taken_in is None:
+                enforcement.cancel_timers(
+                    session, kind=INCOMPLETE_TIMER, subject=("notice", notice.id), now=now
+                )
         return
     if notice.status is NoticeStatus.received:
         return
@@ -146,7 +158,10 @@ def settle(session: Session, notice: Notice, *, now: datetime) -> None:
         notice.status = settled
         if notice.decided_at is None and settled is not NoticeStatus.accepted:
             notice.decided_at = now
-            enforcement.cancel_timers(session, kind=DEADLINE_TIMER, subject=("notice", notice.id), now=now)
+            if taken_in is None:
+                enforcement.cancel_timers(
+                    session, kind=DEADLINE_TIMER, subject=("notice", notice.id), now=now
+                )
 
 
 def run_commands(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
-from staydown.inbound.parsers import acns, csv, message, text, xarf
+from staydown.inbound.parsers import acns, archives, csv, message, text, xarf
 from staydown.inbound.parsers.base import (
     Attachment,
     Draft,
@@ -44,8 +44,6 @@ class Format(Protocol):
 
 FORMATS: tuple[Format, ...] = (acns, xarf, csv, text)
 
-_ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz")
-
 
 def classify(raw: bytes, limits: Limits | None = None) -> tuple[MailView, Parsed]:
     """Read ``raw`` and return its view and what it amounts to. Pure; never raises on bad input."""
@@ -59,15 +57,16 @@ def classify(raw: bytes, limits: Limits | None = None) -> tuple[MailView, Parsed
             Outcome.not_applicable,
             "an automatic reply or delivery report (RFC 3834): recorded, not answered",
         )
-    archives = [a.filename for a in view.attachments if a.filename.lower().endswith(_ARCHIVES)]
-    unopened = f"archives are not opened ({', '.join(archives[:5])})" if archives else ""
+    # The archives still attached are those that could not be opened; the problems say why.
+    unopened_names = [a.filename for a in view.attachments if archives.is_archive_name(a.filename)]
+    unopened = f"archives could not be opened ({', '.join(unopened_names[:5])})" if unopened_names else ""
     for module in FORMATS:
         if module.detect(view):
             parsed = module.parse(view, limits)
             if unopened and parsed.outcome is Outcome.triage:
                 parsed = replace(parsed, reason=f"{parsed.reason}; {unopened}")
             return view, parsed
-    if archives:
+    if unopened_names:
         reason = f"{unopened}; a person will read the message"
     elif view.attachments:
         reason = "the message holds only attachments no format reads; a person will read it"

@@ -97,8 +97,11 @@ class Parsed:
 class Limits:
     """Bounds on what one message may hold; anything beyond is refused with the bound named."""
 
-    max_depth: int = 4  # nested multiparts and attached messages
+    max_depth: int = 4  # nested multiparts, attached messages and archives
     max_parts: int = 200
     max_urls: int = 100_000
     max_url_length: int = 8192
     max_xml_bytes: int = 2 * 1024 * 1024
+    max_archive_members: int = 1000  # files in all the archives of one message
+    max_archive_bytes: int = 32 * 1024 * 1024  # what those files expand to, together
+    max_compression_ratio: int = 100  # expanded ÷ compressed size of one file (above 1 MiB)

@@ -1,7 +1,8 @@
 """Read an RFC 5322 message into a :class:`MailView`, whatever state it arrives in.
 
 The stdlib's ``compat32`` parser is used because it never raises on malformed MIME and is
-line-based (the modern header parser has had super-linear cases). Charsets are decoded as
+line-based (the modern header parser has had super-linear cases). Archives attached are opened
+(``parsers.archives``) and their files read as parts one level deeper. Charsets are decoded as
 declared, with the Japanese legacy ones mapped to their supersets that mail really uses, an
 undeclared or unknown one guessed (UTF-8, then the Japanese encodings), and as a last resort
 decoded with replacement characters, the problem noted. Nesting and the number of parts are bounded.
@@ -16,6 +17,7 @@ from email.header import decode_header
 from email.message import Message
 from email.utils import getaddresses
 
+from staydown.inbound.parsers import archives
 from staydown.inbound.parsers.base import Attachment, Limits, MailView
 
 # What Japanese mail labels as these is written in the vendors' supersets (NEC and IBM extensions,
@@ -127,42 +129,124 @@ def _strip_html(html: str) -> str:
     return text + ("\n" + "\n".join(hrefs) if hrefs else "")
 
 
-def read(raw: bytes, limits: Limits) -> MailView:
-    """Decode ``raw`` into the view the parsers read; never raises on what a sender may send."""
-    problems: list[str] = []
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    texts: list[str] = []
-    html: list[str] = []
-    attachments: list[Attachment] = []
-    refusal: str | None = None
-    parts = 0
-    stack: list[tuple[Message, int]] = [(message, 0)]
-    while stack:
-        part, depth = stack.pop()
-        parts += 1
-        if parts > limits.max_parts:
-            refusal = f"the message has more than {limits.max_parts} MIME parts"
-            break
-        if depth > limits.max_depth:
-            refusal = f"the message nests parts or attached messages deeper than {limits.max_depth} levels"
-            break
+_MEMBER_TYPES = (
+    (".xml", "application/xml"),
+    (".csv", "text/csv"),
+    (".tsv", "text/tab-separated-values"),
+    (".json", "application/json"),
+    (".txt", "text/plain"),
+    (".text", "text/plain"),
+    (".eml", "message/rfc822"),
+    (".html", "text/html"),
+    (".htm", "text/html"),
+)
+
+
+def member_type(name: str) -> str:
+    """The content type of a file taken from an archive, by its name (archives carry no types)."""
+    lowered = name.lower()
+    return next(
+        (kind for suffix, kind in _MEMBER_TYPES if lowered.endswith(suffix)), "application/octet-stream"
+    )
+
+
+class _Walk:
+    """One pass over a message's parts, and the files of its archives, in order, within the limits."""
+
+    def __init__(self, limits: Limits, problems: list[str]) -> None:
+        self.limits, self.problems = limits, problems
+        self.texts: list[str] = []
+        self.html: list[str] = []
+        self.attachments: list[Attachment] = []
+        self.budget = archives.Budget(limits)
+        self.parts = 0
+        self.stack: list[tuple[Message | Attachment, int]] = []
+
+    def run(self, message: Message) -> str | None:
+        """Walk everything; return why the message is refused, if it is."""
+        self.stack.append((message, 0))
+        while self.stack:
+            node, depth = self.stack.pop()
+            if depth > self.limits.max_depth:
+                return (
+                    "the message nests parts, attached messages or archives deeper than "
+                    f"{self.limits.max_depth} levels"
+                )
+            try:
+                if isinstance(node, Attachment):
+                    self.member(node, depth)
+                elif self.part(node, depth):
+                    return f"the message has more than {self.limits.max_parts} MIME parts"
+            except archives.Refused as exc:
+                return str(exc)
+        return None
+
+    def part(self, part: Message, depth: int) -> bool:
+        """Take one MIME part; return True when the message has too many."""
+        self.parts += 1
+        if self.parts > self.limits.max_parts:
+            return True
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend((child, depth + 1) for child in reversed(children) if isinstance(child, Message))
-            continue
+                self.stack.extend(
+                    (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+                )
+            return False
         content_type = part.get_content_type()
-        filename = header_text(part.get_filename(), problems)
+        filename = header_text(part.get_filename(), self.problems)
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
         disposition = (part.get("content-disposition") or "").lower()
         if content_type in _TEXT_TYPES and not filename and "attachment" not in disposition:
-            text = decode_text(data, part.get_content_charset(), problems)
-            (html if content_type == "text/html" else texts).append(
-                _strip_html(text) if content_type == "text/html" else text
-            )
+            self.text(data, part.get_content_charset(), html=content_type == "text/html")
         else:
-            attachments.append(Attachment(filename, content_type, data))
+            self.attachment(Attachment(filename, content_type, data), depth)
+        return False
+
+    def text(self, data: bytes, charset: str | None, *, html: bool) -> None:
+        text = decode_text(data, charset, self.problems)
+        if html:
+            self.html.append(_strip_html(text))
+        else:
+            self.texts.append(text)
+
+    def attachment(self, attachment: Attachment, depth: int) -> None:
+        """Keep an attachment, or open it if it is an archive (its files one level deeper)."""
+        kind = archives.kind_of(attachment.filename, attachment.content_type, attachment.data)
+        if kind is None:
+            self.attachments.append(attachment)
+            return
+        try:
+            members = archives.open_archive(
+                attachment.filename or "archive", kind, attachment.data, self.budget
+            )
+        except archives.Unreadable as exc:
+            self.problems.append(str(exc))
+            self.attachments.append(attachment)
+            return
+        self.stack.extend(
+            (Attachment(member.name, member_type(member.name), member.data), depth + 1)
+            for member in reversed(members)
+        )
+
+    def member(self, member: Attachment, depth: int) -> None:
+        """Take a file from an archive: a message is read as one, text as the letter's text."""
+        if member.content_type == "message/rfc822":
+            self.stack.append((email.message_from_bytes(member.data, policy=email.policy.compat32), depth))
+        elif member.content_type in _TEXT_TYPES:
+            self.text(member.data, None, html=member.content_type == "text/html")
+        else:
+            self.attachment(member, depth)
+
+
+def read(raw: bytes, limits: Limits) -> MailView:
+    """Decode ``raw`` into the view the parsers read; never raises on what a sender may send."""
+    problems: list[str] = []
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    walk = _Walk(limits, problems)
+    refusal = walk.run(message)
+    texts, html, attachments = walk.texts, walk.html, walk.attachments
     if not texts:
         texts = html
     for defect in getattr(message, "defects", [])[:5]:
