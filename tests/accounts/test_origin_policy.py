@@ -87,14 +87,16 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("origin", "message"), REFUSED)
-def test_refused_origins_are_422_at_creation(api: Api, origin: str, message: str) -> None:
-    r = api.as_("agent").post(
-        "/v1/zones", json={"customer_id": new_customer(api), "hostname": "shop.example.com", "origin": origin}
-    )
-    assert r.status_code == 422, r.text
-    assert r.json()["error"]["code"] == "origin_not_allowed"
-    assert r.json()["error"]["message"] == message
+def test_refused_origins_are_422_at_creation(api: Api) -> None:
+    # One API for the whole table: what is checked is the request, not the database.
+    customer_id = new_customer(api)
+    for origin, message in REFUSED:
+        r = api.as_("agent").post(
+            "/v1/zones", json={"customer_id": customer_id, "hostname": "shop.example.com", "origin": origin}
+        )
+        assert r.status_code == 422, (origin, r.text)
+        assert r.json()["error"]["code"] == "origin_not_allowed", origin
+        assert r.json()["error"]["message"] == message, origin
 
 
 def test_refused_origins_are_422_at_update(api: Api) -> None:

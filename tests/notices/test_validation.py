@@ -44,12 +44,13 @@ def incomplete_notice(api: Api, **overrides: Any) -> dict[str, Any]:
     return notice
 
 
-@pytest.mark.parametrize("value", ["yes", "on", 1, "true", 0])
-def test_sworn_statements_must_be_json_booleans(api: Api, zone: dict[str, Any], value: Any) -> None:
-    body = notice_body([URL], statements={"good_faith": value, "accurate": True, "authorized": True})
-    r = api.as_("submitter").post("/v1/notices", json=body)
-    assert ["body", "statements", "good_faith"] in locations(r)
-    assert "statements.good_faith" in r.json()["error"]["message"]
+def test_sworn_statements_must_be_json_booleans(api: Api, zone: dict[str, Any]) -> None:
+    # One API for the whole table: what is checked is the request, not the database.
+    for value in ["yes", "on", 1, "true", 0]:
+        body = notice_body([URL], statements={"good_faith": value, "accurate": True, "authorized": True})
+        r = api.as_("submitter").post("/v1/notices", json=body)
+        assert ["body", "statements", "good_faith"] in locations(r), value
+        assert "statements.good_faith" in r.json()["error"]["message"], value
     assert notice_count(api) == 0
 
 
@@ -74,17 +75,13 @@ def test_sworn_statements_in_a_supplement_must_be_json_booleans(api: Api, zone: 
 
 
 @pytest.mark.parametrize("regime", ["dmca", "dsa", "jp"])
-@pytest.mark.parametrize(
-    "email", ["not-an-email", "agent@", "@rights.example", "agent@rights", "a b@rights.example"]
-)
-def test_a_malformed_email_address_is_refused(
-    api: Api, zone: dict[str, Any], regime: str, email: str
-) -> None:
+def test_a_malformed_email_address_is_refused(api: Api, zone: dict[str, Any], regime: str) -> None:
     body = notice_body([URL], regime=regime)
-    body["submitter"]["email"] = email
-    r = api.as_("trusted_flagger").post("/v1/notices", json=body)
-    assert locations(r) == [["body", "submitter", "email"]]
-    assert "submitter.email" in r.json()["error"]["message"]
+    for email in ["not-an-email", "agent@", "@rights.example", "agent@rights", "a b@rights.example"]:
+        body["submitter"]["email"] = email
+        r = api.as_("trusted_flagger").post("/v1/notices", json=body)
+        assert locations(r) == [["body", "submitter", "email"]], email
+        assert "submitter.email" in r.json()["error"]["message"], email
     assert notice_count(api) == 0
 
     # A well-formed address is kept as given; an empty one is no address: a missing element.
@@ -111,46 +108,37 @@ def test_a_malformed_email_address_in_a_supplement_is_refused(api: Api, zone: di
     assert stored["submitter"]["email"] == "agent@rights.example"
 
 
-@pytest.mark.parametrize(
-    "reference",
-    [
-        "javascript:alert(1)",
-        "file:///etc/passwd",
-        "not a url",
-        "/vol1",
-        "//publisher.example/vol1",
-        "ftp://x.example/",
-    ],
-)
-def test_reference_urls_must_be_absolute_http_urls(api: Api, zone: dict[str, Any], reference: str) -> None:
+def test_reference_urls_must_be_absolute_http_urls(api: Api, zone: dict[str, Any]) -> None:
+    refused = ["javascript:alert(1)", "file:///etc/passwd", "not a url", "/vol1", "//publisher.example/vol1"]
+    refused.append("ftp://x.example/")
     body = notice_body([URL])
-    body["works"] = [
-        {"description": "Demo Manga, volume 1"},
-        {
-            "description": "Demo Manga, volume 2",
-            "reference_urls": ["https://publisher.example/vol2", reference],
-        },
-    ]
-    r = api.as_("trusted_flagger").post("/v1/notices", json=body)
-    assert locations(r) == [["body", "works", 1, "reference_urls", 1]]
-    assert notice_count(api) == 0
+    notice = incomplete_notice(api)
+    for reference in refused:
+        body["works"] = [
+            {"description": "Demo Manga, volume 1"},
+            {
+                "description": "Demo Manga, volume 2",
+                "reference_urls": ["https://publisher.example/vol2", reference],
+            },
+        ]
+        r = api.as_("trusted_flagger").post("/v1/notices", json=body)
+        assert locations(r) == [["body", "works", 1, "reference_urls", 1]], reference
+        r = api.as_("submitter").post(
+            f"/v1/notices/{notice['id']}/supplement",
+            json={
+                "signature": "Rights Agent",
+                "works": [{"description": "Vol. 1", "reference_urls": [reference]}],
+            },
+        )
+        assert locations(r) == [["body", "works", 0, "reference_urls", 0]], reference
+    assert notice_count(api) == 1  # the incomplete notice only
+    assert api.as_("agent").get(f"/v1/notices/{notice['id']}").json()["status"] == "incomplete"
 
     references = ["https://publisher.example/vol2", "HTTP://Publisher.Example:8080/a?b=c"]
     body["works"][1]["reference_urls"] = references
     r = api.as_("trusted_flagger").post("/v1/notices", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["works"][1]["reference_urls"] == references
-
-    notice = incomplete_notice(api)
-    r = api.as_("submitter").post(
-        f"/v1/notices/{notice['id']}/supplement",
-        json={
-            "signature": "Rights Agent",
-            "works": [{"description": "Vol. 1", "reference_urls": [reference]}],
-        },
-    )
-    assert locations(r) == [["body", "works", 0, "reference_urls", 0]]
-    assert api.as_("agent").get(f"/v1/notices/{notice['id']}").json()["status"] == "incomplete"
 
 
 def test_a_supplement_may_not_leave_an_item_naming_a_work_that_is_gone(
