@@ -370,7 +370,7 @@ def test_a_decision_over_3000_items_shows_its_progress(api: Api, browser: Browse
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     _sign_in(page, api, api.keys["agent"])
     page.goto(f"{api.url}/desk/notices/{notice['id']}")
-    page.get_by_label("every pending item of this notice (3000)").check()
+    page.get_by_label("every pending item of this notice (3,000)").check()
     page.get_by_label("Action (block at every edge)").check()
     page.get_by_label("Reason (recorded in the audit trail").fill("every page scans the publisher's book")
     started = time.monotonic()

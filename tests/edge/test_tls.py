@@ -353,10 +353,13 @@ def test_https_redirect_hsts_and_blocks_under_both_schemes(
     with api.database.transaction() as session:
         from staydown.enforcement import service as enforcement
 
-        enforcement.append(
-            session, FeedKind.block, at=api.clock(), payload={}, zone_id=first["zone_id"], target="/secret"
-        )
-    eventually(lambda: get(edge, "/secret").status_code == 451, timeout=10)
+        for target in ("/secret", "/probe"):
+            enforcement.append(
+                session, FeedKind.block, at=api.clock(), payload={}, zone_id=first["zone_id"], target=target
+            )
+    # Records apply in order: once the later one is in force, so is the block on /secret, which
+    # is therefore never asked of the origin (probing /secret itself could reach it first).
+    eventually(lambda: get(edge, "/probe").status_code == 451, timeout=10)
     answer, _ = https(edge, ca.client(), [request("/secret")])
     assert status_of(answer) == 451 and b"Strict-Transport-Security" in answer
     assert origin.hits("/secret") == 0
@@ -503,10 +506,13 @@ def test_http2_by_alpn_on_the_https_listener_keeps_hsts_421_and_451(
     with api.database.transaction() as session:
         from staydown.enforcement import service as enforcement
 
-        enforcement.append(
-            session, FeedKind.block, at=api.clock(), payload={}, zone_id=first["zone_id"], target="/secret"
-        )
-    eventually(lambda: get(edge, "/secret").status_code == 451, timeout=10)
+        for target in ("/secret", "/probe"):
+            enforcement.append(
+                session, FeedKind.block, at=api.clock(), payload={}, zone_id=first["zone_id"], target=target
+            )
+    # Records apply in order: once the later one is in force, so is the block on /secret, which
+    # is therefore never asked of the origin (probing /secret itself could reach it first).
+    eventually(lambda: get(edge, "/probe").status_code == 451, timeout=10)
     with H2Client(edge.tls_port, ca.client(alpn=["h2"]), host=HOST) as client:
         blocked = client.get("/secret")
         assert blocked.status == 451
