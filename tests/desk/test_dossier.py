@@ -115,7 +115,7 @@ def test_an_agent_reads_the_dossier_and_terminates_from_the_review(api: Api, bro
     review.get_by_role("button", name="Decide review").click()
     expect(page.locator(".flash")).to_contain_text("Review decided: terminate")
     expect(page.locator("h1")).to_contain_text("terminated")
-    expect(page.locator("#events")).to_contain_text("policy.termination")
+    expect(page.locator("#events")).to_contain_text("termination")
     page.screenshot(path=str(ARTIFACTS / "dossier-decided.png"), full_page=True)
     page.close()
     zone_now = api.as_("agent").get(f"/v1/zones/{zone['zone_id']}").json()

@@ -83,6 +83,10 @@ def _make_environment(locale: str) -> Environment:
         iso=_iso,
         label=lambda value: labels.label(value, locale),
         t=lambda text: i18n.render_text(text, locale, DOMAIN),
+        law=lambda rules: labels.regime_title(rules, locale),
+        action=lambda code: labels.action_label(code, locale),
+        blocker=lambda text: labels.blocker_text(text, locale),
+        trigger=lambda text: labels.trigger_text(text, locale),
     )
     env.globals.update(prefix=PREFIX, Role=Role)
     return env

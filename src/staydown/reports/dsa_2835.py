@@ -68,7 +68,7 @@ MEMBER_STATES = (
 def _regime_title(code: str) -> str:
     """The law a regime's notices rely on, as the regime names it (an unknown code as it is)."""
     try:
-        return regimes.rules_of(code).title
+        return str(regimes.rules_of(code).title)
     except ValueError:
         return code
 

@@ -88,8 +88,8 @@ def to_html(report: TransparencyReport, locale: str = "en", label: Callable[[obj
         label=label,
         hours=_hours,
         percent=_percent,
-        tta_chart=Markup(time_to_action_chart(report.time_to_action_histogram)),  # noqa: S704 - our own SVG
-        volume_chart=Markup(volume_chart(report.volume)),  # noqa: S704 - our own SVG
+        tta_chart=Markup(time_to_action_chart(report.time_to_action_histogram, locale=locale)),  # noqa: S704 - our own SVG
+        volume_chart=Markup(volume_chart(report.volume, locale)),  # noqa: S704 - our own SVG
     )
 
 
@@ -123,14 +123,14 @@ def to_html_fragment(
 ) -> Markup:
     """The report's body for a page that has its own heading and a style policy without inline
     styles: the charts are images (their own SVG, as data) with their content in words."""
-    tta = time_to_action_chart(report.time_to_action_histogram)
+    tta = time_to_action_chart(report.time_to_action_histogram, locale=locale)
     body = _bodies[locale].render(
         r=report,
         label=label,
         hours=_hours,
         percent=_percent,
         tta_chart=_image(tta, time_to_action_text(report, locale)),
-        volume_chart=_image(volume_chart(report.volume), volume_text(report, locale)),
+        volume_chart=_image(volume_chart(report.volume, locale), volume_text(report, locale)),
     )
     return Markup(body)  # noqa: S704 - rendered by an autoescaping template
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from staydown.i18n import Message
 from staydown.notices.regimes.services import duties
 from staydown.types import Recipient, Regime, ServiceType
 
@@ -91,7 +92,9 @@ class RegimeRules:
 
     regime: Regime
     label: str  # short, in letters and statements of reasons ("DMCA")
-    title: str  # what a notifier choosing the law it relies on reads ("US DMCA (17 U.S.C. 512)")
+    # What a notifier choosing the law it relies on reads ("US DMCA (17 U.S.C. 512)"): str() is the
+    # English text (the API, reports); the desk shows it in its reader's language (``letters`` domain).
+    title: Message
     elements: dict[str, Element]
     legal_ground: str  # the statute a restriction rests on (DSA database ``illegal_content_legal_ground``)
     lumen_type: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from staydown import i18n
 from staydown.notices.regimes.base import (
     COMPLAINANT_FIELDS,
     CUSTOMER_FIELDS,
@@ -23,7 +24,7 @@ def _e(code: str, name: str, explanation: str) -> Element:
 class Dmca(RegimeRules):
     regime = Regime.dmca
     label = "DMCA"
-    title = "US DMCA (17 U.S.C. 512)"
+    title = i18n._("US DMCA (17 U.S.C. 512)")
     lumen_type = "DMCA"
     jurisdictions = ("US",)
     legal_ground = (

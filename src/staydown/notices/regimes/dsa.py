@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from staydown import i18n
 from staydown.notices.regimes.base import (
     CUSTOMER_FIELDS,
     ORGANISATION_ONLY,
@@ -25,7 +26,7 @@ class Dsa(RegimeRules):
     label = "DSA"
     awarded_trust = True
     letter_markers = ("digital services act", "2022/2065", "article 16", "art. 16", "regulation (eu)")
-    title = "EU Digital Services Act (Art. 16)"
+    title = i18n._("EU Digital Services Act (Art. 16)")
     source_type = "SOURCE_ARTICLE_16"
     lumen_type = "Other"
     jurisdictions = ("EU",)

@@ -4,6 +4,7 @@ industry guideline forms add a declaration and a signature, which are recorded b
 
 from __future__ import annotations
 
+from staydown import i18n
 from staydown.notices.regimes.base import (
     CUSTOMER_FIELDS,
     ORGANISATION_ONLY,
@@ -24,7 +25,7 @@ class Jp(RegimeRules):
     letter_markers = ("著作権", "削除", "送信防止", "侵害", "申出", "拝啓", "敬具", "以上")
     letter_markers_needed = 2  # one such word appears in many letters; a Japanese request has several
     letter_language = "ja"
-    title = "Japan: removal request (Information Distribution Platform Act)"
+    title = i18n._("Japan: removal request (Information Distribution Platform Act)")
     lumen_type = "Other"
     jurisdictions = ("JP",)
     legal_ground = (
