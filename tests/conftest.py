@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import psycopg
@@ -26,7 +27,11 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import metadata, upgrade
 from staydown.types import Role
+from tests.browser import CHROMIUM
 from tests.dnsserver import LocalDnsServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 POSTGRES_URL = os.environ.get(
     "STAYDOWN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -216,3 +221,14 @@ def api(database: Database, clock: Clock, settings: Settings) -> Iterator[Api]:
         api = Api(server.url, keys, database, clock, settings)
         yield api
         api.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (Debian's, driven by Playwright), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser
+        browser.close()

@@ -4,17 +4,13 @@ OpenAPI document, and ``GET /`` leading to the desk, the docs and the legal page
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from tests.browser import ARTIFACTS, NEEDS_CHROMIUM
 from tests.conftest import Api
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 try:
     from playwright.sync_api import Browser, Route, sync_playwright
@@ -23,17 +19,8 @@ except ImportError:  # pragma: no cover - CI installs it with the test extra
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 browser_needed = [
-    pytest.mark.skipif(sync_playwright is None, reason="the playwright package is not installed"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+    *NEEDS_CHROMIUM,
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
 
 
 def test_the_document_declares_the_bearer_scheme_and_every_error_shape(api: Api) -> None:

@@ -3,17 +3,14 @@ contrast, landmarks, names of links and buttons, for every role that signs in.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from staydown.desk import decisions
+from tests.browser import CHROMIUM
 from tests.conftest import Api
 from tests.support import active_zone, notice_body
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 try:
     from axe_playwright_python.sync_playwright import Axe
@@ -26,14 +23,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
 ]
 SEVERE = ("serious", "critical")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
 
 
 def _sign_in(page: Page, api: Api, key: str) -> None:

@@ -11,7 +11,6 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,13 @@ import pytest
 from PIL import Image
 
 from staydown.demo.pages import render_page
+from tests.browser import ARTIFACTS, NEEDS_CHROMIUM
 from tests.conftest import Api
 from tests.desk.scenes import jpeg, staydown_scene
 from tests.due_process.test_flaggers import award_status
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin
 from tests.notices.test_queue import suspend_submitter
 from tests.support import active_zone, customer_body, notice_body
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -37,18 +34,9 @@ except ImportError:  # pragma: no cover - CI installs it with the test extra
     sync_playwright = None  # type: ignore[assignment]
 
 pytestmark = [
-    pytest.mark.skipif(sync_playwright is None, reason="the playwright package is not installed"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+    *NEEDS_CHROMIUM,
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
 
 
 def _png(colour: tuple[int, int, int]) -> bytes:

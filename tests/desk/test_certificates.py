@@ -3,31 +3,18 @@ one about to expire raised as an alert, and no private key anywhere on the page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
 from tests.certificates.factories import chain
 from tests.conftest import Api
 from tests.desk.support import DeskClient
 from tests.support import active_zone
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
 try:
     from playwright.sync_api import Browser, expect, sync_playwright
 except ImportError:  # pragma: no cover - CI installs it with the test extra
     sync_playwright = None  # type: ignore[assignment]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
 
 
 def serve_uploads(api: Api) -> list[bytes]:

@@ -11,14 +11,13 @@ import pytest
 
 from staydown.config import Settings
 from staydown.hosts import service as hosts
+from tests.browser import ARTIFACTS, NEEDS_CHROMIUM
 from tests.conftest import Api
 from tests.dnsserver import LocalDnsServer
 from tests.edge.harness import ScriptedOrigin, live_zone
 from tests.hosts.rdapserver import ABUSE_EMAIL, RdapServer
 from tests.support import notice_body
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 HOST = "serial-manga.example.test"
 
 try:
@@ -27,8 +26,7 @@ except ImportError:  # pragma: no cover - CI installs it with the test extra
     sync_playwright = None  # type: ignore[assignment]
 
 pytestmark = [
-    pytest.mark.skipif(sync_playwright is None, reason="the playwright package is not installed"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+    *NEEDS_CHROMIUM,
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
@@ -51,14 +49,6 @@ def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, rdap: RdapS
         serial_review_works=6,
         serial_review_rightsholders=3,
     )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
 
 
 def _notice(api: Api, principal: str, titles: list[str]) -> None:

@@ -4,17 +4,12 @@ that named no URL into a notice from the pre-filled form, and answers another; s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
+from tests.browser import ARTIFACTS, NEEDS_CHROMIUM
 from tests.conftest import Api
 from tests.inbound import samples
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -22,8 +17,7 @@ except ImportError:  # pragma: no cover - CI installs it with the test extra
     sync_playwright = None  # type: ignore[assignment]
 
 pytestmark = [
-    pytest.mark.skipif(sync_playwright is None, reason="the playwright package is not installed"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+    *NEEDS_CHROMIUM,
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 
@@ -41,14 +35,6 @@ Phone: +81 3 1111 2222
 Sincerely,
 Rights Agent
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield browser
-        browser.close()
 
 
 def _shot(page: Page, name: str) -> None:
