@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -135,13 +135,18 @@ def dns() -> Iterator[LocalDnsServer]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer) -> Settings:
+    return settings_for(tmp_path, database_url, dns)
+
+
+def settings_for(tmp_path: Path, database_url: str, dns: LocalDnsServer, **more: Any) -> Settings:
+    """The tests' settings: their own data directory, database and DNS server, with ``more``."""
+    # The tests' origins listen on loopback: allowed here as an operator allows private origins.
+    base: dict[str, Any] = {"dcv_timeout_seconds": 2.0, "origin_allow": ["127.0.0.0/8"]}
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        dcv_timeout_seconds=2.0,
         dns_nameservers=[dns.nameserver],
-        # The tests' origins listen on loopback: allowed here as an operator allows private origins.
-        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+        **(base | more),
     )
 
 

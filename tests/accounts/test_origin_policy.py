@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from staydown.config import Settings
-from tests.conftest import Api
+from tests.conftest import Api, settings_for
 from tests.dnsserver import LocalDnsServer
 from tests.support import ChallengeOrigin, customer_body
 
@@ -29,12 +29,11 @@ def allow() -> list[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, allow: list[str]) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=allow,  # type: ignore[arg-type]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
+        origin_allow=allow,
     )
 
 

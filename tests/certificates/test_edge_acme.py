@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from staydown.certificates import service as certificates
 from staydown.config import Settings
 from tests.certificates.acmesupport import PEBBLE, Pebble, free_port, running_pebble
-from tests.conftest import Api
+from tests.conftest import Api, settings_for
 from tests.dnsserver import LocalDnsServer
 from tests.processes import Staydown, eventually
 from tests.support import active_zone
@@ -42,12 +42,10 @@ def pebble(tmp_path: Path, dns: LocalDnsServer) -> Iterator[Pebble]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, pebble: Pebble) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
         acme_directory=pebble.directory,
         acme_ca_bundle=pebble.ca_bundle,
         acme_email="certificates@provider.example",

@@ -31,7 +31,7 @@ from staydown.db.engine import Database
 from staydown.types import system_clock
 from tests.certificates.acmesupport import PEBBLE, ChallengeEdge, Pebble, running_pebble
 from tests.certificates.factories import chain
-from tests.conftest import Api, ServerThread, make_keys
+from tests.conftest import Api, ServerThread, make_keys, settings_for
 from tests.dnsserver import LocalDnsServer
 from tests.processes import STAYDOWN, eventually
 from tests.support import active_zone
@@ -47,12 +47,10 @@ def pebble(tmp_path: Path) -> Iterator[Pebble]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, pebble: Pebble) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
         acme_directory=pebble.directory,
         acme_ca_bundle=pebble.ca_bundle,
         acme_email="certificates@provider.example",

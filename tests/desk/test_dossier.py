@@ -12,7 +12,7 @@ import pytest
 from staydown.config import Settings
 from staydown.hosts import service as hosts
 from tests.browser import ARTIFACTS, NEEDS_CHROMIUM
-from tests.conftest import Api
+from tests.conftest import Api, settings_for
 from tests.dnsserver import LocalDnsServer
 from tests.edge.harness import ScriptedOrigin, live_zone
 from tests.hosts.rdapserver import ABUSE_EMAIL, RdapServer
@@ -39,12 +39,10 @@ def rdap() -> Iterator[RdapServer]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, rdap: RdapServer) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
         rdap_url=rdap.url,
         serial_review_works=6,
         serial_review_rightsholders=3,

@@ -17,7 +17,7 @@ from staydown.edge.main import EdgeOptions, origin_guard
 from staydown.edge.server import EdgeConfig
 from staydown.netguard import OriginAccess, OriginRefused
 from staydown.netpolicy import OriginPolicy, parse_networks
-from tests.conftest import Api
+from tests.conftest import Api, settings_for
 from tests.dnsserver import LocalDnsServer
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, get
 from tests.support import customer_body
@@ -32,12 +32,11 @@ def allow() -> list[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, allow: list[str]) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=allow,  # type: ignore[arg-type]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
+        origin_allow=allow,
     )
 
 

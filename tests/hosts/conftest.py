@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from staydown.config import Settings
+from tests.conftest import settings_for
 from tests.dnsserver import LocalDnsServer
 from tests.hosts.rdapserver import RdapServer
 
@@ -20,12 +21,10 @@ def rdap() -> Iterator[RdapServer]:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer, rdap: RdapServer) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
         rdap_url=rdap.url,
         rdap_timeout_seconds=1.0,
         rdap_max_bytes=100_000,

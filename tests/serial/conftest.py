@@ -7,17 +7,16 @@ from pathlib import Path
 import pytest
 
 from staydown.config import Settings
+from tests.conftest import settings_for
 from tests.dnsserver import LocalDnsServer
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, dns: LocalDnsServer) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        dcv_timeout_seconds=2.0,
-        dns_nameservers=[dns.nameserver],
-        origin_allow=["127.0.0.0/8"],  # type: ignore[list-item]
+    return settings_for(
+        tmp_path,
+        database_url,
+        dns,
         serial_review_works=4,
         serial_review_rightsholders=2,
         serial_review_matches=3,
