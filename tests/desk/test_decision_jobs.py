@@ -3,8 +3,12 @@ whole, the record says how far it got, items decided meanwhile are skipped, a re
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
+
+import pytest
 
 from staydown.desk import decisions
 from staydown.desk.models import DecisionJob
@@ -104,3 +108,51 @@ def test_the_desk_runs_a_long_decision_as_a_job_and_reports_it(api: Api) -> None
     other.sign_in_with_key(api.keys["submitter"])
     assert other.get(f"/desk/decisions/{job_id}/progress").status_code == 403
     assert desk.get("/desk/decisions/999999").status_code == 404
+
+
+RUNNER = """
+import sys
+from datetime import UTC, datetime
+
+from staydown import assembly
+from staydown.config import Settings
+from staydown.db.engine import Database
+from staydown.desk import decisions
+
+settings = Settings.model_validate_json(sys.stdin.read())
+assembly.install(settings)
+database = Database.from_url(settings.database_url)
+job = int(sys.argv[1])
+while decisions.step(database, job, now=datetime.now(UTC), settings=settings, chunk=3):
+    pass
+"""
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_two_runner_processes_on_postgres_take_each_chunk_once(api: Api) -> None:
+    # A runner whose lease ran out while it was still working meets the one that took over: the
+    # job's row, locked per chunk, lets each chunk be decided by one of them only.
+    notice = pending_notice(api, "race.example", 60)
+    ids = [item["id"] for item in notice["items"]]
+    job = decisions.create(
+        api.database, notice["id"], ids, verdict="action", reason="copies", actor="key:1", now=api.clock.now
+    )
+    settings = api.settings.model_dump_json()
+    runners = [
+        subprocess.Popen([sys.executable, "-c", RUNNER, str(job)], stdin=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        for runner in runners:
+            assert runner.stdin is not None
+            runner.stdin.write(settings)
+            runner.stdin.close()
+        for runner in runners:
+            assert runner.wait(timeout=120) == 0
+    finally:
+        for runner in runners:
+            runner.kill()
+    progress = decisions.read(api.database, job)
+    assert progress is not None
+    assert (progress.status, progress.done, progress.skipped) == ("done", 60, 0)
+    assert set(statuses(api, notice["id"])) == {"actioned"}
