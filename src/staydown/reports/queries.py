@@ -90,6 +90,30 @@ def _decision_of(statement: DsaStatement) -> str:
     return ", ".join(statement.decision_visibility or []) or "unspecified"
 
 
+def _complaints_by_status(session: Session, period: Period) -> dict[str, int]:
+    """Complaints received in ``period``, counted by their status."""
+    return {
+        status.value: n
+        for status, n in session.execute(
+            select(Complaint.status, func.count())
+            .where(_in(Complaint.received_at, period))
+            .group_by(Complaint.status)
+        )
+    }
+
+
+def _policy_steps(session: Session, period: Period) -> list[tuple[str, bool, int]]:
+    """Repeat-infringer policy steps taken in ``period``: (kind, automatic, count)."""
+    return [
+        (kind.value, bool(automatic), n)
+        for kind, automatic, n in session.execute(
+            select(PolicyStep.kind, PolicyStep.automatic, func.count())
+            .where(_in(PolicyStep.at, period))
+            .group_by(PolicyStep.kind, PolicyStep.automatic)
+        )
+    ]
+
+
 def due_process_rows(session: Session, period: Period) -> DueProcessRows:
     """Counter-notices, restorations, complaints and statements of reasons of ``period``."""
     counter_notices = {
@@ -103,14 +127,7 @@ def due_process_rows(session: Session, period: Period) -> DueProcessRows:
     restorations = session.scalar(
         select(func.count()).where(CounterNotice.status == "restored", _in(CounterNotice.resolved_at, period))
     )
-    complaints = {
-        status.value: n
-        for status, n in session.execute(
-            select(Complaint.status, func.count())
-            .where(_in(Complaint.received_at, period))
-            .group_by(Complaint.status)
-        )
-    }
+    complaints = _complaints_by_status(session, period)
     statements: dict[str, int] = {}
     for statement in due_process.list_statements(session, start=period.start, end=period.end):
         decision = _decision_of(statement)
@@ -169,14 +186,7 @@ def transparency_rows(
     volume = [
         (str(d), n) for d, n in session.execute(select(day, func.count()).where(received).group_by(day))
     ]
-    steps = [
-        (kind.value, bool(automatic), n)
-        for kind, automatic, n in session.execute(
-            select(PolicyStep.kind, PolicyStep.automatic, func.count())
-            .where(_in(PolicyStep.at, period))
-            .group_by(PolicyStep.kind, PolicyStep.automatic)
-        )
-    ]
+    steps = _policy_steps(session, period)
     return TransparencyRows(
         notices=notices,
         items=items,
@@ -293,14 +303,7 @@ def template_rows(session: Session, period: Period) -> TemplateRows:
         )
         if seconds is not None
     ]
-    complaints = {
-        status.value: n
-        for status, n in session.execute(
-            select(Complaint.status, func.count())
-            .where(_in(Complaint.received_at, period))
-            .group_by(Complaint.status)
-        )
-    }
+    complaints = _complaints_by_status(session, period)
     complaint_seconds = [
         (as_utc(resolved) - as_utc(got)).total_seconds()
         for got, resolved in session.execute(
@@ -349,14 +352,7 @@ def template_rows(session: Session, period: Period) -> TemplateRows:
                 .group_by(StaydownMatch.outcome)
             )
         },
-        policy_steps=[
-            (kind.value, bool(automatic), n)
-            for kind, automatic, n in session.execute(
-                select(PolicyStep.kind, PolicyStep.automatic, func.count())
-                .where(_in(PolicyStep.at, period))
-                .group_by(PolicyStep.kind, PolicyStep.automatic)
-            )
-        ],
+        policy_steps=_policy_steps(session, period),
         decided_items=[
             (status.value, bool(automated), bool(trusted), n)
             for status, automated, trusted, n in session.execute(
