@@ -90,6 +90,19 @@ def _guarded(
     return guarded
 
 
+def connection_config() -> h2.config.H2Configuration:
+    """The state machine's configuration for a client connection."""
+    return h2.config.H2Configuration(
+        client_side=False,
+        header_encoding=None,
+        validate_inbound_headers=True,
+        normalize_inbound_headers=True,  # joins split Cookie fields (RFC 9113 section 8.2.3)
+        # The edge writes its own fields: lowered, connection-specific ones left out (h2map).
+        validate_outbound_headers=False,
+        normalize_outbound_headers=False,
+    )
+
+
 class _Stream:
     """One request and its response on a connection."""
 
@@ -123,16 +136,7 @@ class Http2Protocol(asyncio.Protocol):
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
         self.loop = asyncio.get_running_loop()
-        config = h2.config.H2Configuration(
-            client_side=False,
-            header_encoding=None,
-            validate_inbound_headers=True,
-            normalize_inbound_headers=True,  # joins split Cookie fields (RFC 9113 section 8.2.3)
-            # The edge writes its own fields: lowered, connection-specific ones left out (h2map).
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-        )
-        self.h2 = h2.connection.H2Connection(config=config)
+        self.h2 = h2.connection.H2Connection(config=connection_config())
         codes = h2.settings.SettingCodes
         settings = {
             codes.MAX_CONCURRENT_STREAMS: MAX_STREAMS,
@@ -595,7 +599,7 @@ class Http2Protocol(asyncio.Protocol):
             if encoder.header_table.resized:
                 connection.send_headers(stream.id, mapped.fields, end_stream=last)
             else:
-                connection.encoder = _Preset(mapped.block)  # type: ignore[assignment]
+                connection.encoder = PresetEncoder(mapped.block)  # type: ignore[assignment]
                 try:
                     connection.send_headers(stream.id, mapped.fields, end_stream=last)
                 finally:
@@ -737,7 +741,7 @@ class Http2Protocol(asyncio.Protocol):
             )
 
 
-class _Preset:
+class PresetEncoder:
     """Stands in for the connection's HPACK encoder for one header block already encoded."""
 
     __slots__ = ("block",)
