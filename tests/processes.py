@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 STAYDOWN = [sys.executable, "-m", "staydown.cli"]
 
@@ -38,6 +42,50 @@ def children(parent: int) -> set[int]:
             if stat is not None and stat[1] == parent and stat[0] not in ("Z", "X"):
                 found.add(int(entry.name))
     return found
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1, released for a child process to bind."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def another_api(database_url: str, data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``staydown api`` as a process of its own on ``database_url``; yields its URL once healthy."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "STAYDOWN_DATA_DIR": str(data_dir),
+        "STAYDOWN_DATABASE_URL": database_url,
+        **(env or {}),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "api.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [*STAYDOWN, "api", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=environment
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, f"the API did not start: {log_path.read_text()}"
+                    time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

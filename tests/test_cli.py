@@ -19,6 +19,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from tests.processes import free_port
 from tests.support import notice_body
 
 STAYDOWN = [sys.executable, "-m", "staydown.cli"]
@@ -33,12 +34,6 @@ def run(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedP
     if check:
         assert result.returncode == 0, result.stderr
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Process:

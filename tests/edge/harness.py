@@ -20,6 +20,7 @@ from staydown.edge.main import EdgeOptions, run_worker
 from staydown.edge.server import EdgeConfig
 from staydown.edge.workers import WorkerSlot
 from staydown.netguard import OriginAccess
+from tests.processes import free_port
 from tests.support import ChallengeOrigin, ThreadedServer, customer_body
 
 if TYPE_CHECKING:
@@ -73,12 +74,6 @@ class ScriptedOrigin(ThreadedServer):
 
     def hits(self, path: str) -> int:
         return sum(1 for seen, _ in self.seen if seen == path)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class EdgeThread:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +18,8 @@ from staydown.enforcement import service
 from staydown.enforcement.feed import FeedAhead, FeedHub
 from staydown.feedrecords import FeedKind
 from tests.conftest import Api
+from tests.processes import another_api
 from tests.support import active_zone, notice_body
-
-STAYDOWN = [sys.executable, "-m", "staydown.cli"]
 
 
 def append_purge(database: Database, target: str) -> None:
@@ -108,45 +103,9 @@ def api_process(api: Api, tmp_path: Path) -> Iterator[str]:
     """A second API process on the same PostgreSQL database, which only a NOTIFY can wake."""
     if api.database.is_sqlite:
         pytest.skip("cross-process wake-up is PostgreSQL's LISTEN/NOTIFY; SQLite wakes in-process")
-    port = free_port()
-    env = {
-        **os.environ,
-        "STAYDOWN_DATA_DIR": str(tmp_path / "second"),
-        "STAYDOWN_DATABASE_URL": api.settings.resolved_database_url,
-        "STAYDOWN_FEED_POLL_INTERVAL_SECONDS": "600",
-        "STAYDOWN_FEED_SAFETY_POLL_SECONDS": "600",
-    }
-    log = (tmp_path / "second-api.log").open("w")
-    proc = subprocess.Popen(
-        [*STAYDOWN, "api", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "second-api.log").read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, "the second API did not start"
-                time.sleep(0.1)
+    quiet = {"STAYDOWN_FEED_POLL_INTERVAL_SECONDS": "600", "STAYDOWN_FEED_SAFETY_POLL_SECONDS": "600"}
+    with another_api(api.settings.resolved_database_url, tmp_path / "second", quiet) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
-
-
-def free_port() -> int:
-    """A free port on 127.0.0.1, released for the child to bind."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_pollers_in_another_process_wake_on_a_commit_here(api: Api, api_process: str) -> None:

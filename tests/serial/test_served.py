@@ -4,15 +4,18 @@ dossier over HTTP shows the share; a report sent again is not counted twice."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from staydown.edge.server import EdgeConfig
 from staydown.urls import block_key_hash
 from tests.conftest import Api
 from tests.edge.harness import EdgeThread, Route, ScriptedOrigin, eventually, live_zone
+from tests.processes import another_api
 from tests.support import notice_body
 
 HOST = "counted-site.example.test"
@@ -114,3 +117,46 @@ def test_a_report_is_counted_once_per_reporter_and_sequence(api: Api) -> None:
     ):
         assert edge.post("/v1/edge/served", json=bad).status_code == 422
     assert api.as_("agent").post("/v1/edge/served", json=_report(zone["zone_id"], 3)).status_code == 403
+
+
+def test_reports_taken_by_two_api_processes_at_once_are_each_counted_once(api: Api, tmp_path: Path) -> None:
+    """Edge workers report to whichever API process the balancer picks, and retry a report whose
+    answer was lost: forty reports, each sent to both processes at the same instant, add up to
+    exactly their sum on PostgreSQL (the (reporter, seq) claim and the per-day upserts)."""
+    if api.database.is_sqlite:
+        pytest.skip("one API process writes to SQLite; several processes share PostgreSQL")
+    with ScriptedOrigin() as origin:
+        zone = live_zone(api, origin, "two-processes.example.test")
+    key = block_key_hash("/a.jpg")
+    reports = [
+        {**_report(zone["zone_id"], seq, requests=seq, resources=[[key, None, seq]]), "reporter": reporter}
+        for reporter in ("worker-a", "worker-b")
+        for seq in range(1, 21)
+    ]
+    headers = {"authorization": f"Bearer {api.keys['edge']}"}
+    with (
+        another_api(api.settings.resolved_database_url, tmp_path / "one") as one,
+        another_api(api.settings.resolved_database_url, tmp_path / "two") as two,
+        httpx.Client(headers=headers, timeout=30) as client,
+    ):
+        start = threading.Barrier(2 * len(reports))
+        answers: list[tuple[int, bool]] = []
+
+        def send(url: str, report: dict[str, Any]) -> None:
+            start.wait(30)
+            answer = client.post(f"{url}/v1/edge/served", json=report)
+            assert answer.status_code == 200, answer.text
+            answers.append((report["seq"] * 2 + (report["reporter"] == "worker-b"), answer.json()["counted"]))
+
+        senders = [threading.Thread(target=send, args=(url, r)) for r in reports for url in (one, two)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(60)
+        agent = {"authorization": f"Bearer {api.keys['agent']}"}  # read by a process on the real clock
+        dossier = client.get(f"{one}/v1/customers/{zone['customer_id']}/dossier", headers=agent).json()
+    counted = [report for report, taken in answers if taken]
+    assert len(answers) == 2 * len(reports)
+    assert sorted(counted) == sorted({report for report, _ in answers}), "a report counted twice or never"
+    [figures] = [z["figures"] for z in dossier["zones"]]
+    assert figures["served_requests"] == 2 * sum(range(1, 21))
