@@ -14,6 +14,7 @@ from staydown.accounts import flows as account_flows
 from staydown.accounts.models import Customer, Standing
 from staydown.config import Settings
 from staydown.serial import flows as serial_flows
+from staydown.serial import probes as serial_probes
 from staydown.serial import service as serial
 from staydown.types import VerificationLevel
 from tests.conftest import Api
@@ -124,6 +125,7 @@ def test_every_blocker_and_trigger_sentence_has_its_words(locale: str) -> None:
         standing=Standing.suspended,
     )
     assert len(blockers) == 3
+    blockers += [serial.link_blocker(42), serial_probes.PROBE_PENDING]  # the serial gates'
     now = datetime(2026, 1, 1)
     trigger = serial_flows.review_trigger(
         [serial_flows.Noticed(at=now, work=f"w{i}", rightsholder=f"r{i}") for i in range(3)],

@@ -316,7 +316,8 @@ def _code(value: str) -> Message | str:
     return LABELS.get(value, value.replace("_", " "))
 
 
-# The English sentences of ``accounts.flows.activation_blockers`` and ``serial.flows.review_trigger``
+# The English sentences of ``accounts.flows.activation_blockers``, the serial gates
+# (``serial.service.link_blocker``, ``serial.probes.PROBE_PENDING``) and ``serial.flows.review_trigger``
 # (the API's and the database's words), and the same sentences for the desk's reader.
 _BLOCKERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Message]], ...] = (
     (
@@ -332,6 +333,22 @@ _BLOCKERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Message]], ...
         lambda m: _("control of the domain has not been proven (HTTP or DNS challenge)"),
     ),
     (re.compile(r"the customer is (\w+)"), lambda m: _("the customer is %(standing)s", standing=_code(m[1]))),
+    (
+        re.compile(
+            r"the customer is linked to suspended or terminated customer (\d+); an agent must review the link"
+        ),
+        lambda m: _(
+            "the customer is linked to suspended or terminated customer %(other)s; "
+            "an agent must review the link",
+            other=m[1],
+        ),
+    ),
+    (
+        re.compile(
+            re.escape("the zone's content is being compared with what terminated customers were noticed for")
+        ),
+        lambda m: _("the zone's content is being compared with what terminated customers were noticed for"),
+    ),
 )
 _TRIGGERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Message]], ...] = (
     (

@@ -90,6 +90,10 @@ def same_content(found: Fingerprint, reference: Reference, *, distance: int) -> 
     return any(len(q) == len(r) and hamming(q, r) <= distance for q in found.pdq for r in hashes)
 
 
+# The blocker a pending zone carries until its content probe is done (desk/labels.py reads it).
+PROBE_PENDING = "the zone's content is being compared with what terminated customers were noticed for"
+
+
 def blockers(session: Session, zone: Zone) -> list[str]:
     """A pending zone waits for its content probe while there is anything to compare it with."""
     if zone.status is not ZoneStatus.pending:
@@ -106,7 +110,7 @@ def blockers(session: Session, zone: Zone) -> list[str]:
     )
     if anything is None:
         return []
-    return ["the zone's content is being compared with what terminated customers were noticed for"]
+    return [PROBE_PENDING]
 
 
 def run_content_probes(

@@ -610,10 +610,14 @@ def link_blockers(session: Session, zone: Zone) -> list[str]:
             CustomerLink.customer_id == zone.customer_id, CustomerLink.status == LinkStatus.open
         )
     ).all()
-    return [
+    return [link_blocker(other) for other in open_links] + probes.blockers(session, zone)
+
+
+def link_blocker(other: int) -> str:
+    """The blocker a customer's open link to ``other`` sets on its zones (desk/labels.py reads it)."""
+    return (
         f"the customer is linked to suspended or terminated customer {other}; an agent must review the link"
-        for other in open_links
-    ] + probes.blockers(session, zone)
+    )
 
 
 def links_of(session: Session, customer_id: int) -> Sequence[CustomerLink]:
