@@ -24,6 +24,7 @@ from staydown.edge.server import EdgeConfig
 from staydown.feedrecords import FeedKind
 from tests.certificates.ocspsupport import OcspCA, Responder
 from tests.conftest import Api, Clock
+from tests.desk.support import DeskClient
 from tests.edge.harness import HOST, EdgeThread, ScriptedOrigin, eventually, free_port, live_zone
 from tests.edge.pki import publish
 
@@ -165,6 +166,7 @@ def test_a_certificate_naming_a_responder_is_stapled_to_clients_that_ask(
     # Fetched again half-way through the response's validity.
     assert datetime.fromisoformat(staple["refresh_at"]) == this_update + (next_update - this_update) / 2
     assert alerts_of(api, zone["zone_id"]) == []
+    assert 'good <span class="muted">(until ' in desk_page(api)
     assert metric(api, f'staydown_certificate_staple_seconds{{zone="{zone["zone_id"]}"}}')
     stapled_record = cert_sets(api)[-1]
     assert stapled_record["cert_id"] == certificate["id"] and stapled_record["ocsp_der_b64"]
@@ -237,6 +239,15 @@ def test_a_certificate_revoked_from_the_start_is_never_stapled(
     assert staple_of(api, zone["zone_id"])["status"] == "revoked"  # type: ignore[index]
     assert all(record.get("ocsp_der_b64") is None for record in cert_sets(api))
     assert "revoked" in alerts_of(api, zone["zone_id"])
+    assert f"zone {zone['zone_id']} (revoked)" in desk_page(api)
+
+
+def desk_page(api: Api) -> str:
+    desk = DeskClient(api)
+    desk.sign_in_with_key(api.keys["agent"])
+    page = desk.get("/desk/certificates")
+    assert page.status_code == 200
+    return page.text
 
 
 def test_a_responder_the_origin_policy_refuses_is_never_contacted(
