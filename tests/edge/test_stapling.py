@@ -17,10 +17,15 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import func, select
 
 from staydown import worker
+from staydown.certificates import ocsp as ocsp_state
+from staydown.certificates import service as certificates
 from staydown.certificates.metrics import CertificatesCollector
+from staydown.certificates.models import Certificate
 from staydown.edge.server import EdgeConfig
+from staydown.enforcement.models import Timer, TimerStatus
 from staydown.feedrecords import FeedKind
 from tests.certificates.ocspsupport import OcspCA, Responder
 from tests.conftest import Api, Clock
@@ -311,3 +316,36 @@ def test_the_edge_stops_stapling_a_response_past_its_next_update(
     eventually(lambda: stapled(s_client(edge, "-status")), timeout=5)
     eventually(lambda: "OCSP response: no response sent" in s_client(edge, "-status"), timeout=15)
     assert datetime.now(UTC) >= moment + timedelta(seconds=6)
+
+
+def test_each_certificate_keeps_one_chain_of_fetches(
+    api: Api, origin: ScriptedOrigin, ca: OcspCA, responder: Responder, now: datetime
+) -> None:
+    """Two first fetches queued at once (two workers' hourly passes) end up as one; a served
+    certificate that has none (stored before stapling existed) is given one by that pass."""
+    zone = live_zone(api, origin)
+    leaf, chain, key = ca.server([HOST], responder.url)
+    responder.know(leaf.cert)
+    certificate = upload(api, zone["zone_id"], chain, key)
+    with api.database.transaction() as session:
+        pending = session.scalars(select(Timer).where(Timer.kind == ocsp_state.TIMER)).all()
+        assert len(pending) == 1
+        session.delete(pending[0])
+    assert certificates.start_staples(api.database, now=api.clock()) == 1
+    assert certificates.start_staples(api.database, now=api.clock()) == 0
+    with api.database.transaction() as session:
+        cert = session.get(Certificate, certificate["id"])
+        assert cert is not None
+        ocsp_state.schedule(session, cert, due_at=api.clock(), now=api.clock(), state={"url": responder.url})
+    run_worker_timers(api)
+    assert len([r for r in cert_sets(api) if r.get("ocsp_der_b64")]) == 1
+    with api.database.transaction() as session:
+        assert len(ocsp_state.state_of(session)) == 1
+        assert (
+            session.scalar(
+                select(func.count()).where(
+                    Timer.kind == ocsp_state.TIMER, Timer.status == TimerStatus.pending
+                )
+            )
+            == 1
+        )

@@ -297,6 +297,20 @@ def state_of(session: Session, cert_ids: list[int] | None = None) -> dict[int, d
     return states
 
 
+def duplicate(session: Session, timer: Timer) -> bool:
+    """Whether another fetch is pending for ``timer``'s certificate (two workers queued a first
+    one at once): this one then ends, so each certificate keeps one chain of fetches. Should both
+    end, the worker's hourly pass queues a new one."""
+    others = select(Timer.id).where(
+        Timer.kind == TIMER,
+        Timer.status == TimerStatus.pending,
+        Timer.subject_type == SUBJECT,
+        Timer.subject_id == timer.subject_id,
+        Timer.id != timer.id,
+    )
+    return session.scalar(others.limit(1)) is not None
+
+
 def schedule(
     session: Session, cert: Certificate, *, due_at: datetime, now: datetime, state: dict[str, Any]
 ) -> Timer:

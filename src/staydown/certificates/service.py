@@ -659,7 +659,7 @@ def refresh_staple(
     the next fetch (``ocsp.refresh``). The certificate's row is locked for the step, so a newer
     certificate stored meanwhile is not displaced by this one's staple."""
     cert = session.get(Certificate, timer.subject_id, with_for_update=True, populate_existing=True)
-    if cert is None:
+    if cert is None or ocsp.duplicate(session, timer):
         return
 
     def publish(der: bytes | None) -> None:
