@@ -7,12 +7,14 @@ a revoked status; a responder the origin policy does not allow is not contacted.
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -135,6 +137,13 @@ def metric(api: Api, line: str) -> bool:
     return line in generate_latest(registry).decode()
 
 
+def stapled_count(edge: EdgeThread) -> int:
+    """The handshakes the edge worker stapled, from its metrics."""
+    text = httpx.get(edge.metrics_url, timeout=5).text
+    found = re.search(r'staydown_edge_responses_total\{[^}]*outcome="tls_ocsp_stapled"[^}]*\} (\S+)', text)
+    return int(float(found.group(1))) if found else 0
+
+
 def stapled(output: str) -> bool:
     return "OCSP Response Status: successful" in output and "Cert Status: good" in output
 
@@ -184,9 +193,12 @@ def test_a_certificate_naming_a_responder_is_stapled_to_clients_that_ask(
     # A client that does not ask is given no status: the server's hello acknowledges none.
     asking = s_client(edge, "-status", "-tlsextdebug", "-tls1_2")
     assert 'TLS server extension "status request"' in asking
+    before = stapled_count(edge)
+    assert before >= 3
     silent = s_client(edge, "-tlsextdebug", "-tls1_2")
     assert "TLS server extension" in silent and "status request" not in silent
     assert "OCSP Response" not in s_client(edge, "-tls1_3")
+    assert stapled_count(edge) == before
 
     # Half-way through, the worker fetches a new one and the edge staples that one.
     api.clock.advance(minutes=31)
