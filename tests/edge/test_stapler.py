@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from staydown.edge import stapling, tickets
-from staydown.edge.certs import server_context
+from staydown.edge.certs import CertStore, server_context
 from staydown.edge.stapling import NOACK, Staple, Stapler, staple_of
+from staydown.edge.state import EnforcementState
 from tests.certificates.factories import authority
 from tests.certificates.ocspsupport import ocsp_leaf
 
@@ -49,6 +50,20 @@ def test_without_a_verified_context_the_edge_runs_without_stapling_and_says_so_o
     for _ in range(3):
         assert not stapler.attach(server_context(["http/1.1"]), Staple(b"response", time.time() + 60))
     assert not stapler.enabled
+    assert [r.getMessage() for r in caplog.records] == [
+        "OCSP stapling is off: this Python's SSL context layout is not known"
+    ]
+
+
+def test_an_edge_checks_stapling_when_it_starts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "staydown.edge.tls")
+    assert CertStore(EnforcementState, secret=None).stapler.enabled
+    assert caplog.records == []
+    monkeypatch.setattr(tickets, "_ssl_ctx", lambda context, openssl: None)
+    store = CertStore(EnforcementState, secret=None)
+    assert not store.stapler.enabled
     assert [r.getMessage() for r in caplog.records] == [
         "OCSP stapling is off: this Python's SSL context layout is not known"
     ]

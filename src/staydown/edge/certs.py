@@ -132,6 +132,7 @@ class CertStore:
         self._built: dict[int, tuple[CertSetRecord, ssl.SSLContext | None]] = {}  # zone -> its context
         self._zone_of: dict[int, int] = {}  # id of a built context -> its zone
         self.stapler = Stapler(count=count)
+        self.stapler.probe(server_context(self.alpn))
         self._challenges: dict[str, tuple[ChallengeSetRecord, ssl.SSLContext | None]] = {}
 
     def _sni(

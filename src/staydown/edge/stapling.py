@@ -106,6 +106,13 @@ class Stapler:
         self.staples.clear()
         self.pointers.clear()
 
+    def probe(self, context: ssl.SSLContext) -> bool:
+        """Check at start-up, on a context of no certificate, that the callback can be registered
+        (where it cannot, stapling is off from now on, and the log says why); whether it can."""
+        self.attach(context, None)
+        self.detach(context)
+        return self.enabled
+
     def attach(self, context: ssl.SSLContext, staple: Staple | None) -> bool:
         """Serve ``staple`` (None: none) on handshakes that end on ``context``; whether it will."""
         if self.disabled is not None:
