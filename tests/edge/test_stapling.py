@@ -257,6 +257,16 @@ def test_a_certificate_revoked_from_the_start_is_never_stapled(
     assert all(record.get("ocsp_der_b64") is None for record in cert_sets(api))
     assert "revoked" in alerts_of(api, zone["zone_id"])
     assert f"zone {zone['zone_id']} (revoked)" in desk_page(api)
+    # Asked again an hour later; a responder that does not answer then leaves it revoked.
+    revoked_at = staple_of(api, zone["zone_id"])["revoked_at"]  # type: ignore[index]
+    responder.stop()
+    api.clock.advance(seconds=3601)
+    run_worker_timers(api)
+    staple = staple_of(api, zone["zone_id"])
+    assert staple is not None and staple["status"] == "revoked" and staple["revoked_at"] == revoked_at
+    assert staple["failures"] == 1 and "could not be reached" in staple["last_error"]
+    assert {"revoked", "staple_failing"} <= set(alerts_of(api, zone["zone_id"]))
+    assert all(record.get("ocsp_der_b64") is None for record in cert_sets(api))
 
 
 def desk_page(api: Api) -> str:

@@ -388,7 +388,11 @@ def refresh(
         log.warning("OCSP response for certificate %s (zone %s) not stapled: %s", cert.id, cert.zone_id, exc)
         state["failures"] += 1
         state["last_error"] = str(exc)[:1000]
-        if state["status"] != "revoked":
+        if state["status"] == "revoked":  # still revoked, as far as anyone knows
+            state.update(
+                revoked_at=previous.get("revoked_at"), revocation_reason=previous.get("revocation_reason")
+            )
+        else:
             state["status"] = "failing"
         served_until = _time(state["next_update"])
         due = retry_at(
