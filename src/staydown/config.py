@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     acme_retry_base_seconds: float = Field(60.0, gt=0)
     acme_retry_cap_seconds: float = Field(6 * 3600.0, gt=0)
     cert_expiry_alert_days: float = Field(14.0, gt=0)
+    # OCSP stapling (certificates/ocsp.py): how long a responder may take, the back-off of a failed
+    # fetch (doubling from ``base`` up to ``cap``), and how close to its nextUpdate a staple is an alert.
+    ocsp_timeout_seconds: float = Field(10.0, gt=0)
+    ocsp_retry_base_seconds: float = Field(60.0, gt=0)
+    ocsp_retry_cap_seconds: float = Field(3600.0, gt=0)
+    ocsp_alert_seconds: float = Field(86400.0, gt=0)
 
     @field_validator("acme_challenges", mode="before")
     @classmethod

@@ -31,8 +31,10 @@ from staydown.serial import service as serial
 from staydown.types import Clock, system_clock
 
 
-def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
-    """The step each kind of timer runs."""
+def timer_handlers(settings: Settings, *, guard: OriginGuard | None = None) -> dict[str, TimerHandler]:
+    """The step each kind of timer runs; OCSP responders are reached through ``guard`` (by default
+    one of the settings' origin policy)."""
+    guards: list[OriginGuard] = [guard] if guard is not None else []
 
     def notice_deadline(session: Session, timer: Timer, now: datetime) -> None:
         notices.run_deadline(session, timer.subject_id, now=now, settings=settings)
@@ -49,7 +51,13 @@ def timer_handlers(settings: Settings) -> dict[str, TimerHandler]:
     def review_due(session: Session, timer: Timer, now: datetime) -> None:
         serial.run_review_due(session, timer.subject_id, now=now, settings=settings)
 
+    def certificate_ocsp(session: Session, timer: Timer, now: datetime) -> None:
+        if not guards:
+            guards.append(OriginGuard(OriginAccess.from_settings(settings)))
+        certificates.refresh_staple(session, timer, now, settings=settings, guard=guards[0])
+
     return {
+        certificates.OCSP_TIMER: certificate_ocsp,
         notices.DEADLINE_TIMER: notice_deadline,
         notices.INCOMPLETE_TIMER: notice_incomplete,
         notices.INQUIRY_TIMER: notice_inquiry,
@@ -152,15 +160,22 @@ def build(
         retention_due[:] = [now + RETENTION_INTERVAL]
         return sum(run_retention(database, now=now, settings=settings).values())
 
+    staples_due: list[datetime] = []
+
     def certificate_orders(database: Database, now: datetime) -> int:
-        return certificates.run_orders(
+        worked = certificates.run_orders(
             database, now=now, settings=settings, claimant=claim.claimant, clock=clock
         )
+        # Staples are fetched by their timers; certificates stored before stapling existed get one.
+        if not staples_due or now >= staples_due[0]:
+            staples_due[:] = [now + RETENTION_INTERVAL]
+            worked += certificates.start_staples(database, now=now)
+        return worked
 
     claim = claims_of(settings)
     return Worker(
         database,
-        timer_handlers(settings),
+        timer_handlers(settings, guard=guard),
         transports(settings, database=database),
         jobs=[retention_job, mail, captures, certificate_orders, host_forwards, content_probes],
         claim=claim,

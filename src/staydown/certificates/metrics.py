@@ -44,13 +44,30 @@ class CertificatesCollector(Collector):
                     [str(cert.zone_id), cert.source.value], (cert.not_after - now).total_seconds()
                 )
         yield expiry
+        staples = GaugeMetricFamily(
+            "staydown_certificate_staple_seconds",
+            "Seconds until the OCSP staple the edges send expires (negative once it has; they stop)",
+            labels=["zone"],
+        )
+        for cert in certificates:
+            if cert.status.value == "active" and cert.ocsp is not None and cert.ocsp.next_update:
+                staples.add_metric([str(cert.zone_id)], (cert.ocsp.next_update - now).total_seconds())
+        yield staples
         alerts = GaugeMetricFamily(
             "staydown_certificate_alerts",
-            "Served certificates expiring within the alert window, expired, or failing to renew",
+            "Served certificates expiring within the alert window, expired, failing to renew; whose "
+            "OCSP staple ends within its alert window or fails to refresh; revoked by their CA",
             labels=["alert"],
         )
         by_alert = Counter(alert for cert in certificates for alert in cert.alerts)
-        for alert in ("expiring", "expired", "renewal_failing"):
+        for alert in (
+            "expiring",
+            "expired",
+            "renewal_failing",
+            "staple_expiring",
+            "staple_failing",
+            "revoked",
+        ):
             alerts.add_metric([alert], by_alert.get(alert, 0))
         yield alerts
         orders = GaugeMetricFamily(

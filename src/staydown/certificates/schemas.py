@@ -27,6 +27,20 @@ class OrderRead(BaseModel):
     last_error: str | None
 
 
+class OcspRead(BaseModel):
+    """A certificate's OCSP staple: where it is fetched, what the edges staple, when it is next fetched."""
+
+    url: str
+    status: str  # pending | good | failing | revoked
+    this_update: datetime | None = None
+    next_update: datetime | None = None  # the edges staple it until then, never after
+    refresh_at: datetime | None = None
+    checked_at: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+    revoked_at: datetime | None = None
+
+
 class CertificateRead(BaseModel):
     id: int
     zone_id: int
@@ -40,6 +54,7 @@ class CertificateRead(BaseModel):
     not_after: datetime
     renew_at: datetime | None = None  # when ACME renews it (a pending renewal's due time)
     alerts: list[str] = []
+    ocsp: OcspRead | None = None  # None: the certificate names no OCSP responder
 
 
 class ZoneCertificates(BaseModel):

@@ -12,6 +12,7 @@ lease), so however many workers run, one of them works an order at a time.
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from staydown import certseal
 from staydown.accounts import service as accounts
 from staydown.accounts.models import ZoneStatus
 from staydown.audit import service as audit
-from staydown.certificates import democa, flows, ordering, validation
+from staydown.certificates import democa, flows, ocsp, ordering, validation
 from staydown.certificates.flows import CertificateEvent, Serve, Withdraw
 from staydown.certificates.models import (
     Certificate,
@@ -37,18 +38,22 @@ from staydown.certificates.models import (
     OrderStatus,
 )
 from staydown.certificates.ordering import ChallengeAnswer, OrderFailed
-from staydown.certificates.schemas import CertificateRead, OrderRead, ZoneCertificates
+from staydown.certificates.schemas import CertificateRead, OcspRead, OrderRead, ZoneCertificates
 from staydown.certificates.validation import CertificateRefused, CheckedCertificate
 from staydown.config import Settings
 from staydown.db import claims
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
+from staydown.enforcement.models import Timer
 from staydown.feedrecords import FeedKind
+from staydown.netguard import OriginGuard
 from staydown.types import Clock, system_clock
 
 log = logging.getLogger("staydown.certificates")
 
 __all__ = ["CertificateRefused", "OrderFailed"]
+
+OCSP_TIMER = ocsp.TIMER
 
 SERVED = (CertificateStatus.active, CertificateStatus.withdrawn)
 
@@ -100,9 +105,25 @@ def _pending_by_zone(session: Session) -> dict[int, CertificateOrder]:
     return {order.zone_id: order for order in orders}
 
 
+def ocsp_read(state: dict[str, Any]) -> OcspRead:
+    return OcspRead.model_validate(
+        {name: state.get(name) for name in OcspRead.model_fields} | {"failures": state.get("failures") or 0}
+    )
+
+
 def certificate_read(
-    cert: Certificate, *, order: CertificateOrder | None, now: datetime, settings: Settings
+    cert: Certificate,
+    *,
+    order: CertificateOrder | None,
+    now: datetime,
+    settings: Settings,
+    staple: dict[str, Any] | None = None,
 ) -> CertificateRead:
+    staple_alerts = (
+        ocsp.staple_alerts(staple, now=now, window=timedelta(seconds=settings.ocsp_alert_seconds))
+        if staple is not None and cert.status is CertificateStatus.active
+        else []
+    )
     return CertificateRead(
         id=cert.id,
         zone_id=cert.zone_id,
@@ -124,7 +145,9 @@ def certificate_read(
                 alert_window=timedelta(days=settings.cert_expiry_alert_days),
                 failed_attempts=order.attempts if order is not None else 0,
             )
-        ],
+        ]
+        + staple_alerts,
+        ocsp=ocsp_read(staple) if staple is not None else None,
     )
 
 
@@ -144,18 +167,23 @@ def zone_certificates(
 ) -> ZoneCertificates:
     """The zone's certificate and pending order, as the API shows them."""
     cert, order = current(session, zone_id), pending_order(session, zone_id)
+    staple = ocsp.state_of(session, [cert.id]).get(cert.id) if cert is not None else None
     return ZoneCertificates(
         zone_id=zone_id,
-        certificate=certificate_read(cert, order=order, now=now, settings=settings) if cert else None,
+        certificate=certificate_read(cert, order=order, now=now, settings=settings, staple=staple)
+        if cert
+        else None,
         order=order_read(order) if order else None,
     )
 
 
 def overview(session: Session, *, now: datetime, settings: Settings) -> list[CertificateRead]:
     """Every served or withdrawn certificate with its alerts, soonest expiry first (desk, metrics)."""
-    orders = _pending_by_zone(session)
+    orders, staples = _pending_by_zone(session), ocsp.state_of(session)
     return [
-        certificate_read(cert, order=orders.get(cert.zone_id), now=now, settings=settings)
+        certificate_read(
+            cert, order=orders.get(cert.zone_id), now=now, settings=settings, staple=staples.get(cert.id)
+        )
         for cert in list_certificates(session)
     ]
 
@@ -182,8 +210,8 @@ def failing_orders(session: Session) -> list[FailingOrder]:
 # --- the runner of the flows' commands --------------------------------------------------------
 
 
-def _cert_set_payload(cert: Certificate) -> dict[str, Any]:
-    return {
+def _cert_set_payload(cert: Certificate, *, ocsp_der: bytes | None = None) -> dict[str, Any]:
+    payload = {
         "cert_id": cert.id,
         "zone_id": cert.zone_id,
         "hostnames": list(cert.hostnames),
@@ -192,6 +220,9 @@ def _cert_set_payload(cert: Certificate) -> dict[str, Any]:
         "not_after": cert.not_after.isoformat(),
         "source": cert.source.value,
     }
+    if ocsp_der is not None:
+        payload["ocsp_der_b64"] = base64.b64encode(ocsp_der).decode("ascii")
+    return payload
 
 
 def _step(session: Session, cert: Certificate, event: CertificateEvent, *, now: datetime, actor: str) -> None:
@@ -255,6 +286,7 @@ def _queue_order(
 def _reinstate(session: Session, cert: Certificate, *, now: datetime, actor: str) -> None:
     """Serve a withdrawn certificate again; ACME renews it again if it is ACME's."""
     _step(session, cert, CertificateEvent.zone_reinstated, now=now, actor=actor)
+    ocsp.start(session, cert, now=now)
     if flows.renews_by_acme(cert.source) and pending_order(session, cert.zone_id) is None:
         _queue_order(
             session,
@@ -337,6 +369,7 @@ def store(
     session.flush()  # the id is part of the sealed key's associated data
     cert.key_sealed = certseal.seal(checked.key_pem, secret=secret, zone_id=zone_id, cert_id=cert.id)
     enforcement.append(session, FeedKind.cert_set, at=now, payload=_cert_set_payload(cert), zone_id=zone_id)
+    ocsp.start(session, cert, now=now)
     _cancel_orders(session, zone_id, now=now, reason=f"replaced by a certificate from {source.value}")
     if flows.renews_by_acme(source):
         _queue_order(
@@ -614,6 +647,39 @@ def run_orders(
         _work_order(database, claimed[0], now=now, settings=settings, claimant=claimant, clock=clock)
         worked += 1
     return worked
+
+
+# --- OCSP staples, fetched by the worker ------------------------------------------------------
+
+
+def refresh_staple(
+    session: Session, timer: Timer, now: datetime, *, settings: Settings, guard: OriginGuard
+) -> None:
+    """The step of a certificate's OCSP timer: fetch, check and publish its response, and queue
+    the next fetch (``ocsp.refresh``). The certificate's row is locked for the step, so a newer
+    certificate stored meanwhile is not displaced by this one's staple."""
+    cert = session.get(Certificate, timer.subject_id, with_for_update=True, populate_existing=True)
+    if cert is None or ocsp.duplicate(session, timer):
+        return
+
+    def publish(der: bytes | None) -> None:
+        payload = _cert_set_payload(cert, ocsp_der=der)
+        enforcement.append(session, FeedKind.cert_set, at=now, payload=payload, zone_id=cert.zone_id)
+
+    ocsp.refresh(session, cert, dict(timer.payload), now=now, settings=settings, guard=guard, publish=publish)
+
+
+def start_staples(database: Database, *, now: datetime) -> int:
+    """Queue a first OCSP fetch for every served certificate that names a responder and has none
+    pending (certificates stored before stapling existed); return how many were queued."""
+    started = 0
+    with database.writer() as session:
+        pending = set(ocsp.state_of(session))
+        for cert in list_certificates(session, status=[CertificateStatus.active]):
+            if cert.id not in pending and ocsp.start(session, cert, now=now):
+                started += 1
+        session.commit()
+    return started
 
 
 # --- the demo CA ------------------------------------------------------------------------------

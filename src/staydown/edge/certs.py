@@ -12,16 +12,16 @@ Every context speaks TLS 1.2 and 1.3 only, with forward-secret AEAD suites, no r
 no compression; the listening context issues session tickets (its keys sign every ticket, whatever
 context the handshake switched to), with keys the workers share (``tickets``).
 
-OCSP stapling is not done, and ``ocsp_der_b64`` is carried but not sent: the ``ssl`` module has no
-server-side status callback, and pyOpenSSL's (``set_ocsp_server_callback``) cannot serve these
-connections -- it drives the OpenSSL that ``cryptography`` links statically, not the ``_ssl``
-module's, so its objects can configure neither an ``ssl.SSLContext`` nor the ``SSLObject`` the event
-loop's TLS transport runs, and a connection cannot move from one library to the other after its
-handshake. docs/ocsp-stapling.md says what stapling would take.
+A certificate record's ``ocsp_der_b64`` (the OCSP response the control plane fetched and checked)
+is stapled to handshakes that ask for it (``stapling``), until its ``nextUpdate``; a record that
+only brings a new staple for the certificate already served keeps its context.
+docs/ocsp-stapling.md says how stapling works and how to operate it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import ssl
@@ -31,7 +31,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from cryptography import x509
+
 from staydown import certseal
+from staydown.edge.stapling import Staple, Stapler, staple_of
 from staydown.edge.state import EnforcementState
 from staydown.edge.tickets import TicketKeys
 from staydown.feedrecords import CertSetRecord, ChallengeSetRecord
@@ -128,6 +131,8 @@ class CertStore:
         self.tickets.refresh(time.time())
         self._built: dict[int, tuple[CertSetRecord, ssl.SSLContext | None]] = {}  # zone -> its context
         self._zone_of: dict[int, int] = {}  # id of a built context -> its zone
+        self.stapler = Stapler(count=count)
+        self.stapler.probe(server_context(self.alpn))
         self._challenges: dict[str, tuple[ChallengeSetRecord, ssl.SSLContext | None]] = {}
 
     def _sni(
@@ -157,20 +162,29 @@ class CertStore:
         if record is None and zone.zone_id in self._built:  # removed: its key leaves memory too
             stale = self._built.pop(zone.zone_id)[1]
             if stale is not None:
-                self._zone_of.pop(id(stale), None)
+                self._forget(stale)
         if record is None or not name_covered(record.hostnames, name):
             return None
         built = self._built.get(zone.zone_id)
         if built is not None and built[0] is record:
             return built[1]
         previous = built[1] if built is not None else None
+        if built is not None and previous is not None and _same_certificate(built[0], record):
+            # A new staple for the certificate served: the context stays, its staple changes.
+            self._built[zone.zone_id] = (record, previous)
+            self.stapler.attach(previous, _staple(record))
+            return previous
         if previous is not None:
-            self._zone_of.pop(id(previous), None)
+            self._forget(previous)
         context = self._build(record)
         self._built[zone.zone_id] = (record, context)
         if context is not None:
             self._zone_of[id(context)] = zone.zone_id
         return context
+
+    def _forget(self, context: ssl.SSLContext) -> None:
+        self._zone_of.pop(id(context), None)
+        self.stapler.detach(context)
 
     def _build(self, record: CertSetRecord) -> ssl.SSLContext | None:
         if self.secret is None:
@@ -186,6 +200,7 @@ class CertStore:
             self.count("tls_certificate_unusable")
             log.error("certificate %d of zone %d not served: %s", record.cert_id, record.zone_id, exc)
             return None
+        self.stapler.attach(context, _staple(record))
         return context
 
     def challenge_context(self, server_name: str | None) -> ssl.SSLContext | None:
@@ -222,3 +237,29 @@ class CertStore:
         if connection is None:
             return None
         return self._zone_of.get(id(connection.context))
+
+
+def _same_certificate(served: CertSetRecord, record: CertSetRecord) -> bool:
+    """Whether ``record`` serves the very certificate and key ``served`` does (a new staple)."""
+    return (
+        served.cert_id == record.cert_id
+        and served.chain_pem == record.chain_pem
+        and served.key_sealed == record.key_sealed
+        and served.hostnames == record.hostnames
+    )
+
+
+def _staple(record: CertSetRecord) -> Staple | None:
+    """The staple a certificate record carries, if it is one for its leaf."""
+    if not record.ocsp_der_b64:
+        return None
+    try:
+        der = base64.b64decode(record.ocsp_der_b64, validate=True)
+        leaf = x509.load_pem_x509_certificate(record.chain_pem.encode("ascii"))
+    except (binascii.Error, ValueError) as exc:
+        log.warning("certificate %d: its OCSP staple is unusable (%s)", record.cert_id, exc)
+        return None
+    staple = staple_of(der, leaf.serial_number)
+    if staple is None:
+        log.warning("certificate %d: its OCSP staple is not a good response about it", record.cert_id)
+    return staple
