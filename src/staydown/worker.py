@@ -21,7 +21,7 @@ from staydown.due_process import service as due_process
 from staydown.enforcement import worker as loop
 from staydown.enforcement.models import Channel, OutboxMessage, Timer
 from staydown.enforcement.transport import Signer, SmtpTransport, Transport, WebhookTransport
-from staydown.enforcement.worker import Claims, TimerHandler, Worker
+from staydown.enforcement.worker import Claims, FetchingTimer, TimerHandler, Worker
 from staydown.fingerprints import service as fingerprints
 from staydown.hosts import service as hosts
 from staydown.inbound import service as inbound
@@ -51,13 +51,16 @@ def timer_handlers(settings: Settings, *, guard: OriginGuard | None = None) -> d
     def review_due(session: Session, timer: Timer, now: datetime) -> None:
         serial.run_review_due(session, timer.subject_id, now=now, settings=settings)
 
-    def certificate_ocsp(session: Session, timer: Timer, now: datetime) -> None:
+    def fetch_staple(database: Database, timer: Timer, now: datetime) -> object:
         if not guards:
             guards.append(OriginGuard(OriginAccess.from_settings(settings)))
-        certificates.refresh_staple(session, timer, now, settings=settings, guard=guards[0])
+        return certificates.fetch_staple(database, timer, now, settings=settings, guard=guards[0])
+
+    def record_staple(session: Session, timer: Timer, now: datetime, answer: object) -> None:
+        certificates.refresh_staple(session, timer, now, answer, settings=settings)
 
     return {
-        certificates.OCSP_TIMER: certificate_ocsp,
+        certificates.OCSP_TIMER: FetchingTimer(fetch_staple, record_staple),
         notices.DEADLINE_TIMER: notice_deadline,
         notices.INCOMPLETE_TIMER: notice_incomplete,
         notices.INQUIRY_TIMER: notice_inquiry,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -371,3 +374,34 @@ def test_each_certificate_keeps_one_chain_of_fetches(
             )
             == 1
         )
+
+
+def test_a_slow_responder_holds_no_lock_while_the_worker_waits_for_it(
+    api: Api, origin: ScriptedOrigin, ca: OcspCA, now: datetime
+) -> None:
+    """The worker waits for a responder outside any transaction: meanwhile notices are written
+    (SQLite's one writer is free) and the certificate's row is not locked (PostgreSQL)."""
+    zone = live_zone(api, origin)
+    with socket.socket() as slow:  # accepts, reads and answers nothing for the fetch's timeout
+        slow.bind(("127.0.0.1", 0))
+        slow.listen()
+        _leaf, chain, key = ca.server([HOST], f"http://127.0.0.1:{slow.getsockname()[1]}")
+        certificate = upload(api, zone["zone_id"], chain, key)
+        fetching = threading.Thread(target=run_worker_timers, args=(api,), kwargs={"ocsp_timeout_seconds": 3})
+        fetching.start()
+        connection, _ = slow.accept()  # the worker is now waiting for the responder
+        with connection:
+            started = time.monotonic()
+            with api.database.writer() as session:  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the row lock
+                session.execute(
+                    select(Certificate.id)
+                    .where(Certificate.id == certificate["id"])
+                    .with_for_update(nowait=True)
+                )
+                session.commit()
+            assert time.monotonic() - started < 1.5, "a write waited for the responder"
+            assert fetching.is_alive()
+            fetching.join(30)
+    staple = staple_of(api, zone["zone_id"])
+    assert staple is not None and staple["status"] == "failing" and staple["failures"] == 1
+    assert "could not be reached" in staple["last_error"]

@@ -348,26 +348,50 @@ def start(session: Session, cert: Certificate, *, now: datetime) -> bool:
     return True
 
 
-def refresh(
-    session: Session,
-    cert: Certificate,
-    previous: dict[str, Any],
-    *,
-    now: datetime,
-    settings: Settings,
-    guard: OriginGuard,
-    publish: Callable[[bytes | None], None],
-) -> dict[str, Any] | None:
-    """Fetch, check and publish one certificate's response; return its next state and schedule
-    it (None: the certificate is no longer served, nothing more is fetched). ``publish(der)`` sends
-    the certificate to the edges with that staple (None: without one)."""
+def _responder(cert: Certificate) -> tuple[x509.Certificate, x509.Certificate, str] | None:
+    """A served certificate's leaf, issuer and responder URL; None if it is not one to staple."""
     if cert.status is not CertificateStatus.active:
         return None
     pair = leaf_and_issuer(cert.chain_pem)
     url = responder_url(pair[0]) if pair is not None else None
     if pair is None or url is None:
         return None
-    leaf, issuer = pair
+    return pair[0], pair[1], url
+
+
+def fetch_for(cert: Certificate, *, settings: Settings, guard: OriginGuard) -> bytes | StapleRefused | None:
+    """The responder's answer for a certificate, or why there is none (None: not one to staple).
+    Network I/O: called outside any transaction."""
+    found = _responder(cert)
+    if found is None:
+        return None
+    leaf, issuer, url = found
+    try:
+        return fetch(url, build_request(leaf, issuer), guard=guard, timeout=settings.ocsp_timeout_seconds)
+    except StapleRefused as exc:
+        return exc
+
+
+def refresh(
+    session: Session,
+    cert: Certificate,
+    previous: dict[str, Any],
+    answer: bytes | StapleRefused | None,
+    *,
+    now: datetime,
+    settings: Settings,
+    publish: Callable[[bytes | None], None],
+) -> dict[str, Any] | None:
+    """Check and publish one certificate's response, ``answer`` as :func:`fetch_for` brought it;
+    return its next state and schedule it (None: the certificate is no longer served, nothing more
+    is fetched). ``publish(der)`` sends the certificate to the edges with that staple (None:
+    without one)."""
+    found = _responder(cert)
+    if found is None:
+        return None
+    leaf, issuer, url = found
+    if answer is None:  # it was not one to staple when fetched, and became one since: fetch again
+        answer = StapleRefused("the certificate changed while its response was fetched")
     state: dict[str, Any] = {
         "zone_id": cert.zone_id,
         "url": url,
@@ -378,12 +402,9 @@ def refresh(
         "checked_at": now.isoformat(),
     }
     try:
-        verdict = verify_response(
-            fetch(url, build_request(leaf, issuer), guard=guard, timeout=settings.ocsp_timeout_seconds),
-            leaf=leaf,
-            issuer=issuer,
-            now=now,
-        )
+        if isinstance(answer, StapleRefused):
+            raise answer
+        verdict = verify_response(answer, leaf=leaf, issuer=issuer, now=now)
     except StapleRefused as exc:
         log.warning("OCSP response for certificate %s (zone %s) not stapled: %s", cert.id, cert.zone_id, exc)
         state["failures"] += 1

@@ -652,12 +652,26 @@ def run_orders(
 # --- OCSP staples, fetched by the worker ------------------------------------------------------
 
 
+def fetch_staple(
+    database: Database, timer: Timer, now: datetime, *, settings: Settings, guard: OriginGuard
+) -> bytes | ocsp.StapleRefused | None:
+    """The fetch of a certificate's OCSP timer, outside any transaction: the responder's answer,
+    why there is none, or None when the certificate is not one to staple."""
+    with database.reader() as session:
+        cert = session.get(Certificate, timer.subject_id)
+        if cert is None:
+            return None
+        session.expunge(cert)
+    return ocsp.fetch_for(cert, settings=settings, guard=guard)
+
+
 def refresh_staple(
-    session: Session, timer: Timer, now: datetime, *, settings: Settings, guard: OriginGuard
+    session: Session, timer: Timer, now: datetime, answer: object, *, settings: Settings
 ) -> None:
-    """The step of a certificate's OCSP timer: fetch, check and publish its response, and queue
-    the next fetch (``ocsp.refresh``). The certificate's row is locked for the step, so a newer
-    certificate stored meanwhile is not displaced by this one's staple."""
+    """The step of a certificate's OCSP timer: check and publish the response ``fetch_staple``
+    brought, and queue the next fetch (``ocsp.refresh``). The certificate's row is locked for the
+    step, so a newer certificate stored meanwhile is not displaced by this one's staple."""
+    assert answer is None or isinstance(answer, bytes | ocsp.StapleRefused)
     cert = session.get(Certificate, timer.subject_id, with_for_update=True, populate_existing=True)
     if cert is None or ocsp.duplicate(session, timer):
         return
@@ -666,7 +680,7 @@ def refresh_staple(
         payload = _cert_set_payload(cert, ocsp_der=der)
         enforcement.append(session, FeedKind.cert_set, at=now, payload=payload, zone_id=cert.zone_id)
 
-    ocsp.refresh(session, cert, dict(timer.payload), now=now, settings=settings, guard=guard, publish=publish)
+    ocsp.refresh(session, cert, dict(timer.payload), answer, now=now, settings=settings, publish=publish)
 
 
 def start_staples(database: Database, *, now: datetime) -> int:

@@ -35,8 +35,22 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 
-TimerHandler = Callable[[Session, Timer, datetime], None]
+TimerStep = Callable[[Session, Timer, datetime], None]
 """Run a timer's step inside the given unit of work, as of the instant given."""
+
+
+@dataclass(frozen=True)
+class FetchingTimer:
+    """A timer step that needs the network. ``fetch`` runs once the timer is claimed, outside any
+    transaction (the claim's lease covers it, and no write lock is held while a remote server is
+    slow), with the timer as claimed; ``step`` records what it brought in the timer's unit of work,
+    where the state it rests on is read again. An exception from either counts as the step failing."""
+
+    fetch: Callable[[Database, Timer, datetime], object]
+    step: Callable[[Session, Timer, datetime, object], None]
+
+
+TimerHandler = TimerStep | FetchingTimer
 
 Job = Callable[[Database, datetime], int]
 """A further kind of work the loop runs each cycle (it claims its own rows); returns how many ran."""
@@ -70,39 +84,55 @@ def run_timers(
     claim = claim or Claims()
     ran = 0
     while True:
-        ids = [
-            timer.id
-            for timer in claims.claim(
-                database,
-                Timer,
-                due=_due_timers(as_of),
-                order_by=[Timer.due_at, Timer.id],
-                now=clock(),
-                claimant=claim.claimant,
-                lease=claim.lease,
-                limit=claim.batch,
-            )
-        ]
-        if not ids:
+        claimed = claims.claim(
+            database,
+            Timer,
+            due=_due_timers(as_of),
+            order_by=[Timer.due_at, Timer.id],
+            now=clock(),
+            claimant=claim.claimant,
+            lease=claim.lease,
+            limit=claim.batch,
+        )
+        if not claimed:
             return ran
-        for timer_id in ids:
-            ran += _run_timer(database, handlers, timer_id, as_of=as_of, claimant=claim.claimant)
+        for timer in claimed:
+            ran += _run_timer(database, handlers, timer, as_of=as_of, claimant=claim.claimant)
 
 
 def _run_timer(
-    database: Database, handlers: Mapping[str, TimerHandler], timer_id: int, *, as_of: datetime, claimant: str
+    database: Database,
+    handlers: Mapping[str, TimerHandler],
+    claimed: Timer,
+    *,
+    as_of: datetime,
+    claimant: str,
 ) -> int:
+    """Run one claimed timer's step (``claimed`` as it was claimed, detached)."""
+    handler = handlers.get(claimed.kind)
+    fetched: object = None
+    failure: Exception | None = None
+    if isinstance(handler, FetchingTimer):
+        try:
+            fetched = handler.fetch(database, claimed, as_of)
+        except Exception as exc:
+            failure = exc
+    timer_id = claimed.id
     with database.writer() as session:
         # Locked for the step: a worker whose lease on it ran out meanwhile cannot start it too.
         timer = session.get(Timer, timer_id, with_for_update=True, populate_existing=True)
         if timer is None or timer.status is not TimerStatus.pending or timer.claimed_by != claimant:
             return 0
         kind = timer.kind
-        handler = handlers.get(kind)
         try:
+            if failure is not None:
+                raise failure
             if handler is None:
                 raise LookupError(f"no handler for timer kind {kind!r}")
-            handler(session, timer, as_of)
+            if isinstance(handler, FetchingTimer):
+                handler.step(session, timer, as_of, fetched)
+            else:
+                handler(session, timer, as_of)
             timer.status = TimerStatus.done
             timer.done_at = as_of
             timer.lease_until = None
