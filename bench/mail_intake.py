@@ -19,6 +19,7 @@ Targets (DESIGN.md / issue 19): >= 200 messages/s received, parsed and persisted
     python bench/mail_intake.py --setup bare        # no zone, one-URL letters
     python bench/mail_intake.py --postgres          # a scratch database on 127.0.0.1:5432
     python bench/mail_intake.py --messages 2000 --connections 4
+    python bench/mail_intake.py --readers 1         # a second process reads what the first one stores
 """
 
 from __future__ import annotations
@@ -204,7 +205,7 @@ def send(port: int, messages: list[bytes], waits: list[float] | None = None) -> 
                 raise RuntimeError(f"{code} {reply!r}")
 
 
-def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup: str) -> None:
+def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup: str, readers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         name = None
         url = f"sqlite:///{Path(tmp) / 'staydown.db'}"
@@ -236,6 +237,17 @@ def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+            # Further readers: each a `mail serve` of its own, reading what the first one stores.
+            others = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "staydown.cli", "mail", "serve", "--port", "0"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=out,
+                )
+                for _ in range(readers)
+            ]
+        processes = [server, *others]
         try:
             deadline = time.monotonic() + 60
             while not (found := re.search(r"smtp\s+127\.0\.0\.1:(\d+)", log.read_text())):
@@ -244,7 +256,7 @@ def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup
                 time.sleep(0.1)
             port = int(found.group(1))
             shares = [bodies[i::connections] for i in range(connections)]
-            cpu_before = cpu_seconds(server.pid)
+            cpu_before = sum(cpu_seconds(p.pid) for p in processes)
             started = time.perf_counter()
             waits: list[float] = []
             threads = [threading.Thread(target=send, args=(port, share, waits)) for share in shares]
@@ -258,7 +270,7 @@ def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup
                     raise RuntimeError(f"still pending: {counts(database)}")
                 time.sleep(0.02)
             done = time.perf_counter() - started
-            cpu = cpu_seconds(server.pid) - cpu_before
+            cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_before
             total, _pending = counts(database)
             assert total == messages, (total, messages)
             print(
@@ -267,7 +279,7 @@ def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup
                 f"received, parsed and persisted as notices {messages / done:7.0f}/s in {done:.2f} s"
             )
             print(
-                f"  the server process used {cpu:.2f} CPU-seconds: "
+                f"  the server process{'es' if readers else ''} used {cpu:.2f} CPU-seconds: "
                 f"{messages / cpu:7.0f} messages per CPU-second (what one uncontended core sustains)"
             )
             waits.sort()
@@ -295,8 +307,10 @@ def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup
             )
             print(f"  load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(30)
+            for process in processes:
+                process.send_signal(signal.SIGINT)
+            for process in processes:
+                process.wait(30)
             database.dispose()
             if name:
                 with psycopg.connect(SERVER, autocommit=True) as conn:
@@ -315,10 +329,14 @@ def main() -> None:
         default="demo",
         help="demo: the demo's live zones and a production mix; bare: no zone, one-URL letters",
     )
+    parser.add_argument(
+        "--readers", type=int, default=0, help="further `mail serve` processes that read what is stored"
+    )
     args = parser.parse_args()
     assembly.install()
     print(
-        f"mail intake, {'PostgreSQL' if args.postgres else 'SQLite'}, {args.setup} set-up; "
+        f"mail intake, {'PostgreSQL' if args.postgres else 'SQLite'}, {args.setup} set-up, "
+        f"{1 + args.readers} reading process(es); "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     run(
@@ -327,6 +345,7 @@ def main() -> None:
         csv_urls=args.csv_urls,
         postgres=args.postgres,
         setup=args.setup,
+        readers=args.readers,
     )
 
 
