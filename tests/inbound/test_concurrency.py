@@ -104,14 +104,14 @@ from staydown.inbound import service
 from staydown.notices import service as notices
 
 assembly.install()
-submit = notices.submit
+submit_many = notices.submit_many
 
-def held_submit(*args, **kwargs):
+def held_submit_many(*args, **kwargs):
     print("about to make a notice", flush=True)
     sys.stdin.readline()
-    return submit(*args, **kwargs)
+    return submit_many(*args, **kwargs)
 
-notices.submit = held_submit
+notices.submit_many = held_submit_many
 database = Database.from_url(sys.argv[1])
 status = service.process_one(database, int(sys.argv[2]), now=datetime.now(UTC), settings=Settings())
 print(status.value, flush=True)

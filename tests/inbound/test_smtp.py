@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from staydown.cli.mail import lingering
 from staydown.db.engine import Database
 from staydown.inbound import service
 from staydown.inbound.models import InboundStatus
@@ -116,3 +117,10 @@ def test_lmtp(data_dir: Path) -> None:
             reader.close()
     finally:
         _stop(server)
+
+
+def test_the_reader_waits_for_a_batch_of_stored_messages_but_not_past_its_linger() -> None:
+    assert not lingering(0.0, 0, linger=0.25, batch=50)  # nothing stored: nothing to wait for
+    assert lingering(0.01, 3, linger=0.25, batch=50)  # a few stored: more are likely coming
+    assert not lingering(0.01, 50, linger=0.25, batch=50)  # a batch's worth: read it now
+    assert not lingering(0.25, 3, linger=0.25, batch=50)  # the first waited long enough

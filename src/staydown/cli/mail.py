@@ -72,26 +72,55 @@ def _open_or_exit(settings: Settings) -> Database:
         raise typer.Exit(1) from None
 
 
+class Stored:
+    """The receiver's count of messages stored since the reader last took them up."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.event = asyncio.Event()
+
+    def add(self, _message_id: int) -> None:
+        self.count += 1
+        self.event.set()
+
+    def take(self) -> None:
+        self.count = 0
+        self.event.clear()
+
+
+def lingering(waited: float, stored: int, *, linger: float, batch: int) -> bool:
+    """Whether the reader should wait longer before reading what was stored: until a batch's worth
+    of messages is there, or ``linger`` seconds went by since the first."""
+    return 0 < stored < batch and waited < linger
+
+
 async def process_loop(
     database: Database,
     settings: Settings,
-    wake: asyncio.Event,
+    stored: Stored,
     stop: asyncio.Event,
     *,
     interval: float = 1.0,
-    linger: float = 0.05,
+    linger: float = 0.25,
 ) -> None:
-    """Read stored messages into notices: ``linger`` seconds after one is stored, and every
-    ``interval`` for what others stored or a crash left pending.
+    """Read stored messages into notices: once a batch's worth is stored, or ``linger`` seconds
+    after the first of fewer was, and every ``interval`` for what others stored or a crash left
+    pending.
 
-    The linger gathers the messages arriving together into one batch: reading a batch costs a claim,
-    a transaction and a commit whether it holds one message or fifty, and under a burst, reading
-    each message as it was stored spent more on those than on the messages."""
+    Each message was committed and acknowledged before it counts here, so lingering delays its
+    notice, never its 250. It gathers the messages arriving together into one batch: reading a
+    batch costs a claim, a transaction and a commit whether it holds one message or fifty, and
+    under a burst, reading each message as it was stored (or a few at a time) spent more on those
+    than on the messages."""
     claimant = claims.claimant_name()
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
-        if wake.is_set():
-            await asyncio.sleep(linger)
-        wake.clear()
+        first = loop.time()
+        while lingering(loop.time() - first, stored.count, linger=linger, batch=service.BATCH):
+            if stop.is_set():
+                return
+            await asyncio.sleep(0.01)
+        stored.take()
         try:
             await asyncio.to_thread(
                 service.process_due, database, now=system_clock(), settings=settings, claimant=claimant
@@ -99,20 +128,20 @@ async def process_loop(
         except Exception as exc:  # a failed round is retried; the messages stay pending
             console.print(f"[red]reading received mail failed: {exc}[/red]")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), interval)
+            await asyncio.wait_for(stored.event.wait(), interval)
 
 
 async def serve_mail(
     settings: Settings, database: Database, *, host: str, port: int, lmtp: bool, process: bool
 ) -> None:
     """Receive on ``host:port`` until interrupted; read what arrives unless ``process`` is off."""
-    wake, stop = asyncio.Event(), asyncio.Event()
+    stored, stop = Stored(), asyncio.Event()
     sock = smtp.listening_socket(host, port)
-    server = await smtp.start(database, settings, sock, lmtp=lmtp, stored=lambda _id: wake.set())
+    server = await smtp.start(database, settings, sock, lmtp=lmtp, stored=stored.add)
     bound = sock.getsockname()
     console.print(f"{'lmtp' if lmtp else 'smtp'}      {bound[0]}:{bound[1]}")
     console.print("ready; Ctrl-C to stop")
-    reader = asyncio.create_task(process_loop(database, settings, wake, stop)) if process else None
+    reader = asyncio.create_task(process_loop(database, settings, stored, stop)) if process else None
     try:
         await server.serve_forever()
     finally:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
@@ -39,6 +40,7 @@ from staydown.inbound.models import InboundMessage, InboundStatus, MailSender
 from staydown.inbound.parsers import Draft, Limits, MailView, Outcome, Parsed, classify
 from staydown.inbound.parsers.message import authentication_results, header_text
 from staydown.notices import service as notices
+from staydown.notices.models import Notice
 from staydown.notices.schemas import NoticeCreate
 from staydown.types import Role
 
@@ -82,6 +84,13 @@ def _body_of(raw: bytes) -> bytes:
         if cut != -1:
             return raw[cut + len(separator) :]
     return b""
+
+
+def _headers_of(raw: bytes) -> Message:
+    """The message's header fields, parsed from its header block alone (a header parser given the
+    whole message reads its body line by line too, for nothing)."""
+    ends = [end + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (end := raw.find(sep)) != -1]
+    return BytesHeaderParser(policy=compat32).parsebytes(raw[: min(ends)] if ends else raw)
 
 
 # --- storing ------------------------------------------------------------------------------------
@@ -129,7 +138,7 @@ def check_size(size: int, settings: Settings) -> None:
 def _row(arrival: Arrival, now: datetime) -> InboundMessage:
     raw = arrival.raw
     problems: list[str] = []
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = _headers_of(raw)
     body = _body_of(raw).strip()
     return InboundMessage(
         received_at=now,
@@ -207,12 +216,27 @@ def _read_batch(
 
     Taking and reading are one transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock
     on SQLite) because reading has no effect outside it: a process that dies midway rolls it back
-    and leaves the messages pending, as a lease would, for a claim and a commit less per batch."""
+    and leaves the messages pending, as a lease would, for a claim and a commit less per batch.
+    On SQLite, parsing is done before, outside it: it depends on the stored bytes alone, and the
+    database's one write lock, which the receiver needs to store the next messages before their
+    250, is held only for the writing. PostgreSQL locks the batch's rows alone, so its readers
+    parse within the transaction, each on the rows it locked (two reader processes share the work)."""
+    order = (InboundMessage.received_at, InboundMessage.id)
+    taking = select(InboundMessage).where(due)
+    classified: dict[int, tuple[MailView, Parsed]] | None = None
+    if database.is_sqlite:
+        with database.reader() as session:
+            stored = session.execute(
+                select(InboundMessage.id, InboundMessage.raw).where(due).order_by(*order).limit(limit)
+            ).all()
+        if not stored:
+            return 0
+        limits = limits_of(settings)
+        classified = {message_id: classify(raw, limits) for message_id, raw in stored}
+        taking = taking.where(InboundMessage.id.in_(list(classified)))
     with database.writer() as session:
         rows = session.scalars(
-            select(InboundMessage)
-            .where(due)
-            .order_by(InboundMessage.received_at, InboundMessage.id)
+            taking.order_by(*order)
             .limit(limit)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
@@ -221,7 +245,7 @@ def _read_batch(
         try:
             for row in rows:
                 row.claimed_by = claimant
-            _read(session, rows, now=now, settings=settings)
+            _read(session, rows, now=now, settings=settings, classified=classified)
             session.commit()
             return len(rows)
         except Exception:
@@ -312,12 +336,23 @@ class _Reading:
     forward: HostForward | None = None  # the forward to a host this message answers
 
 
-def _read(session: Session, rows: Sequence[InboundMessage], *, now: datetime, settings: Settings) -> None:
-    """Read messages in this transaction: parse each, claim their references together (a message
-    whose reference another holds is its duplicate), make the notices, then write every row, audit
-    entry and receipt together, so the database sees one statement of each kind for the lot."""
+def _read(
+    session: Session,
+    rows: Sequence[InboundMessage],
+    *,
+    now: datetime,
+    settings: Settings,
+    classified: dict[int, tuple[MailView, Parsed]] | None = None,
+) -> None:
+    """Read messages in this transaction: parse each (unless ``classified`` holds it already), claim
+    their references together (a message whose reference another holds is its duplicate), make the
+    notices together, then write every row, audit entry and receipt together, so the database sees
+    one statement of each kind for the lot."""
     limits = limits_of(settings)
-    readings = [_Reading(row, *classify(row.raw, limits)) for row in rows]
+    known = classified or {}
+    readings = [
+        _Reading(row, *(known[row.id] if row.id in known else classify(row.raw, limits))) for row in rows
+    ]
     for reading in readings:
         _answer_of_host(session, reading, now=now)
     # A host's answer quotes the notice it answers: it is never a notice, a duplicate or triage.
@@ -335,12 +370,21 @@ def _read(session: Session, rows: Sequence[InboundMessage], *, now: datetime, se
         },
     )
     bound = _senders(session, {r.view.from_address for r in letters_in if r.view.from_address})
+    drafts: list[tuple[_Reading, NoticeCreate, notices.Submitter]] = []
     for reading in letters_in:
-        original = held.get(reading.row.id)
+        original, parsed = held.get(reading.row.id), reading.parsed
         if original is not None:
             _duplicate(session, reading, original)
+        elif parsed.outcome is not Outcome.notice or parsed.draft is None:
+            reading.status, reading.reason = InboundStatus(parsed.outcome.value), parsed.reason
         else:
-            _decide(session, reading, bound.get(reading.view.from_address), now=now, settings=settings)
+            binding = bound.get(reading.view.from_address)
+            by = _submitter(session, reading.row, reading.view, binding, settings)
+            drafts.append((reading, notice_create(parsed.draft), by))
+    if drafts:
+        taken = notices.submit_many(session, [(d, by) for _r, d, by in drafts], now=now, settings=settings)
+        for (reading, _data, _by), notice in zip(drafts, taken, strict=True):
+            _decided(reading, notice)
     for reading in readings:
         _record(session, reading, now=now, settings=settings)
 
@@ -359,18 +403,10 @@ def _answer_of_host(session: Session, reading: _Reading, *, now: datetime) -> No
     reading.reason = f"the host's {said} to forward {forward.id} of notice {forward.notice_id}"
 
 
-def _decide(
-    session: Session, reading: _Reading, binding: MailSender | None, *, now: datetime, settings: Settings
-) -> None:
-    parsed = reading.parsed
-    if parsed.outcome is not Outcome.notice or parsed.draft is None:
-        reading.status, reading.reason = InboundStatus(parsed.outcome.value), parsed.reason
-        return
-    by = _submitter(session, reading.row, reading.view, binding, settings)
-    try:
-        notice = notices.submit(session, notice_create(parsed.draft), by=by, now=now, settings=settings)
-    except notices.NoticeError as exc:
-        reading.status, reading.reason = InboundStatus.refused, exc.message
+def _decided(reading: _Reading, notice: Notice | notices.NoticeError) -> None:
+    """What a letter amounts to once its notice was taken in, or refused."""
+    if isinstance(notice, notices.NoticeError):
+        reading.status, reading.reason = InboundStatus.refused, notice.message
         return
     reading.status, reading.notice_id, reading.notice_status = (
         InboundStatus.notice,
@@ -435,7 +471,7 @@ def _record(session: Session, reading: _Reading, *, now: datetime, settings: Set
 
 def _answered_forward(session: Session, row: InboundMessage, view: MailView) -> HostForward | None:
     """The forward to a host this message replies to, if any (by its references or subject)."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(row.raw)
+    headers = _headers_of(row.raw)
     problems: list[str] = []
     references = " ".join(
         header_text(value, problems)
@@ -565,7 +601,8 @@ def extracted(view: MailView, parsed: Parsed) -> dict[str, Any]:
         "text": view.body[:20_000],
     }
     if parsed.draft is not None:
-        draft = asdict(parsed.draft)
+        # Its fields are flat: no deep copy of its up to 100,000 URLs only to cut them to 1,000.
+        draft = {f.name: getattr(parsed.draft, f.name) for f in fields(parsed.draft)}
         draft["url_count"] = len(parsed.draft.urls)
         draft["urls"] = list(parsed.draft.urls[:1000])
         draft["work_of_url"] = list(parsed.draft.work_of_url[:1000])
@@ -653,7 +690,7 @@ def answer(
     """Answer a message in triage by e-mail instead of making a notice of it."""
     row = _triaged(session, message_id)
     problems: list[str] = []
-    headers = BytesHeaderParser(policy=compat32).parsebytes(row.raw)
+    headers = _headers_of(row.raw)
     recipient = header_text(headers.get("reply-to"), problems) or row.from_address or row.envelope_from or ""
     address = parseaddr(recipient)[1]
     if not address:

@@ -74,16 +74,23 @@ def holding_items(
 
 
 def link_to_blockers(
-    session: Session, refs: list[tuple[ItemRef, ItemStatus]]
+    session: Session,
+    refs: list[tuple[ItemRef, ItemStatus]],
+    known: dict[tuple[int, str], tuple[int, ItemStatus]] | None = None,
 ) -> tuple[list[tuple[ItemRef, ItemStatus]], dict[int, ItemStatus]]:
     """Link each item waiting for review to the item that carries its resource's block (as it is
-    now); return the items and the state of every item they may be linked to."""
+    now); return the items and the state of every item they may be linked to.
+
+    ``known``: :func:`blocking_items` of these items' resources (among others), asked already."""
     keys = [
         (ref.zone_id, ref.target)
         for ref, status in refs
         if status is ItemStatus.pending_review and ref.zone_id is not None
     ]
-    blockers = blocking_items(session, keys)
+    if known is None:
+        blockers = blocking_items(session, keys)
+    else:
+        blockers = {key: known[key] for key in keys if key in known}
     links = link_copies(refs, {key: item_id for key, (item_id, _state) in blockers.items()})
     states = dict(blockers.values())
     states.update((ref.item_id, status) for ref, status in refs)

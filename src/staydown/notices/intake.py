@@ -25,7 +25,7 @@ from staydown.config import Settings
 from staydown.db.base import bulk_insert
 from staydown.enforcement import service as enforcement
 from staydown.notices import messages, webhooks
-from staydown.notices.blocks import link_to_blockers
+from staydown.notices.blocks import blocking_items, link_to_blockers
 from staydown.notices.elements import Assessment, NoticeFacts, Outcome, assess
 from staydown.notices.flows import (
     OUTCOME_EVENTS,
@@ -198,20 +198,105 @@ def submit(
     session: Session, data: NoticeCreate, *, by: Submitter, now: datetime, settings: Settings
 ) -> Notice:
     """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it."""
-    by = apply_gates(session, by, now, data.regime)
-    entries, rejected = _canonicalise(data, settings)
-    assessment = assess(data.regime, _facts(data, items=len(entries)))
-    zones = accounts.zones_by_hostname(session, {e.url.host for e in entries})
-    sanction, refused = sanction_of(data.regime, by, [e.url.host for e in entries], zones)
-    if by.suspension is not None:
-        by = dataclasses.replace(by, trusted=False)
+    taken = submit_many(session, [(data, by)], now=now, settings=settings)[0]
+    if isinstance(taken, NoticeError):
+        raise taken
+    return taken
+
+
+@dataclass(slots=True)
+class _Taking:
+    """A submission on its way in: what was sent, the submitter as intake treats it, its entries
+    and what they amount to, and the notice made of it."""
+
+    data: NoticeCreate
+    by: Submitter
+    entries: list[Entry]
+    rejected: list[dict[str, Any]]
+    assessment: Assessment
+    zones: dict[str, Any]
+    sanction: str | None
+    refused: frozenset[int]
+    notice: Notice
+
+
+def submit_many(
+    session: Session,
+    submissions: Sequence[tuple[NoticeCreate, Submitter]],
+    *,
+    now: datetime,
+    settings: Settings,
+) -> list[Notice | NoticeError]:
+    """Accept several notices in this unit of work, each as :func:`submit` accepts one, in the order
+    given; return each one's notice, or the :class:`NoticeError` it was refused with (nothing of it
+    written), in its place.
+
+    What does not depend on one notice is done once for all: one query for the zones of their
+    hosts, one insert of the notices (ids returned), one of their items, one query for the items
+    that block their resources now (asked again only after a notice acted on some)."""
+    taken: list[Notice | NoticeError | None] = [None] * len(submissions)
+    checked: list[tuple[int, NoticeCreate, Submitter, list[Entry], list[dict[str, Any]]]] = []
+    for index, (data, by) in enumerate(submissions):
+        try:
+            gated = apply_gates(session, by, now, data.regime)
+            entries, rejected = _canonicalise(data, settings)
+        except NoticeError as exc:
+            taken[index] = exc
+            continue
+        checked.append((index, data, gated, entries, rejected))
+    zones = accounts.zones_by_hostname(session, {e.url.host for *_, entries, _ in checked for e in entries})
+    takings: list[_Taking] = []
+    for index, data, gated, entries, rejected in checked:
+        hosts = [e.url.host for e in entries]
+        own = {host: zones[host] for host in hosts if host in zones}
+        try:
+            sanction, refused = sanction_of(data.regime, gated, hosts, own)
+        except NoticeError as exc:
+            taken[index] = exc
+            continue
+        by = gated if gated.suspension is None else dataclasses.replace(gated, trusted=False)
+        assessment = assess(data.regime, _facts(data, items=len(entries)))
+        notice = _notice_of(
+            data, by, assessment, rejected, sanction, items=len(entries), now=now, settings=settings
+        )
+        takings.append(_Taking(data, by, entries, rejected, assessment, own, sanction, refused, notice))
+        taken[index] = notice
+    if not takings:
+        return [t for t in taken if t is not None]
+    session.add_all([t.notice for t in takings])
+    session.flush()
+    refs_of = _insert_items(session, takings, now=now)
+    keys = [
+        (ref.zone_id, ref.target)
+        for refs in refs_of
+        for ref, status in refs
+        if status is ItemStatus.pending_review and ref.zone_id is not None
+    ]
+    blockers: dict[tuple[int, str], tuple[int, ItemStatus]] | None = blocking_items(session, keys)
+    for taking, refs in zip(takings, refs_of, strict=True):
+        if _take_in(session, taking, refs, blockers, now=now, settings=settings):
+            blockers = None  # what this notice blocked now may be the original of a later one's item
+    return [t for t in taken if t is not None]
+
+
+def _notice_of(
+    data: NoticeCreate,
+    by: Submitter,
+    assessment: Assessment,
+    rejected: list[dict[str, Any]],
+    sanction: str | None,
+    *,
+    items: int,
+    now: datetime,
+    settings: Settings,
+) -> Notice:
     rules = rules_of(data.regime)
     deadline = settings.action_deadline
     if by.trusted and not rules.trusted_direct_action():
         deadline = min(deadline, timedelta(hours=settings.trusted_flagger_deadline_hours))
     s = data.submitter
     works = [w.model_dump() for w in data.works]
-    notice = Notice(
+    return Notice(
         regime=data.regime,
         status=notice_transition(NoticeStatus.received, OUTCOME_EVENTS[assessment.outcome]),
         submitter_key_id=by.key_id,
@@ -236,15 +321,26 @@ def submit(
         ).hexdigest(),
         received_at=now,
         deadline_at=now + deadline,
-        item_count=len(entries),
+        item_count=items,
         sanction=sanction,
         external_id=data.external_id,
         rejected_items=rejected or None,
         language=data.language or settings.default_locale,
     )
-    session.add(notice)
-    session.flush()
-    refs = _insert_items(session, notice, entries, assessment, zones, refused, sanction, now=now)
+
+
+def _take_in(
+    session: Session,
+    taking: _Taking,
+    refs: list[tuple[ItemRef, ItemStatus]],
+    blockers: dict[tuple[int, str], tuple[int, ItemStatus]] | None,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> bool:
+    """Audit, announce and acknowledge a notice whose items are written, and accept it if complete;
+    return whether it acted on any item at once."""
+    notice, data, by, assessment = taking.notice, taking.data, taking.by, taking.assessment
     audit.record(
         session,
         at=now,
@@ -255,25 +351,27 @@ def submit(
             "regime": data.regime.value,
             "status": notice.status.value,
             "items": len(refs),
-            "rejected_items": len(rejected),
+            "rejected_items": len(taking.rejected),
             "trusted": by.trusted,
             "missing_elements": assessment.missing_names,
             "advisory_elements": assessment.advisory_names,
             "content_sha256": notice.content_sha256,
-            "sanction": sanction,
+            "sanction": taking.sanction,
         },
     )
     webhooks.announce(
-        session, notice, "notice.received", [ref.item_id for ref, _ in refs], at=now, rejected=len(rejected)
+        session,
+        notice,
+        "notice.received",
+        [ref.item_id for ref, _ in refs],
+        at=now,
+        rejected=len(taking.rejected),
     )
+    locale = recipient_locale(notice.language, settings.default_locale)
     tell(
         session,
         notice,
-        messages.receipt(
-            notice,
-            provider=settings.provider_name,
-            locale=recipient_locale(notice.language, settings.default_locale),
-        ),
+        messages.receipt(notice, provider=settings.provider_name, locale=locale),
         kind="notice_receipt",
         at=now,
     )
@@ -283,11 +381,14 @@ def submit(
             assessment.missing,
             provider=settings.provider_name,
             rejected=assessment.outcome is Outcome.insufficient,
-            locale=recipient_locale(notice.language, settings.default_locale),
+            locale=locale,
         )
         tell(session, notice, letter, kind=f"notice_{letter.payload['event'].split('.')[1]}", at=now)
+    acted = False
     if assessment.outcome is Outcome.complete:
-        accept(session, notice, refs, by=by, now=now, settings=settings, taking_in=True)
+        acted = accept(
+            session, notice, refs, by=by, now=now, settings=settings, taking_in=True, blockers=blockers
+        )
     else:
         settle(session, notice, now=now, taken_in=[status for _ref, status in refs])
     if notice.status is NoticeStatus.incomplete:
@@ -298,7 +399,7 @@ def submit(
             subject=("notice", notice.id),
             now=now,
         )
-    return notice
+    return acted
 
 
 def sanction_of(
@@ -342,69 +443,77 @@ def sanction_of(
 
 
 def _insert_items(
-    session: Session,
-    notice: Notice,
-    entries: list[Entry],
-    assessment: Assessment,
-    zones: dict[str, Any],
-    refused: frozenset[int],
-    sanction: str | None,
-    *,
-    now: datetime,
-) -> list[tuple[ItemRef, ItemStatus]]:
+    session: Session, takings: Sequence[_Taking], *, now: datetime
+) -> list[list[tuple[ItemRef, ItemStatus]]]:
+    """Write the items of every notice taken in (one executemany); return each notice's items."""
     rows: list[tuple[Any, ...]] = []
-    for entry in entries:
-        url, item = entry.url, entry.item
-        zone = zones.get(url.host)
-        if zone is None:
-            status = ItemStatus.not_on_network
-        elif assessment.outcome is Outcome.insufficient or zone.id in refused:
-            status = ItemStatus.rejected
-        else:
-            status = ItemStatus.pending_review
-        rows.append(
-            (
-                notice.id,
-                entry.index,
-                item.url,
-                url.url,
-                url.target,
-                url.host,
-                zone.id if zone else None,
-                zone.customer_id if zone else None,
-                item.work,
-                status,
-                False,
-                item.external_id,
+    for taking in takings:
+        notice, zones, refused = taking.notice, taking.zones, taking.refused
+        insufficient = taking.assessment.outcome is Outcome.insufficient
+        for entry in taking.entries:
+            url, item = entry.url, entry.item
+            zone = zones.get(url.host)
+            if zone is None:
+                status = ItemStatus.not_on_network
+            elif insufficient or zone.id in refused:
+                status = ItemStatus.rejected
+            else:
+                status = ItemStatus.pending_review
+            rows.append(
+                (
+                    notice.id,
+                    entry.index,
+                    item.url,
+                    url.url,
+                    url.target,
+                    url.host,
+                    zone.id if zone else None,
+                    zone.customer_id if zone else None,
+                    item.work,
+                    status,
+                    False,
+                    item.external_id,
+                )
             )
-        )
     bulk_insert(session, NoticeItem, _ITEM_COLUMNS, rows)
     # One executemany, then the ids in position order (RETURNING would cost a round trip per row on SQLite).
-    ids = list(
-        session.scalars(
-            select(NoticeItem.id).where(NoticeItem.notice_id == notice.id).order_by(NoticeItem.position)
+    notice_ids = [taking.notice.id for taking in takings]
+    ids: dict[int, list[int]] = {notice_id: [] for notice_id in notice_ids}
+    for start in range(0, len(notice_ids), 500):
+        for notice_id, item_id in session.execute(
+            select(NoticeItem.notice_id, NoticeItem.id)
+            .where(NoticeItem.notice_id.in_(notice_ids[start : start + 500]))
+            .order_by(NoticeItem.notice_id, NoticeItem.position)
+        ):
+            ids[notice_id].append(item_id)
+    refs: list[list[tuple[ItemRef, ItemStatus]]] = []
+    offset = 0
+    for taking in takings:
+        notice = taking.notice
+        written, offset = rows[offset : offset + len(taking.entries)], offset + len(taking.entries)
+        if taking.refused:
+            session.execute(
+                update(NoticeItem)
+                .where(NoticeItem.notice_id == notice.id, NoticeItem.zone_id.in_(sorted(taking.refused)))
+                .values(decided_at=now, decided_by="intake", decision_reason=taking.sanction)
+            )
+        refs.append(
+            [
+                (
+                    ItemRef(
+                        item_id=item_id,
+                        notice_id=notice.id,
+                        zone_id=row[6],
+                        customer_id=row[7],
+                        target=row[4],
+                        url=row[3],
+                    ),
+                    row[9],
+                )
+                for item_id, row in zip(ids[notice.id], written, strict=True)
+            ]
         )
-    )
-    if refused:
-        session.execute(
-            update(NoticeItem)
-            .where(NoticeItem.notice_id == notice.id, NoticeItem.zone_id.in_(sorted(refused)))
-            .values(decided_at=now, decided_by="intake", decision_reason=sanction)
-        )
-    return [
-        (
-            ItemRef(
-                item_id=item_id,
-                notice_id=notice.id,
-                zone_id=row[6],
-                customer_id=row[7],
-                target=row[4],
-                url=row[3],
-            ),
-            row[9],
-        )
-        for row, item_id in zip(rows, ids, strict=True)
-    ]
+    return refs
 
 
 def accept(
@@ -416,14 +525,17 @@ def accept(
     now: datetime,
     settings: Settings,
     taking_in: bool = False,
-) -> None:
+    blockers: dict[tuple[int, str], tuple[int, ItemStatus]] | None = None,
+) -> bool:
     """A complete notice: link copies of one resource; act at once for a trusted flagger (where the
-    regime lets trust act without review), and on copies of what is blocked now; leave the rest to review.
+    regime lets trust act without review), and on copies of what is blocked now; leave the rest to
+    review. Return whether it acted on any item.
 
-    ``taking_in``: the notice is being taken in now, and ``refs`` hold its items' states as written."""
+    ``taking_in``: the notice is being taken in now, and ``refs`` hold its items' states as written.
+    ``blockers``: the items blocking its resources now, when already looked up with others'."""
     if by.trusted and not rules_of(notice.regime).trusted_direct_action():
         by = dataclasses.replace(by, trusted=False)
-    refs, states = link_to_blockers(session, refs)
+    refs, states = link_to_blockers(session, refs, blockers)
     to_action = [
         (ref, status)
         for ref, status in refs
@@ -456,3 +568,4 @@ def accept(
         enforcement.schedule_timer(
             session, kind=DEADLINE_TIMER, due_at=notice.deadline_at, subject=("notice", notice.id), now=now
         )
+    return bool(to_action)

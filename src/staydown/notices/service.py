@@ -41,7 +41,7 @@ from staydown.notices.flows import (
 from staydown.notices.idempotency import WINDOW as IDEMPOTENCY_WINDOW
 from staydown.notices.idempotency import Replay, check_key, claim, fingerprint, recall, settle_claim
 from staydown.notices.idempotency import forget as forget_idempotent_answers
-from staydown.notices.intake import IntakeGate, add_intake_gate, submit
+from staydown.notices.intake import IntakeGate, add_intake_gate, submit, submit_many
 from staydown.notices.models import Notice, NoticeItem
 
 # A notifier's own erasure (GDPR Art. 17, in ``disclosure``) reads and erases its notices through these.
@@ -120,6 +120,7 @@ __all__ = [
     "settle_claim",
     "shared_fields",
     "submit",
+    "submit_many",
     "supplement",
     "tell",
     "visible_to_customer",
