@@ -1,7 +1,7 @@
 """The enforcement feed fanned out to many edges: idle cost, notice-to-edge latency, snapshot start.
 
     python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--spread] [--postgres URL]
-    python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--postgres URL]
+    python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--feed-processes N] [--postgres URL]
     python bench/feed_fanout.py latency  [--edges 1000] [--notices 5] [--nats URL] [--postgres URL]
     python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000] [--compare OTHER/src]
     python bench/feed_fanout.py repoll   [--pollers 1000] [--rounds 20] [--postgres URL]
@@ -14,8 +14,11 @@ idle      one `staydown api` process and --pollers simulated edges long-polling 
           over one wait, so that their polls arrive one by one (the worst case for that).
           Targets at 1,000 pollers: < 5% of a core, < 50 queries/s.
 intake    trusted notices posted one after another to one API process, first with no edge
-          waiting, then while --pollers simulated edges long-poll it: the time to each 201.
-          Target: the p50 while they wait within 1.5x of the p50 with none.
+          waiting, then while --pollers simulated edges long-poll it, then with none again (how
+          much other load on the machine moved meanwhile): the time to each 201.
+          Target: the p50 while they wait within 1.5x of the p50 with none. --feed-processes N
+          runs `staydown api --feed-port` with N feed processes, which the edges poll instead.
+          Prints the CPU the API, its feed processes and the simulated edges used meanwhile.
 latency   --edges simulated edges follow the feed (HTTP long-polls to one API process, or with --nats
           JetStream ordered consumers fed by a `staydown relay` process); a trusted notice is posted
           --notices times; for each edge, the time from the notice's 201 to the page or message that
@@ -157,9 +160,12 @@ def lenient_policy(directory: Path) -> Path:
 class Api:
     """`staydown api` as a process of its own."""
 
-    def __init__(self, url: str, directory: Path, **env: str) -> None:
+    def __init__(self, url: str, directory: Path, *, feed_processes: int = 0, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # With feed processes (`staydown api --feed-port`), the edges poll a port of their own.
+        self.feed_port = free_port() if feed_processes else self.port
+        extra = ["--feed-port", str(self.feed_port), "--feed-processes", str(feed_processes)]
         full = {
             **os.environ,
             "STAYDOWN_DATA_DIR": str(directory),
@@ -169,12 +175,18 @@ class Api:
         }
         self.log = (directory / "api.log").open("w")
         self.proc = subprocess.Popen(
-            [*STAYDOWN, "api", "--port", str(self.port)], env=full, stdout=self.log, stderr=subprocess.STDOUT
+            [*STAYDOWN, "api", "--port", str(self.port), *(extra if feed_processes else [])],
+            env=full,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if all(
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                    for port in {self.port, self.feed_port}
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -291,7 +303,7 @@ def intake(args: argparse.Namespace) -> None:
     try:
         with database_url(args.postgres, directory) as url:
             keys = prepare(url, directory)
-            api = Api(url, directory)
+            api = Api(url, directory, feed_processes=args.feed_processes)
             try:
                 asyncio.run(_intake(args, api, keys))
             finally:
@@ -327,20 +339,27 @@ async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> N
     seen: dict[int, float] = {}
     answers = [0]
     edges = [
-        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop, answers))
+        asyncio.create_task(http_edge(api.feed_port, keys["edge"], f"sim-{n}", head, seen, stop, answers))
         for n in range(args.pollers)
     ]
     await asyncio.sleep(args.warmup)
-    answers[0], cpu0 = 0, cpu_seconds(api.proc.pid)
+    answers[0], cpu0, tree0 = 0, cpu_seconds(api.proc.pid), tree_cpu_seconds(api.proc.pid)
+    own0, wall0 = time.process_time(), time.perf_counter()
     waiting_times = await _post_notices(api, keys, args.notices, "waiting")
     await asyncio.sleep(1)  # the last release is answered and re-polled
     waiting_cpu, released = cpu_seconds(api.proc.pid) - cpu0, answers[0]
+    feed_cpu = tree_cpu_seconds(api.proc.pid) - tree0 - waiting_cpu  # the feed processes, if any
+    own, wall = time.process_time() - own0, time.perf_counter() - wall0
     stop.set()
     for task in edges:
         task.cancel()
     await asyncio.gather(*edges, return_exceptions=True)
+    await asyncio.sleep(1)
+    # No edge again: how much the machine's other load moved the figure meanwhile.
+    after_times = await _post_notices(api, keys, args.notices, "after")
     backend = "PostgreSQL" if args.postgres else "SQLite"
     idle_p50, waiting_p50 = statistics.median(idle_times), statistics.median(waiting_times)
+    after_p50 = statistics.median(after_times)
     print(f"intake: trusted notice POST -> 201 on one API process ({backend}), {args.notices} notices each")
     print(
         f"  no edges waiting:        p50 {1000 * idle_p50:.0f} ms  "
@@ -350,12 +369,23 @@ async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> N
         f"  {args.pollers} edges long-polling: p50 {1000 * waiting_p50:.0f} ms  "
         f"p90 {1000 * percentile(waiting_times, 0.9):.0f} ms  ({waiting_p50 / idle_p50:.2f}x; target <= 1.5x)"
     )
+    print(
+        f"  no edges waiting, after:  p50 {1000 * after_p50:.0f} ms  "
+        f"p90 {1000 * percentile(after_times, 0.9):.0f} ms  (waiting vs both idle runs: "
+        f"{2 * waiting_p50 / (idle_p50 + after_p50):.2f}x)"
+    )
     per_notice = idle_cpu / args.notices
     print(
         f"  API CPU per notice: {1000 * per_notice:.0f} ms idle, "
         f"{1000 * waiting_cpu / args.notices:.0f} ms with the edges waiting; {released} feed answers, "
         f"{1e6 * max(0.0, waiting_cpu - per_notice * args.notices) / max(1, released):.0f} us of API CPU "
         f"each (answer and re-poll); load average {os.getloadavg()[0]:.2f}"
+    )
+    feed_share = f", its {args.feed_processes} feed process(es) {100 * feed_cpu / wall:.0f}%"
+    print(
+        f"  CPU meanwhile, share of one core over {wall:.1f} s: API process {100 * waiting_cpu / wall:.0f}%"
+        + (feed_share if args.feed_processes else "")
+        + f", the simulated edges and notice client (this process) {100 * own / wall:.0f}%"
     )
 
 
@@ -749,6 +779,13 @@ def main() -> None:
     p_intake.add_argument("--notices", type=int, default=30)
     p_intake.add_argument("--warmup", type=float, default=10)
     p_intake.add_argument("--postgres")
+    p_intake.add_argument(
+        "--feed-processes",
+        type=int,
+        default=0,
+        help="run the API with this many feed processes of its own (`staydown api --feed-port`): "
+        "the edges poll them, notices go to the main port",
+    )
     p_lat = sub.add_parser("latency")
     p_lat.add_argument("--edges", type=int, default=1000)
     p_lat.add_argument("--notices", type=int, default=5)
