@@ -504,6 +504,15 @@ def api(
         ),
     ] = None,
     feed_processes: Annotated[int, typer.Option(help="Processes serving --feed-port.", min=1)] = 1,
+    feed_niceness: Annotated[
+        int,
+        typer.Option(
+            help="Run the feed processes this much nicer than the API (0-19): when both want a core, "
+            "the kernel gives it to notice intake first (0: an equal share).",
+            min=0,
+            max=19,
+        ),
+    ] = 10,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the HTTP API, the abuse desk (/desk/) and the edge feed, with /metrics on a loopback
@@ -533,6 +542,7 @@ def api(
             metrics_port=metrics_port,
             feed_port=feed_port,
             feed_processes=feed_processes,
+            feed_niceness=feed_niceness,
         )
     )
 

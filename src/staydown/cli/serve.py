@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,7 @@ class FeedProcesses:
     settings: Settings
     host: str
     port: int
+    niceness: int = 0  # added to the processes' nice value: the kernel runs intake first
 
 
 def feed_process(options: FeedProcesses, index: int, slot: WorkerSlot) -> None:
@@ -202,6 +204,8 @@ async def _serve_feed(options: FeedProcesses, slot: WorkerSlot) -> None:
     try:
         if await _started(server, task):
             heartbeat.start()
+            if options.niceness:  # once serving: starting is not starved on a busy machine
+                os.nice(options.niceness)
             await task
     finally:
         heartbeat.stop()
@@ -210,13 +214,16 @@ async def _serve_feed(options: FeedProcesses, slot: WorkerSlot) -> None:
         sock.close()
 
 
-async def start_feed(settings: Settings, *, host: str, port: int, processes: int) -> tuple[str, Supervisor]:
-    """Start ``processes`` feed processes on ``port`` (0 picks one) and wait until they answer."""
+async def start_feed(
+    settings: Settings, *, host: str, port: int, processes: int, niceness: int = 0
+) -> tuple[str, Supervisor]:
+    """Start ``processes`` feed processes on ``port`` (0 picks one), ``niceness`` lower in the
+    kernel's priority than this one, and wait until they answer."""
     reservation = reuseport_socket(host, port, listen=False)
     port = int(reservation.getsockname()[1])
     supervisor = Supervisor(
         feed_process,
-        FeedProcesses(settings, host, port),
+        FeedProcesses(settings, host, port, niceness),
         processes,
         stall=FEED_STALL_SECONDS,
         name="feed process",
@@ -225,7 +232,7 @@ async def start_feed(settings: Settings, *, host: str, port: int, processes: int
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     try:
         async with httpx.AsyncClient() as client:
-            deadline = asyncio.get_running_loop().time() + 60
+            deadline = asyncio.get_running_loop().time() + 120
             while True:
                 try:
                     if (await client.get(url + "/healthz", timeout=1)).status_code == 200:
@@ -250,6 +257,7 @@ async def serve_api(
     metrics_port: int | None = None,
     feed_port: int | None = None,
     feed_processes: int = 1,
+    feed_niceness: int = 0,
 ) -> None:
     """Serve the API and the desk on ``host:port`` until interrupted, and its metrics on a listener of
     their own; with ``feed_port``, also the whole API from ``feed_processes`` processes of their own
@@ -271,7 +279,7 @@ async def serve_api(
             console.print(f"api       {url}  (OpenAPI at {url}/docs, desk at {url}/desk/)")
             if feed_port is not None:
                 feed_url, feed = await start_feed(
-                    settings, host=host, port=feed_port, processes=feed_processes
+                    settings, host=host, port=feed_port, processes=feed_processes, niceness=feed_niceness
                 )
                 guard.serving(host, int(feed_url.rsplit(":", 1)[1]))
                 watching = asyncio.create_task(supervise(feed, stop), name="feed supervisor")
