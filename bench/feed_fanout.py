@@ -332,8 +332,11 @@ def intake(args: argparse.Namespace) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _post_notices(api: Api, keys: dict[str, str], count: int, tag: str) -> list[float]:
-    """Trusted notices one after another; the time each takes to be answered 201."""
+async def _post_notices(
+    api: Api, keys: dict[str, str], count: int, tag: str, created: dict[str, float] | None = None
+) -> list[float]:
+    """Trusted notices one after another; the time each takes to be answered 201 (and when, by the
+    path of its one URL, in ``created``)."""
     took = []
     async with httpx.AsyncClient(
         base_url=api.url, headers={"authorization": f"Bearer {keys['trusted_flagger']}"}, timeout=60
@@ -343,6 +346,8 @@ async def _post_notices(api: Api, keys: dict[str, str], count: int, tag: str) ->
             answer = await client.post("/v1/notices", json=notice_body([f"http://{HOST}/{tag}/{n}.jpg"]))
             took.append(time.perf_counter() - started)
             assert answer.status_code == 201, answer.text
+            if created is not None:
+                created[f"/{tag}/{n}.jpg"] = time.perf_counter()
             await asyncio.sleep(0.05)
     return took
 
@@ -358,15 +363,16 @@ async def _intake(
         "head"
     ]
     stop = asyncio.Event()
-    seen: dict[int, float] = {}
     answers = [0]
-    followed: list[dict[int, float]] = [{} for _ in range(args.pollers)]  # over NATS: what each got
+    followed: list[dict[int, float]] = [{} for _ in range(args.pollers)]  # when each edge got each seq
     if args.nats:
         await wait_for_stream(args.nats, names["STAYDOWN_NATS_STREAM"], head)
         edges = await nats_edges(args.nats, names, args.pollers, head, followed, stop)
     else:
         edges = [
-            asyncio.create_task(http_edge(api.feed_port, keys["edge"], f"sim-{n}", head, seen, stop, answers))
+            asyncio.create_task(
+                http_edge(api.feed_port, keys["edge"], f"sim-{n}", head, followed[n], stop, answers)
+            )
             for n in range(args.pollers)
         ]
     await asyncio.sleep(args.warmup)
@@ -375,7 +381,8 @@ async def _intake(
     nats_server = process_named("nats-server") if args.nats else None
     nats0 = cpu_seconds(nats_server) if nats_server else 0.0
     own0, wall0 = time.process_time(), time.perf_counter()
-    waiting_times = await _post_notices(api, keys, args.notices, "waiting")
+    created: dict[str, float] = {}
+    waiting_times = await _post_notices(api, keys, args.notices, "waiting", created)
     await asyncio.sleep(1)  # the last release is answered and re-polled
     waiting_cpu = cpu_seconds(api.proc.pid) - cpu0
     released = sum(len(got) for got in followed) if args.nats else answers[0]
@@ -387,6 +394,7 @@ async def _intake(
     for task in edges:
         task.cancel()
     await asyncio.gather(*edges, return_exceptions=True)
+    delays, missing = block_delays(api, keys, head, created, followed)
     await asyncio.sleep(1)
     # No edge again: how much the machine's other load moved the figure meanwhile.
     after_times = await _post_notices(api, keys, args.notices, "after")
@@ -418,6 +426,11 @@ async def _intake(
         f"{1e6 * max(0.0, waiting_cpu - per_notice * args.notices) / max(1, released):.0f} us of API CPU "
         f"each (answer and re-poll); load average {os.getloadavg()[0]:.2f}"
     )
+    print(
+        f"  meanwhile, notice 201 -> block at each edge: p50 {1000 * statistics.median(delays):.0f} ms"
+        f"  p99 {1000 * percentile(delays, 0.99):.0f} ms  max {1000 * max(delays):.0f} ms"
+        + (f"; {missing} (edge, block) pairs not received" if missing else "")
+    )
     feed_share = f", its {args.feed_processes} feed process(es) {100 * feed_cpu / wall:.0f}%"
     relay_share = f", the relay {100 * relay_cpu / wall:.0f}%"
     if nats_server:
@@ -428,6 +441,25 @@ async def _intake(
         + (relay_share if relay else "")
         + f", the simulated edges and notice client (this process) {100 * own / wall:.0f}%"
     )
+
+
+def block_delays(
+    api: Api, keys: dict[str, str], head: int, created: dict[str, float], followed: list[dict[int, float]]
+) -> tuple[list[float], int]:
+    """For every edge and every block of the notices in ``created``: the time from the notice's 201
+    to the edge's receiving it; and how many such blocks an edge never received."""
+    page = httpx.get(
+        f"{api.url}/v1/edge/feed", params={"after": head}, headers={"authorization": f"Bearer {keys['edge']}"}
+    ).json()
+    blocks = {r["seq"]: created[r["target"]] for r in page["records"] if r.get("target") in created}
+    delays, missing = [], 0
+    for got in followed:
+        for seq, at in blocks.items():
+            if seq in got:
+                delays.append(max(0.0, got[seq] - at))
+            else:
+                missing += 1
+    return delays, missing
 
 
 def repoll(args: argparse.Namespace) -> None:
