@@ -1,7 +1,8 @@
 """The enforcement feed fanned out to many edges: idle cost, notice-to-edge latency, snapshot start.
 
     python bench/feed_fanout.py idle     [--pollers 1000] [--seconds 20] [--spread] [--postgres URL]
-    python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--postgres URL]
+    python bench/feed_fanout.py intake   [--pollers 1000] [--notices 30] [--feed-processes N] [--nats URL]
+                                         [--postgres URL]
     python bench/feed_fanout.py latency  [--edges 1000] [--notices 5] [--nats URL] [--postgres URL]
     python bench/feed_fanout.py snapshot [--blocks 1000000] [--hashes 1000000] [--compare OTHER/src]
     python bench/feed_fanout.py repoll   [--pollers 1000] [--rounds 20] [--postgres URL]
@@ -14,12 +15,18 @@ idle      one `staydown api` process and --pollers simulated edges long-polling 
           over one wait, so that their polls arrive one by one (the worst case for that).
           Targets at 1,000 pollers: < 5% of a core, < 50 queries/s.
 intake    trusted notices posted one after another to one API process, first with no edge
-          waiting, then while --pollers simulated edges long-poll it: the time to each 201.
-          Target: the p50 while they wait within 1.5x of the p50 with none.
+          waiting, then while --pollers simulated edges long-poll it, then with none again (how
+          much other load on the machine moved meanwhile): the time to each 201.
+          Target: the p50 while they wait within 1.5x of the p50 with none. --feed-processes N
+          runs `staydown api --feed-port` with N feed processes, which the edges poll instead;
+          with --nats the edges follow JetStream consumers fed by a `staydown relay` process.
+          --feed-niceness N: the feed processes run N nicer than the API (10, as by default).
+          Prints the CPU the API, its feed processes and the simulated edges used meanwhile.
 latency   --edges simulated edges follow the feed (HTTP long-polls to one API process, or with --nats
           JetStream ordered consumers fed by a `staydown relay` process); a trusted notice is posted
           --notices times; for each edge, the time from the notice's 201 to the page or message that
-          carries its block. Targets p99: <= 1 s over HTTP, <= 500 ms over NATS.
+          carries its block. Targets p99: <= 1 s over HTTP, <= 500 ms over NATS. --feed-processes
+          and --feed-niceness as for intake (the edges poll the feed processes).
 snapshot  a log of --blocks block records and --hashes hash_add records is written straight into a
           SQLite database; a `staydown api` process and a new `staydown edge` process start; prints
           the time from starting the edge until it answers 451 for the last blocked URL (snapshot
@@ -86,6 +93,18 @@ def free_port() -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_named(name: str) -> int | None:
+    """The pid of a process of this name on the machine (a service the bench uses), if one runs."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
 
 
 @contextmanager
@@ -157,9 +176,15 @@ def lenient_policy(directory: Path) -> Path:
 class Api:
     """`staydown api` as a process of its own."""
 
-    def __init__(self, url: str, directory: Path, **env: str) -> None:
+    def __init__(
+        self, url: str, directory: Path, *, feed_processes: int = 0, feed_niceness: int = 10, **env: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # With feed processes (`staydown api --feed-port`), the edges poll a port of their own.
+        self.feed_port = free_port() if feed_processes else self.port
+        extra = ["--feed-port", str(self.feed_port), "--feed-processes", str(feed_processes)]
+        extra += ["--feed-niceness", str(feed_niceness)]
         full = {
             **os.environ,
             "STAYDOWN_DATA_DIR": str(directory),
@@ -169,12 +194,18 @@ class Api:
         }
         self.log = (directory / "api.log").open("w")
         self.proc = subprocess.Popen(
-            [*STAYDOWN, "api", "--port", str(self.port)], env=full, stdout=self.log, stderr=subprocess.STDOUT
+            [*STAYDOWN, "api", "--port", str(self.port), *(extra if feed_processes else [])],
+            env=full,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if all(
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+                    for port in {self.port, self.feed_port}
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -291,17 +322,21 @@ def intake(args: argparse.Namespace) -> None:
     try:
         with database_url(args.postgres, directory) as url:
             keys = prepare(url, directory)
-            api = Api(url, directory)
+            api = Api(url, directory, feed_processes=args.feed_processes, feed_niceness=args.feed_niceness)
             try:
-                asyncio.run(_intake(args, api, keys))
+                with relay_to(args.nats, url, directory) as (names, relay):
+                    asyncio.run(_intake(args, api, keys, names, relay))
             finally:
                 api.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _post_notices(api: Api, keys: dict[str, str], count: int, tag: str) -> list[float]:
-    """Trusted notices one after another; the time each takes to be answered 201."""
+async def _post_notices(
+    api: Api, keys: dict[str, str], count: int, tag: str, created: dict[str, float] | None = None
+) -> list[float]:
+    """Trusted notices one after another; the time each takes to be answered 201 (and when, by the
+    path of its one URL, in ``created``)."""
     took = []
     async with httpx.AsyncClient(
         base_url=api.url, headers={"authorization": f"Bearer {keys['trusted_flagger']}"}, timeout=60
@@ -311,11 +346,15 @@ async def _post_notices(api: Api, keys: dict[str, str], count: int, tag: str) ->
             answer = await client.post("/v1/notices", json=notice_body([f"http://{HOST}/{tag}/{n}.jpg"]))
             took.append(time.perf_counter() - started)
             assert answer.status_code == 201, answer.text
+            if created is not None:
+                created[f"/{tag}/{n}.jpg"] = time.perf_counter()
             await asyncio.sleep(0.05)
     return took
 
 
-async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> None:
+async def _intake(
+    args: argparse.Namespace, api: Api, keys: dict[str, str], names: dict[str, str], relay: int | None
+) -> None:
     await _post_notices(api, keys, 5, "warm")
     cpu0 = cpu_seconds(api.proc.pid)
     idle_times = await _post_notices(api, keys, args.notices, "idle")
@@ -324,31 +363,61 @@ async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> N
         "head"
     ]
     stop = asyncio.Event()
-    seen: dict[int, float] = {}
     answers = [0]
-    edges = [
-        asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen, stop, answers))
-        for n in range(args.pollers)
-    ]
+    followed: list[dict[int, float]] = [{} for _ in range(args.pollers)]  # when each edge got each seq
+    if args.nats:
+        await wait_for_stream(args.nats, names["STAYDOWN_NATS_STREAM"], head)
+        edges = await nats_edges(args.nats, names, args.pollers, head, followed, stop)
+    else:
+        edges = [
+            asyncio.create_task(
+                http_edge(api.feed_port, keys["edge"], f"sim-{n}", head, followed[n], stop, answers)
+            )
+            for n in range(args.pollers)
+        ]
     await asyncio.sleep(args.warmup)
-    answers[0], cpu0 = 0, cpu_seconds(api.proc.pid)
-    waiting_times = await _post_notices(api, keys, args.notices, "waiting")
+    answers[0], cpu0, tree0 = 0, cpu_seconds(api.proc.pid), tree_cpu_seconds(api.proc.pid)
+    relay0 = cpu_seconds(relay) if relay else 0.0
+    nats_server = process_named("nats-server") if args.nats else None
+    nats0 = cpu_seconds(nats_server) if nats_server else 0.0
+    own0, wall0 = time.process_time(), time.perf_counter()
+    created: dict[str, float] = {}
+    waiting_times = await _post_notices(api, keys, args.notices, "waiting", created)
     await asyncio.sleep(1)  # the last release is answered and re-polled
-    waiting_cpu, released = cpu_seconds(api.proc.pid) - cpu0, answers[0]
+    waiting_cpu = cpu_seconds(api.proc.pid) - cpu0
+    released = sum(len(got) for got in followed) if args.nats else answers[0]
+    feed_cpu = tree_cpu_seconds(api.proc.pid) - tree0 - waiting_cpu  # the feed processes, if any
+    relay_cpu = cpu_seconds(relay) - relay0 if relay else 0.0
+    nats_cpu = cpu_seconds(nats_server) - nats0 if nats_server else 0.0
+    own, wall = time.process_time() - own0, time.perf_counter() - wall0
     stop.set()
     for task in edges:
         task.cancel()
     await asyncio.gather(*edges, return_exceptions=True)
+    delays, missing = block_delays(api, keys, head, created, followed)
+    await asyncio.sleep(1)
+    # No edge again: how much the machine's other load moved the figure meanwhile.
+    after_times = await _post_notices(api, keys, args.notices, "after")
     backend = "PostgreSQL" if args.postgres else "SQLite"
     idle_p50, waiting_p50 = statistics.median(idle_times), statistics.median(waiting_times)
-    print(f"intake: trusted notice POST -> 201 on one API process ({backend}), {args.notices} notices each")
+    after_p50 = statistics.median(after_times)
+    following = "following NATS through `staydown relay`" if args.nats else "long-polling"
+    print(
+        f"intake: trusted notice POST -> 201 on one API process ({backend}), {args.notices} notices each; "
+        f"edges {following}"
+    )
     print(
         f"  no edges waiting:        p50 {1000 * idle_p50:.0f} ms  "
         f"p90 {1000 * percentile(idle_times, 0.9):.0f} ms"
     )
     print(
-        f"  {args.pollers} edges long-polling: p50 {1000 * waiting_p50:.0f} ms  "
+        f"  {args.pollers} edges waiting:     p50 {1000 * waiting_p50:.0f} ms  "
         f"p90 {1000 * percentile(waiting_times, 0.9):.0f} ms  ({waiting_p50 / idle_p50:.2f}x; target <= 1.5x)"
+    )
+    print(
+        f"  no edges waiting, after:  p50 {1000 * after_p50:.0f} ms  "
+        f"p90 {1000 * percentile(after_times, 0.9):.0f} ms  (waiting vs both idle runs: "
+        f"{2 * waiting_p50 / (idle_p50 + after_p50):.2f}x)"
     )
     per_notice = idle_cpu / args.notices
     print(
@@ -357,6 +426,40 @@ async def _intake(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> N
         f"{1e6 * max(0.0, waiting_cpu - per_notice * args.notices) / max(1, released):.0f} us of API CPU "
         f"each (answer and re-poll); load average {os.getloadavg()[0]:.2f}"
     )
+    print(
+        f"  meanwhile, notice 201 -> block at each edge: p50 {1000 * statistics.median(delays):.0f} ms"
+        f"  p99 {1000 * percentile(delays, 0.99):.0f} ms  max {1000 * max(delays):.0f} ms"
+        + (f"; {missing} (edge, block) pairs not received" if missing else "")
+    )
+    feed_share = f", its {args.feed_processes} feed process(es) {100 * feed_cpu / wall:.0f}%"
+    relay_share = f", the relay {100 * relay_cpu / wall:.0f}%"
+    if nats_server:
+        relay_share += f", nats-server {100 * nats_cpu / wall:.0f}%"
+    print(
+        f"  CPU meanwhile, share of one core over {wall:.1f} s: API process {100 * waiting_cpu / wall:.0f}%"
+        + (feed_share if args.feed_processes else "")
+        + (relay_share if relay else "")
+        + f", the simulated edges and notice client (this process) {100 * own / wall:.0f}%"
+    )
+
+
+def block_delays(
+    api: Api, keys: dict[str, str], head: int, created: dict[str, float], followed: list[dict[int, float]]
+) -> tuple[list[float], int]:
+    """For every edge and every block of the notices in ``created``: the time from the notice's 201
+    to the edge's receiving it; and how many such blocks an edge never received."""
+    page = httpx.get(
+        f"{api.url}/v1/edge/feed", params={"after": head}, headers={"authorization": f"Bearer {keys['edge']}"}
+    ).json()
+    blocks = {r["seq"]: created[r["target"]] for r in page["records"] if r.get("target") in created}
+    delays, missing = [], 0
+    for got in followed:
+        for seq, at in blocks.items():
+            if seq in got:
+                delays.append(max(0.0, got[seq] - at))
+            else:
+                missing += 1
+    return delays, missing
 
 
 def repoll(args: argparse.Namespace) -> None:
@@ -409,39 +512,41 @@ async def _repoll(args: argparse.Namespace, api: Api, keys: dict[str, str]) -> N
     print(f"  API CPU per request: {1e6 * cpu / answered:.0f} us  ({answered / wall:.0f} requests/s)")
 
 
+@contextmanager
+def relay_to(nats_url: str | None, url: str, directory: Path) -> Iterator[tuple[dict[str, str], int | None]]:
+    """With ``nats_url``, a `staydown relay` process publishing the log to a stream of its own
+    (deleted afterwards): the stream's names and the relay's pid; else nothing runs."""
+    names = {
+        "STAYDOWN_NATS_STREAM": f"BENCH_{uuid.uuid4().hex[:8]}",
+        "STAYDOWN_NATS_SUBJECT": f"bench.feed.{uuid.uuid4().hex[:8]}",
+    }
+    if not nats_url:
+        yield names, None
+        return
+    env = {**os.environ, "STAYDOWN_DATABASE_URL": url, "STAYDOWN_DATA_DIR": str(directory), **names}
+    with (directory / "relay.log").open("w") as log:
+        relay = subprocess.Popen(
+            [*STAYDOWN, "relay", "--nats", nats_url], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield names, relay.pid
+    finally:
+        relay.terminate()
+        relay.wait(20)
+        asyncio.run(_delete_stream(nats_url, names["STAYDOWN_NATS_STREAM"]))
+
+
 def latency(args: argparse.Namespace) -> None:
     directory = Path(tempfile.mkdtemp(prefix="fanout-"))
     try:
         with database_url(args.postgres, directory) as url:
             keys = prepare(url, directory)
-            api = Api(url, directory)
-            relay = None
-            names = {
-                "STAYDOWN_NATS_STREAM": f"BENCH_{uuid.uuid4().hex[:8]}",
-                "STAYDOWN_NATS_SUBJECT": f"bench.feed.{uuid.uuid4().hex[:8]}",
-            }
-            if args.nats:
-                relay_env = {
-                    **os.environ,
-                    "STAYDOWN_DATABASE_URL": url,
-                    "STAYDOWN_DATA_DIR": str(directory),
-                    **names,
-                }
-                relay = subprocess.Popen(
-                    [*STAYDOWN, "relay", "--nats", args.nats],
-                    env=relay_env,
-                    stdout=(directory / "relay.log").open("w"),
-                    stderr=subprocess.STDOUT,
-                )
+            api = Api(url, directory, feed_processes=args.feed_processes, feed_niceness=args.feed_niceness)
             try:
-                asyncio.run(_latency(args, api, keys, names))
+                with relay_to(args.nats, url, directory) as (names, _relay):
+                    asyncio.run(_latency(args, api, keys, names))
             finally:
                 api.stop()
-                if relay is not None:
-                    relay.terminate()
-                    relay.wait(20)
-                    if args.nats:
-                        asyncio.run(_delete_stream(args.nats, names["STAYDOWN_NATS_STREAM"]))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -519,7 +624,7 @@ async def _latency(args: argparse.Namespace, api: Api, keys: dict[str, str], nam
         tasks = await nats_edges(args.nats, names, args.edges, head, seen, stop)
     else:
         tasks = [
-            asyncio.create_task(http_edge(api.port, keys["edge"], f"sim-{n}", head, seen[n], stop))
+            asyncio.create_task(http_edge(api.feed_port, keys["edge"], f"sim-{n}", head, seen[n], stop))
             for n in range(args.edges)
         ]
     await asyncio.sleep(3)
@@ -749,12 +854,23 @@ def main() -> None:
     p_intake.add_argument("--notices", type=int, default=30)
     p_intake.add_argument("--warmup", type=float, default=10)
     p_intake.add_argument("--postgres")
+    p_intake.add_argument("--nats", help="the edges follow NATS JetStream here, fed by `staydown relay`")
+    p_intake.add_argument("--feed-niceness", type=int, default=10, help="`staydown api --feed-niceness`")
+    p_intake.add_argument(
+        "--feed-processes",
+        type=int,
+        default=0,
+        help="run the API with this many feed processes of its own (`staydown api --feed-port`): "
+        "the edges poll them, notices go to the main port",
+    )
     p_lat = sub.add_parser("latency")
     p_lat.add_argument("--edges", type=int, default=1000)
     p_lat.add_argument("--notices", type=int, default=5)
     p_lat.add_argument("--nats")
     p_lat.add_argument("--verbose", action="store_true")
     p_lat.add_argument("--postgres")
+    p_lat.add_argument("--feed-processes", type=int, default=0, help="as intake's")
+    p_lat.add_argument("--feed-niceness", type=int, default=10, help="as intake's")
     p_snap = sub.add_parser("snapshot")
     p_snap.add_argument("--blocks", type=int, default=1_000_000)
     p_snap.add_argument("--hashes", type=int, default=1_000_000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -98,17 +98,22 @@ def principal(
         return Principal(key.id, key.role, key.trusted, key.customer_id)
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency admitting ``roles`` (and ``admin``, who may do everything)."""
+def admitted(who: Principal, *roles: Role) -> Principal:
+    """``who`` when its role is one of ``roles`` or ``admin`` (who may do everything), else 403."""
     allowed = {*roles, Role.admin}
+    if who.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise ApiError(403, "forbidden", f"this needs one of the roles: {names}; the key is {who.role.value}")
+    return who
 
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
-        if who.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise ApiError(
-                403, "forbidden", f"this needs one of the roles: {names}; the key is {who.role.value}"
-            )
-        return who
+
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency admitting ``roles`` (and ``admin``)."""
+
+    # async: a plain function would cost a thread hop, and a wait for the event loop, on every
+    # request that needs a role (see get_settings).
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        return admitted(who, *roles)
 
     return check
 
@@ -122,7 +127,7 @@ Reader = Annotated[Session, Depends(reader)]
 AnyRole = Annotated[Principal, Depends(principal)]
 
 
-def request_locale(request: Request, settings: SettingsDep) -> str:
+async def request_locale(request: Request, settings: SettingsDep) -> str:
     """The language a request asks for (``Accept-Language``), else the configured default."""
     return negotiate(request.headers.get("accept-language"), default=settings.default_locale)
 

@@ -494,20 +494,57 @@ def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
     metrics_port: MetricsPort = None,
+    feed_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Also serve the API from processes of their own on this port (0 picks one), for the "
+            "edges: their polls then never slow notice intake on --port (PostgreSQL).",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
+    feed_processes: Annotated[int, typer.Option(help="Processes serving --feed-port.", min=1)] = 1,
+    feed_niceness: Annotated[
+        int,
+        typer.Option(
+            help="Run the feed processes this much nicer than the API (0-19): when both want a core, "
+            "the kernel gives it to notice intake first (0: an equal share).",
+            min=0,
+            max=19,
+        ),
+    ] = 10,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the HTTP API, the abuse desk (/desk/) and the edge feed, with /metrics on a loopback
     listener of its own (--metrics-port), and nothing else.
 
     No worker (run `staydown worker`), no edge (run `staydown edge`) and no migration (run
-    `staydown db upgrade` first): run as many as you like behind a load balancer.
+    `staydown db upgrade` first): run as many as you like behind a load balancer. With --feed-port,
+    point the edges at that port and notices at --port.
     """
     from staydown.cli.serve import serve_api
 
-    require_free_ports(host, {"--port": port, "--metrics-port": metrics_port})
+    require_free_ports(host, {"--port": port, "--metrics-port": metrics_port, "--feed-port": feed_port})
     settings = load_settings(data_dir)
     database = open_database(settings)
-    run(serve_api(settings, database, host=host, port=port, metrics_port=metrics_port))
+    if feed_port is not None and database.is_sqlite:
+        console.print(
+            "[red]--feed-port needs PostgreSQL:[/red] on SQLite a commit wakes only the polls of its "
+            "own process, so the feed processes would learn of notices late"
+        )
+        raise typer.Exit(2)
+    run(
+        serve_api(
+            settings,
+            database,
+            host=host,
+            port=port,
+            metrics_port=metrics_port,
+            feed_port=feed_port,
+            feed_processes=feed_processes,
+            feed_niceness=feed_niceness,
+        )
+    )
 
 
 @app.command("edge")

@@ -1,12 +1,16 @@
-"""Run the control plane's processes: ``staydown api`` (the API and desk alone) and the single-box
-``staydown up`` (migrate, then API, worker, an edge and, with ``--demo``, the demo)."""
+"""Run the control plane's processes: ``staydown api`` (the API and desk alone, and with
+``--feed-port`` the edges' feed on processes of its own) and the single-box ``staydown up`` (migrate,
+then API, worker, an edge and, with ``--demo``, the demo)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from staydown.config import Settings
 from staydown.db.engine import Database
 from staydown.db.migrate import upgrade
 from staydown.edge.main import EdgeOptions, WorkersCollector, reuseport_socket, start_workers
-from staydown.edge.workers import Supervisor
+from staydown.edge.workers import Heartbeat, Supervisor, WorkerSlot, heartbeat_interval
 from staydown.inbound import smtp
 from staydown.netguard import OriginAccess, OriginGuard
 from staydown.types import Role, system_clock
@@ -156,11 +160,108 @@ async def _started(server: uvicorn.Server, task: asyncio.Task[None]) -> bool:
     return True
 
 
+# A feed process's event loop may stop turning this long before its supervisor replaces it: far
+# above what a release to thousands of edges keeps it busy, on a loaded machine too.
+FEED_STALL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class FeedProcesses:
+    """What a feed process serves: the whole API, on a port it shares with the other feed processes
+    (``SO_REUSEPORT``), so that the edges' polls never queue behind notice intake, nor it behind them."""
+
+    settings: Settings
+    host: str
+    port: int
+    niceness: int = 0  # added to the processes' nice value: the kernel runs intake first
+
+
+def feed_process(options: FeedProcesses, index: int, slot: WorkerSlot) -> None:
+    """A feed process's body, run by ``edge.workers.worker_entry`` once its life is tied to the
+    ``staydown api`` that started it."""
+    import uvloop
+
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s feed[{index}] %(levelname)s %(name)s: %(message)s"
+    )
+    uvloop.run(_serve_feed(options, slot))
+
+
+async def _serve_feed(options: FeedProcesses, slot: WorkerSlot) -> None:
+    settings = options.settings
+    assembly.install(settings)
+    database = Database.from_url(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+    sock = reuseport_socket(options.host, options.port)
+    guard = OriginGuard(OriginAccess.from_settings(settings))
+    guard.serving(options.host, options.port)
+    server = _api_server(create_app(settings, database, origin_guard=guard))
+    heartbeat = Heartbeat(slot, heartbeat_interval(FEED_STALL_SECONDS))
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="feed")
+    try:
+        if await _started(server, task):
+            heartbeat.start()
+            if options.niceness:  # once serving: starting is not starved on a busy machine
+                os.nice(options.niceness)
+            await task
+    finally:
+        heartbeat.stop()
+        server.should_exit = True
+        database.dispose()
+        sock.close()
+
+
+async def start_feed(
+    settings: Settings, *, host: str, port: int, processes: int, niceness: int = 0
+) -> tuple[str, Supervisor]:
+    """Start ``processes`` feed processes on ``port`` (0 picks one), ``niceness`` lower in the
+    kernel's priority than this one, and wait until they answer."""
+    reservation = reuseport_socket(host, port, listen=False)
+    port = int(reservation.getsockname()[1])
+    supervisor = Supervisor(
+        feed_process,
+        FeedProcesses(settings, host, port, niceness),
+        processes,
+        stall=FEED_STALL_SECONDS,
+        name="feed process",
+    )
+    supervisor.start()
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            deadline = asyncio.get_running_loop().time() + 120
+            while True:
+                try:
+                    if (await client.get(url + "/healthz", timeout=1)).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline or not supervisor.alive():
+                    supervisor.stop()
+                    raise RuntimeError("the feed processes did not start")
+                await asyncio.sleep(0.1)
+    finally:
+        reservation.close()
+    return url, supervisor
+
+
 async def serve_api(
-    settings: Settings, database: Database, *, host: str, port: int, metrics_port: int | None = None
+    settings: Settings,
+    database: Database,
+    *,
+    host: str,
+    port: int,
+    metrics_port: int | None = None,
+    feed_port: int | None = None,
+    feed_processes: int = 1,
+    feed_niceness: int = 0,
 ) -> None:
     """Serve the API and the desk on ``host:port`` until interrupted, and its metrics on a listener of
-    their own; nothing else runs here."""
+    their own; with ``feed_port``, also the whole API from ``feed_processes`` processes of their own
+    on that port, for the edges (a commit here wakes their polls by PostgreSQL's NOTIFY)."""
     sock = bind(host, port)
     url = url_of(sock)
     # Validation and previews never reach the service itself, whatever the allowance.
@@ -170,9 +271,21 @@ async def serve_api(
     server = _api_server(app)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="api")
     metrics: MetricsListener | None = None
+    feed: Supervisor | None = None
+    stop = asyncio.Event()
+    watching: asyncio.Task[None] | None = None
     try:
         if await _started(server, task):
             console.print(f"api       {url}  (OpenAPI at {url}/docs, desk at {url}/desk/)")
+            if feed_port is not None:
+                feed_url, feed = await start_feed(
+                    settings, host=host, port=feed_port, processes=feed_processes, niceness=feed_niceness
+                )
+                guard.serving(host, int(feed_url.rsplit(":", 1)[1]))
+                watching = asyncio.create_task(supervise(feed, stop), name="feed supervisor")
+                console.print(
+                    f"feed      {feed_url}  ({feed_processes} process(es) of its own; point edges here)"
+                )
             port = settings.metrics_port if metrics_port is None else metrics_port
             metrics = start_metrics(app.state.metrics.registry, settings, port=port, guard=guard)
             console.print(f"database  {settings.resolved_database_url.split('@')[-1]}")
@@ -180,6 +293,12 @@ async def serve_api(
             await task
     finally:
         server.should_exit = True
+        stop.set()
+        if watching is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+        if feed is not None:  # synchronously: this must happen even while being cancelled
+            feed.stop()
         if metrics is not None:
             metrics.stop()
         database.dispose()

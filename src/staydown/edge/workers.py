@@ -192,8 +192,10 @@ class Supervisor:
         *,
         stall: float,
         clock: Callable[[], float] = time.monotonic,
+        name: str = "edge worker",
     ) -> None:
         self.target, self.payload, self.count, self.stall, self.clock = target, payload, count, stall, clock
+        self.name = name  # what the log calls a worker
         self.interval = heartbeat_interval(stall)
         self.workers = [_Worker() for _ in range(count)]
         self.group: int | None = None
@@ -236,7 +238,7 @@ class Supervisor:
             process.stdin.write(pickle.dumps(list(sys.path)) + pickle.dumps(launch))
             process.stdin.close()
         worker.process, worker.started, worker.condemned_at = process, self.clock(), None
-        log.info("edge worker %d started (pid %d)", index, process.pid)
+        log.info("%s %d started (pid %d)", self.name, index, process.pid)
 
     def _popen(self, command: list[str], group: int | None) -> subprocess.Popen[bytes]:
         return subprocess.Popen(  # noqa: S603 -- this interpreter, a fixed entry point
@@ -284,7 +286,8 @@ class Supervisor:
                 worker.process = None
                 worker.restart_at = now + restart_delay(worker.failures)
                 log.warning(
-                    "edge worker %d (pid %d) exited with %s after %.1fs; starting another in %.1fs",
+                    "%s %d (pid %d) exited with %s after %.1fs; starting another in %.1fs",
+                    self.name,
                     index,
                     process.pid,
                     _exit_status(process.returncode),
@@ -302,7 +305,7 @@ class Supervisor:
         try:
             self._spawn(index)
         except (OSError, subprocess.SubprocessError) as exc:  # out of processes or memory: later
-            log.error("edge worker %d could not be started (%s); trying again", index, exc)
+            log.error("%s %d could not be started (%s); trying again", self.name, index, exc)
             worker.failures += 1
             worker.restart_at = now + max(1.0, restart_delay(worker.failures))
 
@@ -312,8 +315,9 @@ class Supervisor:
             beat = self.slots[index].beat
             request = self.slots[index].request.decode("utf-8", "replace")
             log.error(
-                "edge worker %d (pid %d) has not turned its event loop for %.1fs (bound %.1fs)%s; "
+                "%s %d (pid %d) has not turned its event loop for %.1fs (bound %.1fs)%s; "
                 "killing it and dropping its connections; its threads' tracebacks follow",
+                self.name,
                 index,
                 process.pid,
                 now - (beat or worker.started),

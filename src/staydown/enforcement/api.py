@@ -15,7 +15,7 @@ from starlette.datastructures import State
 from starlette.types import Receive
 
 from staydown.accounts import service as accounts
-from staydown.api.deps import BearerCredentials, NowDep, Principal, Reader, SettingsDep, require
+from staydown.api.deps import BearerCredentials, NowDep, Principal, Reader, SettingsDep, admitted, require
 from staydown.api.errors import BEARER_CHALLENGE, ApiError
 from staydown.config import Settings
 from staydown.db.engine import Database
@@ -130,7 +130,7 @@ async def authenticate_edge(state: State, caller: Caller, now: datetime) -> Prin
         )
     who = Principal(live.key_id, live.role, live.trusted, live.customer_id)
     try:
-        return require(Role.edge)(who)
+        return admitted(who, Role.edge)
     except ApiError as exc:
         await _record_refusal(state, caller, now, exc.status, who.key_id)
         raise
