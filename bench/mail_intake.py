@@ -20,6 +20,7 @@ Targets (DESIGN.md / issue 19): >= 200 messages/s received, parsed and persisted
     python bench/mail_intake.py --postgres          # a scratch database on 127.0.0.1:5432
     python bench/mail_intake.py --messages 2000 --connections 4
     python bench/mail_intake.py --readers 1         # a second process reads what the first one stores
+    python bench/mail_intake.py --readers 1 --receive-only   # the first only receives (`--no-process`)
 """
 
 from __future__ import annotations
@@ -205,7 +206,16 @@ def send(port: int, messages: list[bytes], waits: list[float] | None = None) -> 
                 raise RuntimeError(f"{code} {reply!r}")
 
 
-def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup: str, readers: int) -> None:
+def run(
+    *,
+    messages: int,
+    connections: int,
+    csv_urls: int,
+    postgres: bool,
+    setup: str,
+    readers: int,
+    receive_only: bool,
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         name = None
         url = f"sqlite:///{Path(tmp) / 'staydown.db'}"
@@ -232,7 +242,10 @@ def run(*, messages: int, connections: int, csv_urls: int, postgres: bool, setup
         log = Path(tmp) / "serve.log"
         with log.open("w") as out:
             server = subprocess.Popen(
-                [sys.executable, "-m", "staydown.cli", "mail", "serve", "--port", "0"],
+                [
+                    *[sys.executable, "-m", "staydown.cli", "mail", "serve", "--port", "0"],
+                    *(["--no-process"] if receive_only else []),
+                ],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -332,11 +345,19 @@ def main() -> None:
     parser.add_argument(
         "--readers", type=int, default=0, help="further `mail serve` processes that read what is stored"
     )
+    parser.add_argument(
+        "--receive-only",
+        action="store_true",
+        help="the receiving process only stores (`mail serve --no-process`); the --readers read",
+    )
     args = parser.parse_args()
+    if args.receive_only and not args.readers:
+        parser.error("--receive-only needs --readers 1 or more")
     assembly.install()
     print(
         f"mail intake, {'PostgreSQL' if args.postgres else 'SQLite'}, {args.setup} set-up, "
-        f"{1 + args.readers} reading process(es); "
+        f"{args.readers + (not args.receive_only)} reading process(es)"
+        f"{', the receiving one apart' if args.receive_only else ''}; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     run(
@@ -346,6 +367,7 @@ def main() -> None:
         postgres=args.postgres,
         setup=args.setup,
         readers=args.readers,
+        receive_only=args.receive_only,
     )
 
 
