@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Api
-from tests.enforcement.test_feed_hub import STAYDOWN, free_port
+from tests.processes import STAYDOWN, free_port
 from tests.support import active_zone, notice_body
 
 
