@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -51,9 +52,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class ApiProcess:
+    """A ``staydown api`` process a test started, and where it answers and writes."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
 @contextmanager
-def another_api(database_url: str, data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``staydown api`` as a process of its own on ``database_url``; yields its URL once healthy."""
+def another_api(
+    database_url: str,
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    args: Sequence[str] = (),
+    ready: Callable[[], bool] = lambda: True,
+    timeout: float = 60,
+) -> Iterator[ApiProcess]:
+    """``staydown api`` (with ``args``) as a process of its own on ``database_url``, yielded once it
+    answers ``/healthz`` and ``ready()`` holds; stopped after."""
     port = free_port()
     environment = {
         **os.environ,
@@ -65,27 +84,34 @@ def another_api(database_url: str, data_dir: Path, env: dict[str, str] | None = 
     log_path = data_dir / "api.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [*STAYDOWN, "api", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=environment
+            [*STAYDOWN, "api", "--port", str(port), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
         )
-        url = f"http://127.0.0.1:{port}"
+    started = ApiProcess(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        deadline = time.monotonic() + timeout
+        while not (answers(started.url) and ready()):
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, f"the API did not start: {log_path.read_text()}"
+            time.sleep(0.1)
+        yield started
+    finally:
+        proc.terminate()
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, f"the API did not start: {log_path.read_text()}"
-                    time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def answers(url: str) -> bool:
+    """Whether an API answers ``/healthz`` at ``url`` now."""
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

@@ -104,8 +104,8 @@ def api_process(api: Api, tmp_path: Path) -> Iterator[str]:
     if api.database.is_sqlite:
         pytest.skip("cross-process wake-up is PostgreSQL's LISTEN/NOTIFY; SQLite wakes in-process")
     quiet = {"STAYDOWN_FEED_POLL_INTERVAL_SECONDS": "600", "STAYDOWN_FEED_SAFETY_POLL_SECONDS": "600"}
-    with another_api(api.settings.resolved_database_url, tmp_path / "second", quiet) as url:
-        yield url
+    with another_api(api.settings.resolved_database_url, tmp_path / "second", quiet) as second:
+        yield second.url
 
 
 def test_pollers_in_another_process_wake_on_a_commit_here(api: Api, api_process: str) -> None:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Api
-from tests.processes import STAYDOWN, free_port
+from tests.processes import STAYDOWN, another_api, answers, children, eventually, free_port
 from tests.support import active_zone, notice_body
 
 
@@ -29,40 +29,8 @@ class SplitApi:
     log: Path
 
 
-def children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid`` (from /proc)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
-
-
 def niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
-
-
-def wait_until(
-    check: Callable[[], bool], what: str, timeout: float = 30, proc: SplitApi | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if proc is not None and proc.proc.poll() is not None:
-            pytest.fail(f"{what}: the API exited:\n{proc.log.read_text()}")
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
@@ -70,39 +38,19 @@ def split_api(api: Api, tmp_path: Path) -> Iterator[SplitApi]:
     """``staydown api --feed-port`` with two feed processes, on the test's PostgreSQL database."""
     if api.database.is_sqlite:
         pytest.skip("the feed processes are woken by PostgreSQL's NOTIFY")
-    port, feed_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "STAYDOWN_DATA_DIR": str(tmp_path / "split"),
-        "STAYDOWN_DATABASE_URL": api.settings.resolved_database_url,
-        # Re-read only on a wake-up: a poll answered in time cannot have been rescued by polling.
-        "STAYDOWN_FEED_POLL_INTERVAL_SECONDS": "600",
-        "STAYDOWN_FEED_SAFETY_POLL_SECONDS": "600",
-    }
-    log = tmp_path / "split-api.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*STAYDOWN, "api", "--port", str(port), "--feed-port", str(feed_port), "--feed-processes", "2"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    split = SplitApi(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{feed_port}", log)
-    try:
-        wait_until(
-            lambda: answers(split.url) and answers(split.feed_url),
-            "the API and its feed processes did not start",
-            150,
-            split,
-        )
-        yield split
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    feed_port = free_port()
+    feed_url = f"http://127.0.0.1:{feed_port}"
+    # Re-read only on a wake-up: a poll answered in time cannot have been rescued by polling.
+    quiet = {"STAYDOWN_FEED_POLL_INTERVAL_SECONDS": "600", "STAYDOWN_FEED_SAFETY_POLL_SECONDS": "600"}
+    with another_api(
+        api.settings.resolved_database_url,
+        tmp_path / "split",
+        quiet,
+        args=("--feed-port", str(feed_port), "--feed-processes", "2"),
+        ready=lambda: answers(feed_url),
+        timeout=150,
+    ) as started:
+        yield SplitApi(started.proc, started.url, feed_url, started.log_path)
 
 
 def test_edges_on_the_feed_port_get_the_block_of_a_notice_taken_on_the_main_port(
@@ -112,7 +60,7 @@ def test_edges_on_the_feed_port_get_the_block_of_a_notice_taken_on_the_main_port
     feed = children(split_api.proc.pid)
     assert len(feed) == 2, split_api.log.read_text()
     for pid in feed:  # by default the kernel gives a core to intake first (once they serve)
-        wait_until(lambda pid=pid: niceness(pid) == niceness(split_api.proc.pid) + 10, "not nicer")
+        eventually(lambda pid=pid: niceness(pid) == niceness(split_api.proc.pid) + 10, "not nicer")
     headers = {"authorization": f"Bearer {api.keys['edge']}"}
     head = httpx.get(f"{split_api.feed_url}/v1/edge/feed", headers=headers, timeout=10).json()["head"]
     pages: list[tuple[float, dict]] = []
@@ -162,15 +110,15 @@ def test_a_feed_process_that_exits_is_replaced_and_all_stop_with_the_api(split_a
     assert len(first) == 2
     gone = min(first)
     os.kill(gone, signal.SIGKILL)
-    wait_until(
+    eventually(
         lambda: len(children(split_api.proc.pid) - {gone}) == 2, "the exited feed process was not replaced"
     )
-    wait_until(lambda: answers(split_api.feed_url), "the feed port does not answer")
+    eventually(lambda: answers(split_api.feed_url), "the feed port does not answer")
     feed = children(split_api.proc.pid)
     split_api.proc.terminate()
     split_api.proc.wait(30)
     for pid in feed:
-        wait_until(
+        eventually(
             lambda pid=pid: not Path(f"/proc/{pid}").exists(), f"feed process {pid} outlived the API", 15
         )
     assert not answers(split_api.feed_url)

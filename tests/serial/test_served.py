@@ -135,10 +135,11 @@ def test_reports_taken_by_two_api_processes_at_once_are_each_counted_once(api: A
     ]
     headers = {"authorization": f"Bearer {api.keys['edge']}"}
     with (
-        another_api(api.settings.resolved_database_url, tmp_path / "one") as one,
-        another_api(api.settings.resolved_database_url, tmp_path / "two") as two,
+        another_api(api.settings.resolved_database_url, tmp_path / "one") as first,
+        another_api(api.settings.resolved_database_url, tmp_path / "two") as second,
         httpx.Client(headers=headers, timeout=30) as client,
     ):
+        one, two = first.url, second.url
         start = threading.Barrier(2 * len(reports))
         answers: list[tuple[int, bool]] = []
 
