@@ -10,6 +10,7 @@ import pytest
 from staydown.edge.server import EdgeConfig
 from tests.conftest import Api
 from tests.edge.harness import EdgeThread, ScriptedOrigin
+from tests.processes import free_port
 
 
 @pytest.fixture
@@ -29,6 +30,31 @@ def edge_factory(api: Api, tmp_path: Path) -> Iterator[Callable[..., EdgeThread]
             data_dir=tmp_path / "edge",
             settings=api.settings,
             config=config,
+        )
+        started.append(edge.__enter__())
+        return edge
+
+    yield start
+    for edge in started:
+        edge.__exit__()
+
+
+@pytest.fixture
+def tls_edge(api: Api, tmp_path: Path) -> Iterator[Callable[..., EdgeThread]]:
+    """Start edges serving TLS on a free port (config and control plane may be given); stopped after."""
+    started: list[EdgeThread] = []
+
+    def start(config: EdgeConfig | None = None, control_plane: str | None = None) -> EdgeThread:
+        port = free_port()
+        config = config or EdgeConfig(legal_url="https://cdn.example/legal", https_port=port)
+        edge = EdgeThread(
+            control_plane=control_plane or api.url,
+            key=api.keys["edge"],
+            data_dir=tmp_path / "edge",
+            settings=api.settings,
+            config=config,
+            tls_port=port,
+            cert_seal_key=api.settings.cert_seal_secret(),
         )
         started.append(edge.__enter__())
         return edge

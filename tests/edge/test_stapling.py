@@ -29,13 +29,12 @@ from staydown.certificates import ocsp as ocsp_state
 from staydown.certificates import service as certificates
 from staydown.certificates.metrics import CertificatesCollector
 from staydown.certificates.models import Certificate
-from staydown.edge.server import EdgeConfig
 from staydown.enforcement.models import Timer, TimerStatus
 from staydown.feedrecords import FeedKind
 from tests.certificates.ocspsupport import OcspCA, Responder
 from tests.conftest import Api, Clock
 from tests.desk.support import DeskClient
-from tests.edge.harness import HOST, EdgeThread, ScriptedOrigin, eventually, free_port, live_zone
+from tests.edge.harness import HOST, EdgeThread, ScriptedOrigin, eventually, live_zone
 from tests.edge.pki import publish
 
 
@@ -55,29 +54,6 @@ def ca(now: datetime) -> OcspCA:
 def responder(ca: OcspCA, tmp_path: Path) -> Iterator[Responder]:
     with Responder(ca, tmp_path / "responder") as started:
         yield started
-
-
-@pytest.fixture
-def tls_edge(api: Api, tmp_path: Path) -> Iterator[Callable[[], EdgeThread]]:
-    started: list[EdgeThread] = []
-
-    def start() -> EdgeThread:
-        port = free_port()
-        edge = EdgeThread(
-            control_plane=api.url,
-            key=api.keys["edge"],
-            data_dir=tmp_path / "edge",
-            settings=api.settings,
-            config=EdgeConfig(legal_url="https://cdn.example/legal", https_port=port),
-            tls_port=port,
-            cert_seal_key=api.settings.cert_seal_secret(),
-        )
-        started.append(edge.__enter__())
-        return edge
-
-    yield start
-    for edge in started:
-        edge.__exit__()
 
 
 def s_client(edge: EdgeThread, *options: str, server_name: str = HOST) -> str:

@@ -8,7 +8,7 @@ import socket
 import ssl
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,30 +29,6 @@ OTHER = "other-zone.example.test"
 @pytest.fixture
 def ca(tmp_path: Path) -> LocalCA:
     return LocalCA(tmp_path / "pki")
-
-
-@pytest.fixture
-def tls_edge(api: Api, tmp_path: Path) -> Iterator[Callable[..., EdgeThread]]:
-    started: list[EdgeThread] = []
-
-    def start(config: EdgeConfig | None = None, control_plane: str | None = None) -> EdgeThread:
-        port = free_port()
-        config = config or EdgeConfig(legal_url="https://cdn.example/legal", https_port=port)
-        edge = EdgeThread(
-            control_plane=control_plane or api.url,
-            key=api.keys["edge"],
-            data_dir=tmp_path / "edge",
-            settings=api.settings,
-            config=config,
-            tls_port=port,
-            cert_seal_key=api.settings.cert_seal_secret(),
-        )
-        started.append(edge.__enter__())
-        return edge
-
-    yield start
-    for edge in started:
-        edge.__exit__()
 
 
 @dataclass
