@@ -139,7 +139,7 @@ def test_the_relay_serves_its_progress_errors_and_connection_on_its_metrics_list
     stranded_port = free_port()
     with relay(
         database_url, dead, stream_names, tmp_path / "stranded", STAYDOWN_METRICS_PORT=str(stranded_port)
-    ):
+    ) as stranded:
         eventually(lambda: http_ok(f"http://127.0.0.1:{stranded_port}/metrics"), what="the metrics listener")
         eventually(
             lambda: relay_metrics(stranded_port)["staydown_relay_errors_total{kind=connection}"] >= 1,
@@ -149,3 +149,5 @@ def test_the_relay_serves_its_progress_errors_and_connection_on_its_metrics_list
         assert metrics["staydown_relay_nats_connected"] == 0
         assert metrics["staydown_relay_published_records_total"] == 0
         assert metrics["staydown_relay_lag_records"] == 300
+        # Still trying to connect, it stops when asked, as a service manager asks (not killed).
+        assert stranded.stop() == 0, stranded.output()

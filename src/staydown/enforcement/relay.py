@@ -103,15 +103,15 @@ class Relay:
         backoff = 0.5
         while not stop.is_set():
             try:
-                nc = await nats.connect(
-                    self.url, name="staydown-relay", max_reconnect_attempts=-1, error_cb=self._nats_error
-                )
+                nc = await self._connect(stop)
             except Exception as exc:
                 log.warning("NATS at %s unreachable (%s); retrying", self.url, exc)
                 self._error("connection")
                 await _pause(stop, backoff)
                 backoff = min(10.0, backoff * 2)
                 continue
+            if nc is None:
+                return
             backoff = 0.5
             self.nc = nc
             try:
@@ -124,6 +124,25 @@ class Relay:
                 self.nc = None
                 with contextlib.suppress(Exception):
                     await nc.close()
+
+    async def _connect(self, stop: asyncio.Event) -> Client | None:
+        """A connection to NATS, or None once ``stop`` is set first: the client retries a server it
+        cannot reach for ever (reporting each failure), so a relay asked to stop meanwhile must not
+        wait for it."""
+        connecting = asyncio.ensure_future(
+            nats.connect(
+                self.url, name="staydown-relay", max_reconnect_attempts=-1, error_cb=self._nats_error
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if connecting.done():
+            return connecting.result()
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await connecting
+        return None
 
     async def _relay(self, nc: Client, stop: asyncio.Event) -> None:
         js = nc.jetstream()
