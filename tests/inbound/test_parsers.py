@@ -45,6 +45,43 @@ def test_acns_pgp_signed_and_attached_read_the_same() -> None:
         assert parsed.external_id == "A1234567"
 
 
+def _clearsigned(text: str) -> str:
+    """``text`` in a PGP clearsigned block: its lines that begin with a dash escaped (RFC 4880 7.1)."""
+    dashed = "\n".join("- " + line if line.startswith("-") else line for line in text.splitlines())
+    signature = "-----BEGIN PGP SIGNATURE-----\n\nabc\n=abcd\n-----END PGP SIGNATURE-----\n"
+    return f"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{dashed}\n{signature}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(_clearsigned(samples.acns_letter(samples.acns_xml(), signed=True)), id="signed-twice"),
+        pytest.param(
+            samples.acns_letter(samples.acns_xml())
+            .replace("----Start", "- - ---Start")
+            .replace("----End", "- - ---End"),
+            id="three-dash-markers",
+        ),
+        pytest.param(
+            samples.acns_letter(samples.acns_xml()).replace("----Start ACNS XML", "----start acns xml  "),
+            id="marker-case-and-space",
+        ),
+    ],
+)
+def test_acns_markers_and_dash_escaping_as_forwarding_and_signing_leave_them(body: str) -> None:
+    _view, parsed = classify(samples.message(body))
+    assert parsed.format is InboundFormat.acns and parsed.outcome is Outcome.notice, parsed.reason
+    assert parsed.external_id == "A1234567"
+    assert parsed.draft is not None and parsed.draft.urls == (URL,)
+
+
+def test_acns_quoted_printable_letter_is_read() -> None:
+    raw = samples.message(samples.acns_letter(samples.acns_xml()), charset="iso-8859-1")
+    assert b"=3D" in raw  # the XML's attribute values, quoted-printable encoded as senders send it
+    _view, parsed = classify(raw)
+    assert parsed.outcome is Outcome.notice and parsed.external_id == "A1234567"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

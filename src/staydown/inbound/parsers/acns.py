@@ -1,12 +1,12 @@
 """ACNS 2.x (Automated Copyright Notice System): the XML that large notice senders embed in their
 letters, inline between ``----Start ACNS XML`` and ``----End ACNS XML`` or as an attachment, often
-inside a PGP clearsigned block.
+inside a PGP clearsigned block (once or, forwarded, twice: ``- - ---Start ACNS XML``).
 
 The schema's structure (``Infringement`` → ``Case``, ``Complainant``, ``Source``, ``Content/Item``)
 is required; the known quirks are accepted: a default namespace or none, timestamps such as
-``2015-05-06T05-00-00UTC``, dash-escaped lines of a clearsigned message, stray whitespace. The XML
-is read with ``defusedxml``: a document type with entities or external references is refused, and
-nothing is ever fetched.
+``2015-05-06T05-00-00UTC``, dash-escaped lines of a clearsigned message (at any depth), stray
+whitespace. The XML is read with ``defusedxml``: a document type with entities or external
+references is refused, and nothing is ever fetched.
 
 A source that is a peer-to-peer address (an IP and a port in BitTorrent or another P2P network)
 is nothing a CDN or host serves, so such a notice is ``not_applicable`` and the sender is told so.
@@ -25,8 +25,33 @@ from staydown.inbound.parsers import wording
 from staydown.inbound.parsers.base import Draft, InboundFormat, Limits, MailView, Outcome, Parsed
 
 FORMAT = InboundFormat.acns
-START = "----start acns xml"
-END = "----end acns xml"
+
+
+def _marker(line: str) -> str | None:
+    """``start`` or ``end`` for an inline ACNS marker line, however often a clearsigning
+    dash-escaped it (``----Start ACNS XML``, ``- ----Start ACNS XML``, ``- - ---Start ACNS XML``)."""
+    head = line.lstrip("- \t")
+    if "--" not in line[: len(line) - len(head)]:
+        return None
+    lowered = head[:16].lower()
+    if lowered.startswith("start acns xml"):
+        return "start"
+    if lowered.startswith("end acns xml"):
+        return "end"
+    return None
+
+
+def _inline(text: str) -> tuple[str, str | None]:
+    """The letter before a text's start marker, and the lines between it and the end marker (to
+    the text's end if that is lost); the whole text and None without a start marker."""
+    if "acns xml" not in text.lower():
+        return text, None
+    lines = text.splitlines()
+    for start, line in enumerate(lines):
+        if _marker(line) == "start":
+            end = next((n for n in range(start + 1, len(lines)) if _marker(lines[n]) == "end"), len(lines))
+            return "\n".join(lines[:start]), "\n".join(lines[start + 1 : end])
+    return text, None
 
 
 def _xml_texts(view: MailView) -> list[str]:
@@ -36,12 +61,9 @@ def _xml_texts(view: MailView) -> list[str]:
         if name.endswith(".xml") or attachment.content_type in ("text/xml", "application/xml"):
             found.append(attachment.data.decode("utf-8", errors="replace"))
     for text in view.texts:
-        lowered = text.lower()
-        start = lowered.find(START)
-        if start != -1:
-            begin = text.find("\n", start)
-            end = lowered.find(END, begin)
-            found.append(text[begin + 1 : end if end != -1 else len(text)])
+        inline = _inline(text)[1]
+        if inline is not None:
+            found.append(inline)
     return [f for f in found if "infringement" in f.lower()]
 
 
@@ -52,10 +74,18 @@ def detect(view: MailView) -> bool:
 
 def _undash(xml: str) -> str:
     """Undo a clearsigned message's dash-escaping (RFC 4880 7.1) and drop what is not XML."""
-    lines = [line[2:] if line.startswith("- ") else line for line in xml.splitlines()]
+    lines = [line[_escaped(line) :] for line in xml.splitlines()]
     text = "\n".join(lines).strip()
     start = text.find("<")
     return text[start:] if start != -1 else text
+
+
+def _escaped(line: str) -> int:
+    """How many characters of dash-escaping (``- ``, once per clearsigning) begin ``line``."""
+    cut = 0
+    while line.startswith("- ", cut):
+        cut += 2
+    return cut
 
 
 def _local(tag: str) -> str:
@@ -217,9 +247,4 @@ def parse(view: MailView, limits: Limits) -> Parsed:
 
 def _letter_text(view: MailView) -> str:
     """The letter around the XML: the statements and the signature are written there."""
-    out = []
-    for text in view.texts:
-        lowered = text.lower()
-        start = lowered.find(START)
-        out.append(text[:start] if start != -1 else text)
-    return "\n".join(out)
+    return "\n".join(_inline(text)[0] for text in view.texts)
