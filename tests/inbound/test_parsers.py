@@ -82,6 +82,18 @@ def test_acns_quoted_printable_letter_is_read() -> None:
     assert parsed.outcome is Outcome.notice and parsed.external_id == "A1234567"
 
 
+def test_acns_of_forty_thousand_items_is_read_in_linear_time() -> None:
+    count = 40_000  # beyond the default XML bound: the time an item costs must not grow with their number
+    urls = tuple(f"http://manga.demo.test/chapter-{n // 100}/page-{n % 100:02d}.jpg" for n in range(count))
+    raw = samples.with_attachment(
+        samples.STATEMENTS, samples.acns_xml(urls=urls).encode(), "notice.xml", "application/xml"
+    )
+    with hard_timeout(10):
+        _view, parsed = classify(raw, Limits(max_xml_bytes=64 * 1024 * 1024))
+    assert parsed.outcome is Outcome.notice and parsed.draft is not None, parsed.reason
+    assert parsed.draft.urls == urls and parsed.draft.work_of_url == tuple(range(count))
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -214,13 +214,14 @@ def parse(view: MailView, limits: Limits) -> Parsed:
             details={"source_type": source_type, "ip": ip or "", "port": port or ""},
         )
     found = wording.find_urls("\n".join(web), limits)
+    first = {url: n for n, url in reversed(list(enumerate(urls)))}  # each URL's first item, in one pass
     text = _letter_text(view)
     said = wording.statements(text)
     entity = _text(complainant, "entity")
     draft = Draft(
         regime=wording.regime_of_format("acns"),
         urls=found.valid,
-        work_of_url=tuple(work_of_url[urls.index(u)] if u in urls else None for u in found.valid),
+        work_of_url=tuple(work_of_url[first[u]] if u in first else None for u in found.valid),
         works=tuple(works),
         name=_text(complainant, "contact") or entity,
         email=(_text(complainant, "email") or view.reply_to or view.from_address or None),
