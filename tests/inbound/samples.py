@@ -113,7 +113,12 @@ def with_attachment(
     return mail.as_bytes(policy=SMTP)
 
 
-def xarf(*, report_id: str = "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10", url: str | None = None) -> bytes:
+def xarf(
+    *,
+    report_id: str = "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10",
+    url: str | None = None,
+    urls: list[str] | None = None,
+) -> bytes:
     report = {
         "xarf_version": "4.0.0",
         "report_id": report_id,
@@ -129,6 +134,8 @@ def xarf(*, report_id: str = "f4b4d4a0-3c3b-4b8e-9d55-6c1b2a7e9f10", url: str | 
     }
     if url:
         report["infringing_url"] = url
+    if urls is not None:
+        report["infringing_urls"] = urls
     body = (
         "This is an X-ARF report of copyright infringement.\n\n" + STATEMENTS + "\nSincerely,\nRights Agent\n"
     )

@@ -151,6 +151,14 @@ def test_acns_not_well_formed_goes_to_triage() -> None:
     assert parsed.outcome is Outcome.triage and "not well-formed" in (parsed.reason or "")
 
 
+def test_xarf_of_many_urls_is_read_in_linear_time() -> None:
+    urls = [f"http://m.demo.test/{n}" for n in range(60_000)]
+    with hard_timeout(10):
+        parsed = classify(samples.xarf(urls=urls + urls[::-1]))[1]  # each named twice, under the 4 MiB bound
+    assert parsed.outcome is Outcome.notice and parsed.draft is not None, parsed.reason
+    assert parsed.draft.urls == tuple(urls)
+
+
 def test_xarf_copyright_report_and_p2p_report() -> None:
     parsed = classify(samples.xarf(url="https://manga.demo.test/x.png"))[1]
     assert parsed.format is InboundFormat.xarf and parsed.outcome is Outcome.notice

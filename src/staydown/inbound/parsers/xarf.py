@@ -62,12 +62,13 @@ def parse(view: MailView, limits: Limits) -> Parsed:
             f"an X-ARF report of category {category or '(none)'!r}: this intake takes copyright reports",
             external_id=report_id,
         )
-    urls: list[str] = []
+    named: dict[str, None] = {}  # distinct, in order, in one pass however many there are
     for key in ("url", "infringing_url", "infringing_urls", "urls"):
         value = document.get(key)
         for url in value if isinstance(value, list) else [value]:
-            if isinstance(url, str) and url not in urls:
-                urls.append(url)
+            if isinstance(url, str):
+                named[url] = None
+    urls = list(named)
     found = wording.find_urls("\n".join(urls), limits)
     if not found.valid and not urls:
         source = _str(document.get("source_identifier")) or "an address"
