@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import smtplib
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,10 @@ from tests.processes import STAYDOWN, Staydown, eventually
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 PROMETHEUS = "text/plain; version=0.0.4"
+LETTER = (
+    b"From: Rights Agent <agent@rights.example>\r\nTo: abuse@staydown.invalid\r\nSubject: DMCA notice\r\n"
+    b"Message-ID: <metrics-1@rights.example>\r\n\r\nOur work is copied at http://unknown.example/p.jpg\r\n"
+)
 
 
 def upgraded(data_dir: Path) -> Path:
@@ -54,6 +59,18 @@ def test_api_metrics_only_on_the_metrics_port(tmp_path: Path) -> None:
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith(PROMETHEUS)
         assert "staydown_feed_head_seq 0.0" in answer.text
+        # Mail stored by a pipe that leaves reading to a worker: none runs, and the wait shows.
+        stored = subprocess.run(
+            [*STAYDOWN, "mail", "deliver", "--no-process", "--data-dir", str(tmp_path)],
+            check=False,
+            input=b"From: agent@rights.example\r\nSubject: notice\r\n\r\nhttp://a.example/x.jpg\r\n",
+            capture_output=True,
+            timeout=120,
+        )
+        assert stored.returncode == 0, stored.stderr
+        waiting = httpx.get(url, timeout=5).text
+        assert 'staydown_inbound_messages{status="pending"} 1.0' in waiting
+        assert float(re.findall(r"^staydown_inbound_oldest_pending_seconds (\S+)$", waiting, re.M)[0]) > 0
         # The API's requests are counted there, the refused /metrics among them.
         assert 'staydown_api_requests_total{method="GET",route="unmatched",status="404"}' in answer.text
         api.proc.send_signal(signal.SIGINT)
@@ -103,6 +120,18 @@ def test_up_serves_api_and_edge_metrics_on_its_metrics_port(tmp_path: Path) -> N
 
         eventually(both_workers, "the edge workers' metrics never appeared")
         assert "staydown_feed_head_seq" in found["text"]
+        # A letter by SMTP is read at once: counted by what it became, and nothing waits.
+        host, port = up.printed(r"smtp\s+([\d.]+):(\d+)").groups()
+        with smtplib.SMTP(host, int(port), timeout=30) as client:
+            client.sendmail("agent@rights.example", ["abuse@staydown.invalid"], LETTER)
+
+        def read() -> bool:
+            found["text"] = httpx.get(url, timeout=5).text
+            return 'staydown_inbound_messages{status="pending"}' not in found["text"]
+
+        eventually(read, "the letter was never read")
+        assert re.search(r'^staydown_inbound_messages\{status="(notice|triage)"\} 1\.0$', found["text"], re.M)
+        assert "staydown_inbound_oldest_pending_seconds 0.0" in found["text"]
         assert 'staydown_edge_feed_seq{worker="1"}' in found["text"]
         up.proc.send_signal(signal.SIGINT)
         up.proc.wait(30)

@@ -4,6 +4,7 @@ triage queue's two ways out, duplicates, answers in the outbox, and trust for bo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from staydown.api.app import create_app
 from staydown.config import Settings
 from staydown.db.engine import Database
+from staydown.inbound import service as inbound
 from tests.conftest import Api, Clock, ServerThread, make_keys
 from tests.inbound import samples
 from tests.support import active_zone, notice_body
@@ -134,6 +136,35 @@ def test_triage_to_notice_and_answer(mail_api: Api) -> None:
     assert outbox_to(mail_api, "b@pub.example")[0]["body"] == "Yes, it is."
     again = mail_api.as_("agent").post(f"/v1/inbound/{two['id']}/answer", json={"text": "Twice?"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_in_triage"
+
+
+def test_a_letter_read_late_counts_as_received_when_it_arrived(mail_api: Api) -> None:
+    """The notice's receipt and deadline run from the message's arrival (stored and acknowledged),
+    not from when a process got round to reading it or a person to taking it up."""
+    active_zone(mail_api, "manga.demo.test")
+    arrived = mail_api.clock()
+    stored = inbound.receive(
+        mail_api.database,
+        samples.message(samples.acns_letter(samples.acns_xml())),
+        via="smtp",
+        now=arrived,
+        settings=mail_api.settings,
+    )
+    triaged = post(
+        mail_api, samples.message("Your customer copies our manga.", sender="a@pub.example")
+    ).json()
+    mail_api.clock.advance(hours=30)  # the readers were down past the whole action deadline
+    inbound.process_due(mail_api.database, now=mail_api.clock(), settings=mail_api.settings, claimant="late")
+    agent = mail_api.as_("agent")
+    read = agent.get(f"/v1/inbound/{stored}").json()
+    made = agent.post(f"/v1/inbound/{triaged['id']}/notice", json=notice_body([URL.replace("1", "2")])).json()
+    deadline = timedelta(hours=mail_api.settings.action_deadline_hours)
+    for message in (read, made):
+        notice = agent.get(f"/v1/notices/{message['notice_id']}").json()
+        received = datetime.fromisoformat(message["received_at"])
+        assert datetime.fromisoformat(notice["received_at"]) == received
+        assert datetime.fromisoformat(notice["deadline_at"]) == received + deadline
+    assert datetime.fromisoformat(read["received_at"]) == arrived
 
 
 def test_roles(mail_api: Api) -> None:

@@ -14,12 +14,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
 from staydown.enforcement.models import OutboxMessage, OutboxStatus
+from staydown.inbound.models import InboundMessage, InboundStatus
 from staydown.notices.models import Notice
-from staydown.types import Clock
+from staydown.types import Clock, as_utc
 
 
 class StateCollector(Collector):
@@ -56,6 +58,41 @@ class StateCollector(Collector):
             ):
                 outbox.add_metric([OutboxStatus(message_status).value], count)
             yield outbox
+            yield from self._inbound(session)
+
+    def _inbound(self, session: Session) -> Iterator[GaugeMetricFamily]:
+        """Mail intake: messages by status, and how long the oldest one stored has waited to be read
+        (it grows when no process reads, e.g. ``mail serve --no-process`` with no worker)."""
+        inbound = GaugeMetricFamily(
+            "staydown_inbound_messages", "Received mail messages by status", labels=["status"]
+        )
+        for status, count in session.execute(
+            select(InboundMessage.status, func.count()).group_by(InboundMessage.status)
+        ):
+            inbound.add_metric([InboundStatus(status).value], count)
+        yield inbound
+        triage = GaugeMetricFamily(
+            "staydown_inbound_triage_open", "Received messages in triage that no one has answered yet"
+        )
+        triage.add_metric(
+            [],
+            session.scalar(
+                select(func.count())
+                .select_from(InboundMessage)
+                .where(InboundMessage.status == InboundStatus.triage, InboundMessage.answered_at.is_(None))
+            )
+            or 0,
+        )
+        yield triage
+        oldest = session.scalar(
+            select(func.min(InboundMessage.received_at)).where(InboundMessage.status == InboundStatus.pending)
+        )
+        waiting = GaugeMetricFamily(
+            "staydown_inbound_oldest_pending_seconds",
+            "Seconds the oldest stored message has waited to be read (0 when none waits)",
+        )
+        waiting.add_metric([], max(0.0, (self.clock() - as_utc(oldest)).total_seconds()) if oldest else 0.0)
+        yield waiting
 
 
 class ApiMetrics:

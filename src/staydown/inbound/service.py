@@ -42,7 +42,7 @@ from staydown.inbound.parsers.message import authentication_results, header_text
 from staydown.notices import service as notices
 from staydown.notices.models import Notice
 from staydown.notices.schemas import NoticeCreate
-from staydown.types import Role
+from staydown.types import Role, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,13 @@ def _read(
             by = _submitter(session, reading.row, reading.view, binding, settings)
             drafts.append((reading, notice_create(parsed.draft), by))
     if drafts:
-        taken = notices.submit_many(session, [(d, by) for _r, d, by in drafts], now=now, settings=settings)
+        taken = notices.submit_many(
+            session,
+            [(d, by) for _r, d, by in drafts],
+            now=now,
+            settings=settings,
+            received_at=[as_utc(r.row.received_at) for r, _d, _by in drafts],  # its deadline runs from then
+        )
         for (reading, _data, _by), notice in zip(drafts, taken, strict=True):
             _decided(reading, notice)
     for reading in readings:
@@ -667,10 +673,13 @@ def _triaged(session: Session, message_id: int) -> InboundMessage:
 def make_notice(
     session: Session, message_id: int, data: NoticeCreate, *, actor: str, now: datetime, settings: Settings
 ) -> InboundMessage:
-    """Turn a message in triage into a notice from what an agent completed (the sender's notice)."""
+    """Turn a message in triage into a notice from what an agent completed (the sender's notice),
+    received when the message arrived: its deadline runs from then, not from the agent's reading."""
     row = _triaged(session, message_id)
     by = notices.Submitter(key_id=None, trusted=False, actor=actor)
-    notice = notices.submit(session, data, by=by, now=now, settings=settings)
+    notice = notices.submit(
+        session, data, by=by, now=now, settings=settings, received_at=as_utc(row.received_at)
+    )
     row.status, row.notice_id, row.answered_at, row.answered_by = InboundStatus.notice, notice.id, now, actor
     row.reason = f"taken up by {actor}"
     audit.record(

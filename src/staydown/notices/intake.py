@@ -195,10 +195,19 @@ def apply_gates(session: Session, by: Submitter, now: datetime, regime: Regime) 
 
 
 def submit(
-    session: Session, data: NoticeCreate, *, by: Submitter, now: datetime, settings: Settings
+    session: Session,
+    data: NoticeCreate,
+    *,
+    by: Submitter,
+    now: datetime,
+    settings: Settings,
+    received_at: datetime | None = None,
 ) -> Notice:
-    """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it."""
-    taken = submit_many(session, [(data, by)], now=now, settings=settings)[0]
+    """Accept a notice: store its elements, resolve its URLs and, for a trusted flagger, act on it.
+
+    ``received_at``: when it reached the provider, if before ``now`` (a letter stored when it
+    arrived and read later); its deadline runs from then."""
+    taken = submit_many(session, [(data, by)], now=now, settings=settings, received_at=[received_at])[0]
     if isinstance(taken, NoticeError):
         raise taken
     return taken
@@ -226,10 +235,12 @@ def submit_many(
     *,
     now: datetime,
     settings: Settings,
+    received_at: Sequence[datetime | None] | None = None,
 ) -> list[Notice | NoticeError]:
     """Accept several notices in this unit of work, each as :func:`submit` accepts one, in the order
     given; return each one's notice, or the :class:`NoticeError` it was refused with (nothing of it
-    written), in its place.
+    written), in its place. ``received_at`` gives, in the same order, when each reached the provider
+    if before ``now`` (None: now).
 
     What does not depend on one notice is done once for all: one query for the zones of their
     hosts, one insert of the notices (ids returned), one of their items, one query for the items
@@ -256,8 +267,16 @@ def submit_many(
             continue
         by = gated if gated.suspension is None else dataclasses.replace(gated, trusted=False)
         assessment = assess(data.regime, _facts(data, items=len(entries)))
+        arrived = received_at[index] if received_at is not None else None
         notice = _notice_of(
-            data, by, assessment, rejected, sanction, items=len(entries), now=now, settings=settings
+            data,
+            by,
+            assessment,
+            rejected,
+            sanction,
+            items=len(entries),
+            received=min(arrived, now) if arrived is not None else now,
+            settings=settings,
         )
         takings.append(_Taking(data, by, entries, rejected, assessment, own, sanction, refused, notice))
         taken[index] = notice
@@ -287,7 +306,7 @@ def _notice_of(
     sanction: str | None,
     *,
     items: int,
-    now: datetime,
+    received: datetime,
     settings: Settings,
 ) -> Notice:
     rules = rules_of(data.regime)
@@ -319,8 +338,8 @@ def _notice_of(
         content_sha256=hashlib.sha256(
             canonical_json(data.model_dump(mode="json", exclude={"language"})).encode()
         ).hexdigest(),
-        received_at=now,
-        deadline_at=now + deadline,
+        received_at=received,
+        deadline_at=received + deadline,
         item_count=items,
         sanction=sanction,
         external_id=data.external_id,
