@@ -169,13 +169,16 @@ protocol imap {{
                 self.proc.kill()
                 self.proc.wait(5)
 
-    def deliver(self, raw: bytes, folder: str = "") -> None:
-        """Put a message in the user's Maildir (INBOX, or ``folder``) as a delivery agent would."""
+    def deliver(self, raw: bytes, folder: str = "", *, at: float | None = None) -> None:
+        """Put a message in the user's Maildir (INBOX, or ``folder``) as a delivery agent would;
+        ``at``: when it was delivered (a Maildir file's time is the message's IMAP INTERNALDATE)."""
         base = self.maildir / (f".{folder}" if folder else "")
         for sub in ("tmp", "new", "cur"):
             (base / sub).mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns()}.{os.getpid()}.test"
         (base / "tmp" / name).write_bytes(raw)
+        if at is not None:
+            os.utime(base / "tmp" / name, (at, at))
         (base / "tmp" / name).rename(base / "new" / name)
         self._own(self.maildir)
 

@@ -9,13 +9,16 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from staydown.db.engine import Database
-from staydown.inbound import service
+from staydown.inbound import imap, service
 from staydown.inbound.models import InboundStatus
+from staydown.notices.models import Notice
+from staydown.types import as_utc
 from tests.inbound import samples
 from tests.inbound.dovecot import PASSWORD, USER, Dovecot
 from tests.processes import STAYDOWN
@@ -94,6 +97,28 @@ def test_a_message_fetched_twice_is_a_duplicate_not_a_second_notice(data_dir: Pa
         database.dispose()
 
 
+def test_a_message_left_in_the_mailbox_counts_as_received_when_it_was_delivered(
+    data_dir: Path, dovecot: Dovecot
+) -> None:
+    """Fetched days late (the poller was down), the message and its notice are received at the
+    mailbox's delivery (INTERNALDATE), so the notice's deadline has run since then."""
+    delivered = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    dovecot.deliver(
+        samples.message(samples.acns_letter(samples.acns_xml(case_id="LATE"))), at=delivered.timestamp()
+    )
+    assert fetch(data_dir, dovecot).returncode == 0
+    database = Database.from_url(f"sqlite:///{data_dir / 'staydown.db'}")
+    try:
+        with database.reader() as session:
+            [row] = service.list_page(session, status=None, page=1, per_page=10)[0]
+            assert as_utc(row.received_at) == delivered
+            notice = session.get(Notice, row.notice_id)
+            assert notice is not None and as_utc(notice.received_at) == delivered
+            assert as_utc(notice.deadline_at) < datetime.now(UTC)  # overdue already: the timer says so
+    finally:
+        database.dispose()
+
+
 def test_untrusted_certificate_is_refused(data_dir: Path, dovecot: Dovecot, tmp_path: Path) -> None:
     environment = {**os.environ, "STAYDOWN_DATA_DIR": str(data_dir), "STAYDOWN_IMAP_PASSWORD": PASSWORD}
     environment.pop("STAYDOWN_DATABASE_URL", None)
@@ -107,3 +132,19 @@ def test_untrusted_certificate_is_refused(data_dir: Path, dovecot: Dovecot, tmp_
         check=False,
     )
     assert result.returncode == 1 and "certificate" in result.stderr.lower()
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (
+            b'1 (UID 7 INTERNALDATE "04-Dec-2026 10:00:00 +0900" BODY[] {12}',
+            datetime(2026, 12, 4, 1, tzinfo=UTC),
+        ),
+        (b"1 (UID 7 BODY[] {12}", None),
+        (b'1 (UID 7 INTERNALDATE "04-Xyz-2026 10:00:00 +0900" BODY[] {12}', None),
+        (b'1 (UID 7 INTERNALDATE "04-Dec-99999 10:00:00 +0900" BODY[] {12}', None),
+    ],
+)
+def test_delivered_at_reads_the_internaldate_or_nothing(response: bytes, expected: datetime | None) -> None:
+    assert imap.delivered_at(response) == expected

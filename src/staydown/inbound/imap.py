@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import ssl
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -65,6 +67,16 @@ def _check(result: tuple[str, list[Any]], what: str) -> list[Any]:
     return data
 
 
+def delivered_at(response: bytes) -> datetime | None:
+    """When the IMAP server took the message in (its INTERNALDATE, set by our own mail server, never
+    by the sender), from a FETCH response's first line; None if it names none."""
+    try:
+        when = imaplib.Internaldate2tuple(response)
+        return datetime.fromtimestamp(time.mktime(when), UTC) if when is not None else None
+    except (KeyError, ValueError, OverflowError):  # a month or a date out of range
+        return None
+
+
 def fetch(
     database: Database,
     settings: Settings,
@@ -98,13 +110,19 @@ def fetch(
         data = _check(client.uid("SEARCH", "ALL"), "searching")
         uids = (data[0] or b"").decode("ascii").split() if data and isinstance(data[0], bytes) else []
         for uid in uids[:limit]:
-            fetched = _check(client.uid("FETCH", uid, "(BODY.PEEK[])"), f"fetching {uid!r}")
-            raw = next((part[1] for part in fetched if isinstance(part, tuple)), None)
-            if not isinstance(raw, bytes):
+            fetched = _check(client.uid("FETCH", uid, "(INTERNALDATE BODY.PEEK[])"), f"fetching {uid!r}")
+            part = next((part for part in fetched if isinstance(part, tuple)), None)
+            if part is None or not isinstance(part[1], bytes):
                 continue
             try:
                 message_id = service.receive(
-                    database, raw, via="imap", now=clock(), settings=settings, recipients=[mailbox.user]
+                    database,
+                    part[1],
+                    via="imap",
+                    now=clock(),
+                    settings=settings,
+                    recipients=[mailbox.user],
+                    arrived_at=delivered_at(part[0]),
                 )
             except service.TooLarge:
                 message_id = None  # left in the mailbox for a person; it is never moved as if taken

@@ -109,6 +109,7 @@ class Arrival:
     via: str
     envelope_from: str | None = None
     recipients: tuple[str, ...] = ()
+    arrived_at: datetime | None = None  # when our mail server took it in, if earlier than storing
 
 
 def receive(
@@ -120,12 +121,15 @@ def receive(
     settings: Settings,
     envelope_from: str | None = None,
     recipients: Sequence[str] = (),
+    arrived_at: datetime | None = None,
 ) -> int:
     """Store a message raw with its SHA-256 and an audit entry, and commit; return its id.
 
-    Raise :class:`TooLarge` over ``mail_max_bytes`` (nothing is stored then)."""
+    ``arrived_at``: when our own mail server took it in, if before ``now`` (an IMAP mailbox's
+    INTERNALDATE); it is the message's ``received_at``. Raise :class:`TooLarge` over
+    ``mail_max_bytes`` (nothing is stored then)."""
     check_size(len(raw), settings)
-    arrival = Arrival(raw, via, envelope_from, tuple(recipients))
+    arrival = Arrival(raw, via, envelope_from, tuple(recipients), arrived_at)
     return receive_many(database, [arrival], now=now)[0]
 
 
@@ -141,7 +145,7 @@ def _row(arrival: Arrival, now: datetime) -> InboundMessage:
     headers = _headers_of(raw)
     body = _body_of(raw).strip()
     return InboundMessage(
-        received_at=now,
+        received_at=min(arrival.arrived_at, now) if arrival.arrived_at is not None else now,
         via=arrival.via[:16],
         envelope_from=(arrival.envelope_from or "")[:320] or None,
         recipients=[r[:320] for r in arrival.recipients[:100]],
@@ -174,7 +178,13 @@ def receive_many(database: Database, arrivals: Sequence[Arrival], *, now: dateti
                 actor=f"mail:{row.via}",
                 action="inbound.received",
                 entity=("inbound", row.id),
-                data={"sha256": row.sha256, "size": row.size, "via": row.via, "message_id": row.message_id},
+                data={
+                    "sha256": row.sha256,
+                    "size": row.size,
+                    "via": row.via,
+                    "message_id": row.message_id,
+                    **({"arrived_at": row.received_at.isoformat()} if row.received_at != now else {}),
+                },
             )
         session.commit()
         return [row.id for row in rows]
