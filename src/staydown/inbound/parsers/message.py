@@ -219,7 +219,7 @@ def parse_message(raw: bytes, *, levels: int) -> Message:
     """``raw`` parsed as ``email.message_from_bytes`` does (``compat32``), following at most
     ``levels`` nested multiparts; raise :class:`TooDeep` beyond them."""
     parser = FeedParser(policy=email.policy.compat32)
-    state = vars(parser)
+    state = vars(parser)  # the parser offers no hook on its line source but this attribute
     state["_input"] = _Lines(state["_input"], levels)
     text = raw.decode("ascii", "surrogateescape")
     try:
