@@ -28,6 +28,7 @@ from staydown.fingerprints.hashing import (
     is_image_type,
     reference_fingerprint,
 )
+from tests.support import hard_timeout
 
 AUTO_BLOCK = 31
 REVIEW = 48
@@ -150,6 +151,16 @@ def test_decompression_bombs_are_refused_from_the_header(claim: tuple[int, int],
         tracemalloc.stop()
     assert caught.value.code == "decompression_bomb"
     assert peak < 5_000_000  # the pixels (at least 4 MB) were never allocated
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_decoding() -> None:
+    progressive = encode(Image.new("L", (4000, 4000), 128), progressive=True, quality=50)
+    last_scan = progressive[progressive.rfind(b"\xff\xda") : -2]  # a few bytes, a pass over every pixel
+    bomb = progressive[:-2] + last_scan * 2_000 + b"\xff\xd9"
+    with hard_timeout(5), pytest.raises(ImageRejected) as caught:
+        fingerprint(bomb)
+    assert caught.value.code == "decompression_bomb" and "2006 scans" in caught.value.message
+    assert fingerprint(progressive).width == 4000  # the ten scans of an encoder are read
 
 
 def test_bad_bytes_are_rejected_with_a_reason(page: Image.Image) -> None:

@@ -196,6 +196,25 @@ def test_opening_is_linear_in_the_files(members: int) -> None:
     assert len(view.texts) == members + 1
 
 
+def test_a_forwarded_message_nesting_multiparts_hundreds_deep_is_refused_in_linear_time() -> None:
+    opened = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (level, level)
+        for level in range(400)
+    )
+    forwarded = b"From: a@example.org\r\n" + opened + b"\r\n" + b"x\r\n" * 600_000
+    with hard_timeout(5):
+        _view, parsed = classify(sent(zipped({"fwd.eml": forwarded}, method=zipfile.ZIP_STORED), "fwd.zip"))
+    assert parsed.outcome is Outcome.refused and "deeper than 4 levels" in (parsed.reason or "")
+
+
+def test_a_sender_field_nesting_comments_is_received_and_read(database: Database, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=str(database.engine.url))
+    raw = b"From: " + b"(" * 5_000 + b"a@example.org\r\nSubject: x\r\n\r\n" + URL.encode()
+    message_id = service.receive(database, raw, via="smtp", now=datetime.now(UTC), settings=settings)
+    status = service.process_one(database, message_id, now=datetime.now(UTC), settings=settings)
+    assert status is InboundStatus.notice
+
+
 def test_a_bomb_received_is_refused_with_its_reason_and_kept_raw(database: Database, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=str(database.engine.url))
     raw = sent(zipped({"zeros.csv": bytes(8 * 1024 * 1024)}), "urls.zip")

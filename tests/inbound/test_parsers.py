@@ -307,3 +307,42 @@ def test_long_adversarial_inputs_are_read_in_linear_time(body: bytes) -> None:
     with hard_timeout(10):
         classify(b"From: a@example.org\r\n" + body[:60] + b"\r\n\r\n" + body)
     assert time.monotonic() - started < 10
+
+
+def test_a_long_field_of_unclosed_encoded_words_is_read_in_linear_time() -> None:
+    subject = b"=?utf-8?q?caf=C3=A9?= " + b"=?a?q?x" * 40_000  # every later "=?" opens a word never closed
+    raw = b"From: a@example.org\r\nSubject: " + subject + b"\r\n\r\nhttp://manga.demo.test/a.jpg"
+    with hard_timeout(5):
+        view, parsed = classify(raw)
+    assert parsed.outcome is Outcome.notice and view.subject.startswith("caf\u00e9 =?a?q?x")
+
+
+def test_a_field_of_too_many_parameters_is_refused_in_linear_time() -> None:
+    field = b'Content-Type: text/plain; name="' + b";" * 200_000
+    with hard_timeout(5):
+        _view, parsed = classify(b"From: a@example.org\r\n" + field + b"\r\n\r\nhttp://manga.demo.test/a.jpg")
+    assert parsed.outcome is Outcome.refused and "more than 100 parameters" in (parsed.reason or "")
+
+
+def _multiparts(depth: int, body: bytes) -> bytes:
+    opened = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (level, level)
+        for level in range(depth)
+    )
+    closed = b"".join(b"--b%d--\r\n" % level for level in reversed(range(depth)))
+    return b"From: a@example.org\r\n" + opened + b"Content-Type: text/plain\r\n\r\n" + body + closed
+
+
+def test_multiparts_nested_hundreds_deep_are_refused_in_linear_time() -> None:
+    # The stdlib parser compares each line with the boundary of every multipart it is inside.
+    with hard_timeout(5):
+        _view, parsed = classify(_multiparts(400, b"x\r\n" * 600_000))
+    assert parsed.outcome is Outcome.refused and "deeper than 4 levels" in (parsed.reason or "")
+    assert classify(_multiparts(4, b"http://manga.demo.test/a.jpg\r\n"))[1].outcome is Outcome.notice
+
+
+def test_comments_nested_in_the_sender_field_are_read_without_an_address() -> None:
+    raw = b"From: " + b"(" * 5_000 + b"a@example.org\r\nSubject: x\r\n\r\nhttp://manga.demo.test/a.jpg"
+    with hard_timeout(5):
+        view, parsed = classify(raw)
+    assert view.from_address == "" and parsed.outcome is Outcome.notice

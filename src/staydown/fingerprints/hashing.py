@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,31 @@ _SPREAD = 1.2
 _PAGES = 1.38
 _GUTTER = (0.35, 0.65)
 _SEAM = 0.6
+
+
+# A progressive JPEG is decoded scan by scan over the whole image, so its cost is its pixels times its
+# scans, and a scan costs a few bytes: more than this many (encoders write about ten) is a bomb.
+MAX_JPEG_SCANS = 100
+# The end of entropy-coded data: a marker, not a stuffed 0xFF (0xFF00), a restart or a fill byte.
+_JPEG_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7\xff])")
+
+
+def jpeg_scans(data: bytes) -> int:
+    """How many scans (SOS segments) a JPEG holds, counted by walking its segments in one pass."""
+    scans, index, size = 0, 2, len(data)
+    while index + 4 <= size and data[index] == 0xFF:
+        marker = data[index + 1]
+        if marker == 0xD9:  # EOI
+            break
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # fill byte, no length
+            index += 1 if marker == 0xFF else 2
+            continue
+        index += 2 + int.from_bytes(data[index + 2 : index + 4], "big")
+        if marker == 0xDA:
+            scans += 1
+            found = _JPEG_MARKER.search(data, index)
+            index = found.start() if found is not None else size
+    return scans
 
 
 class ImageRejected(ValueError):
@@ -277,6 +303,12 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
         raise ImageRejected("unsupported_format", "not a JPEG, PNG, WebP, GIF or AVIF image") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageRejected("corrupt", f"the image header cannot be read: {error}") from None
+    if image.format == "JPEG" and (scans := jpeg_scans(data)) > MAX_JPEG_SCANS:
+        image.close()
+        raise ImageRejected(
+            "decompression_bomb",
+            f"the JPEG is coded in {scans} scans, more than the limit of {MAX_JPEG_SCANS}",
+        )
     width, height = image.size
     if width < 1 or height < 1:
         image.close()

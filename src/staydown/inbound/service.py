@@ -96,8 +96,16 @@ def _headers_of(raw: bytes) -> Message:
 # --- storing ------------------------------------------------------------------------------------
 
 
+def _address_in(field: str) -> str:
+    """The address a field names ('' if none); the stdlib reads nested comments by recursion."""
+    try:
+        return parseaddr(field)[1]
+    except RecursionError:
+        return ""
+
+
 def _address_of(header: str) -> str | None:
-    address = parseaddr(header)[1].strip().lower() or header.strip()
+    address = _address_in(header).strip().lower() or header.strip()
     return address[:320] or None
 
 
@@ -711,7 +719,7 @@ def answer(
     problems: list[str] = []
     headers = _headers_of(row.raw)
     recipient = header_text(headers.get("reply-to"), problems) or row.from_address or row.envelope_from or ""
-    address = parseaddr(recipient)[1]
+    address = _address_in(recipient)
     if not address:
         raise InboundError("no_address", f"inbound message {message_id} gives no address to answer")
     _send(

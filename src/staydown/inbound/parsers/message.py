@@ -13,9 +13,14 @@ from __future__ import annotations
 import codecs
 import email
 import email.policy
+import re
+from collections.abc import Callable
+from email.feedparser import FeedParser
 from email.header import decode_header
 from email.message import Message
+from email.parser import BytesParser
 from email.utils import getaddresses
+from typing import Any
 
 from staydown.inbound.parsers import archives
 from staydown.inbound.parsers.base import Attachment, Limits, MailView
@@ -72,11 +77,19 @@ def decode_text(data: bytes, charset: str | None, problems: list[str]) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+# The stdlib decodes encoded words in time quadratic in a field's length (an unclosed ``=?`` is
+# searched for its end from every start), so a field holding them is read up to this length; that
+# still gives more than the 500 characters of a subject or message id that are kept.
+HEADER_CHARS = 2048
+
+
 def header_text(value: object, problems: list[str]) -> str:
     """A header's text with its RFC 2047 encoded words decoded (unknown charsets guessed)."""
     if value is None:
         return ""
     raw = str(value)
+    if len(raw) > HEADER_CHARS and "=?" in raw:
+        raw = raw[:HEADER_CHARS]
     try:
         pieces = decode_header(raw)
     except Exception:
@@ -91,7 +104,10 @@ def header_text(value: object, problems: list[str]) -> str:
 
 
 def _address(value: str) -> tuple[str, str]:
-    found = getaddresses([value])
+    try:
+        found = getaddresses([value])
+    except RecursionError:  # the stdlib reads nested comments by recursion
+        return "", ""
     if not found:
         return "", ""
     name, address = found[0]
@@ -150,6 +166,74 @@ def member_type(name: str) -> str:
     )
 
 
+# The stdlib splits a field's parameters in time quadratic in their number; real fields have a few.
+MAX_PARAMETERS = 100
+_PARAMETERISED = re.compile(rb"(?<![^\r\n])content-(?:type|disposition):", re.IGNORECASE)
+_FIELD_END = re.compile(rb"\r\n(?![ \t])|\n(?![ \t])|\r(?![\n \t])")
+
+
+def _crowded(raw: bytes) -> str | None:
+    """Why the stdlib must not read ``raw``: a Content-Type or Content-Disposition field, anywhere,
+    with more than ``MAX_PARAMETERS`` parameters (each field is scanned once: linear)."""
+    for match in _PARAMETERISED.finditer(raw):
+        end = _FIELD_END.search(raw, match.end())
+        if raw.count(b";", match.end(), end.start() if end else len(raw)) > MAX_PARAMETERS:
+            return f"a Content-Type or Content-Disposition field has more than {MAX_PARAMETERS} parameters"
+    return None
+
+
+class TooDeep(Exception):
+    """A message whose parts nest deeper than the parser was allowed to follow."""
+
+
+class _Lines:
+    """The stdlib parser's line source, refusing to enter more than ``levels`` nested multiparts.
+
+    The parser compares every line with the boundary of each multipart it is inside, so parts
+    nested without bound make reading quadratic; nesting is therefore bounded as it is entered."""
+
+    def __init__(self, lines: Any, levels: int) -> None:
+        self.lines, self.levels, self.nested = lines, levels, 0
+
+    def push_eof_matcher(self, matcher: Callable[[str], object]) -> None:
+        if self.nested >= self.levels:
+            raise TooDeep
+        self.nested += 1
+        self.lines.push_eof_matcher(matcher)
+
+    def pop_eof_matcher(self) -> object:
+        self.nested -= 1
+        return self.lines.pop_eof_matcher()
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> object:
+        return next(self.lines)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.lines, name)
+
+
+def parse_message(raw: bytes, *, levels: int) -> Message:
+    """``raw`` parsed as ``email.message_from_bytes`` does (``compat32``), following at most
+    ``levels`` nested multiparts; raise :class:`TooDeep` beyond them."""
+    parser = FeedParser(policy=email.policy.compat32)
+    state = vars(parser)  # the parser offers no hook on its line source but this attribute
+    state["_input"] = _Lines(state["_input"], levels)
+    text = raw.decode("ascii", "surrogateescape")
+    try:
+        for start in range(0, len(text), 8192):
+            parser.feed(text[start : start + 8192])
+        return parser.close()
+    except RecursionError:  # attached messages nested hundreds deep
+        raise TooDeep from None
+
+
+def _too_deep(limits: Limits) -> str:
+    return f"the message nests parts, attached messages or archives deeper than {limits.max_depth} levels"
+
+
 class _Walk:
     """One pass over a message's parts, and the files of its archives, in order, within the limits."""
 
@@ -168,10 +252,7 @@ class _Walk:
         while self.stack:
             node, depth = self.stack.pop()
             if depth > self.limits.max_depth:
-                return (
-                    "the message nests parts, attached messages or archives deeper than "
-                    f"{self.limits.max_depth} levels"
-                )
+                return _too_deep(self.limits)
             try:
                 if isinstance(node, Attachment):
                     self.member(node, depth)
@@ -233,7 +314,14 @@ class _Walk:
     def member(self, member: Attachment, depth: int) -> None:
         """Take a file from an archive: a message is read as one, text as the letter's text."""
         if member.content_type == "message/rfc822":
-            self.stack.append((email.message_from_bytes(member.data, policy=email.policy.compat32), depth))
+            refusal = _crowded(member.data)
+            if refusal is not None:
+                raise archives.Refused(refusal)
+            try:
+                message = parse_message(member.data, levels=self.limits.max_depth - depth)
+            except TooDeep:
+                raise archives.Refused(_too_deep(self.limits)) from None
+            self.stack.append((message, depth))
         elif member.content_type in _TEXT_TYPES:
             self.text(member.data, None, html=member.content_type == "text/html")
         else:
@@ -243,9 +331,18 @@ class _Walk:
 def read(raw: bytes, limits: Limits) -> MailView:
     """Decode ``raw`` into the view the parsers read; never raises on what a sender may send."""
     problems: list[str] = []
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
     walk = _Walk(limits, problems)
-    refusal = walk.run(message)
+    refusal = _crowded(raw)
+    message: Message | None = None
+    if refusal is None:
+        try:
+            message = parse_message(raw, levels=limits.max_depth)
+        except TooDeep:
+            refusal = _too_deep(limits)
+    if message is None:  # refused unparsed: its header fields still name the sender
+        message = BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+    else:
+        refusal = walk.run(message)
     texts, html, attachments = walk.texts, walk.html, walk.attachments
     if not texts:
         texts = html
@@ -276,5 +373,5 @@ def read(raw: bytes, limits: Limits) -> MailView:
 
 def authentication_results(raw: bytes) -> list[str]:
     """The message's ``Authentication-Results`` fields, topmost first (RFC 8601)."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    message = BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
     return [str(value) for value in message.get_all("authentication-results") or []]
