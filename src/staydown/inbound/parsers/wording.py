@@ -75,45 +75,121 @@ def normalise(text: str) -> str:
     return " ".join(folded.split())
 
 
-# The statements a notice must make, as senders word them. A phrase is found as a plain substring.
-_GOOD_FAITH = (
-    "good faith belief",
-    "good-faith belief",
-    "believe in good faith",
-    "believes in good faith",
-    "in good faith",
-    "bona fide belief",
-    "bona fide",
-    "誠実に信じ",
-    "誠実に",
-    "善意",
+# The statements a notice must make, recognised sentence by sentence. A sentence states one when it
+# holds the statement's wording and the clause before that wording neither negates it ("I do not
+# have a good faith belief") nor reports it ("a notice must include a statement that"); in Japanese,
+# where negation follows the verb, when the words after it do not negate it. A web form's question
+# states what it asks only when the answer after it is yes, and an unchecked box states nothing.
+_GOOD_FAITH = ("good faith", "good-faith", "bona fide", "bona-fide")
+# What a good-faith belief is about: a sentence that says "good faith" of something else (an effort
+# to reach the uploader, a counter-notice's mistake) is no such statement.
+_GOOD_FAITH_TOPICS = (
+    "authori",
+    "infring",
+    "unlawful",
+    "illegal",
+    "permission",
+    "licen",
+    "consent",
+    "pirat",
+    "fair use",
+    "violat",
+    "accurate",
 )
-_ACCURATE = (
-    "is accurate",
-    "are accurate",
-    "accurate and complete",
-    "information in this notice is true",
-    "情報は正確",
-    "正確であ",
-    "正確です",
-    "真実であ",
+_ACCURATE = ("accurate", "true and correct", "true and complete", "correct and complete", "truthful")
+_ACCURATE_SUBJECTS = (
+    "information",
+    "notice",
+    "notification",
+    "statement",
+    "letter",
+    "complaint",
+    "content",
+    "herein",
+    "above",
+    "details",
+    "allegation",
+    "facts",
+    "report",
+    "request",
+    "claim",
 )
-_AUTHORIZED = (
-    "authorized to act",
-    "authorised to act",
-    "authorized to make",
-    "authorised to make",
-    "authorized on behalf",
-    "authorised on behalf",
-    "authorized agent",
-    "authorised agent",
+# "authori" covers authorized, authorised, authority, authorization; what follows says it is the
+# sender's authority over this notice, not the uploader's lack of a licence.
+_AUTHORITY_PURPOSES = (
+    "to act",
+    "behalf",
+    "agent",
+    "to submit",
+    "to send",
+    "to file",
+    "to make",
+    "to issue",
+    "to enforce",
+    "to represent",
+    "this notice",
+    "this notification",
+    "this complaint",
+    "this request",
+    "this matter",
+)
+_OWNER = (
+    "am the copyright",
+    "am the owner",
+    "am the rights",
+    "am the author",
+    "am the creator",
+    "are the copyright",
+    "are the owner",
+    "are the rights",
+    "own the copyright",
+    "own the rights",
+)
+_NEGATORS = frozenset(
+    ("not", "no", "never", "cannot", "neither", "nor", "without", "unable", "none", "nobody")
+)
+_CLAUSE_MARKS = (",", ";", ":", "(", '"', " that ", " and ", " or ", " but ", " which ", " who ")
+_REPORTED = (
+    "statement that",
+    "statement confirming",
+    "must include",
+    "must contain",
+    "should include",
+    "should contain",
+    "needs to include",
+    "need to include",
+    "whether",
+)
+_PROMPTS = ("copy and paste", "type the following")
+_AFFIRMATIVE = frozenset(("yes", "y", "correct", "confirmed", "agreed", "true", "はい"))
+_UNCHECKED = ("[ ]", "[]", "☐", "□")
+_JA_GOOD_FAITH = ("誠実に信じ", "誠実な信念", "誠実に判断")
+_JA_ACCURATE = ("正確", "真実")
+_JA_FACTUAL = ("相違な", "相違あり", "相違ござ")  # 事実に相違ない: the negation is the statement
+_JA_AUTHORIZED = (
     "権限を有",
     "権限があ",
     "代理人",
     "権利者本人",
+    "著作権者本人",
+    "著作権者であ",
+    "著作権者です",
+    "権利者であ",
+    "権利者です",
+    "著作権を有",
+    "が有する著作権",
+    "私が創作し",
 )
+_JA_NEGATED = ("ない", "ません", "ず、", "ず。")
 _PERJURY = ("penalty of perjury", "偽証", "虚偽")
 _INFRINGEMENT = ("権利侵害", "著作権侵害", "侵害", "copyright infringement", "infring")
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+|(?<=。)")
+# Words every statement's wording holds one of: a sentence with none is passed over at once.
+_STATEMENT_WORDS = re.compile(
+    "faith|fide|accura|true and|correct and|truthful|authori|am the|are the|own the|"
+    "誠実|正確|真実|相違|権限|代理人|権利者|著作権|創作"
+)
+_DECORATION = "*_#>`\\\"'“”「」 \t"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +201,119 @@ class Statements:
     infringement_stated: bool
 
 
+def sentences(text: str) -> list[str]:
+    """The letter's sentences, width and case folded. A line that asks, labels or heads (it ends
+    with ``?`` or ``:``, or is set in bold) ends its paragraph, so the answer under it is a sentence
+    of its own; lines wrapped inside a paragraph are joined."""
+    found: list[str] = []
+    paragraph: list[str] = []
+
+    def close() -> None:
+        if paragraph:
+            found.extend(part for part in _SENTENCE_BREAK.split(" ".join(paragraph)) if part)
+            paragraph.clear()
+
+    for raw in unicodedata.normalize("NFKC", text).lower().splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            close()
+            continue
+        paragraph.append(line)
+        if line.endswith(("?", ":", "**")):
+            close()
+    close()
+    return found
+
+
+def _denied(sentence: str, at: int) -> bool:
+    """Whether the clause before ``at`` negates or reports what follows."""
+    if any(mark in sentence[max(0, at - 160) : at] for mark in _REPORTED):
+        return True
+    window = sentence[max(0, at - 80) : at]
+    cut = max((window.rfind(mark) + len(mark) for mark in _CLAUSE_MARKS if mark in window), default=0)
+    return any(
+        word in _NEGATORS or word.endswith(("n't", "n\u2019t"))
+        for word in window[cut:].replace(",", " ").split()
+    )
+
+
+def _asserted(sentence: str, key: str, purposes: tuple[str, ...] = ()) -> bool:
+    """Whether some occurrence of ``key`` is asserted (and, given ``purposes``, followed by one)."""
+    at = sentence.find(key)
+    while at != -1:
+        unprefixed = sentence[max(0, at - 2) : at] != "un"
+        followed = not purposes or any(p in sentence[at : at + 100] for p in purposes)
+        if unprefixed and followed and not _denied(sentence, at):
+            return True
+        at = sentence.find(key, at + len(key))
+    return False
+
+
+def _asserted_ja(sentence: str, key: str, *, negatable: bool = True) -> bool:
+    """Whether some occurrence of a Japanese ``key`` is not negated by the words after it."""
+    at = sentence.find(key)
+    while at != -1:
+        end = at + len(key)
+        after = sentence[end : end + 12].partition("。")[0].partition("、")[0]
+        if not negatable or not any(n in after for n in _JA_NEGATED):
+            return True
+        at = sentence.find(key, end)
+    return False
+
+
+def _said(sentence: str) -> tuple[bool, bool, bool]:
+    """The statements one sentence makes: good faith, accuracy, authority."""
+    if not _STATEMENT_WORDS.search(sentence):
+        return False, False, False
+    good_faith = any(_asserted_ja(sentence, key) for key in _JA_GOOD_FAITH) or (
+        ("belie" in sentence or "faith that" in sentence)
+        and any(topic in sentence for topic in _GOOD_FAITH_TOPICS)
+        and any(_asserted(sentence, key) for key in _GOOD_FAITH)
+    )
+    accurate = (
+        any(_asserted_ja(sentence, key) for key in _JA_ACCURATE)
+        or any(_asserted_ja(sentence, key, negatable=False) for key in _JA_FACTUAL)
+        or (
+            any(subject in sentence for subject in _ACCURATE_SUBJECTS)
+            and any(_asserted(sentence, key) for key in _ACCURATE)
+        )
+    )
+    authorized = (
+        any(_asserted_ja(sentence, key) for key in _JA_AUTHORIZED)
+        or _asserted(sentence, "authori", _AUTHORITY_PURPOSES)
+        or any(_asserted(sentence, key) for key in _OWNER)
+    )
+    return good_faith, accurate, authorized
+
+
+def _affirms(answer: str) -> bool:
+    words = answer.split(maxsplit=1)
+    return bool(words) and (words[0].strip(",.!;:") in _AFFIRMATIVE or answer.startswith("はい"))
+
+
 def statements(text: str) -> Statements:
     """Which of the legal statements the letter makes, recognised by their wording."""
+    made = [False, False, False]
+    asked: tuple[bool, bool, bool] | None = None
+    for sentence in sentences(text):
+        plain = sentence.strip(_DECORATION)
+        if asked is not None:
+            if _affirms(plain):
+                made = [m or a for m, a in zip(made, asked, strict=True)]
+            asked = None
+        if plain.startswith(_UNCHECKED):
+            continue
+        said = _said(plain)
+        if plain.endswith("?") or any(prompt in plain for prompt in _PROMPTS):
+            asked = said  # a question states what it asks only if it is answered yes
+            continue
+        made = [m or s for m, s in zip(made, said, strict=True)]
     folded = normalise(text)
-    perjury = any(p in folded for p in _PERJURY)
     return Statements(
-        good_faith=any(p in folded for p in _GOOD_FAITH),
-        accurate=any(p in folded for p in _ACCURATE),
-        authorized=any(p in folded for p in _AUTHORIZED) or (perjury and "authori" in folded),
-        perjury=perjury,
+        good_faith=made[0],
+        accurate=made[1],
+        authorized=made[2],
+        perjury=any(p in folded for p in _PERJURY),
         infringement_stated=any(p in folded for p in _INFRINGEMENT),
     )
 
