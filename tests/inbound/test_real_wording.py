@@ -130,6 +130,7 @@ def test_web_form_answers_state_the_statements(owner: str) -> None:
     draft = parsed.draft
     assert parsed.format is InboundFormat.text and parsed.outcome is Outcome.notice and draft is not None
     assert (draft.good_faith, draft.accurate, draft.authorized) == (True, True, True)
+    assert draft.signature == "Jordan Example"
     assert draft.urls == (URL,)
 
 
@@ -278,6 +279,49 @@ def test_japanese_guideline_form_is_a_jp_notice() -> None:
     assert (parsed.draft.accurate, parsed.draft.authorized) == (True, True)
 
 
+@pytest.mark.parametrize(
+    ("letter", "expected"),
+    [
+        pytest.param(
+            _letter(GOOD_FAITH, "Yours sincerely,\n\nJordan Example\n"),
+            "Jordan Example",
+            id="yours-sincerely",
+        ),
+        pytest.param(
+            _letter(GOOD_FAITH, "Very truly yours,\n\n/Jordan Example/\n"), "Jordan Example", id="slash-name"
+        ),
+        pytest.param(_letter(GOOD_FAITH, "Thanks,\n\nJordan Example\n"), "Jordan Example", id="thanks"),
+        pytest.param(
+            _letter(GOOD_FAITH, "Truthfully,\n\nJordan Example\n"), "Jordan Example", id="truthfully"
+        ),
+        pytest.param(
+            _letter(GOOD_FAITH, "My electronic signature:\n\nJordan Example\nDemo Publishing\n"),
+            "Jordan Example",
+            id="label-on-its-own-line",
+        ),
+        pytest.param(
+            _letter(GOOD_FAITH, "#9) Include your physical or electronic signature.\n\nJordan Example\n"),
+            "Jordan Example",
+            id="numbered-signature-item",
+        ),
+        pytest.param(
+            _letter(GOOD_FAITH, "--\n\nJordan Example\n"), "Jordan Example", id="signature-delimiter"
+        ),
+    ],
+)
+def test_signature_variants(letter: str, expected: str) -> None:
+    assert signature_of(letter) == expected
+
+
+def test_closing_followed_by_a_form_question_is_no_signature() -> None:
+    letter = (
+        "The information on this notice is accurate.\n\nSincerely,\n\n"
+        "**Please provide a detailed description of the original copyrighted work that has allegedly been "
+        "infringed. If possible, include a URL to where it is posted online.**\n\nhttps://demo.test/\n"
+    )
+    assert signature_of(letter) is None
+
+
 def test_dmca_letter_with_real_wording_is_complete() -> None:
     letter = _letter(
         "I have good faith belief that the disputed use of the material at issue is not authorised by the "
@@ -318,6 +362,12 @@ def test_statements_and_signature_read_long_adversarial_letters_in_linear_time(t
     with hard_timeout(10):
         statements(text)
         signature_of(text)
+
+
+def test_two_closings_the_name_is_below_the_second() -> None:
+    assert (
+        signature_of(_letter(GOOD_FAITH, "Thank you!\n\nKind regards,\nJordan Example\n")) == "Jordan Example"
+    )
 
 
 def test_every_statement_wording_passes_the_quick_filter() -> None:

@@ -351,17 +351,52 @@ _LABELS = {
     "signature": ("signature", "signed", "署名", "記名"),
 }
 _SEPARATORS = (":", "\uff1a", "\t")  # the colon, full-width too
-_CLOSINGS = (
-    "sincerely",
-    "regards",
-    "best regards",
-    "kind regards",
-    "respectfully",
-    "yours faithfully",
-    "yours truly",
-    "敬具",
-    "以上",
+_CLOSINGS = frozenset(
+    (
+        "sincerely",
+        "sincerely yours",
+        "yours sincerely",
+        "regards",
+        "best regards",
+        "kind regards",
+        "warm regards",
+        "with regards",
+        "with kind regards",
+        "with best regards",
+        "best",
+        "best wishes",
+        "respectfully",
+        "respectfully submitted",
+        "yours faithfully",
+        "faithfully",
+        "yours truly",
+        "very truly yours",
+        "truly yours",
+        "truthfully",
+        "cordially",
+        "thanks",
+        "thank you",
+        "many thanks",
+        "thank you very much",
+        "thank you in advance",
+        "atentamente",
+        "cordialement",
+        "mit freundlichen grüßen",
+        "met vriendelijke groet",
+        "敬具",
+        "以上",
+    )
 )
+# A line asking for the signature, or labelling it, with the signature on the lines below.
+_SIGNATURE_ASKS = (
+    "to sign this",
+    "full legal name",
+    "your signature",
+    "electronic signature",
+    "digital signature",
+    "physical signature",
+)
+_RULES = frozenset("-_=\u2013\u2014")
 
 
 def labelled(text: str) -> dict[str, str]:
@@ -384,21 +419,64 @@ def labelled(text: str) -> dict[str, str]:
     return found
 
 
-def signature_of(text: str) -> str | None:
-    """The signature: a ``/s/ Name`` line, a labelled one, or the line after the closing."""
-    lines = [line.strip() for line in text.splitlines()[:50_000]]
+def _plain(line: str) -> str:
+    return line.strip().strip("*_#>`\\ \t").strip()
+
+
+def _name_below(lines: list[str], start: int) -> str | None:
+    """The first written line among the few from ``start`` when it reads as a name, not prose."""
+    for line in lines[start : start + 4]:
+        text = _plain(line)
+        if not text or set(text) <= _RULES or normalise(text).rstrip(",.!") in _CLOSINGS:
+            continue  # a rule, or a second closing ("Thank you!" then "Kind regards,")
+        words = text.split()
+        prose = text.endswith(".") and len(words) > 3
+        if len(text) > 100 or len(words) > 10 or prose or text.endswith("?") or "://" in text:
+            return None
+        return text[:300]
+    return None
+
+
+def _written_signature(lines: list[str]) -> str | None:
+    """A signature written as such: ``/s/ Name`` or ``/Name/``."""
     for line in lines:
         if line.startswith("/s/") and len(line) > 4:
             return line[3:].strip()[:300]
-    sign = labelled(text).get("signature")
+        inner = line[1:-1].strip()
+        if len(line) > 2 and line[0] == line[-1] == "/" and inner and "/" not in inner:
+            return inner[:300]
+    return None
+
+
+def _signature_below(lines: list[str]) -> str | None:
+    """The name under a form's request for the signature, under the closing, or under ``--``."""
+    for index, line in enumerate(lines):
+        asked = normalise(_plain(line))
+        if len(asked.split()) > 14:
+            continue
+        if asked.rstrip(":.") in _LABELS["signature"] or any(ask in asked for ask in _SIGNATURE_ASKS):
+            name = _name_below(lines, index + 1)
+            if name:
+                return name
+    for index, line in enumerate(lines):
+        if normalise(_plain(line)).rstrip(",.!") in _CLOSINGS:
+            name = _name_below(lines, index + 1)
+            if name:
+                return name
+    for index, line in enumerate(lines):
+        if line == "--":  # RFC 3676's "-- ", the trailing space already stripped
+            return _name_below(lines, index + 1)
+    return None
+
+
+def signature_of(text: str) -> str | None:
+    """The signature: a ``/s/ Name`` or ``/Name/`` line, a labelled one, the line below a form's
+    request for it, the line after the closing, or the line after an e-mail signature delimiter."""
+    lines = [line.strip() for line in text.splitlines()[:50_000]]
+    sign = _written_signature(lines) or labelled(text).get("signature")
     if sign:
         return sign[:300]
-    for index, line in enumerate(lines):
-        if normalise(line).rstrip(",.") in _CLOSINGS:
-            for after in lines[index + 1 : index + 4]:
-                if after and after != "--":
-                    return after[:300]
-    return None
+    return _signature_below(lines)
 
 
 def works_of(text: str) -> tuple[str, ...]:
