@@ -201,7 +201,7 @@ class Statements:
     infringement_stated: bool
 
 
-def sentences(text: str) -> list[str]:
+def _sentences(text: str) -> list[str]:
     """The letter's sentences, width and case folded. A line that asks, labels or heads (it ends
     with ``?`` or ``:``, or is set in bold) ends its paragraph, so the answer under it is a sentence
     of its own; lines wrapped inside a paragraph are joined."""
@@ -295,7 +295,7 @@ def statements(text: str) -> Statements:
     """Which of the legal statements the letter makes, recognised by their wording."""
     made = [False, False, False]
     asked: tuple[bool, bool, bool] | None = None
-    for sentence in sentences(text):
+    for sentence in _sentences(text):
         plain = sentence.strip(_DECORATION)
         if asked is not None:
             if _affirms(plain):
