@@ -382,3 +382,83 @@ def test_every_statement_wording_passes_the_quick_filter() -> None:
         + ("authori",)
     )
     assert [key for key in keys if not wording._STATEMENT_WORDS.search(key)] == []
+
+
+@pytest.mark.parametrize(
+    ("letter", "expected"),
+    [
+        pytest.param(
+            "**Please provide a detailed description of the original copyrighted work that has allegedly "
+            "been infringed. If possible, include a URL to where it is posted online.**\n\n"
+            "Demo Atlas, a field guide published by Demo Press\n\n"
+            "**What files should be taken down? Please provide URLs for each file.**\n\n" + URL + "\n\n"
+            "**Is the work licensed under an open source license?**\n\nNo\n",
+            ("Demo Atlas, a field guide published by Demo Press",),
+            id="web-form-description",
+        ),
+        pytest.param(
+            "**What work was allegedly infringed? If possible, please provide a URL:**  \n"
+            "https://press.demo.test/atlas\n\n**What files should be taken down?**\n" + URL + "\n",
+            ("https://press.demo.test/atlas",),
+            id="web-form-2017",
+        ),
+        pytest.param(
+            "1. Identification of copyrighted work(s):  \nDEMO ATLAS - by EXAMPLE  \n"
+            "DEMO GUIDE - by SAMPLE  \n\n"
+            "2. Copyright infringing material or activity found at the following location(s):\n\n"
+            + URL
+            + "\n",
+            ("DEMO ATLAS - by EXAMPLE", "DEMO GUIDE - by SAMPLE"),
+            id="agency-numbered-list",
+        ),
+        pytest.param(
+            "1. Copyright work(s):\n\nDemo Atlas 9780000000001\n\n"
+            "Copyright owner(s) or exclusive licensee:\n\n"
+            "Demo Press\n\n2. Copyright infringing material found at the following location(s):\n"
+            + URL
+            + "\n",
+            ("Demo Atlas 9780000000001",),
+            id="value-after-a-blank-line",
+        ),
+        pytest.param(
+            "Description of The Copyrighted Work : Demo League Matches\n\n"
+            "Original Location of the Copyrighted Work : http://league.demo.test (members only)\n",
+            ("Demo League Matches",),
+            id="description-label/location-is-no-work",
+        ),
+        pytest.param(
+            "*Identification of Copyrighted Work*\n\n"
+            "The copyrighted work at issue is the text of the Demo Atlas.\n\n"
+            "*Identification of Infringed Material*\n\n" + URL + "\n",
+            ("The copyrighted work at issue is the text of the Demo Atlas.",),
+            id="emphasised-heading",
+        ),
+        pytest.param(
+            "4 侵害情報特定のための情報\nURL:" + URL + "\n5 著作物等の説明\n"
+            "侵害された著作物は、私が創作した著作物「デモ図鑑」です。\n",
+            ("侵害された著作物は、私が創作した著作物「デモ図鑑」です。",),
+            id="japanese-guideline-heading",
+        ),
+        pytest.param(
+            "**Is the work licensed under an open source license?**\n\nNo\n\n"
+            "Copyright owner(s) or exclusive licensee:\nDemo Press\n\nOur network: Demo Net\n",
+            (),
+            id="no-work-named",
+        ),
+    ],
+)
+def test_works_named_as_real_notices_name_them(letter: str, expected: tuple[str, ...]) -> None:
+    assert wording.works_of(letter) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Work:\n" * 200_000,
+        "Identification of copyrighted work:\nDemo\n" * 100_000,
+        "**Original work?**\n" * 100_000,
+    ],
+)
+def test_works_read_in_linear_time(text: str) -> None:
+    with hard_timeout(10):
+        assert len(wording.works_of(text)) <= 100

@@ -479,19 +479,121 @@ def signature_of(text: str) -> str | None:
     return _signature_below(lines)
 
 
+# Where a letter names its works under a heading or a form's question, the works are the lines below.
+_WORK_ASKS = (
+    "copyrighted work",
+    "original work",
+    "work was allegedly infringed",
+    "allegedly infringed work",
+    "著作物等の説明",
+    "著作物の説明",
+    "侵害された著作物",
+)
+_WORK_WORDS = frozenset(("work", "works", "work(s)", "title", "titles", "title(s)"))
+# Labels and headings that end in "work" or "title" but are about something else: where the copies
+# are, the licence, the sender's job title, the infringing material.
+_NOT_WORK_HEADING = ("licen", "name and", "job", "infringing the", "material that")
+_NOT_WORK = ("location", "url", "link", *_NOT_WORK_HEADING)
+# Labels of a letter's other parts, which end a list of works written below its heading.
+_OTHER_LABELS = (
+    "owner",
+    "licensee",
+    "holder",
+    "contact",
+    "url",
+    "location",
+    "link",
+    "e-mail",
+    "email",
+    "phone",
+)
+_SECTION_NUMBER = re.compile(r"\d{1,2}[.)\s、]")
+_NUMBERING = "0123456789.)(#\\ "
+
+
+def _work_label(label: str) -> bool:
+    """Whether a label names works: a known one, or a short one ending in "work" or "title"
+    ("Identification of copyrighted work(s)") that does not say where the copies are."""
+    key = normalise(label).strip(" .:*_").lstrip(_NUMBERING)
+    words = key.split()
+    return key in _LABELS["work"] or (
+        0 < len(words) <= 6 and words[-1] in _WORK_WORDS and not any(n in key for n in _NOT_WORK)
+    )
+
+
+def _asks_for_works(line: str) -> bool:
+    """Whether a line is a heading or question under which the works are named."""
+    plain = _plain(line)
+    key = normalise(plain).lstrip(_NUMBERING)
+    if key in _WORK_ASKS or _work_label(plain):
+        return True
+    heading = line.startswith(("*", "#", "\\#")) or plain.endswith(("?", ":"))
+    return (
+        heading
+        and len(key.split()) <= 40
+        and any(ask in key for ask in _WORK_ASKS)
+        and not any(n in key for n in _NOT_WORK_HEADING)
+    )
+
+
+def _heads(line: str) -> bool:
+    """Whether a line is a label, heading or question rather than a work under one."""
+    if line.endswith(":") or (line.startswith(("*", "#")) and line.endswith(("?", "**", "*"))):
+        return True
+    label, sep, _value = line.partition(":")
+    key = normalise(label)
+    short = len(key.split()) <= 6
+    return bool(sep) and short and "//" not in label and any(other in key for other in _OTHER_LABELS)
+
+
+def _works_below(lines: list[str], index: int, room: int) -> tuple[list[str], int]:
+    """The works on the lines from ``index``, after any blank ones, up to the next blank line,
+    heading or section number; lines of wrapped prose joined. Returns them and the next index."""
+    while index < len(lines) and not lines[index]:
+        index += 1
+    works: list[str] = []
+    numbered = False
+    while index < len(lines) and lines[index] and not _heads(lines[index]) and len(works) < room:
+        bullet = lines[index].startswith(("-", "*", "・", "■", "●"))
+        line = _plain(lines[index].lstrip("-・■●"))
+        section = bool(_SECTION_NUMBER.match(line))
+        if works and section and not numbered:
+            break  # the letter's next numbered section, not a numbered list of works
+        wrapped = not bullet and line[:1].islower() and "://" not in line
+        if works and wrapped and not works[-1].endswith((".", "!", "?", "。")):
+            works[-1] = f"{works[-1]} {line}"[:2000]
+        else:
+            works.append(line[:2000])
+        numbered = section
+        index += 1
+    return works, index
+
+
 def works_of(text: str) -> tuple[str, ...]:
-    """The works a letter names in labelled lines (``Work: …``, ``作品名\uff1a…``)."""
-    works = []
-    for line in text.splitlines()[:20_000]:
-        stripped = line.strip().lstrip("-*・■●")
+    """The works a letter names: in labelled lines (``Work: …``, ``作品名\uff1a…``), or on the lines
+    below a label, heading or form question that asks for them (``Identification of copyrighted
+    work(s):``, the web form's "description of the original copyrighted work")."""
+    lines = [line.strip() for line in text.splitlines()[:20_000]]
+    works: list[str] = []
+    index = 0
+    while index < len(lines) and len(works) < 100:
+        line = lines[index]
+        index += 1
+        stripped = line.lstrip("-*・■●").strip()
+        label, sep, value = "", "", ""
         for separator in _SEPARATORS:
             label, sep, value = stripped.partition(separator)
             if sep:
-                if normalise(label) in _LABELS["work"] and value.strip():
-                    works.append(value.strip()[:2000])
                 break
-        if len(works) >= 100:
-            break
+        value = _plain(value)
+        if sep and "//" not in label and _work_label(label):
+            if value:
+                works.append(value[:2000])
+                continue
+        elif (sep and value) or not stripped or not _asks_for_works(line):
+            continue
+        below, index = _works_below(lines, index, 100 - len(works))
+        works.extend(below)
     return tuple(works)
 
 
