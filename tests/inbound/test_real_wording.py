@@ -220,6 +220,9 @@ def test_wording_that_states_no_good_faith_belief(text: str) -> None:
             id="perjury-with-only-the-good-faith-authori",
         ),
         pytest.param("I am not authorized to act on behalf of the owner; I am a fan.", id="negated"),
+        pytest.param(
+            "You are the owner of the hosting service, and they own the copyright.", id="others-own"
+        ),
     ],
 )
 def test_wording_that_states_no_authority(text: str) -> None:

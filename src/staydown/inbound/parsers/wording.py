@@ -139,11 +139,13 @@ _OWNER = (
     "am the rights",
     "am the author",
     "am the creator",
-    "are the copyright",
-    "are the owner",
-    "are the rights",
-    "own the copyright",
-    "own the rights",
+    "we are the copyright",
+    "we are the owner",
+    "we are the rights",
+    "i own the copyright",
+    "we own the copyright",
+    "i own the rights",
+    "we own the rights",
 )
 _NEGATORS = frozenset(
     ("not", "no", "never", "cannot", "neither", "nor", "without", "unable", "none", "nobody")
