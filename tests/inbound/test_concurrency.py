@@ -32,7 +32,7 @@ pytestmark = pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
 
-MESSAGES = 120
+MESSAGES = 600
 
 
 def test_two_readers_read_each_message_once(database: Database, database_url: str, tmp_path: Path) -> None:
@@ -46,17 +46,23 @@ def test_two_readers_read_each_message_once(database: Database, database_url: st
         )
         for n in range(MESSAGES)
     ]
-    service.receive_many(database, arrivals, now=datetime.now(UTC))
     env = {**os.environ, "STAYDOWN_DATA_DIR": str(tmp_path), "STAYDOWN_DATABASE_URL": database_url}
-    readers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "staydown.cli", "mail", "serve", "--port", "0"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
+    logs = [tmp_path / f"reader-{n}.log" for n in range(2)]
+    readers = []
+    for log in logs:
+        with log.open("w") as out:
+            readers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "staydown.cli", "mail", "serve", "--port", "0"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    # Both readers polling before anything is stored, and enough batches that each one's poll (every
+    # second) comes round while the other is reading: on a slow machine one would otherwise take all.
+    eventually(lambda: all("ready" in log.read_text() for log in logs), "both readers serving", 120)
+    service.receive_many(database, arrivals, now=datetime.now(UTC))
 
     def pending() -> int:
         with database.reader() as session:
@@ -88,7 +94,7 @@ def test_two_readers_read_each_message_once(database: Database, database_url: st
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "inbound_notice")
         )
     assert reads == receipts == MESSAGES
-    assert len(claimants) == 2, claimants  # both readers took batches (50 at a time) of the 120
+    assert len(claimants) == 2, claimants  # both readers took batches (50 at a time) of the 600
 
 
 # A reader that stops, holding its transaction open, just before it would make a notice: it says so
