@@ -645,6 +645,21 @@ def test_stale_if_error_serves_stale_when_the_origin_fails(cdn: Setup, failure: 
     assert cdn.get("/sie").status_code in (500, 502, 503)
 
 
+@pytest.mark.parametrize("failure", ["down", "503"])
+def test_a_response_whose_age_reached_its_lifetime_is_stale_when_the_origin_fails(
+    cdn: Setup, failure: str
+) -> None:
+    # Fresh means a lifetime greater than the age (RFC 9111 section 4.2): max-age=0 is stale from
+    # the start, and without stale-if-error a stale response does not stand in for a failure.
+    cdn.origin.answers["/zero"] = Answer([("Cache-Control", "max-age=0")], body=b"old")
+    cdn.get("/zero")
+    if failure == "down":
+        cdn.origin.answers["/zero"] = Answer(fail=True)
+    else:
+        cdn.origin.answers["/zero"] = Answer([("Cache-Control", "no-store")], b"oops", status=503)
+    assert cdn.get("/zero").status_code == (502 if failure == "down" else 503)
+
+
 def test_without_stale_if_error_the_failure_shows(cdn: Setup) -> None:
     cdn.origin.answers["/e"] = Answer([("Cache-Control", "max-age=60")], body=b"old")
     cdn.get("/e")
