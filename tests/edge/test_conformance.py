@@ -295,6 +295,16 @@ def test_a_huge_age_saturates(cdn: Setup) -> None:
     assert not reused(cdn, "/old")
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE", "OPTIONS"])
+def test_an_undated_response_is_dated_when_it_arrives(cdn: Setup, method: str) -> None:
+    # A recipient with a clock dates a response that came without a Date before forwarding it,
+    # whether or not it is cached (RFC 9110 section 6.6.1).
+    cdn.origin.answers["/undated"] = Answer([("Cache-Control", "no-store")], date=False)
+    response = cdn.client.request(method, cdn.edge.url + "/undated", headers={"host": HOST})
+    assert response.status_code == 200
+    assert response.headers.get_list("date") == [formatdate(cdn.clock(), usegmt=True)]
+
+
 def test_fields_named_by_connection_are_neither_stored_nor_passed_on(cdn: Setup) -> None:
     cdn.origin.answers["/hop"] = Answer(
         [
