@@ -295,6 +295,16 @@ def test_a_huge_age_saturates(cdn: Setup) -> None:
     assert not reused(cdn, "/old")
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE", "OPTIONS"])
+def test_an_undated_response_is_dated_when_it_arrives(cdn: Setup, method: str) -> None:
+    # A recipient with a clock dates a response that came without a Date before forwarding it,
+    # whether or not it is cached (RFC 9110 section 6.6.1).
+    cdn.origin.answers["/undated"] = Answer([("Cache-Control", "no-store")], date=False)
+    response = cdn.client.request(method, cdn.edge.url + "/undated", headers={"host": HOST})
+    assert response.status_code == 200
+    assert response.headers.get_list("date") == [formatdate(cdn.clock(), usegmt=True)]
+
+
 def test_fields_named_by_connection_are_neither_stored_nor_passed_on(cdn: Setup) -> None:
     cdn.origin.answers["/hop"] = Answer(
         [
@@ -643,6 +653,21 @@ def test_stale_if_error_serves_stale_when_the_origin_fails(cdn: Setup, failure: 
     assert response.headers["staydown-cache"] == "stale"
     cdn.clock.advance(600)  # past the window: the failure shows
     assert cdn.get("/sie").status_code in (500, 502, 503)
+
+
+@pytest.mark.parametrize("failure", ["down", "503"])
+def test_a_response_whose_age_reached_its_lifetime_is_stale_when_the_origin_fails(
+    cdn: Setup, failure: str
+) -> None:
+    # Fresh means a lifetime greater than the age (RFC 9111 section 4.2): max-age=0 is stale from
+    # the start, and without stale-if-error a stale response does not stand in for a failure.
+    cdn.origin.answers["/zero"] = Answer([("Cache-Control", "max-age=0")], body=b"old")
+    cdn.get("/zero")
+    if failure == "down":
+        cdn.origin.answers["/zero"] = Answer(fail=True)
+    else:
+        cdn.origin.answers["/zero"] = Answer([("Cache-Control", "no-store")], b"oops", status=503)
+    assert cdn.get("/zero").status_code == (502 if failure == "down" else 503)
 
 
 def test_without_stale_if_error_the_failure_shows(cdn: Setup) -> None:

@@ -516,6 +516,7 @@ async def pass_through(edge: Edge, request: Request, decision: Decision, write: 
             render(502, b"The origin could not be reached.\n", close=body is not None and not body.complete)
         )
         return body is None or body.complete
+    _received(response, edge.clock())
     if response.body_unsent and body is not None:
         body.discard()  # the origin answered without the rest: it is read and dropped
     if request.method not in SAFE_METHODS and 200 <= response.status < 400:

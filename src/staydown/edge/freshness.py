@@ -455,8 +455,8 @@ def serve_on_error(
     if never_stale(response_cc) or request_cc.no_cache:
         return False
     staleness = age - lifetime
-    if staleness <= 0:
-        return True  # still fresh: nothing forbids serving it
+    if staleness < 0:
+        return True  # still fresh (its lifetime exceeds its age): nothing forbids serving it
     window = request_cc.stale_if_error
     if window is None:
         window = response_cc.stale_if_error
