@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import TracebackType
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from staydown.db.engine import Database
 from staydown.enforcement import service as enforcement
-from staydown.enforcement.models import OutboxMessage, OutboxStatus
+from staydown.enforcement.models import OutboxMessage
 from staydown.inbound.models import InboundMessage, InboundStatus
 from staydown.notices.models import Notice
 from staydown.types import Clock, as_utc
@@ -32,67 +33,58 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self.database.reader() as session:
-            head = GaugeMetricFamily("staydown_feed_head_seq", "Last sequence number of the enforcement log")
-            head.add_metric([], enforcement.head(session))
-            yield head
-            notices = GaugeMetricFamily("staydown_notices", "Notices by status", labels=["status"])
-            for status, count in session.execute(select(Notice.status, func.count()).group_by(Notice.status)):
-                notices.add_metric([status.value], count)
-            yield notices
-            overdue = GaugeMetricFamily("staydown_notices_overdue", "Accepted notices past their deadline")
-            overdue.add_metric(
-                [],
-                session.scalar(
-                    select(func.count())
-                    .select_from(Notice)
-                    .where(Notice.status == "accepted", Notice.deadline_at < self.clock())
-                )
-                or 0,
+            yield GaugeMetricFamily(
+                "staydown_feed_head_seq",
+                "Last sequence number of the enforcement log",
+                value=enforcement.head(session),
             )
-            yield overdue
-            outbox = GaugeMetricFamily(
-                "staydown_outbox_messages", "Outbox messages by status", labels=["status"]
+            yield _by_status(session, "staydown_notices", "Notices by status", Notice.status)
+            yield GaugeMetricFamily(
+                "staydown_notices_overdue",
+                "Accepted notices past their deadline",
+                value=_count(session, Notice, Notice.status == "accepted", Notice.deadline_at < self.clock()),
             )
-            for message_status, count in session.execute(
-                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-            ):
-                outbox.add_metric([OutboxStatus(message_status).value], count)
-            yield outbox
+            yield _by_status(
+                session, "staydown_outbox_messages", "Outbox messages by status", OutboxMessage.status
+            )
             yield from self._inbound(session)
 
     def _inbound(self, session: Session) -> Iterator[GaugeMetricFamily]:
         """Mail intake: messages by status, and how long the oldest one stored has waited to be read
         (it grows when no process reads, e.g. ``mail serve --no-process`` with no worker)."""
-        inbound = GaugeMetricFamily(
-            "staydown_inbound_messages", "Received mail messages by status", labels=["status"]
+        yield _by_status(
+            session, "staydown_inbound_messages", "Received mail messages by status", InboundMessage.status
         )
-        for status, count in session.execute(
-            select(InboundMessage.status, func.count()).group_by(InboundMessage.status)
-        ):
-            inbound.add_metric([InboundStatus(status).value], count)
-        yield inbound
-        triage = GaugeMetricFamily(
-            "staydown_inbound_triage_open", "Received messages in triage that no one has answered yet"
+        yield GaugeMetricFamily(
+            "staydown_inbound_triage_open",
+            "Received messages in triage that no one has answered yet",
+            value=_count(
+                session,
+                InboundMessage,
+                InboundMessage.status == InboundStatus.triage,
+                InboundMessage.answered_at.is_(None),
+            ),
         )
-        triage.add_metric(
-            [],
-            session.scalar(
-                select(func.count())
-                .select_from(InboundMessage)
-                .where(InboundMessage.status == InboundStatus.triage, InboundMessage.answered_at.is_(None))
-            )
-            or 0,
-        )
-        yield triage
         oldest = session.scalar(
             select(func.min(InboundMessage.received_at)).where(InboundMessage.status == InboundStatus.pending)
         )
-        waiting = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "staydown_inbound_oldest_pending_seconds",
             "Seconds the oldest stored message has waited to be read (0 when none waits)",
+            value=max(0.0, (self.clock() - as_utc(oldest)).total_seconds()) if oldest else 0.0,
         )
-        waiting.add_metric([], max(0.0, (self.clock() - as_utc(oldest)).total_seconds()) if oldest else 0.0)
-        yield waiting
+
+
+def _count(session: Session, model: type[Any], *conditions: ColumnElement[bool]) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
+
+
+def _by_status(session: Session, name: str, documentation: str, column: Any) -> GaugeMetricFamily:
+    """A gauge of the rows of ``column``'s table by their status (an enum column)."""
+    gauge = GaugeMetricFamily(name, documentation, labels=["status"])
+    for status, count in session.execute(select(column, func.count()).group_by(column)):
+        gauge.add_metric([status.value], count)
+    return gauge
 
 
 class ApiMetrics:
